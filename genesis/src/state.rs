@@ -1,0 +1,95 @@
+//! The ledger state a genesis starts from.
+
+use std::collections::BTreeMap;
+
+use hutong_runtime::state::{Account, AccountKind, AssetInfo, StateKey, StateValue};
+use hutong_runtime::store::{prepare_commit, StateStore, StoreError};
+use hutong_runtime::{Address, Amount, AssetCode, Hash, Nonce};
+
+use crate::validate::Genesis;
+
+impl Genesis {
+    /// Every state entry at height 0, in key order.
+    pub fn initial_state(&self) -> Vec<(StateKey, StateValue)> {
+        let mut state: BTreeMap<StateKey, StateValue> = BTreeMap::new();
+        state.insert(StateKey::Params, StateValue::Params(self.params.clone()));
+        for m in &self.members {
+            let address = m.address();
+            state.insert(
+                StateKey::Account(address),
+                StateValue::Account(Account {
+                    owner: m.institution_key,
+                    kind: AccountKind::Institution,
+                    institution: address,
+                    sequence: Nonce(0),
+                    frozen: None,
+                }),
+            );
+        }
+        for r in &self.regulators {
+            let address = Address::of(&r.key);
+            state.insert(
+                StateKey::Account(address),
+                StateValue::Account(Account {
+                    owner: r.key,
+                    kind: AccountKind::Regulator,
+                    institution: address,
+                    sequence: Nonce(0),
+                    frozen: None,
+                }),
+            );
+        }
+        for a in &self.accounts {
+            state.insert(
+                StateKey::Account(Address::of(&a.owner)),
+                StateValue::Account(Account {
+                    owner: a.owner,
+                    kind: AccountKind::Customer {
+                        tier: a.tier,
+                        identity_commitment: a.identity_commitment,
+                    },
+                    institution: a.institution,
+                    sequence: Nonce(0),
+                    frozen: None,
+                }),
+            );
+        }
+        let mut supply: BTreeMap<AssetCode, Amount> = BTreeMap::new();
+        for (owner, asset, amount) in &self.balances {
+            state.insert(
+                StateKey::Balance(*owner, *asset),
+                StateValue::Balance(*amount),
+            );
+            let total = supply.entry(*asset).or_insert(Amount::ZERO);
+            // Validation proved the sums fit.
+            *total = total
+                .checked_add(*amount)
+                .expect("genesis supply checked at validation");
+        }
+        for a in &self.assets {
+            state.insert(
+                StateKey::Asset(a.code),
+                StateValue::Asset(AssetInfo {
+                    code: a.code,
+                    decimals: a.decimals,
+                    issuer: a.issuer,
+                    total_supply: supply.get(&a.code).copied().unwrap_or(Amount::ZERO),
+                }),
+            );
+        }
+        state.into_iter().collect()
+    }
+
+    /// Writes the initial state into an empty store as version 0 and
+    /// returns the genesis state root.
+    pub fn apply<S: StateStore>(&self, store: &mut S) -> Result<Hash, StoreError> {
+        let update = prepare_commit(
+            store,
+            0,
+            self.initial_state().into_iter().map(|(k, v)| (k, Some(v))),
+        )?;
+        let root = update.root;
+        store.apply(update)?;
+        Ok(root)
+    }
+}

@@ -1,0 +1,40 @@
+//! The Hutong ledger: a pure, deterministic state machine.
+//!
+//! Given the state and a block of ordered, signed transactions, the runtime
+//! computes one receipt per transaction and the state changes, and commits
+//! the state in a Jellyfish Merkle tree whose root goes into the block
+//! header. It performs no I/O, reads no clock, uses no randomness and starts
+//! no threads: the same blocks give the same state root on every machine.
+//!
+//! - [`crypto`]: ed25519 keys and ZIP-215 signature checks, tagged hashing.
+//! - [`types`]: protocol quantities and the `ht1…` address.
+//! - [`tx`]: transactions, their canonical encoding and bounds.
+//! - [`state`]: state keys and values: accounts, assets, balances, limits.
+//! - [`execute`]: block execution and the ledger rules.
+//! - [`receipt`]: receipts and failure reasons with stable codes.
+//! - [`store`]: the state-store seam, the in-memory store, state roots and
+//!   state proofs.
+//! - [`merkle`], [`block`]: transactions and receipts roots with inclusion
+//!   proofs.
+
+#![forbid(unsafe_code)]
+
+pub mod block;
+pub mod crypto;
+pub mod execute;
+pub mod merkle;
+pub mod receipt;
+pub mod state;
+pub mod store;
+pub mod tx;
+pub mod types;
+
+pub use crypto::{Hash, Keypair, PublicKey, Signature};
+pub use execute::{execute_block, BlockContext, BlockOutcome, ExecError, SignatureCheck};
+pub use receipt::{Effect, FailureReason, Outcome, Receipt};
+pub use state::{Account, AccountKind, AssetInfo, Params, StateKey, StateValue};
+pub use store::{MemStore, StateStore, StateUpdate, StoreError};
+pub use tx::{SignedTransaction, Transaction, TxKind};
+pub use types::{
+    Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
+};

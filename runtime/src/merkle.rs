@@ -1,0 +1,216 @@
+//! The Merkle tree over a block's transactions (and receipts), with
+//! inclusion proofs: the RFC 6962 (Certificate Transparency) construction,
+//! with SHA-256, leaves hashed as `H(0x00 || data)` and inner nodes as
+//! `H(0x01 || left || right)`, so a leaf can never pass for a node.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::Hash;
+
+/// Most siblings a proof may carry (a tree of up to 2^64 leaves).
+const PROOF_DEPTH_MAX: usize = 64;
+
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    Hash(h.finalize().into())
+}
+
+fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left.0);
+    h.update(right.0);
+    Hash(h.finalize().into())
+}
+
+/// The root over already-hashed leaves. The empty tree's root is
+/// `SHA-256("")`, as in RFC 6962.
+pub fn root(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => Hash(Sha256::digest([]).into()),
+        1 => leaves[0],
+        n => {
+            let k = split(n);
+            node_hash(&root(&leaves[..k]), &root(&leaves[k..]))
+        }
+    }
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// An inclusion proof of leaf `index` in a tree of `size` leaves.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct InclusionProof {
+    pub index: u64,
+    pub size: u64,
+    /// Sibling hashes from the leaf up to the root.
+    pub siblings: Vec<Hash>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MerkleError {
+    #[error("leaf index {index} is outside a tree of {size} leaves")]
+    IndexOutOfRange { index: u64, size: u64 },
+    #[error("proof has {got} siblings; a tree of {size} leaves needs {expected} for leaf {index}")]
+    WrongLength {
+        index: u64,
+        size: u64,
+        got: usize,
+        expected: usize,
+    },
+    #[error("proof does not lead to the expected root {expected}; it gives {computed}")]
+    RootMismatch { expected: Hash, computed: Hash },
+}
+
+/// Builds the inclusion proof of `leaves[index]`.
+pub fn prove(leaves: &[Hash], index: usize) -> Result<InclusionProof, MerkleError> {
+    if index >= leaves.len() {
+        return Err(MerkleError::IndexOutOfRange {
+            index: index as u64,
+            size: leaves.len() as u64,
+        });
+    }
+    let mut siblings = Vec::new();
+    collect(leaves, index, &mut siblings);
+    Ok(InclusionProof {
+        index: index as u64,
+        size: leaves.len() as u64,
+        siblings,
+    })
+}
+
+fn collect(leaves: &[Hash], index: usize, out: &mut Vec<Hash>) {
+    if leaves.len() <= 1 {
+        return;
+    }
+    let k = split(leaves.len());
+    if index < k {
+        collect(&leaves[..k], index, out);
+        out.push(root(&leaves[k..]));
+    } else {
+        collect(&leaves[k..], index - k, out);
+        out.push(root(&leaves[..k]));
+    }
+}
+
+impl InclusionProof {
+    /// Checks that `leaf` (already hashed with [`leaf_hash`]) is at this
+    /// proof's index in the tree with root `expected`.
+    pub fn verify(&self, leaf: &Hash, expected: &Hash) -> Result<(), MerkleError> {
+        if self.index >= self.size {
+            return Err(MerkleError::IndexOutOfRange {
+                index: self.index,
+                size: self.size,
+            });
+        }
+        // Walk down from the root to learn, level by level, on which side
+        // the path goes; then fold the siblings back up.
+        let mut sides = Vec::new();
+        let (mut index, mut size) = (self.index, self.size);
+        while size > 1 && sides.len() <= PROOF_DEPTH_MAX {
+            let k = split(size as usize) as u64;
+            if index < k {
+                sides.push(true);
+                size = k;
+            } else {
+                sides.push(false);
+                index -= k;
+                size -= k;
+            }
+        }
+        if sides.len() != self.siblings.len() {
+            return Err(MerkleError::WrongLength {
+                index: self.index,
+                size: self.size,
+                got: self.siblings.len(),
+                expected: sides.len(),
+            });
+        }
+        let mut acc = *leaf;
+        for (sibling, is_left) in self.siblings.iter().zip(sides.iter().rev()) {
+            acc = if *is_left {
+                node_hash(&acc, sibling)
+            } else {
+                node_hash(sibling, &acc)
+            };
+        }
+        if acc != *expected {
+            return Err(MerkleError::RootMismatch {
+                expected: *expected,
+                computed: acc,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaves(n: usize) -> Vec<Hash> {
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_le_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn every_leaf_of_every_small_tree_proves() {
+        for n in 1..=33 {
+            let l = leaves(n);
+            let r = root(&l);
+            for i in 0..n {
+                let p = prove(&l, i).unwrap();
+                p.verify(&l[i], &r).unwrap();
+                // The wrong leaf, or the right leaf at the wrong index, fails.
+                let other = leaf_hash(b"other");
+                assert!(p.verify(&other, &r).is_err(), "n={n} i={i}");
+                if n > 1 {
+                    let mut moved = p.clone();
+                    moved.index = ((i + 1) % n) as u64;
+                    assert!(moved.verify(&l[i], &r).is_err(), "n={n} i={i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rfc6962_shape() {
+        // Three leaves: root = H(1 || H(1 || a || b) || c).
+        let l = leaves(3);
+        assert_eq!(root(&l), node_hash(&node_hash(&l[0], &l[1]), &l[2]));
+        assert_eq!(
+            root(&[]).to_hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn forged_size_or_index_is_rejected() {
+        let p = InclusionProof {
+            index: 5,
+            size: 3,
+            siblings: vec![],
+        };
+        assert!(matches!(
+            p.verify(&Hash::ZERO, &Hash::ZERO),
+            Err(MerkleError::IndexOutOfRange { .. })
+        ));
+        let p = InclusionProof {
+            index: 0,
+            size: u64::MAX,
+            siblings: vec![],
+        };
+        assert!(p.verify(&Hash::ZERO, &Hash::ZERO).is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! Receipts: the recorded result of every transaction in a block.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::crypto::Hash;
+use crate::state::Freeze;
+use crate::tx::Expiry;
+use crate::types::{Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs};
+
+/// What a successful transaction changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Effect {
+    Debit {
+        account: Address,
+        asset: AssetCode,
+        amount: Amount,
+    },
+    Credit {
+        account: Address,
+        asset: AssetCode,
+        amount: Amount,
+    },
+    SupplyChanged {
+        asset: AssetCode,
+        total_supply: Amount,
+    },
+    AccountOpened {
+        account: Address,
+        institution: Address,
+        tier: Tier,
+    },
+    TierSet {
+        account: Address,
+        tier: Tier,
+    },
+    Frozen {
+        account: Address,
+        freeze: Freeze,
+    },
+    Unfrozen {
+        account: Address,
+    },
+}
+
+/// Why a transaction failed. Each reason carries the values that decided
+/// it, and has a stable code ([`FailureReason::code`]) for wallets.
+///
+/// The first group (up to and including `Expired`) are checked before the
+/// sequence number is consumed: such a transaction changes nothing at all,
+/// since it may not even be the sender's. Every later reason is a ledger
+/// rule: the transaction moves no money but consumes its sequence number,
+/// so it can never execute later by surprise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum FailureReason {
+    /// Memo too long or a batch with no or too many payouts.
+    OutOfBounds,
+    WrongChain {
+        expected: ChainId,
+        got: ChainId,
+    },
+    BadSignature,
+    UnknownSender {
+        account: Address,
+    },
+    BadSequence {
+        expected: Nonce,
+        got: Nonce,
+    },
+    Expired {
+        expiry: Expiry,
+        height: Height,
+        timestamp: TimestampMs,
+    },
+
+    ZeroAmount,
+    SelfTransfer,
+    UnknownAsset {
+        asset: AssetCode,
+    },
+    UnknownAccount {
+        account: Address,
+    },
+    UnknownTier {
+        tier: Tier,
+    },
+    SenderFrozen {
+        freeze: Freeze,
+    },
+    RecipientFrozen {
+        account: Address,
+        freeze: Freeze,
+    },
+    /// The signer may not perform this action on this account or asset.
+    Unauthorised,
+    AccountExists {
+        account: Address,
+    },
+    AlreadyFrozen {
+        freeze: Freeze,
+    },
+    NotFrozen,
+    /// The sender's tier has no limits for this asset, so it may not send it.
+    AssetNotAllowed {
+        tier: Tier,
+        asset: AssetCode,
+    },
+    SingleLimitExceeded {
+        asset: AssetCode,
+        limit: Amount,
+        amount: Amount,
+    },
+    DailyLimitExceeded {
+        asset: AssetCode,
+        limit: Amount,
+        spent_today: Amount,
+        amount: Amount,
+    },
+    /// Above the step-up threshold without a co-signature from the sender's
+    /// institution.
+    StepUpRequired {
+        threshold: Amount,
+        amount: Amount,
+        institution: Address,
+    },
+    InsufficientBalance {
+        asset: AssetCode,
+        available: Amount,
+        required: Amount,
+    },
+    /// A balance or a total supply would pass `u128::MAX`.
+    Overflow {
+        asset: AssetCode,
+    },
+    /// A transfer with this id already succeeded with the same fields.
+    TransferExists {
+        original_tx: Hash,
+    },
+    /// A transfer with this id already succeeded with different fields.
+    TransferExistsWithDifferentFields {
+        original_tx: Hash,
+    },
+}
+
+impl FailureReason {
+    /// A stable snake_case code for APIs and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            FailureReason::OutOfBounds => "out_of_bounds",
+            FailureReason::WrongChain { .. } => "wrong_chain",
+            FailureReason::BadSignature => "bad_signature",
+            FailureReason::UnknownSender { .. } => "unknown_sender",
+            FailureReason::BadSequence { .. } => "bad_sequence",
+            FailureReason::Expired { .. } => "expired",
+            FailureReason::ZeroAmount => "zero_amount",
+            FailureReason::SelfTransfer => "self_transfer",
+            FailureReason::UnknownAsset { .. } => "unknown_asset",
+            FailureReason::UnknownAccount { .. } => "unknown_account",
+            FailureReason::UnknownTier { .. } => "unknown_tier",
+            FailureReason::SenderFrozen { .. } => "sender_frozen",
+            FailureReason::RecipientFrozen { .. } => "recipient_frozen",
+            FailureReason::Unauthorised => "unauthorised",
+            FailureReason::AccountExists { .. } => "account_exists",
+            FailureReason::AlreadyFrozen { .. } => "already_frozen",
+            FailureReason::NotFrozen => "not_frozen",
+            FailureReason::AssetNotAllowed { .. } => "asset_not_allowed",
+            FailureReason::SingleLimitExceeded { .. } => "single_limit_exceeded",
+            FailureReason::DailyLimitExceeded { .. } => "daily_limit_exceeded",
+            FailureReason::StepUpRequired { .. } => "step_up_required",
+            FailureReason::InsufficientBalance { .. } => "insufficient_balance",
+            FailureReason::Overflow { .. } => "overflow",
+            FailureReason::TransferExists { .. } => "exists",
+            FailureReason::TransferExistsWithDifferentFields { .. } => {
+                "exists_with_different_fields"
+            }
+        }
+    }
+
+    /// Whether a transaction that failed for this reason consumed its
+    /// sequence number.
+    pub fn consumes_sequence(&self) -> bool {
+        !matches!(
+            self,
+            FailureReason::OutOfBounds
+                | FailureReason::WrongChain { .. }
+                | FailureReason::BadSignature
+                | FailureReason::UnknownSender { .. }
+                | FailureReason::BadSequence { .. }
+                | FailureReason::Expired { .. }
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Outcome {
+    Success { effects: Vec<Effect> },
+    Failed { reason: FailureReason },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Receipt {
+    pub tx_hash: Hash,
+    pub outcome: Outcome,
+}
+
+impl Receipt {
+    pub fn is_success(&self) -> bool {
+        matches!(self.outcome, Outcome::Success { .. })
+    }
+
+    pub fn failure(&self) -> Option<&FailureReason> {
+        match &self.outcome {
+            Outcome::Failed { reason } => Some(reason),
+            Outcome::Success { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,165 @@
+//! What the ledger stores: the state keys and their values.
+//!
+//! Every entry is committed in the state Merkle tree under
+//! `SHA-256(borsh(StateKey))` with `borsh(StateValue)` as its value, so any
+//! entry can be proven against a state root.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::crypto::{Hash, PublicKey};
+use crate::tx::FreezeReason;
+use crate::types::{Address, Amount, AssetCode, Nonce, Tier, TransferId};
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
+)]
+pub enum StateKey {
+    /// Chain-wide parameters (risk tiers, time zone).
+    Params,
+    Account(Address),
+    Asset(AssetCode),
+    Balance(Address, AssetCode),
+    /// How much an account sent of an asset on its current day.
+    DailyOutflow(Address, AssetCode),
+    /// A successful transfer's idempotency record.
+    TransferRecord(Address, TransferId),
+}
+
+impl StateKey {
+    pub fn key_hash(&self) -> jmt::KeyHash {
+        let bytes = borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail");
+        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v1", &bytes).0)
+    }
+}
+
+/// What kind of party an account belongs to. Only customers are subject to
+/// KYC tiers and their limits; institution and regulator accounts are the
+/// consortium's own, named in genesis.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum AccountKind {
+    Customer {
+        tier: Tier,
+        identity_commitment: Hash,
+    },
+    /// A member institution's own (settlement) account; its key is the
+    /// institution key from genesis.
+    Institution,
+    /// A regulator's account; it can freeze and unfreeze any account.
+    Regulator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Account {
+    pub owner: PublicKey,
+    pub kind: AccountKind,
+    /// The member institution that vouched for this account (for an
+    /// institution, itself; for a regulator, its own address).
+    pub institution: Address,
+    /// The sequence number the next transaction from this account must use.
+    pub sequence: Nonce,
+    pub frozen: Option<Freeze>,
+}
+
+/// A freeze on an account: why, and who placed it. A freeze placed by a
+/// regulator can be lifted only by a regulator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Freeze {
+    pub reason: FreezeReason,
+    pub by: Address,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct AssetInfo {
+    pub code: AssetCode,
+    pub decimals: u8,
+    /// The issuing member institution's address.
+    pub issuer: Address,
+    pub total_supply: Amount,
+}
+
+/// Limits for one tier and one asset, in the asset's minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct AssetLimits {
+    pub asset: AssetCode,
+    /// Largest single transfer.
+    pub single_max: Amount,
+    /// Largest total outflow per day (the day in the genesis time zone).
+    pub daily_max: Amount,
+    /// Transfers strictly above this need the institution's co-signature.
+    pub step_up_threshold: Option<Amount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TierParams {
+    pub tier: Tier,
+    pub name: String,
+    /// Sorted by asset; an asset without an entry may not be sent at this tier.
+    pub limits: Vec<AssetLimits>,
+}
+
+/// Chain-wide parameters, written at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Params {
+    /// Offset of the consortium's time zone from UTC, in seconds; "daily"
+    /// limits reset at midnight in this zone. A fixed offset (not a zone
+    /// name with daylight-saving rules) keeps the rule deterministic and
+    /// free of a time-zone database.
+    pub utc_offset_seconds: i32,
+    /// Sorted by tier.
+    pub tiers: Vec<TierParams>,
+}
+
+impl Params {
+    pub fn tier(&self, tier: Tier) -> Option<&TierParams> {
+        self.tiers
+            .binary_search_by_key(&tier, |t| t.tier)
+            .ok()
+            .map(|i| &self.tiers[i])
+    }
+
+    pub fn limits(&self, tier: Tier, asset: AssetCode) -> Option<&AssetLimits> {
+        let t = self.tier(tier)?;
+        t.limits
+            .binary_search_by_key(&asset, |l| l.asset)
+            .ok()
+            .map(|i| &t.limits[i])
+    }
+
+    /// The day number (since 1970-01-01 in the consortium's zone) of a
+    /// timestamp in milliseconds.
+    pub fn day_of(&self, timestamp_ms: u64) -> i64 {
+        let local = (timestamp_ms / 1000) as i64 + i64::from(self.utc_offset_seconds);
+        local.div_euclid(86_400)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct DailyOutflow {
+    pub day: i64,
+    pub spent: Amount,
+}
+
+/// The idempotency record of a successful transfer: which transaction it
+/// was, and a digest of its fields to tell a retry from a conflicting reuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TransferRecord {
+    pub tx_hash: Hash,
+    pub fields: Hash,
+}
+
+/// A typed state value. The variant always matches the key's variant.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum StateValue {
+    Params(Params),
+    Account(Account),
+    Asset(AssetInfo),
+    Balance(Amount),
+    DailyOutflow(DailyOutflow),
+    TransferRecord(TransferRecord),
+}
+
+impl StateValue {
+    pub fn encode(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail")
+    }
+}

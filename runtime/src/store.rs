@@ -1,0 +1,258 @@
+//! The state store seam, its in-memory implementation, and the state
+//! commitment (a Jellyfish Merkle tree, the `jmt` crate).
+//!
+//! The runtime reads state through [`StateStore`] and never writes it
+//! directly: execution returns the changes, [`prepare_commit`] turns them
+//! into one [`StateUpdate`] (new values plus new tree nodes, with the new
+//! root), and the store applies that update atomically. The node backs the
+//! trait with RocksDB; tests and benchmarks use [`MemStore`].
+
+use std::collections::{BTreeMap, HashMap};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
+use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, Version};
+use sha2::Sha256;
+
+use crate::crypto::Hash;
+use crate::state::{StateKey, StateValue};
+
+/// A failure of the store underneath. Permanent from the runtime's point of
+/// view: the caller treats a failed local read or write as fatal.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("state store: {0}")]
+    Backend(String),
+    #[error("state entry {key:?} is not a valid encoding: {reason}")]
+    Corrupt { key: StateKey, reason: String },
+    #[error("state tree: {0}")]
+    Tree(String),
+    #[error("commit of version {got} does not follow the latest version {latest:?}")]
+    VersionGap { got: u64, latest: Option<u64> },
+}
+
+/// The storage the runtime needs: the latest value of each key, and the
+/// nodes and versioned values of the state tree (through `jmt`'s reader).
+pub trait StateStore: TreeReader {
+    /// The latest committed value of `key`, encoded.
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The latest committed version (block height), `None` before genesis.
+    fn latest_version(&self) -> Option<Version>;
+
+    /// Applies an update atomically: after a crash the store holds all of it
+    /// or none of it.
+    fn apply(&mut self, update: StateUpdate) -> Result<(), StoreError>;
+}
+
+/// One block's effect on the state, ready to be written in one batch.
+#[derive(Debug)]
+pub struct StateUpdate {
+    pub version: Version,
+    pub root: Hash,
+    /// New latest values (`None` deletes), in key-hash order.
+    pub values: Vec<(StateKey, Option<Vec<u8>>)>,
+    /// New tree nodes and the versioned values the tree refers to.
+    pub tree: TreeUpdateBatch,
+}
+
+/// Reads and decodes one typed value.
+pub fn read_value<S: StateStore + ?Sized>(
+    store: &S,
+    key: &StateKey,
+) -> Result<Option<StateValue>, StoreError> {
+    match store.get(key)? {
+        None => Ok(None),
+        Some(bytes) => borsh::from_slice::<StateValue>(&bytes)
+            .map(Some)
+            .map_err(|e| StoreError::Corrupt {
+                key: *key,
+                reason: e.to_string(),
+            }),
+    }
+}
+
+/// Computes the new state root for `changes` applied at `version`, and the
+/// update that stores them. `changes` may come in any order; the result
+/// depends only on the set of changes.
+pub fn prepare_commit<S: StateStore>(
+    store: &S,
+    version: Version,
+    changes: impl IntoIterator<Item = (StateKey, Option<StateValue>)>,
+) -> Result<StateUpdate, StoreError> {
+    let latest = store.latest_version();
+    let follows = match latest {
+        None => version == 0,
+        Some(v) => Some(version) == v.checked_add(1),
+    };
+    if !follows {
+        return Err(StoreError::VersionGap {
+            got: version,
+            latest,
+        });
+    }
+    let mut values: Vec<(KeyHash, StateKey, Option<Vec<u8>>)> = changes
+        .into_iter()
+        .map(|(k, v)| (k.key_hash(), k, v.map(|v| v.encode())))
+        .collect();
+    values.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
+    values.dedup_by(|later, earlier| later.0 == earlier.0);
+
+    let tree = JellyfishMerkleTree::<_, Sha256>::new(store);
+    let (root, batch) = tree
+        .put_value_set(values.iter().map(|(h, _, v)| (*h, v.clone())), version)
+        .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
+    Ok(StateUpdate {
+        version,
+        root: Hash(root.0),
+        values: values.into_iter().map(|(_, k, v)| (k, v)).collect(),
+        tree: batch,
+    })
+}
+
+/// The state root at `version`.
+pub fn state_root<S: StateStore>(store: &S, version: Version) -> Result<Hash, StoreError> {
+    JellyfishMerkleTree::<_, Sha256>::new(store)
+        .get_root_hash(version)
+        .map(|r| Hash(r.0))
+        .map_err(|e| StoreError::Tree(format!("{e:#}")))
+}
+
+/// A proof that a state key held a value (or was absent) under a state root.
+/// Anyone can check it with [`StateProof::verify`], given only the root.
+#[derive(Debug, BorshSerialize, BorshDeserialize)]
+pub struct StateProof {
+    pub key: StateKey,
+    pub value: Option<StateValue>,
+    pub proof: jmt::proof::SparseMerkleProof<Sha256>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("state proof for {key:?} does not verify against root {root}: {reason}")]
+pub struct ProofError {
+    pub key: StateKey,
+    pub root: Hash,
+    pub reason: String,
+}
+
+impl StateProof {
+    pub fn verify(&self, root: &Hash) -> Result<(), ProofError> {
+        let value = self.value.as_ref().map(|v| v.encode());
+        self.proof
+            .verify(RootHash(root.0), self.key.key_hash(), value)
+            .map_err(|e| ProofError {
+                key: self.key,
+                root: *root,
+                reason: format!("{e:#}"),
+            })
+    }
+}
+
+/// Proves the value of `key` at `version`.
+pub fn prove<S: StateStore>(
+    store: &S,
+    key: StateKey,
+    version: Version,
+) -> Result<StateProof, StoreError> {
+    let (raw, proof) = JellyfishMerkleTree::<_, Sha256>::new(store)
+        .get_with_proof(key.key_hash(), version)
+        .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
+    let value = match raw {
+        None => None,
+        Some(bytes) => Some(
+            borsh::from_slice::<StateValue>(bytes.as_slice()).map_err(|e| StoreError::Corrupt {
+                key,
+                reason: e.to_string(),
+            })?,
+        ),
+    };
+    Ok(StateProof { key, value, proof })
+}
+
+/// An in-memory state store for tests, benchmarks and tools. It keeps every
+/// version (no pruning).
+#[derive(Debug, Default)]
+pub struct MemStore {
+    latest: HashMap<StateKey, Vec<u8>>,
+    nodes: HashMap<NodeKey, Node>,
+    values: HashMap<KeyHash, BTreeMap<Version, Option<OwnedValue>>>,
+    version: Option<Version>,
+}
+
+impl MemStore {
+    pub fn new() -> MemStore {
+        MemStore::default()
+    }
+
+    /// Every latest entry, in a deterministic order (for tests and dumps).
+    pub fn entries(&self) -> Vec<(StateKey, Vec<u8>)> {
+        let mut all: Vec<_> = self.latest.iter().map(|(k, v)| (*k, v.clone())).collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+}
+
+impl TreeReader for MemStore {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(self.nodes.get(node_key).cloned())
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self
+            .values
+            .get(&key_hash)
+            .and_then(|versions| versions.range(..=max_version).next_back())
+            .and_then(|(_, v)| v.clone()))
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only used when restoring a tree from a snapshot, which Hutong does
+        // not do through this store.
+        Err(anyhow::anyhow!("MemStore does not support tree restore"))
+    }
+}
+
+impl StateStore for MemStore {
+    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.latest.get(key).cloned())
+    }
+
+    fn latest_version(&self) -> Option<Version> {
+        self.version
+    }
+
+    fn apply(&mut self, update: StateUpdate) -> Result<(), StoreError> {
+        let follows = match self.version {
+            None => update.version == 0,
+            Some(v) => Some(update.version) == v.checked_add(1),
+        };
+        if !follows {
+            return Err(StoreError::VersionGap {
+                got: update.version,
+                latest: self.version,
+            });
+        }
+        for (key, value) in update.values {
+            match value {
+                Some(v) => self.latest.insert(key, v),
+                None => self.latest.remove(&key),
+            };
+        }
+        let batch = update.tree.node_batch;
+        for (key, node) in batch.nodes() {
+            self.nodes.insert(key.clone(), node.clone());
+        }
+        for ((version, key_hash), value) in batch.values() {
+            self.values
+                .entry(*key_hash)
+                .or_default()
+                .insert(*version, value.clone());
+        }
+        self.version = Some(update.version);
+        Ok(())
+    }
+}

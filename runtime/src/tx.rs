@@ -1,0 +1,261 @@
+//! Transactions: what a wallet or an institution signs.
+//!
+//! The canonical encoding is borsh. A transaction is signed over
+//! `SHA-256("hutong/tx/v1" || 0x00 || borsh(Transaction))`, and that digest is
+//! also its id ([`Transaction::hash`]). The id excludes the signature on
+//! purpose: ZIP-215 accepts several encodings of one signature, and a
+//! transaction must have one id however it was signed.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::crypto::{domain, CryptoError, Hash, Keypair, PublicKey, Signature};
+use crate::types::{
+    Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
+};
+
+/// Largest encoded signed transaction accepted anywhere, in bytes.
+pub const TX_BYTES_MAX: usize = 16 * 1024;
+/// Longest memo, in bytes.
+pub const MEMO_BYTES_MAX: usize = 256;
+/// Most recipients in one [`TxKind::BatchTransfer`].
+pub const BATCH_RECIPIENTS_MAX: usize = 256;
+
+/// When a transaction stops being valid. It may execute in a block whose
+/// height (or timestamp) is at most this value, and never after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Expiry {
+    Height(Height),
+    Time(TimestampMs),
+}
+
+/// Why an account is frozen. The code is on the ledger; the case file is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum FreezeReason {
+    /// Suspected fraud reported by the account's institution or a customer.
+    Fraud,
+    /// A court or law-enforcement order.
+    LegalOrder,
+    /// A regulator's supervisory action.
+    Regulatory,
+    /// The customer asked for it (lost device, suspected theft).
+    CustomerRequest,
+    /// Anything else; the institution keeps the details.
+    Other,
+}
+
+/// One leg of a [`TxKind::BatchTransfer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Payout {
+    pub to: Address,
+    pub amount: Amount,
+}
+
+/// What a transaction does. Each kind has its own authorisation rule, see
+/// [`crate::execute`].
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum TxKind {
+    /// Move `amount` of `asset` from the sender to `to`.
+    Transfer {
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+        transfer_id: TransferId,
+    },
+    /// One sender pays many recipients, all or nothing (payroll, benefits).
+    BatchTransfer {
+        asset: AssetCode,
+        payouts: Vec<Payout>,
+        transfer_id: TransferId,
+    },
+    /// A member institution opens an account for a customer it has KYC'd.
+    OpenAccount {
+        owner: PublicKey,
+        tier: Tier,
+        /// Salted hash of the customer's identity documents; the name and ID
+        /// number stay with the institution.
+        identity_commitment: Hash,
+    },
+    /// The account's institution changes its KYC tier.
+    SetTier { account: Address, tier: Tier },
+    /// Freeze an account: the account's institution for its own accounts,
+    /// a regulator for any account.
+    Freeze {
+        account: Address,
+        reason: FreezeReason,
+    },
+    /// Lift a freeze; the same authority as [`TxKind::Freeze`].
+    Unfreeze { account: Address },
+    /// The asset's issuer creates money (fiat deposited at the issuer).
+    Mint {
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+    },
+    /// The asset's issuer destroys money from its own account (fiat
+    /// withdrawn at the issuer).
+    Burn { asset: AssetCode, amount: Amount },
+}
+
+impl TxKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxKind::Transfer { .. } => "transfer",
+            TxKind::BatchTransfer { .. } => "batch_transfer",
+            TxKind::OpenAccount { .. } => "open_account",
+            TxKind::SetTier { .. } => "set_tier",
+            TxKind::Freeze { .. } => "freeze",
+            TxKind::Unfreeze { .. } => "unfreeze",
+            TxKind::Mint { .. } => "mint",
+            TxKind::Burn { .. } => "burn",
+        }
+    }
+}
+
+/// The signed body of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Transaction {
+    pub chain_id: ChainId,
+    /// The signer's public key; the sender's address is derived from it.
+    pub sender: PublicKey,
+    pub sequence: Nonce,
+    pub expiry: Expiry,
+    pub kind: TxKind,
+    /// Free text for the counterparty (an invoice number); at most
+    /// [`MEMO_BYTES_MAX`] bytes.
+    pub memo: Vec<u8>,
+}
+
+/// A co-signature by the sender's institution, required above a tier's
+/// step-up threshold: the institution attests that it ran stronger
+/// authentication for this exact transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CoSignature {
+    pub signer: PublicKey,
+    pub signature: Signature,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct SignedTransaction {
+    pub tx: Transaction,
+    pub signature: Signature,
+    pub cosignature: Option<CoSignature>,
+}
+
+/// Why bytes from outside are not a transaction. Permanent: resending the
+/// same bytes gives the same error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    #[error("transaction is {len} bytes, more than the {max}-byte limit")]
+    TooLarge { len: usize, max: usize },
+    #[error("transaction bytes are not a canonical encoding: {reason}")]
+    Malformed { reason: String },
+    #[error("memo is {len} bytes, more than the {max}-byte limit")]
+    MemoTooLong { len: usize, max: usize },
+    #[error("batch transfer has {count} payouts; it needs 1 to {max}")]
+    BatchSize { count: usize, max: usize },
+}
+
+impl Transaction {
+    pub fn sender_address(&self) -> Address {
+        Address::of(&self.sender)
+    }
+
+    /// The transaction id and the message the sender signs.
+    pub fn hash(&self) -> Hash {
+        let bytes = borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail");
+        Hash::tagged(domain::TX, &bytes)
+    }
+
+    /// The message an institution co-signs for a step-up transfer.
+    pub fn cosign_message(tx_hash: &Hash) -> Hash {
+        Hash::tagged(domain::COSIGN, &tx_hash.0)
+    }
+
+    pub fn sign(self, key: &Keypair) -> SignedTransaction {
+        let hash = self.hash();
+        SignedTransaction {
+            signature: key.sign(&hash.0),
+            tx: self,
+            cosignature: None,
+        }
+    }
+
+    /// Checks the limits that the type does not express.
+    pub fn check_bounds(&self) -> Result<(), DecodeError> {
+        if self.memo.len() > MEMO_BYTES_MAX {
+            return Err(DecodeError::MemoTooLong {
+                len: self.memo.len(),
+                max: MEMO_BYTES_MAX,
+            });
+        }
+        if let TxKind::BatchTransfer { payouts, .. } = &self.kind {
+            if payouts.is_empty() || payouts.len() > BATCH_RECIPIENTS_MAX {
+                return Err(DecodeError::BatchSize {
+                    count: payouts.len(),
+                    max: BATCH_RECIPIENTS_MAX,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SignedTransaction {
+    /// Adds the institution's co-signature over this transaction.
+    pub fn cosign(mut self, institution: &Keypair) -> SignedTransaction {
+        let msg = Transaction::cosign_message(&self.tx.hash());
+        self.cosignature = Some(CoSignature {
+            signer: institution.public(),
+            signature: institution.sign(&msg.0),
+        });
+        self
+    }
+
+    pub fn hash(&self) -> Hash {
+        self.tx.hash()
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail")
+    }
+
+    /// Decodes bytes from outside: bounded size, strict borsh (no trailing
+    /// bytes, only canonical tags), then the bounds on memo and batch size.
+    pub fn decode(bytes: &[u8]) -> Result<SignedTransaction, DecodeError> {
+        if bytes.len() > TX_BYTES_MAX {
+            return Err(DecodeError::TooLarge {
+                len: bytes.len(),
+                max: TX_BYTES_MAX,
+            });
+        }
+        let stx: SignedTransaction =
+            borsh::from_slice(bytes).map_err(|e| DecodeError::Malformed {
+                reason: e.to_string(),
+            })?;
+        stx.tx.check_bounds()?;
+        Ok(stx)
+    }
+
+    /// Checks the sender's signature, and the co-signature if present, under
+    /// ZIP-215 rules. Whether the co-signer is the right institution is a
+    /// ledger rule, checked at execution.
+    pub fn verify_signatures(&self) -> Result<(), CryptoError> {
+        let hash = self.tx.hash();
+        self.tx.sender.verify(&hash.0, &self.signature)?;
+        if let Some(co) = &self.cosignature {
+            co.signer
+                .verify(&Transaction::cosign_message(&hash).0, &co.signature)?;
+        }
+        Ok(())
+    }
+
+    /// The (key, message, signature) triples to check, for batch verifiers.
+    pub fn signature_items(&self) -> impl Iterator<Item = (PublicKey, Hash, Signature)> {
+        let hash = self.tx.hash();
+        let main = (self.tx.sender, hash, self.signature);
+        let co = self
+            .cosignature
+            .map(|c| (c.signer, Transaction::cosign_message(&hash), c.signature));
+        std::iter::once(main).chain(co)
+    }
+}
