@@ -1,0 +1,274 @@
+//! A small chain for the runtime's tests and benchmarks: two institutions
+//! (bank A issues CNY, bank B issues HKD), a regulator, and funded
+//! customers, built directly in a `MemStore` from a seed.
+
+#![allow(dead_code)]
+
+use hutong_runtime::state::{
+    Account, AccountKind, AssetInfo, AssetLimits, Params, StateKey, StateValue, TierParams,
+};
+use hutong_runtime::store::{prepare_commit, read_value};
+use hutong_runtime::tx::Expiry;
+use hutong_runtime::{
+    execute_block, Address, Amount, AssetCode, BlockContext, ChainId, Hash, Height, Keypair,
+    MemStore, Nonce, Receipt, SignatureCheck, SignedTransaction, Tier, TimestampMs, Transaction,
+    TxKind,
+};
+use rand::SeedableRng;
+
+pub const START_BALANCE: u128 = 100_000;
+/// 2026-01-01T00:00:00+08:00 in milliseconds.
+pub const T0: u64 = 1_767_196_800_000;
+
+pub fn cny() -> AssetCode {
+    AssetCode::new("CNY").unwrap()
+}
+
+pub fn hkd() -> AssetCode {
+    AssetCode::new("HKD").unwrap()
+}
+
+pub fn params() -> Params {
+    let lim = |asset, single, daily, step: Option<u128>| AssetLimits {
+        asset,
+        single_max: Amount(single),
+        daily_max: Amount(daily),
+        step_up_threshold: step.map(Amount),
+    };
+    let mut t2 = vec![
+        lim(cny(), 10_000, 50_000, Some(5_000)),
+        lim(hkd(), 10_000, 50_000, None),
+    ];
+    t2.sort_by_key(|l| l.asset);
+    Params {
+        utc_offset_seconds: 8 * 3600,
+        tiers: vec![
+            TierParams {
+                tier: Tier(1),
+                name: "basic".into(),
+                limits: vec![lim(cny(), 1_000, 3_000, None)],
+            },
+            TierParams {
+                tier: Tier(2),
+                name: "verified".into(),
+                limits: t2,
+            },
+        ],
+    }
+}
+
+pub struct Chain {
+    pub store: MemStore,
+    pub chain_id: ChainId,
+    pub height: u64,
+    pub time: u64,
+    pub bank_a: Keypair,
+    pub bank_b: Keypair,
+    pub regulator: Keypair,
+    /// customers[i] is at bank A for even i, bank B for odd i; tier 1 for
+    /// i % 4 == 0, tier 2 otherwise.
+    pub customers: Vec<Keypair>,
+    pub state_roots: Vec<Hash>,
+}
+
+pub fn addr(k: &Keypair) -> Address {
+    Address::of(&k.public())
+}
+
+impl Chain {
+    pub fn new(customers: usize, seed: u64) -> Chain {
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+        let bank_a = Keypair::generate(&mut rng);
+        let bank_b = Keypair::generate(&mut rng);
+        let regulator = Keypair::generate(&mut rng);
+        let customers: Vec<Keypair> = (0..customers)
+            .map(|_| Keypair::generate(&mut rng))
+            .collect();
+        let mut state: Vec<(StateKey, StateValue)> =
+            vec![(StateKey::Params, StateValue::Params(params()))];
+        let mut account = |k: &Keypair, kind, institution| {
+            state.push((
+                StateKey::Account(addr(k)),
+                StateValue::Account(Account {
+                    owner: k.public(),
+                    kind,
+                    institution,
+                    sequence: Nonce(0),
+                    frozen: None,
+                }),
+            ));
+        };
+        account(&bank_a, AccountKind::Institution, addr(&bank_a));
+        account(&bank_b, AccountKind::Institution, addr(&bank_b));
+        account(&regulator, AccountKind::Regulator, addr(&regulator));
+        for (i, c) in customers.iter().enumerate() {
+            let bank = if i % 2 == 0 { &bank_a } else { &bank_b };
+            let tier = if i % 4 == 0 { 1 } else { 2 };
+            account(
+                c,
+                AccountKind::Customer {
+                    tier: Tier(tier),
+                    identity_commitment: Hash::tagged(b"test-identity", &(i as u64).to_le_bytes()),
+                },
+                addr(bank),
+            );
+        }
+        let holders: Vec<Address> = [&bank_a, &bank_b]
+            .into_iter()
+            .chain(customers.iter())
+            .map(addr)
+            .collect();
+        for h in &holders {
+            for asset in [cny(), hkd()] {
+                state.push((
+                    StateKey::Balance(*h, asset),
+                    StateValue::Balance(Amount(START_BALANCE)),
+                ));
+            }
+        }
+        let supply = Amount(START_BALANCE * holders.len() as u128);
+        for (asset, issuer) in [(cny(), addr(&bank_a)), (hkd(), addr(&bank_b))] {
+            state.push((
+                StateKey::Asset(asset),
+                StateValue::Asset(AssetInfo {
+                    code: asset,
+                    decimals: 2,
+                    issuer,
+                    total_supply: supply,
+                }),
+            ));
+        }
+        let mut store = MemStore::new();
+        let update =
+            prepare_commit(&store, 0, state.into_iter().map(|(k, v)| (k, Some(v)))).unwrap();
+        let root = update.root;
+        store.apply_update(update);
+        Chain {
+            store,
+            chain_id: ChainId(Hash::tagged(b"test-chain", &seed.to_le_bytes()).0),
+            height: 0,
+            time: T0,
+            bank_a,
+            bank_b,
+            regulator,
+            customers,
+            state_roots: vec![root],
+        }
+    }
+
+    pub fn unsigned(&self, from: &Keypair, kind: TxKind) -> Transaction {
+        Transaction {
+            chain_id: self.chain_id,
+            sender: from.public(),
+            sequence: self.sequence(&addr(from)),
+            expiry: Expiry::Height(Height(self.height + 100)),
+            kind,
+            memo: Vec::new(),
+        }
+    }
+
+    /// A transaction from `from` with its next sequence number.
+    pub fn tx(&self, from: &Keypair, kind: TxKind) -> SignedTransaction {
+        self.unsigned(from, kind).sign(from)
+    }
+
+    pub fn transfer(
+        &self,
+        from: &Keypair,
+        to: Address,
+        asset: AssetCode,
+        amount: u128,
+        id: u128,
+    ) -> SignedTransaction {
+        self.tx(
+            from,
+            TxKind::Transfer {
+                to,
+                asset,
+                amount: Amount(amount),
+                transfer_id: hutong_runtime::TransferId(id),
+            },
+        )
+    }
+
+    pub fn context(&self) -> BlockContext {
+        BlockContext {
+            chain_id: self.chain_id,
+            height: Height(self.height + 1),
+            timestamp: TimestampMs(self.time),
+        }
+    }
+
+    /// Executes a block, commits it, and returns the receipts.
+    pub fn execute(&mut self, txs: &[SignedTransaction]) -> Vec<Receipt> {
+        let ctx = self.context();
+        let outcome = execute_block(&self.store, &ctx, txs, SignatureCheck::Verify).unwrap();
+        let update = prepare_commit(&self.store, ctx.height.0, outcome.changes).unwrap();
+        self.state_roots.push(update.root);
+        self.store.apply_update(update);
+        self.height += 1;
+        self.time += 1_000;
+        outcome.receipts
+    }
+
+    /// Executes one transaction in its own block.
+    pub fn run(&mut self, tx: SignedTransaction) -> Receipt {
+        self.execute(&[tx]).pop().unwrap()
+    }
+
+    pub fn account(&self, a: &Address) -> Option<Account> {
+        match read_value(&self.store, &StateKey::Account(*a)).unwrap() {
+            Some(StateValue::Account(acct)) => Some(acct),
+            None => None,
+            other => panic!("not an account: {other:?}"),
+        }
+    }
+
+    pub fn sequence(&self, a: &Address) -> Nonce {
+        self.account(a).map(|a| a.sequence).unwrap_or(Nonce(0))
+    }
+
+    pub fn balance(&self, a: &Address, asset: AssetCode) -> u128 {
+        match read_value(&self.store, &StateKey::Balance(*a, asset)).unwrap() {
+            Some(StateValue::Balance(b)) => b.0,
+            None => 0,
+            other => panic!("not a balance: {other:?}"),
+        }
+    }
+
+    pub fn supply(&self, asset: AssetCode) -> u128 {
+        match read_value(&self.store, &StateKey::Asset(asset)).unwrap() {
+            Some(StateValue::Asset(info)) => info.total_supply.0,
+            other => panic!("not an asset: {other:?}"),
+        }
+    }
+
+    /// The sum of every balance of `asset` in the store.
+    pub fn sum_balances(&self, asset: AssetCode) -> u128 {
+        self.store
+            .entries()
+            .into_iter()
+            .filter_map(|(k, v)| match k {
+                StateKey::Balance(_, a) if a == asset => {
+                    match borsh::from_slice::<StateValue>(&v).unwrap() {
+                        StateValue::Balance(b) => Some(b.0),
+                        _ => None,
+                    }
+                }
+                _ => None,
+            })
+            .sum()
+    }
+}
+
+/// `MemStore::apply` with the error unwrapped (tests only).
+pub trait ApplyUpdate {
+    fn apply_update(&mut self, update: hutong_runtime::StateUpdate);
+}
+
+impl ApplyUpdate for MemStore {
+    fn apply_update(&mut self, update: hutong_runtime::StateUpdate) {
+        use hutong_runtime::StateStore;
+        self.apply(update).unwrap();
+    }
+}
