@@ -69,8 +69,10 @@ pub enum CryptoError {
     BadHex32 { what: &'static str, got: String },
     #[error("{what}: expected 128 hex characters (64 bytes), got {len} characters")]
     BadHex64 { what: &'static str, len: usize },
-    #[error("public key {key} is not a valid ed25519 point encoding")]
+    #[error("public key {key} is not a canonical ed25519 point encoding")]
     BadPublicKey { key: String },
+    #[error("public key {key} is a point of small order: anyone could sign for it")]
+    WeakPublicKey { key: String },
     #[error("signature does not verify for public key {key}")]
     BadSignature { key: String },
 }
@@ -94,12 +96,28 @@ impl PublicKey {
         hex::encode(self.0)
     }
 
-    /// Parses 64 hex characters and checks that they encode a curve point.
+    /// Parses 64 hex characters and checks [`PublicKey::check_strong`].
     pub fn from_hex(s: &str) -> Result<PublicKey, CryptoError> {
         let key = PublicKey(decode_hex32(s, "public key")?);
-        ed25519_zebra::VerificationKey::try_from(key.0)
-            .map_err(|_| CryptoError::BadPublicKey { key: key.to_hex() })?;
+        key.check_strong()?;
         Ok(key)
+    }
+
+    /// Checks that the key is fit to identify an account or a node: the
+    /// canonical encoding of a curve point, not of small order. ZIP-215
+    /// verification accepts small-order keys, and for those a signature
+    /// with `s = 0` verifies on every message, so such a key must never be
+    /// registered. (Keys with a torsion component added to a real key are
+    /// harmless: only the holder of the secret can sign for them.)
+    pub fn check_strong(&self) -> Result<(), CryptoError> {
+        let point = curve25519_dalek::edwards::CompressedEdwardsY(self.0)
+            .decompress()
+            .filter(|p| p.compress().0 == self.0)
+            .ok_or_else(|| CryptoError::BadPublicKey { key: self.to_hex() })?;
+        if point.is_small_order() {
+            return Err(CryptoError::WeakPublicKey { key: self.to_hex() });
+        }
+        Ok(())
     }
 
     /// Verifies `signature` over `message` under ZIP-215 rules.

@@ -322,6 +322,9 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 if self.params().tier(*tier).is_none() {
                     return Ok(Err(FailureReason::UnknownTier { tier: *tier }));
                 }
+                if owner.check_strong().is_err() {
+                    return Ok(Err(FailureReason::WeakKey));
+                }
                 let address = Address::of(owner);
                 if self.account(&address)?.is_some() {
                     return Ok(Err(FailureReason::AccountExists { account: address }));

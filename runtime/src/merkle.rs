@@ -39,13 +39,15 @@ pub fn root(leaves: &[Hash]) -> Hash {
     }
 }
 
-/// The largest power of two strictly below `n` (n ≥ 2).
+/// The largest power of two strictly below `n` (n ≥ 2). Total for every
+/// `u64`, since proof sizes come from outside.
+fn split_u64(n: u64) -> u64 {
+    assert!(n >= 2, "split of a tree with fewer than two leaves");
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
 fn split(n: usize) -> usize {
-    let mut k = 1;
-    while k * 2 < n {
-        k *= 2;
-    }
-    k
+    split_u64(n as u64) as usize
 }
 
 /// An inclusion proof of leaf `index` in a tree of `size` leaves.
@@ -118,7 +120,7 @@ impl InclusionProof {
         let mut sides = Vec::new();
         let (mut index, mut size) = (self.index, self.size);
         while size > 1 && sides.len() <= PROOF_DEPTH_MAX {
-            let k = split(size as usize) as u64;
+            let k = split_u64(size);
             if index < k {
                 sides.push(true);
                 size = k;
@@ -182,6 +184,15 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn split_is_the_largest_power_of_two_below() {
+        for n in 2..1000u64 {
+            let k = split_u64(n);
+            assert!(k.is_power_of_two() && k < n && 2 * k >= n, "n={n} k={k}");
+        }
+        assert_eq!(split_u64(u64::MAX), 1 << 63);
     }
 
     #[test]

@@ -92,6 +92,8 @@ pub enum FailureReason {
     },
     /// The signer may not perform this action on this account or asset.
     Unauthorised,
+    /// The new account's key is not a canonical point or is of small order.
+    WeakKey,
     AccountExists {
         account: Address,
     },
@@ -160,6 +162,7 @@ impl FailureReason {
             FailureReason::RecipientFrozen { .. } => "recipient_frozen",
             FailureReason::Unauthorised => "unauthorised",
             FailureReason::AccountExists { .. } => "account_exists",
+            FailureReason::WeakKey => "weak_key",
             FailureReason::AlreadyFrozen { .. } => "already_frozen",
             FailureReason::NotFrozen => "not_frozen",
             FailureReason::AssetNotAllowed { .. } => "asset_not_allowed",
