@@ -21,7 +21,7 @@ use crate::crypto::{domain, Hash};
 use crate::receipt::{Effect, FailureReason, Outcome, Receipt};
 use crate::state::{
     Account, AccountKind, AssetInfo, DailyOutflow, Freeze, Params, StateKey, StateValue,
-    TransferRecord,
+    TransferFields, TransferRecord,
 };
 use crate::store::{StateStore, StoreError};
 use crate::tx::{Expiry, Payout, SignedTransaction, TxKind};
@@ -38,15 +38,49 @@ pub struct BlockContext {
     pub timestamp: TimestampMs,
 }
 
-/// How execution learns whether signatures are valid.
+/// How execution learns transaction ids and whether signatures are valid.
 #[derive(Debug, Clone, Copy)]
 pub enum SignatureCheck<'a> {
-    /// Check every signature here, one by one.
+    /// Hash every transaction and check every signature here, one by one.
     Verify,
-    /// The caller already checked them (for example with a parallel batch
-    /// verifier); `valid[i]` is the verdict for transaction `i`. ZIP-215
-    /// makes a batch verdict equal to the single one, so this is sound.
-    Preverified(&'a [bool]),
+    /// The caller already did both (the node, with a parallel batch
+    /// verifier, when it admitted the transactions). ZIP-215 makes a batch
+    /// verdict equal to the single one, so this is sound; the caller is
+    /// trusted exactly as far as the node trusts itself.
+    Preverified(&'a Preverified),
+}
+
+/// Per-transaction results computed before execution, where they can run
+/// in parallel: `hashes[i]` is `txs[i].hash()`, `senders[i]` is
+/// `txs[i].tx.sender_address()`, and `valid[i]` says whether its
+/// signatures verify.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preverified {
+    pub hashes: Vec<Hash>,
+    pub senders: Vec<Address>,
+    pub valid: Vec<bool>,
+}
+
+impl Preverified {
+    /// Computes everything one transaction at a time, on this thread.
+    pub fn compute(txs: &[SignedTransaction]) -> Preverified {
+        let hashes: Vec<Hash> = txs.iter().map(|t| t.hash()).collect();
+        let senders = txs.iter().map(|t| t.tx.sender_address()).collect();
+        let valid = txs
+            .iter()
+            .zip(&hashes)
+            .map(|(t, h)| t.verify_signatures_with(h).is_ok())
+            .collect();
+        Preverified {
+            hashes,
+            senders,
+            valid,
+        }
+    }
+
+    fn len_matches(&self, txs: usize) -> bool {
+        self.hashes.len() == txs && self.senders.len() == txs && self.valid.len() == txs
+    }
 }
 
 /// The result of executing a block.
@@ -79,16 +113,16 @@ pub fn execute_block<S: StateStore + ?Sized>(
     txs: &[SignedTransaction],
     signatures: SignatureCheck<'_>,
 ) -> Result<BlockOutcome, ExecError> {
-    if let SignatureCheck::Preverified(valid) = signatures {
-        if valid.len() != txs.len() {
+    if let SignatureCheck::Preverified(pre) = signatures {
+        if !pre.len_matches(txs.len()) {
             return Err(ExecError::VerdictCount {
-                got: valid.len(),
+                got: pre.valid.len(),
                 txs: txs.len(),
             });
         }
     }
     let mut exec = Executor {
-        overlay: Overlay::new(store),
+        overlay: Overlay::new(store, txs.len()),
         params: None,
         ctx: *ctx,
         day: 0,
@@ -107,11 +141,15 @@ pub fn execute_block<S: StateStore + ?Sized>(
 
     let mut receipts = Vec::with_capacity(txs.len());
     for (i, stx) in txs.iter().enumerate() {
-        let sig_ok = match signatures {
+        let checked = match signatures {
             SignatureCheck::Verify => None,
-            SignatureCheck::Preverified(valid) => Some(valid[i]),
+            SignatureCheck::Preverified(pre) => Some(Checked {
+                hash: pre.hashes[i],
+                sender: pre.senders[i],
+                valid: pre.valid[i],
+            }),
         };
-        receipts.push(exec.execute_tx(stx, sig_ok)?);
+        receipts.push(exec.execute_tx(stx, checked)?);
     }
     Ok(BlockOutcome {
         receipts,
@@ -119,19 +157,33 @@ pub fn execute_block<S: StateStore + ?Sized>(
     })
 }
 
-/// The digest of a transfer's fields, to tell a retry from a reuse.
-fn transfer_fields(kind: &TxKind) -> Hash {
-    let bytes = borsh::to_vec(kind).expect("borsh encoding into a Vec cannot fail");
-    Hash::tagged(domain::TRANSFER_FIELDS, &bytes)
+/// What the idempotency record keeps of a transfer's fields.
+fn transfer_fields(asset: AssetCode, payouts: &[Payout], single: bool) -> TransferFields {
+    match (single, payouts) {
+        (true, [p]) => TransferFields::Single {
+            to: p.to,
+            asset,
+            amount: p.amount,
+        },
+        _ => {
+            let bytes = borsh::to_vec(payouts).expect("borsh encoding into a Vec cannot fail");
+            TransferFields::Batch {
+                asset,
+                payouts: Hash::tagged(domain::TRANSFER_FIELDS, &bytes),
+            }
+        }
+    }
 }
 
 /// A write-back cache over the store with a journal, so one transaction's
 /// writes can be undone when it fails half-way.
 struct Overlay<'s, S: ?Sized> {
     store: &'s S,
-    /// `HashMap` for speed; its iteration order never reaches the state: the
-    /// changes are sorted before they leave ([`Overlay::into_changes`]).
-    cache: HashMap<StateKey, Slot>,
+    /// A hash map for speed; its iteration order never reaches the state:
+    /// the changes are sorted before they leave ([`Overlay::into_changes`]).
+    /// The hasher is seeded per process, so transfer ids chosen to collide
+    /// cannot slow execution down.
+    cache: HashMap<StateKey, Slot, foldhash::fast::RandomState>,
     journal: Vec<(StateKey, Option<Slot>)>,
 }
 
@@ -142,10 +194,15 @@ struct Slot {
 }
 
 impl<'s, S: StateStore + ?Sized> Overlay<'s, S> {
-    fn new(store: &'s S) -> Self {
+    /// Sized for a block of `txs` transactions (a transfer touches about
+    /// six entries), so the map does not rehash while the block runs.
+    fn new(store: &'s S, txs: usize) -> Self {
         Overlay {
             store,
-            cache: HashMap::new(),
+            cache: HashMap::with_capacity_and_hasher(
+                txs.saturating_mul(6).min(1 << 20),
+                foldhash::fast::RandomState::default(),
+            ),
             journal: Vec::new(),
         }
     }
@@ -185,14 +242,24 @@ impl<'s, S: StateStore + ?Sized> Overlay<'s, S> {
     }
 
     fn into_changes(self) -> Vec<(StateKey, Option<StateValue>)> {
-        let mut changes: Vec<_> = self
+        let mut entries: Vec<(StateKey, Option<StateValue>)> = self
             .cache
             .into_iter()
             .filter(|(_, slot)| slot.dirty)
             .map(|(k, slot)| (k, slot.value))
             .collect();
-        changes.sort_by(|a, b| a.0.cmp(&b.0));
-        changes
+        // Sort small (key, index) pairs rather than the large entries, then
+        // move each entry once. Keys are unique, so the order is total.
+        let mut order: Vec<(StateKey, usize)> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (*k, i))
+            .collect();
+        order.sort_unstable();
+        order
+            .into_iter()
+            .map(|(key, i)| (key, entries[i].1.take()))
+            .collect()
     }
 }
 
@@ -205,6 +272,14 @@ struct Executor<'s, S: ?Sized> {
 
 type TxResult = Result<Vec<Effect>, FailureReason>;
 
+/// One transaction's entry of [`Preverified`].
+#[derive(Clone, Copy)]
+struct Checked {
+    hash: Hash,
+    sender: Address,
+    valid: bool,
+}
+
 impl<S: StateStore + ?Sized> Executor<'_, S> {
     fn params(&self) -> &Params {
         self.params
@@ -215,9 +290,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     fn execute_tx(
         &mut self,
         stx: &SignedTransaction,
-        sig_ok: Option<bool>,
+        checked: Option<Checked>,
     ) -> Result<Receipt, ExecError> {
-        let tx_hash = stx.hash();
+        let (tx_hash, sig_ok) = match checked {
+            Some(c) => (c.hash, Some(c.valid)),
+            None => (stx.hash(), None),
+        };
         let receipt = |outcome| Receipt { tx_hash, outcome };
         let fail = |reason| receipt(Outcome::Failed { reason });
 
@@ -232,11 +310,14 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 got: stx.tx.chain_id,
             }));
         }
-        let sig_ok = sig_ok.unwrap_or_else(|| stx.verify_signatures().is_ok());
+        let sig_ok = sig_ok.unwrap_or_else(|| stx.verify_signatures_with(&tx_hash).is_ok());
         if !sig_ok {
             return Ok(fail(FailureReason::BadSignature));
         }
-        let sender = stx.tx.sender_address();
+        let sender = match checked {
+            Some(c) => c.sender,
+            None => stx.tx.sender_address(),
+        };
         let Some(mut account) = self.account(&sender)? else {
             return Ok(fail(FailureReason::UnknownSender { account: sender }));
         };
@@ -569,7 +650,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             let StateValue::TransferRecord(record) = value else {
                 return Err(ExecError::WrongValueKind { key: record_key });
             };
-            let reason = if record.fields == transfer_fields(&stx.tx.kind) {
+            let single = matches!(stx.tx.kind, TxKind::Transfer { .. });
+            let reason = if record.fields == transfer_fields(asset, payouts, single) {
                 FailureReason::TransferExists {
                     original_tx: record.tx_hash,
                 }
@@ -584,9 +666,9 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         // Risk rules for customer accounts.
         let mut daily = None;
         if let AccountKind::Customer { tier, .. } = account.kind {
-            if let Err(reason) =
-                self.check_limits(stx, account, tier, asset, largest, total, &mut daily)?
-            {
+            if let Err(reason) = self.check_limits(
+                stx, sender, account, tier, asset, largest, total, &mut daily,
+            )? {
                 return Ok(Err(reason));
             }
         }
@@ -638,7 +720,11 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             record_key,
             Some(StateValue::TransferRecord(TransferRecord {
                 tx_hash: *tx_hash,
-                fields: transfer_fields(&stx.tx.kind),
+                fields: transfer_fields(
+                    asset,
+                    payouts,
+                    matches!(stx.tx.kind, TxKind::Transfer { .. }),
+                ),
             })),
         );
         Ok(Ok(effects))
@@ -651,6 +737,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     fn check_limits(
         &mut self,
         stx: &SignedTransaction,
+        sender: Address,
         account: &Account,
         tier: Tier,
         asset: AssetCode,
@@ -682,7 +769,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 }
             }
         }
-        let sender = stx.tx.sender_address();
         let key = StateKey::DailyOutflow(sender, asset);
         let spent_today = match self.overlay.get(&key)? {
             Some(StateValue::DailyOutflow(o)) if o.day == self.day => o.spent,

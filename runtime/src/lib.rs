@@ -30,7 +30,9 @@ pub mod tx;
 pub mod types;
 
 pub use crypto::{Hash, Keypair, PublicKey, Signature};
-pub use execute::{execute_block, BlockContext, BlockOutcome, ExecError, SignatureCheck};
+pub use execute::{
+    execute_block, BlockContext, BlockOutcome, ExecError, Preverified, SignatureCheck,
+};
 pub use receipt::{Effect, FailureReason, Outcome, Receipt};
 pub use state::{Account, AccountKind, AssetInfo, Params, StateKey, StateValue};
 pub use store::{MemStore, StateStore, StateUpdate, StoreError};

@@ -140,11 +140,26 @@ pub struct DailyOutflow {
 }
 
 /// The idempotency record of a successful transfer: which transaction it
-/// was, and a digest of its fields to tell a retry from a conflicting reuse.
+/// was, and its fields, to tell a retry from a conflicting reuse of the id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct TransferRecord {
     pub tx_hash: Hash,
-    pub fields: Hash,
+    pub fields: TransferFields,
+}
+
+/// What a transfer id was used for. A single transfer keeps its fields
+/// (cheaper to compare than to hash); a batch keeps a digest of its payouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum TransferFields {
+    Single {
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+    },
+    Batch {
+        asset: AssetCode,
+        payouts: Hash,
+    },
 }
 
 /// A typed state value. The variant always matches the key's variant.

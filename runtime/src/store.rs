@@ -34,8 +34,10 @@ pub enum StoreError {
 /// The storage the runtime needs: the latest value of each key, and the
 /// nodes and versioned values of the state tree (through `jmt`'s reader).
 pub trait StateStore: TreeReader {
-    /// The latest committed value of `key`, encoded.
-    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError>;
+    /// The latest committed value of `key`. A store that keeps bytes
+    /// decodes them here and reports an undecodable entry as
+    /// [`StoreError::Corrupt`].
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError>;
 
     /// The latest committed version (block height), `None` before genesis.
     fn latest_version(&self) -> Option<Version>;
@@ -51,25 +53,17 @@ pub struct StateUpdate {
     pub version: Version,
     pub root: Hash,
     /// New latest values (`None` deletes), in key-hash order.
-    pub values: Vec<(StateKey, Option<Vec<u8>>)>,
+    pub values: Vec<(StateKey, Option<StateValue>)>,
     /// New tree nodes and the versioned values the tree refers to.
     pub tree: TreeUpdateBatch,
 }
 
-/// Reads and decodes one typed value.
+/// Reads one typed value.
 pub fn read_value<S: StateStore + ?Sized>(
     store: &S,
     key: &StateKey,
 ) -> Result<Option<StateValue>, StoreError> {
-    match store.get(key)? {
-        None => Ok(None),
-        Some(bytes) => borsh::from_slice::<StateValue>(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Corrupt {
-                key: *key,
-                reason: e.to_string(),
-            }),
-    }
+    store.get(key)
 }
 
 /// Computes the new state root for `changes` applied at `version`, and the
@@ -91,21 +85,26 @@ pub fn prepare_commit<S: StateStore>(
             latest,
         });
     }
-    let mut values: Vec<(KeyHash, StateKey, Option<Vec<u8>>)> = changes
-        .into_iter()
-        .map(|(k, v)| (k.key_hash(), k, v.map(|v| v.encode())))
-        .collect();
-    values.sort_by(|a, b| a.0 .0.cmp(&b.0 .0));
-    values.dedup_by(|later, earlier| later.0 == earlier.0);
+    // Ordered by key hash, as the tree wants them; a key given twice keeps
+    // its last value.
+    let mut values: BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> = BTreeMap::new();
+    for (key, value) in changes {
+        values.insert(key.key_hash().0, (key, value));
+    }
 
     let tree = JellyfishMerkleTree::<_, Sha256>::new(store);
     let (root, batch) = tree
-        .put_value_set(values.iter().map(|(h, _, v)| (*h, v.clone())), version)
+        .put_value_set(
+            values
+                .iter()
+                .map(|(h, (_, v))| (KeyHash(*h), v.as_ref().map(StateValue::encode))),
+            version,
+        )
         .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
     Ok(StateUpdate {
         version,
         root: Hash(root.0),
-        values: values.into_iter().map(|(_, k, v)| (k, v)).collect(),
+        values: values.into_values().collect(),
         tree: batch,
     })
 }
@@ -173,7 +172,7 @@ pub fn prove<S: StateStore>(
 /// version (no pruning).
 #[derive(Debug, Default)]
 pub struct MemStore {
-    latest: HashMap<StateKey, Vec<u8>>,
+    latest: HashMap<StateKey, StateValue, foldhash::fast::RandomState>,
     nodes: HashMap<NodeKey, Node>,
     values: HashMap<KeyHash, BTreeMap<Version, Option<OwnedValue>>>,
     version: Option<Version>,
@@ -185,7 +184,7 @@ impl MemStore {
     }
 
     /// Every latest entry, in a deterministic order (for tests and dumps).
-    pub fn entries(&self) -> Vec<(StateKey, Vec<u8>)> {
+    pub fn entries(&self) -> Vec<(StateKey, StateValue)> {
         let mut all: Vec<_> = self.latest.iter().map(|(k, v)| (*k, v.clone())).collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -217,7 +216,7 @@ impl TreeReader for MemStore {
 }
 
 impl StateStore for MemStore {
-    fn get(&self, key: &StateKey) -> Result<Option<Vec<u8>>, StoreError> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
         Ok(self.latest.get(key).cloned())
     }
 

@@ -240,18 +240,27 @@ impl SignedTransaction {
     /// ZIP-215 rules. Whether the co-signer is the right institution is a
     /// ledger rule, checked at execution.
     pub fn verify_signatures(&self) -> Result<(), CryptoError> {
-        let hash = self.tx.hash();
+        self.verify_signatures_with(&self.tx.hash())
+    }
+
+    /// [`SignedTransaction::verify_signatures`] with the transaction's hash
+    /// already computed by the caller (it must be `self.hash()`).
+    pub fn verify_signatures_with(&self, hash: &Hash) -> Result<(), CryptoError> {
         self.tx.sender.verify(&hash.0, &self.signature)?;
         if let Some(co) = &self.cosignature {
             co.signer
-                .verify(&Transaction::cosign_message(&hash).0, &co.signature)?;
+                .verify(&Transaction::cosign_message(hash).0, &co.signature)?;
         }
         Ok(())
     }
 
     /// The (key, message, signature) triples to check, for batch verifiers.
-    pub fn signature_items(&self) -> impl Iterator<Item = (PublicKey, Hash, Signature)> {
-        let hash = self.tx.hash();
+    /// `hash` must be `self.hash()`, computed once by the caller.
+    pub fn signature_items(
+        &self,
+        hash: &Hash,
+    ) -> impl Iterator<Item = (PublicKey, Hash, Signature)> {
+        let hash = *hash;
         let main = (self.tx.sender, hash, self.signature);
         let co = self
             .cosignature

@@ -9,9 +9,7 @@ mod common;
 use common::*;
 use hutong_runtime::store::{prepare_commit, StateStore};
 use hutong_runtime::tx::{FreezeReason, Payout};
-use hutong_runtime::{
-    Amount, Effect, MemStore, Outcome, SignedTransaction, StateValue, TransferId, TxKind,
-};
+use hutong_runtime::{Amount, Effect, MemStore, Outcome, SignedTransaction, TransferId, TxKind};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -289,7 +287,7 @@ proptest! {
         let incremental = *ch.state_roots.last().unwrap();
 
         let mut entries: Vec<_> = ch.store.entries().into_iter()
-            .map(|(k, v)| (k, Some(borsh::from_slice::<StateValue>(&v).unwrap())))
+            .map(|(k, v)| (k, Some(v)))
             .collect();
         let fresh = MemStore::new();
         let one_shot = prepare_commit(&fresh, 0, entries.clone()).unwrap().root;

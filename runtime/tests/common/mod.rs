@@ -248,13 +248,8 @@ impl Chain {
         self.store
             .entries()
             .into_iter()
-            .filter_map(|(k, v)| match k {
-                StateKey::Balance(_, a) if a == asset => {
-                    match borsh::from_slice::<StateValue>(&v).unwrap() {
-                        StateValue::Balance(b) => Some(b.0),
-                        _ => None,
-                    }
-                }
+            .filter_map(|(k, v)| match (k, v) {
+                (StateKey::Balance(_, a), StateValue::Balance(b)) if a == asset => Some(b.0),
                 _ => None,
             })
             .sum()
