@@ -53,7 +53,8 @@ fn golden_chain_id() {
 #[test]
 fn validation_names_the_field_and_the_value() {
     type Mutation = fn(&mut GenesisDoc);
-    let cases: Vec<(&str, Mutation, &str, fn(&Problem) -> bool)> = vec![
+    type Check = fn(&Problem) -> bool;
+    let cases: Vec<(&str, Mutation, &str, Check)> = vec![
         (
             "bad key",
             |d| d.members[1].node_key = "zz".into(),

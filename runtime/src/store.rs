@@ -186,7 +186,7 @@ impl MemStore {
     /// Every latest entry, in a deterministic order (for tests and dumps).
     pub fn entries(&self) -> Vec<(StateKey, StateValue)> {
         let mut all: Vec<_> = self.latest.iter().map(|(k, v)| (*k, v.clone())).collect();
-        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all.sort_by_key(|(k, _)| *k);
         all
     }
 }
