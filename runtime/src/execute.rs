@@ -837,10 +837,13 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
     }
 
-    /// A zero balance is stored as no entry, so equal balances always give
-    /// equal state, however they were reached.
+    /// A balance entry, once created, stays, at zero too: the ledger never
+    /// deletes state, which keeps every commit on the state tree's batch
+    /// path (see [`crate::store::prepare_commit`]).
     fn put_balance(&mut self, address: Address, asset: AssetCode, amount: Amount) {
-        let value = (amount.0 != 0).then_some(StateValue::Balance(amount));
-        self.overlay.put(StateKey::Balance(address, asset), value);
+        self.overlay.put(
+            StateKey::Balance(address, asset),
+            Some(StateValue::Balance(amount)),
+        );
     }
 }

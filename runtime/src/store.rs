@@ -92,21 +92,54 @@ pub fn prepare_commit<S: StateStore>(
         values.insert(key.key_hash().0, (key, value));
     }
 
-    let tree = JellyfishMerkleTree::<_, Sha256>::new(store);
-    let (root, batch) = tree
-        .put_value_set(
-            values
-                .iter()
-                .map(|(h, (_, v))| (KeyHash(*h), v.as_ref().map(StateValue::encode))),
-            version,
-        )
-        .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
+    let deletes = values.values().any(|(_, v)| v.is_none());
+    let path = if deletes || values.is_empty() {
+        TreePath::PerKey
+    } else {
+        TreePath::Batch
+    };
+    let (root, batch) = update_tree(store, version, &values, path)?;
     Ok(StateUpdate {
         version,
         root: Hash(root.0),
         values: values.into_values().collect(),
         tree: batch,
     })
+}
+
+/// How the tree is updated. Both give the same tree and root; the batch
+/// path hashes every changed node once and is about four times faster, but
+/// jmt offers it for inserts and updates only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TreePath {
+    PerKey,
+    Batch,
+}
+
+fn update_tree<S: StateStore>(
+    store: &S,
+    version: Version,
+    values: &BTreeMap<[u8; 32], (StateKey, Option<StateValue>)>,
+    path: TreePath,
+) -> Result<(RootHash, TreeUpdateBatch), StoreError> {
+    let tree = JellyfishMerkleTree::<_, Sha256>::new(store);
+    match path {
+        TreePath::PerKey => tree.put_value_set(
+            values
+                .iter()
+                .map(|(h, (_, v))| (KeyHash(*h), v.as_ref().map(StateValue::encode))),
+            version,
+        ),
+        TreePath::Batch => {
+            let set: Vec<(KeyHash, Vec<u8>)> = values
+                .iter()
+                .filter_map(|(h, (_, v))| v.as_ref().map(|v| (KeyHash(*h), v.encode())))
+                .collect();
+            tree.batch_put_value_sets(vec![set], None, version)
+                .map(|(roots, batch)| (roots[0], batch))
+        }
+    }
+    .map_err(|e| StoreError::Tree(format!("{e:#}")))
 }
 
 /// The state root at `version`.
@@ -253,5 +286,49 @@ impl StateStore for MemStore {
         }
         self.version = Some(update.version);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Address, Amount, AssetCode};
+
+    fn changes(round: u64) -> BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> {
+        let cny = AssetCode::new("CNY").unwrap();
+        (0..300u64)
+            .filter(|i| (i + round) % 3 != 0)
+            .map(|i| {
+                let mut a = [0u8; 20];
+                a[..8].copy_from_slice(&(i * 7919 % 1000).to_le_bytes());
+                let key = StateKey::Balance(Address(a), cny);
+                let value = StateValue::Balance(Amount(u128::from(i * round + 1)));
+                (key.key_hash().0, (key, Some(value)))
+            })
+            .collect()
+    }
+
+    /// The batch path and the per-key path build the same tree, version
+    /// after version.
+    #[test]
+    fn both_tree_paths_give_the_same_roots() {
+        let mut stores = [MemStore::new(), MemStore::new()];
+        for version in 0..6 {
+            let set = changes(version);
+            let mut roots = Vec::new();
+            for (store, path) in stores.iter_mut().zip([TreePath::PerKey, TreePath::Batch]) {
+                let (root, tree) = update_tree(store, version, &set, path).unwrap();
+                roots.push(root);
+                store
+                    .apply(StateUpdate {
+                        version,
+                        root: Hash(root.0),
+                        values: set.values().cloned().collect(),
+                        tree,
+                    })
+                    .unwrap();
+            }
+            assert_eq!(roots[0], roots[1], "version {version}");
+        }
     }
 }
