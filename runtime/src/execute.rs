@@ -340,7 +340,15 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
 
         // From here on the sequence number is consumed, whatever happens.
-        account.sequence = Nonce(account.sequence.0 + 1);
+        // The last sequence number can never be used: consuming it would
+        // leave nothing to move on to, and the transaction could replay.
+        let Some(next) = account.sequence.0.checked_add(1) else {
+            return Ok(fail(FailureReason::BadSequence {
+                expected: account.sequence,
+                got: stx.tx.sequence,
+            }));
+        };
+        account.sequence = Nonce(next);
         self.put_account(sender, account);
         self.overlay.release();
 
