@@ -67,6 +67,21 @@ impl Demo {
 
     /// Signs `kind` from `name` with its next sequence number.
     fn sign(&mut self, name: &str, kind: TxKind) -> Result<SignedTransaction> {
+        self.sign_with(name, kind, None)
+    }
+
+    /// Signs `kind` from `name`, co-signed by the key named `cosigner` (which
+    /// the signed body names, so the co-signature cannot be stripped).
+    fn sign_with(
+        &mut self,
+        name: &str,
+        kind: TxKind,
+        cosigner: Option<&str>,
+    ) -> Result<SignedTransaction> {
+        let cosigner = match cosigner {
+            Some(c) => Some(self.party(c)?.key.clone()),
+            None => None,
+        };
         let chain_id = self.genesis.chain_id();
         let height = self.height;
         let party = self
@@ -79,10 +94,14 @@ impl Demo {
             sequence: Nonce(party.next),
             expiry: Expiry::Height(Height(height + 10)),
             kind,
+            cosigner: None,
             memo: Vec::new(),
         };
         party.next += 1;
-        Ok(tx.sign(&party.key))
+        Ok(match cosigner {
+            Some(institution) => tx.sign_cosigned(&party.key, &institution),
+            None => tx.sign(&party.key),
+        })
     }
 
     fn transfer(
@@ -224,11 +243,17 @@ pub fn run(args: DemoArgs) -> Result<()> {
         "tier 2 sends 20,000.00 HKD without step-up",
         demo.transfer("account-2", "account-3", hkd, 2_000_000)?,
     ));
-    let stepped = demo.transfer("account-2", "account-3", hkd, 2_000_000)?;
-    let wallet_b = demo.party("wallet-b.institution")?.key.clone();
+    demo.next_id += 1;
+    let to = demo.address("account-3")?;
+    let kind = TxKind::Transfer {
+        to,
+        asset: hkd,
+        amount: Amount(2_000_000),
+        transfer_id: TransferId(demo.next_id),
+    };
     showcase.push((
         "... re-signed and co-signed by wallet-b",
-        stepped.cosign(&wallet_b),
+        demo.sign_with("account-2", kind, Some("wallet-b.institution"))?,
     ));
     let first = demo.transfer("account-5", "account-6", cny, 5_000)?;
     let retry = {

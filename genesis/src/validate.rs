@@ -19,6 +19,7 @@ pub const ASSETS_MAX: usize = 64;
 pub const ACCOUNTS_MAX: usize = 1_000_000;
 pub const NAME_BYTES_MAX: usize = 64;
 pub const DECIMALS_MAX: u8 = 18;
+pub const CONSORTIUM_BYTES_MAX: usize = 128;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
@@ -68,6 +69,10 @@ pub enum Problem {
     BadOffset { value: String },
     #[error("decimals {value} is more than {DECIMALS_MAX}")]
     Decimals { value: u8 },
+    #[error("step_up_threshold {threshold} is not below single_max {single_max}, so it could never apply; leave it out for no step-up")]
+    StepUpNeverApplies { threshold: u128, single_max: u128 },
+    #[error("is {len} bytes; at most {max}")]
+    TooLong { len: usize, max: usize },
 }
 
 fn invalid(path: impl Into<String>, problem: Problem) -> GenesisError {
@@ -187,6 +192,7 @@ impl Genesis {
         if doc.consortium.trim().is_empty() {
             return Err(invalid("consortium", Problem::Empty));
         }
+        text_bound("consortium", &doc.consortium, CONSORTIUM_BYTES_MAX)?;
         let utc_offset_seconds = parse_offset(&doc.utc_offset).ok_or_else(|| {
             invalid(
                 "utc_offset",
@@ -321,6 +327,7 @@ impl Genesis {
                     },
                 ));
             }
+            text_bound(&format!("{at}.name"), &t.name, NAME_BYTES_MAX)?;
             if t.limits.is_empty() {
                 return Err(invalid(
                     format!("{at}.limits"),
@@ -355,6 +362,15 @@ impl Genesis {
                     None => None,
                     Some(a) => Some(amount(format!("{lat}.step_up_threshold"), a)?),
                 };
+                if let Some(threshold) = step_up_threshold.filter(|t| *t >= single_max) {
+                    return Err(invalid(
+                        format!("{lat}.step_up_threshold"),
+                        Problem::StepUpNeverApplies {
+                            threshold: threshold.0,
+                            single_max: single_max.0,
+                        },
+                    ));
+                }
                 limits.push(AssetLimits {
                     asset,
                     single_max,
@@ -455,6 +471,19 @@ impl Genesis {
             balances,
         })
     }
+}
+
+fn text_bound(path: &str, text: &str, max: usize) -> Result<(), GenesisError> {
+    if text.len() > max {
+        return Err(invalid(
+            path,
+            Problem::TooLong {
+                len: text.len(),
+                max,
+            },
+        ));
+    }
+    Ok(())
 }
 
 fn bound(path: &str, count: usize, max: usize) -> Result<(), GenesisError> {

@@ -32,6 +32,7 @@ fn block() -> Vec<SignedTransaction> {
                     amount: Amount(100),
                     transfer_id: TransferId(i as u128),
                 },
+                cosigner: None,
                 memo: vec![],
             }
             .sign(&key)

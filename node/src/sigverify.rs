@@ -100,11 +100,15 @@ fn verify_slice(
 pub fn verify_batch(txs: &[SignedTransaction], hashes: &[Hash]) -> bool {
     let mut batch = ed25519_zebra::batch::Verifier::new();
     // The messages must outlive the batch, which borrows them.
-    let items: Vec<_> = txs
-        .iter()
-        .zip(hashes)
-        .flat_map(|(tx, h)| tx.signature_items(h))
-        .collect();
+    let mut items = Vec::with_capacity(txs.len() + txs.len() / 8);
+    for (tx, h) in txs.iter().zip(hashes) {
+        match tx.signature_items(h) {
+            Some(it) => items.extend(it),
+            // A co-signature that does not match the body: the batch
+            // fails, and the single checks name the culprit.
+            None => return false,
+        }
+    }
     for (key, msg, sig) in &items {
         batch.queue((
             ed25519_zebra::VerificationKeyBytes::from(key.0),
@@ -146,11 +150,14 @@ mod tests {
                         amount: Amount(5),
                         transfer_id: TransferId(i as u128),
                     },
+                    cosigner: None,
                     memo: vec![],
                 }
                 .sign(&key);
                 if i % 7 == 0 {
-                    stx.cosign(&Keypair::from_secret_bytes(&[7; 32]))
+                    let mut body = stx.tx;
+                    body.cosigner = None;
+                    body.sign_cosigned(&key, &Keypair::from_secret_bytes(&[7; 32]))
                 } else {
                     stx
                 }
@@ -171,7 +178,13 @@ mod tests {
         for _ in 0..9 {
             let i = rng.gen_range(0..all.len());
             if let (true, Some(co)) = (rng.gen_bool(0.5), all[i].cosignature.as_mut()) {
-                co.signature.0[3] ^= 1;
+                co.0[3] ^= 1;
+            } else if rng.gen_bool(0.2) {
+                // Strip the co-signature, or add one the body does not name.
+                all[i].cosignature = match all[i].cosignature {
+                    Some(_) => None,
+                    None => Some(all[i].signature),
+                };
             } else {
                 all[i].signature.0[rng.gen_range(0..64)] ^= 0x10;
             }

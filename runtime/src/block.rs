@@ -33,12 +33,22 @@ pub fn prove_tx(txs: &[SignedTransaction], index: usize) -> Result<InclusionProo
     merkle::prove(&leaves, index)
 }
 
-/// Checks a transaction's inclusion proof against a transactions root taken
-/// from a certified block header. Needs nothing else.
+/// Checks a transaction's inclusion proof against the transactions root and
+/// the transaction count taken from a certified block header. Needs nothing
+/// else. The count pins the tree's shape, so the proof also proves the
+/// transaction's position in the block (without it, a proof for leaf 2 of
+/// 3 could be relabelled as leaf 1 of 2).
 pub fn verify_tx_inclusion(
     tx: &SignedTransaction,
     proof: &InclusionProof,
     tx_root: &Hash,
+    tx_count: u64,
 ) -> Result<(), MerkleError> {
+    if proof.size != tx_count {
+        return Err(MerkleError::WrongSize {
+            claimed: proof.size,
+            certified: tx_count,
+        });
+    }
     proof.verify(&tx_leaf(tx), tx_root)
 }

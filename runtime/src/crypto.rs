@@ -75,6 +75,10 @@ pub enum CryptoError {
     WeakPublicKey { key: String },
     #[error("signature does not verify for public key {key}")]
     BadSignature { key: String },
+    #[error("the transaction names co-signer {key} but carries no co-signature")]
+    MissingCoSignature { key: String },
+    #[error("the transaction carries a co-signature but names no co-signer")]
+    UnexpectedCoSignature,
 }
 
 fn decode_hex32(s: &str, what: &'static str) -> Result<[u8; 32], CryptoError> {

@@ -352,6 +352,11 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         self.put_account(sender, account);
         self.overlay.release();
 
+        // A frozen account can do nothing at all: not pay, not mint or burn,
+        // not open, freeze or unfreeze accounts (so not lift its own freeze).
+        if let Some(freeze) = account.frozen {
+            return Ok(fail(FailureReason::SenderFrozen { freeze }));
+        }
         let result = self.apply_kind(stx, &tx_hash, sender, &account)?;
         let outcome = match result {
             Ok(effects) => Outcome::Success { effects },
@@ -487,8 +492,15 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 if !allowed {
                     return Ok(Err(FailureReason::Unauthorised));
                 }
+                // A regulator's freeze takes over an institution's, so the
+                // institution can no longer lift it; any other second
+                // freeze is refused.
                 if let Some(freeze) = acct.frozen {
-                    return Ok(Err(FailureReason::AlreadyFrozen { freeze }));
+                    let takes_over =
+                        account.kind == AccountKind::Regulator && !self.is_regulator(&freeze.by)?;
+                    if !takes_over {
+                        return Ok(Err(FailureReason::AlreadyFrozen { freeze }));
+                    }
                 }
                 let freeze = Freeze {
                     reason: *reason,
@@ -633,7 +645,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         transfer_id: TransferId,
     ) -> Result<TxResult, ExecError> {
         let mut total = Amount::ZERO;
-        let mut largest = Amount::ZERO;
         for p in payouts {
             if p.amount.0 == 0 {
                 return Ok(Err(FailureReason::ZeroAmount));
@@ -645,13 +656,9 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 return Ok(Err(FailureReason::Overflow { asset }));
             };
             total = t;
-            largest = largest.max(p.amount);
         }
         if self.asset(&asset)?.is_none() {
             return Ok(Err(FailureReason::UnknownAsset { asset }));
-        }
-        if let Some(freeze) = account.frozen {
-            return Ok(Err(FailureReason::SenderFrozen { freeze }));
         }
         let record_key = StateKey::TransferRecord(sender, transfer_id);
         if let Some(value) = self.overlay.get(&record_key)? {
@@ -674,9 +681,9 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         // Risk rules for customer accounts.
         let mut daily = None;
         if let AccountKind::Customer { tier, .. } = account.kind {
-            if let Err(reason) = self.check_limits(
-                stx, sender, account, tier, asset, largest, total, &mut daily,
-            )? {
+            if let Err(reason) =
+                self.check_limits(stx, sender, account, tier, asset, total, &mut daily)?
+            {
                 return Ok(Err(reason));
             }
         }
@@ -738,9 +745,10 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         Ok(Ok(effects))
     }
 
-    /// The tier's per-asset limits: the largest single payout against the
-    /// single-transfer maximum, the total against the step-up threshold and
-    /// the daily outflow limit. On success, `daily` holds the new outflow.
+    /// The tier's per-asset limits, all on the transaction's total (a batch
+    /// is one transaction): the per-transaction maximum, the step-up
+    /// threshold and the daily outflow limit. On success, `daily` holds the
+    /// new outflow.
     #[allow(clippy::too_many_arguments)]
     fn check_limits(
         &mut self,
@@ -749,25 +757,26 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         account: &Account,
         tier: Tier,
         asset: AssetCode,
-        largest: Amount,
         total: Amount,
         daily: &mut Option<DailyOutflow>,
     ) -> Result<Result<(), FailureReason>, ExecError> {
         let Some(limits) = self.params().limits(tier, asset).copied() else {
             return Ok(Err(FailureReason::AssetNotAllowed { tier, asset }));
         };
-        if largest > limits.single_max {
+        if total > limits.single_max {
             return Ok(Err(FailureReason::SingleLimitExceeded {
                 asset,
                 limit: limits.single_max,
-                amount: largest,
+                amount: total,
             }));
         }
         if let Some(threshold) = limits.step_up_threshold {
             if total > threshold {
+                // The co-signature itself was verified with the sender's.
                 let cosigned = stx
-                    .cosignature
-                    .is_some_and(|c| Address::of(&c.signer) == account.institution);
+                    .tx
+                    .cosigner
+                    .is_some_and(|key| Address::of(&key) == account.institution);
                 if !cosigned {
                     return Ok(Err(FailureReason::StepUpRequired {
                         threshold,
@@ -778,9 +787,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             }
         }
         let key = StateKey::DailyOutflow(sender, asset);
-        let spent_today = match self.overlay.get(&key)? {
-            Some(StateValue::DailyOutflow(o)) if o.day == self.day => o.spent,
-            Some(StateValue::DailyOutflow(_)) | None => Amount::ZERO,
+        // A record from a later day than this block's can only come from a
+        // block timestamp that went backwards (consensus must not allow it);
+        // its spending still counts, so going back in time resets nothing.
+        let (day, spent_today) = match self.overlay.get(&key)? {
+            Some(StateValue::DailyOutflow(o)) if o.day >= self.day => (o.day, o.spent),
+            Some(StateValue::DailyOutflow(_)) | None => (self.day, Amount::ZERO),
             Some(_) => return Err(ExecError::WrongValueKind { key }),
         };
         let spent = spent_today
@@ -794,10 +806,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 amount: total,
             }));
         };
-        *daily = Some(DailyOutflow {
-            day: self.day,
-            spent,
-        });
+        *daily = Some(DailyOutflow { day, spent });
         Ok(Ok(()))
     }
 

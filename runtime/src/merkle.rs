@@ -70,6 +70,8 @@ pub enum MerkleError {
         got: usize,
         expected: usize,
     },
+    #[error("proof claims a tree of {claimed} leaves; the certified count is {certified}")]
+    WrongSize { claimed: u64, certified: u64 },
     #[error("proof does not lead to the expected root {expected}; it gives {computed}")]
     RootMismatch { expected: Hash, computed: Hash },
 }

@@ -120,25 +120,26 @@ pub struct Transaction {
     pub sequence: Nonce,
     pub expiry: Expiry,
     pub kind: TxKind,
+    /// The institution key that co-signs this transaction (step-up
+    /// authentication for a large transfer). It is part of the signed body,
+    /// so nobody can strip the co-signature from a transaction in flight:
+    /// a transaction that names a co-signer is valid only with that
+    /// co-signature, and one that names none carries none.
+    pub cosigner: Option<PublicKey>,
     /// Free text for the counterparty (an invoice number); at most
     /// [`MEMO_BYTES_MAX`] bytes.
     pub memo: Vec<u8>,
 }
 
-/// A co-signature by the sender's institution, required above a tier's
-/// step-up threshold: the institution attests that it ran stronger
+/// A transaction with its sender's signature and, when the body names a
+/// co-signer, the co-signer's signature: the sender's institution, required
+/// above a tier's step-up threshold, attests that it ran stronger
 /// authentication for this exact transaction.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct CoSignature {
-    pub signer: PublicKey,
-    pub signature: Signature,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct SignedTransaction {
     pub tx: Transaction,
     pub signature: Signature,
-    pub cosignature: Option<CoSignature>,
+    pub cosignature: Option<Signature>,
 }
 
 /// Why bytes from outside are not a transaction. Permanent: resending the
@@ -180,6 +181,15 @@ impl Transaction {
         }
     }
 
+    /// Names `institution` as co-signer, then signs with `sender` and
+    /// co-signs with `institution`: both parties' keys at hand (tests,
+    /// tools). A wallet and an institution apart use
+    /// [`Transaction::sign`] then [`SignedTransaction::cosign`].
+    pub fn sign_cosigned(mut self, sender: &Keypair, institution: &Keypair) -> SignedTransaction {
+        self.cosigner = Some(institution.public());
+        self.sign(sender).cosign(institution)
+    }
+
     /// Checks the limits that the type does not express.
     pub fn check_bounds(&self) -> Result<(), DecodeError> {
         if self.memo.len() > MEMO_BYTES_MAX {
@@ -201,13 +211,11 @@ impl Transaction {
 }
 
 impl SignedTransaction {
-    /// Adds the institution's co-signature over this transaction.
+    /// Adds the co-signature of `institution` over this transaction. It is
+    /// valid only if the body names `institution` as its co-signer.
     pub fn cosign(mut self, institution: &Keypair) -> SignedTransaction {
         let msg = Transaction::cosign_message(&self.tx.hash());
-        self.cosignature = Some(CoSignature {
-            signer: institution.public(),
-            signature: institution.sign(&msg.0),
-        });
+        self.cosignature = Some(institution.sign(&msg.0));
         self
     }
 
@@ -247,24 +255,31 @@ impl SignedTransaction {
     /// already computed by the caller (it must be `self.hash()`).
     pub fn verify_signatures_with(&self, hash: &Hash) -> Result<(), CryptoError> {
         self.tx.sender.verify(&hash.0, &self.signature)?;
-        if let Some(co) = &self.cosignature {
-            co.signer
-                .verify(&Transaction::cosign_message(hash).0, &co.signature)?;
+        match (&self.tx.cosigner, &self.cosignature) {
+            (None, None) => Ok(()),
+            (Some(key), Some(sig)) => key.verify(&Transaction::cosign_message(hash).0, sig),
+            (Some(key), None) => Err(CryptoError::MissingCoSignature { key: key.to_hex() }),
+            (None, Some(_)) => Err(CryptoError::UnexpectedCoSignature),
         }
-        Ok(())
     }
 
     /// The (key, message, signature) triples to check, for batch verifiers.
     /// `hash` must be `self.hash()`, computed once by the caller.
+    ///
+    /// A transaction whose co-signature does not match its body (one named
+    /// but missing, or one present but not named) has no valid item set:
+    /// this returns `None`, and the verdict is invalid without a check.
     pub fn signature_items(
         &self,
         hash: &Hash,
-    ) -> impl Iterator<Item = (PublicKey, Hash, Signature)> {
+    ) -> Option<impl Iterator<Item = (PublicKey, Hash, Signature)>> {
         let hash = *hash;
         let main = (self.tx.sender, hash, self.signature);
-        let co = self
-            .cosignature
-            .map(|c| (c.signer, Transaction::cosign_message(&hash), c.signature));
-        std::iter::once(main).chain(co)
+        let co = match (self.tx.cosigner, self.cosignature) {
+            (None, None) => None,
+            (Some(key), Some(sig)) => Some((key, Transaction::cosign_message(&hash), sig)),
+            _ => return None,
+        };
+        Some(std::iter::once(main).chain(co))
     }
 }

@@ -25,6 +25,7 @@ fn sample(memo: Vec<u8>) -> SignedTransaction {
             amount: Amount(10),
             transfer_id: TransferId(1),
         },
+        cosigner: None,
         memo,
     }
     .sign(&key)
@@ -169,11 +170,20 @@ fn state_and_inclusion_proofs_verify_and_detect_tampering() {
     let troot = tx_root(&txs);
     for (i, tx) in txs.iter().enumerate() {
         let p = prove_tx(&txs, i).unwrap();
-        verify_tx_inclusion(tx, &p, &troot).unwrap();
+        verify_tx_inclusion(tx, &p, &troot, 3).unwrap();
         let mut forged = tx.clone();
         forged.signature.0[0] ^= 1;
-        assert!(verify_tx_inclusion(&forged, &p, &troot).is_err());
+        assert!(verify_tx_inclusion(&forged, &p, &troot, 3).is_err());
     }
+    // A proof relabelled to a smaller tree (leaf 2 of 3 as leaf 1 of 2)
+    // verifies against the root alone, but not against the certified count.
+    let mut relabelled = prove_tx(&txs, 2).unwrap();
+    relabelled.index = 1;
+    relabelled.size = 2;
+    assert!(relabelled
+        .verify(&hutong_runtime::block::tx_leaf(&txs[2]), &troot)
+        .is_ok());
+    assert!(verify_tx_inclusion(&txs[2], &relabelled, &troot, 3).is_err());
 }
 
 proptest! {

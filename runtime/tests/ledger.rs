@@ -83,18 +83,38 @@ fn transfer_rules_table() {
         Case {
             name: "tier 2 above step-up co-signed by its institution",
             build: |ch| {
-                ch.transfer(&ch.customers[1], addr(&ch.customers[2]), cny(), 5_001, 1)
-                    .cosign(&ch.bank_b)
+                ch.transfer_cosigned(&ch.customers[1], addr(&ch.customers[2]), 5_001, &ch.bank_b)
             },
             expect: "success",
         },
         Case {
             name: "tier 2 above step-up co-signed by another institution",
             build: |ch| {
-                ch.transfer(&ch.customers[1], addr(&ch.customers[2]), cny(), 5_001, 1)
-                    .cosign(&ch.bank_a)
+                ch.transfer_cosigned(&ch.customers[1], addr(&ch.customers[2]), 5_001, &ch.bank_a)
             },
             expect: "step_up_required",
+        },
+        Case {
+            name: "co-signature stripped in flight",
+            build: |ch| {
+                let mut tx = ch.transfer_cosigned(
+                    &ch.customers[1],
+                    addr(&ch.customers[2]),
+                    5_001,
+                    &ch.bank_b,
+                );
+                tx.cosignature = None;
+                tx
+            },
+            expect: "bad_signature",
+        },
+        Case {
+            name: "co-signature the body does not name",
+            build: |ch| {
+                ch.transfer(&ch.customers[1], addr(&ch.customers[2]), cny(), 5_001, 1)
+                    .cosign(&ch.bank_b)
+            },
+            expect: "bad_signature",
         },
         Case {
             name: "institution accounts have no tier limits",
@@ -494,40 +514,39 @@ fn batch_transfer_is_all_or_nothing() {
         },
     ));
     assert_eq!(r.failure().map(|r| r.code()), Some("out_of_bounds"));
-    // A customer's batch counts against its limits: the largest payout
-    // against the single maximum, the total against the daily limit.
-    let cust = ch.customers[1].clone(); // tier 2: 10,000 single, 50,000 daily
-    let payouts = vec![
-        Payout {
-            to: addr(&ch.customers[2]),
-            amount: Amount(4_000)
-        };
-        3
-    ];
-    let r = ch.run(ch.tx(
-        &cust,
-        TxKind::BatchTransfer {
-            asset: hkd(),
-            payouts,
-            transfer_id: TransferId(1),
-        },
-    ));
+    // A customer's batch is one transaction: its total counts against the
+    // per-transaction maximum and the daily limit.
+    let cust = ch.customers[1].clone(); // tier 2 HKD: 10,000 single, 50,000 daily
+    let payee = addr(&ch.customers[2]);
+    let batch = |amount: u128, n: usize, id: u128| TxKind::BatchTransfer {
+        asset: hkd(),
+        payouts: vec![
+            Payout {
+                to: payee,
+                amount: Amount(amount)
+            };
+            n
+        ],
+        transfer_id: TransferId(id),
+    };
+    let r = ch.run(ch.tx(&cust, batch(3_000, 3, 1)));
     assert!(r.is_success(), "{r:?}");
-    let payouts = vec![
-        Payout {
-            to: addr(&ch.customers[2]),
-            amount: Amount(9_999)
-        };
-        4
-    ];
-    let r = ch.run(ch.tx(
-        &cust,
-        TxKind::BatchTransfer {
+    // Three payouts of 4,000 to one recipient are one transfer of 12,000.
+    let r = ch.run(ch.tx(&cust, batch(4_000, 3, 2)));
+    assert_eq!(
+        r.failure(),
+        Some(&FailureReason::SingleLimitExceeded {
             asset: hkd(),
-            payouts,
-            transfer_id: TransferId(2),
-        },
-    ));
+            limit: Amount(10_000),
+            amount: Amount(12_000)
+        })
+    );
+    // 9,000 already spent today; four batches of 9,999 reach 48,996.
+    for id in 3..7 {
+        let r = ch.run(ch.tx(&cust, batch(3_333, 3, id)));
+        assert!(r.is_success(), "{r:?}");
+    }
+    let r = ch.run(ch.tx(&cust, batch(3_333, 3, 7)));
     assert_eq!(r.failure().map(|r| r.code()), Some("daily_limit_exceeded"));
 }
 
@@ -786,4 +805,136 @@ fn empty_block_keeps_the_state_root() {
     let stranger = Keypair::from_secret_bytes(&[8; 32]);
     ch.run(ch.transfer(&stranger, addr(&ch.customers[0]), cny(), 1, 1));
     assert_eq!(*ch.state_roots.last().unwrap(), before);
+}
+
+#[test]
+fn a_frozen_institution_can_do_nothing() {
+    let mut ch = Chain::new(2, 12);
+    let (bank_a, regulator) = (ch.bank_a.clone(), ch.regulator.clone());
+    let a = addr(&bank_a);
+    let to = addr(&ch.customers[0]);
+    let freeze = TxKind::Freeze {
+        account: a,
+        reason: FreezeReason::LegalOrder,
+    };
+    assert!(ch.run(ch.tx(&regulator, freeze)).is_success());
+    let newcomer = Keypair::from_secret_bytes(&[6; 32]);
+    let attempts = [
+        TxKind::Mint {
+            to,
+            asset: cny(),
+            amount: Amount(1_000_000),
+        },
+        TxKind::Burn {
+            asset: cny(),
+            amount: Amount(50_000),
+        },
+        TxKind::OpenAccount {
+            owner: newcomer.public(),
+            tier: Tier(1),
+            identity_commitment: Hash::ZERO,
+        },
+        TxKind::SetTier {
+            account: to,
+            tier: Tier(2),
+        },
+        TxKind::Freeze {
+            account: to,
+            reason: FreezeReason::Fraud,
+        },
+        TxKind::Unfreeze { account: a },
+    ];
+    let supply = ch.supply(cny());
+    for kind in attempts {
+        let name = kind.name();
+        let r = ch.run(ch.tx(&bank_a, kind));
+        assert_eq!(
+            r.failure().map(|r| r.code()),
+            Some("sender_frozen"),
+            "{name}"
+        );
+    }
+    assert_eq!(ch.supply(cny()), supply);
+    assert!(ch
+        .run(ch.tx(&regulator, TxKind::Unfreeze { account: a }))
+        .is_success());
+    let r = ch.run(ch.tx(
+        &bank_a,
+        TxKind::Mint {
+            to,
+            asset: cny(),
+            amount: Amount(1),
+        },
+    ));
+    assert!(r.is_success(), "{r:?}");
+}
+
+#[test]
+fn a_regulator_freeze_takes_over_an_institution_freeze() {
+    let mut ch = Chain::new(2, 13);
+    let (bank_a, regulator) = (ch.bank_a.clone(), ch.regulator.clone());
+    let target = addr(&ch.customers[0]); // bank A's customer
+    let by_bank = TxKind::Freeze {
+        account: target,
+        reason: FreezeReason::CustomerRequest,
+    };
+    assert!(ch.run(ch.tx(&bank_a, by_bank)).is_success());
+    let by_regulator = TxKind::Freeze {
+        account: target,
+        reason: FreezeReason::LegalOrder,
+    };
+    let r = ch.run(ch.tx(&regulator, by_regulator.clone()));
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(
+        ch.account(&target).unwrap().frozen.map(|f| f.by),
+        Some(addr(&regulator))
+    );
+    // Now only a regulator can lift it, and a second regulator freeze is refused.
+    let r = ch.run(ch.tx(&bank_a, TxKind::Unfreeze { account: target }));
+    assert_eq!(r.failure().map(|r| r.code()), Some("unauthorised"));
+    let r = ch.run(ch.tx(&regulator, by_regulator));
+    assert_eq!(r.failure().map(|r| r.code()), Some("already_frozen"));
+    // An institution cannot re-freeze over a regulator's freeze either.
+    let r = ch.run(ch.tx(
+        &bank_a,
+        TxKind::Freeze {
+            account: target,
+            reason: FreezeReason::Fraud,
+        },
+    ));
+    assert_eq!(r.failure().map(|r| r.code()), Some("already_frozen"));
+}
+
+#[test]
+fn a_stripped_co_signature_cannot_cancel_the_payment() {
+    let mut ch = Chain::new(4, 14);
+    let (from, to) = (ch.customers[1].clone(), addr(&ch.customers[2]));
+    let genuine = ch.transfer_cosigned(&from, to, 6_000, &ch.bank_b);
+    let mut stripped = genuine.clone();
+    stripped.cosignature = None;
+    // A relay or proposer puts the stripped copy first, in the same block.
+    let receipts = ch.execute(&[stripped, genuine]);
+    assert_eq!(
+        receipts[0].failure().map(|r| r.code()),
+        Some("bad_signature")
+    );
+    assert!(receipts[1].is_success(), "{:?}", receipts[1]);
+    assert_eq!(ch.balance(&to, cny()), START_BALANCE + 6_000);
+}
+
+#[test]
+fn a_block_time_going_backwards_resets_no_daily_limit() {
+    let mut ch = Chain::new(4, 15);
+    let (from, to) = (ch.customers[0].clone(), addr(&ch.customers[2]));
+    // Tier 1: 1,000 single, 3,000 daily. Spend it all on day 2 ...
+    ch.time = T0 + 86_400_000;
+    for id in 0..3 {
+        assert!(ch
+            .run(ch.transfer(&from, to, cny(), 1_000, id))
+            .is_success());
+    }
+    // ... then a block stamped on day 1 must not open a fresh allowance.
+    ch.time = T0 + 1_000;
+    let r = ch.run(ch.transfer(&from, to, cny(), 1, 9));
+    assert_eq!(r.failure().map(|r| r.code()), Some("daily_limit_exceeded"));
 }

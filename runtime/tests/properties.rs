@@ -160,13 +160,23 @@ fn run(ops: &[Op], seed: u64) -> Chain {
     };
 
     for op in ops {
+        let mut sign_with =
+            |ch: &Chain,
+             key: &hutong_runtime::Keypair,
+             kind: TxKind,
+             cosigner: Option<hutong_runtime::Keypair>| {
+                let a = addr(key);
+                let seq = pending_seq.entry(a).or_insert(ch.sequence(&a).0);
+                let mut tx = ch.unsigned(key, kind);
+                tx.sequence = hutong_runtime::Nonce(*seq);
+                *seq += 1;
+                match cosigner {
+                    Some(institution) => tx.sign_cosigned(key, &institution),
+                    None => tx.sign(key),
+                }
+            };
         let mut sign = |ch: &Chain, key: &hutong_runtime::Keypair, kind: TxKind| {
-            let a = addr(key);
-            let seq = pending_seq.entry(a).or_insert(ch.sequence(&a).0);
-            let mut tx = ch.unsigned(key, kind);
-            tx.sequence = hutong_runtime::Nonce(*seq);
-            *seq += 1;
-            tx.sign(key)
+            sign_with(ch, key, kind, None)
         };
         let asset = |is_hkd: bool| if is_hkd { hkd() } else { cny() };
         match op {
@@ -184,12 +194,10 @@ fn run(ops: &[Op], seed: u64) -> Chain {
                     amount: Amount(*amount),
                     transfer_id: TransferId(u128::from(*id)),
                 };
-                let mut tx = sign(&ch, &f, kind);
-                if *amount > 5_000 && *from >= 2 {
-                    // Co-sign with the customer's institution.
-                    tx = tx.cosign(&party(&ch, (*from - 2) % 2));
-                }
-                block.push(tx);
+                // Above the step-up threshold, co-sign with the customer's
+                // institution.
+                let cosigner = (*amount > 5_000 && *from >= 2).then(|| party(&ch, (*from - 2) % 2));
+                block.push(sign_with(&ch, &f, kind, cosigner));
             }
             Op::Batch { from, to, id } => {
                 let f = party(&ch, *from);

@@ -68,6 +68,7 @@ fn batch_verifying_node_and_single_checking_node_agree() {
                     amount: Amount(rng.gen_range(1..400_000)),
                     transfer_id: TransferId(u128::from(height * 1_000 + n)),
                 },
+                cosigner: None,
                 memo: Vec::new(),
             };
             let mut stx = tx.sign(customers[from]);
@@ -116,7 +117,13 @@ fn batch_verifying_node_and_single_checking_node_agree() {
         // the roots a certified header would carry.
         let troot = tx_root(&txs);
         let i = rng.gen_range(0..txs.len());
-        verify_tx_inclusion(&txs[i], &prove_tx(&txs, i).unwrap(), &troot).unwrap();
+        verify_tx_inclusion(
+            &txs[i],
+            &prove_tx(&txs, i).unwrap(),
+            &troot,
+            txs.len() as u64,
+        )
+        .unwrap();
         let who = Address::of(&customers[rng.gen_range(0..customers.len())].public());
         let proof = prove(&batch_node, StateKey::Balance(who, cny), height).unwrap();
         proof.verify(&roots[height as usize]).unwrap();

@@ -163,6 +163,7 @@ impl Chain {
             sequence: self.sequence(&addr(from)),
             expiry: Expiry::Height(Height(self.height + 100)),
             kind,
+            cosigner: None,
             memo: Vec::new(),
         }
     }
@@ -189,6 +190,23 @@ impl Chain {
                 transfer_id: hutong_runtime::TransferId(id),
             },
         )
+    }
+
+    /// A CNY transfer co-signed by `institution` (named in the body).
+    pub fn transfer_cosigned(
+        &self,
+        from: &Keypair,
+        to: Address,
+        amount: u128,
+        institution: &Keypair,
+    ) -> SignedTransaction {
+        let kind = TxKind::Transfer {
+            to,
+            asset: cny(),
+            amount: Amount(amount),
+            transfer_id: hutong_runtime::TransferId(1),
+        };
+        self.unsigned(from, kind).sign_cosigned(from, institution)
     }
 
     pub fn context(&self) -> BlockContext {
