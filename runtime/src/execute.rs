@@ -13,21 +13,16 @@
 //!   account).
 //!
 //! The order of checks is part of the protocol, since it decides which
-//! reason a receipt gives; it is the order of the code below.
+//! reason a receipt gives; it is the order of the code below and in
+//! [`crate::transfer`].
 
-use std::collections::HashMap;
-
-use crate::crypto::{domain, Hash};
+use crate::crypto::Hash;
+use crate::overlay::Overlay;
 use crate::receipt::{Effect, FailureReason, Outcome, Receipt};
-use crate::state::{
-    Account, AccountKind, AssetInfo, DailyOutflow, Freeze, Params, StateKey, StateValue,
-    TransferFields, TransferRecord,
-};
+use crate::state::{Account, AccountKind, AssetInfo, Freeze, Params, StateKey, StateValue};
 use crate::store::{StateStore, StoreError};
 use crate::tx::{Expiry, Payout, SignedTransaction, TxKind};
-use crate::types::{
-    Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
-};
+use crate::types::{Address, Amount, AssetCode, ChainId, Height, Nonce, TimestampMs};
 
 /// What the block header tells execution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,120 +152,14 @@ pub fn execute_block<S: StateStore + ?Sized>(
     })
 }
 
-/// What the idempotency record keeps of a transfer's fields.
-fn transfer_fields(asset: AssetCode, payouts: &[Payout], single: bool) -> TransferFields {
-    match (single, payouts) {
-        (true, [p]) => TransferFields::Single {
-            to: p.to,
-            asset,
-            amount: p.amount,
-        },
-        _ => {
-            let bytes = borsh::to_vec(payouts).expect("borsh encoding into a Vec cannot fail");
-            TransferFields::Batch {
-                asset,
-                payouts: Hash::tagged(domain::TRANSFER_FIELDS, &bytes),
-            }
-        }
-    }
+pub(crate) struct Executor<'s, S: ?Sized> {
+    pub(crate) overlay: Overlay<'s, S>,
+    pub(crate) params: Option<Params>,
+    pub(crate) ctx: BlockContext,
+    pub(crate) day: i64,
 }
 
-/// A write-back cache over the store with a journal, so one transaction's
-/// writes can be undone when it fails half-way.
-struct Overlay<'s, S: ?Sized> {
-    store: &'s S,
-    /// A hash map for speed; its iteration order never reaches the state:
-    /// the changes are sorted before they leave ([`Overlay::into_changes`]).
-    /// The hasher is seeded per process, so transfer ids chosen to collide
-    /// cannot slow execution down.
-    cache: HashMap<StateKey, Slot, foldhash::fast::RandomState>,
-    journal: Vec<(StateKey, Option<Slot>)>,
-}
-
-#[derive(Clone)]
-struct Slot {
-    value: Option<StateValue>,
-    dirty: bool,
-}
-
-impl<'s, S: StateStore + ?Sized> Overlay<'s, S> {
-    /// Sized for a block of `txs` transactions (a transfer touches about
-    /// six entries), so the map does not rehash while the block runs.
-    fn new(store: &'s S, txs: usize) -> Self {
-        Overlay {
-            store,
-            cache: HashMap::with_capacity_and_hasher(
-                txs.saturating_mul(6).min(1 << 20),
-                foldhash::fast::RandomState::default(),
-            ),
-            journal: Vec::new(),
-        }
-    }
-
-    fn get(&mut self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
-        if let Some(slot) = self.cache.get(key) {
-            return Ok(slot.value.clone());
-        }
-        let value = crate::store::read_value(self.store, key)?;
-        self.cache.insert(
-            *key,
-            Slot {
-                value: value.clone(),
-                dirty: false,
-            },
-        );
-        Ok(value)
-    }
-
-    fn put(&mut self, key: StateKey, value: Option<StateValue>) {
-        let old = self.cache.insert(key, Slot { value, dirty: true });
-        self.journal.push((key, old));
-    }
-
-    fn rollback(&mut self, mark: usize) {
-        while self.journal.len() > mark {
-            let (key, old) = self.journal.pop().expect("journal length checked above");
-            match old {
-                Some(slot) => self.cache.insert(key, slot),
-                None => self.cache.remove(&key),
-            };
-        }
-    }
-
-    fn release(&mut self) {
-        self.journal.clear();
-    }
-
-    fn into_changes(self) -> Vec<(StateKey, Option<StateValue>)> {
-        let mut entries: Vec<(StateKey, Option<StateValue>)> = self
-            .cache
-            .into_iter()
-            .filter(|(_, slot)| slot.dirty)
-            .map(|(k, slot)| (k, slot.value))
-            .collect();
-        // Sort small (key, index) pairs rather than the large entries, then
-        // move each entry once. Keys are unique, so the order is total.
-        let mut order: Vec<(StateKey, usize)> = entries
-            .iter()
-            .enumerate()
-            .map(|(i, (k, _))| (*k, i))
-            .collect();
-        order.sort_unstable();
-        order
-            .into_iter()
-            .map(|(key, i)| (key, entries[i].1.take()))
-            .collect()
-    }
-}
-
-struct Executor<'s, S: ?Sized> {
-    overlay: Overlay<'s, S>,
-    params: Option<Params>,
-    ctx: BlockContext,
-    day: i64,
-}
-
-type TxResult = Result<Vec<Effect>, FailureReason>;
+pub(crate) type TxResult = Result<Vec<Effect>, FailureReason>;
 
 /// One transaction's entry of [`Preverified`].
 #[derive(Clone, Copy)]
@@ -281,7 +170,7 @@ struct Checked {
 }
 
 impl<S: StateStore + ?Sized> Executor<'_, S> {
-    fn params(&self) -> &Params {
+    pub(crate) fn params(&self) -> &Params {
         self.params
             .as_ref()
             .expect("params are loaded before execution")
@@ -631,186 +520,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         Ok(verdict)
     }
 
-    /// `Transfer` and `BatchTransfer`: one sender, one asset, one or more
-    /// payouts, all or nothing.
-    #[allow(clippy::too_many_arguments)]
-    fn transfer(
-        &mut self,
-        stx: &SignedTransaction,
-        tx_hash: &Hash,
-        sender: Address,
-        account: &Account,
-        asset: AssetCode,
-        payouts: &[Payout],
-        transfer_id: TransferId,
-    ) -> Result<TxResult, ExecError> {
-        let mut total = Amount::ZERO;
-        for p in payouts {
-            if p.amount.0 == 0 {
-                return Ok(Err(FailureReason::ZeroAmount));
-            }
-            if p.to == sender {
-                return Ok(Err(FailureReason::SelfTransfer));
-            }
-            let Some(t) = total.checked_add(p.amount) else {
-                return Ok(Err(FailureReason::Overflow { asset }));
-            };
-            total = t;
-        }
-        if self.asset(&asset)?.is_none() {
-            return Ok(Err(FailureReason::UnknownAsset { asset }));
-        }
-        let record_key = StateKey::TransferRecord(sender, transfer_id);
-        if let Some(value) = self.overlay.get(&record_key)? {
-            let StateValue::TransferRecord(record) = value else {
-                return Err(ExecError::WrongValueKind { key: record_key });
-            };
-            let single = matches!(stx.tx.kind, TxKind::Transfer { .. });
-            let reason = if record.fields == transfer_fields(asset, payouts, single) {
-                FailureReason::TransferExists {
-                    original_tx: record.tx_hash,
-                }
-            } else {
-                FailureReason::TransferExistsWithDifferentFields {
-                    original_tx: record.tx_hash,
-                }
-            };
-            return Ok(Err(reason));
-        }
-
-        // Risk rules for customer accounts.
-        let mut daily = None;
-        if let AccountKind::Customer { tier, .. } = account.kind {
-            if let Err(reason) =
-                self.check_limits(stx, sender, account, tier, asset, total, &mut daily)?
-            {
-                return Ok(Err(reason));
-            }
-        }
-
-        let available = self.balance(&sender, &asset)?;
-        let Some(remaining) = available.checked_sub(total) else {
-            return Ok(Err(FailureReason::InsufficientBalance {
-                asset,
-                available,
-                required: total,
-            }));
-        };
-        self.put_balance(sender, asset, remaining);
-
-        let mut effects = Vec::with_capacity(payouts.len() + 1);
-        effects.push(Effect::Debit {
-            account: sender,
-            asset,
-            amount: total,
-        });
-        for p in payouts {
-            let Some(recipient) = self.account(&p.to)? else {
-                return Ok(Err(FailureReason::UnknownAccount { account: p.to }));
-            };
-            if let Some(freeze) = recipient.frozen {
-                return Ok(Err(FailureReason::RecipientFrozen {
-                    account: p.to,
-                    freeze,
-                }));
-            }
-            let balance = self.balance(&p.to, &asset)?;
-            let Some(new_balance) = balance.checked_add(p.amount) else {
-                return Ok(Err(FailureReason::Overflow { asset }));
-            };
-            self.put_balance(p.to, asset, new_balance);
-            effects.push(Effect::Credit {
-                account: p.to,
-                asset,
-                amount: p.amount,
-            });
-        }
-        if let Some(outflow) = daily {
-            self.overlay.put(
-                StateKey::DailyOutflow(sender, asset),
-                Some(StateValue::DailyOutflow(outflow)),
-            );
-        }
-        self.overlay.put(
-            record_key,
-            Some(StateValue::TransferRecord(TransferRecord {
-                tx_hash: *tx_hash,
-                fields: transfer_fields(
-                    asset,
-                    payouts,
-                    matches!(stx.tx.kind, TxKind::Transfer { .. }),
-                ),
-            })),
-        );
-        Ok(Ok(effects))
-    }
-
-    /// The tier's per-asset limits, all on the transaction's total (a batch
-    /// is one transaction): the per-transaction maximum, the step-up
-    /// threshold and the daily outflow limit. On success, `daily` holds the
-    /// new outflow.
-    #[allow(clippy::too_many_arguments)]
-    fn check_limits(
-        &mut self,
-        stx: &SignedTransaction,
-        sender: Address,
-        account: &Account,
-        tier: Tier,
-        asset: AssetCode,
-        total: Amount,
-        daily: &mut Option<DailyOutflow>,
-    ) -> Result<Result<(), FailureReason>, ExecError> {
-        let Some(limits) = self.params().limits(tier, asset).copied() else {
-            return Ok(Err(FailureReason::AssetNotAllowed { tier, asset }));
-        };
-        if total > limits.single_max {
-            return Ok(Err(FailureReason::SingleLimitExceeded {
-                asset,
-                limit: limits.single_max,
-                amount: total,
-            }));
-        }
-        if let Some(threshold) = limits.step_up_threshold {
-            if total > threshold {
-                // The co-signature itself was verified with the sender's.
-                let cosigned = stx
-                    .tx
-                    .cosigner
-                    .is_some_and(|key| Address::of(&key) == account.institution);
-                if !cosigned {
-                    return Ok(Err(FailureReason::StepUpRequired {
-                        threshold,
-                        amount: total,
-                        institution: account.institution,
-                    }));
-                }
-            }
-        }
-        let key = StateKey::DailyOutflow(sender, asset);
-        // A record from a later day than this block's can only come from a
-        // block timestamp that went backwards (consensus must not allow it);
-        // its spending still counts, so going back in time resets nothing.
-        let (day, spent_today) = match self.overlay.get(&key)? {
-            Some(StateValue::DailyOutflow(o)) if o.day >= self.day => (o.day, o.spent),
-            Some(StateValue::DailyOutflow(_)) | None => (self.day, Amount::ZERO),
-            Some(_) => return Err(ExecError::WrongValueKind { key }),
-        };
-        let spent = spent_today
-            .checked_add(total)
-            .filter(|s| *s <= limits.daily_max);
-        let Some(spent) = spent else {
-            return Ok(Err(FailureReason::DailyLimitExceeded {
-                asset,
-                limit: limits.daily_max,
-                spent_today,
-                amount: total,
-            }));
-        };
-        *daily = Some(DailyOutflow { day, spent });
-        Ok(Ok(()))
-    }
-
-    fn account(&mut self, address: &Address) -> Result<Option<Account>, ExecError> {
+    pub(crate) fn account(&mut self, address: &Address) -> Result<Option<Account>, ExecError> {
         let key = StateKey::Account(*address);
         match self.overlay.get(&key)? {
             None => Ok(None),
@@ -819,7 +529,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
     }
 
-    fn is_regulator(&mut self, address: &Address) -> Result<bool, ExecError> {
+    pub(crate) fn is_regulator(&mut self, address: &Address) -> Result<bool, ExecError> {
         Ok(matches!(
             self.account(address)?,
             Some(Account {
@@ -829,14 +539,14 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         ))
     }
 
-    fn put_account(&mut self, address: Address, account: Account) {
+    pub(crate) fn put_account(&mut self, address: Address, account: Account) {
         self.overlay.put(
             StateKey::Account(address),
             Some(StateValue::Account(account)),
         );
     }
 
-    fn asset(&mut self, code: &AssetCode) -> Result<Option<AssetInfo>, ExecError> {
+    pub(crate) fn asset(&mut self, code: &AssetCode) -> Result<Option<AssetInfo>, ExecError> {
         let key = StateKey::Asset(*code);
         match self.overlay.get(&key)? {
             None => Ok(None),
@@ -845,7 +555,11 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
     }
 
-    fn balance(&mut self, address: &Address, asset: &AssetCode) -> Result<Amount, ExecError> {
+    pub(crate) fn balance(
+        &mut self,
+        address: &Address,
+        asset: &AssetCode,
+    ) -> Result<Amount, ExecError> {
         let key = StateKey::Balance(*address, *asset);
         match self.overlay.get(&key)? {
             None => Ok(Amount::ZERO),
@@ -857,7 +571,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     /// A balance entry, once created, stays, at zero too: the ledger never
     /// deletes state, which keeps every commit on the state tree's batch
     /// path (see [`crate::store::prepare_commit`]).
-    fn put_balance(&mut self, address: Address, asset: AssetCode, amount: Amount) {
+    pub(crate) fn put_balance(&mut self, address: Address, asset: AssetCode, amount: Amount) {
         self.overlay.put(
             StateKey::Balance(address, asset),
             Some(StateValue::Balance(amount)),

@@ -10,7 +10,9 @@
 //! - [`types`]: protocol quantities and the `ht1…` address.
 //! - [`tx`]: transactions, their canonical encoding and bounds.
 //! - [`state`]: state keys and values: accounts, assets, balances, limits.
-//! - [`execute`]: block execution and the ledger rules.
+//! - [`execute`]: block execution and the ledger rules; the payment rules
+//!   live in `transfer`, the write-back cache with its undo journal in
+//!   `overlay`.
 //! - [`receipt`]: receipts and failure reasons with stable codes.
 //! - [`store`]: the state-store seam, the in-memory store, state roots and
 //!   state proofs.
@@ -23,9 +25,11 @@ pub mod block;
 pub mod crypto;
 pub mod execute;
 pub mod merkle;
+mod overlay;
 pub mod receipt;
 pub mod state;
 pub mod store;
+mod transfer;
 pub mod tx;
 pub mod types;
 

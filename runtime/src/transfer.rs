@@ -1,0 +1,210 @@
+//! `Transfer` and `BatchTransfer`: the payment rules, with the tier limits
+//! and the idempotency record.
+
+use crate::crypto::{domain, Hash};
+use crate::execute::{ExecError, Executor, TxResult};
+use crate::receipt::{Effect, FailureReason};
+use crate::state::{
+    Account, AccountKind, DailyOutflow, StateKey, StateValue, TransferFields, TransferRecord,
+};
+use crate::store::StateStore;
+use crate::tx::{Payout, SignedTransaction, TxKind};
+use crate::types::{Address, Amount, AssetCode, Tier, TransferId};
+
+/// What the idempotency record keeps of a transfer's fields.
+fn transfer_fields(asset: AssetCode, payouts: &[Payout], single: bool) -> TransferFields {
+    match (single, payouts) {
+        (true, [p]) => TransferFields::Single {
+            to: p.to,
+            asset,
+            amount: p.amount,
+        },
+        _ => {
+            let bytes = borsh::to_vec(payouts).expect("borsh encoding into a Vec cannot fail");
+            TransferFields::Batch {
+                asset,
+                payouts: Hash::tagged(domain::TRANSFER_FIELDS, &bytes),
+            }
+        }
+    }
+}
+impl<S: StateStore + ?Sized> Executor<'_, S> {
+    /// `Transfer` and `BatchTransfer`: one sender, one asset, one or more
+    /// payouts, all or nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn transfer(
+        &mut self,
+        stx: &SignedTransaction,
+        tx_hash: &Hash,
+        sender: Address,
+        account: &Account,
+        asset: AssetCode,
+        payouts: &[Payout],
+        transfer_id: TransferId,
+    ) -> Result<TxResult, ExecError> {
+        let mut total = Amount::ZERO;
+        for p in payouts {
+            if p.amount.0 == 0 {
+                return Ok(Err(FailureReason::ZeroAmount));
+            }
+            if p.to == sender {
+                return Ok(Err(FailureReason::SelfTransfer));
+            }
+            let Some(t) = total.checked_add(p.amount) else {
+                return Ok(Err(FailureReason::Overflow { asset }));
+            };
+            total = t;
+        }
+        if self.asset(&asset)?.is_none() {
+            return Ok(Err(FailureReason::UnknownAsset { asset }));
+        }
+        let record_key = StateKey::TransferRecord(sender, transfer_id);
+        if let Some(value) = self.overlay.get(&record_key)? {
+            let StateValue::TransferRecord(record) = value else {
+                return Err(ExecError::WrongValueKind { key: record_key });
+            };
+            let single = matches!(stx.tx.kind, TxKind::Transfer { .. });
+            let reason = if record.fields == transfer_fields(asset, payouts, single) {
+                FailureReason::TransferExists {
+                    original_tx: record.tx_hash,
+                }
+            } else {
+                FailureReason::TransferExistsWithDifferentFields {
+                    original_tx: record.tx_hash,
+                }
+            };
+            return Ok(Err(reason));
+        }
+
+        // Risk rules for customer accounts.
+        let mut daily = None;
+        if let AccountKind::Customer { tier, .. } = account.kind {
+            if let Err(reason) =
+                self.check_limits(stx, sender, account, tier, asset, total, &mut daily)?
+            {
+                return Ok(Err(reason));
+            }
+        }
+
+        let available = self.balance(&sender, &asset)?;
+        let Some(remaining) = available.checked_sub(total) else {
+            return Ok(Err(FailureReason::InsufficientBalance {
+                asset,
+                available,
+                required: total,
+            }));
+        };
+        self.put_balance(sender, asset, remaining);
+
+        let mut effects = Vec::with_capacity(payouts.len() + 1);
+        effects.push(Effect::Debit {
+            account: sender,
+            asset,
+            amount: total,
+        });
+        for p in payouts {
+            let Some(recipient) = self.account(&p.to)? else {
+                return Ok(Err(FailureReason::UnknownAccount { account: p.to }));
+            };
+            if let Some(freeze) = recipient.frozen {
+                return Ok(Err(FailureReason::RecipientFrozen {
+                    account: p.to,
+                    freeze,
+                }));
+            }
+            let balance = self.balance(&p.to, &asset)?;
+            let Some(new_balance) = balance.checked_add(p.amount) else {
+                return Ok(Err(FailureReason::Overflow { asset }));
+            };
+            self.put_balance(p.to, asset, new_balance);
+            effects.push(Effect::Credit {
+                account: p.to,
+                asset,
+                amount: p.amount,
+            });
+        }
+        if let Some(outflow) = daily {
+            self.overlay.put(
+                StateKey::DailyOutflow(sender, asset),
+                Some(StateValue::DailyOutflow(outflow)),
+            );
+        }
+        self.overlay.put(
+            record_key,
+            Some(StateValue::TransferRecord(TransferRecord {
+                tx_hash: *tx_hash,
+                fields: transfer_fields(
+                    asset,
+                    payouts,
+                    matches!(stx.tx.kind, TxKind::Transfer { .. }),
+                ),
+            })),
+        );
+        Ok(Ok(effects))
+    }
+
+    /// The tier's per-asset limits, all on the transaction's total (a batch
+    /// is one transaction): the per-transaction maximum, the step-up
+    /// threshold and the daily outflow limit. On success, `daily` holds the
+    /// new outflow.
+    #[allow(clippy::too_many_arguments)]
+    fn check_limits(
+        &mut self,
+        stx: &SignedTransaction,
+        sender: Address,
+        account: &Account,
+        tier: Tier,
+        asset: AssetCode,
+        total: Amount,
+        daily: &mut Option<DailyOutflow>,
+    ) -> Result<Result<(), FailureReason>, ExecError> {
+        let Some(limits) = self.params().limits(tier, asset).copied() else {
+            return Ok(Err(FailureReason::AssetNotAllowed { tier, asset }));
+        };
+        if total > limits.single_max {
+            return Ok(Err(FailureReason::SingleLimitExceeded {
+                asset,
+                limit: limits.single_max,
+                amount: total,
+            }));
+        }
+        if let Some(threshold) = limits.step_up_threshold {
+            if total > threshold {
+                // The co-signature itself was verified with the sender's.
+                let cosigned = stx
+                    .tx
+                    .cosigner
+                    .is_some_and(|key| Address::of(&key) == account.institution);
+                if !cosigned {
+                    return Ok(Err(FailureReason::StepUpRequired {
+                        threshold,
+                        amount: total,
+                        institution: account.institution,
+                    }));
+                }
+            }
+        }
+        let key = StateKey::DailyOutflow(sender, asset);
+        // A record from a later day than this block's can only come from a
+        // block timestamp that went backwards (consensus must not allow it);
+        // its spending still counts, so going back in time resets nothing.
+        let (day, spent_today) = match self.overlay.get(&key)? {
+            Some(StateValue::DailyOutflow(o)) if o.day >= self.day => (o.day, o.spent),
+            Some(StateValue::DailyOutflow(_)) | None => (self.day, Amount::ZERO),
+            Some(_) => return Err(ExecError::WrongValueKind { key }),
+        };
+        let spent = spent_today
+            .checked_add(total)
+            .filter(|s| *s <= limits.daily_max);
+        let Some(spent) = spent else {
+            return Ok(Err(FailureReason::DailyLimitExceeded {
+                asset,
+                limit: limits.daily_max,
+                spent_today,
+                amount: total,
+            }));
+        };
+        *daily = Some(DailyOutflow { day, spent });
+        Ok(Ok(()))
+    }
+}
