@@ -14,7 +14,7 @@
 //!
 //! The order of checks is part of the protocol, since it decides which
 //! reason a receipt gives; it is the order of the code below and in
-//! [`crate::transfer`].
+//! `transfer.rs`.
 
 use crate::crypto::Hash;
 use crate::overlay::Overlay;
