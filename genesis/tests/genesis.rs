@@ -273,3 +273,32 @@ fn initial_state_holds_every_account_and_the_supply() {
     let mut other = MemStore::new();
     assert_eq!(g.apply(&mut other).unwrap(), root);
 }
+
+mod hostile_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Any text gives a genesis or an error, never a panic.
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,400}") {
+            let _ = Genesis::from_toml(&text);
+        }
+
+        /// A valid document with a few bytes changed gives a genesis or an
+        /// error, never a panic.
+        #[test]
+        fn mutated_documents_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)) {
+            let mut bytes = include_str!("golden-genesis.toml").as_bytes().to_vec();
+            for (at, b) in edits {
+                let i = at.index(bytes.len());
+                bytes[i] = b;
+            }
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                let _ = Genesis::from_toml(text);
+            }
+        }
+    }
+}

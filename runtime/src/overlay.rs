@@ -1,5 +1,6 @@
 //! The write-back cache that execution works in.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use crate::state::{StateKey, StateValue};
@@ -38,18 +39,17 @@ impl<'s, S: StateStore + ?Sized> Overlay<'s, S> {
     }
 
     pub(crate) fn get(&mut self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
-        if let Some(slot) = self.cache.get(key) {
-            return Ok(slot.value.clone());
+        match self.cache.entry(*key) {
+            Entry::Occupied(slot) => Ok(slot.get().value.clone()),
+            Entry::Vacant(slot) => {
+                let value = self.store.get(key)?;
+                slot.insert(Slot {
+                    value: value.clone(),
+                    dirty: false,
+                });
+                Ok(value)
+            }
         }
-        let value = crate::store::read_value(self.store, key)?;
-        self.cache.insert(
-            *key,
-            Slot {
-                value: value.clone(),
-                dirty: false,
-            },
-        );
-        Ok(value)
     }
 
     pub(crate) fn put(&mut self, key: StateKey, value: Option<StateValue>) {
