@@ -53,6 +53,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("batch_{threads}_threads"), |b| {
         b.iter(|| verify_parallel(&txs, threads))
     });
+    // An attacker's block: one bad signature in every 256.
+    let mut poisoned = txs.clone();
+    for tx in poisoned.iter_mut().step_by(256) {
+        tx.signature.0[0] ^= 1;
+    }
+    g.bench_function(format!("batch_{threads}_threads_one_bad_in_256"), |b| {
+        b.iter(|| verify_parallel(&poisoned, threads))
+    });
     g.bench_function("batch_1_thread_via_parallel", |b| {
         b.iter_batched(
             || (),
