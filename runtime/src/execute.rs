@@ -116,13 +116,8 @@ pub fn execute_block<S: StateStore + ?Sized>(
             });
         }
     }
-    let mut exec = Executor {
-        overlay: Overlay::new(store, txs.len()),
-        params: None,
-        ctx: *ctx,
-        day: 0,
-    };
-    let params = match exec.overlay.get(&StateKey::Params)? {
+    let mut overlay = Overlay::new(store, txs.len());
+    let params = match overlay.get(&StateKey::Params)? {
         Some(StateValue::Params(p)) => p,
         Some(_) => {
             return Err(ExecError::WrongValueKind {
@@ -131,8 +126,12 @@ pub fn execute_block<S: StateStore + ?Sized>(
         }
         None => return Err(ExecError::NoParams),
     };
-    exec.params = Some(params);
-    exec.day = exec.params().day_of(ctx.timestamp.0);
+    let mut exec = Executor {
+        overlay,
+        day: params.day_of(ctx.timestamp.0),
+        params,
+        ctx: *ctx,
+    };
 
     let mut receipts = Vec::with_capacity(txs.len());
     for (i, stx) in txs.iter().enumerate() {
@@ -154,7 +153,7 @@ pub fn execute_block<S: StateStore + ?Sized>(
 
 pub(crate) struct Executor<'s, S: ?Sized> {
     pub(crate) overlay: Overlay<'s, S>,
-    pub(crate) params: Option<Params>,
+    pub(crate) params: Params,
     pub(crate) ctx: BlockContext,
     pub(crate) day: i64,
 }
@@ -171,9 +170,7 @@ struct Checked {
 
 impl<S: StateStore + ?Sized> Executor<'_, S> {
     pub(crate) fn params(&self) -> &Params {
-        self.params
-            .as_ref()
-            .expect("params are loaded before execution")
+        &self.params
     }
 
     fn execute_tx(
