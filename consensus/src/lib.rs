@@ -27,6 +27,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod core;
+pub mod messages;
 pub mod safety;
 pub mod types;
 pub mod validators;

@@ -14,6 +14,7 @@
 //!   preceding round (`B.round = B.qc.round + 1`), or `B` carries a timeout
 //!   certificate for the preceding round and `B.qc.round` is at least the
 //!   highest certified round any of its signers reported.
+//! - **Propose (P1)**: a leader proposes at most once per round.
 //! - **Timeout (T1)**: time out round `r` only when in it
 //!   (`r = qc.round + 1` or `r = tc.round + 1`), reporting a certificate no
 //!   lower than the highest one ever seen; afterwards never vote in `r`.
@@ -46,6 +47,9 @@ pub struct SafetyData {
     pub last_vote: Option<VoteData>,
     /// Its last timeout, re-sent unchanged for the same round.
     pub last_timeout: Option<TimeoutData>,
+    /// The last round it proposed in, as leader; it never proposes twice in
+    /// a round, even across a restart (that would be an equivocation).
+    pub last_proposed_round: Round,
 }
 
 impl SafetyData {
@@ -57,6 +61,7 @@ impl SafetyData {
             highest_qc_round: Round(0),
             last_vote: None,
             last_timeout: None,
+            last_proposed_round: Round(0),
         }
     }
 }
@@ -145,6 +150,7 @@ pub fn vote(data: &SafetyData, block: &Block) -> Result<(SafetyData, VoteData), 
         highest_qc_round: data.highest_qc_round.max(qc_round),
         last_vote: Some(vote),
         last_timeout: data.last_timeout,
+        last_proposed_round: data.last_proposed_round,
     };
     Ok((next, vote))
 }
@@ -195,8 +201,26 @@ pub fn timeout(
         highest_qc_round: qc_round,
         last_vote: data.last_vote,
         last_timeout: Some(signed),
+        last_proposed_round: data.last_proposed_round,
     };
     Ok((next, signed))
+}
+
+/// Decides whether this validator, as leader, may propose `block`: never
+/// twice in a round (P1). Returns the safety data to persist before the
+/// proposal is sent.
+pub fn propose(data: &SafetyData, block: &Block) -> Result<SafetyData, SafetyError> {
+    check_epoch(data, block.epoch)?;
+    if block.round <= data.last_proposed_round {
+        return Err(SafetyError::RoundNotNew {
+            round: block.round,
+            last_voted_round: data.last_proposed_round,
+        });
+    }
+    Ok(SafetyData {
+        last_proposed_round: block.round,
+        ..data.clone()
+    })
 }
 
 /// Records a verified certificate the validator has seen. Its timeouts must

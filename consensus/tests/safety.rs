@@ -229,3 +229,18 @@ fn two_chain_commit_rule() {
         "no overflow at the top of the round space"
     );
 }
+
+#[test]
+fn a_leader_never_proposes_twice_in_a_round() {
+    let b = block(4, qc(3, 2), None, 1);
+    let s = safety::propose(&SafetyData::new(E), &b).unwrap();
+    assert_eq!(s.last_proposed_round, Round(4));
+    // After a restart from what was persisted, the same round is refused,
+    // whatever the block.
+    let other = block(4, qc(3, 2), None, 2);
+    assert!(matches!(
+        safety::propose(&s, &other),
+        Err(SafetyError::RoundNotNew { .. })
+    ));
+    assert!(safety::propose(&s, &block(5, qc(4, 3), None, 1)).is_ok());
+}

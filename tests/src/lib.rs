@@ -1,4 +1,4 @@
-//! Cross-crate tests of Hutong live in `tests/tests/`: the ledger driven
-//! from a generated genesis through the node's signature pipeline. The
-//! deterministic consensus simulation and multi-process clusters will join
-//! them.
+//! Cross-crate tests of Hutong (in `tests/tests/`), and the deterministic
+//! simulator of a consensus cluster ([`sim`]) they drive.
+
+pub mod sim;

@@ -1,0 +1,804 @@
+//! The round state machine: proposals, votes, timeouts, certificates and
+//! commits, as events in and actions out. See the crate documentation for
+//! the protocol and [`crate::safety`] for the rules that keep it safe.
+//!
+//! Transitions (each cites its rule):
+//! - **Enter round** `r` on a QC of round `r − 1` or a TC of round `r − 1`
+//!   (pacemaker): arm the round timer; the leader of `r` asks for a payload.
+//! - **Propose**: the leader extends its highest QC, with the TC of
+//!   `r − 1` when the QC is older (V2 makes validators require it).
+//! - **Vote** for a valid proposal of the current round if the safety rules
+//!   allow (V1, V2); persist, then send the vote to the leader of `r + 1`.
+//! - **Aggregate** a quorum of votes into a QC; it may commit (two-chain
+//!   rule) and enters the next round.
+//! - **Time out** the current round when its timer fires (T1); persist,
+//!   then broadcast. A quorum of timeouts forms a TC, which enters the next
+//!   round. Timers back off exponentially while rounds keep failing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use crate::messages::{Action, Equivocation, Event, Message, Proposal, Timeout, Vote};
+use crate::safety::{self, SafetyData};
+use crate::types::{
+    Block, BlockId, Digest, Height, QuorumCert, Round, SignatureBytes, TimeoutCert, ValidatorId,
+    VoteData,
+};
+use crate::validators::{CertError, ValidatorSet, Verifier};
+
+/// Signing with this validator's key, supplied by the host (so the key can
+/// live in an HSM).
+pub trait Signer {
+    fn sign(&self, message: &Digest) -> SignatureBytes;
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The first round timeout; it doubles with each consecutive failed
+    /// round, up to `max_timeout`, and resets on progress.
+    pub base_timeout: Duration,
+    pub max_timeout: Duration,
+    /// Messages for rounds further ahead than this are dropped: nothing a
+    /// peer sends can make the core keep state for arbitrary rounds.
+    pub round_window: u64,
+    /// Most uncommitted blocks kept.
+    pub blocks_max: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_timeout: Duration::from_millis(1_000),
+            max_timeout: Duration::from_secs(60),
+            round_window: 1_000,
+            blocks_max: 10_000,
+        }
+    }
+}
+
+/// Why an incoming message was dropped. Counted; never a panic.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    NotMember,
+    WrongEpoch,
+    FarFuture,
+    Stale,
+    NotLeader,
+    BadSignature,
+    BadCertificate(CertError),
+    Malformed,
+    Equivocation,
+    TooManyBlocks,
+}
+
+impl DropReason {
+    /// A stable name, for counters and logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            DropReason::NotMember => "not_member",
+            DropReason::WrongEpoch => "wrong_epoch",
+            DropReason::FarFuture => "far_future",
+            DropReason::Stale => "stale",
+            DropReason::NotLeader => "not_leader",
+            DropReason::BadSignature => "bad_signature",
+            DropReason::BadCertificate(_) => "bad_certificate",
+            DropReason::Malformed => "malformed",
+            DropReason::Equivocation => "equivocation",
+            DropReason::TooManyBlocks => "too_many_blocks",
+        }
+    }
+}
+
+/// The votes collected for one [`VoteData`], by voter.
+type VoteTally = (VoteData, BTreeMap<ValidatorId, SignatureBytes>);
+
+/// The committed end of the chain: everything up to it is final.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    pub id: BlockId,
+    pub round: Round,
+    pub height: Height,
+}
+
+pub struct Consensus<S, V> {
+    me: ValidatorId,
+    validators: ValidatorSet,
+    signer: S,
+    verifier: V,
+    config: Config,
+    safety: SafetyData,
+    round: Round,
+    started: bool,
+    high_qc: QuorumCert,
+    high_tc: Option<TimeoutCert>,
+    /// Uncommitted blocks, by id (the committed root is `committed`).
+    blocks: HashMap<BlockId, Block>,
+    committed: Committed,
+    /// Votes by round, then by what they sign.
+    votes: BTreeMap<Round, HashMap<Digest, VoteTally>>,
+    /// The first vote of each validator in each round, for evidence.
+    first_votes: BTreeMap<(Round, ValidatorId), Vote>,
+    /// The first proposal of each round, for evidence.
+    first_proposals: BTreeMap<Round, Proposal>,
+    timeouts: BTreeMap<Round, BTreeMap<ValidatorId, (Round, SignatureBytes)>>,
+    /// Blocks asked for with [`Action::Fetch`], each with the blocks that
+    /// wait for it.
+    missing: HashMap<BlockId, Vec<BlockId>>,
+    /// A commit that waits for missing ancestors.
+    pending_commit: Option<(BlockId, QuorumCert)>,
+    failed_rounds: u32,
+    dropped: BTreeMap<&'static str, u64>,
+    out: Vec<Action>,
+}
+
+impl<S, V> std::fmt::Debug for Consensus<S, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consensus")
+            .field("me", &self.me)
+            .field("round", &self.round)
+            .field("high_qc", &self.high_qc.round())
+            .field("committed", &self.committed)
+            .field("high_tc", &self.high_tc.as_ref().map(|tc| tc.round))
+            .field(
+                "timeouts",
+                &self
+                    .timeouts
+                    .iter()
+                    .map(|(r, s)| (r.0, s.len()))
+                    .collect::<Vec<_>>(),
+            )
+            .field("missing", &self.missing.len())
+            .field("blocks", &self.blocks.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Signer, V: Verifier> Consensus<S, V> {
+    /// A validator starting the epoch from its genesis block.
+    pub fn new(
+        me: ValidatorId,
+        validators: ValidatorSet,
+        signer: S,
+        verifier: V,
+        config: Config,
+    ) -> Self {
+        let epoch = validators.epoch();
+        let genesis = validators.genesis();
+        Self::restore(
+            me,
+            validators,
+            signer,
+            verifier,
+            config,
+            SafetyData::new(epoch),
+            Vec::new(),
+            Committed {
+                id: genesis,
+                round: Round(0),
+                height: Height(0),
+            },
+        )
+    }
+
+    /// A validator restarting from what it persisted: its safety data, the
+    /// blocks it stored, and its last committed block.
+    #[allow(clippy::too_many_arguments)]
+    pub fn restore(
+        me: ValidatorId,
+        validators: ValidatorSet,
+        signer: S,
+        verifier: V,
+        config: Config,
+        safety: SafetyData,
+        blocks: Vec<Block>,
+        committed: Committed,
+    ) -> Self {
+        let mut high_qc = QuorumCert::genesis(validators.epoch(), validators.genesis());
+        let mut tree = HashMap::new();
+        for b in blocks {
+            if b.round > committed.round {
+                if b.justify.round() > high_qc.round() {
+                    high_qc = b.justify.clone();
+                }
+                tree.insert(b.id(), b);
+            }
+        }
+        Consensus {
+            me,
+            validators,
+            signer,
+            verifier,
+            config,
+            safety,
+            round: Round(0),
+            started: false,
+            high_qc,
+            high_tc: None,
+            blocks: tree,
+            committed,
+            votes: BTreeMap::new(),
+            first_votes: BTreeMap::new(),
+            first_proposals: BTreeMap::new(),
+            timeouts: BTreeMap::new(),
+            missing: HashMap::new(),
+            pending_commit: None,
+            failed_rounds: 0,
+            dropped: BTreeMap::new(),
+            out: Vec::new(),
+        }
+    }
+
+    pub fn round(&self) -> Round {
+        self.round
+    }
+
+    pub fn committed(&self) -> Committed {
+        self.committed
+    }
+
+    pub fn high_qc(&self) -> &QuorumCert {
+        &self.high_qc
+    }
+
+    pub fn safety(&self) -> &SafetyData {
+        &self.safety
+    }
+
+    /// Messages dropped so far, by reason.
+    pub fn dropped(&self) -> &BTreeMap<&'static str, u64> {
+        &self.dropped
+    }
+
+    /// The leader of `round`: round-robin over the validator set.
+    pub fn leader(&self, round: Round) -> ValidatorId {
+        ValidatorId((round.0 % self.validators.len() as u64) as u16)
+    }
+
+    /// Feeds one event; returns the actions to carry out, in order.
+    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+        match event {
+            Event::Start => {
+                self.started = true;
+                let r = self.entry_round();
+                self.enter_round(r, true);
+            }
+            Event::Timer { round } => self.on_timer(round),
+            Event::BlockFetched { block } => {
+                if let Err(reason) = self.on_fetched(block) {
+                    self.drop(reason);
+                }
+            }
+            Event::PayloadReady {
+                round,
+                payload,
+                timestamp_ms,
+            } => self.propose(round, payload, timestamp_ms),
+            Event::Message { from, message } => {
+                if self.validators.key(from).is_none() {
+                    self.drop(DropReason::NotMember);
+                } else if let Err(reason) = self.on_message(from, message) {
+                    self.drop(reason);
+                }
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn drop(&mut self, reason: DropReason) {
+        *self.dropped.entry(reason.code()).or_default() += 1;
+    }
+
+    /// The round to be in, given the certificates held.
+    fn entry_round(&self) -> Round {
+        let by_qc = self.high_qc.round().next();
+        let by_tc = self.high_tc.as_ref().map_or(Round(0), |tc| tc.round.next());
+        by_qc.max(by_tc).max(Round(1))
+    }
+
+    fn timeout_duration(&self) -> Duration {
+        let factor = 1u32
+            .checked_shl(self.failed_rounds.min(16))
+            .unwrap_or(u32::MAX);
+        self.config
+            .base_timeout
+            .saturating_mul(factor)
+            .min(self.config.max_timeout)
+    }
+
+    /// Pacemaker: enter `round` if it is ahead of the current one.
+    fn enter_round(&mut self, round: Round, force: bool) {
+        if !self.started || (round <= self.round && !force) {
+            return;
+        }
+        self.round = round;
+        // Votes and timeouts for rounds well behind are of no use any more.
+        let keep = Round(round.0.saturating_sub(2));
+        self.votes = self.votes.split_off(&keep);
+        self.timeouts = self.timeouts.split_off(&keep);
+        self.out.push(Action::SetTimer {
+            round,
+            after: self.timeout_duration(),
+        });
+        // Progress does not fire timers, so retry fetches every few rounds.
+        if round.0 % 4 == 0 {
+            self.refetch(round);
+        }
+        // A restarted leader that already voted in this round proposed in
+        // it before the crash; proposing again would equivocate.
+        if self.leader(round) == self.me
+            && round > self.safety.last_voted_round
+            && round > self.safety.last_proposed_round
+        {
+            self.out.push(Action::NeedPayload {
+                round,
+                parent: self.high_qc.data.block_id,
+            });
+        }
+    }
+
+    /// Asks again for missing blocks, from `round`'s leader: the first
+    /// answer may have been lost, or its first source lacked the block.
+    fn refetch(&mut self, round: Round) {
+        let leader = self.leader(round);
+        let mut missing: Vec<BlockId> = self.missing.keys().copied().collect();
+        missing.sort();
+        for block_id in missing.into_iter().take(16) {
+            self.out.push(Action::Fetch {
+                block_id,
+                from: leader,
+            });
+        }
+    }
+
+    fn persist_safety(&mut self, next: SafetyData) {
+        if next != self.safety {
+            self.safety = next.clone();
+            self.out.push(Action::PersistSafety(next));
+        }
+    }
+
+    /// Propose: the leader extends its highest QC (with the TC of the
+    /// previous round when the QC is older).
+    fn propose(&mut self, round: Round, payload: Digest, timestamp_ms: u64) {
+        if round != self.round
+            || self.leader(round) != self.me
+            || round <= self.safety.last_voted_round
+        {
+            return;
+        }
+        let direct = self.high_qc.round().next() == round;
+        let timeout_cert = if direct {
+            None
+        } else {
+            match &self.high_tc {
+                Some(tc) if tc.round.next() == round => Some(tc.clone()),
+                _ => return,
+            }
+        };
+        let block = Block {
+            epoch: self.validators.epoch(),
+            round,
+            height: Height(self.high_qc.data.height.0 + 1),
+            proposer: self.me,
+            timestamp_ms,
+            payload,
+            justify: self.high_qc.clone(),
+            timeout_cert,
+        };
+        // P1: persist that this round is proposed before the proposal leaves.
+        let Ok(next) = safety::propose(&self.safety, &block) else {
+            return;
+        };
+        self.persist_safety(next);
+        let proposal = Proposal {
+            signature: self.signer.sign(&block.id()),
+            block,
+        };
+        self.out
+            .push(Action::Broadcast(Message::Proposal(proposal.clone())));
+        // The leader votes for its own block like everyone else.
+        if let Err(reason) = self.on_proposal(self.me, proposal) {
+            self.drop(reason);
+        }
+    }
+
+    fn on_message(&mut self, from: ValidatorId, message: Message) -> Result<(), DropReason> {
+        match message {
+            Message::Proposal(p) => self.on_proposal(from, p),
+            Message::Vote(v) => self.on_vote(v),
+            Message::Timeout(t) => self.on_timeout(t),
+            Message::TimeoutCert(tc) => self.on_timeout_cert(tc),
+        }
+    }
+
+    fn check_round(&self, round: Round) -> Result<(), DropReason> {
+        if round.0 > self.round.0.saturating_add(self.config.round_window) {
+            return Err(DropReason::FarFuture);
+        }
+        if round <= self.committed.round && self.committed.round > Round(0) {
+            return Err(DropReason::Stale);
+        }
+        Ok(())
+    }
+
+    fn verify_qc(&self, qc: &QuorumCert) -> Result<(), DropReason> {
+        // The highest QC is already verified; most proposals carry it.
+        if *qc == self.high_qc {
+            return Ok(());
+        }
+        self.validators
+            .verify_qc(qc, &self.verifier)
+            .map_err(DropReason::BadCertificate)
+    }
+
+    fn on_proposal(&mut self, _from: ValidatorId, proposal: Proposal) -> Result<(), DropReason> {
+        let block = &proposal.block;
+        if block.epoch != self.validators.epoch() {
+            return Err(DropReason::WrongEpoch);
+        }
+        self.check_round(block.round)?;
+        if block.proposer != self.leader(block.round) {
+            return Err(DropReason::NotLeader);
+        }
+        let id = block.id();
+        let key = self
+            .validators
+            .key(block.proposer)
+            .ok_or(DropReason::NotMember)?;
+        if !self.verifier.verify(key, &id, &proposal.signature) {
+            return Err(DropReason::BadSignature);
+        }
+        if let Some(first) = self.first_proposals.get(&block.round) {
+            if first.block.id() != id {
+                let evidence = Equivocation::Proposals(Box::new(first.clone()), Box::new(proposal));
+                self.out.push(Action::Equivocation(evidence));
+                return Err(DropReason::Equivocation);
+            }
+        }
+        if block.round <= block.justify.round()
+            || Some(block.height.0) != block.justify.data.height.0.checked_add(1)
+        {
+            return Err(DropReason::Malformed);
+        }
+        self.verify_qc(&block.justify)?;
+        if let Some(tc) = &block.timeout_cert {
+            self.validators
+                .verify_tc(tc, &self.verifier)
+                .map_err(DropReason::BadCertificate)?;
+        }
+        self.first_proposals.insert(block.round, proposal.clone());
+
+        let block = proposal.block;
+        self.process_qc(block.justify.clone());
+        if let Some(tc) = &block.timeout_cert {
+            self.process_tc(tc.clone());
+        }
+        if !self.blocks.contains_key(&id) {
+            if self.blocks.len() >= self.config.blocks_max {
+                return Err(DropReason::TooManyBlocks);
+            }
+            self.out.push(Action::PersistBlock(block.clone()));
+            self.blocks.insert(id, block.clone());
+        }
+        if !self.has_ancestry(&block, block.proposer) {
+            // We cannot vote on a block whose ancestry we cannot check
+            // against our own committed chain; its parent is on its way.
+            return Ok(());
+        }
+        if block.round == self.round {
+            self.try_vote(&block);
+        }
+        Ok(())
+    }
+
+    /// Whether `block`'s parent is known; if not, fetches it (once) from
+    /// `from` and remembers that `block` waits for it.
+    fn has_ancestry(&mut self, block: &Block, from: ValidatorId) -> bool {
+        let parent = block.parent_id();
+        if parent == self.committed.id || self.blocks.contains_key(&parent) {
+            return true;
+        }
+        if block.justify.round() <= self.committed.round {
+            // Its parent is at or below our committed round but is not our
+            // committed block: it is on a dead branch.
+            return false;
+        }
+        let waiting = self.missing.entry(parent).or_default();
+        if waiting.is_empty() {
+            self.out.push(Action::Fetch {
+                block_id: parent,
+                from,
+            });
+        }
+        if waiting.len() < 16 {
+            waiting.push(block.id());
+        }
+        false
+    }
+
+    /// A fetched block: accept it if it was asked for and its certificate
+    /// holds, then resume what waited for it.
+    fn on_fetched(&mut self, block: Block) -> Result<(), DropReason> {
+        let id = block.id();
+        let Some(waiting) = self.missing.remove(&id) else {
+            return Err(DropReason::Stale);
+        };
+        if block.epoch != self.validators.epoch()
+            || block.round <= block.justify.round()
+            || Some(block.height.0) != block.justify.data.height.0.checked_add(1)
+        {
+            return Err(DropReason::Malformed);
+        }
+        self.verify_qc(&block.justify)?;
+        if block.round > self.committed.round && !self.blocks.contains_key(&id) {
+            if self.blocks.len() >= self.config.blocks_max {
+                return Err(DropReason::TooManyBlocks);
+            }
+            self.out.push(Action::PersistBlock(block.clone()));
+            self.blocks.insert(id, block.clone());
+        }
+        let from = block.proposer;
+        self.process_qc(block.justify.clone());
+        let complete = self.has_ancestry(&block, from);
+        if complete {
+            for child in waiting {
+                if let Some(child) = self.blocks.get(&child).cloned() {
+                    if child.round == self.round && self.has_ancestry(&child, from) {
+                        self.try_vote(&child);
+                    }
+                }
+            }
+        } else if let Some(again) = self.missing.get_mut(&block.parent_id()) {
+            // Still missing further up: the children wait on, behind it.
+            again.extend(waiting);
+            again.truncate(16);
+        }
+        if let Some((target, proof)) = self.pending_commit.take() {
+            self.commit(target, &proof);
+        }
+        Ok(())
+    }
+
+    /// Vote (V1, V2): persist the safety data, then send the vote to the
+    /// next round's leader.
+    fn try_vote(&mut self, block: &Block) {
+        let Ok((next, data)) = safety::vote(&self.safety, block) else {
+            return;
+        };
+        self.persist_safety(next);
+        let vote = Vote {
+            signature: self.signer.sign(&data.signing_message()),
+            data,
+            voter: self.me,
+        };
+        let next_leader = self.leader(block.round.next());
+        if next_leader == self.me {
+            if let Err(reason) = self.on_vote(vote) {
+                self.drop(reason);
+            }
+        } else {
+            self.out.push(Action::Send {
+                to: next_leader,
+                message: Message::Vote(vote),
+            });
+        }
+    }
+
+    fn on_vote(&mut self, vote: Vote) -> Result<(), DropReason> {
+        if vote.data.epoch != self.validators.epoch() {
+            return Err(DropReason::WrongEpoch);
+        }
+        self.check_round(vote.data.round)?;
+        if vote.data.round < Round(self.round.0.saturating_sub(2)) {
+            return Err(DropReason::Stale);
+        }
+        let key = self
+            .validators
+            .key(vote.voter)
+            .ok_or(DropReason::NotMember)?;
+        let message = vote.data.signing_message();
+        if !self.verifier.verify(key, &message, &vote.signature) {
+            return Err(DropReason::BadSignature);
+        }
+        match self.first_votes.get(&(vote.data.round, vote.voter)) {
+            Some(first) if first.data != vote.data => {
+                self.out.push(Action::Equivocation(Equivocation::Votes(
+                    Box::new(first.clone()),
+                    Box::new(vote),
+                )));
+                return Err(DropReason::Equivocation);
+            }
+            Some(_) => {}
+            None => {
+                self.first_votes
+                    .insert((vote.data.round, vote.voter), vote.clone());
+            }
+        }
+        let quorum = self.validators.quorum();
+        let entry = self
+            .votes
+            .entry(vote.data.round)
+            .or_default()
+            .entry(message)
+            .or_insert_with(|| (vote.data, BTreeMap::new()));
+        entry.1.insert(vote.voter, vote.signature);
+        if entry.1.len() == quorum {
+            let (data, sigs) = entry.clone();
+            let qc = QuorumCert {
+                data,
+                signers: sigs.keys().copied().collect(),
+                signatures: sigs.values().copied().collect(),
+            };
+            self.process_qc(qc);
+        }
+        Ok(())
+    }
+
+    fn on_timer(&mut self, round: Round) {
+        if round != self.round || !self.started {
+            return;
+        }
+        self.failed_rounds = self.failed_rounds.saturating_add(1);
+        let tc = self.high_tc.clone().filter(|tc| tc.round.next() == round);
+        // T1 refuses only when this validator is not really in `round`;
+        // then there is nothing to send, but the timer keeps running.
+        if let Ok((next, data)) = safety::timeout(&self.safety, round, &self.high_qc, tc.as_ref()) {
+            {
+                self.persist_safety(next);
+                let timeout = Timeout {
+                    signature: self.signer.sign(&data.signing_message()),
+                    data,
+                    high_qc: self.high_qc.clone(),
+                    high_tc: self.high_tc.clone(),
+                    voter: self.me,
+                };
+                self.out
+                    .push(Action::Broadcast(Message::Timeout(timeout.clone())));
+                if let Err(reason) = self.on_timeout(timeout) {
+                    self.drop(reason);
+                }
+            }
+        }
+        self.refetch(round);
+        // Keep re-sending while the round lasts: messages may have been lost.
+        if self.round == round {
+            self.out.push(Action::SetTimer {
+                round,
+                after: self.timeout_duration(),
+            });
+        }
+    }
+
+    fn on_timeout(&mut self, timeout: Timeout) -> Result<(), DropReason> {
+        let data = timeout.data;
+        if data.epoch != self.validators.epoch() {
+            return Err(DropReason::WrongEpoch);
+        }
+        self.check_round(data.round)?;
+        if data.high_qc_round != timeout.high_qc.round() || data.high_qc_round >= data.round {
+            return Err(DropReason::Malformed);
+        }
+        let key = self
+            .validators
+            .key(timeout.voter)
+            .ok_or(DropReason::NotMember)?;
+        if !self
+            .verifier
+            .verify(key, &data.signing_message(), &timeout.signature)
+        {
+            return Err(DropReason::BadSignature);
+        }
+        self.verify_qc(&timeout.high_qc)?;
+        self.process_qc(timeout.high_qc);
+        // Only a certificate that moves this validator forward matters; an
+        // old one is no reason to drop the timeout that carries it.
+        if let Some(tc) = timeout.high_tc.filter(|tc| tc.round >= self.round) {
+            self.on_timeout_cert(tc)?;
+        }
+        if data.round < self.round {
+            return Ok(());
+        }
+        let quorum = self.validators.quorum();
+        let signers = self.timeouts.entry(data.round).or_default();
+        signers
+            .entry(timeout.voter)
+            .or_insert((data.high_qc_round, timeout.signature));
+        if signers.len() == quorum {
+            let tc = TimeoutCert {
+                epoch: data.epoch,
+                round: data.round,
+                signers: signers.iter().map(|(v, (r, _))| (*v, *r)).collect(),
+                signatures: signers.values().map(|(_, s)| *s).collect(),
+            };
+            self.out
+                .push(Action::Broadcast(Message::TimeoutCert(tc.clone())));
+            self.process_tc(tc);
+        }
+        Ok(())
+    }
+
+    fn on_timeout_cert(&mut self, tc: TimeoutCert) -> Result<(), DropReason> {
+        if tc.epoch != self.validators.epoch() {
+            return Err(DropReason::WrongEpoch);
+        }
+        self.check_round(tc.round)?;
+        if self.high_tc.as_ref().is_some_and(|h| h.round >= tc.round) {
+            return Ok(());
+        }
+        self.validators
+            .verify_tc(&tc, &self.verifier)
+            .map_err(DropReason::BadCertificate)?;
+        self.process_tc(tc);
+        Ok(())
+    }
+
+    /// A verified QC: keep the highest, apply the two-chain commit rule,
+    /// and enter the next round.
+    fn process_qc(&mut self, qc: QuorumCert) {
+        if qc.round() > self.high_qc.round() {
+            self.high_qc = qc.clone();
+            self.failed_rounds = 0;
+        }
+        if let Some(parent) = qc.data.commits() {
+            self.commit(parent, &qc);
+        }
+        self.enter_round(qc.round().next(), false);
+    }
+
+    fn process_tc(&mut self, tc: TimeoutCert) {
+        let round = tc.round;
+        if self.high_tc.as_ref().is_none_or(|h| h.round < round) {
+            self.high_tc = Some(tc);
+        }
+        self.enter_round(round.next(), false);
+    }
+
+    /// Commits `id` and its uncommitted ancestors, oldest first.
+    fn commit(&mut self, id: BlockId, proof: &QuorumCert) {
+        if id == self.committed.id {
+            return;
+        }
+        let mut chain = Vec::new();
+        let mut cursor = id;
+        while cursor != self.committed.id {
+            let Some(block) = self.blocks.get(&cursor) else {
+                // An ancestor is missing: fetch it, and commit once it came.
+                if let std::collections::hash_map::Entry::Vacant(slot) = self.missing.entry(cursor)
+                {
+                    slot.insert(Vec::new());
+                    self.out.push(Action::Fetch {
+                        block_id: cursor,
+                        from: proof.signers.first().copied().unwrap_or(self.me),
+                    });
+                }
+                self.pending_commit = Some((id, proof.clone()));
+                return;
+            };
+            if block.round <= self.committed.round {
+                // A branch that does not extend our committed block: only
+                // a safety violation elsewhere could get here.
+                return;
+            }
+            chain.push(block.clone());
+            cursor = block.parent_id();
+        }
+        chain.reverse();
+        let last = chain.last().expect("the loop ran at least once");
+        self.committed = Committed {
+            id: last.id(),
+            round: last.round,
+            height: last.height,
+        };
+        let committed_round = self.committed.round;
+        self.blocks.retain(|_, b| b.round > committed_round);
+        self.pending_commit = None;
+        self.first_proposals = self.first_proposals.split_off(&committed_round);
+        self.first_votes = self
+            .first_votes
+            .split_off(&(committed_round, ValidatorId(0)));
+        self.out.push(Action::Commit {
+            blocks: chain,
+            proof: proof.clone(),
+        });
+    }
+}

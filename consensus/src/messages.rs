@@ -1,0 +1,118 @@
+//! What validators send each other, and what the host tells the core.
+
+use std::time::Duration;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::safety::SafetyData;
+use crate::types::{
+    Block, BlockId, QuorumCert, Round, SignatureBytes, TimeoutCert, TimeoutData, ValidatorId,
+    VoteData,
+};
+
+/// A block signed by its proposer (over [`Block::id`]).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Proposal {
+    pub block: Block,
+    pub signature: SignatureBytes,
+}
+
+/// A vote, sent to the next round's leader.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Vote {
+    pub data: VoteData,
+    pub voter: ValidatorId,
+    pub signature: SignatureBytes,
+}
+
+/// A timeout, broadcast, with the certificate behind its high-QC round so
+/// that whoever aggregates the timeouts can propose on it.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Timeout {
+    pub data: TimeoutData,
+    pub high_qc: QuorumCert,
+    /// The sender's highest timeout certificate, so that a validator that
+    /// missed it catches up to the round the others time out in.
+    pub high_tc: Option<TimeoutCert>,
+    pub voter: ValidatorId,
+    pub signature: SignatureBytes,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Message {
+    Proposal(Proposal),
+    Vote(Vote),
+    Timeout(Timeout),
+    /// A timeout certificate, so that validators that missed some timeouts
+    /// still enter the next round.
+    TimeoutCert(TimeoutCert),
+}
+
+/// Something the host tells the core.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// Enter the first round (after construction or restart).
+    Start,
+    /// A message from a peer. The host has authenticated the connection;
+    /// the core still checks every signature inside.
+    Message { from: ValidatorId, message: Message },
+    /// The round timer set by [`Action::SetTimer`] fired.
+    Timer { round: Round },
+    /// A block the core asked for with [`Action::Fetch`], fetched by the
+    /// host from a peer's block store. Its id is its hash, so it cannot be
+    /// forged; the core still checks its certificate.
+    BlockFetched { block: Block },
+    /// The payload the core asked for with [`Action::NeedPayload`].
+    PayloadReady {
+        round: Round,
+        payload: crate::types::Digest,
+        timestamp_ms: u64,
+    },
+}
+
+/// Something the core asks the host to do, in order. A `Persist*` action
+/// must be durable before any later action is carried out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Store the safety data (fsync) before going on.
+    PersistSafety(SafetyData),
+    /// Store a block the core has accepted into its tree.
+    PersistBlock(Block),
+    Send {
+        to: ValidatorId,
+        message: Message,
+    },
+    Broadcast(Message),
+    /// Fire [`Event::Timer`] for `round` after `after`, unless a later
+    /// round's timer replaces it.
+    SetTimer {
+        round: Round,
+        after: Duration,
+    },
+    /// This validator leads `round`: build a payload on `parent` and answer
+    /// with [`Event::PayloadReady`].
+    NeedPayload {
+        round: Round,
+        parent: BlockId,
+    },
+    /// These blocks are final, in order; `proof` is the certificate of the
+    /// last one's child in the next round, which proves it to anyone.
+    Commit {
+        blocks: Vec<Block>,
+        proof: QuorumCert,
+    },
+    /// A block needed to go on is missing; ask `from` for it.
+    Fetch {
+        block_id: BlockId,
+        from: ValidatorId,
+    },
+    /// A validator signed two conflicting messages: signed evidence.
+    Equivocation(Equivocation),
+}
+
+/// Two signed, conflicting messages from one validator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Equivocation {
+    Proposals(Box<Proposal>, Box<Proposal>),
+    Votes(Box<Vote>, Box<Vote>),
+}

@@ -1,0 +1,551 @@
+//! A deterministic simulation of a consensus cluster: `n` replicas of the
+//! real state machine over a simulated network with simulated time, all
+//! driven by one seed. The network delays (with jitter), drops, duplicates
+//! and reorders messages and can partition the cluster; replicas crash and
+//! restart from exactly what they persisted. Safety invariants are checked
+//! after every step; liveness at the end.
+//!
+//! `HUTONG_SEED=N` replays one seed; a failure message always names it.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::time::Duration;
+
+use hutong_consensus::core::{Committed, Config, Consensus, Signer};
+use hutong_consensus::messages::{Action, Event, Message};
+use hutong_consensus::safety::SafetyData;
+use hutong_consensus::types::{
+    Block, BlockId, Digest, Epoch, Height, Round, SignatureBytes, ValidatorId,
+};
+use hutong_consensus::validators::{ValidatorSet, Verifier};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest as _, Sha256};
+
+/// A fast stand-in for ed25519 in simulation: a signature is a keyed hash
+/// of the message. The verifier knows every key (it is a test double), so a
+/// replica cannot sign for another one, and a flipped bit is caught.
+#[derive(Debug, Clone)]
+pub struct SimSigner {
+    secret: [u8; 32],
+}
+
+impl SimSigner {
+    fn public(&self) -> [u8; 32] {
+        Sha256::new()
+            .chain_update(b"sim-public")
+            .chain_update(self.secret)
+            .finalize()
+            .into()
+    }
+}
+
+fn keyed(secret: &[u8; 32], message: &Digest) -> SignatureBytes {
+    let h: [u8; 32] = Sha256::new()
+        .chain_update(b"sim-sig")
+        .chain_update(secret)
+        .chain_update(message.0)
+        .finalize()
+        .into();
+    let mut sig = [0u8; 64];
+    sig[..32].copy_from_slice(&h);
+    SignatureBytes(sig)
+}
+
+impl Signer for SimSigner {
+    fn sign(&self, message: &Digest) -> SignatureBytes {
+        keyed(&self.secret, message)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SimVerifier {
+    secrets: BTreeMap<[u8; 32], [u8; 32]>,
+}
+
+impl Verifier for SimVerifier {
+    fn verify(&self, key: &[u8; 32], message: &Digest, signature: &SignatureBytes) -> bool {
+        self.secrets
+            .get(key)
+            .is_some_and(|secret| keyed(secret, message) == *signature)
+    }
+}
+
+/// The faults a run injects.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    /// Probability that a message is lost.
+    pub drop: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+    /// One-way delay: `delay_ms` plus up to `jitter_ms` (so messages reorder).
+    pub delay_ms: u64,
+    pub jitter_ms: u64,
+    /// Crash a random replica (never more than f at once) this many times.
+    pub crashes: usize,
+    /// Split the cluster in two this many times.
+    pub partitions: usize,
+}
+
+impl Faults {
+    pub fn none() -> Faults {
+        Faults {
+            drop: 0.0,
+            duplicate: 0.0,
+            delay_ms: 20,
+            jitter_ms: 0,
+            crashes: 0,
+            partitions: 0,
+        }
+    }
+
+    pub fn all() -> Faults {
+        Faults {
+            drop: 0.05,
+            duplicate: 0.05,
+            delay_ms: 10,
+            jitter_ms: 60,
+            crashes: 3,
+            partitions: 2,
+        }
+    }
+}
+
+/// What a replica persisted: all a restart may use.
+#[derive(Debug, Clone)]
+struct Disk {
+    safety: SafetyData,
+    blocks: BTreeMap<BlockId, Block>,
+    committed: Committed,
+}
+
+struct Replica {
+    core: Consensus<SimSigner, SimVerifier>,
+    signer: SimSigner,
+    disk: Disk,
+    up: bool,
+    /// Committed block ids by height, as this replica reported them.
+    chain: Vec<BlockId>,
+}
+
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // almost every delivery is an event
+enum Delivery {
+    Event { to: usize, event: Event },
+    Crash { node: usize },
+    Restart { node: usize },
+    Partition { group: Vec<bool>, until_ms: u64 },
+    Heal,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub seed: u64,
+    /// Blocks committed by each replica.
+    pub committed: Vec<usize>,
+    /// Blocks each replica committed after the last fault ended.
+    pub committed_after_faults: Vec<usize>,
+    /// A digest of every commit in order, to compare two runs of a seed.
+    pub trace: [u8; 32],
+    pub messages: u64,
+}
+
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("seed", &self.seed)
+            .field("now_ms", &self.now_ms)
+            .field("replicas", &self.replicas.len())
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct Sim {
+    seed: u64,
+    rng: ChaCha8Rng,
+    now_ms: u64,
+    seq: u64,
+    queue: BinaryHeap<Reverse<(u64, u64, usize)>>,
+    pending: BTreeMap<usize, Delivery>,
+    replicas: Vec<Replica>,
+    validators: ValidatorSet,
+    verifier: SimVerifier,
+    config: Config,
+    faults: Faults,
+    /// `Some(side)` while partitioned: replicas talk only within a side.
+    partition: Option<Vec<bool>>,
+    /// Committed block id at each height, across all replicas.
+    canonical: Vec<BlockId>,
+    trace: Sha256,
+    messages: u64,
+    faults_end_ms: u64,
+}
+
+impl Sim {
+    pub fn new(n: usize, seed: u64, faults: Faults) -> Sim {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let signers: Vec<SimSigner> = (0..n).map(|_| SimSigner { secret: rng.gen() }).collect();
+        let verifier = SimVerifier {
+            secrets: signers.iter().map(|s| (s.public(), s.secret)).collect(),
+        };
+        let genesis = Digest::tagged(b"sim-genesis", &seed.to_le_bytes());
+        let validators = ValidatorSet::new(
+            Epoch(1),
+            signers.iter().map(|s| s.public()).collect(),
+            genesis,
+        )
+        .expect("the simulation builds a valid set");
+        let config = Config {
+            base_timeout: Duration::from_millis(300),
+            max_timeout: Duration::from_millis(5_000),
+            ..Config::default()
+        };
+        let replicas = signers
+            .into_iter()
+            .enumerate()
+            .map(|(i, signer)| Replica {
+                core: Consensus::new(
+                    ValidatorId(i as u16),
+                    validators.clone(),
+                    signer.clone(),
+                    verifier.clone(),
+                    config.clone(),
+                ),
+                signer,
+                disk: Disk {
+                    safety: SafetyData::new(Epoch(1)),
+                    blocks: BTreeMap::new(),
+                    committed: Committed {
+                        id: genesis,
+                        round: Round(0),
+                        height: Height(0),
+                    },
+                },
+                up: true,
+                chain: Vec::new(),
+            })
+            .collect();
+        Sim {
+            seed,
+            rng,
+            now_ms: 0,
+            seq: 0,
+            queue: BinaryHeap::new(),
+            pending: BTreeMap::new(),
+            replicas,
+            validators,
+            verifier,
+            config,
+            faults,
+            partition: None,
+            canonical: Vec::new(),
+            trace: Sha256::new(),
+            messages: 0,
+            faults_end_ms: 0,
+        }
+    }
+
+    fn schedule(&mut self, at_ms: u64, delivery: Delivery) {
+        self.seq += 1;
+        let id = self.seq as usize;
+        self.pending.insert(id, delivery);
+        self.queue.push(Reverse((at_ms, self.seq, id)));
+    }
+
+    fn send(&mut self, from: usize, to: usize, message: Message) {
+        self.messages += 1;
+        if self.rng.gen_bool(self.faults.drop) {
+            return;
+        }
+        if let Some(side) = &self.partition {
+            if side[from] != side[to] {
+                return;
+            }
+        }
+        let copies = if self.rng.gen_bool(self.faults.duplicate) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let delay = self.faults.delay_ms + self.rng.gen_range(0..=self.faults.jitter_ms);
+            let event = Event::Message {
+                from: ValidatorId(from as u16),
+                message: message.clone(),
+            };
+            self.schedule(self.now_ms + delay, Delivery::Event { to, event });
+        }
+    }
+
+    /// Runs for `duration_ms` of simulated time, with the faults spread
+    /// over the first half; returns the report or the first violation.
+    pub fn run(mut self, duration_ms: u64) -> Result<Report, String> {
+        let n = self.replicas.len();
+        let f = self.validators.max_faulty();
+        let fault_window = duration_ms / 2;
+        for _ in 0..self.faults.crashes {
+            let at = self.rng.gen_range(0..fault_window);
+            let node = self.rng.gen_range(0..n);
+            let pause = self.rng.gen_range(100..3_000);
+            self.schedule(at, Delivery::Crash { node });
+            self.schedule(at + pause, Delivery::Restart { node });
+            self.faults_end_ms = self.faults_end_ms.max(at + pause);
+        }
+        for _ in 0..self.faults.partitions {
+            let at = self.rng.gen_range(0..fault_window);
+            let until_ms = at + self.rng.gen_range(200..4_000);
+            let group = (0..n).map(|_| self.rng.gen_bool(0.5)).collect();
+            self.schedule(at, Delivery::Partition { group, until_ms });
+            self.faults_end_ms = self.faults_end_ms.max(until_ms);
+        }
+        for i in 0..n {
+            self.schedule(
+                0,
+                Delivery::Event {
+                    to: i,
+                    event: Event::Start,
+                },
+            );
+        }
+        let mut committed_at_faults_end = vec![usize::MAX; n];
+        while let Some(Reverse((at, _, id))) = self.queue.pop() {
+            if at > duration_ms {
+                break;
+            }
+            self.now_ms = at;
+            if self.now_ms >= self.faults_end_ms {
+                for (i, r) in self.replicas.iter().enumerate() {
+                    if committed_at_faults_end[i] == usize::MAX && r.up {
+                        committed_at_faults_end[i] = r.chain.len();
+                    }
+                }
+            }
+            let Some(delivery) = self.pending.remove(&id) else {
+                continue;
+            };
+            match delivery {
+                Delivery::Crash { node } => {
+                    let down = self.replicas.iter().filter(|r| !r.up).count();
+                    if down < f {
+                        self.replicas[node].up = false;
+                    }
+                }
+                Delivery::Restart { node } => {
+                    let r = &mut self.replicas[node];
+                    if !r.up {
+                        r.up = true;
+                        r.core = Consensus::restore(
+                            ValidatorId(node as u16),
+                            self.validators.clone(),
+                            r.signer.clone(),
+                            self.verifier.clone(),
+                            self.config.clone(),
+                            r.disk.safety.clone(),
+                            r.disk.blocks.values().cloned().collect(),
+                            r.disk.committed,
+                        );
+                        self.schedule(
+                            self.now_ms,
+                            Delivery::Event {
+                                to: node,
+                                event: Event::Start,
+                            },
+                        );
+                    }
+                }
+                Delivery::Partition { group, until_ms } => {
+                    self.partition = Some(group);
+                    self.schedule(until_ms, Delivery::Heal);
+                }
+                Delivery::Heal => self.partition = None,
+                Delivery::Event { to, event } => {
+                    if !self.replicas[to].up {
+                        continue;
+                    }
+                    let actions = self.replicas[to].core.handle(event);
+                    self.apply(to, actions)?;
+                }
+            }
+        }
+        if std::env::var("HUTONG_SIM_DEBUG").is_ok() {
+            for (i, r) in self.replicas.iter().enumerate() {
+                eprintln!(
+                    "replica {i}: up {} {:?} last_voted {} dropped {:?}",
+                    r.up,
+                    r.core,
+                    r.core.safety().last_voted_round,
+                    r.core.dropped()
+                );
+            }
+            eprintln!(
+                "faults end at {} ms; stopped at {} ms; partition {:?}; queue {}",
+                self.faults_end_ms,
+                self.now_ms,
+                self.partition,
+                self.queue.len()
+            );
+        }
+        let committed: Vec<usize> = self.replicas.iter().map(|r| r.chain.len()).collect();
+        let committed_after_faults = committed
+            .iter()
+            .zip(&committed_at_faults_end)
+            .map(|(c, at)| {
+                if *at == usize::MAX {
+                    0
+                } else {
+                    c.saturating_sub(*at)
+                }
+            })
+            .collect();
+        Ok(Report {
+            seed: self.seed,
+            committed,
+            committed_after_faults,
+            trace: self.trace.finalize().into(),
+            messages: self.messages,
+        })
+    }
+
+    /// Carries out a replica's actions in order, as the node would.
+    fn apply(&mut self, node: usize, actions: Vec<Action>) -> Result<(), String> {
+        let n = self.replicas.len();
+        for action in actions {
+            match action {
+                Action::PersistSafety(s) => self.replicas[node].disk.safety = s,
+                Action::PersistBlock(b) => {
+                    self.replicas[node].disk.blocks.insert(b.id(), b);
+                }
+                Action::Send { to, message } => self.send(node, usize::from(to.0), message),
+                Action::Broadcast(message) => {
+                    for to in (0..n).filter(|to| *to != node) {
+                        self.send(node, to, message.clone());
+                    }
+                }
+                Action::SetTimer { round, after } => {
+                    let at = self.now_ms + after.as_millis() as u64;
+                    self.schedule(
+                        at,
+                        Delivery::Event {
+                            to: node,
+                            event: Event::Timer { round },
+                        },
+                    );
+                }
+                Action::NeedPayload { round, .. } => {
+                    let payload = Digest::tagged(
+                        b"sim-payload",
+                        &[round.0.to_le_bytes(), (node as u64).to_le_bytes()].concat(),
+                    );
+                    let event = Event::PayloadReady {
+                        round,
+                        payload,
+                        timestamp_ms: self.now_ms,
+                    };
+                    self.schedule(self.now_ms, Delivery::Event { to: node, event });
+                }
+                Action::Commit { blocks, proof } => {
+                    if proof.data.commits() != blocks.last().map(|b| b.id()) {
+                        return Err(format!(
+                            "seed {}: replica {node} committed without a commit certificate",
+                            self.seed
+                        ));
+                    }
+                    for b in blocks {
+                        let height = b.height.0 as usize;
+                        let r = &mut self.replicas[node];
+                        if height != r.chain.len() + 1 {
+                            return Err(format!(
+                                "seed {}: replica {node} committed height {height} after {}",
+                                self.seed,
+                                r.chain.len()
+                            ));
+                        }
+                        let id = b.id();
+                        r.chain.push(id);
+                        r.disk.committed = Committed {
+                            id,
+                            round: b.round,
+                            height: b.height,
+                        };
+                        // Safety: one block per height across all replicas.
+                        match self.canonical.get(height - 1) {
+                            Some(existing) if *existing != id => {
+                                return Err(format!(
+                                    "seed {}: SAFETY VIOLATION at height {height}: replica {node} committed {id:?}, another committed {existing:?}",
+                                    self.seed
+                                ));
+                            }
+                            Some(_) => {}
+                            None => {
+                                self.canonical.push(id);
+                                self.trace.update(id.0);
+                                self.trace.update(self.now_ms.to_le_bytes());
+                            }
+                        }
+                    }
+                }
+                Action::Fetch { block_id, from } => {
+                    // The host asks `from` first, then any other replica
+                    // that is up and reachable, over the same lossy network.
+                    let first = usize::from(from.0);
+                    let order =
+                        std::iter::once(first).chain((0..n).filter(|i| *i != first && *i != node));
+                    let mut found = None;
+                    for peer in order {
+                        let reachable = self.replicas[peer].up
+                            && self
+                                .partition
+                                .as_ref()
+                                .is_none_or(|side| side[peer] == side[node]);
+                        if let (true, Some(b)) =
+                            (reachable, self.replicas[peer].disk.blocks.get(&block_id))
+                        {
+                            found = Some(b.clone());
+                            break;
+                        }
+                    }
+                    if let Some(block) = found {
+                        self.messages += 1;
+                        if !self.rng.gen_bool(self.faults.drop) {
+                            let at = self.now_ms
+                                + 2 * self.faults.delay_ms
+                                + self.rng.gen_range(0..=self.faults.jitter_ms);
+                            self.schedule(
+                                at,
+                                Delivery::Event {
+                                    to: node,
+                                    event: Event::BlockFetched { block },
+                                },
+                            );
+                        }
+                    }
+                }
+                Action::Equivocation(evidence) => {
+                    let what = match &evidence {
+                        hutong_consensus::messages::Equivocation::Proposals(a, b) => format!(
+                            "proposals by {} in round {}: {:?} and {:?}",
+                            a.block.proposer, a.block.round, a.block, b.block
+                        ),
+                        hutong_consensus::messages::Equivocation::Votes(a, b) => {
+                            format!("votes by {}: {:?} and {:?}", a.voter, a.data, b.data)
+                        }
+                    };
+                    return Err(format!(
+                        "seed {}: replica {node} reports an honest replica equivocating at {} ms: {what}",
+                        self.seed, self.now_ms
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The seed to use: `HUTONG_SEED` if set, else `default`.
+pub fn seed_from_env(default: u64) -> u64 {
+    std::env::var("HUTONG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
