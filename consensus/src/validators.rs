@@ -62,6 +62,9 @@ pub struct ValidatorSet {
     keys: Vec<[u8; 32]>,
     /// The block the epoch starts from, certified by definition.
     genesis: BlockId,
+    /// Set only by the simulator's broken-rule test; see
+    /// [`ValidatorSet::weaken_quorum_for_simulation`].
+    quorum_override: Option<usize>,
 }
 
 impl ValidatorSet {
@@ -88,6 +91,7 @@ impl ValidatorSet {
             epoch,
             keys,
             genesis,
+            quorum_override: None,
         })
     }
 
@@ -115,7 +119,16 @@ impl ValidatorSet {
     /// The quorum, `n − f`: any two quorums share more than f validators,
     /// so at least one honest one (`2(n − f) − n = n − 2f > f` as n > 3f).
     pub fn quorum(&self) -> usize {
-        self.keys.len() - self.max_faulty()
+        self.quorum_override
+            .unwrap_or(self.keys.len() - self.max_faulty())
+    }
+
+    /// Breaks the protocol on purpose: certificates of `f + 1` instead of
+    /// `n − f`. Only the simulator's "teeth" test calls it, to show that the
+    /// simulator catches a broken safety rule; nothing else may.
+    #[doc(hidden)]
+    pub fn weaken_quorum_for_simulation(&mut self) {
+        self.quorum_override = Some(self.max_faulty() + 1);
     }
 
     pub fn key(&self, id: ValidatorId) -> Option<&[u8; 32]> {

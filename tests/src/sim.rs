@@ -85,6 +85,25 @@ pub struct Faults {
     pub crashes: usize,
     /// Split the cluster in two this many times.
     pub partitions: usize,
+    /// Validator 0 is Byzantine in this way, if any.
+    pub byzantine: Option<Byzantine>,
+    /// Broken on purpose (the simulator's teeth): every replica accepts
+    /// certificates of f + 1 instead of n − f.
+    pub weak_quorum: bool,
+}
+
+/// How validator 0 misbehaves when Byzantine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Byzantine {
+    /// Sends two different proposals for each round it leads, one to each
+    /// half of the cluster.
+    EquivocatingLeader,
+    /// Runs twice with the same key (the "Twins" method): two honest-coded
+    /// instances that together vote twice and propose twice.
+    Twins,
+    /// Corrupts signatures, builds certificates with a repeated signer,
+    /// and floods far-future timeouts.
+    Forger,
 }
 
 impl Faults {
@@ -96,6 +115,8 @@ impl Faults {
             jitter_ms: 0,
             crashes: 0,
             partitions: 0,
+            byzantine: None,
+            weak_quorum: false,
         }
     }
 
@@ -107,6 +128,8 @@ impl Faults {
             jitter_ms: 60,
             crashes: 3,
             partitions: 2,
+            byzantine: None,
+            weak_quorum: false,
         }
     }
 }
@@ -120,6 +143,8 @@ struct Disk {
 }
 
 struct Replica {
+    /// The validator this instance runs as (twins share one).
+    id: usize,
     core: Consensus<SimSigner, SimVerifier>,
     signer: SimSigner,
     disk: Disk,
@@ -149,6 +174,10 @@ pub struct Report {
     /// A digest of every commit in order, to compare two runs of a seed.
     pub trace: [u8; 32],
     pub messages: u64,
+    /// Equivocation evidence reported against the Byzantine validator.
+    pub evidence: u64,
+    /// Messages honest replicas dropped, by reason.
+    pub dropped: BTreeMap<&'static str, u64>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -180,6 +209,7 @@ pub struct Sim {
     trace: Sha256,
     messages: u64,
     faults_end_ms: u64,
+    evidence: u64,
 }
 
 impl Sim {
@@ -190,21 +220,29 @@ impl Sim {
             secrets: signers.iter().map(|s| (s.public(), s.secret)).collect(),
         };
         let genesis = Digest::tagged(b"sim-genesis", &seed.to_le_bytes());
-        let validators = ValidatorSet::new(
+        let mut validators = ValidatorSet::new(
             Epoch(1),
             signers.iter().map(|s| s.public()).collect(),
             genesis,
         )
         .expect("the simulation builds a valid set");
+        if faults.weak_quorum {
+            validators.weaken_quorum_for_simulation();
+        }
+        // A twin is a second instance of validator 0, with the same key.
+        let mut instances: Vec<(usize, SimSigner)> = signers.iter().cloned().enumerate().collect();
+        if faults.byzantine == Some(Byzantine::Twins) {
+            instances.push((0, signers[0].clone()));
+        }
         let config = Config {
             base_timeout: Duration::from_millis(300),
             max_timeout: Duration::from_millis(5_000),
             ..Config::default()
         };
-        let replicas = signers
+        let replicas = instances
             .into_iter()
-            .enumerate()
             .map(|(i, signer)| Replica {
+                id: i,
                 core: Consensus::new(
                     ValidatorId(i as u16),
                     validators.clone(),
@@ -243,6 +281,7 @@ impl Sim {
             trace: Sha256::new(),
             messages: 0,
             faults_end_ms: 0,
+            evidence: 0,
         }
     }
 
@@ -253,7 +292,22 @@ impl Sim {
         self.queue.push(Reverse((at_ms, self.seq, id)));
     }
 
+    /// Whether validator `id` is the Byzantine one.
+    fn is_byzantine(&self, id: usize) -> bool {
+        self.faults.byzantine.is_some() && id == 0
+    }
+
+    /// Sends from instance `from` to validator `to`: to one of its
+    /// instances (twins split the traffic at random).
     fn send(&mut self, from: usize, to: usize, message: Message) {
+        let targets: Vec<usize> = (0..self.replicas.len())
+            .filter(|i| self.replicas[*i].id == to)
+            .collect();
+        let instance = targets[self.rng.gen_range(0..targets.len())];
+        self.send_to_instance(from, instance, message);
+    }
+
+    fn send_to_instance(&mut self, from: usize, to: usize, message: Message) {
         self.messages += 1;
         if self.rng.gen_bool(self.faults.drop) {
             return;
@@ -271,10 +325,65 @@ impl Sim {
         for _ in 0..copies {
             let delay = self.faults.delay_ms + self.rng.gen_range(0..=self.faults.jitter_ms);
             let event = Event::Message {
-                from: ValidatorId(from as u16),
+                from: ValidatorId(self.replicas[from].id as u16),
                 message: message.clone(),
             };
             self.schedule(self.now_ms + delay, Delivery::Event { to, event });
+        }
+    }
+
+    /// What the Byzantine validator does to an outgoing message to `to`.
+    fn misbehave(&mut self, from: usize, to: usize, message: Message) {
+        let signer = self.replicas[from].signer.clone();
+        match (self.faults.byzantine, message) {
+            (Some(Byzantine::EquivocatingLeader), Message::Proposal(mut p)) if to % 2 == 1 => {
+                // Odd validators get a second version; validator 1 gets
+                // both, and so holds the evidence.
+                if to == 1 {
+                    self.send(from, to, Message::Proposal(p.clone()));
+                }
+                p.block.payload.0[0] ^= 0xff;
+                p.signature = signer.sign(&p.block.id());
+                self.send(from, to, Message::Proposal(p));
+            }
+            (Some(Byzantine::Forger), message) => {
+                let forged = match message {
+                    Message::Vote(mut v) if self.rng.gen_bool(0.3) => {
+                        v.signature.0[5] ^= 1;
+                        Message::Vote(v)
+                    }
+                    Message::Proposal(mut p)
+                        if self.rng.gen_bool(0.5) && p.block.justify.signers.len() > 1 =>
+                    {
+                        // f + 1 real votes, one counted twice.
+                        let qc = &mut p.block.justify;
+                        qc.signers[1] = qc.signers[0];
+                        qc.signatures[1] = qc.signatures[0];
+                        p.signature = signer.sign(&p.block.id());
+                        Message::Proposal(p)
+                    }
+                    other => other,
+                };
+                self.send(from, to, forged);
+                // And a flood of far-future timeouts.
+                let high_qc = self.replicas[from].core.high_qc().clone();
+                for k in 0..3u64 {
+                    let data = hutong_consensus::types::TimeoutData {
+                        epoch: Epoch(1),
+                        round: Round(1_000_000 + k),
+                        high_qc_round: high_qc.round(),
+                    };
+                    let t = hutong_consensus::messages::Timeout {
+                        signature: signer.sign(&data.signing_message()),
+                        data,
+                        high_qc: high_qc.clone(),
+                        high_tc: None,
+                        voter: ValidatorId(0),
+                    };
+                    self.send(from, to, Message::Timeout(t));
+                }
+            }
+            (_, message) => self.send(from, to, message),
         }
     }
 
@@ -295,11 +404,13 @@ impl Sim {
         for _ in 0..self.faults.partitions {
             let at = self.rng.gen_range(0..fault_window);
             let until_ms = at + self.rng.gen_range(200..4_000);
-            let group = (0..n).map(|_| self.rng.gen_bool(0.5)).collect();
+            let group = (0..self.replicas.len())
+                .map(|_| self.rng.gen_bool(0.5))
+                .collect();
             self.schedule(at, Delivery::Partition { group, until_ms });
             self.faults_end_ms = self.faults_end_ms.max(until_ms);
         }
-        for i in 0..n {
+        for i in 0..self.replicas.len() {
             self.schedule(
                 0,
                 Delivery::Event {
@@ -308,7 +419,7 @@ impl Sim {
                 },
             );
         }
-        let mut committed_at_faults_end = vec![usize::MAX; n];
+        let mut committed_at_faults_end = vec![usize::MAX; self.replicas.len()];
         while let Some(Reverse((at, _, id))) = self.queue.pop() {
             if at > duration_ms {
                 break;
@@ -326,8 +437,10 @@ impl Sim {
             };
             match delivery {
                 Delivery::Crash { node } => {
+                    // Crashes and the Byzantine validator stay within f.
                     let down = self.replicas.iter().filter(|r| !r.up).count();
-                    if down < f {
+                    let byzantine = usize::from(self.faults.byzantine.is_some());
+                    if down + byzantine < f && !self.is_byzantine(self.replicas[node].id) {
                         self.replicas[node].up = false;
                     }
                 }
@@ -336,7 +449,7 @@ impl Sim {
                     if !r.up {
                         r.up = true;
                         r.core = Consensus::restore(
-                            ValidatorId(node as u16),
+                            ValidatorId(r.id as u16),
                             self.validators.clone(),
                             r.signer.clone(),
                             self.verifier.clone(),
@@ -386,40 +499,77 @@ impl Sim {
                 self.queue.len()
             );
         }
-        let committed: Vec<usize> = self.replicas.iter().map(|r| r.chain.len()).collect();
-        let committed_after_faults = committed
+        // Reports cover the honest validators only.
+        let honest: Vec<usize> = (0..n)
+            .filter(|i| !self.is_byzantine(self.replicas[*i].id))
+            .collect();
+        let committed: Vec<usize> = honest
             .iter()
-            .zip(&committed_at_faults_end)
-            .map(|(c, at)| {
-                if *at == usize::MAX {
+            .map(|i| self.replicas[*i].chain.len())
+            .collect();
+        let committed_after_faults = honest
+            .iter()
+            .map(|i| {
+                let at = committed_at_faults_end[*i];
+                if at == usize::MAX {
                     0
                 } else {
-                    c.saturating_sub(*at)
+                    self.replicas[*i].chain.len().saturating_sub(at)
                 }
             })
             .collect();
+        let mut dropped = BTreeMap::new();
+        for i in &honest {
+            for (reason, count) in self.replicas[*i].core.dropped() {
+                *dropped.entry(*reason).or_insert(0) += count;
+            }
+        }
         Ok(Report {
             seed: self.seed,
             committed,
             committed_after_faults,
             trace: self.trace.finalize().into(),
             messages: self.messages,
+            evidence: self.evidence,
+            dropped,
         })
     }
 
     /// Carries out a replica's actions in order, as the node would.
     fn apply(&mut self, node: usize, actions: Vec<Action>) -> Result<(), String> {
-        let n = self.replicas.len();
+        let n = self.validators.len();
+        let me = self.replicas[node].id;
+        let byzantine = self.is_byzantine(me);
         for action in actions {
             match action {
                 Action::PersistSafety(s) => self.replicas[node].disk.safety = s,
                 Action::PersistBlock(b) => {
                     self.replicas[node].disk.blocks.insert(b.id(), b);
                 }
-                Action::Send { to, message } => self.send(node, usize::from(to.0), message),
+                Action::Send { to, message } => {
+                    let to = usize::from(to.0);
+                    if byzantine {
+                        self.misbehave(node, to, message);
+                    } else {
+                        self.send(node, to, message);
+                    }
+                }
                 Action::Broadcast(message) => {
-                    for to in (0..n).filter(|to| *to != node) {
-                        self.send(node, to, message.clone());
+                    for to in (0..n).filter(|to| *to != me) {
+                        if byzantine {
+                            self.misbehave(node, to, message.clone());
+                        } else {
+                            self.send(node, to, message.clone());
+                        }
+                    }
+                    if self.faults.byzantine == Some(Byzantine::Twins) && me == 0 {
+                        // A twin's broadcast reaches its twin too.
+                        let twin = if node == 0 {
+                            self.replicas.len() - 1
+                        } else {
+                            0
+                        };
+                        self.send_to_instance(node, twin, message);
                     }
                 }
                 Action::SetTimer { round, after } => {
@@ -444,6 +594,7 @@ impl Sim {
                     };
                     self.schedule(self.now_ms, Delivery::Event { to: node, event });
                 }
+                Action::Commit { .. } if byzantine => {}
                 Action::Commit { blocks, proof } => {
                     if proof.data.commits() != blocks.last().map(|b| b.id()) {
                         return Err(format!(
@@ -522,6 +673,18 @@ impl Sim {
                     }
                 }
                 Action::Equivocation(evidence) => {
+                    let accused = match &evidence {
+                        hutong_consensus::messages::Equivocation::Proposals(a, _) => {
+                            usize::from(a.block.proposer.0)
+                        }
+                        hutong_consensus::messages::Equivocation::Votes(a, _) => {
+                            usize::from(a.voter.0)
+                        }
+                    };
+                    if self.is_byzantine(accused) {
+                        self.evidence += 1;
+                        continue;
+                    }
                     let what = match &evidence {
                         hutong_consensus::messages::Equivocation::Proposals(a, b) => format!(
                             "proposals by {} in round {}: {:?} and {:?}",

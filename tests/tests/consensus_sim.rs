@@ -1,21 +1,45 @@
 //! Deterministic simulation of the consensus core. Seeds: `HUTONG_SEED=N`
-//! replays one; `HUTONG_SIM_SEEDS=N` sets how many the sweep runs.
+//! replays one; `HUTONG_SIM_SEEDS=N` sets how many each sweep runs (the
+//! default keeps `cargo test` quick; see README for the long run).
 
-use hutong_tests::sim::{seed_from_env, Faults, Sim};
+use hutong_tests::sim::{seed_from_env, Byzantine, Faults, Report, Sim};
 
-fn seeds(default: u64) -> u64 {
-    std::env::var("HUTONG_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
+fn seeds(default: u64) -> std::ops::Range<u64> {
+    let first = seed_from_env(1_000);
+    let count = if std::env::var("HUTONG_SEED").is_ok() {
+        1
+    } else {
+        std::env::var("HUTONG_SIM_SEEDS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    first..first + count
+}
+
+fn run(n: usize, seed: u64, faults: Faults, ms: u64) -> Report {
+    Sim::new(n, seed, faults)
+        .run(ms)
+        .unwrap_or_else(|e| panic!("{e} (replay: HUTONG_SEED={seed})"))
+}
+
+fn assert_live(report: &Report, what: &str) {
+    for (i, c) in report.committed_after_faults.iter().enumerate() {
+        assert!(
+            *c > 0,
+            "{what}: seed {}: honest replica {i} made no progress after the faults ended: {report:?} (replay: HUTONG_SEED={})",
+            report.seed,
+            report.seed
+        );
+    }
 }
 
 #[test]
 fn happy_path_commits_and_is_deterministic() {
     let seed = seed_from_env(1);
     for n in [4, 7] {
-        let a = Sim::new(n, seed, Faults::none()).run(20_000).unwrap();
-        let b = Sim::new(n, seed, Faults::none()).run(20_000).unwrap();
+        let a = run(n, seed, Faults::none(), 20_000);
+        let b = run(n, seed, Faults::none(), 20_000);
         assert_eq!(a, b, "seed {seed}, n = {n}: two runs of one seed differ");
         for (i, c) in a.committed.iter().enumerate() {
             assert!(
@@ -26,25 +50,81 @@ fn happy_path_commits_and_is_deterministic() {
     }
 }
 
+/// Delay with jitter, loss, duplication, reordering, partitions that form
+/// and heal, crash and restart from what was persisted.
 #[test]
-fn faults_sweep_stays_safe_and_live() {
-    let first = seed_from_env(1_000);
-    let count = if std::env::var("HUTONG_SEED").is_ok() {
-        1
-    } else {
-        seeds(60)
-    };
-    for seed in first..first + count {
+fn network_and_crash_faults_stay_safe_and_live() {
+    for seed in seeds(150) {
         for n in [4, 7] {
-            let report = Sim::new(n, seed, Faults::all())
-                .run(30_000)
-                .unwrap_or_else(|e| panic!("{e} (replay: HUTONG_SEED={seed})"));
-            for (i, c) in report.committed_after_faults.iter().enumerate() {
-                assert!(
-                    *c > 0,
-                    "seed {seed}, n = {n}: replica {i} made no progress after the faults ended: {report:?} (replay: HUTONG_SEED={seed})"
-                );
+            let report = run(n, seed, Faults::all(), 30_000);
+            assert_live(&report, &format!("n = {n}"));
+        }
+    }
+    // The same seed gives the same trace, faults included.
+    let seed = seeds(1).start;
+    assert_eq!(
+        run(7, seed, Faults::all(), 20_000),
+        run(7, seed, Faults::all(), 20_000)
+    );
+}
+
+/// One Byzantine validator (within f), on top of the network faults.
+#[test]
+fn byzantine_validators_stay_safe_and_live() {
+    for kind in [
+        Byzantine::EquivocatingLeader,
+        Byzantine::Twins,
+        Byzantine::Forger,
+    ] {
+        for seed in seeds(40) {
+            for n in [4, 7] {
+                let faults = Faults {
+                    byzantine: Some(kind),
+                    // With n = 4 the Byzantine validator is the one fault
+                    // allowed, so nobody else crashes.
+                    crashes: if n == 4 { 0 } else { 2 },
+                    ..Faults::all()
+                };
+                let report = run(n, seed, faults, 30_000);
+                assert_live(&report, &format!("{kind:?}, n = {n}"));
+                if kind == Byzantine::EquivocatingLeader {
+                    assert!(
+                        report.evidence > 0,
+                        "seed {seed}: no evidence against the equivocating leader: {report:?}"
+                    );
+                }
+                if kind == Byzantine::Forger {
+                    for reason in ["bad_signature", "far_future"] {
+                        assert!(
+                            report.dropped.contains_key(reason),
+                            "{kind:?}, seed {seed}: nothing dropped as {reason}: {report:?}"
+                        );
+                    }
+                }
             }
         }
     }
+}
+
+/// The simulator has teeth: with a safety rule broken on purpose
+/// (certificates of f + 1 votes), it finds a fork within the CI budget.
+#[test]
+fn a_broken_quorum_rule_is_caught() {
+    let mut found = None;
+    for seed in seeds(150) {
+        let faults = Faults {
+            weak_quorum: true,
+            ..Faults::all()
+        };
+        if let Err(e) = Sim::new(4, seed, faults).run(30_000) {
+            assert!(e.contains("SAFETY VIOLATION"), "{e}");
+            println!("broken quorum rule caught at seed {seed}: {e}");
+            found = Some(seed);
+            break;
+        }
+    }
+    assert!(
+        found.is_some(),
+        "the simulator did not notice certificates of f + 1 votes"
+    );
 }
