@@ -89,6 +89,9 @@ impl DropReason {
     }
 }
 
+/// Most blocks being fetched at once.
+const MISSING_MAX: usize = 1_024;
+
 /// The votes collected for one [`VoteData`], by voter.
 type VoteTally = (VoteData, BTreeMap<ValidatorId, SignatureBytes>);
 
@@ -501,6 +504,11 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         if block.justify.round() <= self.committed.round {
             // Its parent is at or below our committed round but is not our
             // committed block: it is on a dead branch.
+            return false;
+        }
+        if !self.missing.contains_key(&parent) && self.missing.len() >= MISSING_MAX {
+            // Too much is missing at once: wait for later certificates
+            // (and the timer's re-fetches) rather than remember more.
             return false;
         }
         let waiting = self.missing.entry(parent).or_default();
