@@ -318,6 +318,10 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         let keep = Round(round.0.saturating_sub(2));
         self.votes = self.votes.split_off(&keep);
         self.timeouts = self.timeouts.split_off(&keep);
+        // Rounds can advance for a long time without commits (a partition);
+        // the evidence bookkeeping must not grow with them.
+        self.first_proposals = self.first_proposals.split_off(&keep);
+        self.first_votes = self.first_votes.split_off(&(keep, ValidatorId(0)));
         self.out.push(Action::SetTimer {
             round,
             after: self.timeout_duration(),
