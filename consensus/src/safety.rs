@@ -166,8 +166,12 @@ pub fn timeout(
     tc: Option<&TimeoutCert>,
 ) -> Result<(SafetyData, TimeoutData), SafetyError> {
     check_epoch(data, high_qc.data.epoch)?;
+    // The same timeout again, unless the validator has since seen a higher
+    // certificate: then it signs a new timeout for the round that reports
+    // it (allowed by T1, and needed, since the message must carry the
+    // certificate it reports).
     if let Some(last) = &data.last_timeout {
-        if last.round == round {
+        if last.round == round && last.high_qc_round == high_qc.round() {
             return Ok((data.clone(), *last));
         }
     }

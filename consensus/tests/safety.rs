@@ -244,3 +244,19 @@ fn a_leader_never_proposes_twice_in_a_round() {
     ));
     assert!(safety::propose(&s, &block(5, qc(4, 3), None, 1)).is_ok());
 }
+
+#[test]
+fn a_repeated_timeout_reports_a_higher_certificate_seen_since() {
+    let (s, first) = safety::timeout(
+        &SafetyData::new(E),
+        Round(3),
+        &qc(1, 0),
+        Some(&tc(2, &[1, 1, 0])),
+    )
+    .unwrap();
+    assert_eq!(first.high_qc_round, Round(1));
+    // A certificate of round 2 arrives while round 3 is still failing: the
+    // next timeout for round 3 reports it, and carries it.
+    let (_, second) = safety::timeout(&s, Round(3), &qc(2, 1), None).unwrap();
+    assert_eq!((second.round, second.high_qc_round), (Round(3), Round(2)));
+}
