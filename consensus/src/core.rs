@@ -247,6 +247,13 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         &self.safety
     }
 
+    /// Blocks being fetched (for metrics and diagnosis).
+    pub fn missing_blocks(&self) -> Vec<BlockId> {
+        let mut ids: Vec<BlockId> = self.missing.keys().copied().collect();
+        ids.sort();
+        ids
+    }
+
     /// Messages dropped so far, by reason.
     pub fn dropped(&self) -> &BTreeMap<&'static str, u64> {
         &self.dropped
@@ -751,8 +758,12 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             self.high_qc = qc.clone();
             self.failed_rounds = 0;
         }
+        // A certificate that commits a block at or below our committed
+        // round brings nothing new (it is an old one, or a late copy).
         if let Some(parent) = qc.data.commits() {
-            self.commit(parent, &qc);
+            if qc.data.parent_round > self.committed.round {
+                self.commit(parent, &qc);
+            }
         }
         self.enter_round(qc.round().next(), false);
     }

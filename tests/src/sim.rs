@@ -491,6 +491,19 @@ impl Sim {
                     r.core.dropped()
                 );
             }
+            for (i, r) in self.replicas.iter().enumerate() {
+                for m in r.core.missing_blocks() {
+                    let holders: Vec<usize> = (0..self.replicas.len())
+                        .filter(|j| self.replicas[*j].disk.blocks.contains_key(&m))
+                        .collect();
+                    let round = holders
+                        .first()
+                        .map(|j| self.replicas[*j].disk.blocks[&m].round);
+                    eprintln!(
+                        "replica {i} misses {m:?} (round {round:?}) held by instances {holders:?}"
+                    );
+                }
+            }
             eprintln!(
                 "faults end at {} ms; stopped at {} ms; partition {:?}; queue {}",
                 self.faults_end_ms,
