@@ -389,10 +389,16 @@ impl Sim {
 
     /// Runs for `duration_ms` of simulated time, with the faults spread
     /// over the first half; returns the report or the first violation.
-    pub fn run(mut self, duration_ms: u64) -> Result<Report, String> {
+    pub fn run(self, duration_ms: u64) -> Result<Report, String> {
+        self.run_with(duration_ms / 2, duration_ms)
+    }
+
+    /// Runs for `duration_ms`, with faults starting within the first
+    /// `fault_window_ms`.
+    pub fn run_with(mut self, fault_window_ms: u64, duration_ms: u64) -> Result<Report, String> {
         let n = self.replicas.len();
         let f = self.validators.max_faulty();
-        let fault_window = duration_ms / 2;
+        let fault_window = fault_window_ms;
         for _ in 0..self.faults.crashes {
             let at = self.rng.gen_range(0..fault_window);
             let node = self.rng.gen_range(0..n);
