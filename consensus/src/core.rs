@@ -89,6 +89,34 @@ impl DropReason {
     }
 }
 
+/// What the reputation rule needs to know of a block on the chain.
+#[derive(Debug, Clone)]
+struct Link {
+    parent: BlockId,
+    round: Round,
+    proposer: ValidatorId,
+    /// The signers of its certificate of the parent: they were alive.
+    voters: Vec<ValidatorId>,
+}
+
+impl Link {
+    fn of(block: &Block) -> Link {
+        Link {
+            parent: block.parent_id(),
+            round: block.round,
+            proposer: block.proposer,
+            voters: block.justify.signers.clone(),
+        }
+    }
+}
+
+/// How many rounds of chain the leader-reputation rule reads: ten full
+/// rotations, so one failure keeps a validator out for a while, and one
+/// unlucky round does not outweigh its successes.
+fn reputation_window(validators: usize) -> u64 {
+    10 * validators as u64
+}
+
 /// Most blocks being fetched at once.
 const MISSING_MAX: usize = 1_024;
 
@@ -122,13 +150,16 @@ pub struct Consensus<S, V> {
     /// The first vote of each validator in each round, for evidence.
     first_votes: BTreeMap<(Round, ValidatorId), Vote>,
     /// The first proposal of each round, for evidence.
-    first_proposals: BTreeMap<Round, Proposal>,
+    first_proposals: BTreeMap<(Round, ValidatorId), Proposal>,
     timeouts: BTreeMap<Round, BTreeMap<ValidatorId, (Round, SignatureBytes)>>,
     /// Blocks asked for with [`Action::Fetch`], each with the blocks that
     /// wait for it.
     missing: HashMap<BlockId, Vec<BlockId>>,
     /// A commit that waits for missing ancestors.
     pending_commit: Option<(BlockId, QuorumCert)>,
+    /// Parent links (parent id, own round) of known blocks, committed ones
+    /// included for a while: the leader-reputation rule reads the chain.
+    links: HashMap<BlockId, Link>,
     failed_rounds: u32,
     dropped: BTreeMap<&'static str, u64>,
     out: Vec<Action>,
@@ -198,6 +229,15 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
     ) -> Self {
         let mut high_qc = QuorumCert::genesis(validators.epoch(), validators.genesis());
         let mut tree = HashMap::new();
+        let keep_from = committed
+            .round
+            .0
+            .saturating_sub(reputation_window(validators.len()));
+        let links = blocks
+            .iter()
+            .filter(|b| b.round.0 > keep_from)
+            .map(|b| (b.id(), Link::of(b)))
+            .collect();
         for b in blocks {
             if b.round > committed.round {
                 if b.justify.round() > high_qc.round() {
@@ -225,6 +265,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             timeouts: BTreeMap::new(),
             missing: HashMap::new(),
             pending_commit: None,
+            links,
             failed_rounds: 0,
             dropped: BTreeMap::new(),
             out: Vec::new(),
@@ -259,9 +300,86 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         &self.dropped
     }
 
-    /// The leader of `round`: round-robin over the validator set.
-    pub fn leader(&self, round: Round) -> ValidatorId {
+    /// The round-robin leader of `round`, before reputation.
+    pub fn round_robin(&self, round: Round) -> ValidatorId {
         ValidatorId((round.0 % self.validators.len() as u64) as u16)
+    }
+
+    /// The leader of `round` for a proposal that extends block `anchor` (of
+    /// round `anchor_round`): round-robin, skipping validators whose recent
+    /// rounds left no block on the anchor's chain (leader reputation), so a
+    /// crashed validator does not cost a timeout every n rounds.
+    ///
+    /// The rule reads only the chain ending at the anchor, which every
+    /// validator checking the proposal holds (it votes only with the full
+    /// ancestry), so all honest validators agree on it. At most f
+    /// validators are skipped, the most-failed first (ties by id), so a
+    /// quorum of candidates always remains.
+    pub fn leader_after(&self, round: Round, anchor: BlockId, anchor_round: Round) -> ValidatorId {
+        let n = self.validators.len() as u64;
+        let low = anchor_round
+            .0
+            .saturating_sub(reputation_window(self.validators.len()));
+        // Walk the anchor's chain down through the window. A validator that
+        // signed a certificate on the chain was alive (+1 per signature); a
+        // round whose round-robin leader did not author the block there
+        // (no block, or another validator's because it was skipped) counts
+        // against that leader (+1 failure). Where the chain is not known,
+        // nobody is blamed.
+        let mut authored: BTreeMap<u64, ValidatorId> = BTreeMap::new();
+        let mut score: BTreeMap<u64, i64> = BTreeMap::new();
+        let mut floor = low;
+        let mut id = anchor;
+        loop {
+            let Some(link) = self.links.get(&id) else {
+                if id != self.validators.genesis() {
+                    // The anchor itself is unknown: no blame at all.
+                    floor = anchor_round.0;
+                }
+                break;
+            };
+            if link.round.0 <= low {
+                break;
+            }
+            authored.insert(link.round.0, link.proposer);
+            for v in &link.voters {
+                *score.entry(u64::from(v.0)).or_default() -= 1;
+            }
+            if !self.links.contains_key(&link.parent) && link.parent != self.validators.genesis() {
+                floor = link.round.0;
+                break;
+            }
+            id = link.parent;
+        }
+        for x in (floor + 1).max(1)..=anchor_round.0 {
+            let expected = x % n;
+            if authored.get(&x).map(|p| u64::from(p.0)) != Some(expected) {
+                *score.entry(expected).or_default() += 1;
+            }
+        }
+        // Skip the validators with the most failures net of signatures, at
+        // most f of them, so a quorum of candidates always remains.
+        let mut ranked: Vec<(i64, u64)> = score
+            .into_iter()
+            .filter(|(_, s)| *s > 0)
+            .map(|(v, s)| (s, v))
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let excluded: Vec<u64> = ranked
+            .into_iter()
+            .take(self.validators.max_faulty())
+            .map(|(_, v)| v)
+            .collect();
+        let mut candidate = round.0 % n;
+        while excluded.contains(&candidate) {
+            candidate = (candidate + 1) % n;
+        }
+        ValidatorId(candidate as u16)
+    }
+
+    /// The leader of `round` after this validator's highest certificate.
+    fn leader(&self, round: Round) -> ValidatorId {
+        self.leader_after(round, self.high_qc.data.block_id, self.high_qc.round())
     }
 
     /// Feeds one event; returns the actions to carry out, in order.
@@ -327,7 +445,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         self.timeouts = self.timeouts.split_off(&keep);
         // Rounds can advance for a long time without commits (a partition);
         // the evidence bookkeeping must not grow with them.
-        self.first_proposals = self.first_proposals.split_off(&keep);
+        self.first_proposals = self.first_proposals.split_off(&(keep, ValidatorId(0)));
         self.first_votes = self.first_votes.split_off(&(keep, ValidatorId(0)));
         self.out.push(Action::SetTimer {
             round,
@@ -353,7 +471,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
     /// Asks again for missing blocks, from `round`'s leader: the first
     /// answer may have been lost, or its first source lacked the block.
     fn refetch(&mut self, round: Round) {
-        let leader = self.leader(round);
+        let leader = self.round_robin(round);
         let mut missing: Vec<BlockId> = self.missing.keys().copied().collect();
         missing.sort();
         for block_id in missing.into_iter().take(16) {
@@ -451,7 +569,13 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             return Err(DropReason::WrongEpoch);
         }
         self.check_round(block.round)?;
-        if block.proposer != self.leader(block.round) {
+        if block.proposer
+            != self.leader_after(
+                block.round,
+                block.justify.data.block_id,
+                block.justify.round(),
+            )
+        {
             return Err(DropReason::NotLeader);
         }
         let id = block.id();
@@ -462,7 +586,10 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         if !self.verifier.verify(key, &id, &proposal.signature) {
             return Err(DropReason::BadSignature);
         }
-        if let Some(first) = self.first_proposals.get(&block.round) {
+        // Two leaders may propose in one round when they extend different
+        // certificates (reputation reads each one's chain); one leader
+        // proposing twice is an equivocation.
+        if let Some(first) = self.first_proposals.get(&(block.round, block.proposer)) {
             if first.block.id() != id {
                 let evidence = Equivocation::Proposals(Box::new(first.clone()), Box::new(proposal));
                 self.out.push(Action::Equivocation(evidence));
@@ -480,7 +607,8 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
                 .verify_tc(tc, &self.verifier)
                 .map_err(DropReason::BadCertificate)?;
         }
-        self.first_proposals.insert(block.round, proposal.clone());
+        self.first_proposals
+            .insert((block.round, block.proposer), proposal.clone());
 
         let block = proposal.block;
         self.process_qc(block.justify.clone());
@@ -492,6 +620,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
                 return Err(DropReason::TooManyBlocks);
             }
             self.out.push(Action::PersistBlock(block.clone()));
+            self.links.insert(id, Link::of(&block));
             self.blocks.insert(id, block.clone());
         }
         if !self.has_ancestry(&block, block.proposer) {
@@ -554,6 +683,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
                 return Err(DropReason::TooManyBlocks);
             }
             self.out.push(Action::PersistBlock(block.clone()));
+            self.links.insert(id, Link::of(&block));
             self.blocks.insert(id, block.clone());
         }
         let from = block.proposer;
@@ -590,7 +720,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             data,
             voter: self.me,
         };
-        let next_leader = self.leader(block.round.next());
+        let next_leader = self.leader_after(block.round.next(), block.id(), block.round);
         if next_leader == self.me {
             if let Err(reason) = self.on_vote(vote) {
                 self.drop(reason);
@@ -814,8 +944,14 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         };
         let committed_round = self.committed.round;
         self.blocks.retain(|_, b| b.round > committed_round);
+        let keep_from = committed_round
+            .0
+            .saturating_sub(reputation_window(self.validators.len()));
+        self.links.retain(|_, link| link.round.0 > keep_from);
         self.pending_commit = None;
-        self.first_proposals = self.first_proposals.split_off(&committed_round);
+        self.first_proposals = self
+            .first_proposals
+            .split_off(&(committed_round, ValidatorId(0)));
         self.first_votes = self
             .first_votes
             .split_off(&(committed_round, ValidatorId(0)));

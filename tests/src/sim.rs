@@ -87,6 +87,8 @@ pub struct Faults {
     pub partitions: usize,
     /// Validator 0 is Byzantine in this way, if any.
     pub byzantine: Option<Byzantine>,
+    /// This validator is down for the whole run (it never starts).
+    pub down_forever: Option<usize>,
     /// Broken on purpose (the simulator's teeth): every replica accepts
     /// certificates of f + 1 instead of n − f.
     pub weak_quorum: bool,
@@ -116,6 +118,7 @@ impl Faults {
             crashes: 0,
             partitions: 0,
             byzantine: None,
+            down_forever: None,
             weak_quorum: false,
         }
     }
@@ -129,6 +132,7 @@ impl Faults {
             crashes: 3,
             partitions: 2,
             byzantine: None,
+            down_forever: None,
             weak_quorum: false,
         }
     }
@@ -415,6 +419,9 @@ impl Sim {
                 .collect();
             self.schedule(at, Delivery::Partition { group, until_ms });
             self.faults_end_ms = self.faults_end_ms.max(until_ms);
+        }
+        if let Some(v) = self.faults.down_forever {
+            self.replicas[v].up = false;
         }
         for i in 0..self.replicas.len() {
             self.schedule(

@@ -133,3 +133,24 @@ fn a_broken_quorum_rule_is_caught() {
         "the simulator did not notice certificates of f + 1 votes"
     );
 }
+
+/// Leader reputation: with one validator down for good, the others skip
+/// its turns instead of timing out on each of them.
+#[test]
+fn a_crashed_leader_is_skipped() {
+    let seed = seed_from_env(7);
+    for n in [4, 7] {
+        let healthy = run(n, seed, Faults::none(), 20_000);
+        let faults = Faults {
+            down_forever: Some(1),
+            ..Faults::none()
+        };
+        let degraded = run(n, seed, faults, 20_000);
+        let (h, d) = (healthy.committed[0], degraded.committed[0]);
+        println!("n = {n}: {h} blocks healthy, {d} with validator 1 down");
+        assert!(
+            d * 10 >= h * 8,
+            "seed {seed}, n = {n}: {d} blocks with a crashed leader vs {h} healthy"
+        );
+    }
+}
