@@ -15,15 +15,25 @@
 //! them forms a timeout certificate (TC), and the next leader proposes on
 //! the TC.
 //!
-//! What is here so far:
+//! Leaders rotate round-robin, except that validators whose recent turns
+//! left no block on the chain (net of the certificates they signed) are
+//! skipped, at most f of them ([`core::Consensus::leader_after`]); the rule
+//! reads only the chain a proposal extends, so honest validators agree.
+//!
 //! - [`types`]: rounds, blocks, votes, timeouts, certificates, the commit
 //!   rule.
 //! - [`validators`]: an epoch's validator set and certificate checks.
-//! - [`safety`]: the voting and timeout rules, with the safety argument.
+//! - [`safety`]: the voting, timeout and proposing rules (V1, V2, T1, P1),
+//!   with the safety argument.
+//! - [`messages`]: what validators send, events in and actions out.
+//! - [`core`]: the round state machine (pacemaker with exponential
+//!   back-off, vote and timeout aggregation, commits, block fetch,
+//!   equivocation evidence, bounded state).
 //!
-//! The round state machine (pacemaker, leader reputation, block tree,
-//! sync, epochs, equivocation evidence) and its deterministic simulation
-//! are the rest of the consensus work.
+//! Not yet here: epoch changes (the validator set is fixed per instance;
+//! every message is already checked against its epoch) and bulk catch-up of
+//! committed blocks with their commit certificates (a validator behind
+//! fetches the missing chain block by block today).
 
 #![forbid(unsafe_code)]
 
