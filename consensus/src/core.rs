@@ -69,6 +69,8 @@ pub enum DropReason {
     Malformed,
     Equivocation,
     TooManyBlocks,
+    /// The host found the proposal's payload invalid.
+    BadPayload,
 }
 
 impl DropReason {
@@ -85,6 +87,7 @@ impl DropReason {
             DropReason::Malformed => "malformed",
             DropReason::Equivocation => "equivocation",
             DropReason::TooManyBlocks => "too_many_blocks",
+            DropReason::BadPayload => "bad_payload",
         }
     }
 }
@@ -155,6 +158,10 @@ pub struct Consensus<S, V> {
     /// Blocks asked for with [`Action::Fetch`], each with the blocks that
     /// wait for it.
     missing: HashMap<BlockId, Vec<BlockId>>,
+    /// Blocks whose payload the host found valid, and blocks waiting for
+    /// its verdict.
+    payload_valid: std::collections::HashSet<BlockId>,
+    payload_pending: std::collections::HashSet<BlockId>,
     /// A commit that waits for missing ancestors.
     pending_commit: Option<(BlockId, QuorumCert)>,
     /// Parent links (parent id, own round) of known blocks, committed ones
@@ -264,6 +271,8 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             first_proposals: BTreeMap::new(),
             timeouts: BTreeMap::new(),
             missing: HashMap::new(),
+            payload_valid: Default::default(),
+            payload_pending: Default::default(),
             pending_commit: None,
             links,
             failed_rounds: 0,
@@ -391,6 +400,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
                 self.enter_round(r, true);
             }
             Event::Timer { round } => self.on_timer(round),
+            Event::PayloadChecked { block_id, valid } => self.on_payload_checked(block_id, valid),
             Event::BlockFetched { block } => {
                 if let Err(reason) = self.on_fetched(block) {
                     self.drop(reason);
@@ -522,6 +532,8 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             return;
         };
         self.persist_safety(next);
+        // The leader's own payload came from its host: valid by definition.
+        self.payload_valid.insert(block.id());
         let proposal = Proposal {
             signature: self.signer.sign(&block.id()),
             block,
@@ -708,9 +720,37 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         Ok(())
     }
 
+    fn on_payload_checked(&mut self, block_id: BlockId, valid: bool) {
+        if !self.payload_pending.remove(&block_id) {
+            return;
+        }
+        if !valid {
+            self.drop(DropReason::BadPayload);
+            return;
+        }
+        self.payload_valid.insert(block_id);
+        if let Some(block) = self.blocks.get(&block_id).cloned() {
+            if block.round == self.round && self.has_ancestry(&block, block.proposer) {
+                self.try_vote(&block);
+            }
+        }
+    }
+
     /// Vote (V1, V2): persist the safety data, then send the vote to the
     /// next round's leader.
     fn try_vote(&mut self, block: &Block) {
+        let id = block.id();
+        if !self.payload_valid.contains(&id) {
+            // Ask the host first; the vote waits for its verdict.
+            if self.payload_pending.len() < self.config.blocks_max
+                && self.payload_pending.insert(id)
+            {
+                self.out.push(Action::CheckPayload {
+                    block: block.clone(),
+                });
+            }
+            return;
+        }
         let Ok((next, data)) = safety::vote(&self.safety, block) else {
             return;
         };
@@ -944,6 +984,9 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         };
         let committed_round = self.committed.round;
         self.blocks.retain(|_, b| b.round > committed_round);
+        let blocks = &self.blocks;
+        self.payload_valid.retain(|id| blocks.contains_key(id));
+        self.payload_pending.retain(|id| blocks.contains_key(id));
         let keep_from = committed_round
             .0
             .saturating_sub(reputation_window(self.validators.len()));

@@ -62,6 +62,9 @@ pub enum Event {
     /// host from a peer's block store. Its id is its hash, so it cannot be
     /// forged; the core still checks its certificate.
     BlockFetched { block: Block },
+    /// The host's verdict on a payload the core asked it to check with
+    /// [`Action::CheckPayload`].
+    PayloadChecked { block_id: BlockId, valid: bool },
     /// The payload the core asked for with [`Action::NeedPayload`].
     PayloadReady {
         round: Round,
@@ -100,6 +103,12 @@ pub enum Action {
     Commit {
         blocks: Vec<Block>,
         proof: QuorumCert,
+    },
+    /// Check that `block`'s payload is valid (its batches are available and
+    /// proven, its transactions well-formed) and answer with
+    /// [`Event::PayloadChecked`]; the core votes only for valid payloads.
+    CheckPayload {
+        block: Block,
     },
     /// A block needed to go on is missing; ask `from` for it.
     Fetch {

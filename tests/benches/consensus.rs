@@ -96,6 +96,13 @@ fn run(blocks: u64) -> u64 {
                         timestamp_ms: round.0,
                     },
                 )),
+                Action::CheckPayload { block } => queue.push_back((
+                    to,
+                    Event::PayloadChecked {
+                        block_id: block.id(),
+                        valid: true,
+                    },
+                )),
                 Action::Commit { blocks: b, .. } => committed[to] += b.len() as u64,
                 _ => {}
             }

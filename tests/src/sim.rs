@@ -138,6 +138,9 @@ impl Faults {
     }
 }
 
+/// A payload the simulated host rejects.
+const INVALID_PAYLOAD: Digest = Digest([0xee; 32]);
+
 /// What a replica persisted: all a restart may use.
 #[derive(Debug, Clone)]
 struct Disk {
@@ -355,6 +358,12 @@ impl Sim {
                     Message::Vote(mut v) if self.rng.gen_bool(0.3) => {
                         v.signature.0[5] ^= 1;
                         Message::Vote(v)
+                    }
+                    Message::Proposal(mut p) if self.rng.gen_bool(0.25) => {
+                        // A payload the hosts will reject.
+                        p.block.payload = INVALID_PAYLOAD;
+                        p.signature = signer.sign(&p.block.id());
+                        Message::Proposal(p)
                     }
                     Message::Proposal(mut p)
                         if self.rng.gen_bool(0.5) && p.block.justify.signers.len() > 1 =>
@@ -661,6 +670,16 @@ impl Sim {
                             }
                         }
                     }
+                }
+                Action::CheckPayload { block } => {
+                    // The host's payload check: the forger's marker payload
+                    // is invalid, everything else is.
+                    let valid = block.payload != INVALID_PAYLOAD;
+                    let event = Event::PayloadChecked {
+                        block_id: block.id(),
+                        valid,
+                    };
+                    self.schedule(self.now_ms, Delivery::Event { to: node, event });
                 }
                 Action::Fetch { block_id, from } => {
                     // The host asks `from` first, then any other replica

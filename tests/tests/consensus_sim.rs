@@ -99,7 +99,7 @@ fn byzantine_validators_stay_safe_and_live() {
                     );
                 }
                 if kind == Byzantine::Forger {
-                    for reason in ["bad_signature", "far_future"] {
+                    for reason in ["bad_signature", "far_future", "bad_payload"] {
                         assert!(
                             report.dropped.contains_key(reason),
                             "{kind:?}, seed {seed}: nothing dropped as {reason}: {report:?}"
