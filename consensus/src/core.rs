@@ -21,8 +21,8 @@ use std::time::Duration;
 use crate::messages::{Action, Equivocation, Event, Message, Proposal, Timeout, Vote};
 use crate::safety::{self, SafetyData};
 use crate::types::{
-    Block, BlockId, Digest, Height, QuorumCert, Round, SignatureBytes, TimeoutCert, ValidatorId,
-    VoteData,
+    Block, BlockId, Digest, Epoch, Height, QuorumCert, Round, SignatureBytes, TimeoutCert,
+    ValidatorId, VoteData,
 };
 use crate::validators::{CertError, ValidatorSet, Verifier};
 
@@ -136,6 +136,11 @@ pub struct Committed {
 
 pub struct Consensus<S, V> {
     me: ValidatorId,
+    /// Whether this node votes and proposes in the current epoch; a node
+    /// dropped from the validator set follows passively.
+    member: bool,
+    /// The latest later epoch reported with [`Action::EpochAhead`].
+    epoch_ahead: Epoch,
     validators: ValidatorSet,
     signer: S,
     verifier: V,
@@ -205,6 +210,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
     ) -> Self {
         let epoch = validators.epoch();
         let genesis = validators.genesis();
+        let height = validators.genesis_height();
         Self::restore(
             me,
             validators,
@@ -216,7 +222,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             Committed {
                 id: genesis,
                 round: Round(0),
-                height: Height(0),
+                height,
             },
         )
     }
@@ -234,7 +240,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         blocks: Vec<Block>,
         committed: Committed,
     ) -> Self {
-        let mut high_qc = QuorumCert::genesis(validators.epoch(), validators.genesis());
+        let mut high_qc = validators.genesis_qc();
         let mut tree = HashMap::new();
         let keep_from = committed
             .round
@@ -255,6 +261,8 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         }
         Consensus {
             me,
+            member: validators.key(me).is_some(),
+            epoch_ahead: validators.epoch(),
             validators,
             signer,
             verifier,
@@ -283,6 +291,10 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
 
     pub fn round(&self) -> Round {
         self.round
+    }
+
+    pub fn epoch(&self) -> Epoch {
+        self.validators.epoch()
     }
 
     pub fn committed(&self) -> Committed {
@@ -401,6 +413,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             }
             Event::Timer { round } => self.on_timer(round),
             Event::PayloadChecked { block_id, valid } => self.on_payload_checked(block_id, valid),
+            Event::NewEpoch { validators, me } => self.on_new_epoch(validators, me),
             Event::BlockFetched { block } => {
                 if let Err(reason) = self.on_fetched(block) {
                     self.drop(reason);
@@ -467,7 +480,8 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         }
         // A restarted leader that already voted in this round proposed in
         // it before the crash; proposing again would equivocate.
-        if self.leader(round) == self.me
+        if self.member
+            && self.leader(round) == self.me
             && round > self.safety.last_voted_round
             && round > self.safety.last_proposed_round
         {
@@ -547,6 +561,19 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
     }
 
     fn on_message(&mut self, from: ValidatorId, message: Message) -> Result<(), DropReason> {
+        let epoch = match &message {
+            Message::Proposal(p) => p.block.epoch,
+            Message::Vote(v) => v.data.epoch,
+            Message::Timeout(t) => t.data.epoch,
+            Message::TimeoutCert(tc) => tc.epoch,
+        };
+        if epoch > self.validators.epoch() {
+            if epoch > self.epoch_ahead {
+                self.epoch_ahead = epoch;
+                self.out.push(Action::EpochAhead { epoch, from });
+            }
+            return Err(DropReason::WrongEpoch);
+        }
         match message {
             Message::Proposal(p) => self.on_proposal(from, p),
             Message::Vote(v) => self.on_vote(v),
@@ -720,6 +747,43 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         Ok(())
     }
 
+    /// The host ended the epoch at its committed block; start the next one
+    /// from that block. Everything of the old epoch is dropped: its
+    /// messages are refused from now on by the epoch checks.
+    fn on_new_epoch(&mut self, validators: ValidatorSet, me: Option<ValidatorId>) {
+        if validators.epoch() <= self.validators.epoch() {
+            return;
+        }
+        let epoch = validators.epoch();
+        self.committed = Committed {
+            id: validators.genesis(),
+            round: Round(0),
+            height: validators.genesis_height(),
+        };
+        self.high_qc = validators.genesis_qc();
+        self.member = me.is_some_and(|id| validators.key(id).is_some());
+        self.me = me.unwrap_or(ValidatorId(u16::MAX));
+        self.validators = validators;
+        self.epoch_ahead = self.epoch_ahead.max(epoch);
+        self.persist_safety(SafetyData::new(epoch));
+        self.round = Round(0);
+        self.high_tc = None;
+        self.blocks.clear();
+        self.links.clear();
+        self.votes.clear();
+        self.first_votes.clear();
+        self.first_proposals.clear();
+        self.timeouts.clear();
+        self.missing.clear();
+        self.payload_valid.clear();
+        self.payload_pending.clear();
+        self.pending_commit = None;
+        self.failed_rounds = 0;
+        if self.started {
+            self.enter_round(Round(1), true);
+        }
+    }
+
     fn on_payload_checked(&mut self, block_id: BlockId, valid: bool) {
         if !self.payload_pending.remove(&block_id) {
             return;
@@ -739,6 +803,9 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
     /// Vote (V1, V2): persist the safety data, then send the vote to the
     /// next round's leader.
     fn try_vote(&mut self, block: &Block) {
+        if !self.member {
+            return;
+        }
         let id = block.id();
         if !self.payload_valid.contains(&id) {
             // Ask the host first; the vote waits for its verdict.
@@ -824,7 +891,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
     }
 
     fn on_timer(&mut self, round: Round) {
-        if round != self.round || !self.started {
+        if round != self.round || !self.started || !self.member {
             return;
         }
         self.failed_rounds = self.failed_rounds.saturating_add(1);

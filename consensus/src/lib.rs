@@ -30,10 +30,15 @@
 //!   back-off, vote and timeout aggregation, commits, block fetch,
 //!   equivocation evidence, bounded state).
 //!
-//! Not yet here: epoch changes (the validator set is fixed per instance;
-//! every message is already checked against its epoch) and bulk catch-up of
-//! committed blocks with their commit certificates (a validator behind
-//! fetches the missing chain block by block today).
+//! Epochs: the host ends an epoch when it executes the committed block that
+//! decides it, and hands the core the next validator set
+//! ([`messages::Event::NewEpoch`]); old-epoch messages are refused from then
+//! on, and a message from a later epoch asks the host to sync
+//! ([`messages::Action::EpochAhead`]).
+//!
+//! Not yet here: bulk catch-up of committed blocks with their commit
+//! certificates inside an epoch (a validator behind fetches the missing
+//! chain block by block today).
 
 #![forbid(unsafe_code)]
 

@@ -62,6 +62,13 @@ pub enum Event {
     /// host from a peer's block store. Its id is its hash, so it cannot be
     /// forged; the core still checks its certificate.
     BlockFetched { block: Block },
+    /// The epoch ended with a committed block (the host learned it by
+    /// executing that block): continue in the next epoch with `validators`,
+    /// as `me`, or follow passively if this node is not a validator of it.
+    NewEpoch {
+        validators: crate::validators::ValidatorSet,
+        me: Option<ValidatorId>,
+    },
     /// The host's verdict on a payload the core asked it to check with
     /// [`Action::CheckPayload`].
     PayloadChecked { block_id: BlockId, valid: bool },
@@ -113,6 +120,13 @@ pub enum Action {
     /// A block needed to go on is missing; ask `from` for it.
     Fetch {
         block_id: BlockId,
+        from: ValidatorId,
+    },
+    /// A member sent a message of a later epoch: this node is behind an
+    /// epoch change and should sync the epoch-ending block (reported once
+    /// per epoch).
+    EpochAhead {
+        epoch: crate::types::Epoch,
         from: ValidatorId,
     },
     /// A validator signed two conflicting messages: signed evidence.

@@ -139,13 +139,14 @@ pub struct QuorumCert {
 
 impl QuorumCert {
     /// The certificate every epoch starts from: it certifies the epoch's
-    /// genesis block, by definition and without signatures.
-    pub fn genesis(epoch: Epoch, genesis_id: BlockId) -> QuorumCert {
+    /// genesis block (the last block of the previous epoch, at `height`),
+    /// by definition and without signatures.
+    pub fn genesis(epoch: Epoch, genesis_id: BlockId, height: Height) -> QuorumCert {
         QuorumCert {
             data: VoteData {
                 epoch,
                 round: Round(0),
-                height: Height(0),
+                height,
                 block_id: genesis_id,
                 parent_id: genesis_id,
                 parent_round: Round(0),

@@ -3,7 +3,7 @@
 //! signatures verify.
 
 use crate::types::{
-    BlockId, Digest, Epoch, QuorumCert, Round, SignatureBytes, TimeoutCert, TimeoutData,
+    BlockId, Digest, Epoch, Height, QuorumCert, Round, SignatureBytes, TimeoutCert, TimeoutData,
     ValidatorId,
 };
 
@@ -60,8 +60,10 @@ pub enum CertError {
 pub struct ValidatorSet {
     epoch: Epoch,
     keys: Vec<[u8; 32]>,
-    /// The block the epoch starts from, certified by definition.
+    /// The block the epoch starts from, certified by definition, and its
+    /// height (0 for the first epoch; heights continue across epochs).
     genesis: BlockId,
+    genesis_height: Height,
     /// Set only by the simulator's broken-rule test; see
     /// [`ValidatorSet::weaken_quorum_for_simulation`].
     quorum_override: Option<usize>,
@@ -91,12 +93,35 @@ impl ValidatorSet {
             epoch,
             keys,
             genesis,
+            genesis_height: Height(0),
             quorum_override: None,
         })
     }
 
+    /// The validator set of a later epoch, starting from `genesis`: the
+    /// committed block (at `height`) that ended the previous epoch.
+    pub fn next_epoch(
+        epoch: Epoch,
+        keys: Vec<[u8; 32]>,
+        genesis: BlockId,
+        height: Height,
+    ) -> Result<Self, ValidatorSetError> {
+        let mut set = ValidatorSet::new(epoch, keys, genesis)?;
+        set.genesis_height = height;
+        Ok(set)
+    }
+
     pub fn epoch(&self) -> Epoch {
         self.epoch
+    }
+
+    pub fn genesis_height(&self) -> Height {
+        self.genesis_height
+    }
+
+    /// The certificate this epoch starts from.
+    pub fn genesis_qc(&self) -> QuorumCert {
+        QuorumCert::genesis(self.epoch, self.genesis, self.genesis_height)
     }
 
     pub fn genesis(&self) -> BlockId {
@@ -153,7 +178,7 @@ impl ValidatorSet {
             });
         }
         if qc.is_genesis() {
-            return if *qc == QuorumCert::genesis(self.epoch, self.genesis) {
+            return if *qc == self.genesis_qc() {
                 Ok(())
             } else {
                 Err(CertError::FakeGenesis)

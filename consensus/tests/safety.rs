@@ -16,7 +16,7 @@ fn genesis_id() -> Digest {
 /// `parent_round`; safety rules trust certificates the caller verified.
 fn qc(round: u64, parent_round: u64) -> QuorumCert {
     if round == 0 {
-        return QuorumCert::genesis(E, genesis_id());
+        return QuorumCert::genesis(E, genesis_id(), Height(0));
     }
     QuorumCert {
         data: VoteData {

@@ -130,10 +130,13 @@ fn quorum_certificates_are_checked() {
     assert!(matches!(err(&old_epoch), CertError::WrongEpoch { .. }));
 
     // Genesis: only the real one, and without signatures.
-    s.verify_qc(&QuorumCert::genesis(Epoch(3), Digest([9; 32])), &Ed25519)
-        .unwrap();
+    s.verify_qc(
+        &QuorumCert::genesis(Epoch(3), Digest([9; 32]), Height(0)),
+        &Ed25519,
+    )
+    .unwrap();
     assert!(matches!(
-        err(&QuorumCert::genesis(Epoch(3), Digest([8; 32]))),
+        err(&QuorumCert::genesis(Epoch(3), Digest([8; 32]), Height(0))),
         CertError::FakeGenesis
     ));
 }

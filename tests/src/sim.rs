@@ -87,6 +87,9 @@ pub struct Faults {
     pub partitions: usize,
     /// Validator 0 is Byzantine in this way, if any.
     pub byzantine: Option<Byzantine>,
+    /// End epoch 1 with the block at this height; epoch 2 drops the last
+    /// validator, which then follows passively.
+    pub reconfigure_at: Option<u64>,
     /// This validator is down for the whole run (it never starts).
     pub down_forever: Option<usize>,
     /// Broken on purpose (the simulator's teeth): every replica accepts
@@ -118,6 +121,7 @@ impl Faults {
             crashes: 0,
             partitions: 0,
             byzantine: None,
+            reconfigure_at: None,
             down_forever: None,
             weak_quorum: false,
         }
@@ -132,6 +136,7 @@ impl Faults {
             crashes: 3,
             partitions: 2,
             byzantine: None,
+            reconfigure_at: None,
             down_forever: None,
             weak_quorum: false,
         }
@@ -152,6 +157,8 @@ struct Disk {
 struct Replica {
     /// The validator this instance runs as (twins share one).
     id: usize,
+    /// Its current epoch's validator set (the host keeps it with the disk).
+    validators: ValidatorSet,
     core: Consensus<SimSigner, SimVerifier>,
     signer: SimSigner,
     disk: Disk,
@@ -183,6 +190,8 @@ pub struct Report {
     pub messages: u64,
     /// Equivocation evidence reported against the Byzantine validator.
     pub evidence: u64,
+    /// The epoch each honest replica ended in.
+    pub epochs: Vec<u64>,
     /// Messages honest replicas dropped, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -250,6 +259,7 @@ impl Sim {
             .into_iter()
             .map(|(i, signer)| Replica {
                 id: i,
+                validators: validators.clone(),
                 core: Consensus::new(
                     ValidatorId(i as u16),
                     validators.clone(),
@@ -472,7 +482,7 @@ impl Sim {
                         r.up = true;
                         r.core = Consensus::restore(
                             ValidatorId(r.id as u16),
-                            self.validators.clone(),
+                            r.validators.clone(),
                             r.signer.clone(),
                             self.verifier.clone(),
                             self.config.clone(),
@@ -566,8 +576,41 @@ impl Sim {
             trace: self.trace.finalize().into(),
             messages: self.messages,
             evidence: self.evidence,
+            epochs: honest
+                .iter()
+                .map(|i| self.replicas[*i].core.epoch().0)
+                .collect(),
             dropped,
         })
+    }
+
+    /// Moves a replica into epoch 2, which starts from the block at the
+    /// end of its committed chain and drops the last validator.
+    fn switch_epoch(&mut self, node: usize) {
+        let r = &mut self.replicas[node];
+        let genesis = *r.chain.last().expect("the epoch ends at a committed block");
+        let height = Height(r.chain.len() as u64);
+        let n = r.validators.len();
+        let keys: Vec<[u8; 32]> = (0..n - 1)
+            .map(|i| *r.validators.key(ValidatorId(i as u16)).expect("a member"))
+            .collect();
+        let next = ValidatorSet::next_epoch(Epoch(2), keys, genesis, height).expect("a valid set");
+        let me = (r.id < n - 1).then_some(ValidatorId(r.id as u16));
+        r.validators = next.clone();
+        // The host persists the epoch change with fresh safety data, as one
+        // write: a crash right after it must restart in the new epoch.
+        r.disk.committed = Committed {
+            id: genesis,
+            round: Round(0),
+            height,
+        };
+        r.disk.safety = SafetyData::new(Epoch(2));
+        r.disk.blocks.clear();
+        let event = Event::NewEpoch {
+            validators: next,
+            me,
+        };
+        self.schedule(self.now_ms, Delivery::Event { to: node, event });
     }
 
     /// Carries out a replica's actions in order, as the node would.
@@ -639,6 +682,12 @@ impl Sim {
                     }
                     for b in blocks {
                         let height = b.height.0 as usize;
+                        let epoch_end = self.faults.reconfigure_at.map(|h| h as usize);
+                        if b.epoch == Epoch(1) && epoch_end.is_some_and(|end| height > end) {
+                            // Past the epoch's last block: the host ignores
+                            // it (every honest host does the same).
+                            break;
+                        }
                         let r = &mut self.replicas[node];
                         if height != r.chain.len() + 1 {
                             return Err(format!(
@@ -669,6 +718,12 @@ impl Sim {
                                 self.trace.update(self.now_ms.to_le_bytes());
                             }
                         }
+                        if Some(height) == epoch_end
+                            && b.epoch == Epoch(1)
+                            && self.replicas[node].validators.epoch() == Epoch(1)
+                        {
+                            self.switch_epoch(node);
+                        }
                     }
                 }
                 Action::CheckPayload { block } => {
@@ -680,6 +735,20 @@ impl Sim {
                         valid,
                     };
                     self.schedule(self.now_ms, Delivery::Event { to: node, event });
+                }
+                Action::EpochAhead { .. } => {
+                    // The host syncs the committed chain up to the epoch's
+                    // end from its peers (state sync), then switches.
+                    let Some(end) = self.faults.reconfigure_at.map(|h| h as usize) else {
+                        continue;
+                    };
+                    let r = &self.replicas[node];
+                    if r.validators.epoch() == Epoch(1) && self.canonical.len() >= end {
+                        let missing: Vec<BlockId> =
+                            self.canonical[r.chain.len().min(end)..end].to_vec();
+                        self.replicas[node].chain.extend(missing);
+                        self.switch_epoch(node);
+                    }
                 }
                 Action::Fetch { block_id, from } => {
                     // The host asks `from` first, then any other replica

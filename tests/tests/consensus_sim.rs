@@ -154,3 +154,27 @@ fn a_crashed_leader_is_skipped() {
         );
     }
 }
+
+/// An epoch change decided by a committed block: the validator set shrinks
+/// from n to n − 1 at height 40, under the network and crash faults. Every
+/// honest replica ends in epoch 2, safe and live; the dropped validator
+/// follows passively.
+#[test]
+fn an_epoch_change_under_faults() {
+    for seed in seeds(40) {
+        let faults = Faults {
+            reconfigure_at: Some(40),
+            ..Faults::all()
+        };
+        let report = run(7, seed, faults, 30_000);
+        assert_live(&report, "epoch change, n = 7");
+        assert!(
+            report.epochs.iter().all(|e| *e == 2),
+            "seed {seed}: not every replica reached epoch 2: {report:?}"
+        );
+        assert!(
+            report.dropped.contains_key("wrong_epoch") || report.committed.iter().all(|c| *c > 40),
+            "{report:?}"
+        );
+    }
+}
