@@ -120,6 +120,13 @@ fn reputation_window(validators: usize) -> u64 {
     10 * validators as u64
 }
 
+/// Most blocks one sync response may carry.
+pub const SYNC_BLOCKS_MAX: usize = 1_000;
+
+/// Behind by more than this many blocks, a validator syncs committed
+/// blocks in bulk instead of fetching ancestors one by one.
+const SYNC_GAP: u64 = 16;
+
 /// Most blocks being fetched at once.
 const MISSING_MAX: usize = 1_024;
 
@@ -169,6 +176,8 @@ pub struct Consensus<S, V> {
     payload_pending: std::collections::HashSet<BlockId>,
     /// A commit that waits for missing ancestors.
     pending_commit: Option<(BlockId, QuorumCert)>,
+    /// The round in which bulk sync was last requested, if unanswered.
+    sync_requested: Option<Round>,
     /// Parent links (parent id, own round) of known blocks, committed ones
     /// included for a while: the leader-reputation rule reads the chain.
     links: HashMap<BlockId, Link>,
@@ -282,6 +291,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             payload_valid: Default::default(),
             payload_pending: Default::default(),
             pending_commit: None,
+            sync_requested: None,
             links,
             failed_rounds: 0,
             dropped: BTreeMap::new(),
@@ -413,6 +423,11 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             }
             Event::Timer { round } => self.on_timer(round),
             Event::PayloadChecked { block_id, valid } => self.on_payload_checked(block_id, valid),
+            Event::SyncResponse { blocks, proof } => {
+                if let Err(reason) = self.on_sync(blocks, proof) {
+                    self.drop(reason);
+                }
+            }
             Event::NewEpoch { validators, me } => self.on_new_epoch(validators, me),
             Event::BlockFetched { block } => {
                 if let Err(reason) = self.on_fetched(block) {
@@ -778,10 +793,56 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         self.payload_valid.clear();
         self.payload_pending.clear();
         self.pending_commit = None;
+        self.sync_requested = None;
         self.failed_rounds = 0;
         if self.started {
             self.enter_round(Round(1), true);
         }
+    }
+
+    /// Bulk catch-up: committed blocks with the certificate that commits
+    /// the last one. Checked by hash chain from our committed block, so a
+    /// peer can neither forge nor reorder them.
+    fn on_sync(&mut self, blocks: Vec<Block>, proof: QuorumCert) -> Result<(), DropReason> {
+        if blocks.is_empty() || blocks.len() > SYNC_BLOCKS_MAX {
+            return Err(DropReason::Malformed);
+        }
+        if proof.data.epoch != self.validators.epoch() {
+            return Err(DropReason::WrongEpoch);
+        }
+        let last = blocks.last().expect("checked non-empty");
+        if proof.data.commits() != Some(last.id()) || proof.data.parent_round != last.round {
+            return Err(DropReason::Malformed);
+        }
+        let mut parent = (
+            self.committed.id,
+            self.committed.round,
+            self.committed.height,
+        );
+        for b in &blocks {
+            if b.epoch != self.validators.epoch()
+                || b.parent_id() != parent.0
+                || b.round <= parent.1
+                || Some(b.height.0) != parent.2 .0.checked_add(1)
+            {
+                return Err(DropReason::Malformed);
+            }
+            parent = (b.id(), b.round, b.height);
+        }
+        self.verify_qc(&proof)?;
+        for b in &blocks {
+            self.links.insert(b.id(), Link::of(b));
+        }
+        let pending = self.pending_commit.take();
+        self.sync_requested = None;
+        self.apply_commit(blocks, &proof);
+        self.process_qc(proof);
+        if let Some((target, proof)) = pending {
+            if proof.data.parent_round > self.committed.round {
+                self.commit(target, &proof);
+            }
+        }
+        Ok(())
     }
 
     fn on_payload_checked(&mut self, block_id: BlockId, valid: bool) {
@@ -1018,6 +1079,29 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         if id == self.committed.id {
             return;
         }
+        // Far behind: sync the committed chain in bulk.
+        let target_height = proof.data.height.0.saturating_sub(1);
+        if target_height > self.committed.height.0 + SYNC_GAP {
+            // One request at a time; ask again a few rounds later if the
+            // answer did not come (lost, or the peer lacked the blocks).
+            let due = self
+                .sync_requested
+                .is_none_or(|asked| self.round.0 >= asked.0.saturating_add(4));
+            if due {
+                self.sync_requested = Some(self.round);
+                let signers = &proof.signers;
+                let from = signers
+                    .get((self.round.0 as usize) % signers.len().max(1))
+                    .copied()
+                    .unwrap_or(self.me);
+                self.out.push(Action::SyncRequest {
+                    after: self.committed.height,
+                    from,
+                });
+            }
+            self.pending_commit = Some((id, proof.clone()));
+            return;
+        }
         let mut chain = Vec::new();
         let mut cursor = id;
         while cursor != self.committed.id {
@@ -1043,7 +1127,15 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             cursor = block.parent_id();
         }
         chain.reverse();
-        let last = chain.last().expect("the loop ran at least once");
+        self.apply_commit(chain, proof);
+    }
+
+    /// Commits `chain` (oldest first, extending the committed block) with
+    /// its commit certificate.
+    fn apply_commit(&mut self, chain: Vec<Block>, proof: &QuorumCert) {
+        let Some(last) = chain.last() else {
+            return;
+        };
         self.committed = Committed {
             id: last.id(),
             round: last.round,

@@ -36,9 +36,11 @@
 //! on, and a message from a later epoch asks the host to sync
 //! ([`messages::Action::EpochAhead`]).
 //!
-//! Not yet here: bulk catch-up of committed blocks with their commit
-//! certificates inside an epoch (a validator behind fetches the missing
-//! chain block by block today).
+//! Catch-up: a validator that misses a few ancestors fetches them block by
+//! block; one more than a few blocks behind asks for committed blocks in
+//! bulk with the certificate that commits the last one, and checks them by
+//! hash chain from its own committed block
+//! ([`messages::Action::SyncRequest`]).
 
 #![forbid(unsafe_code)]
 

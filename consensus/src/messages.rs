@@ -6,8 +6,8 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::safety::SafetyData;
 use crate::types::{
-    Block, BlockId, QuorumCert, Round, SignatureBytes, TimeoutCert, TimeoutData, ValidatorId,
-    VoteData,
+    Block, BlockId, Height, QuorumCert, Round, SignatureBytes, TimeoutCert, TimeoutData,
+    ValidatorId, VoteData,
 };
 
 /// A block signed by its proposer (over [`Block::id`]).
@@ -69,6 +69,14 @@ pub enum Event {
         validators: crate::validators::ValidatorSet,
         me: Option<ValidatorId>,
     },
+    /// Committed blocks the core asked for with [`Action::SyncRequest`],
+    /// oldest first, and the commit certificate of the last one (the QC of
+    /// its child in the next round). The core checks the hash chain from
+    /// its own committed block and the certificate before committing them.
+    SyncResponse {
+        blocks: Vec<Block>,
+        proof: QuorumCert,
+    },
     /// The host's verdict on a payload the core asked it to check with
     /// [`Action::CheckPayload`].
     PayloadChecked { block_id: BlockId, valid: bool },
@@ -116,6 +124,13 @@ pub enum Action {
     /// [`Event::PayloadChecked`]; the core votes only for valid payloads.
     CheckPayload {
         block: Block,
+    },
+    /// This validator is far behind: ask `from` for the committed blocks
+    /// after `after` (at most [`crate::core::SYNC_BLOCKS_MAX`]) with a
+    /// commit certificate, and answer with [`Event::SyncResponse`].
+    SyncRequest {
+        after: Height,
+        from: ValidatorId,
     },
     /// A block needed to go on is missing; ask `from` for it.
     Fetch {

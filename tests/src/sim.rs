@@ -192,6 +192,8 @@ pub struct Report {
     pub evidence: u64,
     /// The epoch each honest replica ended in.
     pub epochs: Vec<u64>,
+    /// Bulk syncs served.
+    pub syncs: u64,
     /// Messages honest replicas dropped, by reason.
     pub dropped: BTreeMap<&'static str, u64>,
 }
@@ -226,6 +228,12 @@ pub struct Sim {
     messages: u64,
     faults_end_ms: u64,
     evidence: u64,
+    /// Every committed block, and the commit certificate reported for the
+    /// last block of each commit, by height: what peers serve to a
+    /// validator that syncs.
+    committed_blocks: BTreeMap<BlockId, Block>,
+    commit_proofs: BTreeMap<usize, hutong_consensus::types::QuorumCert>,
+    syncs: u64,
 }
 
 impl Sim {
@@ -299,6 +307,9 @@ impl Sim {
             messages: 0,
             faults_end_ms: 0,
             evidence: 0,
+            committed_blocks: BTreeMap::new(),
+            commit_proofs: BTreeMap::new(),
+            syncs: 0,
         }
     }
 
@@ -408,6 +419,14 @@ impl Sim {
             }
             (_, message) => self.send(from, to, message),
         }
+    }
+
+    /// Cuts replica `node` off from everyone between `from_ms` and
+    /// `until_ms` (a partition of one).
+    pub fn isolate(&mut self, node: usize, from_ms: u64, until_ms: u64) {
+        let group = (0..self.replicas.len()).map(|i| i == node).collect();
+        self.schedule(from_ms, Delivery::Partition { group, until_ms });
+        self.faults_end_ms = self.faults_end_ms.max(until_ms);
     }
 
     /// Runs for `duration_ms` of simulated time, with the faults spread
@@ -580,6 +599,7 @@ impl Sim {
                 .iter()
                 .map(|i| self.replicas[*i].core.epoch().0)
                 .collect(),
+            syncs: self.syncs,
             dropped,
         })
     }
@@ -674,6 +694,16 @@ impl Sim {
                 }
                 Action::Commit { .. } if byzantine => {}
                 Action::Commit { blocks, proof } => {
+                    if let Some(last) = blocks.last() {
+                        self.commit_proofs
+                            .entry(last.height.0 as usize)
+                            .or_insert_with(|| proof.clone());
+                    }
+                    for b in &blocks {
+                        self.committed_blocks
+                            .entry(b.id())
+                            .or_insert_with(|| b.clone());
+                    }
                     if proof.data.commits() != blocks.last().map(|b| b.id()) {
                         return Err(format!(
                             "seed {}: replica {node} committed without a commit certificate",
@@ -735,6 +765,43 @@ impl Sim {
                         valid,
                     };
                     self.schedule(self.now_ms, Delivery::Event { to: node, event });
+                }
+                Action::SyncRequest { after, .. } => {
+                    // A peer serves committed blocks after `after` in the
+                    // requester's epoch, up to the highest height it holds
+                    // a commit certificate for.
+                    let epoch = self.replicas[node].core.epoch();
+                    let after = after.0 as usize;
+                    let limit = after + hutong_consensus::core::SYNC_BLOCKS_MAX;
+                    let mut served = Vec::new();
+                    let mut best = None;
+                    for h in after + 1..=limit.min(self.canonical.len()) {
+                        let Some(b) = self.committed_blocks.get(&self.canonical[h - 1]) else {
+                            break;
+                        };
+                        if b.epoch != epoch {
+                            break;
+                        }
+                        served.push(b.clone());
+                        if let Some(p) = self.commit_proofs.get(&h) {
+                            best = Some((served.len(), p.clone()));
+                        }
+                    }
+                    if let Some((count, proof)) = best {
+                        served.truncate(count);
+                        self.messages += 1;
+                        self.syncs += 1;
+                        if !self.rng.gen_bool(self.faults.drop) {
+                            let at = self.now_ms
+                                + 2 * self.faults.delay_ms
+                                + self.rng.gen_range(0..=self.faults.jitter_ms);
+                            let event = Event::SyncResponse {
+                                blocks: served,
+                                proof,
+                            };
+                            self.schedule(at, Delivery::Event { to: node, event });
+                        }
+                    }
                 }
                 Action::EpochAhead { .. } => {
                     // The host syncs the committed chain up to the epoch's

@@ -178,3 +178,26 @@ fn an_epoch_change_under_faults() {
         );
     }
 }
+
+/// A validator cut off for most of the run catches up in bulk (committed
+/// blocks with a commit certificate) once it can talk again.
+#[test]
+fn a_validator_far_behind_syncs_in_bulk() {
+    for seed in seeds(20) {
+        let faults = Faults {
+            down_forever: None,
+            ..Faults::none()
+        };
+        let mut sim = Sim::new(4, seed, faults);
+        sim.isolate(3, 1_000, 12_000);
+        let report = sim
+            .run(20_000)
+            .unwrap_or_else(|e| panic!("{e} (replay: HUTONG_SEED={seed})"));
+        let behind = report.committed[0].saturating_sub(report.committed[3]);
+        assert!(report.syncs > 0, "seed {seed}: no bulk sync: {report:?}");
+        assert!(
+            behind < 20,
+            "seed {seed}: replica 3 still {behind} blocks behind: {report:?}"
+        );
+    }
+}
