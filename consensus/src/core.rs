@@ -257,11 +257,13 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             .saturating_sub(reputation_window(validators.len()));
         let links = blocks
             .iter()
-            .filter(|b| b.round.0 > keep_from)
+            .filter(|b| b.epoch == validators.epoch() && b.round.0 > keep_from)
             .map(|b| (b.id(), Link::of(b)))
             .collect();
+        // Only this epoch's blocks above the committed one count: a block
+        // store may still hold the previous epoch's tail.
         for b in blocks {
-            if b.round > committed.round {
+            if b.epoch == validators.epoch() && b.round > committed.round {
                 if b.justify.round() > high_qc.round() {
                     high_qc = b.justify.clone();
                 }
