@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroize;
 
 const KIND: &str = "hutong-ed25519-secret-key";
+const KEY_FILE_BYTES_MAX: u64 = 4096;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,6 +63,16 @@ pub fn write(path: &Path, key: &Keypair) -> Result<()> {
 
 /// Reads a key file and checks that its public key matches its secret.
 pub fn read(path: &Path) -> Result<Keypair> {
+    // A key file is a few hundred bytes; refuse to read anything large.
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("cannot read key file {}", path.display()))?
+        .len();
+    if size > KEY_FILE_BYTES_MAX {
+        bail!(
+            "{} is {size} bytes; a key file is at most {KEY_FILE_BYTES_MAX}",
+            path.display()
+        );
+    }
     let mut text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read key file {}", path.display()))?;
     let parsed: Result<KeyFile, _> = toml::from_str(&text);

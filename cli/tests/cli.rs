@@ -89,6 +89,13 @@ fn bad_key_files_get_one_line_errors() {
         "not a Hutong key file",
     );
 
+    let huge = dir.path().join("huge.key");
+    std::fs::write(&huge, vec![b'#'; 100_000]).unwrap();
+    assert_clean_failure(
+        &hutong(&["keys", "show", huge.to_str().unwrap()]),
+        "at most 4096",
+    );
+
     // A public key that does not match the secret is caught.
     let mismatched = dir.path().join("mismatch.key");
     std::fs::write(
