@@ -1,7 +1,9 @@
 //! `hutong`: the command-line tool of the Hutong consortium ledger.
 
 mod demo;
-mod keyfile;
+mod node_cmd;
+mod tx_cmd;
+use hutong_node::keyfile;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -34,6 +36,19 @@ enum Command {
     /// transfers, execute blocks with every risk rule, print receipts and
     /// state roots.
     Demo(demo::DemoArgs),
+    /// Make a node's home folder: config.toml, genesis and node key.
+    Init(node_cmd::InitArgs),
+    /// Run a node (validator, observer or regulator, as its config says)
+    /// until SIGINT or SIGTERM.
+    Node(node_cmd::NodeArgs),
+    /// Generate and run a local consortium on loopback: 4 validators and
+    /// a regulator as child processes. Ctrl-C stops them all.
+    Testnet(node_cmd::TestnetArgs),
+    /// Sign a transaction with a key file, submit it, optionally wait for
+    /// finality.
+    Tx(tx_cmd::TxArgs),
+    /// Ask a node about an account, a transaction, a block or itself.
+    Query(tx_cmd::QueryArgs),
 }
 
 #[derive(Subcommand)]
@@ -138,6 +153,11 @@ fn run(cli: Cli) -> Result<()> {
             println!("{}", load_genesis(&file)?.chain_id());
         }
         Command::Demo(args) => demo::run(args)?,
+        Command::Init(args) => node_cmd::init(args)?,
+        Command::Node(args) => node_cmd::node(args)?,
+        Command::Testnet(args) => node_cmd::testnet(args)?,
+        Command::Tx(args) => tx_cmd::tx(args)?,
+        Command::Query(args) => tx_cmd::query(args)?,
     }
     Ok(())
 }

@@ -1,7 +1,36 @@
 //! The Hutong node: the I/O shell that drives the ledger runtime and the
-//! consensus core. Networking, storage, mempool, execution pipeline and
-//! JSON-RPC come with the node work; what is here so far:
+//! consensus core. All the tokio, RocksDB and libp2p lives here.
 //!
-//! - [`sigverify`]: parallel ZIP-215 batch verification of transactions.
+//! - [`node`]: `run(config, shutdown, ready)`, which wires the rest.
+//! - [`config`]: the node's `config.toml`, validated at load.
+//! - [`store`]: RocksDB: state and its Merkle tree, blocks, certificates,
+//!   receipts, indexes, safety data; one synced batch per block.
+//! - [`network`]: libp2p (TCP, Noise, Yamux), members only, three
+//!   request–response protocols with size limits.
+//! - [`host`]: drives the consensus core, builds and checks payloads.
+//! - [`payload`]: what a block orders, and the execution result it
+//!   certifies.
+//! - [`executor`]: executes committed blocks and detects divergence.
+//! - [`mempool`], [`admit`]: bounded admission of signed transactions.
+//! - [`sigverify`]: parallel ZIP-215 batch verification.
+//! - [`rpc`], [`client`]: JSON-RPC 2.0 server and a Rust client.
+//! - [`metrics`]: the Prometheus endpoint.
+//! - [`keyfile`]: key files on disk.
 
+pub mod admit;
+pub mod client;
+pub mod config;
+pub mod executor;
+pub mod host;
+pub mod keyfile;
+pub mod mempool;
+pub mod metrics;
+pub mod network;
+pub mod node;
+pub mod payload;
+pub mod rpc;
+pub mod shared;
 pub mod sigverify;
+pub mod store;
+
+pub use node::run;

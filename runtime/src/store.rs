@@ -297,7 +297,7 @@ mod tests {
     fn changes(round: u64) -> BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> {
         let cny = AssetCode::new("CNY").unwrap();
         (0..300u64)
-            .filter(|i| (i + round) % 3 != 0)
+            .filter(|i| !(i + round).is_multiple_of(3))
             .map(|i| {
                 let mut a = [0u8; 20];
                 a[..8].copy_from_slice(&(i * 7919 % 1000).to_le_bytes());

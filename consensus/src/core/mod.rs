@@ -15,7 +15,13 @@
 //!   then broadcast. A quorum of timeouts forms a TC, which enters the next
 //!   round. Timers back off exponentially while rounds keep failing.
 
+mod catchup;
+mod leader;
+mod pacemaker;
+
 use std::collections::{BTreeMap, HashMap};
+
+use leader::{reputation_window, Link};
 use std::time::Duration;
 
 use crate::messages::{Action, Equivocation, Event, Message, Proposal, Timeout, Vote};
@@ -90,34 +96,6 @@ impl DropReason {
             DropReason::BadPayload => "bad_payload",
         }
     }
-}
-
-/// What the reputation rule needs to know of a block on the chain.
-#[derive(Debug, Clone)]
-struct Link {
-    parent: BlockId,
-    round: Round,
-    proposer: ValidatorId,
-    /// The signers of its certificate of the parent: they were alive.
-    voters: Vec<ValidatorId>,
-}
-
-impl Link {
-    fn of(block: &Block) -> Link {
-        Link {
-            parent: block.parent_id(),
-            round: block.round,
-            proposer: block.proposer,
-            voters: block.justify.signers.clone(),
-        }
-    }
-}
-
-/// How many rounds of chain the leader-reputation rule reads: ten full
-/// rotations, so one failure keeps a validator out for a while, and one
-/// unlucky round does not outweigh its successes.
-fn reputation_window(validators: usize) -> u64 {
-    10 * validators as u64
 }
 
 /// Most blocks one sync response may carry.
@@ -333,88 +311,6 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         &self.dropped
     }
 
-    /// The round-robin leader of `round`, before reputation.
-    pub fn round_robin(&self, round: Round) -> ValidatorId {
-        ValidatorId((round.0 % self.validators.len() as u64) as u16)
-    }
-
-    /// The leader of `round` for a proposal that extends block `anchor` (of
-    /// round `anchor_round`): round-robin, skipping validators whose recent
-    /// rounds left no block on the anchor's chain (leader reputation), so a
-    /// crashed validator does not cost a timeout every n rounds.
-    ///
-    /// The rule reads only the chain ending at the anchor, which every
-    /// validator checking the proposal holds (it votes only with the full
-    /// ancestry), so all honest validators agree on it. At most f
-    /// validators are skipped, the most-failed first (ties by id), so a
-    /// quorum of candidates always remains.
-    pub fn leader_after(&self, round: Round, anchor: BlockId, anchor_round: Round) -> ValidatorId {
-        let n = self.validators.len() as u64;
-        let low = anchor_round
-            .0
-            .saturating_sub(reputation_window(self.validators.len()));
-        // Walk the anchor's chain down through the window. A validator that
-        // signed a certificate on the chain was alive (+1 per signature); a
-        // round whose round-robin leader did not author the block there
-        // (no block, or another validator's because it was skipped) counts
-        // against that leader (+1 failure). Where the chain is not known,
-        // nobody is blamed.
-        let mut authored: BTreeMap<u64, ValidatorId> = BTreeMap::new();
-        let mut score: BTreeMap<u64, i64> = BTreeMap::new();
-        let mut floor = low;
-        let mut id = anchor;
-        loop {
-            let Some(link) = self.links.get(&id) else {
-                if id != self.validators.genesis() {
-                    // The anchor itself is unknown: no blame at all.
-                    floor = anchor_round.0;
-                }
-                break;
-            };
-            if link.round.0 <= low {
-                break;
-            }
-            authored.insert(link.round.0, link.proposer);
-            for v in &link.voters {
-                *score.entry(u64::from(v.0)).or_default() -= 1;
-            }
-            if !self.links.contains_key(&link.parent) && link.parent != self.validators.genesis() {
-                floor = link.round.0;
-                break;
-            }
-            id = link.parent;
-        }
-        for x in (floor + 1).max(1)..=anchor_round.0 {
-            let expected = x % n;
-            if authored.get(&x).map(|p| u64::from(p.0)) != Some(expected) {
-                *score.entry(expected).or_default() += 1;
-            }
-        }
-        // Skip the validators with the most failures net of signatures, at
-        // most f of them, so a quorum of candidates always remains.
-        let mut ranked: Vec<(i64, u64)> = score
-            .into_iter()
-            .filter(|(_, s)| *s > 0)
-            .map(|(v, s)| (s, v))
-            .collect();
-        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let excluded: Vec<u64> = ranked
-            .into_iter()
-            .take(self.validators.max_faulty())
-            .map(|(_, v)| v)
-            .collect();
-        let mut candidate = round.0 % n;
-        while excluded.contains(&candidate) {
-            candidate = (candidate + 1) % n;
-        }
-        ValidatorId(candidate as u16)
-    }
-
-    /// The leader of `round` after this validator's highest certificate.
-    fn leader(&self, round: Round) -> ValidatorId {
-        self.leader_after(round, self.high_qc.data.block_id, self.high_qc.round())
-    }
-
     /// Feeds one event; returns the actions to carry out, in order.
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
         match event {
@@ -454,73 +350,6 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
 
     fn drop(&mut self, reason: DropReason) {
         *self.dropped.entry(reason.code()).or_default() += 1;
-    }
-
-    /// The round to be in, given the certificates held.
-    fn entry_round(&self) -> Round {
-        let by_qc = self.high_qc.round().next();
-        let by_tc = self.high_tc.as_ref().map_or(Round(0), |tc| tc.round.next());
-        by_qc.max(by_tc).max(Round(1))
-    }
-
-    fn timeout_duration(&self) -> Duration {
-        let factor = 1u32
-            .checked_shl(self.failed_rounds.min(16))
-            .unwrap_or(u32::MAX);
-        self.config
-            .base_timeout
-            .saturating_mul(factor)
-            .min(self.config.max_timeout)
-    }
-
-    /// Pacemaker: enter `round` if it is ahead of the current one.
-    fn enter_round(&mut self, round: Round, force: bool) {
-        if !self.started || (round <= self.round && !force) {
-            return;
-        }
-        self.round = round;
-        // Votes and timeouts for rounds well behind are of no use any more.
-        let keep = Round(round.0.saturating_sub(2));
-        self.votes = self.votes.split_off(&keep);
-        self.timeouts = self.timeouts.split_off(&keep);
-        // Rounds can advance for a long time without commits (a partition);
-        // the evidence bookkeeping must not grow with them.
-        self.first_proposals = self.first_proposals.split_off(&(keep, ValidatorId(0)));
-        self.first_votes = self.first_votes.split_off(&(keep, ValidatorId(0)));
-        self.out.push(Action::SetTimer {
-            round,
-            after: self.timeout_duration(),
-        });
-        // Progress does not fire timers, so retry fetches every few rounds.
-        if round.0 % 4 == 0 {
-            self.refetch(round);
-        }
-        // A restarted leader that already voted in this round proposed in
-        // it before the crash; proposing again would equivocate.
-        if self.member
-            && self.leader(round) == self.me
-            && round > self.safety.last_voted_round
-            && round > self.safety.last_proposed_round
-        {
-            self.out.push(Action::NeedPayload {
-                round,
-                parent: self.high_qc.data.block_id,
-            });
-        }
-    }
-
-    /// Asks again for missing blocks, from `round`'s leader: the first
-    /// answer may have been lost, or its first source lacked the block.
-    fn refetch(&mut self, round: Round) {
-        let leader = self.round_robin(round);
-        let mut missing: Vec<BlockId> = self.missing.keys().copied().collect();
-        missing.sort();
-        for block_id in missing.into_iter().take(16) {
-            self.out.push(Action::Fetch {
-                block_id,
-                from: leader,
-            });
-        }
     }
 
     fn persist_safety(&mut self, next: SafetyData) {
@@ -690,163 +519,6 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         Ok(())
     }
 
-    /// Whether `block`'s parent is known; if not, fetches it (once) from
-    /// `from` and remembers that `block` waits for it.
-    fn has_ancestry(&mut self, block: &Block, from: ValidatorId) -> bool {
-        let parent = block.parent_id();
-        if parent == self.committed.id || self.blocks.contains_key(&parent) {
-            return true;
-        }
-        if block.justify.round() <= self.committed.round {
-            // Its parent is at or below our committed round but is not our
-            // committed block: it is on a dead branch.
-            return false;
-        }
-        if !self.missing.contains_key(&parent) && self.missing.len() >= MISSING_MAX {
-            // Too much is missing at once: wait for later certificates
-            // (and the timer's re-fetches) rather than remember more.
-            return false;
-        }
-        let waiting = self.missing.entry(parent).or_default();
-        if waiting.is_empty() {
-            self.out.push(Action::Fetch {
-                block_id: parent,
-                from,
-            });
-        }
-        if waiting.len() < 16 {
-            waiting.push(block.id());
-        }
-        false
-    }
-
-    /// A fetched block: accept it if it was asked for and its certificate
-    /// holds, then resume what waited for it.
-    fn on_fetched(&mut self, block: Block) -> Result<(), DropReason> {
-        let id = block.id();
-        let Some(waiting) = self.missing.remove(&id) else {
-            return Err(DropReason::Stale);
-        };
-        if block.epoch != self.validators.epoch()
-            || block.round <= block.justify.round()
-            || Some(block.height.0) != block.justify.data.height.0.checked_add(1)
-        {
-            return Err(DropReason::Malformed);
-        }
-        self.verify_qc(&block.justify)?;
-        if block.round > self.committed.round && !self.blocks.contains_key(&id) {
-            if self.blocks.len() >= self.config.blocks_max {
-                return Err(DropReason::TooManyBlocks);
-            }
-            self.out.push(Action::PersistBlock(block.clone()));
-            self.links.insert(id, Link::of(&block));
-            self.blocks.insert(id, block.clone());
-        }
-        let from = block.proposer;
-        self.process_qc(block.justify.clone());
-        let complete = self.has_ancestry(&block, from);
-        if complete {
-            for child in waiting {
-                if let Some(child) = self.blocks.get(&child).cloned() {
-                    if child.round == self.round && self.has_ancestry(&child, from) {
-                        self.try_vote(&child);
-                    }
-                }
-            }
-        } else if let Some(again) = self.missing.get_mut(&block.parent_id()) {
-            // Still missing further up: the children wait on, behind it.
-            again.extend(waiting);
-            again.truncate(16);
-        }
-        if let Some((target, proof)) = self.pending_commit.take() {
-            self.commit(target, &proof);
-        }
-        Ok(())
-    }
-
-    /// The host ended the epoch at its committed block; start the next one
-    /// from that block. Everything of the old epoch is dropped: its
-    /// messages are refused from now on by the epoch checks.
-    fn on_new_epoch(&mut self, validators: ValidatorSet, me: Option<ValidatorId>) {
-        if validators.epoch() <= self.validators.epoch() {
-            return;
-        }
-        let epoch = validators.epoch();
-        self.committed = Committed {
-            id: validators.genesis(),
-            round: Round(0),
-            height: validators.genesis_height(),
-        };
-        self.high_qc = validators.genesis_qc();
-        self.member = me.is_some_and(|id| validators.key(id).is_some());
-        self.me = me.unwrap_or(ValidatorId(u16::MAX));
-        self.validators = validators;
-        self.epoch_ahead = self.epoch_ahead.max(epoch);
-        self.persist_safety(SafetyData::new(epoch));
-        self.round = Round(0);
-        self.high_tc = None;
-        self.blocks.clear();
-        self.links.clear();
-        self.votes.clear();
-        self.first_votes.clear();
-        self.first_proposals.clear();
-        self.timeouts.clear();
-        self.missing.clear();
-        self.payload_valid.clear();
-        self.payload_pending.clear();
-        self.pending_commit = None;
-        self.sync_requested = None;
-        self.failed_rounds = 0;
-        if self.started {
-            self.enter_round(Round(1), true);
-        }
-    }
-
-    /// Bulk catch-up: committed blocks with the certificate that commits
-    /// the last one. Checked by hash chain from our committed block, so a
-    /// peer can neither forge nor reorder them.
-    fn on_sync(&mut self, blocks: Vec<Block>, proof: QuorumCert) -> Result<(), DropReason> {
-        if blocks.is_empty() || blocks.len() > SYNC_BLOCKS_MAX {
-            return Err(DropReason::Malformed);
-        }
-        if proof.data.epoch != self.validators.epoch() {
-            return Err(DropReason::WrongEpoch);
-        }
-        let last = blocks.last().expect("checked non-empty");
-        if proof.data.commits() != Some(last.id()) || proof.data.parent_round != last.round {
-            return Err(DropReason::Malformed);
-        }
-        let mut parent = (
-            self.committed.id,
-            self.committed.round,
-            self.committed.height,
-        );
-        for b in &blocks {
-            if b.epoch != self.validators.epoch()
-                || b.parent_id() != parent.0
-                || b.round <= parent.1
-                || Some(b.height.0) != parent.2 .0.checked_add(1)
-            {
-                return Err(DropReason::Malformed);
-            }
-            parent = (b.id(), b.round, b.height);
-        }
-        self.verify_qc(&proof)?;
-        for b in &blocks {
-            self.links.insert(b.id(), Link::of(b));
-        }
-        let pending = self.pending_commit.take();
-        self.sync_requested = None;
-        self.apply_commit(blocks, &proof);
-        self.process_qc(proof);
-        if let Some((target, proof)) = pending {
-            if proof.data.parent_round > self.committed.round {
-                self.commit(target, &proof);
-            }
-        }
-        Ok(())
-    }
-
     fn on_payload_checked(&mut self, block_id: BlockId, valid: bool) {
         if !self.payload_pending.remove(&block_id) {
             return;
@@ -953,104 +625,6 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         Ok(())
     }
 
-    fn on_timer(&mut self, round: Round) {
-        if round != self.round || !self.started || !self.member {
-            return;
-        }
-        self.failed_rounds = self.failed_rounds.saturating_add(1);
-        let tc = self.high_tc.clone().filter(|tc| tc.round.next() == round);
-        // T1 refuses only when this validator is not really in `round`;
-        // then there is nothing to send, but the timer keeps running.
-        if let Ok((next, data)) = safety::timeout(&self.safety, round, &self.high_qc, tc.as_ref()) {
-            {
-                self.persist_safety(next);
-                let timeout = Timeout {
-                    signature: self.signer.sign(&data.signing_message()),
-                    data,
-                    high_qc: self.high_qc.clone(),
-                    high_tc: self.high_tc.clone(),
-                    voter: self.me,
-                };
-                self.out
-                    .push(Action::Broadcast(Message::Timeout(timeout.clone())));
-                if let Err(reason) = self.on_timeout(timeout) {
-                    self.drop(reason);
-                }
-            }
-        }
-        self.refetch(round);
-        // Keep re-sending while the round lasts: messages may have been lost.
-        if self.round == round {
-            self.out.push(Action::SetTimer {
-                round,
-                after: self.timeout_duration(),
-            });
-        }
-    }
-
-    fn on_timeout(&mut self, timeout: Timeout) -> Result<(), DropReason> {
-        let data = timeout.data;
-        if data.epoch != self.validators.epoch() {
-            return Err(DropReason::WrongEpoch);
-        }
-        self.check_round(data.round)?;
-        if data.high_qc_round != timeout.high_qc.round() || data.high_qc_round >= data.round {
-            return Err(DropReason::Malformed);
-        }
-        let key = self
-            .validators
-            .key(timeout.voter)
-            .ok_or(DropReason::NotMember)?;
-        if !self
-            .verifier
-            .verify(key, &data.signing_message(), &timeout.signature)
-        {
-            return Err(DropReason::BadSignature);
-        }
-        self.verify_qc(&timeout.high_qc)?;
-        self.process_qc(timeout.high_qc);
-        // Only a certificate that moves this validator forward matters; an
-        // old one is no reason to drop the timeout that carries it.
-        if let Some(tc) = timeout.high_tc.filter(|tc| tc.round >= self.round) {
-            self.on_timeout_cert(tc)?;
-        }
-        if data.round < self.round {
-            return Ok(());
-        }
-        let quorum = self.validators.quorum();
-        let signers = self.timeouts.entry(data.round).or_default();
-        signers
-            .entry(timeout.voter)
-            .or_insert((data.high_qc_round, timeout.signature));
-        if signers.len() == quorum {
-            let tc = TimeoutCert {
-                epoch: data.epoch,
-                round: data.round,
-                signers: signers.iter().map(|(v, (r, _))| (*v, *r)).collect(),
-                signatures: signers.values().map(|(_, s)| *s).collect(),
-            };
-            self.out
-                .push(Action::Broadcast(Message::TimeoutCert(tc.clone())));
-            self.process_tc(tc);
-        }
-        Ok(())
-    }
-
-    fn on_timeout_cert(&mut self, tc: TimeoutCert) -> Result<(), DropReason> {
-        if tc.epoch != self.validators.epoch() {
-            return Err(DropReason::WrongEpoch);
-        }
-        self.check_round(tc.round)?;
-        if self.high_tc.as_ref().is_some_and(|h| h.round >= tc.round) {
-            return Ok(());
-        }
-        self.validators
-            .verify_tc(&tc, &self.verifier)
-            .map_err(DropReason::BadCertificate)?;
-        self.process_tc(tc);
-        Ok(())
-    }
-
     /// A verified QC: keep the highest, apply the two-chain commit rule,
     /// and enter the next round.
     fn process_qc(&mut self, qc: QuorumCert) {
@@ -1066,14 +640,6 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             }
         }
         self.enter_round(qc.round().next(), false);
-    }
-
-    fn process_tc(&mut self, tc: TimeoutCert) {
-        let round = tc.round;
-        if self.high_tc.as_ref().is_none_or(|h| h.round < round) {
-            self.high_tc = Some(tc);
-        }
-        self.enter_round(round.next(), false);
     }
 
     /// Commits `id` and its uncommitted ancestors, oldest first.

@@ -119,9 +119,9 @@ pub fn read(path: &Path) -> Result<Keypair> {
 
 /// The libp2p peer id a node with this key will have.
 pub fn peer_id(key: &PublicKey) -> Result<String> {
-    let pk = libp2p_identity::ed25519::PublicKey::try_from_bytes(&key.0)
+    let pk = libp2p::identity::ed25519::PublicKey::try_from_bytes(&key.0)
         .map_err(|e| anyhow::anyhow!("public key {key} is not a libp2p ed25519 key: {e}"))?;
-    Ok(libp2p_identity::PublicKey::from(pk)
+    Ok(libp2p::identity::PublicKey::from(pk)
         .to_peer_id()
         .to_string())
 }

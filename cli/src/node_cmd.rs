@@ -1,0 +1,434 @@
+//! `hutong init`, `hutong node` and `hutong testnet`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use hutong_genesis::template::{generate, TemplateOptions};
+use hutong_genesis::Genesis;
+use hutong_node::client::Client;
+use hutong_node::config::{
+    ConfigFile, ConsensusSection, MempoolSection, MetricsSection, NodeConfig, P2pSection,
+    RpcSection,
+};
+use hutong_node::keyfile;
+use hutong_node::network::peer_id_of;
+use hutong_node::shared::Role;
+
+#[derive(Args)]
+pub struct InitArgs {
+    /// The node's home folder (created; must not hold a config yet).
+    #[arg(long)]
+    home: PathBuf,
+    /// The consortium's genesis file (copied into the home folder).
+    #[arg(long)]
+    genesis: PathBuf,
+    /// This node's key file, named in genesis (copied into the home folder).
+    #[arg(long)]
+    node_key: PathBuf,
+    /// validator, observer or regulator; inferred from genesis if omitted.
+    #[arg(long)]
+    role: Option<String>,
+    #[arg(long, default_value = "/ip4/0.0.0.0/tcp/26600")]
+    p2p_listen: String,
+    /// Another node's p2p address; repeat for each.
+    #[arg(long = "peer")]
+    peers: Vec<String>,
+    #[arg(long, default_value = "127.0.0.1:8545")]
+    rpc_listen: String,
+    #[arg(long)]
+    metrics_listen: Option<String>,
+}
+
+#[derive(Args)]
+pub struct NodeArgs {
+    /// The node's home folder, made by `hutong init`.
+    #[arg(long)]
+    home: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TestnetArgs {
+    /// Folder for the testnet's genesis, keys and node homes; reused if it
+    /// already holds a testnet.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Wipe the folder and start a new chain.
+    #[arg(long)]
+    fresh: bool,
+    /// Demo customer accounts in the genesis.
+    #[arg(long, default_value_t = 8)]
+    accounts: usize,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration_secs: Option<u64>,
+    /// Only lay out the folder (genesis, keys, node homes) and exit; each
+    /// node then runs with `hutong node --home DIR/NAME`.
+    #[arg(long)]
+    create_only: bool,
+}
+
+fn infer_role(genesis: &Genesis, key: &hutong_runtime::PublicKey) -> Result<Role> {
+    if genesis.validators().any(|m| m.node_key == *key) {
+        return Ok(Role::Validator);
+    }
+    if genesis.regulators.iter().any(|r| r.node_key == *key) {
+        return Ok(Role::Regulator);
+    }
+    if genesis.members.iter().any(|m| m.node_key == *key) {
+        return Ok(Role::Observer);
+    }
+    bail!("node key {key} is not a node of this genesis")
+}
+
+fn parse_role(s: &str) -> Result<Role> {
+    match s {
+        "validator" => Ok(Role::Validator),
+        "observer" => Ok(Role::Observer),
+        "regulator" => Ok(Role::Regulator),
+        other => bail!("--role {other:?}: expected validator, observer or regulator"),
+    }
+}
+
+fn copy_private(from: &Path, to: &Path) -> Result<()> {
+    let key = keyfile::read(from)?;
+    keyfile::write(to, &key)
+}
+
+pub fn init(args: InitArgs) -> Result<()> {
+    let config_path = NodeConfig::path_in(&args.home);
+    if config_path.exists() {
+        bail!(
+            "{} already exists; refusing to overwrite a node",
+            config_path.display()
+        );
+    }
+    let genesis = crate::load_genesis(&args.genesis)?;
+    let key = keyfile::read(&args.node_key)?;
+    let role = match &args.role {
+        Some(r) => parse_role(r)?,
+        None => infer_role(&genesis, &key.public())?,
+    };
+    std::fs::create_dir_all(&args.home)
+        .with_context(|| format!("cannot create {}", args.home.display()))?;
+    std::fs::copy(&args.genesis, args.home.join("genesis.toml"))
+        .with_context(|| format!("cannot copy {}", args.genesis.display()))?;
+    copy_private(&args.node_key, &args.home.join("node.key"))?;
+    let file = ConfigFile {
+        role,
+        genesis: "genesis.toml".into(),
+        node_key: "node.key".into(),
+        data_dir: "data".into(),
+        p2p: P2pSection {
+            listen: args.p2p_listen,
+            peers: args.peers,
+        },
+        rpc: RpcSection {
+            listen: args.rpc_listen,
+            connections_max: 256,
+            request_bytes_max: 8 * 1024 * 1024,
+        },
+        metrics: args.metrics_listen.map(|listen| MetricsSection { listen }),
+        consensus: ConsensusSection::default(),
+        mempool: MempoolSection::default(),
+    };
+    write_config(&args.home, &file)?;
+    println!(
+        "initialised {} as a {:?} of chain {}; peer id {}",
+        args.home.display(),
+        role,
+        genesis.chain_id(),
+        peer_id_of(&key.public()).map_err(anyhow::Error::msg)?
+    );
+    println!("start it with: hutong node --home {}", args.home.display());
+    Ok(())
+}
+
+fn write_config(home: &Path, file: &ConfigFile) -> Result<()> {
+    // Validate what we write, so a bad flag fails here and not at start.
+    NodeConfig::from_file(home, "config.toml", file.clone())?;
+    let text = format!(
+        "# Hutong node configuration. Paths are relative to this folder.\n{}",
+        toml::to_string(file).context("encoding the config")?
+    );
+    let path = NodeConfig::path_in(home);
+    std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn,jsonrpsee=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// A future that resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub fn node(args: NodeArgs) -> Result<()> {
+    let config = NodeConfig::load(&args.home)?;
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(hutong_node::run(config, shutdown_signal(), None))?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// A free TCP port on loopback (bound and released; the node binds it
+/// again a moment later).
+fn free_port() -> Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(l.local_addr()?.port())
+}
+
+struct TestnetNode {
+    name: String,
+    home: PathBuf,
+    rpc: String,
+}
+
+/// Lays out a testnet in `dir`: genesis, keys, and one home per node.
+fn create_testnet(dir: &Path, accounts: usize) -> Result<()> {
+    let opts = TemplateOptions {
+        consortium: "Hutong local testnet".into(),
+        validators: 4,
+        observers: 0,
+        regulator: true,
+        demo_accounts: accounts,
+        genesis_time_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    };
+    let generated = generate(&opts, &mut rand::rngs::OsRng);
+    let genesis = Genesis::from_doc(&generated.doc)?;
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).with_context(|| format!("cannot create {}", keys.display()))?;
+    for named in &generated.keys {
+        keyfile::write(&keys.join(format!("{}.key", named.name)), &named.key)?;
+    }
+    std::fs::write(
+        dir.join("genesis.toml"),
+        toml::to_string(&generated.doc).context("encoding genesis")?,
+    )?;
+    // Nodes: the validators in genesis order, then the regulator.
+    let mut nodes: Vec<(String, String, Role)> = genesis
+        .validators()
+        .map(|m| (m.name.clone(), format!("{}.node", m.name), Role::Validator))
+        .collect();
+    if !genesis.regulators.is_empty() {
+        nodes.push(("regulator".into(), "regulator.node".into(), Role::Regulator));
+    }
+    let mut ports = Vec::new();
+    for _ in &nodes {
+        ports.push((free_port()?, free_port()?, free_port()?));
+    }
+    let peer_addrs: Vec<String> = nodes
+        .iter()
+        .zip(&ports)
+        .map(|((_, key, _), (p2p, _, _))| {
+            let k = keyfile::read(&keys.join(format!("{key}.key")))?;
+            let id = peer_id_of(&k.public()).map_err(anyhow::Error::msg)?;
+            Ok(format!("/ip4/127.0.0.1/tcp/{p2p}/p2p/{id}"))
+        })
+        .collect::<Result<_>>()?;
+    for (i, ((name, key, role), (p2p, rpc, metrics))) in nodes.iter().zip(&ports).enumerate() {
+        let home = dir.join(name);
+        std::fs::create_dir_all(&home)?;
+        let file = ConfigFile {
+            role: *role,
+            genesis: "../genesis.toml".into(),
+            node_key: format!("../keys/{key}.key").into(),
+            data_dir: "data".into(),
+            p2p: P2pSection {
+                listen: format!("/ip4/127.0.0.1/tcp/{p2p}"),
+                peers: peer_addrs
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, a)| a.clone())
+                    .collect(),
+            },
+            rpc: RpcSection {
+                listen: format!("127.0.0.1:{rpc}"),
+                connections_max: 256,
+                request_bytes_max: 8 * 1024 * 1024,
+            },
+            metrics: Some(MetricsSection {
+                listen: format!("127.0.0.1:{metrics}"),
+            }),
+            consensus: ConsensusSection::default(),
+            mempool: MempoolSection::default(),
+        };
+        write_config(&home, &file)?;
+    }
+    Ok(())
+}
+
+fn testnet_nodes(dir: &Path) -> Result<Vec<TestnetNode>> {
+    let mut out = Vec::new();
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| NodeConfig::path_in(p).exists())
+        .collect();
+    entries.sort();
+    // Validators first, the regulator last, as in genesis.
+    entries.sort_by_key(|p| p.file_name().map(|n| n == "regulator").unwrap_or(false));
+    for home in entries {
+        let config = NodeConfig::load(&home)?;
+        out.push(TestnetNode {
+            name: home
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            rpc: format!("http://{}", config.rpc_listen),
+            home,
+        });
+    }
+    Ok(out)
+}
+
+pub fn testnet(args: TestnetArgs) -> Result<()> {
+    let dir = args
+        .dir
+        .unwrap_or_else(|| std::env::temp_dir().join("hutong-testnet"));
+    if args.fresh && dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    if !dir.join("genesis.toml").exists() {
+        if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+            bail!(
+                "{} is not empty and holds no testnet; choose another --dir",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(&dir)?;
+        create_testnet(&dir, args.accounts)?;
+        println!("created a new testnet in {}", dir.display());
+    } else {
+        println!(
+            "reusing the testnet in {} (--fresh starts a new chain)",
+            dir.display()
+        );
+    }
+    if args.create_only {
+        for n in testnet_nodes(&dir)? {
+            println!("{} {} {}", n.name, n.home.display(), n.rpc);
+        }
+        return Ok(());
+    }
+    let nodes = testnet_nodes(&dir)?;
+    let duration_secs = args.duration_secs;
+    let exe = std::env::current_exe().context("finding the hutong binary")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut children = Vec::new();
+        for n in &nodes {
+            let log = std::fs::File::create(n.home.join("node.log"))?;
+            let child = tokio::process::Command::new(&exe)
+                .arg("node")
+                .arg("--home")
+                .arg(&n.home)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("starting {}", n.name))?;
+            children.push(child);
+        }
+        println!("\nHutong testnet: 4 validators and a regulator on loopback");
+        for n in &nodes {
+            println!("  {:<10} rpc {}   log {}", n.name, n.rpc, n.home.join("node.log").display());
+        }
+        let first = &nodes[0];
+        println!("\ntry, in another terminal:");
+        println!("  hutong query status --rpc {}", first.rpc);
+        println!(
+            "  hutong tx --rpc {} --key {} transfer --to <address> --asset CNY --amount 1.00 --wait",
+            first.rpc,
+            dir.join("keys/account-0.key").display()
+        );
+        println!("  (account addresses: hutong keys show {})", dir.join("keys/account-1.key").display());
+        println!("\nCtrl-C stops all nodes.\n");
+        let client = Client::new(&first.rpc)?;
+        let deadline = duration_secs.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
+        let mut tick = tokio::time::interval(Duration::from_secs(2));
+        let stop = crate::node_cmd::shutdown_signal();
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tick.tick() => {
+                    if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                        break;
+                    }
+                    for (n, child) in nodes.iter().zip(children.iter_mut()) {
+                        if let Ok(Some(status)) = child.try_wait() {
+                            println!("{} exited ({status}); see {}", n.name, n.home.join("node.log").display());
+                        }
+                    }
+                    match client.status().await {
+                        Ok(s) => println!(
+                            "height {:>6}  round {:>6}  peers {}  mempool {}",
+                            s["height"], s["consensus"]["round"],
+                            s["peers"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
+                            s["mempool"]["txs"]
+                        ),
+                        Err(e) => println!("waiting for {}: {e}", first.name),
+                    }
+                }
+            }
+        }
+        println!("stopping the testnet");
+        for child in &children {
+            if let Some(pid) = child.id() {
+                let _ = std::process::Command::new("kill")
+                    .arg("-TERM")
+                    .arg(pid.to_string())
+                    .status();
+            }
+        }
+        for (n, child) in nodes.iter().zip(children.iter_mut()) {
+            match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+                Ok(_) => {}
+                Err(_) => {
+                    println!("{} did not stop in 10 s; killing it", n.name);
+                    let _ = child.kill().await;
+                }
+            }
+        }
+        Ok::<(), anyhow::Error>(())
+    })
+}

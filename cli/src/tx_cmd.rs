@@ -1,0 +1,295 @@
+//! `hutong tx …` (sign, submit, wait for finality) and `hutong query …`.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use hutong_node::client::Client;
+use hutong_node::keyfile;
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::tx::{Expiry, FreezeReason};
+use hutong_runtime::{
+    Address, Amount, AssetCode, ChainId, Height, Nonce, PublicKey, Tier, Transaction, TransferId,
+    TxKind,
+};
+use serde_json::Value;
+
+#[derive(Args)]
+pub struct Common {
+    /// The node's JSON-RPC address.
+    #[arg(long, default_value = "http://127.0.0.1:8545", global = true)]
+    rpc: String,
+}
+
+#[derive(Args)]
+pub struct TxArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The signing key file (the sender).
+    #[arg(long)]
+    key: PathBuf,
+    /// The institution key that co-signs (step-up for large transfers).
+    #[arg(long, global = true)]
+    cosigner_key: Option<PathBuf>,
+    /// Wait until the transaction is final and print its receipt.
+    #[arg(long, global = true)]
+    wait: bool,
+    /// How many blocks from now the transaction stays valid.
+    #[arg(long, default_value_t = 1_000, global = true)]
+    valid_for_blocks: u64,
+    /// Free text for the counterparty (at most 256 bytes).
+    #[arg(long, default_value = "", global = true)]
+    memo: String,
+    #[command(subcommand)]
+    kind: TxCommand,
+}
+
+#[derive(Subcommand)]
+pub enum TxCommand {
+    /// Pay `amount` of `asset` to an address.
+    Transfer {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        asset: String,
+        /// In units of the asset ("12.34"), using its decimals.
+        #[arg(long)]
+        amount: String,
+        /// The wallet's own id for the payment (idempotency); random if omitted.
+        #[arg(long)]
+        transfer_id: Option<u128>,
+    },
+    /// Open an account for a customer (sent by the member institution).
+    OpenAccount {
+        /// The customer's public key (hex).
+        #[arg(long)]
+        owner: String,
+        #[arg(long)]
+        tier: u8,
+        /// Salted hash of the identity documents (hex); zero if omitted.
+        #[arg(long)]
+        identity_commitment: Option<String>,
+    },
+    Freeze {
+        #[arg(long)]
+        account: String,
+        /// fraud, legal-order, regulatory, customer-request or other.
+        #[arg(long, default_value = "other")]
+        reason: String,
+    },
+    Unfreeze {
+        #[arg(long)]
+        account: String,
+    },
+    Mint {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        amount: String,
+    },
+    Burn {
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        amount: String,
+    },
+}
+
+#[derive(Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    common: Common,
+    #[command(subcommand)]
+    what: QueryCommand,
+}
+
+#[derive(Subcommand)]
+pub enum QueryCommand {
+    /// Balances, sequence, tier and status of an address.
+    Account { address: String },
+    /// A transaction's status and receipt, by hash.
+    Tx { hash: String },
+    /// A block by height (a number) or id (hex).
+    Block { at: String },
+    /// The node's chain, height, round, peers and mempool.
+    Status,
+}
+
+fn parse_amount(text: &str, decimals: u32) -> Result<Amount> {
+    let (whole, frac) = match text.split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (text, ""),
+    };
+    if frac.len() > decimals as usize {
+        bail!("amount {text:?} has more than {decimals} decimals");
+    }
+    let digits = format!("{whole}{frac:0<width$}", width = decimals as usize);
+    let value: u128 = digits
+        .parse()
+        .with_context(|| format!("amount {text:?} is not a number"))?;
+    Ok(Amount(value))
+}
+
+fn decimals_of(status: &Value, asset: &str) -> Result<u32> {
+    status["assets"]
+        .as_array()
+        .and_then(|assets| {
+            assets
+                .iter()
+                .find(|a| a["code"] == asset)
+                .and_then(|a| a["decimals"].as_u64())
+        })
+        .map(|d| d as u32)
+        .with_context(|| format!("the chain has no asset {asset:?}"))
+}
+
+fn address(s: &str) -> Result<Address> {
+    s.parse()
+        .map_err(|e| anyhow::anyhow!("{s:?} is not an address: {e}"))
+}
+
+fn asset(s: &str) -> Result<AssetCode> {
+    s.parse()
+        .map_err(|e| anyhow::anyhow!("{s:?} is not an asset code: {e:?}"))
+}
+
+fn freeze_reason(s: &str) -> Result<FreezeReason> {
+    Ok(match s {
+        "fraud" => FreezeReason::Fraud,
+        "legal-order" => FreezeReason::LegalOrder,
+        "regulatory" => FreezeReason::Regulatory,
+        "customer-request" => FreezeReason::CustomerRequest,
+        "other" => FreezeReason::Other,
+        other => bail!("--reason {other:?}: expected fraud, legal-order, regulatory, customer-request or other"),
+    })
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub fn tx(args: TxArgs) -> Result<()> {
+    let key = keyfile::read(&args.key)?;
+    let cosigner = args
+        .cosigner_key
+        .as_deref()
+        .map(keyfile::read)
+        .transpose()?;
+    runtime()?.block_on(async move {
+        let client = Client::new(&args.common.rpc)?;
+        let status = client.status().await?;
+        let chain_id = ChainId(
+            Hash::from_hex(status["chain_id"].as_str().unwrap_or_default())
+                .context("node reported no chain id")?
+                .0,
+        );
+        let height = status["height"].as_u64().unwrap_or(0);
+        let me = Address::of(&key.public());
+        let account = client.account(&me).await?;
+        let sequence = account["sequence"]
+            .as_u64()
+            .with_context(|| format!("no sequence for {me}"))?;
+        let kind = match &args.kind {
+            TxCommand::Transfer {
+                to,
+                asset: a,
+                amount,
+                transfer_id,
+            } => TxKind::Transfer {
+                to: address(to)?,
+                asset: asset(a)?,
+                amount: parse_amount(amount, decimals_of(&status, a)?)?,
+                transfer_id: TransferId(transfer_id.unwrap_or_else(rand::random)),
+            },
+            TxCommand::OpenAccount {
+                owner,
+                tier,
+                identity_commitment,
+            } => TxKind::OpenAccount {
+                owner: PublicKey::from_hex(owner).map_err(|e| anyhow::anyhow!("--owner: {e}"))?,
+                tier: Tier(*tier),
+                identity_commitment: match identity_commitment {
+                    Some(h) => Hash::from_hex(h)
+                        .map_err(|e| anyhow::anyhow!("--identity-commitment: {e}"))?,
+                    None => Hash([0; 32]),
+                },
+            },
+            TxCommand::Freeze { account, reason } => TxKind::Freeze {
+                account: address(account)?,
+                reason: freeze_reason(reason)?,
+            },
+            TxCommand::Unfreeze { account } => TxKind::Unfreeze {
+                account: address(account)?,
+            },
+            TxCommand::Mint {
+                to,
+                asset: a,
+                amount,
+            } => TxKind::Mint {
+                to: address(to)?,
+                asset: asset(a)?,
+                amount: parse_amount(amount, decimals_of(&status, a)?)?,
+            },
+            TxCommand::Burn { asset: a, amount } => TxKind::Burn {
+                asset: asset(a)?,
+                amount: parse_amount(amount, decimals_of(&status, a)?)?,
+            },
+        };
+        let tx = Transaction {
+            chain_id,
+            sender: key.public(),
+            sequence: Nonce(sequence),
+            expiry: Expiry::Height(Height(height + args.valid_for_blocks)),
+            kind,
+            cosigner: None,
+            memo: args.memo.into_bytes(),
+        };
+        let signed = match &cosigner {
+            Some(c) => tx.sign_cosigned(&key, c),
+            None => tx.sign(&key),
+        };
+        let started = Instant::now();
+        let hash = client.submit(&signed).await?;
+        println!("submitted {hash}");
+        if !args.wait {
+            return Ok(());
+        }
+        let final_status = client.wait_final(&hash, Duration::from_secs(60)).await?;
+        println!("{}", serde_json::to_string_pretty(&final_status)?);
+        println!("final in {:.2} s", started.elapsed().as_secs_f64());
+        if final_status["receipt"]["success"] == false {
+            bail!(
+                "the transaction was recorded but failed: {}",
+                final_status["receipt"]["code"]
+            );
+        }
+        Ok(())
+    })
+}
+
+pub fn query(args: QueryArgs) -> Result<()> {
+    runtime()?.block_on(async move {
+        let client = Client::new(&args.common.rpc)?;
+        let v = match args.what {
+            QueryCommand::Account { address: a } => client.account(&address(&a)?).await?,
+            QueryCommand::Tx { hash } => {
+                let h = Hash::from_hex(hash.trim_start_matches("0x"))
+                    .map_err(|e| anyhow::anyhow!("{hash:?}: {e}"))?;
+                client.transaction(&h).await?
+            }
+            QueryCommand::Block { at } => match at.parse::<u64>() {
+                Ok(h) => client.block_at(h).await?,
+                Err(_) => client.block_by_id(&at).await?,
+            },
+            QueryCommand::Status => client.status().await?,
+        };
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        Ok(())
+    })
+}

@@ -1,0 +1,427 @@
+//! Multi-process clusters of the real `hutong` binary on loopback: four
+//! validators and a regulator, ports chosen free at run time.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hutong_node::client::Client;
+use hutong_node::keyfile;
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::tx::Expiry;
+use hutong_runtime::{
+    Address, Amount, AssetCode, ChainId, Height, Keypair, Nonce, SignedTransaction, Transaction,
+    TransferId, TxKind,
+};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hutong");
+
+struct Node {
+    name: String,
+    home: PathBuf,
+    rpc: String,
+    child: Option<Child>,
+}
+
+struct Cluster {
+    _dir: tempfile::TempDir,
+    keys: PathBuf,
+    nodes: Vec<Node>,
+}
+
+impl Cluster {
+    fn new() -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(BIN)
+            .args(["testnet", "--create-only", "--accounts", "16", "--dir"])
+            .arg(dir.path().join("net"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let nodes = text
+            .lines()
+            .filter_map(|l| {
+                let parts: Vec<&str> = l.split_whitespace().collect();
+                (parts.len() == 3 && parts[2].starts_with("http")).then(|| Node {
+                    name: parts[0].to_string(),
+                    home: PathBuf::from(parts[1]),
+                    rpc: parts[2].to_string(),
+                    child: None,
+                })
+            })
+            .collect::<Vec<_>>();
+        assert_eq!(nodes.len(), 5, "4 validators and a regulator: {text}");
+        Cluster {
+            keys: dir.path().join("net/keys"),
+            _dir: dir,
+            nodes,
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        assert!(n.child.is_none(), "{} already runs", n.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(n.home.join("node.log"))
+            .unwrap();
+        n.child = Some(
+            Command::new(BIN)
+                .args(["node", "--home"])
+                .arg(&n.home)
+                .env("HUTONG_LOG", "info,libp2p=warn")
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .unwrap(),
+        );
+    }
+
+    /// SIGKILL: no shutdown, no flush.
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    fn client(&self, i: usize) -> Client {
+        Client::new(&self.nodes[i].rpc).unwrap()
+    }
+
+    fn key(&self, name: &str) -> Keypair {
+        keyfile::read(&self.keys.join(format!("{name}.key"))).unwrap()
+    }
+
+    fn log_tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.nodes[i].home.join("node.log")).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    async fn height(&self, i: usize) -> Option<u64> {
+        self.client(i).status().await.ok()?["height"].as_u64()
+    }
+
+    async fn wait_height(&self, i: usize, at_least: u64, timeout: Duration) -> u64 {
+        let started = Instant::now();
+        loop {
+            if let Some(h) = self.height(i).await {
+                if h >= at_least {
+                    return h;
+                }
+            }
+            if started.elapsed() > timeout {
+                panic!(
+                    "{} did not reach height {at_least} in {timeout:?}; log:\n{}",
+                    self.nodes[i].name,
+                    self.log_tail(i)
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Every running node's block id and state root at `height` agree.
+    async fn assert_agree(&self, running: &[usize], height: u64) {
+        let mut seen: Option<(Value, Value)> = None;
+        for &i in running {
+            self.wait_height(i, height, Duration::from_secs(60)).await;
+            let b = self.client(i).block_at(height).await.unwrap();
+            let this = (b["id"].clone(), b["result"]["state_root"].clone());
+            assert!(
+                this.1.is_string(),
+                "{}: no result at {height}: {b}",
+                self.nodes[i].name
+            );
+            match &seen {
+                None => seen = Some(this),
+                Some(first) => assert_eq!(
+                    first, &this,
+                    "{} disagrees at height {height}",
+                    self.nodes[i].name
+                ),
+            }
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// Signs transfers between the demo accounts, keeping sequences.
+struct Wallets {
+    chain_id: ChainId,
+    keys: Vec<Keypair>,
+    next: HashMap<usize, u64>,
+    cny: AssetCode,
+    next_id: u128,
+}
+
+impl Wallets {
+    async fn new(cluster: &Cluster, count: usize) -> Wallets {
+        let status = cluster.client(0).status().await.unwrap();
+        let chain_id = ChainId(
+            Hash::from_hex(status["chain_id"].as_str().unwrap())
+                .unwrap()
+                .0,
+        );
+        let keys: Vec<Keypair> = (0..count)
+            .map(|i| cluster.key(&format!("account-{i}")))
+            .collect();
+        Wallets {
+            chain_id,
+            keys,
+            next: HashMap::new(),
+            cny: AssetCode::new("CNY").unwrap(),
+            next_id: 1,
+        }
+    }
+
+    fn address(&self, i: usize) -> Address {
+        Address::of(&self.keys[i].public())
+    }
+
+    fn transfer(&mut self, from: usize, to: usize, amount: u128) -> SignedTransaction {
+        let to = self.address(to);
+        let seq = self.next.entry(from).or_insert(0);
+        let tx = Transaction {
+            chain_id: self.chain_id,
+            sender: self.keys[from].public(),
+            sequence: Nonce(*seq),
+            expiry: Expiry::Height(Height(1_000_000)),
+            kind: TxKind::Transfer {
+                to,
+                asset: self.cny,
+                amount: Amount(amount),
+                transfer_id: TransferId(self.next_id),
+            },
+            cosigner: None,
+            memo: Vec::new(),
+        };
+        *seq += 1;
+        self.next_id += 1;
+        tx.sign(&self.keys[from])
+    }
+}
+
+async fn wait_committed(client: &Client, hashes: &[Hash]) {
+    for h in hashes {
+        let status = client.wait_final(h, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(status["status"], "committed", "{status}");
+        assert_eq!(status["receipt"]["success"], true, "{status}");
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn four_validators_commit_agree_and_reject_bad_input() {
+    let mut cluster = Cluster::new();
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let mut wallets = Wallets::new(&cluster, 8).await;
+
+        // Transfers submitted to different validators all commit.
+        let mut hashes = Vec::new();
+        for k in 0..32 {
+            let tx = wallets.transfer(k % 8, (k + 1) % 8, 100);
+            let node = k % 4;
+            hashes.push(cluster.client(node).submit(&tx).await.unwrap());
+        }
+        wait_committed(&cluster.client(0), &hashes).await;
+        // Every node, the regulator too, has the same blocks and state.
+        let h = cluster.height(0).await.unwrap();
+        cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;
+
+        // Bad input gets its code.
+        let client = cluster.client(1);
+        let mut bad_sig = wallets.transfer(0, 1, 1);
+        bad_sig.signature.0[5] ^= 1;
+        let e = client.submit(&bad_sig).await.unwrap_err();
+        assert_eq!(e.rejection_code(), Some("bad_signature"), "{e}");
+        // Its sequence was not used: take it back.
+        *wallets.next.get_mut(&0).unwrap() -= 1;
+
+        let mut other = Wallets::new(&cluster, 8).await;
+        other.chain_id = ChainId([9; 32]);
+        let e = client.submit(&other.transfer(2, 3, 1)).await.unwrap_err();
+        assert_eq!(e.rejection_code(), Some("wrong_chain"), "{e}");
+
+        // A committed transaction sent again: its sequence is used.
+        let first = {
+            let mut w = Wallets::new(&cluster, 8).await;
+            w.next_id = 1;
+            w.transfer(0, 1, 100)
+        };
+        let e = client.submit(&first).await.unwrap_err();
+        assert_eq!(e.rejection_code(), Some("stale_sequence"), "{e}");
+
+        let mut huge = wallets.transfer(4, 5, 1);
+        huge.tx.memo = vec![0; 20_000];
+        let e = client.submit(&huge).await.unwrap_err();
+        assert_eq!(e.rejection_code(), Some("too_large"), "{e}");
+        *wallets.next.get_mut(&4).unwrap() -= 1;
+
+        // The rejections left the chain alone: a later transfer commits,
+        // and everything acknowledged before is still there.
+        let tx = wallets.transfer(6, 7, 100);
+        let h2 = client.submit(&tx).await.unwrap();
+        wait_committed(&cluster.client(2), &[h2]).await;
+        wait_committed(&cluster.client(3), &hashes).await;
+
+        // A peer whose key is not in genesis cannot connect.
+        let metrics_before = refused(&cluster, 0).await;
+        let target = first_p2p_addr(&cluster.nodes[0].home);
+        let stranger = stranger_connects(&target).await;
+        assert!(!stranger, "a non-member peer stayed connected");
+        let metrics_after = refused(&cluster, 0).await;
+        assert!(
+            metrics_after > metrics_before,
+            "the refusal was not counted"
+        );
+    });
+}
+
+/// The node's count of refused connections, from its status.
+async fn refused(cluster: &Cluster, i: usize) -> u64 {
+    cluster.client(i).status().await.unwrap()["peers"]["refused_connections"]
+        .as_u64()
+        .unwrap()
+}
+
+fn first_p2p_addr(home: &Path) -> String {
+    let text = std::fs::read_to_string(home.join("config.toml")).unwrap();
+    let v: toml::Value = toml::from_str(&text).unwrap();
+    v["p2p"]["listen"].as_str().unwrap().to_string()
+}
+
+/// Dials `addr` with a fresh key; true if the connection stays up.
+async fn stranger_connects(addr: &str) -> bool {
+    use futures::StreamExt;
+    use libp2p::swarm::SwarmEvent;
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            libp2p::tcp::Config::default(),
+            libp2p::noise::Config::new,
+            libp2p::yamux::Config::default,
+        )
+        .unwrap()
+        .with_behaviour(|_| libp2p::swarm::dummy::Behaviour)
+        .unwrap()
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(30)))
+        .build();
+    swarm
+        .dial(addr.parse::<libp2p::Multiaddr>().unwrap())
+        .unwrap();
+    let deadline = tokio::time::sleep(Duration::from_secs(5));
+    tokio::pin!(deadline);
+    let mut connected = false;
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return connected,
+            event = swarm.select_next_some() => match event {
+                SwarmEvent::ConnectionEstablished { .. } => connected = true,
+                SwarmEvent::ConnectionClosed { .. } | SwarmEvent::OutgoingConnectionError { .. } => {
+                    // Give the node a moment to count it.
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    return false;
+                }
+                _ => {}
+            },
+        }
+    }
+}
+
+#[test]
+fn a_killed_validator_catches_up_and_quorum_loss_recovers() {
+    let mut cluster = Cluster::new();
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let mut wallets = Wallets::new(&cluster, 16).await;
+
+        // kill -9 one validator under load: the others keep committing.
+        let mut hashes = Vec::new();
+        for k in 0..16 {
+            hashes.push(
+                cluster
+                    .client(k % 3)
+                    .submit(&wallets.transfer(k, (k + 1) % 16, 100))
+                    .await
+                    .unwrap(),
+            );
+            if k == 5 {
+                cluster.kill(3);
+            }
+        }
+        wait_committed(&cluster.client(0), &hashes).await;
+        let h = cluster.height(0).await.unwrap();
+        let later = cluster.wait_height(1, h + 3, Duration::from_secs(60)).await;
+        assert!(later > h);
+
+        // Restarted, it catches up and agrees.
+        cluster.start(3);
+        let target = cluster.height(0).await.unwrap();
+        cluster
+            .wait_height(3, target, Duration::from_secs(90))
+            .await;
+        cluster.assert_agree(&[0, 1, 2, 3, 4], target).await;
+
+        // Two of four down: no progress (and no fork).
+        cluster.kill(2);
+        cluster.kill(3);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let stalled = cluster.height(0).await.unwrap();
+        let tx = wallets.transfer(0, 1, 100);
+        let pending = cluster.client(0).submit(&tx).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let still = cluster.height(0).await.unwrap();
+        assert!(
+            still <= stalled + 1,
+            "committed without a quorum: {stalled} -> {still}"
+        );
+        assert_eq!(
+            cluster.client(0).transaction(&pending).await.unwrap()["status"],
+            "pending"
+        );
+
+        // One comes back: commits resume by themselves.
+        cluster.start(2);
+        wait_committed(&cluster.client(0), &[pending]).await;
+        let resumed = cluster.height(0).await.unwrap();
+        assert!(resumed > still);
+        cluster.assert_agree(&[0, 1, 2, 4], resumed).await;
+        // Nothing acknowledged as committed was lost.
+        wait_committed(&cluster.client(2), &hashes).await;
+    });
+}

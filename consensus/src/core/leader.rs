@@ -1,0 +1,123 @@
+//! Leader election: round-robin with leader reputation. A validator whose
+//! recent rounds left no block on the chain (net of the certificates it
+//! signed) is skipped, at most f of them, so one crashed validator does not
+//! cost a timeout every n rounds. The rule reads only the chain a proposal
+//! extends, so every honest validator computes the same leader.
+
+use std::collections::BTreeMap;
+
+use super::{Consensus, Signer};
+use crate::types::{Block, BlockId, Round, ValidatorId};
+use crate::validators::Verifier;
+
+/// What the reputation rule needs to know of a block on the chain.
+#[derive(Debug, Clone)]
+pub(super) struct Link {
+    pub(super) parent: BlockId,
+    pub(super) round: Round,
+    pub(super) proposer: ValidatorId,
+    /// The signers of its certificate of the parent: they were alive.
+    pub(super) voters: Vec<ValidatorId>,
+}
+
+impl Link {
+    pub(super) fn of(block: &Block) -> Link {
+        Link {
+            parent: block.parent_id(),
+            round: block.round,
+            proposer: block.proposer,
+            voters: block.justify.signers.clone(),
+        }
+    }
+}
+
+/// How many rounds of chain the leader-reputation rule reads: ten full
+/// rotations, so one failure keeps a validator out for a while, and one
+/// unlucky round does not outweigh its successes.
+pub(super) fn reputation_window(validators: usize) -> u64 {
+    10 * validators as u64
+}
+
+impl<S: Signer, V: Verifier> Consensus<S, V> {
+    /// The round-robin leader of `round`, before reputation.
+    pub fn round_robin(&self, round: Round) -> ValidatorId {
+        ValidatorId((round.0 % self.validators.len() as u64) as u16)
+    }
+
+    /// The leader of `round` for a proposal that extends block `anchor` (of
+    /// round `anchor_round`): round-robin, skipping validators whose recent
+    /// rounds left no block on the anchor's chain (leader reputation), so a
+    /// crashed validator does not cost a timeout every n rounds.
+    ///
+    /// The rule reads only the chain ending at the anchor, which every
+    /// validator checking the proposal holds (it votes only with the full
+    /// ancestry), so all honest validators agree on it. At most f
+    /// validators are skipped, the most-failed first (ties by id), so a
+    /// quorum of candidates always remains.
+    pub fn leader_after(&self, round: Round, anchor: BlockId, anchor_round: Round) -> ValidatorId {
+        let n = self.validators.len() as u64;
+        let low = anchor_round
+            .0
+            .saturating_sub(reputation_window(self.validators.len()));
+        // Walk the anchor's chain down through the window. A validator that
+        // signed a certificate on the chain was alive (+1 per signature); a
+        // round whose round-robin leader did not author the block there
+        // (no block, or another validator's because it was skipped) counts
+        // against that leader (+1 failure). Where the chain is not known,
+        // nobody is blamed.
+        let mut authored: BTreeMap<u64, ValidatorId> = BTreeMap::new();
+        let mut score: BTreeMap<u64, i64> = BTreeMap::new();
+        let mut floor = low;
+        let mut id = anchor;
+        loop {
+            let Some(link) = self.links.get(&id) else {
+                if id != self.validators.genesis() {
+                    // The anchor itself is unknown: no blame at all.
+                    floor = anchor_round.0;
+                }
+                break;
+            };
+            if link.round.0 <= low {
+                break;
+            }
+            authored.insert(link.round.0, link.proposer);
+            for v in &link.voters {
+                *score.entry(u64::from(v.0)).or_default() -= 1;
+            }
+            if !self.links.contains_key(&link.parent) && link.parent != self.validators.genesis() {
+                floor = link.round.0;
+                break;
+            }
+            id = link.parent;
+        }
+        for x in (floor + 1).max(1)..=anchor_round.0 {
+            let expected = x % n;
+            if authored.get(&x).map(|p| u64::from(p.0)) != Some(expected) {
+                *score.entry(expected).or_default() += 1;
+            }
+        }
+        // Skip the validators with the most failures net of signatures, at
+        // most f of them, so a quorum of candidates always remains.
+        let mut ranked: Vec<(i64, u64)> = score
+            .into_iter()
+            .filter(|(_, s)| *s > 0)
+            .map(|(v, s)| (s, v))
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        let excluded: Vec<u64> = ranked
+            .into_iter()
+            .take(self.validators.max_faulty())
+            .map(|(_, v)| v)
+            .collect();
+        let mut candidate = round.0 % n;
+        while excluded.contains(&candidate) {
+            candidate = (candidate + 1) % n;
+        }
+        ValidatorId(candidate as u16)
+    }
+
+    /// The leader of `round` after this validator's highest certificate.
+    pub(super) fn leader(&self, round: Round) -> ValidatorId {
+        self.leader_after(round, self.high_qc.data.block_id, self.high_qc.round())
+    }
+}

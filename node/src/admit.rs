@@ -1,0 +1,150 @@
+//! Admission of transactions into the mempool, from clients (JSON-RPC)
+//! and from other validators (shared batches).
+//!
+//! Cheap checks first, signatures last: size, decoding and chain id; then
+//! a full pool sheds the load with "busy" before any signature is checked;
+//! then one parallel batch verification for the transactions not already
+//! pending (each signature is checked once per node, however many times
+//! the transaction arrives); then the state checks under the pool's lock.
+//! Client transactions that enter the pool are shared with the other
+//! validators, so whoever leads next can include them.
+
+use std::sync::Arc;
+
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::state::{StateKey, StateValue};
+
+use crate::mempool::{check_stateless, Decoded, Rejection, Tip};
+use crate::network::{NetCommand, TxBatch, TXS_BATCH_MAX};
+use crate::shared::{lock, Shared};
+use crate::sigverify::{available_threads, verify_parallel};
+
+/// Where transactions come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Client,
+    Peer,
+}
+
+/// Admits `raws`, returning a verdict per transaction, in order: its hash
+/// when pending (newly or already), or why not.
+pub async fn admit(
+    shared: &Arc<Shared>,
+    raws: Vec<Vec<u8>>,
+    source: Source,
+) -> Vec<Result<Hash, Rejection>> {
+    let mut verdicts: Vec<Option<Result<Hash, Rejection>>> = vec![None; raws.len()];
+    let mut fresh: Vec<(usize, Decoded)> = Vec::new();
+    {
+        let pool = lock(&shared.mempool);
+        let full = pool.is_full();
+        for (i, raw) in raws.iter().enumerate() {
+            match check_stateless(raw, shared.chain_id) {
+                Err(e) => verdicts[i] = Some(Err(e)),
+                Ok(d) if pool.contains(&d.hash) => verdicts[i] = Some(Ok(d.hash)),
+                Ok(_) if full => {
+                    verdicts[i] = Some(Err(Rejection::Busy {
+                        what: format!("{} transactions", pool.stats().txs),
+                    }))
+                }
+                Ok(d) => fresh.push((i, d)),
+            }
+        }
+    }
+    if !fresh.is_empty() {
+        // One verification at a time per node: it already uses every core.
+        let permit = shared.verify_permits.acquire().await;
+        let txs: Vec<_> = fresh.iter().map(|(_, d)| d.tx.clone()).collect();
+        let pre =
+            tokio::task::spawn_blocking(move || verify_parallel(&txs, available_threads())).await;
+        drop(permit);
+        let valid = match pre {
+            Ok(pre) => pre.valid,
+            Err(e) => {
+                tracing::error!("signature verification task failed: {e}");
+                vec![false; fresh.len()]
+            }
+        };
+        let executed = shared.executed();
+        let tip = Tip {
+            height: executed.height,
+            timestamp_ms: executed.timestamp_ms,
+        };
+        // Read accounts before taking the lock: reads may touch the disk.
+        let accounts: Vec<_> = fresh
+            .iter()
+            .map(
+                |(_, d)| match shared.db.state(&StateKey::Account(d.sender)) {
+                    Ok(Some(StateValue::Account(a))) => Some(a),
+                    _ => None,
+                },
+            )
+            .collect();
+        let mut shared_raws = Vec::new();
+        let mut pool = lock(&shared.mempool);
+        for (((i, d), ok), account) in fresh.into_iter().zip(valid).zip(accounts) {
+            if !ok {
+                verdicts[i] = Some(Err(Rejection::BadSignature));
+                continue;
+            }
+            let hash = d.hash;
+            verdicts[i] = Some(match pool.insert(d, account.as_ref(), tip) {
+                Ok(true) => {
+                    if source == Source::Client {
+                        shared_raws.push(raws[i].clone());
+                    }
+                    Ok(hash)
+                }
+                Ok(false) => Ok(hash),
+                Err(e) => Err(e),
+            });
+        }
+        drop(pool);
+        if !shared_raws.is_empty() {
+            for chunk in shared_raws.chunks(TXS_BATCH_MAX) {
+                // Sharing is best effort: a full queue only delays the
+                // transactions to the leaders that receive them later.
+                let _ = shared
+                    .net
+                    .try_send(NetCommand::ShareTxs(TxBatch(chunk.to_vec())));
+            }
+        }
+    }
+    let verdicts: Vec<Result<Hash, Rejection>> = verdicts
+        .into_iter()
+        .map(|v| {
+            v.unwrap_or(Err(Rejection::Busy {
+                what: "internal".into(),
+            }))
+        })
+        .collect();
+    let mut admitted = 0;
+    for (v, raw) in verdicts.iter().zip(&raws) {
+        match v {
+            Ok(_) => admitted += 1,
+            Err(e) => {
+                shared.counters.reject(e.code());
+                if let Ok(d) = SignedHash::of(raw) {
+                    lock(&shared.rejections).insert(d, e.clone());
+                }
+            }
+        }
+    }
+    crate::shared::Counters::add(&shared.counters.submitted_txs, raws.len() as u64);
+    if admitted > 0 {
+        shared.mempool_grew.notify_waiters();
+        shared.mempool_grew.notify_one();
+    }
+    verdicts
+}
+
+/// The hash of a transaction that decodes, for remembering rejections.
+struct SignedHash;
+
+impl SignedHash {
+    fn of(raw: &[u8]) -> Result<Hash, ()> {
+        hutong_runtime::SignedTransaction::decode(raw)
+            .map(|t| t.hash())
+            .map_err(|_| ())
+    }
+}

@@ -1,0 +1,284 @@
+//! The node's configuration: `config.toml` in the node's home folder,
+//! validated once at load with errors that name the field and the value.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use serde::{Deserialize, Serialize};
+
+use crate::host::HostConfig;
+use crate::mempool::MempoolConfig;
+use crate::shared::Role;
+
+/// Most bytes of a config file.
+const CONFIG_BYTES_MAX: u64 = 64 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub role: Role,
+    /// Paths are relative to the home folder unless absolute.
+    pub genesis: PathBuf,
+    pub node_key: PathBuf,
+    pub data_dir: PathBuf,
+    pub p2p: P2pSection,
+    pub rpc: RpcSection,
+    #[serde(default)]
+    pub metrics: Option<MetricsSection>,
+    #[serde(default)]
+    pub consensus: ConsensusSection,
+    #[serde(default)]
+    pub mempool: MempoolSection,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct P2pSection {
+    /// A libp2p multiaddress, e.g. `/ip4/0.0.0.0/tcp/26600`.
+    pub listen: String,
+    /// Other nodes to dial, e.g. `/ip4/10.0.0.2/tcp/26600/p2p/12D3…`.
+    #[serde(default)]
+    pub peers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpcSection {
+    /// `host:port` for JSON-RPC over HTTP and WebSocket.
+    pub listen: String,
+    #[serde(default = "default_rpc_connections")]
+    pub connections_max: u32,
+    #[serde(default = "default_rpc_request_bytes")]
+    pub request_bytes_max: u32,
+}
+
+fn default_rpc_connections() -> u32 {
+    256
+}
+
+fn default_rpc_request_bytes() -> u32 {
+    8 * 1024 * 1024
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSection {
+    /// `host:port` for the Prometheus endpoint (`GET /metrics`).
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsensusSection {
+    pub base_timeout_ms: u64,
+    pub max_timeout_ms: u64,
+    pub block_txs_max: usize,
+    pub empty_block_interval_ms: u64,
+}
+
+impl Default for ConsensusSection {
+    fn default() -> Self {
+        ConsensusSection {
+            base_timeout_ms: 1_000,
+            max_timeout_ms: 10_000,
+            block_txs_max: 5_000,
+            empty_block_interval_ms: 500,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MempoolSection {
+    pub txs_max: usize,
+    pub bytes_max: usize,
+    pub per_sender_max: usize,
+    pub sequence_window: u64,
+}
+
+impl Default for MempoolSection {
+    fn default() -> Self {
+        let d = MempoolConfig::default();
+        MempoolSection {
+            txs_max: d.txs_max,
+            bytes_max: d.bytes_max,
+            per_sender_max: d.per_sender_max,
+            sequence_window: d.sequence_window,
+        }
+    }
+}
+
+/// A configuration error: which field, what value, what is wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path}: {reason}")]
+    Parse { path: String, reason: String },
+    #[error("{path}: {field} = {value:?}: {problem}")]
+    Invalid {
+        path: String,
+        field: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+/// A loaded, validated configuration with absolute paths.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub home: PathBuf,
+    pub role: Role,
+    pub genesis: PathBuf,
+    pub node_key: PathBuf,
+    pub data_dir: PathBuf,
+    pub p2p_listen: Multiaddr,
+    pub peers: Vec<Multiaddr>,
+    pub rpc_listen: SocketAddr,
+    pub rpc_connections_max: u32,
+    pub rpc_request_bytes_max: u32,
+    pub metrics_listen: Option<SocketAddr>,
+    pub consensus: hutong_consensus::core::Config,
+    pub host: HostConfig,
+    pub mempool: MempoolConfig,
+}
+
+impl NodeConfig {
+    pub fn path_in(home: &Path) -> PathBuf {
+        home.join("config.toml")
+    }
+
+    /// Reads and validates `home/config.toml`.
+    pub fn load(home: &Path) -> Result<NodeConfig, ConfigError> {
+        let path = Self::path_in(home);
+        let shown = path.display().to_string();
+        let read_err = |e: std::io::Error| ConfigError::Read {
+            path: shown.clone(),
+            reason: e.to_string(),
+        };
+        let size = std::fs::metadata(&path).map_err(read_err)?.len();
+        if size > CONFIG_BYTES_MAX {
+            return Err(ConfigError::Read {
+                path: shown,
+                reason: format!("{size} bytes; a config file is at most {CONFIG_BYTES_MAX}"),
+            });
+        }
+        let text = std::fs::read_to_string(&path).map_err(read_err)?;
+        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+        Self::from_file(home, &shown, file)
+    }
+
+    pub fn from_file(
+        home: &Path,
+        shown: &str,
+        file: ConfigFile,
+    ) -> Result<NodeConfig, ConfigError> {
+        let invalid = |field: &'static str, value: &str, problem: String| ConfigError::Invalid {
+            path: shown.to_string(),
+            field,
+            value: value.to_string(),
+            problem,
+        };
+        let abs = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                home.join(p)
+            }
+        };
+        let p2p_listen: Multiaddr = file.p2p.listen.parse().map_err(|e| {
+            invalid(
+                "p2p.listen",
+                &file.p2p.listen,
+                format!("not a multiaddress: {e}"),
+            )
+        })?;
+        let mut peers = Vec::new();
+        for peer in &file.p2p.peers {
+            peers.push(
+                peer.parse()
+                    .map_err(|e| invalid("p2p.peers", peer, format!("not a multiaddress: {e}")))?,
+            );
+        }
+        let rpc_listen: SocketAddr = file.rpc.listen.parse().map_err(|e| {
+            invalid(
+                "rpc.listen",
+                &file.rpc.listen,
+                format!("not host:port: {e}"),
+            )
+        })?;
+        let metrics_listen = match &file.metrics {
+            Some(m) => Some(m.listen.parse().map_err(|e| {
+                invalid("metrics.listen", &m.listen, format!("not host:port: {e}"))
+            })?),
+            None => None,
+        };
+        let c = &file.consensus;
+        if c.base_timeout_ms < 50 || c.base_timeout_ms > c.max_timeout_ms {
+            return Err(invalid(
+                "consensus.base_timeout_ms",
+                &c.base_timeout_ms.to_string(),
+                format!(
+                    "must be at least 50 and at most max_timeout_ms ({})",
+                    c.max_timeout_ms
+                ),
+            ));
+        }
+        if c.block_txs_max == 0 || c.block_txs_max > crate::payload::BLOCK_TXS_MAX {
+            return Err(invalid(
+                "consensus.block_txs_max",
+                &c.block_txs_max.to_string(),
+                format!("must be 1 to {}", crate::payload::BLOCK_TXS_MAX),
+            ));
+        }
+        if c.empty_block_interval_ms * 2 > c.base_timeout_ms {
+            return Err(invalid(
+                "consensus.empty_block_interval_ms",
+                &c.empty_block_interval_ms.to_string(),
+                "must be at most half of base_timeout_ms, or idle rounds time out".into(),
+            ));
+        }
+        let m = &file.mempool;
+        if m.txs_max == 0 || m.per_sender_max == 0 || m.sequence_window == 0 {
+            return Err(invalid(
+                "mempool",
+                &format!("{m:?}"),
+                "every bound must be at least 1".into(),
+            ));
+        }
+        Ok(NodeConfig {
+            home: home.to_path_buf(),
+            role: file.role,
+            genesis: abs(&file.genesis),
+            node_key: abs(&file.node_key),
+            data_dir: abs(&file.data_dir),
+            p2p_listen,
+            peers,
+            rpc_listen,
+            rpc_connections_max: file.rpc.connections_max.max(1),
+            rpc_request_bytes_max: file.rpc.request_bytes_max.max(1024),
+            metrics_listen,
+            consensus: hutong_consensus::core::Config {
+                base_timeout: Duration::from_millis(c.base_timeout_ms),
+                max_timeout: Duration::from_millis(c.max_timeout_ms),
+                ..Default::default()
+            },
+            host: HostConfig {
+                block_txs_max: c.block_txs_max,
+                empty_block_interval: Duration::from_millis(c.empty_block_interval_ms),
+                ..Default::default()
+            },
+            mempool: MempoolConfig {
+                txs_max: m.txs_max,
+                bytes_max: m.bytes_max,
+                per_sender_max: m.per_sender_max,
+                sequence_window: m.sequence_window,
+            },
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! A Prometheus endpoint: `GET /metrics` in the text exposition format,
+//! on its own port. Deliberately small: a bounded number of connections,
+//! a bounded request, a read timeout.
+
+use std::fmt::Write as _;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::shared::{lock, Shared};
+
+const CONNECTIONS_MAX: usize = 16;
+const REQUEST_BYTES_MAX: usize = 8 * 1024;
+
+/// Renders every metric.
+pub fn render(shared: &Shared) -> String {
+    let mut out = String::new();
+    let executed = shared.executed();
+    let consensus = lock(&shared.consensus).clone();
+    let mempool = lock(&shared.mempool).stats();
+    let peers = lock(&shared.peers).clone();
+    let c = &shared.counters;
+    let mut gauge = |name: &str, help: &str, kind: &str, value: u64| {
+        let _ = writeln!(
+            out,
+            "# HELP hutong_{name} {help}\n# TYPE hutong_{name} {kind}\nhutong_{name} {value}"
+        );
+    };
+    gauge(
+        "height",
+        "Height of the last executed block.",
+        "gauge",
+        executed.height,
+    );
+    gauge(
+        "round",
+        "Current consensus round.",
+        "gauge",
+        consensus.round,
+    );
+    gauge(
+        "epoch",
+        "Current consensus epoch.",
+        "gauge",
+        consensus.epoch,
+    );
+    gauge(
+        "committed_blocks_total",
+        "Blocks executed and stored since start.",
+        "counter",
+        c.committed_blocks.load(Ordering::Relaxed),
+    );
+    gauge(
+        "committed_txs_total",
+        "Transactions executed and stored since start.",
+        "counter",
+        c.committed_txs.load(Ordering::Relaxed),
+    );
+    gauge(
+        "submitted_txs_total",
+        "Transactions submitted to this node since start.",
+        "counter",
+        c.submitted_txs.load(Ordering::Relaxed),
+    );
+    gauge(
+        "timeouts_total",
+        "Round timeouts since start.",
+        "counter",
+        consensus.timeouts,
+    );
+    gauge(
+        "proposals_total",
+        "Blocks this node proposed since start.",
+        "counter",
+        consensus.proposals,
+    );
+    gauge(
+        "equivocations_total",
+        "Equivocations observed since start.",
+        "counter",
+        consensus.equivocations,
+    );
+    gauge(
+        "mempool_txs",
+        "Transactions in the mempool.",
+        "gauge",
+        mempool.txs as u64,
+    );
+    gauge(
+        "mempool_bytes",
+        "Bytes of transactions in the mempool.",
+        "gauge",
+        mempool.bytes as u64,
+    );
+    gauge(
+        "peers",
+        "Connected peers.",
+        "gauge",
+        peers.connected.len() as u64,
+    );
+    gauge(
+        "refused_connections_total",
+        "Connections refused from non-members.",
+        "counter",
+        peers.refused_connections,
+    );
+    gauge(
+        "bad_peer_messages_total",
+        "Undecodable messages from peers.",
+        "counter",
+        peers.bad_messages,
+    );
+    gauge(
+        "dropped_peer_events_total",
+        "Peer messages dropped because the node was busy.",
+        "counter",
+        peers.dropped_events,
+    );
+    gauge(
+        "rocksdb_block_writes_total",
+        "Synced block write batches.",
+        "counter",
+        c.rocksdb_writes.load(Ordering::Relaxed),
+    );
+    gauge(
+        "rocksdb_block_write_seconds_total_micros",
+        "Time spent in synced block writes, microseconds.",
+        "counter",
+        c.rocksdb_write_micros_total.load(Ordering::Relaxed),
+    );
+    gauge(
+        "halted",
+        "1 if execution halted on a state divergence.",
+        "gauge",
+        u64::from(shared.halted().is_some()),
+    );
+    let _ = writeln!(out, "# HELP hutong_rejected_txs_total Transactions rejected at admission, by code.\n# TYPE hutong_rejected_txs_total counter");
+    for code in crate::mempool::Rejection::ALL_CODES {
+        let n = lock(&c.rejected).get(code).copied().unwrap_or(0);
+        let _ = writeln!(out, "hutong_rejected_txs_total{{code=\"{code}\"}} {n}");
+    }
+    let _ = writeln!(out, "# HELP hutong_consensus_dropped_total Consensus messages dropped, by reason.\n# TYPE hutong_consensus_dropped_total counter");
+    for (reason, n) in &consensus.dropped {
+        let _ = writeln!(
+            out,
+            "hutong_consensus_dropped_total{{reason=\"{reason}\"}} {n}"
+        );
+    }
+    out
+}
+
+/// Starts serving; returns the bound address.
+pub async fn start(
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for metrics on {addr}: {e}"))?;
+    let local = listener.local_addr()?;
+    let permits = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS_MAX));
+    tokio::spawn(async move {
+        tokio::pin!(shutdown);
+        loop {
+            let accepted = tokio::select! {
+                _ = &mut shutdown => return,
+                a = listener.accept() => a,
+            };
+            let Ok((mut stream, _)) = accepted else {
+                continue;
+            };
+            let Ok(permit) = permits.clone().try_acquire_owned() else {
+                continue; // over the limit: the connection is dropped
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                let _permit = permit;
+                let mut buf = vec![0u8; REQUEST_BYTES_MAX];
+                let mut len = 0;
+                let read = tokio::time::timeout(Duration::from_secs(5), async {
+                    while len < buf.len() {
+                        let n = stream.read(&mut buf[len..]).await?;
+                        if n == 0 {
+                            break;
+                        }
+                        len += n;
+                        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+                            break;
+                        }
+                    }
+                    Ok::<_, std::io::Error>(())
+                })
+                .await;
+                if !matches!(read, Ok(Ok(()))) {
+                    return;
+                }
+                let ok = buf[..len].starts_with(b"GET /metrics ");
+                let (status, body) = if ok {
+                    ("200 OK", render(&shared))
+                } else {
+                    (
+                        "404 Not Found",
+                        "only GET /metrics is served here\n".to_string(),
+                    )
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: text/plain; version=0.0.4\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    Ok(local)
+}

@@ -1,0 +1,739 @@
+//! The peer-to-peer network: libp2p over TCP with Noise and Yamux.
+//!
+//! A node's libp2p identity is its node key from genesis, and only the
+//! consortium's nodes (members' validators and observers, regulators) may
+//! connect: any other peer is refused as soon as the Noise handshake tells
+//! who it is (`allow_block_list`), and logged. Three request–response
+//! protocols carry the traffic, each with its own size limits:
+//! `/hutong/consensus/1` (consensus messages, a proposal with its payload),
+//! `/hutong/txs/1` (transactions shared between validators) and
+//! `/hutong/sync/1` (blocks by id and committed blocks with their commit
+//! certificate, served from the database by this task).
+//!
+//! A peer that sends something that does not decode is disconnected and
+//! loses score; one that keeps doing it is banned for a while. Configured
+//! peers are redialled with exponential back-off, so nodes find each other
+//! whatever order they start in.
+
+use std::collections::HashMap;
+use std::io;
+use std::marker::PhantomData;
+use std::time::{Duration, Instant};
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
+use hutong_consensus::messages::Message;
+use hutong_consensus::types::{BlockId, QuorumCert};
+use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
+use libp2p::swarm::{DialError, ListenError, NetworkBehaviour, SwarmEvent};
+use libp2p::{allow_block_list, identity, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::payload::Payload;
+use crate::store::{Db, StoredBlock};
+
+/// Most bytes in one consensus message (a proposal carries its payload).
+pub const CONSENSUS_BYTES_MAX: usize = 12 * 1024 * 1024;
+/// Most bytes in one batch of shared transactions.
+pub const TXS_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Most bytes in one sync response; a sync request is tiny.
+pub const SYNC_BYTES_MAX: usize = 64 * 1024 * 1024;
+/// Most committed blocks one sync response carries.
+pub const SYNC_BLOCKS_MAX: usize = 256;
+/// Most transactions in one shared batch.
+pub const TXS_BATCH_MAX: usize = 4_096;
+
+/// Score below which a peer is banned; each undecodable message costs 10.
+const BAN_SCORE: i32 = -50;
+const BAN_FOR: Duration = Duration::from_secs(60);
+const REDIAL_MIN: Duration = Duration::from_millis(500);
+const REDIAL_MAX: Duration = Duration::from_secs(30);
+
+/// A consensus message, with the payload when it is a proposal.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct ConsensusEnvelope {
+    pub message: Message,
+    pub payload: Option<Payload>,
+}
+
+/// Encoded signed transactions.
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub struct TxBatch(pub Vec<Vec<u8>>);
+
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub enum SyncRequest {
+    /// A block (committed or not) with its payload, by id.
+    Block(BlockId),
+    /// Committed blocks after a height, ending with a committed run, and
+    /// the certificate that commits the last one.
+    Committed { after: u64 },
+}
+
+#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+pub enum SyncResponse {
+    Block(Option<Box<StoredBlock>>),
+    Committed {
+        blocks: Vec<StoredBlock>,
+        proof: Option<QuorumCert>,
+    },
+    /// The peer could not serve the request (its database failed).
+    Unavailable,
+}
+
+/// Length-prefixed borsh with a size limit per direction.
+#[derive(Debug)]
+pub struct BorshCodec<Req, Resp> {
+    request_max: usize,
+    response_max: usize,
+    _types: PhantomData<fn() -> (Req, Resp)>,
+}
+
+impl<Req, Resp> Clone for BorshCodec<Req, Resp> {
+    fn clone(&self) -> Self {
+        BorshCodec {
+            request_max: self.request_max,
+            response_max: self.response_max,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<Req, Resp> BorshCodec<Req, Resp> {
+    fn new(request_max: usize, response_max: usize) -> Self {
+        BorshCodec {
+            request_max,
+            response_max,
+            _types: PhantomData,
+        }
+    }
+}
+
+async fn read_framed<T, R>(io: &mut R, max: usize) -> io::Result<T>
+where
+    T: BorshDeserialize,
+    R: futures::AsyncRead + Unpin + Send,
+{
+    let mut len = [0u8; 4];
+    io.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("message of {len} bytes; at most {max}"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    io.read_exact(&mut buf).await?;
+    borsh::from_slice(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+async fn write_framed<T, W>(io: &mut W, value: &T, max: usize) -> io::Result<()>
+where
+    T: BorshSerialize,
+    W: futures::AsyncWrite + Unpin + Send,
+{
+    let bytes = borsh::to_vec(value)?;
+    if bytes.len() > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("message of {} bytes; at most {max}", bytes.len()),
+        ));
+    }
+    io.write_all(&(bytes.len() as u32).to_le_bytes()).await?;
+    io.write_all(&bytes).await?;
+    io.close().await
+}
+
+impl<Req, Resp> request_response::Codec for BorshCodec<Req, Resp>
+where
+    Req: BorshSerialize + BorshDeserialize + Send + Sync,
+    Resp: BorshSerialize + BorshDeserialize + Send + Sync,
+{
+    type Protocol = StreamProtocol;
+    type Request = Req;
+    type Response = Resp;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Req>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_framed(io, self.request_max).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Resp>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        read_framed(io, self.response_max).await
+    }
+
+    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Req) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_framed(io, &req, self.request_max).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Resp,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        write_framed(io, &res, self.response_max).await
+    }
+}
+
+type ConsensusCodec = BorshCodec<ConsensusEnvelope, ()>;
+type TxsCodec = BorshCodec<TxBatch, ()>;
+type SyncCodec = BorshCodec<SyncRequest, SyncResponse>;
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
+    consensus: request_response::Behaviour<ConsensusCodec>,
+    txs: request_response::Behaviour<TxsCodec>,
+    sync: request_response::Behaviour<SyncCodec>,
+}
+
+/// What the rest of the node asks the network to do.
+#[derive(Debug)]
+pub enum NetCommand {
+    Send {
+        to: PeerId,
+        envelope: ConsensusEnvelope,
+    },
+    Broadcast(ConsensusEnvelope),
+    ShareTxs(TxBatch),
+    Sync {
+        to: PeerId,
+        request: SyncRequest,
+        reply: oneshot::Sender<Option<SyncResponse>>,
+    },
+}
+
+/// What the network hands the rest of the node.
+#[derive(Debug)]
+pub enum NetEvent {
+    Consensus {
+        from: PeerId,
+        envelope: Box<ConsensusEnvelope>,
+    },
+    Txs {
+        from: PeerId,
+        batch: TxBatch,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct NetConfig {
+    pub listen: Multiaddr,
+    /// Addresses of other nodes to dial (with or without a `/p2p/` id).
+    pub peers: Vec<Multiaddr>,
+    /// Every node key allowed to connect.
+    pub members: Vec<PeerId>,
+    /// Validators, who receive consensus messages and shared transactions.
+    pub validators: Vec<PeerId>,
+}
+
+/// Peer information the RPC and metrics read.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PeerStatus {
+    pub connected: Vec<String>,
+    pub refused_connections: u64,
+    pub bad_messages: u64,
+    pub dropped_events: u64,
+}
+
+struct Dial {
+    addr: Multiaddr,
+    peer: Option<PeerId>,
+    next: Instant,
+    backoff: Duration,
+}
+
+pub struct Network {
+    swarm: libp2p::Swarm<Behaviour>,
+    commands: mpsc::Receiver<NetCommand>,
+    events: mpsc::Sender<NetEvent>,
+    txs: mpsc::Sender<(PeerId, TxBatch)>,
+    db: Db,
+    config: NetConfig,
+    dials: Vec<Dial>,
+    scores: HashMap<PeerId, i32>,
+    banned: HashMap<PeerId, Instant>,
+    pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Option<SyncResponse>>>,
+    status: std::sync::Arc<std::sync::Mutex<PeerStatus>>,
+}
+
+impl std::fmt::Debug for Network {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Network")
+            .field("peer_id", self.swarm.local_peer_id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The libp2p peer id of an ed25519 public key.
+pub fn peer_id_of(key: &hutong_runtime::PublicKey) -> Result<PeerId, String> {
+    identity::ed25519::PublicKey::try_from_bytes(&key.0)
+        .map(|pk| identity::PublicKey::from(pk).to_peer_id())
+        .map_err(|e| format!("{key} is not an ed25519 public key: {e}"))
+}
+
+impl Network {
+    /// Builds the swarm and starts listening. Returns the network task and
+    /// the address it listens on (useful with port 0).
+    #[allow(clippy::type_complexity)]
+    pub fn new(
+        node_key: &hutong_runtime::Keypair,
+        config: NetConfig,
+        db: Db,
+        commands: mpsc::Receiver<NetCommand>,
+        events: mpsc::Sender<NetEvent>,
+        txs: mpsc::Sender<(PeerId, TxBatch)>,
+        status: std::sync::Arc<std::sync::Mutex<PeerStatus>>,
+    ) -> anyhow::Result<Network> {
+        let mut secret = node_key.secret_bytes();
+        let keypair = identity::Keypair::ed25519_from_bytes(&mut secret)
+            .map_err(|e| anyhow::anyhow!("node key is not a valid ed25519 key: {e}"))?;
+        let members = config.members.clone();
+        let request_timeout = Duration::from_secs(10);
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(|_| {
+                let mut allowed = allow_block_list::Behaviour::default();
+                for peer in &members {
+                    allowed.allow_peer(*peer);
+                }
+                let rr = |streams: usize| {
+                    request_response::Config::default()
+                        .with_request_timeout(request_timeout)
+                        .with_max_concurrent_streams(streams)
+                };
+                Behaviour {
+                    allowed,
+                    consensus: request_response::Behaviour::with_codec(
+                        ConsensusCodec::new(CONSENSUS_BYTES_MAX, 0),
+                        [(
+                            StreamProtocol::new("/hutong/consensus/1"),
+                            ProtocolSupport::Full,
+                        )],
+                        rr(256),
+                    ),
+                    txs: request_response::Behaviour::with_codec(
+                        TxsCodec::new(TXS_BYTES_MAX, 0),
+                        [(StreamProtocol::new("/hutong/txs/1"), ProtocolSupport::Full)],
+                        rr(64),
+                    ),
+                    sync: request_response::Behaviour::with_codec(
+                        SyncCodec::new(64, SYNC_BYTES_MAX),
+                        [(StreamProtocol::new("/hutong/sync/1"), ProtocolSupport::Full)],
+                        rr(16),
+                    ),
+                }
+            })
+            .map_err(|e| anyhow::anyhow!("building the network: {e}"))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+            .build();
+        swarm
+            .listen_on(config.listen.clone())
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let now = Instant::now();
+        let dials = config
+            .peers
+            .iter()
+            .map(|addr| Dial {
+                addr: addr.clone(),
+                peer: addr.iter().find_map(|p| match p {
+                    libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+                    _ => None,
+                }),
+                next: now,
+                backoff: REDIAL_MIN,
+            })
+            .collect();
+        Ok(Network {
+            swarm,
+            commands,
+            events,
+            txs,
+            db,
+            config,
+            dials,
+            scores: HashMap::new(),
+            banned: HashMap::new(),
+            pending_sync: HashMap::new(),
+            status,
+        })
+    }
+
+    pub fn local_peer_id(&self) -> PeerId {
+        *self.swarm.local_peer_id()
+    }
+
+    /// Runs until `shutdown` resolves or every command sender is gone.
+    pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tick.tick() => self.maintain(),
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break,
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+            }
+        }
+    }
+
+    /// Redials configured peers that are not connected and lifts bans
+    /// that have expired.
+    fn maintain(&mut self) {
+        let now = Instant::now();
+        let expired: Vec<PeerId> = self
+            .banned
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in expired {
+            self.banned.remove(&peer);
+            self.scores.remove(&peer);
+            self.swarm.behaviour_mut().allowed.allow_peer(peer);
+            tracing::info!(%peer, "ban lifted");
+        }
+        for i in 0..self.dials.len() {
+            let dial = &self.dials[i];
+            if dial.next > now {
+                continue;
+            }
+            if let Some(peer) = dial.peer {
+                if self.swarm.is_connected(&peer) || self.banned.contains_key(&peer) {
+                    continue;
+                }
+            }
+            let addr = dial.addr.clone();
+            let dial = &mut self.dials[i];
+            dial.next = now + dial.backoff;
+            dial.backoff = (dial.backoff * 2).min(REDIAL_MAX);
+            if let Err(e) = self.swarm.dial(addr.clone()) {
+                tracing::debug!(%addr, "dial failed: {e}");
+            }
+        }
+        let connected: Vec<String> = self
+            .swarm
+            .connected_peers()
+            .map(|p| p.to_string())
+            .collect();
+        if let Ok(mut status) = self.status.lock() {
+            status.connected = connected;
+        }
+    }
+
+    fn on_command(&mut self, command: NetCommand) {
+        let me = self.local_peer_id();
+        match command {
+            NetCommand::Send { to, envelope } => {
+                if to != me {
+                    self.swarm
+                        .behaviour_mut()
+                        .consensus
+                        .send_request(&to, envelope);
+                }
+            }
+            NetCommand::Broadcast(envelope) => {
+                // Every connected member: validators vote on it, observers
+                // and regulators follow the chain through it.
+                let peers: Vec<PeerId> = self.swarm.connected_peers().copied().collect();
+                for peer in peers {
+                    self.swarm
+                        .behaviour_mut()
+                        .consensus
+                        .send_request(&peer, envelope.clone());
+                }
+            }
+            NetCommand::ShareTxs(batch) => {
+                for peer in self.config.validators.clone() {
+                    if peer != me && self.swarm.is_connected(&peer) {
+                        self.swarm
+                            .behaviour_mut()
+                            .txs
+                            .send_request(&peer, batch.clone());
+                    }
+                }
+            }
+            NetCommand::Sync { to, request, reply } => {
+                if !self.swarm.is_connected(&to) {
+                    let _ = reply.send(None);
+                    return;
+                }
+                let id = self.swarm.behaviour_mut().sync.send_request(&to, request);
+                self.pending_sync.insert(id, reply);
+            }
+        }
+    }
+
+    fn penalise(&mut self, peer: PeerId, why: &str) {
+        let score = self.scores.entry(peer).or_insert(0);
+        *score -= 10;
+        let score = *score;
+        if let Ok(mut status) = self.status.lock() {
+            status.bad_messages += 1;
+        }
+        tracing::warn!(%peer, score, "peer sent a bad message ({why}); disconnecting");
+        let _ = self.swarm.disconnect_peer_id(peer);
+        if score <= BAN_SCORE && !self.banned.contains_key(&peer) {
+            tracing::warn!(%peer, "peer banned for {}s", BAN_FOR.as_secs());
+            self.banned.insert(peer, Instant::now() + BAN_FOR);
+            self.swarm.behaviour_mut().allowed.disallow_peer(peer);
+        }
+    }
+
+    fn deliver(&mut self, event: NetEvent) {
+        // A full queue means the node is behind: drop and count rather than
+        // buffer without bound; consensus recovers lost messages, and a
+        // dropped transaction batch still reaches the leader that got it.
+        let full = match event {
+            NetEvent::Txs { from, batch } => self.txs.try_send((from, batch)).is_err(),
+            event => self.events.try_send(event).is_err(),
+        };
+        if full {
+            if let Ok(mut status) = self.status.lock() {
+                status.dropped_events += 1;
+            }
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!(%address, "p2p listening");
+            }
+            SwarmEvent::ConnectionEstablished { peer_id, .. } => {
+                tracing::info!(peer = %peer_id, "peer connected");
+                for dial in &mut self.dials {
+                    if dial.peer == Some(peer_id) {
+                        dial.backoff = REDIAL_MIN;
+                    }
+                }
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                tracing::info!(peer = %peer_id, "peer disconnected");
+            }
+            SwarmEvent::IncomingConnectionError {
+                error: ListenError::Denied { cause },
+                send_back_addr,
+                peer_id,
+                ..
+            } => {
+                tracing::warn!(peer = ?peer_id, from = %send_back_addr, "refused a connection from a non-member: {cause}");
+                if let Ok(mut status) = self.status.lock() {
+                    status.refused_connections += 1;
+                }
+            }
+            SwarmEvent::IncomingConnectionError {
+                error,
+                send_back_addr,
+                ..
+            } => {
+                tracing::debug!(from = %send_back_addr, "incoming connection failed: {error}");
+            }
+            SwarmEvent::OutgoingConnectionError {
+                error: DialError::Denied { cause },
+                peer_id,
+                ..
+            } => {
+                tracing::warn!(peer = ?peer_id, "refused to connect to a non-member: {cause}");
+                if let Ok(mut status) = self.status.lock() {
+                    status.refused_connections += 1;
+                }
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::debug!(peer = ?peer_id, "dial error: {error}");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Consensus(e)) => self.on_consensus(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Txs(e)) => self.on_txs(e),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
+            _ => {}
+        }
+    }
+
+    fn on_consensus(&mut self, event: request_response::Event<ConsensusEnvelope, ()>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let _ = self
+                    .swarm
+                    .behaviour_mut()
+                    .consensus
+                    .send_response(channel, ());
+                self.deliver(NetEvent::Consensus {
+                    from: peer,
+                    envelope: Box::new(request),
+                });
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                self.inbound_failure(peer, &error);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_txs(&mut self, event: request_response::Event<TxBatch, ()>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let _ = self.swarm.behaviour_mut().txs.send_response(channel, ());
+                if request.0.len() > TXS_BATCH_MAX {
+                    self.penalise(peer, "oversized transaction batch");
+                    return;
+                }
+                self.deliver(NetEvent::Txs {
+                    from: peer,
+                    batch: request,
+                });
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                self.inbound_failure(peer, &error);
+            }
+            _ => {}
+        }
+    }
+
+    fn inbound_failure(&mut self, peer: PeerId, error: &request_response::InboundFailure) {
+        match error {
+            request_response::InboundFailure::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
+                self.penalise(peer, &e.to_string());
+            }
+            other => tracing::debug!(%peer, "inbound request failed: {other}"),
+        }
+    }
+
+    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+        match event {
+            request_response::Event::Message {
+                peer,
+                message:
+                    request_response::Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let response = self.serve_sync(&request);
+                tracing::debug!(%peer, ?request, "served sync request");
+                self.respond_sync(channel, response);
+            }
+            request_response::Event::Message {
+                message:
+                    request_response::Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending_sync.remove(&request_id) {
+                    let _ = reply.send(Some(response));
+                }
+            }
+            request_response::Event::OutboundFailure {
+                request_id,
+                error,
+                peer,
+                ..
+            } => {
+                tracing::debug!(%peer, "sync request failed: {error}");
+                if let Some(reply) = self.pending_sync.remove(&request_id) {
+                    let _ = reply.send(None);
+                }
+            }
+            request_response::Event::InboundFailure { peer, error, .. } => {
+                self.inbound_failure(peer, &error);
+            }
+            _ => {}
+        }
+    }
+
+    fn respond_sync(&mut self, channel: ResponseChannel<SyncResponse>, response: SyncResponse) {
+        let _ = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_response(channel, response);
+    }
+
+    /// Answers a sync request from the database. Reads are local and
+    /// quick; a read error answers `Unavailable` (the asker tries another
+    /// peer) and is logged here.
+    fn serve_sync(&self, request: &SyncRequest) -> SyncResponse {
+        let result = match request {
+            SyncRequest::Block(id) => self.db.block(id).map(|b| SyncResponse::Block(b.map(Box::new))),
+            SyncRequest::Committed { after } => self.committed_after(*after),
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!("cannot serve a sync request: {e}");
+            SyncResponse::Unavailable
+        })
+    }
+
+    /// Committed blocks after `after`, whole committed runs only (so the
+    /// last block has the certificate that commits it), within the size
+    /// limits; the first run is always served.
+    fn committed_after(&self, after: u64) -> Result<SyncResponse, crate::store::DbError> {
+        let mut blocks = Vec::new();
+        let mut proof = None;
+        let mut bytes = 0usize;
+        let mut cursor = after.saturating_add(1);
+        while let Some((end, cert)) = self.db.cert_from(cursor)? {
+            let mut run = Vec::new();
+            let mut run_bytes = 0usize;
+            for h in cursor..=end {
+                let Some(b) = self.db.block_at(h)? else {
+                    return Ok(SyncResponse::Committed { blocks, proof });
+                };
+                run_bytes += borsh::object_length(&b).unwrap_or(0);
+                run.push(b);
+            }
+            if !blocks.is_empty()
+                && (blocks.len() + run.len() > SYNC_BLOCKS_MAX
+                    || bytes + run_bytes > SYNC_BYTES_MAX / 2)
+            {
+                break;
+            }
+            bytes += run_bytes;
+            blocks.extend(run);
+            proof = Some(cert);
+            cursor = end + 1;
+            if blocks.len() >= SYNC_BLOCKS_MAX {
+                break;
+            }
+        }
+        Ok(SyncResponse::Committed { blocks, proof })
+    }
+}

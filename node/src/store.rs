@@ -1,0 +1,550 @@
+//! The node's RocksDB database: the runtime's state store (latest values
+//! and the Jellyfish Merkle tree), committed blocks with their certificates
+//! and receipts, the transaction index, consensus safety data and the
+//! uncommitted blocks consensus keeps.
+//!
+//! Atomicity: a committed block, its receipts, its state changes, its tree
+//! nodes and its indexes go into one [`WriteBatch`] written with the WAL
+//! synced ([`Db::commit_block`]); a crash leaves the node before or after
+//! the block, never between. Safety data is written synced before the vote
+//! it guards leaves the node ([`Db::put_safety`]).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use hutong_consensus::safety::SafetyData;
+use hutong_consensus::types::{Block, BlockId, QuorumCert};
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::state::{StateKey, StateValue};
+use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
+use hutong_runtime::{ChainId, Receipt};
+use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
+use jmt::{KeyHash, OwnedValue, Version};
+use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
+
+use crate::payload::Payload;
+
+/// Column families, by kind.
+mod cf {
+    /// `chain_id`, `format`, `executed` ([`super::Executed`]),
+    /// `state_version`.
+    pub const META: &str = "meta";
+    /// Block id → [`super::StoredBlock`], committed or not.
+    pub const BLOCKS: &str = "blocks";
+    /// Height (big-endian) → block id, committed blocks only.
+    pub const HEIGHTS: &str = "heights";
+    /// Height (big-endian) → the certificate that committed the block at
+    /// that height, for the last block of each committed run.
+    pub const CERTS: &str = "certs";
+    /// Transaction hash → [`super::TxLocation`].
+    pub const TXS: &str = "txs";
+    /// Height (big-endian) → the block's receipts, in order.
+    pub const RECEIPTS: &str = "receipts";
+    /// State key (borsh) → latest state value (borsh).
+    pub const STATE: &str = "state";
+    /// Tree node key (borsh) → tree node (borsh).
+    pub const TREE_NODES: &str = "tree_nodes";
+    /// Key hash ‖ version (big-endian) → the value the tree refers to.
+    pub const TREE_VALUES: &str = "tree_values";
+    /// `safety` → consensus safety data.
+    pub const SAFETY: &str = "safety";
+    /// Height (big-endian) → [`super::Executed`] of that block.
+    pub const RESULTS: &str = "results";
+
+    pub const ALL: [&str; 11] = [
+        META,
+        BLOCKS,
+        HEIGHTS,
+        CERTS,
+        TXS,
+        RECEIPTS,
+        STATE,
+        TREE_NODES,
+        TREE_VALUES,
+        SAFETY,
+        RESULTS,
+    ];
+}
+
+/// The on-disk format; a node refuses a database of another format.
+const FORMAT: u32 = 1;
+
+/// A failure of the database. Local writes that fail are fatal to the
+/// node; a value that does not decode means the disk is corrupt.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("database entry {what} does not decode: {reason}; the database is corrupt")]
+    Corrupt { what: String, reason: String },
+    #[error("database at {path} belongs to chain {found}, not to this genesis' chain {expected}")]
+    WrongChain {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("database format {found} is not the format {FORMAT} this node reads")]
+    WrongFormat { found: u32 },
+    #[error("block at height {height} does not follow the executed height {executed}")]
+    HeightGap { height: u64, executed: u64 },
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> StoreError {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// A block with its payload, as stored and as served to peers.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct StoredBlock {
+    pub block: Block,
+    pub payload: Payload,
+}
+
+/// The last executed (and so committed) block and what executing it gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Executed {
+    pub height: u64,
+    pub block_id: BlockId,
+    pub round: u64,
+    pub timestamp_ms: u64,
+    pub state_root: Hash,
+    pub receipts_root: Hash,
+}
+
+/// Where a committed transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// Everything one committed block writes, in one batch.
+#[derive(Debug)]
+pub struct BlockWrite {
+    pub stored: StoredBlock,
+    pub executed: Executed,
+    pub receipts: Vec<Receipt>,
+    pub tx_hashes: Vec<Hash>,
+    pub state: StateUpdate,
+    /// The certificate committing this block, when it ends a committed run.
+    pub proof: Option<QuorumCert>,
+}
+
+/// The node's database. Cheap to clone; all clones share one RocksDB.
+#[derive(Clone)]
+pub struct Db {
+    db: Arc<rocksdb::DB>,
+    /// Latest state version, mirrored from `meta/executed`.
+    version: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.db.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `u64::MAX` stands for "no version yet" in [`Db::version`].
+const NO_VERSION: u64 = u64::MAX;
+
+fn corrupt(what: impl Into<String>, e: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt {
+        what: what.into(),
+        reason: e.to_string(),
+    }
+}
+
+fn decode<T: BorshDeserialize>(what: &str, bytes: &[u8]) -> Result<T, DbError> {
+    borsh::from_slice(bytes).map_err(|e| corrupt(what, e))
+}
+
+fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("borsh into a Vec cannot fail")
+}
+
+fn synced() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}
+
+impl Db {
+    /// Opens (or creates) the database at `path` for the chain `chain_id`.
+    /// A database of another chain or format is refused.
+    pub fn open(path: &Path, chain_id: ChainId) -> Result<Db, DbError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        // A torn WAL tail after a crash is dropped up to the last complete
+        // record, which is a synced write batch: the database comes back
+        // exactly before or after a block.
+        options.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        options.set_max_open_files(512);
+        options.set_keep_log_file_num(4);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = cf::ALL
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = rocksdb::DB::open_cf_descriptors(&options, path, cfs)?;
+        let db = Db {
+            db: Arc::new(db),
+            version: Arc::new(AtomicU64::new(NO_VERSION)),
+        };
+        match db.get_raw(cf::META, b"chain_id")? {
+            Some(found) if found != chain_id.0 => {
+                return Err(DbError::WrongChain {
+                    path: path.display().to_string(),
+                    found: hex::encode(found),
+                    expected: chain_id.to_string(),
+                })
+            }
+            Some(_) => {
+                let format = db
+                    .get_raw(cf::META, b"format")?
+                    .ok_or_else(|| corrupt("meta/format", "missing"))?;
+                let format: u32 = decode("meta/format", &format)?;
+                if format != FORMAT {
+                    return Err(DbError::WrongFormat { found: format });
+                }
+            }
+            None => {
+                let mut batch = WriteBatch::default();
+                batch.put_cf(db.cf(cf::META), b"chain_id", chain_id.0);
+                batch.put_cf(db.cf(cf::META), b"format", encode(&FORMAT));
+                db.db.write_opt(batch, &synced())?;
+            }
+        }
+        if let Some(version) = db.get::<u64>(cf::META, b"state_version")? {
+            db.version.store(version, Ordering::SeqCst);
+        }
+        Ok(db)
+    }
+
+    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is opened with the database")
+    }
+
+    fn get_raw(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    fn get<T: BorshDeserialize>(&self, cf: &str, key: &[u8]) -> Result<Option<T>, DbError> {
+        match self.get_raw(cf, key)? {
+            Some(bytes) => Ok(Some(decode(cf, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The last executed block, `None` before genesis is written.
+    pub fn executed(&self) -> Result<Option<Executed>, DbError> {
+        self.get(cf::META, b"executed")
+    }
+
+    pub fn safety(&self) -> Result<Option<SafetyData>, DbError> {
+        self.get(cf::SAFETY, b"safety")
+    }
+
+    /// Stores the safety data, synced: it must be durable before the vote
+    /// or timeout that depends on it is sent.
+    pub fn put_safety(&self, safety: &SafetyData) -> Result<(), DbError> {
+        self.db
+            .put_cf_opt(self.cf(cf::SAFETY), b"safety", encode(safety), &synced())?;
+        Ok(())
+    }
+
+    /// Stores a block consensus accepted into its tree (not yet committed).
+    /// Not synced: a block lost in a crash is fetched again from peers.
+    pub fn put_block(&self, stored: &StoredBlock) -> Result<(), DbError> {
+        self.db
+            .put_cf(self.cf(cf::BLOCKS), stored.block.id().0, encode(stored))?;
+        Ok(())
+    }
+
+    pub fn block(&self, id: &BlockId) -> Result<Option<StoredBlock>, DbError> {
+        self.get(cf::BLOCKS, &id.0)
+    }
+
+    pub fn block_id_at(&self, height: u64) -> Result<Option<BlockId>, DbError> {
+        match self.get_raw(cf::HEIGHTS, &height.to_be_bytes())? {
+            Some(bytes) => {
+                let id: [u8; 32] = bytes
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("heights", "block id is not 32 bytes"))?;
+                Ok(Some(hutong_consensus::types::Digest(id)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub fn block_at(&self, height: u64) -> Result<Option<StoredBlock>, DbError> {
+        match self.block_id_at(height)? {
+            Some(id) => self.block(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// The certificate stored with the committed block at `height`, if it
+    /// ended a committed run.
+    pub fn cert_at(&self, height: u64) -> Result<Option<QuorumCert>, DbError> {
+        self.get(cf::CERTS, &height.to_be_bytes())
+    }
+
+    /// The first certificate at or above `height`, with its height: it
+    /// commits the block at `height` through the hash chain.
+    pub fn cert_from(&self, height: u64) -> Result<Option<(u64, QuorumCert)>, DbError> {
+        let start = height.to_be_bytes();
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::CERTS),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                let key: [u8; 8] = key
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("certs", "height key is not 8 bytes"))?;
+                Ok(Some((u64::from_be_bytes(key), decode("certs", &value)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// What executing the committed block at `height` gave.
+    pub fn result_at(&self, height: u64) -> Result<Option<Executed>, DbError> {
+        self.get(cf::RESULTS, &height.to_be_bytes())
+    }
+
+    pub fn receipts_at(&self, height: u64) -> Result<Option<Vec<Receipt>>, DbError> {
+        self.get(cf::RECEIPTS, &height.to_be_bytes())
+    }
+
+    pub fn tx_location(&self, hash: &Hash) -> Result<Option<TxLocation>, DbError> {
+        self.get(cf::TXS, &hash.0)
+    }
+
+    /// Stored blocks above `height` (not yet executed), for restoring
+    /// consensus after a restart.
+    pub fn stored_blocks_above(&self, height: u64) -> Result<Vec<StoredBlock>, DbError> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(cf::BLOCKS), IteratorMode::Start)
+        {
+            let (_, value) = item?;
+            let stored: StoredBlock = decode("blocks", &value)?;
+            if stored.block.height.0 > height {
+                out.push(stored);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops stored uncommitted blocks at or below `height` that did not
+    /// become part of the chain (they can never commit now).
+    pub fn prune_blocks(&self, height: u64) -> Result<usize, DbError> {
+        let mut batch = WriteBatch::default();
+        let mut pruned = 0;
+        for item in self
+            .db
+            .iterator_cf(self.cf(cf::BLOCKS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let stored: StoredBlock = decode("blocks", &value)?;
+            let h = stored.block.height.0;
+            if h <= height && self.block_id_at(h)? != Some(stored.block.id()) {
+                batch.delete_cf(self.cf(cf::BLOCKS), key);
+                pruned += 1;
+            }
+        }
+        if pruned > 0 {
+            self.db.write(batch)?;
+        }
+        Ok(pruned)
+    }
+
+    /// Writes the genesis state as version 0, with its executed record.
+    pub fn commit_genesis(&self, state: StateUpdate, executed: Executed) -> Result<(), DbError> {
+        let mut batch = WriteBatch::default();
+        self.put_state(&mut batch, &state)?;
+        batch.put_cf(self.cf(cf::META), b"executed", encode(&executed));
+        batch.put_cf(self.cf(cf::RESULTS), 0u64.to_be_bytes(), encode(&executed));
+        batch.put_cf(
+            self.cf(cf::HEIGHTS),
+            0u64.to_be_bytes(),
+            executed.block_id.0,
+        );
+        self.db.write_opt(batch, &synced())?;
+        self.version.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Writes a committed, executed block and everything it changed, in one
+    /// synced batch.
+    pub fn commit_block(&self, write: BlockWrite) -> Result<(), DbError> {
+        let height = write.executed.height;
+        let executed = self.version.load(Ordering::SeqCst);
+        if executed == NO_VERSION || executed.checked_add(1) != Some(height) {
+            return Err(DbError::HeightGap { height, executed });
+        }
+        let key = height.to_be_bytes();
+        let mut batch = WriteBatch::default();
+        self.put_state(&mut batch, &write.state)?;
+        let id = write.stored.block.id();
+        batch.put_cf(self.cf(cf::BLOCKS), id.0, encode(&write.stored));
+        batch.put_cf(self.cf(cf::HEIGHTS), key, id.0);
+        if let Some(proof) = &write.proof {
+            batch.put_cf(self.cf(cf::CERTS), key, encode(proof));
+        }
+        for (index, hash) in write.tx_hashes.iter().enumerate() {
+            let location = TxLocation {
+                height,
+                index: index as u32,
+            };
+            batch.put_cf(self.cf(cf::TXS), hash.0, encode(&location));
+        }
+        batch.put_cf(self.cf(cf::RECEIPTS), key, encode(&write.receipts));
+        batch.put_cf(self.cf(cf::META), b"executed", encode(&write.executed));
+        batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));
+        self.db.write_opt(batch, &synced())?;
+        self.version.store(height, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn put_state(&self, batch: &mut WriteBatch, update: &StateUpdate) -> Result<(), DbError> {
+        for (key, value) in &update.values {
+            match value {
+                Some(v) => batch.put_cf(self.cf(cf::STATE), encode(key), encode(v)),
+                None => batch.delete_cf(self.cf(cf::STATE), encode(key)),
+            }
+        }
+        let nodes = &update.tree.node_batch;
+        for (key, node) in nodes.nodes() {
+            batch.put_cf(self.cf(cf::TREE_NODES), encode(key), encode(node));
+        }
+        for ((version, key_hash), value) in nodes.values() {
+            batch.put_cf(
+                self.cf(cf::TREE_VALUES),
+                tree_value_key(key_hash, *version),
+                encode(value),
+            );
+        }
+        batch.put_cf(self.cf(cf::META), b"state_version", encode(&update.version));
+        Ok(())
+    }
+
+    /// The latest value of a state key.
+    pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, DbError> {
+        self.get(cf::STATE, &encode(key))
+    }
+
+    /// Flushes memtables to disk (on clean shutdown, to keep restarts fast).
+    pub fn flush(&self) -> Result<(), DbError> {
+        for name in cf::ALL {
+            self.db.flush_cf(self.cf(name))?;
+        }
+        Ok(())
+    }
+}
+
+fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(&key_hash.0);
+    key[32..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+impl TreeReader for Db {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        Ok(self.get(cf::TREE_NODES, &encode(node_key))?)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        // The newest version at or below `max_version`: seek backwards
+        // from (key hash, max_version).
+        let seek = tree_value_key(&key_hash, max_version);
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::TREE_VALUES),
+            IteratorMode::From(&seek, Direction::Reverse),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                if key.len() != 40 || key[..32] != key_hash.0 {
+                    return Ok(None);
+                }
+                let value: Option<OwnedValue> = decode("tree_values", &value)?;
+                Ok(value)
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only used when restoring a tree from a snapshot, which the node
+        // does not do: it replays blocks.
+        Err(anyhow::anyhow!(
+            "the node's store does not restore trees from snapshots"
+        ))
+    }
+}
+
+impl StateStore for Db {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
+        match self
+            .get_raw(cf::STATE, &encode(key))
+            .map_err(StoreError::from)?
+        {
+            Some(bytes) => borsh::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt {
+                    key: *key,
+                    reason: e.to_string(),
+                }),
+            None => Ok(None),
+        }
+    }
+
+    fn latest_version(&self) -> Option<Version> {
+        match self.version.load(Ordering::SeqCst) {
+            NO_VERSION => None,
+            v => Some(v),
+        }
+    }
+
+    /// Applies a state update alone, synced (tests and tools; the node
+    /// writes state inside [`Db::commit_block`]).
+    fn apply(&mut self, update: StateUpdate) -> Result<(), StoreError> {
+        let latest = self.latest_version();
+        let follows = match latest {
+            None => update.version == 0,
+            Some(v) => Some(update.version) == v.checked_add(1),
+        };
+        if !follows {
+            return Err(StoreError::VersionGap {
+                got: update.version,
+                latest,
+            });
+        }
+        let mut batch = WriteBatch::default();
+        self.put_state(&mut batch, &update)?;
+        self.db
+            .write_opt(batch, &synced())
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.version.store(update.version, Ordering::SeqCst);
+        Ok(())
+    }
+}

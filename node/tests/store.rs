@@ -1,0 +1,252 @@
+//! The state-store trait suite, run against the in-memory store and the
+//! RocksDB store; and crash recovery: a child process writing blocks is
+//! killed with SIGKILL at random instants, and the database must reopen
+//! exactly at a block boundary with the state root a replay gives.
+
+use std::process::Command;
+use std::time::Duration;
+
+use hutong_consensus::types::{
+    Block, Digest, Epoch, Height as CHeight, QuorumCert, Round, ValidatorId,
+};
+use hutong_node::payload::{Payload, ResultClaim};
+use hutong_node::store::{BlockWrite, Db, Executed, StoredBlock};
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::state::{StateKey, StateValue};
+use hutong_runtime::store::{prepare_commit, prove, state_root, StateStore, StoreError};
+use hutong_runtime::{Address, Amount, AssetCode, ChainId, MemStore};
+use rand::{Rng, SeedableRng};
+
+const CHAIN: ChainId = ChainId([7; 32]);
+
+fn key(i: u64) -> StateKey {
+    let mut a = [0u8; 20];
+    a[..8].copy_from_slice(&i.to_le_bytes());
+    StateKey::Balance(Address(a), AssetCode::new("CNY").unwrap())
+}
+
+/// The deterministic changes of version `v`: 50 balances, overlapping
+/// with earlier versions so values get overwritten.
+fn changes(v: u64) -> Vec<(StateKey, Option<StateValue>)> {
+    (0..50u64)
+        .map(|i| {
+            let k = (v * 37 + i * 11) % 400;
+            (
+                key(k),
+                Some(StateValue::Balance(Amount(u128::from(v * 1000 + i)))),
+            )
+        })
+        .collect()
+}
+
+fn commit<S: StateStore>(store: &mut S, v: u64) -> Hash {
+    let update = prepare_commit(store, v, changes(v)).unwrap();
+    let root = update.root;
+    store.apply(update).unwrap();
+    root
+}
+
+/// The suite every `StateStore` must pass.
+fn suite<S: StateStore>(mut store: S) -> Vec<Hash> {
+    assert_eq!(store.latest_version(), None);
+    assert_eq!(store.get(&key(1)).unwrap(), None);
+
+    // A version must follow the latest one.
+    let gap = prepare_commit(&store, 3, changes(3));
+    assert!(matches!(gap, Err(StoreError::VersionGap { got: 3, .. })));
+
+    let mut roots = Vec::new();
+    for v in 0..8 {
+        roots.push(commit(&mut store, v));
+        assert_eq!(store.latest_version(), Some(v));
+        assert_eq!(state_root(&store, v).unwrap(), roots[v as usize]);
+        // Latest values are readable.
+        for (k, value) in changes(v) {
+            assert_eq!(store.get(&k).unwrap(), value);
+        }
+    }
+    // Proofs at every past version verify against that version's root and
+    // carry the value the key had then.
+    for v in 0..8u64 {
+        let (k, value) = changes(v)[0];
+        let proof = prove(&store, k, v).unwrap();
+        proof.verify(&roots[v as usize]).unwrap();
+        let later_overwrite = (v + 1..8).any(|w| changes(w).iter().any(|(kk, _)| *kk == k));
+        if !later_overwrite {
+            assert_eq!(proof.value, value);
+        }
+        if v > 0 {
+            assert!(proof.verify(&roots[v as usize - 1]).is_err());
+        }
+    }
+    // An absent key has a proof of absence.
+    let absent = prove(&store, key(10_000), 7).unwrap();
+    assert_eq!(absent.value, None);
+    absent.verify(&roots[7]).unwrap();
+    roots
+}
+
+#[test]
+fn memory_and_rocksdb_stores_pass_the_same_suite_with_the_same_roots() {
+    let mem = suite(MemStore::new());
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), CHAIN).unwrap();
+    let rocks = suite(db);
+    assert_eq!(mem, rocks, "both stores must give identical roots");
+}
+
+#[test]
+fn rocksdb_store_reopens_at_its_last_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let roots = {
+        let mut db = Db::open(dir.path(), CHAIN).unwrap();
+        (0..5).map(|v| commit(&mut db, v)).collect::<Vec<_>>()
+    };
+    let mut db = Db::open(dir.path(), CHAIN).unwrap();
+    assert_eq!(db.latest_version(), Some(4));
+    assert_eq!(state_root(&db, 4).unwrap(), roots[4]);
+    commit(&mut db, 5);
+    assert_eq!(db.latest_version(), Some(5));
+}
+
+#[test]
+fn a_database_of_another_chain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(Db::open(dir.path(), CHAIN).unwrap());
+    let err = Db::open(dir.path(), ChainId([8; 32])).unwrap_err();
+    assert!(err.to_string().contains("belongs to chain"), "{err}");
+}
+
+fn block_at(height: u64) -> StoredBlock {
+    let genesis = Digest([1; 32]);
+    StoredBlock {
+        block: Block {
+            epoch: Epoch(1),
+            round: Round(height),
+            height: CHeight(height),
+            proposer: ValidatorId(0),
+            timestamp_ms: height,
+            payload: Digest([height as u8; 32]),
+            justify: QuorumCert::genesis(Epoch(1), genesis, CHeight(0)),
+            timeout_cert: None,
+        },
+        payload: Payload {
+            result: ResultClaim {
+                height: height.saturating_sub(1),
+                state_root: Hash([0; 32]),
+                receipts_root: Hash([0; 32]),
+            },
+            txs: Vec::new(),
+        },
+    }
+}
+
+/// Writes blocks (genesis first) with their state, forever. Runs only as
+/// the child of `a_killed_writer_recovers_at_a_block_boundary`.
+fn write_blocks_forever(path: &str) {
+    let db = Db::open(std::path::Path::new(path), CHAIN).unwrap();
+    let mut next = match db.executed().unwrap() {
+        Some(e) => e.height + 1,
+        None => {
+            let update = prepare_commit(&db, 0, changes(0)).unwrap();
+            let root = update.root;
+            db.commit_genesis(
+                update,
+                Executed {
+                    height: 0,
+                    block_id: Digest([1; 32]),
+                    round: 0,
+                    timestamp_ms: 0,
+                    state_root: root,
+                    receipts_root: Hash([0; 32]),
+                },
+            )
+            .unwrap();
+            1
+        }
+    };
+    loop {
+        let stored = block_at(next);
+        let update = prepare_commit(&db, next, changes(next)).unwrap();
+        let executed = Executed {
+            height: next,
+            block_id: stored.block.id(),
+            round: next,
+            timestamp_ms: next,
+            state_root: update.root,
+            receipts_root: Hash([0; 32]),
+        };
+        db.commit_block(BlockWrite {
+            stored,
+            executed,
+            receipts: Vec::new(),
+            tx_hashes: vec![Hash([next as u8; 32])],
+            state: update,
+            proof: None,
+        })
+        .unwrap();
+        next += 1;
+    }
+}
+
+#[test]
+fn crash_child() {
+    // Does nothing unless started by the crash test below.
+    if let Ok(path) = std::env::var("HUTONG_CRASH_CHILD") {
+        write_blocks_forever(&path);
+    }
+}
+
+#[test]
+fn a_killed_writer_recovers_at_a_block_boundary() {
+    let seed: u64 = std::env::var("HUTONG_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random);
+    println!("seed {seed} (replay with HUTONG_SEED={seed})");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let exe = std::env::current_exe().unwrap();
+    // Replaying the same versions in memory gives the expected roots.
+    let mut replay = MemStore::new();
+    let mut replay_roots = vec![commit(&mut replay, 0)];
+    let mut last = 0;
+    for round in 0..5 {
+        let mut child = Command::new(&exe)
+            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+            .env("HUTONG_CRASH_CHILD", &path)
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(rng.gen_range(300..1_200)));
+        child.kill().unwrap(); // SIGKILL: no destructor, no flush
+        child.wait().unwrap();
+
+        let db = Db::open(&path, CHAIN).unwrap();
+        let executed = db.executed().unwrap().expect("genesis was written");
+        let h = executed.height;
+        assert!(h >= last, "round {round}: went back from {last} to {h}");
+        assert_eq!(db.latest_version(), Some(h), "state and blocks agree");
+        while replay_roots.len() as u64 <= h {
+            let v = replay_roots.len() as u64;
+            replay_roots.push(commit(&mut replay, v));
+        }
+        assert_eq!(executed.state_root, replay_roots[h as usize]);
+        assert_eq!(state_root(&db, h).unwrap(), replay_roots[h as usize]);
+        for height in 1..=h {
+            let b = db
+                .block_at(height)
+                .unwrap()
+                .expect("every executed block is stored");
+            assert_eq!(b.block.height.0, height);
+            assert!(db.result_at(height).unwrap().is_some());
+        }
+        assert!(
+            db.block_at(h + 1).unwrap().is_none(),
+            "nothing after the last block"
+        );
+        println!("round {round}: killed at height {h}, recovered");
+        last = h;
+    }
+    assert!(last > 0, "the writer made progress");
+}
