@@ -378,9 +378,9 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
         println!(
             "  hutong tx --rpc {} --key {} transfer --to <address> --asset CNY --amount 1.00 --wait",
             first.rpc,
-            dir.join("keys/account-0.key").display()
+            dir.join("keys/account-1.key").display()
         );
-        println!("  (account addresses: hutong keys show {})", dir.join("keys/account-1.key").display());
+        println!("  (account addresses: hutong keys show {})", dir.join("keys/account-2.key").display());
         println!("\nCtrl-C stops all nodes.\n");
         let client = Client::new(&first.rpc)?;
         let deadline = duration_secs.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));

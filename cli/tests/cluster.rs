@@ -18,6 +18,13 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_hutong");
 
+/// One cluster at a time: five nodes each already fill a 2-core machine.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn exclusive() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 struct Node {
     name: String,
     home: PathBuf,
@@ -184,7 +191,7 @@ impl Wallets {
                 .0,
         );
         let keys: Vec<Keypair> = (0..count)
-            .map(|i| cluster.key(&format!("account-{i}")))
+            .map(|i| cluster.key(&format!("account-{}", i + 1)))
             .collect();
         Wallets {
             chain_id,
@@ -240,6 +247,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn four_validators_commit_agree_and_reject_bad_input() {
+    let _one = exclusive();
     let mut cluster = Cluster::new();
     for i in 0..5 {
         cluster.start(i);
@@ -362,6 +370,7 @@ async fn stranger_connects(addr: &str) -> bool {
 
 #[test]
 fn a_killed_validator_catches_up_and_quorum_loss_recovers() {
+    let _one = exclusive();
     let mut cluster = Cluster::new();
     for i in 0..5 {
         cluster.start(i);

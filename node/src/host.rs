@@ -261,7 +261,11 @@ impl Host {
         self.peers.get(usize::from(id.0)).copied()
     }
 
-    async fn on_peer(&mut self, from: PeerId, envelope: Box<ConsensusEnvelope>) -> anyhow::Result<()> {
+    async fn on_peer(
+        &mut self,
+        from: PeerId,
+        envelope: Box<ConsensusEnvelope>,
+    ) -> anyhow::Result<()> {
         let Some(id) = self.validator_of(&from) else {
             // Observers and regulators follow; they do not speak.
             return Ok(());

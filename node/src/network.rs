@@ -693,7 +693,10 @@ impl Network {
     /// peer) and is logged here.
     fn serve_sync(&self, request: &SyncRequest) -> SyncResponse {
         let result = match request {
-            SyncRequest::Block(id) => self.db.block(id).map(|b| SyncResponse::Block(b.map(Box::new))),
+            SyncRequest::Block(id) => self
+                .db
+                .block(id)
+                .map(|b| SyncResponse::Block(b.map(Box::new))),
             SyncRequest::Committed { after } => self.committed_after(*after),
         };
         result.unwrap_or_else(|e| {

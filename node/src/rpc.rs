@@ -23,8 +23,8 @@ use hutong_runtime::crypto::Hash;
 use hutong_runtime::receipt::Outcome;
 use hutong_runtime::state::{AccountKind, StateKey, StateValue};
 use hutong_runtime::{Address, Receipt};
-use jsonrpsee::server::{PendingSubscriptionSink, RpcModule, Server, ServerConfig, ServerHandle};
 use jsonrpsee::core::SubscriptionError;
+use jsonrpsee::server::{PendingSubscriptionSink, RpcModule, Server, ServerConfig, ServerHandle};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -391,10 +391,7 @@ pub(crate) fn build_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<
     Ok(m)
 }
 
-async fn follow_blocks(
-    pending: PendingSubscriptionSink,
-    ctx: Arc<Shared>,
-) -> anyhow::Result<()> {
+async fn follow_blocks(pending: PendingSubscriptionSink, ctx: Arc<Shared>) -> anyhow::Result<()> {
     let mut commits = ctx.commits.subscribe();
     let sink = pending.accept().await?;
     loop {

@@ -68,7 +68,7 @@ fn suite<S: StateStore>(mut store: S) -> Vec<Hash> {
     // Proofs at every past version verify against that version's root and
     // carry the value the key had then.
     for v in 0..8u64 {
-        let (k, value) = changes(v)[0];
+        let (k, value) = changes(v)[0].clone();
         let proof = prove(&store, k, v).unwrap();
         proof.verify(&roots[v as usize]).unwrap();
         let later_overwrite = (v + 1..8).any(|w| changes(w).iter().any(|(kk, _)| *kk == k));
