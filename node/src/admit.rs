@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{StateKey, StateValue};
+use hutong_runtime::SignedTransaction;
 
 use crate::mempool::{check_stateless, Decoded, Rejection, Tip};
 use crate::network::{NetCommand, TxBatch, TXS_BATCH_MAX};
@@ -34,20 +35,31 @@ pub async fn admit(
     source: Source,
 ) -> Vec<Result<Hash, Rejection>> {
     let mut verdicts: Vec<Option<Result<Hash, Rejection>>> = vec![None; raws.len()];
+    // The hash of every transaction that decodes, to remember rejections by.
+    let mut hashes: Vec<Option<Hash>> = vec![None; raws.len()];
     let mut fresh: Vec<(usize, Decoded)> = Vec::new();
     {
         let pool = lock(&shared.mempool);
         let full = pool.is_full();
         for (i, raw) in raws.iter().enumerate() {
             match check_stateless(raw, shared.chain_id) {
-                Err(e) => verdicts[i] = Some(Err(e)),
+                Err(e) => {
+                    if matches!(e, Rejection::WrongChain { .. }) {
+                        hashes[i] = SignedTransaction::decode(raw).ok().map(|t| t.hash());
+                    }
+                    verdicts[i] = Some(Err(e));
+                }
                 Ok(d) if pool.contains(&d.hash) => verdicts[i] = Some(Ok(d.hash)),
-                Ok(_) if full => {
+                Ok(d) if full => {
+                    hashes[i] = Some(d.hash);
                     verdicts[i] = Some(Err(Rejection::Busy {
                         what: format!("{} transactions", pool.stats().txs),
                     }))
                 }
-                Ok(d) => fresh.push((i, d)),
+                Ok(d) => {
+                    hashes[i] = Some(d.hash);
+                    fresh.push((i, d));
+                }
             }
         }
     }
@@ -119,13 +131,13 @@ pub async fn admit(
         })
         .collect();
     let mut admitted = 0;
-    for (v, raw) in verdicts.iter().zip(&raws) {
+    for (v, hash) in verdicts.iter().zip(&hashes) {
         match v {
             Ok(_) => admitted += 1,
             Err(e) => {
                 shared.counters.reject(e.code());
-                if let Ok(d) = SignedHash::of(raw) {
-                    lock(&shared.rejections).insert(d, e.clone());
+                if let Some(h) = hash {
+                    lock(&shared.rejections).insert(*h, e.clone());
                 }
             }
         }
@@ -136,15 +148,4 @@ pub async fn admit(
         shared.mempool_grew.notify_one();
     }
     verdicts
-}
-
-/// The hash of a transaction that decodes, for remembering rejections.
-struct SignedHash;
-
-impl SignedHash {
-    fn of(raw: &[u8]) -> Result<Hash, ()> {
-        hutong_runtime::SignedTransaction::decode(raw)
-            .map(|t| t.hash())
-            .map_err(|_| ())
-    }
 }
