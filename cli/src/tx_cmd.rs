@@ -260,7 +260,26 @@ pub fn tx(args: TxArgs) -> Result<()> {
         if !args.wait {
             return Ok(());
         }
-        let final_status = client.wait_final(&hash, Duration::from_secs(60)).await?;
+        let mut shown = false;
+        let final_status = client
+            .wait_final_with(&hash, Duration::from_secs(60), |p| {
+                // One line on stderr, rewritten in place.
+                let height = p
+                    .height
+                    .map(|h| h.to_string())
+                    .unwrap_or_else(|| "?".into());
+                eprint!(
+                    "\rwaiting for finality: {} at height {height}, {:.1} s   ",
+                    p.status,
+                    p.waited.as_secs_f64()
+                );
+                shown = true;
+            })
+            .await;
+        if shown {
+            eprintln!();
+        }
+        let final_status = final_status?;
         println!("{}", serde_json::to_string_pretty(&final_status)?);
         println!("final in {:.2} s", started.elapsed().as_secs_f64());
         if final_status["receipt"]["success"] == false {

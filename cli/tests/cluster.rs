@@ -40,9 +40,15 @@ struct Cluster {
 
 impl Cluster {
     fn new() -> Cluster {
+        Cluster::with_accounts(16)
+    }
+
+    fn with_accounts(accounts: usize) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
         let out = Command::new(BIN)
-            .args(["testnet", "--create-only", "--accounts", "16", "--dir"])
+            .args(["testnet", "--create-only", "--accounts"])
+            .arg(accounts.to_string())
+            .arg("--dir")
             .arg(dir.path().join("net"))
             .output()
             .unwrap();
@@ -99,6 +105,41 @@ impl Cluster {
             c.kill().unwrap();
             c.wait().unwrap();
         }
+    }
+
+    /// Changes one setting in every node's config.toml.
+    fn configure(&self, section: &str, key: &str, value: toml::Value) {
+        for n in &self.nodes {
+            let path = n.home.join("config.toml");
+            let mut doc: toml::Table =
+                toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            doc.get_mut(section)
+                .and_then(|s| s.as_table_mut())
+                .unwrap_or_else(|| panic!("no [{section}] in {}", path.display()))
+                .insert(key.to_string(), value.clone());
+            std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+        }
+    }
+
+    /// GET /metrics from a node, as text.
+    fn metrics(&self, i: usize) -> String {
+        use std::io::{Read, Write};
+        let text = std::fs::read_to_string(self.nodes[i].home.join("config.toml")).unwrap();
+        let v: toml::Value = toml::from_str(&text).unwrap();
+        let addr = v["metrics"]["listen"].as_str().unwrap().to_string();
+        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        write!(
+            stream,
+            "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        out
     }
 
     fn client(&self, i: usize) -> Client {
@@ -180,6 +221,7 @@ struct Wallets {
     next: HashMap<usize, u64>,
     cny: AssetCode,
     next_id: u128,
+    expiry: Height,
 }
 
 impl Wallets {
@@ -199,6 +241,7 @@ impl Wallets {
             next: HashMap::new(),
             cny: AssetCode::new("CNY").unwrap(),
             next_id: 1,
+            expiry: Height(1_000_000),
         }
     }
 
@@ -213,7 +256,7 @@ impl Wallets {
             chain_id: self.chain_id,
             sender: self.keys[from].public(),
             sequence: Nonce(*seq),
-            expiry: Expiry::Height(Height(1_000_000)),
+            expiry: Expiry::Height(self.expiry),
             kind: TxKind::Transfer {
                 to,
                 asset: self.cny,
@@ -298,11 +341,44 @@ fn four_validators_commit_agree_and_reject_bad_input() {
         *wallets.next.get_mut(&4).unwrap() -= 1;
 
         // The rejections left the chain alone: a later transfer commits,
-        // and everything acknowledged before is still there.
+        // and everything acknowledged before is still there. Its finality
+        // arrives on a WebSocket subscription to another node, and the
+        // block subscription announces the blocks.
+        let mut blocks = cluster.client(1).subscribe_blocks().await.unwrap();
         let tx = wallets.transfer(6, 7, 100);
         let h2 = client.submit(&tx).await.unwrap();
+        let fin = cluster
+            .client(2)
+            .await_transaction(&h2, Duration::from_secs(60))
+            .await
+            .unwrap();
+        assert_eq!(fin["status"], "committed", "{fin}");
+        assert_eq!(fin["receipt"]["success"], true, "{fin}");
+        let announced = tokio::time::timeout(Duration::from_secs(30), blocks.next())
+            .await
+            .expect("no block announced in 30 s")
+            .expect("subscription closed")
+            .unwrap();
+        assert!(announced["height"].as_u64().unwrap() > h, "{announced}");
+        assert!(announced["state_root"].is_string(), "{announced}");
         wait_committed(&cluster.client(2), &[h2]).await;
         wait_committed(&cluster.client(3), &hashes).await;
+
+        // The metrics endpoint counts what happened.
+        let m = cluster.metrics(1);
+        let value = |name: &str| -> f64 {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
+                .unwrap_or_else(|| panic!("no {name} in metrics:\n{m}"))
+        };
+        assert!(value("hutong_height ") >= h as f64);
+        assert_eq!(value("hutong_peers "), 4.0);
+        assert_eq!(
+            value("hutong_rejected_txs_total{code=\"bad_signature\"} "),
+            1.0
+        );
+        assert_eq!(value("hutong_halted "), 0.0);
+        assert!(value("hutong_rocksdb_block_writes_total ") > 0.0);
 
         // A peer whose key is not in genesis cannot connect.
         let metrics_before = refused(&cluster, 0).await;
@@ -432,5 +508,97 @@ fn a_killed_validator_catches_up_and_quorum_loss_recovers() {
         cluster.assert_agree(&[0, 1, 2, 4], resumed).await;
         // Nothing acknowledged as committed was lost.
         wait_committed(&cluster.client(2), &hashes).await;
+    });
+}
+
+#[test]
+fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
+    const ACCOUNTS: usize = 48;
+    const PER_ACCOUNT: usize = 200;
+    const POOL_MAX: i64 = 2_000;
+    let _one = exclusive();
+    let mut cluster = Cluster::with_accounts(ACCOUNTS + 1);
+    cluster.configure("mempool", "txs_max", toml::Value::Integer(POOL_MAX));
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let mut wallets = Wallets::new(&cluster, ACCOUNTS + 1).await;
+        let start = cluster.height(0).await.unwrap();
+        // Flood transactions expire 60 blocks from now, so that the ones
+        // left behind a gap (a busy rejection) leave the pool by expiry.
+        wallets.expiry = Height(start + 60);
+        let mut flood = Vec::with_capacity(ACCOUNTS * PER_ACCOUNT);
+        for k in 0..PER_ACCOUNT {
+            for a in 0..ACCOUNTS {
+                flood.push(wallets.transfer(a, (a + k + 1) % ACCOUNTS, 1));
+            }
+        }
+        wallets.expiry = Height(1_000_000);
+        // Four flooders, one per validator, each sends its share in
+        // batches of 500 as fast as the node answers.
+        let mut tasks = Vec::new();
+        let shares: Vec<Vec<SignedTransaction>> = (0..4)
+            .map(|v| flood.iter().skip(v).step_by(4).cloned().collect())
+            .collect();
+        for (v, share) in shares.into_iter().enumerate() {
+            let client = cluster.client(v);
+            tasks.push(tokio::spawn(async move {
+                let mut codes: HashMap<String, usize> = HashMap::new();
+                for batch in share.chunks(500) {
+                    for verdict in client.submit_many(batch).await.unwrap() {
+                        let code = verdict["code"].as_str().unwrap_or("pending").to_string();
+                        *codes.entry(code).or_default() += 1;
+                    }
+                }
+                codes
+            }));
+        }
+        // While it lasts, the pool never exceeds its bound.
+        let mut peak = 0;
+        while !tasks.iter().all(|t| t.is_finished()) {
+            if let Ok(s) = cluster.client(0).status().await {
+                peak = peak.max(s["mempool"]["txs"].as_i64().unwrap_or(0));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut codes: HashMap<String, usize> = HashMap::new();
+        for t in tasks {
+            for (code, n) in t.await.unwrap() {
+                *codes.entry(code).or_default() += n;
+            }
+        }
+        eprintln!("flood verdicts: {codes:?}; peak pool {peak}");
+        assert!(peak <= POOL_MAX, "the pool grew to {peak} > {POOL_MAX}");
+        assert!(
+            codes.get("busy").copied().unwrap_or(0) > 0,
+            "the flood never met a full pool: {codes:?}"
+        );
+        assert!(codes.get("pending").copied().unwrap_or(0) >= POOL_MAX as usize);
+        let during = cluster.height(0).await.unwrap();
+        assert!(during > start, "no commit during the flood");
+
+        // Once it stops, the node serves a new client normally, without
+        // a restart: a transfer from an account outside the flood commits.
+        let fresh = wallets.transfer(ACCOUNTS, 0, 100);
+        let hash = cluster.client(1).submit(&fresh).await.unwrap();
+        wait_committed(&cluster.client(1), &[hash]).await;
+        // And the pool drains (committed, or expired behind a gap).
+        let drained = Instant::now();
+        loop {
+            let s = cluster.client(0).status().await.unwrap();
+            if s["mempool"]["txs"].as_u64() == Some(0) {
+                break;
+            }
+            assert!(
+                drained.elapsed() < Duration::from_secs(120),
+                "the pool did not drain: {}",
+                s["mempool"]
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let h = cluster.height(0).await.unwrap();
+        cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;
     });
 }

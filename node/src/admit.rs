@@ -38,14 +38,20 @@ pub async fn admit(
     // The hash of every transaction that decodes, to remember rejections by.
     let mut hashes: Vec<Option<Hash>> = vec![None; raws.len()];
     let mut fresh: Vec<(usize, Decoded)> = Vec::new();
+    // Decode and hash outside the pool's lock: that is the costly part of
+    // the cheap checks, and the lock is shared with block building.
+    let decoded: Vec<Result<Decoded, Rejection>> = raws
+        .iter()
+        .map(|raw| check_stateless(raw, shared.chain_id))
+        .collect();
     {
         let pool = lock(&shared.mempool);
         let full = pool.is_full();
-        for (i, raw) in raws.iter().enumerate() {
-            match check_stateless(raw, shared.chain_id) {
+        for (i, checked) in decoded.into_iter().enumerate() {
+            match checked {
                 Err(e) => {
                     if matches!(e, Rejection::WrongChain { .. }) {
-                        hashes[i] = SignedTransaction::decode(raw).ok().map(|t| t.hash());
+                        hashes[i] = SignedTransaction::decode(&raws[i]).ok().map(|t| t.hash());
                     }
                     verdicts[i] = Some(Err(e));
                 }

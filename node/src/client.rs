@@ -5,9 +5,10 @@ use std::time::{Duration, Instant};
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::{Address, SignedTransaction};
-use jsonrpsee::core::client::ClientT;
+use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
+use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -73,17 +74,7 @@ impl Client {
         self.http
             .request::<Value, _>(method, params)
             .await
-            .map_err(|e| match e {
-                jsonrpsee::core::ClientError::Call(obj) => ClientError::Rpc {
-                    code: obj.code(),
-                    message: obj.message().to_string(),
-                    data: obj.data().and_then(|d| serde_json::from_str(d.get()).ok()),
-                },
-                other => ClientError::Unreachable {
-                    url: self.url.clone(),
-                    reason: other.to_string(),
-                },
-            })
+            .map_err(|e| self.rpc_error(e))
     }
 
     /// Submits a signed transaction; returns its hash once it is pending.
@@ -142,12 +133,24 @@ impl Client {
     /// Polls until the transaction is committed (or rejected), up to
     /// `timeout`; returns its final status.
     pub async fn wait_final(&self, hash: &Hash, timeout: Duration) -> Result<Value, ClientError> {
+        self.wait_final_with(hash, timeout, |_| {}).await
+    }
+
+    /// As [`Client::wait_final`], calling `progress` about twice a second
+    /// while the transaction is not final (for a wallet's progress line).
+    pub async fn wait_final_with(
+        &self,
+        hash: &Hash,
+        timeout: Duration,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<Value, ClientError> {
         let started = Instant::now();
+        let mut polls = 0u64;
         loop {
             let status = self.transaction(hash).await?;
-            match status["status"].as_str() {
-                Some("committed") | Some("rejected") => return Ok(status),
-                _ => {}
+            let state = status["status"].as_str().unwrap_or("unknown").to_string();
+            if state == "committed" || state == "rejected" {
+                return Ok(status);
             }
             if started.elapsed() > timeout {
                 return Err(ClientError::Timeout {
@@ -155,8 +158,128 @@ impl Client {
                     waited: started.elapsed(),
                 });
             }
+            if polls.is_multiple_of(5) {
+                let height = self.status().await.ok().and_then(|s| s["height"].as_u64());
+                progress(&Progress {
+                    status: state,
+                    height,
+                    waited: started.elapsed(),
+                });
+            }
+            polls += 1;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// The same node over WebSocket (`ws://` for `http://`).
+    fn ws_url(&self) -> String {
+        if let Some(rest) = self.url.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.url.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            self.url.clone()
+        }
+    }
+
+    async fn ws(&self) -> Result<WsClient, ClientError> {
+        WsClientBuilder::default()
+            .max_request_size(1024 * 1024)
+            .max_response_size(64 * 1024 * 1024)
+            .build(self.ws_url())
+            .await
+            .map_err(|e| ClientError::Unreachable {
+                url: self.ws_url(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// Every block the node commits from now on, as it announces them
+    /// (`hutong_subscribeBlocks`). A subscriber that falls far behind
+    /// misses blocks rather than making the node buffer them.
+    pub async fn subscribe_blocks(&self) -> Result<BlockStream, ClientError> {
+        let ws = self.ws().await?;
+        let sub = ws
+            .subscribe::<Value, _>(
+                "hutong_subscribeBlocks",
+                rpc_params![],
+                "hutong_unsubscribeBlocks",
+            )
+            .await
+            .map_err(|e| self.rpc_error(e))?;
+        Ok(BlockStream { _ws: ws, sub })
+    }
+
+    /// Waits, over one WebSocket subscription, for the transaction to be
+    /// committed or rejected (`hutong_subscribeTransaction`).
+    pub async fn await_transaction(
+        &self,
+        hash: &Hash,
+        timeout: Duration,
+    ) -> Result<Value, ClientError> {
+        let ws = self.ws().await?;
+        let mut sub = ws
+            .subscribe::<Value, _>(
+                "hutong_subscribeTransaction",
+                rpc_params![hash.to_string()],
+                "hutong_unsubscribeTransaction",
+            )
+            .await
+            .map_err(|e| self.rpc_error(e))?;
+        match tokio::time::timeout(timeout, sub.next()).await {
+            Ok(Some(Ok(v))) => Ok(v),
+            Ok(Some(Err(e))) => Err(ClientError::Protocol(e.to_string())),
+            Ok(None) => Err(ClientError::Unreachable {
+                url: self.ws_url(),
+                reason: "the node closed the subscription".into(),
+            }),
+            Err(_) => Err(ClientError::Timeout {
+                hash: hash.to_string(),
+                waited: timeout,
+            }),
+        }
+    }
+
+    fn rpc_error(&self, e: jsonrpsee::core::ClientError) -> ClientError {
+        match e {
+            jsonrpsee::core::ClientError::Call(obj) => ClientError::Rpc {
+                code: obj.code(),
+                message: obj.message().to_string(),
+                data: obj.data().and_then(|d| serde_json::from_str(d.get()).ok()),
+            },
+            other => ClientError::Unreachable {
+                url: self.url.clone(),
+                reason: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Where a wait for finality stands.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    /// `pending` or `unknown` (not yet seen by this node).
+    pub status: String,
+    /// The node's executed height, if it answered.
+    pub height: Option<u64>,
+    pub waited: Duration,
+}
+
+/// Committed blocks as a node announces them.
+#[derive(Debug)]
+pub struct BlockStream {
+    _ws: WsClient,
+    sub: Subscription<Value>,
+}
+
+impl BlockStream {
+    /// The next block (`height`, `block_id`, `txs`, `state_root`, …), or
+    /// `None` when the node closed the connection.
+    pub async fn next(&mut self) -> Option<Result<Value, ClientError>> {
+        self.sub
+            .next()
+            .await
+            .map(|r| r.map_err(|e| ClientError::Protocol(e.to_string())))
     }
 }
 

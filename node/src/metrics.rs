@@ -128,16 +128,15 @@ pub fn render(shared: &Shared) -> String {
         c.rocksdb_writes.load(Ordering::Relaxed),
     );
     gauge(
-        "rocksdb_block_write_seconds_total_micros",
-        "Time spent in synced block writes, microseconds.",
-        "counter",
-        c.rocksdb_write_micros_total.load(Ordering::Relaxed),
-    );
-    gauge(
         "halted",
         "1 if execution halted on a state divergence.",
         "gauge",
         u64::from(shared.halted().is_some()),
+    );
+    let _ = writeln!(
+        out,
+        "# HELP hutong_rocksdb_block_write_seconds_total Time spent in synced block writes.\n# TYPE hutong_rocksdb_block_write_seconds_total counter\nhutong_rocksdb_block_write_seconds_total {:.6}",
+        c.rocksdb_write_micros_total.load(Ordering::Relaxed) as f64 / 1e6
     );
     let _ = writeln!(out, "# HELP hutong_rejected_txs_total Transactions rejected at admission, by code.\n# TYPE hutong_rejected_txs_total counter");
     for code in crate::mempool::Rejection::ALL_CODES {
