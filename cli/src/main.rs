@@ -1,5 +1,6 @@
 //! `hutong`: the command-line tool of the Hutong consortium ledger.
 
+mod bench;
 mod demo;
 mod node_cmd;
 mod tx_cmd;
@@ -49,6 +50,9 @@ enum Command {
     Tx(tx_cmd::TxArgs),
     /// Ask a node about an account, a transaction, a block or itself.
     Query(tx_cmd::QueryArgs),
+    /// Measure committed transfers/s and commit latency on a local chain
+    /// (1 validator, or 4 and a regulator) that it runs itself.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -158,6 +162,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Testnet(args) => node_cmd::testnet(args)?,
         Command::Tx(args) => tx_cmd::tx(args)?,
         Command::Query(args) => tx_cmd::query(args)?,
+        Command::Bench(args) => bench::bench(args)?,
     }
     Ok(())
 }

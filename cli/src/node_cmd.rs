@@ -208,19 +208,25 @@ fn free_port() -> Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-struct TestnetNode {
-    name: String,
-    home: PathBuf,
-    rpc: String,
+pub(crate) struct TestnetNode {
+    pub name: String,
+    pub home: PathBuf,
+    pub rpc: String,
 }
 
 /// Lays out a testnet in `dir`: genesis, keys, and one home per node.
-fn create_testnet(dir: &Path, accounts: usize) -> Result<()> {
+/// One validator makes a development chain.
+pub(crate) fn create_testnet(
+    dir: &Path,
+    validators: usize,
+    regulator: bool,
+    accounts: usize,
+) -> Result<()> {
     let opts = TemplateOptions {
         consortium: "Hutong local testnet".into(),
-        validators: 4,
+        validators,
         observers: 0,
-        regulator: true,
+        regulator,
         demo_accounts: accounts,
         genesis_time_ms: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -292,7 +298,7 @@ fn create_testnet(dir: &Path, accounts: usize) -> Result<()> {
     Ok(())
 }
 
-fn testnet_nodes(dir: &Path) -> Result<Vec<TestnetNode>> {
+pub(crate) fn testnet_nodes(dir: &Path) -> Result<Vec<TestnetNode>> {
     let mut out = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
@@ -332,7 +338,7 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
             );
         }
         std::fs::create_dir_all(&dir)?;
-        create_testnet(&dir, args.accounts)?;
+        create_testnet(&dir, 4, true, args.accounts)?;
         println!("created a new testnet in {}", dir.display());
     } else {
         println!(
@@ -353,21 +359,7 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let mut children = Vec::new();
-        for n in &nodes {
-            let log = std::fs::File::create(n.home.join("node.log"))?;
-            let child = tokio::process::Command::new(&exe)
-                .arg("node")
-                .arg("--home")
-                .arg(&n.home)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .kill_on_drop(true)
-                .spawn()
-                .with_context(|| format!("starting {}", n.name))?;
-            children.push(child);
-        }
+        let mut children = spawn_nodes(&exe, &nodes)?;
         println!("\nHutong testnet: 4 validators and a regulator on loopback");
         for n in &nodes {
             println!("  {:<10} rpc {}   log {}", n.name, n.rpc, n.home.join("node.log").display());
@@ -412,23 +404,50 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
             }
         }
         println!("stopping the testnet");
-        for child in &children {
-            if let Some(pid) = child.id() {
-                let _ = std::process::Command::new("kill")
-                    .arg("-TERM")
-                    .arg(pid.to_string())
-                    .status();
-            }
-        }
-        for (n, child) in nodes.iter().zip(children.iter_mut()) {
-            match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
-                Ok(_) => {}
-                Err(_) => {
-                    println!("{} did not stop in 10 s; killing it", n.name);
-                    let _ = child.kill().await;
-                }
-            }
-        }
+        stop_nodes(&nodes, &mut children).await;
         Ok::<(), anyhow::Error>(())
     })
+}
+
+/// Starts each node as a child process of this one, logging to
+/// `node.log` in its home; they die with this process.
+pub(crate) fn spawn_nodes(exe: &Path, nodes: &[TestnetNode]) -> Result<Vec<tokio::process::Child>> {
+    let mut children = Vec::new();
+    for n in nodes {
+        let log = std::fs::File::create(n.home.join("node.log"))?;
+        let child = tokio::process::Command::new(exe)
+            .arg("node")
+            .arg("--home")
+            .arg(&n.home)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", n.name))?;
+        children.push(child);
+    }
+    Ok(children)
+}
+
+/// SIGTERM to every child, then up to 10 s for each to stop cleanly
+/// before it is killed.
+pub(crate) async fn stop_nodes(nodes: &[TestnetNode], children: &mut [tokio::process::Child]) {
+    for child in children.iter() {
+        if let Some(pid) = child.id() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+    for (n, child) in nodes.iter().zip(children.iter_mut()) {
+        if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            .await
+            .is_err()
+        {
+            println!("{} did not stop in 10 s; killing it", n.name);
+            let _ = child.kill().await;
+        }
+    }
 }

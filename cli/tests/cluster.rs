@@ -602,3 +602,40 @@ fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
         cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;
     });
 }
+
+#[test]
+fn bench_measures_a_dev_chain_and_checks_the_ledger() {
+    let _one = exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--validators",
+            "1",
+            "--accounts",
+            "50",
+            "--duration-secs",
+            "20",
+            "--txs",
+            "3000",
+            "--workload",
+            "mixed",
+            "--json",
+            "--dir",
+        ])
+        .arg(dir.path().join("chain"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // All of the load commits (failures by design included), the nodes
+    // agree, and the money is all still there.
+    assert_eq!(r["committed"], 3000, "{r}");
+    assert_eq!(r["expected_failures"], 150, "{r}");
+    assert_eq!(r["state_roots_agree"], true, "{r}");
+    assert_eq!(r["supply_conserved"], true, "{r}");
+    assert_eq!(r["latency_ms"]["samples"], 3000, "{r}");
+    assert!(r["committed_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    assert!(r["verify_rate_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+}

@@ -88,6 +88,27 @@ impl Client {
         parse_hash(&v["hash"])
     }
 
+    /// Submits one transaction already encoded as hex (a benchmark's
+    /// pre-signed load); returns its hash once it is pending.
+    pub async fn submit_hex(&self, tx_hex: &str) -> Result<Hash, ClientError> {
+        let v = self
+            .call("hutong_submitTransaction", rpc_params![tx_hex])
+            .await?;
+        parse_hash(&v["hash"])
+    }
+
+    /// Submits many transactions already encoded as hex; the node's
+    /// verdict for each, in order.
+    pub async fn submit_many_hex(&self, txs: &[&str]) -> Result<Vec<Value>, ClientError> {
+        match self
+            .call("hutong_submitTransactions", rpc_params![txs])
+            .await?
+        {
+            Value::Array(items) => Ok(items),
+            other => Err(ClientError::Protocol(other.to_string())),
+        }
+    }
+
     /// Submits many; returns the node's verdict for each, in order.
     pub async fn submit_many(&self, txs: &[SignedTransaction]) -> Result<Vec<Value>, ClientError> {
         let list: Vec<String> = txs.iter().map(|t| hex::encode(t.encode())).collect();

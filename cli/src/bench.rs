@@ -1,0 +1,1030 @@
+//! `hutong bench`: committed transfers per second and commit latency,
+//! measured through the nodes' real entry points.
+//!
+//! The chain is a local consortium on loopback that the bench creates (or
+//! reuses) and runs as child processes: a single-validator development
+//! chain, or 4 validators and a regulator. The load is signed before the
+//! clock starts; it is submitted over JSON-RPC (`hutong_submitTransactions`
+//! batches, or one `hutong_submitTransaction` per transfer); finality is
+//! what the nodes report in their committed blocks, not the client's own
+//! bookkeeping. At the end every node must hold the same state root at the
+//! same height and the supply of each asset must be unchanged: a run that
+//! breaks the ledger is reported as a failure, not as a figure.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use hutong_genesis::Genesis;
+use hutong_node::client::Client;
+use hutong_node::keyfile;
+use hutong_node::sigverify::{available_threads, verify_parallel};
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::tx::Expiry;
+use hutong_runtime::{
+    Address, Amount, AssetCode, ChainId, Height, Keypair, Nonce, SignedTransaction, Transaction,
+    TransferId, TxKind,
+};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::node_cmd::{create_testnet, spawn_nodes, stop_nodes, testnet_nodes, TestnetNode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Workload {
+    /// Customers pay random other customers.
+    Uniform,
+    /// 90% of payments go to the institutions' settlement accounts,
+    /// Zipf-distributed (the first receives the most).
+    Hot,
+    /// The institutions pay out to random customers.
+    Payout,
+    /// Uniform, with every 20th transfer failing (insufficient funds).
+    Mixed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubmitPath {
+    /// `hutong_submitTransactions`, `--batch` transfers per call.
+    Batch,
+    /// `hutong_submitTransaction`, one transfer per call, `--concurrency`
+    /// calls in flight.
+    Single,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// 1 (a development chain) or 4 (4 validators and a regulator).
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Folder of the bench chain; reused if it holds one with the same
+    /// number of validators (default: a folder in the temp dir per size).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Wipe the folder and start a new chain.
+    #[arg(long)]
+    fresh: bool,
+    /// Funded customer accounts in a new chain.
+    #[arg(long, default_value_t = 2_000)]
+    accounts: usize,
+    #[arg(long, value_enum, default_value = "uniform")]
+    workload: Workload,
+    /// Open loop: submit at this many transfers per second, whatever the
+    /// chain does. Omitted: closed loop (keep `--inflight` uncommitted).
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Length of the measured run.
+    #[arg(long, default_value_t = 60)]
+    duration_secs: u64,
+    /// Closed loop: transfers submitted and not yet committed.
+    #[arg(long, default_value_t = 20_000)]
+    inflight: usize,
+    /// Pre-signed transfers for a closed loop (default: 15,000 per second
+    /// of `--duration-secs`); the run ends early if they run out.
+    #[arg(long)]
+    txs: Option<usize>,
+    #[arg(long, value_enum, default_value = "batch")]
+    submit: SubmitPath,
+    /// Transfers per `hutong_submitTransactions` call.
+    #[arg(long, default_value_t = 500)]
+    batch: usize,
+    /// Calls in flight per node.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Seed of the workload's choices (printed; random if omitted).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print the result as JSON on stdout (progress still goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+/// What a run measured.
+#[derive(Debug, Serialize)]
+pub struct BenchResult {
+    pub validators: usize,
+    pub nodes: usize,
+    pub workload: Workload,
+    pub submit: SubmitPath,
+    pub mode: String,
+    pub seed: u64,
+    pub duration_secs: f64,
+    pub presigned: usize,
+    pub submitted: u64,
+    pub committed: u64,
+    pub committed_in_window: u64,
+    pub committed_per_sec: f64,
+    pub expected_failures: u64,
+    pub latency_ms: Latency,
+    pub rejected: HashMap<String, u64>,
+    pub retried_busy: u64,
+    pub uncommitted_at_end: u64,
+    pub cpu_cores_per_node: Vec<(String, f64)>,
+    pub max_rss_mib_per_node: Vec<(String, f64)>,
+    pub verify_rate_per_sec: f64,
+    pub verify_threads: usize,
+    pub limit_per_sec: f64,
+    pub ratio_to_limit: f64,
+    pub final_height: u64,
+    pub state_roots_agree: bool,
+    pub supply_conserved: bool,
+    pub load_exhausted: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Latency {
+    pub samples: usize,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// One pre-signed transfer.
+struct Item {
+    hex: String,
+    /// Made to fail at execution (the mixed workload).
+    failing: bool,
+}
+
+/// The run's shared bookkeeping. Times are microseconds since `t0`.
+struct Book {
+    t0: Instant,
+    items: Vec<Item>,
+    index: HashMap<Hash, u32>,
+    sent_at: Vec<AtomicU64>,
+    committed_at: Vec<AtomicU64>,
+    next: AtomicUsize,
+    retry: Mutex<Vec<u32>>,
+    submitted: AtomicU64,
+    committed: AtomicU64,
+    settled: AtomicU64,
+    retried_busy: AtomicU64,
+    rejected: Mutex<HashMap<String, u64>>,
+    stop: AtomicBool,
+}
+
+const UNSET: u64 = u64::MAX;
+
+impl Book {
+    fn now(&self) -> u64 {
+        self.t0.elapsed().as_micros() as u64
+    }
+
+    fn inflight(&self) -> u64 {
+        self.submitted
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.settled.load(Ordering::Relaxed))
+    }
+
+    /// Up to `n` transfers to send: retries first, then new ones.
+    fn take(&self, n: usize) -> Vec<u32> {
+        let mut out: Vec<u32> = {
+            let mut retry = self.retry.lock().unwrap_or_else(|p| p.into_inner());
+            let k = retry.len().min(n);
+            retry.drain(..k).collect()
+        };
+        if out.len() < n {
+            let want = n - out.len();
+            let start = self.next.fetch_add(want, Ordering::Relaxed);
+            let end = (start + want).min(self.items.len());
+            out.extend((start.min(end)..end).map(|i| i as u32));
+        }
+        out
+    }
+
+    fn exhausted(&self) -> bool {
+        self.next.load(Ordering::Relaxed) >= self.items.len()
+            && self
+                .retry
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .is_empty()
+    }
+
+    /// Records the node's verdicts on `ids`.
+    fn verdicts(&self, ids: &[u32], verdicts: &[Value]) {
+        for (id, v) in ids.iter().zip(verdicts) {
+            if v["status"] == "pending" {
+                continue;
+            }
+            let code = v["code"].as_str().unwrap_or("unknown").to_string();
+            if v["retryable"] == true {
+                self.retried_busy.fetch_add(1, Ordering::Relaxed);
+                self.submitted.fetch_sub(1, Ordering::Relaxed);
+                self.retry
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(*id);
+            } else {
+                self.settled.fetch_add(1, Ordering::Relaxed);
+                *self
+                    .rejected
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(code)
+                    .or_default() += 1;
+            }
+        }
+    }
+}
+
+pub fn bench(args: BenchArgs) -> Result<()> {
+    if args.validators != 1 && args.validators != 4 {
+        bail!(
+            "--validators {}: the bench runs 1 (a development chain) or 4 (with a regulator)",
+            args.validators
+        );
+    }
+    if args.batch == 0 || args.batch > hutong_node::rpc::SUBMIT_BATCH_MAX {
+        bail!(
+            "--batch must be 1 to {}",
+            hutong_node::rpc::SUBMIT_BATCH_MAX
+        );
+    }
+    if args.concurrency == 0 || args.duration_secs == 0 {
+        bail!("--concurrency and --duration-secs must be at least 1");
+    }
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join(format!("hutong-bench-{}v", args.validators)));
+    if args.fresh && dir.exists() {
+        std::fs::remove_dir_all(&dir)
+            .with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    if !dir.join("genesis.toml").exists() {
+        if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
+            bail!(
+                "{} is not empty and holds no chain; choose another --dir",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(&dir)?;
+        eprintln!(
+            "creating a {}-validator chain with {} accounts in {}",
+            args.validators,
+            args.accounts,
+            dir.display()
+        );
+        create_testnet(&dir, args.validators, args.validators > 1, args.accounts)?;
+    }
+    let genesis = crate::load_genesis(&dir.join("genesis.toml"))?;
+    let validators = genesis.validators().count();
+    if validators != args.validators {
+        bail!(
+            "{} holds a {validators}-validator chain; use --fresh or another --dir",
+            dir.display()
+        );
+    }
+    let nodes = testnet_nodes(&dir)?;
+    let exe = std::env::current_exe().context("finding the hutong binary")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut children = spawn_nodes(&exe, &nodes)?;
+        let pids: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
+        let outcome = run(&args, &dir, &genesis, &nodes, &pids).await;
+        stop_nodes(&nodes, &mut children).await;
+        let result = outcome?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        } else {
+            print_summary(&result);
+        }
+        if !result.state_roots_agree || !result.supply_conserved {
+            bail!("the ledger check failed: this run is not a result");
+        }
+        Ok(())
+    })
+}
+
+async fn wait_ready(nodes: &[TestnetNode]) -> Result<Vec<Client>> {
+    let clients: Vec<Client> = nodes
+        .iter()
+        .map(|n| Client::new(&n.rpc))
+        .collect::<Result<_, _>>()?;
+    let started = Instant::now();
+    for (n, c) in nodes.iter().zip(&clients) {
+        loop {
+            if let Ok(s) = c.status().await {
+                if s["height"].as_u64().unwrap_or(0) >= 1 {
+                    break;
+                }
+            }
+            if started.elapsed() > Duration::from_secs(120) {
+                bail!(
+                    "{} did not start committing in 120 s; see {}",
+                    n.name,
+                    n.home.join("node.log").display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    Ok(clients)
+}
+
+struct Payer {
+    key: Keypair,
+    next: u64,
+}
+
+async fn load_payers(client: &Client, keys: &[Keypair]) -> Result<Vec<Payer>> {
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let a = client.account(&Address::of(&k.public())).await?;
+        let next = a["sequence"]
+            .as_u64()
+            .with_context(|| format!("no sequence in {a}"))?;
+        out.push(Payer {
+            key: k.clone(),
+            next,
+        });
+    }
+    Ok(out)
+}
+
+/// Sum of every genesis address's balances, per asset, at the node's
+/// current height.
+async fn supply(client: &Client, genesis: &Genesis) -> Result<HashMap<String, u128>> {
+    let mut addresses: Vec<Address> = genesis.balances.iter().map(|(a, _, _)| *a).collect();
+    addresses.sort();
+    addresses.dedup();
+    let mut total: HashMap<String, u128> = HashMap::new();
+    for a in addresses {
+        let v = client.account(&a).await?;
+        if let Some(b) = v["balances"].as_object() {
+            for (asset, amount) in b {
+                let n: u128 = amount
+                    .as_str()
+                    .and_then(|s| s.parse().ok())
+                    .with_context(|| format!("bad balance {amount} of {a}"))?;
+                *total.entry(asset.clone()).or_default() += n;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Customer keys `account-1…` and institution keys, from the chain's
+/// key folder.
+fn read_keys(dir: &Path, genesis: &Genesis) -> Result<(Vec<Keypair>, Vec<Keypair>)> {
+    let keys = dir.join("keys");
+    let mut customers = Vec::new();
+    for i in 1..=genesis.accounts.len() {
+        let path = keys.join(format!("account-{i}.key"));
+        if !path.exists() {
+            break;
+        }
+        customers.push(keyfile::read(&path)?);
+    }
+    let institutions = genesis
+        .validators()
+        .map(|m| keyfile::read(&keys.join(format!("{}.institution.key", m.name))))
+        .collect::<Result<Vec<_>, _>>()?;
+    if customers.len() < 2 {
+        bail!(
+            "the chain in {} has fewer than 2 customer keys",
+            dir.display()
+        );
+    }
+    Ok((customers, institutions))
+}
+
+/// Signs the load, in parallel over the machine's cores.
+fn presign(
+    workload: Workload,
+    count: usize,
+    chain_id: ChainId,
+    expiry: Height,
+    customers: &mut [Payer],
+    institutions: &mut [Payer],
+    seed: u64,
+) -> (Vec<Item>, Vec<SignedTransaction>) {
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let assets = [
+        AssetCode::new("CNY").expect("a valid code"),
+        AssetCode::new("HKD").expect("a valid code"),
+    ];
+    let customer_addrs: Vec<Address> = customers
+        .iter()
+        .map(|p| Address::of(&p.key.public()))
+        .collect();
+    let institution_addrs: Vec<Address> = institutions
+        .iter()
+        .map(|p| Address::of(&p.key.public()))
+        .collect();
+    // Zipf weights (s = 1) over the institutions.
+    let zipf: Vec<f64> = (0..institution_addrs.len())
+        .map(|i| 1.0 / (i + 1) as f64)
+        .collect();
+    let zipf_total: f64 = zipf.iter().sum();
+    let id_base = u128::from(rng.gen::<u64>()) << 64;
+    let mut unsigned: Vec<(Transaction, Keypair, bool)> = Vec::with_capacity(count);
+    for k in 0..count {
+        let (payer, from_index) = match workload {
+            Workload::Payout => {
+                let i = k % institutions.len();
+                (&mut institutions[i], usize::MAX)
+            }
+            _ => {
+                let i = k % customers.len();
+                (&mut customers[i], i)
+            }
+        };
+        let to = match workload {
+            Workload::Hot if rng.gen_bool(0.9) => {
+                let mut x = rng.gen::<f64>() * zipf_total;
+                let mut pick = 0;
+                for (i, w) in zipf.iter().enumerate() {
+                    if x < *w {
+                        pick = i;
+                        break;
+                    }
+                    x -= w;
+                }
+                institution_addrs[pick]
+            }
+            _ => loop {
+                let j = rng.gen_range(0..customer_addrs.len());
+                if j != from_index {
+                    break customer_addrs[j];
+                }
+            },
+        };
+        let failing = workload == Workload::Mixed && k % 20 == 19;
+        let amount = if failing {
+            // More than any demo account holds.
+            Amount(1_000_000_000_000_000)
+        } else {
+            Amount(1)
+        };
+        let tx = Transaction {
+            chain_id,
+            sender: payer.key.public(),
+            sequence: Nonce(payer.next),
+            expiry: Expiry::Height(expiry),
+            kind: TxKind::Transfer {
+                to,
+                asset: assets[k % 2],
+                amount,
+                transfer_id: TransferId(id_base + k as u128),
+            },
+            cosigner: None,
+            memo: Vec::new(),
+        };
+        payer.next += 1;
+        unsigned.push((tx, payer.key.clone(), failing));
+    }
+    let threads = available_threads().get();
+    let per = unsigned.len().div_ceil(threads).max(1);
+    let signed: Vec<(SignedTransaction, bool)> = std::thread::scope(|s| {
+        let handles: Vec<_> = unsigned
+            .chunks(per)
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(tx, key, failing)| (tx.clone().sign(key), *failing))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    // Keep a sample of signed transactions for the verify-rate probe.
+    let sample: Vec<SignedTransaction> =
+        signed.iter().take(20_000).map(|(t, _)| t.clone()).collect();
+    let items = signed
+        .into_iter()
+        .map(|(t, failing)| Item {
+            hex: hex::encode(t.encode()),
+            failing,
+        })
+        .collect();
+    (items, sample)
+}
+
+/// The machine's ed25519 batch-verification rate on all cores, best of 3.
+fn verify_rate(sample: &[SignedTransaction]) -> f64 {
+    let mut best: f64 = 0.0;
+    for _ in 0..3 {
+        let started = Instant::now();
+        let pre = verify_parallel(sample, available_threads());
+        let secs = started.elapsed().as_secs_f64();
+        debug_assert!(pre.valid.iter().all(|v| *v));
+        if secs > 0.0 {
+            best = best.max(sample.len() as f64 / secs);
+        }
+    }
+    best
+}
+
+/// CPU seconds (user + system) a process has used, from /proc.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn run(
+    args: &BenchArgs,
+    dir: &Path,
+    genesis: &Genesis,
+    nodes: &[TestnetNode],
+    pids: &[Option<u32>],
+) -> Result<BenchResult> {
+    let seed = args.seed.unwrap_or_else(rand::random);
+    eprintln!("bench seed {seed} (--seed {seed} repeats the workload's choices)");
+    let clients = wait_ready(nodes).await?;
+    let status = clients[0].status().await?;
+    let chain_id = ChainId(
+        Hash::from_hex(status["chain_id"].as_str().unwrap_or_default())
+            .context("node reported no chain id")?
+            .0,
+    );
+    let height = status["height"].as_u64().unwrap_or(0);
+    let (customer_keys, institution_keys) = read_keys(dir, genesis)?;
+    let mut customers = load_payers(&clients[0], &customer_keys).await?;
+    let mut institutions = load_payers(&clients[0], &institution_keys).await?;
+    let supply_before = supply(&clients[0], genesis).await?;
+
+    let count = match args.rate {
+        Some(rate) => (rate as usize).saturating_mul(args.duration_secs as usize),
+        None => args
+            .txs
+            .unwrap_or(15_000usize.saturating_mul(args.duration_secs as usize)),
+    };
+    if args.workload == Workload::Payout {
+        eprintln!(
+            "payout: {} payers, each limited to its sequence window of uncommitted transfers",
+            institutions.len()
+        );
+    }
+    eprintln!("signing {count} transfers ({:?})…", args.workload);
+    let signing = Instant::now();
+    let (items, sample) = {
+        let workload = args.workload;
+        let expiry = Height(height + 100_000);
+        tokio::task::block_in_place(|| {
+            presign(
+                workload,
+                count,
+                chain_id,
+                expiry,
+                &mut customers,
+                &mut institutions,
+                seed,
+            )
+        })
+    };
+    eprintln!(
+        "signed in {:.1} s; measuring the batch-verify rate…",
+        signing.elapsed().as_secs_f64()
+    );
+    let verify = tokio::task::block_in_place(|| verify_rate(&sample));
+    drop(sample);
+
+    let mut index = HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let raw = hex::decode(&item.hex).context("re-reading the load")?;
+        let t = SignedTransaction::decode(&raw).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        index.insert(t.hash(), i as u32);
+    }
+    let expected_failures = items.iter().filter(|i| i.failing).count() as u64;
+    let book = Arc::new(Book {
+        t0: Instant::now(),
+        sent_at: (0..items.len()).map(|_| AtomicU64::new(UNSET)).collect(),
+        committed_at: (0..items.len()).map(|_| AtomicU64::new(UNSET)).collect(),
+        items,
+        index,
+        next: AtomicUsize::new(0),
+        retry: Mutex::new(Vec::new()),
+        submitted: AtomicU64::new(0),
+        committed: AtomicU64::new(0),
+        settled: AtomicU64::new(0),
+        retried_busy: AtomicU64::new(0),
+        rejected: Mutex::new(HashMap::new()),
+        stop: AtomicBool::new(false),
+    });
+    let cpu_before: Vec<Option<f64>> = pids.iter().map(|p| p.and_then(cpu_seconds)).collect();
+
+    // Finality, as node 0 reports it.
+    let watcher = tokio::spawn(watch_commits(clients[0].clone(), book.clone(), height));
+    // Submitters: `concurrency` per validator (the regulator takes no
+    // client transactions in this bench).
+    let validator_clients: Vec<Client> = clients.iter().take(args.validators).cloned().collect();
+    let mut submitters = Vec::new();
+    let duration = Duration::from_secs(args.duration_secs);
+    for c in &validator_clients {
+        for _ in 0..args.concurrency {
+            submitters.push(tokio::spawn(submit_loop(
+                c.clone(),
+                book.clone(),
+                args.submit,
+                args.batch,
+                args.rate
+                    .map(|r| r as f64 / (validator_clients.len() * args.concurrency) as f64),
+                args.inflight as u64,
+            )));
+        }
+    }
+
+    // Progress, once a second; resident memory sampled with it.
+    let mut max_rss = vec![0f64; pids.len()];
+    let started = Instant::now();
+    let mut last_committed = 0;
+    while started.elapsed() < duration && !book.stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for (m, pid) in max_rss.iter_mut().zip(pids) {
+            if let Some(r) = pid.and_then(rss_mib) {
+                *m = m.max(r);
+            }
+        }
+        let committed = book.committed.load(Ordering::Relaxed);
+        let done = started.elapsed().as_secs_f64() / duration.as_secs_f64();
+        let bar = (done * 30.0).round() as usize;
+        eprint!(
+            "\r[{:<30}] {:>3.0} s  committed {:>9}  {:>7}/s  in flight {:>6}  busy retries {:>7}   ",
+            "#".repeat(bar.min(30)),
+            started.elapsed().as_secs_f64(),
+            committed,
+            committed - last_committed,
+            book.inflight(),
+            book.retried_busy.load(Ordering::Relaxed),
+        );
+        last_committed = committed;
+        if book.exhausted() && book.inflight() == 0 {
+            break;
+        }
+    }
+    eprintln!();
+    let window = started.elapsed();
+    let window_end = book.now();
+    let load_exhausted = book.exhausted();
+    book.stop.store(true, Ordering::Relaxed);
+    for s in submitters {
+        let _ = s.await;
+    }
+    let cpu_after: Vec<Option<f64>> = pids.iter().map(|p| p.and_then(cpu_seconds)).collect();
+    // Drain: what was submitted gets up to 30 s to commit.
+    let drain = Instant::now();
+    while book.inflight() > 0 && drain.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let uncommitted_at_end = book.inflight();
+    watcher.abort();
+
+    // Figures.
+    let mut latencies = Vec::new();
+    let mut in_window = 0u64;
+    for (sent, done) in book.sent_at.iter().zip(&book.committed_at) {
+        let (sent, done) = (sent.load(Ordering::Relaxed), done.load(Ordering::Relaxed));
+        if done != UNSET {
+            if done <= window_end {
+                in_window += 1;
+            }
+            if sent != UNSET {
+                latencies.push(done.saturating_sub(sent) as f64 / 1000.0);
+            }
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
+        latencies[i.min(latencies.len() - 1)]
+    };
+    let latency = Latency {
+        samples: latencies.len(),
+        p50: pct(0.5),
+        p90: pct(0.9),
+        p99: pct(0.99),
+        max: latencies.last().copied().unwrap_or(0.0),
+    };
+    let secs = window.as_secs_f64();
+    let committed_per_sec = in_window as f64 / secs;
+    let cpu: Vec<(String, f64)> = nodes
+        .iter()
+        .zip(cpu_before.iter().zip(&cpu_after))
+        .map(|(n, (b, a))| {
+            let used = match (b, a) {
+                (Some(b), Some(a)) => (a - b) / secs,
+                _ => f64::NAN,
+            };
+            (n.name.clone(), (used * 100.0).round() / 100.0)
+        })
+        .collect();
+    let rss: Vec<(String, f64)> = nodes
+        .iter()
+        .zip(&max_rss)
+        .map(|(n, r)| (n.name.clone(), r.round()))
+        .collect();
+    // Each node checks each signature once: the machine's verify rate is
+    // shared by every node running on it.
+    let limit = verify / nodes.len() as f64;
+
+    // The ledger check: same state root everywhere, supply unchanged.
+    eprintln!("checking the ledger on every node…");
+    let final_height = clients[0].status().await?["height"].as_u64().unwrap_or(0);
+    let mut roots = Vec::new();
+    for (n, c) in nodes.iter().zip(&clients) {
+        let waited = Instant::now();
+        loop {
+            let h = c
+                .status()
+                .await
+                .ok()
+                .and_then(|s| s["height"].as_u64())
+                .unwrap_or(0);
+            if h >= final_height {
+                break;
+            }
+            if waited.elapsed() > Duration::from_secs(120) {
+                bail!(
+                    "{} did not reach height {final_height} in 120 s after the run",
+                    n.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let b = c.block_at(final_height).await?;
+        roots.push(b["result"]["state_root"].clone());
+    }
+    let state_roots_agree = roots.iter().all(|r| r.is_string() && *r == roots[0]);
+    let supply_after = supply(&clients[0], genesis).await?;
+    let supply_conserved = supply_before == supply_after;
+
+    let rejected = book
+        .rejected
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    Ok(BenchResult {
+        validators: args.validators,
+        nodes: nodes.len(),
+        workload: args.workload,
+        submit: args.submit,
+        mode: match args.rate {
+            Some(r) => format!("open loop at {r}/s"),
+            None => format!("closed loop, {} in flight", args.inflight),
+        },
+        seed,
+        duration_secs: (secs * 100.0).round() / 100.0,
+        presigned: book.items.len(),
+        submitted: book.submitted.load(Ordering::Relaxed),
+        committed: book.committed.load(Ordering::Relaxed),
+        committed_in_window: in_window,
+        committed_per_sec: committed_per_sec.round(),
+        expected_failures,
+        latency_ms: latency,
+        rejected,
+        retried_busy: book.retried_busy.load(Ordering::Relaxed),
+        uncommitted_at_end,
+        cpu_cores_per_node: cpu,
+        max_rss_mib_per_node: rss,
+        verify_rate_per_sec: verify.round(),
+        verify_threads: available_threads().get(),
+        limit_per_sec: limit.round(),
+        ratio_to_limit: if limit > 0.0 {
+            (committed_per_sec / limit * 1000.0).round() / 1000.0
+        } else {
+            0.0
+        },
+        final_height,
+        state_roots_agree,
+        supply_conserved,
+        load_exhausted,
+    })
+}
+
+/// Sends transfers until told to stop: in batches or one by one, paced
+/// to `rate` per second (open loop) or keeping at most `inflight`
+/// uncommitted (closed loop).
+async fn submit_loop(
+    client: Client,
+    book: Arc<Book>,
+    path: SubmitPath,
+    batch: usize,
+    rate: Option<f64>,
+    inflight: u64,
+) {
+    let per_call = match path {
+        SubmitPath::Batch => batch,
+        SubmitPath::Single => 1,
+    };
+    let started = Instant::now();
+    let mut sent = 0f64;
+    while !book.stop.load(Ordering::Relaxed) {
+        match rate {
+            Some(rate) => {
+                // Open loop: the schedule, not the chain, sets the pace.
+                let due = sent / rate;
+                let now = started.elapsed().as_secs_f64();
+                if due > now {
+                    tokio::time::sleep(Duration::from_secs_f64(due - now)).await;
+                }
+            }
+            None => {
+                if book.inflight() + per_call as u64 > inflight {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                    continue;
+                }
+            }
+        }
+        let ids = book.take(per_call);
+        if ids.is_empty() {
+            if book.exhausted() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
+        sent += ids.len() as f64;
+        let now = book.now();
+        for id in &ids {
+            // The first send counts: a busy retry keeps its original time.
+            let _ = book.sent_at[*id as usize].compare_exchange(
+                UNSET,
+                now,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            );
+        }
+        book.submitted
+            .fetch_add(ids.len() as u64, Ordering::Relaxed);
+        let verdicts: Vec<Value> = if per_call == 1 {
+            let id = ids[0];
+            match client.submit_hex(&book.items[id as usize].hex).await {
+                Ok(_) => vec![serde_json::json!({"status": "pending"})],
+                Err(e) => match e.rejection_code() {
+                    Some(code) => {
+                        let retryable = matches!(&e, hutong_node::client::ClientError::Rpc { data: Some(d), .. } if d["retryable"] == true);
+                        vec![
+                            serde_json::json!({"status": "rejected", "code": code, "retryable": retryable}),
+                        ]
+                    }
+                    None => vec![
+                        serde_json::json!({"status": "rejected", "code": "transport", "retryable": true}),
+                    ],
+                },
+            }
+        } else {
+            let hexes: Vec<&str> = ids
+                .iter()
+                .map(|i| book.items[*i as usize].hex.as_str())
+                .collect();
+            match client.submit_many_hex(&hexes).await {
+                Ok(v) => v,
+                // The call failed as a whole: every transfer in it is
+                // retried (a pending one is recognised by its hash).
+                Err(_) => ids
+                    .iter()
+                    .map(|_| serde_json::json!({"status": "rejected", "code": "transport", "retryable": true}))
+                    .collect(),
+            }
+        };
+        book.verdicts(&ids, &verdicts);
+    }
+}
+
+/// Follows node 0's committed blocks and stamps each transfer of the load
+/// with the moment its block was announced.
+async fn watch_commits(client: Client, book: Arc<Book>, from: u64) {
+    let mut next = from + 1;
+    let mut blocks = client.subscribe_blocks().await.ok();
+    loop {
+        // Woken by an announcement, or every 250 ms if the subscription
+        // lagged or is gone: heights are then fetched one by one.
+        match blocks.as_mut() {
+            Some(b) => {
+                let _ = tokio::time::timeout(Duration::from_millis(250), b.next()).await;
+            }
+            None => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+        let Ok(status) = client.status().await else {
+            continue;
+        };
+        let tip = status["height"].as_u64().unwrap_or(0);
+        while next <= tip {
+            let Ok(block) = client.block_at(next).await else {
+                break;
+            };
+            let now = book.now();
+            if let Some(txs) = block["txs"].as_array() {
+                for h in txs {
+                    let Some(hash) = h.as_str().and_then(|s| Hash::from_hex(s).ok()) else {
+                        continue;
+                    };
+                    if let Some(&id) = book.index.get(&hash) {
+                        if book.committed_at[id as usize]
+                            .compare_exchange(UNSET, now, Ordering::Relaxed, Ordering::Relaxed)
+                            .is_ok()
+                        {
+                            book.committed.fetch_add(1, Ordering::Relaxed);
+                            book.settled.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            next += 1;
+        }
+    }
+}
+
+fn print_summary(r: &BenchResult) {
+    println!();
+    println!(
+        "hutong bench: {} validator{}{}, {:?} workload, {:?} submission, {}",
+        r.validators,
+        if r.validators == 1 { "" } else { "s" },
+        if r.nodes > r.validators {
+            " + regulator"
+        } else {
+            ""
+        },
+        r.workload,
+        r.submit,
+        r.mode
+    );
+    println!(
+        "  committed       {} transfers in {:.1} s = {:.0} transfers/s ({} expected to fail by design)",
+        r.committed_in_window, r.duration_secs, r.committed_per_sec, r.expected_failures
+    );
+    println!(
+        "  commit latency  p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms  ({} samples, submit to finality)",
+        r.latency_ms.p50, r.latency_ms.p90, r.latency_ms.p99, r.latency_ms.max, r.latency_ms.samples
+    );
+    println!(
+        "  rejected        {:?}; busy retries {}; uncommitted after 30 s drain {}",
+        r.rejected, r.retried_busy, r.uncommitted_at_end
+    );
+    println!(
+        "  machine limit   ed25519 batch verify {:.0}/s on {} threads; {} nodes check every signature: limit {:.0}/s; achieved {:.1}% of it",
+        r.verify_rate_per_sec,
+        r.verify_threads,
+        r.nodes,
+        r.limit_per_sec,
+        r.ratio_to_limit * 100.0
+    );
+    let cpu: Vec<String> = r
+        .cpu_cores_per_node
+        .iter()
+        .zip(&r.max_rss_mib_per_node)
+        .map(|((n, c), (_, m))| format!("{n} {c:.2} cores {m:.0} MiB"))
+        .collect();
+    println!("  per node        {}", cpu.join(", "));
+    println!(
+        "  ledger          height {}; state roots {}; supply {}",
+        r.final_height,
+        if r.state_roots_agree {
+            "agree"
+        } else {
+            "DISAGREE"
+        },
+        if r.supply_conserved {
+            "conserved"
+        } else {
+            "CHANGED"
+        }
+    );
+    if r.load_exhausted {
+        println!("  note: the pre-signed load ran out before the duration; use --txs for more");
+    }
+    println!("  seed {}", r.seed);
+}
