@@ -52,8 +52,14 @@ mod cf {
     pub const SAFETY: &str = "safety";
     /// Height (big-endian) → [`super::Executed`] of that block.
     pub const RESULTS: &str = "results";
+    /// Height (big-endian) ‖ block id → nothing: the blocks consensus
+    /// stored that are not committed yet. A commit at height h drops the
+    /// entries up to h and deletes the blocks among them that lost (forks
+    /// can never commit once their height is committed); a restart reads
+    /// the rest without scanning the whole chain.
+    pub const PENDING: &str = "pending";
 
-    pub const ALL: [&str; 11] = [
+    pub const ALL: [&str; 12] = [
         META,
         BLOCKS,
         HEIGHTS,
@@ -65,11 +71,12 @@ mod cf {
         TREE_VALUES,
         SAFETY,
         RESULTS,
+        PENDING,
     ];
 }
 
 /// The on-disk format; a node refuses a database of another format.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.
@@ -263,8 +270,15 @@ impl Db {
     /// Stores a block consensus accepted into its tree (not yet committed).
     /// Not synced: a block lost in a crash is fetched again from peers.
     pub fn put_block(&self, stored: &StoredBlock) -> Result<(), DbError> {
-        self.db
-            .put_cf(self.cf(cf::BLOCKS), stored.block.id().0, encode(stored))?;
+        let id = stored.block.id();
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(cf::BLOCKS), id.0, encode(stored));
+        batch.put_cf(
+            self.cf(cf::PENDING),
+            pending_key(stored.block.height.0, &id),
+            [],
+        );
+        self.db.write(batch)?;
         Ok(())
     }
 
@@ -336,40 +350,61 @@ impl Db {
     /// consensus after a restart.
     pub fn stored_blocks_above(&self, height: u64) -> Result<Vec<StoredBlock>, DbError> {
         let mut out = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(cf::BLOCKS), IteratorMode::Start)
-        {
-            let (_, value) = item?;
-            let stored: StoredBlock = decode("blocks", &value)?;
-            if stored.block.height.0 > height {
+        let from = pending_key(
+            height.saturating_add(1),
+            &hutong_consensus::types::Digest([0; 32]),
+        );
+        for item in self.db.iterator_cf(
+            self.cf(cf::PENDING),
+            IteratorMode::From(&from, Direction::Forward),
+        ) {
+            let (key, _) = item?;
+            let (_, id) = parse_pending_key(&key)?;
+            // A pending entry whose block is gone was pruned by a commit
+            // racing this read; nothing to restore.
+            if let Some(stored) = self.block(&id)? {
                 out.push(stored);
             }
         }
         Ok(out)
     }
 
-    /// Drops stored uncommitted blocks at or below `height` that did not
-    /// become part of the chain (they can never commit now).
-    pub fn prune_blocks(&self, height: u64) -> Result<usize, DbError> {
-        let mut batch = WriteBatch::default();
-        let mut pruned = 0;
-        for item in self
-            .db
-            .iterator_cf(self.cf(cf::BLOCKS), IteratorMode::Start)
-        {
-            let (key, value) = item?;
-            let stored: StoredBlock = decode("blocks", &value)?;
-            let h = stored.block.height.0;
-            if h <= height && self.block_id_at(h)? != Some(stored.block.id()) {
-                batch.delete_cf(self.cf(cf::BLOCKS), key);
-                pruned += 1;
+    /// Adds to `batch` the pruning that committing `id` at `height` allows:
+    /// every pending entry up to `height` goes, and so does every block
+    /// among them that is not the committed one at its height.
+    fn prune_pending(
+        &self,
+        batch: &mut WriteBatch,
+        height: u64,
+        id: &BlockId,
+    ) -> Result<(), DbError> {
+        // Entries below the previous commit were pruned by it; starting a
+        // little below skips their tombstones (consensus stores no block
+        // that far below its commits).
+        let floor = pending_key(
+            height.saturating_sub(64),
+            &hutong_consensus::types::Digest([0; 32]),
+        );
+        for item in self.db.iterator_cf(
+            self.cf(cf::PENDING),
+            IteratorMode::From(&floor, Direction::Forward),
+        ) {
+            let (key, _) = item?;
+            let (h, pending) = parse_pending_key(&key)?;
+            if h > height {
+                break;
+            }
+            batch.delete_cf(self.cf(cf::PENDING), &key);
+            let committed = if h == height {
+                Some(*id)
+            } else {
+                self.block_id_at(h)?
+            };
+            if committed != Some(pending) {
+                batch.delete_cf(self.cf(cf::BLOCKS), pending.0);
             }
         }
-        if pruned > 0 {
-            self.db.write(batch)?;
-        }
-        Ok(pruned)
+        Ok(())
     }
 
     /// Writes the genesis state as version 0, with its executed record.
@@ -400,6 +435,7 @@ impl Db {
         let mut batch = WriteBatch::default();
         self.put_state(&mut batch, &write.state)?;
         let id = write.stored.block.id();
+        self.prune_pending(&mut batch, height, &id)?;
         batch.put_cf(self.cf(cf::BLOCKS), id.0, encode(&write.stored));
         batch.put_cf(self.cf(cf::HEIGHTS), key, id.0);
         if let Some(proof) = &write.proof {
@@ -454,6 +490,27 @@ impl Db {
         }
         Ok(())
     }
+}
+
+fn pending_key(height: u64, id: &BlockId) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..8].copy_from_slice(&height.to_be_bytes());
+    key[8..].copy_from_slice(&id.0);
+    key
+}
+
+fn parse_pending_key(key: &[u8]) -> Result<(u64, BlockId), DbError> {
+    if key.len() != 40 {
+        return Err(corrupt("pending", format!("key of {} bytes", key.len())));
+    }
+    let mut height = [0u8; 8];
+    height.copy_from_slice(&key[..8]);
+    let mut id = [0u8; 32];
+    id.copy_from_slice(&key[8..]);
+    Ok((
+        u64::from_be_bytes(height),
+        hutong_consensus::types::Digest(id),
+    ))
 }
 
 fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {

@@ -250,3 +250,78 @@ fn a_killed_writer_recovers_at_a_block_boundary() {
     }
     assert!(last > 0, "the writer made progress");
 }
+
+/// A fork of `block_at(height)`: same height, another payload.
+fn fork_at(height: u64) -> StoredBlock {
+    let mut b = block_at(height);
+    b.block.payload = Digest([0xEE; 32]);
+    b.block.round = Round(height + 1_000);
+    b
+}
+
+#[test]
+fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), CHAIN).unwrap();
+    let update = prepare_commit(&db, 0, changes(0)).unwrap();
+    let root = update.root;
+    db.commit_genesis(
+        update,
+        Executed {
+            height: 0,
+            block_id: Digest([1; 32]),
+            round: 0,
+            timestamp_ms: 0,
+            state_root: root,
+            receipts_root: Hash([0; 32]),
+        },
+    )
+    .unwrap();
+    // Consensus stored two competing blocks at height 1 and 2, and one
+    // at height 3.
+    for b in [
+        block_at(1),
+        fork_at(1),
+        block_at(2),
+        fork_at(2),
+        block_at(3),
+    ] {
+        db.put_block(&b).unwrap();
+    }
+    let ids = |blocks: Vec<StoredBlock>| -> Vec<Digest> {
+        let mut v: Vec<Digest> = blocks.iter().map(|b| b.block.id()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(db.stored_blocks_above(0).unwrap().len(), 5);
+    // Height 1 commits: its fork is gone; the rest is still pending.
+    let stored = block_at(1);
+    let update = prepare_commit(&db, 1, changes(1)).unwrap();
+    db.commit_block(BlockWrite {
+        executed: Executed {
+            height: 1,
+            block_id: stored.block.id(),
+            round: 1,
+            timestamp_ms: 1,
+            state_root: update.root,
+            receipts_root: Hash([0; 32]),
+        },
+        stored,
+        receipts: Vec::new(),
+        tx_hashes: Vec::new(),
+        state: update,
+        proof: None,
+    })
+    .unwrap();
+    assert!(db.block(&fork_at(1).block.id()).unwrap().is_none());
+    assert!(db.block_at(1).unwrap().is_some());
+    assert_eq!(
+        ids(db.stored_blocks_above(1).unwrap()),
+        ids(vec![block_at(2), fork_at(2), block_at(3)])
+    );
+    // After a restart the pending blocks are still found.
+    drop(db);
+    let db = Db::open(dir.path(), CHAIN).unwrap();
+    assert_eq!(db.stored_blocks_above(1).unwrap().len(), 3);
+    assert!(db.block(&fork_at(2).block.id()).unwrap().is_some());
+}
