@@ -579,9 +579,8 @@ impl Host {
     /// [`Internal::Verified`].
     fn check_payload(&mut self, block: Block) {
         let Some(payload) = self.payloads.get(&block.payload).cloned() else {
-            let verdict = Err(PayloadError::Digest {
-                expected: block.payload,
-                got: Digest([0; 32]),
+            let verdict = Err(PayloadError::Missing {
+                digest: block.payload,
             });
             let _ = self
                 .internal_tx

@@ -12,12 +12,12 @@
 //! also the node's verification cache: a proposal's transactions that are
 //! already here are not checked again ([`Mempool::contains`]).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::Account;
 use hutong_runtime::tx::{Expiry, TX_BYTES_MAX};
-use hutong_runtime::{Address, ChainId, SignedTransaction};
+use hutong_runtime::{Address, ChainId, Height, SignedTransaction, TimestampMs};
 use serde::Serialize;
 
 #[derive(Debug, Clone)]
@@ -188,6 +188,10 @@ pub struct Mempool {
     by_sender: HashMap<Address, BTreeMap<u64, Hash>>,
     /// Arrival number → hash: the order blocks take transactions in.
     queue: BTreeMap<u64, Hash>,
+    /// Expiry → hash, one index per kind of expiry, so that a commit finds
+    /// the expired transactions without scanning the pool.
+    by_expiry_height: BTreeSet<(u64, Hash)>,
+    by_expiry_time: BTreeSet<(u64, Hash)>,
     next_arrival: u64,
     bytes: usize,
 }
@@ -291,6 +295,10 @@ impl Mempool {
         let arrival = self.next_arrival;
         self.next_arrival += 1;
         self.queue.insert(arrival, decoded.hash);
+        match decoded.tx.tx.expiry {
+            Expiry::Height(h) => self.by_expiry_height.insert((h.0, decoded.hash)),
+            Expiry::Time(t) => self.by_expiry_time.insert((t.0, decoded.hash)),
+        };
         self.by_sender
             .entry(decoded.sender)
             .or_default()
@@ -312,6 +320,10 @@ impl Mempool {
     fn remove(&mut self, hash: &Hash) -> Option<Entry> {
         let entry = self.entries.remove(hash)?;
         self.queue.remove(&entry.arrival);
+        match entry.tx.tx.expiry {
+            Expiry::Height(h) => self.by_expiry_height.remove(&(h.0, *hash)),
+            Expiry::Time(t) => self.by_expiry_time.remove(&(t.0, *hash)),
+        };
         if let Some(seqs) = self.by_sender.get_mut(&entry.sender) {
             seqs.remove(&entry.sequence);
             if seqs.is_empty() {
@@ -408,15 +420,238 @@ impl Mempool {
                 removed += usize::from(self.remove(&hash).is_some());
             }
         }
+        // Both indexes are ordered by expiry: the expired ones lead.
         let expired_hashes: Vec<Hash> = self
-            .entries
+            .by_expiry_height
             .iter()
-            .filter(|(_, e)| expired(&e.tx.tx.expiry, tip))
-            .map(|(h, _)| *h)
+            .take_while(|(h, _)| expired(&Expiry::Height(Height(*h)), tip))
+            .chain(
+                self.by_expiry_time
+                    .iter()
+                    .take_while(|(t, _)| expired(&Expiry::Time(TimestampMs(*t)), tip)),
+            )
+            .map(|(_, hash)| *hash)
             .collect();
         for hash in expired_hashes {
             removed += usize::from(self.remove(&hash).is_some());
         }
         removed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hutong_runtime::state::AccountKind;
+    use hutong_runtime::tx::TxKind;
+    use hutong_runtime::{Amount, AssetCode, Keypair, Nonce, Tier, Transaction, TransferId};
+    use rand::SeedableRng;
+
+    const CHAIN: ChainId = ChainId([3; 32]);
+
+    fn key(seed: u64) -> Keypair {
+        Keypair::generate(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed))
+    }
+
+    fn account(key: &Keypair, next: u64) -> Account {
+        Account {
+            owner: key.public(),
+            kind: AccountKind::Customer {
+                tier: Tier(1),
+                identity_commitment: Hash([0; 32]),
+            },
+            institution: Address::of(&key.public()),
+            sequence: Nonce(next),
+            frozen: None,
+        }
+    }
+
+    fn tx(key: &Keypair, sequence: u64, expiry: Expiry) -> Decoded {
+        let t = Transaction {
+            chain_id: CHAIN,
+            sender: key.public(),
+            sequence: Nonce(sequence),
+            expiry,
+            kind: TxKind::Transfer {
+                to: Address::of(&key.public()),
+                asset: AssetCode::new("CNY").unwrap(),
+                amount: Amount(1),
+                transfer_id: TransferId(u128::from(sequence)),
+            },
+            cosigner: None,
+            memo: Vec::new(),
+        }
+        .sign(key);
+        check_stateless(&t.encode(), CHAIN).unwrap()
+    }
+
+    fn far() -> Expiry {
+        Expiry::Height(Height(1_000_000))
+    }
+
+    fn pool(txs_max: usize, per_sender_max: usize) -> Mempool {
+        Mempool::new(MempoolConfig {
+            txs_max,
+            bytes_max: 1 << 20,
+            per_sender_max,
+            sequence_window: 8,
+        })
+    }
+
+    #[test]
+    fn admission_checks_sequence_window_sender_and_bounds() {
+        let k = key(1);
+        let a = account(&k, 5);
+        let tip = Tip::default();
+        let mut p = pool(4, 3);
+        assert_eq!(
+            p.insert(tx(&k, 4, far()), Some(&a), tip)
+                .unwrap_err()
+                .code(),
+            "stale_sequence"
+        );
+        assert_eq!(
+            p.insert(tx(&k, 13, far()), Some(&a), tip)
+                .unwrap_err()
+                .code(),
+            "sequence_too_far"
+        );
+        assert_eq!(
+            p.insert(tx(&k, 5, far()), None, tip).unwrap_err().code(),
+            "unknown_sender"
+        );
+        let mut frozen = a;
+        frozen.frozen = Some(hutong_runtime::state::Freeze {
+            reason: hutong_runtime::tx::FreezeReason::Fraud,
+            by: Address::of(&k.public()),
+        });
+        assert_eq!(
+            p.insert(tx(&k, 5, far()), Some(&frozen), tip)
+                .unwrap_err()
+                .code(),
+            "sender_frozen"
+        );
+        assert_eq!(
+            p.insert(
+                tx(&k, 5, Expiry::Height(Height(1))),
+                Some(&a),
+                Tip {
+                    height: 1,
+                    timestamp_ms: 0
+                }
+            )
+            .unwrap_err()
+            .code(),
+            "expired"
+        );
+        // The same transaction twice is one entry; another with the same
+        // sequence is refused.
+        let first = tx(&k, 5, far());
+        assert_eq!(p.insert(first.clone(), Some(&a), tip), Ok(true));
+        assert_eq!(p.insert(first, Some(&a), tip), Ok(false));
+        let other = tx(&k, 5, Expiry::Height(Height(999_999)));
+        assert_eq!(
+            p.insert(other, Some(&a), tip).unwrap_err().code(),
+            "sequence_taken"
+        );
+        p.insert(tx(&k, 6, far()), Some(&a), tip).unwrap();
+        p.insert(tx(&k, 7, far()), Some(&a), tip).unwrap();
+        // Per sender: 3 at most.
+        assert_eq!(
+            p.insert(tx(&k, 8, far()), Some(&a), tip)
+                .unwrap_err()
+                .code(),
+            "sender_busy"
+        );
+        // In all: 4 at most, then "busy, retry".
+        let k2 = key(2);
+        let a2 = account(&k2, 0);
+        p.insert(tx(&k2, 0, far()), Some(&a2), tip).unwrap();
+        assert!(p.is_full());
+        let e = p.insert(tx(&k2, 1, far()), Some(&a2), tip).unwrap_err();
+        assert_eq!(e.code(), "busy");
+        assert!(e.retryable());
+        assert_eq!(p.stats().txs, 4);
+    }
+
+    #[test]
+    fn blocks_take_gap_free_runs_and_skip_what_is_in_flight() {
+        let k = key(3);
+        let a = account(&k, 0);
+        let tip = Tip::default();
+        let mut p = pool(100, 100);
+        let txs: Vec<Decoded> = [0, 1, 3].iter().map(|s| tx(&k, *s, far())).collect();
+        for t in &txs {
+            p.insert(t.clone(), Some(&a), tip).unwrap();
+        }
+        let next = |_: &Address| Some(0);
+        let taken = p.take(100, 1 << 20, &HashSet::new(), next);
+        // 3 waits behind the missing 2.
+        let seqs: Vec<u64> = taken.iter().map(|t| t.tx.sequence.0).collect();
+        assert_eq!(seqs, vec![0, 1]);
+        // With 0 in an uncommitted block, the next block starts at 1.
+        let in_flight: HashSet<Hash> = [txs[0].hash].into_iter().collect();
+        let taken = p.take(100, 1 << 20, &in_flight, |_| Some(1));
+        let seqs: Vec<u64> = taken.iter().map(|t| t.tx.sequence.0).collect();
+        assert_eq!(seqs, vec![1]);
+        // Bounded by count.
+        assert_eq!(p.take(1, 1 << 20, &HashSet::new(), next).len(), 1);
+    }
+
+    #[test]
+    fn commits_remove_committed_stale_and_expired_transactions() {
+        let (k1, k2, k3) = (key(4), key(5), key(6));
+        let tip = Tip {
+            height: 10,
+            timestamp_ms: 1_000,
+        };
+        let mut p = pool(100, 100);
+        let committed = tx(&k1, 0, far());
+        let stale = tx(&k1, 1, far());
+        let kept = tx(&k1, 2, far());
+        let by_height = tx(&k2, 0, Expiry::Height(Height(12)));
+        let by_time = tx(&k3, 0, Expiry::Time(TimestampMs(2_000)));
+        let later_time = tx(&k3, 1, Expiry::Time(TimestampMs(9_000)));
+        for (t, k) in [
+            (&committed, &k1),
+            (&stale, &k1),
+            (&kept, &k1),
+            (&by_height, &k2),
+            (&by_time, &k3),
+            (&later_time, &k3),
+        ] {
+            p.insert(t.clone(), Some(&account(k, 0)), tip).unwrap();
+        }
+        assert_eq!(p.stats().txs, 6);
+        // Block 11 committed `committed` and, by another route, used
+        // sequence 1 of k1 too (its next is 2).
+        let senders: HashSet<Address> = [committed.sender].into_iter().collect();
+        let removed = p.on_commit(
+            &[committed.hash],
+            &senders,
+            |_| Some(2),
+            Tip {
+                height: 11,
+                timestamp_ms: 1_500,
+            },
+        );
+        assert_eq!(removed, 2);
+        assert!(p.contains(&kept.hash) && p.contains(&by_height.hash));
+        // Block 12 at t = 2,500: the next block is 13, past `by_height`'s
+        // expiry; `by_time` expired too; the others stay.
+        let removed = p.on_commit(
+            &[],
+            &HashSet::new(),
+            |_| None,
+            Tip {
+                height: 12,
+                timestamp_ms: 2_500,
+            },
+        );
+        assert_eq!(removed, 2);
+        assert!(!p.contains(&by_height.hash) && !p.contains(&by_time.hash));
+        assert!(p.contains(&kept.hash) && p.contains(&later_time.hash));
+        assert_eq!(p.stats().txs, 2);
+        assert_eq!(p.stats().senders, 2);
     }
 }

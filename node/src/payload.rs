@@ -43,6 +43,8 @@ pub struct Payload {
 pub enum PayloadError {
     #[error("payload digest {got:?} does not match the block's {expected:?}")]
     Digest { expected: Digest, got: Digest },
+    #[error("the proposal came without the payload {digest:?} its block names")]
+    Missing { digest: Digest },
     #[error("payload has {count} transactions; at most {BLOCK_TXS_MAX}")]
     TooManyTxs { count: usize },
     #[error("payload has {bytes} bytes of transactions; at most {BLOCK_BYTES_MAX}")]
