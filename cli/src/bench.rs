@@ -851,6 +851,10 @@ async fn submit_loop(
     let started = Instant::now();
     let mut sent = 0f64;
     while !book.stop.load(Ordering::Relaxed) {
+        // How late this call is against the open loop's schedule: latency
+        // counts from the scheduled moment, so a submitter that falls
+        // behind does not hide the wait (no coordinated omission).
+        let mut late = Duration::ZERO;
         match rate {
             Some(rate) => {
                 // Open loop: the schedule, not the chain, sets the pace.
@@ -858,6 +862,8 @@ async fn submit_loop(
                 let now = started.elapsed().as_secs_f64();
                 if due > now {
                     tokio::time::sleep(Duration::from_secs_f64(due - now)).await;
+                } else {
+                    late = Duration::from_secs_f64(now - due);
                 }
             }
             None => {
@@ -876,7 +882,7 @@ async fn submit_loop(
             continue;
         }
         sent += ids.len() as f64;
-        let now = book.now();
+        let now = book.now().saturating_sub(late.as_micros() as u64);
         for id in &ids {
             // The first send counts: a busy retry keeps its original time.
             let _ = book.sent_at[*id as usize].compare_exchange(
