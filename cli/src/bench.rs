@@ -844,9 +844,11 @@ async fn submit_loop(
     rate: Option<f64>,
     inflight: u64,
 ) {
-    let per_call = match path {
-        SubmitPath::Batch => batch,
-        SubmitPath::Single => 1,
+    let per_call = match (path, rate) {
+        (SubmitPath::Single, _) => 1,
+        // Open loop: calls about every 20 ms, not bursts of a whole batch.
+        (SubmitPath::Batch, Some(rate)) => ((rate / 50.0).ceil() as usize).clamp(1, batch),
+        (SubmitPath::Batch, None) => batch,
     };
     let started = Instant::now();
     let mut sent = 0f64;

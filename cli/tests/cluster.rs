@@ -508,6 +508,30 @@ fn a_killed_validator_catches_up_and_quorum_loss_recovers() {
         cluster.assert_agree(&[0, 1, 2, 4], resumed).await;
         // Nothing acknowledged as committed was lost.
         wait_committed(&cluster.client(2), &hashes).await;
+
+        // SIGTERM stops a node cleanly, with a zero exit status.
+        let mut child = cluster.nodes[4].child.take().unwrap();
+        let term = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(term.success());
+        let stopped = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                stopped.elapsed() < Duration::from_secs(20),
+                "the regulator did not stop in 20 s after SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert!(
+            status.success(),
+            "exit after SIGTERM: {status}\n{}",
+            cluster.log_tail(4)
+        );
     });
 }
 

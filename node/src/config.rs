@@ -76,6 +76,10 @@ pub struct ConsensusSection {
     pub max_timeout_ms: u64,
     pub block_txs_max: usize,
     pub empty_block_interval_ms: u64,
+    /// A leader waits until this long after its parent block before
+    /// proposing, so that blocks carry batches rather than a few
+    /// transactions each.
+    pub min_block_interval_ms: u64,
 }
 
 impl Default for ConsensusSection {
@@ -85,6 +89,7 @@ impl Default for ConsensusSection {
             max_timeout_ms: 10_000,
             block_txs_max: 5_000,
             empty_block_interval_ms: 500,
+            min_block_interval_ms: 50,
         }
     }
 }
@@ -271,6 +276,7 @@ impl NodeConfig {
             host: HostConfig {
                 block_txs_max: c.block_txs_max,
                 empty_block_interval: Duration::from_millis(c.empty_block_interval_ms),
+                min_block_interval: Duration::from_millis(c.min_block_interval_ms),
                 ..Default::default()
             },
             mempool: MempoolConfig {

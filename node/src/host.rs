@@ -60,6 +60,11 @@ pub struct HostConfig {
     /// With nothing to order, a leader waits this long before proposing an
     /// empty block (it proposes at once when transactions arrive).
     pub empty_block_interval: Duration,
+    /// A leader proposes no sooner than this after its parent block (by
+    /// the parent's timestamp, waiting at most this long): blocks then
+    /// carry batches, and the cost of a block is shared by more
+    /// transactions.
+    pub min_block_interval: Duration,
     /// How far ahead of this node's clock a proposal's timestamp may be.
     pub clock_drift_max: Duration,
 }
@@ -69,6 +74,7 @@ impl Default for HostConfig {
         HostConfig {
             block_txs_max: 5_000,
             empty_block_interval: Duration::from_millis(500),
+            min_block_interval: Duration::from_millis(50),
             clock_drift_max: Duration::from_secs(10),
         }
     }
@@ -109,6 +115,8 @@ struct PendingProposal {
     round: Round,
     parent: BlockId,
     deadline: tokio::time::Instant,
+    /// Before this, only a full block is proposed.
+    earliest: tokio::time::Instant,
 }
 
 const WAITING_CHECKS_MAX: usize = 64;
@@ -227,7 +235,7 @@ impl Host {
                 }
                 _ = sleep_until(proposal_at) => self.propose_now().await?,
                 _ = self.shared.mempool_grew.notified(), if self.pending_proposal.is_some() => {
-                    self.propose_now().await?;
+                    self.on_mempool_grew().await?;
                 }
                 event = events.recv() => match event {
                     Some(NetEvent::Consensus { from, envelope }) => self.on_peer(from, envelope).await?,
@@ -373,13 +381,20 @@ impl Host {
                 self.timer = Some((round, tokio::time::Instant::now() + after));
             }
             Action::NeedPayload { round, parent } => {
-                let deadline = tokio::time::Instant::now() + self.config.empty_block_interval;
+                let now = tokio::time::Instant::now();
+                let earliest = now + self.fill_wait(&parent);
+                let work = self.has_work(&parent);
                 self.pending_proposal = Some(PendingProposal {
                     round,
                     parent,
-                    deadline,
+                    deadline: if work {
+                        earliest
+                    } else {
+                        now + self.config.empty_block_interval
+                    },
+                    earliest,
                 });
-                if self.has_work(&parent) {
+                if work && earliest <= now {
                     return self.build_payload();
                 }
             }
@@ -455,6 +470,34 @@ impl Host {
             }
         }
         false
+    }
+
+    /// How long a leader should still wait after its parent block before
+    /// proposing a block that is not full.
+    fn fill_wait(&self, parent: &BlockId) -> Duration {
+        let parent_ms = match self.known.get(parent) {
+            Some(k) => k.timestamp_ms,
+            None => self.shared.executed().timestamp_ms,
+        };
+        let since = now_ms().saturating_sub(parent_ms);
+        let min = self.config.min_block_interval;
+        // A parent stamped ahead of this clock waits at most `min`.
+        min.saturating_sub(Duration::from_millis(since)).min(min)
+    }
+
+    /// Transactions arrived while this leader waits to propose: the block
+    /// goes at the earliest moment allowed. (The pool's size says little
+    /// about how full the block would be: much of it may be in flight.)
+    async fn on_mempool_grew(&mut self) -> anyhow::Result<()> {
+        let now = tokio::time::Instant::now();
+        let Some(p) = self.pending_proposal.as_mut() else {
+            return Ok(());
+        };
+        if p.earliest <= now {
+            return self.propose_now().await;
+        }
+        p.deadline = p.deadline.min(p.earliest);
+        Ok(())
     }
 
     async fn propose_now(&mut self) -> anyhow::Result<()> {

@@ -43,6 +43,10 @@ pub const SYNC_BLOCKS_MAX: usize = 256;
 /// Most transactions in one shared batch.
 pub const TXS_BATCH_MAX: usize = 4_096;
 
+/// How long client transactions wait to be shared with the other
+/// validators, gathered into one message.
+const SHARE_INTERVAL: Duration = Duration::from_millis(10);
+
 /// Score below which a peer is banned; each undecodable message costs 10.
 const BAN_SCORE: i32 = -50;
 const BAN_FOR: Duration = Duration::from_secs(60);
@@ -267,6 +271,10 @@ pub struct Network {
     banned: HashMap<PeerId, Instant>,
     pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Option<SyncResponse>>>,
     status: std::sync::Arc<std::sync::Mutex<PeerStatus>>,
+    /// Client transactions waiting to be shared (bounded by the flush at
+    /// `TXS_BATCH_MAX` transactions or half of `TXS_BYTES_MAX`).
+    outgoing_txs: Vec<Vec<u8>>,
+    outgoing_bytes: usize,
 }
 
 impl std::fmt::Debug for Network {
@@ -373,6 +381,8 @@ impl Network {
             banned: HashMap::new(),
             pending_sync: HashMap::new(),
             status,
+            outgoing_txs: Vec::new(),
+            outgoing_bytes: 0,
         })
     }
 
@@ -384,10 +394,13 @@ impl Network {
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut share = tokio::time::interval(SHARE_INTERVAL);
+        share.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = tick.tick() => self.maintain(),
+                _ = share.tick() => self.flush_txs(),
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),
                     None => break,
@@ -464,12 +477,15 @@ impl Network {
                 }
             }
             NetCommand::ShareTxs(batch) => {
-                for peer in self.config.validators.clone() {
-                    if peer != me && self.swarm.is_connected(&peer) {
-                        self.swarm
-                            .behaviour_mut()
-                            .txs
-                            .send_request(&peer, batch.clone());
+                // Gathered and sent every SHARE_INTERVAL, so that many small
+                // submissions make a few large messages, not a stream each.
+                for raw in batch.0 {
+                    self.outgoing_bytes += raw.len();
+                    self.outgoing_txs.push(raw);
+                    if self.outgoing_txs.len() >= TXS_BATCH_MAX
+                        || self.outgoing_bytes >= TXS_BYTES_MAX / 2
+                    {
+                        self.flush_txs();
                     }
                 }
             }
@@ -480,6 +496,24 @@ impl Network {
                 }
                 let id = self.swarm.behaviour_mut().sync.send_request(&to, request);
                 self.pending_sync.insert(id, reply);
+            }
+        }
+    }
+
+    /// Sends the gathered client transactions to every connected validator.
+    fn flush_txs(&mut self) {
+        if self.outgoing_txs.is_empty() {
+            return;
+        }
+        let batch = TxBatch(std::mem::take(&mut self.outgoing_txs));
+        self.outgoing_bytes = 0;
+        let me = *self.swarm.local_peer_id();
+        for peer in self.config.validators.clone() {
+            if peer != me && self.swarm.is_connected(&peer) {
+                self.swarm
+                    .behaviour_mut()
+                    .txs
+                    .send_request(&peer, batch.clone());
             }
         }
     }

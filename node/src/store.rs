@@ -75,6 +75,9 @@ mod cf {
     ];
 }
 
+/// RocksDB's block cache, shared by every column family.
+const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
 /// The on-disk format; a node refuses a database of another format.
 const FORMAT: u32 = 2;
 
@@ -195,9 +198,34 @@ impl Db {
         options.set_max_open_files(512);
         options.set_keep_log_file_num(4);
         options.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let cfs = cf::ALL
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        // One block cache for every column family, and bloom filters: the
+        // Merkle tree reads its nodes by key, at random, on every block.
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        let cfs = cf::ALL.iter().map(|name| {
+            let mut table = rocksdb::BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            table.set_cache_index_and_filter_blocks(true);
+            table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+            let mut cf_options = Options::default();
+            cf_options.set_block_based_table_factory(&table);
+            // Keys and values that are mostly hashes do not compress;
+            // compressing them only costs CPU.
+            if [
+                cf::TREE_NODES,
+                cf::TREE_VALUES,
+                cf::TXS,
+                cf::HEIGHTS,
+                cf::PENDING,
+            ]
+            .contains(name)
+            {
+                cf_options.set_compression_type(rocksdb::DBCompressionType::None);
+            } else {
+                cf_options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            }
+            ColumnFamilyDescriptor::new(*name, cf_options)
+        });
         let db = rocksdb::DB::open_cf_descriptors(&options, path, cfs)?;
         let db = Db {
             db: Arc::new(db),
