@@ -150,6 +150,34 @@ pub struct Db {
     db: Arc<rocksdb::DB>,
     /// Latest state version, mirrored from `meta/executed`.
     version: Arc<AtomicU64>,
+    /// The tree nodes written by the last few blocks. Every block reads
+    /// the upper levels the previous one wrote; a node key names one node
+    /// forever, so the cache can never be stale.
+    recent_nodes: Arc<std::sync::Mutex<RecentNodes>>,
+}
+
+/// Tree nodes of the last `RECENT_VERSIONS` versions, by key.
+#[derive(Default)]
+struct RecentNodes {
+    nodes: std::collections::HashMap<NodeKey, Node>,
+    by_version: std::collections::VecDeque<Vec<NodeKey>>,
+}
+
+const RECENT_VERSIONS: usize = 4;
+
+impl RecentNodes {
+    fn add(&mut self, written: Vec<(NodeKey, Node)>) {
+        let keys = written.iter().map(|(k, _)| k.clone()).collect();
+        self.nodes.extend(written);
+        self.by_version.push_back(keys);
+        while self.by_version.len() > RECENT_VERSIONS {
+            if let Some(old) = self.by_version.pop_front() {
+                for k in old {
+                    self.nodes.remove(&k);
+                }
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Db {
@@ -230,6 +258,7 @@ impl Db {
         let db = Db {
             db: Arc::new(db),
             version: Arc::new(AtomicU64::new(NO_VERSION)),
+            recent_nodes: Arc::default(),
         };
         match db.get_raw(cf::META, b"chain_id")? {
             Some(found) if found != chain_id.0 => {
@@ -481,6 +510,19 @@ impl Db {
         batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));
         self.db.write_opt(batch, &synced())?;
         self.version.store(height, Ordering::SeqCst);
+        // Only once durable: a failed write must not leave nodes readable.
+        let written = write
+            .state
+            .tree
+            .node_batch
+            .nodes()
+            .iter()
+            .map(|(k, n)| (k.clone(), n.clone()))
+            .collect();
+        self.recent_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .add(written);
         Ok(())
     }
 
@@ -550,6 +592,15 @@ fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
 
 impl TreeReader for Db {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        if let Some(node) = self
+            .recent_nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .nodes
+            .get(node_key)
+        {
+            return Ok(Some(node.clone()));
+        }
         Ok(self.get(cf::TREE_NODES, &encode(node_key))?)
     }
 
