@@ -209,14 +209,17 @@ impl Book {
                 .is_empty()
     }
 
-    /// Records the node's verdicts on `ids`.
-    fn verdicts(&self, ids: &[u32], verdicts: &[Value]) {
+    /// Records the node's verdicts on `ids`; returns how many are to be
+    /// retried ("busy").
+    fn verdicts(&self, ids: &[u32], verdicts: &[Value]) -> usize {
+        let mut retry = 0;
         for (id, v) in ids.iter().zip(verdicts) {
             if v["status"] == "pending" {
                 continue;
             }
             let code = v["code"].as_str().unwrap_or("unknown").to_string();
             if v["retryable"] == true {
+                retry += 1;
                 self.retried_busy.fetch_add(1, Ordering::Relaxed);
                 self.submitted.fetch_sub(1, Ordering::Relaxed);
                 self.retry
@@ -233,6 +236,7 @@ impl Book {
                     .or_default() += 1;
             }
         }
+        retry
     }
 }
 
@@ -927,7 +931,11 @@ async fn submit_loop(
                     .collect(),
             }
         };
-        book.verdicts(&ids, &verdicts);
+        // Mostly bounced ("busy"): back off a little, as a wallet would,
+        // instead of spinning on the node.
+        if book.verdicts(&ids, &verdicts) * 2 >= ids.len() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
