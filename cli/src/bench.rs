@@ -33,7 +33,7 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::node_cmd::{create_testnet, spawn_nodes, stop_nodes, testnet_nodes, TestnetNode};
+use crate::node_cmd::{prepare_chain_dir, spawn_nodes, stop_nodes, testnet_nodes, TestnetNode};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -173,6 +173,9 @@ struct Book {
 
 const UNSET: u64 = u64::MAX;
 
+/// Most transfers a run signs ahead (each holds ~0.5 KiB until the end).
+const PRESIGNED_MAX: u64 = 10_000_000;
+
 impl Book {
     fn now(&self) -> u64 {
         self.t0.elapsed().as_micros() as u64
@@ -253,32 +256,36 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             hutong_node::rpc::SUBMIT_BATCH_MAX
         );
     }
-    if args.concurrency == 0 || args.duration_secs == 0 {
-        bail!("--concurrency and --duration-secs must be at least 1");
+    if args.concurrency == 0
+        || args.duration_secs == 0
+        || args.rate == Some(0)
+        || args.txs == Some(0)
+    {
+        bail!("--concurrency, --duration-secs, --rate and --txs must be at least 1");
+    }
+    let load = match args.rate {
+        Some(rate) => rate.saturating_mul(args.duration_secs),
+        None => args
+            .txs
+            .map(|t| t as u64)
+            .unwrap_or(15_000 * args.duration_secs),
+    };
+    if load > PRESIGNED_MAX {
+        bail!(
+            "{load} pre-signed transfers would not fit in memory; at most {PRESIGNED_MAX} (lower --rate, --duration-secs or --txs)"
+        );
     }
     let dir = args
         .dir
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join(format!("hutong-bench-{}v", args.validators)));
-    if args.fresh && dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("cannot remove {}", dir.display()))?;
-    }
-    if !dir.join("genesis.toml").exists() {
-        if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
-            bail!(
-                "{} is not empty and holds no chain; choose another --dir",
-                dir.display()
-            );
-        }
-        std::fs::create_dir_all(&dir)?;
+    if prepare_chain_dir(&dir, args.fresh, args.validators, args.accounts)? {
         eprintln!(
-            "creating a {}-validator chain with {} accounts in {}",
+            "created a {}-validator chain with {} accounts in {}",
             args.validators,
             args.accounts,
             dir.display()
         );
-        create_testnet(&dir, args.validators, args.validators > 1, args.accounts)?;
     }
     let genesis = crate::load_genesis(&dir.join("genesis.toml"))?;
     let validators = genesis.validators().count();

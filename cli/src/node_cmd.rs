@@ -216,12 +216,7 @@ pub(crate) struct TestnetNode {
 
 /// Lays out a testnet in `dir`: genesis, keys, and one home per node.
 /// One validator makes a development chain.
-pub(crate) fn create_testnet(
-    dir: &Path,
-    validators: usize,
-    regulator: bool,
-    accounts: usize,
-) -> Result<()> {
+fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usize) -> Result<()> {
     let opts = TemplateOptions {
         consortium: "Hutong local testnet".into(),
         validators,
@@ -298,6 +293,38 @@ pub(crate) fn create_testnet(
     Ok(())
 }
 
+/// Makes `dir` hold a local chain: wiped first with `fresh`, created if it
+/// holds none (with a regulator unless it is a 1-validator development
+/// chain), reused otherwise. True if it was created. A folder that holds
+/// something else is refused.
+pub(crate) fn prepare_chain_dir(
+    dir: &Path,
+    fresh: bool,
+    validators: usize,
+    accounts: usize,
+) -> Result<bool> {
+    if fresh && dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot remove {}", dir.display()))?;
+    }
+    if dir.join("genesis.toml").exists() {
+        return Ok(false);
+    }
+    if dir.exists()
+        && std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read {}", dir.display()))?
+            .next()
+            .is_some()
+    {
+        bail!(
+            "{} is not empty and holds no chain; choose another --dir",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    create_testnet(dir, validators, validators > 1, accounts)?;
+    Ok(true)
+}
+
 pub(crate) fn testnet_nodes(dir: &Path) -> Result<Vec<TestnetNode>> {
     let mut out = Vec::new();
     let mut entries: Vec<_> = std::fs::read_dir(dir)?
@@ -326,19 +353,7 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
     let dir = args
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join("hutong-testnet"));
-    if args.fresh && dir.exists() {
-        std::fs::remove_dir_all(&dir)
-            .with_context(|| format!("cannot remove {}", dir.display()))?;
-    }
-    if !dir.join("genesis.toml").exists() {
-        if dir.exists() && std::fs::read_dir(&dir)?.next().is_some() {
-            bail!(
-                "{} is not empty and holds no testnet; choose another --dir",
-                dir.display()
-            );
-        }
-        std::fs::create_dir_all(&dir)?;
-        create_testnet(&dir, 4, true, args.accounts)?;
+    if prepare_chain_dir(&dir, args.fresh, 4, args.accounts)? {
         println!("created a new testnet in {}", dir.display());
     } else {
         println!(

@@ -234,6 +234,16 @@ impl NodeConfig {
                 ),
             ));
         }
+        if c.min_block_interval_ms >= c.base_timeout_ms {
+            return Err(invalid(
+                "consensus.min_block_interval_ms",
+                &c.min_block_interval_ms.to_string(),
+                format!(
+                    "must be below consensus.base_timeout_ms ({}), or leaders would time out waiting",
+                    c.base_timeout_ms
+                ),
+            ));
+        }
         if c.block_txs_max == 0 || c.block_txs_max > crate::payload::BLOCK_TXS_MAX {
             return Err(invalid(
                 "consensus.block_txs_max",

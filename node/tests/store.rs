@@ -141,6 +141,24 @@ fn block_at(height: u64) -> StoredBlock {
     }
 }
 
+/// Opens `db`'s state at version 0 with its executed record.
+fn commit_genesis(db: &Db) {
+    let update = prepare_commit(db, 0, changes(0)).unwrap();
+    let root = update.root;
+    db.commit_genesis(
+        update,
+        Executed {
+            height: 0,
+            block_id: Digest([1; 32]),
+            round: 0,
+            timestamp_ms: 0,
+            state_root: root,
+            receipts_root: Hash([0; 32]),
+        },
+    )
+    .unwrap();
+}
+
 /// Writes blocks (genesis first) with their state, forever. Runs only as
 /// the child of `a_killed_writer_recovers_at_a_block_boundary`.
 fn write_blocks_forever(path: &str) {
@@ -148,20 +166,7 @@ fn write_blocks_forever(path: &str) {
     let mut next = match db.executed().unwrap() {
         Some(e) => e.height + 1,
         None => {
-            let update = prepare_commit(&db, 0, changes(0)).unwrap();
-            let root = update.root;
-            db.commit_genesis(
-                update,
-                Executed {
-                    height: 0,
-                    block_id: Digest([1; 32]),
-                    round: 0,
-                    timestamp_ms: 0,
-                    state_root: root,
-                    receipts_root: Hash([0; 32]),
-                },
-            )
-            .unwrap();
+            commit_genesis(&db);
             1
         }
     };
@@ -263,20 +268,7 @@ fn fork_at(height: u64) -> StoredBlock {
 fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path(), CHAIN).unwrap();
-    let update = prepare_commit(&db, 0, changes(0)).unwrap();
-    let root = update.root;
-    db.commit_genesis(
-        update,
-        Executed {
-            height: 0,
-            block_id: Digest([1; 32]),
-            round: 0,
-            timestamp_ms: 0,
-            state_root: root,
-            receipts_root: Hash([0; 32]),
-        },
-    )
-    .unwrap();
+    commit_genesis(&db);
     // Consensus stored two competing blocks at height 1 and 2, and one
     // at height 3.
     for b in [
