@@ -1,5 +1,6 @@
 //! `hutong`: the command-line tool of the Hutong consortium ledger.
 
+mod audit_cmd;
 mod bench;
 mod demo;
 mod node_cmd;
@@ -53,6 +54,10 @@ enum Command {
     /// Measure committed transfers/s and commit latency on a local chain
     /// (1 validator, or 4 and a regulator) that it runs itself.
     Bench(bench::BenchArgs),
+    /// The regulator's audit node: history, fund tracing, institution
+    /// flows, proofs (and their offline check), risk alerts, reports,
+    /// freezes. Requests are signed with the regulator key.
+    Audit(audit_cmd::AuditArgs),
 }
 
 #[derive(Subcommand)]
@@ -163,6 +168,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Tx(args) => tx_cmd::tx(args)?,
         Command::Query(args) => tx_cmd::query(args)?,
         Command::Bench(args) => bench::bench(args)?,
+        Command::Audit(args) => audit_cmd::audit(args)?,
     }
     Ok(())
 }

@@ -133,6 +133,7 @@ pub fn init(args: InitArgs) -> Result<()> {
         metrics: args.metrics_listen.map(|listen| MetricsSection { listen }),
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
+        audit: (role == Role::Regulator).then(Default::default),
     };
     write_config(&args.home, &file)?;
     println!(
@@ -287,6 +288,7 @@ fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usiz
             }),
             consensus: ConsensusSection::default(),
             mempool: MempoolSection::default(),
+            audit: (*role == Role::Regulator).then(Default::default),
         };
         write_config(&home, &file)?;
     }
@@ -388,6 +390,16 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
             dir.join("keys/account-1.key").display()
         );
         println!("  (account addresses: hutong keys show {})", dir.join("keys/account-2.key").display());
+        if let Some(reg) = nodes.iter().find(|n| n.name == "regulator") {
+            let audit = format!(
+                "hutong audit --rpc {} --key {}",
+                reg.rpc,
+                dir.join("keys/regulator.key").display()
+            );
+            println!("  regulator: {audit} alerts");
+            println!("             {audit} trace --account <address>");
+            println!("             {audit} proof tx <hash> --out tx.proof.json");
+        }
         println!("\nCtrl-C stops all nodes.\n");
         let client = Client::new(&first.rpc)?;
         let deadline = duration_secs.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));

@@ -292,6 +292,29 @@ pub fn tx(args: TxArgs) -> Result<()> {
     })
 }
 
+/// A freeze (with a reason) or an unfreeze (without), signed with `key`:
+/// what `hutong audit freeze|unfreeze` sends.
+pub(crate) fn freeze(
+    rpc: String,
+    key: PathBuf,
+    account: String,
+    reason: Option<String>,
+    wait: bool,
+) -> Result<()> {
+    tx(TxArgs {
+        common: Common { rpc },
+        key,
+        cosigner_key: None,
+        wait,
+        valid_for_blocks: 1_000,
+        memo: String::new(),
+        kind: match reason {
+            Some(reason) => TxCommand::Freeze { account, reason },
+            None => TxCommand::Unfreeze { account },
+        },
+    })
+}
+
 pub fn query(args: QueryArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let client = Client::new(&args.common.rpc)?;

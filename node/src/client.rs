@@ -261,6 +261,68 @@ impl Client {
         }
     }
 
+    /// The chain id the node serves.
+    pub async fn chain_id(&self) -> Result<hutong_runtime::ChainId, ClientError> {
+        let status = self.status().await?;
+        let hash = parse_hash(&status["chain_id"])?;
+        Ok(hutong_runtime::ChainId(hash.0))
+    }
+
+    fn signed_audit_params(
+        key: &hutong_runtime::Keypair,
+        chain_id: &hutong_runtime::ChainId,
+        method: &str,
+        query: Value,
+    ) -> Value {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let nonce = hex::encode(rand::random::<[u8; 16]>());
+        crate::audit::auth::sign_request(key, chain_id, method, query, now, &nonce)
+    }
+
+    /// Calls an audit method of a regulator node, signing the request with
+    /// the regulator key.
+    pub async fn audit(
+        &self,
+        method: &str,
+        key: &hutong_runtime::Keypair,
+        query: Value,
+    ) -> Result<Value, ClientError> {
+        let chain_id = self.chain_id().await?;
+        let params = Self::signed_audit_params(key, &chain_id, method, query);
+        self.call(method, rpc_params![params]).await
+    }
+
+    /// Sends already-built params to an audit method (tests of refusals).
+    pub async fn audit_raw(&self, method: &str, params: Value) -> Result<Value, ClientError> {
+        self.call(method, rpc_params![params]).await
+    }
+
+    /// Risk alerts as the regulator node raises them
+    /// (`hutong_auditSubscribeAlerts`), filtered by `filter`
+    /// (`{"kind": …, "account": …}`, both optional).
+    pub async fn subscribe_alerts(
+        &self,
+        key: &hutong_runtime::Keypair,
+        filter: Value,
+    ) -> Result<BlockStream, ClientError> {
+        let chain_id = self.chain_id().await?;
+        let params =
+            Self::signed_audit_params(key, &chain_id, "hutong_auditSubscribeAlerts", filter);
+        let ws = self.ws().await?;
+        let sub = ws
+            .subscribe::<Value, _>(
+                "hutong_auditSubscribeAlerts",
+                rpc_params![params],
+                "hutong_auditUnsubscribeAlerts",
+            )
+            .await
+            .map_err(|e| self.rpc_error(e))?;
+        Ok(BlockStream { _ws: ws, sub })
+    }
+
     fn rpc_error(&self, e: jsonrpsee::core::ClientError) -> ClientError {
         match e {
             jsonrpsee::core::ClientError::Call(obj) => ClientError::Rpc {

@@ -31,6 +31,9 @@ pub struct ConfigFile {
     pub consensus: ConsensusSection,
     #[serde(default)]
     pub mempool: MempoolSection,
+    /// Risk-alert thresholds (a regulator node only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<crate::audit::AlertConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -148,6 +151,7 @@ pub struct NodeConfig {
     pub consensus: hutong_consensus::core::Config,
     pub host: HostConfig,
     pub mempool: MempoolConfig,
+    pub audit: crate::audit::AlertConfig,
 }
 
 impl NodeConfig {
@@ -266,7 +270,12 @@ impl NodeConfig {
                 "every bound must be at least 1".into(),
             ));
         }
+        let audit = file.audit.clone().unwrap_or_default();
+        audit
+            .check()
+            .map_err(|problem| invalid("audit", &format!("{audit:?}"), problem))?;
         Ok(NodeConfig {
+            audit,
             home: home.to_path_buf(),
             role: file.role,
             genesis: abs(&file.genesis),

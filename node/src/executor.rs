@@ -124,6 +124,17 @@ fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
     };
     let outcome = execute_block(db, &ctx, txs, SignatureCheck::Preverified(&pre))?;
     let senders: HashSet<Address> = pre.senders.iter().copied().collect();
+    let audit = match &shared.audit {
+        Some(node) => Some(node.index_block(
+            db,
+            &shared.genesis.params,
+            &job.stored,
+            &pre.hashes,
+            &outcome.receipts,
+            &outcome.changes,
+        )?),
+        None => None,
+    };
     let update = prepare_commit(db, height, outcome.changes)?;
     let state_root = update.root;
     let receipts_root = hutong_runtime::block::receipts_root(&outcome.receipts);
@@ -136,6 +147,7 @@ fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
         receipts_root,
     };
     let started = Instant::now();
+    let alerts = audit.as_ref().map(|a| a.alerts.clone()).unwrap_or_default();
     db.commit_block(BlockWrite {
         stored: job.stored.clone(),
         executed: record,
@@ -143,7 +155,11 @@ fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
         tx_hashes: pre.hashes.clone(),
         state: update,
         proof: job.proof,
+        audit,
     })?;
+    if let Some(node) = &shared.audit {
+        node.publish(&alerts);
+    }
     let c = &shared.counters;
     Counters::add(
         &c.rocksdb_write_micros_total,

@@ -16,8 +16,11 @@
 //! - [`rpc`], [`client`]: JSON-RPC 2.0 server and a Rust client.
 //! - [`metrics`]: the Prometheus endpoint.
 //! - [`keyfile`]: key files on disk.
+//! - [`audit`]: the regulator's audit node: indexes, alerts, tracing,
+//!   proofs and the authenticated audit API.
 
 pub mod admit;
+pub mod audit;
 pub mod client;
 pub mod config;
 pub mod executor;

@@ -171,6 +171,14 @@ pub async fn run(
         },
     );
 
+    let audit = match config.role {
+        Role::Regulator => Some(Arc::new(
+            crate::audit::rpc::AuditNode::open(&db, &genesis, config.audit.clone())
+                .context("opening the audit indexes")?,
+        )),
+        _ => None,
+    };
+
     let (net_tx, net_rx) = mpsc::channel(4_096);
     let (events_tx, events_rx) = mpsc::channel(4_096);
     let (txs_tx, mut txs_rx) = mpsc::channel(256);
@@ -194,6 +202,7 @@ pub async fn run(
         validators: validator_keys.len(),
         net: net_tx.clone(),
         verify_permits: tokio::sync::Semaphore::new(1),
+        audit,
         genesis,
     });
 

@@ -388,6 +388,7 @@ pub(crate) fn build_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<
                 .map_err(|e| SubscriptionError::from(e.to_string()))
         },
     )?;
+    crate::audit::rpc::register(&mut m)?;
     Ok(m)
 }
 

@@ -125,6 +125,8 @@ pub struct Shared {
     pub net: tokio::sync::mpsc::Sender<crate::network::NetCommand>,
     /// Bounds concurrent signature verifications during admission.
     pub verify_permits: tokio::sync::Semaphore,
+    /// The audit indexes, alerts and API: a regulator node only.
+    pub audit: Option<Arc<crate::audit::rpc::AuditNode>>,
 }
 
 /// Locks a mutex, recovering the data if a task panicked while holding

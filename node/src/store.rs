@@ -19,11 +19,12 @@ use hutong_consensus::types::{Block, BlockId, QuorumCert};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
-use hutong_runtime::{ChainId, Receipt};
+use hutong_runtime::{Address, ChainId, Receipt};
 use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 
+use crate::audit::{AuditWrite, Edge, EDGE_KEY_BYTES};
 use crate::payload::Payload;
 
 /// Column families, by kind.
@@ -58,8 +59,24 @@ mod cf {
     /// can never commit once their height is committed); a restart reads
     /// the rest without scanning the whole chain.
     pub const PENDING: &str = "pending";
+    /// Regulator only. Height ‖ index ‖ leg → [`crate::audit::Edge`]:
+    /// every leg of every committed transaction, in ledger order.
+    pub const AUDIT_EDGES: &str = "audit_edges";
+    /// Regulator only. Address ‖ height ‖ index ‖ leg → nothing: the legs
+    /// that touch an account (sent or received), in ledger order.
+    pub const AUDIT_ACCOUNTS: &str = "audit_accounts";
+    /// Regulator only. Alert id (big-endian) → [`crate::audit::Alert`]
+    /// (JSON).
+    pub const AUDIT_ALERTS: &str = "audit_alerts";
+    /// Regulator only. Height (big-endian) → the height of the first
+    /// committed block whose payload certifies that height's execution
+    /// result.
+    pub const AUDIT_CLAIMS: &str = "audit_claims";
+    /// Regulator only. Sequence number (big-endian) → one entry of the
+    /// hash-chained log of audit queries (JSON).
+    pub const AUDIT_LOG: &str = "audit_log";
 
-    pub const ALL: [&str; 12] = [
+    pub const ALL: [&str; 17] = [
         META,
         BLOCKS,
         HEIGHTS,
@@ -72,6 +89,11 @@ mod cf {
         SAFETY,
         RESULTS,
         PENDING,
+        AUDIT_EDGES,
+        AUDIT_ACCOUNTS,
+        AUDIT_ALERTS,
+        AUDIT_CLAIMS,
+        AUDIT_LOG,
     ];
 }
 
@@ -79,7 +101,7 @@ mod cf {
 const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The on-disk format; a node refuses a database of another format.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.
@@ -95,7 +117,7 @@ pub enum DbError {
         found: String,
         expected: String,
     },
-    #[error("database format {found} is not the format {FORMAT} this node reads")]
+    #[error("database format {found} is not the format {FORMAT} this node reads; start from an empty data folder (for a local testnet: hutong testnet --fresh)")]
     WrongFormat { found: u32 },
     #[error("block at height {height} does not follow the executed height {executed}")]
     HeightGap { height: u64, executed: u64 },
@@ -142,6 +164,8 @@ pub struct BlockWrite {
     pub state: StateUpdate,
     /// The certificate committing this block, when it ends a committed run.
     pub proof: Option<QuorumCert>,
+    /// The regulator's indexes and alerts for this block.
+    pub audit: Option<AuditWrite>,
 }
 
 /// The node's database. Cheap to clone; all clones share one RocksDB.
@@ -245,6 +269,8 @@ impl Db {
                 cf::TXS,
                 cf::HEIGHTS,
                 cf::PENDING,
+                cf::AUDIT_ACCOUNTS,
+                cf::AUDIT_CLAIMS,
             ]
             .contains(name)
             {
@@ -506,6 +532,9 @@ impl Db {
             batch.put_cf(self.cf(cf::TXS), hash.0, encode(&location));
         }
         batch.put_cf(self.cf(cf::RECEIPTS), key, encode(&write.receipts));
+        if let Some(audit) = &write.audit {
+            self.put_audit(&mut batch, height, audit);
+        }
         batch.put_cf(self.cf(cf::META), b"executed", encode(&write.executed));
         batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));
         self.db.write_opt(batch, &synced())?;
@@ -557,6 +586,229 @@ impl Db {
     pub fn flush(&self) -> Result<(), DbError> {
         for name in cf::ALL {
             self.db.flush_cf(self.cf(name))?;
+        }
+        Ok(())
+    }
+}
+
+/// Bytes of an account-index key: address ‖ edge key.
+const ACCOUNT_KEY_BYTES: usize = 20 + EDGE_KEY_BYTES;
+
+fn account_edge_key(account: &Address, edge: &[u8; EDGE_KEY_BYTES]) -> [u8; ACCOUNT_KEY_BYTES] {
+    let mut key = [0u8; ACCOUNT_KEY_BYTES];
+    key[..20].copy_from_slice(&account.0);
+    key[20..].copy_from_slice(edge);
+    key
+}
+
+/// The regulator's indexes (see [`crate::audit`]).
+impl Db {
+    fn put_audit(&self, batch: &mut WriteBatch, height: u64, audit: &AuditWrite) {
+        for e in &audit.edges {
+            let key = e.key();
+            batch.put_cf(self.cf(cf::AUDIT_EDGES), key, encode(e));
+            batch.put_cf(
+                self.cf(cf::AUDIT_ACCOUNTS),
+                account_edge_key(&e.from, &key),
+                [],
+            );
+            if e.to != e.from {
+                batch.put_cf(
+                    self.cf(cf::AUDIT_ACCOUNTS),
+                    account_edge_key(&e.to, &key),
+                    [],
+                );
+            }
+        }
+        for a in &audit.alerts {
+            let json = serde_json::to_vec(a).expect("an alert encodes as JSON");
+            batch.put_cf(self.cf(cf::AUDIT_ALERTS), a.id.to_be_bytes(), json);
+        }
+        if let Some(claimed) = audit.first_claim {
+            batch.put_cf(
+                self.cf(cf::AUDIT_CLAIMS),
+                claimed.to_be_bytes(),
+                height.to_be_bytes(),
+            );
+        }
+    }
+
+    /// One indexed leg, by its key.
+    pub fn edge(&self, key: &[u8; EDGE_KEY_BYTES]) -> Result<Option<Edge>, DbError> {
+        self.get(cf::AUDIT_EDGES, key)
+    }
+
+    /// Visits the legs that touch `account`, from `start` (an edge key)
+    /// onwards (`forward`) or backwards, until `visit` returns false.
+    pub fn account_edges(
+        &self,
+        account: &Address,
+        start: [u8; EDGE_KEY_BYTES],
+        forward: bool,
+        mut visit: impl FnMut(Edge) -> bool,
+    ) -> Result<(), DbError> {
+        let from = account_edge_key(account, &start);
+        let direction = if forward {
+            Direction::Forward
+        } else {
+            Direction::Reverse
+        };
+        for item in self.db.iterator_cf(
+            self.cf(cf::AUDIT_ACCOUNTS),
+            IteratorMode::From(&from, direction),
+        ) {
+            let (key, _) = item?;
+            if key.len() != ACCOUNT_KEY_BYTES || key[..20] != account.0 {
+                break;
+            }
+            let mut edge_key = [0u8; EDGE_KEY_BYTES];
+            edge_key.copy_from_slice(&key[20..]);
+            let edge = self
+                .edge(&edge_key)?
+                .ok_or_else(|| corrupt("audit_accounts", "names a leg that is not indexed"))?;
+            if !visit(edge) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Visits every indexed leg from `start` (an edge key) in ledger
+    /// order until `visit` returns false.
+    pub fn edges_from(
+        &self,
+        start: [u8; EDGE_KEY_BYTES],
+        mut visit: impl FnMut(Edge) -> bool,
+    ) -> Result<(), DbError> {
+        for item in self.db.iterator_cf(
+            self.cf(cf::AUDIT_EDGES),
+            IteratorMode::From(&start, Direction::Forward),
+        ) {
+            let (_, value) = item?;
+            if !visit(decode("audit_edges", &value)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Visits stored alerts with id at least `from`, in id order, until
+    /// `visit` returns false.
+    pub fn alerts_from(
+        &self,
+        from: u64,
+        mut visit: impl FnMut(crate::audit::Alert) -> bool,
+    ) -> Result<(), DbError> {
+        for item in self.db.iterator_cf(
+            self.cf(cf::AUDIT_ALERTS),
+            IteratorMode::From(&from.to_be_bytes(), Direction::Forward),
+        ) {
+            let (_, value) = item?;
+            let alert = serde_json::from_slice(&value).map_err(|e| corrupt("audit_alerts", e))?;
+            if !visit(alert) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The highest alert id stored (0 when none).
+    pub fn last_alert_id(&self) -> Result<u64, DbError> {
+        let mut iter = self
+            .db
+            .iterator_cf(self.cf(cf::AUDIT_ALERTS), IteratorMode::End);
+        match iter.next() {
+            Some(item) => {
+                let (key, _) = item?;
+                let key: [u8; 8] = key
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| corrupt("audit_alerts", "id key is not 8 bytes"))?;
+                Ok(u64::from_be_bytes(key))
+            }
+            None => Ok(0),
+        }
+    }
+
+    /// The highest height at or below `height` whose execution result a
+    /// committed block certifies, with the height of that block.
+    pub fn claim_at_or_below(&self, height: u64) -> Result<Option<(u64, u64)>, DbError> {
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::AUDIT_CLAIMS),
+            IteratorMode::From(&height.to_be_bytes(), Direction::Reverse),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                let parse = |b: &[u8]| -> Result<u64, DbError> {
+                    let b: [u8; 8] = b
+                        .try_into()
+                        .map_err(|_| corrupt("audit_claims", "entry is not 8 bytes"))?;
+                    Ok(u64::from_be_bytes(b))
+                };
+                Ok(Some((parse(&key)?, parse(&value)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The first executed height whose block time is at or after `ms`
+    /// (`executed + 1` if none is).
+    pub fn height_at_time(&self, ms: u64) -> Result<u64, DbError> {
+        let top = self.executed()?.map(|e| e.height).unwrap_or(0);
+        let (mut lo, mut hi) = (0u64, top + 1);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            let ts = self.result_at(mid)?.map(|r| r.timestamp_ms).unwrap_or(0);
+            if ts >= ms {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// The head of the audit-query log: (next sequence number, hash of
+    /// the last entry).
+    pub fn audit_log_head(&self) -> Result<(u64, Hash), DbError> {
+        Ok(self
+            .get::<(u64, Hash)>(cf::META, b"audit_log_head")?
+            .unwrap_or((0, Hash::ZERO)))
+    }
+
+    /// Appends one entry to the audit-query log, synced, with the new head.
+    pub fn audit_log_append(&self, seq: u64, entry: &[u8], hash: Hash) -> Result<(), DbError> {
+        let mut batch = WriteBatch::default();
+        batch.put_cf(self.cf(cf::AUDIT_LOG), seq.to_be_bytes(), entry);
+        batch.put_cf(
+            self.cf(cf::META),
+            b"audit_log_head",
+            encode(&(seq + 1, hash)),
+        );
+        self.db.write_opt(batch, &synced())?;
+        Ok(())
+    }
+
+    /// Visits audit-log entries from `from`, in order, until `visit`
+    /// returns false.
+    pub fn audit_log_from(
+        &self,
+        from: u64,
+        mut visit: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), DbError> {
+        for item in self.db.iterator_cf(
+            self.cf(cf::AUDIT_LOG),
+            IteratorMode::From(&from.to_be_bytes(), Direction::Forward),
+        ) {
+            let (key, value) = item?;
+            let key: [u8; 8] = key
+                .as_ref()
+                .try_into()
+                .map_err(|_| corrupt("audit_log", "key is not 8 bytes"))?;
+            if !visit(u64::from_be_bytes(key), &value) {
+                break;
+            }
         }
         Ok(())
     }

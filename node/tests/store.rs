@@ -188,6 +188,7 @@ fn write_blocks_forever(path: &str) {
             tx_hashes: vec![Hash([next as u8; 32])],
             state: update,
             proof: None,
+            audit: None,
         })
         .unwrap();
         next += 1;
@@ -303,6 +304,7 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
         tx_hashes: Vec::new(),
         state: update,
         proof: None,
+        audit: None,
     })
     .unwrap();
     assert!(db.block(&fork_at(1).block.id()).unwrap().is_none());
@@ -316,4 +318,121 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
     let db = Db::open(dir.path(), CHAIN).unwrap();
     assert_eq!(db.stored_blocks_above(1).unwrap().len(), 3);
     assert!(db.block(&fork_at(2).block.id()).unwrap().is_some());
+}
+
+/// The regulator's indexes go into the block's own batch, and read back
+/// by account (both directions), in ledger order, by time, and by claim.
+#[test]
+fn audit_indexes_are_written_with_their_block() {
+    use hutong_node::audit::{edge_key, Alert, AlertKind, AuditWrite, Edge, EdgeKind};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), CHAIN).unwrap();
+    commit_genesis(&db);
+    let (a, b, c) = (Address([1; 20]), Address([2; 20]), Address([3; 20]));
+    let cny = AssetCode::new("CNY").unwrap();
+    let leg = |height: u64, from: Address, to: Address| Edge {
+        height,
+        index: 0,
+        leg: 0,
+        timestamp_ms: height * 1_000,
+        tx_hash: Hash([height as u8; 32]),
+        kind: EdgeKind::Transfer,
+        from,
+        from_institution: Address([9; 20]),
+        to,
+        to_institution: Address([9; 20]),
+        asset: Some(cny),
+        amount: Amount(u128::from(height)),
+        failure: None,
+    };
+    for height in 1..=4u64 {
+        let stored = block_at(height);
+        let update = prepare_commit(&db, height, changes(height)).unwrap();
+        let (from, to) = if height % 2 == 1 { (a, b) } else { (b, c) };
+        db.commit_block(BlockWrite {
+            executed: Executed {
+                height,
+                block_id: stored.block.id(),
+                round: height,
+                timestamp_ms: height * 1_000,
+                state_root: update.root,
+                receipts_root: Hash([0; 32]),
+            },
+            stored,
+            receipts: Vec::new(),
+            tx_hashes: Vec::new(),
+            state: update,
+            proof: None,
+            audit: Some(AuditWrite {
+                edges: vec![leg(height, from, to)],
+                alerts: vec![Alert {
+                    id: height,
+                    kind: AlertKind::Velocity,
+                    account: from.to_string(),
+                    institution: String::new(),
+                    height,
+                    timestamp_ms: height * 1_000,
+                    asset: None,
+                    amount: None,
+                    count: 1,
+                    detail: String::new(),
+                    tx_hashes: Vec::new(),
+                    related: Vec::new(),
+                }],
+                first_claim: (height % 2 == 0).then_some(height - 1),
+            }),
+        })
+        .unwrap();
+    }
+    let heights = |account: Address, forward: bool| {
+        let mut out = Vec::new();
+        let start = if forward {
+            edge_key(0, 0, 0)
+        } else {
+            [0xFF; 14]
+        };
+        db.account_edges(&account, start, forward, |e| {
+            out.push(e.height);
+            true
+        })
+        .unwrap();
+        out
+    };
+    assert_eq!(heights(a, true), vec![1, 3]);
+    assert_eq!(heights(b, true), vec![1, 2, 3, 4]);
+    assert_eq!(heights(b, false), vec![4, 3, 2, 1]);
+    assert_eq!(heights(c, true), vec![2, 4]);
+    let mut all = Vec::new();
+    db.edges_from(edge_key(2, 0, 0), |e| {
+        all.push(e.height);
+        true
+    })
+    .unwrap();
+    assert_eq!(all, vec![2, 3, 4]);
+    assert_eq!(db.last_alert_id().unwrap(), 4);
+    let mut ids = Vec::new();
+    db.alerts_from(3, |x| {
+        ids.push(x.id);
+        true
+    })
+    .unwrap();
+    assert_eq!(ids, vec![3, 4]);
+    assert_eq!(db.claim_at_or_below(2).unwrap(), Some((1, 2)));
+    assert_eq!(db.claim_at_or_below(10).unwrap(), Some((3, 4)));
+    assert_eq!(db.claim_at_or_below(0).unwrap(), None);
+    assert_eq!(db.height_at_time(2_500).unwrap(), 3);
+    assert_eq!(db.height_at_time(0).unwrap(), 0);
+    assert_eq!(db.height_at_time(99_000).unwrap(), 5);
+    // The audit-query log: appends advance the head, entries read back.
+    assert_eq!(db.audit_log_head().unwrap(), (0, Hash::ZERO));
+    db.audit_log_append(0, b"first", Hash([5; 32])).unwrap();
+    db.audit_log_append(1, b"second", Hash([6; 32])).unwrap();
+    assert_eq!(db.audit_log_head().unwrap(), (2, Hash([6; 32])));
+    let mut entries = Vec::new();
+    db.audit_log_from(1, |seq, bytes| {
+        entries.push((seq, bytes.to_vec()));
+        true
+    })
+    .unwrap();
+    assert_eq!(entries, vec![(1, b"second".to_vec())]);
 }

@@ -1,0 +1,719 @@
+//! The regulator's questions, answered from the audit indexes: account
+//! history, fund tracing, institution flows, report export, alerts; and
+//! the CSV and Graphviz renderings of their answers.
+//!
+//! Every query is bounded: a page limit on what it returns and a cap on
+//! what it may scan, with a cursor (or a `truncated` flag) when the cap
+//! cuts it short.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use hutong_genesis::Genesis;
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::{Address, AssetCode};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{edge_key, Alert, AlertKind, Edge, EDGE_KEY_BYTES};
+use crate::store::{Db, DbError};
+
+/// A query the node refuses (bad parameters), or a database failure.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("database: {0}")]
+    Db(#[from] DbError),
+}
+
+fn invalid(s: impl Into<String>) -> QueryError {
+    QueryError::Invalid(s.into())
+}
+
+/// Names and decimals from the genesis, for readable answers.
+#[derive(Debug, Clone)]
+pub struct Names {
+    institutions: HashMap<Address, String>,
+    decimals: HashMap<AssetCode, u8>,
+}
+
+impl Names {
+    pub fn new(genesis: &Genesis) -> Names {
+        let mut institutions = HashMap::new();
+        for m in &genesis.members {
+            institutions.insert(Address::of(&m.institution_key), m.name.clone());
+        }
+        for r in &genesis.regulators {
+            institutions.insert(Address::of(&r.key), r.name.clone());
+        }
+        Names {
+            institutions,
+            decimals: genesis
+                .assets
+                .iter()
+                .map(|a| (a.code, a.decimals))
+                .collect(),
+        }
+    }
+
+    pub fn institution(&self, a: &Address) -> String {
+        self.institutions
+            .get(a)
+            .cloned()
+            .unwrap_or_else(|| a.to_string())
+    }
+
+    /// An institution given by name or address.
+    pub fn institution_address(&self, s: &str) -> Option<Address> {
+        if let Some((a, _)) = self.institutions.iter().find(|(_, n)| n.as_str() == s) {
+            return Some(*a);
+        }
+        s.parse().ok()
+    }
+
+    /// `amount` minor units as a decimal string ("12.34").
+    pub fn display(&self, asset: &AssetCode, amount: u128) -> String {
+        let d = u32::from(self.decimals.get(asset).copied().unwrap_or(0));
+        if d == 0 {
+            return amount.to_string();
+        }
+        let unit = 10u128.pow(d);
+        format!(
+            "{}.{:0width$}",
+            amount / unit,
+            amount % unit,
+            width = d as usize
+        )
+    }
+
+    pub fn edge_json(&self, e: &Edge) -> Value {
+        json!({
+            "height": e.height,
+            "index": e.index,
+            "leg": e.leg,
+            "timestamp_ms": e.timestamp_ms,
+            "tx_hash": e.tx_hash.to_string(),
+            "kind": e.kind,
+            "from": e.from.to_string(),
+            "from_institution": self.institution(&e.from_institution),
+            "to": e.to.to_string(),
+            "to_institution": self.institution(&e.to_institution),
+            "asset": e.asset.map(|a| a.to_string()),
+            "amount": e.amount.0.to_string(),
+            "amount_display": e.asset.map(|a| self.display(&a, e.amount.0)),
+            "success": e.succeeded(),
+            "failure": e.failure,
+        })
+    }
+}
+
+fn parse_address(s: &str, what: &str) -> Result<Address, QueryError> {
+    s.parse()
+        .map_err(|e| invalid(format!("{what} {s:?} is not an address: {e}")))
+}
+
+fn parse_asset(s: &str) -> Result<AssetCode, QueryError> {
+    s.parse()
+        .map_err(|e| invalid(format!("{s:?} is not an asset code: {e:?}")))
+}
+
+fn parse_cursor(s: &str) -> Result<[u8; EDGE_KEY_BYTES], QueryError> {
+    let raw = hex::decode(s).map_err(|_| invalid(format!("cursor {s:?} is not hex")))?;
+    raw.try_into()
+        .map_err(|_| invalid(format!("cursor {s:?} is not a cursor this node gave")))
+}
+
+/// Most index entries one call may examine.
+const SCAN_MAX: usize = 200_000;
+/// Most rows of one page.
+const PAGE_MAX: usize = 10_000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    pub account: String,
+    pub from_ms: Option<u64>,
+    pub to_ms: Option<u64>,
+    pub asset: Option<String>,
+    pub counterparty: Option<String>,
+    /// `in`, `out` or `any` (the default).
+    pub direction: Option<String>,
+    /// `ok`, `failed` or `any` (the default).
+    pub status: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// Every transaction leg touching an account, oldest first, paged.
+pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<Value, QueryError> {
+    let account = parse_address(&q.account, "account")?;
+    let asset = q.asset.as_deref().map(parse_asset).transpose()?;
+    let counterparty = q
+        .counterparty
+        .as_deref()
+        .map(|c| parse_address(c, "counterparty"))
+        .transpose()?;
+    let direction = q.direction.as_deref().unwrap_or("any");
+    if !["in", "out", "any"].contains(&direction) {
+        return Err(invalid("direction is in, out or any"));
+    }
+    let status = q.status.as_deref().unwrap_or("any");
+    if !["ok", "failed", "any"].contains(&status) {
+        return Err(invalid("status is ok, failed or any"));
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, PAGE_MAX);
+    let to_ms = q.to_ms.unwrap_or(u64::MAX);
+    let start = match &q.cursor {
+        Some(c) => parse_cursor(c)?,
+        None => edge_key(db.height_at_time(q.from_ms.unwrap_or(0))?, 0, 0),
+    };
+    let mut rows = Vec::new();
+    let mut scanned = 0usize;
+    let mut next: Option<[u8; EDGE_KEY_BYTES]> = None;
+    db.account_edges(&account, start, true, |e| {
+        scanned += 1;
+        if e.timestamp_ms >= to_ms {
+            return false;
+        }
+        if rows.len() >= limit || scanned > SCAN_MAX {
+            next = Some(e.key());
+            return false;
+        }
+        let out = e.from == account;
+        let inbound = e.to == account;
+        let keep = q.from_ms.is_none_or(|f| e.timestamp_ms >= f)
+            && asset.is_none_or(|a| e.asset == Some(a))
+            && counterparty.is_none_or(|c| (out && e.to == c) || (inbound && e.from == c))
+            && match direction {
+                "in" => inbound && !out,
+                "out" => out && !inbound,
+                _ => true,
+            }
+            && match status {
+                "ok" => e.succeeded(),
+                "failed" => !e.succeeded(),
+                _ => true,
+            };
+        if keep {
+            let mut row = names.edge_json(&e);
+            row["direction"] = json!(if out && inbound {
+                "self"
+            } else if out {
+                "out"
+            } else {
+                "in"
+            });
+            rows.push(row);
+        }
+        true
+    })?;
+    Ok(json!({
+        "account": account.to_string(),
+        "rows": rows,
+        "next_cursor": next.map(hex::encode),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceQuery {
+    /// Start from an account's legs...
+    pub account: Option<String>,
+    /// ...or from one transaction's legs.
+    pub tx: Option<String>,
+    /// `forward` (where the money went, the default) or `backward`
+    /// (where it came from).
+    pub direction: Option<String>,
+    /// Default 4, at most 10.
+    pub hops: Option<u32>,
+    /// Legs below this amount (minor units) are not followed.
+    pub min_amount: Option<String>,
+    /// Most time between a leg and the next one followed.
+    pub window_secs: Option<u64>,
+    pub from_ms: Option<u64>,
+    pub to_ms: Option<u64>,
+    pub asset: Option<String>,
+    /// Default 2,000, at most 20,000.
+    pub edges_max: Option<usize>,
+}
+
+/// Most legs examined per account and hop while tracing.
+const TRACE_SCAN_PER_ACCOUNT: usize = 20_000;
+
+/// Follows money forward or backward from an account or a transaction.
+pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError> {
+    let forward = match q.direction.as_deref().unwrap_or("forward") {
+        "forward" => true,
+        "backward" => false,
+        other => return Err(invalid(format!("direction {other:?}: forward or backward"))),
+    };
+    let hops = q.hops.unwrap_or(4);
+    if hops == 0 || hops > 10 {
+        return Err(invalid("hops is 1 to 10"));
+    }
+    let min_amount: u128 = match &q.min_amount {
+        Some(s) => s.parse().map_err(|_| {
+            invalid(format!(
+                "min_amount {s:?} is not a whole number of minor units"
+            ))
+        })?,
+        None => 1,
+    };
+    let asset = q.asset.as_deref().map(parse_asset).transpose()?;
+    let window_ms = q.window_secs.map(|s| s.saturating_mul(1_000));
+    let edges_max = q.edges_max.unwrap_or(2_000).clamp(1, 20_000);
+    let from_ms = q.from_ms.unwrap_or(0);
+    let to_ms = q.to_ms.unwrap_or(u64::MAX);
+    let follows = |e: &Edge| {
+        e.is_movement()
+            && e.amount.0 >= min_amount
+            && asset.is_none_or(|a| e.asset == Some(a))
+            && e.timestamp_ms >= from_ms
+            && e.timestamp_ms < to_ms
+    };
+
+    // An account, the key of the leg its money arrived (left) by, when,
+    // and whether a leg at that very key counts (only at the start).
+    let mut frontier: Vec<(Address, [u8; EDGE_KEY_BYTES], u64, bool)> = Vec::new();
+    let mut edges: BTreeMap<[u8; EDGE_KEY_BYTES], (Edge, u32)> = BTreeMap::new();
+    let mut hop_of: HashMap<Address, u32> = HashMap::new();
+    let start_json = match (&q.account, &q.tx) {
+        (Some(a), None) => {
+            let account = parse_address(a, "account")?;
+            hop_of.insert(account, 0);
+            let key = if forward {
+                edge_key(db.height_at_time(from_ms)?, 0, 0)
+            } else if to_ms == u64::MAX {
+                [0xFF; EDGE_KEY_BYTES]
+            } else {
+                edge_key(db.height_at_time(to_ms)?, 0, 0)
+            };
+            frontier.push((account, key, if forward { from_ms } else { to_ms }, forward));
+            json!({"account": account.to_string()})
+        }
+        (None, Some(t)) => {
+            let hash = Hash::from_hex(t.trim_start_matches("0x"))
+                .map_err(|_| invalid(format!("{t:?} is not a transaction hash")))?;
+            let loc = db
+                .tx_location(&hash)?
+                .ok_or_else(|| QueryError::NotFound(format!("no committed transaction {t}")))?;
+            let mut leg = 0u16;
+            while let Some(e) = db.edge(&edge_key(loc.height, loc.index, leg))? {
+                leg += 1;
+                if !e.is_movement() {
+                    continue;
+                }
+                hop_of.entry(e.from).or_insert(if forward { 0 } else { 1 });
+                hop_of.entry(e.to).or_insert(if forward { 1 } else { 0 });
+                let (next, ts) = if forward {
+                    (e.to, e.timestamp_ms)
+                } else {
+                    (e.from, e.timestamp_ms)
+                };
+                frontier.push((next, e.key(), ts, false));
+                edges.insert(e.key(), (e, 1));
+            }
+            if edges.is_empty() {
+                return Err(QueryError::NotFound(format!(
+                    "transaction {t} moved no money"
+                )));
+            }
+            json!({"tx": hash.to_string()})
+        }
+        _ => return Err(invalid("give exactly one of account or tx")),
+    };
+
+    let first_hop = if q.tx.is_some() { 2 } else { 1 };
+    let mut truncated = false;
+    for hop in first_hop..=hops {
+        let mut next_frontier = Vec::new();
+        for (account, key, arrived, inclusive) in std::mem::take(&mut frontier) {
+            let mut scanned = 0;
+            let mut visit = |e: Edge| {
+                scanned += 1;
+                if scanned > TRACE_SCAN_PER_ACCOUNT {
+                    truncated = true;
+                    return false;
+                }
+                let k = e.key();
+                if forward {
+                    if k < key || (k == key && !inclusive) {
+                        return true;
+                    }
+                    if e.timestamp_ms >= to_ms
+                        || window_ms.is_some_and(|w| e.timestamp_ms > arrived.saturating_add(w))
+                    {
+                        return false;
+                    }
+                    if e.from != account || e.timestamp_ms < arrived || !follows(&e) {
+                        return true;
+                    }
+                } else {
+                    if k >= key {
+                        return true;
+                    }
+                    if e.timestamp_ms < from_ms
+                        || window_ms.is_some_and(|w| e.timestamp_ms.saturating_add(w) < arrived)
+                    {
+                        return false;
+                    }
+                    if e.to != account || e.timestamp_ms > arrived || !follows(&e) {
+                        return true;
+                    }
+                }
+                if edges.len() >= edges_max {
+                    truncated = true;
+                    return false;
+                }
+                if edges.contains_key(&k) {
+                    return true;
+                }
+                let other = if forward { e.to } else { e.from };
+                if let std::collections::hash_map::Entry::Vacant(v) = hop_of.entry(other) {
+                    v.insert(hop);
+                    next_frontier.push((other, k, e.timestamp_ms, false));
+                }
+                edges.insert(k, (e, hop));
+                true
+            };
+            db.account_edges(&account, key, forward, &mut visit)?;
+        }
+        if next_frontier.is_empty() {
+            break;
+        }
+        frontier = next_frontier;
+    }
+
+    let mut institutions: HashMap<Address, Address> = HashMap::new();
+    for (e, _) in edges.values() {
+        institutions.insert(e.from, e.from_institution);
+        institutions.insert(e.to, e.to_institution);
+    }
+    let mut nodes: Vec<(&Address, &u32)> = hop_of.iter().collect();
+    nodes.sort_by_key(|(a, h)| (**h, **a));
+    let nodes: Vec<Value> = nodes
+        .into_iter()
+        .map(|(a, h)| {
+            let inst = institutions.get(a).copied().unwrap_or_default();
+            json!({
+                "account": a.to_string(),
+                "institution": names.institution(&inst),
+                "hop": h,
+            })
+        })
+        .collect();
+    let edges: Vec<Value> = edges
+        .values()
+        .map(|(e, hop)| {
+            let mut v = names.edge_json(e);
+            v["hop"] = json!(hop);
+            v
+        })
+        .collect();
+    Ok(json!({
+        "start": start_json,
+        "direction": if forward { "forward" } else { "backward" },
+        "hops": hops,
+        "truncated": truncated,
+        "nodes": nodes,
+        "edges": edges,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowsQuery {
+    pub from_ms: Option<u64>,
+    pub to_ms: Option<u64>,
+    pub asset: Option<String>,
+}
+
+/// Most legs one flows or export call scans.
+const PERIOD_SCAN_MAX: usize = 5_000_000;
+
+/// Gross and net flows between each pair of institutions, per asset.
+pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Value, QueryError> {
+    let asset = q.asset.as_deref().map(parse_asset).transpose()?;
+    let from_ms = q.from_ms.unwrap_or(0);
+    let to_ms = q.to_ms.unwrap_or(u64::MAX);
+    let start = edge_key(db.height_at_time(from_ms)?, 0, 0);
+    // (from institution, to institution, asset) → (legs, amount)
+    let mut gross: BTreeMap<(Address, Address, AssetCode), (u64, u128)> = BTreeMap::new();
+    let mut scanned = 0usize;
+    let mut truncated = false;
+    db.edges_from(start, |e| {
+        scanned += 1;
+        if scanned > PERIOD_SCAN_MAX {
+            truncated = true;
+            return false;
+        }
+        if e.timestamp_ms >= to_ms {
+            return false;
+        }
+        if e.timestamp_ms < from_ms || !e.is_movement() {
+            return true;
+        }
+        let Some(a) = e.asset else { return true };
+        if asset.is_some_and(|x| x != a) {
+            return true;
+        }
+        let entry = gross
+            .entry((e.from_institution, e.to_institution, a))
+            .or_default();
+        entry.0 += 1;
+        entry.1 = entry.1.saturating_add(e.amount.0);
+        true
+    })?;
+    let gross_json: Vec<Value> = gross
+        .iter()
+        .map(|((f, t, a), (n, amount))| {
+            json!({
+                "from": names.institution(f),
+                "to": names.institution(t),
+                "asset": a.to_string(),
+                "transfers": n,
+                "amount": amount.to_string(),
+                "amount_display": names.display(a, *amount),
+            })
+        })
+        .collect();
+    let mut net = Vec::new();
+    let mut seen = HashSet::new();
+    for ((f, t, a), (_, amount)) in &gross {
+        if f == t || !seen.insert((*f.min(t), *f.max(t), *a)) {
+            continue;
+        }
+        let back = gross.get(&(*t, *f, *a)).map(|x| x.1).unwrap_or(0);
+        let (payer, payee, value) = if *amount >= back {
+            (f, t, amount - back)
+        } else {
+            (t, f, back - amount)
+        };
+        net.push(json!({
+            "payer": names.institution(payer),
+            "payee": names.institution(payee),
+            "asset": a.to_string(),
+            "net_amount": value.to_string(),
+            "net_display": names.display(a, value),
+        }));
+    }
+    Ok(json!({
+        "from_ms": from_ms,
+        "to_ms": q.to_ms,
+        "truncated": truncated,
+        "gross": gross_json,
+        "net": net,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    pub from_ms: Option<u64>,
+    pub to_ms: Option<u64>,
+    /// An institution (name or address): every leg that starts or ends at
+    /// one of its accounts...
+    pub institution: Option<String>,
+    /// ...or these accounts.
+    pub accounts: Option<Vec<String>>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// A period's activity for an institution or a set of accounts.
+pub fn export(db: &Db, names: &Names, q: ExportQuery) -> Result<Value, QueryError> {
+    let institution = match &q.institution {
+        Some(s) => Some(
+            names
+                .institution_address(s)
+                .ok_or_else(|| invalid(format!("no institution {s:?}")))?,
+        ),
+        None => None,
+    };
+    let accounts: HashSet<Address> = q
+        .accounts
+        .iter()
+        .flatten()
+        .map(|a| parse_address(a, "account"))
+        .collect::<Result<_, _>>()?;
+    if institution.is_none() == accounts.is_empty() {
+        return Err(invalid("give exactly one of institution or accounts"));
+    }
+    let limit = q.limit.unwrap_or(PAGE_MAX).clamp(1, 100_000);
+    let from_ms = q.from_ms.unwrap_or(0);
+    let to_ms = q.to_ms.unwrap_or(u64::MAX);
+    let start = match &q.cursor {
+        Some(c) => parse_cursor(c)?,
+        None => edge_key(db.height_at_time(from_ms)?, 0, 0),
+    };
+    let mut rows = Vec::new();
+    let mut scanned = 0usize;
+    let mut next = None;
+    db.edges_from(start, |e| {
+        scanned += 1;
+        if e.timestamp_ms >= to_ms {
+            return false;
+        }
+        if rows.len() >= limit || scanned > PERIOD_SCAN_MAX {
+            next = Some(e.key());
+            return false;
+        }
+        if e.timestamp_ms < from_ms {
+            return true;
+        }
+        let hit = match institution {
+            Some(i) => e.from_institution == i || e.to_institution == i,
+            None => accounts.contains(&e.from) || accounts.contains(&e.to),
+        };
+        if hit {
+            rows.push(names.edge_json(&e));
+        }
+        true
+    })?;
+    Ok(json!({
+        "from_ms": from_ms,
+        "to_ms": q.to_ms,
+        "institution": institution.map(|i| names.institution(&i)),
+        "accounts": accounts.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "rows": rows,
+        "next_cursor": next.map(hex::encode),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsQuery {
+    /// Alerts with a greater id (0: from the first).
+    pub after_id: Option<u64>,
+    pub kind: Option<String>,
+    pub account: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Stored alerts, oldest first.
+pub fn alerts(db: &Db, q: AlertsQuery) -> Result<Value, QueryError> {
+    let kind = match &q.kind {
+        Some(k) => Some(AlertKind::parse(k).ok_or_else(|| {
+            invalid(format!(
+                "kind {k:?}: one of {}",
+                AlertKind::ALL.map(|k| k.name()).join(", ")
+            ))
+        })?),
+        None => None,
+    };
+    if let Some(a) = &q.account {
+        parse_address(a, "account")?;
+    }
+    let limit = q.limit.unwrap_or(100).clamp(1, PAGE_MAX);
+    let mut rows: Vec<Alert> = Vec::new();
+    let mut scanned = 0usize;
+    db.alerts_from(q.after_id.unwrap_or(0).saturating_add(1), |a| {
+        scanned += 1;
+        if kind.is_none_or(|k| a.kind == k) && q.account.as_ref().is_none_or(|x| *x == a.account) {
+            rows.push(a);
+        }
+        rows.len() < limit && scanned < SCAN_MAX
+    })?;
+    let last = rows.last().map(|a| a.id);
+    Ok(json!({"alerts": rows, "last_id": last}))
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+const CSV_COLUMNS: [&str; 15] = [
+    "height",
+    "index",
+    "leg",
+    "timestamp_ms",
+    "tx_hash",
+    "kind",
+    "from",
+    "from_institution",
+    "to",
+    "to_institution",
+    "asset",
+    "amount",
+    "amount_display",
+    "success",
+    "failure",
+];
+
+/// Rows of legs (as [`Names::edge_json`] gives them) as CSV, with a header.
+pub fn edges_csv(rows: &[Value], extra: &[&str]) -> String {
+    let mut out = String::new();
+    let columns: Vec<&str> = CSV_COLUMNS
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect();
+    out.push_str(&columns.join(","));
+    out.push('\n');
+    for row in rows {
+        let fields: Vec<String> = columns
+            .iter()
+            .map(|c| match &row[*c] {
+                Value::Null => String::new(),
+                Value::String(s) => csv_field(s),
+                other => csv_field(&other.to_string()),
+            })
+            .collect();
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn short(a: &str) -> &str {
+    &a[..a.len().min(14)]
+}
+
+/// A trace answer as a Graphviz digraph: one cluster per institution,
+/// accounts as nodes, legs as labelled edges.
+pub fn trace_dot(trace: &Value) -> String {
+    let mut out = String::from(
+        "digraph trace {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
+    let mut by_inst: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
+    for n in trace["nodes"].as_array().into_iter().flatten() {
+        by_inst
+            .entry(n["institution"].as_str().unwrap_or("").to_string())
+            .or_default()
+            .push(n);
+    }
+    for (i, (inst, nodes)) in by_inst.iter().enumerate() {
+        out.push_str(&format!(
+            "  subgraph cluster_{i} {{\n    label=\"{}\";\n",
+            inst.replace('"', "'")
+        ));
+        for n in nodes {
+            let a = n["account"].as_str().unwrap_or("");
+            out.push_str(&format!(
+                "    \"{a}\" [label=\"{}\\nhop {}\"];\n",
+                short(a),
+                n["hop"]
+            ));
+        }
+        out.push_str("  }\n");
+    }
+    for e in trace["edges"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\" [label=\"{} {}\\nh{} {}\"];\n",
+            e["from"].as_str().unwrap_or(""),
+            e["to"].as_str().unwrap_or(""),
+            e["amount_display"].as_str().unwrap_or(""),
+            e["asset"].as_str().unwrap_or(""),
+            e["height"],
+            short(e["tx_hash"].as_str().unwrap_or("")),
+        ));
+    }
+    out.push_str("}\n");
+    out
+}
