@@ -32,9 +32,9 @@ pub enum AuditCommand {
         account: String,
         /// Start of the period: unix ms, an RFC 3339 UTC time
         /// (2026-11-26T08:00:00Z), a date, or relative (-30m, -2h, -7d).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         #[arg(long)]
         asset: Option<String>,
@@ -75,11 +75,11 @@ pub enum AuditCommand {
         asset: Option<String>,
         /// Most time between a transfer and the next one followed (90s,
         /// 30m, 2h).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         window: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         #[arg(long, default_value_t = 2_000)]
         edges_max: usize,
@@ -88,9 +88,9 @@ pub enum AuditCommand {
     },
     /// Gross and net flows between member institutions, per asset.
     Flows {
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         #[arg(long)]
         asset: Option<String>,
@@ -129,9 +129,9 @@ pub enum AuditCommand {
         /// Comma-separated addresses.
         #[arg(long, value_delimiter = ',')]
         accounts: Vec<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         from: Option<String>,
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         to: Option<String>,
         #[command(flatten)]
         output: Output,
@@ -344,6 +344,14 @@ fn short(s: &str) -> String {
     }
 }
 
+/// A JSON number as text, so that width and alignment apply to it.
+fn num(v: &Value) -> String {
+    match v.as_u64() {
+        Some(n) => n.to_string(),
+        None => v.to_string(),
+    }
+}
+
 fn edges_table(rows: &[Value], with_hop: bool) -> String {
     let mut out = String::new();
     out.push_str(&format!(
@@ -377,7 +385,7 @@ fn edges_table(rows: &[Value], with_hop: bool) -> String {
         out.push_str(&format!(
             "{:<21} {:>7} {:<9} {:<14} {:<10} {:<14} {:<10} {:>16} {:<5} {}\n",
             render_time(&r["timestamp_ms"]),
-            r["height"],
+            num(&r["height"]),
             r["kind"].as_str().unwrap_or(""),
             short(r["from"].as_str().unwrap_or("")),
             r["from_institution"].as_str().unwrap_or(""),
@@ -389,6 +397,14 @@ fn edges_table(rows: &[Value], with_hop: bool) -> String {
         ));
     }
     out
+}
+
+fn rows_count(n: usize) -> String {
+    if n == 1 {
+        "1 row".to_string()
+    } else {
+        format!("{n} rows")
+    }
 }
 
 fn pretty(v: &Value) -> Result<String> {
@@ -471,7 +487,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                     "csv" => edges_csv(&rows, &["direction"]),
                     _ => {
                         let mut t = edges_table(&rows, false);
-                        t.push_str(&format!("{} rows", rows.len()));
+                        t.push_str(&rows_count(rows.len()));
                         if let Some(c) = v["next_cursor"].as_str() {
                             t.push_str(&format!("; more with --cursor {c}"));
                         }
@@ -601,7 +617,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                                 g["from"].as_str().unwrap_or(""),
                                 g["to"].as_str().unwrap_or(""),
                                 g["asset"].as_str().unwrap_or(""),
-                                g["transfers"],
+                                num(&g["transfers"]),
                                 g["amount_display"].as_str().unwrap_or(""),
                             ));
                         }
@@ -665,7 +681,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                 let line = |a: &Value| {
                     format!(
                         "#{:<5} {:<21} {:<20} {}  {}  {}\n",
-                        a["id"],
+                        num(&a["id"]),
                         render_time(&a["timestamp_ms"]),
                         a["kind"].as_str().unwrap_or(""),
                         a["account"].as_str().unwrap_or(""),
@@ -727,7 +743,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                 let text = match output.format.as_str() {
                     "json" => pretty(&last)?,
                     "csv" => edges_csv(&rows, &[]),
-                    _ => edges_table(&rows, false) + &format!("{} rows\n", rows.len()),
+                    _ => edges_table(&rows, false) + &rows_count(rows.len()) + "\n",
                 };
                 emit(&output, &text)
             }
@@ -747,7 +763,7 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                         for e in v["entries"].as_array().into_iter().flatten() {
                             t.push_str(&format!(
                                 "{:>6} {:<21} {:<22} {} {}\n",
-                                e["seq"],
+                                num(&e["seq"]),
                                 render_time(&e["time_ms"]),
                                 e["method"].as_str().unwrap_or(""),
                                 short(e["key"].as_str().unwrap_or("")),
@@ -823,5 +839,38 @@ mod tests {
         );
         let t = parse_time_ms("2026-11-26T08:00:00Z", 0).unwrap();
         assert_eq!(render_time(&json!(t)), "2026-11-26 08:00:00Z");
+    }
+
+    #[test]
+    fn relative_times_are_values_not_flags() {
+        use clap::Parser;
+        for args in [
+            &["hutong", "audit", "flows", "--from", "-1h"][..],
+            &[
+                "hutong", "audit", "history", "ht1x", "--from", "-2h", "--to", "-1h",
+            ],
+            &[
+                "hutong",
+                "audit",
+                "export",
+                "--institution",
+                "bank-a",
+                "--from",
+                "-1d",
+            ],
+            &[
+                "hutong",
+                "audit",
+                "trace",
+                "--account",
+                "ht1x",
+                "--from",
+                "-30m",
+            ],
+        ] {
+            if let Err(e) = crate::Cli::try_parse_from(args) {
+                panic!("{args:?}: {e}");
+            }
+        }
     }
 }

@@ -20,7 +20,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hutong_runtime::crypto::Hash;
-use hutong_runtime::receipt::Outcome;
+use hutong_runtime::receipt::{Effect, Outcome};
 use hutong_runtime::state::{AccountKind, StateKey, StateValue};
 use hutong_runtime::{Address, Receipt};
 use jsonrpsee::core::SubscriptionError;
@@ -102,13 +102,58 @@ fn parse_tx_hex(s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
         .map_err(|e| err(code::INVALID_PARAMS, format!("transaction is not hex: {e}")))
 }
 
+/// One effect of a successful transaction as JSON; amounts in minor units.
+pub fn effect_json(e: &Effect) -> Value {
+    match e {
+        Effect::Debit {
+            account,
+            asset,
+            amount,
+        } => {
+            json!({"type": "debit", "account": account.to_string(), "asset": asset.to_string(), "amount": amount.0.to_string()})
+        }
+        Effect::Credit {
+            account,
+            asset,
+            amount,
+        } => {
+            json!({"type": "credit", "account": account.to_string(), "asset": asset.to_string(), "amount": amount.0.to_string()})
+        }
+        Effect::SupplyChanged {
+            asset,
+            total_supply,
+        } => {
+            json!({"type": "supply_changed", "asset": asset.to_string(), "total_supply": total_supply.0.to_string()})
+        }
+        Effect::AccountOpened {
+            account,
+            institution,
+            tier,
+        } => {
+            json!({"type": "account_opened", "account": account.to_string(), "institution": institution.to_string(), "tier": tier.0})
+        }
+        Effect::TierSet { account, tier } => {
+            json!({"type": "tier_set", "account": account.to_string(), "tier": tier.0})
+        }
+        Effect::Frozen { account, freeze } => json!({
+            "type": "frozen",
+            "account": account.to_string(),
+            "reason": freeze.reason.name(),
+            "by": freeze.by.to_string(),
+        }),
+        Effect::Unfrozen { account } => {
+            json!({"type": "unfrozen", "account": account.to_string()})
+        }
+    }
+}
+
 /// A receipt as JSON.
 pub fn receipt_json(r: &Receipt) -> Value {
     match &r.outcome {
         Outcome::Success { effects } => json!({
             "tx_hash": r.tx_hash.to_string(),
             "success": true,
-            "effects": effects.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>(),
+            "effects": effects.iter().map(effect_json).collect::<Vec<_>>(),
         }),
         Outcome::Failed { reason } => json!({
             "tx_hash": r.tx_hash.to_string(),
@@ -177,7 +222,7 @@ fn account_json(shared: &Shared, address: Address) -> Result<Value, ErrorObjectO
         "tier": tier,
         "institution": account.institution.to_string(),
         "sequence": account.sequence.0,
-        "frozen": account.frozen.map(|f| format!("{f:?}")),
+        "frozen": account.frozen.map(|f| json!({"reason": f.reason.name(), "by": f.by.to_string()})),
         "status": if account.frozen.is_some() { "frozen" } else { "active" },
         "balances": balances,
         "height": shared.executed().height,

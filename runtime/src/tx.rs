@@ -43,6 +43,19 @@ pub enum FreezeReason {
     Other,
 }
 
+impl FreezeReason {
+    /// The name wallets and the CLI use (`hutong tx freeze --reason`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            FreezeReason::Fraud => "fraud",
+            FreezeReason::LegalOrder => "legal-order",
+            FreezeReason::Regulatory => "regulatory",
+            FreezeReason::CustomerRequest => "customer-request",
+            FreezeReason::Other => "other",
+        }
+    }
+}
+
 /// One leg of a [`TxKind::BatchTransfer`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Payout {

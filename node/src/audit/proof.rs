@@ -28,7 +28,7 @@ use hutong_runtime::merkle::{self, InclusionProof};
 use hutong_runtime::receipt::Outcome;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::StateProof;
-use hutong_runtime::{Address, AssetCode, Receipt, SignedTransaction};
+use hutong_runtime::{Address, AssetCode, Receipt, SignedTransaction, TxKind};
 use serde_json::{json, Value};
 
 use crate::host::NodeVerifier;
@@ -189,6 +189,74 @@ fn outcome_json(r: &Receipt) -> Value {
     }
 }
 
+/// What a transaction does, for a reader: amounts in minor units and as
+/// decimals of their asset.
+fn kind_json(kind: &TxKind, names: &super::query::Names) -> Value {
+    let amount = |asset: &AssetCode, a: &hutong_runtime::Amount| json!({"asset": asset.to_string(), "minor_units": a.0.to_string(), "display": names.display(asset, a.0)});
+    match kind {
+        TxKind::Transfer {
+            to,
+            asset,
+            amount: a,
+            transfer_id,
+        } => json!({
+            "type": kind.name(),
+            "to": to.to_string(),
+            "amount": amount(asset, a),
+            "transfer_id": transfer_id.to_string(),
+        }),
+        TxKind::BatchTransfer {
+            asset,
+            payouts,
+            transfer_id,
+        } => json!({
+            "type": kind.name(),
+            "payouts": payouts
+                .iter()
+                .map(|p| json!({"to": p.to.to_string(), "amount": amount(asset, &p.amount)}))
+                .collect::<Vec<_>>(),
+            "transfer_id": transfer_id.to_string(),
+        }),
+        TxKind::OpenAccount {
+            owner,
+            tier,
+            identity_commitment,
+        } => json!({
+            "type": kind.name(),
+            "account": Address::of(owner).to_string(),
+            "tier": tier.0,
+            "identity_commitment": identity_commitment.to_string(),
+        }),
+        TxKind::SetTier { account, tier } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+            "tier": tier.0,
+        }),
+        TxKind::Freeze { account, reason } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+            "reason": reason.name(),
+        }),
+        TxKind::Unfreeze { account } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+        }),
+        TxKind::Mint {
+            to,
+            asset,
+            amount: a,
+        } => json!({
+            "type": kind.name(),
+            "to": to.to_string(),
+            "amount": amount(asset, a),
+        }),
+        TxKind::Burn { asset, amount: a } => json!({
+            "type": kind.name(),
+            "amount": amount(asset, a),
+        }),
+    }
+}
+
 impl AuditProof {
     /// Checks every link against the genesis; returns the summary of what
     /// is proven.
@@ -213,7 +281,7 @@ impl AuditProof {
                 let mut summary = json!({
                     "tx_hash": tx.hash().to_string(),
                     "sender": tx.tx.sender_address().to_string(),
-                    "kind": format!("{:?}", tx.tx.kind),
+                    "kind": kind_json(&tx.tx.kind, &super::query::Names::new(genesis)),
                     "height": block.height.0,
                     "index": path.index,
                     "block_id": hex::encode(block.id().0),
