@@ -125,11 +125,7 @@ pub fn init(args: InitArgs) -> Result<()> {
             listen: args.p2p_listen,
             peers: args.peers,
         },
-        rpc: RpcSection {
-            listen: args.rpc_listen,
-            connections_max: 256,
-            request_bytes_max: 8 * 1024 * 1024,
-        },
+        rpc: RpcSection::new(args.rpc_listen),
         metrics: args.metrics_listen.map(|listen| MetricsSection { listen }),
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
@@ -203,8 +199,21 @@ pub fn node(args: NodeArgs) -> Result<()> {
 }
 
 /// A free TCP port on loopback (bound and released; the node binds it
-/// again a moment later).
+/// again a moment later). Taken below Linux's ephemeral range (32768 and
+/// up), where the kernel also picks the local ports of outgoing
+/// connections: a port from there can be taken by some connection
+/// between now and the node's start.
 fn free_port() -> Result<u16> {
+    use std::hash::{BuildHasher, Hasher};
+    let seed = std::collections::hash_map::RandomState::new();
+    for attempt in 0u64..500 {
+        let mut h = seed.build_hasher();
+        h.write_u64(attempt);
+        let port = 20_000 + (h.finish() % 12_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(l.local_addr()?.port())
 }
@@ -248,9 +257,19 @@ fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usiz
     if !genesis.regulators.is_empty() {
         nodes.push(("regulator".into(), "regulator.node".into(), Role::Regulator));
     }
+    // Each released as soon as it is found: keep them distinct.
+    let mut taken = std::collections::HashSet::new();
+    let mut distinct = || -> Result<u16> {
+        loop {
+            let p = free_port()?;
+            if taken.insert(p) {
+                return Ok(p);
+            }
+        }
+    };
     let mut ports = Vec::new();
     for _ in &nodes {
-        ports.push((free_port()?, free_port()?, free_port()?));
+        ports.push((distinct()?, distinct()?, distinct()?));
     }
     let peer_addrs: Vec<String> = nodes
         .iter()
@@ -278,11 +297,7 @@ fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usiz
                     .map(|(_, a)| a.clone())
                     .collect(),
             },
-            rpc: RpcSection {
-                listen: format!("127.0.0.1:{rpc}"),
-                connections_max: 256,
-                request_bytes_max: 8 * 1024 * 1024,
-            },
+            rpc: RpcSection::new(format!("127.0.0.1:{rpc}")),
             metrics: Some(MetricsSection {
                 listen: format!("127.0.0.1:{metrics}"),
             }),

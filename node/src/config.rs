@@ -55,6 +55,43 @@ pub struct RpcSection {
     pub connections_max: u32,
     #[serde(default = "default_rpc_request_bytes")]
     pub request_bytes_max: u32,
+    /// Connections from one IP address, so that one slow or stuck client
+    /// cannot take every slot.
+    #[serde(default = "default_rpc_connections_per_ip")]
+    pub connections_per_ip_max: u32,
+    /// A client must send a request's headers within this time, or the
+    /// connection is closed (slow-loris; idle keep-alive connections too).
+    #[serde(default = "default_rpc_header_timeout_ms")]
+    pub header_timeout_ms: u64,
+    /// A request, body and answer, must be done within this time.
+    #[serde(default = "default_rpc_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+}
+
+impl RpcSection {
+    /// The section with every limit at its default.
+    pub fn new(listen: String) -> RpcSection {
+        RpcSection {
+            listen,
+            connections_max: default_rpc_connections(),
+            request_bytes_max: default_rpc_request_bytes(),
+            connections_per_ip_max: default_rpc_connections_per_ip(),
+            header_timeout_ms: default_rpc_header_timeout_ms(),
+            request_timeout_ms: default_rpc_request_timeout_ms(),
+        }
+    }
+}
+
+fn default_rpc_connections_per_ip() -> u32 {
+    64
+}
+
+fn default_rpc_header_timeout_ms() -> u64 {
+    10_000
+}
+
+fn default_rpc_request_timeout_ms() -> u64 {
+    30_000
 }
 
 fn default_rpc_connections() -> u32 {
@@ -147,6 +184,9 @@ pub struct NodeConfig {
     pub rpc_listen: SocketAddr,
     pub rpc_connections_max: u32,
     pub rpc_request_bytes_max: u32,
+    pub rpc_connections_per_ip_max: u32,
+    pub rpc_header_timeout: Duration,
+    pub rpc_request_timeout: Duration,
     pub metrics_listen: Option<SocketAddr>,
     pub consensus: hutong_consensus::core::Config,
     pub host: HostConfig,
@@ -286,6 +326,12 @@ impl NodeConfig {
             rpc_listen,
             rpc_connections_max: file.rpc.connections_max.max(1),
             rpc_request_bytes_max: file.rpc.request_bytes_max.max(1024),
+            rpc_connections_per_ip_max: file
+                .rpc
+                .connections_per_ip_max
+                .clamp(1, file.rpc.connections_max.max(1)),
+            rpc_header_timeout: Duration::from_millis(file.rpc.header_timeout_ms.max(100)),
+            rpc_request_timeout: Duration::from_millis(file.rpc.request_timeout_ms.max(100)),
             metrics_listen,
             consensus: hutong_consensus::core::Config {
                 base_timeout: Duration::from_millis(c.base_timeout_ms),

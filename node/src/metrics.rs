@@ -122,6 +122,12 @@ pub fn render(shared: &Shared) -> String {
         peers.dropped_events,
     );
     gauge(
+        "rpc_connections_refused_total",
+        "JSON-RPC connections closed at once: the node or the client address at its limit.",
+        "counter",
+        c.rpc_connections_refused.load(Ordering::Relaxed),
+    );
+    gauge(
         "rocksdb_block_writes_total",
         "Synced block write batches.",
         "counter",

@@ -49,6 +49,9 @@ const SHARE_INTERVAL: Duration = Duration::from_millis(10);
 
 /// Score below which a peer is banned; each undecodable message costs 10.
 const BAN_SCORE: i32 = -50;
+/// A peer's score is forgiven this long after its last bad message, so an
+/// honest node that crashed mid-message now and then is never banned.
+const SCORE_MEMORY: Duration = Duration::from_secs(600);
 const BAN_FOR: Duration = Duration::from_secs(60);
 const REDIAL_MIN: Duration = Duration::from_millis(500);
 const REDIAL_MAX: Duration = Duration::from_secs(30);
@@ -82,6 +85,18 @@ pub enum SyncResponse {
     },
     /// The peer could not serve the request (its database failed).
     Unavailable,
+}
+
+/// A request as read off the wire: decoded, or why it could not be.
+///
+/// libp2p's request–response reports nothing to the behaviour when a
+/// codec fails to read a request (the stream is just dropped), so the
+/// codec hands undecodable, oversized and truncated requests up as
+/// `Invalid` for the network to penalise their sender.
+#[derive(Debug, Clone)]
+pub enum Inbound<T> {
+    Valid(T),
+    Invalid(String),
 }
 
 /// Length-prefixed borsh with a size limit per direction.
@@ -154,14 +169,27 @@ where
     Resp: BorshSerialize + BorshDeserialize + Send + Sync,
 {
     type Protocol = StreamProtocol;
-    type Request = Req;
+    type Request = Inbound<Req>;
     type Response = Resp;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Req>
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Inbound<Req>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_framed(io, self.request_max).await
+        match read_framed(io, self.request_max).await {
+            Ok(req) => Ok(Inbound::Valid(req)),
+            // The peer closed its side mid-message, or sent too much or
+            // nonsense: its fault, reported rather than swallowed.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                ) =>
+            {
+                Ok(Inbound::Invalid(e.to_string()))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Resp>
@@ -171,11 +199,19 @@ where
         read_framed(io, self.response_max).await
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, req: Req) -> io::Result<()>
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Inbound<Req>,
+    ) -> io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_framed(io, &req, self.request_max).await
+        match req {
+            Inbound::Valid(req) => write_framed(io, &req, self.request_max).await,
+            Inbound::Invalid(why) => Err(io::Error::new(io::ErrorKind::InvalidInput, why)),
+        }
     }
 
     async fn write_response<T>(
@@ -267,7 +303,8 @@ pub struct Network {
     db: Db,
     config: NetConfig,
     dials: Vec<Dial>,
-    scores: HashMap<PeerId, i32>,
+    /// Penalty score and the time of the last bad message, per peer.
+    scores: HashMap<PeerId, (i32, Instant)>,
     banned: HashMap<PeerId, Instant>,
     pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Option<SyncResponse>>>,
     status: std::sync::Arc<std::sync::Mutex<PeerStatus>>,
@@ -462,7 +499,7 @@ impl Network {
                     self.swarm
                         .behaviour_mut()
                         .consensus
-                        .send_request(&to, envelope);
+                        .send_request(&to, Inbound::Valid(envelope));
                 }
             }
             NetCommand::Broadcast(envelope) => {
@@ -473,7 +510,7 @@ impl Network {
                     self.swarm
                         .behaviour_mut()
                         .consensus
-                        .send_request(&peer, envelope.clone());
+                        .send_request(&peer, Inbound::Valid(envelope.clone()));
                 }
             }
             NetCommand::ShareTxs(batch) => {
@@ -494,7 +531,11 @@ impl Network {
                     let _ = reply.send(None);
                     return;
                 }
-                let id = self.swarm.behaviour_mut().sync.send_request(&to, request);
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_request(&to, Inbound::Valid(request));
                 self.pending_sync.insert(id, reply);
             }
         }
@@ -513,15 +554,20 @@ impl Network {
                 self.swarm
                     .behaviour_mut()
                     .txs
-                    .send_request(&peer, batch.clone());
+                    .send_request(&peer, Inbound::Valid(batch.clone()));
             }
         }
     }
 
     fn penalise(&mut self, peer: PeerId, why: &str) {
-        let score = self.scores.entry(peer).or_insert(0);
-        *score -= 10;
-        let score = *score;
+        let now = Instant::now();
+        let entry = self.scores.entry(peer).or_insert((0, now));
+        if now.duration_since(entry.1) > SCORE_MEMORY {
+            entry.0 = 0;
+        }
+        entry.0 -= 10;
+        entry.1 = now;
+        let score = entry.0;
         if let Ok(mut status) = self.status.lock() {
             status.bad_messages += 1;
         }
@@ -607,7 +653,7 @@ impl Network {
         }
     }
 
-    fn on_consensus(&mut self, event: request_response::Event<ConsensusEnvelope, ()>) {
+    fn on_consensus(&mut self, event: request_response::Event<Inbound<ConsensusEnvelope>, ()>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -617,6 +663,10 @@ impl Network {
                     },
                 ..
             } => {
+                let request = match request {
+                    Inbound::Valid(r) => r,
+                    Inbound::Invalid(why) => return self.penalise(peer, &why),
+                };
                 let _ = self
                     .swarm
                     .behaviour_mut()
@@ -634,7 +684,7 @@ impl Network {
         }
     }
 
-    fn on_txs(&mut self, event: request_response::Event<TxBatch, ()>) {
+    fn on_txs(&mut self, event: request_response::Event<Inbound<TxBatch>, ()>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -644,6 +694,10 @@ impl Network {
                     },
                 ..
             } => {
+                let request = match request {
+                    Inbound::Valid(r) => r,
+                    Inbound::Invalid(why) => return self.penalise(peer, &why),
+                };
                 let _ = self.swarm.behaviour_mut().txs.send_response(channel, ());
                 if request.0.len() > TXS_BATCH_MAX {
                     self.penalise(peer, "oversized transaction batch");
@@ -670,7 +724,7 @@ impl Network {
         }
     }
 
-    fn on_sync(&mut self, event: request_response::Event<SyncRequest, SyncResponse>) {
+    fn on_sync(&mut self, event: request_response::Event<Inbound<SyncRequest>, SyncResponse>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -680,6 +734,10 @@ impl Network {
                     },
                 ..
             } => {
+                let request = match request {
+                    Inbound::Valid(r) => r,
+                    Inbound::Invalid(why) => return self.penalise(peer, &why),
+                };
                 let response = self.serve_sync(&request);
                 tracing::debug!(%peer, ?request, "served sync request");
                 self.respond_sync(channel, response);

@@ -16,15 +16,20 @@
 //! Errors carry stable numeric codes (see [`code`]) and, for rejected
 //! transactions, `data = {code, retryable, message}`.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::receipt::{Effect, Outcome};
 use hutong_runtime::state::{AccountKind, StateKey, StateValue};
 use hutong_runtime::{Address, Receipt};
 use jsonrpsee::core::SubscriptionError;
-use jsonrpsee::server::{PendingSubscriptionSink, RpcModule, Server, ServerConfig, ServerHandle};
+use jsonrpsee::server::{
+    stop_channel, BatchRequestConfig, Methods, PendingSubscriptionSink, RpcModule, Server,
+    ServerConfig, ServerHandle, StopHandle,
+};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,21 +37,23 @@ use serde_json::{json, Value};
 use crate::admit::{admit, Source};
 use crate::config::NodeConfig;
 use crate::mempool::Rejection;
-use crate::shared::{lock, Shared};
+use crate::shared::{lock, Counters, Shared};
 
-/// Stable error codes (JSON-RPC's own are -32700 to -32600).
+/// Stable error codes. JSON-RPC reserves -32768 to -32000 for itself and
+/// jsonrpsee uses part of that range (-32010 is its "batch too large"), so
+/// Hutong's own codes are positive.
 pub mod code {
     pub const INVALID_PARAMS: i32 = -32602;
     /// The transaction was not admitted; `data.code` says why.
-    pub const REJECTED: i32 = -32010;
+    pub const REJECTED: i32 = 1001;
     /// The node is overloaded; retry later.
-    pub const BUSY: i32 = -32011;
+    pub const BUSY: i32 = 1002;
     /// Not found (block, account).
-    pub const NOT_FOUND: i32 = -32012;
+    pub const NOT_FOUND: i32 = 1003;
     /// The node's database failed.
-    pub const INTERNAL: i32 = -32013;
+    pub const INTERNAL: i32 = 1004;
     /// Too many items in one call.
-    pub const TOO_MANY: i32 = -32014;
+    pub const TOO_MANY: i32 = 1005;
 }
 
 /// Most transactions in one `submitTransactions` call.
@@ -324,7 +331,18 @@ pub fn status_json(shared: &Shared) -> Value {
     })
 }
 
+/// Most calls in one JSON-RPC batch.
+pub const RPC_BATCH_MAX: u32 = 64;
+
 /// Starts the server on the configured address.
+///
+/// The accept loop is ours rather than jsonrpsee's so that every
+/// connection is bounded: at most `rpc_connections_max` in all and
+/// `rpc_connections_per_ip_max` per client address (the rest are closed at
+/// once), request headers within `rpc_header_timeout` (slow-loris, idle
+/// keep-alive), each request within `rpc_request_timeout`, and batches of
+/// at most [`RPC_BATCH_MAX`] calls. WebSocket sessions also count against
+/// jsonrpsee's own connection guard for as long as they live.
 pub async fn start(config: &NodeConfig, shared: Arc<Shared>) -> anyhow::Result<RpcServer> {
     let server_config = ServerConfig::builder()
         .max_request_body_size(config.rpc_request_bytes_max)
@@ -332,17 +350,190 @@ pub async fn start(config: &NodeConfig, shared: Arc<Shared>) -> anyhow::Result<R
         .max_connections(config.rpc_connections_max)
         .max_subscriptions_per_connection(64)
         .set_message_buffer_capacity(256)
+        .set_batch_request_config(BatchRequestConfig::Limit(RPC_BATCH_MAX))
         .build();
-    let server = Server::builder()
-        .set_config(server_config)
-        .build(config.rpc_listen)
+    let listener = tokio::net::TcpListener::bind(config.rpc_listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for JSON-RPC on {}: {e}", config.rpc_listen))?;
-    let local_addr = server.local_addr()?;
-    let module = build_module(shared)?;
-    let handle = server.start(module);
+    let local_addr = listener.local_addr()?;
+    let methods: Methods = build_module(shared.clone())?.into();
+    let (stop, handle) = stop_channel();
+    let service = Server::builder()
+        .set_config(server_config)
+        .to_service_builder();
+    let limits = Arc::new(ConnectionLimits {
+        total: Arc::new(tokio::sync::Semaphore::new(
+            config.rpc_connections_max as usize,
+        )),
+        per_ip_max: config.rpc_connections_per_ip_max,
+        per_ip: std::sync::Mutex::new(HashMap::new()),
+        header_timeout: config.rpc_header_timeout,
+        request_timeout: config.rpc_request_timeout,
+    });
+    tokio::spawn(accept_loop(
+        listener, service, methods, stop, limits, shared,
+    ));
     tracing::info!(%local_addr, "JSON-RPC listening (HTTP and WebSocket)");
     Ok(RpcServer { local_addr, handle })
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// jsonrpsee's service error as a concrete type: with its boxed error
+/// rustc cannot prove the connection future `Send` (rust-lang/rust#64552).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct ServiceError(String);
+
+struct ConnectionLimits {
+    total: Arc<tokio::sync::Semaphore>,
+    per_ip_max: u32,
+    per_ip: std::sync::Mutex<HashMap<IpAddr, u32>>,
+    header_timeout: Duration,
+    request_timeout: Duration,
+}
+
+/// One connection's claim on the limits, given back on drop.
+struct ConnectionSlot {
+    limits: Arc<ConnectionLimits>,
+    ip: IpAddr,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut map = lock(&self.limits.per_ip);
+        if let Some(n) = map.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.ip);
+            }
+        }
+    }
+}
+
+/// A slot for a new connection from `ip`, or `None` when the node or that
+/// address is at its limit.
+fn claim(limits: &Arc<ConnectionLimits>, ip: IpAddr) -> Option<ConnectionSlot> {
+    let permit = limits.total.clone().try_acquire_owned().ok()?;
+    let mut map = lock(&limits.per_ip);
+    let n = map.entry(ip).or_default();
+    if *n >= limits.per_ip_max {
+        return None;
+    }
+    *n += 1;
+    Some(ConnectionSlot {
+        limits: limits.clone(),
+        ip,
+        _permit: permit,
+    })
+}
+
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    service: jsonrpsee::server::TowerServiceBuilder<
+        tower::layer::util::Identity,
+        tower::layer::util::Identity,
+    >,
+    methods: Methods,
+    stop: StopHandle,
+    limits: Arc<ConnectionLimits>,
+    shared: Arc<Shared>,
+) {
+    loop {
+        let (socket, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, go on.
+                    tracing::warn!(error = %e, "JSON-RPC accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = stop.clone().shutdown() => break,
+        };
+        let Some(slot) = claim(&limits, remote.ip()) else {
+            Counters::add(&shared.counters.rpc_connections_refused, 1);
+            drop(socket);
+            continue;
+        };
+        let _ = socket.set_nodelay(true);
+        let service = service.clone();
+        let methods = methods.clone();
+        let stop = stop.clone();
+        let stop_for_calls = stop.clone();
+        let request_timeout = limits.request_timeout;
+        let header_timeout = limits.header_timeout;
+        let svc = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+            let mut svc = service
+                .clone()
+                .build(methods.clone(), stop_for_calls.clone());
+            // jsonrpsee's future owns what it needs: no borrow of `svc`.
+            let call = tower::Service::call(&mut svc, req);
+            async move {
+                match tokio::time::timeout(request_timeout, call).await {
+                    Ok(answer) => answer.map_err(|e| ServiceError(e.to_string())),
+                    Err(_) => Ok(timed_out()),
+                }
+            }
+        });
+        tokio::spawn(async move {
+            let _slot = slot;
+            serve_connection(socket, svc, header_timeout, stop.shutdown()).await;
+        });
+    }
+}
+
+/// Serves one connection with a header timeout, until it closes or the
+/// server stops (then gracefully, for at most five seconds).
+async fn serve_connection<S, B>(
+    socket: tokio::net::TcpStream,
+    service: S,
+    header_timeout: Duration,
+    stopped: impl std::future::Future<Output = ()>,
+) where
+    S: tower::Service<hyper::Request<hyper::body::Incoming>, Response = hyper::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send,
+    S::Error: Into<BoxError>,
+    B: hyper::body::Body<Data = hyper::body::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(64 * 1024);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .max_concurrent_streams(32);
+    let conn = builder.serve_connection_with_upgrades(
+        hyper_util::rt::TokioIo::new(socket),
+        hyper_util::service::TowerToHyperService::new(service),
+    );
+    tokio::pin!(conn, stopped);
+    tokio::select! {
+        _ = &mut conn => {}
+        _ = &mut stopped => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+        }
+    }
+}
+
+fn timed_out() -> jsonrpsee::server::HttpResponse {
+    let mut response = jsonrpsee::server::HttpResponse::new(jsonrpsee::server::HttpBody::from(
+        "request not done within the node's request timeout\n",
+    ));
+    *response.status_mut() = hyper::StatusCode::REQUEST_TIMEOUT;
+    response
 }
 
 fn one<T: for<'de> Deserialize<'de>>(params: &Params<'_>) -> Result<T, ErrorObjectOwned> {

@@ -59,6 +59,7 @@ pub struct Counters {
     pub submitted_txs: AtomicU64,
     pub rocksdb_write_micros_total: AtomicU64,
     pub rocksdb_writes: AtomicU64,
+    pub rpc_connections_refused: AtomicU64,
     pub rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 

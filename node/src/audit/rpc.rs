@@ -33,9 +33,9 @@ pub mod code {
     /// The request is not authenticated as a regulator's: `data.code` is
     /// `unauthenticated`, `unknown_key`, `bad_signature`, `stale`,
     /// `replayed` or `busy`.
-    pub const AUTH: i32 = -32020;
+    pub const AUTH: i32 = 1010;
     /// This node is not a regulator's audit node.
-    pub const NOT_REGULATOR: i32 = -32021;
+    pub const NOT_REGULATOR: i32 = 1011;
 }
 
 pub const METHODS: [&str; 7] = [
