@@ -2058,11 +2058,14 @@ fn soak_with_kills_and_wipes_loses_nothing_and_never_forks() {
             match interval {
                 Some((_, at)) if h > at => interval = Some((now, h)),
                 Some((since, at)) if now - since > Duration::from_secs(10) => {
+                    let logs: Vec<String> = (0..5).map(|i| format!("--- {}:\n{}", cluster.nodes[i].name, cluster.log_tail(i))).collect();
+                    let keep = cluster._dir.path().to_path_buf();
+                    std::mem::forget(std::mem::replace(&mut cluster._dir, tempfile::tempdir().unwrap()));
                     panic!(
-                        "no progress for {:?} at height {at} with at most f down (seed {seed}); logs:\n{}\n---\n{}",
+                        "no progress for {:?} at height {at} with at most f down (seed {seed}); nodes' folders kept in {}; logs:\n{}",
                         now - since,
-                        cluster.log_tail(0),
-                        cluster.log_tail(1)
+                        keep.display(),
+                        logs.join("\n")
                     );
                 }
                 None => interval = Some((now, h)),
@@ -2084,7 +2087,6 @@ fn soak_with_kills_and_wipes_loses_nothing_and_never_forks() {
                     cluster.start(node);
                     catching_up = Some((node, h));
                     down = None;
-                    interval = Some((now, h));
                     println!("[{:>4}s] validator {node} restarted{}", started.elapsed().as_secs(), if wipe { " with its data wiped" } else { "" });
                 }
             } else if catching_up.is_none() && now >= next_fault {
@@ -2133,5 +2135,158 @@ fn soak_with_kills_and_wipes_loses_nothing_and_never_forks() {
             "soak: {secs} s, seed {seed}: {kills} kills ({wipes} with wiped data), {} transfers committed, final height {h}, all 5 nodes agree",
             committed.len()
         );
+    });
+}
+
+/// A tmpfs mounted for a test, unmounted on drop.
+struct SmallDisk {
+    path: PathBuf,
+}
+
+impl SmallDisk {
+    fn mount(path: &Path, megabytes: u64) -> Result<SmallDisk, String> {
+        std::fs::create_dir_all(path).map_err(|e| e.to_string())?;
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={megabytes}m"),
+                "hutong-test",
+            ])
+            .arg(path)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+        }
+        Ok(SmallDisk {
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn resize(&self, megabytes: u64) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,size={megabytes}m")])
+            .arg(&self.path)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "cannot resize the tmpfs");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+    }
+}
+
+fn du_megabytes(path: &Path) -> u64 {
+    let out = Command::new("du").args(["-sm"]).arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A validator whose disk fills up stops with a clear reason and loses
+/// nothing; the others go on; with space again it restarts and catches
+/// up by itself. Needs root (tmpfs); skipped with a message otherwise.
+#[test]
+fn a_full_disk_stops_a_validator_cleanly_and_it_recovers() {
+    let _one = exclusive();
+    let mut cluster = Cluster::with_accounts(16);
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(3, 3, Duration::from_secs(60)).await;
+        // Move validator 3's data onto a small disk.
+        cluster.kill(3);
+        let data = cluster.nodes[3].home.join("data");
+        let used = du_megabytes(&data);
+        let mnt = cluster.nodes[3].home.join("small-disk");
+        let disk = match SmallDisk::mount(&mnt, used + 24) {
+            Ok(d) => d,
+            Err(why) => {
+                eprintln!("full-disk test SKIPPED: cannot mount a tmpfs: {why}");
+                return;
+            }
+        };
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(&data)
+            .arg(mnt.join("data"))
+            .status()
+            .unwrap();
+        assert!(copied.success());
+        std::fs::remove_dir_all(&data).unwrap();
+        std::os::unix::fs::symlink(mnt.join("data"), &data).unwrap();
+        cluster.start(3);
+        let h = cluster.height(0).await.unwrap();
+        cluster.wait_height(3, h, Duration::from_secs(60)).await;
+
+        // Load with large memos until validator 3's disk is full.
+        let mut w = Wallets::new(&cluster, 16).await;
+        let client = cluster.client(0);
+        let started = Instant::now();
+        let why = loop {
+            let mut batch = Vec::new();
+            for k in 0..16 {
+                let mut tx = w.transfer(k, (k + 1) % 16, 1);
+                tx.tx.memo = vec![b'm'; hutong_runtime::tx::MEMO_BYTES_MAX];
+                batch.push(tx.tx.sign(&w.keys[k]));
+            }
+            let answers = client.submit_many(&batch).await.unwrap();
+            for (k, a) in answers.iter().enumerate() {
+                if a["status"] != "pending" {
+                    // Not admitted: give the sequence back.
+                    *w.next.get_mut(&k).unwrap() -= 1;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Halted (up, saying why) or exited with its reason in the log.
+            if let Ok(s) = cluster.client(3).status().await {
+                if let Some(why) = s["halted"].as_str() {
+                    break why.to_string();
+                }
+            } else if cluster.nodes[3]
+                .child
+                .as_mut()
+                .unwrap()
+                .try_wait()
+                .unwrap()
+                .is_some()
+            {
+                break cluster.log_tail(3);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(240),
+                "validator 3 neither halted nor stopped with {} MB on its disk; log:\n{}",
+                du_megabytes(&mnt),
+                cluster.log_tail(3)
+            );
+        };
+        println!("validator 3 on a full disk: {why}");
+        let lower = why.to_lowercase();
+        assert!(
+            lower.contains("space") || lower.contains("full") || lower.contains("enospc"),
+            "the reason does not say the disk is full: {why}"
+        );
+        // The others went on.
+        let h = cluster.height(0).await.unwrap();
+        cluster.wait_height(1, h + 3, Duration::from_secs(60)).await;
+
+        // Space again: restarted, it recovers and catches up by itself.
+        cluster.kill(3);
+        disk.resize(2_048);
+        cluster.start(3);
+        let h = cluster.height(0).await.unwrap();
+        cluster.wait_height(3, h, Duration::from_secs(120)).await;
+        cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;
+        cluster.kill(3);
+        drop(disk);
     });
 }

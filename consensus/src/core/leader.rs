@@ -90,7 +90,11 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             }
             id = link.parent;
         }
-        for x in (floor + 1).max(1)..=anchor_round.0 {
+        // The rounds above the floor, up to the anchor's. Both can be
+        // u64::MAX: a proposal's certificate is not verified yet when its
+        // leader is checked, so `floor + 1` must not be computed (it
+        // overflowed, and in release wrapped into a 2^64-round loop).
+        for x in (floor..anchor_round.0).map(|r| r + 1) {
             let expected = x % n;
             if authored.get(&x).map(|p| u64::from(p.0)) != Some(expected) {
                 *score.entry(expected).or_default() += 1;

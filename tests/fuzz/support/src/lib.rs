@@ -1,0 +1,36 @@
+//! Shared by the fuzz targets and the seed generator.
+//!
+//! - [`wire`]: copies of the node's peer-to-peer wire types. They live in
+//!   `hutong-node`, which depends on RocksDB, so the fuzz crate cannot use
+//!   them; borsh derives encode by structure, so a field-for-field copy
+//!   decodes exactly the same bytes. Keep them in step with
+//!   `node/src/network.rs`, `node/src/payload.rs` and `node/src/store.rs`.
+//! - [`sim`]: a fast keyed-hash signature scheme for the consensus core (as
+//!   in `tests/src/sim.rs`), and a 4-validator set.
+//! - [`canonical`]: the round-trip check every decoder target applies.
+//! - [`seeds`]: a few valid encodings of each input, to start the corpora.
+
+pub mod seeds;
+pub mod sim;
+pub mod wire;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+/// Decodes `bytes` strictly, as the node does (`borsh::from_slice`: the
+/// whole buffer, no trailing bytes), and checks that the encoding is
+/// canonical: re-encoding gives the same bytes back, and decoding those
+/// gives the same value. Returns the value if it decoded.
+pub fn canonical<T>(bytes: &[u8]) -> Option<T>
+where
+    T: BorshDeserialize + BorshSerialize + PartialEq + std::fmt::Debug,
+{
+    let value: T = borsh::from_slice(bytes).ok()?;
+    let encoded = borsh::to_vec(&value).expect("borsh into a Vec cannot fail");
+    assert_eq!(
+        encoded, bytes,
+        "two encodings decode to one value: {value:?}"
+    );
+    let again: T = borsh::from_slice(&encoded).expect("a re-encoding decodes");
+    assert_eq!(again, value, "decode(encode(x)) != x");
+    Some(value)
+}
