@@ -92,6 +92,8 @@ pub struct Faults {
     pub reconfigure_at: Option<u64>,
     /// This validator is down for the whole run (it never starts).
     pub down_forever: Option<usize>,
+    /// This validator crashes at this time (ms) and never comes back.
+    pub down_from: Option<(usize, u64)>,
     /// Broken on purpose (the simulator's teeth): every replica accepts
     /// certificates of f + 1 instead of n − f.
     pub weak_quorum: bool,
@@ -123,6 +125,7 @@ impl Faults {
             byzantine: None,
             reconfigure_at: None,
             down_forever: None,
+            down_from: None,
             weak_quorum: false,
         }
     }
@@ -138,6 +141,7 @@ impl Faults {
             byzantine: None,
             reconfigure_at: None,
             down_forever: None,
+            down_from: None,
             weak_quorum: false,
         }
     }
@@ -460,6 +464,9 @@ impl Sim {
         }
         if let Some(v) = self.faults.down_forever {
             self.replicas[v].up = false;
+        }
+        if let Some((node, at)) = self.faults.down_from {
+            self.schedule(at, Delivery::Crash { node });
         }
         for i in 0..self.replicas.len() {
             self.schedule(

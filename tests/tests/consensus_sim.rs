@@ -155,6 +155,28 @@ fn a_crashed_leader_is_skipped() {
     }
 }
 
+/// A validator that was alive and signing certificates crashes for good:
+/// its past signatures must not keep it in the rotation, or every one of
+/// its turns costs a round timeout until they leave the reputation window.
+#[test]
+fn a_leader_that_crashes_mid_run_is_skipped_soon() {
+    let seed = seed_from_env(7);
+    for n in [4, 7] {
+        let healthy = run(n, seed, Faults::none(), 20_000);
+        let faults = Faults {
+            down_from: Some((1, 2_000)),
+            ..Faults::none()
+        };
+        let degraded = run(n, seed, faults, 20_000);
+        let (h, d) = (healthy.committed[0], degraded.committed[0]);
+        println!("n = {n}: {h} blocks healthy, {d} with validator 1 crashing at 2 s");
+        assert!(
+            d * 10 >= h * 7,
+            "seed {seed}, n = {n}: {d} blocks with a leader crashed mid-run vs {h} healthy"
+        );
+    }
+}
+
 /// An epoch change decided by a committed block: the validator set shrinks
 /// from n to n − 1 at height 40, under the network and crash faults. Every
 /// honest replica ends in epoch 2, safe and live; the dropped validator
