@@ -201,6 +201,30 @@ fn an_epoch_change_under_faults() {
     }
 }
 
+/// A validator cut off for longer than the round window (1,000 rounds:
+/// every message from the others is then "far future") still catches up:
+/// a far-future message's certificate is checked and taken, which starts a
+/// bulk sync. (A wiped or long-stopped node never rejoined before.)
+#[test]
+fn a_validator_beyond_the_round_window_catches_up() {
+    for seed in seeds(3) {
+        let mut sim = Sim::new(4, seed, Faults::none());
+        sim.isolate(3, 1_000, 60_000);
+        let report = sim
+            .run(75_000)
+            .unwrap_or_else(|e| panic!("{e} (replay: HUTONG_SEED={seed})"));
+        assert!(
+            report.committed[0] > 1_200,
+            "seed {seed}: the others did not get 1,000 rounds ahead: {report:?}"
+        );
+        let behind = report.committed[0].saturating_sub(report.committed[3]);
+        assert!(
+            behind < 20,
+            "seed {seed}: replica 3 still {behind} blocks behind: {report:?}"
+        );
+    }
+}
+
 /// A validator cut off for most of the run catches up in bulk (committed
 /// blocks with a commit certificate) once it can talk again.
 #[test]

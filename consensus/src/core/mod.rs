@@ -156,6 +156,9 @@ pub struct Consensus<S, V> {
     pending_commit: Option<(BlockId, QuorumCert)>,
     /// The round in which bulk sync was last requested, if unanswered.
     sync_requested: Option<Round>,
+    /// The round in which a far-future message's certificate was last
+    /// checked (see `take_far_future_certificate`).
+    far_future_checked: Option<Round>,
     /// Parent links (parent id, own round) of known blocks, committed ones
     /// included for a while: the leader-reputation rule reads the chain.
     links: HashMap<BlockId, Link>,
@@ -272,6 +275,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             payload_pending: Default::default(),
             pending_commit: None,
             sync_requested: None,
+            far_future_checked: None,
             links,
             failed_rounds: 0,
             dropped: BTreeMap::new(),
@@ -340,12 +344,41 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             Event::Message { from, message } => {
                 if self.validators.key(from).is_none() {
                     self.drop(DropReason::NotMember);
-                } else if let Err(reason) = self.on_message(from, message) {
-                    self.drop(reason);
+                } else {
+                    self.take_far_future_certificate(&message);
+                    if let Err(reason) = self.on_message(from, message) {
+                        self.drop(reason);
+                    }
                 }
             }
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// A message more than `round_window` rounds ahead is dropped, but the
+    /// certificate it carries (a proposal's, a timeout's highest) is
+    /// checked and taken: it is proof that the chain has moved on, and
+    /// the only way a node that was stopped or wiped for longer than the
+    /// window learns where to sync to (every message it receives is far
+    /// future). At most one such check per round this node is in, so a
+    /// flood of far-future messages costs one certificate check.
+    fn take_far_future_certificate(&mut self, message: &Message) {
+        let (epoch, round, qc) = match message {
+            Message::Proposal(p) => (p.block.epoch, p.block.round, &p.block.justify),
+            Message::Timeout(t) => (t.data.epoch, t.data.round, &t.high_qc),
+            Message::Vote(_) | Message::TimeoutCert(_) => return,
+        };
+        if epoch != self.validators.epoch()
+            || round.0 <= self.round.0.saturating_add(self.config.round_window)
+            || qc.round() <= self.high_qc.round()
+            || self.far_future_checked == Some(self.round)
+        {
+            return;
+        }
+        self.far_future_checked = Some(self.round);
+        if self.validators.verify_qc(qc, &self.verifier).is_ok() {
+            self.process_qc(qc.clone());
+        }
     }
 
     fn drop(&mut self, reason: DropReason) {
