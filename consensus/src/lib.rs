@@ -15,10 +15,11 @@
 //! them forms a timeout certificate (TC), and the next leader proposes on
 //! the TC.
 //!
-//! Leaders rotate round-robin, except that validators whose recent turns
-//! left no block on the chain (net of the certificates they signed) are
-//! skipped, at most f of them ([`core::Consensus::leader_after`]); the rule
-//! reads only the chain a proposal extends, so honest validators agree.
+//! Leaders rotate round-robin, except that validators whose latest turn
+//! left no block on the chain, and which have not been seen alive on it
+//! since, are skipped, at most f of them
+//! ([`core::Consensus::leader_after`]); the rule reads only the chain a
+//! proposal extends, so honest validators agree.
 //!
 //! - [`types`]: rounds, blocks, votes, timeouts, certificates, the commit
 //!   rule.
