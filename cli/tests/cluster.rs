@@ -381,12 +381,7 @@ fn four_validators_commit_agree_and_reject_bad_input() {
         wait_committed(&cluster.client(3), &hashes).await;
 
         // The metrics endpoint counts what happened.
-        let m = cluster.metrics(1);
-        let value = |name: &str| -> f64 {
-            m.lines()
-                .find_map(|l| l.strip_prefix(name).and_then(|v| v.trim().parse().ok()))
-                .unwrap_or_else(|| panic!("no {name} in metrics:\n{m}"))
-        };
+        let value = |name: &str| metric(&cluster, 1, name);
         assert!(value("hutong_height ") >= h as f64);
         assert_eq!(value("hutong_peers "), 4.0);
         assert_eq!(

@@ -203,62 +203,32 @@ fn crash_child() {
     }
 }
 
-#[test]
-fn a_killed_writer_recovers_at_a_block_boundary() {
+/// The seeded generator of a crash test, its seed printed.
+fn seeded_rng() -> rand_chacha::ChaCha8Rng {
     let seed: u64 = std::env::var("HUTONG_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(rand::random);
     println!("seed {seed} (replay with HUTONG_SEED={seed})");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("db");
-    let exe = std::env::current_exe().unwrap();
-    // Replaying the same versions in memory gives the expected roots.
-    let mut replay = MemStore::new();
-    let mut replay_roots = vec![commit(&mut replay, 0)];
-    let mut last = 0;
-    for round in 0..5 {
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env("HUTONG_CRASH_CHILD", &path)
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(300..1_200)));
-        child.kill().unwrap(); // SIGKILL: no destructor, no flush
-        child.wait().unwrap();
-
-        let db = Db::open(&path, CHAIN).unwrap();
-        let executed = db.executed().unwrap().expect("genesis was written");
-        let h = executed.height;
-        assert!(h >= last, "round {round}: went back from {last} to {h}");
-        assert_eq!(db.latest_version(), Some(h), "state and blocks agree");
-        while replay_roots.len() as u64 <= h {
-            let v = replay_roots.len() as u64;
-            replay_roots.push(commit(&mut replay, v));
-        }
-        assert_eq!(executed.state_root, replay_roots[h as usize]);
-        assert_eq!(state_root(&db, h).unwrap(), replay_roots[h as usize]);
-        for height in 1..=h {
-            let b = db
-                .block_at(height)
-                .unwrap()
-                .expect("every executed block is stored");
-            assert_eq!(b.block.height.0, height);
-            assert!(db.result_at(height).unwrap().is_some());
-        }
-        assert!(
-            db.block_at(h + 1).unwrap().is_none(),
-            "nothing after the last block"
-        );
-        println!("round {round}: killed at height {h}, recovered");
-        last = h;
-    }
-    assert!(last > 0, "the writer made progress");
+    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
 }
 
-/// The database at `path` is at a block boundary consistent with the
-/// replayed roots: state, blocks and results agree, nothing after.
+/// Runs the block writer on `path` in a child process and SIGKILLs it
+/// (no destructor, no flush) at a random instant.
+fn kill_writer_at_random(path: &std::path::Path, rng: &mut rand_chacha::ChaCha8Rng) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new(&exe)
+        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .env("HUTONG_CRASH_CHILD", path)
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(rng.gen_range(300..1_200)));
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// The database is at a block boundary consistent with the replayed
+/// roots: state, blocks and results agree, nothing after. Its height.
 fn assert_consistent(db: &Db, replay: &mut MemStore, roots: &mut Vec<Hash>) -> u64 {
     let executed = db.executed().unwrap().expect("genesis was written");
     let h = executed.height;
@@ -270,10 +240,11 @@ fn assert_consistent(db: &Db, replay: &mut MemStore, roots: &mut Vec<Hash>) -> u
     assert_eq!(executed.state_root, roots[h as usize]);
     assert_eq!(state_root(db, h).unwrap(), roots[h as usize]);
     for height in 1..=h {
-        assert!(
-            db.block_at(height).unwrap().is_some(),
-            "block {height} missing"
-        );
+        let b = db
+            .block_at(height)
+            .unwrap()
+            .expect("every executed block is stored");
+        assert_eq!(b.block.height.0, height);
         assert!(db.result_at(height).unwrap().is_some());
     }
     assert!(
@@ -281,6 +252,26 @@ fn assert_consistent(db: &Db, replay: &mut MemStore, roots: &mut Vec<Hash>) -> u
         "nothing after the last block"
     );
     h
+}
+
+#[test]
+fn a_killed_writer_recovers_at_a_block_boundary() {
+    let mut rng = seeded_rng();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    // Replaying the same versions in memory gives the expected roots.
+    let mut replay = MemStore::new();
+    let mut roots = vec![commit(&mut replay, 0)];
+    let mut last = 0;
+    for round in 0..5 {
+        kill_writer_at_random(&path, &mut rng);
+        let db = Db::open(&path, CHAIN).unwrap();
+        let h = assert_consistent(&db, &mut replay, &mut roots);
+        assert!(h >= last, "round {round}: went back from {last} to {h}");
+        println!("round {round}: killed at height {h}, recovered");
+        last = h;
+    }
+    assert!(last > 0, "the writer made progress");
 }
 
 /// After a kill, the write-ahead log's tail is torn three ways — cut
@@ -291,26 +282,13 @@ fn assert_consistent(db: &Db, replay: &mut MemStore, roots: &mut Vec<Hash>) -> u
 /// never open on a state that is not a block boundary.
 #[test]
 fn a_torn_wal_tail_reopens_at_a_block_boundary_or_is_refused() {
-    let seed: u64 = std::env::var("HUTONG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed {seed} (replay with HUTONG_SEED={seed})");
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let exe = std::env::current_exe().unwrap();
+    let mut rng = seeded_rng();
     let mut replay = MemStore::new();
     let mut roots = vec![commit(&mut replay, 0)];
     for damage in ["truncate", "noise", "append"] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
-        let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
-            .env("HUTONG_CRASH_CHILD", &path)
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.gen_range(400..1_200)));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        kill_writer_at_random(&path, &mut rng);
         // The newest WAL file.
         let wal = std::fs::read_dir(&path)
             .unwrap()
