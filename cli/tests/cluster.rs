@@ -6,8 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hutong_consensus::messages::{Message, Vote};
+use hutong_consensus::types::{self as ct, Digest, Round, SignatureBytes, ValidatorId, VoteData};
 use hutong_node::client::Client;
 use hutong_node::keyfile;
+use hutong_node::network::ConsensusEnvelope;
+use hutong_node::node::GENESIS_EPOCH;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::tx::Expiry;
 use hutong_runtime::{
@@ -1595,9 +1599,51 @@ fn a_misbehaving_member_is_dropped_penalised_and_the_chain_goes_on() {
         let dropped = cluster.client(0).status().await.unwrap()["consensus"]["dropped"].clone();
         println!("node 0 dropped, by reason: {dropped}");
 
-        // Undecodable frames: each costs the peer its connection and
-        // score; the fifth gets it banned. Then it cannot stay connected.
+        // Decodable but forged: a vote for the current round whose
+        // signature does not verify. Only a faulty sender sends that (votes
+        // are never relayed), so it costs the peer its connection and score
+        // like garbage does.
         let before = bad_messages(&cluster, 0).await;
+        let round = cluster.client(0).status().await.unwrap()["consensus"]["round"]
+            .as_u64()
+            .unwrap();
+        let forged = ConsensusEnvelope {
+            message: Message::Vote(Vote {
+                data: VoteData {
+                    epoch: GENESIS_EPOCH,
+                    round: Round(round + 1),
+                    height: ct::Height(h0 + 1),
+                    block_id: Digest([7; 32]),
+                    parent_id: Digest([8; 32]),
+                    parent_round: Round(round),
+                },
+                voter: ValidatorId(3),
+                signature: SignatureBytes([1; 64]),
+            }),
+            payload: None,
+        };
+        let body = borsh::to_vec(&forged).unwrap();
+        let frame = [(body.len() as u32).to_le_bytes().to_vec(), body].concat();
+        if !swarm.is_connected(&target_peer) {
+            swarm.dial(target.clone()).unwrap();
+            drive(&mut swarm, Duration::from_secs(5), Until::Connected).await;
+        }
+        swarm.behaviour_mut().send_request(&target_peer, frame);
+        let s = drive(&mut swarm, Duration::from_secs(5), Until::Closed).await;
+        assert!(
+            s.closed,
+            "the node kept a peer that sent a forged vote; log:\n{}",
+            cluster.log_tail(0)
+        );
+        let dropped = cluster.client(0).status().await.unwrap()["consensus"]["dropped"].clone();
+        assert!(
+            dropped["bad_signature"].as_u64().unwrap_or(0) >= 1,
+            "the forged vote was not dropped as bad_signature: {dropped}"
+        );
+
+        // Undecodable frames: each costs the peer its connection and
+        // score; the fifth (with the forged vote, the sixth) gets it
+        // banned. Then it cannot stay connected.
         let garbage: Vec<Vec<u8>> = vec![
             // Claims 100 MB: refused from the length alone.
             (100u32 << 20).to_le_bytes().to_vec(),
@@ -1627,7 +1673,7 @@ fn a_misbehaving_member_is_dropped_penalised_and_the_chain_goes_on() {
             );
         }
         let after = bad_messages(&cluster, 0).await;
-        assert!(after >= before + 4, "bad messages {before} -> {after}");
+        assert!(after >= before + 5, "bad messages {before} -> {after}");
         // Banned: a new connection does not last.
         swarm.dial(target.clone()).unwrap();
         let s = drive(&mut swarm, Duration::from_secs(3), Until::Deadline).await;

@@ -282,6 +282,7 @@ impl Host {
         if let (Message::Proposal(p), Some(payload)) = (&envelope.message, envelope.payload) {
             if payload.digest() != p.block.payload {
                 tracing::warn!(peer = %from, "proposal payload does not match its digest; dropped");
+                self.penalise(from, "a proposal whose payload does not match its digest");
                 return Ok(());
             }
             if self.payloads.len() < PAYLOADS_MAX {
@@ -292,7 +293,26 @@ impl Host {
             from: id,
             message: envelope.message,
         })
-        .await
+        .await?;
+        if let Some(reason) = self.core.last_message_drop() {
+            if reason.is_misbehaviour() {
+                let why = format!("consensus message dropped: {}", reason.code());
+                self.penalise(from, &why);
+            }
+        }
+        Ok(())
+    }
+
+    /// Tells the network that `peer` sent what only a faulty node sends
+    /// (it is disconnected, and banned for a while when it goes on).
+    fn penalise(&self, peer: PeerId, why: &str) {
+        let command = NetCommand::Penalise {
+            peer,
+            why: why.to_string(),
+        };
+        if self.net.try_send(command).is_err() {
+            tracing::warn!(%peer, "network queue full; not penalised for: {why}");
+        }
     }
 
     /// Feeds an event and carries out the resulting actions, in order.

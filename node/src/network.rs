@@ -57,17 +57,17 @@ const REDIAL_MIN: Duration = Duration::from_millis(500);
 const REDIAL_MAX: Duration = Duration::from_secs(30);
 
 /// A consensus message, with the payload when it is a proposal.
-#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ConsensusEnvelope {
     pub message: Message,
     pub payload: Option<Payload>,
 }
 
 /// Encoded signed transactions.
-#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct TxBatch(pub Vec<Vec<u8>>);
 
-#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum SyncRequest {
     /// A block (committed or not) with its payload, by id.
     Block(BlockId),
@@ -76,7 +76,7 @@ pub enum SyncRequest {
     Committed { after: u64 },
 }
 
-#[derive(Debug, Clone, BorshSerialize, BorshDeserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum SyncResponse {
     Block(Option<Box<StoredBlock>>),
     Committed {
@@ -252,6 +252,12 @@ pub enum NetCommand {
         to: PeerId,
         request: SyncRequest,
         reply: oneshot::Sender<Option<SyncResponse>>,
+    },
+    /// The peer sent something only a faulty node sends, found above the
+    /// wire (a bad signature, a forged certificate, an equivocation).
+    Penalise {
+        peer: PeerId,
+        why: String,
     },
 }
 
@@ -538,6 +544,7 @@ impl Network {
                     .send_request(&to, Inbound::Valid(request));
                 self.pending_sync.insert(id, reply);
             }
+            NetCommand::Penalise { peer, why } => self.penalise(peer, &why),
         }
     }
 

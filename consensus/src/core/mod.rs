@@ -96,6 +96,28 @@ impl DropReason {
             DropReason::BadPayload => "bad_payload",
         }
     }
+
+    /// Whether only a faulty sender sends such a message. Validators send
+    /// their own messages straight to each other (nothing is relayed), so
+    /// a bad signature, a forged certificate, a malformed or equivocating
+    /// message is its sender's doing. Stale, far-future, wrong-epoch and
+    /// not-leader messages are not: honest nodes that are behind, or see
+    /// a different chain for a moment, send them.
+    pub fn is_misbehaviour(&self) -> bool {
+        match self {
+            DropReason::BadSignature
+            | DropReason::Malformed
+            | DropReason::Equivocation
+            | DropReason::BadPayload => true,
+            DropReason::BadCertificate(e) => !matches!(e, CertError::WrongEpoch { .. }),
+            DropReason::NotMember
+            | DropReason::WrongEpoch
+            | DropReason::FarFuture
+            | DropReason::Stale
+            | DropReason::NotLeader
+            | DropReason::TooManyBlocks => false,
+        }
+    }
 }
 
 /// Most blocks one sync response may carry.
@@ -164,6 +186,7 @@ pub struct Consensus<S, V> {
     links: HashMap<BlockId, Link>,
     failed_rounds: u32,
     dropped: BTreeMap<&'static str, u64>,
+    last_message_drop: Option<DropReason>,
     out: Vec<Action>,
 }
 
@@ -279,6 +302,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             links,
             failed_rounds: 0,
             dropped: BTreeMap::new(),
+            last_message_drop: None,
             out: Vec::new(),
         }
     }
@@ -308,6 +332,13 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         let mut ids: Vec<BlockId> = self.missing.keys().copied().collect();
         ids.sort();
         ids
+    }
+
+    /// Why the last [`Event::Message`] was dropped, if it was: the host
+    /// penalises the peer that sent it when the reason is
+    /// [`DropReason::is_misbehaviour`].
+    pub fn last_message_drop(&self) -> Option<&DropReason> {
+        self.last_message_drop.as_ref()
     }
 
     /// Messages dropped so far, by reason.
@@ -342,12 +373,15 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
                 timestamp_ms,
             } => self.propose(round, payload, timestamp_ms),
             Event::Message { from, message } => {
+                self.last_message_drop = None;
                 if self.validators.key(from).is_none() {
                     self.drop(DropReason::NotMember);
+                    self.last_message_drop = Some(DropReason::NotMember);
                 } else {
                     self.take_far_future_certificate(&message);
                     if let Err(reason) = self.on_message(from, message) {
-                        self.drop(reason);
+                        self.drop(reason.clone());
+                        self.last_message_drop = Some(reason);
                     }
                 }
             }
