@@ -215,11 +215,17 @@ impl NodeConfig {
             });
         }
         let text = std::fs::read_to_string(&path).map_err(read_err)?;
-        let file: ConfigFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: shown.clone(),
+        Self::parse(home, &shown, &text)
+    }
+
+    /// Parses and validates the text of a config file; `home` resolves its
+    /// relative paths and `shown` names it in errors. Reads no files.
+    pub fn parse(home: &Path, shown: &str, text: &str) -> Result<NodeConfig, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: shown.to_string(),
             reason: e.to_string(),
         })?;
-        Self::from_file(home, &shown, file)
+        Self::from_file(home, shown, file)
     }
 
     pub fn from_file(

@@ -43,8 +43,9 @@ pub fn genesis_block_id(genesis: &Genesis) -> Digest {
     Digest(genesis.chain_id().0)
 }
 
-/// Writes the genesis state into an empty database.
-fn init_state(db: &Db, genesis: &Genesis) -> Result<Executed> {
+/// Writes the genesis state into an empty database; on a database that
+/// already holds it, returns what has been executed.
+pub fn init_state(db: &Db, genesis: &Genesis) -> Result<Executed> {
     if let Some(e) = db.executed()? {
         return Ok(e);
     }

@@ -545,7 +545,9 @@ fn one<T: for<'de> Deserialize<'de>>(params: &Params<'_>) -> Result<T, ErrorObje
     })
 }
 
-pub(crate) fn build_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<Shared>>> {
+/// The JSON-RPC methods without a server: what [`start`] serves, for
+/// in-process callers (the fuzz target `rpc_bodies` feeds it raw bodies).
+pub fn build_module(shared: Arc<Shared>) -> anyhow::Result<RpcModule<Arc<Shared>>> {
     let mut m = RpcModule::new(shared);
     m.register_async_method("hutong_submitTransaction", |params, ctx, _| async move {
         let hex_tx: String = one(&params)?;

@@ -20,7 +20,21 @@ shift || true
 if [ "$#" -gt 0 ]; then
   TARGETS=("$@")
 else
-  TARGETS=(transactions consensus_wire consensus_core payload_proofs genesis text_inputs)
+  TARGETS=(transactions consensus_wire consensus_core payload_proofs genesis text_inputs node_config rpc_bodies audit_proof)
+fi
+
+# hutong-node links RocksDB. Compiling it takes ~25 minutes on two cores;
+# when the main build (CARGO_TARGET_DIR of the workspace, default
+# /var/tmp/hutong-target) already compiled the same librocksdb-sys, link
+# that library instead. Set ROCKSDB_LIB_DIR yourself to choose another.
+if [ -z "${ROCKSDB_LIB_DIR:-}" ]; then
+  lib=$(ls -t "${HUTONG_TARGET_DIR:-/var/tmp/hutong-target}"/*/build/librocksdb-sys-*/out/librocksdb.a 2>/dev/null | head -1 || true)
+  if [ -n "$lib" ]; then
+    export ROCKSDB_LIB_DIR="$(dirname "$lib")" ROCKSDB_STATIC=1
+    echo "== linking the RocksDB library in $ROCKSDB_LIB_DIR"
+  else
+    echo "== no RocksDB library built yet: compiling it (about 25 minutes, once)"
+  fi
 fi
 
 echo "== seeds"

@@ -36,7 +36,7 @@ fn check_inclusion(txs: &[SignedTransaction]) {
 
 fn check_payload(p: &Payload) {
     let _ = p.digest();
-    if p.check_bounds() {
+    if p.check_bounds().is_ok() {
         check_inclusion(&p.txs);
     }
 }

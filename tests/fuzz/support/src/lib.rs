@@ -1,10 +1,7 @@
 //! Shared by the fuzz targets and the seed generator.
 //!
-//! - [`wire`]: copies of the node's peer-to-peer wire types. They live in
-//!   `hutong-node`, which depends on RocksDB, so the fuzz crate cannot use
-//!   them; borsh derives encode by structure, so a field-for-field copy
-//!   decodes exactly the same bytes. Keep them in step with
-//!   `node/src/network.rs`, `node/src/payload.rs` and `node/src/store.rs`.
+//! - [`wire`]: the node's peer-to-peer wire types (re-exported from
+//!   `hutong-node`).
 //! - [`sim`]: a fast keyed-hash signature scheme for the consensus core (as
 //!   in `tests/src/sim.rs`), and a 4-validator set.
 //! - [`canonical`]: the round-trip check every decoder target applies.

@@ -495,6 +495,86 @@ pub fn consensus_scripts() -> Vec<Vec<u8>> {
     vec![vec![0; 600], vec![0; 3000], reordered]
 }
 
+/// The genesis of the chain the audit proof seeds come from (a
+/// `hutong testnet` run; see `tests/fuzz/seeds/audit/`).
+pub const AUDIT_GENESIS: &str = include_str!("../../seeds/audit/genesis.toml");
+
+/// Genuine proof files of that chain (a transfer, a balance), and the
+/// borsh proof inside each, which `audit_proof` reads when the input does
+/// not start with `{`.
+pub fn audit_proofs() -> Vec<Vec<u8>> {
+    let files: [&[u8]; 2] = [
+        include_bytes!("../../seeds/audit/tx.proof.json"),
+        include_bytes!("../../seeds/audit/balance.proof.json"),
+    ];
+    let mut seeds = Vec::new();
+    for file in files {
+        seeds.push(file.to_vec());
+        let value: serde_json::Value = serde_json::from_slice(file).expect("a seed proof is JSON");
+        let proof = value["proof"].as_str().expect("a seed proof has its proof");
+        seeds.push(hex::decode(proof).expect("the proof is hex"));
+    }
+    seeds
+}
+
+/// Node config files: a validator's as `hutong init` writes it, and a
+/// regulator's with every section spelled out.
+pub fn node_configs() -> Vec<Vec<u8>> {
+    use hutong_node::config::{
+        ConfigFile, ConsensusSection, MempoolSection, MetricsSection, P2pSection, RpcSection,
+    };
+    use hutong_node::shared::Role;
+    let validator = ConfigFile {
+        role: Role::Validator,
+        genesis: "genesis.toml".into(),
+        node_key: "node.key".into(),
+        data_dir: "data".into(),
+        p2p: P2pSection {
+            listen: "/ip4/0.0.0.0/tcp/26600".into(),
+            peers: vec!["/ip4/127.0.0.1/tcp/26601".into()],
+        },
+        rpc: RpcSection::new("127.0.0.1:8545".into()),
+        metrics: None,
+        consensus: ConsensusSection::default(),
+        mempool: MempoolSection::default(),
+        audit: None,
+    };
+    let regulator = ConfigFile {
+        role: Role::Regulator,
+        metrics: Some(MetricsSection {
+            listen: "127.0.0.1:9100".into(),
+        }),
+        audit: Some(Default::default()),
+        ..validator.clone()
+    };
+    [validator, regulator]
+        .iter()
+        .map(|c| toml::to_string(c).expect("a config serialises").into_bytes())
+        .collect()
+}
+
+/// JSON-RPC request bodies for `rpc_bodies`: every method with good and
+/// bad parameters.
+pub fn rpc_bodies() -> Vec<Vec<u8>> {
+    let tx = &transactions()[0];
+    let tx_hex = format!("0x{}", hex::encode(tx.encode()));
+    let account = Address::of(&key(0).public()).to_string();
+    let call = |method: &str, params: serde_json::Value| {
+        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+    };
+    let calls = vec![
+        call("hutong_submitTransaction", serde_json::json!([tx_hex])),
+        call("hutong_submitTransactions", serde_json::json!([[tx_hex, "0x00"]])),
+        call("hutong_getTransaction", serde_json::json!([tx.hash().to_hex()])),
+        call("hutong_getAccount", serde_json::json!([account])),
+        call("hutong_getBlock", serde_json::json!([{"height": 0}])),
+        call("hutong_getBlock", serde_json::json!([{"id": tx.hash().to_hex()}])),
+        call("hutong_status", serde_json::json!([])),
+        call("hutong_getAccount", serde_json::json!(["not an address"])),
+    ];
+    calls.iter().map(|c| c.to_string().into_bytes()).collect()
+}
+
 /// Every target's seeds, by target name.
 pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     vec![
@@ -510,5 +590,8 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ),
         ("text_inputs", text_inputs()),
         ("consensus_core", consensus_scripts()),
+        ("audit_proof", audit_proofs()),
+        ("node_config", node_configs()),
+        ("rpc_bodies", rpc_bodies()),
     ]
 }
