@@ -104,6 +104,12 @@ pub struct BenchArgs {
     /// Print the result as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Kill -9 the last validator this many seconds into the run (4
+    /// validators only): the figures are then given before and after the
+    /// kill. It is restarted when the run ends and must catch up before
+    /// the ledger check, which then includes it.
+    #[arg(long)]
+    kill_after_secs: Option<u64>,
 }
 
 /// What a run measured.
@@ -136,6 +142,23 @@ pub struct BenchResult {
     pub state_roots_agree: bool,
     pub supply_conserved: bool,
     pub load_exhausted: bool,
+    /// With `--kill-after-secs`: who was killed, and committed transfers
+    /// per second before and after.
+    pub kill: Option<KillFigures>,
+    /// After the load and its drain: single transfers sent one at a time,
+    /// submit to finality (ms). An overloaded node must be back to these
+    /// figures within seconds, with no restart.
+    pub after_load_latency_ms: Latency,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KillFigures {
+    pub node: String,
+    pub at_secs: f64,
+    pub committed_per_sec_before: f64,
+    pub committed_per_sec_after: f64,
+    pub ratio_after_to_before: f64,
+    pub caught_up_after_restart: bool,
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -300,10 +323,12 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    if args.kill_after_secs.is_some() && args.validators < 4 {
+        bail!("--kill-after-secs needs 4 validators: with fewer, one down stops the chain");
+    }
     runtime.block_on(async move {
         let mut children = spawn_nodes(&exe, &nodes)?;
-        let pids: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
-        let outcome = run(&args, &dir, &genesis, &nodes, &pids).await;
+        let outcome = run(&args, &dir, &genesis, &nodes, &mut children, &exe).await;
         stop_nodes(&nodes, &mut children).await;
         let result = outcome?;
         if args.json {
@@ -576,8 +601,10 @@ async fn run(
     dir: &Path,
     genesis: &Genesis,
     nodes: &[TestnetNode],
-    pids: &[Option<u32>],
+    children: &mut [tokio::process::Child],
+    exe: &Path,
 ) -> Result<BenchResult> {
+    let pids: Vec<Option<u32>> = children.iter().map(|c| c.id()).collect();
     let seed = args.seed.unwrap_or_else(rand::random);
     eprintln!("bench seed {seed} (--seed {seed} repeats the workload's choices)");
     let clients = wait_ready(nodes).await?;
@@ -658,13 +685,18 @@ async fn run(
     // Submitters: `concurrency` per validator (the regulator takes no
     // client transactions in this bench).
     let validator_clients: Vec<Client> = clients.iter().take(args.validators).cloned().collect();
+    let alive: Vec<Arc<AtomicBool>> = validator_clients
+        .iter()
+        .map(|_| Arc::new(AtomicBool::new(true)))
+        .collect();
     let mut submitters = Vec::new();
     let duration = Duration::from_secs(args.duration_secs);
-    for c in &validator_clients {
+    for (c, alive) in validator_clients.iter().zip(&alive) {
         for _ in 0..args.concurrency {
             submitters.push(tokio::spawn(submit_loop(
                 c.clone(),
                 book.clone(),
+                alive.clone(),
                 args.submit,
                 args.batch,
                 args.rate
@@ -678,9 +710,25 @@ async fn run(
     let mut max_rss = vec![0f64; pids.len()];
     let started = Instant::now();
     let mut last_committed = 0;
+    // The victim of `--kill-after-secs`: the last validator (node 0 is the
+    // one whose commits are watched), and the committed count at the kill.
+    let victim = args.validators - 1;
+    let mut killed: Option<(f64, u64)> = None;
     while started.elapsed() < duration && !book.stop.load(Ordering::Relaxed) {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        for (m, pid) in max_rss.iter_mut().zip(pids) {
+        if let Some(at) = args.kill_after_secs {
+            if killed.is_none() && started.elapsed() >= Duration::from_secs(at) {
+                alive[victim].store(false, Ordering::Relaxed);
+                let _ = children[victim].start_kill();
+                let _ = children[victim].wait().await;
+                killed = Some((
+                    started.elapsed().as_secs_f64(),
+                    book.committed.load(Ordering::Relaxed),
+                ));
+                eprintln!("\nkilled {} (kill -9)", nodes[victim].name);
+            }
+        }
+        for (m, pid) in max_rss.iter_mut().zip(&pids) {
             if let Some(r) = pid.and_then(rss_mib) {
                 *m = m.max(r);
             }
@@ -718,6 +766,20 @@ async fn run(
     }
     let uncommitted_at_end = book.inflight();
     watcher.abort();
+    // Back to normal? One transfer at a time, each waited for.
+    let probe_started = Instant::now();
+    let after_load = probe_latency(&clients[0], &customers, chain_id, height, seed).await?;
+    eprintln!(
+        "after the load: {} single transfers, p50 {:.0} ms, max {:.0} ms (first sent {:.1} s after the window)",
+        after_load.samples,
+        after_load.p50,
+        after_load.max,
+        probe_started.duration_since(started).as_secs_f64() - window.as_secs_f64()
+    );
+    if killed.is_some() {
+        eprintln!("restarting {}…", nodes[victim].name);
+        children[victim] = crate::node_cmd::spawn_node(exe, &nodes[victim], true)?;
+    }
 
     // Figures.
     let mut latencies = Vec::new();
@@ -798,6 +860,28 @@ async fn run(
         roots.push(b["result"]["state_root"].clone());
     }
     let state_roots_agree = roots.iter().all(|r| r.is_string() && *r == roots[0]);
+    let kill = killed.map(|(at, committed_then)| {
+        // Transfers committed by the end of the window (the drain after it
+        // is not counted, as for the main figure).
+        let in_window_before = committed_then as f64;
+        let after = in_window.saturating_sub(committed_then) as f64;
+        let before_rate = in_window_before / at;
+        let after_rate = after / (secs - at).max(1.0);
+        KillFigures {
+            node: nodes[victim].name.clone(),
+            at_secs: (at * 10.0).round() / 10.0,
+            committed_per_sec_before: before_rate.round(),
+            committed_per_sec_after: after_rate.round(),
+            ratio_after_to_before: if before_rate > 0.0 {
+                (after_rate / before_rate * 1000.0).round() / 1000.0
+            } else {
+                0.0
+            },
+            // The ledger check above waited for every node, the restarted
+            // one included, to reach the final height.
+            caught_up_after_restart: true,
+        }
+    });
     let supply_after = supply(&clients[0], genesis).await?;
     let supply_conserved = supply_before == supply_after;
 
@@ -841,15 +925,81 @@ async fn run(
         state_roots_agree,
         supply_conserved,
         load_exhausted,
+        kill,
+        after_load_latency_ms: after_load,
+    })
+}
+
+/// Transfers sent one at a time after the load, each waited for: their
+/// submit-to-finality times. Senders are customers whose next sequence
+/// number is read from the node (the load may have left some unsent).
+async fn probe_latency(
+    client: &Client,
+    payers: &[Payer],
+    chain_id: ChainId,
+    height: u64,
+    seed: u64,
+) -> Result<Latency> {
+    const PROBES: usize = 20;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed ^ 0x9e37_79b9);
+    let mut times = Vec::with_capacity(PROBES);
+    for _ in 0..PROBES.min(payers.len()) {
+        let payer = &payers[rng.gen_range(0..payers.len())];
+        let to = &payers[rng.gen_range(0..payers.len())];
+        let from = Address::of(&payer.key.public());
+        let sequence = client.account(&from).await?["sequence"]
+            .as_u64()
+            .context("no sequence")?;
+        let tx = Transaction {
+            chain_id,
+            sender: payer.key.public(),
+            sequence: Nonce(sequence),
+            expiry: Expiry::Height(Height(height + 1_000_000)),
+            kind: TxKind::Transfer {
+                to: Address::of(&to.key.public()),
+                asset: AssetCode::new("CNY").map_err(|e| anyhow::anyhow!("{e}"))?,
+                amount: Amount(1),
+                transfer_id: TransferId(rng.gen()),
+            },
+            cosigner: None,
+            memo: Vec::new(),
+        }
+        .sign(&payer.key);
+        let sent = Instant::now();
+        let hash = match client.submit(&tx).await {
+            Ok(hash) => hash,
+            // A sequence taken meanwhile by a late transfer of the load:
+            // skip this probe.
+            Err(e) if e.rejection_code().is_some() => continue,
+            Err(e) => return Err(e.into()),
+        };
+        client.wait_final(&hash, Duration::from_secs(60)).await?;
+        times.push(sent.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    let pct = |p: f64| -> f64 {
+        if times.is_empty() {
+            return 0.0;
+        }
+        times[((times.len() as f64 - 1.0) * p).round() as usize]
+    };
+    Ok(Latency {
+        samples: times.len(),
+        p50: pct(0.5),
+        p90: pct(0.9),
+        p99: pct(0.99),
+        max: times.last().copied().unwrap_or(0.0),
     })
 }
 
 /// Sends transfers until told to stop: in batches or one by one, paced
 /// to `rate` per second (open loop) or keeping at most `inflight`
 /// uncommitted (closed loop).
+#[allow(clippy::too_many_arguments)]
 async fn submit_loop(
     client: Client,
     book: Arc<Book>,
+    alive: Arc<AtomicBool>,
     path: SubmitPath,
     batch: usize,
     rate: Option<f64>,
@@ -863,7 +1013,7 @@ async fn submit_loop(
     };
     let started = Instant::now();
     let mut sent = 0f64;
-    while !book.stop.load(Ordering::Relaxed) {
+    while !book.stop.load(Ordering::Relaxed) && alive.load(Ordering::Relaxed) {
         // How late this call is against the open loop's schedule: latency
         // counts from the scheduled moment, so a submitter that falls
         // behind does not hide the wait (no coordinated omission).
@@ -1046,6 +1196,21 @@ fn print_summary(r: &BenchResult) {
             "CHANGED"
         }
     );
+    let a = &r.after_load_latency_ms;
+    println!(
+        "  after the load  {} single transfers one at a time: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        a.samples, a.p50, a.p99, a.max
+    );
+    if let Some(k) = &r.kill {
+        println!(
+            "  kill -9         {} at {:.0} s: {:.0}/s before, {:.0}/s after ({:.0}% of before); restarted, caught up",
+            k.node,
+            k.at_secs,
+            k.committed_per_sec_before,
+            k.committed_per_sec_after,
+            k.ratio_after_to_before * 100.0
+        );
+    }
     if r.load_exhausted {
         println!("  note: the pre-signed load ran out before the duration; use --txs for more");
     }

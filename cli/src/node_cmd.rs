@@ -454,22 +454,34 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
 /// Starts each node as a child process of this one, logging to
 /// `node.log` in its home; they die with this process.
 pub(crate) fn spawn_nodes(exe: &Path, nodes: &[TestnetNode]) -> Result<Vec<tokio::process::Child>> {
-    let mut children = Vec::new();
-    for n in nodes {
-        let log = std::fs::File::create(n.home.join("node.log"))?;
-        let child = tokio::process::Command::new(exe)
-            .arg("node")
-            .arg("--home")
-            .arg(&n.home)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", n.name))?;
-        children.push(child);
-    }
-    Ok(children)
+    nodes.iter().map(|n| spawn_node(exe, n, false)).collect()
+}
+
+/// Starts one node, its output going to `node.log` in its home (appended
+/// to on a restart, so the log of the previous run is kept).
+pub(crate) fn spawn_node(
+    exe: &Path,
+    n: &TestnetNode,
+    append: bool,
+) -> Result<tokio::process::Child> {
+    let path = n.home.join("node.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    tokio::process::Command::new(exe)
+        .arg("node")
+        .arg("--home")
+        .arg(&n.home)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", n.name))
 }
 
 /// SIGTERM to every child, then up to 10 s for each to stop cleanly
