@@ -101,7 +101,7 @@ mod cf {
 const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
 /// The on-disk format; a node refuses a database of another format.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

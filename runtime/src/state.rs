@@ -21,8 +21,13 @@ pub enum StateKey {
     Balance(Address, AssetCode),
     /// How much an account sent of an asset on its current day.
     DailyOutflow(Address, AssetCode),
-    /// A successful transfer's idempotency record.
+    /// A successful transfer's idempotency record. Kept in the state, but
+    /// not a leaf of the state tree: the tree commits to them all through
+    /// [`StateKey::TransferLog`] (see `store::prepare_commit`).
     TransferRecord(Address, TransferId),
+    /// A running hash over every transfer record ever written, in block
+    /// order: the state root's commitment to the idempotency records.
+    TransferLog,
 }
 
 impl StateKey {
@@ -171,6 +176,7 @@ pub enum StateValue {
     Balance(Amount),
     DailyOutflow(DailyOutflow),
     TransferRecord(TransferRecord),
+    TransferLog(Hash),
 }
 
 impl StateValue {

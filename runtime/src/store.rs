@@ -86,10 +86,40 @@ pub fn prepare_commit<S: StateStore>(
         });
     }
     // Ordered by key hash, as the tree wants them; a key given twice keeps
-    // its last value.
+    // its last value. Transfer records go to the store but not into the
+    // tree: one leaf per transfer, forever, made the tree deeper (and every
+    // later block slower) as the ledger aged. The tree commits to them
+    // through one leaf instead, a running hash of every record written,
+    // block after block, in key-hash order within a block.
     let mut values: BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> = BTreeMap::new();
+    let mut records: BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> = BTreeMap::new();
     for (key, value) in changes {
-        values.insert(key.key_hash().0, (key, value));
+        match key {
+            StateKey::TransferRecord(..) => records.insert(key.key_hash().0, (key, value)),
+            // Execution never writes the log itself; a rebuild of the tree
+            // from stored entries does, and then writes no records.
+            _ => values.insert(key.key_hash().0, (key, value)),
+        };
+    }
+    if !records.is_empty() {
+        let previous = match store.get(&StateKey::TransferLog)? {
+            Some(StateValue::TransferLog(h)) => h,
+            None => Hash([0; 32]),
+            Some(other) => {
+                return Err(StoreError::Corrupt {
+                    key: StateKey::TransferLog,
+                    reason: format!("holds {other:?}"),
+                })
+            }
+        };
+        let listed: Vec<&(StateKey, Option<StateValue>)> = records.values().collect();
+        let bytes = borsh::to_vec(&(previous, version, listed))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let log = Hash::tagged(b"hutong/transfer-log/v1", &bytes);
+        values.insert(
+            StateKey::TransferLog.key_hash().0,
+            (StateKey::TransferLog, Some(StateValue::TransferLog(log))),
+        );
     }
 
     let deletes = values.values().any(|(_, v)| v.is_none());
@@ -99,10 +129,12 @@ pub fn prepare_commit<S: StateStore>(
         TreePath::Batch
     };
     let (root, batch) = update_tree(store, version, &values, path)?;
+    let mut all = values;
+    all.extend(records);
     Ok(StateUpdate {
         version,
         root: Hash(root.0),
-        values: values.into_values().collect(),
+        values: all.into_values().collect(),
         tree: batch,
     })
 }
@@ -180,12 +212,19 @@ impl StateProof {
     }
 }
 
-/// Proves the value of `key` at `version`.
+/// Proves the value of `key` at `version`. Transfer records are not leaves
+/// of the tree (the [`StateKey::TransferLog`] leaf commits to them), so
+/// they have no proof of their own.
 pub fn prove<S: StateStore>(
     store: &S,
     key: StateKey,
     version: Version,
 ) -> Result<StateProof, StoreError> {
+    if matches!(key, StateKey::TransferRecord(..)) {
+        return Err(StoreError::Tree(
+            "transfer records are committed through the transfer log, not proven one by one".into(),
+        ));
+    }
     let (raw, proof) = JellyfishMerkleTree::<_, Sha256>::new(store)
         .get_with_proof(key.key_hash(), version)
         .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
@@ -330,5 +369,75 @@ mod tests {
             }
             assert_eq!(roots[0], roots[1], "version {version}");
         }
+    }
+
+    fn record(sender: u8, id: u128, amount: u128) -> (StateKey, Option<StateValue>) {
+        use crate::state::{TransferFields, TransferRecord};
+        (
+            StateKey::TransferRecord(Address([sender; 20]), crate::types::TransferId(id)),
+            Some(StateValue::TransferRecord(TransferRecord {
+                tx_hash: Hash([sender; 32]),
+                fields: TransferFields::Single {
+                    to: Address([9; 20]),
+                    asset: AssetCode::new("CNY").unwrap(),
+                    amount: Amount(amount),
+                },
+            })),
+        )
+    }
+
+    fn commit(
+        store: &mut MemStore,
+        version: u64,
+        changes: Vec<(StateKey, Option<StateValue>)>,
+    ) -> Hash {
+        let update = prepare_commit(store, version, changes).unwrap();
+        let root = update.root;
+        store.apply(update).unwrap();
+        root
+    }
+
+    /// Transfer records are stored but are not tree leaves: the tree's
+    /// one `TransferLog` leaf commits to all of them, so a different record
+    /// (or the same records in different blocks) gives a different root,
+    /// while the tree's size does not grow with the number of transfers.
+    #[test]
+    fn transfer_records_are_committed_through_one_log_leaf() {
+        let base = || changes(1).into_values().collect::<Vec<_>>();
+        let mut a = MemStore::new();
+        let mut b = MemStore::new();
+        let mut c = MemStore::new();
+        for s in [&mut a, &mut b, &mut c] {
+            commit(s, 0, base());
+        }
+        let nodes_before = a.nodes.len();
+        let ra = commit(&mut a, 1, (0..500).map(|i| record(1, i, 5)).collect());
+        let rb = commit(
+            &mut b,
+            1,
+            (0..500)
+                .map(|i| record(1, i, if i == 7 { 6 } else { 5 }))
+                .collect(),
+        );
+        assert_ne!(ra, rb, "a changed record must change the root");
+        // 500 records: the log leaf and the path to it, not 500 leaves.
+        assert!(
+            a.nodes.len() - nodes_before < 10,
+            "{} new nodes",
+            a.nodes.len() - nodes_before
+        );
+        assert!(matches!(
+            a.get(&record(1, 3, 5).0),
+            Ok(Some(StateValue::TransferRecord(_)))
+        ));
+        // The same records split over two blocks: another history, another log.
+        commit(&mut c, 1, (0..250).map(|i| record(1, i, 5)).collect());
+        let rc = commit(&mut c, 2, (250..500).map(|i| record(1, i, 5)).collect());
+        assert_ne!(ra, rc);
+        // A record has no proof of its own; the log has.
+        assert!(prove(&a, record(1, 3, 5).0, 1).is_err());
+        let log = prove(&a, StateKey::TransferLog, 1).unwrap();
+        log.verify(&ra).unwrap();
+        assert!(matches!(log.value, Some(StateValue::TransferLog(_))));
     }
 }
