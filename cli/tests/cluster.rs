@@ -775,15 +775,16 @@ fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
         cluster.wait_height(0, 2, Duration::from_secs(60)).await;
         let mut wallets = Wallets::new(&cluster, ACCOUNTS + 1).await;
         let start = cluster.height(0).await.unwrap();
-        // Flood transactions never expire in this test: the ones left
-        // behind a gap (an earlier one refused as busy) must leave the pool
-        // by the gap rule, not by expiry.
+        // Flood transactions expire 60 blocks from now, so that the ones
+        // left behind a gap (a busy rejection) leave the pool by expiry.
+        wallets.expiry = Height(start + 60);
         let mut flood = Vec::with_capacity(ACCOUNTS * PER_ACCOUNT);
         for k in 0..PER_ACCOUNT {
             for a in 0..ACCOUNTS {
                 flood.push(wallets.transfer(a, (a + k + 1) % ACCOUNTS, 1));
             }
         }
+        wallets.expiry = Height(1_000_000);
         // Four flooders, one per validator, each sends its share in
         // batches of 500 as fast as the node answers.
         let mut tasks = Vec::new();
@@ -830,8 +831,7 @@ fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
         // Once it stops, the node serves a new client without a restart:
         // a transfer from an account outside the flood, retried on "busy"
         // as a wallet does (the pool may still hold flood transactions
-        // stuck behind a gap for up to GAP_GRACE_BLOCKS), gets in and
-        // commits.
+        // stuck behind a gap until they expire), gets in and commits.
         let fresh = wallets.transfer(ACCOUNTS, 0, 100);
         let retrying = Instant::now();
         let hash = loop {
@@ -852,7 +852,7 @@ fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
             retrying.elapsed().as_secs_f64()
         );
         wait_committed(&cluster.client(1), &[hash]).await;
-        // And the pool drains (committed, or dropped from behind a gap).
+        // And the pool drains (committed, or expired behind a gap).
         let drained = Instant::now();
         loop {
             let s = cluster.client(0).status().await.unwrap();

@@ -179,22 +179,7 @@ struct Entry {
     sequence: u64,
     bytes: usize,
     arrival: u64,
-    /// The chain's height when it arrived.
-    arrival_height: u64,
 }
-
-/// A transaction waiting behind a gap in its sender's sequence numbers (an
-/// earlier one was refused as busy, or never sent) cannot go into a block.
-/// After waiting this many blocks for the gap to fill it is dropped, so
-/// that such transactions do not hold pool slots until they expire (with a
-/// far expiry, for hours) while new clients are told "busy". The sender
-/// resubmits it, as after any rejection; the wallet learns nothing is
-/// pending from the transaction's status.
-pub const GAP_GRACE_BLOCKS: u64 = 50;
-
-/// Oldest senders checked for gaps per commit (a bound on the store reads
-/// a commit costs the pool).
-const GAP_CHECKS_PER_COMMIT: usize = 256;
 
 #[derive(Debug, Default)]
 pub struct Mempool {
@@ -327,7 +312,6 @@ impl Mempool {
                 sequence: got,
                 bytes: decoded.bytes,
                 arrival,
-                arrival_height: tip.height,
             },
         );
         Ok(true)
@@ -413,9 +397,8 @@ impl Mempool {
     }
 
     /// After a block commits: drops its transactions, every transaction
-    /// whose sequence the block used up, expired ones, and ones that have
-    /// waited behind a sequence gap for [`GAP_GRACE_BLOCKS`].
-    /// `account_sequence` gives the committed next sequence of a sender.
+    /// whose sequence the block used up, and expired ones. `account_sequence`
+    /// gives the committed next sequence of a sender.
     pub fn on_commit(
         &mut self,
         committed: &[Hash],
@@ -452,50 +435,7 @@ impl Mempool {
         for hash in expired_hashes {
             removed += usize::from(self.remove(&hash).is_some());
         }
-        for hash in self.stuck_behind_gaps(&account_sequence, tip) {
-            removed += usize::from(self.remove(&hash).is_some());
-        }
         removed
-    }
-
-    /// Transactions that arrived [`GAP_GRACE_BLOCKS`] or more before `tip`
-    /// and still wait behind a gap: their sender's pending sequence numbers
-    /// do not run without a hole from its committed next one up to theirs.
-    /// The pool is walked from its oldest arrival, at most
-    /// [`GAP_CHECKS_PER_COMMIT`] senders per call; arrivals are in height
-    /// order, so the walk stops at the first young one.
-    fn stuck_behind_gaps(
-        &self,
-        account_sequence: &impl Fn(&Address) -> Option<u64>,
-        tip: Tip,
-    ) -> Vec<Hash> {
-        let old_enough =
-            |e: &Entry| e.arrival_height.saturating_add(GAP_GRACE_BLOCKS) <= tip.height;
-        let mut checked = HashSet::new();
-        let mut stuck = Vec::new();
-        for hash in self.queue.values() {
-            let Some(entry) = self.entries.get(hash) else {
-                continue;
-            };
-            if !old_enough(entry) || checked.len() >= GAP_CHECKS_PER_COMMIT {
-                break;
-            }
-            if !checked.insert(entry.sender) {
-                continue;
-            }
-            let Some(seqs) = self.by_sender.get(&entry.sender) else {
-                continue;
-            };
-            let mut expect = account_sequence(&entry.sender).unwrap_or(0);
-            for (&sequence, hash) in seqs.range(expect..) {
-                if sequence == expect {
-                    expect += 1;
-                } else if self.entries.get(hash).is_some_and(old_enough) {
-                    stuck.push(*hash);
-                }
-            }
-        }
-        stuck
     }
 }
 
@@ -713,46 +653,5 @@ mod tests {
         assert!(p.contains(&kept.hash) && p.contains(&later_time.hash));
         assert_eq!(p.stats().txs, 2);
         assert_eq!(p.stats().senders, 2);
-    }
-
-    #[test]
-    fn transactions_stuck_behind_a_gap_leave_after_the_grace_blocks() {
-        let (k1, k2) = (key(7), key(8));
-        let at = |height| Tip {
-            height,
-            timestamp_ms: 0,
-        };
-        let mut p = pool(100, 100);
-        // k1 sent 0, 1 and 3 (2 was refused): 3 waits behind the gap. k2's
-        // 0 and 1 run without a hole. k1's 5 comes later.
-        for s in [0, 1, 3] {
-            p.insert(tx(&k1, s, far()), Some(&account(&k1, 0)), at(10))
-                .unwrap();
-        }
-        for s in [0, 1] {
-            p.insert(tx(&k2, s, far()), Some(&account(&k2, 0)), at(10))
-                .unwrap();
-        }
-        let late = tx(&k1, 5, far());
-        p.insert(late.clone(), Some(&account(&k1, 0)), at(40))
-            .unwrap();
-        let nothing_committed = |_: &Address| Some(0);
-        // Within the grace, nothing goes.
-        let removed = p.on_commit(&[], &HashSet::new(), nothing_committed, at(59));
-        assert_eq!(removed, 0);
-        // After it, only k1's 3 (k1's 5 is still young; the runs stay).
-        let removed = p.on_commit(&[], &HashSet::new(), nothing_committed, at(60));
-        assert_eq!(removed, 1);
-        assert_eq!(p.stats().txs, 5);
-        assert!(!p.contains(&tx(&k1, 3, far()).hash));
-        assert!(p.contains(&late.hash));
-        // Once 2 is sent, 5 still waits for 3 and 4; at its own grace it
-        // goes too, while the filled run stays.
-        p.insert(tx(&k1, 2, far()), Some(&account(&k1, 0)), at(60))
-            .unwrap();
-        let removed = p.on_commit(&[], &HashSet::new(), nothing_committed, at(90));
-        assert_eq!(removed, 1);
-        assert!(!p.contains(&late.hash));
-        assert_eq!(p.stats().txs, 5);
     }
 }
