@@ -83,8 +83,9 @@ pub struct BenchArgs {
     /// Length of the measured run.
     #[arg(long, default_value_t = 60)]
     duration_secs: u64,
-    /// Closed loop: transfers submitted and not yet committed.
-    #[arg(long, default_value_t = 20_000)]
+    /// Closed loop: transfers submitted and not yet committed (keep it
+    /// below the nodes' pool bound, `mempool.txs_max`, 20,000 by default).
+    #[arg(long, default_value_t = 5_000)]
     inflight: usize,
     /// Pre-signed transfers for a closed loop (default: 15,000 per second
     /// of `--duration-secs`); the run ends early if they run out.
@@ -973,7 +974,9 @@ async fn probe_latency(
             Err(e) if e.rejection_code().is_some() => continue,
             Err(e) => return Err(e.into()),
         };
-        client.wait_final(&hash, Duration::from_secs(60)).await?;
+        // Not final within a minute: counted as a minute (the figure then
+        // says so), not an abort of the whole run and its ledger check.
+        let _ = client.wait_final(&hash, Duration::from_secs(60)).await;
         times.push(sent.elapsed().as_secs_f64() * 1000.0);
     }
     times.sort_by(|a, b| a.total_cmp(b));

@@ -33,8 +33,12 @@ pub struct MempoolConfig {
 impl Default for MempoolConfig {
     fn default() -> Self {
         MempoolConfig {
-            txs_max: 200_000,
-            bytes_max: 128 * 1024 * 1024,
+            // A few seconds of work at the rates a node reaches (2,000 to
+            // 8,000 transfers/s): past it a flood is answered "busy,
+            // retry" instead of queueing for minutes. 200,000 held ~100 s
+            // of backlog after a one-minute flood (BENCHMARKS.md).
+            txs_max: 20_000,
+            bytes_max: 32 * 1024 * 1024,
             per_sender_max: 256,
             sequence_window: 256,
         }
