@@ -171,6 +171,27 @@ pub struct Latency {
     pub max: f64,
 }
 
+impl Latency {
+    /// Percentiles of `samples` (milliseconds), nearest rank.
+    fn of(mut samples: Vec<f64>) -> Latency {
+        samples.sort_by(|a, b| a.total_cmp(b));
+        let pct = |p: f64| -> f64 {
+            if samples.is_empty() {
+                return 0.0;
+            }
+            let i = ((samples.len() as f64 - 1.0) * p).round() as usize;
+            samples[i.min(samples.len() - 1)]
+        };
+        Latency {
+            samples: samples.len(),
+            p50: pct(0.5),
+            p90: pct(0.9),
+            p99: pct(0.99),
+            max: samples.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
 /// One pre-signed transfer.
 struct Item {
     hex: String,
@@ -796,21 +817,7 @@ async fn run(
             }
         }
     }
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let i = ((latencies.len() as f64 - 1.0) * p).round() as usize;
-        latencies[i.min(latencies.len() - 1)]
-    };
-    let latency = Latency {
-        samples: latencies.len(),
-        p50: pct(0.5),
-        p90: pct(0.9),
-        p99: pct(0.99),
-        max: latencies.last().copied().unwrap_or(0.0),
-    };
+    let latency = Latency::of(latencies);
     let secs = window.as_secs_f64();
     let committed_per_sec = in_window as f64 / secs;
     let cpu: Vec<(String, f64)> = nodes
@@ -979,20 +986,7 @@ async fn probe_latency(
         let _ = client.wait_final(&hash, Duration::from_secs(60)).await;
         times.push(sent.elapsed().as_secs_f64() * 1000.0);
     }
-    times.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| -> f64 {
-        if times.is_empty() {
-            return 0.0;
-        }
-        times[((times.len() as f64 - 1.0) * p).round() as usize]
-    };
-    Ok(Latency {
-        samples: times.len(),
-        p50: pct(0.5),
-        p90: pct(0.9),
-        p99: pct(0.99),
-        max: times.last().copied().unwrap_or(0.0),
-    })
+    Ok(Latency::of(times))
 }
 
 /// Sends transfers until told to stop: in batches or one by one, paced
