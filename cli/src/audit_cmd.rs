@@ -2,6 +2,7 @@
 //! request signed with the regulator key; and `hutong audit verify`, which
 //! checks a proof offline with nothing but the genesis.
 
+use crate::out::{say, say_raw};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -203,7 +204,9 @@ fn emit(output: &Output, text: &str) -> Result<()> {
         }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
+            if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                crate::out::exit_on(&e);
+            }
         }
     }
     Ok(())
@@ -653,8 +656,8 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                 let file = v["file"].as_str().context("the node sent no proof file")?;
                 std::fs::write(&out, file)
                     .with_context(|| format!("cannot write {}", out.display()))?;
-                println!("{}", serde_json::to_string_pretty(&v["claims"])?);
-                println!(
+                say!("{}", serde_json::to_string_pretty(&v["claims"])?);
+                say!(
                     "wrote {}; anyone can check it with: hutong audit verify {} --genesis genesis.toml",
                     out.display(),
                     out.display()
@@ -703,9 +706,9 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                     while let Some(a) = stream.next().await {
                         let a = a?;
                         if output.format == "json" {
-                            println!("{}", serde_json::to_string(&a)?);
+                            say!("{}", serde_json::to_string(&a)?);
                         } else {
-                            print!("{}", line(&a));
+                            say_raw!("{}", line(&a));
                         }
                     }
                 }
@@ -803,8 +806,8 @@ fn verify(file: &Path, genesis: &Path) -> Result<()> {
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     match hutong_node::audit::proof::verify_file(&bytes, &genesis) {
         Ok(claims) => {
-            println!("{}", serde_json::to_string_pretty(&claims)?);
-            println!(
+            say!("{}", serde_json::to_string_pretty(&claims)?);
+            say!(
                 "VALID: the proof holds against the genesis of chain {}",
                 genesis.chain_id()
             );

@@ -11,6 +11,7 @@
 //! same height and the supply of each asset must be unchanged: a run that
 //! breaks the ledger is reported as a failure, not as a figure.
 
+use crate::out::say;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -354,7 +355,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         stop_nodes(&nodes, &mut children).await;
         let result = outcome?;
         if args.json {
-            println!("{}", serde_json::to_string_pretty(&result)?);
+            say!("{}", serde_json::to_string_pretty(&result)?);
         } else {
             print_summary(&result);
         }
@@ -1138,8 +1139,8 @@ async fn watch_commits(client: Client, book: Arc<Book>, from: u64) {
 }
 
 fn print_summary(r: &BenchResult) {
-    println!();
-    println!(
+    say!();
+    say!(
         "hutong bench: {} validator{}{}, {:?} workload, {:?} submission, {}",
         r.validators,
         if r.validators == 1 { "" } else { "s" },
@@ -1152,19 +1153,21 @@ fn print_summary(r: &BenchResult) {
         r.submit,
         r.mode
     );
-    println!(
+    say!(
         "  committed       {} transfers in {:.1} s = {:.0} transfers/s ({} expected to fail by design)",
         r.committed_in_window, r.duration_secs, r.committed_per_sec, r.expected_failures
     );
-    println!(
+    say!(
         "  commit latency  p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms  ({} samples, submit to finality)",
         r.latency_ms.p50, r.latency_ms.p90, r.latency_ms.p99, r.latency_ms.max, r.latency_ms.samples
     );
-    println!(
+    say!(
         "  rejected        {:?}; busy retries {}; uncommitted after 30 s drain {}",
-        r.rejected, r.retried_busy, r.uncommitted_at_end
+        r.rejected,
+        r.retried_busy,
+        r.uncommitted_at_end
     );
-    println!(
+    say!(
         "  machine limit   ed25519 batch verify {:.0}/s on {} threads; {} nodes check every signature: limit {:.0}/s; achieved {:.1}% of it",
         r.verify_rate_per_sec,
         r.verify_threads,
@@ -1178,8 +1181,8 @@ fn print_summary(r: &BenchResult) {
         .zip(&r.max_rss_mib_per_node)
         .map(|((n, c), (_, m))| format!("{n} {c:.2} cores {m:.0} MiB"))
         .collect();
-    println!("  per node        {}", cpu.join(", "));
-    println!(
+    say!("  per node        {}", cpu.join(", "));
+    say!(
         "  ledger          height {}; state roots {}; supply {}",
         r.final_height,
         if r.state_roots_agree {
@@ -1194,12 +1197,12 @@ fn print_summary(r: &BenchResult) {
         }
     );
     let a = &r.after_load_latency_ms;
-    println!(
+    say!(
         "  after the load  {} single transfers one at a time: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         a.samples, a.p50, a.p99, a.max
     );
     if let Some(k) = &r.kill {
-        println!(
+        say!(
             "  kill -9         {} at {:.0} s: {:.0}/s before, {:.0}/s after ({:.0}% of before); restarted, caught up",
             k.node,
             k.at_secs,
@@ -1209,7 +1212,7 @@ fn print_summary(r: &BenchResult) {
         );
     }
     if r.load_exhausted {
-        println!("  note: the pre-signed load ran out before the duration; use --txs for more");
+        say!("  note: the pre-signed load ran out before the duration; use --txs for more");
     }
-    println!("  seed {}", r.seed);
+    say!("  seed {}", r.seed);
 }

@@ -6,6 +6,7 @@
 //! them with the node's parallel batch verifier, executes blocks with every
 //! risk rule, and prints receipts and state roots.
 
+use crate::out::say;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -153,7 +154,7 @@ impl Demo {
             *codes.entry(code).or_default() += 1;
         }
         let summary: Vec<String> = codes.iter().map(|(c, n)| format!("{c} {n}")).collect();
-        println!(
+        say!(
             "block {:>3}  {:>5} txs  verify {:>6.1} ms  execute {:>6.1} ms  commit {:>6.1} ms  state root {}",
             self.height,
             txs.len(),
@@ -162,15 +163,15 @@ impl Demo {
             (committed - executed).as_secs_f64() * 1e3,
             &root.to_hex()[..16],
         );
-        println!("           receipts: {}", summary.join(", "));
+        say!("           receipts: {}", summary.join(", "));
         Ok(outcome.receipts)
     }
 }
 
 fn show(label: &str, r: &Receipt) {
     match &r.outcome {
-        Outcome::Success { .. } => println!("  {label:<52} -> success"),
-        Outcome::Failed { reason } => println!("  {label:<52} -> {}: {reason:?}", reason.code()),
+        Outcome::Success { .. } => say!("  {label:<52} -> success"),
+        Outcome::Failed { reason } => say!("  {label:<52} -> {}: {reason:?}", reason.code()),
     }
 }
 
@@ -179,7 +180,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         bail!("--accounts must be at least 8 for the showcase");
     }
     let seed = args.seed.unwrap_or_else(|| rand::thread_rng().gen());
-    println!("hutong demo, seed {seed} (repeat with --seed {seed})");
+    say!("hutong demo, seed {seed} (repeat with --seed {seed})");
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
     let opts = TemplateOptions {
         demo_accounts: args.accounts,
@@ -189,7 +190,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     let genesis = Genesis::from_doc(&generated.doc)?;
     let mut store = MemStore::new();
     let root = genesis.apply(&mut store)?;
-    println!(
+    say!(
         "consortium {:?}: {} validators, {} regulator, {} customer accounts, assets CNY (issuer {}) and HKD (issuer {})",
         genesis.consortium,
         genesis.validators().count(),
@@ -198,7 +199,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
         genesis.members[0].name,
         genesis.members[1].name,
     );
-    println!(
+    say!(
         "chain id   {}\ngenesis    state root {}\n",
         genesis.chain_id(),
         root
@@ -229,7 +230,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     // Block 1: one transaction per rule, so every rule is seen at work.
     // account-2 is tier 2 at wallet-b: 50,000.00 single, step-up above
     // 10,000.00; account-1 is tier 1 at bank-a: 5,000.00 single.
-    println!("block 1 shows the ledger rules:");
+    say!("block 1 shows the ledger rules:");
     let mut showcase: Vec<(&str, SignedTransaction)> = Vec::new();
     showcase.push((
         "transfer 120.00 CNY account-1 -> account-2",
@@ -333,7 +334,7 @@ pub fn run(args: DemoArgs) -> Result<()> {
     for ((label, _), r) in showcase.iter().zip(&receipts) {
         show(label, r);
     }
-    println!();
+    say!();
 
     // Then blocks of random transfers between customers.
     let names: Vec<String> = (1..=args.accounts)
@@ -354,13 +355,13 @@ pub fn run(args: DemoArgs) -> Result<()> {
         demo.execute(&txs)?;
     }
     let supply_after = supply(&demo, &[cny, hkd])?;
-    println!();
+    say!();
     for (asset, (before, after)) in [cny, hkd]
         .iter()
         .zip(supply_before.iter().zip(&supply_after))
     {
         let sum = sum_balances(&demo.store, *asset)?;
-        println!(
+        say!(
             "{asset}: total supply {} (sum of balances {}), unchanged by transfers: {}",
             after,
             sum,

@@ -4,7 +4,9 @@ mod audit_cmd;
 mod bench;
 mod demo;
 mod node_cmd;
+mod out;
 mod tx_cmd;
+use crate::out::say;
 use hutong_node::keyfile;
 
 use std::path::{Path, PathBuf};
@@ -130,18 +132,18 @@ fn run(cli: Cli) -> Result<()> {
         Command::Keys(KeysCommand::New { out }) => {
             let key = hutong_runtime::Keypair::generate(&mut rand::rngs::OsRng);
             keyfile::write(&out, &key)?;
-            println!("wrote {}\n{}", out.display(), keyfile::describe(&key)?);
+            say!("wrote {}\n{}", out.display(), keyfile::describe(&key)?);
         }
         Command::Keys(KeysCommand::Show { file }) => {
             let key = keyfile::read(&file)?;
-            println!("{}", keyfile::describe(&key)?);
+            say!("{}", keyfile::describe(&key)?);
         }
         Command::Genesis(GenesisCommand::New(args)) => genesis_new(args)?,
         Command::Genesis(GenesisCommand::Validate { file }) => {
             let g = load_genesis(&file)?;
-            println!("{}: valid", file.display());
-            println!("consortium: {}", g.consortium);
-            println!(
+            say!("{}: valid", file.display());
+            say!("consortium: {}", g.consortium);
+            say!(
                 "members:    {} ({} validators{})",
                 g.members.len(),
                 g.validators().count(),
@@ -151,15 +153,15 @@ fn run(cli: Cli) -> Result<()> {
                     ""
                 }
             );
-            println!("regulators: {}", g.regulators.len());
+            say!("regulators: {}", g.regulators.len());
             let codes: Vec<&str> = g.assets.iter().map(|a| a.code.as_str()).collect();
-            println!("assets:     {}", codes.join(", "));
-            println!("tiers:      {}", g.params.tiers.len());
-            println!("accounts:   {}", g.accounts.len());
-            println!("chain id:   {}", g.chain_id());
+            say!("assets:     {}", codes.join(", "));
+            say!("tiers:      {}", g.params.tiers.len());
+            say!("accounts:   {}", g.accounts.len());
+            say!("chain id:   {}", g.chain_id());
         }
         Command::Genesis(GenesisCommand::Hash { file }) => {
-            println!("{}", load_genesis(&file)?.chain_id());
+            say!("{}", load_genesis(&file)?.chain_id());
         }
         Command::Demo(args) => demo::run(args)?,
         Command::Init(args) => node_cmd::init(args)?,
@@ -224,12 +226,12 @@ fn genesis_new(args: GenesisNew) -> Result<()> {
     );
     let path = args.out.join("genesis.toml");
     std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
+    say!(
         "wrote {} and {} keys in {}",
         path.display(),
         generated.keys.len(),
         keys_dir.display()
     );
-    println!("chain id: {}", genesis.chain_id());
+    say!("chain id: {}", genesis.chain_id());
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! `hutong init`, `hutong node` and `hutong testnet`.
 
+use crate::out::say;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -132,14 +133,14 @@ pub fn init(args: InitArgs) -> Result<()> {
         audit: (role == Role::Regulator).then(Default::default),
     };
     write_config(&args.home, &file)?;
-    println!(
+    say!(
         "initialised {} as a {:?} of chain {}; peer id {}",
         args.home.display(),
         role,
         genesis.chain_id(),
         peer_id_of(&key.public()).map_err(anyhow::Error::msg)?
     );
-    println!("start it with: hutong node --home {}", args.home.display());
+    say!("start it with: hutong node --home {}", args.home.display());
     Ok(())
 }
 
@@ -371,16 +372,16 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
         .dir
         .unwrap_or_else(|| std::env::temp_dir().join("hutong-testnet"));
     if prepare_chain_dir(&dir, args.fresh, 4, args.accounts)? {
-        println!("created a new testnet in {}", dir.display());
+        say!("created a new testnet in {}", dir.display());
     } else {
-        println!(
+        say!(
             "reusing the testnet in {} (--fresh starts a new chain)",
             dir.display()
         );
     }
     if args.create_only {
         for n in testnet_nodes(&dir)? {
-            println!("{} {} {}", n.name, n.home.display(), n.rpc);
+            say!("{} {} {}", n.name, n.home.display(), n.rpc);
         }
         return Ok(());
     }
@@ -392,30 +393,30 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
         .build()?;
     runtime.block_on(async move {
         let mut children = spawn_nodes(&exe, &nodes)?;
-        println!("\nHutong testnet: 4 validators and a regulator on loopback");
+        say!("\nHutong testnet: 4 validators and a regulator on loopback");
         for n in &nodes {
-            println!("  {:<10} rpc {}   log {}", n.name, n.rpc, n.home.join("node.log").display());
+            say!("  {:<10} rpc {}   log {}", n.name, n.rpc, n.home.join("node.log").display());
         }
         let first = &nodes[0];
-        println!("\ntry, in another terminal:");
-        println!("  hutong query status --rpc {}", first.rpc);
-        println!(
+        say!("\ntry, in another terminal:");
+        say!("  hutong query status --rpc {}", first.rpc);
+        say!(
             "  hutong tx --rpc {} --key {} transfer --to <address> --asset CNY --amount 1.00 --wait",
             first.rpc,
             dir.join("keys/account-1.key").display()
         );
-        println!("  (account addresses: hutong keys show {})", dir.join("keys/account-2.key").display());
+        say!("  (account addresses: hutong keys show {})", dir.join("keys/account-2.key").display());
         if let Some(reg) = nodes.iter().find(|n| n.name == "regulator") {
             let audit = format!(
                 "hutong audit --rpc {} --key {}",
                 reg.rpc,
                 dir.join("keys/regulator.key").display()
             );
-            println!("  regulator: {audit} alerts");
-            println!("             {audit} trace --account <address>");
-            println!("             {audit} proof tx <hash> --out tx.proof.json");
+            say!("  regulator: {audit} alerts");
+            say!("             {audit} trace --account <address>");
+            say!("             {audit} proof tx <hash> --out tx.proof.json");
         }
-        println!("\nCtrl-C stops all nodes.\n");
+        say!("\nCtrl-C stops all nodes.\n");
         let client = Client::new(&first.rpc)?;
         let deadline = duration_secs.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
         let mut tick = tokio::time::interval(Duration::from_secs(2));
@@ -430,22 +431,22 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
                     }
                     for (n, child) in nodes.iter().zip(children.iter_mut()) {
                         if let Ok(Some(status)) = child.try_wait() {
-                            println!("{} exited ({status}); see {}", n.name, n.home.join("node.log").display());
+                            say!("{} exited ({status}); see {}", n.name, n.home.join("node.log").display());
                         }
                     }
                     match client.status().await {
-                        Ok(s) => println!(
+                        Ok(s) => say!(
                             "height {:>6}  round {:>6}  peers {}  mempool {}",
                             s["height"], s["consensus"]["round"],
                             s["peers"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
                             s["mempool"]["txs"]
                         ),
-                        Err(e) => println!("waiting for {}: {e}", first.name),
+                        Err(e) => say!("waiting for {}: {e}", first.name),
                     }
                 }
             }
         }
-        println!("stopping the testnet");
+        say!("stopping the testnet");
         stop_nodes(&nodes, &mut children).await;
         Ok::<(), anyhow::Error>(())
     })
@@ -500,7 +501,7 @@ pub(crate) async fn stop_nodes(nodes: &[TestnetNode], children: &mut [tokio::pro
             .await
             .is_err()
         {
-            println!("{} did not stop in 10 s; killing it", n.name);
+            say!("{} did not stop in 10 s; killing it", n.name);
             let _ = child.kill().await;
         }
     }

@@ -1,5 +1,6 @@
 //! `hutong tx …` (sign, submit, wait for finality) and `hutong query …`.
 
+use crate::out::say;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -256,7 +257,7 @@ pub fn tx(args: TxArgs) -> Result<()> {
         };
         let started = Instant::now();
         let hash = client.submit(&signed).await?;
-        println!("submitted {hash}");
+        say!("submitted {hash}");
         if !args.wait {
             return Ok(());
         }
@@ -280,8 +281,8 @@ pub fn tx(args: TxArgs) -> Result<()> {
             eprintln!();
         }
         let final_status = final_status?;
-        println!("{}", serde_json::to_string_pretty(&final_status)?);
-        println!("final in {:.2} s", started.elapsed().as_secs_f64());
+        say!("{}", serde_json::to_string_pretty(&final_status)?);
+        say!("final in {:.2} s", started.elapsed().as_secs_f64());
         if final_status["receipt"]["success"] == false {
             bail!(
                 "the transaction was recorded but failed: {}",
@@ -331,7 +332,7 @@ pub fn query(args: QueryArgs) -> Result<()> {
             },
             QueryCommand::Status => client.status().await?,
         };
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        say!("{}", serde_json::to_string_pretty(&v)?);
         Ok(())
     })
 }

@@ -262,3 +262,31 @@ fn demo_runs_and_conserves_supply() {
     assert_eq!(roots(&text).len(), 4, "{text}");
     assert_eq!(roots(&text), roots(&stdout(&again)));
 }
+
+/// A reader that stops early (`hutong demo | head -1`) ends the command
+/// quietly: no panic about a broken pipe, status 0.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hutong"))
+        // ~280 KB of output: more than a pipe holds, so the demo is
+        // still writing when the reader goes away.
+        .args(["demo", "--blocks", "2000", "--transfers", "10", "--seed", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the hutong binary runs");
+    // Read one byte, then close our end of the pipe, like `head -c 1`.
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut first = [0u8; 1];
+    out.read_exact(&mut first).expect("the demo prints something");
+    drop(out);
+    let o = child.wait_with_output().expect("the demo ends");
+    let err = stderr(&o);
+    assert!(
+        !err.contains("panicked") && !err.contains("Broken pipe"),
+        "{err}"
+    );
+    assert_eq!(o.status.code(), Some(0), "{err}");
+}

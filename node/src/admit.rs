@@ -18,7 +18,7 @@ use hutong_runtime::SignedTransaction;
 use crate::mempool::{check_stateless, Decoded, Rejection, Tip};
 use crate::network::{NetCommand, TxBatch, TXS_BATCH_MAX};
 use crate::shared::{lock, Shared};
-use crate::sigverify::{available_threads, verify_parallel};
+use crate::sigverify::VerifyError;
 
 /// Where transactions come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,18 +70,29 @@ pub async fn admit(
         }
     }
     if !fresh.is_empty() {
-        // One verification at a time per node: it already uses every core.
-        let permit = shared.verify_permits.acquire().await;
+        // Coalesced with every other admission waiting (one verifier per
+        // node: a round already uses every core).
         let txs: Vec<_> = fresh.iter().map(|(_, d)| d.tx.clone()).collect();
-        let pre =
-            tokio::task::spawn_blocking(move || verify_parallel(&txs, available_threads())).await;
-        drop(permit);
-        let valid = match pre {
-            Ok(pre) => pre.valid,
+        let valid = match shared.verifier.verify(txs).await {
+            Ok(valid) => valid,
             Err(e) => {
-                tracing::error!("signature verification task failed: {e}");
-                vec![false; fresh.len()]
+                if e == VerifyError::Stopped {
+                    tracing::error!("signature verification unavailable: {e}");
+                }
+                for (i, _) in &fresh {
+                    verdicts[*i] = Some(Err(Rejection::Busy {
+                        what: format!("signature checks: {e}"),
+                    }));
+                }
+                Vec::new()
             }
+        };
+        // An unverified transaction is never admitted: with no verdicts,
+        // `fresh` is emptied here and every one of them stays "busy".
+        let fresh: Vec<_> = if valid.len() == fresh.len() {
+            fresh
+        } else {
+            Vec::new()
         };
         let executed = shared.executed();
         let tip = Tip {

@@ -139,6 +139,39 @@ pub fn render(shared: &Shared) -> String {
         "gauge",
         u64::from(shared.halted().is_some()),
     );
+    let db = shared.db.memory();
+    gauge(
+        "rocksdb_memtable_bytes",
+        "RocksDB memtables, flushed-but-kept ones included.",
+        "gauge",
+        db.memtables,
+    );
+    gauge(
+        "rocksdb_table_readers_bytes",
+        "RocksDB table-reader memory outside the block cache.",
+        "gauge",
+        db.table_readers,
+    );
+    gauge(
+        "rocksdb_block_cache_bytes",
+        "RocksDB block cache in use.",
+        "gauge",
+        db.block_cache,
+    );
+    gauge(
+        "rocksdb_block_cache_pinned_bytes",
+        "RocksDB block cache pinned (not evictable).",
+        "gauge",
+        db.block_cache_pinned,
+    );
+    if let Some(rss) = resident_bytes() {
+        gauge(
+            "resident_memory_bytes",
+            "Resident memory of the node process.",
+            "gauge",
+            rss,
+        );
+    }
     let _ = writeln!(
         out,
         "# HELP hutong_rocksdb_block_write_seconds_total Time spent in synced block writes.\n# TYPE hutong_rocksdb_block_write_seconds_total counter\nhutong_rocksdb_block_write_seconds_total {:.6}",
@@ -157,6 +190,14 @@ pub fn render(shared: &Shared) -> String {
         );
     }
     out
+}
+
+/// The process's resident set, from `/proc/self/status` (Linux only).
+fn resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Starts serving; returns the bound address.

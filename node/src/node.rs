@@ -202,7 +202,8 @@ pub async fn run(
         halted: Mutex::new(None),
         validators: validator_keys.len(),
         net: net_tx.clone(),
-        verify_permits: tokio::sync::Semaphore::new(1),
+        verifier: crate::sigverify::AdmissionVerifier::start(crate::sigverify::available_threads())
+            .context("cannot start the signature verifier thread")?,
         audit,
         genesis,
     });

@@ -124,8 +124,8 @@ pub struct Shared {
     pub validators: usize,
     /// Commands to the network task.
     pub net: tokio::sync::mpsc::Sender<crate::network::NetCommand>,
-    /// Bounds concurrent signature verifications during admission.
-    pub verify_permits: tokio::sync::Semaphore,
+    /// Verifies admitted transactions' signatures, coalescing calls.
+    pub verifier: crate::sigverify::AdmissionVerifier,
     /// The audit indexes, alerts and API: a regulator node only.
     pub audit: Option<Arc<crate::audit::rpc::AuditNode>>,
 }

@@ -119,6 +119,101 @@ pub fn verify_batch(txs: &[SignedTransaction], hashes: &[Hash]) -> bool {
     batch.verify(rand::thread_rng()).is_ok()
 }
 
+/// Jobs waiting for the admission verifier; beyond this, admission
+/// answers "busy" without checking anything.
+pub const QUEUE_JOBS_MAX: usize = 1_024;
+
+/// Most transactions verified in one round of the admission verifier.
+const ROUND_TXS_MAX: usize = 8_192;
+
+/// Below this many transactions a round runs on the verifier's own thread:
+/// spawning helpers costs more than it saves.
+const SERIAL_BELOW: usize = 32;
+
+/// Why the admission verifier did not give verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{QUEUE_JOBS_MAX} verifications already queued")]
+    Busy,
+    #[error("the verifier thread has stopped")]
+    Stopped,
+}
+
+/// Admission's signature checks, coalesced. Every admission (a client's
+/// call of a few transactions, a peer's shared batch) queues a job; one
+/// thread takes every job queued so far and verifies them together as one
+/// parallel batch, so many small concurrent calls cost what one large call
+/// costs: one multiscalar multiplication per chunk, not one per call, and
+/// no threads spawned per call. While a round runs the next one gathers.
+#[derive(Debug, Clone)]
+pub struct AdmissionVerifier {
+    jobs: tokio::sync::mpsc::Sender<Job>,
+}
+
+#[derive(Debug)]
+struct Job {
+    txs: Vec<SignedTransaction>,
+    reply: tokio::sync::oneshot::Sender<Vec<bool>>,
+}
+
+impl AdmissionVerifier {
+    /// Starts the verifier thread; it ends when every handle is dropped.
+    pub fn start(threads: NonZeroUsize) -> std::io::Result<AdmissionVerifier> {
+        let (jobs, rx) = tokio::sync::mpsc::channel(QUEUE_JOBS_MAX);
+        std::thread::Builder::new()
+            .name("hutong-verify".into())
+            .spawn(move || verifier_loop(rx, threads))?;
+        Ok(AdmissionVerifier { jobs })
+    }
+
+    /// Whether each transaction's signatures are valid, in order.
+    pub async fn verify(&self, txs: Vec<SignedTransaction>) -> Result<Vec<bool>, VerifyError> {
+        if txs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, verdicts) = tokio::sync::oneshot::channel();
+        self.jobs
+            .try_send(Job { txs, reply })
+            .map_err(|e| match e {
+                tokio::sync::mpsc::error::TrySendError::Full(_) => VerifyError::Busy,
+                tokio::sync::mpsc::error::TrySendError::Closed(_) => VerifyError::Stopped,
+            })?;
+        verdicts.await.map_err(|_| VerifyError::Stopped)
+    }
+}
+
+fn verifier_loop(mut rx: tokio::sync::mpsc::Receiver<Job>, threads: NonZeroUsize) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut total = first.txs.len();
+        let mut round = vec![first];
+        while total < ROUND_TXS_MAX {
+            match rx.try_recv() {
+                Ok(job) => {
+                    total += job.txs.len();
+                    round.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut all = Vec::with_capacity(total);
+        let mut replies = Vec::with_capacity(round.len());
+        for job in round {
+            replies.push((job.txs.len(), job.reply));
+            all.extend(job.txs);
+        }
+        let valid = if all.len() < SERIAL_BELOW {
+            verify_serial(&all).valid
+        } else {
+            verify_parallel(&all, threads).valid
+        };
+        let mut valid = valid.into_iter();
+        for (n, reply) in replies {
+            // A caller that gave up (its connection closed) drops its end.
+            let _ = reply.send(valid.by_ref().take(n).collect());
+        }
+    }
+}
+
 /// The number of threads to use: what the machine offers.
 pub fn available_threads() -> NonZeroUsize {
     std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN)
@@ -206,6 +301,40 @@ mod tests {
             );
         }
         assert_eq!(verify_serial(&all).valid, single);
+        // The admission verifier, fed the same transactions as many small
+        // concurrent jobs of different sizes, answers each job its own
+        // verdicts.
+        let verifier = AdmissionVerifier::start(NonZeroUsize::new(2).unwrap()).unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut jobs = Vec::new();
+        let mut at = 0;
+        while at < all.len() {
+            let n = rng.gen_range(1..=40).min(all.len() - at);
+            jobs.push((at, all[at..at + n].to_vec()));
+            at += n;
+        }
+        let answers = runtime.block_on(async {
+            let tasks: Vec<_> = jobs
+                .into_iter()
+                .map(|(at, txs)| {
+                    let verifier = verifier.clone();
+                    tokio::spawn(async move { (at, verifier.verify(txs).await) })
+                })
+                .collect();
+            let mut answers = Vec::new();
+            for t in tasks {
+                answers.push(t.await.unwrap());
+            }
+            answers
+        });
+        for (at, got) in answers {
+            let got = got.unwrap();
+            assert_eq!(got, single[at..at + got.len()], "seed {seed}, job at {at}");
+        }
         assert!(verify_parallel(&[], NonZeroUsize::MIN).valid.is_empty());
     }
 }

@@ -606,10 +606,12 @@ fn push_bounded(q: &mut VecDeque<Event>, e: Event, cap: usize, now: u64, keep_ms
     {
         q.pop_front();
     }
-    q.push_back(e);
-    while q.len() > cap {
+    // Make room first: pushing beyond `cap` and trimming after would
+    // double the queue's allocation (a VecDeque grows by powers of two).
+    while q.len() >= cap.max(1) {
         q.pop_front();
     }
+    q.push_back(e);
 }
 
 fn distinct(it: impl Iterator<Item = Address>) -> Vec<String> {
