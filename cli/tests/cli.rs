@@ -272,7 +272,15 @@ fn a_closed_stdout_ends_the_command_quietly() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_hutong"))
         // ~280 KB of output: more than a pipe holds, so the demo is
         // still writing when the reader goes away.
-        .args(["demo", "--blocks", "2000", "--transfers", "10", "--seed", "5"])
+        .args([
+            "demo",
+            "--blocks",
+            "2000",
+            "--transfers",
+            "10",
+            "--seed",
+            "5",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -280,7 +288,8 @@ fn a_closed_stdout_ends_the_command_quietly() {
     // Read one byte, then close our end of the pipe, like `head -c 1`.
     let mut out = child.stdout.take().expect("piped stdout");
     let mut first = [0u8; 1];
-    out.read_exact(&mut first).expect("the demo prints something");
+    out.read_exact(&mut first)
+        .expect("the demo prints something");
     drop(out);
     let o = child.wait_with_output().expect("the demo ends");
     let err = stderr(&o);

@@ -743,6 +743,30 @@ impl Db {
         Ok(())
     }
 
+    /// The key of the `n`-th newest stored leg (the oldest of the newest
+    /// `n`); `None` when fewer than `n` are stored (start anywhere).
+    pub fn newest_edges_start(&self, n: usize) -> Result<Option<[u8; EDGE_KEY_BYTES]>, DbError> {
+        if n == 0 {
+            return Ok(None);
+        }
+        let mut iter = self.db.raw_iterator_cf(self.cf(cf::AUDIT_EDGES));
+        iter.seek_to_last();
+        let mut seen = 0usize;
+        while iter.valid() {
+            seen += 1;
+            if seen == n {
+                let key = iter.key().unwrap_or_default();
+                let key: [u8; EDGE_KEY_BYTES] = key
+                    .try_into()
+                    .map_err(|_| corrupt("audit_edges", "a key of the wrong length"))?;
+                return Ok(Some(key));
+            }
+            iter.prev();
+        }
+        iter.status()?;
+        Ok(None)
+    }
+
     /// Visits stored alerts with id at least `from`, in id order, until
     /// `visit` returns false.
     pub fn alerts_from(

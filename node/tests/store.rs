@@ -476,6 +476,12 @@ fn audit_indexes_are_written_with_their_block() {
     })
     .unwrap();
     assert_eq!(all, vec![2, 3, 4]);
+    // Where a replay of the newest n legs starts.
+    assert_eq!(db.newest_edges_start(1).unwrap(), Some(edge_key(4, 0, 0)));
+    assert_eq!(db.newest_edges_start(3).unwrap(), Some(edge_key(2, 0, 0)));
+    assert_eq!(db.newest_edges_start(4).unwrap(), Some(edge_key(1, 0, 0)));
+    assert_eq!(db.newest_edges_start(5).unwrap(), None);
+    assert_eq!(db.newest_edges_start(0).unwrap(), None);
     assert_eq!(db.last_alert_id().unwrap(), 4);
     let mut ids = Vec::new();
     db.alerts_from(3, |x| {

@@ -84,8 +84,16 @@ impl AuditNode {
                 params: &genesis.params,
                 overrides: &HashMap::new(),
             };
+            // The newest legs of the window, if it holds more than the
+            // replay may take: the detector must resume on what happened
+            // last, not on the start of its window.
+            let from = edge_key(start, 0, 0);
+            let from = match db.newest_edges_start(REPLAY_EDGES_MAX)? {
+                Some(newest) => newest.max(from),
+                None => from,
+            };
             let mut replayed = 0usize;
-            db.edges_from(edge_key(start, 0, 0), |e| {
+            db.edges_from(from, |e| {
                 replayed += 1;
                 let _ = detector.observe(&e, &limits);
                 replayed < REPLAY_EDGES_MAX
