@@ -317,6 +317,7 @@ mod tests {
             jobs.push((at, all[at..at + n].to_vec()));
             at += n;
         }
+        let sizes: Vec<usize> = jobs.iter().map(|(_, txs)| txs.len()).collect();
         let answers = runtime.block_on(async {
             let tasks: Vec<_> = jobs
                 .into_iter()
@@ -331,9 +332,10 @@ mod tests {
             }
             answers
         });
-        for (at, got) in answers {
+        assert_eq!(answers.len(), sizes.len());
+        for ((at, got), n) in answers.into_iter().zip(sizes) {
             let got = got.unwrap();
-            assert_eq!(got, single[at..at + got.len()], "seed {seed}, job at {at}");
+            assert_eq!(got, single[at..at + n], "seed {seed}, job at {at}");
         }
         assert!(verify_parallel(&[], NonZeroUsize::MIN).valid.is_empty());
     }
