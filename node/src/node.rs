@@ -112,7 +112,7 @@ pub async fn run(
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    let db = Db::open(&config.data_dir.join("db"), chain_id)
+    let db = open_db_watched(&config.data_dir.join("db"), chain_id)
         .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
     let executed = init_state(&db, &genesis)?;
     if db.latest_version() != Some(executed.height) {
@@ -322,4 +322,37 @@ pub async fn run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Opens the database, saying so every 30 s while it takes longer: a
+/// large write-ahead log replays for a while, and RocksDB's recovery of a
+/// damaged log has been seen to spin without end (facebook/rocksdb#13333),
+/// which an operator should hear about rather than face a silent node.
+fn open_db_watched(
+    path: &std::path::Path,
+    chain_id: hutong_runtime::ChainId,
+) -> Result<Db, crate::store::DbError> {
+    let opened = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = opened.clone();
+    let shown = path.display().to_string();
+    let _ = std::thread::Builder::new()
+        .name("hutong-open-watch".into())
+        .spawn(move || {
+            for waited in (30u64..).step_by(30) {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                if watch.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                tracing::warn!(
+                    path = %shown,
+                    waited_secs = waited,
+                    "still opening the database (replaying its write-ahead log); if this \
+                     goes on for many minutes at full CPU, the log's tail may be damaged \
+                     and RocksDB's recovery stuck on it: stop the node and check the disk"
+                );
+            }
+        });
+    let db = Db::open(path, chain_id);
+    opened.store(true, std::sync::atomic::Ordering::SeqCst);
+    db
 }

@@ -310,7 +310,19 @@ fn a_torn_wal_tail_reopens_at_a_block_boundary_or_is_refused() {
             _ => bytes.extend((0..n).map(|_| rng.gen::<u8>())),
         }
         std::fs::write(&wal, &bytes).unwrap();
-        match Db::open(&path, CHAIN) {
+        // RocksDB's recovery of a damaged log has been seen to spin for
+        // ever (facebook/rocksdb#13333): fail with the seed, not hang.
+        let opening = path.clone();
+        let (done, opened) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done.send(Db::open(&opening, CHAIN));
+        });
+        let opened = opened
+            .recv_timeout(Duration::from_secs(120))
+            .unwrap_or_else(|_| {
+                panic!("{damage} {n} bytes of {len}: Db::open did not return in 120 s (the seed is printed above)")
+            });
+        match opened {
             Ok(db) => {
                 let h = assert_consistent(&db, &mut replay, &mut roots);
                 println!("{damage} {n} bytes of {len}: reopened at height {h}");
