@@ -1,28 +1,39 @@
 //! The execution pipeline: committed blocks, in height order, through the
 //! runtime and into the database in one synced batch each.
 //!
+//! Two stages overlap: while the writer thread makes block N durable (its
+//! RocksDB batch, fsync, then the announcements), the executor already
+//! runs block N+1 on N's state, read through [`ExecView`]: N's changes
+//! from memory, everything older from the database. The executor is at
+//! most one block ahead of the durable state, and nothing outside it sees
+//! N's state before N is durable. The regulator's node does not overlap:
+//! its indexes read the previous block from the database.
+//!
 //! Before executing a block, the executor checks the execution result the
 //! block carries (certified by the quorum that committed it) against its
 //! own result for that height. On a mismatch this node's state has forked
 //! from the consortium's: it stops executing, marks itself halted and says
 //! so loudly, rather than build on a wrong state.
 
-use std::collections::HashSet;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
 use hutong_consensus::types::QuorumCert;
 use hutong_runtime::state::{StateKey, StateValue};
-use hutong_runtime::store::prepare_commit;
+use hutong_runtime::store::{prepare_commit, StateStore, StateUpdate, StoreError};
 use hutong_runtime::{
     execute_block, Address, BlockContext, Height, Preverified, SignatureCheck, TimestampMs,
 };
+use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
+use jmt::{KeyHash, OwnedValue, Version};
 use tokio::sync::mpsc;
 
-use crate::mempool::Tip;
+use crate::audit::Alert;
+use crate::mempool::{FastMap, FastSet, Tip};
 use crate::shared::{lock, CommittedBlock, Counters, Shared};
 use crate::sigverify::{available_threads, verify_parallel};
-use crate::store::{BlockWrite, Executed, StoredBlock};
+use crate::store::{BlockWrite, Db, Executed, StoredBlock};
 
 /// A committed block for the executor, with its signature verdicts when
 /// the host already computed them (while checking the proposal).
@@ -54,37 +65,159 @@ pub enum ExecutorError {
     Exec(#[from] hutong_runtime::ExecError),
     #[error("state: {0}")]
     State(#[from] hutong_runtime::StoreError),
+    #[error("the block writer stopped")]
+    WriterStopped,
+}
+
+/// The state the executor runs the next block on: the last executed
+/// block's changes, not yet known durable, over the database.
+struct ExecView<'a> {
+    db: &'a Db,
+    pending: Option<&'a Pending>,
+}
+
+/// The last executed block as the executor knows it: its result, and its
+/// state changes while the writer may still be writing them.
+#[derive(Debug)]
+struct Pending {
+    version: u64,
+    values: FastMap<StateKey, Option<StateValue>>,
+}
+
+impl TreeReader for ExecView<'_> {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        // The pending version's nodes are staged in the database handle.
+        self.db.get_node_option(node_key)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        match self.pending {
+            Some(p) if max_version >= p.version => Err(anyhow::anyhow!(
+                "versioned values are not read while executing (version {max_version})"
+            )),
+            _ => self.db.get_value_option(max_version, key_hash),
+        }
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        self.db.get_rightmost_leaf()
+    }
+}
+
+impl StateStore for ExecView<'_> {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
+        if let Some(value) = self.pending.and_then(|p| p.values.get(key)) {
+            return Ok(value.clone());
+        }
+        StateStore::get(self.db, key)
+    }
+
+    fn latest_version(&self) -> Option<Version> {
+        match self.pending {
+            Some(p) => Some(p.version),
+            None => self.db.latest_version(),
+        }
+    }
+
+    fn apply(&mut self, _update: StateUpdate) -> Result<(), StoreError> {
+        Err(StoreError::Backend(
+            "the executor's view of the state is read-only".into(),
+        ))
+    }
+}
+
+/// The executor's own progress, carried from block to block.
+#[derive(Debug)]
+struct ExecState {
+    /// The last block executed (durable or being written).
+    last: Executed,
+    pending: Option<Pending>,
+}
+
+/// An executed block on its way to the writer.
+struct Staged {
+    write: BlockWrite,
+    /// The block's tree nodes, taken out of `write.state` and staged.
+    nodes: Arc<NodeBatch>,
+    alerts: Vec<Alert>,
+    senders: FastSet<Address>,
+    txs: usize,
 }
 
 pub async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<ExecJob>) {
+    // A rendezvous: the executor hands block N+1 over only once the
+    // writer has finished N, so it never runs more than one block ahead.
+    let (to_writer, from_executor) = sync_channel::<Staged>(0);
+    let writer_shared = shared.clone();
+    let writer = std::thread::Builder::new()
+        .name("hutong-writer".into())
+        .spawn(move || write_loop(&writer_shared, from_executor));
+    let writer = match writer {
+        Ok(handle) => handle,
+        Err(e) => {
+            halt(&shared, 0, &format!("cannot start the block writer: {e}"));
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    let mut state = Some(ExecState {
+        last: shared.executed(),
+        pending: None,
+    });
     while let Some(job) = jobs.recv().await {
         let height = job.stored.block.height.0;
         let shared2 = shared.clone();
+        let to_writer = to_writer.clone();
+        let Some(mut st) = state.take() else {
+            break;
+        };
         // Execution is CPU and disk work: keep it off the async threads.
-        let result = tokio::task::spawn_blocking(move || execute(&shared2, job)).await;
+        let result = tokio::task::spawn_blocking(move || {
+            let r = execute(&shared2, &mut st, job, &to_writer);
+            (st, r)
+        })
+        .await;
         match result {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(height, "HALTED: {e}");
-                *lock(&shared.halted) = Some(e.to_string());
+            Ok((st, Ok(()))) => state = Some(st),
+            Ok((_, Err(e))) => {
+                halt(&shared, height, &e.to_string());
                 // Stay halted, with the node up to say why (status, logs),
                 // until the operator stops it.
                 std::future::pending::<()>().await;
             }
             Err(join) => {
-                tracing::error!(height, "HALTED: execution task failed: {join}");
-                *lock(&shared.halted) = Some(format!("execution task failed: {join}"));
+                halt(&shared, height, &format!("execution task failed: {join}"));
                 std::future::pending::<()>().await;
             }
         }
     }
+    // No more blocks: let the writer finish the last one before the node
+    // flushes and closes the database.
+    drop(to_writer);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
 }
 
-fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
+fn halt(shared: &Shared, height: u64, why: &str) {
+    tracing::error!(height, "HALTED: {why}");
+    let mut halted = lock(&shared.halted);
+    if halted.is_none() {
+        *halted = Some(why.to_string());
+    }
+}
+
+fn execute(
+    shared: &Shared,
+    state: &mut ExecState,
+    job: ExecJob,
+    to_writer: &SyncSender<Staged>,
+) -> Result<(), ExecutorError> {
     let db = &shared.db;
-    let executed = shared.executed();
-    let block = &job.stored.block;
-    let height = block.height.0;
+    let executed = state.last;
+    let height = job.stored.block.height.0;
     if height <= executed.height {
         // Committed again after a restart; already durable.
         return Ok(());
@@ -96,12 +229,15 @@ fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
         });
     }
     let claim = job.stored.payload.result;
-    let ours = db
-        .result_at(claim.height)?
-        .ok_or(ExecutorError::UnknownResult {
-            height,
-            claimed: claim.height,
-        })?;
+    let ours = if claim.height == executed.height {
+        Some(executed)
+    } else {
+        db.result_at(claim.height)?
+    };
+    let ours = ours.ok_or(ExecutorError::UnknownResult {
+        height,
+        claimed: claim.height,
+    })?;
     if ours.state_root != claim.state_root || ours.receipts_root != claim.receipts_root {
         return Err(ExecutorError::Diverged {
             height: claim.height,
@@ -112,30 +248,40 @@ fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
         });
     }
 
-    let txs = &job.stored.payload.txs;
-    let pre = match job.preverified {
+    let ExecJob {
+        stored,
+        proof,
+        preverified,
+    } = job;
+    let txs = &stored.payload.txs;
+    let pre = match preverified {
         Some(pre) if pre.hashes.len() == txs.len() => pre,
         _ => Arc::new(verify_parallel(txs, available_threads())),
     };
+    let block = &stored.block;
     let ctx = BlockContext {
         chain_id: shared.chain_id,
         height: Height(height),
         timestamp: TimestampMs(block.timestamp_ms),
     };
-    let outcome = execute_block(db, &ctx, txs, SignatureCheck::Preverified(&pre))?;
-    let senders: HashSet<Address> = pre.senders.iter().copied().collect();
+    let view = ExecView {
+        db,
+        pending: state.pending.as_ref(),
+    };
+    let outcome = execute_block(&view, &ctx, txs, SignatureCheck::Preverified(&pre))?;
+    let senders: FastSet<Address> = pre.senders.iter().copied().collect();
     let audit = match &shared.audit {
         Some(node) => Some(node.index_block(
             db,
             &shared.genesis.params,
-            &job.stored,
+            &stored,
             &pre.hashes,
             &outcome.receipts,
             &outcome.changes,
         )?),
         None => None,
     };
-    let update = prepare_commit(db, height, outcome.changes)?;
+    let mut update = prepare_commit(&view, height, outcome.changes)?;
     let state_root = update.root;
     let receipts_root = hutong_runtime::block::receipts_root(&outcome.receipts);
     let record = Executed {
@@ -146,17 +292,74 @@ fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
         state_root,
         receipts_root,
     };
-    let started = Instant::now();
+    // The next block's tree starts from this one's nodes, before they are
+    // durable; the writer writes them from the same shared batch.
+    let nodes = Arc::new(std::mem::take(&mut update.tree.node_batch));
+    db.stage_nodes(height, nodes.clone());
+    let values: FastMap<StateKey, Option<StateValue>> = update.values.iter().cloned().collect();
     let alerts = audit.as_ref().map(|a| a.alerts.clone()).unwrap_or_default();
-    db.commit_block(BlockWrite {
-        stored: job.stored.clone(),
-        executed: record,
-        receipts: outcome.receipts,
-        tx_hashes: pre.hashes.clone(),
-        state: update,
-        proof: job.proof,
-        audit,
-    })?;
+    let staged = Staged {
+        write: BlockWrite {
+            tx_hashes: pre.hashes.clone(),
+            stored,
+            executed: record,
+            receipts: outcome.receipts,
+            state: update,
+            proof,
+            audit,
+        },
+        nodes,
+        alerts,
+        senders,
+        txs: pre.hashes.len(),
+    };
+    if shared.audit.is_some() {
+        // The regulator's indexes read the previous block from the
+        // database: write before the next block runs.
+        write_block(shared, staged)?;
+    } else {
+        // Returns once the writer has taken this block, so every block
+        // before it is durable and only this one is pending.
+        to_writer
+            .send(staged)
+            .map_err(|_| ExecutorError::WriterStopped)?;
+    }
+    state.last = record;
+    state.pending = Some(Pending {
+        version: height,
+        values,
+    });
+    Ok(())
+}
+
+/// The writer thread: makes each executed block durable, in order, then
+/// announces it. A failed write halts the node.
+fn write_loop(shared: &Shared, blocks: Receiver<Staged>) {
+    while let Ok(staged) = blocks.recv() {
+        let height = staged.write.executed.height;
+        if let Err(e) = write_block(shared, staged) {
+            halt(shared, height, &e.to_string());
+            // Dropping the receiver stops the executor at its next block.
+            return;
+        }
+    }
+}
+
+fn write_block(shared: &Shared, staged: Staged) -> Result<(), ExecutorError> {
+    let db = &shared.db;
+    let Staged {
+        write,
+        nodes,
+        alerts,
+        senders,
+        txs,
+    } = staged;
+    let record = write.executed;
+    let height = record.height;
+    let state_root = record.state_root;
+    let tx_hashes = write.tx_hashes.clone();
+    let started = Instant::now();
+    db.commit_staged_block(write, nodes)?;
     if let Some(node) = &shared.audit {
         node.publish(&alerts);
     }
@@ -167,32 +370,32 @@ fn execute(shared: &Shared, job: ExecJob) -> Result<(), ExecutorError> {
     );
     Counters::add(&c.rocksdb_writes, 1);
     Counters::add(&c.committed_blocks, 1);
-    Counters::add(&c.committed_txs, txs.len() as u64);
+    Counters::add(&c.committed_txs, txs as u64);
 
     // The block is durable: the mempool lets go of its transactions, then
     // everyone waiting hears about it.
     let tip = Tip {
         height,
-        timestamp_ms: block.timestamp_ms,
+        timestamp_ms: record.timestamp_ms,
     };
     let sequence = |a: &Address| match db.state(&StateKey::Account(*a)) {
         Ok(Some(StateValue::Account(acc))) => Some(acc.sequence.0),
         _ => None,
     };
-    lock(&shared.mempool).on_commit(&pre.hashes, &senders, sequence, tip);
+    lock(&shared.mempool).on_commit(&tx_hashes, &senders, sequence, tip);
     shared.executed.send_replace(record);
     let _ = shared.commits.send(Arc::new(CommittedBlock {
         height,
         block_id: hex::encode(record.block_id.0),
         round: record.round,
         timestamp_ms: record.timestamp_ms,
-        txs: txs.len(),
+        txs,
         state_root: state_root.to_string(),
-        receipts_root: receipts_root.to_string(),
-        tx_hashes: pre.hashes.clone(),
+        receipts_root: record.receipts_root.to_string(),
+        tx_hashes,
     }));
-    if height.is_multiple_of(100) || !txs.is_empty() {
-        tracing::info!(height, txs = txs.len(), state_root = %state_root, "executed");
+    if height.is_multiple_of(100) || txs > 0 {
+        tracing::info!(height, txs, state_root = %state_root, "executed");
     }
     Ok(())
 }

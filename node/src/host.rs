@@ -25,6 +25,7 @@ use libp2p::PeerId;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::executor::ExecJob;
+use crate::mempool::{FastMap, FastSet};
 use crate::network::{ConsensusEnvelope, NetCommand, NetEvent, SyncRequest, SyncResponse};
 use crate::payload::{Payload, PayloadError, ResultClaim, BLOCK_BYTES_MAX};
 use crate::shared::{lock, Shared};
@@ -538,8 +539,8 @@ impl Host {
         // Transactions in blocks between the executed state and the parent
         // are in flight: not again, and their senders' sequences move on.
         let executed = self.shared.executed();
-        let mut in_flight = HashSet::new();
-        let mut next_seq: HashMap<Address, u64> = HashMap::new();
+        let mut in_flight = FastSet::default();
+        let mut next_seq: FastMap<Address, u64> = FastMap::default();
         let mut cursor = pending.parent;
         let mut parent_claim = None;
         let mut parent_ts = executed.timestamp_ms;
@@ -559,7 +560,11 @@ impl Host {
             }
             cursor = k.parent;
         }
-        if let Some(parent) = self.shared.db.block(&pending.parent).ok().flatten() {
+        // The parent's timestamp: from memory when it is still known, else
+        // from the database (decoding a stored block costs its whole body).
+        if let Some(k) = self.known.get(&pending.parent) {
+            parent_ts = parent_ts.max(k.timestamp_ms);
+        } else if let Some(parent) = self.shared.db.block(&pending.parent).ok().flatten() {
             parent_ts = parent_ts.max(parent.block.timestamp_ms);
         }
         let db = &self.shared.db;

@@ -5,6 +5,8 @@
 //! - [`config`]: the node's `config.toml`, validated at load.
 //! - [`store`]: RocksDB: state and its Merkle tree, blocks, certificates,
 //!   receipts, indexes, safety data; one synced batch per block.
+//! - [`state_cache`]: the latest state values of hot keys, in front of
+//!   RocksDB.
 //! - [`network`]: libp2p (TCP, Noise, Yamux), members only, three
 //!   request–response protocols with size limits.
 //! - [`host`]: drives the consensus core, builds and checks payloads.
@@ -34,6 +36,7 @@ pub mod payload;
 pub mod rpc;
 pub mod shared;
 pub mod sigverify;
+pub mod state_cache;
 pub mod store;
 
 pub use node::run;

@@ -14,6 +14,12 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+/// Hash maps and sets keyed by hashes and addresses on the admission and
+/// block paths. Seeded per process, like the runtime's overlay, so keys
+/// chosen to collide cannot slow a node down.
+pub type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::Account;
 use hutong_runtime::tx::{Expiry, TX_BYTES_MAX};
@@ -188,8 +194,8 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Mempool {
     config: MempoolConfig,
-    entries: HashMap<Hash, Entry>,
-    by_sender: HashMap<Address, BTreeMap<u64, Hash>>,
+    entries: FastMap<Hash, Entry>,
+    by_sender: FastMap<Address, BTreeMap<u64, Hash>>,
     /// Arrival number → hash: the order blocks take transactions in.
     queue: BTreeMap<u64, Hash>,
     /// Expiry → hash, one index per kind of expiry, so that a commit finds
@@ -348,13 +354,13 @@ impl Mempool {
         &self,
         txs_max: usize,
         bytes_max: usize,
-        in_flight: &HashSet<Hash>,
+        in_flight: &FastSet<Hash>,
         next_sequence: impl Fn(&Address) -> Option<u64>,
     ) -> Vec<SignedTransaction> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
-        let mut next: HashMap<Address, u64> = HashMap::new();
-        let mut done: HashSet<Address> = HashSet::new();
+        let mut next: FastMap<Address, u64> = FastMap::default();
+        let mut done: FastSet<Address> = FastSet::default();
         for hash in self.queue.values() {
             if out.len() >= txs_max {
                 break;
@@ -406,7 +412,7 @@ impl Mempool {
     pub fn on_commit(
         &mut self,
         committed: &[Hash],
-        senders: &HashSet<Address>,
+        senders: &FastSet<Address>,
         account_sequence: impl Fn(&Address) -> Option<u64>,
         tip: Tip,
     ) -> usize {
@@ -589,17 +595,17 @@ mod tests {
             p.insert(t.clone(), Some(&a), tip).unwrap();
         }
         let next = |_: &Address| Some(0);
-        let taken = p.take(100, 1 << 20, &HashSet::new(), next);
+        let taken = p.take(100, 1 << 20, &FastSet::default(), next);
         // 3 waits behind the missing 2.
         let seqs: Vec<u64> = taken.iter().map(|t| t.tx.sequence.0).collect();
         assert_eq!(seqs, vec![0, 1]);
         // With 0 in an uncommitted block, the next block starts at 1.
-        let in_flight: HashSet<Hash> = [txs[0].hash].into_iter().collect();
+        let in_flight: FastSet<Hash> = [txs[0].hash].into_iter().collect();
         let taken = p.take(100, 1 << 20, &in_flight, |_| Some(1));
         let seqs: Vec<u64> = taken.iter().map(|t| t.tx.sequence.0).collect();
         assert_eq!(seqs, vec![1]);
         // Bounded by count.
-        assert_eq!(p.take(1, 1 << 20, &HashSet::new(), next).len(), 1);
+        assert_eq!(p.take(1, 1 << 20, &FastSet::default(), next).len(), 1);
     }
 
     #[test]
@@ -629,7 +635,7 @@ mod tests {
         assert_eq!(p.stats().txs, 6);
         // Block 11 committed `committed` and, by another route, used
         // sequence 1 of k1 too (its next is 2).
-        let senders: HashSet<Address> = [committed.sender].into_iter().collect();
+        let senders: FastSet<Address> = [committed.sender].into_iter().collect();
         let removed = p.on_commit(
             &[committed.hash],
             &senders,
@@ -645,7 +651,7 @@ mod tests {
         // expiry; `by_time` expired too; the others stay.
         let removed = p.on_commit(
             &[],
-            &HashSet::new(),
+            &FastSet::default(),
             |_| None,
             Tip {
                 height: 12,

@@ -164,6 +164,25 @@ pub fn render(shared: &Shared) -> String {
         "gauge",
         db.block_cache_pinned,
     );
+    let cache = shared.db.state_cache_stats();
+    gauge(
+        "state_cache_entries",
+        "State values held decoded in the node's state cache.",
+        "gauge",
+        cache.entries,
+    );
+    gauge(
+        "state_cache_hits_total",
+        "State reads answered by the state cache.",
+        "counter",
+        cache.hits,
+    );
+    gauge(
+        "state_cache_misses_total",
+        "State reads that went to RocksDB (transfer records are never cached).",
+        "counter",
+        cache.misses,
+    );
     if let Some(rss) = resident_bytes() {
         gauge(
             "resident_memory_bytes",

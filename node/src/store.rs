@@ -20,12 +20,13 @@ use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
 use hutong_runtime::{Address, ChainId, Receipt};
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader};
+use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
 
 use crate::audit::{AuditWrite, Edge, EDGE_KEY_BYTES};
 use crate::payload::Payload;
+use crate::state_cache::{self, CacheStats, Lookup, StateCache};
 
 /// Column families, by kind.
 mod cf {
@@ -184,6 +185,8 @@ pub struct Db {
     recent_nodes: Arc<std::sync::Mutex<RecentNodes>>,
     /// The block cache every column family shares, kept to report its use.
     cache: rocksdb::Cache,
+    /// Decoded latest values of hot state keys (see [`StateCache`]).
+    state_cache: Arc<StateCache>,
 }
 
 /// What RocksDB holds in memory, in bytes (see [`Db::memory`]).
@@ -199,27 +202,32 @@ pub struct DbMemory {
     pub block_cache_pinned: u64,
 }
 
-/// Tree nodes of the last `RECENT_VERSIONS` versions, by key.
+/// Tree nodes of the last `RECENT_VERSIONS` versions: each version's
+/// batch as the tree wrote it (shared, not copied). A node key carries the
+/// version that wrote it, so a lookup searches one batch.
 #[derive(Default)]
 struct RecentNodes {
-    nodes: std::collections::HashMap<NodeKey, Node>,
-    by_version: std::collections::VecDeque<Vec<NodeKey>>,
+    by_version: std::collections::VecDeque<(Version, Arc<NodeBatch>)>,
 }
 
 const RECENT_VERSIONS: usize = 4;
 
 impl RecentNodes {
-    fn add(&mut self, written: Vec<(NodeKey, Node)>) {
-        let keys = written.iter().map(|(k, _)| k.clone()).collect();
-        self.nodes.extend(written);
-        self.by_version.push_back(keys);
+    fn add(&mut self, version: Version, written: Arc<NodeBatch>) {
+        self.by_version.retain(|(v, _)| *v != version);
+        self.by_version.push_back((version, written));
         while self.by_version.len() > RECENT_VERSIONS {
-            if let Some(old) = self.by_version.pop_front() {
-                for k in old {
-                    self.nodes.remove(&k);
-                }
-            }
+            self.by_version.pop_front();
         }
+    }
+
+    fn get(&self, key: &NodeKey) -> Option<Node> {
+        let version = key.version();
+        self.by_version
+            .iter()
+            .rev()
+            .find(|(v, _)| *v == version)
+            .and_then(|(_, batch)| batch.get_node(key).cloned())
     }
 }
 
@@ -318,6 +326,7 @@ impl Db {
             version: Arc::new(AtomicU64::new(NO_VERSION)),
             recent_nodes: Arc::default(),
             cache,
+            state_cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
         };
         match db.get_raw(cf::META, b"chain_id")? {
             Some(found) if found != chain_id.0 => {
@@ -553,6 +562,7 @@ impl Db {
             executed.block_id.0,
         );
         self.db.write_opt(batch, &synced())?;
+        self.state_cache.commit(&state.values);
         self.version.store(0, Ordering::SeqCst);
         Ok(())
     }
@@ -560,6 +570,21 @@ impl Db {
     /// Writes a committed, executed block and everything it changed, in one
     /// synced batch.
     pub fn commit_block(&self, write: BlockWrite) -> Result<(), DbError> {
+        self.commit(write, None)
+    }
+
+    /// [`Db::commit_block`] for a block whose tree nodes were taken out of
+    /// its update and staged ([`Db::stage_nodes`]): they are written from
+    /// `nodes`.
+    pub fn commit_staged_block(
+        &self,
+        write: BlockWrite,
+        nodes: Arc<NodeBatch>,
+    ) -> Result<(), DbError> {
+        self.commit(write, Some(nodes))
+    }
+
+    fn commit(&self, mut write: BlockWrite, staged: Option<Arc<NodeBatch>>) -> Result<(), DbError> {
         let height = write.executed.height;
         let executed = self.version.load(Ordering::SeqCst);
         if executed == NO_VERSION || executed.checked_add(1) != Some(height) {
@@ -568,6 +593,9 @@ impl Db {
         let key = height.to_be_bytes();
         let mut batch = WriteBatch::default();
         self.put_state(&mut batch, &write.state)?;
+        if let Some(nodes) = &staged {
+            self.put_nodes(&mut batch, nodes);
+        }
         let id = write.stored.block.id();
         self.prune_pending(&mut batch, height, &id)?;
         batch.put_cf(self.cf(cf::BLOCKS), id.0, encode(&write.stored));
@@ -575,13 +603,19 @@ impl Db {
         if let Some(proof) = &write.proof {
             batch.put_cf(self.cf(cf::CERTS), key, encode(proof));
         }
-        for (index, hash) in write.tx_hashes.iter().enumerate() {
-            let location = TxLocation {
-                height,
-                index: index as u32,
-            };
-            batch.put_cf(self.cf(cf::TXS), hash.0, encode(&location));
-        }
+        let mut locations: Vec<([u8; 32], Option<Vec<u8>>)> = write
+            .tx_hashes
+            .iter()
+            .enumerate()
+            .map(|(index, hash)| {
+                let location = TxLocation {
+                    height,
+                    index: index as u32,
+                };
+                (hash.0, Some(encode(&location)))
+            })
+            .collect();
+        self.put_sorted(&mut batch, cf::TXS, &mut locations);
         batch.put_cf(self.cf(cf::RECEIPTS), key, encode(&write.receipts));
         if let Some(audit) = &write.audit {
             self.put_audit(&mut batch, height, audit);
@@ -589,34 +623,74 @@ impl Db {
         batch.put_cf(self.cf(cf::META), b"executed", encode(&write.executed));
         batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));
         self.db.write_opt(batch, &synced())?;
+        self.state_cache.commit(&write.state.values);
         self.version.store(height, Ordering::SeqCst);
-        // Only once durable: a failed write must not leave nodes readable.
-        let written = write
-            .state
-            .tree
-            .node_batch
-            .nodes()
-            .iter()
-            .map(|(k, n)| (k.clone(), n.clone()))
-            .collect();
-        self.recent_nodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .add(written);
+        // Only once durable: a failed write must not leave nodes readable
+        // (the executor's staged nodes are its own business).
+        if staged.is_none() {
+            let written = std::mem::take(&mut write.state.tree.node_batch);
+            self.recent_nodes()
+                .add(write.state.version, Arc::new(written));
+        }
         Ok(())
     }
 
-    fn put_state(&self, batch: &mut WriteBatch, update: &StateUpdate) -> Result<(), DbError> {
-        for (key, value) in &update.values {
+    fn recent_nodes(&self) -> std::sync::MutexGuard<'_, RecentNodes> {
+        self.recent_nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Makes the tree nodes of a version readable through this handle's
+    /// tree reader before they are durable, so that the executor can
+    /// compute the next block's tree while this one is being written.
+    /// [`Db::commit_staged_block`] of that version then writes them. Only a
+    /// reader that asks for that version's nodes sees them, and none but
+    /// the executor knows the version before it is durable.
+    pub fn stage_nodes(&self, version: Version, nodes: Arc<NodeBatch>) {
+        self.recent_nodes().add(version, nodes);
+    }
+
+    /// Adds one column family's entries to a batch in key order (`None`
+    /// deletes). RocksDB inserts a batch into its memtable entry by entry,
+    /// each a skip-list search from the top; in key order each search
+    /// starts from where the previous insert ended (RocksDB keeps that
+    /// position), which saves most of its cache misses.
+    fn put_sorted<K: AsRef<[u8]> + Ord>(
+        &self,
+        batch: &mut WriteBatch,
+        name: &str,
+        entries: &mut [(K, Option<Vec<u8>>)],
+    ) {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let cf = self.cf(name);
+        for (key, value) in entries.iter() {
             match value {
-                Some(v) => batch.put_cf(self.cf(cf::STATE), encode(key), encode(v)),
-                None => batch.delete_cf(self.cf(cf::STATE), encode(key)),
+                Some(v) => batch.put_cf(cf, key, v),
+                None => batch.delete_cf(cf, key),
             }
         }
-        let nodes = &update.tree.node_batch;
-        for (key, node) in nodes.nodes() {
-            batch.put_cf(self.cf(cf::TREE_NODES), encode(key), encode(node));
-        }
+    }
+
+    fn put_state(&self, batch: &mut WriteBatch, update: &StateUpdate) -> Result<(), DbError> {
+        let mut values: Vec<(Vec<u8>, Option<Vec<u8>>)> = update
+            .values
+            .iter()
+            .map(|(key, value)| (encode(key), value.as_ref().map(encode)))
+            .collect();
+        self.put_sorted(batch, cf::STATE, &mut values);
+        self.put_nodes(batch, &update.tree.node_batch);
+        batch.put_cf(self.cf(cf::META), b"state_version", encode(&update.version));
+        Ok(())
+    }
+
+    /// Tree nodes and the versioned values they refer to.
+    fn put_nodes(&self, batch: &mut WriteBatch, nodes: &NodeBatch) {
+        let mut encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = nodes
+            .nodes()
+            .iter()
+            .map(|(key, node)| (encode(key), Some(encode(node))))
+            .collect();
+        self.put_sorted(batch, cf::TREE_NODES, &mut encoded);
+        // Already in key order: one version, ascending key hashes.
         for ((version, key_hash), value) in nodes.values() {
             batch.put_cf(
                 self.cf(cf::TREE_VALUES),
@@ -624,13 +698,22 @@ impl Db {
                 encode(value),
             );
         }
-        batch.put_cf(self.cf(cf::META), b"state_version", encode(&update.version));
-        Ok(())
     }
 
     /// The latest value of a state key.
     pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, DbError> {
-        self.get(cf::STATE, &encode(key))
+        let stamp = match self.state_cache.get(key) {
+            Lookup::Hit(value) => return Ok(value),
+            Lookup::Miss(stamp) => stamp,
+        };
+        let value = self.get(cf::STATE, &encode(key))?;
+        self.state_cache.fill(stamp, key, &value);
+        Ok(value)
+    }
+
+    /// The state cache's size and hit counts, for the metrics endpoint.
+    pub fn state_cache_stats(&self) -> CacheStats {
+        self.state_cache.stats()
     }
 
     /// Flushes memtables to disk (on clean shutdown, to keep restarts fast).
@@ -919,14 +1002,9 @@ fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
 
 impl TreeReader for Db {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        if let Some(node) = self
-            .recent_nodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .nodes
-            .get(node_key)
-        {
-            return Ok(Some(node.clone()));
+        let recent = self.recent_nodes().get(node_key);
+        if let Some(node) = recent {
+            return Ok(Some(node));
         }
         Ok(self.get(cf::TREE_NODES, &encode(node_key))?)
     }
@@ -967,18 +1045,22 @@ impl TreeReader for Db {
 
 impl StateStore for Db {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
-        match self
+        let stamp = match self.state_cache.get(key) {
+            Lookup::Hit(value) => return Ok(value),
+            Lookup::Miss(stamp) => stamp,
+        };
+        let value = match self
             .get_raw(cf::STATE, &encode(key))
             .map_err(StoreError::from)?
         {
-            Some(bytes) => borsh::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StoreError::Corrupt {
-                    key: *key,
-                    reason: e.to_string(),
-                }),
-            None => Ok(None),
-        }
+            Some(bytes) => Some(borsh::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+                key: *key,
+                reason: e.to_string(),
+            })?),
+            None => None,
+        };
+        self.state_cache.fill(stamp, key, &value);
+        Ok(value)
     }
 
     fn latest_version(&self) -> Option<Version> {
@@ -1007,6 +1089,7 @@ impl StateStore for Db {
         self.db
             .write_opt(batch, &synced())
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.state_cache.commit(&update.values);
         self.version.store(update.version, Ordering::SeqCst);
         Ok(())
     }
