@@ -393,7 +393,9 @@ fn sum_balances(store: &MemStore, asset: AssetCode) -> Result<u128> {
     for (key, value) in store.entries() {
         if let (StateKey::Balance(_, a), StateValue::Balance(b)) = (key, value) {
             if a == asset {
-                sum = sum.checked_add(b.0).context("balances overflow u128")?;
+                sum = sum
+                    .checked_add(b.balance.0)
+                    .context("balances overflow u128")?;
             }
         }
     }

@@ -1342,7 +1342,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         let w_key = cluster.key("account-20");
         let cny = AssetCode::new("CNY").unwrap();
         let key = hutong_runtime::StateKey::Balance(Address::of(&w_key.public()), cny);
-        let value = hutong_runtime::StateValue::Balance(Amount(1));
+        let value =
+            hutong_runtime::StateValue::Balance(hutong_runtime::state::Holding::of(Amount(1)));
         db.put_cf(
             db.cf_handle("state").unwrap(),
             borsh::to_vec(&key).unwrap(),

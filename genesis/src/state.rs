@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use hutong_runtime::state::{Account, AccountKind, AssetInfo, StateKey, StateValue};
+use hutong_runtime::state::{Account, AccountKind, AssetInfo, Holding, StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, StateStore, StoreError};
 use hutong_runtime::{Address, Amount, AssetCode, Hash, Nonce};
 
@@ -58,7 +58,7 @@ impl Genesis {
         for (owner, asset, amount) in &self.balances {
             state.insert(
                 StateKey::Balance(*owner, *asset),
-                StateValue::Balance(*amount),
+                StateValue::Balance(Holding::of(*amount)),
             );
             let total = supply.entry(*asset).or_insert(Amount::ZERO);
             // Validation proved the sums fit.

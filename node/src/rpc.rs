@@ -215,7 +215,10 @@ fn account_json(shared: &Shared, address: Address) -> Result<Value, ErrorObjectO
             .state(&StateKey::Balance(address, asset.code))
             .map_err(internal)?
         {
-            balances.insert(asset.code.to_string(), Value::String(b.0.to_string()));
+            balances.insert(
+                asset.code.to_string(),
+                Value::String(b.balance.0.to_string()),
+            );
         }
     }
     let (kind, tier) = match account.kind {

@@ -168,6 +168,7 @@ impl StateCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hutong_runtime::state::Holding;
     use hutong_runtime::types::{Address, Amount, AssetCode, TransferId};
 
     fn balance(i: u8) -> StateKey {
@@ -185,11 +186,15 @@ mod tests {
             panic!("empty cache hit");
         };
         // The reader read 5 from the store; meanwhile a block wrote 7.
-        cache.commit(&[(key, Some(StateValue::Balance(Amount(7))))]);
-        cache.fill(stamp, &key, &Some(StateValue::Balance(Amount(5))));
+        cache.commit(&[(key, Some(StateValue::Balance(Holding::of(Amount(7)))))]);
+        cache.fill(
+            stamp,
+            &key,
+            &Some(StateValue::Balance(Holding::of(Amount(5)))),
+        );
         assert_eq!(
             cache.get(&key),
-            Lookup::Hit(Some(StateValue::Balance(Amount(7))))
+            Lookup::Hit(Some(StateValue::Balance(Holding::of(Amount(7)))))
         );
     }
 
@@ -202,7 +207,7 @@ mod tests {
         };
         cache.fill(stamp, &key, &None);
         assert_eq!(cache.get(&key), Lookup::Hit(None));
-        cache.commit(&[(key, Some(StateValue::Balance(Amount(3))))]);
+        cache.commit(&[(key, Some(StateValue::Balance(Holding::of(Amount(3)))))]);
         cache.commit(&[(key, None)]);
         assert_eq!(cache.get(&key), Lookup::Hit(None));
     }
@@ -224,13 +229,16 @@ mod tests {
         let capacity = 16;
         let cache = StateCache::new(capacity);
         let hot = balance(0);
-        cache.commit(&[(hot, Some(StateValue::Balance(Amount(1))))]);
+        cache.commit(&[(hot, Some(StateValue::Balance(Holding::of(Amount(1)))))]);
         for i in 1..=200u8 {
-            cache.commit(&[(balance(i), Some(StateValue::Balance(Amount(i.into()))))]);
+            cache.commit(&[(
+                balance(i),
+                Some(StateValue::Balance(Holding::of(Amount(i.into())))),
+            )]);
             // Touching the hot key keeps it in the young generation.
             assert_eq!(
                 cache.get(&hot),
-                Lookup::Hit(Some(StateValue::Balance(Amount(1)))),
+                Lookup::Hit(Some(StateValue::Balance(Holding::of(Amount(1))))),
                 "hot key lost after {i} inserts"
             );
             assert!(cache.stats().entries as usize <= 2 * capacity);

@@ -106,7 +106,7 @@ const MEMTABLE_BYTES: usize = 32 * 1024 * 1024;
 const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 
 /// The on-disk format; a node refuses a database of another format.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

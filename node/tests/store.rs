@@ -33,7 +33,9 @@ fn changes(v: u64) -> Vec<(StateKey, Option<StateValue>)> {
             let k = (v * 37 + i * 11) % 400;
             (
                 key(k),
-                Some(StateValue::Balance(Amount(u128::from(v * 1000 + i)))),
+                Some(StateValue::Balance(hutong_runtime::state::Holding::of(
+                    Amount(u128::from(v * 1000 + i)),
+                ))),
             )
         })
         .collect()

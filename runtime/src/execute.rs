@@ -19,7 +19,9 @@
 use crate::crypto::Hash;
 use crate::overlay::Overlay;
 use crate::receipt::{Effect, FailureReason, Outcome, Receipt};
-use crate::state::{Account, AccountKind, AssetInfo, Freeze, Params, StateKey, StateValue};
+use crate::state::{
+    Account, AccountKind, AssetInfo, Freeze, Holding, Params, StateKey, StateValue,
+};
 use crate::store::{StateStore, StoreError};
 use crate::tx::{Expiry, Payout, SignedTransaction, TxKind};
 use crate::types::{Address, Amount, AssetCode, ChainId, Height, Nonce, TimestampMs};
@@ -457,7 +459,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     Ok(b) => b,
                     Err(e) => return Ok(Err(e)),
                 };
-                self.put_balance(*to, *asset, new_balance);
+                self.put_balance(*to, *asset, new_balance)?;
                 info.total_supply = supply;
                 self.overlay
                     .put(StateKey::Asset(*asset), Some(StateValue::Asset(info)));
@@ -497,7 +499,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     .total_supply
                     .checked_sub(*amount)
                     .expect("invariant: total supply covers every balance");
-                self.put_balance(sender, *asset, new_balance);
+                self.put_balance(sender, *asset, new_balance)?;
                 info.total_supply = supply;
                 self.overlay
                     .put(StateKey::Asset(*asset), Some(StateValue::Asset(info)));
@@ -552,26 +554,54 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
     }
 
+    /// An account's holding of an asset; an empty one if it never held it.
+    pub(crate) fn holding(
+        &mut self,
+        address: &Address,
+        asset: &AssetCode,
+    ) -> Result<Holding, ExecError> {
+        let key = StateKey::Balance(*address, *asset);
+        match self.overlay.get(&key)? {
+            None => Ok(Holding::default()),
+            Some(StateValue::Balance(h)) => Ok(h),
+            Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
     pub(crate) fn balance(
         &mut self,
         address: &Address,
         asset: &AssetCode,
     ) -> Result<Amount, ExecError> {
-        let key = StateKey::Balance(*address, *asset);
-        match self.overlay.get(&key)? {
-            None => Ok(Amount::ZERO),
-            Some(StateValue::Balance(b)) => Ok(b),
-            Some(_) => Err(ExecError::WrongValueKind { key }),
-        }
+        Ok(self.holding(address, asset)?.balance)
     }
 
-    /// A balance entry, once created, stays, at zero too: the ledger never
+    /// A holding, once created, stays, at zero too: the ledger never
     /// deletes state, which keeps every commit on the state tree's batch
     /// path (see [`crate::store::prepare_commit`]).
-    pub(crate) fn put_balance(&mut self, address: Address, asset: AssetCode, amount: Amount) {
+    pub(crate) fn put_holding(&mut self, address: Address, asset: AssetCode, holding: Holding) {
         self.overlay.put(
             StateKey::Balance(address, asset),
-            Some(StateValue::Balance(amount)),
+            Some(StateValue::Balance(holding)),
         );
+    }
+
+    /// Sets a balance, keeping the holding's outflow.
+    pub(crate) fn put_balance(
+        &mut self,
+        address: Address,
+        asset: AssetCode,
+        amount: Amount,
+    ) -> Result<(), ExecError> {
+        let holding = self.holding(&address, &asset)?;
+        self.put_holding(
+            address,
+            asset,
+            Holding {
+                balance: amount,
+                ..holding
+            },
+        );
+        Ok(())
     }
 }

@@ -18,9 +18,8 @@ pub enum StateKey {
     Params,
     Account(Address),
     Asset(AssetCode),
+    /// An account's holding of an asset: its balance and its daily outflow.
     Balance(Address, AssetCode),
-    /// How much an account sent of an asset on its current day.
-    DailyOutflow(Address, AssetCode),
     /// A successful transfer's idempotency record. Kept in the state, but
     /// not a leaf of the state tree: the tree commits to them all through
     /// [`StateKey::TransferLog`] (see `store::prepare_commit`).
@@ -33,7 +32,8 @@ pub enum StateKey {
 impl StateKey {
     pub fn key_hash(&self) -> jmt::KeyHash {
         let bytes = borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail");
-        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v1", &bytes).0)
+        // v2: balances carry the daily outflow (one leaf per holding).
+        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v2", &bytes).0)
     }
 }
 
@@ -138,10 +138,32 @@ impl Params {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+/// How much an account sent of an asset on a day (the day in the genesis
+/// time zone, see [`Params::day_of`]). Only customers' outflow is counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct DailyOutflow {
     pub day: i64,
     pub spent: Amount,
+}
+
+/// An account's holding of one asset: its balance and its outflow on its
+/// last day of sending. One state entry (one leaf of the state tree), so
+/// a transfer changes three leaves: the sender's account (its sequence),
+/// the sender's holding and the recipient's holding.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Holding {
+    pub balance: Amount,
+    pub outflow: DailyOutflow,
+}
+
+impl Holding {
+    /// A holding of `balance` that has sent nothing yet.
+    pub fn of(balance: Amount) -> Holding {
+        Holding {
+            balance,
+            outflow: DailyOutflow::default(),
+        }
+    }
 }
 
 /// The idempotency record of a successful transfer: which transaction it
@@ -173,8 +195,7 @@ pub enum StateValue {
     Params(Params),
     Account(Account),
     Asset(AssetInfo),
-    Balance(Amount),
-    DailyOutflow(DailyOutflow),
+    Balance(Holding),
     TransferRecord(TransferRecord),
     TransferLog(Hash),
 }

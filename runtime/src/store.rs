@@ -341,7 +341,9 @@ mod tests {
                 let mut a = [0u8; 20];
                 a[..8].copy_from_slice(&(i * 7919 % 1000).to_le_bytes());
                 let key = StateKey::Balance(Address(a), cny);
-                let value = StateValue::Balance(Amount(u128::from(i * round + 1)));
+                let value = StateValue::Balance(crate::state::Holding::of(Amount(u128::from(
+                    i * round + 1,
+                ))));
                 (key.key_hash().0, (key, Some(value)))
             })
             .collect()

@@ -5,7 +5,8 @@ use crate::crypto::{domain, Hash};
 use crate::execute::{ExecError, Executor, TxResult};
 use crate::receipt::{Effect, FailureReason};
 use crate::state::{
-    Account, AccountKind, DailyOutflow, StateKey, StateValue, TransferFields, TransferRecord,
+    Account, AccountKind, DailyOutflow, Holding, StateKey, StateValue, TransferFields,
+    TransferRecord,
 };
 use crate::store::StateStore;
 use crate::tx::{Payout, SignedTransaction, TxKind};
@@ -77,16 +78,16 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
 
         // Risk rules for customer accounts.
-        let mut daily = None;
+        let holding = self.holding(&sender, &asset)?;
+        let mut outflow = holding.outflow;
         if let AccountKind::Customer { tier, .. } = account.kind {
-            if let Err(reason) =
-                self.check_limits(stx, sender, account, tier, asset, total, &mut daily)?
-            {
-                return Ok(Err(reason));
+            match self.check_limits(stx, account, tier, asset, total, holding.outflow)? {
+                Ok(today) => outflow = today,
+                Err(reason) => return Ok(Err(reason)),
             }
         }
 
-        let available = self.balance(&sender, &asset)?;
+        let available = holding.balance;
         let Some(remaining) = available.checked_sub(total) else {
             return Ok(Err(FailureReason::InsufficientBalance {
                 asset,
@@ -94,7 +95,14 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 required: total,
             }));
         };
-        self.put_balance(sender, asset, remaining);
+        self.put_holding(
+            sender,
+            asset,
+            Holding {
+                balance: remaining,
+                outflow,
+            },
+        );
 
         let mut effects = Vec::with_capacity(payouts.len() + 1);
         effects.push(Effect::Debit {
@@ -116,18 +124,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             let Some(new_balance) = balance.checked_add(p.amount) else {
                 return Ok(Err(FailureReason::Overflow { asset }));
             };
-            self.put_balance(p.to, asset, new_balance);
+            self.put_balance(p.to, asset, new_balance)?;
             effects.push(Effect::Credit {
                 account: p.to,
                 asset,
                 amount: p.amount,
             });
-        }
-        if let Some(outflow) = daily {
-            self.overlay.put(
-                StateKey::DailyOutflow(sender, asset),
-                Some(StateValue::DailyOutflow(outflow)),
-            );
         }
         self.overlay.put(
             record_key,
@@ -145,19 +147,17 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
 
     /// The tier's per-asset limits, all on the transaction's total (a batch
     /// is one transaction): the per-transaction maximum, the step-up
-    /// threshold and the daily outflow limit. On success, `daily` holds the
-    /// new outflow.
-    #[allow(clippy::too_many_arguments)]
+    /// threshold and the daily outflow limit. On success, the sender's
+    /// outflow with this transfer counted.
     fn check_limits(
         &mut self,
         stx: &SignedTransaction,
-        sender: Address,
         account: &Account,
         tier: Tier,
         asset: AssetCode,
         total: Amount,
-        daily: &mut Option<DailyOutflow>,
-    ) -> Result<Result<(), FailureReason>, ExecError> {
+        outflow: DailyOutflow,
+    ) -> Result<Result<DailyOutflow, FailureReason>, ExecError> {
         let Some(limits) = self.params().limits(tier, asset).copied() else {
             return Ok(Err(FailureReason::AssetNotAllowed { tier, asset }));
         };
@@ -184,14 +184,13 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 }
             }
         }
-        let key = StateKey::DailyOutflow(sender, asset);
         // A record from a later day than this block's can only come from a
         // block timestamp that went backwards (consensus must not allow it);
         // its spending still counts, so going back in time resets nothing.
-        let (day, spent_today) = match self.overlay.get(&key)? {
-            Some(StateValue::DailyOutflow(o)) if o.day >= self.day => (o.day, o.spent),
-            Some(StateValue::DailyOutflow(_)) | None => (self.day, Amount::ZERO),
-            Some(_) => return Err(ExecError::WrongValueKind { key }),
+        let (day, spent_today) = if outflow.day >= self.day {
+            (outflow.day, outflow.spent)
+        } else {
+            (self.day, Amount::ZERO)
         };
         let spent = spent_today
             .checked_add(total)
@@ -204,7 +203,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 amount: total,
             }));
         };
-        *daily = Some(DailyOutflow { day, spent });
-        Ok(Ok(()))
+        Ok(Ok(DailyOutflow { day, spent }))
     }
 }

@@ -139,9 +139,9 @@ fn state_and_inclusion_proofs_verify_and_detect_tampering() {
     let proof = prove(&ch.store, StateKey::Balance(to, cny()), 1).unwrap();
     assert_eq!(
         proof.value,
-        Some(hutong_runtime::StateValue::Balance(Amount(
-            START_BALANCE + 60
-        )))
+        Some(hutong_runtime::StateValue::Balance(
+            hutong_runtime::state::Holding::of(Amount(START_BALANCE + 60))
+        ))
     );
     proof.verify(&root).unwrap();
     let old = prove(&ch.store, StateKey::Balance(to, cny()), 0).unwrap();

@@ -80,11 +80,15 @@ fn batch_and_state_root() {
     let state = vec![
         (
             StateKey::Balance(Address([1; 20]), AssetCode::new("CNY").unwrap()),
-            Some(StateValue::Balance(Amount(5))),
+            Some(StateValue::Balance(hutong_runtime::state::Holding::of(
+                Amount(5),
+            ))),
         ),
         (
             StateKey::Balance(Address([2; 20]), AssetCode::new("CNY").unwrap()),
-            Some(StateValue::Balance(Amount(6))),
+            Some(StateValue::Balance(hutong_runtime::state::Holding::of(
+                Amount(6),
+            ))),
         ),
     ];
     let root = prepare_commit(&store, 0, state).unwrap().root;
@@ -115,6 +119,8 @@ const GOLDEN_TRANSFER: [(&str, &str); 5] = [
     ),
 ];
 const GOLDEN_BATCH_HASH: &str = "5a987b7fd51023dd82665d8cc95bb5546f14f351878529f0d0646a79e39f9f5e";
-const GOLDEN_STATE_ROOT: &str = "cff7f237354baade6a9500d3a25a10684344ea1f14a91f86434f22f16b153ba4";
+// State format v2 (key hashes tagged `hutong/state-key/v2`): a balance
+// entry holds the balance and the daily outflow together.
+const GOLDEN_STATE_ROOT: &str = "a560ca3df436aa2b7073da32c5fe1fd2b76fefb774f209071518ee0f207fdb74";
 /// SHA-256("t" || 0x00 || "d"), checked with an independent SHA-256.
 const GOLDEN_TAGGED: &str = "0bf5b9fd8828040f3bd1e47565723c55a778a7f17f3431c02104627b9e64fa3c";

@@ -365,6 +365,34 @@ fn daily_limit_resets_at_local_midnight() {
 }
 
 #[test]
+fn a_credit_keeps_the_daily_outflow_of_its_holding() {
+    // The outflow lives in the same entry as the balance: crediting the
+    // holding must not reset what it sent today.
+    let mut ch = Chain::new(4, 3);
+    let (spender, other) = (ch.customers[0].clone(), ch.customers[2].clone());
+    let (spender_addr, other_addr) = (addr(&spender), addr(&other));
+    // Tier 1: 1,000 single, 3,000 daily.
+    for id in 0..3 {
+        let r = ch.run(ch.transfer(&spender, other_addr, cny(), 1_000, id));
+        assert!(r.is_success(), "{r:?}");
+    }
+    let before = ch.balance(&spender_addr, cny());
+    let r = ch.run(ch.transfer(&other, spender_addr, cny(), 1, 100));
+    assert!(r.is_success(), "{r:?}");
+    assert_eq!(ch.balance(&spender_addr, cny()), before + 1);
+    let r = ch.run(ch.transfer(&spender, other_addr, cny(), 1, 3));
+    assert_eq!(
+        r.failure(),
+        Some(&FailureReason::DailyLimitExceeded {
+            asset: cny(),
+            limit: Amount(3_000),
+            spent_today: Amount(3_000),
+            amount: Amount(1)
+        })
+    );
+}
+
+#[test]
 fn transfer_id_is_idempotent() {
     let mut ch = Chain::new(4, 4);
     let (from, to) = (ch.customers[1].clone(), addr(&ch.customers[2]));

@@ -320,7 +320,7 @@ impl AuditProof {
                 };
                 let balance = match &state.value {
                     None => 0,
-                    Some(StateValue::Balance(b)) => b.0,
+                    Some(StateValue::Balance(h)) => h.balance.0,
                     Some(_) => return Err(invalid("the proven value is not a balance")),
                 };
                 Ok(json!({

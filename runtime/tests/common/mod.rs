@@ -122,7 +122,7 @@ impl Chain {
             for asset in [cny(), hkd()] {
                 state.push((
                     StateKey::Balance(*h, asset),
-                    StateValue::Balance(Amount(START_BALANCE)),
+                    StateValue::Balance(hutong_runtime::state::Holding::of(Amount(START_BALANCE))),
                 ));
             }
         }
@@ -248,7 +248,7 @@ impl Chain {
 
     pub fn balance(&self, a: &Address, asset: AssetCode) -> u128 {
         match read_value(&self.store, &StateKey::Balance(*a, asset)).unwrap() {
-            Some(StateValue::Balance(b)) => b.0,
+            Some(StateValue::Balance(b)) => b.balance.0,
             None => 0,
             other => panic!("not a balance: {other:?}"),
         }
@@ -267,7 +267,9 @@ impl Chain {
             .entries()
             .into_iter()
             .filter_map(|(k, v)| match (k, v) {
-                (StateKey::Balance(_, a), StateValue::Balance(b)) if a == asset => Some(b.0),
+                (StateKey::Balance(_, a), StateValue::Balance(b)) if a == asset => {
+                    Some(b.balance.0)
+                }
                 _ => None,
             })
             .sum()
