@@ -399,3 +399,172 @@ fn write_block(shared: &Shared, staged: Staged) -> Result<(), ExecutorError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The overlap at the storage level: block N+1's state is computed
+    //! through [`ExecView`] while block N is not yet written, and must give
+    //! exactly what executing them one after the other gives.
+
+    use super::*;
+    use hutong_consensus::types::{
+        Block, Digest, Epoch, Height as CHeight, QuorumCert, Round, ValidatorId,
+    };
+    use hutong_runtime::crypto::Hash;
+    use hutong_runtime::state::Holding;
+    use hutong_runtime::store::state_root;
+    use hutong_runtime::{AssetCode, ChainId, MemStore};
+
+    use crate::payload::{Payload, ResultClaim};
+
+    fn key(i: u64) -> StateKey {
+        let mut a = [0u8; 20];
+        a[..8].copy_from_slice(&i.to_le_bytes());
+        StateKey::Balance(Address(a), AssetCode::new("CNY").expect("a valid code"))
+    }
+
+    fn amount_of(value: Option<StateValue>) -> u128 {
+        match value {
+            Some(StateValue::Balance(h)) => h.balance.0,
+            None => 0,
+            Some(other) => panic!("not a balance: {other:?}"),
+        }
+    }
+
+    /// Version `v` adds `v` to 40 balances (overlapping from version to
+    /// version), reading each through `store`: a stale read gives a
+    /// different value and so a different root.
+    fn changes<S: StateStore>(store: &S, v: u64) -> Vec<(StateKey, Option<StateValue>)> {
+        (0..40u64)
+            .map(|i| {
+                let k = key((v * 7 + i) % 100);
+                let old = amount_of(store.get(&k).expect("a readable store"));
+                let new = Holding::of(hutong_runtime::Amount(old + u128::from(v)));
+                (k, Some(StateValue::Balance(new)))
+            })
+            .collect()
+    }
+
+    fn block_write(height: u64, state: StateUpdate) -> BlockWrite {
+        let genesis = Digest([1; 32]);
+        let stored = StoredBlock {
+            block: Block {
+                epoch: Epoch(1),
+                round: Round(height),
+                height: CHeight(height),
+                proposer: ValidatorId(0),
+                timestamp_ms: height,
+                payload: Digest([height as u8; 32]),
+                justify: QuorumCert::genesis(Epoch(1), genesis, CHeight(0)),
+                timeout_cert: None,
+            },
+            payload: Payload {
+                result: ResultClaim {
+                    height: height.saturating_sub(1),
+                    state_root: Hash([0; 32]),
+                    receipts_root: Hash([0; 32]),
+                },
+                txs: Vec::new(),
+            },
+        };
+        BlockWrite {
+            executed: Executed {
+                height,
+                block_id: stored.block.id(),
+                round: height,
+                timestamp_ms: height,
+                state_root: state.root,
+                receipts_root: Hash([0; 32]),
+            },
+            stored,
+            receipts: Vec::new(),
+            tx_hashes: Vec::new(),
+            state,
+            proof: None,
+            audit: None,
+        }
+    }
+
+    #[test]
+    fn the_next_block_runs_on_the_pending_one_and_matches_serial_execution() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let db = Db::open(dir.path(), ChainId([7; 32])).expect("a new database");
+        let mut reference = MemStore::new();
+
+        let genesis = prepare_commit(&db, 0, changes(&db, 0)).expect("genesis");
+        reference
+            .apply(prepare_commit(&reference, 0, changes(&reference, 0)).expect("genesis"))
+            .expect("applied");
+        let executed = Executed {
+            height: 0,
+            block_id: Digest([1; 32]),
+            round: 0,
+            timestamp_ms: 0,
+            state_root: genesis.root,
+            receipts_root: Hash([0; 32]),
+        };
+        db.commit_genesis(genesis, executed).expect("written");
+
+        // Each block is computed while the previous one is still unwritten,
+        // then the previous one is written: the executor and writer of the
+        // node, in one thread.
+        let mut pending: Option<Pending> = None;
+        let mut unwritten: Option<(BlockWrite, Arc<NodeBatch>)> = None;
+        for height in 1..=12u64 {
+            let view = ExecView {
+                db: &db,
+                pending: pending.as_ref(),
+            };
+            let mut update =
+                prepare_commit(&view, height, changes(&view, height)).expect("computed");
+            let expected =
+                prepare_commit(&reference, height, changes(&reference, height)).expect("computed");
+            assert_eq!(update.root, expected.root, "root of height {height}");
+            reference.apply(expected).expect("applied");
+
+            let nodes = Arc::new(std::mem::take(&mut update.tree.node_batch));
+            db.stage_nodes(height, nodes.clone());
+            let values = update.values.iter().cloned().collect();
+            if let Some((write, nodes)) = unwritten.take() {
+                db.commit_staged_block(write, nodes).expect("written");
+            }
+            pending = Some(Pending {
+                version: height,
+                values,
+            });
+            unwritten = Some((block_write(height, update), nodes));
+            // Nothing outside the executor sees the unwritten block.
+            assert_eq!(db.latest_version(), Some(height - 1));
+        }
+        let (write, nodes) = unwritten.take().expect("the last block");
+        db.commit_staged_block(write, nodes).expect("written");
+
+        assert_eq!(db.latest_version(), Some(12));
+        assert_eq!(
+            state_root(&db, 12).expect("a root"),
+            state_root(&reference, 12).expect("a root")
+        );
+        for i in 0..100 {
+            assert_eq!(
+                db.state(&key(i)).expect("readable"),
+                reference.get(&key(i)).expect("readable"),
+                "key {i}"
+            );
+        }
+        // Reopened, without the in-memory caches: the staged nodes were
+        // written.
+        drop(db);
+        let db = Db::open(dir.path(), ChainId([7; 32])).expect("reopened");
+        assert_eq!(
+            state_root(&db, 12).expect("a root"),
+            state_root(&reference, 12).expect("a root")
+        );
+        for v in 1..=12 {
+            assert_eq!(
+                state_root(&db, v).expect("a root"),
+                state_root(&reference, v).expect("a root"),
+                "version {v}"
+            );
+        }
+    }
+}
