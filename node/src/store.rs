@@ -202,32 +202,54 @@ pub struct DbMemory {
     pub block_cache_pinned: u64,
 }
 
-/// Tree nodes of the last `RECENT_VERSIONS` versions: each version's
-/// batch as the tree wrote it (shared, not copied). A node key carries the
-/// version that wrote it, so a lookup searches one batch.
+/// Tree nodes of the last versions: each version's batch as the tree
+/// wrote it (shared, not copied), newest last, up to
+/// `RECENT_NODES_MAX` nodes in all (at least `RECENT_VERSIONS_MIN`
+/// versions). A node key carries the version that wrote it, so a lookup
+/// searches one batch. Every block rewrites the tree's upper levels and
+/// reads the nodes its keys last changed, mostly a few blocks old: from
+/// here they cost a map lookup, not a RocksDB read and a decode.
 #[derive(Default)]
 struct RecentNodes {
     by_version: std::collections::VecDeque<(Version, Arc<NodeBatch>)>,
+    nodes: usize,
 }
 
-const RECENT_VERSIONS: usize = 4;
+const RECENT_VERSIONS_MIN: usize = 4;
+const RECENT_NODES_MAX: usize = 20_000;
 
 impl RecentNodes {
     fn add(&mut self, version: Version, written: Arc<NodeBatch>) {
-        self.by_version.retain(|(v, _)| *v != version);
+        // Versions arrive in order; a version added again (a block
+        // rewritten after a restart) replaces everything from it on.
+        while self.by_version.back().is_some_and(|(v, _)| *v >= version) {
+            if let Some((_, batch)) = self.by_version.pop_back() {
+                self.nodes -= batch.nodes().len();
+            }
+        }
+        self.nodes += written.nodes().len();
         self.by_version.push_back((version, written));
-        while self.by_version.len() > RECENT_VERSIONS {
-            self.by_version.pop_front();
+        while self.by_version.len() > RECENT_VERSIONS_MIN && self.nodes > RECENT_NODES_MAX {
+            if let Some((_, batch)) = self.by_version.pop_front() {
+                self.nodes -= batch.nodes().len();
+            }
         }
     }
 
     fn get(&self, key: &NodeKey) -> Option<Node> {
         let version = key.version();
-        self.by_version
-            .iter()
-            .rev()
-            .find(|(v, _)| *v == version)
-            .and_then(|(_, batch)| batch.get_node(key).cloned())
+        // Consecutive versions, mostly: index directly, else search.
+        let first = self.by_version.front()?.0;
+        let guess = version
+            .checked_sub(first)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.by_version.get(i))
+            .filter(|(v, _)| *v == version);
+        let (_, batch) = match guess {
+            Some(found) => found,
+            None => self.by_version.iter().find(|(v, _)| *v == version)?,
+        };
+        batch.get_node(key).cloned()
     }
 }
 
