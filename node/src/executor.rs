@@ -6,8 +6,8 @@
 //! runs block N+1 on N's state, read through [`ExecView`]: N's changes
 //! from memory, everything older from the database. The executor is at
 //! most one block ahead of the durable state, and nothing outside it sees
-//! N's state before N is durable. The regulator's node does not overlap:
-//! its indexes read the previous block from the database.
+//! N's state before N is durable. The regulator's indexes of N+1 read
+//! N's account changes and result claim from the executor too.
 //!
 //! Before executing a block, the executor checks the execution result the
 //! block carries (certified by the quorum that committed it) against its
@@ -135,6 +135,8 @@ impl StateStore for ExecView<'_> {
 struct ExecState {
     /// The last block executed (durable or being written).
     last: Executed,
+    /// The result height that block carried (the regulator's indexes).
+    last_claim: Option<u64>,
     pending: Option<Pending>,
 }
 
@@ -166,6 +168,7 @@ pub async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<ExecJob>) {
     };
     let mut state = Some(ExecState {
         last: shared.executed(),
+        last_claim: None,
         pending: None,
     });
     while let Some(job) = jobs.recv().await {
@@ -278,9 +281,12 @@ fn execute(
             &pre.hashes,
             &outcome.receipts,
             &outcome.changes,
+            state.pending.iter().flat_map(|p| p.values.iter()),
+            state.last_claim,
         )?),
         None => None,
     };
+    let claim_height = stored.payload.result.height;
     let mut update = prepare_commit(&view, height, outcome.changes)?;
     let state_root = update.root;
     let receipts_root = hutong_runtime::block::receipts_root(&outcome.receipts);
@@ -313,18 +319,13 @@ fn execute(
         senders,
         txs: pre.hashes.len(),
     };
-    if shared.audit.is_some() {
-        // The regulator's indexes read the previous block from the
-        // database: write before the next block runs.
-        write_block(shared, staged)?;
-    } else {
-        // Returns once the writer has taken this block, so every block
-        // before it is durable and only this one is pending.
-        to_writer
-            .send(staged)
-            .map_err(|_| ExecutorError::WriterStopped)?;
-    }
+    // Returns once the writer has taken this block, so every block before
+    // it is durable and only this one is pending.
+    to_writer
+        .send(staged)
+        .map_err(|_| ExecutorError::WriterStopped)?;
     state.last = record;
+    state.last_claim = Some(claim_height);
     state.pending = Some(Pending {
         version: height,
         values,

@@ -115,7 +115,12 @@ impl AuditNode {
     }
 
     /// The indexes and alerts of one executed block, for its batch.
-    pub fn index_block(
+    /// `earlier` holds the changes of the previous block when it may not be
+    /// durable yet (the executor runs one block ahead of the writer), and
+    /// `previous_claim` the result height that block carried; without
+    /// them, both are read from the database.
+    #[allow(clippy::too_many_arguments)]
+    pub fn index_block<'a>(
         &self,
         db: &Db,
         params: &Params,
@@ -123,16 +128,19 @@ impl AuditNode {
         hashes: &[Hash],
         receipts: &[Receipt],
         changes: &[(StateKey, Option<StateValue>)],
+        earlier: impl IntoIterator<Item = (&'a StateKey, &'a Option<StateValue>)>,
+        previous_claim: Option<u64>,
     ) -> Result<AuditWrite, DbError> {
         let block = &stored.block;
         let height = block.height.0;
-        let overrides: HashMap<Address, Account> = changes
-            .iter()
-            .filter_map(|(k, v)| match (k, v) {
-                (StateKey::Account(a), Some(StateValue::Account(acc))) => Some((*a, *acc)),
-                _ => None,
-            })
-            .collect();
+        let account_of = |(k, v): (&StateKey, &Option<StateValue>)| match (k, v) {
+            (StateKey::Account(a), Some(StateValue::Account(acc))) => Some((*a, *acc)),
+            _ => None,
+        };
+        // This block's changes over the previous block's.
+        let mut overrides: HashMap<Address, Account> =
+            earlier.into_iter().filter_map(account_of).collect();
+        overrides.extend(changes.iter().filter_map(|(k, v)| account_of((k, v))));
         let limits = DbLimits {
             db,
             params,
@@ -171,9 +179,10 @@ impl AuditNode {
             }
         }
         let claim = stored.payload.result.height;
-        let previous = match height.checked_sub(1) {
-            Some(h) => db.block_at(h)?.map(|s| s.payload.result.height),
-            None => None,
+        let previous = match (previous_claim, height.checked_sub(1)) {
+            (Some(claim), _) => Some(claim),
+            (None, Some(h)) => db.block_at(h)?.map(|s| s.payload.result.height),
+            (None, None) => None,
         };
         let first_claim = previous.is_none_or(|p| claim > p).then_some(claim);
         Ok(AuditWrite {
