@@ -19,7 +19,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 use std::time::Instant;
 
-use hutong_consensus::types::QuorumCert;
+use hutong_consensus::types::{Block, QuorumCert};
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, StateStore, StateUpdate, StoreError};
 use hutong_runtime::{
@@ -33,13 +33,17 @@ use crate::audit::Alert;
 use crate::mempool::{FastMap, FastSet, Tip};
 use crate::shared::{lock, CommittedBlock, Counters, Shared};
 use crate::sigverify::{available_threads, verify_parallel};
-use crate::store::{BlockWrite, Db, Executed, StoredBlock};
+use crate::payload::Payload;
+use crate::store::{BlockWrite, Db, Executed};
 
 /// A committed block for the executor, with its signature verdicts when
 /// the host already computed them (while checking the proposal).
 #[derive(Debug)]
 pub struct ExecJob {
-    pub stored: StoredBlock,
+    pub block: Block,
+    /// Shared with the host, which may still hold it for building payloads
+    /// on top: the executor never copies a block's transactions.
+    pub payload: Arc<Payload>,
     pub proof: Option<QuorumCert>,
     pub preverified: Option<Arc<Preverified>>,
 }
@@ -172,7 +176,7 @@ pub async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<ExecJob>) {
         pending: None,
     });
     while let Some(job) = jobs.recv().await {
-        let height = job.stored.block.height.0;
+        let height = job.block.height.0;
         let shared2 = shared.clone();
         let to_writer = to_writer.clone();
         let Some(mut st) = state.take() else {
@@ -220,7 +224,7 @@ fn execute(
 ) -> Result<(), ExecutorError> {
     let db = &shared.db;
     let executed = state.last;
-    let height = job.stored.block.height.0;
+    let height = job.block.height.0;
     if height <= executed.height {
         // Committed again after a restart; already durable.
         return Ok(());
@@ -231,7 +235,7 @@ fn execute(
             executed: executed.height,
         });
     }
-    let claim = job.stored.payload.result;
+    let claim = job.payload.result;
     let ours = if claim.height == executed.height {
         Some(executed)
     } else {
@@ -252,16 +256,16 @@ fn execute(
     }
 
     let ExecJob {
-        stored,
+        block,
+        payload,
         proof,
         preverified,
     } = job;
-    let txs = &stored.payload.txs;
+    let txs = &payload.txs;
     let pre = match preverified {
         Some(pre) if pre.hashes.len() == txs.len() => pre,
         _ => Arc::new(verify_parallel(txs, available_threads())),
     };
-    let block = &stored.block;
     let ctx = BlockContext {
         chain_id: shared.chain_id,
         height: Height(height),
@@ -277,7 +281,8 @@ fn execute(
         Some(node) => Some(node.index_block(
             db,
             &shared.genesis.params,
-            &stored,
+            &block,
+            &payload,
             &pre.hashes,
             &outcome.receipts,
             &outcome.changes,
@@ -286,7 +291,7 @@ fn execute(
         )?),
         None => None,
     };
-    let claim_height = stored.payload.result.height;
+    let claim_height = payload.result.height;
     let mut update = prepare_commit(&view, height, outcome.changes)?;
     let state_root = update.root;
     let receipts_root = hutong_runtime::block::receipts_root(&outcome.receipts);
@@ -307,7 +312,8 @@ fn execute(
     let staged = Staged {
         write: BlockWrite {
             tx_hashes: pre.hashes.clone(),
-            stored,
+            block,
+            payload,
             executed: record,
             receipts: outcome.receipts,
             state: update,
@@ -448,7 +454,7 @@ mod tests {
 
     fn block_write(height: u64, state: StateUpdate) -> BlockWrite {
         let genesis = Digest([1; 32]);
-        let stored = StoredBlock {
+        let stored = crate::store::StoredBlock {
             block: Block {
                 epoch: Epoch(1),
                 round: Round(height),
@@ -477,7 +483,8 @@ mod tests {
                 state_root: state.root,
                 receipts_root: Hash([0; 32]),
             },
-            stored,
+            block: stored.block,
+            payload: Arc::new(stored.payload),
             receipts: Vec::new(),
             tx_hashes: Vec::new(),
             state,

@@ -10,7 +10,7 @@
 //! duplicates, signatures (those not already verified by the mempool, in
 //! parallel), timestamp, and the execution result they claim.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -123,6 +123,52 @@ struct PendingProposal {
 const WAITING_CHECKS_MAX: usize = 64;
 const PAYLOADS_MAX: usize = 4_096;
 
+/// How far execution may fall behind consensus before this node stops
+/// taking new proposals: committed blocks not yet executed, and their
+/// transactions. Their bodies are held in memory until executed, so this
+/// bounds a lagging node's memory (a regulator during a burst, a validator
+/// slower than the others). Beyond it the node lets proposals pass and,
+/// once execution is back under half of it, catches up by bulk sync from
+/// peers' stores, which is paced by its own execution.
+const BACKLOG_BLOCKS_MAX: usize = 256;
+const BACKLOG_TXS_MAX: usize = 100_000;
+
+/// Committed blocks this node has not executed yet, oldest first.
+#[derive(Debug, Default)]
+struct Backlog {
+    /// Height and transaction count of each committed, unexecuted block.
+    blocks: VecDeque<(u64, usize)>,
+    txs: usize,
+    /// Jobs the executor's queue had no room for yet, oldest first.
+    unsent: VecDeque<ExecJob>,
+    /// Set when the backlog reached its bound; cleared below half of it.
+    deferring: bool,
+}
+
+impl Backlog {
+    fn push(&mut self, height: u64, txs: usize) {
+        self.blocks.push_back((height, txs));
+        self.txs += txs;
+        if self.blocks.len() >= BACKLOG_BLOCKS_MAX || self.txs >= BACKLOG_TXS_MAX {
+            self.deferring = true;
+        }
+    }
+
+    /// Forgets blocks at or below `executed`.
+    fn executed(&mut self, executed: u64) {
+        while let Some(&(height, txs)) = self.blocks.front() {
+            if height > executed {
+                break;
+            }
+            self.blocks.pop_front();
+            self.txs -= txs;
+        }
+        if self.blocks.len() <= BACKLOG_BLOCKS_MAX / 2 && self.txs <= BACKLOG_TXS_MAX / 2 {
+            self.deferring = false;
+        }
+    }
+}
+
 pub struct Host {
     core: Consensus<NodeSigner, NodeVerifier>,
     me: Option<ValidatorId>,
@@ -140,6 +186,7 @@ pub struct Host {
     /// Signature verdicts by payload digest, handed to the executor.
     preverified: HashMap<Digest, Arc<Preverified>>,
     waiting: Vec<WaitingCheck>,
+    backlog: Backlog,
     pending_proposal: Option<PendingProposal>,
     timer: Option<(Round, tokio::time::Instant)>,
 }
@@ -187,6 +234,7 @@ impl Host {
             known: HashMap::new(),
             preverified: HashMap::new(),
             waiting: Vec::new(),
+            backlog: Backlog::default(),
             pending_proposal: None,
             timer: None,
         };
@@ -280,14 +328,26 @@ impl Host {
             return Ok(());
         };
         let envelope = *envelope;
-        if let (Message::Proposal(p), Some(payload)) = (&envelope.message, envelope.payload) {
-            if payload.digest() != p.block.payload {
-                tracing::warn!(peer = %from, "proposal payload does not match its digest; dropped");
-                self.penalise(from, "a proposal whose payload does not match its digest");
+        let mut added = None;
+        if let Message::Proposal(p) = &envelope.message {
+            if self.backlog.deferring {
+                // Execution is far behind: holding more bodies would only
+                // grow memory. Consensus catches up by sync afterwards.
+                lock(&self.shared.consensus).deferred_proposals += 1;
                 return Ok(());
             }
-            if self.payloads.len() < PAYLOADS_MAX {
-                self.payloads.insert(p.block.payload, Arc::new(payload));
+            if let Some(payload) = envelope.payload {
+                if payload.digest() != p.block.payload {
+                    tracing::warn!(peer = %from, "proposal payload does not match its digest; dropped");
+                    self.penalise(from, "a proposal whose payload does not match its digest");
+                    return Ok(());
+                }
+                if self.payloads.len() < PAYLOADS_MAX
+                    && !self.payloads.contains_key(&p.block.payload)
+                {
+                    self.payloads.insert(p.block.payload, Arc::new(payload));
+                    added = Some(p.block.payload);
+                }
             }
         }
         self.apply(Event::Message {
@@ -296,6 +356,12 @@ impl Host {
         })
         .await?;
         if let Some(reason) = self.core.last_message_drop() {
+            // A refused proposal leaves no payload behind.
+            if let Some(digest) = added {
+                if !self.known.values().any(|k| k.digest == digest) {
+                    self.payloads.remove(&digest);
+                }
+            }
             if reason.is_misbehaviour() {
                 let why = format!("consensus message dropped: {}", reason.code());
                 self.penalise(from, &why);
@@ -422,6 +488,12 @@ impl Host {
             Action::Commit { blocks, proof } => self.commit(blocks, proof).await?,
             Action::CheckPayload { block } => self.check_payload(block),
             Action::SyncRequest { after, from } => {
+                // Each sync answer commits more blocks and asks for the
+                // next: while execution is far behind, wait (the core asks
+                // again a few rounds after it resumes).
+                if self.backlog.deferring {
+                    return Ok(None);
+                }
                 if let Some(peer) = self.peer_of(from) {
                     self.request(peer, SyncRequest::Committed { after: after.0 }, true);
                 }
@@ -620,10 +692,12 @@ impl Host {
         let last = blocks.len().saturating_sub(1);
         for (i, block) in blocks.into_iter().enumerate() {
             let id = block.id();
-            let payload = match self.payloads.get(&block.payload) {
-                Some(p) => (**p).clone(),
+            // Out of the map: a committed block's payload is needed only
+            // by its job (and by `known`, which holds its own reference).
+            let payload = match self.payloads.remove(&block.payload) {
+                Some(p) => p,
                 None => match self.shared.db.block(&id) {
-                    Ok(Some(stored)) => stored.payload,
+                    Ok(Some(stored)) => Arc::new(stored.payload),
                     _ => {
                         // Consensus accepted the block, so its payload was
                         // here; losing it is a bug, not a peer's fault.
@@ -631,15 +705,35 @@ impl Host {
                     }
                 },
             };
+            self.backlog.push(block.height.0, payload.txs.len());
             let job = ExecJob {
                 preverified: self.preverified.remove(&block.payload),
-                stored: StoredBlock { block, payload },
+                block,
+                payload,
                 proof: (i == last).then(|| proof.clone()),
             };
-            if self.exec.send(job).await.is_err() {
-                anyhow::bail!("the executor stopped");
+            self.backlog.unsent.push_back(job);
+        }
+        self.feed_executor()
+    }
+
+    /// Hands queued blocks to the executor while its queue has room. The
+    /// host never waits for the executor: it must go on reading the
+    /// network, or peers' messages would pile up in front of it.
+    fn feed_executor(&mut self) -> anyhow::Result<()> {
+        while let Some(job) = self.backlog.unsent.pop_front() {
+            match self.exec.try_send(job) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(job)) => {
+                    self.backlog.unsent.push_front(job);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => anyhow::bail!("the executor stopped"),
             }
         }
+        let mut s = lock(&self.shared.consensus);
+        s.backlog_blocks = self.backlog.blocks.len() as u64;
+        s.backlog_txs = self.backlog.txs as u64;
         Ok(())
     }
 
@@ -879,6 +973,8 @@ impl Host {
     /// forget blocks at or below it.
     async fn on_executed(&mut self) -> anyhow::Result<()> {
         let executed = self.shared.executed().height;
+        self.backlog.executed(executed);
+        self.feed_executor()?;
         let waiting = std::mem::take(&mut self.waiting);
         for w in waiting {
             match self.check_result(&w.block) {
@@ -918,5 +1014,45 @@ async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_defers_at_its_bound_and_resumes_below_half() {
+        let mut backlog = Backlog::default();
+        for height in 1..BACKLOG_BLOCKS_MAX as u64 {
+            backlog.push(height, 1);
+            assert!(!backlog.deferring, "deferring at {height} blocks");
+        }
+        backlog.push(BACKLOG_BLOCKS_MAX as u64, 1);
+        assert!(backlog.deferring);
+        // Executing a few blocks is not enough: it resumes below half.
+        backlog.executed(10);
+        assert!(backlog.deferring);
+        assert_eq!(backlog.blocks.len(), BACKLOG_BLOCKS_MAX - 10);
+        let half = (BACKLOG_BLOCKS_MAX / 2) as u64;
+        backlog.executed(half);
+        assert!(!backlog.deferring);
+        assert_eq!(backlog.blocks.len(), BACKLOG_BLOCKS_MAX / 2);
+        assert_eq!(backlog.txs, BACKLOG_BLOCKS_MAX / 2);
+    }
+
+    #[test]
+    fn the_backlog_counts_transactions_too() {
+        let mut backlog = Backlog::default();
+        backlog.push(1, BACKLOG_TXS_MAX / 2);
+        assert!(!backlog.deferring);
+        backlog.push(2, BACKLOG_TXS_MAX / 2);
+        assert!(backlog.deferring);
+        backlog.executed(1);
+        assert!(!backlog.deferring);
+        assert_eq!(backlog.txs, BACKLOG_TXS_MAX / 2);
+        // Heights already executed (a restart replays) are forgotten at once.
+        backlog.executed(5);
+        assert_eq!((backlog.blocks.len(), backlog.txs), (0, 0));
     }
 }

@@ -86,6 +86,24 @@ pub fn render(shared: &Shared) -> String {
         consensus.equivocations,
     );
     gauge(
+        "deferred_proposals_total",
+        "Proposals let pass because execution was too far behind consensus (caught up later by sync).",
+        "counter",
+        consensus.deferred_proposals,
+    );
+    gauge(
+        "execution_backlog_blocks",
+        "Committed blocks not executed yet.",
+        "gauge",
+        consensus.backlog_blocks,
+    );
+    gauge(
+        "execution_backlog_txs",
+        "Transactions in committed blocks not executed yet.",
+        "gauge",
+        consensus.backlog_txs,
+    );
+    gauge(
         "mempool_txs",
         "Transactions in the mempool.",
         "gauge",

@@ -48,6 +48,11 @@ pub struct ConsensusStatus {
     pub timeouts: u64,
     pub proposals: u64,
     pub equivocations: u64,
+    /// Proposals let pass because execution was too far behind.
+    pub deferred_proposals: u64,
+    /// Committed blocks (and their transactions) not executed yet.
+    pub backlog_blocks: u64,
+    pub backlog_txs: u64,
     pub dropped: BTreeMap<String, u64>,
 }
 

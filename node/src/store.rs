@@ -162,7 +162,8 @@ pub struct TxLocation {
 /// Everything one committed block writes, in one batch.
 #[derive(Debug)]
 pub struct BlockWrite {
-    pub stored: StoredBlock,
+    pub block: Block,
+    pub payload: Arc<Payload>,
     pub executed: Executed,
     pub receipts: Vec<Receipt>,
     pub tx_hashes: Vec<Hash>,
@@ -536,13 +537,17 @@ impl Db {
 
     /// Adds to `batch` the pruning that committing `id` at `height` allows:
     /// every pending entry up to `height` goes, and so does every block
-    /// among them that is not the committed one at its height.
+    /// among them that is not the committed one at its height. Returns
+    /// whether `id` itself was pending: its body is then stored already
+    /// (a pending entry and its body are written in one batch, and the
+    /// synced commit makes every earlier write durable with it).
     fn prune_pending(
         &self,
         batch: &mut WriteBatch,
         height: u64,
         id: &BlockId,
-    ) -> Result<(), DbError> {
+    ) -> Result<bool, DbError> {
+        let mut stored = false;
         // Entries below the previous commit were pruned by it; starting a
         // little below skips their tombstones (consensus stores no block
         // that far below its commits).
@@ -567,9 +572,11 @@ impl Db {
             };
             if committed != Some(pending) {
                 batch.delete_cf(self.cf(cf::BLOCKS), pending.0);
+            } else if h == height {
+                stored = true;
             }
         }
-        Ok(())
+        Ok(stored)
     }
 
     /// Writes the genesis state as version 0, with its executed record.
@@ -618,9 +625,18 @@ impl Db {
         if let Some(nodes) = &staged {
             self.put_nodes(&mut batch, nodes);
         }
-        let id = write.stored.block.id();
-        self.prune_pending(&mut batch, height, &id)?;
-        batch.put_cf(self.cf(cf::BLOCKS), id.0, encode(&write.stored));
+        let id = write.block.id();
+        // A block consensus stored as pending is not written twice (for a
+        // full block that is most of the batch's bytes); a synced one is
+        // written here.
+        if !self.prune_pending(&mut batch, height, &id)? {
+            // The bytes of a `StoredBlock`: its fields in order.
+            batch.put_cf(
+                self.cf(cf::BLOCKS),
+                id.0,
+                encode(&(&write.block, &*write.payload)),
+            );
+        }
         batch.put_cf(self.cf(cf::HEIGHTS), key, id.0);
         if let Some(proof) = &write.proof {
             batch.put_cf(self.cf(cf::CERTS), key, encode(proof));

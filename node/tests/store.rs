@@ -4,6 +4,7 @@
 //! exactly at a block boundary with the state root a replay gives.
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hutong_consensus::types::{
@@ -184,7 +185,8 @@ fn write_blocks_forever(path: &str) {
             receipts_root: Hash([0; 32]),
         };
         db.commit_block(BlockWrite {
-            stored,
+            block: stored.block,
+            payload: Arc::new(stored.payload),
             executed,
             receipts: Vec::new(),
             tx_hashes: vec![Hash([next as u8; 32])],
@@ -380,7 +382,8 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
             state_root: update.root,
             receipts_root: Hash([0; 32]),
         },
-        stored,
+        block: stored.block,
+        payload: Arc::new(stored.payload),
         receipts: Vec::new(),
         tx_hashes: Vec::new(),
         state: update,
@@ -389,7 +392,9 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
     })
     .unwrap();
     assert!(db.block(&fork_at(1).block.id()).unwrap().is_none());
-    assert!(db.block_at(1).unwrap().is_some());
+    // The committed block's body is the one stored while pending (the
+    // commit does not write it again).
+    assert_eq!(db.block_at(1).unwrap(), Some(block_at(1)));
     assert_eq!(
         ids(db.stored_blocks_above(1).unwrap()),
         ids(vec![block_at(2), fork_at(2), block_at(3)])
@@ -399,6 +404,7 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
     let db = Db::open(dir.path(), CHAIN).unwrap();
     assert_eq!(db.stored_blocks_above(1).unwrap().len(), 3);
     assert!(db.block(&fork_at(2).block.id()).unwrap().is_some());
+    assert_eq!(db.block_at(1).unwrap(), Some(block_at(1)));
 }
 
 /// The regulator's indexes go into the block's own batch, and read back
@@ -439,7 +445,8 @@ fn audit_indexes_are_written_with_their_block() {
                 state_root: update.root,
                 receipts_root: Hash([0; 32]),
             },
-            stored,
+            block: stored.block,
+            payload: Arc::new(stored.payload),
             receipts: Vec::new(),
             tx_hashes: Vec::new(),
             state: update,

@@ -17,6 +17,7 @@ use jsonrpsee::core::SubscriptionError;
 use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
 use jsonrpsee::types::{ErrorObjectOwned, Params as RpcParams};
 use serde::de::DeserializeOwned;
+use hutong_consensus::types::Block;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -26,7 +27,8 @@ use super::proof::{self, ProofError};
 use super::query::{self, Names, QueryError};
 use super::{edge_key, edges_of_block, Alert, AlertConfig, AlertKind, AuditWrite};
 use crate::shared::{lock, Role, Shared};
-use crate::store::{Db, DbError, StoredBlock};
+use crate::payload::Payload;
+use crate::store::{Db, DbError};
 
 /// Error codes of the audit API (next to [`crate::rpc::code`]).
 pub mod code {
@@ -124,14 +126,14 @@ impl AuditNode {
         &self,
         db: &Db,
         params: &Params,
-        stored: &StoredBlock,
+        block: &Block,
+        payload: &Payload,
         hashes: &[Hash],
         receipts: &[Receipt],
         changes: &[(StateKey, Option<StateValue>)],
         earlier: impl IntoIterator<Item = (&'a StateKey, &'a Option<StateValue>)>,
         previous_claim: Option<u64>,
     ) -> Result<AuditWrite, DbError> {
-        let block = &stored.block;
         let height = block.height.0;
         let account_of = |(k, v): (&StateKey, &Option<StateValue>)| match (k, v) {
             (StateKey::Account(a), Some(StateValue::Account(acc))) => Some((*a, *acc)),
@@ -158,7 +160,7 @@ impl AuditNode {
         let edges = edges_of_block(
             height,
             block.timestamp_ms,
-            &stored.payload.txs,
+            &payload.txs,
             hashes,
             receipts,
             &mut institution_of,
@@ -178,7 +180,7 @@ impl AuditNode {
                 }
             }
         }
-        let claim = stored.payload.result.height;
+        let claim = payload.result.height;
         let previous = match (previous_claim, height.checked_sub(1)) {
             (Some(claim), _) => Some(claim),
             (None, Some(h)) => db.block_at(h)?.map(|s| s.payload.result.height),
