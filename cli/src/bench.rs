@@ -855,13 +855,15 @@ async fn run(
         // it makes progress, and fail only when it stalls.
         let mut best = 0u64;
         let mut progressed = Instant::now();
+        let mut failure = String::new();
         loop {
-            let h = c
-                .status()
-                .await
-                .ok()
-                .and_then(|s| s["height"].as_u64())
-                .unwrap_or(0);
+            let h = match c.status().await {
+                Ok(s) => s["height"].as_u64().unwrap_or(0),
+                Err(e) => {
+                    failure = format!(" (its status call failed: {e:#}; see its node.log)");
+                    0
+                }
+            };
             if h >= final_height {
                 break;
             }
@@ -875,7 +877,7 @@ async fn run(
             }
             if progressed.elapsed() > CATCH_UP_STALL {
                 bail!(
-                    "{} stalled at height {best} for {} s while catching up to {final_height} after the run",
+                    "{} stalled at height {best} for {} s while catching up to {final_height} after the run{failure}",
                     n.name,
                     CATCH_UP_STALL.as_secs()
                 );

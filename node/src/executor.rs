@@ -31,9 +31,9 @@ use tokio::sync::mpsc;
 
 use crate::audit::Alert;
 use crate::mempool::{FastMap, FastSet, Tip};
+use crate::payload::Payload;
 use crate::shared::{lock, CommittedBlock, Counters, Shared};
 use crate::sigverify::{available_threads, verify_parallel};
-use crate::payload::Payload;
 use crate::store::{BlockWrite, Db, Executed};
 
 /// A committed block for the executor, with its signature verdicts when

@@ -690,11 +690,11 @@ impl Host {
         proof: hutong_consensus::types::QuorumCert,
     ) -> anyhow::Result<()> {
         let last = blocks.len().saturating_sub(1);
-        for (i, block) in blocks.into_iter().enumerate() {
+        let keep: HashSet<Digest> = self.known.values().map(|k| k.digest).collect();
+        let taken = take_committed(&mut self.payloads, &blocks, &keep);
+        for (i, (block, payload)) in blocks.into_iter().zip(taken).enumerate() {
             let id = block.id();
-            // Out of the map: a committed block's payload is needed only
-            // by its job (and by `known`, which holds its own reference).
-            let payload = match self.payloads.remove(&block.payload) {
+            let payload = match payload {
                 Some(p) => p,
                 None => match self.shared.db.block(&id) {
                     Ok(Some(stored)) => Arc::new(stored.payload),
@@ -1010,6 +1010,29 @@ impl Host {
     }
 }
 
+/// The payloads of `blocks`, committed together, from memory (`None` for
+/// one that is not there: the caller reads it from the store). Those that
+/// no block in `keep` (the known, unexecuted ones) refers to then leave
+/// the map, as the executor's jobs hold them now: synced blocks' payloads
+/// would otherwise stay. Only after all are taken, since blocks may share
+/// a payload (two empty blocks with the same result claim).
+fn take_committed(
+    payloads: &mut HashMap<Digest, Arc<Payload>>,
+    blocks: &[Block],
+    keep: &HashSet<Digest>,
+) -> Vec<Option<Arc<Payload>>> {
+    let taken = blocks
+        .iter()
+        .map(|b| payloads.get(&b.payload).cloned())
+        .collect();
+    for b in blocks {
+        if !keep.contains(&b.payload) {
+            payloads.remove(&b.payload);
+        }
+    }
+    taken
+}
+
 async fn sleep_until(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
@@ -1039,6 +1062,45 @@ mod tests {
         assert!(!backlog.deferring);
         assert_eq!(backlog.blocks.len(), BACKLOG_BLOCKS_MAX / 2);
         assert_eq!(backlog.txs, BACKLOG_BLOCKS_MAX / 2);
+    }
+
+    fn block(round: u64, payload: Digest) -> Block {
+        use hutong_consensus::types::{Epoch, Height, QuorumCert};
+        Block {
+            epoch: Epoch(1),
+            round: Round(round),
+            height: Height(round),
+            proposer: ValidatorId(0),
+            timestamp_ms: round,
+            payload,
+            justify: QuorumCert::genesis(Epoch(1), Digest([1; 32]), Height(0)),
+            timeout_cert: None,
+        }
+    }
+
+    #[test]
+    fn blocks_committed_together_may_share_a_payload() {
+        let empty = Payload {
+            result: ResultClaim {
+                height: 3,
+                state_root: Hash([0; 32]),
+                receipts_root: Hash([0; 32]),
+            },
+            txs: Vec::new(),
+        };
+        let (shared, own) = (empty.digest(), Digest([7; 32]));
+        let mut payloads = HashMap::from([
+            (shared, Arc::new(empty.clone())),
+            (own, Arc::new(empty.clone())),
+        ]);
+        // Two synced empty blocks with the same claim, and one whose
+        // payload a known block still refers to.
+        let blocks = [block(4, shared), block(5, shared), block(6, own)];
+        let keep = HashSet::from([own]);
+        let taken = take_committed(&mut payloads, &blocks, &keep);
+        assert!(taken.iter().all(Option::is_some), "{taken:?}");
+        assert!(!payloads.contains_key(&shared));
+        assert!(payloads.contains_key(&own));
     }
 
     #[test]

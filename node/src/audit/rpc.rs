@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use hutong_consensus::types::Block;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{AccountKind, AssetLimits, StateKey, StateValue};
 use hutong_runtime::{Account, Address, AssetCode, Params, Receipt};
@@ -17,7 +18,6 @@ use jsonrpsee::core::SubscriptionError;
 use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
 use jsonrpsee::types::{ErrorObjectOwned, Params as RpcParams};
 use serde::de::DeserializeOwned;
-use hutong_consensus::types::Block;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
@@ -26,8 +26,8 @@ use super::auth::{AuthError, Gate, LogEntry};
 use super::proof::{self, ProofError};
 use super::query::{self, Names, QueryError};
 use super::{edge_key, edges_of_block, Alert, AlertConfig, AlertKind, AuditWrite};
-use crate::shared::{lock, Role, Shared};
 use crate::payload::Payload;
+use crate::shared::{lock, Role, Shared};
 use crate::store::{Db, DbError};
 
 /// Error codes of the audit API (next to [`crate::rpc::code`]).
