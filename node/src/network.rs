@@ -318,7 +318,21 @@ pub struct Network {
     /// `TXS_BATCH_MAX` transactions or half of `TXS_BYTES_MAX`).
     outgoing_txs: Vec<Vec<u8>>,
     outgoing_bytes: usize,
+    /// Sync answers read off the network task (a run of committed blocks
+    /// is up to tens of MiB to read and decode: the swarm must not wait
+    /// for it, or consensus messages queue behind it), and how many such
+    /// reads are under way (at most `SERVING_MAX`).
+    served_tx: mpsc::Sender<Served>,
+    served_rx: mpsc::Receiver<Served>,
+    serving: usize,
 }
+
+/// A sync answer read from the database, for its response channel.
+type Served = (ResponseChannel<SyncResponse>, SyncResponse);
+
+/// Sync requests served at once; more are answered `Unavailable` (the
+/// asker tries again, or another peer).
+const SERVING_MAX: usize = 2;
 
 impl std::fmt::Debug for Network {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -398,6 +412,7 @@ impl Network {
         swarm
             .listen_on(config.listen.clone())
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let (served_tx, served_rx) = mpsc::channel(SERVING_MAX);
         let now = Instant::now();
         let dials = config
             .peers
@@ -426,6 +441,9 @@ impl Network {
             status,
             outgoing_txs: Vec::new(),
             outgoing_bytes: 0,
+            served_tx,
+            served_rx,
+            serving: 0,
         })
     }
 
@@ -449,6 +467,10 @@ impl Network {
                     None => break,
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                Some((channel, response)) = self.served_rx.recv() => {
+                    self.serving = self.serving.saturating_sub(1);
+                    self.respond_sync(channel, response);
+                }
             }
         }
     }
@@ -745,9 +767,20 @@ impl Network {
                     Inbound::Valid(r) => r,
                     Inbound::Invalid(why) => return self.penalise(peer, &why),
                 };
-                let response = self.serve_sync(&request);
-                tracing::debug!(%peer, ?request, "served sync request");
-                self.respond_sync(channel, response);
+                if self.serving >= SERVING_MAX {
+                    tracing::debug!(%peer, ?request, "sync request refused: busy");
+                    return self.respond_sync(channel, SyncResponse::Unavailable);
+                }
+                self.serving += 1;
+                let db = self.db.clone();
+                let served = self.served_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let response = serve_sync(&db, &request);
+                    tracing::debug!(%peer, ?request, "served sync request");
+                    // Capacity is `SERVING_MAX`, and at most that many
+                    // reads run: the send never waits.
+                    let _ = served.blocking_send((channel, response));
+                });
             }
             request_response::Event::Message {
                 message:
@@ -786,56 +819,53 @@ impl Network {
             .sync
             .send_response(channel, response);
     }
+}
 
-    /// Answers a sync request from the database. Reads are local and
-    /// quick; a read error answers `Unavailable` (the asker tries another
-    /// peer) and is logged here.
-    fn serve_sync(&self, request: &SyncRequest) -> SyncResponse {
-        let result = match request {
-            SyncRequest::Block(id) => self
-                .db
-                .block(id)
-                .map(|b| SyncResponse::Block(b.map(Box::new))),
-            SyncRequest::Committed { after } => self.committed_after(*after),
-        };
-        result.unwrap_or_else(|e| {
-            tracing::error!("cannot serve a sync request: {e}");
-            SyncResponse::Unavailable
-        })
-    }
+/// Answers a sync request from the database. Reads are local and
+/// quick; a read error answers `Unavailable` (the asker tries another
+/// peer) and is logged here.
+fn serve_sync(db: &Db, request: &SyncRequest) -> SyncResponse {
+    let result = match request {
+        SyncRequest::Block(id) => db.block(id).map(|b| SyncResponse::Block(b.map(Box::new))),
+        SyncRequest::Committed { after } => committed_after(db, *after),
+    };
+    result.unwrap_or_else(|e| {
+        tracing::error!("cannot serve a sync request: {e}");
+        SyncResponse::Unavailable
+    })
+}
 
-    /// Committed blocks after `after`, whole committed runs only (so the
-    /// last block has the certificate that commits it), within the size
-    /// limits; the first run is always served.
-    fn committed_after(&self, after: u64) -> Result<SyncResponse, crate::store::DbError> {
-        let mut blocks = Vec::new();
-        let mut proof = None;
-        let mut bytes = 0usize;
-        let mut cursor = after.saturating_add(1);
-        while let Some((end, cert)) = self.db.cert_from(cursor)? {
-            let mut run = Vec::new();
-            let mut run_bytes = 0usize;
-            for h in cursor..=end {
-                let Some(b) = self.db.block_at(h)? else {
-                    return Ok(SyncResponse::Committed { blocks, proof });
-                };
-                run_bytes += borsh::object_length(&b).unwrap_or(0);
-                run.push(b);
-            }
-            if !blocks.is_empty()
-                && (blocks.len() + run.len() > SYNC_BLOCKS_MAX
-                    || bytes + run_bytes > SYNC_BYTES_MAX / 2)
-            {
-                break;
-            }
-            bytes += run_bytes;
-            blocks.extend(run);
-            proof = Some(cert);
-            cursor = end + 1;
-            if blocks.len() >= SYNC_BLOCKS_MAX {
-                break;
-            }
+/// Committed blocks after `after`, whole committed runs only (so the
+/// last block has the certificate that commits it), within the size
+/// limits; the first run is always served.
+fn committed_after(db: &Db, after: u64) -> Result<SyncResponse, crate::store::DbError> {
+    let mut blocks = Vec::new();
+    let mut proof = None;
+    let mut bytes = 0usize;
+    let mut cursor = after.saturating_add(1);
+    while let Some((end, cert)) = db.cert_from(cursor)? {
+        let mut run = Vec::new();
+        let mut run_bytes = 0usize;
+        for h in cursor..=end {
+            let Some(b) = db.block_at(h)? else {
+                return Ok(SyncResponse::Committed { blocks, proof });
+            };
+            run_bytes += borsh::object_length(&b).unwrap_or(0);
+            run.push(b);
         }
-        Ok(SyncResponse::Committed { blocks, proof })
+        if !blocks.is_empty()
+            && (blocks.len() + run.len() > SYNC_BLOCKS_MAX
+                || bytes + run_bytes > SYNC_BYTES_MAX / 2)
+        {
+            break;
+        }
+        bytes += run_bytes;
+        blocks.extend(run);
+        proof = Some(cert);
+        cursor = end + 1;
+        if blocks.len() >= SYNC_BLOCKS_MAX {
+            break;
+        }
     }
+    Ok(SyncResponse::Committed { blocks, proof })
 }
