@@ -825,8 +825,12 @@ fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
             "the flood never met a full pool: {codes:?}"
         );
         assert!(codes.get("pending").copied().unwrap_or(0) >= POOL_MAX as usize);
-        let during = cluster.height(0).await.unwrap();
-        assert!(during > start, "no commit during the flood");
+        // The chain goes on committing through the flood. (The flood
+        // itself now lasts ~0.3 s, less than a block can take, so the
+        // height right after it proves nothing: wait for the next block.)
+        cluster
+            .wait_height(0, start + 1, Duration::from_secs(30))
+            .await;
 
         // Once it stops, the node serves a new client without a restart:
         // a transfer from an account outside the flood, retried on "busy"
