@@ -120,6 +120,14 @@ pub struct ConsensusSection {
     /// proposing, so that blocks carry batches rather than a few
     /// transactions each.
     pub min_block_interval_ms: u64,
+    /// A leader whose own executor has more than this many committed
+    /// blocks still to execute waits for it (at most
+    /// `execution_wait_max_ms`) before proposing: under load, blocks then
+    /// grow instead of consensus running ahead with many small ones.
+    pub execution_lead_blocks: usize,
+    /// At most half of `base_timeout_ms`; by default 400, or half of
+    /// `base_timeout_ms` if that is less.
+    pub execution_wait_max_ms: Option<u64>,
 }
 
 impl Default for ConsensusSection {
@@ -130,6 +138,8 @@ impl Default for ConsensusSection {
             block_txs_max: 5_000,
             empty_block_interval_ms: 500,
             min_block_interval_ms: 50,
+            execution_lead_blocks: 2,
+            execution_wait_max_ms: None,
         }
     }
 }
@@ -301,13 +311,24 @@ impl NodeConfig {
                 format!("must be 1 to {}", crate::payload::BLOCK_TXS_MAX),
             ));
         }
-        if c.empty_block_interval_ms * 2 > c.base_timeout_ms {
+        if c.empty_block_interval_ms.saturating_mul(2) > c.base_timeout_ms {
             return Err(invalid(
                 "consensus.empty_block_interval_ms",
                 &c.empty_block_interval_ms.to_string(),
                 "must be at most half of base_timeout_ms, or idle rounds time out".into(),
             ));
         }
+        let execution_wait_max_ms = match c.execution_wait_max_ms {
+            Some(ms) if ms.saturating_mul(2) > c.base_timeout_ms => {
+                return Err(invalid(
+                    "consensus.execution_wait_max_ms",
+                    &ms.to_string(),
+                    "must be at most half of base_timeout_ms, or a waiting leader times out".into(),
+                ));
+            }
+            Some(ms) => ms,
+            None => (c.base_timeout_ms / 2).min(400),
+        };
         let m = &file.mempool;
         if m.txs_max == 0 || m.per_sender_max == 0 || m.sequence_window == 0 {
             return Err(invalid(
@@ -348,6 +369,8 @@ impl NodeConfig {
                 block_txs_max: c.block_txs_max,
                 empty_block_interval: Duration::from_millis(c.empty_block_interval_ms),
                 min_block_interval: Duration::from_millis(c.min_block_interval_ms),
+                execution_lead_blocks: c.execution_lead_blocks,
+                execution_wait_max: Duration::from_millis(execution_wait_max_ms),
                 ..Default::default()
             },
             mempool: MempoolConfig {
@@ -357,5 +380,48 @@ impl NodeConfig {
                 sequence_window: m.sequence_window,
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(consensus: &str) -> Result<NodeConfig, ConfigError> {
+        let text = format!(
+            "role = \"validator\"\ngenesis = \"genesis.toml\"\nnode_key = \"node.key\"\n\
+             data_dir = \"data\"\n[p2p]\nlisten = \"/ip4/127.0.0.1/tcp/1\"\npeers = []\n\
+             [rpc]\nlisten = \"127.0.0.1:2\"\n[consensus]\n{consensus}\n"
+        );
+        NodeConfig::parse(Path::new("/home"), "config.toml", &text)
+    }
+
+    #[test]
+    fn a_leader_waits_for_execution_at_most_half_a_round_timeout() {
+        let c = parse("").unwrap();
+        assert_eq!(c.host.execution_lead_blocks, 2);
+        assert_eq!(c.host.execution_wait_max, Duration::from_millis(400));
+        // Unset, the wait follows a shorter round timeout down.
+        let c = parse("base_timeout_ms = 500\nempty_block_interval_ms = 200").unwrap();
+        assert_eq!(c.host.execution_wait_max, Duration::from_millis(250));
+        let c = parse("execution_wait_max_ms = 100\nexecution_lead_blocks = 8").unwrap();
+        assert_eq!(c.host.execution_wait_max, Duration::from_millis(100));
+        assert_eq!(c.host.execution_lead_blocks, 8);
+        let err = parse(
+            "base_timeout_ms = 500\nempty_block_interval_ms = 200\nexecution_wait_max_ms = 300",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("consensus.execution_wait_max_ms"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_huge_interval_is_refused_not_overflowed() {
+        let err = parse(&format!("empty_block_interval_ms = {}", u64::MAX)).unwrap_err();
+        assert!(err.to_string().contains("empty_block_interval_ms"), "{err}");
+        let err = parse(&format!("execution_wait_max_ms = {}", u64::MAX)).unwrap_err();
+        assert!(err.to_string().contains("execution_wait_max_ms"), "{err}");
     }
 }

@@ -66,6 +66,17 @@ pub struct HostConfig {
     /// carry batches, and the cost of a block is shared by more
     /// transactions.
     pub min_block_interval: Duration,
+    /// A leader whose executor has more than this many committed blocks
+    /// still to execute waits (at most `execution_wait_max`) for it to
+    /// catch up before proposing. The transactions of those blocks are in
+    /// flight, so a block proposed now would carry only what arrived in the
+    /// last moments, and would only join the queue: under load, consensus
+    /// ran ahead with many small blocks, each costing execution its fixed
+    /// share (an fsync, the tree's upper levels), and throughput fell.
+    pub execution_lead_blocks: usize,
+    /// The longest a leader waits for its executor; below the round
+    /// timeout, so that followers do not give up on it.
+    pub execution_wait_max: Duration,
     /// How far ahead of this node's clock a proposal's timestamp may be.
     pub clock_drift_max: Duration,
 }
@@ -76,6 +87,8 @@ impl Default for HostConfig {
             block_txs_max: 5_000,
             empty_block_interval: Duration::from_millis(500),
             min_block_interval: Duration::from_millis(50),
+            execution_lead_blocks: 2,
+            execution_wait_max: Duration::from_millis(400),
             clock_drift_max: Duration::from_secs(10),
         }
     }
@@ -118,6 +131,11 @@ struct PendingProposal {
     deadline: tokio::time::Instant,
     /// Before this, only a full block is proposed.
     earliest: tokio::time::Instant,
+    /// Until this, the leader waits for its executor to catch up
+    /// ([`HostConfig::execution_lead_blocks`]).
+    execution_deadline: tokio::time::Instant,
+    /// Set while the proposal waits for the executor.
+    held: bool,
 }
 
 const WAITING_CHECKS_MAX: usize = 64;
@@ -480,6 +498,8 @@ impl Host {
                         now + self.config.empty_block_interval
                     },
                     earliest,
+                    execution_deadline: now + self.config.execution_wait_max,
+                    held: false,
                 });
                 if work && earliest <= now {
                     return self.build_payload();
@@ -565,6 +585,12 @@ impl Host {
         false
     }
 
+    /// Whether this node's executor is further behind consensus than a
+    /// leader lets it be before proposing.
+    fn execution_behind(&self) -> bool {
+        self.backlog.blocks.len() > self.config.execution_lead_blocks
+    }
+
     /// How long a leader should still wait after its parent block before
     /// proposing a block that is not full.
     fn fill_wait(&self, parent: &BlockId) -> Duration {
@@ -606,6 +632,15 @@ impl Host {
             return Ok(None);
         };
         if pending.round != self.core.round() {
+            return Ok(None);
+        }
+        let now = tokio::time::Instant::now();
+        if self.execution_behind() && now < pending.execution_deadline {
+            self.pending_proposal = Some(PendingProposal {
+                deadline: pending.execution_deadline,
+                held: true,
+                ..pending
+            });
             return Ok(None);
         }
         // Transactions in blocks between the executed state and the parent
@@ -975,6 +1010,9 @@ impl Host {
         let executed = self.shared.executed().height;
         self.backlog.executed(executed);
         self.feed_executor()?;
+        if self.pending_proposal.as_ref().is_some_and(|p| p.held) && !self.execution_behind() {
+            self.propose_now().await?;
+        }
         let waiting = std::mem::take(&mut self.waiting);
         for w in waiting {
             match self.check_result(&w.block) {

@@ -25,5 +25,6 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(format!("{reparsed:?}"), format!("{config:?}"));
     assert!(config.consensus.base_timeout <= config.consensus.max_timeout);
     assert!(config.host.min_block_interval < config.consensus.base_timeout);
+    assert!(config.host.execution_wait_max * 2 <= config.consensus.base_timeout);
     assert!(config.rpc_connections_per_ip_max <= config.rpc_connections_max);
 });
