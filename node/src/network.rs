@@ -40,6 +40,13 @@ pub const TXS_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub const SYNC_BYTES_MAX: usize = 64 * 1024 * 1024;
 /// Most committed blocks one sync response carries.
 pub const SYNC_BLOCKS_MAX: usize = 256;
+/// A sync response carries whole committed runs up to this many encoded
+/// bytes (the first run always). The node that asked holds the answer,
+/// decoded, on top of its execution backlog: a lagging regulator took
+/// 32 MiB answers (~150,000 transfers) while its backlog was already
+/// full, and its memory passed 1 GiB. A few MiB per round trip still
+/// syncs far faster than any node executes.
+pub const SYNC_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// Most transactions in one shared batch.
 pub const TXS_BATCH_MAX: usize = 4_096;
 
@@ -854,8 +861,7 @@ fn committed_after(db: &Db, after: u64) -> Result<SyncResponse, crate::store::Db
             run.push(b);
         }
         if !blocks.is_empty()
-            && (blocks.len() + run.len() > SYNC_BLOCKS_MAX
-                || bytes + run_bytes > SYNC_BYTES_MAX / 2)
+            && (blocks.len() + run.len() > SYNC_BLOCKS_MAX || bytes + run_bytes > SYNC_ANSWER_BYTES)
         {
             break;
         }

@@ -452,7 +452,9 @@ impl Detector {
             .filter(|e| e.ts + window > edge.timestamp_ms)
             .copied()
             .collect();
-        let parties = distinct(recent.iter().map(|e| e.counterparty));
+        // Addresses, not their text: this runs for every leg, and an alert
+        // (which formats them) is rare.
+        let parties = distinct_addresses(recent.iter().map(|e| e.counterparty));
         if parties.len() < self.config.fan_count {
             return;
         }
@@ -470,7 +472,7 @@ impl Detector {
                 window / 1_000
             );
             a.tx_hashes = recent.iter().rev().map(|e| e.tx.to_string()).collect();
-            a.related = parties;
+            a.related = parties.iter().map(|p| p.to_string()).collect();
         }));
     }
 
@@ -614,15 +616,17 @@ fn push_bounded(q: &mut VecDeque<Event>, e: Event, cap: usize, now: u64, keep_ms
     q.push_back(e);
 }
 
-fn distinct(it: impl Iterator<Item = Address>) -> Vec<String> {
+/// The addresses `it` yields, each once, in first-seen order.
+fn distinct_addresses(it: impl Iterator<Item = Address>) -> Vec<Address> {
     let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for a in it {
-        if seen.insert(a) {
-            out.push(a.to_string());
-        }
-    }
-    out
+    it.filter(|a| seen.insert(*a)).collect()
+}
+
+fn distinct(it: impl Iterator<Item = Address>) -> Vec<String> {
+    distinct_addresses(it)
+        .iter()
+        .map(|a| a.to_string())
+        .collect()
 }
 
 #[cfg(test)]
