@@ -139,6 +139,8 @@ struct PendingProposal {
 }
 
 const WAITING_CHECKS_MAX: usize = 64;
+/// How long an unanswered bulk sync request keeps others from being sent.
+const SYNC_WAIT_MAX: Duration = Duration::from_secs(30);
 const PAYLOADS_MAX: usize = 4_096;
 
 /// How far execution may fall behind consensus before this node stops
@@ -205,6 +207,8 @@ pub struct Host {
     preverified: HashMap<Digest, Arc<Preverified>>,
     waiting: Vec<WaitingCheck>,
     backlog: Backlog,
+    /// When the bulk sync request still unanswered was sent.
+    sync_in_flight: Option<tokio::time::Instant>,
     pending_proposal: Option<PendingProposal>,
     timer: Option<(Round, tokio::time::Instant)>,
 }
@@ -253,6 +257,7 @@ impl Host {
             preverified: HashMap::new(),
             waiting: Vec::new(),
             backlog: Backlog::default(),
+            sync_in_flight: None,
             pending_proposal: None,
             timer: None,
         };
@@ -514,7 +519,20 @@ impl Host {
                 if self.backlog.deferring {
                     return Ok(None);
                 }
+                // One answer at a time: the core asks again every few
+                // rounds, and a node slow to get or apply answers (the very
+                // node that is behind) held several at once, each up to
+                // `SYNC_ANSWER_BYTES`. The network times a request out, so
+                // the wait here is only a backstop.
+                let now = tokio::time::Instant::now();
+                if self
+                    .sync_in_flight
+                    .is_some_and(|at| now.duration_since(at) < SYNC_WAIT_MAX)
+                {
+                    return Ok(None);
+                }
                 if let Some(peer) = self.peer_of(from) {
+                    self.sync_in_flight = Some(now);
                     self.request(peer, SyncRequest::Committed { after: after.0 }, true);
                 }
             }
@@ -954,23 +972,25 @@ impl Host {
                 if stored.payload.digest() == stored.block.payload {
                     let stored = *stored;
                     let block = stored.block.clone();
-                    self.payloads
-                        .insert(stored.block.payload, Arc::new(stored.payload));
+                    let added = self.add_payload(stored.block.payload, stored.payload);
                     self.apply(Event::BlockFetched { block }).await?;
+                    self.forget_unused(added.as_slice());
                 }
             }
             Internal::Synced(Some(SyncResponse::Committed {
                 blocks,
                 proof: Some(proof),
             })) => {
+                self.sync_in_flight = None;
                 let mut plain = Vec::with_capacity(blocks.len());
+                let mut added = Vec::new();
                 for stored in blocks {
                     if stored.payload.digest() != stored.block.payload {
                         tracing::warn!("sync response with a payload that does not match");
+                        self.forget_unused(&added);
                         return Ok(());
                     }
-                    self.payloads
-                        .insert(stored.block.payload, Arc::new(stored.payload));
+                    added.extend(self.add_payload(stored.block.payload, stored.payload));
                     plain.push(stored.block);
                 }
                 tracing::info!(blocks = plain.len(), "synced committed blocks");
@@ -979,10 +999,36 @@ impl Host {
                     proof,
                 })
                 .await?;
+                // Blocks consensus did not take (committed already, by an
+                // earlier answer) leave nothing behind: their payloads
+                // used to stay until the map held 4,096.
+                self.forget_unused(&added);
             }
-            Internal::Fetched(_) | Internal::Synced(_) => {}
+            Internal::Synced(_) => self.sync_in_flight = None,
+            Internal::Fetched(_) => {}
         }
         Ok(())
+    }
+
+    /// Adds a payload that came from a peer's store under its (checked)
+    /// digest; returns the digest if it was not there yet.
+    fn add_payload(&mut self, digest: Digest, payload: Payload) -> Option<Digest> {
+        match self.payloads.entry(digest) {
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(Arc::new(payload));
+                Some(digest)
+            }
+            std::collections::hash_map::Entry::Occupied(_) => None,
+        }
+    }
+
+    /// Removes those of `added` that no known block refers to.
+    fn forget_unused(&mut self, added: &[Digest]) {
+        if added.is_empty() {
+            return;
+        }
+        let used: HashSet<Digest> = self.known.values().map(|k| k.digest).collect();
+        forget_unused(&mut self.payloads, added, &used);
     }
 
     async fn verdict(
@@ -1045,6 +1091,19 @@ impl Host {
             self.payloads.retain(|d, _| keep.contains(d));
         }
         Ok(())
+    }
+}
+
+/// Removes the payloads of `added` that are not in `used`.
+fn forget_unused(
+    payloads: &mut HashMap<Digest, Arc<Payload>>,
+    added: &[Digest],
+    used: &HashSet<Digest>,
+) {
+    for digest in added {
+        if !used.contains(digest) {
+            payloads.remove(digest);
+        }
     }
 }
 
@@ -1139,6 +1198,31 @@ mod tests {
         assert!(taken.iter().all(Option::is_some), "{taken:?}");
         assert!(!payloads.contains_key(&shared));
         assert!(payloads.contains_key(&own));
+    }
+
+    #[test]
+    fn a_synced_payload_nothing_refers_to_leaves_the_map() {
+        let payload = |h: u64| Payload {
+            result: ResultClaim {
+                height: h,
+                state_root: Hash([0; 32]),
+                receipts_root: Hash([0; 32]),
+            },
+            txs: Vec::new(),
+        };
+        let (stale, kept, earlier) = (payload(1), payload(2), payload(3));
+        let mut payloads: HashMap<Digest, Arc<Payload>> = [&stale, &kept, &earlier]
+            .into_iter()
+            .map(|p| (p.digest(), Arc::new(p.clone())))
+            .collect();
+        // An answer added `stale` (its block was committed already) and
+        // `kept` (a known block refers to it); `earlier` was in the map
+        // before the answer and is not the answer's to remove.
+        let used = HashSet::from([kept.digest()]);
+        forget_unused(&mut payloads, &[stale.digest(), kept.digest()], &used);
+        assert!(!payloads.contains_key(&stale.digest()));
+        assert!(payloads.contains_key(&kept.digest()));
+        assert!(payloads.contains_key(&earlier.digest()));
     }
 
     #[test]
