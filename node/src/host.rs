@@ -209,6 +209,9 @@ pub struct Host {
     backlog: Backlog,
     /// When the bulk sync request still unanswered was sent.
     sync_in_flight: Option<tokio::time::Instant>,
+    /// A bulk sync consensus asked for while execution was too far
+    /// behind: whom to ask once the backlog has drained.
+    sync_skipped: Option<ValidatorId>,
     pending_proposal: Option<PendingProposal>,
     timer: Option<(Round, tokio::time::Instant)>,
 }
@@ -258,6 +261,7 @@ impl Host {
             waiting: Vec::new(),
             backlog: Backlog::default(),
             sync_in_flight: None,
+            sync_skipped: None,
             pending_proposal: None,
             timer: None,
         };
@@ -514,29 +518,23 @@ impl Host {
             Action::CheckPayload { block } => self.check_payload(block),
             Action::SyncRequest { after, from } => {
                 // Each sync answer commits more blocks and asks for the
-                // next: while execution is far behind, wait (the core asks
-                // again a few rounds after it resumes).
+                // next: while execution is far behind, wait, and ask once
+                // the backlog has drained (the core would ask again only
+                // after a few rounds, and a node that lets proposals pass
+                // sees rounds go by only through its own timeouts).
+                if self.backlog.deferring {
+                    self.sync_skipped = Some(from);
+                    return Ok(None);
+                }
+                self.bulk_sync(from, after.0);
+            }
+            Action::Fetch { block_id, from } => {
+                // A node far behind would keep every block it fetches (a
+                // recent, full one) in memory until it executes up to it,
+                // minutes later. The core fetches again on later rounds.
                 if self.backlog.deferring {
                     return Ok(None);
                 }
-                // One answer at a time: the core asks again every few
-                // rounds, and a node slow to get or apply answers (the very
-                // node that is behind) held several at once, each up to
-                // `SYNC_ANSWER_BYTES`. The network times a request out, so
-                // the wait here is only a backstop.
-                let now = tokio::time::Instant::now();
-                if self
-                    .sync_in_flight
-                    .is_some_and(|at| now.duration_since(at) < SYNC_WAIT_MAX)
-                {
-                    return Ok(None);
-                }
-                if let Some(peer) = self.peer_of(from) {
-                    self.sync_in_flight = Some(now);
-                    self.request(peer, SyncRequest::Committed { after: after.0 }, true);
-                }
-            }
-            Action::Fetch { block_id, from } => {
                 if let Some(peer) = self.peer_of(from) {
                     self.request(peer, SyncRequest::Block(block_id), false);
                 }
@@ -557,6 +555,25 @@ impl Host {
             }
         }
         Ok(None)
+    }
+
+    /// Asks `from` for the committed blocks after `after`. One answer at a
+    /// time: the core asks again every few rounds, and a node slow to get
+    /// or apply answers (the very node that is behind) held several at
+    /// once, each up to `SYNC_ANSWER_BYTES`. The network times a request
+    /// out, so the wait here is only a backstop.
+    fn bulk_sync(&mut self, from: ValidatorId, after: u64) {
+        let now = tokio::time::Instant::now();
+        if self
+            .sync_in_flight
+            .is_some_and(|at| now.duration_since(at) < SYNC_WAIT_MAX)
+        {
+            return;
+        }
+        if let Some(peer) = self.peer_of(from) {
+            self.sync_in_flight = Some(now);
+            self.request(peer, SyncRequest::Committed { after }, true);
+        }
     }
 
     fn request(&self, peer: PeerId, request: SyncRequest, bulk: bool) {
@@ -1056,6 +1073,11 @@ impl Host {
         let executed = self.shared.executed().height;
         self.backlog.executed(executed);
         self.feed_executor()?;
+        if !self.backlog.deferring {
+            if let Some(from) = self.sync_skipped.take() {
+                self.bulk_sync(from, self.core.committed().height.0);
+            }
+        }
         if self.pending_proposal.as_ref().is_some_and(|p| p.held) && !self.execution_behind() {
             self.propose_now().await?;
         }

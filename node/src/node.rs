@@ -185,7 +185,10 @@ pub async fn run(
     let (txs_tx, mut txs_rx) = mpsc::channel(256);
     let (exec_tx, exec_rx) = mpsc::channel(256);
     let (executed_tx, _) = watch::channel(executed);
-    let (commits_tx, _) = broadcast::channel(1_024);
+    // Subscribers' buffer: each entry holds its block's transaction hashes
+    // (up to 320 KiB), and the ring stays full whether anyone listens or
+    // not; a subscriber 256 blocks behind skips ahead.
+    let (commits_tx, _) = broadcast::channel(256);
     let peers = Arc::new(Mutex::new(Default::default()));
     let shared = Arc::new(Shared {
         chain_id,
