@@ -657,7 +657,13 @@ impl Network {
                 peer_id,
                 ..
             } => {
-                tracing::warn!(peer = ?peer_id, from = %send_back_addr, "refused a connection from a non-member: {cause}");
+                // Bans go through the same allow list as membership.
+                let who = if peer_id.is_some_and(|p| self.banned.contains_key(&p)) {
+                    "a banned peer"
+                } else {
+                    "a non-member"
+                };
+                tracing::warn!(peer = ?peer_id, from = %send_back_addr, "refused a connection from {who}: {cause}");
                 if let Ok(mut status) = self.status.lock() {
                     status.refused_connections += 1;
                 }
