@@ -707,6 +707,58 @@ fn a_killed_validator_catches_up_and_quorum_loss_recovers() {
             .await;
         cluster.assert_agree(&[0, 1, 2, 3, 4], target).await;
 
+        // A stalled node (SIGSTOP: as a long pause or a hung disk would)
+        // must not blame its peers when it wakes up: every request they
+        // had half-sent to it ends at once, and those are one event per
+        // connection, not five bad messages that ban an honest peer
+        // (before the fix: 23 bad messages, all four validators banned).
+        let regulator = cluster.nodes[4].child.as_ref().unwrap().id().to_string();
+        let bad_before = bad_messages(&cluster, 4).await;
+        assert!(Command::new("kill")
+            .args(["-STOP", &regulator])
+            .status()
+            .unwrap()
+            .success());
+        // Big proposals (thousands of transfers, more than a stream's
+        // window), so the validators' sends to it stop mid-message and time
+        // out while it sleeps.
+        let during: Vec<SignedTransaction> = (0..3_200)
+            .map(|k| wallets.transfer(k % 16, (k + 5) % 16, 1))
+            .collect();
+        for batch in during.chunks(800) {
+            for verdict in cluster.client(0).submit_many(batch).await.unwrap() {
+                assert!(verdict["code"].is_null(), "refused: {verdict}");
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        assert!(Command::new("kill")
+            .args(["-CONT", &regulator])
+            .status()
+            .unwrap()
+            .success());
+        let sample: Vec<Hash> = during.iter().step_by(97).map(|t| t.hash()).collect();
+        wait_committed(&cluster.client(0), &sample).await;
+        let log = std::fs::read_to_string(cluster.nodes[4].home.join("node.log")).unwrap();
+        let bad_after = bad_messages(&cluster, 4).await;
+        println!(
+            "after the stall the regulator counted {} bad messages",
+            bad_after - bad_before
+        );
+        assert!(
+            !log.contains("peer banned"),
+            "the stalled regulator banned an honest peer; log:\n{}",
+            cluster.log_tail(4)
+        );
+        wait_committed(&cluster.client(4), &sample).await;
+        // At most one per connection: a peer pair may hold two (each side
+        // dials the other).
+        assert!(
+            bad_after - bad_before <= 8,
+            "more than one bad message per connection after a stall: {bad_before} -> {bad_after}"
+        );
+        let target = cluster.height(0).await.unwrap();
+        cluster.assert_agree(&[0, 1, 2, 3, 4], target).await;
+
         // Two of four down: no progress (and no fork).
         cluster.kill(2);
         cluster.kill(3);

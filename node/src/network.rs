@@ -25,7 +25,7 @@ use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use hutong_consensus::messages::Message;
 use hutong_consensus::types::{BlockId, QuorumCert};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
-use libp2p::swarm::{DialError, ListenError, NetworkBehaviour, SwarmEvent};
+use libp2p::swarm::{ConnectionId, DialError, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{allow_block_list, identity, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
 use tokio::sync::{mpsc, oneshot};
 
@@ -318,6 +318,14 @@ pub struct Network {
     dials: Vec<Dial>,
     /// Penalty score and the time of the last bad message, per peer.
     scores: HashMap<PeerId, (i32, Instant)>,
+    /// The last connection each peer was charged for. A connection is
+    /// charged once: the first bad message closes it, and everything
+    /// else that arrives broken on it is the same event. When this node
+    /// stalls (a long pause, a slow disk), every request its peers had
+    /// half-sent ends in an unexpected end of file at once; charged one
+    /// by one, those banned every honest peer in the same millisecond.
+    /// Bounded: only members connect (the allow list refuses the rest).
+    charged: HashMap<PeerId, ConnectionId>,
     banned: HashMap<PeerId, Instant>,
     pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Option<SyncResponse>>>,
     status: std::sync::Arc<std::sync::Mutex<PeerStatus>>,
@@ -443,6 +451,7 @@ impl Network {
             config,
             dials,
             scores: HashMap::new(),
+            charged: HashMap::new(),
             banned: HashMap::new(),
             pending_sync: HashMap::new(),
             status,
@@ -573,7 +582,7 @@ impl Network {
                     .send_request(&to, Inbound::Valid(request));
                 self.pending_sync.insert(id, reply);
             }
-            NetCommand::Penalise { peer, why } => self.penalise(peer, &why),
+            NetCommand::Penalise { peer, why } => self.penalise(peer, None, &why),
         }
     }
 
@@ -595,7 +604,18 @@ impl Network {
         }
     }
 
-    fn penalise(&mut self, peer: PeerId, why: &str) {
+    /// Charges `peer` for a bad message and disconnects it. `connection`
+    /// is the connection the message came on, when the network saw it
+    /// arrive (not for messages the host found bad after decoding):
+    /// further bad messages on an already charged connection cost nothing.
+    fn penalise(&mut self, peer: PeerId, connection: Option<ConnectionId>, why: &str) {
+        if let Some(connection) = connection {
+            if self.charged.insert(peer, connection) == Some(connection) {
+                tracing::debug!(%peer, "another bad message ({why}) on a connection already charged");
+                let _ = self.swarm.disconnect_peer_id(peer);
+                return;
+            }
+        }
         let now = Instant::now();
         let entry = self.scores.entry(peer).or_insert((0, now));
         if now.duration_since(entry.1) > SCORE_MEMORY {
@@ -699,6 +719,7 @@ impl Network {
         match event {
             request_response::Event::Message {
                 peer,
+                connection_id,
                 message:
                     request_response::Message::Request {
                         request, channel, ..
@@ -707,7 +728,7 @@ impl Network {
             } => {
                 let request = match request {
                     Inbound::Valid(r) => r,
-                    Inbound::Invalid(why) => return self.penalise(peer, &why),
+                    Inbound::Invalid(why) => return self.penalise(peer, Some(connection_id), &why),
                 };
                 let _ = self
                     .swarm
@@ -719,8 +740,13 @@ impl Network {
                     envelope: Box::new(request),
                 });
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                self.inbound_failure(peer, &error);
+            request_response::Event::InboundFailure {
+                peer,
+                connection_id,
+                error,
+                ..
+            } => {
+                self.inbound_failure(peer, connection_id, &error);
             }
             _ => {}
         }
@@ -730,6 +756,7 @@ impl Network {
         match event {
             request_response::Event::Message {
                 peer,
+                connection_id,
                 message:
                     request_response::Message::Request {
                         request, channel, ..
@@ -738,11 +765,11 @@ impl Network {
             } => {
                 let request = match request {
                     Inbound::Valid(r) => r,
-                    Inbound::Invalid(why) => return self.penalise(peer, &why),
+                    Inbound::Invalid(why) => return self.penalise(peer, Some(connection_id), &why),
                 };
                 let _ = self.swarm.behaviour_mut().txs.send_response(channel, ());
                 if request.0.len() > TXS_BATCH_MAX {
-                    self.penalise(peer, "oversized transaction batch");
+                    self.penalise(peer, Some(connection_id), "oversized transaction batch");
                     return;
                 }
                 self.deliver(NetEvent::Txs {
@@ -750,17 +777,27 @@ impl Network {
                     batch: request,
                 });
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                self.inbound_failure(peer, &error);
+            request_response::Event::InboundFailure {
+                peer,
+                connection_id,
+                error,
+                ..
+            } => {
+                self.inbound_failure(peer, connection_id, &error);
             }
             _ => {}
         }
     }
 
-    fn inbound_failure(&mut self, peer: PeerId, error: &request_response::InboundFailure) {
+    fn inbound_failure(
+        &mut self,
+        peer: PeerId,
+        connection: ConnectionId,
+        error: &request_response::InboundFailure,
+    ) {
         match error {
             request_response::InboundFailure::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
-                self.penalise(peer, &e.to_string());
+                self.penalise(peer, Some(connection), &e.to_string());
             }
             other => tracing::debug!(%peer, "inbound request failed: {other}"),
         }
@@ -770,6 +807,7 @@ impl Network {
         match event {
             request_response::Event::Message {
                 peer,
+                connection_id,
                 message:
                     request_response::Message::Request {
                         request, channel, ..
@@ -778,7 +816,7 @@ impl Network {
             } => {
                 let request = match request {
                     Inbound::Valid(r) => r,
-                    Inbound::Invalid(why) => return self.penalise(peer, &why),
+                    Inbound::Invalid(why) => return self.penalise(peer, Some(connection_id), &why),
                 };
                 if self.serving >= SERVING_MAX {
                     tracing::debug!(%peer, ?request, "sync request refused: busy");
@@ -818,8 +856,13 @@ impl Network {
                     let _ = reply.send(None);
                 }
             }
-            request_response::Event::InboundFailure { peer, error, .. } => {
-                self.inbound_failure(peer, &error);
+            request_response::Event::InboundFailure {
+                peer,
+                connection_id,
+                error,
+                ..
+            } => {
+                self.inbound_failure(peer, connection_id, &error);
             }
             _ => {}
         }
