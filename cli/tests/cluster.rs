@@ -1400,10 +1400,19 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         let key = hutong_runtime::StateKey::Balance(Address::of(&w_key.public()), cny);
         let value =
             hutong_runtime::StateValue::Balance(hutong_runtime::state::Holding::of(Amount(1)));
+        // A tree key's latest value is its newest entry in `tree_values`:
+        // key hash ‖ version (big-endian) → Option<encoded value>.
+        let version: u64 = borsh::from_slice(
+            &db.get_cf(db.cf_handle("meta").unwrap(), b"state_version")
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        let entry = [key.key_hash().0.as_slice(), &version.to_be_bytes()].concat();
         db.put_cf(
-            db.cf_handle("state").unwrap(),
-            borsh::to_vec(&key).unwrap(),
-            borsh::to_vec(&value).unwrap(),
+            db.cf_handle("tree_values").unwrap(),
+            entry,
+            borsh::to_vec(&Some(value.encode())).unwrap(),
         )
         .unwrap();
     }

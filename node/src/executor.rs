@@ -493,6 +493,71 @@ mod tests {
         }
     }
 
+    /// The database keeps one copy of a tree key's value (its newest
+    /// entry in `tree_values`) and transfer records apart: read back cold,
+    /// every latest value, every deletion and every older version agree
+    /// with the in-memory reference store.
+    #[test]
+    fn latest_values_read_cold_match_the_reference_store() {
+        use hutong_runtime::state::{TransferFields, TransferRecord};
+        use hutong_runtime::{Amount, TransferId};
+
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut db = Db::open(dir.path(), ChainId([7; 32])).expect("a new database");
+        let mut reference = MemStore::new();
+        let record = |i: u8| {
+            (
+                StateKey::TransferRecord(Address([i; 20]), TransferId(u128::from(i))),
+                Some(StateValue::TransferRecord(TransferRecord {
+                    tx_hash: Hash([i; 32]),
+                    fields: TransferFields::Single {
+                        to: Address([9; 20]),
+                        asset: AssetCode::new("CNY").expect("a valid code"),
+                        amount: Amount(u128::from(i)),
+                    },
+                })),
+            )
+        };
+        let balance = |v: u128| Some(StateValue::Balance(Holding::of(Amount(v))));
+        let versions: Vec<Vec<(StateKey, Option<StateValue>)>> = vec![
+            (0..20).map(|i| (key(i), balance(u128::from(i)))).collect(),
+            vec![(key(3), balance(300)), record(1), record(2)],
+            // Deletions take jmt's per-key path; a record's value changes.
+            vec![(key(4), None), (key(5), None), (key(6), balance(600))],
+            vec![(key(5), balance(55)), record(3)],
+        ];
+        for (v, changes) in versions.into_iter().enumerate() {
+            let v = v as u64;
+            let ours = prepare_commit(&db, v, changes.clone()).expect("computed");
+            let theirs = prepare_commit(&reference, v, changes).expect("computed");
+            assert_eq!(ours.root, theirs.root, "root of version {v}");
+            db.apply(ours).expect("written");
+            reference.apply(theirs).expect("applied");
+        }
+        drop(db);
+        let db = Db::open(dir.path(), ChainId([7; 32])).expect("reopened");
+        let mut keys: Vec<StateKey> = (0..22).map(key).collect();
+        keys.extend((1..=4).map(|i| record(i).0));
+        for k in &keys {
+            assert_eq!(
+                db.state(k).expect("readable"),
+                reference.get(k).expect("readable"),
+                "{k:?}"
+            );
+        }
+        assert_eq!(db.state(&key(4)).expect("readable"), None);
+        for v in 0..=3 {
+            for i in [3, 4, 5, 6] {
+                let h = key(i).key_hash();
+                assert_eq!(
+                    db.get_value_option(v, h).expect("readable"),
+                    reference.get_value_option(v, h).expect("readable"),
+                    "key {i} at version {v}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn the_next_block_runs_on_the_pending_one_and_matches_serial_execution() {
         let dir = tempfile::tempdir().expect("a temporary folder");

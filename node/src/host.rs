@@ -136,6 +136,8 @@ struct PendingProposal {
     execution_deadline: tokio::time::Instant,
     /// Set while the proposal waits for the executor.
     held: bool,
+    /// When consensus asked for the payload.
+    asked: tokio::time::Instant,
 }
 
 const WAITING_CHECKS_MAX: usize = 64;
@@ -306,6 +308,7 @@ impl Host {
                 _ = sleep_until(timer) => {
                     if let Some((round, _)) = self.timer.take() {
                         lock(&self.shared.consensus).timeouts += 1;
+                        tracing::info!(round = round.0, "round timed out");
                         self.apply(Event::Timer { round }).await?;
                     }
                 }
@@ -509,6 +512,7 @@ impl Host {
                     earliest,
                     execution_deadline: now + self.config.execution_wait_max,
                     held: false,
+                    asked: now,
                 });
                 if work && earliest <= now {
                     return self.build_payload();
@@ -741,6 +745,14 @@ impl Host {
             senders: txs.iter().map(|t| t.tx.sender_address()).collect(),
             valid: vec![true; txs.len()],
         };
+        tracing::debug!(
+            round = pending.round.0,
+            txs = txs.len(),
+            waited_ms = now.duration_since(pending.asked).as_millis() as u64,
+            held = pending.held,
+            backlog = self.backlog.blocks.len(),
+            "proposing"
+        );
         let payload = Payload { result, txs };
         let digest = payload.digest();
         if self.preverified.len() < PAYLOADS_MAX {

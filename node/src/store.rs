@@ -44,7 +44,11 @@ mod cf {
     pub const TXS: &str = "txs";
     /// Height (big-endian) → the block's receipts, in order.
     pub const RECEIPTS: &str = "receipts";
-    /// State key (borsh) → latest state value (borsh).
+    /// State key (borsh) → latest state value (borsh), for the keys that
+    /// are not leaves of the state tree: transfer records. The latest
+    /// value of every other key is its newest entry in [`TREE_VALUES`]
+    /// (written there for the tree anyway: keeping a second copy here cost
+    /// a quarter of each block's entries).
     pub const STATE: &str = "state";
     /// Tree node key (borsh) → tree node (borsh).
     pub const TREE_NODES: &str = "tree_nodes";
@@ -106,7 +110,8 @@ const MEMTABLE_BYTES: usize = 32 * 1024 * 1024;
 const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 
 /// The on-disk format; a node refuses a database of another format.
-const FORMAT: u32 = 5;
+/// 6: tree keys' latest values are read from `tree_values` only.
+const FORMAT: u32 = 6;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.
@@ -709,9 +714,12 @@ impl Db {
     }
 
     fn put_state(&self, batch: &mut WriteBatch, update: &StateUpdate) -> Result<(), DbError> {
+        // Tree keys' values go with the tree's nodes (`put_nodes`): jmt
+        // lists every value it was given, deletions included.
         let mut values: Vec<(Vec<u8>, Option<Vec<u8>>)> = update
             .values
             .iter()
+            .filter(|(key, _)| !key.in_tree())
             .map(|(key, value)| (encode(key), value.as_ref().map(encode)))
             .collect();
         self.put_sorted(batch, cf::STATE, &mut values);
@@ -744,9 +752,45 @@ impl Db {
             Lookup::Hit(value) => return Ok(value),
             Lookup::Miss(stamp) => stamp,
         };
-        let value = self.get(cf::STATE, &encode(key))?;
+        let value = self.read_state(key)?;
         self.state_cache.fill(stamp, key, &value);
         Ok(value)
+    }
+
+    /// The latest durable value of a state key, from the database.
+    fn read_state(&self, key: &StateKey) -> Result<Option<StateValue>, DbError> {
+        if !key.in_tree() {
+            return self.get(cf::STATE, &encode(key));
+        }
+        match self.tree_value(Version::MAX, &key.key_hash())? {
+            Some(bytes) => Ok(Some(decode("tree_values", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tree's value of a key at the newest version at or below
+    /// `max_version` (`None`: absent or deleted then).
+    fn tree_value(
+        &self,
+        max_version: Version,
+        key_hash: &KeyHash,
+    ) -> Result<Option<OwnedValue>, DbError> {
+        // Seek backwards from (key hash, max_version).
+        let seek = tree_value_key(key_hash, max_version);
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::TREE_VALUES),
+            IteratorMode::From(&seek, Direction::Reverse),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                if key.len() != 40 || key[..32] != key_hash.0 {
+                    return Ok(None);
+                }
+                decode("tree_values", &value)
+            }
+            None => Ok(None),
+        }
     }
 
     /// The state cache's size and hit counts, for the metrics endpoint.
@@ -1052,24 +1096,7 @@ impl TreeReader for Db {
         max_version: Version,
         key_hash: KeyHash,
     ) -> anyhow::Result<Option<OwnedValue>> {
-        // The newest version at or below `max_version`: seek backwards
-        // from (key hash, max_version).
-        let seek = tree_value_key(&key_hash, max_version);
-        let mut iter = self.db.iterator_cf(
-            self.cf(cf::TREE_VALUES),
-            IteratorMode::From(&seek, Direction::Reverse),
-        );
-        match iter.next() {
-            Some(item) => {
-                let (key, value) = item?;
-                if key.len() != 40 || key[..32] != key_hash.0 {
-                    return Ok(None);
-                }
-                let value: Option<OwnedValue> = decode("tree_values", &value)?;
-                Ok(value)
-            }
-            None => Ok(None),
-        }
+        Ok(self.tree_value(max_version, &key_hash)?)
     }
 
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
@@ -1087,16 +1114,10 @@ impl StateStore for Db {
             Lookup::Hit(value) => return Ok(value),
             Lookup::Miss(stamp) => stamp,
         };
-        let value = match self
-            .get_raw(cf::STATE, &encode(key))
-            .map_err(StoreError::from)?
-        {
-            Some(bytes) => Some(borsh::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
-                key: *key,
-                reason: e.to_string(),
-            })?),
-            None => None,
-        };
+        let value = self.read_state(key).map_err(|e| match e {
+            DbError::Corrupt { reason, .. } => StoreError::Corrupt { key: *key, reason },
+            other => StoreError::from(other),
+        })?;
         self.state_cache.fill(stamp, key, &value);
         Ok(value)
     }

@@ -35,6 +35,12 @@ impl StateKey {
         // v2: balances carry the daily outflow (one leaf per holding).
         jmt::KeyHash(Hash::tagged(b"hutong/state-key/v2", &bytes).0)
     }
+
+    /// Whether the key is a leaf of the state tree. Transfer records are
+    /// not: the [`StateKey::TransferLog`] leaf commits to them all.
+    pub fn in_tree(&self) -> bool {
+        !matches!(self, StateKey::TransferRecord(..))
+    }
 }
 
 /// What kind of party an account belongs to. Only customers are subject to

@@ -220,7 +220,7 @@ pub fn prove<S: StateStore>(
     key: StateKey,
     version: Version,
 ) -> Result<StateProof, StoreError> {
-    if matches!(key, StateKey::TransferRecord(..)) {
+    if !key.in_tree() {
         return Err(StoreError::Tree(
             "transfer records are committed through the transfer log, not proven one by one".into(),
         ));
