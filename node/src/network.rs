@@ -740,15 +740,7 @@ impl Network {
                     envelope: Box::new(request),
                 });
             }
-            request_response::Event::InboundFailure {
-                peer,
-                connection_id,
-                error,
-                ..
-            } => {
-                self.inbound_failure(peer, connection_id, &error);
-            }
-            _ => {}
+            other => self.inbound_failure(other),
         }
     }
 
@@ -777,29 +769,29 @@ impl Network {
                     batch: request,
                 });
             }
-            request_response::Event::InboundFailure {
-                peer,
-                connection_id,
-                error,
-                ..
-            } => {
-                self.inbound_failure(peer, connection_id, &error);
-            }
-            _ => {}
+            other => self.inbound_failure(other),
         }
     }
 
-    fn inbound_failure(
-        &mut self,
-        peer: PeerId,
-        connection: ConnectionId,
-        error: &request_response::InboundFailure,
-    ) {
-        match error {
-            request_response::InboundFailure::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
-                self.penalise(peer, Some(connection), &e.to_string());
+    /// What the protocols share: a request that failed on the way in
+    /// (charged when it was undecodable, see [`Network::penalise`]);
+    /// anything else needs no action.
+    fn inbound_failure<Req, Resp>(&mut self, event: request_response::Event<Req, Resp>) {
+        if let request_response::Event::InboundFailure {
+            peer,
+            connection_id,
+            error,
+            ..
+        } = event
+        {
+            match error {
+                request_response::InboundFailure::Io(e)
+                    if e.kind() == io::ErrorKind::InvalidData =>
+                {
+                    self.penalise(peer, Some(connection_id), &e.to_string());
+                }
+                other => tracing::debug!(%peer, "inbound request failed: {other}"),
             }
-            other => tracing::debug!(%peer, "inbound request failed: {other}"),
         }
     }
 
@@ -856,15 +848,7 @@ impl Network {
                     let _ = reply.send(None);
                 }
             }
-            request_response::Event::InboundFailure {
-                peer,
-                connection_id,
-                error,
-                ..
-            } => {
-                self.inbound_failure(peer, connection_id, &error);
-            }
-            _ => {}
+            other => self.inbound_failure(other),
         }
     }
 
