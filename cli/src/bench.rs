@@ -25,7 +25,7 @@ use hutong_node::client::Client;
 use hutong_node::keyfile;
 use hutong_node::sigverify::{available_threads, verify_parallel};
 use hutong_runtime::crypto::Hash;
-use hutong_runtime::tx::Expiry;
+use hutong_runtime::tx::{Expiry, Payout, BATCH_RECIPIENTS_MAX};
 use hutong_runtime::{
     Address, Amount, AssetCode, ChainId, Height, Keypair, Nonce, SignedTransaction, Transaction,
     TransferId, TxKind,
@@ -44,7 +44,8 @@ pub enum Workload {
     /// 90% of payments go to the institutions' settlement accounts,
     /// Zipf-distributed (the first receives the most).
     Hot,
-    /// The institutions pay out to random customers.
+    /// The institutions pay out to random customers, in batch transfers
+    /// of `--payouts-per-tx` recipients (a payroll), or one by one.
     Payout,
     /// Uniform, with every 20th transfer failing (insufficient funds).
     Mixed,
@@ -88,6 +89,12 @@ pub struct BenchArgs {
     /// below the nodes' pool bound, `mempool.txs_max`, 20,000 by default).
     #[arg(long, default_value_t = 5_000)]
     inflight: usize,
+    /// Payout workload: recipients per transaction, each a transfer (one
+    /// `BatchTransfer`, all or nothing); 1 sends single transfers.
+    /// `--rate`, `--inflight`, `--txs` and the figures count transfers;
+    /// latency counts transactions.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=BATCH_RECIPIENTS_MAX as u64))]
+    payouts_per_tx: u64,
     /// Pre-signed transfers for a closed loop (default: 15,000 per second
     /// of `--duration-secs`); the run ends early if they run out.
     #[arg(long)]
@@ -129,6 +136,13 @@ pub struct BenchResult {
     pub committed: u64,
     pub committed_in_window: u64,
     pub committed_per_sec: f64,
+    /// Transfers per transaction: 1, except in the payout workload's
+    /// batch transfers. `presigned`, `submitted` and `committed` count
+    /// transactions; `committed_in_window` and `committed_per_sec` count
+    /// transfers.
+    pub transfers_per_tx: u64,
+    /// Committed transactions (signatures) per second.
+    pub committed_txs_per_sec: f64,
     pub expected_failures: u64,
     pub latency_ms: Latency,
     pub rejected: HashMap<String, u64>,
@@ -139,6 +153,8 @@ pub struct BenchResult {
     pub verify_rate_per_sec: f64,
     pub verify_threads: usize,
     pub limit_per_sec: f64,
+    /// Committed transactions per second over `limit_per_sec` (a limit on
+    /// signatures: one per transaction, however many transfers it makes).
     pub ratio_to_limit: f64,
     pub final_height: u64,
     /// Seconds after the run until the slowest node had executed
@@ -146,6 +162,11 @@ pub struct BenchResult {
     pub catch_up_secs: f64,
     pub state_roots_agree: bool,
     pub supply_conserved: bool,
+    /// Receipts read back from node 0, spread over the committed load.
+    pub receipts_checked: u64,
+    /// Of those, how many did not end as the workload meant them to (a
+    /// transfer meant to succeed that failed, or the other way round).
+    pub receipts_unexpected: u64,
     pub load_exhausted: bool,
     /// With `--kill-after-secs`: who was killed, and committed transfers
     /// per second before and after.
@@ -225,6 +246,9 @@ const UNSET: u64 = u64::MAX;
 /// After the run, a node still catching up fails the run only when its
 /// height stops moving for this long.
 const CATCH_UP_STALL: Duration = Duration::from_secs(60);
+
+/// Most receipts the ledger check reads back.
+const RECEIPTS_CHECKED_MAX: usize = 500;
 
 /// Most transfers a run signs ahead (each holds ~0.5 KiB until the end).
 const PRESIGNED_MAX: u64 = 10_000_000;
@@ -466,9 +490,11 @@ fn read_keys(dir: &Path, genesis: &Genesis) -> Result<(Vec<Keypair>, Vec<Keypair
     Ok((customers, institutions))
 }
 
-/// Signs the load, in parallel over the machine's cores.
+/// Signs the load, in parallel over the machine's cores: `count`
+/// transactions, each of `legs` transfers (more than 1 only for batch
+/// payouts).
 fn presign(
-    workload: Workload,
+    (workload, legs): (Workload, usize),
     count: usize,
     chain_id: ChainId,
     expiry: Height,
@@ -534,17 +560,37 @@ fn presign(
         } else {
             Amount(1)
         };
+        let transfer_id = TransferId(id_base + k as u128);
+        let asset = assets[k % 2];
+        let kind = if legs > 1 {
+            let mut payouts = Vec::with_capacity(legs);
+            payouts.push(Payout { to, amount });
+            while payouts.len() < legs {
+                let j = rng.gen_range(0..customer_addrs.len());
+                payouts.push(Payout {
+                    to: customer_addrs[j],
+                    amount,
+                });
+            }
+            TxKind::BatchTransfer {
+                asset,
+                payouts,
+                transfer_id,
+            }
+        } else {
+            TxKind::Transfer {
+                to,
+                asset,
+                amount,
+                transfer_id,
+            }
+        };
         let tx = Transaction {
             chain_id,
             sender: payer.key.public(),
             sequence: Nonce(payer.next),
             expiry: Expiry::Height(expiry),
-            kind: TxKind::Transfer {
-                to,
-                asset: assets[k % 2],
-                amount,
-                transfer_id: TransferId(id_base + k as u128),
-            },
+            kind,
             cosigner: None,
             memo: Vec::new(),
         };
@@ -656,21 +702,30 @@ async fn run(
             .txs
             .unwrap_or(15_000usize.saturating_mul(args.duration_secs as usize)),
     };
+    // Transfers per transaction, and the load in transactions.
+    let legs = match args.workload {
+        Workload::Payout => args.payouts_per_tx.max(1),
+        _ => 1,
+    };
+    let tx_count = (count as u64).div_ceil(legs) as usize;
     if args.workload == Workload::Payout {
         eprintln!(
-            "payout: {} payers, each limited to its sequence window of uncommitted transfers",
+            "payout: {} payers, {legs} recipient(s) per transaction, each payer limited to its sequence window of uncommitted transactions",
             institutions.len()
         );
     }
-    eprintln!("signing {count} transfers ({:?})…", args.workload);
+    eprintln!(
+        "signing {count} transfers in {tx_count} transactions ({:?})…",
+        args.workload
+    );
     let signing = Instant::now();
     let (items, sample) = {
         let workload = args.workload;
         let expiry = Height(height + 100_000);
         tokio::task::block_in_place(|| {
             presign(
-                workload,
-                count,
+                (workload, legs as usize),
+                tx_count,
                 chain_id,
                 expiry,
                 &mut customers,
@@ -729,9 +784,10 @@ async fn run(
                 alive.clone(),
                 args.submit,
                 args.batch,
-                args.rate
-                    .map(|r| r as f64 / (validator_clients.len() * args.concurrency) as f64),
-                args.inflight as u64,
+                args.rate.map(|r| {
+                    r as f64 / legs as f64 / (validator_clients.len() * args.concurrency) as f64
+                }),
+                (args.inflight as u64 / legs).max(1),
             )));
         }
     }
@@ -763,7 +819,8 @@ async fn run(
                 *m = m.max(r);
             }
         }
-        let committed = book.committed.load(Ordering::Relaxed);
+        // In transfers, like the figures (a batch payout makes several).
+        let committed = book.committed.load(Ordering::Relaxed) * legs;
         let done = started.elapsed().as_secs_f64() / duration.as_secs_f64();
         let bar = (done * 30.0).round() as usize;
         eprint!(
@@ -827,7 +884,8 @@ async fn run(
     }
     let latency = Latency::of(latencies);
     let secs = window.as_secs_f64();
-    let committed_per_sec = in_window as f64 / secs;
+    let committed_txs_per_sec = in_window as f64 / secs;
+    let committed_per_sec = committed_txs_per_sec * legs as f64;
     let cpu: Vec<(String, f64)> = nodes
         .iter()
         .zip(cpu_before.iter().zip(&cpu_after))
@@ -897,8 +955,8 @@ async fn run(
     let kill = killed.map(|(at, committed_then)| {
         // Transfers committed by the end of the window (the drain after it
         // is not counted, as for the main figure).
-        let in_window_before = committed_then as f64;
-        let after = in_window.saturating_sub(committed_then) as f64;
+        let in_window_before = (committed_then * legs) as f64;
+        let after = (in_window.saturating_sub(committed_then) * legs) as f64;
         let before_rate = in_window_before / at;
         let after_rate = after / (secs - at).max(1.0);
         KillFigures {
@@ -918,6 +976,7 @@ async fn run(
     });
     let supply_after = supply(&clients[0], genesis).await?;
     let supply_conserved = supply_before == supply_after;
+    let (receipts_checked, receipts_unexpected) = check_receipts(&clients[0], &book).await?;
 
     let rejected = book
         .rejected
@@ -938,8 +997,10 @@ async fn run(
         presigned: book.items.len(),
         submitted: book.submitted.load(Ordering::Relaxed),
         committed: book.committed.load(Ordering::Relaxed),
-        committed_in_window: in_window,
+        committed_in_window: in_window * legs,
         committed_per_sec: committed_per_sec.round(),
+        transfers_per_tx: legs,
+        committed_txs_per_sec: committed_txs_per_sec.round(),
         expected_failures,
         latency_ms: latency,
         rejected,
@@ -951,7 +1012,7 @@ async fn run(
         verify_threads: available_threads().get(),
         limit_per_sec: limit.round(),
         ratio_to_limit: if limit > 0.0 {
-            (committed_per_sec / limit * 1000.0).round() / 1000.0
+            (committed_txs_per_sec / limit * 1000.0).round() / 1000.0
         } else {
             0.0
         },
@@ -959,6 +1020,8 @@ async fn run(
         catch_up_secs: (catch_up_secs * 10.0).round() / 10.0,
         state_roots_agree,
         supply_conserved,
+        receipts_checked,
+        receipts_unexpected,
         load_exhausted,
         kill,
         after_load_latency_ms: after_load,
@@ -1033,7 +1096,9 @@ async fn submit_loop(
         (SubmitPath::Single, _) => 1,
         // Open loop: calls about every 20 ms, not bursts of a whole batch.
         (SubmitPath::Batch, Some(rate)) => ((rate / 50.0).ceil() as usize).clamp(1, batch),
-        (SubmitPath::Batch, None) => batch,
+        // Closed loop: a call never holds more than the loop allows (few
+        // transactions when each is a batch payout of many transfers).
+        (SubmitPath::Batch, None) => batch.min(inflight as usize).max(1),
     };
     let started = Instant::now();
     let mut sent = 0f64;
@@ -1120,6 +1185,37 @@ async fn submit_loop(
     }
 }
 
+/// Reads back the receipts of up to [`RECEIPTS_CHECKED_MAX`] committed
+/// transactions, evenly spread over the load: each must have succeeded,
+/// or failed if the workload made it to fail. A figure made of failed
+/// transfers would be no figure. Returns (checked, unexpected).
+async fn check_receipts(client: &Client, book: &Book) -> Result<(u64, u64)> {
+    let mut committed: Vec<(u32, Hash)> = book
+        .index
+        .iter()
+        .filter(|(_, id)| book.committed_at[**id as usize].load(Ordering::Relaxed) != UNSET)
+        .map(|(hash, id)| (*id, *hash))
+        .collect();
+    committed.sort_unstable_by_key(|(id, _)| *id);
+    let step = committed.len().div_ceil(RECEIPTS_CHECKED_MAX).max(1);
+    let (mut checked, mut unexpected) = (0u64, 0u64);
+    for (id, hash) in committed.iter().step_by(step) {
+        let v = client
+            .transaction(hash)
+            .await
+            .context("reading a receipt back")?;
+        let success = v["receipt"]["success"].as_bool();
+        checked += 1;
+        if success != Some(!book.items[*id as usize].failing) {
+            unexpected += 1;
+            if unexpected <= 3 {
+                eprintln!("unexpected receipt: {v}");
+            }
+        }
+    }
+    Ok((checked, unexpected))
+}
+
 /// Follows node 0's committed blocks and stamps each transfer of the load
 /// with the moment its block was announced.
 async fn watch_commits(client: Client, book: Arc<Book>, from: u64) {
@@ -1183,6 +1279,13 @@ fn print_summary(r: &BenchResult) {
         "  committed       {} transfers in {:.1} s = {:.0} transfers/s ({} expected to fail by design)",
         r.committed_in_window, r.duration_secs, r.committed_per_sec, r.expected_failures
     );
+    if r.transfers_per_tx > 1 {
+        say!(
+            "                  in batch transfers of {} recipients: {:.0} transactions/s (signatures)",
+            r.transfers_per_tx,
+            r.committed_txs_per_sec
+        );
+    }
     say!(
         "  commit latency  p50 {:.0} ms  p90 {:.0} ms  p99 {:.0} ms  max {:.0} ms  ({} samples, submit to finality)",
         r.latency_ms.p50, r.latency_ms.p90, r.latency_ms.p99, r.latency_ms.max, r.latency_ms.samples
@@ -1194,7 +1297,7 @@ fn print_summary(r: &BenchResult) {
         r.uncommitted_at_end
     );
     say!(
-        "  machine limit   ed25519 batch verify {:.0}/s on {} threads; {} nodes check every signature: limit {:.0}/s; achieved {:.1}% of it",
+        "  machine limit   ed25519 batch verify {:.0}/s on {} threads; {} nodes check every signature: limit {:.0} transactions/s; achieved {:.1}% of it",
         r.verify_rate_per_sec,
         r.verify_threads,
         r.nodes,
@@ -1222,6 +1325,11 @@ fn print_summary(r: &BenchResult) {
         } else {
             "CHANGED"
         }
+    );
+    say!(
+        "  receipts        {} read back, {} not as the workload meant",
+        r.receipts_checked,
+        r.receipts_unexpected
     );
     let a = &r.after_load_latency_ms;
     say!(

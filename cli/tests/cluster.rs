@@ -962,6 +962,41 @@ fn bench_measures_a_dev_chain_and_checks_the_ledger() {
     assert_eq!(r["latency_ms"]["samples"], 3000, "{r}");
     assert!(r["committed_per_sec"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["verify_rate_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    // Receipts read back: failures exactly where the workload made them.
+    assert!(r["receipts_checked"].as_u64().unwrap() >= 100, "{r}");
+    assert_eq!(r["receipts_unexpected"], 0, "{r}");
+
+    // Batch payouts on the same chain: 20 transactions of 50 recipients,
+    // counted as 1,000 transfers, every one of them paid.
+    let out = Command::new(BIN)
+        .args([
+            "bench",
+            "--validators",
+            "1",
+            "--duration-secs",
+            "10",
+            "--txs",
+            "1000",
+            "--workload",
+            "payout",
+            "--payouts-per-tx",
+            "50",
+            "--json",
+            "--dir",
+        ])
+        .arg(dir.path().join("chain"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["transfers_per_tx"], 50, "{r}");
+    assert_eq!(r["committed"], 20, "{r}");
+    assert_eq!(r["latency_ms"]["samples"], 20, "{r}");
+    assert_eq!(r["receipts_checked"], 20, "{r}");
+    assert_eq!(r["receipts_unexpected"], 0, "{r}");
+    assert_eq!(r["state_roots_agree"], true, "{r}");
+    assert_eq!(r["supply_conserved"], true, "{r}");
 }
 
 /// Runs the `hutong` binary; returns stdout, or panics with stderr.
