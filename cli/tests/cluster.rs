@@ -931,11 +931,10 @@ fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
 fn bench_measures_a_dev_chain_and_checks_the_ledger() {
     let _one = exclusive();
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "bench",
-            "--validators",
-            "1",
+    let chain = dir.path().join("chain");
+    let r = bench_json(
+        &chain,
+        &[
             "--accounts",
             "50",
             "--duration-secs",
@@ -944,15 +943,8 @@ fn bench_measures_a_dev_chain_and_checks_the_ledger() {
             "3000",
             "--workload",
             "mixed",
-            "--json",
-            "--dir",
-        ])
-        .arg(dir.path().join("chain"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    );
     // All of the load commits (failures by design included), the nodes
     // agree, and the money is all still there.
     assert_eq!(r["committed"], 3000, "{r}");
@@ -968,11 +960,9 @@ fn bench_measures_a_dev_chain_and_checks_the_ledger() {
 
     // Batch payouts on the same chain: 20 transactions of 50 recipients,
     // counted as 1,000 transfers, every one of them paid.
-    let out = Command::new(BIN)
-        .args([
-            "bench",
-            "--validators",
-            "1",
+    let r = bench_json(
+        &chain,
+        &[
             "--duration-secs",
             "10",
             "--txs",
@@ -981,15 +971,8 @@ fn bench_measures_a_dev_chain_and_checks_the_ledger() {
             "payout",
             "--payouts-per-tx",
             "50",
-            "--json",
-            "--dir",
-        ])
-        .arg(dir.path().join("chain"))
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        ],
+    );
     assert_eq!(r["transfers_per_tx"], 50, "{r}");
     assert_eq!(r["committed"], 20, "{r}");
     assert_eq!(r["latency_ms"]["samples"], 20, "{r}");
@@ -997,6 +980,20 @@ fn bench_measures_a_dev_chain_and_checks_the_ledger() {
     assert_eq!(r["receipts_unexpected"], 0, "{r}");
     assert_eq!(r["state_roots_agree"], true, "{r}");
     assert_eq!(r["supply_conserved"], true, "{r}");
+}
+
+/// Runs `hutong bench --validators 1 --json` on the chain in `chain`
+/// (created on first use) with `args`; returns its result.
+fn bench_json(chain: &Path, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .args(["bench", "--validators", "1", "--json", "--dir"])
+        .arg(chain)
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 /// Runs the `hutong` binary; returns stdout, or panics with stderr.
