@@ -393,6 +393,13 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         if !result.state_roots_agree || !result.supply_conserved {
             bail!("the ledger check failed: this run is not a result");
         }
+        if result.receipts_unexpected > 0 {
+            bail!(
+                "{} of {} receipts read back did not end as the workload meant: this run is not a result",
+                result.receipts_unexpected,
+                result.receipts_checked
+            );
+        }
         Ok(())
     })
 }

@@ -691,7 +691,18 @@ impl Host {
         let mut parent_claim = None;
         let mut parent_ts = executed.timestamp_ms;
         let mut first = true;
-        while let Some(k) = self.known.get(&cursor) {
+        // Whether every block between the parent and the executed state is
+        // known here. If one is not (a gap after a restart or a sync), its
+        // transactions and sequences are unknown too, and taking from the
+        // pool could propose transactions that block already holds: they
+        // would execute twice (the second time failing on its sequence, and
+        // their index would then point at the failed copy).
+        let mut complete = true;
+        loop {
+            let Some(k) = self.known.get(&cursor) else {
+                complete = cursor == executed.block_id;
+                break;
+            };
             if k.height <= executed.height {
                 break;
             }
@@ -725,12 +736,20 @@ impl Host {
                 (None, Some(n)) => Some(*n),
             }
         };
-        let txs = lock(&self.shared.mempool).take(
-            self.config.block_txs_max,
-            BLOCK_BYTES_MAX,
-            &in_flight,
-            sequence,
-        );
+        let txs = if complete {
+            lock(&self.shared.mempool).take(
+                self.config.block_txs_max,
+                BLOCK_BYTES_MAX,
+                &in_flight,
+                sequence,
+            )
+        } else {
+            tracing::info!(
+                round = pending.round.0,
+                "proposing an empty block: the blocks between the executed state and the parent are not all known here"
+            );
+            Vec::new()
+        };
         let mine = ResultClaim {
             height: executed.height,
             state_root: executed.state_root,
