@@ -19,7 +19,7 @@ use hutong_consensus::types::{Block, BlockId, QuorumCert};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
-use hutong_runtime::{Address, ChainId, Receipt};
+use hutong_runtime::{Address, ChainId, FailureReason, Outcome, Receipt};
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions};
@@ -646,18 +646,23 @@ impl Db {
         if let Some(proof) = &write.proof {
             batch.put_cf(self.cf(cf::CERTS), key, encode(proof));
         }
-        let mut locations: Vec<([u8; 32], Option<Vec<u8>>)> = write
-            .tx_hashes
-            .iter()
-            .enumerate()
-            .map(|(index, hash)| {
-                let location = TxLocation {
-                    height,
-                    index: index as u32,
-                };
-                (hash.0, Some(encode(&location)))
-            })
-            .collect();
+        let mut locations: Vec<([u8; 32], Option<Vec<u8>>)> =
+            Vec::with_capacity(write.tx_hashes.len());
+        for (index, hash) in write.tx_hashes.iter().enumerate() {
+            // A transaction that reaches a block again fails there on its
+            // used sequence number; its index keeps the first location,
+            // where it ran (a wallet must not read "failed" for a transfer
+            // that was paid). Rare, so the lookup costs nothing in practice.
+            if replays_used_sequence(write.receipts.get(index)) && self.tx_location(hash)?.is_some()
+            {
+                continue;
+            }
+            let location = TxLocation {
+                height,
+                index: index as u32,
+            };
+            locations.push((hash.0, Some(encode(&location))));
+        }
         self.put_sorted(&mut batch, cf::TXS, &mut locations);
         batch.put_cf(self.cf(cf::RECEIPTS), key, encode(&write.receipts));
         if let Some(audit) = &write.audit {
@@ -1052,6 +1057,18 @@ impl Db {
         }
         Ok(())
     }
+}
+
+/// Whether a receipt is a transaction's failure on a sequence number its
+/// sender has already used: a copy of a transaction that may have run
+/// before.
+fn replays_used_sequence(receipt: Option<&Receipt>) -> bool {
+    matches!(
+        receipt.map(|r| &r.outcome),
+        Some(Outcome::Failed {
+            reason: FailureReason::BadSequence { expected, got },
+        }) if got.0 < expected.0
+    )
 }
 
 fn pending_key(height: u64, id: &BlockId) -> [u8; 40] {

@@ -535,3 +535,85 @@ fn audit_indexes_are_written_with_their_block() {
     .unwrap();
     assert_eq!(entries, vec![(1, b"second".to_vec())]);
 }
+
+/// A transaction that a later block holds again (it fails there on its
+/// used sequence number) keeps its first, executed location in the index;
+/// one whose first copy failed without using its sequence number (an
+/// unknown sender, say) moves to the copy that ran.
+#[test]
+fn the_transaction_index_keeps_the_copy_that_ran() {
+    use hutong_runtime::types::Nonce;
+    use hutong_runtime::{FailureReason, Outcome, Receipt};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), CHAIN).unwrap();
+    commit_genesis(&db);
+    let (paid, early) = (Hash([0xaa; 32]), Hash([0xbb; 32]));
+    let ok = |tx_hash| Receipt {
+        tx_hash,
+        outcome: Outcome::Success {
+            effects: Vec::new(),
+        },
+    };
+    let failed = |tx_hash, reason| Receipt {
+        tx_hash,
+        outcome: Outcome::Failed { reason },
+    };
+    let used = |tx_hash| {
+        failed(
+            tx_hash,
+            FailureReason::BadSequence {
+                expected: Nonce(2),
+                got: Nonce(1),
+            },
+        )
+    };
+    let unknown = failed(
+        early,
+        FailureReason::UnknownSender {
+            account: Address([5; 20]),
+        },
+    );
+    let blocks = [
+        vec![ok(paid), unknown],
+        vec![used(paid)],
+        vec![
+            Receipt {
+                tx_hash: Hash([0xcc; 32]),
+                ..ok(paid)
+            },
+            ok(early),
+        ],
+        vec![used(early)],
+    ];
+    for (i, receipts) in blocks.into_iter().enumerate() {
+        let height = i as u64 + 1;
+        let stored = block_at(height);
+        let update = prepare_commit(&db, height, changes(height)).unwrap();
+        db.commit_block(BlockWrite {
+            executed: Executed {
+                height,
+                block_id: stored.block.id(),
+                round: height,
+                timestamp_ms: height,
+                state_root: update.root,
+                receipts_root: Hash([0; 32]),
+            },
+            block: stored.block,
+            payload: Arc::new(stored.payload),
+            tx_hashes: receipts.iter().map(|r| r.tx_hash).collect(),
+            receipts,
+            state: update,
+            proof: None,
+            audit: None,
+        })
+        .unwrap();
+    }
+    let at = |height, index| Some(hutong_node::store::TxLocation { height, index });
+    assert_eq!(db.tx_location(&paid).unwrap(), at(1, 0), "the paid copy");
+    assert_eq!(
+        db.tx_location(&early).unwrap(),
+        at(3, 1),
+        "the copy that ran"
+    );
+    assert_eq!(db.tx_location(&Hash([0xcc; 32])).unwrap(), at(3, 0));
+}
