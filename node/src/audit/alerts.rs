@@ -20,7 +20,7 @@
 //! An alert for one pattern and one account is raised once per window of
 //! that pattern, not on every further transfer.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::AssetLimits;
@@ -28,6 +28,7 @@ use hutong_runtime::{Address, AssetCode};
 use serde::{Deserialize, Serialize};
 
 use super::{Edge, EdgeKind};
+use crate::mempool::{FastMap, FastSet};
 
 /// Thresholds, from the `[audit]` section of the regulator's config.
 /// Amounts are in the asset's minor units.
@@ -208,18 +209,18 @@ struct Activity {
     inc: VecDeque<Event>,
     near_limit: VecDeque<Event>,
     /// Per pattern, the time until which it stays quiet for this account.
-    quiet_until: HashMap<AlertKind, u64>,
+    quiet_until: FastMap<AlertKind, u64>,
 }
 
 /// The detector. Feed it every committed leg in ledger order.
 #[derive(Debug)]
 pub struct Detector {
     config: AlertConfig,
-    accounts: HashMap<Address, Activity>,
+    accounts: FastMap<Address, Activity>,
     /// (last activity, account), to forget the least recently active.
     by_age: BTreeSet<(u64, Address)>,
     /// Account → (the frozen account it dealt with, watched until).
-    watched: HashMap<Address, (Address, u64)>,
+    watched: FastMap<Address, (Address, u64)>,
 }
 
 const WATCHED_MAX: usize = 100_000;
@@ -229,9 +230,9 @@ impl Detector {
     pub fn new(config: AlertConfig) -> Detector {
         Detector {
             config,
-            accounts: HashMap::new(),
+            accounts: FastMap::default(),
             by_age: BTreeSet::new(),
-            watched: HashMap::new(),
+            watched: FastMap::default(),
         }
     }
 
@@ -446,23 +447,27 @@ impl Detector {
         let Some(activity) = self.accounts.get(&account) else {
             return;
         };
-        let events = if out { &activity.out } else { &activity.inc };
-        let recent: Vec<Event> = events
-            .iter()
-            .filter(|e| e.ts + window > edge.timestamp_ms)
-            .copied()
-            .collect();
-        // Addresses, not their text: this runs for every leg, and an alert
-        // (which formats them) is rare.
-        let parties = distinct_addresses(recent.iter().map(|e| e.counterparty));
-        if parties.len() < self.config.fan_count {
-            return;
-        }
         let kind = if out {
             AlertKind::FanOut
         } else {
             AlertKind::FanIn
         };
+        // This runs twice for every leg and almost always raises nothing:
+        // the pattern is quiet after an alert, or there are too few
+        // counterparties. Both are decided first, without allocating or
+        // hashing; the alert's lists are built only when it fires.
+        let quiet = activity.quiet_until.get(&kind).copied().unwrap_or(0);
+        if edge.timestamp_ms < quiet {
+            return;
+        }
+        let events = if out { &activity.out } else { &activity.inc };
+        let in_window = |e: &&Event| e.ts + window > edge.timestamp_ms;
+        let counterparties = events.iter().filter(in_window).map(|e| e.counterparty);
+        if !at_least_distinct(counterparties, self.config.fan_count) {
+            return;
+        }
+        let recent: Vec<Event> = events.iter().filter(in_window).copied().collect();
+        let parties = distinct_addresses(recent.iter().map(|e| e.counterparty));
         alerts.extend(self.raise(kind, account, edge, window, |a| {
             a.count = parties.len() as u64;
             a.detail = format!(
@@ -538,7 +543,7 @@ impl Detector {
         let Some(activity) = self.accounts.get(&frozen) else {
             return;
         };
-        let parties: HashSet<Address> = activity
+        let parties: FastSet<Address> = activity
             .out
             .iter()
             .chain(activity.inc.iter())
@@ -618,8 +623,26 @@ fn push_bounded(q: &mut VecDeque<Event>, e: Event, cap: usize, now: u64, keep_ms
 
 /// The addresses `it` yields, each once, in first-seen order.
 fn distinct_addresses(it: impl Iterator<Item = Address>) -> Vec<Address> {
-    let mut seen = HashSet::new();
+    let mut seen = FastSet::default();
     it.filter(|a| seen.insert(*a)).collect()
+}
+
+/// Whether `it` yields at least `n` distinct addresses; stops as soon as
+/// it has seen them, and allocates at most `n` addresses.
+fn at_least_distinct(it: impl Iterator<Item = Address>, n: usize) -> bool {
+    let mut seen: Vec<Address> = Vec::new();
+    if n == 0 {
+        return true;
+    }
+    for a in it {
+        if !seen.contains(&a) {
+            seen.push(a);
+            if seen.len() >= n {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn distinct(it: impl Iterator<Item = Address>) -> Vec<String> {
@@ -677,6 +700,19 @@ mod tests {
         legs.iter()
             .flat_map(|e| d.observe(e, &TestLimits))
             .collect()
+    }
+
+    #[test]
+    fn at_least_distinct_counts_each_address_once_and_stops_early() {
+        let a = |b: u8| Address([b; 20]);
+        let it = [a(1), a(1), a(2), a(1), a(3)];
+        assert!(at_least_distinct(it.into_iter(), 0));
+        assert!(at_least_distinct(it.into_iter(), 3));
+        assert!(!at_least_distinct(it.into_iter(), 4));
+        assert!(!at_least_distinct(std::iter::empty(), 1));
+        // Stops at the n-th new address: an endless repeat after it is never read.
+        let endless = [a(1), a(2)].into_iter().chain(std::iter::repeat(a(9)));
+        assert!(at_least_distinct(endless, 2));
     }
 
     #[test]
