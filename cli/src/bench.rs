@@ -149,6 +149,10 @@ pub struct BenchResult {
     pub retried_busy: u64,
     pub uncommitted_at_end: u64,
     pub cpu_cores_per_node: Vec<(String, f64)>,
+    /// Transactions whose signatures each node checked during the window,
+    /// per transaction it committed then (1.0: each checked once; `null`
+    /// when the node could not say, or committed nothing).
+    pub signature_checks_per_tx_per_node: Vec<(String, Option<f64>)>,
     pub max_rss_mib_per_node: Vec<(String, f64)>,
     pub verify_rate_per_sec: f64,
     pub verify_threads: usize,
@@ -672,6 +676,45 @@ fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
+/// A node's signature checks (admission, proposals and execution
+/// together) and its committed transactions so far, from its metrics
+/// endpoint; `None` when it has none or does not answer in time.
+async fn sigcheck_counters(node: &TestnetNode) -> Option<(u64, u64)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let text = std::fs::read_to_string(node.home.join("config.toml")).ok()?;
+    let config: toml::Value = toml::from_str(&text).ok()?;
+    let addr = config.get("metrics")?.get("listen")?.as_str()?.to_string();
+    let body = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut stream = tokio::net::TcpStream::connect(&addr).await.ok()?;
+        let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut out = Vec::new();
+        stream.take(1 << 20).read_to_end(&mut out).await.ok()?;
+        String::from_utf8(out).ok()
+    })
+    .await
+    .ok()??;
+    let mut checks = 0u64;
+    let mut committed = None;
+    for line in body.lines() {
+        let value = || line.rsplit(' ').next()?.parse::<u64>().ok();
+        if line.starts_with("hutong_signature_checks_total{") {
+            checks += value()?;
+        } else if line.starts_with("hutong_committed_txs_total ") {
+            committed = value();
+        }
+    }
+    Some((checks, committed?))
+}
+
+async fn sigchecks_all(nodes: &[TestnetNode]) -> Vec<Option<(u64, u64)>> {
+    let mut out = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        out.push(sigcheck_counters(node).await);
+    }
+    out
+}
+
 fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
@@ -771,6 +814,7 @@ async fn run(
         stop: AtomicBool::new(false),
     });
     let cpu_before: Vec<Option<f64>> = pids.iter().map(|p| p.and_then(cpu_seconds)).collect();
+    let sigchecks_before = sigchecks_all(nodes).await;
 
     // Finality, as node 0 reports it.
     let watcher = tokio::spawn(watch_commits(clients[0].clone(), book.clone(), height));
@@ -853,6 +897,7 @@ async fn run(
         let _ = s.await;
     }
     let cpu_after: Vec<Option<f64>> = pids.iter().map(|p| p.and_then(cpu_seconds)).collect();
+    let sigchecks_after = sigchecks_all(nodes).await;
     // Drain: what was submitted gets up to 30 s to commit.
     let drain = Instant::now();
     while book.inflight() > 0 && drain.elapsed() < Duration::from_secs(30) {
@@ -893,6 +938,20 @@ async fn run(
     let secs = window.as_secs_f64();
     let committed_txs_per_sec = in_window as f64 / secs;
     let committed_per_sec = committed_txs_per_sec * legs as f64;
+    let sigchecks: Vec<(String, Option<f64>)> = nodes
+        .iter()
+        .zip(sigchecks_before.iter().zip(&sigchecks_after))
+        .map(|(n, pair)| {
+            let ratio = match pair {
+                (Some((c0, t0)), Some((c1, t1))) if t1 > t0 => {
+                    let r = c1.saturating_sub(*c0) as f64 / (t1 - t0) as f64;
+                    Some((r * 100.0).round() / 100.0)
+                }
+                _ => None,
+            };
+            (n.name.clone(), ratio)
+        })
+        .collect();
     let cpu: Vec<(String, f64)> = nodes
         .iter()
         .zip(cpu_before.iter().zip(&cpu_after))
@@ -1014,6 +1073,7 @@ async fn run(
         retried_busy: book.retried_busy.load(Ordering::Relaxed),
         uncommitted_at_end,
         cpu_cores_per_node: cpu,
+        signature_checks_per_tx_per_node: sigchecks,
         max_rss_mib_per_node: rss,
         verify_rate_per_sec: verify.round(),
         verify_threads: available_threads().get(),
@@ -1315,7 +1375,11 @@ fn print_summary(r: &BenchResult) {
         .cpu_cores_per_node
         .iter()
         .zip(&r.max_rss_mib_per_node)
-        .map(|((n, c), (_, m))| format!("{n} {c:.2} cores {m:.0} MiB"))
+        .zip(&r.signature_checks_per_tx_per_node)
+        .map(|(((n, c), (_, m)), (_, s))| match s {
+            Some(s) => format!("{n} {c:.2} cores {m:.0} MiB {s:.2} sig checks/tx"),
+            None => format!("{n} {c:.2} cores {m:.0} MiB"),
+        })
         .collect();
     say!("  per node        {}", cpu.join(", "));
     say!(

@@ -954,6 +954,11 @@ fn bench_measures_a_dev_chain_and_checks_the_ledger() {
     assert_eq!(r["latency_ms"]["samples"], 3000, "{r}");
     assert!(r["committed_per_sec"].as_f64().unwrap() > 0.0, "{r}");
     assert!(r["verify_rate_per_sec"].as_f64().unwrap() > 0.0, "{r}");
+    // The node checked the signatures of everything it committed (all of
+    // the load was submitted, so checked, inside the window; some of it
+    // committed only in the drain after).
+    let checks = r["signature_checks_per_tx_per_node"][0][1].as_f64();
+    assert!(checks.is_some_and(|c| c >= 0.99), "{r}");
     // Receipts read back: failures exactly where the workload made them.
     assert!(r["receipts_checked"].as_u64().unwrap() >= 100, "{r}");
     assert_eq!(r["receipts_unexpected"], 0, "{r}");

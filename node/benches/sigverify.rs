@@ -69,6 +69,24 @@ fn bench(c: &mut Criterion) {
         )
     });
     g.finish();
+
+    // What a signature costs in batches of a given size, on one core: the
+    // admission verifier checks whatever has arrived together, which
+    // under a light or spread load is a few transactions at a time.
+    let mut g = c.benchmark_group("sigverify_by_batch_size");
+    g.throughput(Throughput::Elements(1_024));
+    g.sample_size(10);
+    for size in [4usize, 16, 32, 64, 128, 256] {
+        g.bench_function(format!("batch_of_{size}_one_core"), |b| {
+            b.iter(|| {
+                txs[..1_024]
+                    .chunks(size)
+                    .map(|c| verify_serial(c).valid.len())
+                    .sum::<usize>()
+            })
+        });
+    }
+    g.finish();
 }
 
 criterion_group!(benches, bench);

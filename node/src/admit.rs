@@ -73,6 +73,7 @@ pub async fn admit(
         // Coalesced with every other admission waiting (one verifier per
         // node: a round already uses every core).
         let txs: Vec<_> = fresh.iter().map(|(_, d)| d.tx.clone()).collect();
+        crate::shared::Counters::add(&shared.counters.sigchecks_admission, txs.len() as u64);
         let valid = match shared.verifier.verify(txs).await {
             Ok(valid) => valid,
             Err(e) => {

@@ -264,7 +264,10 @@ fn execute(
     let txs = &payload.txs;
     let pre = match preverified {
         Some(pre) if pre.hashes.len() == txs.len() => pre,
-        _ => Arc::new(verify_parallel(txs, available_threads())),
+        _ => {
+            Counters::add(&shared.counters.sigchecks_execution, txs.len() as u64);
+            Arc::new(verify_parallel(txs, available_threads()))
+        }
     };
     let ctx = BlockContext {
         chain_id: shared.chain_id,

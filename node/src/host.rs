@@ -28,7 +28,7 @@ use crate::executor::ExecJob;
 use crate::mempool::{FastMap, FastSet};
 use crate::network::{ConsensusEnvelope, NetCommand, NetEvent, SyncRequest, SyncResponse};
 use crate::payload::{Payload, PayloadError, ResultClaim, BLOCK_BYTES_MAX};
-use crate::shared::{lock, Shared};
+use crate::shared::{lock, Counters, Shared};
 use crate::sigverify::{available_threads, verify_parallel};
 use crate::store::StoredBlock;
 
@@ -867,6 +867,8 @@ impl Host {
                 .collect()
         };
         let internal = self.internal_tx.clone();
+        let unpooled = known.iter().filter(|k| !**k).count() as u64;
+        Counters::add(&self.shared.counters.sigchecks_proposal, unpooled);
         tokio::task::spawn_blocking(move || {
             let unknown: Vec<_> = payload
                 .txs

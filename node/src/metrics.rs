@@ -219,6 +219,15 @@ pub fn render(shared: &Shared) -> String {
         let n = lock(&c.rejected).get(code).copied().unwrap_or(0);
         let _ = writeln!(out, "hutong_rejected_txs_total{{code=\"{code}\"}} {n}");
     }
+    let _ = writeln!(out, "# HELP hutong_signature_checks_total Transactions whose signatures this node checked: on admission, in a proposal (not pooled here), at execution (no verdicts kept).\n# TYPE hutong_signature_checks_total counter");
+    for (at, counter) in [
+        ("admission", &c.sigchecks_admission),
+        ("proposal", &c.sigchecks_proposal),
+        ("execution", &c.sigchecks_execution),
+    ] {
+        let n = counter.load(Ordering::Relaxed);
+        let _ = writeln!(out, "hutong_signature_checks_total{{at=\"{at}\"}} {n}");
+    }
     let _ = writeln!(out, "# HELP hutong_consensus_dropped_total Consensus messages dropped, by reason.\n# TYPE hutong_consensus_dropped_total counter");
     for (reason, n) in &consensus.dropped {
         let _ = writeln!(

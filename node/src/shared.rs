@@ -65,6 +65,12 @@ pub struct Counters {
     pub rocksdb_write_micros_total: AtomicU64,
     pub rocksdb_writes: AtomicU64,
     pub rpc_connections_refused: AtomicU64,
+    /// Transactions whose signatures this node checked, by where: on
+    /// admission, in a proposal (not in the pool), at execution (no
+    /// verdicts kept from the proposal).
+    pub sigchecks_admission: AtomicU64,
+    pub sigchecks_proposal: AtomicU64,
+    pub sigchecks_execution: AtomicU64,
     pub rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
