@@ -394,6 +394,18 @@ fn four_validators_commit_agree_and_reject_bad_input() {
         );
         assert_eq!(value("hutong_halted "), 0.0);
         assert!(value("hutong_rocksdb_block_writes_total ") > 0.0);
+        // Shared batches were attested: named validators checked and
+        // attested them, the others admitted them on f + 1 attestations
+        // without checking; nobody attested a bad signature. The
+        // regulator takes part in none of it.
+        let sum = |name: &str| (0..4).map(|i| metric(&cluster, i, name)).sum::<f64>();
+        assert!(sum("hutong_attestations_sent_total ") > 0.0);
+        assert!(sum("hutong_signature_checks_skipped_total ") > 0.0);
+        assert_eq!(sum("hutong_attestation_faults_total "), 0.0);
+        assert_eq!(
+            metric(&cluster, 4, "hutong_signature_checks_skipped_total "),
+            0.0
+        );
 
         // A peer whose key is not in genesis cannot connect.
         let metrics_before = refused(&cluster, 0).await;
@@ -608,6 +620,24 @@ fn hostile_clients_get_stable_codes_and_cannot_starve_others() {
         let m = metric(&cluster, 0, "hutong_halted ");
         assert_eq!(m, 0.0);
     });
+}
+
+/// `text` without terminal colour codes (`ESC [ … m`).
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// One value from a node's metrics.
@@ -1558,6 +1588,12 @@ type Rogue = libp2p::Swarm<libp2p::request_response::Behaviour<RawCodec>>;
 /// A swarm with a member's node key that speaks the consensus protocol
 /// with raw frames.
 fn rogue(node_key: &Keypair) -> Rogue {
+    rogue_on(node_key, "/hutong/consensus/1")
+}
+
+/// A swarm with a member's node key that speaks `protocol` with raw
+/// frames.
+fn rogue_on(node_key: &Keypair, protocol: &'static str) -> Rogue {
     use libp2p::request_response::{Behaviour, Config, ProtocolSupport};
     let mut secret = node_key.secret_bytes();
     let id = libp2p::identity::Keypair::ed25519_from_bytes(&mut secret).unwrap();
@@ -1572,10 +1608,7 @@ fn rogue(node_key: &Keypair) -> Rogue {
         .with_behaviour(|_| {
             Behaviour::with_codec(
                 RawCodec,
-                [(
-                    libp2p::StreamProtocol::new("/hutong/consensus/1"),
-                    ProtocolSupport::Full,
-                )],
+                [(libp2p::StreamProtocol::new(protocol), ProtocolSupport::Full)],
                 Config::default().with_request_timeout(Duration::from_secs(5)),
             )
         })
@@ -1646,6 +1679,122 @@ async fn bad_messages(cluster: &Cluster, i: usize) -> u64 {
     cluster.client(i).status().await.unwrap()["peers"]["bad_messages"]
         .as_u64()
         .unwrap()
+}
+
+/// A validator that shares (and so attests) a batch holding a bad
+/// signature has produced evidence of its own fault: the validator it
+/// names to check the batch finds the bad signature, counts and logs the
+/// signed attestation, admits nothing bad and disconnects it; a batch
+/// nobody is named for is checked after the wait, with the same result.
+#[test]
+fn an_attested_batch_with_a_bad_signature_is_evidence_against_its_origin() {
+    use hutong_node::attest::{batch_digest, Attestation};
+    use hutong_node::network::TxGossip;
+    let _one = exclusive();
+    let mut cluster = Cluster::new();
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let mut wallets = Wallets::new(&cluster, 4).await;
+        // The rogue is validator 3 (its node stopped), speaking the
+        // transaction-sharing protocol.
+        cluster.kill(3);
+        let key = cluster.key(&format!("{}.node", cluster.nodes[3].name));
+        let target: libp2p::Multiaddr = first_p2p_addr(&cluster.nodes[0].home).parse().unwrap();
+        let target_peer = libp2p::PeerId::from_public_key(
+            &libp2p::identity::Keypair::ed25519_from_bytes(
+                &mut cluster
+                    .key(&format!("{}.node", cluster.nodes[0].name))
+                    .secret_bytes(),
+            )
+            .unwrap()
+            .public(),
+        );
+        // Its index among the validators, as genesis orders them.
+        let genesis_path = cluster.keys.parent().unwrap().join("genesis.toml");
+        let genesis =
+            hutong_genesis::Genesis::from_toml(&std::fs::read_to_string(genesis_path).unwrap())
+                .unwrap();
+        let index = genesis
+            .validators()
+            .position(|m| m.node_key == key.public())
+            .expect("node 3 is a validator") as u16;
+        let named_target = genesis
+            .validators()
+            .position(|m| {
+                m.node_key
+                    == cluster
+                        .key(&format!("{}.node", cluster.nodes[0].name))
+                        .public()
+            })
+            .expect("node 0 is a validator") as u16;
+        let mut swarm = rogue_on(&key, "/hutong/txs/2");
+        let value = |name: &str| metric(&cluster, 0, name);
+        let faults_before = value("hutong_attestation_faults_total ");
+        let fallbacks_before = value("hutong_attestation_fallbacks_total ");
+
+        // A valid transfer and a forged one, attested by validator 3.
+        let good = wallets.transfer(0, 1, 5);
+        let mut bad = wallets.transfer(2, 1, 5);
+        bad.signature.0[0] ^= 1;
+        for (round, named) in [(0, vec![named_target]), (1, vec![])] {
+            let txs = if round == 0 {
+                vec![good.encode(), bad.encode()]
+            } else {
+                let mut again = wallets.transfer(2, 1, 7);
+                again.signature.0[5] ^= 1;
+                vec![again.encode()]
+            };
+            let digest = batch_digest(wallets.chain_id, &txs);
+            let gossip = TxGossip::Batch {
+                txs,
+                attestation: Some(Attestation::sign(&key, wallets.chain_id, index, digest)),
+                verifiers: named,
+            };
+            let body = borsh::to_vec(&gossip).unwrap();
+            let frame = [(body.len() as u32).to_le_bytes().to_vec(), body].concat();
+            if !swarm.is_connected(&target_peer) {
+                swarm.dial(target.clone()).unwrap();
+                let s = drive(&mut swarm, Duration::from_secs(10), Until::Connected).await;
+                assert!(s.connected || swarm.is_connected(&target_peer));
+            }
+            swarm.behaviour_mut().send_request(&target_peer, frame);
+            let s = drive(&mut swarm, Duration::from_secs(10), Until::Closed).await;
+            assert!(
+                s.closed,
+                "the node kept a validator that attested a bad signature; log:\n{}",
+                cluster.log_tail(0)
+            );
+            assert_eq!(
+                value("hutong_attestation_faults_total "),
+                faults_before + 1.0 + round as f64,
+                "{}",
+                cluster.log_tail(0)
+            );
+        }
+        // The second batch named nobody: node 0 waited for attestations
+        // that never came, then checked it itself.
+        assert!(value("hutong_attestation_fallbacks_total ") > fallbacks_before);
+        let log = std::fs::read_to_string(cluster.nodes[0].home.join("node.log")).unwrap();
+        assert!(
+            log.contains("evidence of its fault"),
+            "{}",
+            cluster.log_tail(0)
+        );
+        // The attestation's signature checked out: transferable evidence.
+        let plain = strip_ansi(&log);
+        assert!(plain.contains("signed=true"), "{}", cluster.log_tail(0));
+        // The valid transfer of the first batch commits; the forged one
+        // was never admitted.
+        let good_hash = good.hash();
+        wait_committed(&cluster.client(0), &[good_hash]).await;
+        let forged = cluster.client(0).transaction(&bad.hash()).await.unwrap();
+        assert_ne!(forged["status"], "committed", "{forged}");
+        let h = cluster.height(0).await.unwrap();
+        cluster.wait_height(1, h, Duration::from_secs(60)).await;
+    });
 }
 
 #[test]

@@ -27,6 +27,29 @@ pub enum Source {
     Peer,
 }
 
+/// Whose signature checks admission relies on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signatures {
+    /// Checked here.
+    Check,
+    /// Attested by f + 1 validators, at least one of them honest (see
+    /// [`crate::attest`]): not checked again here.
+    Attested,
+}
+
+/// What an admission did.
+#[derive(Debug)]
+pub struct Admitted {
+    /// Per transaction, in order: its hash when pending (newly or
+    /// already), or why not.
+    pub verdicts: Vec<Result<Hash, Rejection>>,
+    /// Whether every transaction's signatures were checked here, by this
+    /// admission, and were valid (what an attestation may claim).
+    pub all_checked_valid: bool,
+    /// Transactions whose signatures were checked here and are bad.
+    pub bad_signatures: Vec<Hash>,
+}
+
 /// Admits `raws`, returning a verdict per transaction, in order: its hash
 /// when pending (newly or already), or why not.
 pub async fn admit(
@@ -34,6 +57,20 @@ pub async fn admit(
     raws: Vec<Vec<u8>>,
     source: Source,
 ) -> Vec<Result<Hash, Rejection>> {
+    admit_with(shared, raws, source, Signatures::Check)
+        .await
+        .verdicts
+}
+
+/// [`admit`], saying whose signature checks to rely on.
+pub async fn admit_with(
+    shared: &Arc<Shared>,
+    raws: Vec<Vec<u8>>,
+    source: Source,
+    signatures: Signatures,
+) -> Admitted {
+    let mut checked_valid = 0usize;
+    let mut bad_signatures = Vec::new();
     let mut verdicts: Vec<Option<Result<Hash, Rejection>>> = vec![None; raws.len()];
     // The hash of every transaction that decodes, to remember rejections by.
     let mut hashes: Vec<Option<Hash>> = vec![None; raws.len()];
@@ -72,10 +109,30 @@ pub async fn admit(
     if !fresh.is_empty() {
         // Coalesced with every other admission waiting (one verifier per
         // node: a round already uses every core).
-        let txs: Vec<_> = fresh.iter().map(|(_, d)| d.tx.clone()).collect();
-        crate::shared::Counters::add(&shared.counters.sigchecks_admission, txs.len() as u64);
-        let valid = match shared.verifier.verify(txs).await {
-            Ok(valid) => valid,
+        let verified = match signatures {
+            Signatures::Attested => {
+                crate::shared::Counters::add(
+                    &shared.counters.sigchecks_attested,
+                    fresh.len() as u64,
+                );
+                Ok(vec![true; fresh.len()])
+            }
+            Signatures::Check => {
+                let txs: Vec<_> = fresh.iter().map(|(_, d)| d.tx.clone()).collect();
+                crate::shared::Counters::add(
+                    &shared.counters.sigchecks_admission,
+                    txs.len() as u64,
+                );
+                shared.verifier.verify(txs).await
+            }
+        };
+        let valid = match verified {
+            Ok(valid) => {
+                if signatures == Signatures::Check {
+                    checked_valid = valid.iter().filter(|v| **v).count();
+                }
+                valid
+            }
             Err(e) => {
                 if e == VerifyError::Stopped {
                     tracing::error!("signature verification unavailable: {e}");
@@ -115,6 +172,7 @@ pub async fn admit(
         for (((i, d), ok), account) in fresh.into_iter().zip(valid).zip(accounts) {
             if !ok {
                 verdicts[i] = Some(Err(Rejection::BadSignature));
+                bad_signatures.push(d.hash);
                 continue;
             }
             let hash = d.hash;
@@ -165,5 +223,9 @@ pub async fn admit(
         shared.mempool_grew.notify_waiters();
         shared.mempool_grew.notify_one();
     }
-    verdicts
+    Admitted {
+        all_checked_valid: checked_valid == verdicts.len() && bad_signatures.is_empty(),
+        verdicts,
+        bad_signatures,
+    }
 }

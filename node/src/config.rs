@@ -151,7 +151,15 @@ pub struct MempoolSection {
     pub bytes_max: usize,
     pub per_sender_max: usize,
     pub sequence_window: u64,
+    /// How long a validator waits for f + 1 validators' attestations of a
+    /// shared batch before checking its signatures itself; 0 trusts no
+    /// attestations (every validator checks every signature).
+    pub attestation_wait_ms: u64,
 }
+
+/// The default of `mempool.attestation_wait_ms`: a few gossip intervals
+/// and a loaded co-verifier's check, well inside a round.
+pub const ATTESTATION_WAIT_MS: u64 = 300;
 
 impl Default for MempoolSection {
     fn default() -> Self {
@@ -161,6 +169,7 @@ impl Default for MempoolSection {
             bytes_max: d.bytes_max,
             per_sender_max: d.per_sender_max,
             sequence_window: d.sequence_window,
+            attestation_wait_ms: ATTESTATION_WAIT_MS,
         }
     }
 }
@@ -201,6 +210,8 @@ pub struct NodeConfig {
     pub consensus: hutong_consensus::core::Config,
     pub host: HostConfig,
     pub mempool: MempoolConfig,
+    /// `mempool.attestation_wait_ms`; `None` when 0.
+    pub attestation_wait: Option<Duration>,
     pub audit: crate::audit::AlertConfig,
 }
 
@@ -379,6 +390,8 @@ impl NodeConfig {
                 per_sender_max: m.per_sender_max,
                 sequence_window: m.sequence_window,
             },
+            attestation_wait: (m.attestation_wait_ms > 0)
+                .then(|| Duration::from_millis(m.attestation_wait_ms)),
         })
     }
 }

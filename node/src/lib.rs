@@ -22,6 +22,7 @@
 //!   proofs and the authenticated audit API.
 
 pub mod admit;
+pub mod attest;
 pub mod audit;
 pub mod client;
 pub mod config;

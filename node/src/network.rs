@@ -6,7 +6,8 @@
 //! who it is (`allow_block_list`), and logged. Three request–response
 //! protocols carry the traffic, each with its own size limits:
 //! `/hutong/consensus/1` (consensus messages, a proposal with its payload),
-//! `/hutong/txs/1` (transactions shared between validators) and
+//! `/hutong/txs/2` (transactions shared between validators, with their
+//! attestations: see [`crate::attest`]) and
 //! `/hutong/sync/1` (blocks by id and committed blocks with their commit
 //! certificate, served from the database by this task).
 //!
@@ -24,11 +25,13 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use futures::{AsyncReadExt, AsyncWriteExt, StreamExt};
 use hutong_consensus::messages::Message;
 use hutong_consensus::types::{BlockId, QuorumCert};
+use hutong_runtime::{ChainId, Keypair};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{ConnectionId, DialError, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{allow_block_list, identity, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::attest::{batch_digest, faults_tolerated, Attestation};
 use crate::payload::Payload;
 use crate::store::{Db, StoredBlock};
 
@@ -73,6 +76,21 @@ pub struct ConsensusEnvelope {
 /// Encoded signed transactions.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct TxBatch(pub Vec<Vec<u8>>);
+
+/// What validators share on `/hutong/txs/2`.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum TxGossip {
+    /// Client transactions the sender admitted. A validator attests that
+    /// it checked every signature and names the validators it asks to
+    /// check them too; another node's batch carries no attestation.
+    Batch {
+        txs: Vec<Vec<u8>>,
+        attestation: Option<Attestation>,
+        verifiers: Vec<u16>,
+    },
+    /// A named validator's attestation of a batch it checked.
+    Attest(Attestation),
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum SyncRequest {
@@ -235,7 +253,7 @@ where
 }
 
 type ConsensusCodec = BorshCodec<ConsensusEnvelope, ()>;
-type TxsCodec = BorshCodec<TxBatch, ()>;
+type TxsCodec = BorshCodec<TxGossip, ()>;
 type SyncCodec = BorshCodec<SyncRequest, SyncResponse>;
 
 #[derive(NetworkBehaviour)]
@@ -255,6 +273,8 @@ pub enum NetCommand {
     },
     Broadcast(ConsensusEnvelope),
     ShareTxs(TxBatch),
+    /// Sends this node's attestation of a batch to every validator.
+    Attest(Attestation),
     Sync {
         to: PeerId,
         request: SyncRequest,
@@ -277,7 +297,7 @@ pub enum NetEvent {
     },
     Txs {
         from: PeerId,
-        batch: TxBatch,
+        gossip: TxGossip,
     },
 }
 
@@ -290,6 +310,10 @@ pub struct NetConfig {
     pub members: Vec<PeerId>,
     /// Validators, who receive consensus messages and shared transactions.
     pub validators: Vec<PeerId>,
+    pub chain_id: ChainId,
+    /// This node's index among the validators, if it is one: it then
+    /// attests the batches it shares.
+    pub me: Option<u16>,
 }
 
 /// Peer information the RPC and metrics read.
@@ -312,7 +336,7 @@ pub struct Network {
     swarm: libp2p::Swarm<Behaviour>,
     commands: mpsc::Receiver<NetCommand>,
     events: mpsc::Sender<NetEvent>,
-    txs: mpsc::Sender<(PeerId, TxBatch)>,
+    txs: mpsc::Sender<(PeerId, TxGossip)>,
     db: Db,
     config: NetConfig,
     dials: Vec<Dial>,
@@ -333,6 +357,10 @@ pub struct Network {
     /// `TXS_BATCH_MAX` transactions or half of `TXS_BYTES_MAX`).
     outgoing_txs: Vec<Vec<u8>>,
     outgoing_bytes: usize,
+    /// Signs this validator's attestations of the batches it shares.
+    node_key: Keypair,
+    /// Where the rotation of named co-verifiers stands.
+    next_verifier: usize,
     /// Sync answers read off the network task (a run of committed blocks
     /// is up to tens of MiB to read and decode: the swarm must not wait
     /// for it, or consensus messages queue behind it), and how many such
@@ -374,7 +402,7 @@ impl Network {
         db: Db,
         commands: mpsc::Receiver<NetCommand>,
         events: mpsc::Sender<NetEvent>,
-        txs: mpsc::Sender<(PeerId, TxBatch)>,
+        txs: mpsc::Sender<(PeerId, TxGossip)>,
         status: std::sync::Arc<std::sync::Mutex<PeerStatus>>,
     ) -> anyhow::Result<Network> {
         let mut secret = node_key.secret_bytes();
@@ -411,7 +439,7 @@ impl Network {
                     ),
                     txs: request_response::Behaviour::with_codec(
                         TxsCodec::new(TXS_BYTES_MAX, 0),
-                        [(StreamProtocol::new("/hutong/txs/1"), ProtocolSupport::Full)],
+                        [(StreamProtocol::new("/hutong/txs/2"), ProtocolSupport::Full)],
                         rr(64),
                     ),
                     sync: request_response::Behaviour::with_codec(
@@ -457,6 +485,8 @@ impl Network {
             status,
             outgoing_txs: Vec::new(),
             outgoing_bytes: 0,
+            node_key: node_key.clone(),
+            next_verifier: 0,
             served_tx,
             served_rx,
             serving: 0,
@@ -582,6 +612,17 @@ impl Network {
                     .send_request(&to, Inbound::Valid(request));
                 self.pending_sync.insert(id, reply);
             }
+            NetCommand::Attest(attestation) => {
+                let gossip = TxGossip::Attest(attestation);
+                for peer in self.config.validators.clone() {
+                    if peer != me && self.swarm.is_connected(&peer) {
+                        self.swarm
+                            .behaviour_mut()
+                            .txs
+                            .send_request(&peer, Inbound::Valid(gossip.clone()));
+                    }
+                }
+            }
             NetCommand::Penalise { peer, why } => self.penalise(peer, None, &why),
         }
     }
@@ -591,15 +632,45 @@ impl Network {
         if self.outgoing_txs.is_empty() {
             return;
         }
-        let batch = TxBatch(std::mem::take(&mut self.outgoing_txs));
+        let txs = std::mem::take(&mut self.outgoing_txs);
         self.outgoing_bytes = 0;
         let me = *self.swarm.local_peer_id();
+        // A validator attests its batch (it checked every signature on
+        // admission) and names f connected validators, in rotation, to
+        // check it too.
+        let (attestation, verifiers) = match self.config.me {
+            Some(index) => {
+                let digest = batch_digest(self.config.chain_id, &txs);
+                let attestation =
+                    Attestation::sign(&self.node_key, self.config.chain_id, index, digest);
+                let others: Vec<u16> = (0..self.config.validators.len())
+                    .filter(|i| *i != index as usize)
+                    .filter(|i| self.swarm.is_connected(&self.config.validators[*i]))
+                    .map(|i| i as u16)
+                    .collect();
+                let f = faults_tolerated(self.config.validators.len());
+                let mut verifiers = Vec::with_capacity(f);
+                if !others.is_empty() {
+                    for k in 0..f.min(others.len()) {
+                        verifiers.push(others[(self.next_verifier + k) % others.len()]);
+                    }
+                    self.next_verifier = (self.next_verifier + 1) % others.len();
+                }
+                (Some(attestation), verifiers)
+            }
+            None => (None, Vec::new()),
+        };
+        let gossip = TxGossip::Batch {
+            txs,
+            attestation,
+            verifiers,
+        };
         for peer in self.config.validators.clone() {
             if peer != me && self.swarm.is_connected(&peer) {
                 self.swarm
                     .behaviour_mut()
                     .txs
-                    .send_request(&peer, Inbound::Valid(batch.clone()));
+                    .send_request(&peer, Inbound::Valid(gossip.clone()));
             }
         }
     }
@@ -641,7 +712,7 @@ impl Network {
         // buffer without bound; consensus recovers lost messages, and a
         // dropped transaction batch still reaches the leader that got it.
         let full = match event {
-            NetEvent::Txs { from, batch } => self.txs.try_send((from, batch)).is_err(),
+            NetEvent::Txs { from, gossip } => self.txs.try_send((from, gossip)).is_err(),
             event => self.events.try_send(event).is_err(),
         };
         if full {
@@ -744,7 +815,7 @@ impl Network {
         }
     }
 
-    fn on_txs(&mut self, event: request_response::Event<Inbound<TxBatch>, ()>) {
+    fn on_txs(&mut self, event: request_response::Event<Inbound<TxGossip>, ()>) {
         match event {
             request_response::Event::Message {
                 peer,
@@ -760,13 +831,19 @@ impl Network {
                     Inbound::Invalid(why) => return self.penalise(peer, Some(connection_id), &why),
                 };
                 let _ = self.swarm.behaviour_mut().txs.send_response(channel, ());
-                if request.0.len() > TXS_BATCH_MAX {
-                    self.penalise(peer, Some(connection_id), "oversized transaction batch");
-                    return;
+                if let TxGossip::Batch { txs, verifiers, .. } = &request {
+                    if txs.len() > TXS_BATCH_MAX {
+                        self.penalise(peer, Some(connection_id), "oversized transaction batch");
+                        return;
+                    }
+                    if verifiers.len() > self.config.validators.len() {
+                        self.penalise(peer, Some(connection_id), "too many named verifiers");
+                        return;
+                    }
                 }
                 self.deliver(NetEvent::Txs {
                     from: peer,
-                    batch: request,
+                    gossip: request,
                 });
             }
             other => self.inbound_failure(other),

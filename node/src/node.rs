@@ -23,7 +23,7 @@ use crate::executor;
 use crate::host::{Host, NodeSigner, NodeVerifier};
 use crate::keyfile;
 use crate::mempool::Mempool;
-use crate::network::{peer_id_of, NetConfig, Network};
+use crate::network::{peer_id_of, NetConfig, Network, TxGossip};
 use crate::shared::{ConsensusStatus, Counters, RecentRejections, Role, Shared};
 use crate::store::{Db, Executed};
 
@@ -218,6 +218,8 @@ pub async fn run(
             peers: config.peers.clone(),
             members,
             validators: validator_peers.clone(),
+            chain_id,
+            me: me.map(|i| i as u16),
         },
         db.clone(),
         net_rx,
@@ -246,22 +248,43 @@ pub async fn run(
             Ok(())
         }
     });
-    // Transactions shared by other validators.
+    // Transactions shared by other validators, and their attestations.
     tasks.spawn({
         let shared = shared.clone();
+        let mut gossip = crate::attest::Gossip::new(
+            shared.clone(),
+            validator_peers.clone(),
+            validator_keys
+                .iter()
+                .map(|k| hutong_runtime::PublicKey(*k))
+                .collect(),
+            me.map(|i| i as u16),
+            node_key.clone(),
+            config.attestation_wait,
+        );
         let stop = stopped(stop_rx.clone());
         async move {
             tokio::pin!(stop);
+            let mut due: Option<tokio::time::Instant> = None;
             loop {
+                let wake = due.unwrap_or_else(|| {
+                    tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
+                });
                 tokio::select! {
                     _ = &mut stop => return Ok(()),
-                    batch = txs_rx.recv() => match batch {
-                        Some((_, batch)) => {
-                            crate::admit::admit(&shared, batch.0, crate::admit::Source::Peer).await;
+                    _ = tokio::time::sleep_until(wake) => {}
+                    message = txs_rx.recv() => match message {
+                        Some((from, TxGossip::Batch { txs, attestation: Some(a), verifiers })) => {
+                            gossip.on_batch(from, txs, a, verifiers).await;
                         }
+                        Some((_, TxGossip::Batch { txs, attestation: None, .. })) => {
+                            crate::admit::admit(&shared, txs, crate::admit::Source::Peer).await;
+                        }
+                        Some((from, TxGossip::Attest(a))) => gossip.on_attest(from, a).await,
                         None => return Ok(()),
                     },
                 }
+                due = gossip.on_tick().await;
             }
         }
     });

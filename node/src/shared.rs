@@ -71,6 +71,15 @@ pub struct Counters {
     pub sigchecks_admission: AtomicU64,
     pub sigchecks_proposal: AtomicU64,
     pub sigchecks_execution: AtomicU64,
+    /// Transactions admitted on f + 1 validators' attestations, unchecked
+    /// here (see [`crate::attest`]).
+    pub sigchecks_attested: AtomicU64,
+    /// Shared batches checked here because their attestations did not
+    /// come in time.
+    pub attestation_fallbacks: AtomicU64,
+    pub attestations_sent: AtomicU64,
+    /// Attested batches found holding a bad signature.
+    pub attestation_faults: AtomicU64,
     pub rejected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
