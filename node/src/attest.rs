@@ -334,7 +334,10 @@ impl Gossip {
             if let Some(me) = self.me {
                 let mine = Attestation::sign(&self.key, self.shared.chain_id, me, digest);
                 Counters::add(&self.shared.counters.attestations_sent, 1);
-                let _ = self.shared.net.try_send(NetCommand::Attest(mine));
+                let _ = self.shared.net.try_send(NetCommand::Attest {
+                    attestation: mine,
+                    origin: from,
+                });
             }
         }
     }

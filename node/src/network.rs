@@ -273,8 +273,12 @@ pub enum NetCommand {
     },
     Broadcast(ConsensusEnvelope),
     ShareTxs(TxBatch),
-    /// Sends this node's attestation of a batch to every validator.
-    Attest(Attestation),
+    /// Sends this node's attestation of a batch to every validator but
+    /// the batch's origin (which has no use for it).
+    Attest {
+        attestation: Attestation,
+        origin: PeerId,
+    },
     Sync {
         to: PeerId,
         request: SyncRequest,
@@ -612,10 +616,13 @@ impl Network {
                     .send_request(&to, Inbound::Valid(request));
                 self.pending_sync.insert(id, reply);
             }
-            NetCommand::Attest(attestation) => {
+            NetCommand::Attest {
+                attestation,
+                origin,
+            } => {
                 let gossip = TxGossip::Attest(attestation);
                 for peer in self.config.validators.clone() {
-                    if peer != me && self.swarm.is_connected(&peer) {
+                    if peer != me && peer != origin && self.swarm.is_connected(&peer) {
                         self.swarm
                             .behaviour_mut()
                             .txs
