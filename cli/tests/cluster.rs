@@ -1675,6 +1675,18 @@ async fn drive(swarm: &mut Rogue, wait: Duration, until: Until) -> Seen {
     }
 }
 
+/// Node `i`'s libp2p peer id (from its node key).
+fn peer_of(cluster: &Cluster, i: usize) -> libp2p::PeerId {
+    let mut secret = cluster
+        .key(&format!("{}.node", cluster.nodes[i].name))
+        .secret_bytes();
+    libp2p::PeerId::from_public_key(
+        &libp2p::identity::Keypair::ed25519_from_bytes(&mut secret)
+            .unwrap()
+            .public(),
+    )
+}
+
 async fn bad_messages(cluster: &Cluster, i: usize) -> u64 {
     cluster.client(i).status().await.unwrap()["peers"]["bad_messages"]
         .as_u64()
@@ -1703,15 +1715,7 @@ fn an_attested_batch_with_a_bad_signature_is_evidence_against_its_origin() {
         cluster.kill(3);
         let key = cluster.key(&format!("{}.node", cluster.nodes[3].name));
         let target: libp2p::Multiaddr = first_p2p_addr(&cluster.nodes[0].home).parse().unwrap();
-        let target_peer = libp2p::PeerId::from_public_key(
-            &libp2p::identity::Keypair::ed25519_from_bytes(
-                &mut cluster
-                    .key(&format!("{}.node", cluster.nodes[0].name))
-                    .secret_bytes(),
-            )
-            .unwrap()
-            .public(),
-        );
+        let target_peer = peer_of(&cluster, 0);
         // Its index among the validators, as genesis orders them.
         let genesis_path = cluster.keys.parent().unwrap().join("genesis.toml");
         let genesis =
@@ -1811,15 +1815,7 @@ fn a_misbehaving_member_is_dropped_penalised_and_the_chain_goes_on() {
         cluster.kill(3);
         let key = cluster.key(&format!("{}.node", cluster.nodes[3].name));
         let target: libp2p::Multiaddr = first_p2p_addr(&cluster.nodes[0].home).parse().unwrap();
-        let target_peer = libp2p::PeerId::from_public_key(
-            &libp2p::identity::Keypair::ed25519_from_bytes(
-                &mut cluster
-                    .key(&format!("{}.node", cluster.nodes[0].name))
-                    .secret_bytes(),
-            )
-            .unwrap()
-            .public(),
-        );
+        let target_peer = peer_of(&cluster, 0);
         let mut swarm = rogue(&key);
         swarm.dial(target.clone()).unwrap();
         // It listens for a while: the validators send it their proposals
