@@ -158,9 +158,13 @@ fn write_config(home: &Path, file: &ConfigFile) -> Result<()> {
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HUTONG_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,libp2p=warn,jsonrpsee=warn"));
+    // Colours only on a terminal: a node's log usually goes to a file or
+    // a journal, where escape codes get in the way of grep.
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal())
         .try_init();
 }
 
