@@ -128,7 +128,9 @@ pub async fn admit_with(
         };
         let valid = match verified {
             Ok(valid) => {
-                if signatures == Signatures::Check {
+                // Only verdicts for every fresh transaction count as checks
+                // (a short answer admits nothing, below).
+                if signatures == Signatures::Check && valid.len() == fresh.len() {
                     checked_valid = valid.iter().filter(|v| **v).count();
                 }
                 valid
