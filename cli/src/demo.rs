@@ -14,7 +14,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use hutong_genesis::template::{generate, TemplateOptions};
 use hutong_genesis::Genesis;
-use hutong_node::sigverify::{available_threads, verify_parallel};
+use hutong_host::sigverify::{available_threads, verify_parallel};
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, read_value, StateStore};
 use hutong_runtime::tx::{Expiry, FreezeReason};

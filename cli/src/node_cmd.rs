@@ -16,7 +16,7 @@ use hutong_node::config::{
 };
 use hutong_node::keyfile;
 use hutong_node::network::peer_id_of;
-use hutong_node::shared::Role;
+use hutong_node::status::Role;
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -441,9 +441,9 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
                     match client.status().await {
                         Ok(s) => say!(
                             "height {:>6}  round {:>6}  peers {}  mempool {}",
-                            s["height"], s["consensus"]["round"],
-                            s["peers"]["connected"].as_array().map(|a| a.len()).unwrap_or(0),
-                            s["mempool"]["txs"]
+                            s.height, s.consensus.round,
+                            s.peers.connected.len(),
+                            s.mempool.txs
                         ),
                         Err(e) => say!("waiting for {}: {e}", first.name),
                     }

@@ -14,7 +14,7 @@ use hutong_runtime::{
     Address, Amount, AssetCode, ChainId, Height, Nonce, PublicKey, Tier, Transaction, TransferId,
     TxKind,
 };
-use serde_json::Value;
+use hutong_wire::rpc::StatusView;
 
 #[derive(Args)]
 pub struct Common {
@@ -134,16 +134,10 @@ fn parse_amount(text: &str, decimals: u32) -> Result<Amount> {
     Ok(Amount(value))
 }
 
-fn decimals_of(status: &Value, asset: &str) -> Result<u32> {
-    status["assets"]
-        .as_array()
-        .and_then(|assets| {
-            assets
-                .iter()
-                .find(|a| a["code"] == asset)
-                .and_then(|a| a["decimals"].as_u64())
-        })
-        .map(|d| d as u32)
+fn decimals_of(status: &StatusView, asset: &str) -> Result<u32> {
+    status
+        .decimals(asset)
+        .map(u32::from)
         .with_context(|| format!("the chain has no asset {asset:?}"))
 }
 
@@ -186,16 +180,13 @@ pub fn tx(args: TxArgs) -> Result<()> {
         let client = Client::new(&args.common.rpc)?;
         let status = client.status().await?;
         let chain_id = ChainId(
-            Hash::from_hex(status["chain_id"].as_str().unwrap_or_default())
+            Hash::from_hex(&status.chain_id)
                 .context("node reported no chain id")?
                 .0,
         );
-        let height = status["height"].as_u64().unwrap_or(0);
+        let height = status.height;
         let me = Address::of(&key.public());
-        let account = client.account(&me).await?;
-        let sequence = account["sequence"]
-            .as_u64()
-            .with_context(|| format!("no sequence for {me}"))?;
+        let sequence = client.account(&me).await?.sequence;
         let kind = match &args.kind {
             TxCommand::Transfer {
                 to,
@@ -283,10 +274,10 @@ pub fn tx(args: TxArgs) -> Result<()> {
         let final_status = final_status?;
         say!("{}", serde_json::to_string_pretty(&final_status)?);
         say!("final in {:.2} s", started.elapsed().as_secs_f64());
-        if final_status["receipt"]["success"] == false {
+        if let Some(receipt) = final_status.receipt().filter(|r| !r.success) {
             bail!(
                 "the transaction was recorded but failed: {}",
-                final_status["receipt"]["code"]
+                receipt.code.as_deref().unwrap_or("unknown")
             );
         }
         Ok(())
@@ -319,20 +310,26 @@ pub(crate) fn freeze(
 pub fn query(args: QueryArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let client = Client::new(&args.common.rpc)?;
-        let v = match args.what {
-            QueryCommand::Account { address: a } => client.account(&address(&a)?).await?,
+        // Each answer is printed as the node's JSON, pretty.
+        let text = match args.what {
+            QueryCommand::Account { address: a } => {
+                serde_json::to_string_pretty(&client.account(&address(&a)?).await?)?
+            }
             QueryCommand::Tx { hash } => {
                 let h = Hash::from_hex(hash.trim_start_matches("0x"))
                     .map_err(|e| anyhow::anyhow!("{hash:?}: {e}"))?;
-                client.transaction(&h).await?
+                serde_json::to_string_pretty(&client.transaction(&h).await?)?
             }
-            QueryCommand::Block { at } => match at.parse::<u64>() {
-                Ok(h) => client.block_at(h).await?,
-                Err(_) => client.block_by_id(&at).await?,
-            },
-            QueryCommand::Status => client.status().await?,
+            QueryCommand::Block { at } => {
+                let block = match at.parse::<u64>() {
+                    Ok(h) => client.block_at(h).await?,
+                    Err(_) => client.block_by_id(&at).await?,
+                };
+                serde_json::to_string_pretty(&block)?
+            }
+            QueryCommand::Status => serde_json::to_string_pretty(&client.status().await?)?,
         };
-        say!("{}", serde_json::to_string_pretty(&v)?);
+        say!("{text}");
         Ok(())
     })
 }

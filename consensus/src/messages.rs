@@ -126,7 +126,7 @@ pub enum Action {
         block: Block,
     },
     /// This validator is far behind: ask `from` for the committed blocks
-    /// after `after` (at most [`crate::core::SYNC_BLOCKS_MAX`]) with a
+    /// after `after` (at most [`crate::core::SYNC_RESPONSE_BLOCKS_MAX`]) with a
     /// commit certificate, and answer with [`Event::SyncResponse`].
     SyncRequest {
         after: Height,

@@ -7,17 +7,31 @@
 //! it persisted, so it can never vote twice in a round: a second request
 //! for the same round gets the same vote back, or a refusal.
 //!
-//! The rules (two-chain HotStuff as in Jolteon / DiemBFT v4):
+//! The rules (two-chain HotStuff as in Jolteon / DiemBFT v4). The labels
+//! are ours; each names the part of the DiemBFT v4 report's Safety module
+//! (The Diem Team, "DiemBFT v4: State Machine Replication in the Diem
+//! Blockchain", 2021, whose safety rules Jolteon shares) that it
+//! implements:
 //! - **Vote (V1)**: vote for block `B` only if `B.round` is above every
-//!   round voted or timed out in.
+//!   round voted or timed out in (`is_safe_to_vote`:
+//!   `block_round > max(highest_vote_round, qc_round)`).
 //! - **Vote (V2)**: and `B` extends the certificate of the directly
 //!   preceding round (`B.round = B.qc.round + 1`), or `B` carries a timeout
 //!   certificate for the preceding round and `B.qc.round` is at least the
-//!   highest certified round any of its signers reported.
-//! - **Propose (P1)**: a leader proposes at most once per round.
+//!   highest certified round any of its signers reported
+//!   (`is_safe_to_vote`: `consecutive(block_round, qc_round) ||
+//!   safe_to_extend(block_round, qc_round, tc)`).
+//! - **Propose (P1)**: a leader proposes at most once per round (not a
+//!   rule of the report, whose leader keeps no state: a restarted leader
+//!   that proposed twice would equivocate, so Hutong persists it like a
+//!   vote).
 //! - **Timeout (T1)**: time out round `r` only when in it
 //!   (`r = qc.round + 1` or `r = tc.round + 1`), reporting a certificate no
-//!   lower than the highest one ever seen; afterwards never vote in `r`.
+//!   lower than the highest one ever seen; afterwards never vote in `r`
+//!   (`is_safe_to_timeout`: `qc_round >= highest_qc_round`,
+//!   `round > max(highest_vote_round - 1, qc_round)` and
+//!   `consecutive(round, qc_round) || consecutive(round, tc.round)`; then
+//!   `increase_highest_vote_round(round)`).
 //!
 //! Why that is safe: if block `B` (round `r`) is committed, a quorum voted
 //! for its child in round `r + 1`, so more than f honest validators hold a
@@ -77,6 +91,11 @@ pub enum SafetyError {
     RoundNotNew {
         round: Round,
         last_voted_round: Round,
+    },
+    #[error("already proposed in round {last_proposed_round}; round {round} is not above it (P1)")]
+    AlreadyProposed {
+        round: Round,
+        last_proposed_round: Round,
     },
     #[error("already voted in round {round} for another block")]
     WouldEquivocate { round: Round },
@@ -216,9 +235,9 @@ pub fn timeout(
 pub fn propose(data: &SafetyData, block: &Block) -> Result<SafetyData, SafetyError> {
     check_epoch(data, block.epoch)?;
     if block.round <= data.last_proposed_round {
-        return Err(SafetyError::RoundNotNew {
+        return Err(SafetyError::AlreadyProposed {
             round: block.round,
-            last_voted_round: data.last_proposed_round,
+            last_proposed_round: data.last_proposed_round,
         });
     }
     Ok(SafetyData {

@@ -4,32 +4,22 @@
 
 use hutong_consensus::core::{Config, Consensus, Signer};
 use hutong_consensus::messages::{Action, Event, Message, Proposal};
-use hutong_consensus::types::{Block, Digest, Epoch, Height, Round, SignatureBytes, ValidatorId};
-use hutong_consensus::validators::{ValidatorSet, Verifier};
+use hutong_consensus::types::{Block, Digest, Epoch, Height, Round, ValidatorId};
+use hutong_consensus::validators::ValidatorSet;
+use hutong_testkit::keys::{SimSigner, SimVerifier};
 
-/// A toy scheme: the signature is the key followed by the first half of the
-/// message digest. Enough to exercise the state machine, not crypto.
-struct Toy([u8; 32]);
-
-impl Signer for Toy {
-    fn sign(&self, message: &Digest) -> SignatureBytes {
-        let mut s = [0u8; 64];
-        s[..32].copy_from_slice(&self.0);
-        s[32..].copy_from_slice(&message.0);
-        SignatureBytes(s)
-    }
+/// The test kit's simulated scheme (keyed hashes): enough to exercise the
+/// state machine, not crypto.
+fn signer(i: usize) -> SimSigner {
+    SimSigner::Hash([i as u8 + 1; 32])
 }
 
-struct ToyVerifier;
-
-impl Verifier for ToyVerifier {
-    fn verify(&self, key: &[u8; 32], message: &Digest, signature: &SignatureBytes) -> bool {
-        signature.0[..32] == key[..] && signature.0[32..] == message.0[..]
-    }
+fn verifier() -> SimVerifier {
+    SimVerifier::of(&(0..4).map(signer).collect::<Vec<_>>())
 }
 
 fn keys() -> Vec<[u8; 32]> {
-    (1..=4u8).map(|i| [i; 32]).collect()
+    (0..4).map(|i| signer(i).public()).collect()
 }
 
 fn proposal(set: &ValidatorSet, round: u64, proposer: u16) -> Message {
@@ -43,7 +33,7 @@ fn proposal(set: &ValidatorSet, round: u64, proposer: u16) -> Message {
         justify: set.genesis_qc(),
         timeout_cert: None,
     };
-    let signature = Toy(keys()[usize::from(proposer)]).sign(&block.id());
+    let signature = signer(usize::from(proposer)).sign(&block.id());
     Message::Proposal(Proposal { block, signature })
 }
 
@@ -53,8 +43,8 @@ fn old_epoch_refused_and_later_epoch_reported_once() {
     let mut node = Consensus::new(
         ValidatorId(3),
         e1.clone(),
-        Toy(keys()[3]),
-        ToyVerifier,
+        signer(3),
+        verifier(),
         Config::default(),
     );
     node.handle(Event::Start);
@@ -145,13 +135,7 @@ fn old_epoch_refused_and_later_epoch_reported_once() {
 #[test]
 fn a_validator_dropped_from_the_set_follows_passively() {
     let e1 = ValidatorSet::new(Epoch(1), keys(), Digest([1; 32])).unwrap();
-    let mut node = Consensus::new(
-        ValidatorId(3),
-        e1,
-        Toy(keys()[3]),
-        ToyVerifier,
-        Config::default(),
-    );
+    let mut node = Consensus::new(ValidatorId(3), e1, signer(3), verifier(), Config::default());
     node.handle(Event::Start);
     let e2 = ValidatorSet::next_epoch(Epoch(2), keys()[..3].to_vec(), Digest([2; 32]), Height(9))
         .unwrap();

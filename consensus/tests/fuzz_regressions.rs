@@ -6,39 +6,30 @@ use hutong_consensus::messages::{Event, Message, Proposal};
 use hutong_consensus::types::{
     Block, Digest, Epoch, Height, QuorumCert, Round, SignatureBytes, ValidatorId, VoteData,
 };
-use hutong_consensus::validators::{ValidatorSet, Verifier};
+use hutong_consensus::validators::ValidatorSet;
+use hutong_testkit::keys::{SimSigner, SimVerifier};
 
-/// A toy scheme: the signature is the key followed by the message digest.
-struct Toy([u8; 32]);
-
-impl Signer for Toy {
-    fn sign(&self, message: &Digest) -> SignatureBytes {
-        let mut s = [0u8; 64];
-        s[..32].copy_from_slice(&self.0);
-        s[32..].copy_from_slice(&message.0);
-        SignatureBytes(s)
-    }
+/// The test kit's simulated scheme (keyed hashes): enough to exercise the
+/// state machine, not crypto.
+fn signer(i: usize) -> SimSigner {
+    SimSigner::Hash([i as u8 + 1; 32])
 }
 
-struct ToyVerifier;
-
-impl Verifier for ToyVerifier {
-    fn verify(&self, key: &[u8; 32], message: &Digest, signature: &SignatureBytes) -> bool {
-        signature.0[..32] == key[..] && signature.0[32..] == message.0[..]
-    }
+fn verifier() -> SimVerifier {
+    SimVerifier::of(&(0..4).map(signer).collect::<Vec<_>>())
 }
 
 fn keys() -> Vec<[u8; 32]> {
-    (1..=4u8).map(|i| [i; 32]).collect()
+    (0..4).map(|i| signer(i).public()).collect()
 }
 
-fn node() -> Consensus<Toy, ToyVerifier> {
+fn node() -> Consensus<SimSigner, SimVerifier> {
     let set = ValidatorSet::new(Epoch(1), keys(), Digest([1; 32])).unwrap();
     let mut node = Consensus::new(
         ValidatorId(0),
         set,
-        Toy(keys()[0]),
-        ToyVerifier,
+        signer(0),
+        verifier(),
         Config::default(),
     );
     node.handle(Event::Start);
@@ -77,7 +68,7 @@ fn proposal_on_a_certificate_of_round_u64_max_is_dropped() {
         justify: forged,
         timeout_cert: None,
     };
-    let signature = Toy(keys()[1]).sign(&block.id());
+    let signature = signer(1).sign(&block.id());
     let actions = node.handle(Event::Message {
         from: ValidatorId(1),
         message: Message::Proposal(Proposal { block, signature }),

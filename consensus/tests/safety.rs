@@ -238,10 +238,13 @@ fn a_leader_never_proposes_twice_in_a_round() {
     // After a restart from what was persisted, the same round is refused,
     // whatever the block.
     let other = block(4, qc(3, 2), None, 2);
-    assert!(matches!(
+    assert_eq!(
         safety::propose(&s, &other),
-        Err(SafetyError::RoundNotNew { .. })
-    ));
+        Err(SafetyError::AlreadyProposed {
+            round: Round(4),
+            last_proposed_round: Round(4),
+        })
+    );
     assert!(safety::propose(&s, &block(5, qc(4, 3), None, 1)).is_ok());
 }
 

@@ -1,14 +1,23 @@
 //! A Rust JSON-RPC client for Hutong nodes, used by the CLI and the
-//! benchmark: typed calls over HTTP, and waiting for finality.
+//! benchmark: typed calls over HTTP (the answers are
+//! [`hutong_wire::rpc`]'s types), waiting for finality, subscriptions,
+//! and reading a node's metrics.
 
 use std::time::{Duration, Instant};
 
+use hutong_audit::api::{method as audit_method, AlertFilter, AuditQuery};
+use hutong_audit::Alert;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::{Address, SignedTransaction};
+use hutong_wire::rpc::{
+    method, AccountView, BlockNotice, BlockQuery, BlockView, RejectionData, StatusView,
+    SubmitVerdict, TxStatus,
+};
 use jsonrpsee::core::client::{ClientT, Subscription, SubscriptionClientT};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,12 +38,17 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The stable rejection code of a rejected transaction, if this is one.
-    pub fn rejection_code(&self) -> Option<&str> {
+    /// Why a transaction was rejected, if this is a rejection.
+    pub fn rejection(&self) -> Option<RejectionData> {
         match self {
-            ClientError::Rpc { data: Some(d), .. } => d.get("code").and_then(Value::as_str),
+            ClientError::Rpc { data: Some(d), .. } => serde_json::from_value(d.clone()).ok(),
             _ => None,
         }
+    }
+
+    /// The stable rejection code of a rejected transaction, if this is one.
+    pub fn rejection_code(&self) -> Option<String> {
+        self.rejection().map(|r| r.code)
     }
 }
 
@@ -66,94 +80,91 @@ impl Client {
         &self.url
     }
 
-    async fn call(
+    async fn call<T: DeserializeOwned>(
         &self,
         method: &str,
         params: jsonrpsee::core::params::ArrayParams,
-    ) -> Result<Value, ClientError> {
+    ) -> Result<T, ClientError> {
         self.http
-            .request::<Value, _>(method, params)
+            .request::<T, _>(method, params)
             .await
             .map_err(|e| self.rpc_error(e))
     }
 
     /// Submits a signed transaction; returns its hash once it is pending.
     pub async fn submit(&self, tx: &SignedTransaction) -> Result<Hash, ClientError> {
-        let v = self
-            .call(
-                "hutong_submitTransaction",
-                rpc_params![hex::encode(tx.encode())],
-            )
-            .await?;
-        parse_hash(&v["hash"])
+        self.submit_hex(&hex::encode(tx.encode())).await
     }
 
     /// Submits one transaction already encoded as hex (a benchmark's
     /// pre-signed load); returns its hash once it is pending.
     pub async fn submit_hex(&self, tx_hex: &str) -> Result<Hash, ClientError> {
-        let v = self
-            .call("hutong_submitTransaction", rpc_params![tx_hex])
+        let status: TxStatus = self
+            .call(method::SUBMIT_TRANSACTION, rpc_params![tx_hex])
             .await?;
-        parse_hash(&v["hash"])
+        match status {
+            TxStatus::Pending { hash } => parse_hash(&hash),
+            other => Err(ClientError::Protocol(format!(
+                "a submitted transaction is {}, not pending",
+                other.name()
+            ))),
+        }
     }
 
     /// Submits many transactions already encoded as hex; the node's
     /// verdict for each, in order.
-    pub async fn submit_many_hex(&self, txs: &[&str]) -> Result<Vec<Value>, ClientError> {
-        match self
-            .call("hutong_submitTransactions", rpc_params![txs])
-            .await?
-        {
-            Value::Array(items) => Ok(items),
-            other => Err(ClientError::Protocol(other.to_string())),
-        }
+    pub async fn submit_many_hex(&self, txs: &[&str]) -> Result<Vec<SubmitVerdict>, ClientError> {
+        self.call(method::SUBMIT_TRANSACTIONS, rpc_params![txs])
+            .await
     }
 
     /// Submits many; returns the node's verdict for each, in order.
-    pub async fn submit_many(&self, txs: &[SignedTransaction]) -> Result<Vec<Value>, ClientError> {
+    pub async fn submit_many(
+        &self,
+        txs: &[SignedTransaction],
+    ) -> Result<Vec<SubmitVerdict>, ClientError> {
         let list: Vec<String> = txs.iter().map(|t| hex::encode(t.encode())).collect();
-        match self
-            .call("hutong_submitTransactions", rpc_params![list])
-            .await?
-        {
-            Value::Array(items) => Ok(items),
-            other => Err(ClientError::Protocol(other.to_string())),
-        }
-    }
-
-    pub async fn transaction(&self, hash: &Hash) -> Result<Value, ClientError> {
-        self.call("hutong_getTransaction", rpc_params![hash.to_string()])
+        self.call(method::SUBMIT_TRANSACTIONS, rpc_params![list])
             .await
     }
 
-    pub async fn account(&self, address: &Address) -> Result<Value, ClientError> {
-        self.call("hutong_getAccount", rpc_params![address.to_string()])
+    pub async fn transaction(&self, hash: &Hash) -> Result<TxStatus, ClientError> {
+        self.call(method::GET_TRANSACTION, rpc_params![hash.to_string()])
             .await
     }
 
-    pub async fn block_at(&self, height: u64) -> Result<Value, ClientError> {
-        self.call(
-            "hutong_getBlock",
-            rpc_params![serde_json::json!({"height": height})],
-        )
-        .await
+    pub async fn account(&self, address: &Address) -> Result<AccountView, ClientError> {
+        self.call(method::GET_ACCOUNT, rpc_params![address.to_string()])
+            .await
     }
 
-    pub async fn block_by_id(&self, id: &str) -> Result<Value, ClientError> {
-        self.call(
-            "hutong_getBlock",
-            rpc_params![serde_json::json!({"id": id})],
-        )
-        .await
+    pub async fn block_at(&self, height: u64) -> Result<BlockView, ClientError> {
+        let q = BlockQuery {
+            height: Some(height),
+            id: None,
+        };
+        self.call(method::GET_BLOCK, rpc_params![q]).await
     }
 
-    pub async fn status(&self) -> Result<Value, ClientError> {
-        self.call("hutong_status", rpc_params![]).await
+    pub async fn block_by_id(&self, id: &str) -> Result<BlockView, ClientError> {
+        let q = BlockQuery {
+            height: None,
+            id: Some(id.to_string()),
+        };
+        self.call(method::GET_BLOCK, rpc_params![q]).await
+    }
+
+    pub async fn status(&self) -> Result<StatusView, ClientError> {
+        self.call(method::STATUS, rpc_params![]).await
     }
 
     /// Polls until the transaction is committed (or rejected), up to
     /// `timeout`; returns its final status.
-    pub async fn wait_final(&self, hash: &Hash, timeout: Duration) -> Result<Value, ClientError> {
+    pub async fn wait_final(
+        &self,
+        hash: &Hash,
+        timeout: Duration,
+    ) -> Result<TxStatus, ClientError> {
         self.wait_final_with(hash, timeout, |_| {}).await
     }
 
@@ -164,15 +175,15 @@ impl Client {
         hash: &Hash,
         timeout: Duration,
         mut progress: impl FnMut(&Progress),
-    ) -> Result<Value, ClientError> {
+    ) -> Result<TxStatus, ClientError> {
         let started = Instant::now();
         let mut polls = 0u64;
         loop {
             let status = self.transaction(hash).await?;
-            let state = status["status"].as_str().unwrap_or("unknown").to_string();
-            if state == "committed" || state == "rejected" {
+            if status.is_final() {
                 return Ok(status);
             }
+            let state = status.name().to_string();
             if started.elapsed() > timeout {
                 return Err(ClientError::Timeout {
                     hash: hash.to_string(),
@@ -180,7 +191,7 @@ impl Client {
                 });
             }
             if polls.is_multiple_of(5) {
-                let height = self.status().await.ok().and_then(|s| s["height"].as_u64());
+                let height = self.status().await.ok().map(|s| s.height);
                 progress(&Progress {
                     status: state,
                     height,
@@ -218,17 +229,17 @@ impl Client {
     /// Every block the node commits from now on, as it announces them
     /// (`hutong_subscribeBlocks`). A subscriber that falls far behind
     /// misses blocks rather than making the node buffer them.
-    pub async fn subscribe_blocks(&self) -> Result<BlockStream, ClientError> {
+    pub async fn subscribe_blocks(&self) -> Result<Stream<BlockNotice>, ClientError> {
         let ws = self.ws().await?;
         let sub = ws
-            .subscribe::<Value, _>(
-                "hutong_subscribeBlocks",
+            .subscribe::<BlockNotice, _>(
+                method::SUBSCRIBE_BLOCKS,
                 rpc_params![],
-                "hutong_unsubscribeBlocks",
+                method::UNSUBSCRIBE_BLOCKS,
             )
             .await
             .map_err(|e| self.rpc_error(e))?;
-        Ok(BlockStream { _ws: ws, sub })
+        Ok(Stream { _ws: ws, sub })
     }
 
     /// Waits, over one WebSocket subscription, for the transaction to be
@@ -237,13 +248,13 @@ impl Client {
         &self,
         hash: &Hash,
         timeout: Duration,
-    ) -> Result<Value, ClientError> {
+    ) -> Result<TxStatus, ClientError> {
         let ws = self.ws().await?;
         let mut sub = ws
-            .subscribe::<Value, _>(
-                "hutong_subscribeTransaction",
+            .subscribe::<TxStatus, _>(
+                method::SUBSCRIBE_TRANSACTION,
                 rpc_params![hash.to_string()],
-                "hutong_unsubscribeTransaction",
+                method::UNSUBSCRIBE_TRANSACTION,
             )
             .await
             .map_err(|e| self.rpc_error(e))?;
@@ -264,7 +275,7 @@ impl Client {
     /// The chain id the node serves.
     pub async fn chain_id(&self) -> Result<hutong_runtime::ChainId, ClientError> {
         let status = self.status().await?;
-        let hash = parse_hash(&status["chain_id"])?;
+        let hash = parse_hash(&status.chain_id)?;
         Ok(hutong_runtime::ChainId(hash.0))
     }
 
@@ -279,12 +290,26 @@ impl Client {
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
         let nonce = hex::encode(rand::random::<[u8; 16]>());
-        crate::audit::auth::sign_request(key, chain_id, method, query, now, &nonce)
+        hutong_audit::auth::sign_request(key, chain_id, method, query, now, &nonce)
     }
 
-    /// Calls an audit method of a regulator node, signing the request with
-    /// the regulator key.
-    pub async fn audit(
+    /// Asks a regulator's audit node `query` (its method is the query's),
+    /// signing the request with the regulator key.
+    pub async fn audit<Q: AuditQuery>(
+        &self,
+        key: &hutong_runtime::Keypair,
+        query: &Q,
+    ) -> Result<Q::Answer, ClientError> {
+        let query =
+            serde_json::to_value(query).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let chain_id = self.chain_id().await?;
+        let params = Self::signed_audit_params(key, &chain_id, Q::METHOD, query);
+        self.call(Q::METHOD, rpc_params![params]).await
+    }
+
+    /// Sends any query, signed, to an audit method (tests of refusals:
+    /// a query the typed API would not let one build).
+    pub async fn audit_value(
         &self,
         method: &str,
         key: &hutong_runtime::Keypair,
@@ -301,26 +326,27 @@ impl Client {
     }
 
     /// Risk alerts as the regulator node raises them
-    /// (`hutong_auditSubscribeAlerts`), filtered by `filter`
-    /// (`{"kind": …, "account": …}`, both optional).
+    /// (`hutong_auditSubscribeAlerts`), filtered by `filter`.
     pub async fn subscribe_alerts(
         &self,
         key: &hutong_runtime::Keypair,
-        filter: Value,
-    ) -> Result<BlockStream, ClientError> {
+        filter: &AlertFilter,
+    ) -> Result<Stream<Alert>, ClientError> {
+        let filter =
+            serde_json::to_value(filter).map_err(|e| ClientError::Protocol(e.to_string()))?;
         let chain_id = self.chain_id().await?;
         let params =
-            Self::signed_audit_params(key, &chain_id, "hutong_auditSubscribeAlerts", filter);
+            Self::signed_audit_params(key, &chain_id, audit_method::SUBSCRIBE_ALERTS, filter);
         let ws = self.ws().await?;
         let sub = ws
-            .subscribe::<Value, _>(
-                "hutong_auditSubscribeAlerts",
+            .subscribe::<Alert, _>(
+                audit_method::SUBSCRIBE_ALERTS,
                 rpc_params![params],
-                "hutong_auditUnsubscribeAlerts",
+                audit_method::UNSUBSCRIBE_ALERTS,
             )
             .await
             .map_err(|e| self.rpc_error(e))?;
-        Ok(BlockStream { _ws: ws, sub })
+        Ok(Stream { _ws: ws, sub })
     }
 
     fn rpc_error(&self, e: jsonrpsee::core::ClientError) -> ClientError {
@@ -348,17 +374,18 @@ pub struct Progress {
     pub waited: Duration,
 }
 
-/// Committed blocks as a node announces them.
+/// A subscription's notifications (committed blocks, alerts) as a node
+/// sends them.
 #[derive(Debug)]
-pub struct BlockStream {
+pub struct Stream<T> {
     _ws: WsClient,
-    sub: Subscription<Value>,
+    sub: Subscription<T>,
 }
 
-impl BlockStream {
-    /// The next block (`height`, `block_id`, `txs`, `state_root`, …), or
-    /// `None` when the node closed the connection.
-    pub async fn next(&mut self) -> Option<Result<Value, ClientError>> {
+impl<T: DeserializeOwned> Stream<T> {
+    /// The next notification, or `None` when the node closed the
+    /// connection.
+    pub async fn next(&mut self) -> Option<Result<T, ClientError>> {
         self.sub
             .next()
             .await
@@ -366,8 +393,54 @@ impl BlockStream {
     }
 }
 
-fn parse_hash(v: &Value) -> Result<Hash, ClientError> {
-    v.as_str()
-        .and_then(|s| Hash::from_hex(s).ok())
-        .ok_or_else(|| ClientError::Protocol(format!("expected a hash, got {v}")))
+fn parse_hash(s: &str) -> Result<Hash, ClientError> {
+    Hash::from_hex(s.trim_start_matches("0x"))
+        .map_err(|_| ClientError::Protocol(format!("expected a hash, got {s:?}")))
+}
+
+/// A node's Prometheus metrics, as text (`GET /metrics` on its metrics
+/// address).
+pub async fn metrics(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream =
+        tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connecting"))??;
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut body = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut body))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "reading"))??;
+    let text = String::from_utf8_lossy(&body);
+    Ok(match text.split_once("\r\n\r\n") {
+        Some((_, body)) => body.to_string(),
+        None => text.to_string(),
+    })
+}
+
+/// The sum of a metric's samples (every label set) in a metrics text;
+/// `None` when it has none.
+pub fn metric_sum(text: &str, name: &str) -> Option<f64> {
+    let mut found = None;
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let Some(rest) = line.strip_prefix(name) else {
+            continue;
+        };
+        // The name ends at a label set or a space.
+        if !(rest.starts_with('{') || rest.starts_with(' ')) {
+            continue;
+        }
+        if let Some(v) = rest
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+        {
+            found = Some(found.unwrap_or(0.0) + v);
+        }
+    }
+    found
 }

@@ -8,9 +8,9 @@ use std::time::Duration;
 use libp2p::Multiaddr;
 use serde::{Deserialize, Serialize};
 
-use crate::host::HostConfig;
-use crate::mempool::MempoolConfig;
-use crate::shared::Role;
+use crate::status::Role;
+use hutong_host::host::HostConfig;
+use hutong_host::mempool::MempoolConfig;
 
 /// Most bytes of a config file.
 const CONFIG_BYTES_MAX: u64 = 64 * 1024;
@@ -33,7 +33,7 @@ pub struct ConfigFile {
     pub mempool: MempoolSection,
     /// Risk-alert thresholds (a regulator node only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub audit: Option<crate::audit::AlertConfig>,
+    pub audit: Option<hutong_audit::AlertConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -212,7 +212,7 @@ pub struct NodeConfig {
     pub mempool: MempoolConfig,
     /// `mempool.attestation_wait_ms`; `None` when 0.
     pub attestation_wait: Option<Duration>,
-    pub audit: crate::audit::AlertConfig,
+    pub audit: hutong_audit::AlertConfig,
 }
 
 impl NodeConfig {
@@ -315,11 +315,11 @@ impl NodeConfig {
                 ),
             ));
         }
-        if c.block_txs_max == 0 || c.block_txs_max > crate::payload::BLOCK_TXS_MAX {
+        if c.block_txs_max == 0 || c.block_txs_max > hutong_wire::payload::BLOCK_TXS_MAX {
             return Err(invalid(
                 "consensus.block_txs_max",
                 &c.block_txs_max.to_string(),
-                format!("must be 1 to {}", crate::payload::BLOCK_TXS_MAX),
+                format!("must be 1 to {}", hutong_wire::payload::BLOCK_TXS_MAX),
             ));
         }
         if c.empty_block_interval_ms.saturating_mul(2) > c.base_timeout_ms {

@@ -16,36 +16,46 @@
 //! so loudly, rather than build on a wrong state.
 
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use hutong_consensus::types::{Block, QuorumCert};
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, StateStore, StateUpdate, StoreError};
-use hutong_runtime::{
-    execute_block, Address, BlockContext, Height, Preverified, SignatureCheck, TimestampMs,
-};
+use hutong_runtime::{execute_block, Address, BlockContext, Height, SignatureCheck, TimestampMs};
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use tokio::sync::mpsc;
 
-use crate::audit::Alert;
-use crate::mempool::{FastMap, FastSet, Tip};
-use crate::payload::Payload;
-use crate::shared::{lock, CommittedBlock, Counters, Shared};
-use crate::sigverify::{available_threads, verify_parallel};
+use hutong_audit::Alert;
+use hutong_host::host::ExecJob;
+use hutong_host::mempool::{Mempool, Tip};
+use hutong_host::sigverify::{available_threads, verify_parallel};
+use hutong_host::util::{lock, FastMap, FastSet};
+use hutong_runtime::{ChainId, Params};
+use hutong_wire::rpc::BlockNotice;
+use tokio::sync::{broadcast, watch};
+
+use crate::audit::AuditNode;
+use crate::status::{Counters, Halt};
 use crate::store::{BlockWrite, Db, Executed};
 
-/// A committed block for the executor, with its signature verdicts when
-/// the host already computed them (while checking the proposal).
+/// What the executor and its writer work with.
 #[derive(Debug)]
-pub struct ExecJob {
-    pub block: Block,
-    /// Shared with the host, which may still hold it for building payloads
-    /// on top: the executor never copies a block's transactions.
-    pub payload: Arc<Payload>,
-    pub proof: Option<QuorumCert>,
-    pub preverified: Option<Arc<Preverified>>,
+pub struct ExecHandles {
+    pub db: Db,
+    pub chain_id: ChainId,
+    /// The genesis risk parameters (the regulator's detectors read them).
+    pub params: Params,
+    /// The regulator's audit node, on a regulator.
+    pub audit: Option<Arc<AuditNode>>,
+    pub counters: Arc<Counters>,
+    /// Lets go of committed transactions.
+    pub pool: Arc<Mutex<Mempool>>,
+    /// Announces each block once it is durable: to the consensus host,
+    /// admission and the RPC (the last executed block) and to subscribers.
+    pub executed: watch::Sender<Executed>,
+    pub commits: broadcast::Sender<Arc<BlockNotice>>,
+    pub halt: Halt,
 }
 
 /// Why the executor stopped. Every variant is fatal for execution.
@@ -154,7 +164,7 @@ struct Staged {
     txs: usize,
 }
 
-pub async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<ExecJob>) {
+pub async fn run(shared: Arc<ExecHandles>, mut jobs: mpsc::Receiver<ExecJob>) {
     // A rendezvous: the executor hands block N+1 over only once the
     // writer has finished N, so it never runs more than one block ahead.
     let (to_writer, from_executor) = sync_channel::<Staged>(0);
@@ -171,7 +181,7 @@ pub async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<ExecJob>) {
         }
     };
     let mut state = Some(ExecState {
-        last: shared.executed(),
+        last: *shared.executed.borrow(),
         last_claim: None,
         pending: None,
     });
@@ -208,16 +218,13 @@ pub async fn run(shared: Arc<Shared>, mut jobs: mpsc::Receiver<ExecJob>) {
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
 }
 
-fn halt(shared: &Shared, height: u64, why: &str) {
+fn halt(shared: &ExecHandles, height: u64, why: &str) {
     tracing::error!(height, "HALTED: {why}");
-    let mut halted = lock(&shared.halted);
-    if halted.is_none() {
-        *halted = Some(why.to_string());
-    }
+    shared.halt.halt(why);
 }
 
 fn execute(
-    shared: &Shared,
+    shared: &ExecHandles,
     state: &mut ExecState,
     job: ExecJob,
     to_writer: &SyncSender<Staged>,
@@ -283,7 +290,7 @@ fn execute(
     let audit = match &shared.audit {
         Some(node) => Some(node.index_block(
             db,
-            &shared.genesis.params,
+            &shared.params,
             &block,
             &payload,
             &pre.hashes,
@@ -311,7 +318,10 @@ fn execute(
     let nodes = Arc::new(std::mem::take(&mut update.tree.node_batch));
     db.stage_nodes(height, nodes.clone());
     let values: FastMap<StateKey, Option<StateValue>> = update.values.iter().cloned().collect();
-    let alerts = audit.as_ref().map(|a| a.alerts.clone()).unwrap_or_default();
+    let (alerts, extra) = match &audit {
+        Some(a) => (a.alerts.clone(), crate::audit::index::puts(height, a)),
+        None => (Vec::new(), Vec::new()),
+    };
     let staged = Staged {
         write: BlockWrite {
             tx_hashes: pre.hashes.clone(),
@@ -321,7 +331,7 @@ fn execute(
             receipts: outcome.receipts,
             state: update,
             proof,
-            audit,
+            extra,
         },
         nodes,
         alerts,
@@ -344,7 +354,7 @@ fn execute(
 
 /// The writer thread: makes each executed block durable, in order, then
 /// announces it. A failed write halts the node.
-fn write_loop(shared: &Shared, blocks: Receiver<Staged>) {
+fn write_loop(shared: &ExecHandles, blocks: Receiver<Staged>) {
     while let Ok(staged) = blocks.recv() {
         let height = staged.write.executed.height;
         if let Err(e) = write_block(shared, staged) {
@@ -355,7 +365,7 @@ fn write_loop(shared: &Shared, blocks: Receiver<Staged>) {
     }
 }
 
-fn write_block(shared: &Shared, staged: Staged) -> Result<(), ExecutorError> {
+fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError> {
     let db = &shared.db;
     let Staged {
         write,
@@ -392,9 +402,9 @@ fn write_block(shared: &Shared, staged: Staged) -> Result<(), ExecutorError> {
         Ok(Some(StateValue::Account(acc))) => Some(acc.sequence.0),
         _ => None,
     };
-    lock(&shared.mempool).on_commit(&tx_hashes, &senders, sequence, tip);
+    lock(&shared.pool).on_commit(&tx_hashes, &senders, sequence, tip);
     shared.executed.send_replace(record);
-    let _ = shared.commits.send(Arc::new(CommittedBlock {
+    let _ = shared.commits.send(Arc::new(BlockNotice {
         height,
         block_id: hex::encode(record.block_id.0),
         round: record.round,
@@ -402,7 +412,6 @@ fn write_block(shared: &Shared, staged: Staged) -> Result<(), ExecutorError> {
         txs,
         state_root: state_root.to_string(),
         receipts_root: record.receipts_root.to_string(),
-        tx_hashes,
     }));
     if height.is_multiple_of(100) || txs > 0 {
         tracing::info!(height, txs, state_root = %state_root, "executed");
@@ -425,7 +434,7 @@ mod tests {
     use hutong_runtime::store::state_root;
     use hutong_runtime::{AssetCode, ChainId, MemStore};
 
-    use crate::payload::{Payload, ResultClaim};
+    use hutong_wire::payload::{Payload, ResultClaim};
 
     fn key(i: u64) -> StateKey {
         let mut a = [0u8; 20];
@@ -492,7 +501,7 @@ mod tests {
             tx_hashes: Vec::new(),
             state,
             proof: None,
-            audit: None,
+            extra: Vec::new(),
         }
     }
 

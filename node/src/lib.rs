@@ -1,43 +1,43 @@
 //! The Hutong node: the I/O shell that drives the ledger runtime and the
-//! consensus core. All the tokio, RocksDB and libp2p lives here.
+//! consensus core. All the tokio, RocksDB and libp2p lives here; the logic
+//! it drives lives in crates without them: `hutong-host` (the consensus
+//! host, admission, attestations, the mempool), `hutong-wire` (messages and
+//! their codecs), `hutong-audit` (the regulator's detectors, request
+//! signing, proofs).
 //!
-//! - [`node`]: `run(config, shutdown, ready)`, which wires the rest.
-//! - [`config`]: the node's `config.toml`, validated at load.
-//! - [`store`]: RocksDB: state and its Merkle tree, blocks, certificates,
-//!   receipts, indexes, safety data; one synced batch per block.
-//! - [`state_cache`]: the latest state values of hot keys, in front of
-//!   RocksDB.
-//! - [`network`]: libp2p (TCP, Noise, Yamux), members only, three
-//!   request–response protocols with size limits.
-//! - [`host`]: drives the consensus core, builds and checks payloads.
-//! - [`payload`]: what a block orders, and the execution result it
-//!   certifies.
-//! - [`executor`]: executes committed blocks and detects divergence.
-//! - [`mempool`], [`admit`]: bounded admission of signed transactions.
-//! - [`sigverify`]: parallel ZIP-215 batch verification.
-//! - [`rpc`], [`client`]: JSON-RPC 2.0 server and a Rust client.
-//! - [`metrics`]: the Prometheus endpoint.
-//! - [`keyfile`]: key files on disk.
-//! - [`audit`]: the regulator's audit node: indexes, alerts, tracing,
-//!   proofs and the authenticated audit API.
+//! Layers, bottom up; a module imports only from layers below it (checked
+//! by `cargo test -p hutong-node --test layers`):
+//!
+//! 1. Leaves: [`status`] (role, what the node reports, the halt flag),
+//!    [`config`], [`keyfile`], [`state_cache`].
+//! 2. Storage: [`store`] (RocksDB: chain, state, commits).
+//! 3. Reads and the regulator's index: [`ledger`] (the committed ledger as
+//!    clients see it), [`audit`] (indexes, queries, proofs, the audit
+//!    node).
+//! 4. I/O: [`network`] (libp2p), [`runtime`] (the host logic's clock,
+//!    spawner and network, on tokio and libp2p).
+//! 5. Tasks: [`consensus`] (the host), [`gossip`] (attested sharing),
+//!    [`sync_server`], [`executor`], [`rpc`], [`metrics`]; and
+//!    [`client`], the Rust JSON-RPC client.
+//! 6. [`node`]: `run(config, shutdown, ready)`, which wires the tasks,
+//!    giving each the handles it needs.
 
-pub mod admit;
-pub mod attest;
 pub mod audit;
 pub mod client;
 pub mod config;
+pub mod consensus;
 pub mod executor;
-pub mod host;
+pub mod gossip;
 pub mod keyfile;
-pub mod mempool;
+pub mod ledger;
 pub mod metrics;
 pub mod network;
 pub mod node;
-pub mod payload;
 pub mod rpc;
-pub mod shared;
-pub mod sigverify;
+pub mod runtime;
 pub mod state_cache;
+pub mod status;
 pub mod store;
+pub mod sync_server;
 
 pub use node::run;

@@ -12,19 +12,31 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-use crate::shared::{lock, Shared};
+use hutong_host::mempool::Mempool;
+use hutong_host::util::lock;
+
+use crate::ledger::Ledger;
+use crate::status::NodeStatus;
+
+/// What the metrics endpoint reads.
+#[derive(Debug, Clone)]
+pub struct MetricsSources {
+    pub ledger: Ledger,
+    pub status: NodeStatus,
+    pub pool: Arc<std::sync::Mutex<Mempool>>,
+}
 
 const CONNECTIONS_MAX: usize = 16;
 const REQUEST_BYTES_MAX: usize = 8 * 1024;
 
 /// Renders every metric.
-pub fn render(shared: &Shared) -> String {
+pub fn render(sources: &MetricsSources) -> String {
     let mut out = String::new();
-    let executed = shared.executed();
-    let consensus = lock(&shared.consensus).clone();
-    let mempool = lock(&shared.mempool).stats();
-    let peers = lock(&shared.peers).clone();
-    let c = &shared.counters;
+    let executed = sources.ledger.executed();
+    let consensus = lock(&sources.status.consensus).clone();
+    let mempool = lock(&sources.pool).stats();
+    let peers = lock(&sources.status.peers).clone();
+    let c = &sources.status.counters;
     let mut gauge = |name: &str, help: &str, kind: &str, value: u64| {
         let _ = writeln!(
             out,
@@ -155,9 +167,9 @@ pub fn render(shared: &Shared) -> String {
         "halted",
         "1 if execution halted on a state divergence.",
         "gauge",
-        u64::from(shared.halted().is_some()),
+        u64::from(sources.status.halt.reason().is_some()),
     );
-    let db = shared.db.memory();
+    let db = sources.ledger.db.memory();
     gauge(
         "rocksdb_memtable_bytes",
         "RocksDB memtables, flushed-but-kept ones included.",
@@ -182,7 +194,7 @@ pub fn render(shared: &Shared) -> String {
         "gauge",
         db.block_cache_pinned,
     );
-    let cache = shared.db.state_cache_stats();
+    let cache = sources.ledger.db.state_cache_stats();
     gauge(
         "state_cache_entries",
         "State values held decoded in the node's state cache.",
@@ -215,7 +227,7 @@ pub fn render(shared: &Shared) -> String {
         c.rocksdb_write_micros_total.load(Ordering::Relaxed) as f64 / 1e6
     );
     let _ = writeln!(out, "# HELP hutong_rejected_txs_total Transactions rejected at admission, by code.\n# TYPE hutong_rejected_txs_total counter");
-    for code in crate::mempool::Rejection::ALL_CODES {
+    for code in hutong_host::mempool::Rejection::ALL_CODES {
         let n = lock(&c.rejected).get(code).copied().unwrap_or(0);
         let _ = writeln!(out, "hutong_rejected_txs_total{{code=\"{code}\"}} {n}");
     }
@@ -229,8 +241,8 @@ pub fn render(shared: &Shared) -> String {
         let _ = writeln!(out, "hutong_signature_checks_total{{at=\"{at}\"}} {n}");
     }
     let _ = writeln!(out, "# HELP hutong_signature_checks_skipped_total Transactions admitted on f+1 validators' attestations, without checking their signatures here.\n# TYPE hutong_signature_checks_skipped_total counter\nhutong_signature_checks_skipped_total {}", c.sigchecks_attested.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# HELP hutong_attestations_sent_total Shared batches this node checked as a named co-verifier and attested.\n# TYPE hutong_attestations_sent_total counter\nhutong_attestations_sent_total {}", c.attestations_sent.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# HELP hutong_attestation_fallbacks_total Shared batches checked here because f+1 attestations did not arrive in time.\n# TYPE hutong_attestation_fallbacks_total counter\nhutong_attestation_fallbacks_total {}", c.attestation_fallbacks.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# HELP hutong_attestations_sent_total MetricsSources batches this node checked as a named co-verifier and attested.\n# TYPE hutong_attestations_sent_total counter\nhutong_attestations_sent_total {}", c.attestations_sent.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# HELP hutong_attestation_fallbacks_total MetricsSources batches checked here because f+1 attestations did not arrive in time.\n# TYPE hutong_attestation_fallbacks_total counter\nhutong_attestation_fallbacks_total {}", c.attestation_fallbacks.load(Ordering::Relaxed));
     let _ = writeln!(out, "# HELP hutong_attestation_faults_total Attested batches found holding a bad signature (evidence against their origin; logged in full).\n# TYPE hutong_attestation_faults_total counter\nhutong_attestation_faults_total {}", c.attestation_faults.load(Ordering::Relaxed));
     let _ = writeln!(out, "# HELP hutong_consensus_dropped_total Consensus messages dropped, by reason.\n# TYPE hutong_consensus_dropped_total counter");
     for (reason, n) in &consensus.dropped {
@@ -253,7 +265,7 @@ fn resident_bytes() -> Option<u64> {
 /// Starts serving; returns the bound address.
 pub async fn start(
     addr: SocketAddr,
-    shared: Arc<Shared>,
+    sources: Arc<MetricsSources>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<SocketAddr> {
     let listener = TcpListener::bind(addr)
@@ -274,7 +286,7 @@ pub async fn start(
             let Ok(permit) = permits.clone().try_acquire_owned() else {
                 continue; // over the limit: the connection is dropped
             };
-            let shared = shared.clone();
+            let sources = sources.clone();
             tokio::spawn(async move {
                 let _permit = permit;
                 let mut buf = vec![0u8; REQUEST_BYTES_MAX];
@@ -298,7 +310,7 @@ pub async fn start(
                 }
                 let ok = buf[..len].starts_with(b"GET /metrics ");
                 let (status, body) = if ok {
-                    ("200 OK", render(&shared))
+                    ("200 OK", render(&sources))
                 } else {
                     (
                         "404 Not Found",

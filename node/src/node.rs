@@ -1,34 +1,44 @@
 //! `run(config, shutdown)`: opens the database (writing the genesis state
 //! on first start), restores consensus from what was persisted, and runs
-//! the network, the consensus host, the executor, the JSON-RPC server and
-//! the metrics endpoint until `shutdown` resolves.
+//! the node's tasks until `shutdown` resolves: the network, the consensus
+//! host, the attestation protocol, the sync server, the executor, the
+//! JSON-RPC server and the metrics endpoint. Each task is handed the
+//! handles it needs and nothing else.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Context as _, Result};
 use hutong_consensus::core::{Committed, Consensus};
 use hutong_consensus::safety::SafetyData;
-use hutong_consensus::types::{Digest, Epoch, Height, Round, ValidatorId};
+use hutong_consensus::types::{Height, Round, ValidatorId};
 use hutong_consensus::validators::ValidatorSet;
 use hutong_genesis::Genesis;
+use hutong_host::admit::{Admission, Outlets};
+use hutong_host::attest::{Attestations, Members};
+use hutong_host::host::{Handles, Host, Restored};
+use hutong_host::mempool::Mempool;
+use hutong_host::sigverify::{available_threads, AdmissionVerifier};
 use hutong_runtime::merkle;
 use hutong_runtime::store::{prepare_commit, StateStore};
 use libp2p::PeerId;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 
+use hutong_wire::{genesis_block_id, Executed, NodeSigner, NodeVerifier, GENESIS_EPOCH};
+
+use crate::audit::AuditNode;
 use crate::config::NodeConfig;
-use crate::executor;
-use crate::host::{Host, NodeSigner, NodeVerifier};
+use crate::consensus::{ExecQueue, NodeContext};
+use crate::executor::{self, ExecHandles};
 use crate::keyfile;
-use crate::mempool::Mempool;
-use crate::network::{peer_id_of, NetConfig, Network, TxGossip};
-use crate::shared::{ConsensusStatus, Counters, RecentRejections, Role, Shared};
-use crate::store::{Db, Executed};
-
-/// The consensus epoch the genesis starts.
-pub const GENESIS_EPOCH: Epoch = Epoch(1);
+use crate::ledger::Ledger;
+use crate::metrics::MetricsSources;
+use crate::network::{peer_id_of, NetConfig, Network, Outputs};
+use crate::rpc::RpcContext;
+use crate::runtime::TokioRuntime;
+use crate::status::{Halt, NodeStatus, Role};
+use crate::store::Db;
 
 /// Where a running node can be reached (useful when listening on port 0).
 #[derive(Debug, Clone)]
@@ -36,11 +46,6 @@ pub struct Endpoints {
     pub rpc: SocketAddr,
     pub metrics: Option<SocketAddr>,
     pub peer_id: PeerId,
-}
-
-/// The genesis block id of the consensus chain: the chain id itself.
-pub fn genesis_block_id(genesis: &Genesis) -> Digest {
-    Digest(genesis.chain_id().0)
 }
 
 /// Writes the genesis state into an empty database; on a database that
@@ -59,7 +64,7 @@ pub fn init_state(db: &Db, genesis: &Genesis) -> Result<Executed> {
     )?;
     let executed = Executed {
         height: 0,
-        block_id: genesis_block_id(genesis),
+        block_id: genesis_block_id(genesis.chain_id()),
         round: 0,
         timestamp_ms: genesis.genesis_time.0,
         state_root: update.root,
@@ -68,6 +73,27 @@ pub fn init_state(db: &Db, genesis: &Genesis) -> Result<Executed> {
     db.commit_genesis(update, executed)?;
     tracing::info!(state_root = %executed.state_root, "genesis state written");
     Ok(executed)
+}
+
+/// Admission's outlets on a node: new client transactions to the
+/// attestation task, and the news to a leader waiting to propose.
+#[derive(Debug)]
+struct NodeOutlets {
+    share: mpsc::Sender<Vec<Vec<u8>>>,
+    pool_grew: Arc<Notify>,
+}
+
+impl Outlets for NodeOutlets {
+    fn share(&self, raws: Vec<Vec<u8>>) {
+        // Best effort: a full queue only delays the transactions to the
+        // leaders that receive them later.
+        let _ = self.share.try_send(raws);
+    }
+
+    fn pool_grew(&self) {
+        self.pool_grew.notify_waiters();
+        self.pool_grew.notify_one();
+    }
 }
 
 /// Runs a node until `shutdown` resolves. `ready` receives the endpoints
@@ -133,7 +159,7 @@ pub async fn run(
     let validators = ValidatorSet::new(
         GENESIS_EPOCH,
         validator_keys.clone(),
-        genesis_block_id(&genesis),
+        genesis_block_id(chain_id),
     )
     .map_err(|e| anyhow::anyhow!("genesis validator set: {e}"))?;
     let validator_peers = validator_keys
@@ -174,65 +200,72 @@ pub async fn run(
 
     let audit = match config.role {
         Role::Regulator => Some(Arc::new(
-            crate::audit::rpc::AuditNode::open(&db, &genesis, config.audit.clone())
+            AuditNode::open(&db, &genesis, config.audit.clone())
                 .context("opening the audit indexes")?,
         )),
         _ => None,
     };
+    let genesis = Arc::new(genesis);
 
-    let (net_tx, net_rx) = mpsc::channel(4_096);
-    let (events_tx, events_rx) = mpsc::channel(4_096);
-    let (txs_tx, mut txs_rx) = mpsc::channel(256);
-    let (exec_tx, exec_rx) = mpsc::channel(256);
-    let (executed_tx, _) = watch::channel(executed);
-    // Subscribers' buffer: each entry holds its block's transaction hashes
-    // (up to 320 KiB), and the ring stays full whether anyone listens or
-    // not; a subscriber 256 blocks behind skips ahead.
+    // The handles the tasks share, each given only to those that use it.
+    let (executed_tx, executed_rx) = watch::channel(executed);
+    // Subscribers' buffer; a subscriber 256 blocks behind skips ahead.
     let (commits_tx, _) = broadcast::channel(256);
-    let peers = Arc::new(Mutex::new(Default::default()));
-    let shared = Arc::new(Shared {
-        chain_id,
+    let ledger = Ledger::new(db.clone(), genesis.clone(), executed_rx.clone());
+    let pool = Arc::new(Mutex::new(Mempool::new(config.mempool.clone())));
+    let pool_grew = Arc::new(Notify::new());
+    let halt = Halt::default();
+    let status = NodeStatus {
         role: config.role,
-        db: db.clone(),
-        mempool: Mutex::new(Mempool::new(config.mempool.clone())),
-        mempool_grew: Default::default(),
-        executed: executed_tx,
-        commits: commits_tx,
-        consensus: Mutex::new(ConsensusStatus::default()),
-        peers: peers.clone(),
-        counters: Counters::default(),
-        rejections: Mutex::new(RecentRejections::default()),
-        halted: Mutex::new(None),
         validators: validator_keys.len(),
-        net: net_tx.clone(),
-        verifier: crate::sigverify::AdmissionVerifier::start(crate::sigverify::available_threads())
-            .context("cannot start the signature verifier thread")?,
-        audit,
-        genesis,
-    });
+        consensus: Arc::default(),
+        peers: Arc::default(),
+        counters: Arc::default(),
+        halt: halt.clone(),
+    };
 
-    let network = Network::new(
+    let (consensus_tx, consensus_rx) = mpsc::channel(4_096);
+    let (gossip_tx, gossip_rx) = mpsc::channel(256);
+    let (sync_tx, sync_rx) = mpsc::channel(crate::sync_server::QUEUED_MAX);
+    let (network, net) = Network::new(
         &node_key,
         NetConfig {
             listen: config.p2p_listen.clone(),
             peers: config.peers.clone(),
             members,
             validators: validator_peers.clone(),
-            chain_id,
-            me: me.map(|i| i as u16),
         },
-        db.clone(),
-        net_rx,
-        events_tx,
-        txs_tx,
-        peers,
+        Outputs {
+            consensus: consensus_tx,
+            gossip: gossip_tx,
+            sync: sync_tx,
+        },
+        status.peers.clone(),
     )?;
     let peer_id = network.local_peer_id();
+    let rt = TokioRuntime::new(net.clone());
+
+    let (share_tx, share_rx) = mpsc::channel(crate::gossip::SHARE_QUEUE_MAX);
+    let admission = Admission {
+        chain_id,
+        pool: pool.clone(),
+        verifier: Arc::new(
+            AdmissionVerifier::start(available_threads())
+                .context("cannot start the signature verifier thread")?,
+        ),
+        ledger: Arc::new(ledger.clone()),
+        outlets: Arc::new(NodeOutlets {
+            share: share_tx,
+            pool_grew: pool_grew.clone(),
+        }),
+        counters: status.counters.clone(),
+        rejections: Arc::default(),
+    };
+
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
-
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn({
         let stop = stopped(stop_rx.clone());
@@ -242,73 +275,114 @@ pub async fn run(
         }
     });
     tasks.spawn({
-        let shared = shared.clone();
+        let stop = stopped(stop_rx.clone());
+        let db = db.clone();
+        let net = net.clone();
         async move {
-            executor::run(shared, exec_rx).await;
+            crate::sync_server::run(db, sync_rx, net, stop).await;
             Ok(())
         }
     });
-    // Transactions shared by other validators, and their attestations.
+    let (exec_tx, exec_rx) = mpsc::channel(256);
     tasks.spawn({
-        let shared = shared.clone();
-        let mut gossip = crate::attest::Gossip::new(
-            shared.clone(),
-            validator_peers.clone(),
-            validator_keys
-                .iter()
-                .map(|k| hutong_runtime::PublicKey(*k))
-                .collect(),
-            me.map(|i| i as u16),
+        let handles = Arc::new(ExecHandles {
+            db: db.clone(),
+            chain_id,
+            params: genesis.params.clone(),
+            audit: audit.clone(),
+            counters: status.counters.clone(),
+            pool: pool.clone(),
+            executed: executed_tx,
+            commits: commits_tx.clone(),
+            halt: halt.clone(),
+        });
+        async move {
+            executor::run(handles, exec_rx).await;
+            Ok(())
+        }
+    });
+    // Transactions shared by other validators, their attestations, and
+    // the sharing of this node's client transactions.
+    tasks.spawn({
+        let attestations = Attestations::new(
+            rt.clone(),
+            admission.clone(),
+            Members {
+                validators: validator_peers.clone(),
+                keys: validator_keys
+                    .iter()
+                    .map(|k| hutong_runtime::PublicKey(*k))
+                    .collect(),
+                me: me.map(|i| i as u16),
+            },
             node_key.clone(),
             config.attestation_wait,
         );
+        let rt = rt.clone();
         let stop = stopped(stop_rx.clone());
         async move {
-            tokio::pin!(stop);
-            let mut due: Option<tokio::time::Instant> = None;
-            loop {
-                let wake = due.unwrap_or_else(|| {
-                    tokio::time::Instant::now() + std::time::Duration::from_secs(3600)
-                });
-                tokio::select! {
-                    _ = &mut stop => return Ok(()),
-                    _ = tokio::time::sleep_until(wake) => {}
-                    message = txs_rx.recv() => match message {
-                        Some((from, TxGossip::Batch { txs, attestation: Some(a), verifiers })) => {
-                            gossip.on_batch(from, txs, a, verifiers).await;
-                        }
-                        Some((_, TxGossip::Batch { txs, attestation: None, .. })) => {
-                            crate::admit::admit(&shared, txs, crate::admit::Source::Peer).await;
-                        }
-                        Some((from, TxGossip::Attest(a))) => gossip.on_attest(from, a).await,
-                        None => return Ok(()),
-                    },
-                }
-                due = gossip.on_tick().await;
-            }
+            crate::gossip::run(attestations, rt, gossip_rx, share_rx, stop).await;
+            Ok(())
         }
     });
-    let host = Host::new(
-        core,
+    let (inbox, completions) = crate::consensus::inbox();
+    let host: Host<NodeContext> = Host::new(
+        Restored {
+            core,
+            blocks: restored,
+            executed,
+        },
         me.map(|i| ValidatorId(i as u16)),
         validator_peers,
-        shared.clone(),
+        rt.clone(),
+        db.clone(),
+        ExecQueue(exec_tx),
+        inbox,
+        Handles {
+            chain_id,
+            pool: pool.clone(),
+            status: status.consensus.clone(),
+            counters: status.counters.clone(),
+        },
         config.host.clone(),
-        net_tx,
-        exec_tx,
-        restored,
     );
     tasks.spawn({
         let stop = stopped(stop_rx.clone());
-        async move { host.run(events_rx, stop).await }
+        let inputs = crate::consensus::Inputs {
+            messages: consensus_rx,
+            completions,
+            executed: executed_rx,
+            pool_grew,
+        };
+        let halt = halt.clone();
+        async move { crate::consensus::run(host, inputs, halt, stop).await }
     });
 
-    let rpc = crate::rpc::start(&config, shared.clone()).await?;
+    let rpc = crate::rpc::start(
+        &config,
+        Arc::new(RpcContext {
+            ledger: ledger.clone(),
+            admission,
+            status: status.clone(),
+            commits: commits_tx,
+            audit,
+        }),
+    )
+    .await?;
     let rpc_addr = rpc.local_addr;
     let metrics = match config.metrics_listen {
-        Some(addr) => {
-            Some(crate::metrics::start(addr, shared.clone(), stopped(stop_rx.clone())).await?)
-        }
+        Some(addr) => Some(
+            crate::metrics::start(
+                addr,
+                Arc::new(MetricsSources {
+                    ledger,
+                    status,
+                    pool,
+                }),
+                stopped(stop_rx.clone()),
+            )
+            .await?,
+        ),
         None => None,
     };
     tracing::info!(rpc = %rpc_addr, peer_id = %peer_id, "node running");
@@ -378,7 +452,7 @@ fn open_db_watched(
                 );
             }
         });
-    let db = Db::open(path, chain_id);
+    let db = Db::open_with_columns(path, chain_id, &crate::audit::index::COLUMNS);
     opened.store(true, std::sync::atomic::Ordering::SeqCst);
     db
 }

@@ -10,13 +10,14 @@ use std::time::Duration;
 use hutong_consensus::types::{
     Block, Digest, Epoch, Height as CHeight, QuorumCert, Round, ValidatorId,
 };
-use hutong_node::payload::{Payload, ResultClaim};
-use hutong_node::store::{BlockWrite, Db, Executed, StoredBlock};
+use hutong_node::store::{BlockWrite, Db};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, prove, state_root, StateStore, StoreError};
 use hutong_runtime::{Address, Amount, AssetCode, ChainId, MemStore};
-use rand::{Rng, SeedableRng};
+use hutong_wire::payload::{Payload, ResultClaim};
+use hutong_wire::{Executed, StoredBlock};
+use rand::Rng;
 
 const CHAIN: ChainId = ChainId([7; 32]);
 
@@ -192,7 +193,7 @@ fn write_blocks_forever(path: &str) {
             tx_hashes: vec![Hash([next as u8; 32])],
             state: update,
             proof: None,
-            audit: None,
+            extra: Vec::new(),
         })
         .unwrap();
         next += 1;
@@ -209,12 +210,7 @@ fn crash_child() {
 
 /// The seeded generator of a crash test, its seed printed.
 fn seeded_rng() -> rand_chacha::ChaCha8Rng {
-    let seed: u64 = std::env::var("HUTONG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(rand::random);
-    println!("seed {seed} (replay with HUTONG_SEED={seed})");
-    rand_chacha::ChaCha8Rng::seed_from_u64(seed)
+    hutong_testkit::seeded()
 }
 
 /// Runs the block writer on `path` in a child process and SIGKILLs it
@@ -388,7 +384,7 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
         tx_hashes: Vec::new(),
         state: update,
         proof: None,
-        audit: None,
+        extra: Vec::new(),
     })
     .unwrap();
     assert!(db.block(&fork_at(1).block.id()).unwrap().is_none());
@@ -411,9 +407,10 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
 /// by account (both directions), in ledger order, by time, and by claim.
 #[test]
 fn audit_indexes_are_written_with_their_block() {
-    use hutong_node::audit::{edge_key, Alert, AlertKind, AuditWrite, Edge, EdgeKind};
+    use hutong_audit::{edge_key, Alert, AlertKind, AuditWrite, Edge, EdgeKind};
+    use hutong_node::audit::index;
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(dir.path(), CHAIN).unwrap();
+    let db = Db::open_with_columns(dir.path(), CHAIN, &index::COLUMNS).unwrap();
     commit_genesis(&db);
     let (a, b, c) = (Address([1; 20]), Address([2; 20]), Address([3; 20]));
     let cny = AssetCode::new("CNY").unwrap();
@@ -451,24 +448,27 @@ fn audit_indexes_are_written_with_their_block() {
             tx_hashes: Vec::new(),
             state: update,
             proof: None,
-            audit: Some(AuditWrite {
-                edges: vec![leg(height, from, to)],
-                alerts: vec![Alert {
-                    id: height,
-                    kind: AlertKind::Velocity,
-                    account: from.to_string(),
-                    institution: String::new(),
-                    height,
-                    timestamp_ms: height * 1_000,
-                    asset: None,
-                    amount: None,
-                    count: 1,
-                    detail: String::new(),
-                    tx_hashes: Vec::new(),
-                    related: Vec::new(),
-                }],
-                first_claim: (height % 2 == 0).then_some(height - 1),
-            }),
+            extra: index::puts(
+                height,
+                &AuditWrite {
+                    edges: vec![leg(height, from, to)],
+                    alerts: vec![Alert {
+                        id: height,
+                        kind: AlertKind::Velocity,
+                        account: from.to_string(),
+                        institution: String::new(),
+                        height,
+                        timestamp_ms: height * 1_000,
+                        asset: None,
+                        amount: None,
+                        count: 1,
+                        detail: String::new(),
+                        tx_hashes: Vec::new(),
+                        related: Vec::new(),
+                    }],
+                    first_claim: (height % 2 == 0).then_some(height - 1),
+                },
+            ),
         })
         .unwrap();
     }
@@ -484,7 +484,7 @@ fn audit_indexes_are_written_with_their_block() {
         } else {
             [0xFF; 14]
         };
-        db.account_edges(&account, start, forward, |e| {
+        index::account_edges(&db, &account, start, forward, |e| {
             out.push(e.height);
             true
         })
@@ -496,39 +496,48 @@ fn audit_indexes_are_written_with_their_block() {
     assert_eq!(heights(b, false), vec![4, 3, 2, 1]);
     assert_eq!(heights(c, true), vec![2, 4]);
     let mut all = Vec::new();
-    db.edges_from(edge_key(2, 0, 0), |e| {
+    index::edges_from(&db, edge_key(2, 0, 0), |e| {
         all.push(e.height);
         true
     })
     .unwrap();
     assert_eq!(all, vec![2, 3, 4]);
     // Where a replay of the newest n legs starts.
-    assert_eq!(db.newest_edges_start(1).unwrap(), Some(edge_key(4, 0, 0)));
-    assert_eq!(db.newest_edges_start(3).unwrap(), Some(edge_key(2, 0, 0)));
-    assert_eq!(db.newest_edges_start(4).unwrap(), Some(edge_key(1, 0, 0)));
-    assert_eq!(db.newest_edges_start(5).unwrap(), None);
-    assert_eq!(db.newest_edges_start(0).unwrap(), None);
-    assert_eq!(db.last_alert_id().unwrap(), 4);
+    assert_eq!(
+        index::newest_edges_start(&db, 1).unwrap(),
+        Some(edge_key(4, 0, 0))
+    );
+    assert_eq!(
+        index::newest_edges_start(&db, 3).unwrap(),
+        Some(edge_key(2, 0, 0))
+    );
+    assert_eq!(
+        index::newest_edges_start(&db, 4).unwrap(),
+        Some(edge_key(1, 0, 0))
+    );
+    assert_eq!(index::newest_edges_start(&db, 5).unwrap(), None);
+    assert_eq!(index::newest_edges_start(&db, 0).unwrap(), None);
+    assert_eq!(index::last_alert_id(&db).unwrap(), 4);
     let mut ids = Vec::new();
-    db.alerts_from(3, |x| {
+    index::alerts_from(&db, 3, |x| {
         ids.push(x.id);
         true
     })
     .unwrap();
     assert_eq!(ids, vec![3, 4]);
-    assert_eq!(db.claim_at_or_below(2).unwrap(), Some((1, 2)));
-    assert_eq!(db.claim_at_or_below(10).unwrap(), Some((3, 4)));
-    assert_eq!(db.claim_at_or_below(0).unwrap(), None);
+    assert_eq!(index::claim_at_or_below(&db, 2).unwrap(), Some((1, 2)));
+    assert_eq!(index::claim_at_or_below(&db, 10).unwrap(), Some((3, 4)));
+    assert_eq!(index::claim_at_or_below(&db, 0).unwrap(), None);
     assert_eq!(db.height_at_time(2_500).unwrap(), 3);
     assert_eq!(db.height_at_time(0).unwrap(), 0);
     assert_eq!(db.height_at_time(99_000).unwrap(), 5);
     // The audit-query log: appends advance the head, entries read back.
-    assert_eq!(db.audit_log_head().unwrap(), (0, Hash::ZERO));
-    db.audit_log_append(0, b"first", Hash([5; 32])).unwrap();
-    db.audit_log_append(1, b"second", Hash([6; 32])).unwrap();
-    assert_eq!(db.audit_log_head().unwrap(), (2, Hash([6; 32])));
+    assert_eq!(index::audit_log_head(&db).unwrap(), (0, Hash::ZERO));
+    index::audit_log_append(&db, 0, b"first", Hash([5; 32])).unwrap();
+    index::audit_log_append(&db, 1, b"second", Hash([6; 32])).unwrap();
+    assert_eq!(index::audit_log_head(&db).unwrap(), (2, Hash([6; 32])));
     let mut entries = Vec::new();
-    db.audit_log_from(1, |seq, bytes| {
+    index::audit_log_from(&db, 1, |seq, bytes| {
         entries.push((seq, bytes.to_vec()));
         true
     })
@@ -604,7 +613,7 @@ fn the_transaction_index_keeps_the_copy_that_ran() {
             receipts,
             state: update,
             proof: None,
-            audit: None,
+            extra: Vec::new(),
         })
         .unwrap();
     }

@@ -242,7 +242,7 @@ pub fn prove<S: StateStore>(
 
 /// An in-memory state store for tests, benchmarks and tools. It keeps every
 /// version (no pruning).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct MemStore {
     latest: HashMap<StateKey, StateValue, foldhash::fast::RandomState>,
     nodes: HashMap<NodeKey, Node>,

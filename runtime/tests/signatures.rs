@@ -150,11 +150,7 @@ fn batch(items: &[&Item]) -> bool {
 
 #[test]
 fn single_and_batch_agree_on_crafted_signatures() {
-    let seed = std::env::var("HUTONG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed);
-    println!("seed {seed} (replay with HUTONG_SEED={seed})");
+    let seed = hutong_testkit::seed_or(0x5eed);
     let items = crafted(seed);
     let mut accepted = 0;
     for item in &items {

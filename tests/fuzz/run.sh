@@ -17,31 +17,56 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/hutong-fuzz-target}"
 
 SECONDS_PER_TARGET="${1:-60}"
 shift || true
+# The decoders, the attestation protocol's frames and the host logic build
+# without RocksDB (this directory); the node-level targets link the node,
+# and so RocksDB (node/).
+MAIN_TARGETS=(transactions consensus_wire consensus_core payload_proofs genesis text_inputs audit_proof txs_gossip)
+NODE_TARGETS=(node_config rpc_bodies)
 if [ "$#" -gt 0 ]; then
   TARGETS=("$@")
 else
-  TARGETS=(transactions consensus_wire consensus_core payload_proofs genesis text_inputs node_config rpc_bodies audit_proof)
+  TARGETS=("${MAIN_TARGETS[@]}" "${NODE_TARGETS[@]}")
 fi
-
-# hutong-node links RocksDB. Compiling it takes ~25 minutes on two cores;
-# when the main build (CARGO_TARGET_DIR of the workspace, default
-# /var/tmp/hutong-target) already compiled the same librocksdb-sys, link
-# that library instead. Set ROCKSDB_LIB_DIR yourself to choose another.
-if [ -z "${ROCKSDB_LIB_DIR:-}" ]; then
-  lib=$(ls -t "${HUTONG_TARGET_DIR:-/var/tmp/hutong-target}"/*/build/librocksdb-sys-*/out/librocksdb.a 2>/dev/null | head -1 || true)
-  if [ -n "$lib" ]; then
-    export ROCKSDB_LIB_DIR="$(dirname "$lib")" ROCKSDB_STATIC=1
-    echo "== linking the RocksDB library in $ROCKSDB_LIB_DIR"
-  else
-    echo "== no RocksDB library built yet: compiling it (about 25 minutes, once)"
-  fi
-fi
+node_wanted=false
+for t in "${TARGETS[@]}"; do
+  for n in "${NODE_TARGETS[@]}"; do
+    [ "$t" = "$n" ] && node_wanted=true
+  done
+done
+# The cargo-fuzz project a target belongs to.
+project_of() {
+  for n in "${NODE_TARGETS[@]}"; do
+    if [ "$1" = "$n" ]; then
+      echo "$FUZZ_DIR/node"
+      return
+    fi
+  done
+  echo "$FUZZ_DIR"
+}
 
 echo "== seeds"
 nice -n 10 cargo run --quiet --release -p hutong-fuzz-support --bin seeds -- corpus
 
 echo "== build"
 nice -n 10 cargo +nightly fuzz build --fuzz-dir "$FUZZ_DIR"
+
+if $node_wanted; then
+  # hutong-node links RocksDB. Compiling it takes ~25 minutes on two
+  # cores; when the main build (CARGO_TARGET_DIR of the workspace, default
+  # /var/tmp/hutong-target) already compiled the same librocksdb-sys, link
+  # that library instead. Set ROCKSDB_LIB_DIR yourself to choose another.
+  if [ -z "${ROCKSDB_LIB_DIR:-}" ]; then
+    lib=$(ls -t "${HUTONG_TARGET_DIR:-/var/tmp/hutong-target}"/*/build/librocksdb-sys-*/out/librocksdb.a 2>/dev/null | head -1 || true)
+    if [ -n "$lib" ]; then
+      export ROCKSDB_LIB_DIR="$(dirname "$lib")" ROCKSDB_STATIC=1
+      echo "== node targets: linking the RocksDB library in $ROCKSDB_LIB_DIR"
+    else
+      echo "== node targets: no RocksDB library built yet: compiling it (about 25 minutes, once)"
+    fi
+  fi
+  nice -n 10 cargo run --quiet --release -p hutong-fuzz-support --features node --bin seeds -- corpus
+  nice -n 10 cargo +nightly fuzz build --fuzz-dir "$FUZZ_DIR/node"
+fi
 
 LOGS="$FUZZ_DIR/artifacts/logs"
 mkdir -p "$LOGS"
@@ -53,7 +78,7 @@ for target in "${TARGETS[@]}"; do
   log="$LOGS/$target.log"
   start=$(date +%s)
   set +e
-  nice -n 10 cargo +nightly fuzz run --fuzz-dir "$FUZZ_DIR" "$target" "corpus/$target" -- \
+  nice -n 10 cargo +nightly fuzz run --fuzz-dir "$(project_of "$target")" "$target" "$FUZZ_DIR/corpus/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 > "$log" 2>&1
   rc=$?

@@ -7,7 +7,7 @@ use std::num::NonZeroUsize;
 
 use hutong_genesis::template::{generate, TemplateOptions};
 use hutong_genesis::Genesis;
-use hutong_node::sigverify::verify_parallel;
+use hutong_host::sigverify::verify_parallel;
 use hutong_runtime::block::{prove_tx, tx_root, verify_tx_inclusion};
 use hutong_runtime::store::{prepare_commit, prove, StateStore};
 use hutong_runtime::tx::Expiry;
@@ -19,12 +19,7 @@ use hutong_runtime::{
 use rand::{Rng, SeedableRng};
 
 fn seed() -> u64 {
-    let seed = std::env::var("HUTONG_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| rand::thread_rng().gen());
-    println!("seed {seed} (replay with HUTONG_SEED={seed})");
-    seed
+    hutong_testkit::seed_or_random()
 }
 
 #[test]

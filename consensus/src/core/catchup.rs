@@ -49,6 +49,30 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         false
     }
 
+    /// A leader about to propose on a certified block it never received
+    /// (the votes reached it, the proposal did not) fetches that block: its
+    /// host builds the payload on the parent's (the result claim must not
+    /// go back from the parent's, and the parent's transactions are in
+    /// flight), so without it the proposal would be refused.
+    pub(super) fn fetch_proposal_parent(&mut self) {
+        let parent = self.high_qc.data.block_id;
+        if parent == self.committed.id
+            || self.blocks.contains_key(&parent)
+            || self.missing.contains_key(&parent)
+            || self.missing.len() >= MISSING_MAX
+        {
+            return;
+        }
+        let Some(from) = self.high_qc.signers.iter().copied().find(|s| *s != self.me) else {
+            return;
+        };
+        self.missing.insert(parent, Vec::new());
+        self.out.push(Action::Fetch {
+            block_id: parent,
+            from,
+        });
+    }
+
     /// A fetched block: accept it if it was asked for and its certificate
     /// holds, then resume what waited for it.
     pub(super) fn on_fetched(&mut self, block: Block) -> Result<(), DropReason> {
@@ -139,7 +163,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         blocks: Vec<Block>,
         proof: QuorumCert,
     ) -> Result<(), DropReason> {
-        if blocks.is_empty() || blocks.len() > SYNC_BLOCKS_MAX {
+        if blocks.is_empty() || blocks.len() > SYNC_RESPONSE_BLOCKS_MAX {
             return Err(DropReason::Malformed);
         }
         if proof.data.epoch != self.validators.epoch() {

@@ -2,20 +2,31 @@
 //! commits, as events in and actions out. See the crate documentation for
 //! the protocol and [`crate::safety`] for the rules that keep it safe.
 //!
-//! Transitions (each cites its rule):
+//! Transitions (each cites its rule; names in `code` are the functions of
+//! the DiemBFT v4 report's modules that the transition implements):
 //! - **Enter round** `r` on a QC of round `r − 1` or a TC of round `r − 1`
-//!   (pacemaker): arm the round timer; the leader of `r` asks for a payload.
+//!   (Pacemaker `advance_round_qc`, `advance_round_tc`): arm the round
+//!   timer; the leader of `r` asks for a payload.
 //! - **Propose**: the leader extends its highest QC, with the TC of
-//!   `r − 1` when the QC is older (V2 makes validators require it).
+//!   `r − 1` when the QC is older (V2 makes validators require it; Main
+//!   `process_new_round_event`); never twice in a round (P1).
 //! - **Vote** for a valid proposal of the current round if the safety rules
-//!   allow (V1, V2); persist, then send the vote to the leader of `r + 1`.
-//! - **Aggregate** a quorum of votes into a QC; it may commit (two-chain
-//!   rule) and enters the next round.
-//! - **Time out** the current round when its timer fires (T1); persist,
-//!   then broadcast. A quorum of timeouts forms a TC, which enters the next
-//!   round. Timers back off exponentially while rounds keep failing.
+//!   allow (V1, V2: Safety `make_vote`); persist, then send the vote to
+//!   the leader of `r + 1` (Main `process_proposal_msg`).
+//! - **Aggregate** a quorum of `2f + 1` matching votes into a QC (Block-tree
+//!   `process_vote`); the QC is then processed like any other.
+//! - **Process a QC** (Block-tree `process_qc`, Main
+//!   `process_certificates`): keep the highest QC, commit the parent of a
+//!   QC certifying consecutive rounds (the two-chain commit rule,
+//!   [`crate::types::VoteData::commits`]), and enter the next round.
+//! - **Time out** the current round when its timer fires (T1: Safety
+//!   `make_timeout`, Pacemaker `local_timeout_round`); persist, then
+//!   broadcast. A quorum of `2f + 1` timeouts forms a TC (Pacemaker
+//!   `process_remote_timeout`), which enters the next round. Timers back off
+//!   exponentially while rounds keep failing.
 
 mod catchup;
+mod certify;
 mod leader;
 mod pacemaker;
 
@@ -120,8 +131,10 @@ impl DropReason {
     }
 }
 
-/// Most blocks one sync response may carry.
-pub const SYNC_BLOCKS_MAX: usize = 1_000;
+/// Most blocks a sync response may carry for the core to take it; a
+/// longer one is dropped as malformed. (The node answers with fewer: its
+/// own bound on what it serves is `hutong_wire::SYNC_ANSWER_BLOCKS_MAX`.)
+pub const SYNC_RESPONSE_BLOCKS_MAX: usize = 1_000;
 
 /// Behind by more than this many blocks, a validator syncs committed
 /// blocks in bulk instead of fetching ancestors one by one.
@@ -317,6 +330,13 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
 
     pub fn committed(&self) -> Committed {
         self.committed
+    }
+
+    /// The latest epoch a peer's message came from (at least this node's
+    /// own): above [`Consensus::epoch`], this node missed an epoch change
+    /// and must catch up on the ledger before it can take part again.
+    pub fn epoch_ahead(&self) -> Epoch {
+        self.epoch_ahead
     }
 
     pub fn high_qc(&self) -> &QuorumCert {
@@ -640,161 +660,5 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
                 message: Message::Vote(vote),
             });
         }
-    }
-
-    fn on_vote(&mut self, vote: Vote) -> Result<(), DropReason> {
-        if vote.data.epoch != self.validators.epoch() {
-            return Err(DropReason::WrongEpoch);
-        }
-        self.check_round(vote.data.round)?;
-        if vote.data.round < Round(self.round.0.saturating_sub(2)) {
-            return Err(DropReason::Stale);
-        }
-        let key = self
-            .validators
-            .key(vote.voter)
-            .ok_or(DropReason::NotMember)?;
-        let message = vote.data.signing_message();
-        if !self.verifier.verify(key, &message, &vote.signature) {
-            return Err(DropReason::BadSignature);
-        }
-        match self.first_votes.get(&(vote.data.round, vote.voter)) {
-            Some(first) if first.data != vote.data => {
-                self.out.push(Action::Equivocation(Equivocation::Votes(
-                    Box::new(first.clone()),
-                    Box::new(vote),
-                )));
-                return Err(DropReason::Equivocation);
-            }
-            Some(_) => {}
-            None => {
-                self.first_votes
-                    .insert((vote.data.round, vote.voter), vote.clone());
-            }
-        }
-        let quorum = self.validators.quorum();
-        let entry = self
-            .votes
-            .entry(vote.data.round)
-            .or_default()
-            .entry(message)
-            .or_insert_with(|| (vote.data, BTreeMap::new()));
-        entry.1.insert(vote.voter, vote.signature);
-        if entry.1.len() == quorum {
-            let (data, sigs) = entry.clone();
-            let qc = QuorumCert {
-                data,
-                signers: sigs.keys().copied().collect(),
-                signatures: sigs.values().copied().collect(),
-            };
-            self.process_qc(qc);
-        }
-        Ok(())
-    }
-
-    /// A verified QC: keep the highest, apply the two-chain commit rule,
-    /// and enter the next round.
-    fn process_qc(&mut self, qc: QuorumCert) {
-        if qc.round() > self.high_qc.round() {
-            self.high_qc = qc.clone();
-            self.failed_rounds = 0;
-        }
-        // A certificate that commits a block at or below our committed
-        // round brings nothing new (it is an old one, or a late copy).
-        if let Some(parent) = qc.data.commits() {
-            if qc.data.parent_round > self.committed.round {
-                self.commit(parent, &qc);
-            }
-        }
-        self.enter_round(qc.round().next(), false);
-    }
-
-    /// Commits `id` and its uncommitted ancestors, oldest first.
-    fn commit(&mut self, id: BlockId, proof: &QuorumCert) {
-        if id == self.committed.id {
-            return;
-        }
-        // Far behind: sync the committed chain in bulk.
-        let target_height = proof.data.height.0.saturating_sub(1);
-        if target_height > self.committed.height.0 + SYNC_GAP {
-            // One request at a time; ask again a few rounds later if the
-            // answer did not come (lost, or the peer lacked the blocks).
-            let due = self
-                .sync_requested
-                .is_none_or(|asked| self.round.0 >= asked.0.saturating_add(4));
-            if due {
-                self.sync_requested = Some(self.round);
-                let signers = &proof.signers;
-                let from = signers
-                    .get((self.round.0 as usize) % signers.len().max(1))
-                    .copied()
-                    .unwrap_or(self.me);
-                self.out.push(Action::SyncRequest {
-                    after: self.committed.height,
-                    from,
-                });
-            }
-            self.pending_commit = Some((id, proof.clone()));
-            return;
-        }
-        let mut chain = Vec::new();
-        let mut cursor = id;
-        while cursor != self.committed.id {
-            let Some(block) = self.blocks.get(&cursor) else {
-                // An ancestor is missing: fetch it, and commit once it came.
-                if let std::collections::hash_map::Entry::Vacant(slot) = self.missing.entry(cursor)
-                {
-                    slot.insert(Vec::new());
-                    self.out.push(Action::Fetch {
-                        block_id: cursor,
-                        from: proof.signers.first().copied().unwrap_or(self.me),
-                    });
-                }
-                self.pending_commit = Some((id, proof.clone()));
-                return;
-            };
-            if block.round <= self.committed.round {
-                // A branch that does not extend our committed block: only
-                // a safety violation elsewhere could get here.
-                return;
-            }
-            chain.push(block.clone());
-            cursor = block.parent_id();
-        }
-        chain.reverse();
-        self.apply_commit(chain, proof);
-    }
-
-    /// Commits `chain` (oldest first, extending the committed block) with
-    /// its commit certificate.
-    fn apply_commit(&mut self, chain: Vec<Block>, proof: &QuorumCert) {
-        let Some(last) = chain.last() else {
-            return;
-        };
-        self.committed = Committed {
-            id: last.id(),
-            round: last.round,
-            height: last.height,
-        };
-        let committed_round = self.committed.round;
-        self.blocks.retain(|_, b| b.round > committed_round);
-        let blocks = &self.blocks;
-        self.payload_valid.retain(|id| blocks.contains_key(id));
-        self.payload_pending.retain(|id| blocks.contains_key(id));
-        let keep_from = committed_round
-            .0
-            .saturating_sub(reputation_window(self.validators.len()));
-        self.links.retain(|_, link| link.round.0 > keep_from);
-        self.pending_commit = None;
-        self.first_proposals = self
-            .first_proposals
-            .split_off(&(committed_round, ValidatorId(0)));
-        self.first_votes = self
-            .first_votes
-            .split_off(&(committed_round, ValidatorId(0)));
-        self.out.push(Action::Commit {
-            blocks: chain,
-            proof: proof.clone(),
-        });
     }
 }

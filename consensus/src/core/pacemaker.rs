@@ -50,6 +50,7 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             && round > self.safety.last_voted_round
             && round > self.safety.last_proposed_round
         {
+            self.fetch_proposal_parent();
             self.out.push(Action::NeedPayload {
                 round,
                 parent: self.high_qc.data.block_id,
@@ -57,6 +58,8 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         }
     }
 
+    /// The round timer fired (Pacemaker `local_timeout_round`): time out
+    /// the round if T1 allows, and keep the timer running.
     pub(super) fn on_timer(&mut self, round: Round) {
         if round != self.round || !self.started || !self.member {
             return;
@@ -92,6 +95,10 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         }
     }
 
+    /// A peer's timeout (Pacemaker `process_remote_timeout`): its high QC
+    /// and high TC are processed like any certificate, and the `2f + 1`-th
+    /// timeout of a round forms that round's TC, broadcast and processed
+    /// at once.
     pub(super) fn on_timeout(&mut self, timeout: Timeout) -> Result<(), DropReason> {
         let data = timeout.data;
         if data.epoch != self.validators.epoch() {
@@ -155,6 +162,9 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         Ok(())
     }
 
+    /// Process a TC (Pacemaker `advance_round_tc`): keep the highest and
+    /// enter the round after it. The TC is verified or formed here by the
+    /// caller.
     pub(super) fn process_tc(&mut self, tc: TimeoutCert) {
         let round = tc.round;
         if self.high_tc.as_ref().is_none_or(|h| h.round < round) {

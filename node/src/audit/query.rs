@@ -8,13 +8,16 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use hutong_genesis::Genesis;
+use hutong_audit::api::{
+    AlertsPage, AlertsQuery, Direction, ExportPage, ExportQuery, Flows, FlowsQuery, GrossFlow,
+    HistoryPage, HistoryQuery, HistoryRow, LegDirection, NetFlow, Outcome, Trace, TraceDirection,
+    TraceLeg, TraceNode, TraceQuery, TraceStart,
+};
+use hutong_audit::{edge_key, Alert, AlertKind, Edge, Names, EDGE_KEY_BYTES};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::{Address, AssetCode};
-use serde::Deserialize;
-use serde_json::{json, Value};
 
-use super::{edge_key, Alert, AlertKind, Edge, EDGE_KEY_BYTES};
+use super::index;
 use crate::store::{Db, DbError};
 
 /// A query the node refuses (bad parameters), or a database failure.
@@ -30,83 +33,6 @@ pub enum QueryError {
 
 fn invalid(s: impl Into<String>) -> QueryError {
     QueryError::Invalid(s.into())
-}
-
-/// Names and decimals from the genesis, for readable answers.
-#[derive(Debug, Clone)]
-pub struct Names {
-    institutions: HashMap<Address, String>,
-    decimals: HashMap<AssetCode, u8>,
-}
-
-impl Names {
-    pub fn new(genesis: &Genesis) -> Names {
-        let mut institutions = HashMap::new();
-        for m in &genesis.members {
-            institutions.insert(Address::of(&m.institution_key), m.name.clone());
-        }
-        for r in &genesis.regulators {
-            institutions.insert(Address::of(&r.key), r.name.clone());
-        }
-        Names {
-            institutions,
-            decimals: genesis
-                .assets
-                .iter()
-                .map(|a| (a.code, a.decimals))
-                .collect(),
-        }
-    }
-
-    pub fn institution(&self, a: &Address) -> String {
-        self.institutions
-            .get(a)
-            .cloned()
-            .unwrap_or_else(|| a.to_string())
-    }
-
-    /// An institution given by name or address.
-    pub fn institution_address(&self, s: &str) -> Option<Address> {
-        if let Some((a, _)) = self.institutions.iter().find(|(_, n)| n.as_str() == s) {
-            return Some(*a);
-        }
-        s.parse().ok()
-    }
-
-    /// `amount` minor units as a decimal string ("12.34").
-    pub fn display(&self, asset: &AssetCode, amount: u128) -> String {
-        let d = u32::from(self.decimals.get(asset).copied().unwrap_or(0));
-        if d == 0 {
-            return amount.to_string();
-        }
-        let unit = 10u128.pow(d);
-        format!(
-            "{}.{:0width$}",
-            amount / unit,
-            amount % unit,
-            width = d as usize
-        )
-    }
-
-    pub fn edge_json(&self, e: &Edge) -> Value {
-        json!({
-            "height": e.height,
-            "index": e.index,
-            "leg": e.leg,
-            "timestamp_ms": e.timestamp_ms,
-            "tx_hash": e.tx_hash.to_string(),
-            "kind": e.kind,
-            "from": e.from.to_string(),
-            "from_institution": self.institution(&e.from_institution),
-            "to": e.to.to_string(),
-            "to_institution": self.institution(&e.to_institution),
-            "asset": e.asset.map(|a| a.to_string()),
-            "amount": e.amount.0.to_string(),
-            "amount_display": e.asset.map(|a| self.display(&a, e.amount.0)),
-            "success": e.succeeded(),
-            "failure": e.failure,
-        })
-    }
 }
 
 fn parse_address(s: &str, what: &str) -> Result<Address, QueryError> {
@@ -130,24 +56,8 @@ const SCAN_MAX: usize = 200_000;
 /// Most rows of one page.
 const PAGE_MAX: usize = 10_000;
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HistoryQuery {
-    pub account: String,
-    pub from_ms: Option<u64>,
-    pub to_ms: Option<u64>,
-    pub asset: Option<String>,
-    pub counterparty: Option<String>,
-    /// `in`, `out` or `any` (the default).
-    pub direction: Option<String>,
-    /// `ok`, `failed` or `any` (the default).
-    pub status: Option<String>,
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
-}
-
 /// Every transaction leg touching an account, oldest first, paged.
-pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<Value, QueryError> {
+pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, QueryError> {
     let account = parse_address(&q.account, "account")?;
     let asset = q.asset.as_deref().map(parse_asset).transpose()?;
     let counterparty = q
@@ -155,14 +65,8 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<Value, QueryEr
         .as_deref()
         .map(|c| parse_address(c, "counterparty"))
         .transpose()?;
-    let direction = q.direction.as_deref().unwrap_or("any");
-    if !["in", "out", "any"].contains(&direction) {
-        return Err(invalid("direction is in, out or any"));
-    }
-    let status = q.status.as_deref().unwrap_or("any");
-    if !["ok", "failed", "any"].contains(&status) {
-        return Err(invalid("status is ok, failed or any"));
-    }
+    let direction = q.direction.unwrap_or_default();
+    let status = q.status.unwrap_or_default();
     let limit = q.limit.unwrap_or(100).clamp(1, PAGE_MAX);
     let to_ms = q.to_ms.unwrap_or(u64::MAX);
     let start = match &q.cursor {
@@ -172,7 +76,7 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<Value, QueryEr
     let mut rows = Vec::new();
     let mut scanned = 0usize;
     let mut next: Option<[u8; EDGE_KEY_BYTES]> = None;
-    db.account_edges(&account, start, true, |e| {
+    index::account_edges(db, &account, start, true, |e| {
         scanned += 1;
         if e.timestamp_ms >= to_ms {
             return false;
@@ -187,68 +91,43 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<Value, QueryEr
             && asset.is_none_or(|a| e.asset == Some(a))
             && counterparty.is_none_or(|c| (out && e.to == c) || (inbound && e.from == c))
             && match direction {
-                "in" => inbound && !out,
-                "out" => out && !inbound,
-                _ => true,
+                Direction::In => inbound && !out,
+                Direction::Out => out && !inbound,
+                Direction::Any => true,
             }
             && match status {
-                "ok" => e.succeeded(),
-                "failed" => !e.succeeded(),
-                _ => true,
+                Outcome::Ok => e.succeeded(),
+                Outcome::Failed => !e.succeeded(),
+                Outcome::Any => true,
             };
         if keep {
-            let mut row = names.edge_json(&e);
-            row["direction"] = json!(if out && inbound {
-                "self"
-            } else if out {
-                "out"
-            } else {
-                "in"
+            rows.push(HistoryRow {
+                leg: names.leg(&e),
+                direction: if out && inbound {
+                    LegDirection::ToSelf
+                } else if out {
+                    LegDirection::Out
+                } else {
+                    LegDirection::In
+                },
             });
-            rows.push(row);
         }
         true
     })?;
-    Ok(json!({
-        "account": account.to_string(),
-        "rows": rows,
-        "next_cursor": next.map(hex::encode),
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TraceQuery {
-    /// Start from an account's legs...
-    pub account: Option<String>,
-    /// ...or from one transaction's legs.
-    pub tx: Option<String>,
-    /// `forward` (where the money went, the default) or `backward`
-    /// (where it came from).
-    pub direction: Option<String>,
-    /// Default 4, at most 10.
-    pub hops: Option<u32>,
-    /// Legs below this amount (minor units) are not followed.
-    pub min_amount: Option<String>,
-    /// Most time between a leg and the next one followed.
-    pub window_secs: Option<u64>,
-    pub from_ms: Option<u64>,
-    pub to_ms: Option<u64>,
-    pub asset: Option<String>,
-    /// Default 2,000, at most 20,000.
-    pub edges_max: Option<usize>,
+    Ok(HistoryPage {
+        account: account.to_string(),
+        rows,
+        next_cursor: next.map(hex::encode),
+    })
 }
 
 /// Most legs examined per account and hop while tracing.
 const TRACE_SCAN_PER_ACCOUNT: usize = 20_000;
 
 /// Follows money forward or backward from an account or a transaction.
-pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError> {
-    let forward = match q.direction.as_deref().unwrap_or("forward") {
-        "forward" => true,
-        "backward" => false,
-        other => return Err(invalid(format!("direction {other:?}: forward or backward"))),
-    };
+pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError> {
+    let direction = q.direction.unwrap_or_default();
+    let forward = direction == TraceDirection::Forward;
     let hops = q.hops.unwrap_or(4);
     if hops == 0 || hops > 10 {
         return Err(invalid("hops is 1 to 10"));
@@ -279,7 +158,7 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError>
     let mut frontier: Vec<(Address, [u8; EDGE_KEY_BYTES], u64, bool)> = Vec::new();
     let mut edges: BTreeMap<[u8; EDGE_KEY_BYTES], (Edge, u32)> = BTreeMap::new();
     let mut hop_of: HashMap<Address, u32> = HashMap::new();
-    let start_json = match (&q.account, &q.tx) {
+    let start = match (&q.account, &q.tx) {
         (Some(a), None) => {
             let account = parse_address(a, "account")?;
             hop_of.insert(account, 0);
@@ -291,7 +170,10 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError>
                 edge_key(db.height_at_time(to_ms)?, 0, 0)
             };
             frontier.push((account, key, if forward { from_ms } else { to_ms }, forward));
-            json!({"account": account.to_string()})
+            TraceStart {
+                account: Some(account.to_string()),
+                tx: None,
+            }
         }
         (None, Some(t)) => {
             let hash = Hash::from_hex(t.trim_start_matches("0x"))
@@ -300,7 +182,7 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError>
                 .tx_location(&hash)?
                 .ok_or_else(|| QueryError::NotFound(format!("no committed transaction {t}")))?;
             let mut leg = 0u16;
-            while let Some(e) = db.edge(&edge_key(loc.height, loc.index, leg))? {
+            while let Some(e) = index::edge(db, &edge_key(loc.height, loc.index, leg))? {
                 leg += 1;
                 if !e.is_movement() {
                     continue;
@@ -320,7 +202,10 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError>
                     "transaction {t} moved no money"
                 )));
             }
-            json!({"tx": hash.to_string()})
+            TraceStart {
+                account: None,
+                tx: Some(hash.to_string()),
+            }
         }
         _ => return Err(invalid("give exactly one of account or tx")),
     };
@@ -378,7 +263,7 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError>
                 edges.insert(k, (e, hop));
                 true
             };
-            db.account_edges(&account, key, forward, &mut visit)?;
+            index::account_edges(db, &account, key, forward, &mut visit)?;
         }
         if next_frontier.is_empty() {
             break;
@@ -393,48 +278,39 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Value, QueryError>
     }
     let mut nodes: Vec<(&Address, &u32)> = hop_of.iter().collect();
     nodes.sort_by_key(|(a, h)| (**h, **a));
-    let nodes: Vec<Value> = nodes
+    let nodes = nodes
         .into_iter()
         .map(|(a, h)| {
             let inst = institutions.get(a).copied().unwrap_or_default();
-            json!({
-                "account": a.to_string(),
-                "institution": names.institution(&inst),
-                "hop": h,
-            })
+            TraceNode {
+                account: a.to_string(),
+                institution: names.institution(&inst),
+                hop: *h,
+            }
         })
         .collect();
-    let edges: Vec<Value> = edges
+    let edges = edges
         .values()
-        .map(|(e, hop)| {
-            let mut v = names.edge_json(e);
-            v["hop"] = json!(hop);
-            v
+        .map(|(e, hop)| TraceLeg {
+            leg: names.leg(e),
+            hop: *hop,
         })
         .collect();
-    Ok(json!({
-        "start": start_json,
-        "direction": if forward { "forward" } else { "backward" },
-        "hops": hops,
-        "truncated": truncated,
-        "nodes": nodes,
-        "edges": edges,
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FlowsQuery {
-    pub from_ms: Option<u64>,
-    pub to_ms: Option<u64>,
-    pub asset: Option<String>,
+    Ok(Trace {
+        start,
+        direction,
+        hops,
+        truncated,
+        nodes,
+        edges,
+    })
 }
 
 /// Most legs one flows or export call scans.
 const PERIOD_SCAN_MAX: usize = 5_000_000;
 
 /// Gross and net flows between each pair of institutions, per asset.
-pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Value, QueryError> {
+pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Flows, QueryError> {
     let asset = q.asset.as_deref().map(parse_asset).transpose()?;
     let from_ms = q.from_ms.unwrap_or(0);
     let to_ms = q.to_ms.unwrap_or(u64::MAX);
@@ -443,7 +319,7 @@ pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Value, QueryError>
     let mut gross: BTreeMap<(Address, Address, AssetCode), (u64, u128)> = BTreeMap::new();
     let mut scanned = 0usize;
     let mut truncated = false;
-    db.edges_from(start, |e| {
+    index::edges_from(db, start, |e| {
         scanned += 1;
         if scanned > PERIOD_SCAN_MAX {
             truncated = true;
@@ -466,17 +342,15 @@ pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Value, QueryError>
         entry.1 = entry.1.saturating_add(e.amount.0);
         true
     })?;
-    let gross_json: Vec<Value> = gross
+    let gross_flows = gross
         .iter()
-        .map(|((f, t, a), (n, amount))| {
-            json!({
-                "from": names.institution(f),
-                "to": names.institution(t),
-                "asset": a.to_string(),
-                "transfers": n,
-                "amount": amount.to_string(),
-                "amount_display": names.display(a, *amount),
-            })
+        .map(|((f, t, a), (n, amount))| GrossFlow {
+            from: names.institution(f),
+            to: names.institution(t),
+            asset: a.to_string(),
+            transfers: *n,
+            amount: amount.to_string(),
+            amount_display: names.display(a, *amount),
         })
         .collect();
     let mut net = Vec::new();
@@ -491,39 +365,25 @@ pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Value, QueryError>
         } else {
             (t, f, back - amount)
         };
-        net.push(json!({
-            "payer": names.institution(payer),
-            "payee": names.institution(payee),
-            "asset": a.to_string(),
-            "net_amount": value.to_string(),
-            "net_display": names.display(a, value),
-        }));
+        net.push(NetFlow {
+            payer: names.institution(payer),
+            payee: names.institution(payee),
+            asset: a.to_string(),
+            net_amount: value.to_string(),
+            net_display: names.display(a, value),
+        });
     }
-    Ok(json!({
-        "from_ms": from_ms,
-        "to_ms": q.to_ms,
-        "truncated": truncated,
-        "gross": gross_json,
-        "net": net,
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExportQuery {
-    pub from_ms: Option<u64>,
-    pub to_ms: Option<u64>,
-    /// An institution (name or address): every leg that starts or ends at
-    /// one of its accounts...
-    pub institution: Option<String>,
-    /// ...or these accounts.
-    pub accounts: Option<Vec<String>>,
-    pub limit: Option<usize>,
-    pub cursor: Option<String>,
+    Ok(Flows {
+        from_ms,
+        to_ms: q.to_ms,
+        truncated,
+        gross: gross_flows,
+        net,
+    })
 }
 
 /// A period's activity for an institution or a set of accounts.
-pub fn export(db: &Db, names: &Names, q: ExportQuery) -> Result<Value, QueryError> {
+pub fn export(db: &Db, names: &Names, q: ExportQuery) -> Result<ExportPage, QueryError> {
     let institution = match &q.institution {
         Some(s) => Some(
             names
@@ -551,7 +411,7 @@ pub fn export(db: &Db, names: &Names, q: ExportQuery) -> Result<Value, QueryErro
     let mut rows = Vec::new();
     let mut scanned = 0usize;
     let mut next = None;
-    db.edges_from(start, |e| {
+    index::edges_from(db, start, |e| {
         scanned += 1;
         if e.timestamp_ms >= to_ms {
             return false;
@@ -568,32 +428,24 @@ pub fn export(db: &Db, names: &Names, q: ExportQuery) -> Result<Value, QueryErro
             None => accounts.contains(&e.from) || accounts.contains(&e.to),
         };
         if hit {
-            rows.push(names.edge_json(&e));
+            rows.push(names.leg(&e));
         }
         true
     })?;
-    Ok(json!({
-        "from_ms": from_ms,
-        "to_ms": q.to_ms,
-        "institution": institution.map(|i| names.institution(&i)),
-        "accounts": accounts.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-        "rows": rows,
-        "next_cursor": next.map(hex::encode),
-    }))
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlertsQuery {
-    /// Alerts with a greater id (0: from the first).
-    pub after_id: Option<u64>,
-    pub kind: Option<String>,
-    pub account: Option<String>,
-    pub limit: Option<usize>,
+    let mut accounts: Vec<String> = accounts.iter().map(|a| a.to_string()).collect();
+    accounts.sort();
+    Ok(ExportPage {
+        from_ms,
+        to_ms: q.to_ms,
+        institution: institution.map(|i| names.institution(&i)),
+        accounts,
+        rows,
+        next_cursor: next.map(hex::encode),
+    })
 }
 
 /// Stored alerts, oldest first.
-pub fn alerts(db: &Db, q: AlertsQuery) -> Result<Value, QueryError> {
+pub fn alerts(db: &Db, q: AlertsQuery) -> Result<AlertsPage, QueryError> {
     let kind = match &q.kind {
         Some(k) => Some(AlertKind::parse(k).ok_or_else(|| {
             invalid(format!(
@@ -609,7 +461,7 @@ pub fn alerts(db: &Db, q: AlertsQuery) -> Result<Value, QueryError> {
     let limit = q.limit.unwrap_or(100).clamp(1, PAGE_MAX);
     let mut rows: Vec<Alert> = Vec::new();
     let mut scanned = 0usize;
-    db.alerts_from(q.after_id.unwrap_or(0).saturating_add(1), |a| {
+    index::alerts_from(db, q.after_id.unwrap_or(0).saturating_add(1), |a| {
         scanned += 1;
         if kind.is_none_or(|k| a.kind == k) && q.account.as_ref().is_none_or(|x| *x == a.account) {
             rows.push(a);
@@ -617,103 +469,8 @@ pub fn alerts(db: &Db, q: AlertsQuery) -> Result<Value, QueryError> {
         rows.len() < limit && scanned < SCAN_MAX
     })?;
     let last = rows.last().map(|a| a.id);
-    Ok(json!({"alerts": rows, "last_id": last}))
-}
-
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-const CSV_COLUMNS: [&str; 15] = [
-    "height",
-    "index",
-    "leg",
-    "timestamp_ms",
-    "tx_hash",
-    "kind",
-    "from",
-    "from_institution",
-    "to",
-    "to_institution",
-    "asset",
-    "amount",
-    "amount_display",
-    "success",
-    "failure",
-];
-
-/// Rows of legs (as [`Names::edge_json`] gives them) as CSV, with a header.
-pub fn edges_csv(rows: &[Value], extra: &[&str]) -> String {
-    let mut out = String::new();
-    let columns: Vec<&str> = CSV_COLUMNS
-        .iter()
-        .copied()
-        .chain(extra.iter().copied())
-        .collect();
-    out.push_str(&columns.join(","));
-    out.push('\n');
-    for row in rows {
-        let fields: Vec<String> = columns
-            .iter()
-            .map(|c| match &row[*c] {
-                Value::Null => String::new(),
-                Value::String(s) => csv_field(s),
-                other => csv_field(&other.to_string()),
-            })
-            .collect();
-        out.push_str(&fields.join(","));
-        out.push('\n');
-    }
-    out
-}
-
-fn short(a: &str) -> &str {
-    &a[..a.len().min(14)]
-}
-
-/// A trace answer as a Graphviz digraph: one cluster per institution,
-/// accounts as nodes, legs as labelled edges.
-pub fn trace_dot(trace: &Value) -> String {
-    let mut out = String::from(
-        "digraph trace {\n  rankdir=LR;\n  node [shape=box, fontname=\"monospace\"];\n",
-    );
-    let mut by_inst: BTreeMap<String, Vec<&Value>> = BTreeMap::new();
-    for n in trace["nodes"].as_array().into_iter().flatten() {
-        by_inst
-            .entry(n["institution"].as_str().unwrap_or("").to_string())
-            .or_default()
-            .push(n);
-    }
-    for (i, (inst, nodes)) in by_inst.iter().enumerate() {
-        out.push_str(&format!(
-            "  subgraph cluster_{i} {{\n    label=\"{}\";\n",
-            inst.replace('"', "'")
-        ));
-        for n in nodes {
-            let a = n["account"].as_str().unwrap_or("");
-            out.push_str(&format!(
-                "    \"{a}\" [label=\"{}\\nhop {}\"];\n",
-                short(a),
-                n["hop"]
-            ));
-        }
-        out.push_str("  }\n");
-    }
-    for e in trace["edges"].as_array().into_iter().flatten() {
-        out.push_str(&format!(
-            "  \"{}\" -> \"{}\" [label=\"{} {}\\nh{} {}\"];\n",
-            e["from"].as_str().unwrap_or(""),
-            e["to"].as_str().unwrap_or(""),
-            e["amount_display"].as_str().unwrap_or(""),
-            e["asset"].as_str().unwrap_or(""),
-            e["height"],
-            short(e["tx_hash"].as_str().unwrap_or("")),
-        ));
-    }
-    out.push_str("}\n");
-    out
+    Ok(AlertsPage {
+        alerts: rows,
+        last_id: last,
+    })
 }

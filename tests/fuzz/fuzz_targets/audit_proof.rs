@@ -1,5 +1,5 @@
 //! Audit proof files from arbitrary bytes, checked as `hutong audit verify`
-//! checks them (`audit::proof::verify_file`) against the genesis of the
+//! checks them (`hutong_audit::proof::verify_file`) against the genesis of the
 //! chain the seed proofs come from. An input that does not start with `{`
 //! is read as the borsh proof inside a file instead and verified directly,
 //! so the fuzzer reaches the Merkle paths, headers and certificates
@@ -12,7 +12,7 @@
 use std::sync::OnceLock;
 
 use hutong_genesis::Genesis;
-use hutong_node::audit::proof::{verify_file, AuditProof};
+use hutong_audit::proof::{verify_file, AuditProof};
 use libfuzzer_sys::fuzz_target;
 
 fn genesis() -> &'static Genesis {

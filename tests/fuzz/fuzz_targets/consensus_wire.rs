@@ -15,13 +15,18 @@ use hutong_consensus::validators::{ValidatorSet, Verifier};
 use hutong_fuzz_support::canonical;
 use hutong_fuzz_support::seeds::CONSENSUS_KINDS;
 use hutong_fuzz_support::sim::{self, SimVerifier};
+
+fn verifier() -> &'static SimVerifier {
+    static V: std::sync::OnceLock<SimVerifier> = std::sync::OnceLock::new();
+    V.get_or_init(sim::verifier)
+}
 use hutong_fuzz_support::wire::{
     ConsensusEnvelope, Payload, StoredBlock, SyncRequest, SyncResponse,
 };
 use libfuzzer_sys::fuzz_target;
 
 fn check_qc(set: &ValidatorSet, qc: &QuorumCert) {
-    let verdict = set.verify_qc(qc, &SimVerifier);
+    let verdict = set.verify_qc(qc, verifier());
     // A certificate that passes has a quorum of distinct, ordered members.
     if verdict.is_ok() && !qc.is_genesis() {
         assert!(qc.signers.len() >= set.quorum());
@@ -32,7 +37,7 @@ fn check_qc(set: &ValidatorSet, qc: &QuorumCert) {
 }
 
 fn check_tc(set: &ValidatorSet, tc: &TimeoutCert) {
-    if set.verify_tc(tc, &SimVerifier).is_ok() {
+    if set.verify_tc(tc, verifier()).is_ok() {
         assert!(tc.signers.len() >= set.quorum());
         assert!(tc.highest_qc_round() < tc.round);
     }
@@ -60,13 +65,13 @@ fn check_block(set: &ValidatorSet, block: &Block) {
 fn check_proposal(set: &ValidatorSet, p: &Proposal) {
     check_block(set, &p.block);
     if let Some(key) = set.key(p.block.proposer) {
-        let _ = SimVerifier.verify(key, &p.block.id(), &p.signature);
+        let _ = verifier().verify(key, &p.block.id(), &p.signature);
     }
 }
 
 fn check_vote(set: &ValidatorSet, v: &Vote) {
     if let Some(key) = set.key(v.voter) {
-        let _ = SimVerifier.verify(key, &v.data.signing_message(), &v.signature);
+        let _ = verifier().verify(key, &v.data.signing_message(), &v.signature);
     }
     let _ = v.data.commits();
 }

@@ -10,7 +10,7 @@
 
 use hutong_fuzz_support::canonical;
 use hutong_fuzz_support::seeds::PAYLOAD_KINDS;
-use hutong_fuzz_support::wire::{Payload, StoredBlock, TxBatch};
+use hutong_fuzz_support::wire::{Payload, StoredBlock, TxGossip};
 use hutong_runtime::block::{prove_tx, tx_root, verify_tx_inclusion};
 use hutong_runtime::merkle::{self, InclusionProof};
 use hutong_runtime::receipt::Receipt;
@@ -57,8 +57,8 @@ fuzz_target!(|data: &[u8]| {
                 check_payload(&s.payload);
             }
         }
-        "tx_batch" => {
-            if let Some(TxBatch(raws)) = canonical::<TxBatch>(body) {
+        "tx_gossip" => {
+            if let Some(TxGossip::Batch { txs: raws, .. }) = canonical::<TxGossip>(body) {
                 for raw in &raws {
                     if let Ok(tx) = SignedTransaction::decode(raw) {
                         assert_eq!(&tx.encode(), raw);

@@ -1,12 +1,16 @@
 //! Shared by the fuzz targets and the seed generator.
 //!
-//! - [`wire`]: the node's peer-to-peer wire types (re-exported from
-//!   `hutong-node`).
-//! - [`sim`]: a fast keyed-hash signature scheme for the consensus core (as
-//!   in `tests/src/sim.rs`), and a 4-validator set.
+//! - [`wire`]: the peer-to-peer wire types (re-exported from
+//!   `hutong-wire`).
+//! - [`sim`]: the simulator's keyed-hash signature scheme with fixed
+//!   secrets, a 4-validator set, and validators' node keys.
 //! - [`canonical`]: the round-trip check every decoder target applies.
-//! - [`seeds`]: a few valid encodings of each input, to start the corpora.
+//! - [`seeds`]: a few valid encodings of each input, to start the corpora
+//!   ([`node_seeds`] for the node-level targets, with the `node`
+//!   feature).
 
+#[cfg(feature = "node")]
+pub mod node_seeds;
 pub mod seeds;
 pub mod sim;
 pub mod wire;

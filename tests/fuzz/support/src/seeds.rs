@@ -23,9 +23,9 @@ use hutong_runtime::{
 };
 use rand_core::SeedableRng;
 
-use crate::sim::{self, SimSigner};
+use crate::sim;
 use crate::wire::{
-    ConsensusEnvelope, Payload, ResultClaim, StoredBlock, SyncRequest, SyncResponse, TxBatch,
+    ConsensusEnvelope, Payload, ResultClaim, StoredBlock, SyncRequest, SyncResponse, TxGossip,
 };
 
 /// Selector byte of `consensus_wire` inputs: `data[0] % len` picks the type.
@@ -47,7 +47,7 @@ pub const CONSENSUS_KINDS: [&str; 11] = [
 pub const PAYLOAD_KINDS: [&str; 8] = [
     "payload",
     "stored_block",
-    "tx_batch",
+    "tx_gossip",
     "inclusion_proof",
     "state_proof",
     "state_key",
@@ -77,7 +77,7 @@ fn enc<T: borsh::BorshSerialize>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).expect("borsh into a Vec cannot fail")
 }
 
-fn key(i: u8) -> Keypair {
+pub(crate) fn key(i: u8) -> Keypair {
     Keypair::from_secret_bytes(&[i.wrapping_add(1); 32])
 }
 
@@ -192,9 +192,8 @@ fn qc_of(block: &Block) -> (QuorumCert, Vec<Vote>) {
 }
 
 fn propose(block: Block) -> Proposal {
-    let signer = SimSigner::of(block.proposer);
     Proposal {
-        signature: sim::sign_with(&signer.secret, &block.id()),
+        signature: sim::sign_with(&sim::secret(usize::from(block.proposer.0)), &block.id()),
         block,
     }
 }
@@ -369,8 +368,12 @@ pub fn payload_proofs() -> Vec<Vec<u8>> {
         }),
     ));
     out.push(s(
-        "tx_batch",
-        enc(&TxBatch(p.txs.iter().map(|t| t.encode()).collect())),
+        "tx_gossip",
+        enc(&TxGossip::Batch {
+            txs: p.txs.iter().map(|t| t.encode()).collect(),
+            attestation: None,
+            verifiers: vec![1],
+        }),
     ));
     let root = tx_root(&p.txs);
     for i in [0, 3, p.txs.len() - 1] {
@@ -517,62 +520,33 @@ pub fn audit_proofs() -> Vec<Vec<u8>> {
     seeds
 }
 
-/// Node config files: a validator's as `hutong init` writes it, and a
-/// regulator's with every section spelled out.
-pub fn node_configs() -> Vec<Vec<u8>> {
-    use hutong_node::config::{
-        ConfigFile, ConsensusSection, MempoolSection, MetricsSection, P2pSection, RpcSection,
-    };
-    use hutong_node::shared::Role;
-    let validator = ConfigFile {
-        role: Role::Validator,
-        genesis: "genesis.toml".into(),
-        node_key: "node.key".into(),
-        data_dir: "data".into(),
-        p2p: P2pSection {
-            listen: "/ip4/0.0.0.0/tcp/26600".into(),
-            peers: vec!["/ip4/127.0.0.1/tcp/26601".into()],
+/// Frames of the `/hutong/txs/2` protocol as a validator sends them: a
+/// batch attested by its origin with a named co-verifier, a co-verifier's
+/// attestation, and an observer's batch without one.
+pub fn txs_gossip() -> Vec<Vec<u8>> {
+    use hutong_wire::attestation::{batch_digest, Attestation};
+    use hutong_wire::p2p::{encode_frame, TXS_BYTES_MAX};
+    let raws: Vec<Vec<u8>> = transactions().iter().map(|t| t.encode()).collect();
+    let chain = transactions()[0].tx.chain_id;
+    let digest = batch_digest(chain, &raws);
+    let origin = Attestation::sign(&sim::node_key(0), chain, 0, digest);
+    let checker = Attestation::sign(&sim::node_key(2), chain, 2, digest);
+    [
+        TxGossip::Batch {
+            txs: raws.clone(),
+            attestation: Some(origin),
+            verifiers: vec![2],
         },
-        rpc: RpcSection::new("127.0.0.1:8545".into()),
-        metrics: None,
-        consensus: ConsensusSection::default(),
-        mempool: MempoolSection::default(),
-        audit: None,
-    };
-    let regulator = ConfigFile {
-        role: Role::Regulator,
-        metrics: Some(MetricsSection {
-            listen: "127.0.0.1:9100".into(),
-        }),
-        audit: Some(Default::default()),
-        ..validator.clone()
-    };
-    [validator, regulator]
-        .iter()
-        .map(|c| toml::to_string(c).expect("a config serialises").into_bytes())
-        .collect()
-}
-
-/// JSON-RPC request bodies for `rpc_bodies`: every method with good and
-/// bad parameters.
-pub fn rpc_bodies() -> Vec<Vec<u8>> {
-    let tx = &transactions()[0];
-    let tx_hex = format!("0x{}", hex::encode(tx.encode()));
-    let account = Address::of(&key(0).public()).to_string();
-    let call = |method: &str, params: serde_json::Value| {
-        serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
-    };
-    let calls = vec![
-        call("hutong_submitTransaction", serde_json::json!([tx_hex])),
-        call("hutong_submitTransactions", serde_json::json!([[tx_hex, "0x00"]])),
-        call("hutong_getTransaction", serde_json::json!([tx.hash().to_hex()])),
-        call("hutong_getAccount", serde_json::json!([account])),
-        call("hutong_getBlock", serde_json::json!([{"height": 0}])),
-        call("hutong_getBlock", serde_json::json!([{"id": tx.hash().to_hex()}])),
-        call("hutong_status", serde_json::json!([])),
-        call("hutong_getAccount", serde_json::json!(["not an address"])),
-    ];
-    calls.iter().map(|c| c.to_string().into_bytes()).collect()
+        TxGossip::Attest(checker),
+        TxGossip::Batch {
+            txs: raws,
+            attestation: None,
+            verifiers: Vec::new(),
+        },
+    ]
+    .iter()
+    .map(|g| encode_frame(g, TXS_BYTES_MAX).expect("a small frame"))
+    .collect()
 }
 
 /// Every target's seeds, by target name.
@@ -591,7 +565,6 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("text_inputs", text_inputs()),
         ("consensus_core", consensus_scripts()),
         ("audit_proof", audit_proofs()),
-        ("node_config", node_configs()),
-        ("rpc_bodies", rpc_bodies()),
+        ("txs_gossip", txs_gossip()),
     ]
 }

@@ -1,13 +1,14 @@
-//! A fast stand-in for ed25519, as in the simulator (`tests/src/sim.rs`): a
-//! signature is a keyed hash of the message, and the verifier knows every
-//! validator's secret. Only the holder of a secret can sign for its key, so
-//! a fuzz input cannot forge an honest validator's signature; the harness
-//! signs for the one Byzantine validator it plays.
+//! The consensus keys of the fuzzed validator set: the simulator's keyed
+//! hash scheme (`hutong_tests::sim`), with fixed secrets so that seeds and
+//! targets agree. Only the holder of a secret can sign for its key, so a
+//! fuzz input cannot forge an honest validator's signature.
 
 use hutong_consensus::core::Signer;
-use hutong_consensus::types::{Digest, Epoch, SignatureBytes, ValidatorId};
-use hutong_consensus::validators::{ValidatorSet, Verifier};
+use hutong_consensus::types::{Digest, Epoch, SignatureBytes};
+use hutong_consensus::validators::ValidatorSet;
 use sha2::{Digest as _, Sha256};
+
+pub use hutong_tests::sim::{SimSigner, SimVerifier};
 
 /// Validators in the fuzzed epoch: n = 3f + 1 with f = 1.
 pub const VALIDATORS: usize = 4;
@@ -20,64 +21,28 @@ pub fn secret(i: usize) -> [u8; 32] {
         .into()
 }
 
+/// Validator `i`'s signer.
+pub fn signer(i: usize) -> SimSigner {
+    SimSigner::Hash(secret(i))
+}
+
 pub fn public(i: usize) -> [u8; 32] {
-    Sha256::new()
-        .chain_update(b"fuzz-public")
-        .chain_update(secret(i))
-        .finalize()
-        .into()
+    signer(i).public()
 }
 
 pub fn sign_with(secret: &[u8; 32], message: &Digest) -> SignatureBytes {
-    let h: [u8; 32] = Sha256::new()
-        .chain_update(b"fuzz-sig")
-        .chain_update(secret)
-        .chain_update(message.0)
-        .finalize()
-        .into();
-    let mut sig = [0u8; 64];
-    sig[..32].copy_from_slice(&h);
-    SignatureBytes(sig)
+    SimSigner::Hash(*secret).sign(message)
 }
 
-/// Validator `i`'s signer.
-#[derive(Debug, Clone)]
-pub struct SimSigner {
-    pub secret: [u8; 32],
-}
-
-impl SimSigner {
-    pub fn of(id: ValidatorId) -> SimSigner {
-        SimSigner {
-            secret: secret(usize::from(id.0)),
-        }
-    }
-}
-
-impl Signer for SimSigner {
-    fn sign(&self, message: &Digest) -> SignatureBytes {
-        sign_with(&self.secret, message)
-    }
+/// Validator `i`'s node key (ed25519), which signs its attestations.
+pub fn node_key(i: usize) -> hutong_runtime::Keypair {
+    hutong_runtime::Keypair::from_secret_bytes(&[i as u8 + 101; 32])
 }
 
 /// Knows the secret of every validator of [`validator_set`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SimVerifier;
-
-/// Every validator's (public, secret) pair, computed once.
-fn keys() -> &'static [([u8; 32], [u8; 32]); VALIDATORS] {
-    static KEYS: std::sync::OnceLock<[([u8; 32], [u8; 32]); VALIDATORS]> =
-        std::sync::OnceLock::new();
-    KEYS.get_or_init(|| std::array::from_fn(|i| (public(i), secret(i))))
-}
-
-impl Verifier for SimVerifier {
-    fn verify(&self, key: &[u8; 32], message: &Digest, signature: &SignatureBytes) -> bool {
-        keys()
-            .iter()
-            .find(|(p, _)| p == key)
-            .is_some_and(|(_, s)| sign_with(s, message) == *signature)
-    }
+pub fn verifier() -> SimVerifier {
+    let signers: Vec<SimSigner> = (0..VALIDATORS).map(signer).collect();
+    SimVerifier::of(&signers)
 }
 
 pub fn genesis_id() -> Digest {

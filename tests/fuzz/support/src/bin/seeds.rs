@@ -13,7 +13,11 @@ fn main() -> std::io::Result<()> {
             .nth(1)
             .unwrap_or_else(|| "tests/fuzz/corpus".into()),
     );
-    for (target, inputs) in hutong_fuzz_support::seeds::all() {
+    #[allow(unused_mut)]
+    let mut all = hutong_fuzz_support::seeds::all();
+    #[cfg(feature = "node")]
+    all.extend(hutong_fuzz_support::node_seeds::all());
+    for (target, inputs) in all {
         let target_dir = dir.join(target);
         std::fs::create_dir_all(&target_dir)?;
         for input in &inputs {

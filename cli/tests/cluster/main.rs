@@ -1,0 +1,15 @@
+//! Multi-process clusters of the real `hutong` binary on loopback: four
+//! validators and a regulator, ports chosen free at run time. One test
+//! binary, one cluster at a time (five nodes already fill a 2-core
+//! machine); a file per theme, over a shared harness.
+
+mod harness;
+
+mod bench;
+mod byzantine;
+mod commit;
+mod faults;
+mod hostile;
+mod partitions;
+mod regulator;
+mod soak;

@@ -1,0 +1,479 @@
+//! The regulator's audit node end to end: traces, alerts, proofs a third
+//! party checks, freezes, and a tampered state it must detect.
+
+use crate::harness::*;
+use hutong_audit::api::{AlertsQuery, Flows, ProofQuery, Refusal, Trace};
+use hutong_audit::AlertKind;
+
+pub(crate) fn audit_refusal(e: hutong_node::client::ClientError) -> (i32, Option<String>) {
+    match e {
+        hutong_node::client::ClientError::Rpc { code, data, .. } => (
+            code,
+            data.and_then(|d| serde_json::from_value::<Refusal>(d).ok())
+                .map(|r| r.code),
+        ),
+        other => panic!("expected a JSON-RPC error, got {other}"),
+    }
+}
+
+/// The regulator's audit node end to end, through the CLI: a layering
+/// pattern through 5 accounts at 4 institutions is traced; structuring
+/// and fan-out raise alerts and ordinary transfers do not; requests that
+/// are not a regulator's are refused; a proof checks offline and fails
+/// with any byte changed; a regulator freeze lands and flags the frozen
+/// account's counterparty; the audit log's chain holds; and a regulator
+/// whose state was tampered with stops with a divergence report.
+#[test]
+fn the_regulator_traces_alerts_proves_and_freezes() {
+    let _one = exclusive();
+    let mut cluster = Cluster::with_accounts(24);
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    let net = cluster.keys.parent().unwrap().to_path_buf();
+    let regulator_rpc = cluster.nodes[4].rpc.clone();
+    let regulator_key = cluster.keys.join("regulator.key");
+    let reg_key = regulator_key.to_str().unwrap().to_string();
+    let genesis_path = net.join("genesis.toml");
+    runtime().block_on(async {
+        cluster.wait_height(4, 2, Duration::from_secs(60)).await;
+        let mut w = demo_wallets(&cluster, 24).await;
+        let validator = cluster.client(0);
+        let regulator = cluster.client(4);
+        let yuan = |n: u128| n * 100;
+
+        // Layering: account-3 (mall-c) → 6 (wallet-b) → 9 (bank-a) →
+        // 12 (ride-d) → 15 (mall-c), one hop at a time, peeling a little.
+        let path = [2usize, 5, 8, 11, 14];
+        let mut layering = Vec::new();
+        for (hop, pair) in path.windows(2).enumerate() {
+            let tx = w.transfer(pair[0], pair[1], yuan(3_000 - 50 * hop as u128));
+            let h = validator.submit(&tx).await.unwrap();
+            wait_committed(&validator, &[h]).await;
+            layering.push(h);
+        }
+        // Structuring: account-5 (tier 2, step-up at 10,000 CNY) sends
+        // three amounts just under it.
+        let mut others = Vec::new();
+        for (k, amount) in [9_800u128, 9_700, 9_900].into_iter().enumerate() {
+            let tx = w.transfer(4, 15 + k, yuan(amount));
+            others.push(validator.submit(&tx).await.unwrap());
+        }
+        // Fan-out: account-8 pays 8 distinct accounts.
+        for k in [0, 1, 3, 6, 9, 10, 12, 13] {
+            let tx = w.transfer(7, k, yuan(10));
+            others.push(validator.submit(&tx).await.unwrap());
+        }
+        // Baseline: ordinary random transfers among accounts 19..24.
+        use rand::{Rng, SeedableRng};
+        let seed: u64 = rand::random();
+        println!("baseline seed {seed}");
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut baseline_senders = std::collections::HashSet::new();
+        for _ in 0..30 {
+            let from = rng.gen_range(18..24);
+            let mut to = rng.gen_range(18..24);
+            if to == from {
+                to = 18 + (to - 17) % 6;
+            }
+            baseline_senders.insert(w.address(from).to_string());
+            let tx = w.transfer(from, to, yuan(rng.gen_range(1..100)));
+            others.push(validator.submit(&tx).await.unwrap());
+        }
+        wait_committed(&validator, &others).await;
+        let top = cluster.height(0).await.unwrap();
+        cluster.wait_height(4, top, Duration::from_secs(60)).await;
+
+        // "Where did this money go": trace from the first account.
+        let first = w.address(2).to_string();
+        let trace: Trace = serde_json::from_str(&hutong(&[
+            "audit",
+            "trace",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--account",
+            &first,
+            "--hops",
+            "6",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let traced: Vec<(String, String)> = trace
+            .edges
+            .iter()
+            .map(|e| (e.leg.from.clone(), e.leg.to.clone()))
+            .collect();
+        let expected: Vec<(String, String)> = path
+            .windows(2)
+            .map(|p| (w.address(p[0]).to_string(), w.address(p[1]).to_string()))
+            .collect();
+        assert_eq!(traced, expected, "{trace:?}");
+        let institutions: std::collections::BTreeSet<&str> =
+            trace.nodes.iter().map(|n| n.institution.as_str()).collect();
+        assert!(institutions.len() >= 3, "{institutions:?}");
+        // Backward from the last hop's transaction finds the same path.
+        let back: Trace = serde_json::from_str(&hutong(&[
+            "audit",
+            "trace",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--tx",
+            &layering[3].to_string(),
+            "--backward",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        assert_eq!(back.edges.len(), 4, "{back:?}");
+        let dot = hutong(&[
+            "audit",
+            "trace",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--account",
+            &first,
+            "--format",
+            "dot",
+        ]);
+        assert!(
+            dot.starts_with("digraph") && dot.matches(" -> ").count() == 4,
+            "{dot}"
+        );
+        let csv = hutong(&[
+            "audit",
+            "history",
+            &w.address(8).to_string(),
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--format",
+            "csv",
+        ]);
+        assert_eq!(csv.lines().count(), 3, "header, one in, one out:\n{csv}");
+
+        // Alerts: structuring and fan-out fire; the baseline raises none.
+        let key = cluster.key("regulator");
+        let alerts = regulator
+            .audit(
+                &key,
+                &AlertsQuery {
+                    limit: Some(1000),
+                    ..AlertsQuery::default()
+                },
+            )
+            .await
+            .unwrap()
+            .alerts;
+        let has = |kind: AlertKind, who: usize| {
+            alerts
+                .iter()
+                .any(|a| a.kind == kind && a.account == w.address(who).to_string())
+        };
+        assert!(has(AlertKind::Structuring, 4), "{alerts:?}");
+        assert!(has(AlertKind::FanOut, 7), "{alerts:?}");
+        for a in &alerts {
+            assert!(
+                !baseline_senders.contains(a.account.as_str()),
+                "an ordinary transfer raised {a:?}"
+            );
+        }
+        assert_eq!(alerts.len(), 2, "only the two patterns: {alerts:?}");
+
+        // Refusals: a validator serves no audit method; unsigned, foreign
+        // and tampered requests and replays are refused.
+        let e = validator
+            .audit(&key, &AlertsQuery::default())
+            .await
+            .unwrap_err();
+        assert_eq!(audit_refusal(e).0, 1011);
+        let e = regulator
+            .audit_raw("hutong_auditAlerts", serde_json::json!({"query": {}}))
+            .await
+            .unwrap_err();
+        assert_eq!(audit_refusal(e), (1010, Some("unauthenticated".into())));
+        let e = regulator
+            .audit(&cluster.key("account-1"), &AlertsQuery::default())
+            .await
+            .unwrap_err();
+        assert_eq!(audit_refusal(e), (1010, Some("unknown_key".into())));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let signed = hutong_audit::auth::sign_request(
+            &key,
+            &w.chain_id,
+            "hutong_auditAlerts",
+            serde_json::json!({"limit": 1}),
+            now,
+            "0123456789abcdef0123",
+        );
+        let mut tampered = signed.clone();
+        tampered["query"]["limit"] = serde_json::json!(2);
+        let e = regulator
+            .audit_raw("hutong_auditAlerts", tampered)
+            .await
+            .unwrap_err();
+        assert_eq!(audit_refusal(e), (1010, Some("bad_signature".into())));
+        regulator
+            .audit_raw("hutong_auditAlerts", signed.clone())
+            .await
+            .unwrap();
+        let e = regulator
+            .audit_raw("hutong_auditAlerts", signed)
+            .await
+            .unwrap_err();
+        assert_eq!(audit_refusal(e), (1010, Some("replayed".into())));
+
+        // "Prove it": a transaction proof and a balance proof, checked
+        // offline; any changed byte is caught.
+        for _ in 0..50 {
+            // The receipt comes once a later block certifies its result.
+            let p = regulator
+                .audit(
+                    &key,
+                    &ProofQuery {
+                        tx: Some(layering[1].to_string()),
+                        ..ProofQuery::default()
+                    },
+                )
+                .await
+                .unwrap();
+            // The claims are the proof file's own (free-form JSON).
+            if p.claims.pointer("/outcome/success") == Some(&Value::Bool(true)) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let proof_path = net.join("hop2.proof.json");
+        hutong(&[
+            "audit",
+            "proof",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "tx",
+            &layering[1].to_string(),
+            "--out",
+            proof_path.to_str().unwrap(),
+        ]);
+        let verified = hutong(&[
+            "audit",
+            "verify",
+            proof_path.to_str().unwrap(),
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+        ]);
+        assert!(
+            verified.contains("VALID") && verified.contains("\"success\": true"),
+            "{verified}"
+        );
+        let genesis =
+            hutong_genesis::Genesis::from_toml(&std::fs::read_to_string(&genesis_path).unwrap())
+                .unwrap();
+        let bytes = std::fs::read(&proof_path).unwrap();
+        hutong_audit::proof::verify_file(&bytes, &genesis).unwrap();
+        for i in 0..bytes.len() {
+            let mut changed = bytes.clone();
+            changed[i] = if changed[i] == b'0' { b'1' } else { b'0' };
+            assert!(
+                hutong_audit::proof::verify_file(&changed, &genesis).is_err(),
+                "a proof with byte {i} changed was accepted"
+            );
+        }
+        let mut changed = bytes.clone();
+        let mid = changed.len() / 2;
+        changed[mid] = if changed[mid] == b'a' { b'b' } else { b'a' };
+        std::fs::write(net.join("tampered.json"), &changed).unwrap();
+        let out = Command::new(BIN)
+            .args(["audit", "verify"])
+            .arg(net.join("tampered.json"))
+            .arg("--genesis")
+            .arg(&genesis_path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID"));
+        let balance_path = net.join("balance.proof.json");
+        let last = w.address(14).to_string();
+        hutong(&[
+            "audit",
+            "proof",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "balance",
+            &last,
+            "--asset",
+            "CNY",
+            "--out",
+            balance_path.to_str().unwrap(),
+        ]);
+        let verified = hutong(&[
+            "audit",
+            "verify",
+            balance_path.to_str().unwrap(),
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+        ]);
+        // 100,000 CNY at genesis plus the last hop's 2,850.
+        assert!(verified.contains("\"balance\": \"10285000\""), "{verified}");
+
+        // A regulator freeze of the path's end, sent through the
+        // regulator's own node; then its recent counterparty moves money.
+        hutong(&[
+            "audit",
+            "freeze",
+            &last,
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--wait",
+        ]);
+        let account = validator.account(&w.address(14)).await.unwrap();
+        assert_eq!(account.status, "frozen", "{account:?}");
+        let tx = w.transfer(11, 20, yuan(5));
+        let h = validator.submit(&tx).await.unwrap();
+        wait_committed(&validator, &[h]).await;
+        let mut flagged = None;
+        for _ in 0..50 {
+            let page = regulator
+                .audit(
+                    &key,
+                    &AlertsQuery {
+                        kind: Some("frozen_counterparty".into()),
+                        ..AlertsQuery::default()
+                    },
+                )
+                .await
+                .unwrap();
+            if let Some(x) = page.alerts.into_iter().next() {
+                flagged = Some(x);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let flagged = flagged.expect("no frozen_counterparty alert");
+        assert_eq!(flagged.account, w.address(11).to_string(), "{flagged:?}");
+
+        // Institution flows and an export report.
+        let flows = hutong(&[
+            "audit",
+            "flows",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--format",
+            "json",
+        ]);
+        let flows: Flows = serde_json::from_str(&flows).unwrap();
+        assert!(flows.gross.len() >= 4, "{flows:?}");
+        let export = hutong(&[
+            "audit",
+            "export",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--institution",
+            "ride-d",
+            "--format",
+            "csv",
+        ]);
+        assert!(export.lines().count() > 10, "{export}");
+
+        // Every query above is in the audit log, and its chain holds.
+        let log = hutong(&[
+            "audit",
+            "log",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--limit",
+            "1000",
+        ]);
+        assert!(log.contains("hash chain: intact"), "{log}");
+        assert!(
+            log.contains("hutong_auditTrace") && log.contains("hutong_auditProof"),
+            "{log}"
+        );
+    });
+
+    // Tamper with the regulator's copy of a balance; the next transfer
+    // from that account makes its result differ from the certified one.
+    cluster.kill(4);
+    let db_path = cluster.nodes[4].home.join("data/db");
+    {
+        let cfs = rocksdb::DB::list_cf(&rocksdb::Options::default(), &db_path).unwrap();
+        let db = rocksdb::DB::open_cf(&rocksdb::Options::default(), &db_path, &cfs).unwrap();
+        let w_key = cluster.key("account-20");
+        let cny = AssetCode::new("CNY").unwrap();
+        let key = hutong_runtime::StateKey::Balance(Address::of(&w_key.public()), cny);
+        let value =
+            hutong_runtime::StateValue::Balance(hutong_runtime::state::Holding::of(Amount(1)));
+        // A tree key's latest value is its newest entry in `tree_values`:
+        // key hash ‖ version (big-endian) → Option<encoded value>.
+        let version: u64 = borsh::from_slice(
+            &db.get_cf(db.cf_handle("meta").unwrap(), b"state_version")
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+        let entry = [key.key_hash().0.as_slice(), &version.to_be_bytes()].concat();
+        db.put_cf(
+            db.cf_handle("tree_values").unwrap(),
+            entry,
+            borsh::to_vec(&Some(value.encode())).unwrap(),
+        )
+        .unwrap();
+    }
+    cluster.start(4);
+    runtime().block_on(async {
+        let mut w = demo_wallets(&cluster, 24).await;
+        let validator = cluster.client(0);
+        // Account-20's next sequence: what the validator says.
+        let me = w.address(19);
+        let seq = validator.account(&me).await.unwrap().sequence;
+        w.set_next_sequence(19, seq);
+        let tx = w.transfer(19, 16, 100);
+        let h = validator.submit(&tx).await.unwrap();
+        validator
+            .wait_final(&h, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            // It may still be opening its database and replaying alerts.
+            let halted = cluster.client(4).status().await.ok().and_then(|s| s.halted);
+            if let Some(why) = halted {
+                assert!(why.contains("state divergence"), "{why}");
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the regulator did not detect the divergence; log:\n{}",
+                cluster.log_tail(4)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // It stops following: its height stays while the chain goes on.
+        let stuck = cluster.height(4).await.unwrap();
+        let ahead = cluster
+            .wait_height(0, stuck + 5, Duration::from_secs(60))
+            .await;
+        assert!(cluster.height(4).await.unwrap() <= stuck, "{ahead}");
+    });
+}

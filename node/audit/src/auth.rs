@@ -1,0 +1,493 @@
+//! Who may ask the audit node, and the record of what they asked.
+//!
+//! Every audit request is `{"query": {...}, "auth": {...}}`: the query and
+//! a signature over it by a regulator key listed in genesis, with a
+//! timestamp and a nonce. The node refuses a request that is unsigned,
+//! signed by another key or wrongly, older or newer than the freshness
+//! window, or whose nonce it already saw (a replay). Signed bytes:
+//! `SHA-256("hutong/audit/request/v1" || 0x00 || borsh((chain id, method,
+//! compact JSON of the query, timestamp ms, nonce)))`.
+//!
+//! Every request that passes is appended to the audit-query log before it
+//! is answered: entries are hash-chained (each names the previous entry's
+//! hash), so removing or editing one breaks the chain from there on.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::{ChainId, Keypair, PublicKey, Signature};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::lock;
+
+const REQUEST_TAG: &[u8] = b"hutong/audit/request/v1";
+const LOG_TAG: &[u8] = b"hutong/audit/log/v1";
+
+/// How far a request's timestamp may be from the node's clock.
+pub const FRESHNESS_MS: u64 = 60_000;
+
+/// Most nonces remembered; beyond it (a flood of valid signed requests)
+/// requests are refused as busy rather than remembered without bound.
+const NONCES_MAX: usize = 200_000;
+
+/// The `auth` part of a request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    /// The regulator's public key (hex).
+    pub key: String,
+    pub timestamp_ms: u64,
+    /// 16 to 64 hex characters, never reused.
+    pub nonce: String,
+    /// ed25519 signature (hex) over [`signing_message`].
+    pub signature: String,
+}
+
+/// Why a request was refused. `code` is stable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("audit methods need a signed request: params {{\"query\": {{…}}, \"auth\": {{key, timestamp_ms, nonce, signature}}}}; {0}")]
+    Unauthenticated(String),
+    #[error("key {0} is not a regulator key of this chain's genesis")]
+    UnknownKey(String),
+    #[error("the request's signature does not verify for key {0}")]
+    BadSignature(String),
+    #[error("request timestamp {timestamp_ms} is more than {FRESHNESS_MS} ms from the node's clock {now_ms}")]
+    Stale { timestamp_ms: u64, now_ms: u64 },
+    #[error("nonce {0} was already used: a replayed request")]
+    Replayed(String),
+    #[error("too many recent audit requests; retry in a minute")]
+    Busy,
+}
+
+impl AuthError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthError::Unauthenticated(_) => "unauthenticated",
+            AuthError::UnknownKey(_) => "unknown_key",
+            AuthError::BadSignature(_) => "bad_signature",
+            AuthError::Stale { .. } => "stale",
+            AuthError::Replayed(_) => "replayed",
+            AuthError::Busy => "busy",
+        }
+    }
+}
+
+/// The bytes a regulator signs for one request.
+pub fn signing_message(
+    chain_id: &ChainId,
+    method: &str,
+    query: &Value,
+    timestamp_ms: u64,
+    nonce: &str,
+) -> Hash {
+    let query = serde_json::to_string(query).expect("a JSON value encodes");
+    let bytes = borsh::to_vec(&(chain_id.0, method, query, timestamp_ms, nonce))
+        .expect("borsh into a Vec cannot fail");
+    Hash::tagged(REQUEST_TAG, &bytes)
+}
+
+/// Builds the params of a signed request (what the CLI sends).
+pub fn sign_request(
+    key: &Keypair,
+    chain_id: &ChainId,
+    method: &str,
+    query: Value,
+    timestamp_ms: u64,
+    nonce: &str,
+) -> Value {
+    let message = signing_message(chain_id, method, &query, timestamp_ms, nonce);
+    let signature = key.sign(&message.0);
+    json!({
+        "query": query,
+        "auth": {
+            "key": key.public().to_hex(),
+            "timestamp_ms": timestamp_ms,
+            "nonce": nonce,
+            "signature": signature.to_hex(),
+        }
+    })
+}
+
+#[derive(Debug, Default)]
+struct Nonces {
+    seen: HashSet<(PublicKey, String)>,
+    order: VecDeque<(u64, PublicKey, String)>,
+}
+
+/// The door of the audit API.
+#[derive(Debug)]
+pub struct Gate {
+    chain_id: ChainId,
+    regulators: Vec<PublicKey>,
+    nonces: Mutex<Nonces>,
+    /// Serialises appends to the log (each entry names the previous).
+    log: Mutex<()>,
+}
+
+impl Gate {
+    pub fn new(chain_id: ChainId, regulators: Vec<PublicKey>) -> Gate {
+        Gate {
+            chain_id,
+            regulators,
+            nonces: Mutex::default(),
+            log: Mutex::default(),
+        }
+    }
+
+    /// Checks a request's authentication; returns the signer and the query.
+    pub fn check(
+        &self,
+        method: &str,
+        params: Value,
+        now_ms: u64,
+    ) -> Result<(PublicKey, Value), AuthError> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Request {
+            query: Value,
+            auth: Option<Auth>,
+        }
+        let request: Request = serde_json::from_value(params)
+            .map_err(|e| AuthError::Unauthenticated(format!("params do not parse: {e}")))?;
+        let Some(auth) = request.auth else {
+            return Err(AuthError::Unauthenticated("the request has no auth".into()));
+        };
+        let key =
+            PublicKey::from_hex(&auth.key).map_err(|_| AuthError::UnknownKey(auth.key.clone()))?;
+        if !self.regulators.contains(&key) {
+            return Err(AuthError::UnknownKey(auth.key));
+        }
+        let nonce_ok = (16..=64).contains(&auth.nonce.len())
+            && auth.nonce.bytes().all(|b| b.is_ascii_hexdigit());
+        if !nonce_ok {
+            return Err(AuthError::Unauthenticated(
+                "nonce must be 16 to 64 hex characters".into(),
+            ));
+        }
+        let signature = Signature::from_hex(&auth.signature)
+            .map_err(|_| AuthError::BadSignature(auth.key.clone()))?;
+        let message = signing_message(
+            &self.chain_id,
+            method,
+            &request.query,
+            auth.timestamp_ms,
+            &auth.nonce,
+        );
+        key.verify(&message.0, &signature)
+            .map_err(|_| AuthError::BadSignature(auth.key.clone()))?;
+        if auth.timestamp_ms.abs_diff(now_ms) > FRESHNESS_MS {
+            return Err(AuthError::Stale {
+                timestamp_ms: auth.timestamp_ms,
+                now_ms,
+            });
+        }
+        let mut nonces = lock(&self.nonces);
+        // Forget nonces whose requests are past the window: a replay of
+        // those is refused as stale.
+        while let Some((ts, _, _)) = nonces.order.front() {
+            if ts.saturating_add(2 * FRESHNESS_MS) >= now_ms {
+                break;
+            }
+            if let Some((_, k, n)) = nonces.order.pop_front() {
+                nonces.seen.remove(&(k, n));
+            }
+        }
+        let id = (key, auth.nonce.to_ascii_lowercase());
+        if nonces.seen.contains(&id) {
+            return Err(AuthError::Replayed(auth.nonce));
+        }
+        if nonces.seen.len() >= NONCES_MAX {
+            return Err(AuthError::Busy);
+        }
+        nonces.seen.insert(id.clone());
+        nonces
+            .order
+            .push_back((auth.timestamp_ms.max(now_ms), id.0, id.1));
+        Ok((key, request.query))
+    }
+
+    /// Appends a query to the audit-query log; returns its sequence number.
+    pub fn log<L: AuditLog>(
+        &self,
+        log: &L,
+        key: &PublicKey,
+        method: &str,
+        query: &Value,
+        now_ms: u64,
+    ) -> Result<u64, L::Error> {
+        let _guard = lock(&self.log);
+        let (seq, prev) = log.head()?;
+        let query_hash = Hash::tagged(
+            b"hutong/audit/query/v1",
+            serde_json::to_string(query)
+                .expect("a JSON value encodes")
+                .as_bytes(),
+        );
+        let entry = LogEntry {
+            seq,
+            time_ms: now_ms,
+            key: key.to_hex(),
+            method: method.to_string(),
+            query: query.clone(),
+            query_hash: query_hash.to_hex(),
+            prev: prev.to_hex(),
+            hash: String::new(),
+        };
+        let hash = entry.compute_hash();
+        let entry = LogEntry {
+            hash: hash.to_hex(),
+            ..entry
+        };
+        let bytes = serde_json::to_vec(&entry).expect("a log entry encodes");
+        log.append(seq, &bytes, hash)?;
+        Ok(seq)
+    }
+}
+
+/// Where the audit-query log is kept (the node: a column of its database,
+/// each append synced before the query is answered).
+pub trait AuditLog {
+    type Error;
+    /// The next sequence number and the hash of the last entry (zeros when
+    /// the log is empty).
+    fn head(&self) -> Result<(u64, Hash), Self::Error>;
+    /// Appends entry `seq` (its JSON bytes) and makes `hash` the head's.
+    fn append(&self, seq: u64, entry: &[u8], hash: Hash) -> Result<(), Self::Error>;
+}
+
+/// One entry of the audit-query log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub time_ms: u64,
+    /// The regulator key that signed the query.
+    pub key: String,
+    pub method: String,
+    pub query: Value,
+    pub query_hash: String,
+    /// The previous entry's hash (zeros for the first).
+    pub prev: String,
+    pub hash: String,
+}
+
+impl LogEntry {
+    /// `SHA-256("hutong/audit/log/v1" || 0x00 || borsh((seq, time, key,
+    /// method, query hash, prev)))`.
+    pub fn compute_hash(&self) -> Hash {
+        let bytes = borsh::to_vec(&(
+            self.seq,
+            self.time_ms,
+            &self.key,
+            &self.method,
+            &self.query_hash,
+            &self.prev,
+        ))
+        .expect("borsh into a Vec cannot fail");
+        Hash::tagged(LOG_TAG, &bytes)
+    }
+}
+
+/// Checks a run of consecutive log entries: each hash is right, each
+/// names the one before, and each query matches its hash. `prev` is the
+/// hash before the first entry (zeros from the start of the log).
+pub fn verify_log(entries: &[LogEntry], mut prev: Hash) -> Result<(), String> {
+    for (i, e) in entries.iter().enumerate() {
+        if i > 0 && e.seq != entries[i - 1].seq + 1 {
+            return Err(format!(
+                "entry {} does not follow entry {}",
+                e.seq,
+                entries[i - 1].seq
+            ));
+        }
+        if e.prev != prev.to_hex() {
+            return Err(format!(
+                "entry {} does not name the previous entry's hash",
+                e.seq
+            ));
+        }
+        let query_hash = Hash::tagged(
+            b"hutong/audit/query/v1",
+            serde_json::to_string(&e.query)
+                .expect("a JSON value encodes")
+                .as_bytes(),
+        );
+        if query_hash.to_hex() != e.query_hash {
+            return Err(format!("entry {}'s query does not match its hash", e.seq));
+        }
+        let hash = e.compute_hash();
+        if hash.to_hex() != e.hash {
+            return Err(format!("entry {}'s hash is wrong: it was edited", e.seq));
+        }
+        prev = hash;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn setup() -> (Keypair, Keypair, Gate, ChainId) {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        let regulator = Keypair::generate(&mut rng);
+        let other = Keypair::generate(&mut rng);
+        let chain = ChainId([7; 32]);
+        let gate = Gate::new(chain, vec![regulator.public()]);
+        (regulator, other, gate, chain)
+    }
+
+    #[test]
+    fn signed_requests_pass_once_and_everything_else_is_refused() {
+        let (regulator, other, gate, chain) = setup();
+        let now = 1_000_000;
+        let query = json!({"account": "x", "limit": 5});
+        let params = sign_request(
+            &regulator,
+            &chain,
+            "hutong_auditHistory",
+            query.clone(),
+            now,
+            "00112233445566778899",
+        );
+        let (key, got) = gate
+            .check("hutong_auditHistory", params.clone(), now)
+            .unwrap();
+        assert_eq!((key, got), (regulator.public(), query.clone()));
+        // Replayed.
+        let e = gate
+            .check("hutong_auditHistory", params.clone(), now + 10)
+            .unwrap_err();
+        assert_eq!(e.code(), "replayed");
+        // Unsigned.
+        let e = gate
+            .check("hutong_auditHistory", json!({"query": query}), now)
+            .unwrap_err();
+        assert_eq!(e.code(), "unauthenticated");
+        // Signed by a key that is not a regulator's.
+        let p = sign_request(
+            &other,
+            &chain,
+            "hutong_auditHistory",
+            query.clone(),
+            now,
+            "aaaaaaaaaaaaaaaaaaaa",
+        );
+        assert_eq!(
+            gate.check("hutong_auditHistory", p, now)
+                .unwrap_err()
+                .code(),
+            "unknown_key"
+        );
+        // A regulator's signature over another query, method or chain.
+        let mut p = sign_request(
+            &regulator,
+            &chain,
+            "hutong_auditHistory",
+            query.clone(),
+            now,
+            "bbbbbbbbbbbbbbbbbbbb",
+        );
+        p["query"]["limit"] = json!(6);
+        assert_eq!(
+            gate.check("hutong_auditHistory", p, now)
+                .unwrap_err()
+                .code(),
+            "bad_signature"
+        );
+        let p = sign_request(
+            &regulator,
+            &chain,
+            "hutong_auditTrace",
+            query.clone(),
+            now,
+            "cccccccccccccccccccc",
+        );
+        assert_eq!(
+            gate.check("hutong_auditHistory", p, now)
+                .unwrap_err()
+                .code(),
+            "bad_signature"
+        );
+        let p = sign_request(
+            &regulator,
+            &ChainId([8; 32]),
+            "hutong_auditHistory",
+            query.clone(),
+            now,
+            "dddddddddddddddddddd",
+        );
+        assert_eq!(
+            gate.check("hutong_auditHistory", p, now)
+                .unwrap_err()
+                .code(),
+            "bad_signature"
+        );
+        // Stale and far-future.
+        let p = sign_request(
+            &regulator,
+            &chain,
+            "hutong_auditHistory",
+            query.clone(),
+            now - 2 * FRESHNESS_MS,
+            "eeeeeeeeeeeeeeeeeeee",
+        );
+        assert_eq!(
+            gate.check("hutong_auditHistory", p, now)
+                .unwrap_err()
+                .code(),
+            "stale"
+        );
+        let p = sign_request(
+            &regulator,
+            &chain,
+            "hutong_auditHistory",
+            query,
+            now + 2 * FRESHNESS_MS,
+            "ffffffffffffffffffff",
+        );
+        assert_eq!(
+            gate.check("hutong_auditHistory", p, now)
+                .unwrap_err()
+                .code(),
+            "stale"
+        );
+    }
+
+    #[test]
+    fn the_log_chain_breaks_where_an_entry_is_edited() {
+        let mut entries = Vec::new();
+        let mut prev = Hash::ZERO;
+        for seq in 0..4u64 {
+            let query = json!({"n": seq});
+            let query_hash = Hash::tagged(
+                b"hutong/audit/query/v1",
+                serde_json::to_string(&query).unwrap().as_bytes(),
+            );
+            let mut e = LogEntry {
+                seq,
+                time_ms: seq * 10,
+                key: "k".into(),
+                method: "hutong_auditTrace".into(),
+                query,
+                query_hash: query_hash.to_hex(),
+                prev: prev.to_hex(),
+                hash: String::new(),
+            };
+            let h = e.compute_hash();
+            e.hash = h.to_hex();
+            prev = h;
+            entries.push(e);
+        }
+        verify_log(&entries, Hash::ZERO).unwrap();
+        let mut edited = entries.clone();
+        edited[2].query = json!({"n": 99});
+        assert!(verify_log(&edited, Hash::ZERO).is_err());
+        let mut removed = entries.clone();
+        removed.remove(1);
+        assert!(verify_log(&removed, Hash::ZERO).is_err());
+    }
+}

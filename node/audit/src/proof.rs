@@ -1,0 +1,432 @@
+//! Proofs a third party checks offline, with nothing but the genesis.
+//!
+//! - A **transaction proof**: the signed transaction, its Merkle path to
+//!   the block's transactions root, the payload header that the block's
+//!   payload digest commits to, and the chain of block headers from that
+//!   block to the quorum certificate that committed it (2f + 1 validator
+//!   signatures, checked against the genesis validator set). When the
+//!   block's execution result is certified already, the receipt comes
+//!   with it: its path to the receipts root, and that root's certificate.
+//! - A **balance proof**: a state proof (Jellyfish Merkle tree) of one
+//!   account's balance of one asset under the state root of a height, and
+//!   the certificate of that state root: the later block whose payload
+//!   carries it, with that block's commit chain.
+//!
+//! The file is pretty-printed JSON: a human summary (`claims`) and the
+//! proof itself (`proof`, lowercase hex of its borsh encoding). The checker
+//! recomputes the summary from the proof and requires the file to be
+//! byte-for-byte the canonical rendering, so changing any byte of it
+//! (a digit of the summary, a hex digit, even whitespace) is caught.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use hutong_consensus::types::{Block, QuorumCert};
+use hutong_consensus::validators::ValidatorSet;
+use hutong_genesis::Genesis;
+use hutong_runtime::block::{receipt_leaf, verify_tx_inclusion};
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::merkle::InclusionProof;
+use hutong_runtime::receipt::Outcome;
+use hutong_runtime::state::{StateKey, StateValue};
+use hutong_runtime::store::StateProof;
+use hutong_runtime::{Address, AssetCode, Receipt, SignedTransaction, TxKind};
+use serde_json::{json, Value};
+
+use hutong_wire::payload::{Payload, ResultClaim};
+use hutong_wire::{genesis_block_id, NodeVerifier, GENESIS_EPOCH};
+
+pub const FORMAT: &str = "hutong-audit-proof/1";
+
+/// Most block headers between a block and the certificate committing it.
+pub const CHAIN_BLOCKS_MAX: usize = 10_000;
+/// Largest proof file the checker reads.
+pub const FILE_BYTES_MAX: usize = 16 * 1024 * 1024;
+
+/// Blocks from the proven one (first) to the last of its committed run,
+/// each the parent of the next, and the certificate that commits the last
+/// (a quorum's votes on its child, two-chain rule).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CommitChain {
+    pub blocks: Vec<Block>,
+    pub cert: QuorumCert,
+}
+
+/// What a block's payload digest commits to, without the transactions.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct PayloadHeader {
+    pub result: ResultClaim,
+    pub tx_root: Hash,
+    pub tx_count: u64,
+}
+
+/// An execution result (state root and receipts root of a height), as
+/// certified by the committed block whose payload carries it.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct CertifiedResult {
+    pub carrier: PayloadHeader,
+    pub chain: CommitChain,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ReceiptProof {
+    pub receipt: Receipt,
+    pub path: InclusionProof,
+    pub certified: CertifiedResult,
+}
+
+// Built once per request and written out: the variants' sizes do not
+// matter, and boxing them would only add noise to every match.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, BorshSerialize, BorshDeserialize)]
+pub enum AuditProof {
+    Transaction {
+        tx: SignedTransaction,
+        path: InclusionProof,
+        header: PayloadHeader,
+        chain: CommitChain,
+        receipt: Option<ReceiptProof>,
+    },
+    Balance {
+        state: StateProof,
+        certified: CertifiedResult,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProofError {
+    #[error("the proof file is malformed: {0}")]
+    Malformed(String),
+    #[error("the proof file is not in its canonical form (was it edited?): {0}")]
+    NotCanonical(String),
+    #[error("the proof is for chain {got}, not this genesis' chain {expected}")]
+    WrongChain { expected: String, got: String },
+    #[error("the proof does not hold: {0}")]
+    Invalid(String),
+    #[error("cannot build the proof: {0}")]
+    Unavailable(String),
+    /// The node's database failed while building a proof.
+    #[error("database: {0}")]
+    Store(String),
+}
+
+fn invalid(s: impl Into<String>) -> ProofError {
+    ProofError::Invalid(s.into())
+}
+
+/// The validator set a proof's certificates are checked against.
+pub fn genesis_validators(genesis: &Genesis) -> Result<ValidatorSet, ProofError> {
+    let keys = genesis.validators().map(|m| m.node_key.0).collect();
+    ValidatorSet::new(GENESIS_EPOCH, keys, genesis_block_id(genesis.chain_id()))
+        .map_err(|e| ProofError::Malformed(format!("genesis validator set: {e}")))
+}
+
+impl CommitChain {
+    /// Checks the hash chain and the certificate; the first block is then
+    /// committed.
+    pub fn verify(&self, validators: &ValidatorSet) -> Result<&Block, ProofError> {
+        let (Some(first), Some(last)) = (self.blocks.first(), self.blocks.last()) else {
+            return Err(invalid("the commit chain has no block"));
+        };
+        if self.blocks.len() > CHAIN_BLOCKS_MAX {
+            return Err(invalid("the commit chain is too long"));
+        }
+        for b in &self.blocks {
+            if b.epoch != validators.epoch() {
+                return Err(invalid(format!(
+                    "block at height {} is of epoch {}, not the genesis epoch {}",
+                    b.height,
+                    b.epoch,
+                    validators.epoch()
+                )));
+            }
+        }
+        for pair in self.blocks.windows(2) {
+            if pair[1].parent_id() != pair[0].id()
+                || Some(pair[1].height.0) != pair[0].height.0.checked_add(1)
+            {
+                return Err(invalid(format!(
+                    "block at height {} is not the child of the block before it",
+                    pair[1].height
+                )));
+            }
+        }
+        if self.cert.data.commits() != Some(last.id()) || self.cert.data.epoch != last.epoch {
+            return Err(invalid(
+                "the certificate does not commit the last block of the chain",
+            ));
+        }
+        validators
+            .verify_qc(&self.cert, &NodeVerifier)
+            .map_err(|e| invalid(format!("the commit certificate does not verify: {e:?}")))?;
+        Ok(first)
+    }
+}
+
+impl PayloadHeader {
+    /// The header of a payload: what its digest commits to.
+    pub fn of(payload: &Payload) -> PayloadHeader {
+        PayloadHeader {
+            result: payload.result,
+            tx_root: hutong_runtime::block::tx_root(&payload.txs),
+            tx_count: payload.txs.len() as u64,
+        }
+    }
+
+    fn check_against(&self, block: &Block) -> Result<(), ProofError> {
+        if Payload::digest_of(&self.result, &self.tx_root, self.tx_count) != block.payload {
+            return Err(invalid(format!(
+                "the payload header does not match block {}'s payload digest",
+                block.height
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl CertifiedResult {
+    fn verify(&self, validators: &ValidatorSet) -> Result<&ResultClaim, ProofError> {
+        let carrier = self.chain.verify(validators)?;
+        self.carrier.check_against(carrier)?;
+        Ok(&self.carrier.result)
+    }
+}
+
+fn outcome_json(r: &Receipt) -> Value {
+    match &r.outcome {
+        Outcome::Success { .. } => json!({"success": true}),
+        Outcome::Failed { reason } => json!({"success": false, "code": reason.code()}),
+    }
+}
+
+/// What a transaction does, for a reader: amounts in minor units and as
+/// decimals of their asset.
+fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
+    let amount = |asset: &AssetCode, a: &hutong_runtime::Amount| json!({"asset": asset.to_string(), "minor_units": a.0.to_string(), "display": names.display(asset, a.0)});
+    match kind {
+        TxKind::Transfer {
+            to,
+            asset,
+            amount: a,
+            transfer_id,
+        } => json!({
+            "type": kind.name(),
+            "to": to.to_string(),
+            "amount": amount(asset, a),
+            "transfer_id": transfer_id.to_string(),
+        }),
+        TxKind::BatchTransfer {
+            asset,
+            payouts,
+            transfer_id,
+        } => json!({
+            "type": kind.name(),
+            "payouts": payouts
+                .iter()
+                .map(|p| json!({"to": p.to.to_string(), "amount": amount(asset, &p.amount)}))
+                .collect::<Vec<_>>(),
+            "transfer_id": transfer_id.to_string(),
+        }),
+        TxKind::OpenAccount {
+            owner,
+            tier,
+            identity_commitment,
+        } => json!({
+            "type": kind.name(),
+            "account": Address::of(owner).to_string(),
+            "tier": tier.0,
+            "identity_commitment": identity_commitment.to_string(),
+        }),
+        TxKind::SetTier { account, tier } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+            "tier": tier.0,
+        }),
+        TxKind::Freeze { account, reason } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+            "reason": reason.name(),
+        }),
+        TxKind::Unfreeze { account } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+        }),
+        TxKind::Mint {
+            to,
+            asset,
+            amount: a,
+        } => json!({
+            "type": kind.name(),
+            "to": to.to_string(),
+            "amount": amount(asset, a),
+        }),
+        TxKind::Burn { asset, amount: a } => json!({
+            "type": kind.name(),
+            "amount": amount(asset, a),
+        }),
+    }
+}
+
+impl AuditProof {
+    /// Checks every link against the genesis; returns the summary of what
+    /// is proven.
+    pub fn verify(&self, genesis: &Genesis) -> Result<Value, ProofError> {
+        let validators = genesis_validators(genesis)?;
+        let chain_id = genesis.chain_id();
+        match self {
+            AuditProof::Transaction {
+                tx,
+                path,
+                header,
+                chain,
+                receipt,
+            } => {
+                if tx.tx.chain_id != chain_id {
+                    return Err(invalid("the transaction is signed for another chain"));
+                }
+                let block = chain.verify(&validators)?;
+                header.check_against(block)?;
+                verify_tx_inclusion(tx, path, &header.tx_root, header.tx_count)
+                    .map_err(|e| invalid(format!("transaction inclusion: {e}")))?;
+                let mut summary = json!({
+                    "tx_hash": tx.hash().to_string(),
+                    "sender": tx.tx.sender_address().to_string(),
+                    "kind": kind_json(&tx.tx.kind, &crate::names::Names::new(genesis)),
+                    "height": block.height.0,
+                    "index": path.index,
+                    "block_id": hex::encode(block.id().0),
+                    "block_time_ms": block.timestamp_ms,
+                    "certified_by": cert_summary(&chain.cert),
+                    "outcome": Value::Null,
+                });
+                if let Some(r) = receipt {
+                    if r.receipt.tx_hash != tx.hash() {
+                        return Err(invalid("the receipt is for another transaction"));
+                    }
+                    let claim = r.certified.verify(&validators)?;
+                    if claim.height != block.height.0 {
+                        return Err(invalid(format!(
+                            "the receipts root is certified for height {}, the transaction is at {}",
+                            claim.height, block.height
+                        )));
+                    }
+                    if r.path.index != path.index || r.path.size != header.tx_count {
+                        return Err(invalid("the receipt is not at the transaction's position"));
+                    }
+                    r.path
+                        .verify(&receipt_leaf(&r.receipt), &claim.receipts_root)
+                        .map_err(|e| invalid(format!("receipt inclusion: {e}")))?;
+                    summary["outcome"] = outcome_json(&r.receipt);
+                }
+                Ok(summary)
+            }
+            AuditProof::Balance { state, certified } => {
+                let claim = certified.verify(&validators)?;
+                state
+                    .verify(&claim.state_root)
+                    .map_err(|e| invalid(e.to_string()))?;
+                let StateKey::Balance(account, asset) = state.key else {
+                    return Err(invalid("the state proof is not about a balance"));
+                };
+                let balance = match &state.value {
+                    None => 0,
+                    Some(StateValue::Balance(h)) => h.balance.0,
+                    Some(_) => return Err(invalid("the proven value is not a balance")),
+                };
+                Ok(json!({
+                    "account": account.to_string(),
+                    "asset": asset.to_string(),
+                    "balance": balance.to_string(),
+                    "height": claim.height,
+                    "state_root": claim.state_root.to_string(),
+                    "certified_in_block": certified.chain.blocks.first().map(|b| b.height.0),
+                    "certified_by": cert_summary(&certified.chain.cert),
+                }))
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            AuditProof::Transaction { .. } => "transaction",
+            AuditProof::Balance { .. } => "balance",
+        }
+    }
+}
+
+fn cert_summary(qc: &QuorumCert) -> Value {
+    json!({
+        "round": qc.data.round.0,
+        "signers": qc.signers.iter().map(|s| s.0).collect::<Vec<_>>(),
+    })
+}
+
+/// Renders a proof file: the canonical pretty JSON, with a final newline.
+pub fn render_file(proof: &AuditProof, genesis: &Genesis) -> Result<String, ProofError> {
+    let claims = proof.verify(genesis)?;
+    let value = json!({
+        "format": FORMAT,
+        "chain_id": genesis.chain_id().to_string(),
+        "kind": proof.kind(),
+        "claims": claims,
+        "proof": hex::encode(borsh::to_vec(proof).expect("borsh into a Vec cannot fail")),
+    });
+    Ok(canonical(&value))
+}
+
+fn canonical(value: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(value).expect("a JSON value encodes");
+    s.push('\n');
+    s
+}
+
+/// Checks a proof file offline against `genesis`; returns what it proves.
+pub fn verify_file(bytes: &[u8], genesis: &Genesis) -> Result<Value, ProofError> {
+    if bytes.len() > FILE_BYTES_MAX {
+        return Err(ProofError::Malformed(format!(
+            "{} bytes; a proof file is at most {FILE_BYTES_MAX}",
+            bytes.len()
+        )));
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ProofError::Malformed("the file is not UTF-8".into()))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| ProofError::Malformed(e.to_string()))?;
+    if canonical(&value) != text {
+        return Err(ProofError::NotCanonical(
+            "it differs from the canonical rendering of its own content".into(),
+        ));
+    }
+    if value["format"] != FORMAT {
+        return Err(ProofError::Malformed(format!(
+            "format {} is not {FORMAT}",
+            value["format"]
+        )));
+    }
+    let expected = genesis.chain_id().to_string();
+    if value["chain_id"] != expected.as_str() {
+        return Err(ProofError::WrongChain {
+            expected,
+            got: value["chain_id"].to_string(),
+        });
+    }
+    let hex_text = value["proof"]
+        .as_str()
+        .ok_or_else(|| ProofError::Malformed("no proof".into()))?;
+    if hex_text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(ProofError::NotCanonical(
+            "the proof hex is not lowercase".into(),
+        ));
+    }
+    let raw = hex::decode(hex_text).map_err(|e| ProofError::Malformed(e.to_string()))?;
+    let proof: AuditProof =
+        borsh::from_slice(&raw).map_err(|e| ProofError::Malformed(format!("proof: {e}")))?;
+    if value["kind"] != proof.kind() {
+        return Err(invalid("the kind does not match the proof"));
+    }
+    let claims = proof.verify(genesis)?;
+    if value["claims"] != claims {
+        return Err(invalid(
+            "the claims in the file are not what the proof proves",
+        ));
+    }
+    Ok(claims)
+}

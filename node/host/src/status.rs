@@ -1,0 +1,79 @@
+//! What the host logic reports: the consensus core's view, counters for
+//! the metrics endpoint, and the reasons recent transactions were turned
+//! away (for wallets asking about them).
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use hutong_runtime::crypto::Hash;
+
+pub use hutong_wire::rpc::ConsensusStatus;
+
+use crate::mempool::Rejection;
+
+/// Counters for the metrics endpoint.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub committed_blocks: AtomicU64,
+    pub committed_txs: AtomicU64,
+    pub submitted_txs: AtomicU64,
+    pub rocksdb_write_micros_total: AtomicU64,
+    pub rocksdb_writes: AtomicU64,
+    pub rpc_connections_refused: AtomicU64,
+    /// Transactions whose signatures this node checked, by where: on
+    /// admission, in a proposal (not in the pool), at execution (no
+    /// verdicts kept from the proposal).
+    pub sigchecks_admission: AtomicU64,
+    pub sigchecks_proposal: AtomicU64,
+    pub sigchecks_execution: AtomicU64,
+    /// Transactions admitted on f + 1 validators' attestations, unchecked
+    /// here (see [`crate::attest`]).
+    pub sigchecks_attested: AtomicU64,
+    /// Shared batches checked here because their attestations did not
+    /// come in time.
+    pub attestation_fallbacks: AtomicU64,
+    pub attestations_sent: AtomicU64,
+    /// Attested batches found holding a bad signature.
+    pub attestation_faults: AtomicU64,
+    pub rejected: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Counters {
+    pub fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn reject(&self, code: &'static str) {
+        if let Ok(mut map) = self.rejected.lock() {
+            *map.entry(code).or_default() += 1;
+        }
+    }
+}
+
+/// Recently rejected transactions, so that a wallet asking for a status
+/// learns the code. Bounded: the oldest are forgotten.
+#[derive(Debug, Default)]
+pub struct RecentRejections {
+    order: VecDeque<Hash>,
+    codes: HashMap<Hash, Rejection>,
+}
+
+const RECENT_REJECTIONS_MAX: usize = 100_000;
+
+impl RecentRejections {
+    pub fn insert(&mut self, hash: Hash, why: Rejection) {
+        if self.codes.insert(hash, why).is_none() {
+            self.order.push_back(hash);
+        }
+        while self.order.len() > RECENT_REJECTIONS_MAX {
+            if let Some(old) = self.order.pop_front() {
+                self.codes.remove(&old);
+            }
+        }
+    }
+
+    pub fn get(&self, hash: &Hash) -> Option<&Rejection> {
+        self.codes.get(hash)
+    }
+}

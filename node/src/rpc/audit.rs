@@ -1,0 +1,297 @@
+//! The audit node's JSON-RPC methods.
+//!
+//! Their queries and answers are [`hutong_audit::api`]'s (params:
+//! `{"query": {...}, "auth": {...}}`, the auth part per
+//! [`hutong_audit::auth`]): `hutong_auditHistory`, `hutong_auditTrace`,
+//! `hutong_auditFlows`, `hutong_auditExport`, `hutong_auditAlerts`,
+//! `hutong_auditProof`, `hutong_auditLog`, and the subscription
+//! `hutong_auditSubscribeAlerts` (notification `hutong_auditAlert`). A
+//! node that is not a regulator's answers every one of them with
+//! [`code::NOT_REGULATOR`].
+
+use std::sync::Arc;
+
+use hutong_audit::api::{
+    self, AlertFilter, AlertsQuery, AuditQuery, ExportQuery, FlowsQuery, HistoryQuery, LogPage,
+    LogQuery, ProofAnswer, ProofQuery, TraceQuery,
+};
+use hutong_audit::auth::{AuthError, LogEntry};
+use hutong_audit::proof::{self, ProofError};
+use hutong_audit::AlertKind;
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::{Address, AssetCode};
+use jsonrpsee::core::SubscriptionError;
+use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
+use jsonrpsee::types::{ErrorObjectOwned, Params as RpcParams};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use super::RpcContext;
+use crate::audit::query::{self, QueryError};
+use crate::audit::service::AuditNode;
+use crate::audit::{index, prove};
+use crate::status::Role;
+use hutong_wire::rpc::code;
+
+fn err(code: i32, message: impl Into<String>) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(code, message.into(), None::<()>)
+}
+
+fn auth_error(e: &AuthError) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        code::AUTH,
+        e.to_string(),
+        Some(api::Refusal {
+            code: e.code().to_string(),
+            message: e.to_string(),
+        }),
+    )
+}
+
+fn not_regulator(role: Role) -> ErrorObjectOwned {
+    err(
+        code::NOT_REGULATOR,
+        format!(
+            "this node is a {}; audit methods are served only by a regulator's audit node",
+            match role {
+                Role::Validator => "validator",
+                Role::Observer => "observer",
+                Role::Regulator => "regulator",
+            }
+        ),
+    )
+}
+
+fn query_error(e: QueryError) -> ErrorObjectOwned {
+    match e {
+        QueryError::Invalid(m) => err(code::INVALID_PARAMS, m),
+        QueryError::NotFound(m) => err(code::NOT_FOUND, m),
+        QueryError::Db(e) => err(code::INTERNAL, format!("node database error: {e}")),
+    }
+}
+
+fn proof_error(e: ProofError) -> ErrorObjectOwned {
+    match e {
+        ProofError::Unavailable(m) => err(code::NOT_FOUND, m),
+        ProofError::Store(e) => err(code::INTERNAL, format!("node database error: {e}")),
+        other => err(code::INTERNAL, other.to_string()),
+    }
+}
+
+fn parse<T: DeserializeOwned>(query: Value) -> Result<T, ErrorObjectOwned> {
+    serde_json::from_value(query)
+        .map_err(|e| err(code::INVALID_PARAMS, format!("invalid query: {e}")))
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The request object, whether sent as `params: {...}` or `params: [{...}]`.
+fn request_of(params: &RpcParams<'_>) -> Value {
+    match params.parse::<Value>() {
+        Ok(Value::Array(mut items)) if items.len() == 1 => items.pop().unwrap_or(Value::Null),
+        Ok(v) => v,
+        Err(_) => Value::Null,
+    }
+}
+
+/// Authenticates and logs a request; returns the query.
+fn admit(
+    shared: &RpcContext,
+    method: &str,
+    params: &RpcParams<'_>,
+) -> Result<(Arc<AuditNode>, Value), ErrorObjectOwned> {
+    let Some(audit) = shared.audit.clone() else {
+        return Err(not_regulator(shared.status.role));
+    };
+    let now = now_ms();
+    let (key, query) = audit
+        .gate
+        .check(method, request_of(params), now)
+        .map_err(|e| {
+            tracing::warn!(method, code = e.code(), "audit request refused: {e}");
+            auth_error(&e)
+        })?;
+    audit
+        .gate
+        .log(&shared.ledger.db, &key, method, &query, now)
+        .map_err(|e| err(code::INTERNAL, format!("cannot log the query: {e}")))?;
+    Ok((audit, query))
+}
+
+/// Registers one audit method: authenticated, logged, its query parsed,
+/// then answered by `run` on a blocking thread (the answers read RocksDB).
+fn register_query<Q>(
+    m: &mut RpcModule<Arc<RpcContext>>,
+    run: fn(&RpcContext, &AuditNode, Q) -> Result<Q::Answer, ErrorObjectOwned>,
+) -> anyhow::Result<()>
+where
+    Q: AuditQuery + DeserializeOwned + 'static,
+    Q::Answer: Clone + Send + 'static,
+{
+    m.register_blocking_method(Q::METHOD, move |params, ctx, _| {
+        let (audit, query) = admit(&ctx, Q::METHOD, &params)?;
+        run(&ctx, &audit, parse(query)?)
+    })?;
+    Ok(())
+}
+
+fn prove(
+    shared: &RpcContext,
+    _: &AuditNode,
+    q: ProofQuery,
+) -> Result<ProofAnswer, ErrorObjectOwned> {
+    let invalid = |m: String| err(code::INVALID_PARAMS, m);
+    let proof = match (&q.tx, &q.account, &q.asset) {
+        (Some(tx), None, None) => {
+            let hash = Hash::from_hex(tx.trim_start_matches("0x"))
+                .map_err(|_| invalid(format!("{tx:?} is not a transaction hash")))?;
+            prove::prove_transaction(&shared.ledger.db, &hash)
+        }
+        (None, Some(account), Some(asset)) => {
+            let account: Address = account
+                .parse()
+                .map_err(|e| invalid(format!("{account:?} is not an address: {e}")))?;
+            let asset: AssetCode = asset
+                .parse()
+                .map_err(|e| invalid(format!("{asset:?} is not an asset code: {e:?}")))?;
+            prove::prove_balance(&shared.ledger.db, account, asset, q.height)
+        }
+        _ => return Err(invalid("give tx, or account and asset".into())),
+    }
+    .map_err(proof_error)?;
+    let file = proof::render_file(&proof, &shared.ledger.genesis).map_err(proof_error)?;
+    // The claims exactly as the file states them.
+    let claims = serde_json::from_str::<Value>(&file)
+        .ok()
+        .and_then(|mut v| v.get_mut("claims").map(Value::take))
+        .unwrap_or(Value::Null);
+    Ok(ProofAnswer { file, claims })
+}
+
+fn read_log(shared: &RpcContext, _: &AuditNode, q: LogQuery) -> Result<LogPage, ErrorObjectOwned> {
+    let db = &shared.ledger.db;
+    let from = q.from_seq.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100).clamp(1, 10_000);
+    let internal = |e: String| err(code::INTERNAL, e);
+    let mut prev = Hash::ZERO;
+    let mut entries: Vec<LogEntry> = Vec::new();
+    let mut bad = None;
+    index::audit_log_from(db, from.saturating_sub(1), |seq, bytes| {
+        match serde_json::from_slice::<LogEntry>(bytes) {
+            Ok(e) if seq + 1 == from => {
+                prev = Hash::from_hex(&e.hash).unwrap_or(Hash::ZERO);
+            }
+            Ok(e) if seq >= from => entries.push(e),
+            Ok(_) => {}
+            Err(e) => bad = Some(format!("log entry {seq} does not decode: {e}")),
+        }
+        bad.is_none() && entries.len() < limit
+    })
+    .map_err(|e| internal(e.to_string()))?;
+    if let Some(b) = bad {
+        return Err(internal(b));
+    }
+    let verified = hutong_audit::auth::verify_log(&entries, prev);
+    let (next, _) = index::audit_log_head(db).map_err(|e| internal(e.to_string()))?;
+    Ok(LogPage {
+        entries,
+        chain_ok: verified.is_ok(),
+        chain_error: verified.err(),
+        next_seq: next,
+    })
+}
+
+/// Registers the audit methods on the node's JSON-RPC module.
+pub fn register(m: &mut RpcModule<Arc<RpcContext>>) -> anyhow::Result<()> {
+    register_query::<HistoryQuery>(m, |ctx, audit, q| {
+        query::history(&ctx.ledger.db, &audit.names, q).map_err(query_error)
+    })?;
+    register_query::<TraceQuery>(m, |ctx, audit, q| {
+        query::trace(&ctx.ledger.db, &audit.names, q).map_err(query_error)
+    })?;
+    register_query::<FlowsQuery>(m, |ctx, audit, q| {
+        query::flows(&ctx.ledger.db, &audit.names, q).map_err(query_error)
+    })?;
+    register_query::<ExportQuery>(m, |ctx, audit, q| {
+        query::export(&ctx.ledger.db, &audit.names, q).map_err(query_error)
+    })?;
+    register_query::<AlertsQuery>(m, |ctx, _, q| {
+        query::alerts(&ctx.ledger.db, q).map_err(query_error)
+    })?;
+    register_query::<ProofQuery>(m, prove)?;
+    register_query::<LogQuery>(m, read_log)?;
+    m.register_subscription(
+        api::method::SUBSCRIBE_ALERTS,
+        api::method::ALERT_NOTIFICATION,
+        api::method::UNSUBSCRIBE_ALERTS,
+        |params, pending, ctx, _| async move {
+            follow_alerts(params, pending, (*ctx).clone())
+                .await
+                .map_err(|e| SubscriptionError::from(e.to_string()))
+        },
+    )?;
+    Ok(())
+}
+
+async fn follow_alerts(
+    params: RpcParams<'static>,
+    pending: PendingSubscriptionSink,
+    ctx: Arc<RpcContext>,
+) -> anyhow::Result<()> {
+    let admitted = {
+        let ctx = ctx.clone();
+        tokio::task::spawn_blocking(move || admit(&ctx, api::method::SUBSCRIBE_ALERTS, &params))
+            .await?
+    };
+    let (audit, query) = match admitted {
+        Ok(x) => x,
+        Err(e) => {
+            pending.reject(e).await;
+            return Ok(());
+        }
+    };
+    let filter: AlertFilter = match serde_json::from_value(query) {
+        Ok(f) => f,
+        Err(e) => {
+            pending
+                .reject(err(code::INVALID_PARAMS, format!("invalid query: {e}")))
+                .await;
+            return Ok(());
+        }
+    };
+    let kind = filter.kind.as_deref().map(AlertKind::parse);
+    if let Some(None) = kind {
+        pending
+            .reject(err(code::INVALID_PARAMS, "unknown alert kind"))
+            .await;
+        return Ok(());
+    }
+    let kind = kind.flatten();
+    let mut alerts = audit.alerts.subscribe();
+    let sink = pending.accept().await?;
+    loop {
+        tokio::select! {
+            _ = sink.closed() => return Ok(()),
+            alert = alerts.recv() => match alert {
+                Ok(a) => {
+                    if kind.is_some_and(|k| a.kind != k)
+                        || filter.account.as_ref().is_some_and(|x| *x != a.account)
+                    {
+                        continue;
+                    }
+                    sink.send(serde_json::value::to_raw_value(&*a)?).await?;
+                }
+                // A slow subscriber misses alerts (they stay queryable)
+                // rather than make the node buffer them.
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(_) => return Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,264 @@
+//! The typed answers of the node's methods ([`hutong_wire::rpc`]), built
+//! from the ledger, the pool and the node's status.
+
+use hutong_host::util::lock;
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::receipt::{Effect, Outcome};
+use hutong_runtime::state::AccountKind;
+use hutong_runtime::{Address, Receipt};
+use hutong_wire::rpc::{
+    AccountView, AssetView, BlockQuery, BlockView, CertView, ClaimView, EffectView, FreezeView,
+    ReceiptView, RejectionData, RootsView, StatusView, TxStatus,
+};
+use jsonrpsee::types::ErrorObjectOwned;
+
+use super::{err, internal, parse_hash, RpcContext};
+use hutong_host::mempool::Rejection;
+use hutong_wire::rpc::code;
+
+/// A rejection as wallets see it.
+pub fn rejection(r: &Rejection) -> RejectionData {
+    RejectionData {
+        code: r.code().to_string(),
+        retryable: r.retryable(),
+        message: r.to_string(),
+    }
+}
+
+/// One effect of a successful transaction; amounts in minor units.
+pub fn effect(e: &Effect) -> EffectView {
+    match e {
+        Effect::Debit {
+            account,
+            asset,
+            amount,
+        } => EffectView::Debit {
+            account: account.to_string(),
+            asset: asset.to_string(),
+            amount: amount.0.to_string(),
+        },
+        Effect::Credit {
+            account,
+            asset,
+            amount,
+        } => EffectView::Credit {
+            account: account.to_string(),
+            asset: asset.to_string(),
+            amount: amount.0.to_string(),
+        },
+        Effect::SupplyChanged {
+            asset,
+            total_supply,
+        } => EffectView::SupplyChanged {
+            asset: asset.to_string(),
+            total_supply: total_supply.0.to_string(),
+        },
+        Effect::AccountOpened {
+            account,
+            institution,
+            tier,
+        } => EffectView::AccountOpened {
+            account: account.to_string(),
+            institution: institution.to_string(),
+            tier: tier.0,
+        },
+        Effect::TierSet { account, tier } => EffectView::TierSet {
+            account: account.to_string(),
+            tier: tier.0,
+        },
+        Effect::Frozen { account, freeze } => EffectView::Frozen {
+            account: account.to_string(),
+            reason: freeze.reason.name().to_string(),
+            by: freeze.by.to_string(),
+        },
+        Effect::Unfrozen { account } => EffectView::Unfrozen {
+            account: account.to_string(),
+        },
+    }
+}
+
+pub fn receipt(r: &Receipt) -> ReceiptView {
+    match &r.outcome {
+        Outcome::Success { effects } => ReceiptView {
+            tx_hash: r.tx_hash.to_string(),
+            success: true,
+            effects: Some(effects.iter().map(effect).collect()),
+            code: None,
+            reason: None,
+        },
+        Outcome::Failed { reason } => ReceiptView {
+            tx_hash: r.tx_hash.to_string(),
+            success: false,
+            effects: None,
+            code: Some(reason.code().to_string()),
+            reason: Some(format!("{reason:?}")),
+        },
+    }
+}
+
+pub fn tx_status(ctx: &RpcContext, hash: &Hash) -> Result<TxStatus, ErrorObjectOwned> {
+    let db = &ctx.ledger.db;
+    let h = hash.to_string();
+    if let Some(loc) = db.tx_location(hash).map_err(internal)? {
+        let receipt_of = db
+            .receipts_at(loc.height)
+            .map_err(internal)?
+            .and_then(|rs| rs.get(loc.index as usize).map(receipt));
+        let block_id = db.block_id_at(loc.height).map_err(internal)?;
+        return Ok(TxStatus::Committed {
+            hash: h,
+            height: loc.height,
+            index: loc.index,
+            block_id: block_id.map(|id| hex::encode(id.0)),
+            receipt: receipt_of,
+        });
+    }
+    if lock(&ctx.admission.pool).contains(hash) {
+        return Ok(TxStatus::Pending { hash: h });
+    }
+    if let Some(r) = lock(&ctx.admission.rejections).get(hash) {
+        return Ok(TxStatus::Rejected {
+            hash: h,
+            why: rejection(r),
+        });
+    }
+    Ok(TxStatus::Unknown { hash: h })
+}
+
+pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorObjectOwned> {
+    use hutong_runtime::state::{StateKey, StateValue};
+    let db = &ctx.ledger.db;
+    let account = match db.state(&StateKey::Account(address)).map_err(internal)? {
+        Some(StateValue::Account(a)) => a,
+        _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+    };
+    let mut balances = std::collections::BTreeMap::new();
+    for asset in &ctx.ledger.genesis.assets {
+        if let Some(StateValue::Balance(b)) = db
+            .state(&StateKey::Balance(address, asset.code))
+            .map_err(internal)?
+        {
+            balances.insert(asset.code.to_string(), b.balance.0.to_string());
+        }
+    }
+    let (kind, tier) = match account.kind {
+        AccountKind::Customer { tier, .. } => ("customer", Some(tier.0)),
+        AccountKind::Institution => ("institution", None),
+        AccountKind::Regulator => ("regulator", None),
+    };
+    Ok(AccountView {
+        address: address.to_string(),
+        kind: kind.to_string(),
+        tier,
+        institution: account.institution.to_string(),
+        sequence: account.sequence.0,
+        frozen: account.frozen.map(|f| FreezeView {
+            reason: f.reason.name().to_string(),
+            by: f.by.to_string(),
+        }),
+        status: if account.frozen.is_some() {
+            "frozen"
+        } else {
+            "active"
+        }
+        .to_string(),
+        balances,
+        height: ctx.ledger.executed().height,
+    })
+}
+
+pub fn block(ctx: &RpcContext, q: BlockQuery) -> Result<BlockView, ErrorObjectOwned> {
+    let db = &ctx.ledger.db;
+    let stored = match (q.height, q.id) {
+        (Some(h), None) => db.block_at(h).map_err(internal)?,
+        (None, Some(id)) => {
+            let h = parse_hash(&id)?;
+            db.block(&hutong_consensus::types::Digest(h.0))
+                .map_err(internal)?
+        }
+        _ => {
+            return Err(err(
+                code::INVALID_PARAMS,
+                "give exactly one of height or id",
+            ))
+        }
+    };
+    let Some(stored) = stored else {
+        return Err(err(code::NOT_FOUND, "no such block"));
+    };
+    let b = &stored.block;
+    let height = b.height.0;
+    // Only committed blocks: an uncommitted one fetched by id is marked.
+    let committed = db.block_id_at(height).map_err(internal)? == Some(b.id());
+    let result = db.result_at(height).map_err(internal)?;
+    let certificate = match db.cert_from(height).map_err(internal)? {
+        Some((at, qc)) if committed => Some(CertView {
+            committed_by_height: at,
+            round: qc.data.round.0,
+            block_id: hex::encode(qc.data.block_id.0),
+            signers: qc.signers.iter().map(|s| s.0).collect(),
+            borsh_hex: hex::encode(borsh::to_vec(&qc).unwrap_or_default()),
+        }),
+        _ => None,
+    };
+    let claim = stored.payload.result;
+    Ok(BlockView {
+        height,
+        id: hex::encode(b.id().0),
+        committed,
+        epoch: b.epoch.0,
+        round: b.round.0,
+        proposer: b.proposer.0,
+        timestamp_ms: b.timestamp_ms,
+        parent_id: hex::encode(b.parent_id().0),
+        payload_digest: hex::encode(b.payload.0),
+        tx_count: stored.payload.txs.len(),
+        tx_root: hutong_runtime::block::tx_root(&stored.payload.txs).to_string(),
+        txs: stored
+            .payload
+            .txs
+            .iter()
+            .map(|t| t.hash().to_string())
+            .collect(),
+        claimed_result: ClaimView {
+            height: claim.height,
+            state_root: claim.state_root.to_string(),
+            receipts_root: claim.receipts_root.to_string(),
+        },
+        result: result.map(|r| RootsView {
+            state_root: r.state_root.to_string(),
+            receipts_root: r.receipts_root.to_string(),
+        }),
+        certificate,
+    })
+}
+
+/// The node's status, as `hutong_status` returns it.
+pub fn status(ctx: &RpcContext) -> StatusView {
+    let executed = ctx.ledger.executed();
+    let genesis = &ctx.ledger.genesis;
+    StatusView {
+        chain_id: ctx.ledger.chain_id.to_string(),
+        consortium: genesis.consortium.clone(),
+        role: ctx.status.role.name().to_string(),
+        height: executed.height,
+        block_id: hex::encode(executed.block_id.0),
+        state_root: executed.state_root.to_string(),
+        receipts_root: executed.receipts_root.to_string(),
+        timestamp_ms: executed.timestamp_ms,
+        consensus: lock(&ctx.status.consensus).clone(),
+        validators: ctx.status.validators,
+        assets: genesis
+            .assets
+            .iter()
+            .map(|a| AssetView {
+                code: a.code.to_string(),
+                decimals: a.decimals,
+                issuer: a.issuer.to_string(),
+            })
+            .collect(),
+        peers: lock(&ctx.status.peers).clone(),
+        mempool: lock(&ctx.admission.pool).stats(),
+        halted: ctx.status.halt.reason(),
+    }
+}

@@ -1,0 +1,185 @@
+//! Writing a committed, executed block: its state changes and tree nodes,
+//! its body (unless consensus stored it already), height, certificate,
+//! receipts, transaction index and other modules' entries, in one synced
+//! batch.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use hutong_runtime::store::StateUpdate;
+use jmt::storage::NodeBatch;
+use jmt::Version;
+use rocksdb::WriteBatch;
+
+use super::chain::replays_used_sequence;
+use super::state::tree_value_key;
+use super::{cf, encode, synced, BlockWrite, Db, DbError, Executed, TxLocation, NO_VERSION};
+
+impl Db {
+    /// Writes the genesis state as version 0, with its executed record.
+    pub fn commit_genesis(&self, state: StateUpdate, executed: Executed) -> Result<(), DbError> {
+        let mut batch = WriteBatch::default();
+        self.put_state(&mut batch, &state)?;
+        batch.put_cf(self.cf(cf::META), b"executed", encode(&executed));
+        batch.put_cf(self.cf(cf::RESULTS), 0u64.to_be_bytes(), encode(&executed));
+        batch.put_cf(
+            self.cf(cf::HEIGHTS),
+            0u64.to_be_bytes(),
+            executed.block_id.0,
+        );
+        self.db.write_opt(batch, &synced())?;
+        self.state_cache.commit(&state.values);
+        self.version.store(0, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Writes a committed, executed block and everything it changed, in one
+    /// synced batch.
+    pub fn commit_block(&self, write: BlockWrite) -> Result<(), DbError> {
+        self.commit(write, None)
+    }
+
+    /// [`Db::commit_block`] for a block whose tree nodes were taken out of
+    /// its update and staged ([`Db::stage_nodes`]): they are written from
+    /// `nodes`.
+    pub fn commit_staged_block(
+        &self,
+        write: BlockWrite,
+        nodes: Arc<NodeBatch>,
+    ) -> Result<(), DbError> {
+        self.commit(write, Some(nodes))
+    }
+
+    fn commit(&self, mut write: BlockWrite, staged: Option<Arc<NodeBatch>>) -> Result<(), DbError> {
+        let height = write.executed.height;
+        let executed = self.version.load(Ordering::SeqCst);
+        if executed == NO_VERSION || executed.checked_add(1) != Some(height) {
+            return Err(DbError::HeightGap { height, executed });
+        }
+        let key = height.to_be_bytes();
+        let mut batch = WriteBatch::default();
+        self.put_state(&mut batch, &write.state)?;
+        if let Some(nodes) = &staged {
+            self.put_nodes(&mut batch, nodes);
+        }
+        let id = write.block.id();
+        // A block consensus stored as pending is not written twice (for a
+        // full block that is most of the batch's bytes); a synced one is
+        // written here.
+        if !self.prune_pending(&mut batch, height, &id)? {
+            // The bytes of a `StoredBlock`: its fields in order.
+            batch.put_cf(
+                self.cf(cf::BLOCKS),
+                id.0,
+                encode(&(&write.block, &*write.payload)),
+            );
+        }
+        batch.put_cf(self.cf(cf::HEIGHTS), key, id.0);
+        if let Some(proof) = &write.proof {
+            batch.put_cf(self.cf(cf::CERTS), key, encode(proof));
+        }
+        let mut locations: Vec<([u8; 32], Option<Vec<u8>>)> =
+            Vec::with_capacity(write.tx_hashes.len());
+        for (index, hash) in write.tx_hashes.iter().enumerate() {
+            // A transaction that reaches a block again fails there on its
+            // used sequence number; its index keeps the first location,
+            // where it ran (a wallet must not read "failed" for a transfer
+            // that was paid). Rare, so the lookup costs nothing in practice.
+            if replays_used_sequence(write.receipts.get(index)) && self.tx_location(hash)?.is_some()
+            {
+                continue;
+            }
+            let location = TxLocation {
+                height,
+                index: index as u32,
+            };
+            locations.push((hash.0, Some(encode(&location))));
+        }
+        self.put_sorted(&mut batch, cf::TXS, &mut locations);
+        batch.put_cf(self.cf(cf::RECEIPTS), key, encode(&write.receipts));
+        for put in &write.extra {
+            batch.put_cf(self.cf(put.column), &put.key, &put.value);
+        }
+        batch.put_cf(self.cf(cf::META), b"executed", encode(&write.executed));
+        batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));
+        self.db.write_opt(batch, &synced())?;
+        self.state_cache.commit(&write.state.values);
+        self.version.store(height, Ordering::SeqCst);
+        // Only once durable: a failed write must not leave nodes readable
+        // (the executor's staged nodes are its own business).
+        if staged.is_none() {
+            let written = std::mem::take(&mut write.state.tree.node_batch);
+            self.recent_nodes()
+                .add(write.state.version, Arc::new(written));
+        }
+        Ok(())
+    }
+
+    /// Makes the tree nodes of a version readable through this handle's
+    /// tree reader before they are durable, so that the executor can
+    /// compute the next block's tree while this one is being written.
+    /// [`Db::commit_staged_block`] of that version then writes them. Only a
+    /// reader that asks for that version's nodes sees them, and none but
+    /// the executor knows the version before it is durable.
+    pub fn stage_nodes(&self, version: Version, nodes: Arc<NodeBatch>) {
+        self.recent_nodes().add(version, nodes);
+    }
+
+    /// Adds one column family's entries to a batch in key order (`None`
+    /// deletes). RocksDB inserts a batch into its memtable entry by entry,
+    /// each a skip-list search; in key order each search can start from
+    /// where the previous insert ended (RocksDB keeps that position). Its
+    /// effect alone was within the benchmark's noise (~1%).
+    fn put_sorted<K: AsRef<[u8]> + Ord>(
+        &self,
+        batch: &mut WriteBatch,
+        name: &str,
+        entries: &mut [(K, Option<Vec<u8>>)],
+    ) {
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let cf = self.cf(name);
+        for (key, value) in entries.iter() {
+            match value {
+                Some(v) => batch.put_cf(cf, key, v),
+                None => batch.delete_cf(cf, key),
+            }
+        }
+    }
+
+    pub(super) fn put_state(
+        &self,
+        batch: &mut WriteBatch,
+        update: &StateUpdate,
+    ) -> Result<(), DbError> {
+        // Tree keys' values go with the tree's nodes (`put_nodes`): jmt
+        // lists every value it was given, deletions included.
+        let mut values: Vec<(Vec<u8>, Option<Vec<u8>>)> = update
+            .values
+            .iter()
+            .filter(|(key, _)| !key.in_tree())
+            .map(|(key, value)| (encode(key), value.as_ref().map(encode)))
+            .collect();
+        self.put_sorted(batch, cf::STATE, &mut values);
+        self.put_nodes(batch, &update.tree.node_batch);
+        batch.put_cf(self.cf(cf::META), b"state_version", encode(&update.version));
+        Ok(())
+    }
+
+    /// Tree nodes and the versioned values they refer to.
+    fn put_nodes(&self, batch: &mut WriteBatch, nodes: &NodeBatch) {
+        let mut encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = nodes
+            .nodes()
+            .iter()
+            .map(|(key, node)| (encode(key), Some(encode(node))))
+            .collect();
+        self.put_sorted(batch, cf::TREE_NODES, &mut encoded);
+        // Already in key order: one version, ascending key hashes.
+        for ((version, key_hash), value) in nodes.values() {
+            batch.put_cf(
+                self.cf(cf::TREE_VALUES),
+                tree_value_key(key_hash, *version),
+                encode(value),
+            );
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! The node's RocksDB database: the runtime's state store (latest values
+//! and the Jellyfish Merkle tree), committed blocks with their certificates
+//! and receipts, the transaction index, consensus safety data and the
+//! uncommitted blocks consensus keeps.
+//!
+//! - this file: opening the database (column families, tuning, chain and
+//!   format checks), errors, and the primitives the other parts share;
+//! - [`chain`]: blocks, heights, certificates, results, receipts, the
+//!   transaction index, pending blocks and safety data;
+//! - [`state`]: the state store the runtime reads (latest values, the
+//!   tree's nodes and versioned values, the recent-nodes cache);
+//! - [`commit`]: writing a committed block and everything it changed.
+//!
+//! Other modules own column families of their own (the regulator's audit
+//! index: [`crate::audit::index`]); they are opened here and written in a
+//! block's batch as [`Put`]s.
+//!
+//! Atomicity: a committed block, its receipts, its state changes, its tree
+//! nodes and its indexes go into one [`WriteBatch`] written with the WAL
+//! synced ([`Db::commit_block`]); a crash leaves the node before or after
+//! the block, never between. Safety data is written synced before the vote
+//! it guards leaves the node ([`Db::put_safety`]).
+
+mod chain;
+mod commit;
+mod state;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use borsh::{BorshDeserialize, BorshSerialize};
+use hutong_consensus::types::Block;
+use hutong_runtime::crypto::Hash;
+use hutong_runtime::store::{StateUpdate, StoreError};
+use hutong_runtime::{ChainId, Receipt};
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteBatch, WriteOptions};
+
+use hutong_consensus::types::QuorumCert;
+pub use hutong_wire::chain::{Executed, StoredBlock};
+use hutong_wire::payload::Payload;
+use state::RecentNodes;
+
+use crate::state_cache::{self, StateCache};
+
+/// Column families, by kind.
+pub(crate) mod cf {
+    /// `chain_id`, `format`, `executed` ([`super::Executed`]),
+    /// `state_version`.
+    pub const META: &str = "meta";
+    /// Block id → [`super::StoredBlock`], committed or not.
+    pub const BLOCKS: &str = "blocks";
+    /// Height (big-endian) → block id, committed blocks only.
+    pub const HEIGHTS: &str = "heights";
+    /// Height (big-endian) → the certificate that committed the block at
+    /// that height, for the last block of each committed run.
+    pub const CERTS: &str = "certs";
+    /// Transaction hash → [`super::TxLocation`].
+    pub const TXS: &str = "txs";
+    /// Height (big-endian) → the block's receipts, in order.
+    pub const RECEIPTS: &str = "receipts";
+    /// State key (borsh) → latest state value (borsh), for the keys that
+    /// are not leaves of the state tree: transfer records. The latest
+    /// value of every other key is its newest entry in [`TREE_VALUES`]
+    /// (written there for the tree anyway: keeping a second copy here cost
+    /// a quarter of each block's entries).
+    pub const STATE: &str = "state";
+    /// Tree node key (borsh) → tree node (borsh).
+    pub const TREE_NODES: &str = "tree_nodes";
+    /// Key hash ‖ version (big-endian) → the value the tree refers to.
+    pub const TREE_VALUES: &str = "tree_values";
+    /// `safety` → consensus safety data.
+    pub const SAFETY: &str = "safety";
+    /// Height (big-endian) → [`super::Executed`] of that block.
+    pub const RESULTS: &str = "results";
+    /// Height (big-endian) ‖ block id → nothing: the blocks consensus
+    /// stored that are not committed yet. A commit at height h drops the
+    /// entries up to h and deletes the blocks among them that lost (forks
+    /// can never commit once their height is committed); a restart reads
+    /// the rest without scanning the whole chain.
+    pub const PENDING: &str = "pending";
+}
+
+/// A column family and whether its blocks are compressed (keys and values
+/// that are mostly hashes do not compress; compressing them only costs
+/// CPU).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub name: &'static str,
+    pub compress: bool,
+}
+
+/// The chain's column families (other modules add their own: see
+/// [`Db::open_with_columns`]).
+const CHAIN_COLUMNS: [Column; 12] = [
+    Column {
+        name: cf::META,
+        compress: true,
+    },
+    Column {
+        name: cf::BLOCKS,
+        compress: true,
+    },
+    Column {
+        name: cf::HEIGHTS,
+        compress: false,
+    },
+    Column {
+        name: cf::CERTS,
+        compress: true,
+    },
+    Column {
+        name: cf::TXS,
+        compress: false,
+    },
+    Column {
+        name: cf::RECEIPTS,
+        compress: true,
+    },
+    Column {
+        name: cf::STATE,
+        compress: true,
+    },
+    Column {
+        name: cf::TREE_NODES,
+        compress: false,
+    },
+    Column {
+        name: cf::TREE_VALUES,
+        compress: false,
+    },
+    Column {
+        name: cf::SAFETY,
+        compress: true,
+    },
+    Column {
+        name: cf::RESULTS,
+        compress: true,
+    },
+    Column {
+        name: cf::PENDING,
+        compress: false,
+    },
+];
+
+/// RocksDB's block cache, shared by every column family.
+const BLOCK_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// One memtable of one column family, and all memtables together.
+const MEMTABLE_BYTES: usize = 32 * 1024 * 1024;
+const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
+
+/// The on-disk format; a node refuses a database of another format.
+/// 6: tree keys' latest values are read from `tree_values` only.
+const FORMAT: u32 = 6;
+
+/// A failure of the database. Local writes that fail are fatal to the
+/// node; a value that does not decode means the disk is corrupt.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("database entry {what} does not decode: {reason}; the database is corrupt")]
+    Corrupt { what: String, reason: String },
+    #[error("database at {path} belongs to chain {found}, not to this genesis' chain {expected}")]
+    WrongChain {
+        path: String,
+        found: String,
+        expected: String,
+    },
+    #[error("database format {found} is not the format {FORMAT} this node reads; start from an empty data folder (for a local testnet: hutong testnet --fresh)")]
+    WrongFormat { found: u32 },
+    #[error("block at height {height} does not follow the executed height {executed}")]
+    HeightGap { height: u64, executed: u64 },
+}
+
+impl From<DbError> for StoreError {
+    fn from(e: DbError) -> StoreError {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// Where a committed transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TxLocation {
+    pub height: u64,
+    pub index: u32,
+}
+
+/// Everything one committed block writes, in one batch.
+#[derive(Debug)]
+pub struct BlockWrite {
+    pub block: Block,
+    pub payload: Arc<Payload>,
+    pub executed: Executed,
+    pub receipts: Vec<Receipt>,
+    pub tx_hashes: Vec<Hash>,
+    pub state: StateUpdate,
+    /// The certificate committing this block, when it ends a committed run.
+    pub proof: Option<QuorumCert>,
+    /// Entries of other modules' column families that go with this block
+    /// (the regulator's indexes: [`crate::audit::index::puts`]).
+    pub extra: Vec<Put>,
+}
+
+/// One entry of a column family that another module owns, written in a
+/// block's batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    pub column: &'static str,
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+}
+
+/// The node's database. Cheap to clone; all clones share one RocksDB.
+#[derive(Clone)]
+pub struct Db {
+    db: Arc<rocksdb::DB>,
+    /// Every column family open.
+    columns: Arc<Vec<String>>,
+    /// Latest state version, mirrored from `meta/executed`.
+    version: Arc<AtomicU64>,
+    /// The tree nodes written by the last few blocks. Every block reads
+    /// the upper levels the previous one wrote; a node key names one node
+    /// forever, so the cache can never be stale.
+    recent_nodes: Arc<std::sync::Mutex<RecentNodes>>,
+    /// The block cache every column family shares, kept to report its use.
+    cache: rocksdb::Cache,
+    /// Decoded latest values of hot state keys (see [`StateCache`]).
+    state_cache: Arc<StateCache>,
+}
+
+/// What RocksDB holds in memory, in bytes (see [`Db::memory`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DbMemory {
+    /// Every memtable, flushed-but-kept ones included.
+    pub memtables: u64,
+    /// Index and filter blocks held by open table files (outside the cache).
+    pub table_readers: u64,
+    /// The shared block cache (bounded by `BLOCK_CACHE_BYTES`).
+    pub block_cache: u64,
+    /// Part of the block cache pinned by open iterators and L0 indexes.
+    pub block_cache_pinned: u64,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.db.path())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `u64::MAX` stands for "no version yet" in [`Db::version`].
+const NO_VERSION: u64 = u64::MAX;
+
+pub(crate) fn corrupt(what: impl Into<String>, e: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt {
+        what: what.into(),
+        reason: e.to_string(),
+    }
+}
+
+pub(crate) fn decode<T: BorshDeserialize>(what: &str, bytes: &[u8]) -> Result<T, DbError> {
+    borsh::from_slice(bytes).map_err(|e| corrupt(what, e))
+}
+
+pub(crate) fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
+    borsh::to_vec(value).expect("borsh into a Vec cannot fail")
+}
+
+pub(crate) fn synced() -> WriteOptions {
+    let mut w = WriteOptions::default();
+    w.set_sync(true);
+    w
+}
+
+impl Db {
+    /// Opens (or creates) the database at `path` for the chain `chain_id`.
+    /// A database of another chain or format is refused.
+    pub fn open(path: &Path, chain_id: ChainId) -> Result<Db, DbError> {
+        Db::open_with_columns(path, chain_id, &[])
+    }
+
+    /// [`Db::open`], creating also the column families of other modules
+    /// (the regulator's audit index: [`crate::audit::index::COLUMNS`]).
+    pub fn open_with_columns(
+        path: &Path,
+        chain_id: ChainId,
+        extra: &[Column],
+    ) -> Result<Db, DbError> {
+        let mut options = Options::default();
+        options.create_if_missing(true);
+        options.create_missing_column_families(true);
+        // A torn WAL tail after a crash is dropped up to the last complete
+        // record, which is a synced write batch: the database comes back
+        // exactly before or after a block.
+        options.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        options.set_max_open_files(512);
+        options.set_keep_log_file_num(4);
+        options.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        // Memtables are bounded in all: each family may hold up to two of
+        // `MEMTABLE_BYTES`, but together they stay under
+        // `MEMTABLES_TOTAL_BYTES` (the largest is flushed first). Without
+        // the total, every family's memtable slowly fills to its own limit
+        // and the node's memory grows for many minutes under load.
+        options.set_db_write_buffer_size(MEMTABLES_TOTAL_BYTES);
+        // One block cache for every column family, and bloom filters: the
+        // Merkle tree reads its nodes by key, at random, on every block.
+        let cache = rocksdb::Cache::new_lru_cache(BLOCK_CACHE_BYTES);
+        // The chain's columns, those of other modules the caller names, and
+        // any other the database already has (RocksDB opens all or none).
+        let mut columns: Vec<Column> = CHAIN_COLUMNS.to_vec();
+        for c in extra {
+            if !columns.iter().any(|o| o.name == c.name) {
+                columns.push(*c);
+            }
+        }
+        let existing = rocksdb::DB::list_cf(&Options::default(), path).unwrap_or_default();
+        let mut names: Vec<String> = columns.iter().map(|c| c.name.to_string()).collect();
+        for name in existing {
+            if name != rocksdb::DEFAULT_COLUMN_FAMILY_NAME && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        let cfs = names.iter().map(|name| {
+            let mut table = rocksdb::BlockBasedOptions::default();
+            table.set_block_cache(&cache);
+            table.set_bloom_filter(10.0, false);
+            table.set_cache_index_and_filter_blocks(true);
+            table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+            let mut cf_options = Options::default();
+            cf_options.set_block_based_table_factory(&table);
+            // A bloom filter over each memtable's keys: a point read of a
+            // key the memtables do not hold (a transfer id never used, a
+            // tree node written minutes ago) skips their skip lists, which
+            // otherwise cost a few microseconds of cache misses each.
+            cf_options.set_memtable_whole_key_filtering(true);
+            cf_options.set_write_buffer_size(MEMTABLE_BYTES);
+            cf_options.set_memtable_prefix_bloom_ratio(0.02);
+            // Keys and values that are mostly hashes do not compress;
+            // compressing them only costs CPU.
+            let compress = columns
+                .iter()
+                .find(|c| c.name == name.as_str())
+                .is_none_or(|c| c.compress);
+            cf_options.set_compression_type(if compress {
+                rocksdb::DBCompressionType::Lz4
+            } else {
+                rocksdb::DBCompressionType::None
+            });
+            ColumnFamilyDescriptor::new(name, cf_options)
+        });
+        let db = rocksdb::DB::open_cf_descriptors(&options, path, cfs)?;
+        let db = Db {
+            db: Arc::new(db),
+            columns: Arc::new(names),
+            version: Arc::new(AtomicU64::new(NO_VERSION)),
+            recent_nodes: Arc::default(),
+            cache,
+            state_cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
+        };
+        match db.get_raw(cf::META, b"chain_id")? {
+            Some(found) if found != chain_id.0 => {
+                return Err(DbError::WrongChain {
+                    path: path.display().to_string(),
+                    found: hex::encode(found),
+                    expected: chain_id.to_string(),
+                })
+            }
+            Some(_) => {
+                let format = db
+                    .get_raw(cf::META, b"format")?
+                    .ok_or_else(|| corrupt("meta/format", "missing"))?;
+                let format: u32 = decode("meta/format", &format)?;
+                if format != FORMAT {
+                    return Err(DbError::WrongFormat { found: format });
+                }
+            }
+            None => {
+                let mut batch = WriteBatch::default();
+                batch.put_cf(db.cf(cf::META), b"chain_id", chain_id.0);
+                batch.put_cf(db.cf(cf::META), b"format", encode(&FORMAT));
+                db.db.write_opt(batch, &synced())?;
+            }
+        }
+        if let Some(version) = db.get::<u64>(cf::META, b"state_version")? {
+            db.version.store(version, Ordering::SeqCst);
+        }
+        Ok(db)
+    }
+
+    /// RocksDB's memory, for the metrics endpoint. Best effort: a property
+    /// RocksDB cannot report reads as zero.
+    pub fn memory(&self) -> DbMemory {
+        let stats = rocksdb::perf::get_memory_usage_stats(Some(&[&*self.db]), Some(&[&self.cache]))
+            .unwrap_or(rocksdb::perf::MemoryUsageStats {
+                mem_table_total: 0,
+                mem_table_unflushed: 0,
+                mem_table_readers_total: 0,
+                cache_total: 0,
+            });
+        DbMemory {
+            memtables: stats.mem_table_total,
+            table_readers: stats.mem_table_readers_total,
+            block_cache: stats.cache_total,
+            block_cache_pinned: self.cache.get_pinned_usage() as u64,
+        }
+    }
+
+    /// The handle of a column family opened with the database.
+    pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+        self.db
+            .cf_handle(name)
+            .expect("every column family is opened with the database")
+    }
+
+    /// RocksDB itself, for the modules that own column families.
+    pub(crate) fn rocks(&self) -> &rocksdb::DB {
+        &self.db
+    }
+
+    pub(crate) fn get_raw(&self, cf: &str, key: &[u8]) -> Result<Option<Vec<u8>>, DbError> {
+        Ok(self.db.get_cf(self.cf(cf), key)?)
+    }
+
+    pub(crate) fn get<T: BorshDeserialize>(
+        &self,
+        cf: &str,
+        key: &[u8],
+    ) -> Result<Option<T>, DbError> {
+        match self.get_raw(cf, key)? {
+            Some(bytes) => Ok(Some(decode(cf, &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Flushes memtables to disk (on clean shutdown, to keep restarts fast).
+    pub fn flush(&self) -> Result<(), DbError> {
+        for name in self.columns.iter() {
+            self.db.flush_cf(self.cf(name))?;
+        }
+        Ok(())
+    }
+}

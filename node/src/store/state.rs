@@ -1,0 +1,204 @@
+//! The state store the runtime reads: latest values (through the state
+//! cache), the Jellyfish Merkle tree's nodes and versioned values, and the
+//! cache of the nodes the last few blocks wrote.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use hutong_runtime::state::{StateKey, StateValue};
+use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
+use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
+use jmt::{KeyHash, OwnedValue, Version};
+use rocksdb::{Direction, IteratorMode, WriteBatch};
+
+use super::{cf, decode, encode, synced, Db, DbError, NO_VERSION};
+use crate::state_cache::{CacheStats, Lookup};
+
+impl Db {
+    pub(super) fn recent_nodes(&self) -> std::sync::MutexGuard<'_, RecentNodes> {
+        self.recent_nodes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The latest value of a state key.
+    pub fn state(&self, key: &StateKey) -> Result<Option<StateValue>, DbError> {
+        let stamp = match self.state_cache.get(key) {
+            Lookup::Hit(value) => return Ok(value),
+            Lookup::Miss(stamp) => stamp,
+        };
+        let value = self.read_state(key)?;
+        self.state_cache.fill(stamp, key, &value);
+        Ok(value)
+    }
+
+    /// The latest durable value of a state key, from the database.
+    fn read_state(&self, key: &StateKey) -> Result<Option<StateValue>, DbError> {
+        if !key.in_tree() {
+            return self.get(cf::STATE, &encode(key));
+        }
+        match self.tree_value(Version::MAX, &key.key_hash())? {
+            Some(bytes) => Ok(Some(decode("tree_values", &bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The tree's value of a key at the newest version at or below
+    /// `max_version` (`None`: absent or deleted then).
+    fn tree_value(
+        &self,
+        max_version: Version,
+        key_hash: &KeyHash,
+    ) -> Result<Option<OwnedValue>, DbError> {
+        // Seek backwards from (key hash, max_version).
+        let seek = tree_value_key(key_hash, max_version);
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::TREE_VALUES),
+            IteratorMode::From(&seek, Direction::Reverse),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                if key.len() != 40 || key[..32] != key_hash.0 {
+                    return Ok(None);
+                }
+                decode("tree_values", &value)
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The state cache's size and hit counts, for the metrics endpoint.
+    pub fn state_cache_stats(&self) -> CacheStats {
+        self.state_cache.stats()
+    }
+}
+
+pub(super) fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
+    let mut key = [0u8; 40];
+    key[..32].copy_from_slice(&key_hash.0);
+    key[32..].copy_from_slice(&version.to_be_bytes());
+    key
+}
+
+impl TreeReader for Db {
+    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+        let recent = self.recent_nodes().get(node_key);
+        if let Some(node) = recent {
+            return Ok(Some(node));
+        }
+        Ok(self.get(cf::TREE_NODES, &encode(node_key))?)
+    }
+
+    fn get_value_option(
+        &self,
+        max_version: Version,
+        key_hash: KeyHash,
+    ) -> anyhow::Result<Option<OwnedValue>> {
+        Ok(self.tree_value(max_version, &key_hash)?)
+    }
+
+    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
+        // Only used when restoring a tree from a snapshot, which the node
+        // does not do: it replays blocks.
+        Err(anyhow::anyhow!(
+            "the node's store does not restore trees from snapshots"
+        ))
+    }
+}
+
+impl StateStore for Db {
+    fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
+        let stamp = match self.state_cache.get(key) {
+            Lookup::Hit(value) => return Ok(value),
+            Lookup::Miss(stamp) => stamp,
+        };
+        let value = self.read_state(key).map_err(|e| match e {
+            DbError::Corrupt { reason, .. } => StoreError::Corrupt { key: *key, reason },
+            other => StoreError::from(other),
+        })?;
+        self.state_cache.fill(stamp, key, &value);
+        Ok(value)
+    }
+
+    fn latest_version(&self) -> Option<Version> {
+        match self.version.load(Ordering::SeqCst) {
+            NO_VERSION => None,
+            v => Some(v),
+        }
+    }
+
+    /// Applies a state update alone, synced (tests and tools; the node
+    /// writes state inside [`Db::commit_block`]).
+    fn apply(&mut self, update: StateUpdate) -> Result<(), StoreError> {
+        let latest = self.latest_version();
+        let follows = match latest {
+            None => update.version == 0,
+            Some(v) => Some(update.version) == v.checked_add(1),
+        };
+        if !follows {
+            return Err(StoreError::VersionGap {
+                got: update.version,
+                latest,
+            });
+        }
+        let mut batch = WriteBatch::default();
+        self.put_state(&mut batch, &update)?;
+        self.db
+            .write_opt(batch, &synced())
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        self.state_cache.commit(&update.values);
+        self.version.store(update.version, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Tree nodes of the last versions: each version's batch as the tree
+/// wrote it (shared, not copied), newest last, up to
+/// `RECENT_NODES_MAX` nodes in all (at least `RECENT_VERSIONS_MIN`
+/// versions). A node key carries the version that wrote it, so a lookup
+/// searches one batch. Every block rewrites the tree's upper levels and
+/// reads the nodes its keys last changed, mostly a few blocks old: from
+/// here they cost a map lookup, not a RocksDB read and a decode.
+#[derive(Default)]
+pub(super) struct RecentNodes {
+    by_version: std::collections::VecDeque<(Version, Arc<NodeBatch>)>,
+    nodes: usize,
+}
+
+impl RecentNodes {
+    pub(super) fn add(&mut self, version: Version, written: Arc<NodeBatch>) {
+        // Versions arrive in order; a version added again (a block
+        // rewritten after a restart) replaces everything from it on.
+        while self.by_version.back().is_some_and(|(v, _)| *v >= version) {
+            if let Some((_, batch)) = self.by_version.pop_back() {
+                self.nodes -= batch.nodes().len();
+            }
+        }
+        self.nodes += written.nodes().len();
+        self.by_version.push_back((version, written));
+        while self.by_version.len() > RECENT_VERSIONS_MIN && self.nodes > RECENT_NODES_MAX {
+            if let Some((_, batch)) = self.by_version.pop_front() {
+                self.nodes -= batch.nodes().len();
+            }
+        }
+    }
+
+    fn get(&self, key: &NodeKey) -> Option<Node> {
+        let version = key.version();
+        // Consecutive versions, mostly: index directly, else search.
+        let first = self.by_version.front()?.0;
+        let guess = version
+            .checked_sub(first)
+            .and_then(|i| usize::try_from(i).ok())
+            .and_then(|i| self.by_version.get(i))
+            .filter(|(v, _)| *v == version);
+        let (_, batch) = match guess {
+            Some(found) => found,
+            None => self.by_version.iter().find(|(v, _)| *v == version)?,
+        };
+        batch.get_node(key).cloned()
+    }
+}
+
+const RECENT_VERSIONS_MIN: usize = 4;
+
+const RECENT_NODES_MAX: usize = 20_000;

@@ -1,0 +1,423 @@
+//! The JSON-RPC interface's types: what the node's methods take and
+//! answer, their error codes, and the notifications of its subscriptions.
+//! The server builds these, the Rust client returns them, the CLI prints
+//! them: nobody indexes JSON by string. Amounts are strings of minor
+//! units (they exceed what JSON numbers hold exactly); hashes, ids and
+//! roots are lowercase hex.
+//!
+//! Methods, all under `hutong_` (see [`method`]): `submitTransaction`,
+//! `submitTransactions`, `getTransaction`, `getAccount`, `getBlock`,
+//! `status`, and the subscriptions `subscribeBlocks` (notification
+//! [`BlockNotice`]) and `subscribeTransaction` (one [`TxStatus`] at
+//! finality). The regulator's audit methods are `hutong_audit`'s
+//! (`hutong_audit::api`).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// The method names.
+pub mod method {
+    pub const SUBMIT_TRANSACTION: &str = "hutong_submitTransaction";
+    pub const SUBMIT_TRANSACTIONS: &str = "hutong_submitTransactions";
+    pub const GET_TRANSACTION: &str = "hutong_getTransaction";
+    pub const GET_ACCOUNT: &str = "hutong_getAccount";
+    pub const GET_BLOCK: &str = "hutong_getBlock";
+    pub const STATUS: &str = "hutong_status";
+    pub const SUBSCRIBE_BLOCKS: &str = "hutong_subscribeBlocks";
+    pub const BLOCK_NOTIFICATION: &str = "hutong_block";
+    pub const UNSUBSCRIBE_BLOCKS: &str = "hutong_unsubscribeBlocks";
+    pub const SUBSCRIBE_TRANSACTION: &str = "hutong_subscribeTransaction";
+    pub const TRANSACTION_NOTIFICATION: &str = "hutong_transaction";
+    pub const UNSUBSCRIBE_TRANSACTION: &str = "hutong_unsubscribeTransaction";
+}
+
+/// Stable error codes. JSON-RPC reserves -32768 to -32000 for itself and
+/// jsonrpsee uses part of that range (-32010 is its "batch too large"), so
+/// Hutong's own codes are positive.
+pub mod code {
+    pub const INVALID_PARAMS: i32 = -32602;
+    /// The transaction was not admitted; `data` ([`super::RejectionData`])
+    /// says why.
+    pub const REJECTED: i32 = 1001;
+    /// The node is overloaded; retry later.
+    pub const BUSY: i32 = 1002;
+    /// Not found (block, account).
+    pub const NOT_FOUND: i32 = 1003;
+    /// The node's database failed.
+    pub const INTERNAL: i32 = 1004;
+    /// Too many items in one call.
+    pub const TOO_MANY: i32 = 1005;
+    /// The audit request is not authenticated as a regulator's: `data.code`
+    /// is `unauthenticated`, `unknown_key`, `bad_signature`, `stale`,
+    /// `replayed` or `busy`.
+    pub const AUTH: i32 = 1010;
+    /// This node is not a regulator's audit node.
+    pub const NOT_REGULATOR: i32 = 1011;
+}
+
+/// Most transactions in one `submitTransactions` call.
+pub const SUBMIT_BATCH_MAX: usize = 1_000;
+
+/// The `data` of a rejected transaction's error, and of a rejection in a
+/// status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectionData {
+    /// A stable code (`bad_sequence`, `busy`, …).
+    pub code: String,
+    /// Whether the same bytes may succeed later.
+    pub retryable: bool,
+    pub message: String,
+}
+
+/// One transaction's verdict in `submitTransactions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum SubmitVerdict {
+    Pending {
+        hash: String,
+    },
+    Rejected {
+        #[serde(flatten)]
+        why: RejectionData,
+    },
+}
+
+/// Where a transaction stands (`getTransaction`, and the notification of
+/// `subscribeTransaction`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TxStatus {
+    /// Not seen by this node (or forgotten).
+    Unknown { hash: String },
+    /// Admitted, waiting for a block.
+    Pending { hash: String },
+    /// Turned away on admission (recently: the node keeps a bounded list).
+    Rejected {
+        hash: String,
+        #[serde(flatten)]
+        why: RejectionData,
+    },
+    /// In a committed block, with its receipt (which may be a failure).
+    Committed {
+        hash: String,
+        height: u64,
+        index: u32,
+        block_id: Option<String>,
+        receipt: Option<ReceiptView>,
+    },
+}
+
+impl TxStatus {
+    /// Committed or rejected: it will not change any more.
+    pub fn is_final(&self) -> bool {
+        matches!(self, TxStatus::Committed { .. } | TxStatus::Rejected { .. })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxStatus::Unknown { .. } => "unknown",
+            TxStatus::Pending { .. } => "pending",
+            TxStatus::Rejected { .. } => "rejected",
+            TxStatus::Committed { .. } => "committed",
+        }
+    }
+
+    /// The receipt of a committed transaction.
+    pub fn receipt(&self) -> Option<&ReceiptView> {
+        match self {
+            TxStatus::Committed { receipt, .. } => receipt.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Committed, and its receipt is a success.
+    pub fn succeeded(&self) -> bool {
+        self.receipt().is_some_and(|r| r.success)
+    }
+}
+
+/// A receipt: success with its effects, or failure with its reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptView {
+    pub tx_hash: String,
+    pub success: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effects: Option<Vec<EffectView>>,
+    /// The failure's stable code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The failure in full, with the values involved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// One effect of a successful transaction; amounts in minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EffectView {
+    Debit {
+        account: String,
+        asset: String,
+        amount: String,
+    },
+    Credit {
+        account: String,
+        asset: String,
+        amount: String,
+    },
+    SupplyChanged {
+        asset: String,
+        total_supply: String,
+    },
+    AccountOpened {
+        account: String,
+        institution: String,
+        tier: u8,
+    },
+    TierSet {
+        account: String,
+        tier: u8,
+    },
+    Frozen {
+        account: String,
+        reason: String,
+        by: String,
+    },
+    Unfrozen {
+        account: String,
+    },
+}
+
+/// An account (`getAccount`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountView {
+    pub address: String,
+    /// `customer`, `institution` or `regulator`.
+    pub kind: String,
+    /// A customer's KYC tier.
+    pub tier: Option<u8>,
+    pub institution: String,
+    /// The sequence number its next transaction must carry.
+    pub sequence: u64,
+    pub frozen: Option<FreezeView>,
+    /// `active` or `frozen`.
+    pub status: String,
+    /// Minor units by asset code.
+    pub balances: BTreeMap<String, String>,
+    /// The executed height this view is of.
+    pub height: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FreezeView {
+    pub reason: String,
+    pub by: String,
+}
+
+/// Which block `getBlock` returns: exactly one of the two.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlockQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    /// The block id, hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// A block (`getBlock`): header, transaction hashes, the execution result
+/// it claims, its own result, and the certificate that committed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockView {
+    pub height: u64,
+    pub id: String,
+    /// False for a block fetched by id that is not (yet) committed.
+    pub committed: bool,
+    pub epoch: u64,
+    pub round: u64,
+    pub proposer: u16,
+    pub timestamp_ms: u64,
+    pub parent_id: String,
+    pub payload_digest: String,
+    pub tx_count: usize,
+    pub tx_root: String,
+    pub txs: Vec<String>,
+    /// The execution result of an earlier height that this block
+    /// certifies.
+    pub claimed_result: ClaimView,
+    /// What executing this block gave, once executed here.
+    pub result: Option<RootsView>,
+    pub certificate: Option<CertView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimView {
+    pub height: u64,
+    pub state_root: String,
+    pub receipts_root: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RootsView {
+    pub state_root: String,
+    pub receipts_root: String,
+}
+
+/// The quorum certificate that committed a block (through the block at
+/// `committed_by_height`, the last of its committed run).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertView {
+    pub committed_by_height: u64,
+    pub round: u64,
+    pub block_id: String,
+    pub signers: Vec<u16>,
+    /// The certificate's borsh encoding, for checking it offline.
+    pub borsh_hex: String,
+}
+
+/// The node's status (`status`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusView {
+    pub chain_id: String,
+    pub consortium: String,
+    /// `validator`, `observer` or `regulator`.
+    pub role: String,
+    /// The last executed block.
+    pub height: u64,
+    pub block_id: String,
+    pub state_root: String,
+    pub receipts_root: String,
+    pub timestamp_ms: u64,
+    pub consensus: ConsensusStatus,
+    /// Validators in the current epoch.
+    pub validators: usize,
+    pub assets: Vec<AssetView>,
+    pub peers: PeerStatus,
+    pub mempool: MempoolStats,
+    /// Why the node halted, if it did.
+    pub halted: Option<String>,
+}
+
+impl StatusView {
+    /// The decimals of an asset the chain knows.
+    pub fn decimals(&self, asset: &str) -> Option<u8> {
+        self.assets
+            .iter()
+            .find(|a| a.code == asset)
+            .map(|a| a.decimals)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssetView {
+    pub code: String,
+    pub decimals: u8,
+    /// The issuing institution's address.
+    pub issuer: String,
+}
+
+/// The consensus core's view, for status queries and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsensusStatus {
+    pub epoch: u64,
+    pub round: u64,
+    pub committed_height: u64,
+    pub timeouts: u64,
+    pub proposals: u64,
+    pub equivocations: u64,
+    /// Equivocation evidence seen, by the validator it accuses.
+    #[serde(default)]
+    pub equivocators: BTreeMap<u16, u64>,
+    /// Proposals let pass because execution was too far behind.
+    pub deferred_proposals: u64,
+    /// Committed blocks (and their transactions) not executed yet.
+    pub backlog_blocks: u64,
+    pub backlog_txs: u64,
+    /// Messages dropped, by reason.
+    pub dropped: BTreeMap<String, u64>,
+}
+
+/// The node's peers, as its network task sees them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerStatus {
+    /// Connected peers' ids.
+    pub connected: Vec<String>,
+    pub refused_connections: u64,
+    pub bad_messages: u64,
+    pub dropped_events: u64,
+}
+
+/// The mempool's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MempoolStats {
+    pub txs: usize,
+    pub bytes: usize,
+    pub senders: usize,
+}
+
+/// A block as announced to `subscribeBlocks` subscribers once it is
+/// executed and durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockNotice {
+    pub height: u64,
+    /// Hex.
+    pub block_id: String,
+    pub round: u64,
+    pub timestamp_ms: u64,
+    /// How many transactions the block holds.
+    pub txs: usize,
+    pub state_root: String,
+    pub receipts_root: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The JSON shapes wallets already read stay as they were.
+    #[test]
+    fn statuses_and_verdicts_keep_their_json_shape() {
+        let rejected = TxStatus::Rejected {
+            hash: "ab".into(),
+            why: RejectionData {
+                code: "bad_sequence".into(),
+                retryable: false,
+                message: "m".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&rejected).unwrap(),
+            serde_json::json!({"status": "rejected", "hash": "ab", "code": "bad_sequence", "retryable": false, "message": "m"})
+        );
+        let pending = SubmitVerdict::Pending { hash: "cd".into() };
+        assert_eq!(
+            serde_json::to_value(&pending).unwrap(),
+            serde_json::json!({"status": "pending", "hash": "cd"})
+        );
+        let receipt = ReceiptView {
+            tx_hash: "ef".into(),
+            success: false,
+            effects: None,
+            code: Some("frozen".into()),
+            reason: Some("Frozen".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&receipt).unwrap(),
+            serde_json::json!({"tx_hash": "ef", "success": false, "code": "frozen", "reason": "Frozen"})
+        );
+        let effect = EffectView::SupplyChanged {
+            asset: "CNY".into(),
+            total_supply: "5".into(),
+        };
+        assert_eq!(
+            serde_json::to_value(&effect).unwrap(),
+            serde_json::json!({"type": "supply_changed", "asset": "CNY", "total_supply": "5"})
+        );
+        for status in [rejected, TxStatus::Unknown { hash: "01".into() }] {
+            let back: TxStatus =
+                serde_json::from_value(serde_json::to_value(&status).unwrap()).unwrap();
+            assert_eq!(back, status);
+        }
+    }
+}
