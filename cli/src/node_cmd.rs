@@ -15,7 +15,7 @@ use hutong_node::config::{
     RpcSection,
 };
 use hutong_node::keyfile;
-use hutong_node::network::peer_id_of;
+use hutong_node::network::{dial_address, peer_id_of, tcp_port};
 use hutong_node::status::Role;
 
 #[derive(Args)]
@@ -32,9 +32,12 @@ pub struct InitArgs {
     /// validator, observer or regulator; inferred from genesis if omitted.
     #[arg(long)]
     role: Option<String>,
-    #[arg(long, default_value = "/ip4/0.0.0.0/tcp/26600")]
-    p2p_listen: String,
-    /// Another node's p2p address; repeat for each.
+    /// Where to listen for peers (default: every interface, at the port
+    /// of this node's address in genesis, or 26600).
+    #[arg(long)]
+    p2p_listen: Option<String>,
+    /// Another node's p2p address; repeat for each (default: every other
+    /// node's address in genesis, with its peer id).
     #[arg(long = "peer")]
     peers: Vec<String>,
     #[arg(long, default_value = "127.0.0.1:8545")]
@@ -106,11 +109,32 @@ pub fn init(args: InitArgs) -> Result<()> {
             config_path.display()
         );
     }
-    let genesis = crate::load_genesis(&args.genesis)?;
+    let genesis = crate::genesis_cmd::load_genesis(&args.genesis)?;
     let key = keyfile::read(&args.node_key)?;
     let role = match &args.role {
         Some(r) => parse_role(r)?,
         None => infer_role(&genesis, &key.public())?,
+    };
+    let (own_hint, hinted_peers) = genesis_addresses(&genesis, &key.public())?;
+    let p2p_listen = match args.p2p_listen {
+        Some(listen) => listen,
+        None => format!(
+            "/ip4/0.0.0.0/tcp/{}",
+            own_hint.as_deref().and_then(tcp_port).unwrap_or(26600)
+        ),
+    };
+    let peers = if args.peers.is_empty() {
+        if hinted_peers.is_empty() {
+            say!("genesis gives no other node's address: give them with --peer");
+        } else {
+            say!(
+                "peers from genesis: {} (override with --peer)",
+                hinted_peers.len()
+            );
+        }
+        hinted_peers
+    } else {
+        args.peers
     };
     std::fs::create_dir_all(&args.home)
         .with_context(|| format!("cannot create {}", args.home.display()))?;
@@ -123,8 +147,8 @@ pub fn init(args: InitArgs) -> Result<()> {
         node_key: "node.key".into(),
         data_dir: "data".into(),
         p2p: P2pSection {
-            listen: args.p2p_listen,
-            peers: args.peers,
+            listen: p2p_listen,
+            peers,
         },
         rpc: RpcSection::new(args.rpc_listen),
         metrics: args.metrics_listen.map(|listen| MetricsSection { listen }),
@@ -142,6 +166,37 @@ pub fn init(args: InitArgs) -> Result<()> {
     );
     say!("start it with: hutong node --home {}", args.home.display());
     Ok(())
+}
+
+/// This node's address hint in genesis, and every other node's, ready to
+/// dial (with its peer id, so only that node's key is accepted).
+fn genesis_addresses(
+    genesis: &Genesis,
+    own_key: &hutong_runtime::PublicKey,
+) -> Result<(Option<String>, Vec<String>)> {
+    let nodes = genesis
+        .members
+        .iter()
+        .map(|m| (&m.name, &m.node_key, &m.p2p_address))
+        .chain(
+            genesis
+                .regulators
+                .iter()
+                .map(|r| (&r.name, &r.node_key, &r.p2p_address)),
+        );
+    let mut own = None;
+    let mut peers = Vec::new();
+    for (name, node_key, hint) in nodes {
+        let Some(hint) = hint else { continue };
+        if node_key == own_key {
+            own = Some(hint.clone());
+            continue;
+        }
+        let addr = dial_address(hint, node_key)
+            .map_err(|e| anyhow::anyhow!("genesis: the address of {name}: {e}"))?;
+        peers.push(addr.to_string());
+    }
+    Ok((own, peers))
 }
 
 fn write_config(home: &Path, file: &ConfigFile) -> Result<()> {

@@ -119,7 +119,7 @@ pub enum QueryCommand {
     Status,
 }
 
-fn parse_amount(text: &str, decimals: u32) -> Result<Amount> {
+pub(crate) fn parse_amount(text: &str, decimals: u32) -> Result<Amount> {
     let (whole, frac) = match text.split_once('.') {
         Some((w, f)) => (w, f),
         None => (text, ""),
@@ -134,7 +134,7 @@ fn parse_amount(text: &str, decimals: u32) -> Result<Amount> {
     Ok(Amount(value))
 }
 
-fn decimals_of(status: &StatusView, asset: &str) -> Result<u32> {
+pub(crate) fn decimals_of(status: &StatusView, asset: &str) -> Result<u32> {
     status
         .decimals(asset)
         .map(u32::from)
@@ -146,7 +146,7 @@ fn address(s: &str) -> Result<Address> {
         .map_err(|e| anyhow::anyhow!("{s:?} is not an address: {e}"))
 }
 
-fn asset(s: &str) -> Result<AssetCode> {
+pub(crate) fn asset(s: &str) -> Result<AssetCode> {
     s.parse()
         .map_err(|e| anyhow::anyhow!("{s:?} is not an asset code: {e:?}"))
 }
@@ -162,7 +162,7 @@ fn freeze_reason(s: &str) -> Result<FreezeReason> {
     })
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -179,14 +179,6 @@ pub fn tx(args: TxArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let client = Client::new(&args.common.rpc)?;
         let status = client.status().await?;
-        let chain_id = ChainId(
-            Hash::from_hex(&status.chain_id)
-                .context("node reported no chain id")?
-                .0,
-        );
-        let height = status.height;
-        let me = Address::of(&key.public());
-        let sequence = client.account(&me).await?.sequence;
         let kind = match &args.kind {
             TxCommand::Transfer {
                 to,
@@ -233,55 +225,90 @@ pub fn tx(args: TxArgs) -> Result<()> {
                 amount: parse_amount(amount, decimals_of(&status, a)?)?,
             },
         };
-        let tx = Transaction {
-            chain_id,
-            sender: key.public(),
-            sequence: Nonce(sequence),
-            expiry: Expiry::Height(Height(height + args.valid_for_blocks)),
+        send(
+            &client,
+            &status,
+            &key,
+            cosigner.as_ref(),
             kind,
-            cosigner: None,
-            memo: args.memo.into_bytes(),
-        };
-        let signed = match &cosigner {
-            Some(c) => tx.sign_cosigned(&key, c),
-            None => tx.sign(&key),
-        };
-        let started = Instant::now();
-        let hash = client.submit(&signed).await?;
-        say!("submitted {hash}");
-        if !args.wait {
-            return Ok(());
-        }
-        let mut shown = false;
-        let final_status = client
-            .wait_final_with(&hash, Duration::from_secs(60), |p| {
-                // One line on stderr, rewritten in place.
-                let height = p
-                    .height
-                    .map(|h| h.to_string())
-                    .unwrap_or_else(|| "?".into());
-                eprint!(
-                    "\rwaiting for finality: {} at height {height}, {:.1} s   ",
-                    p.status,
-                    p.waited.as_secs_f64()
-                );
-                shown = true;
-            })
-            .await;
-        if shown {
-            eprintln!();
-        }
-        let final_status = final_status?;
-        say!("{}", serde_json::to_string_pretty(&final_status)?);
-        say!("final in {:.2} s", started.elapsed().as_secs_f64());
-        if let Some(receipt) = final_status.receipt().filter(|r| !r.success) {
-            bail!(
-                "the transaction was recorded but failed: {}",
-                receipt.code.as_deref().unwrap_or("unknown")
-            );
-        }
-        Ok(())
+            args.valid_for_blocks,
+            args.memo.into_bytes(),
+            args.wait,
+        )
+        .await
     })
+}
+
+/// Signs `kind` with `key` (at the account's next sequence; after a key
+/// rotation the node resolves the key to its account), submits it and,
+/// with `wait`, prints its receipt once final. A recorded failure is an
+/// error with its code.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn send(
+    client: &Client,
+    status: &StatusView,
+    key: &hutong_runtime::Keypair,
+    cosigner: Option<&hutong_runtime::Keypair>,
+    kind: TxKind,
+    valid_for_blocks: u64,
+    memo: Vec<u8>,
+    wait: bool,
+) -> Result<()> {
+    let chain_id = ChainId(
+        Hash::from_hex(&status.chain_id)
+            .context("node reported no chain id")?
+            .0,
+    );
+    let me = Address::of(&key.public());
+    let sequence = client.account(&me).await?.sequence;
+    let tx = Transaction {
+        chain_id,
+        sender: key.public(),
+        sequence: Nonce(sequence),
+        expiry: Expiry::Height(Height(status.height + valid_for_blocks)),
+        kind,
+        cosigner: None,
+        memo,
+    };
+    let signed = match cosigner {
+        Some(c) => tx.sign_cosigned(key, c),
+        None => tx.sign(key),
+    };
+    let started = Instant::now();
+    let hash = client.submit(&signed).await?;
+    say!("submitted {hash}");
+    if !wait {
+        return Ok(());
+    }
+    let mut shown = false;
+    let final_status = client
+        .wait_final_with(&hash, Duration::from_secs(60), |p| {
+            // One line on stderr, rewritten in place.
+            let height = p
+                .height
+                .map(|h| h.to_string())
+                .unwrap_or_else(|| "?".into());
+            eprint!(
+                "\rwaiting for finality: {} at height {height}, {:.1} s   ",
+                p.status,
+                p.waited.as_secs_f64()
+            );
+            shown = true;
+        })
+        .await;
+    if shown {
+        eprintln!();
+    }
+    let final_status = final_status?;
+    say!("{}", serde_json::to_string_pretty(&final_status)?);
+    say!("final in {:.2} s", started.elapsed().as_secs_f64());
+    if let Some(receipt) = final_status.receipt().filter(|r| !r.success) {
+        bail!(
+            "the transaction was recorded but failed: {}",
+            receipt.code.as_deref().unwrap_or("unknown")
+        );
+    }
+    Ok(())
 }
 
 /// A freeze (with a reason) or an unfreeze (without), signed with `key`:

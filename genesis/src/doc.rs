@@ -26,6 +26,51 @@ pub struct GenesisDoc {
     pub tiers: Vec<TierDoc>,
     #[serde(default)]
     pub accounts: Vec<AccountDoc>,
+    /// How the consortium changes itself by vote (default: more than two
+    /// thirds of members, regulators without a vote).
+    #[serde(default, skip_serializing_if = "GovernanceDoc::is_default")]
+    pub governance: GovernanceDoc,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GovernanceDoc {
+    /// A proposal passes when approvals exceed this fraction of the
+    /// voters: `[2, 3]` is "more than two thirds".
+    #[serde(default = "GovernanceDoc::two_thirds")]
+    pub threshold: [u16; 2],
+    /// What regulators may do: "none" (watch), "veto" (any one's "no"
+    /// rejects) or "vote" (vote and propose as members do).
+    #[serde(default)]
+    pub regulators: RegulatorPowerDoc,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegulatorPowerDoc {
+    #[default]
+    None,
+    Veto,
+    Vote,
+}
+
+impl Default for GovernanceDoc {
+    fn default() -> Self {
+        GovernanceDoc {
+            threshold: GovernanceDoc::two_thirds(),
+            regulators: RegulatorPowerDoc::None,
+        }
+    }
+}
+
+impl GovernanceDoc {
+    fn two_thirds() -> [u16; 2] {
+        [2, 3]
+    }
+
+    pub fn is_default(&self) -> bool {
+        *self == GovernanceDoc::default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +92,12 @@ pub struct MemberDoc {
     /// The node's identity on the network and its consensus signing key.
     pub node_key: String,
     pub role: Role,
+    /// Where the member's node listens, for its peers to dial
+    /// (`/ip4/10.0.0.1/tcp/26600`, `/dns4/node.bank-a.example/tcp/26600`).
+    /// A hint, not part of the chain id: peers are authenticated by their
+    /// node key, so a wrong address costs a connection, never safety.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p_address: Option<String>,
     /// Initial balances of the institution's own settlement account.
     #[serde(default)]
     pub balances: BTreeMap<String, AmountDoc>,
@@ -60,6 +111,9 @@ pub struct RegulatorDoc {
     pub key: String,
     /// The regulator's audit node identity on the network.
     pub node_key: String,
+    /// Where the audit node listens; a hint, as for members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p2p_address: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,10 +7,15 @@
 //!   field and the bad value; the chain id is the hash of its canonical
 //!   encoding.
 //! - [`state`]: the initial ledger state.
-//! - [`template`]: generating a consortium's genesis and keys.
+//! - [`template`]: generating a local test consortium's genesis and every
+//!   key on one machine (`hutong genesis new`, `hutong testnet`).
+//! - [`card`]: member cards, the public half of the genesis ceremony.
+//! - [`assemble`]: a genesis from member cards and a template.
 
 #![forbid(unsafe_code)]
 
+pub mod assemble;
+pub mod card;
 pub mod doc;
 pub mod state;
 pub mod template;

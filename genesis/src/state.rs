@@ -2,17 +2,22 @@
 
 use std::collections::BTreeMap;
 
+use hutong_runtime::governance::{Consortium, MemberEntry, MemberRole as Role, RegulatorEntry};
 use hutong_runtime::state::{Account, AccountKind, AssetInfo, Holding, StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, StateStore, StoreError};
-use hutong_runtime::{Address, Amount, AssetCode, Hash, Nonce};
+use hutong_runtime::{Address, Amount, AssetCode, Hash, Height, Nonce};
 
-use crate::validate::Genesis;
+use crate::validate::{Genesis, MemberRole};
 
 impl Genesis {
     /// Every state entry at height 0, in key order.
     pub fn initial_state(&self) -> Vec<(StateKey, StateValue)> {
         let mut state: BTreeMap<StateKey, StateValue> = BTreeMap::new();
         state.insert(StateKey::Params, StateValue::Params(self.params.clone()));
+        state.insert(
+            StateKey::Consortium,
+            StateValue::Consortium(self.consortium()),
+        );
         for m in &self.members {
             let address = m.address();
             state.insert(
@@ -78,6 +83,47 @@ impl Genesis {
             );
         }
         state.into_iter().collect()
+    }
+
+    /// The consortium as the ledger starts with it. Address hints stay
+    /// off the ledger (they are not part of the chain id either).
+    pub fn consortium(&self) -> Consortium {
+        let mut assets: Vec<_> = self.assets.iter().map(|a| a.code).collect();
+        assets.sort();
+        Consortium {
+            epoch: 0,
+            epoch_start: Height(1),
+            dev_chain: self.dev_chain,
+            members: self
+                .members
+                .iter()
+                .map(|m| MemberEntry {
+                    name: m.name.clone(),
+                    account: m.address(),
+                    institution_key: m.institution_key,
+                    node_key: m.node_key,
+                    role: match m.role {
+                        MemberRole::Validator => Role::Validator,
+                        MemberRole::Observer => Role::Observer,
+                    },
+                    p2p_address: None,
+                })
+                .collect(),
+            regulators: self
+                .regulators
+                .iter()
+                .map(|r| RegulatorEntry {
+                    name: r.name.clone(),
+                    account: Address::of(&r.key),
+                    key: r.key,
+                    node_key: r.node_key,
+                    p2p_address: None,
+                })
+                .collect(),
+            assets,
+            voting: self.voting,
+            timing: self.timing,
+        }
     }
 
     /// Writes the initial state into an empty store as version 0 and

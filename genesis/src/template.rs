@@ -87,6 +87,7 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             node_key: new_key(format!("{name}.node")),
             name,
             role,
+            p2p_address: None,
             balances: demo_balances(10_000_000 * UNIT),
         });
     }
@@ -95,6 +96,7 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             name: "regulator".into(),
             key: new_key("regulator".into()),
             node_key: new_key("regulator.node".into()),
+            p2p_address: None,
         }]
     } else {
         Vec::new()
@@ -151,6 +153,7 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             assets,
             tiers,
             accounts,
+            governance: Default::default(),
         },
         keys,
     }

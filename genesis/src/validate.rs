@@ -5,14 +5,17 @@
 use std::collections::BTreeMap;
 
 use borsh::BorshSerialize;
-use hutong_runtime::crypto::domain;
+use hutong_runtime::crypto::{domain, CryptoError};
 use hutong_runtime::state::{AssetLimits, Params, TierParams};
 use hutong_runtime::{Address, Amount, AssetCode, ChainId, Hash, PublicKey, Tier, TimestampMs};
 
-use crate::doc::{AmountDoc, GenesisDoc, Role};
+use crate::doc::{AmountDoc, GenesisDoc, RegulatorPowerDoc, Role};
+use hutong_runtime::governance::{ConsensusTiming, RegulatorPower, VotingRules};
 
 /// Version of the validated genesis encoding; part of the chain id.
-pub const GENESIS_FORMAT: u16 = 1;
+/// 2: the consortium's voting rules and consensus timing are part of it
+/// (and of the ledger state).
+pub const GENESIS_FORMAT: u16 = 2;
 /// Most members, regulators, assets, tiers and genesis accounts.
 pub const MEMBERS_MAX: usize = 256;
 pub const ASSETS_MAX: usize = 64;
@@ -20,6 +23,7 @@ pub const ACCOUNTS_MAX: usize = 1_000_000;
 pub const NAME_BYTES_MAX: usize = 64;
 pub const DECIMALS_MAX: u8 = 18;
 pub const CONSORTIUM_BYTES_MAX: usize = 128;
+pub const ADDRESS_BYTES_MAX: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisError {
@@ -33,6 +37,8 @@ pub enum GenesisError {
 pub enum Problem {
     #[error("{value:?} is not an ed25519 public key (64 hex characters encoding a curve point)")]
     BadKey { value: String },
+    #[error("{value:?} is a point of small order: anyone could sign for it; make a new key with `hutong keys new`")]
+    WeakKey { value: String },
     #[error("{value:?} is not 64 hex characters (32 bytes)")]
     BadHash { value: String },
     #[error("key {key} is already used at `{first}`; every key must be distinct")]
@@ -73,6 +79,10 @@ pub enum Problem {
     StepUpNeverApplies { threshold: u128, single_max: u128 },
     #[error("is {len} bytes; at most {max}")]
     TooLong { len: usize, max: usize },
+    #[error("[{numerator}, {denominator}] is not a threshold: it needs 1 <= numerator < denominator <= 1000, and at least one half")]
+    BadThreshold { numerator: u16, denominator: u16 },
+    #[error("{value:?} is not a p2p address like /ip4/10.0.0.1/tcp/26600 or /dns4/host.example/tcp/26600 (at most {ADDRESS_BYTES_MAX} bytes)")]
+    BadAddress { value: String },
 }
 
 fn invalid(path: impl Into<String>, problem: Problem) -> GenesisError {
@@ -94,6 +104,9 @@ pub struct Member {
     pub institution_key: PublicKey,
     pub node_key: PublicKey,
     pub role: MemberRole,
+    /// A hint for dialing the member's node; not part of the chain id.
+    #[borsh(skip)]
+    pub p2p_address: Option<String>,
 }
 
 impl Member {
@@ -107,6 +120,9 @@ pub struct Regulator {
     pub name: String,
     pub key: PublicKey,
     pub node_key: PublicKey,
+    /// A hint for dialing the audit node; not part of the chain id.
+    #[borsh(skip)]
+    pub p2p_address: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize)]
@@ -138,6 +154,8 @@ pub struct Genesis {
     pub regulators: Vec<Regulator>,
     pub assets: Vec<GenesisAsset>,
     pub params: Params,
+    pub voting: VotingRules,
+    pub timing: ConsensusTiming,
     pub accounts: Vec<GenesisAccount>,
     /// Initial balances: members' first, then accounts', in document order,
     /// assets in code order within each.
@@ -224,6 +242,7 @@ impl Genesis {
                 institution_key,
                 node_key,
                 role,
+                p2p_address: address(format!("{at}.p2p_address"), &m.p2p_address)?,
             });
         }
         let validators = members
@@ -254,6 +273,7 @@ impl Genesis {
                 name: r.name.clone(),
                 key: keys.add(format!("{at}.key"), &r.key)?,
                 node_key: keys.add(format!("{at}.node_key"), &r.node_key)?,
+                p2p_address: address(format!("{at}.p2p_address"), &r.p2p_address)?,
             });
         }
 
@@ -458,6 +478,30 @@ impl Genesis {
             });
         }
 
+        let [numerator, denominator] = doc.governance.threshold;
+        if numerator == 0
+            || numerator >= denominator
+            || denominator > 1000
+            || u32::from(numerator) * 2 < u32::from(denominator)
+        {
+            return Err(invalid(
+                "governance.threshold",
+                Problem::BadThreshold {
+                    numerator,
+                    denominator,
+                },
+            ));
+        }
+        let voting = VotingRules {
+            numerator,
+            denominator,
+            regulators: match doc.governance.regulators {
+                RegulatorPowerDoc::None => RegulatorPower::None,
+                RegulatorPowerDoc::Veto => RegulatorPower::Veto,
+                RegulatorPowerDoc::Vote => RegulatorPower::Vote,
+            },
+        };
+
         Ok(Genesis {
             format: GENESIS_FORMAT,
             consortium: doc.consortium.clone(),
@@ -467,6 +511,8 @@ impl Genesis {
             regulators,
             assets,
             params,
+            voting,
+            timing: ConsensusTiming::default(),
             accounts,
             balances,
         })
@@ -484,6 +530,27 @@ fn text_bound(path: &str, text: &str, max: usize) -> Result<(), GenesisError> {
         ));
     }
     Ok(())
+}
+
+/// Checks an address hint's shape: a multiaddr's text form. (Its
+/// protocols are checked by the node, which dials it.)
+pub fn check_address(text: &str) -> bool {
+    text.len() <= ADDRESS_BYTES_MAX
+        && text.len() > 1
+        && text.starts_with('/')
+        && text.bytes().all(|b| b.is_ascii_graphic())
+}
+
+fn address(path: String, hint: &Option<String>) -> Result<Option<String>, GenesisError> {
+    match hint {
+        Some(text) if !check_address(text) => Err(invalid(
+            path,
+            Problem::BadAddress {
+                value: text.clone(),
+            },
+        )),
+        other => Ok(other.clone()),
+    }
 }
 
 fn bound(path: &str, count: usize, max: usize) -> Result<(), GenesisError> {
@@ -533,13 +600,13 @@ struct KeySet {
 
 impl KeySet {
     fn add(&mut self, path: String, hex_key: &str) -> Result<PublicKey, GenesisError> {
-        let key = PublicKey::from_hex(hex_key).map_err(|_| {
-            invalid(
-                path.clone(),
-                Problem::BadKey {
-                    value: hex_key.into(),
-                },
-            )
+        let key = PublicKey::from_hex(hex_key).map_err(|e| {
+            let value = hex_key.to_string();
+            let problem = match e {
+                CryptoError::WeakPublicKey { .. } => Problem::WeakKey { value },
+                _ => Problem::BadKey { value },
+            };
+            invalid(path.clone(), problem)
         })?;
         if let Some(first) = self.seen.get(&key) {
             return Err(invalid(

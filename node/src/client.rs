@@ -158,6 +158,23 @@ impl Client {
         self.call(method::STATUS, rpc_params![]).await
     }
 
+    /// The consortium and its rules as of the latest executed block.
+    pub async fn parameters(&self) -> Result<hutong_wire::gov::ParametersView, ClientError> {
+        self.call(method::GET_PARAMETERS, rpc_params![]).await
+    }
+
+    pub async fn proposal(&self, id: u64) -> Result<hutong_wire::gov::ProposalView, ClientError> {
+        self.call(method::GET_PROPOSAL, rpc_params![id]).await
+    }
+
+    /// One page of proposals, newest first.
+    pub async fn proposals(
+        &self,
+        q: &hutong_wire::gov::ProposalsQuery,
+    ) -> Result<hutong_wire::gov::ProposalsPage, ClientError> {
+        self.call(method::GET_PROPOSALS, rpc_params![q]).await
+    }
+
     /// Polls until the transaction is committed (or rejected), up to
     /// `timeout`; returns its final status.
     pub async fn wait_final(

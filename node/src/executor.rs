@@ -290,7 +290,7 @@ fn execute(
     let audit = match &shared.audit {
         Some(node) => Some(node.index_block(
             db,
-            &shared.params,
+            &current_params(&view, &outcome.changes)?.unwrap_or_else(|| shared.params.clone()),
             &block,
             &payload,
             &pre.hashes,
@@ -398,8 +398,8 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
         height,
         timestamp_ms: record.timestamp_ms,
     };
-    let sequence = |a: &Address| match db.state(&StateKey::Account(*a)) {
-        Ok(Some(StateValue::Account(acc))) => Some(acc.sequence.0),
+    let sequence = |a: &Address| match db.signer_account(a) {
+        Ok(Some(acc)) => Some(acc.sequence.0),
         _ => None,
     };
     lock(&shared.pool).on_commit(&tx_hashes, &senders, sequence, tip);
@@ -417,6 +417,23 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
         tracing::info!(height, txs, state_root = %state_root, "executed");
     }
     Ok(())
+}
+
+/// The risk parameters after a block: its own change if it made one (a
+/// tier's limits changed by vote), else the state's.
+fn current_params<S: hutong_runtime::StateStore + ?Sized>(
+    view: &S,
+    changes: &[(StateKey, Option<StateValue>)],
+) -> Result<Option<Params>, hutong_runtime::StoreError> {
+    for (k, v) in changes {
+        if let (StateKey::Params, Some(StateValue::Params(p))) = (k, v) {
+            return Ok(Some(p.clone()));
+        }
+    }
+    match hutong_runtime::store::read_value(view, &StateKey::Params)? {
+        Some(StateValue::Params(p)) => Ok(Some(p)),
+        _ => Ok(None),
+    }
 }
 
 #[cfg(test)]

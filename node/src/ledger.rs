@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use hutong_genesis::Genesis;
 use hutong_host::mempool::Tip;
-use hutong_runtime::state::{Account, StateKey, StateValue};
+use hutong_runtime::state::Account;
 use hutong_runtime::{Address, ChainId};
 use hutong_wire::Executed;
 use tokio::sync::watch;
@@ -41,11 +41,10 @@ impl Ledger {
         self.executed.clone()
     }
 
+    /// The account a key (by its address) signs for; see
+    /// [`Db::signer_account`].
     pub fn account(&self, address: &Address) -> Result<Option<Account>, DbError> {
-        match self.db.state(&StateKey::Account(*address))? {
-            Some(StateValue::Account(a)) => Ok(Some(a)),
-            _ => Ok(None),
-        }
+        self.db.signer_account(address)
     }
 }
 

@@ -22,6 +22,9 @@ pub mod domain {
     pub const ADDRESS: &[u8] = b"hutong/address/v1";
     pub const GENESIS: &[u8] = b"hutong/genesis/v1";
     pub const TRANSFER_FIELDS: &[u8] = b"hutong/transfer-fields/v1";
+    /// A member card: a member's public keys, signed for the genesis
+    /// ceremony.
+    pub const MEMBER_CARD: &[u8] = b"hutong/member-card/v1";
 }
 
 /// A 32-byte SHA-256 digest.

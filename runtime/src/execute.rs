@@ -95,6 +95,8 @@ pub enum ExecError {
     Store(#[from] StoreError),
     #[error("state has no chain parameters: was genesis applied?")]
     NoParams,
+    #[error("state has no consortium entry: was genesis applied?")]
+    NoConsortium,
     #[error("state entry {key:?} holds a value of the wrong kind")]
     WrongValueKind { key: StateKey },
     #[error("{got} signature verdicts for {txs} transactions")]
@@ -202,13 +204,18 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         if !sig_ok {
             return Ok(fail(FailureReason::BadSignature));
         }
-        let sender = match checked {
+        let key_address = match checked {
             Some(c) => c.sender,
             None => stx.tx.sender_address(),
         };
-        let Some(mut account) = self.account(&sender)? else {
-            return Ok(fail(FailureReason::UnknownSender { account: sender }));
+        let (sender, mut account) = match self.signer_account(&key_address)? {
+            Ok(found) => found,
+            Err(reason) => return Ok(fail(reason)),
         };
+        // The account's current key only: a rotated key no longer signs.
+        if account.owner != stx.tx.sender {
+            return Ok(fail(FailureReason::RetiredKey { account: sender }));
+        }
         if account.sequence != stx.tx.sequence {
             return Ok(fail(FailureReason::BadSequence {
                 expected: account.sequence,
@@ -308,7 +315,11 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     return Ok(Err(FailureReason::WeakKey));
                 }
                 let address = Address::of(owner);
-                if self.account(&address)?.is_some() {
+                // A rotated institution key's address is taken too: an
+                // account there would capture what that key signs.
+                if self.account(&address)?.is_some()
+                    || self.overlay.get(&StateKey::KeyAlias(address))?.is_some()
+                {
                     return Ok(Err(FailureReason::AccountExists { account: address }));
                 }
                 self.put_account(
@@ -375,7 +386,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 let allowed = match account.kind {
                     AccountKind::Regulator => true,
                     AccountKind::Institution => acct.institution == sender,
-                    AccountKind::Customer { .. } => false,
+                    AccountKind::Customer { .. } | AccountKind::Retired => false,
                 };
                 if !allowed {
                     return Ok(Err(FailureReason::Unauthorised));
@@ -413,7 +424,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     AccountKind::Institution => {
                         acct.institution == sender && !self.is_regulator(&freeze.by)?
                     }
-                    AccountKind::Customer { .. } => false,
+                    AccountKind::Customer { .. } | AccountKind::Retired => false,
                 };
                 if !allowed {
                     return Ok(Err(FailureReason::Unauthorised));
@@ -426,7 +437,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 let Some(mut info) = self.asset(asset)? else {
                     return Ok(Err(FailureReason::UnknownAsset { asset: *asset }));
                 };
-                if info.issuer != sender {
+                if info.issuer != sender || account.kind != AccountKind::Institution {
                     return Ok(Err(FailureReason::Unauthorised));
                 }
                 if amount.0 == 0 {
@@ -479,7 +490,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 let Some(mut info) = self.asset(asset)? else {
                     return Ok(Err(FailureReason::UnknownAsset { asset: *asset }));
                 };
-                if info.issuer != sender {
+                if info.issuer != sender || account.kind != AccountKind::Institution {
                     return Ok(Err(FailureReason::Unauthorised));
                 }
                 if amount.0 == 0 {
@@ -515,6 +526,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     },
                 ])
             }
+            TxKind::Propose {
+                actions,
+                voting_period_ms,
+            } => self.propose(sender, actions, *voting_period_ms)?,
+            TxKind::Vote { proposal, approve } => self.vote(sender, *proposal, *approve)?,
+            TxKind::Withdraw { proposal } => self.withdraw(sender, *proposal)?,
         };
         Ok(verdict)
     }
@@ -525,6 +542,31 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             None => Ok(None),
             Some(StateValue::Account(a)) => Ok(Some(a)),
             Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
+    /// The account a key signs for: the one at the key's address, or, for
+    /// a rotated institution key, the account its alias points to.
+    fn signer_account(
+        &mut self,
+        key_address: &Address,
+    ) -> Result<Result<(Address, Account), FailureReason>, ExecError> {
+        if let Some(account) = self.account(key_address)? {
+            return Ok(Ok((*key_address, account)));
+        }
+        let key = StateKey::KeyAlias(*key_address);
+        let target = match self.overlay.get(&key)? {
+            None => {
+                return Ok(Err(FailureReason::UnknownSender {
+                    account: *key_address,
+                }))
+            }
+            Some(StateValue::KeyAlias(target)) => target,
+            Some(_) => return Err(ExecError::WrongValueKind { key }),
+        };
+        match self.account(&target)? {
+            Some(account) => Ok(Ok((target, account))),
+            None => Ok(Err(FailureReason::UnknownSender { account: target })),
         }
     }
 

@@ -24,8 +24,10 @@
 pub mod block;
 pub mod crypto;
 pub mod execute;
+pub mod governance;
 pub mod merkle;
 mod overlay;
+mod proposals;
 pub mod receipt;
 pub mod state;
 pub mod store;

@@ -3,6 +3,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::crypto::Hash;
+use crate::governance::ActionProblem;
 use crate::state::Freeze;
 use crate::tx::Expiry;
 use crate::types::{Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs};
@@ -40,13 +41,44 @@ pub enum Effect {
     Unfrozen {
         account: Address,
     },
+    ProposalCreated {
+        proposal: u64,
+    },
+    /// A vote recorded, with the tally after it among current voters.
+    Voted {
+        proposal: u64,
+        approve: bool,
+        approvals: u16,
+        rejections: u16,
+        voters: u16,
+    },
+    ProposalWithdrawn {
+        proposal: u64,
+    },
+    /// The proposal passed and every action was applied. `epoch` is the
+    /// new epoch when the validator set changed: this block is the last of
+    /// the old one.
+    ProposalExecuted {
+        proposal: u64,
+        epoch: Option<u64>,
+    },
+    ProposalRejected {
+        proposal: u64,
+    },
+    /// The proposal passed, but action `action` could not execute; nothing
+    /// was applied.
+    ProposalFailed {
+        proposal: u64,
+        action: u8,
+        problem: ActionProblem,
+    },
 }
 
 /// Why a transaction failed. Each reason carries the values that decided
 /// it, and has a stable code ([`FailureReason::code`]) for wallets.
 ///
-/// The first group (up to and including `Expired`) are checked before the
-/// sequence number is consumed: such a transaction changes nothing at all,
+/// The first group (up to and including `Expired`, and `RetiredKey`) are
+/// checked before the sequence number is consumed: such a transaction changes nothing at all,
 /// since it may not even be the sender's. Every later reason is a ledger
 /// rule: the transaction moves no money but consumes its sequence number,
 /// so it can never execute later by surprise.
@@ -141,6 +173,36 @@ pub enum FailureReason {
     TransferExistsWithDifferentFields {
         original_tx: Hash,
     },
+    /// The key once signed for this account and was rotated away.
+    RetiredKey {
+        account: Address,
+    },
+    UnknownProposal {
+        proposal: u64,
+    },
+    /// A vote in a block past the proposal's deadline.
+    VotingClosed {
+        proposal: u64,
+        deadline: TimestampMs,
+    },
+    /// The proposal is executed, rejected, withdrawn or failed.
+    ProposalClosed {
+        proposal: u64,
+    },
+    /// The voting period is outside the allowed range.
+    BadVotingPeriod {
+        min_ms: u64,
+        max_ms: u64,
+    },
+    /// Too many open proposals, in all or from this proposer.
+    TooManyProposals {
+        max: u16,
+    },
+    /// Action `action` of the proposal cannot execute on today's state.
+    InvalidAction {
+        action: u8,
+        problem: ActionProblem,
+    },
 }
 
 impl FailureReason {
@@ -175,6 +237,13 @@ impl FailureReason {
             FailureReason::TransferExistsWithDifferentFields { .. } => {
                 "exists_with_different_fields"
             }
+            FailureReason::RetiredKey { .. } => "retired_key",
+            FailureReason::UnknownProposal { .. } => "unknown_proposal",
+            FailureReason::VotingClosed { .. } => "voting_closed",
+            FailureReason::ProposalClosed { .. } => "proposal_closed",
+            FailureReason::BadVotingPeriod { .. } => "bad_voting_period",
+            FailureReason::TooManyProposals { .. } => "too_many_proposals",
+            FailureReason::InvalidAction { .. } => "invalid_action",
         }
     }
 
@@ -187,6 +256,7 @@ impl FailureReason {
                 | FailureReason::WrongChain { .. }
                 | FailureReason::BadSignature
                 | FailureReason::UnknownSender { .. }
+                | FailureReason::RetiredKey { .. }
                 | FailureReason::BadSequence { .. }
                 | FailureReason::Expired { .. }
         )

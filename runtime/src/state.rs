@@ -7,6 +7,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::crypto::{Hash, PublicKey};
+use crate::governance::{Consortium, Proposal, ProposalIndex};
 use crate::tx::FreezeReason;
 use crate::types::{Address, Amount, AssetCode, Nonce, Tier, TransferId};
 
@@ -27,6 +28,15 @@ pub enum StateKey {
     /// A running hash over every transfer record ever written, in block
     /// order: the state root's commitment to the idempotency records.
     TransferLog,
+    /// The consortium: members, regulators, voting rules, consensus
+    /// timing, epoch (see [`crate::governance`]).
+    Consortium,
+    /// The proposal register: next id, open proposals.
+    Proposals,
+    Proposal(u64),
+    /// A rotated institution key's address, pointing to the account it
+    /// signs for (whose address is that of the member's first key).
+    KeyAlias(Address),
 }
 
 impl StateKey {
@@ -57,6 +67,10 @@ pub enum AccountKind {
     Institution,
     /// A regulator's account; it can freeze and unfreeze any account.
     Regulator,
+    /// The account of an institution that left the consortium (or of a
+    /// removed regulator): it may still move its own balances out, and has
+    /// no other power.
+    Retired,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -204,6 +218,10 @@ pub enum StateValue {
     Balance(Holding),
     TransferRecord(TransferRecord),
     TransferLog(Hash),
+    Consortium(Consortium),
+    Proposals(ProposalIndex),
+    Proposal(Proposal),
+    KeyAlias(Address),
 }
 
 impl StateValue {

@@ -171,10 +171,13 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         if let Some(threshold) = limits.step_up_threshold {
             if total > threshold {
                 // The co-signature itself was verified with the sender's.
-                let cosigned = stx
-                    .tx
-                    .cosigner
-                    .is_some_and(|key| Address::of(&key) == account.institution);
+                // The institution's current key (it may have been rotated).
+                let cosigned = match stx.tx.cosigner {
+                    Some(key) => self
+                        .account(&account.institution)?
+                        .is_some_and(|i| i.owner == key && i.kind == AccountKind::Institution),
+                    None => false,
+                };
                 if !cosigned {
                     return Ok(Err(FailureReason::StepUpRequired {
                         threshold,

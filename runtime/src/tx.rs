@@ -9,6 +9,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::crypto::{domain, CryptoError, Hash, Keypair, PublicKey, Signature};
+use crate::governance::{Action, ACTIONS_MAX};
 use crate::types::{
     Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
 };
@@ -107,6 +108,20 @@ pub enum TxKind {
     /// The asset's issuer destroys money from its own account (fiat
     /// withdrawn at the issuer).
     Burn { asset: AssetCode, amount: Amount },
+    /// A voter (a member institution, or a regulator where genesis says
+    /// so) proposes changes to the consortium, executed in order and all
+    /// or none once the votes pass; see [`crate::governance`]. Proposing
+    /// counts as approving.
+    Propose {
+        actions: Vec<Action>,
+        /// How long the vote stays open, in milliseconds of block time.
+        voting_period_ms: u64,
+    },
+    /// A voter approves or rejects an open proposal; a later vote replaces
+    /// an earlier one.
+    Vote { proposal: u64, approve: bool },
+    /// The proposer withdraws its open proposal.
+    Withdraw { proposal: u64 },
 }
 
 impl TxKind {
@@ -120,6 +135,9 @@ impl TxKind {
             TxKind::Unfreeze { .. } => "unfreeze",
             TxKind::Mint { .. } => "mint",
             TxKind::Burn { .. } => "burn",
+            TxKind::Propose { .. } => "propose",
+            TxKind::Vote { .. } => "vote",
+            TxKind::Withdraw { .. } => "withdraw",
         }
     }
 }
@@ -167,6 +185,10 @@ pub enum DecodeError {
     MemoTooLong { len: usize, max: usize },
     #[error("batch transfer has {count} payouts; it needs 1 to {max}")]
     BatchSize { count: usize, max: usize },
+    #[error("proposal has {count} actions; it needs 1 to {max}")]
+    ProposalSize { count: usize, max: usize },
+    #[error("a proposal's action carries a name or address past its length limit")]
+    ActionTooLong,
 }
 
 impl Transaction {
@@ -217,6 +239,17 @@ impl Transaction {
                     count: payouts.len(),
                     max: BATCH_RECIPIENTS_MAX,
                 });
+            }
+        }
+        if let TxKind::Propose { actions, .. } = &self.kind {
+            if actions.is_empty() || actions.len() > ACTIONS_MAX {
+                return Err(DecodeError::ProposalSize {
+                    count: actions.len(),
+                    max: ACTIONS_MAX,
+                });
+            }
+            if !actions.iter().all(Action::within_bounds) {
+                return Err(DecodeError::ActionTooLong);
             }
         }
         Ok(())

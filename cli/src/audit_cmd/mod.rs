@@ -17,7 +17,7 @@ use hutong_node::client::Client;
 use hutong_node::keyfile;
 
 mod show;
-mod time;
+pub(crate) mod time;
 
 use time::{parse_duration_ms, parse_time_ms};
 
@@ -541,7 +541,7 @@ fn choice<T: serde::de::DeserializeOwned>(s: &str, flag: &str, allowed: &str) ->
 }
 
 fn verify(file: &Path, genesis: &Path) -> Result<()> {
-    let genesis = crate::load_genesis(genesis)?;
+    let genesis = crate::genesis_cmd::load_genesis(genesis)?;
     let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
     match hutong_audit::proof::verify_file(&bytes, &genesis) {
         Ok(claims) => {

@@ -167,7 +167,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             dir.display()
         );
     }
-    let genesis = crate::load_genesis(&dir.join("genesis.toml"))?;
+    let genesis = crate::genesis_cmd::load_genesis(&dir.join("genesis.toml"))?;
     let validators = genesis.validators().count();
     if validators != args.validators {
         bail!(

@@ -7,8 +7,10 @@ mod harness;
 
 mod bench;
 mod byzantine;
+mod ceremony;
 mod commit;
 mod faults;
+mod governance;
 mod hostile;
 mod partitions;
 mod regulator;

@@ -233,6 +233,9 @@ pub fn edges_of_block(
                 Amount(0),
                 institution_of,
             ),
+            // Governance moves no money and touches no customer account:
+            // it is read through `hutong_getProposals`, not this graph.
+            TxKind::Propose { .. } | TxKind::Vote { .. } | TxKind::Withdraw { .. } => {}
         }
     }
     out

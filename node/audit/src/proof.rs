@@ -262,6 +262,26 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
             "type": kind.name(),
             "amount": amount(asset, a),
         }),
+        TxKind::Propose {
+            actions,
+            voting_period_ms,
+        } => json!({
+            "type": kind.name(),
+            "actions": actions
+                .iter()
+                .map(hutong_wire::gov::ActionView::from)
+                .collect::<Vec<_>>(),
+            "voting_period_ms": voting_period_ms,
+        }),
+        TxKind::Vote { proposal, approve } => json!({
+            "type": kind.name(),
+            "proposal": proposal,
+            "approve": approve,
+        }),
+        TxKind::Withdraw { proposal } => json!({
+            "type": kind.name(),
+            "proposal": proposal,
+        }),
     }
 }
 

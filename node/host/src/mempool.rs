@@ -74,6 +74,10 @@ pub enum Rejection {
     },
     #[error("sender {sender} is frozen")]
     SenderFrozen { sender: String },
+    #[error(
+        "the key of {sender} was rotated away by governance; sign with the account's current key"
+    )]
+    RetiredKey { sender: String },
     #[error("transaction expired at {expiry}")]
     Expired { expiry: String },
     #[error("another transaction with sequence {sequence} from this sender is pending")]
@@ -95,6 +99,7 @@ impl Rejection {
             Rejection::StaleSequence { .. } => "stale_sequence",
             Rejection::SequenceTooFar { .. } => "sequence_too_far",
             Rejection::SenderFrozen { .. } => "sender_frozen",
+            Rejection::RetiredKey { .. } => "retired_key",
             Rejection::Expired { .. } => "expired",
             Rejection::SequenceTaken { .. } => "sequence_taken",
             Rejection::Busy { .. } => "busy",
@@ -113,7 +118,7 @@ impl Rejection {
         )
     }
 
-    pub const ALL_CODES: [&'static str; 12] = [
+    pub const ALL_CODES: [&'static str; 13] = [
         "too_large",
         "malformed",
         "wrong_chain",
@@ -122,6 +127,7 @@ impl Rejection {
         "stale_sequence",
         "sequence_too_far",
         "sender_frozen",
+        "retired_key",
         "expired",
         "sequence_taken",
         "busy",
@@ -247,6 +253,12 @@ impl Mempool {
                 sender: decoded.sender.to_string(),
             });
         };
+        // A key rotated away signs for nothing (execution says the same).
+        if account.owner != decoded.tx.tx.sender {
+            return Err(Rejection::RetiredKey {
+                sender: decoded.sender.to_string(),
+            });
+        }
         if account.frozen.is_some() {
             return Err(Rejection::SenderFrozen {
                 sender: decoded.sender.to_string(),

@@ -143,6 +143,43 @@ pub fn peer_id_of(key: &hutong_runtime::PublicKey) -> Result<PeerId, String> {
         .map_err(|e| format!("{key} is not an ed25519 public key: {e}"))
 }
 
+/// Where to dial a node whose address hint (from genesis or a member card)
+/// is `hint`: the hint with `/p2p/<peer id>` of `node_key` appended, so
+/// that the connection is refused unless that key answers. The hint must
+/// reach a TCP port (`/ip4/…/tcp/…`, `/dns4/…/tcp/…`) and may already end
+/// in the same peer id, never in another.
+pub fn dial_address(hint: &str, node_key: &hutong_runtime::PublicKey) -> Result<Multiaddr, String> {
+    use libp2p::multiaddr::Protocol;
+    let mut addr: Multiaddr = hint
+        .parse()
+        .map_err(|e| format!("{hint:?} is not a multiaddr: {e}"))?;
+    let id = peer_id_of(node_key)?;
+    if let Some(Protocol::P2p(named)) = addr.iter().last() {
+        if named != id {
+            return Err(format!(
+                "{hint:?} names peer {named}, but the node key's peer id is {id}"
+            ));
+        }
+        addr.pop();
+    }
+    if !addr.iter().any(|p| matches!(p, Protocol::Tcp(_))) {
+        return Err(format!(
+            "{hint:?} has no TCP port; write it like /ip4/10.0.0.1/tcp/26600"
+        ));
+    }
+    Ok(addr.with(Protocol::P2p(id)))
+}
+
+/// The TCP port of an address hint, if it has one.
+pub fn tcp_port(hint: &str) -> Option<u16> {
+    use libp2p::multiaddr::Protocol;
+    let addr: Multiaddr = hint.parse().ok()?;
+    addr.iter().find_map(|p| match p {
+        Protocol::Tcp(port) => Some(port),
+        _ => None,
+    })
+}
+
 impl Network {
     /// Builds the swarm and starts listening. Returns the network task and
     /// the handle other tasks send through.

@@ -97,6 +97,20 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
     m.register_method(method::STATUS, |_, ctx, _| {
         Ok::<_, ErrorObjectOwned>(views::status(ctx))
     })?;
+    m.register_method(method::GET_PARAMETERS, |_, ctx, _| views::parameters(ctx))?;
+    m.register_method(method::GET_PROPOSAL, |params, ctx, _| {
+        let id: u64 = one(&params)?;
+        views::proposal(ctx, id)
+    })?;
+    m.register_method(method::GET_PROPOSALS, |params, ctx, _| {
+        // No parameters at all means the first page of every status.
+        let q: hutong_wire::gov::ProposalsQuery = if params.as_str().is_none() {
+            Default::default()
+        } else {
+            one(&params)?
+        };
+        views::proposals(ctx, q)
+    })?;
     m.register_subscription(
         method::SUBSCRIBE_BLOCKS,
         method::BLOCK_NOTIFICATION,

@@ -3,9 +3,14 @@
 
 use hutong_host::util::lock;
 use hutong_runtime::crypto::Hash;
+use hutong_runtime::governance::{Consortium, Proposal};
 use hutong_runtime::receipt::{Effect, Outcome};
-use hutong_runtime::state::AccountKind;
+use hutong_runtime::state::{AccountKind, StateKey, StateValue};
+use hutong_runtime::TimestampMs;
 use hutong_runtime::{Address, Receipt};
+use hutong_wire::gov::{
+    ParametersView, ProposalView, ProposalsPage, ProposalsQuery, PROPOSALS_PAGE_MAX,
+};
 use hutong_wire::rpc::{
     AccountView, AssetView, BlockQuery, BlockView, CertView, ClaimView, EffectView, FreezeView,
     ReceiptView, RejectionData, RootsView, StatusView, TxStatus,
@@ -74,6 +79,41 @@ pub fn effect(e: &Effect) -> EffectView {
         Effect::Unfrozen { account } => EffectView::Unfrozen {
             account: account.to_string(),
         },
+        Effect::ProposalCreated { proposal } => EffectView::ProposalCreated {
+            proposal: *proposal,
+        },
+        Effect::Voted {
+            proposal,
+            approve,
+            approvals,
+            rejections,
+            voters,
+        } => EffectView::Voted {
+            proposal: *proposal,
+            approve: *approve,
+            approvals: *approvals,
+            rejections: *rejections,
+            voters: *voters,
+        },
+        Effect::ProposalWithdrawn { proposal } => EffectView::ProposalWithdrawn {
+            proposal: *proposal,
+        },
+        Effect::ProposalExecuted { proposal, epoch } => EffectView::ProposalExecuted {
+            proposal: *proposal,
+            epoch: *epoch,
+        },
+        Effect::ProposalRejected { proposal } => EffectView::ProposalRejected {
+            proposal: *proposal,
+        },
+        Effect::ProposalFailed {
+            proposal,
+            action,
+            problem,
+        } => EffectView::ProposalFailed {
+            proposal: *proposal,
+            action: *action,
+            code: problem.code().to_string(),
+        },
     }
 }
 
@@ -126,25 +166,36 @@ pub fn tx_status(ctx: &RpcContext, hash: &Hash) -> Result<TxStatus, ErrorObjectO
 }
 
 pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorObjectOwned> {
-    use hutong_runtime::state::{StateKey, StateValue};
     let db = &ctx.ledger.db;
-    let account = match db.state(&StateKey::Account(address)).map_err(internal)? {
-        Some(StateValue::Account(a)) => a,
-        _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+    // A rotated institution key's address answers with the account it
+    // signs for (under that account's own address).
+    let (address, account) = match db.state(&StateKey::Account(address)).map_err(internal)? {
+        Some(StateValue::Account(a)) => (address, a),
+        _ => match db.state(&StateKey::KeyAlias(address)).map_err(internal)? {
+            Some(StateValue::KeyAlias(target)) => {
+                match db.state(&StateKey::Account(target)).map_err(internal)? {
+                    Some(StateValue::Account(a)) => (target, a),
+                    _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+                }
+            }
+            _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+        },
     };
     let mut balances = std::collections::BTreeMap::new();
-    for asset in &ctx.ledger.genesis.assets {
+    // Every asset, those added by vote too.
+    for code in consortium(ctx)?.assets {
         if let Some(StateValue::Balance(b)) = db
-            .state(&StateKey::Balance(address, asset.code))
+            .state(&StateKey::Balance(address, code))
             .map_err(internal)?
         {
-            balances.insert(asset.code.to_string(), b.balance.0.to_string());
+            balances.insert(code.to_string(), b.balance.0.to_string());
         }
     }
     let (kind, tier) = match account.kind {
         AccountKind::Customer { tier, .. } => ("customer", Some(tier.0)),
         AccountKind::Institution => ("institution", None),
         AccountKind::Regulator => ("regulator", None),
+        AccountKind::Retired => ("retired", None),
     };
     Ok(AccountView {
         address: address.to_string(),
@@ -233,6 +284,110 @@ pub fn block(ctx: &RpcContext, q: BlockQuery) -> Result<BlockView, ErrorObjectOw
     })
 }
 
+/// The consortium as of the latest executed block.
+pub fn consortium(ctx: &RpcContext) -> Result<Consortium, ErrorObjectOwned> {
+    match ctx
+        .ledger
+        .db
+        .state(&StateKey::Consortium)
+        .map_err(internal)?
+    {
+        Some(StateValue::Consortium(c)) => Ok(c),
+        _ => Err(err(code::INTERNAL, "the state holds no consortium")),
+    }
+}
+
+fn params(ctx: &RpcContext) -> Result<hutong_runtime::Params, ErrorObjectOwned> {
+    match ctx.ledger.db.state(&StateKey::Params).map_err(internal)? {
+        Some(StateValue::Params(p)) => Ok(p),
+        _ => Err(err(code::INTERNAL, "the state holds no parameters")),
+    }
+}
+
+/// Every asset, those added by vote too, from the state.
+fn assets(ctx: &RpcContext) -> Result<Vec<AssetView>, ErrorObjectOwned> {
+    let mut out = Vec::new();
+    for code in consortium(ctx)?.assets {
+        if let Some(StateValue::Asset(a)) = ctx
+            .ledger
+            .db
+            .state(&StateKey::Asset(code))
+            .map_err(internal)?
+        {
+            out.push(AssetView {
+                code: a.code.to_string(),
+                decimals: a.decimals,
+                issuer: a.issuer.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `hutong_getParameters`.
+pub fn parameters(ctx: &RpcContext) -> Result<ParametersView, ErrorObjectOwned> {
+    let height = ctx.ledger.executed().height;
+    Ok(ParametersView::of(&consortium(ctx)?, &params(ctx)?, height))
+}
+
+fn proposal_at(ctx: &RpcContext, id: u64) -> Result<Option<Proposal>, ErrorObjectOwned> {
+    match ctx
+        .ledger
+        .db
+        .state(&StateKey::Proposal(id))
+        .map_err(internal)?
+    {
+        Some(StateValue::Proposal(p)) => Ok(Some(p)),
+        _ => Ok(None),
+    }
+}
+
+/// `hutong_getProposal`.
+pub fn proposal(ctx: &RpcContext, id: u64) -> Result<ProposalView, ErrorObjectOwned> {
+    let now = TimestampMs(ctx.ledger.executed().timestamp_ms);
+    let c = consortium(ctx)?;
+    match proposal_at(ctx, id)? {
+        Some(p) => Ok(ProposalView::of(&p, &c, now)),
+        None => Err(err(code::NOT_FOUND, format!("no proposal {id}"))),
+    }
+}
+
+/// `hutong_getProposals`: newest first, one page.
+pub fn proposals(ctx: &RpcContext, q: ProposalsQuery) -> Result<ProposalsPage, ErrorObjectOwned> {
+    let limit = q.limit.unwrap_or(20).clamp(1, PROPOSALS_PAGE_MAX) as usize;
+    let next_id = match ctx
+        .ledger
+        .db
+        .state(&StateKey::Proposals)
+        .map_err(internal)?
+    {
+        Some(StateValue::Proposals(index)) => index.next_id,
+        _ => 0,
+    };
+    let now = TimestampMs(ctx.ledger.executed().timestamp_ms);
+    let c = consortium(ctx)?;
+    let mut id = q.before.unwrap_or(next_id).min(next_id);
+    let mut proposals = Vec::new();
+    // Bounded: at most this many proposals are read for one page, however
+    // rare the filtered status is.
+    let mut budget = 10 * PROPOSALS_PAGE_MAX as usize;
+    while id > 0 && proposals.len() < limit && budget > 0 {
+        id -= 1;
+        budget -= 1;
+        let Some(p) = proposal_at(ctx, id)? else {
+            continue;
+        };
+        let view = ProposalView::of(&p, &c, now);
+        if q.status.as_deref().is_none_or(|s| s == view.status) {
+            proposals.push(view);
+        }
+    }
+    Ok(ProposalsPage {
+        proposals,
+        next: (id > 0).then_some(id),
+    })
+}
+
 /// The node's status, as `hutong_status` returns it.
 pub fn status(ctx: &RpcContext) -> StatusView {
     let executed = ctx.ledger.executed();
@@ -248,15 +403,17 @@ pub fn status(ctx: &RpcContext) -> StatusView {
         timestamp_ms: executed.timestamp_ms,
         consensus: lock(&ctx.status.consensus).clone(),
         validators: ctx.status.validators,
-        assets: genesis
-            .assets
-            .iter()
-            .map(|a| AssetView {
-                code: a.code.to_string(),
-                decimals: a.decimals,
-                issuer: a.issuer.to_string(),
-            })
-            .collect(),
+        assets: assets(ctx).unwrap_or_else(|_| {
+            genesis
+                .assets
+                .iter()
+                .map(|a| AssetView {
+                    code: a.code.to_string(),
+                    decimals: a.decimals,
+                    issuer: a.issuer.to_string(),
+                })
+                .collect()
+        }),
         peers: lock(&ctx.status.peers).clone(),
         mempool: lock(&ctx.admission.pool).stats(),
         halted: ctx.status.halt.reason(),

@@ -246,9 +246,8 @@ impl hutong_host::host::HostStore for Db {
     }
 
     fn account_sequence(&self, address: &hutong_runtime::Address) -> Option<u64> {
-        use hutong_runtime::state::{StateKey, StateValue};
-        match self.state(&StateKey::Account(*address)) {
-            Ok(Some(StateValue::Account(a))) => Some(a.sequence.0),
+        match self.signer_account(address) {
+            Ok(Some(a)) => Some(a.sequence.0),
             _ => None,
         }
     }

@@ -30,6 +30,26 @@ impl Db {
         Ok(value)
     }
 
+    /// The account a key signs for: the one at the key's address or, for
+    /// an institution key rotated in by governance, the account its alias
+    /// points to (as execution resolves it).
+    pub fn signer_account(
+        &self,
+        key_address: &hutong_runtime::Address,
+    ) -> Result<Option<hutong_runtime::Account>, DbError> {
+        if let Some(StateValue::Account(a)) = self.state(&StateKey::Account(*key_address))? {
+            return Ok(Some(a));
+        }
+        let Some(StateValue::KeyAlias(target)) = self.state(&StateKey::KeyAlias(*key_address))?
+        else {
+            return Ok(None);
+        };
+        match self.state(&StateKey::Account(target))? {
+            Some(StateValue::Account(a)) => Ok(Some(a)),
+            _ => Ok(None),
+        }
+    }
+
     /// The latest durable value of a state key, from the database.
     fn read_state(&self, key: &StateKey) -> Result<Option<StateValue>, DbError> {
         if !key.in_tree() {

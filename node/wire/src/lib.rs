@@ -14,11 +14,13 @@
 //! - [`keys`]: consensus signatures with node keys.
 //! - [`rpc`]: the JSON-RPC interface's request, response and notification
 //!   types.
+//! - [`gov`]: the JSON-RPC views of the consortium and its proposals.
 
 #![forbid(unsafe_code)]
 
 pub mod attestation;
 pub mod chain;
+pub mod gov;
 pub mod keys;
 pub mod p2p;
 pub mod payload;

@@ -7,7 +7,8 @@
 //!
 //! Methods, all under `hutong_` (see [`method`]): `submitTransaction`,
 //! `submitTransactions`, `getTransaction`, `getAccount`, `getBlock`,
-//! `status`, and the subscriptions `subscribeBlocks` (notification
+//! `status`, `getParameters`, `getProposals`, `getProposal` (their
+//! answers are in [`crate::gov`]), and the subscriptions `subscribeBlocks` (notification
 //! [`BlockNotice`]) and `subscribeTransaction` (one [`TxStatus`] at
 //! finality). The regulator's audit methods are `hutong_audit`'s
 //! (`hutong_audit::api`).
@@ -24,6 +25,9 @@ pub mod method {
     pub const GET_ACCOUNT: &str = "hutong_getAccount";
     pub const GET_BLOCK: &str = "hutong_getBlock";
     pub const STATUS: &str = "hutong_status";
+    pub const GET_PARAMETERS: &str = "hutong_getParameters";
+    pub const GET_PROPOSALS: &str = "hutong_getProposals";
+    pub const GET_PROPOSAL: &str = "hutong_getProposal";
     pub const SUBSCRIBE_BLOCKS: &str = "hutong_subscribeBlocks";
     pub const BLOCK_NOTIFICATION: &str = "hutong_block";
     pub const UNSUBSCRIBE_BLOCKS: &str = "hutong_unsubscribeBlocks";
@@ -186,6 +190,36 @@ pub enum EffectView {
     },
     Unfrozen {
         account: String,
+    },
+    ProposalCreated {
+        proposal: u64,
+    },
+    /// A vote recorded, with the tally after it.
+    Voted {
+        proposal: u64,
+        approve: bool,
+        approvals: u16,
+        rejections: u16,
+        voters: u16,
+    },
+    ProposalWithdrawn {
+        proposal: u64,
+    },
+    /// Executed; `epoch` is the new epoch if the validator set changed.
+    ProposalExecuted {
+        proposal: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        epoch: Option<u64>,
+    },
+    ProposalRejected {
+        proposal: u64,
+    },
+    /// Passed, but action `action` could not execute (`code`); nothing was
+    /// applied.
+    ProposalFailed {
+        proposal: u64,
+        action: u8,
+        code: String,
     },
 }
 

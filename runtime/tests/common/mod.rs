@@ -4,6 +4,9 @@
 
 #![allow(dead_code)]
 
+use hutong_runtime::governance::{
+    ConsensusTiming, Consortium, MemberEntry, MemberRole, RegulatorEntry, VotingRules,
+};
 use hutong_runtime::state::{
     Account, AccountKind, AssetInfo, AssetLimits, Params, StateKey, StateValue, TierParams,
 };
@@ -69,6 +72,11 @@ pub struct Chain {
     /// i % 4 == 0, tier 2 otherwise.
     pub customers: Vec<Keypair>,
     pub state_roots: Vec<Hash>,
+    /// With [`Chain::governed`]: the members' institution keys (bank A,
+    /// bank B, then the others) and node keys, in validator order.
+    pub members: Vec<Keypair>,
+    pub nodes: Vec<Keypair>,
+    pub regulator_node: Option<Keypair>,
 }
 
 pub fn addr(k: &Keypair) -> Address {
@@ -77,6 +85,17 @@ pub fn addr(k: &Keypair) -> Address {
 
 impl Chain {
     pub fn new(customers: usize, seed: u64) -> Chain {
+        Chain::build(customers, seed, None)
+    }
+
+    /// A chain whose state also holds the consortium: `members` validator
+    /// members (bank A, bank B and more, at least 2) and the regulator,
+    /// voting by `voting`.
+    pub fn governed(customers: usize, seed: u64, members: usize, voting: VotingRules) -> Chain {
+        Chain::build(customers, seed, Some((members, voting)))
+    }
+
+    fn build(customers: usize, seed: u64, governed: Option<(usize, VotingRules)>) -> Chain {
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
         let bank_a = Keypair::generate(&mut rng);
         let bank_b = Keypair::generate(&mut rng);
@@ -138,6 +157,59 @@ impl Chain {
                 }),
             ));
         }
+        let mut members = Vec::new();
+        let mut nodes = Vec::new();
+        let mut regulator_node = None;
+        if let Some((count, voting)) = governed {
+            members.push(bank_a.clone());
+            members.push(bank_b.clone());
+            for _ in 2..count {
+                let k = Keypair::generate(&mut rng);
+                state.push((
+                    StateKey::Account(addr(&k)),
+                    StateValue::Account(Account {
+                        owner: k.public(),
+                        kind: AccountKind::Institution,
+                        institution: addr(&k),
+                        sequence: Nonce(0),
+                        frozen: None,
+                    }),
+                ));
+                members.push(k);
+            }
+            nodes = (0..count).map(|_| Keypair::generate(&mut rng)).collect();
+            let reg_node = Keypair::generate(&mut rng);
+            let consortium = Consortium {
+                epoch: 0,
+                epoch_start: Height(1),
+                dev_chain: false,
+                members: members
+                    .iter()
+                    .zip(&nodes)
+                    .enumerate()
+                    .map(|(i, (m, n))| MemberEntry {
+                        name: format!("member-{i}"),
+                        account: addr(m),
+                        institution_key: m.public(),
+                        node_key: n.public(),
+                        role: MemberRole::Validator,
+                        p2p_address: None,
+                    })
+                    .collect(),
+                regulators: vec![RegulatorEntry {
+                    name: "regulator".into(),
+                    account: addr(&regulator),
+                    key: regulator.public(),
+                    node_key: reg_node.public(),
+                    p2p_address: None,
+                }],
+                assets: vec![cny(), hkd()],
+                voting,
+                timing: ConsensusTiming::default(),
+            };
+            state.push((StateKey::Consortium, StateValue::Consortium(consortium)));
+            regulator_node = Some(reg_node);
+        }
         let mut store = MemStore::new();
         let update =
             prepare_commit(&store, 0, state.into_iter().map(|(k, v)| (k, Some(v)))).unwrap();
@@ -153,6 +225,9 @@ impl Chain {
             regulator,
             customers,
             state_roots: vec![root],
+            members,
+            nodes,
+            regulator_node,
         }
     }
 
@@ -285,5 +360,30 @@ impl ApplyUpdate for MemStore {
     fn apply_update(&mut self, update: hutong_runtime::StateUpdate) {
         use hutong_runtime::StateStore;
         self.apply(update).unwrap();
+    }
+}
+
+/// Governance reads and transactions.
+impl Chain {
+    pub fn consortium(&self) -> Consortium {
+        match read_value(&self.store, &StateKey::Consortium).unwrap() {
+            Some(StateValue::Consortium(c)) => c,
+            other => panic!("no consortium: {other:?}"),
+        }
+    }
+
+    pub fn proposal(&self, id: u64) -> hutong_runtime::governance::Proposal {
+        match read_value(&self.store, &StateKey::Proposal(id)).unwrap() {
+            Some(StateValue::Proposal(p)) => p,
+            other => panic!("no proposal {id}: {other:?}"),
+        }
+    }
+
+    /// A transaction signed by `key` for the account at `account` (whose
+    /// address is not the key's after a key rotation).
+    pub fn tx_for(&self, account: Address, key: &Keypair, kind: TxKind) -> SignedTransaction {
+        let mut tx = self.unsigned(key, kind);
+        tx.sequence = self.sequence(&account);
+        tx.sign(key)
     }
 }

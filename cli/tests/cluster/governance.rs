@@ -1,0 +1,182 @@
+//! Governance by vote on a running consortium, through `hutong gov`: a
+//! tier limit raised by vote (a transfer above the old limit then
+//! succeeds on every node), an institution key rotated (the old key is
+//! refused at admission with `retired_key`, the new one signs for the same
+//! account), and the proposals and parameters as JSON-RPC shows them.
+
+use crate::harness::*;
+
+fn gov(cluster: &Cluster, args: &[&str]) -> String {
+    let mut all = vec!["gov", "--rpc", &cluster.nodes[0].rpc];
+    all.extend_from_slice(args);
+    hutong(&all)
+}
+
+fn key_path(cluster: &Cluster, name: &str) -> String {
+    cluster
+        .keys
+        .join(format!("{name}.key"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn tier_limits_and_keys_change_by_vote() {
+    let _one = exclusive();
+    let mut cluster = Cluster::new();
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let mut wallets = demo_wallets(&cluster, 8).await;
+        // account-1 is tier 1: at most 5,000.00 CNY in one transfer.
+        let over = 600_000;
+        let tx = wallets.transfer(0, 1, over);
+        let h = cluster.client(0).submit(&tx).await.unwrap();
+        let status = cluster
+            .client(0)
+            .wait_final(&h, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let receipt = status.receipt().unwrap();
+        assert_eq!(receipt.code.as_deref(), Some("single_limit_exceeded"));
+
+        // bank-a proposes to raise it; wallet-b and mall-c approve.
+        let out = gov(
+            &cluster,
+            &[
+                "propose",
+                "--key",
+                &key_path(&cluster, "bank-a.institution"),
+                "--voting-period",
+                "1h",
+                "--wait",
+                "set-tier-limits",
+                "--tier",
+                "1",
+                "--name",
+                "basic",
+                "--asset",
+                "CNY",
+                "--single-max",
+                "10000.00",
+                "--daily-max",
+                "40000.00",
+            ],
+        );
+        assert!(out.contains("proposal_created"), "{out}");
+        let listed = gov(&cluster, &["list", "--status", "open"]);
+        assert!(
+            listed.contains("tier 1 CNY limits") && listed.contains("1/3 of 4"),
+            "{listed}"
+        );
+        for voter in ["wallet-b", "mall-c"] {
+            gov(
+                &cluster,
+                &[
+                    "vote",
+                    "--key",
+                    &key_path(&cluster, &format!("{voter}.institution")),
+                    "--wait",
+                    "0",
+                    "approve",
+                ],
+            );
+        }
+        let p = cluster.client(1).proposal(0).await.unwrap();
+        assert_eq!(p.status, "executed", "{p:?}");
+        assert_eq!(p.tally.approvals, 3);
+        // A late vote is refused with its code.
+        let late = Command::new(BIN)
+            .args(["gov", "--rpc", &cluster.nodes[0].rpc, "vote", "--key"])
+            .arg(key_path(&cluster, "ride-d.institution"))
+            .args(["--wait", "0", "approve"])
+            .output()
+            .unwrap();
+        assert!(!late.status.success());
+        assert!(
+            String::from_utf8_lossy(&late.stderr).contains("proposal_closed"),
+            "{}",
+            String::from_utf8_lossy(&late.stderr)
+        );
+        // The new limit rules on every node.
+        let params = cluster.client(3).parameters().await.unwrap();
+        let tier1 = params.tiers.iter().find(|t| t.tier == 1).unwrap();
+        let cny = tier1.limits.iter().find(|l| l.asset == "CNY").unwrap();
+        assert_eq!(cny.single_max, "1000000");
+        let tx = wallets.transfer(0, 1, over);
+        let h = cluster.client(2).submit(&tx).await.unwrap();
+        wait_committed(&cluster.client(0), &[h]).await;
+
+        // bank-a rotates its institution key.
+        let new_key = cluster.keys.join("bank-a.institution-2.key");
+        hutong(&["keys", "new", "--out", new_key.to_str().unwrap()]);
+        let new_public = keyfile::read(&new_key).unwrap().public().to_hex();
+        let out = gov(
+            &cluster,
+            &[
+                "propose",
+                "--key",
+                &key_path(&cluster, "bank-a.institution"),
+                "--wait",
+                "rotate-institution-key",
+                "bank-a",
+                "--institution-key",
+                &new_public,
+            ],
+        );
+        assert!(out.contains("proposal_created"), "{out}");
+        for voter in ["wallet-b", "ride-d"] {
+            gov(
+                &cluster,
+                &[
+                    "vote",
+                    "--key",
+                    &key_path(&cluster, &format!("{voter}.institution")),
+                    "--wait",
+                    "1",
+                    "approve",
+                ],
+            );
+        }
+        assert_eq!(
+            cluster.client(0).proposal(1).await.unwrap().status,
+            "executed"
+        );
+        let bank_a = Address::of(&cluster.key("bank-a.institution").public());
+        let to = Address::of(&cluster.key("account-2").public()).to_string();
+        let mint = |key: &Path| {
+            Command::new(BIN)
+                .args(["tx", "--rpc", &cluster.nodes[1].rpc, "--key"])
+                .arg(key)
+                .args([
+                    "--wait", "mint", "--to", &to, "--asset", "CNY", "--amount", "1.00",
+                ])
+                .output()
+                .unwrap()
+        };
+        // The old key is refused at admission; the new one signs for the
+        // same account.
+        let old = mint(&cluster.keys.join("bank-a.institution.key"));
+        assert!(!old.status.success());
+        assert!(
+            String::from_utf8_lossy(&old.stderr).contains("retired_key"),
+            "{}",
+            String::from_utf8_lossy(&old.stderr)
+        );
+        let before = cluster.client(0).account(&bank_a).await.unwrap().sequence;
+        let new = mint(&new_key);
+        assert!(
+            new.status.success(),
+            "{}",
+            String::from_utf8_lossy(&new.stderr)
+        );
+        let after = cluster.client(0).account(&bank_a).await.unwrap().sequence;
+        assert_eq!(after, before + 1);
+
+        let h = cluster.height(0).await.unwrap();
+        cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;
+    });
+}
