@@ -85,6 +85,11 @@ fn tier_limits_and_keys_change_by_vote() {
                 ],
             );
         }
+        // The votes waited on node 0; the others may be a block behind.
+        let h0 = cluster.height(0).await.unwrap();
+        for i in 1..5 {
+            cluster.wait_height(i, h0, Duration::from_secs(60)).await;
+        }
         let p = cluster.client(1).proposal(0).await.unwrap();
         assert_eq!(p.status, "executed", "{p:?}");
         assert_eq!(p.tally.approvals, 3);
@@ -166,14 +171,15 @@ fn tier_limits_and_keys_change_by_vote() {
             "{}",
             String::from_utf8_lossy(&old.stderr)
         );
-        let before = cluster.client(0).account(&bank_a).await.unwrap().sequence;
+        // Read from the node the mint waited on (others may lag a block).
+        let before = cluster.client(1).account(&bank_a).await.unwrap().sequence;
         let new = mint(&new_key);
         assert!(
             new.status.success(),
             "{}",
             String::from_utf8_lossy(&new.stderr)
         );
-        let after = cluster.client(0).account(&bank_a).await.unwrap().sequence;
+        let after = cluster.client(1).account(&bank_a).await.unwrap().sequence;
         assert_eq!(after, before + 1);
 
         let h = cluster.height(0).await.unwrap();
