@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(stx) => assert_eq!(plain.as_ref().ok(), Some(stx)),
         Err(DecodeError::Malformed { .. }) => assert!(plain.is_err()),
         Err(DecodeError::TooLarge { len, .. }) => assert!(*len > TX_BYTES_MAX),
-        Err(DecodeError::MemoTooLong { .. } | DecodeError::BatchSize { .. }) => {
+        Err(
+            DecodeError::MemoTooLong { .. }
+            | DecodeError::BatchSize { .. }
+            | DecodeError::ProposalSize { .. }
+            | DecodeError::ActionTooLong,
+        ) => {
             let stx = plain.expect("a bounds error comes after a good decode");
             assert!(stx.tx.check_bounds().is_err());
         }

@@ -13,8 +13,9 @@ use hutong_consensus::types::{
 use hutong_genesis::template::{generate, TemplateOptions};
 use hutong_genesis::Genesis;
 use hutong_runtime::block::{prove_tx, tx_root};
+use hutong_runtime::governance::{Action, ConsensusTiming, MemberRole};
 use hutong_runtime::receipt::{Effect, FailureReason, Outcome, Receipt};
-use hutong_runtime::state::StateKey;
+use hutong_runtime::state::{AssetLimits, StateKey};
 use hutong_runtime::store::{prove, MemStore, StateProof};
 use hutong_runtime::tx::{Expiry, FreezeReason, Payout};
 use hutong_runtime::{
@@ -134,6 +135,42 @@ pub fn transactions() -> Vec<SignedTransaction> {
             asset: AssetCode::new("EURC1").expect("valid code"),
             amount: Amount(5),
         },
+        // Governance: a proposal with actions of each shape, a vote, a
+        // withdrawal.
+        TxKind::Propose {
+            actions: vec![
+                Action::AddMember {
+                    name: "bank-e".into(),
+                    institution_key: key(5).public(),
+                    node_key: key(6).public(),
+                    role: MemberRole::Validator,
+                    p2p_address: Some("/ip4/10.0.0.5/tcp/26600".into()),
+                },
+                Action::RotateInstitutionKey {
+                    name: "bank-a".into(),
+                    institution_key: key(7).public(),
+                },
+                Action::SetTierLimits {
+                    tier: Tier(1),
+                    name: "basic".into(),
+                    limits: AssetLimits {
+                        asset: cny(),
+                        single_max: Amount(10),
+                        daily_max: Amount(20),
+                        step_up_threshold: Some(Amount(5)),
+                    },
+                },
+                Action::SetConsensusTiming {
+                    timing: ConsensusTiming::default(),
+                },
+            ],
+            voting_period_ms: 86_400_000,
+        },
+        TxKind::Vote {
+            proposal: 3,
+            approve: false,
+        },
+        TxKind::Withdraw { proposal: 3 },
     ];
     let mut out = Vec::new();
     for (i, kind) in kinds.into_iter().enumerate() {
