@@ -8,8 +8,12 @@ use hutong_runtime::crypto::Hash;
 use hutong_runtime::{ChainId, Keypair, PublicKey, Signature};
 use sha2::{Digest as _, Sha256};
 
-/// Domain tag of an attestation's signed message and of a batch digest.
+/// Domain tag of a batch digest.
 const ATTEST_DOMAIN: &[u8] = b"hutong/attest/v1";
+/// Domain tag of an attestation's signed message. v2 binds the attesting
+/// validator's index: the statement names its signer, so it cannot be
+/// shown under another index (found by the `txs_gossip` fuzz target).
+const ATTEST_SIGNATURE_DOMAIN: &[u8] = b"hutong/attest/v2";
 
 /// A validator's signed statement that every signature in a batch is
 /// valid.
@@ -19,7 +23,8 @@ pub struct Attestation {
     pub digest: Hash,
     /// The attesting validator's index.
     pub validator: u16,
-    /// Its node key's signature of the digest, tagged with the chain.
+    /// Its node key's signature of the digest and its index, tagged with
+    /// the chain.
     pub signature: Signature,
 }
 
@@ -28,14 +33,17 @@ impl Attestation {
         Attestation {
             digest,
             validator,
-            signature: key.sign(&attest_message(chain_id, &digest)),
+            signature: key.sign(&attest_message(chain_id, validator, &digest)),
         }
     }
 
-    /// Whether `key` signed it.
+    /// Whether `key` signed it, under the index it names.
     pub fn verify(&self, chain_id: ChainId, key: &PublicKey) -> bool {
-        key.verify(&attest_message(chain_id, &self.digest), &self.signature)
-            .is_ok()
+        key.verify(
+            &attest_message(chain_id, self.validator, &self.digest),
+            &self.signature,
+        )
+        .is_ok()
     }
 }
 
@@ -53,10 +61,11 @@ pub fn batch_digest(chain_id: ChainId, raws: &[Vec<u8>]) -> Hash {
     Hash(h.finalize().into())
 }
 
-fn attest_message(chain_id: ChainId, digest: &Hash) -> Vec<u8> {
-    let mut m = Vec::with_capacity(ATTEST_DOMAIN.len() + 64);
-    m.extend_from_slice(ATTEST_DOMAIN);
+fn attest_message(chain_id: ChainId, validator: u16, digest: &Hash) -> Vec<u8> {
+    let mut m = Vec::with_capacity(ATTEST_SIGNATURE_DOMAIN.len() + 66);
+    m.extend_from_slice(ATTEST_SIGNATURE_DOMAIN);
     m.extend_from_slice(&chain_id.0);
+    m.extend_from_slice(&validator.to_le_bytes());
     m.extend_from_slice(&digest.0);
     m
 }
@@ -96,5 +105,11 @@ mod tests {
             ..a.clone()
         };
         assert!(!moved.verify(chain, &key.public()));
+        // Shown under another index, the same signature does not verify.
+        let relabeled = Attestation {
+            validator: 3,
+            ..a.clone()
+        };
+        assert!(!relabeled.verify(chain, &key.public()));
     }
 }
