@@ -226,7 +226,7 @@ fn make_card(args: CardArgs) -> Result<()> {
     describe_card(&card)
 }
 
-fn read_card(path: &Path) -> Result<Card> {
+pub(crate) fn read_card(path: &Path) -> Result<Card> {
     let label = path.display().to_string();
     let size = std::fs::metadata(path)
         .with_context(|| format!("cannot read card {label}"))?

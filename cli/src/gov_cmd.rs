@@ -16,6 +16,7 @@ use hutong_wire::gov::{ActionView, ProposalView, ProposalsQuery};
 use serde::Deserialize;
 
 use crate::audit_cmd::time::{parse_duration_ms, render_time};
+use crate::genesis_cmd::read_card;
 use crate::out::say;
 use crate::tx_cmd::{asset, decimals_of, parse_amount, runtime, send};
 
@@ -259,6 +260,15 @@ pub fn gov(args: GovArgs) -> Result<()> {
             GovCommand::Show { proposal } => {
                 let p = client.proposal(proposal).await?;
                 say!("{}", serde_json::to_string_pretty(&p)?);
+                let status = client.status().await?;
+                for (i, a) in p.actions.iter().enumerate() {
+                    if let ActionView::SetTierLimits { tier, name, limits } = a {
+                        say!(
+                            "action {i}: tier {tier} ({name}) {}",
+                            limits_text(limits, decimals_of(&status, &limits.asset).ok())
+                        );
+                    }
+                }
                 say!(
                     "proposal {} is {}: {} of {} voters approve, {} needed{}",
                     p.id,
@@ -275,10 +285,19 @@ pub fn gov(args: GovArgs) -> Result<()> {
                 Ok(())
             }
             GovCommand::Params => {
-                say!(
-                    "{}",
-                    serde_json::to_string_pretty(&client.parameters().await?)?
-                );
+                let params = client.parameters().await?;
+                say!("{}", serde_json::to_string_pretty(&params)?);
+                let status = client.status().await?;
+                for t in &params.tiers {
+                    for l in &t.limits {
+                        say!(
+                            "tier {} ({}) {}",
+                            t.tier,
+                            t.name,
+                            limits_text(l, decimals_of(&status, &l.asset).ok())
+                        );
+                    }
+                }
                 Ok(())
             }
         }
@@ -323,6 +342,40 @@ fn summary(p: &ProposalView) -> String {
         })
         .collect();
     names.join("; ")
+}
+
+/// Minor units as a person reads them: "10,000.00 CNY" (or the minor
+/// units, marked so, for an asset the node does not know yet).
+fn money(minor: &str, asset: &str, decimals: Option<u32>) -> String {
+    let (Some(d), Ok(v)) = (decimals, minor.parse::<u128>()) else {
+        return format!("{minor} minor units of {asset}");
+    };
+    let unit = 10u128.pow(d);
+    let whole = (v / unit).to_string();
+    let mut grouped = String::new();
+    for (i, ch) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    if d == 0 {
+        format!("{grouped} {asset}")
+    } else {
+        format!("{grouped}.{:0width$} {asset}", v % unit, width = d as usize)
+    }
+}
+
+fn limits_text(l: &hutong_wire::gov::LimitsView, decimals: Option<u32>) -> String {
+    let mut text = format!(
+        "single {}, daily {}",
+        money(&l.single_max, &l.asset, decimals),
+        money(&l.daily_max, &l.asset, decimals)
+    );
+    if let Some(t) = &l.step_up_threshold {
+        text.push_str(&format!(", step-up above {}", money(t, &l.asset, decimals)));
+    }
+    text
 }
 
 fn public_key(text: &str, what: &str) -> Result<PublicKey> {
@@ -419,13 +472,6 @@ fn action_of_view(v: &ActionView) -> Result<Action> {
             },
         },
     })
-}
-
-fn read_card(path: &std::path::Path) -> Result<hutong_genesis::card::Card> {
-    let label = path.display().to_string();
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read card {label}"))?;
-    Ok(hutong_genesis::card::CardDoc::from_toml(&label, &text)?.verify(&label)?)
 }
 
 async fn action_of_command(client: &Client, a: ActionCommand) -> Result<Action> {
@@ -533,4 +579,16 @@ async fn action_of_command(client: &Client, a: ActionCommand) -> Result<Action> 
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_reads_as_decimals_with_the_asset() {
+        assert_eq!(super::money("1000000", "CNY", Some(2)), "10,000.00 CNY");
+        assert_eq!(super::money("2888000", "CNY", Some(2)), "28,880.00 CNY");
+        assert_eq!(super::money("5", "HKD", Some(2)), "0.05 HKD");
+        assert_eq!(super::money("1234567", "PTS", Some(0)), "1,234,567 PTS");
+        assert_eq!(super::money("7", "USD", None), "7 minor units of USD");
+    }
 }

@@ -342,30 +342,25 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 m.role = *role;
                 enough(c)
             }
-            Action::RotateNodeKey { name, node_key } => {
-                if c.member(name).is_none() {
-                    return Ok(Err(P::UnknownMember));
-                }
-                if let Err(p) = self.check_new_key(c, new_keys, node_key)? {
-                    return Ok(Err(p));
-                }
-                if let Some(m) = c.members.iter_mut().find(|m| m.name == *name) {
-                    m.node_key = *node_key;
-                }
-                Ok(())
-            }
-            Action::RotateInstitutionKey {
+            Action::RotateNodeKey {
                 name,
-                institution_key,
+                node_key: key,
+            }
+            | Action::RotateInstitutionKey {
+                name,
+                institution_key: key,
             } => {
                 if c.member(name).is_none() {
                     return Ok(Err(P::UnknownMember));
                 }
-                if let Err(p) = self.check_new_key(c, new_keys, institution_key)? {
+                if let Err(p) = self.check_new_key(c, new_keys, key)? {
                     return Ok(Err(p));
                 }
                 if let Some(m) = c.members.iter_mut().find(|m| m.name == *name) {
-                    m.institution_key = *institution_key;
+                    match action {
+                        Action::RotateNodeKey { .. } => m.node_key = *key,
+                        _ => m.institution_key = *key,
+                    }
                 }
                 Ok(())
             }

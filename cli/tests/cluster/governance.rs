@@ -111,6 +111,32 @@ fn tier_limits_and_keys_change_by_vote() {
         let tier1 = params.tiers.iter().find(|t| t.tier == 1).unwrap();
         let cny = tier1.limits.iter().find(|l| l.asset == "CNY").unwrap();
         assert_eq!(cny.single_max, "1000000");
+        // People read limits as decimals with the asset.
+        let params_text = gov(&cluster, &["params"]);
+        assert!(
+            params_text.contains("tier 1 (basic) single 10,000.00 CNY, daily 40,000.00 CNY"),
+            "{params_text}"
+        );
+        let shown = gov(&cluster, &["show", "0"]);
+        assert!(shown.contains("single 10,000.00 CNY"), "{shown}");
+        // A status filter that is not a status is refused, with the list.
+        let bad = Command::new(BIN)
+            .args([
+                "gov",
+                "--rpc",
+                &cluster.nodes[0].rpc,
+                "list",
+                "--status",
+                "opne",
+            ])
+            .output()
+            .unwrap();
+        assert!(!bad.status.success());
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains("expected one of open"),
+            "{}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
         let tx = wallets.transfer(0, 1, over);
         let h = cluster.client(2).submit(&tx).await.unwrap();
         wait_committed(&cluster.client(0), &[h]).await;

@@ -354,6 +354,20 @@ pub fn proposal(ctx: &RpcContext, id: u64) -> Result<ProposalView, ErrorObjectOw
 
 /// `hutong_getProposals`: newest first, one page.
 pub fn proposals(ctx: &RpcContext, q: ProposalsQuery) -> Result<ProposalsPage, ErrorObjectOwned> {
+    const STATUSES: [&str; 6] = [
+        "open",
+        "expired",
+        "executed",
+        "rejected",
+        "withdrawn",
+        "failed",
+    ];
+    if let Some(s) = q.status.as_deref().filter(|s| !STATUSES.contains(s)) {
+        return Err(err(
+            code::INVALID_PARAMS,
+            format!("status {s:?}: expected one of {}", STATUSES.join(", ")),
+        ));
+    }
     let limit = q.limit.unwrap_or(20).clamp(1, PROPOSALS_PAGE_MAX) as usize;
     let next_id = match ctx
         .ledger
