@@ -84,7 +84,10 @@ fn infer_role(genesis: &Genesis, key: &hutong_runtime::PublicKey) -> Result<Role
     if genesis.members.iter().any(|m| m.node_key == *key) {
         return Ok(Role::Observer);
     }
-    bail!("node key {key} is not a node of this genesis")
+    bail!(
+        "node key {key} is not a node of this genesis; a node admitted by vote after genesis \
+         gives its role with --role (validator or observer) and its peers with --peer"
+    )
 }
 
 fn parse_role(s: &str) -> Result<Role> {

@@ -1,14 +1,17 @@
 //! The consensus task: the host ([`hutong_host::host`]) driven by tokio,
 //! with the node's network, database and executor. One input at a time:
 //! a peer's message, a timer, the pool growing while this node waits to
-//! propose, work finished on another thread, a block executed.
+//! propose, work finished on another thread, a block executed, the
+//! validator set changed by a vote the executor executed.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use hutong_consensus::types::ValidatorId;
 use hutong_host::host::{Completion, Context, ExecJob, Executor, Host, Refused};
+use hutong_runtime::PublicKey;
 use hutong_wire::p2p::ConsensusEnvelope;
-use hutong_wire::{Executed, NodeSigner, NodeVerifier};
+use hutong_wire::{Executed, Membership, NodeSigner, NodeVerifier};
 use libp2p::PeerId;
 use tokio::sync::{mpsc, watch, Notify};
 
@@ -65,6 +68,34 @@ pub struct Inputs {
     pub completions: mpsc::UnboundedReceiver<Completion>,
     pub executed: watch::Receiver<Executed>,
     pub pool_grew: Arc<Notify>,
+    /// The membership the executor announces, and this node's key.
+    pub membership: watch::Receiver<Arc<Membership>>,
+    pub me: PublicKey,
+}
+
+/// Moves the host into the membership's epoch, if it is a later one.
+fn follow_epoch(
+    host: &mut Host<NodeContext>,
+    m: &Membership,
+    me: &PublicKey,
+) -> anyhow::Result<()> {
+    if m.epoch <= host.core().epoch() {
+        return Ok(());
+    }
+    let validators = m
+        .validator_set()
+        .map_err(|e| anyhow::anyhow!("the validator set of epoch {}: {e}", m.epoch.0))?;
+    let peers = crate::membership::validator_peers(m)?;
+    let index = m.index_of(me);
+    tracing::info!(
+        epoch = m.epoch.0,
+        from_height = m.genesis_height,
+        validators = m.validators.len(),
+        validator = index.is_some(),
+        "new epoch: consensus switches to the validator set the consortium voted"
+    );
+    host.on_new_epoch(validators, index.map(ValidatorId), peers)?;
+    Ok(())
 }
 
 /// Runs the host until `shutdown` resolves. Returns an error only for a
@@ -79,6 +110,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     tokio::pin!(shutdown);
     host.start()?;
+    let me = inputs.me;
     loop {
         let wake = host.next_wake();
         let rt = host.runtime().clone();
@@ -96,8 +128,18 @@ pub async fn run(
                 if changed.is_err() {
                     return Ok(());
                 }
+                // The executor announces a membership before the block
+                // that changed it.
+                if inputs.membership.has_changed().unwrap_or(false) {
+                    let m = inputs.membership.borrow_and_update().clone();
+                    follow_epoch(&mut host, &m, &me)?;
+                }
                 let executed = *inputs.executed.borrow_and_update();
                 host.on_executed(executed)?;
+            }
+            Ok(()) = inputs.membership.changed() => {
+                let m = inputs.membership.borrow_and_update().clone();
+                follow_epoch(&mut host, &m, &me)?;
             }
         }
         if halt.reason().is_some() {

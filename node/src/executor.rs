@@ -9,6 +9,13 @@
 //! N's state before N is durable. The regulator's indexes of N+1 read
 //! N's account changes and result claim from the executor too.
 //!
+//! A block whose execution changes the validator set ends its epoch: the
+//! executor announces the new membership (before the block itself, so
+//! consensus switches sets at the same height on every node), and blocks
+//! of the ended epoch committed after it are not executed; they are kept
+//! with their certificate ([`hutong_wire::EpochEnd`]) for peers that sync
+//! across the boundary.
+//!
 //! Before executing a block, the executor checks the execution result the
 //! block carries (certified by the quorum that committed it) against its
 //! own result for that height. On a mismatch this node's state has forked
@@ -32,7 +39,9 @@ use hutong_host::mempool::{Mempool, Tip};
 use hutong_host::sigverify::{available_threads, verify_parallel};
 use hutong_host::util::{lock, FastMap, FastSet};
 use hutong_runtime::{ChainId, Params};
+use hutong_wire::p2p::SYNC_ANSWER_BLOCKS_MAX;
 use hutong_wire::rpc::BlockNotice;
+use hutong_wire::{EpochEnd, Membership, StoredBlock};
 use tokio::sync::{broadcast, watch};
 
 use crate::audit::AuditNode;
@@ -54,6 +63,9 @@ pub struct ExecHandles {
     /// Announces each block once it is durable: to the consensus host,
     /// admission and the RPC (the last executed block) and to subscribers.
     pub executed: watch::Sender<Executed>,
+    /// Announces a changed membership (a vote executed): consensus, the
+    /// network and the attestation task follow it.
+    pub membership: watch::Sender<Arc<Membership>>,
     pub commits: broadcast::Sender<Arc<BlockNotice>>,
     pub halt: Halt,
 }
@@ -73,6 +85,10 @@ pub enum ExecutorError {
     UnknownResult { height: u64, claimed: u64 },
     #[error("block at height {height} does not follow the executed height {executed}")]
     Gap { height: u64, executed: u64 },
+    #[error(
+        "block at height {height} is in epoch {got}, but this node's ledger is in epoch {ours}"
+    )]
+    EpochAhead { height: u64, got: u64, ours: u64 },
     #[error("database: {0}")]
     Db(#[from] crate::store::DbError),
     #[error("execution: {0}")]
@@ -152,6 +168,11 @@ struct ExecState {
     /// The result height that block carried (the regulator's indexes).
     last_claim: Option<u64>,
     pending: Option<Pending>,
+    /// The membership of the epoch being executed.
+    membership: Arc<Membership>,
+    /// The end of the last epoch while the certificate that commits its
+    /// last block has not come yet: the blocks after it, gathered.
+    tail: Option<EpochEnd>,
 }
 
 /// An executed block on its way to the writer.
@@ -162,6 +183,8 @@ struct Staged {
     alerts: Vec<Alert>,
     senders: FastSet<Address>,
     txs: usize,
+    /// The membership this block changed, announced once it is durable.
+    membership: Option<Arc<Membership>>,
 }
 
 pub async fn run(shared: Arc<ExecHandles>, mut jobs: mpsc::Receiver<ExecJob>) {
@@ -184,6 +207,8 @@ pub async fn run(shared: Arc<ExecHandles>, mut jobs: mpsc::Receiver<ExecJob>) {
         last: *shared.executed.borrow(),
         last_claim: None,
         pending: None,
+        membership: shared.membership.borrow().clone(),
+        tail: None,
     });
     while let Some(job) = jobs.recv().await {
         let height = job.block.height.0;
@@ -235,6 +260,18 @@ fn execute(
     if height <= executed.height {
         // Committed again after a restart; already durable.
         return Ok(());
+    }
+    let epoch = job.block.epoch;
+    if epoch < state.membership.epoch && height > state.membership.genesis_height {
+        keep_tail(db, state, job)?;
+        return Ok(());
+    }
+    if epoch > state.membership.epoch {
+        return Err(ExecutorError::EpochAhead {
+            height,
+            got: epoch.0,
+            ours: state.membership.epoch.0,
+        });
     }
     if height != executed.height + 1 {
         return Err(ExecutorError::Gap {
@@ -302,6 +339,28 @@ fn execute(
         None => None,
     };
     let claim_height = payload.result.height;
+    let membership = changed_membership(&state.membership, &outcome.changes, block.id(), height);
+    if let Some(m) = &membership {
+        if m.epoch > state.membership.epoch {
+            tracing::info!(
+                height,
+                epoch = m.epoch.0,
+                validators = m.validators.len(),
+                "this block ends epoch {}: the validator set changes",
+                state.membership.epoch.0
+            );
+            let end = EpochEnd {
+                epoch: state.membership.epoch,
+                height,
+                tail: Vec::new(),
+                proof: proof.clone().unwrap_or_else(|| block.justify.clone()),
+            };
+            match &proof {
+                Some(_) => db.put_epoch_end(&end)?,
+                None => state.tail = Some(end),
+            }
+        }
+    }
     let mut update = prepare_commit(&view, height, outcome.changes)?;
     let state_root = update.root;
     let receipts_root = hutong_runtime::block::receipts_root(&outcome.receipts);
@@ -337,6 +396,7 @@ fn execute(
         alerts,
         senders,
         txs: pre.hashes.len(),
+        membership: membership.clone(),
     };
     // Returns once the writer has taken this block, so every block before
     // it is durable and only this one is pending.
@@ -349,6 +409,72 @@ fn execute(
         version: height,
         values,
     });
+    if let Some(m) = membership {
+        state.membership = m;
+    }
+    Ok(())
+}
+
+/// The membership after a block, if the block changed the consortium
+/// record: a new epoch starts from this block when the validator set
+/// changed, else the epoch goes on (a member added as observer, an
+/// address, a regulator).
+fn changed_membership(
+    current: &Membership,
+    changes: &[(StateKey, Option<StateValue>)],
+    block_id: hutong_consensus::types::BlockId,
+    height: u64,
+) -> Option<Arc<Membership>> {
+    let consortium = changes.iter().find_map(|(k, v)| match (k, v) {
+        (StateKey::Consortium, Some(StateValue::Consortium(c))) => Some(c),
+        _ => None,
+    })?;
+    let genesis = if Membership::epoch_of(consortium) > current.epoch {
+        debug_assert_eq!(consortium.epoch_start.0, height + 1);
+        block_id
+    } else {
+        current.genesis
+    };
+    Some(Arc::new(Membership::of(consortium, genesis)))
+}
+
+/// A block of an epoch that ended below it: committed by that epoch's
+/// validators, but no node executes it (the next epoch starts from the
+/// ended one's last block). Kept until the certificate that commits it
+/// comes, then recorded with the epoch's end for peers still in it.
+fn keep_tail(db: &Db, state: &mut ExecState, job: ExecJob) -> Result<(), ExecutorError> {
+    let height = job.block.height.0;
+    tracing::debug!(
+        height,
+        epoch = job.block.epoch.0,
+        "block committed after its epoch ended; not executed"
+    );
+    let Some(end) = state.tail.as_mut() else {
+        return Ok(());
+    };
+    if job.block.epoch != end.epoch || height != end.height + end.tail.len() as u64 + 1 {
+        return Ok(());
+    }
+    end.tail.push(StoredBlock {
+        block: job.block,
+        payload: (*job.payload).clone(),
+    });
+    match job.proof {
+        Some(proof) => {
+            if let Some(mut end) = state.tail.take() {
+                end.proof = proof;
+                db.put_epoch_end(&end)?;
+            }
+        }
+        None if end.tail.len() >= SYNC_ANSWER_BLOCKS_MAX => {
+            tracing::warn!(
+                epoch = end.epoch.0,
+                "an ended epoch's tail is too long to serve; peers behind it sync from others"
+            );
+            state.tail = None;
+        }
+        None => {}
+    }
     Ok(())
 }
 
@@ -373,6 +499,7 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
         alerts,
         senders,
         txs,
+        membership,
     } = staged;
     let record = write.executed;
     let height = record.height;
@@ -403,6 +530,9 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
         _ => None,
     };
     lock(&shared.pool).on_commit(&tx_hashes, &senders, sequence, tip);
+    if let Some(m) = membership {
+        shared.membership.send_replace(m);
+    }
     shared.executed.send_replace(record);
     let _ = shared.commits.send(Arc::new(BlockNotice {
         height,

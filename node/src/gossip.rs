@@ -5,11 +5,14 @@
 //! batches' waits), one at a time.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use hutong_host::attest::Attestations;
+use hutong_runtime::PublicKey;
 use hutong_wire::p2p::TxGossip;
+use hutong_wire::Membership;
 use libp2p::PeerId;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use crate::runtime::{sleep_until, TokioRuntime};
 
@@ -23,6 +26,7 @@ pub async fn run(
     rt: TokioRuntime,
     mut gossip: mpsc::Receiver<(PeerId, TxGossip)>,
     mut shares: mpsc::Receiver<Vec<Vec<u8>>>,
+    (mut membership, me): (watch::Receiver<Arc<Membership>>, PublicKey),
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -36,6 +40,13 @@ pub async fn run(
                 None => return,
             },
             Some(raws) = shares.recv() => attestations.share(raws),
+            Ok(()) = membership.changed() => {
+                let m = membership.borrow_and_update().clone();
+                match crate::membership::attest_members(&m, &me) {
+                    Ok(members) => attestations.set_members(members).await,
+                    Err(e) => tracing::error!("the new membership names an unusable node key: {e}"),
+                }
+            }
         }
         due = attestations.on_tick().await;
     }

@@ -15,7 +15,9 @@
 //!    clients see it), [`audit`] (indexes, queries, proofs, the audit
 //!    node).
 //! 4. I/O: [`network`] (libp2p), [`runtime`] (the host logic's clock,
-//!    spawner and network, on tokio and libp2p).
+//!    spawner and network, on tokio and libp2p), [`membership`] (who the
+//!    consortium's nodes are now, from the ledger, followed by the
+//!    network).
 //! 5. Tasks: [`consensus`] (the host), [`gossip`] (attested sharing),
 //!    [`sync_server`], [`executor`], [`rpc`], [`metrics`]; and
 //!    [`client`], the Rust JSON-RPC client.
@@ -30,6 +32,7 @@ pub mod executor;
 pub mod gossip;
 pub mod keyfile;
 pub mod ledger;
+pub mod membership;
 pub mod metrics;
 pub mod network;
 pub mod node;

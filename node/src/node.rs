@@ -13,10 +13,9 @@ use anyhow::{bail, Context as _, Result};
 use hutong_consensus::core::{Committed, Consensus};
 use hutong_consensus::safety::SafetyData;
 use hutong_consensus::types::{Height, Round, ValidatorId};
-use hutong_consensus::validators::ValidatorSet;
 use hutong_genesis::Genesis;
 use hutong_host::admit::{Admission, Outlets};
-use hutong_host::attest::{Attestations, Members};
+use hutong_host::attest::Attestations;
 use hutong_host::host::{Handles, Host, Restored};
 use hutong_host::mempool::Mempool;
 use hutong_host::sigverify::{available_threads, AdmissionVerifier};
@@ -25,7 +24,7 @@ use hutong_runtime::store::{prepare_commit, StateStore};
 use libp2p::PeerId;
 use tokio::sync::{broadcast, mpsc, watch, Notify};
 
-use hutong_wire::{genesis_block_id, Executed, NodeSigner, NodeVerifier, GENESIS_EPOCH};
+use hutong_wire::{genesis_block_id, Executed, NodeSigner, NodeVerifier};
 
 use crate::audit::AuditNode;
 use crate::config::NodeConfig;
@@ -34,7 +33,7 @@ use crate::executor::{self, ExecHandles};
 use crate::keyfile;
 use crate::ledger::Ledger;
 use crate::metrics::MetricsSources;
-use crate::network::{peer_id_of, NetConfig, Network, Outputs};
+use crate::network::{NetConfig, Network, Outputs};
 use crate::rpc::RpcContext;
 use crate::runtime::TokioRuntime;
 use crate::status::{Halt, NodeStatus, Role};
@@ -111,31 +110,6 @@ pub async fn run(
     let node_key = keyfile::read(&config.node_key)?;
     let public = node_key.public();
 
-    let validator_keys: Vec<[u8; 32]> = genesis.validators().map(|m| m.node_key.0).collect();
-    let me = validator_keys.iter().position(|k| *k == public.0);
-    let in_genesis = me.is_some()
-        || genesis.members.iter().any(|m| m.node_key == public)
-        || genesis.regulators.iter().any(|r| r.node_key == public);
-    if !in_genesis {
-        bail!(
-            "node key {} ({}) is not a node of this consortium's genesis",
-            public,
-            config.node_key.display()
-        );
-    }
-    match (config.role, me.is_some()) {
-        (Role::Validator, false) => bail!(
-            "config says role = \"validator\", but node key {public} is not a validator in genesis"
-        ),
-        (Role::Observer | Role::Regulator, true) => bail!(
-            "node key {public} is a validator in genesis; a validator's config says role = \"validator\""
-        ),
-        _ => {}
-    }
-    if config.role == Role::Regulator && !genesis.regulators.iter().any(|r| r.node_key == public) {
-        bail!("config says role = \"regulator\", but node key {public} is no regulator's node key");
-    }
-
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let db = open_db_watched(&config.data_dir.join("db"), chain_id)
@@ -148,41 +122,43 @@ pub async fn run(
             executed.height
         );
     }
+
+    // Who the consortium's nodes are is the ledger's to say: genesis at
+    // first, then whatever votes executed.
+    let membership = crate::membership::load(&db, chain_id)?;
+    let me = membership.index_of(&public);
+    check_role(&config, &genesis, &membership, &public, executed.height)?;
     tracing::info!(
         chain_id = %chain_id,
         role = ?config.role,
         height = executed.height,
+        epoch = membership.epoch.0,
+        validators = membership.validators.len(),
         state_root = %executed.state_root,
         "starting"
     );
 
-    let validators = ValidatorSet::new(
-        GENESIS_EPOCH,
-        validator_keys.clone(),
-        genesis_block_id(chain_id),
-    )
-    .map_err(|e| anyhow::anyhow!("genesis validator set: {e}"))?;
-    let validator_peers = validator_keys
-        .iter()
-        .map(|k| peer_id_of(&hutong_runtime::PublicKey(*k)).map_err(anyhow::Error::msg))
-        .collect::<Result<Vec<_>>>()?;
-    let mut members = validator_peers.clone();
-    for m in &genesis.members {
-        members.push(peer_id_of(&m.node_key).map_err(anyhow::Error::msg)?);
-    }
-    for r in &genesis.regulators {
-        members.push(peer_id_of(&r.node_key).map_err(anyhow::Error::msg)?);
-    }
+    let validators = membership
+        .validator_set()
+        .map_err(|e| anyhow::anyhow!("the validator set of epoch {}: {e}", membership.epoch.0))?;
+    let validator_peers = crate::membership::validator_peers(&membership)?;
+    let mut members = crate::membership::member_peers(&membership)?;
+    members.extend(validator_peers.iter().copied());
     members.sort();
     members.dedup();
 
-    let safety = db
-        .safety()?
-        .unwrap_or_else(|| SafetyData::new(GENESIS_EPOCH));
-    let restored = db.stored_blocks_above(executed.height)?;
-    let me_id = me
-        .map(|i| ValidatorId(i as u16))
-        .unwrap_or(ValidatorId(u16::MAX));
+    let safety = match db.safety()? {
+        Some(s) if s.epoch >= membership.epoch => s,
+        _ => SafetyData::new(membership.epoch),
+    };
+    // Blocks of an ended epoch stored after its last executed block are
+    // never executed.
+    let restored: Vec<_> = db
+        .stored_blocks_above(executed.height)?
+        .into_iter()
+        .filter(|s| s.block.epoch == membership.epoch)
+        .collect();
+    let me_id = me.map(ValidatorId).unwrap_or(ValidatorId(u16::MAX));
     let core = Consensus::restore(
         me_id,
         validators,
@@ -191,9 +167,15 @@ pub async fn run(
         config.consensus.clone(),
         safety,
         restored.iter().map(|s| s.block.clone()).collect(),
+        // The block an epoch starts from is its round 0, whatever round
+        // it had in the epoch it ended.
         Committed {
             id: executed.block_id,
-            round: Round(executed.round),
+            round: if executed.height == membership.genesis_height {
+                Round(0)
+            } else {
+                Round(executed.round)
+            },
             height: Height(executed.height),
         },
     );
@@ -209,6 +191,10 @@ pub async fn run(
 
     // The handles the tasks share, each given only to those that use it.
     let (executed_tx, executed_rx) = watch::channel(executed);
+    let mut peers_to_dial = config.peers.clone();
+    peers_to_dial.extend(crate::membership::dial_addresses(&membership, &public));
+    let validator_count = membership.validators.len();
+    let (membership_tx, membership_rx) = watch::channel(Arc::new(membership));
     // Subscribers' buffer; a subscriber 256 blocks behind skips ahead.
     let (commits_tx, _) = broadcast::channel(256);
     let ledger = Ledger::new(db.clone(), genesis.clone(), executed_rx.clone());
@@ -217,7 +203,7 @@ pub async fn run(
     let halt = Halt::default();
     let status = NodeStatus {
         role: config.role,
-        validators: validator_keys.len(),
+        validators: validator_count,
         consensus: Arc::default(),
         peers: Arc::default(),
         counters: Arc::default(),
@@ -231,7 +217,7 @@ pub async fn run(
         &node_key,
         NetConfig {
             listen: config.p2p_listen.clone(),
-            peers: config.peers.clone(),
+            peers: peers_to_dial,
             members,
             validators: validator_peers.clone(),
         },
@@ -293,6 +279,7 @@ pub async fn run(
             counters: status.counters.clone(),
             pool: pool.clone(),
             executed: executed_tx,
+            membership: membership_tx,
             commits: commits_tx.clone(),
             halt: halt.clone(),
         });
@@ -307,21 +294,24 @@ pub async fn run(
         let attestations = Attestations::new(
             rt.clone(),
             admission.clone(),
-            Members {
-                validators: validator_peers.clone(),
-                keys: validator_keys
-                    .iter()
-                    .map(|k| hutong_runtime::PublicKey(*k))
-                    .collect(),
-                me: me.map(|i| i as u16),
-            },
+            crate::membership::attest_members(&membership_rx.borrow(), &public)?,
             node_key.clone(),
             config.attestation_wait,
         );
         let rt = rt.clone();
         let stop = stopped(stop_rx.clone());
+        let membership = (membership_rx.clone(), public);
         async move {
-            crate::gossip::run(attestations, rt, gossip_rx, share_rx, stop).await;
+            crate::gossip::run(attestations, rt, gossip_rx, share_rx, membership, stop).await;
+            Ok(())
+        }
+    });
+    tasks.spawn({
+        let stop = stopped(stop_rx.clone());
+        let membership = membership_rx.clone();
+        let net = net.clone();
+        async move {
+            crate::membership::follow_in_network(membership, net, public, stop).await;
             Ok(())
         }
     });
@@ -332,7 +322,7 @@ pub async fn run(
             blocks: restored,
             executed,
         },
-        me.map(|i| ValidatorId(i as u16)),
+        me.map(ValidatorId),
         validator_peers,
         rt.clone(),
         db.clone(),
@@ -353,6 +343,8 @@ pub async fn run(
             completions,
             executed: executed_rx,
             pool_grew,
+            membership: membership_rx,
+            me: public,
         };
         let halt = halt.clone();
         async move { crate::consensus::run(host, inputs, halt, stop).await }
@@ -422,6 +414,52 @@ pub async fn run(
         Some(e) => Err(e),
         None => Ok(()),
     }
+}
+
+/// Checks the configured role against the consortium as the ledger has
+/// it. Votes change roles and admit nodes that genesis did not name, so
+/// only contradictions the operator must fix stop the node; a node not
+/// (yet) in the consortium starts, and is told that peers refuse it.
+fn check_role(
+    config: &NodeConfig,
+    genesis: &Genesis,
+    membership: &hutong_wire::Membership,
+    public: &hutong_runtime::PublicKey,
+    height: u64,
+) -> Result<()> {
+    let validator = membership.index_of(public).is_some();
+    if !membership.is_node(public) {
+        if height == 0 && config.role == Role::Regulator {
+            bail!("config says role = \"regulator\", but node key {public} is no regulator's node key");
+        }
+        tracing::warn!(
+            "node key {public} ({}) is not a node of this consortium at height {height}: \
+             its peers refuse its connections until a vote admits it (hutong gov propose add-member)",
+            config.node_key.display()
+        );
+        return Ok(());
+    }
+    match (config.role, validator) {
+        (Role::Regulator, true) => bail!(
+            "node key {public} is a validator; a regulator's node runs with its own node key"
+        ),
+        (Role::Regulator, false)
+            if height == 0 && !genesis.regulators.iter().any(|r| r.node_key == *public) =>
+        {
+            bail!("config says role = \"regulator\", but node key {public} is no regulator's node key")
+        }
+        (Role::Validator, false) => tracing::warn!(
+            "config says role = \"validator\", but node key {public} is not a validator in epoch {}: \
+             it follows the chain, and votes once a vote makes it a validator",
+            membership.epoch.0
+        ),
+        (Role::Observer, true) => tracing::warn!(
+            "config says role = \"observer\", but node key {public} is a validator in epoch {}: it votes",
+            membership.epoch.0
+        ),
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Opens the database, saying so every 30 s while it takes longer: a

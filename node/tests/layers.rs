@@ -18,6 +18,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("audit", 3),
     ("network", 4),
     ("runtime", 4),
+    ("membership", 4),
     ("consensus", 5),
     ("gossip", 5),
     ("sync_server", 5),

@@ -13,5 +13,6 @@ mod faults;
 mod governance;
 mod hostile;
 mod partitions;
+mod reconfigure;
 mod regulator;
 mod soak;

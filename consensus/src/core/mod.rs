@@ -328,6 +328,11 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         self.validators.epoch()
     }
 
+    /// The current epoch's validator set.
+    pub fn validators(&self) -> &ValidatorSet {
+        &self.validators
+    }
+
     pub fn committed(&self) -> Committed {
         self.committed
     }

@@ -166,6 +166,28 @@ impl<R: Network + Clock> Attestations<R> {
         }
     }
 
+    /// The validator set changed (a new epoch): whose attestations count
+    /// and whom this node asks from now on. Batches parked on attestations
+    /// by the old set's indexes are checked in full now, with their
+    /// sender's peer from the old set.
+    pub async fn set_members(&mut self, members: Members<R::Peer>) {
+        let old = std::mem::replace(&mut self.validators, members.validators);
+        self.f = faults_tolerated(members.keys.len());
+        self.keys = members.keys;
+        self.me = members.me;
+        self.next_verifier = 0;
+        self.early.clear();
+        self.early_order.clear();
+        let parked = std::mem::take(&mut self.parked);
+        self.order.clear();
+        self.parked_txs = 0;
+        for (_, p) in parked {
+            if let Some(from) = old.get(usize::from(p.origin)).copied() {
+                self.check(from, p.raws, p.attestation, false).await;
+            }
+        }
+    }
+
     fn index_of(&self, peer: &R::Peer) -> Option<u16> {
         self.validators
             .iter()
@@ -364,8 +386,9 @@ impl<R: Network + Clock> Attestations<R> {
                         continue;
                     };
                     Counters::add(&self.admission.counters.attestation_fallbacks, 1);
-                    let from = self.validators[usize::from(p.origin)];
-                    self.check(from, p.raws, p.attestation, false).await;
+                    if let Some(from) = self.validators.get(usize::from(p.origin)).copied() {
+                        self.check(from, p.raws, p.attestation, false).await;
+                    }
                 }
                 Some(p) => {
                     next = Some(p.deadline);

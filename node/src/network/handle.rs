@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use hutong_host::runtime::SyncReply;
 use hutong_wire::p2p::{ConsensusEnvelope, SyncRequest, SyncResponse, TxGossip};
 use libp2p::request_response::ResponseChannel;
-use libp2p::PeerId;
+use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot};
 
 /// What the rest of the node asks the network task to do.
@@ -38,6 +38,14 @@ pub enum NetCommand {
     Penalise {
         peer: PeerId,
         why: String,
+    },
+    /// The consortium changed by vote: who may connect, who the
+    /// validators are, and where newly named nodes listen. Connections of
+    /// nodes no longer members are closed and refused from now on.
+    SetMembers {
+        members: Vec<PeerId>,
+        validators: Vec<PeerId>,
+        dial: Vec<Multiaddr>,
     },
 }
 
@@ -82,6 +90,7 @@ fn command_name(c: &NetCommand) -> &'static str {
         NetCommand::Sync { .. } => "sync",
         NetCommand::Respond { .. } => "respond",
         NetCommand::Penalise { .. } => "penalise",
+        NetCommand::SetMembers { .. } => "set members",
     }
 }
 

@@ -306,7 +306,9 @@ impl Network {
         for peer in expired {
             self.banned.remove(&peer);
             self.scores.remove(&peer);
-            self.swarm.behaviour_mut().allowed.allow_peer(peer);
+            if self.config.members.contains(&peer) {
+                self.swarm.behaviour_mut().allowed.allow_peer(peer);
+            }
             tracing::info!(%peer, "ban lifted");
         }
         for i in 0..self.dials.len() {
@@ -385,7 +387,60 @@ impl Network {
                     .send_response(channel, response);
             }
             NetCommand::Penalise { peer, why } => self.penalise(peer, None, &why),
+            NetCommand::SetMembers {
+                members,
+                validators,
+                dial,
+            } => self.set_members(members, validators, dial),
         }
+    }
+
+    /// Follows a membership change the ledger executed: removed nodes are
+    /// disconnected and refused, new ones allowed (and dialled where
+    /// their address is known).
+    fn set_members(&mut self, members: Vec<PeerId>, validators: Vec<PeerId>, dial: Vec<Multiaddr>) {
+        let me = self.local_peer_id();
+        let new: HashSet<PeerId> = members.iter().copied().collect();
+        for peer in &self.config.members {
+            if !new.contains(peer) && *peer != me {
+                tracing::warn!(%peer, "no longer a member of the consortium: disconnected and refused from now on");
+                self.swarm.behaviour_mut().allowed.disallow_peer(*peer);
+                let _ = self.swarm.disconnect_peer_id(*peer);
+            }
+        }
+        for peer in &members {
+            if !self.config.members.contains(peer) {
+                tracing::info!(%peer, "a new member of the consortium: allowed to connect");
+            }
+            if !self.banned.contains_key(peer) {
+                self.swarm.behaviour_mut().allowed.allow_peer(*peer);
+            }
+        }
+        self.dials
+            .retain(|d| d.peer.is_none_or(|p| new.contains(&p)));
+        let now = Instant::now();
+        for addr in dial {
+            let peer = addr.iter().find_map(|p| match p {
+                libp2p::multiaddr::Protocol::P2p(id) => Some(id),
+                _ => None,
+            });
+            if peer == Some(me)
+                || self
+                    .dials
+                    .iter()
+                    .any(|d| d.addr == addr || (peer.is_some() && d.peer == peer))
+            {
+                continue;
+            }
+            self.dials.push(Dial {
+                addr,
+                peer,
+                next: now,
+                backoff: REDIAL_MIN,
+            });
+        }
+        self.config.members = members;
+        self.config.validators = validators;
     }
 
     /// Charges `peer` for a bad message and disconnects it. `connection`

@@ -406,6 +406,7 @@ pub fn proposals(ctx: &RpcContext, q: ProposalsQuery) -> Result<ProposalsPage, E
 pub fn status(ctx: &RpcContext) -> StatusView {
     let executed = ctx.ledger.executed();
     let genesis = &ctx.ledger.genesis;
+    let consensus = lock(&ctx.status.consensus).clone();
     StatusView {
         chain_id: ctx.ledger.chain_id.to_string(),
         consortium: genesis.consortium.clone(),
@@ -415,8 +416,11 @@ pub fn status(ctx: &RpcContext) -> StatusView {
         state_root: executed.state_root.to_string(),
         receipts_root: executed.receipts_root.to_string(),
         timestamp_ms: executed.timestamp_ms,
-        consensus: lock(&ctx.status.consensus).clone(),
-        validators: ctx.status.validators,
+        consensus: consensus.clone(),
+        validators: match consensus.validators {
+            0 => ctx.status.validators,
+            n => n as usize,
+        },
         assets: assets(ctx).unwrap_or_else(|_| {
             genesis
                 .assets

@@ -8,7 +8,19 @@ use hutong_runtime::crypto::Hash;
 use hutong_runtime::{FailureReason, Outcome, Receipt};
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
+use hutong_wire::EpochEnd;
+
 use super::{cf, corrupt, decode, encode, synced, Db, DbError, Executed, StoredBlock, TxLocation};
+
+/// Epoch ends live in the meta column under this prefix and their last
+/// block's height (big-endian), so they sort by height.
+const EPOCH_END_PREFIX: &[u8] = b"epoch_end/";
+
+fn epoch_end_key(height: u64) -> Vec<u8> {
+    let mut key = EPOCH_END_PREFIX.to_vec();
+    key.extend_from_slice(&height.to_be_bytes());
+    key
+}
 
 impl Db {
     /// The last executed block, `None` before genesis is written.
@@ -89,6 +101,39 @@ impl Db {
                     .try_into()
                     .map_err(|_| corrupt("certs", "height key is not 8 bytes"))?;
                 Ok(Some((u64::from_be_bytes(key), decode("certs", &value)?)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Records how an epoch ended (see [`hutong_wire::EpochEnd`]): what
+    /// this node serves to peers that sync across the boundary. Synced:
+    /// the blocks in its tail are kept nowhere else.
+    pub fn put_epoch_end(&self, end: &EpochEnd) -> Result<(), DbError> {
+        self.db.put_cf_opt(
+            self.cf(cf::META),
+            epoch_end_key(end.height),
+            encode(end),
+            &synced(),
+        )?;
+        Ok(())
+    }
+
+    /// The first recorded epoch end whose last block is at or above
+    /// `height`.
+    pub fn epoch_end_from(&self, height: u64) -> Result<Option<EpochEnd>, DbError> {
+        let start = epoch_end_key(height);
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::META),
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                if !key.starts_with(EPOCH_END_PREFIX) {
+                    return Ok(None);
+                }
+                Ok(Some(decode("epoch end", &value)?))
             }
             None => Ok(None),
         }
@@ -267,5 +312,9 @@ impl hutong_host::sync::ChainRead for Db {
 
     fn cert_from(&self, height: u64) -> Result<Option<(u64, QuorumCert)>, DbError> {
         Db::cert_from(self, height)
+    }
+
+    fn epoch_end_from(&self, height: u64) -> Result<Option<EpochEnd>, DbError> {
+        Db::epoch_end_from(self, height)
     }
 }

@@ -10,7 +10,7 @@
 //! - [`attestation`]: a validator's signed statement that a batch of
 //!   shared transactions holds only valid signatures.
 //! - [`chain`]: a block with its payload; an execution result; the genesis
-//!   block id and epoch.
+//!   block id and epoch; how an epoch ended; the current epoch's nodes.
 //! - [`keys`]: consensus signatures with node keys.
 //! - [`rpc`]: the JSON-RPC interface's request, response and notification
 //!   types.
@@ -27,7 +27,7 @@ pub mod payload;
 pub mod rpc;
 
 pub use attestation::{batch_digest, faults_tolerated, Attestation};
-pub use chain::{genesis_block_id, Executed, StoredBlock, GENESIS_EPOCH};
+pub use chain::{genesis_block_id, EpochEnd, Executed, Membership, StoredBlock, GENESIS_EPOCH};
 pub use keys::{NodeSigner, NodeVerifier};
 pub use p2p::{ConsensusEnvelope, SyncRequest, SyncResponse, TxGossip};
 pub use payload::{Payload, PayloadError, ResultClaim};

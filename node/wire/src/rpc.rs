@@ -355,6 +355,9 @@ pub struct AssetView {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsensusStatus {
     pub epoch: u64,
+    /// The current epoch's validators.
+    #[serde(default)]
+    pub validators: u64,
     pub round: u64,
     pub committed_height: u64,
     pub timeouts: u64,

@@ -15,6 +15,9 @@ use crate::runtime::{Clock, Network};
 /// How long an unanswered bulk sync request keeps others from being sent.
 const SYNC_WAIT_MAX: Duration = Duration::from_secs(30);
 
+/// How often a node behind an epoch change asks for the rest of its epoch.
+const EPOCH_SYNC_INTERVAL: Duration = Duration::from_millis(500);
+
 impl<C: Context> Host<C> {
     /// The core's `SyncRequest`. Each sync answer commits more blocks and
     /// asks for the next: while execution is far behind, wait, and ask
@@ -76,6 +79,45 @@ impl<C: Context> Host<C> {
         );
     }
 
+    /// A node whose peers are in a later epoch hears nothing that would
+    /// make its core ask for blocks (their messages are all refused):
+    /// while it is behind, it asks every [`EPOCH_SYNC_INTERVAL`] for what
+    /// follows its committed block, first the peer it heard the later
+    /// epoch from, then the other validators of its epoch in turn.
+    pub(super) fn sync_to_epoch_end(&mut self) {
+        let Some((_, first, turn)) = self.epoch_sync else {
+            return;
+        };
+        if self.core.epoch_ahead() <= self.core.epoch() {
+            self.epoch_sync = None;
+            return;
+        }
+        let from = match (turn, first) {
+            (0, Some(first)) => Some(first),
+            _ => self.epoch_sync_peer(turn),
+        };
+        self.epoch_sync = Some((
+            self.rt.now() + EPOCH_SYNC_INTERVAL,
+            first,
+            turn.wrapping_add(1),
+        ));
+        if let Some(from) = from {
+            self.sync_request(from, self.core.committed().height.0);
+        }
+    }
+    /// A validator of this node's epoch other than itself, chosen by
+    /// `turn`.
+    fn epoch_sync_peer(&self, turn: u64) -> Option<ValidatorId> {
+        let others: Vec<ValidatorId> = (0..self.peers.len())
+            .map(|i| ValidatorId(i as u16))
+            .filter(|id| Some(*id) != self.me)
+            .collect();
+        if others.is_empty() {
+            return None;
+        }
+        others.get((turn as usize) % others.len()).copied()
+    }
+
     /// A fetched block: handed to consensus if its payload matches.
     pub(super) fn on_fetched(&mut self, response: Option<SyncResponse>) -> Result<(), HostError> {
         let Some(SyncResponse::Block(Some(stored))) = response else {
@@ -101,6 +143,10 @@ impl<C: Context> Host<C> {
             proof: Some(proof),
         }) = response
         else {
+            tracing::debug!(
+                answered = response.is_some(),
+                "a sync request brought nothing"
+            );
             return Ok(());
         };
         let mut plain = Vec::with_capacity(blocks.len());
@@ -115,10 +161,18 @@ impl<C: Context> Host<C> {
             plain.push(stored.block);
         }
         tracing::info!(blocks = plain.len(), "synced committed blocks");
+        let before = self.core.committed().height;
         self.apply(Event::SyncResponse {
             blocks: plain,
             proof,
         })?;
+        // Behind an epoch change, no message of this epoch will come to
+        // ask for more: ask at once while answers move the chain on.
+        if self.core.epoch_ahead() > self.core.epoch() && self.core.committed().height > before {
+            if let Some((at, _, _)) = self.epoch_sync.as_mut() {
+                *at = self.rt.now();
+            }
+        }
         // Blocks consensus did not take (committed already, by an earlier
         // answer) leave nothing behind.
         self.forget_unreferenced(&added);

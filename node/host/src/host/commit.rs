@@ -44,6 +44,21 @@ impl Backlog {
         }
     }
 
+    /// Forgets blocks above `height`: an epoch ended there, and the
+    /// blocks its validators committed after it are not executed.
+    pub fn forget_above(&mut self, height: u64) {
+        while let Some(&(h, txs)) = self.blocks.back() {
+            if h <= height {
+                break;
+            }
+            self.blocks.pop_back();
+            self.txs -= txs;
+        }
+        if self.blocks.len() <= BACKLOG_BLOCKS_MAX / 2 && self.txs <= BACKLOG_TXS_MAX / 2 {
+            self.deferring = false;
+        }
+    }
+
     /// Forgets blocks at or below `executed`.
     pub fn executed(&mut self, executed: u64) {
         while let Some(&(height, txs)) = self.blocks.front() {

@@ -227,6 +227,10 @@ pub struct Host<C: Context> {
     sync_skipped: Option<ValidatorId>,
     pending_proposal: Option<PendingProposal>,
     timer: Option<(Round, Instant)>,
+    /// While peers are in a later epoch: when to ask again for the blocks
+    /// up to the end of this one, and whom (the last peer heard from the
+    /// later epoch first, then the others in turn).
+    epoch_sync: Option<(Instant, Option<ValidatorId>, u64)>,
 }
 
 impl<C: Context> std::fmt::Debug for Host<C> {
@@ -273,6 +277,7 @@ impl<C: Context> Host<C> {
             sync_skipped: None,
             pending_proposal: None,
             timer: None,
+            epoch_sync: None,
         };
         for stored in restored.blocks {
             let payload = Arc::new(stored.payload);
@@ -308,10 +313,8 @@ impl<C: Context> Host<C> {
     pub fn next_wake(&self) -> Option<Instant> {
         let timer = self.timer.map(|(_, at)| at);
         let proposal = self.pending_proposal.as_ref().map(|p| p.deadline);
-        match (timer, proposal) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let epoch_sync = self.epoch_sync.map(|(at, _, _)| at);
+        [timer, proposal, epoch_sync].into_iter().flatten().min()
     }
 
     /// Fires what is due: the round timer, a proposal's deadline.
@@ -324,6 +327,9 @@ impl<C: Context> Host<C> {
                 tracing::info!(round = round.0, "round timed out");
                 self.apply(Event::Timer { round })?;
             }
+        }
+        if self.epoch_sync.is_some_and(|(at, _, _)| at <= now) {
+            self.sync_to_epoch_end();
         }
         if self
             .pending_proposal
@@ -352,15 +358,41 @@ impl<C: Context> Host<C> {
 
     /// Switches to the next epoch's validator set (decided by a block this
     /// node executed): the core refuses the old epoch's messages from now
-    /// on, and `peers` are the new set's, by index.
+    /// on, and `peers` are the new set's, by index. Blocks of the old
+    /// epoch above the new epoch's genesis are never executed: they leave
+    /// the backlog and the known blocks (their transactions are proposed
+    /// again), though jobs already queued still reach the executor, which
+    /// keeps them as the ended epoch's tail.
     pub fn on_new_epoch(
         &mut self,
         validators: ValidatorSet,
         me: Option<ValidatorId>,
         peers: Vec<Peer<C>>,
     ) -> Result<(), HostError> {
+        if validators.epoch() <= self.core.epoch() {
+            return Ok(());
+        }
+        let start = validators.genesis_height().0;
         self.me = me;
         self.peers = peers;
+        self.known.retain(|_, k| k.height <= start);
+        let keep: std::collections::HashSet<Digest> =
+            self.known.values().map(|k| k.digest).collect();
+        let in_jobs: std::collections::HashSet<Digest> = self
+            .backlog
+            .unsent
+            .iter()
+            .map(|j| j.block.payload)
+            .collect();
+        self.payloads
+            .retain(|d, _| keep.contains(d) || in_jobs.contains(d));
+        self.preverified.retain(|d, _| keep.contains(d));
+        self.backlog.forget_above(start);
+        self.waiting.clear();
+        self.pending_proposal = None;
+        self.sync_in_flight = None;
+        self.sync_skipped = None;
+        self.epoch_sync = None;
         self.apply(Event::NewEpoch { validators, me })
     }
 
@@ -439,6 +471,7 @@ impl<C: Context> Host<C> {
     fn publish_status(&self) {
         let mut s = lock(&self.handles.status);
         s.epoch = self.core.epoch().0;
+        s.validators = self.core.validators().len() as u64;
         s.round = self.core.round().0;
         s.committed_height = self.core.committed().height.0;
         s.dropped = self
@@ -504,8 +537,10 @@ impl<C: Context> Host<C> {
                 tracing::warn!(
                     ?epoch,
                     ?from,
-                    "a peer is in a later epoch; this node must sync"
+                    "a peer is in a later epoch; syncing up to the end of this one"
                 );
+                self.epoch_sync = Some((self.rt.now(), Some(from), 0));
+                self.sync_to_epoch_end();
             }
             Action::Equivocation(evidence) => {
                 let accused = match &evidence {

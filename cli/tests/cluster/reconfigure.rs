@@ -1,0 +1,367 @@
+//! The validator set changed by vote on a running consortium: a fifth
+//! member is voted in, its node starts from genesis, syncs across the
+//! epoch boundary (verifying the first epoch's certificates with the
+//! first set) and becomes a validator at the boundary; then a member is
+//! voted out, its node is disconnected and refused, and the others go on;
+//! then a member's node key is rotated and its node, restarted with the
+//! new key on the same data, takes its place in the next epoch.
+//! Transfers are submitted throughout; every one of them commits, and the
+//! nodes that remain agree on the state root.
+
+use crate::harness::*;
+
+fn gov(cluster: &Cluster, i: usize, args: &[&str]) -> String {
+    let mut all = vec!["gov", "--rpc", &cluster.nodes[i].rpc];
+    all.extend_from_slice(args);
+    hutong(&all)
+}
+
+fn key_path(cluster: &Cluster, name: &str) -> String {
+    cluster
+        .keys
+        .join(format!("{name}.key"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Submits `count` transfers through node `i`; returns their hashes.
+async fn transfers(cluster: &Cluster, wallets: &mut Wallets, i: usize, count: usize) -> Vec<Hash> {
+    let mut hashes = Vec::new();
+    for k in 0..count {
+        let tx = wallets.transfer(k % 4, 4 + k % 4, 100);
+        hashes.push(cluster.client(i).submit(&tx).await.unwrap());
+    }
+    hashes
+}
+
+async fn epoch_of(cluster: &Cluster, i: usize) -> (u64, usize) {
+    match cluster.client(i).status().await {
+        Ok(s) => (s.consensus.epoch, s.validators),
+        // Still starting.
+        Err(_) => (0, 0),
+    }
+}
+
+async fn wait_epoch(cluster: &Cluster, i: usize, epoch: u64) {
+    let started = Instant::now();
+    while epoch_of(cluster, i).await.0 < epoch {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{} did not reach epoch {epoch} in 30 s; log:\n{}",
+            cluster.nodes[i].name,
+            cluster.log_tail(i)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn validators_join_and_leave_by_vote() {
+    let _one = exclusive();
+    let mut cluster = Cluster::new();
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let mut wallets = demo_wallets(&cluster, 8).await;
+        let mut acknowledged = transfers(&cluster, &mut wallets, 1, 8).await;
+
+        // bank-e makes its keys and card on its own machine.
+        let dir = cluster.keys.parent().unwrap().join("bank-e");
+        std::fs::create_dir_all(&dir).unwrap();
+        let institution = dir.join("institution.key");
+        let node_key = dir.join("node.key");
+        hutong(&["keys", "new", "--out", institution.to_str().unwrap()]);
+        hutong(&["keys", "new", "--out", node_key.to_str().unwrap()]);
+        let p2p = format!("/ip4/127.0.0.1/tcp/{}", free_port());
+        let card = dir.join("bank-e.card");
+        hutong(&[
+            "keys",
+            "card",
+            "--name",
+            "bank-e",
+            "--role",
+            "validator",
+            "--institution-key",
+            institution.to_str().unwrap(),
+            "--node-key",
+            node_key.to_str().unwrap(),
+            "--p2p",
+            &p2p,
+            "--out",
+            card.to_str().unwrap(),
+        ]);
+
+        // Voted in: bank-a proposes, wallet-b and mall-c approve (3 of 4).
+        let out = gov(
+            &cluster,
+            0,
+            &[
+                "propose",
+                "--key",
+                &key_path(&cluster, "bank-a.institution"),
+                "--voting-period",
+                "1h",
+                "--wait",
+                "add-member",
+                "--card",
+                card.to_str().unwrap(),
+            ],
+        );
+        assert!(out.contains("proposal_created"), "{out}");
+        for voter in ["wallet-b", "mall-c"] {
+            gov(
+                &cluster,
+                0,
+                &[
+                    "vote",
+                    "--key",
+                    &key_path(&cluster, &format!("{voter}.institution")),
+                    "--wait",
+                    "0",
+                    "approve",
+                ],
+            );
+        }
+        let p = cluster.client(0).proposal(0).await.unwrap();
+        assert_eq!(p.status, "executed", "{p:?}");
+        // Every running node switches to the five-validator set; four of
+        // five are a quorum, so the chain goes on before bank-e starts.
+        for i in 0..5 {
+            wait_epoch(&cluster, i, 2).await;
+            assert_eq!(epoch_of(&cluster, i).await, (2, 5));
+        }
+        acknowledged.extend(transfers(&cluster, &mut wallets, 2, 8).await);
+        let h = cluster.height(0).await.unwrap();
+        cluster.wait_height(0, h + 3, Duration::from_secs(60)).await;
+
+        // bank-e's node starts from genesis with the address of one peer,
+        // syncs across the boundary and takes part in epoch 2.
+        let home = dir.join("node");
+        let rpc_port = free_port();
+        let peer = format!(
+            "{}/p2p/{}",
+            first_p2p_addr(&cluster.nodes[0].home),
+            peer_of(&cluster, 0)
+        );
+        hutong(&[
+            "init",
+            "--home",
+            home.to_str().unwrap(),
+            "--genesis",
+            cluster
+                .keys
+                .parent()
+                .unwrap()
+                .join("genesis.toml")
+                .to_str()
+                .unwrap(),
+            "--node-key",
+            node_key.to_str().unwrap(),
+            "--role",
+            "validator",
+            "--p2p-listen",
+            &p2p,
+            "--peer",
+            &peer,
+            "--rpc-listen",
+            &format!("127.0.0.1:{rpc_port}"),
+        ]);
+        cluster.nodes.push(Node {
+            name: "bank-e".into(),
+            home,
+            rpc: format!("http://127.0.0.1:{rpc_port}"),
+            child: None,
+            netns: None,
+        });
+        cluster.start(5);
+        let h = cluster.height(0).await.unwrap();
+        cluster.wait_height(5, h, Duration::from_secs(90)).await;
+        wait_epoch(&cluster, 5, 2).await;
+        // It votes and leads: its proposals count up as rounds rotate.
+        let started = Instant::now();
+        loop {
+            let s = cluster.client(5).status().await.unwrap();
+            if s.consensus.proposals > 0 {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "bank-e never proposed; log:\n{}",
+                cluster.log_tail(5)
+            );
+            acknowledged.extend(transfers(&cluster, &mut wallets, 5, 2).await);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+
+        // ride-d is voted out: four of the five members approve.
+        let out = gov(
+            &cluster,
+            0,
+            &[
+                "propose",
+                "--key",
+                &key_path(&cluster, "bank-a.institution"),
+                "--voting-period",
+                "1h",
+                "--wait",
+                "remove-member",
+                "ride-d",
+            ],
+        );
+        assert!(out.contains("proposal_created"), "{out}");
+        for voter in ["wallet-b", "mall-c"] {
+            gov(
+                &cluster,
+                0,
+                &[
+                    "vote",
+                    "--key",
+                    &key_path(&cluster, &format!("{voter}.institution")),
+                    "--wait",
+                    "1",
+                    "approve",
+                ],
+            );
+        }
+        hutong(&[
+            "gov",
+            "--rpc",
+            &cluster.nodes[5].rpc,
+            "vote",
+            "--key",
+            institution.to_str().unwrap(),
+            "--wait",
+            "1",
+            "approve",
+        ]);
+        assert_eq!(
+            cluster.client(0).proposal(1).await.unwrap().status,
+            "executed"
+        );
+        let ride_d = cluster
+            .nodes
+            .iter()
+            .position(|n| n.name == "ride-d")
+            .unwrap();
+        let members: Vec<usize> = (0..6).filter(|i| *i != ride_d).collect();
+        for &i in &members {
+            wait_epoch(&cluster, i, 3).await;
+            assert_eq!(epoch_of(&cluster, i).await, (3, 4));
+        }
+        // Its node is cut off: it stops advancing while the others go on,
+        // and its reconnections are refused.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let stuck = cluster.height(ride_d).await.unwrap();
+        acknowledged.extend(transfers(&cluster, &mut wallets, 1, 8).await);
+        let h = cluster.height(0).await.unwrap();
+        cluster.wait_height(0, h + 5, Duration::from_secs(60)).await;
+        assert!(
+            cluster.height(ride_d).await.unwrap() <= stuck + 3,
+            "the removed member's node kept following"
+        );
+        let started = Instant::now();
+        while refused(&cluster, 0).await == 0 {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no refused connection on bank-a; log:\n{}",
+                cluster.log_tail(0)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+
+        // mall-c's node key is rotated: once the vote executes, the old
+        // key is out; its operator restarts the node with the new key on
+        // the same data, and it takes its place in the new epoch.
+        let mall_c = cluster
+            .nodes
+            .iter()
+            .position(|n| n.name == "mall-c")
+            .unwrap();
+        let new_node_key = cluster.keys.join("mall-c.node-2.key");
+        hutong(&["keys", "new", "--out", new_node_key.to_str().unwrap()]);
+        let new_public = keyfile::read(&new_node_key).unwrap().public().to_hex();
+        let out = gov(
+            &cluster,
+            0,
+            &[
+                "propose",
+                "--key",
+                &key_path(&cluster, "bank-a.institution"),
+                "--voting-period",
+                "1h",
+                "--wait",
+                "rotate-node-key",
+                "mall-c",
+                "--node-key",
+                &new_public,
+            ],
+        );
+        assert!(out.contains("proposal_created"), "{out}");
+        for (node, key) in [
+            (0, key_path(&cluster, "wallet-b.institution")),
+            (5, institution.to_str().unwrap().to_string()),
+        ] {
+            gov(
+                &cluster,
+                node,
+                &["vote", "--key", &key, "--wait", "2", "approve"],
+            );
+        }
+        for &i in &members {
+            if i != mall_c {
+                wait_epoch(&cluster, i, 4).await;
+            }
+        }
+        acknowledged.extend(transfers(&cluster, &mut wallets, 3, 4).await);
+        cluster.kill(mall_c);
+        // The operator points the node's config at the new key file.
+        let config = cluster.nodes[mall_c].home.join("config.toml");
+        let mut doc: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+        doc.insert(
+            "node_key".into(),
+            toml::Value::String(new_node_key.to_str().unwrap().into()),
+        );
+        std::fs::write(&config, toml::to_string(&doc).unwrap()).unwrap();
+        cluster.start(mall_c);
+        wait_epoch(&cluster, mall_c, 4).await;
+        let h = cluster.height(0).await.unwrap();
+        cluster
+            .wait_height(mall_c, h, Duration::from_secs(60))
+            .await;
+        let started = Instant::now();
+        while cluster
+            .client(mall_c)
+            .status()
+            .await
+            .unwrap()
+            .consensus
+            .proposals
+            == 0
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "mall-c never proposed with its new key; log:\n{}",
+                cluster.log_tail(mall_c)
+            );
+            acknowledged.extend(transfers(&cluster, &mut wallets, mall_c, 2).await);
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+
+        // No acknowledged transfer was lost, and the members agree.
+        wait_committed(&cluster.client(0), &acknowledged).await;
+        let h = cluster.height(0).await.unwrap();
+        cluster.assert_agree(&members, h).await;
+    });
+}
