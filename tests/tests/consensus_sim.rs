@@ -5,7 +5,7 @@
 //! `HUTONG_SIM_SEEDS=N` sets how many each sweep runs (the default keeps
 //! `cargo test` quick; see README for the long run).
 
-use hutong_tests::sim::{seed_from_env, Byzantine, Faults, Report, Sim};
+use hutong_tests::sim::{seed_from_env, Byzantine, EpochChange, Faults, Report, Sim};
 
 fn seeds(default: u64) -> std::ops::Range<u64> {
     let first = seed_from_env(1_000);
@@ -205,27 +205,39 @@ fn a_leader_that_crashes_mid_run_is_skipped_soon() {
     }
 }
 
-/// An epoch change decided by a committed block: the validator set shrinks
-/// from n to n − 1 at height 40, under the network and crash faults. Every
-/// honest replica ends in epoch 2, safe and live; the dropped validator
-/// follows passively.
+/// Epoch changes decided by a committed block at height 40, under the
+/// network and crash faults, with a node crashing as the first one
+/// switches: the last validator leaves (it follows passively), a new node
+/// joins as a validator, and a validator's key is rotated (a node with
+/// the new key takes its index). Nodes behind the change catch up by sync
+/// across the boundary (the ended epoch's tail and its certificate).
+/// Every honest node ends in epoch 2, safe and live.
 #[test]
-fn an_epoch_change_under_faults() {
-    for seed in seeds(24) {
-        let faults = Faults {
-            reconfigure_at: Some(40),
-            ..Faults::all()
-        };
-        let report = run(7, seed, faults, 30_000);
-        assert_live(&report, "epoch change, n = 7");
-        assert!(
-            report.epochs.iter().all(|e| *e == 2),
-            "seed {seed}: not every replica reached epoch 2: {report:?}"
-        );
-        assert!(
-            report.dropped.contains_key("wrong_epoch") || report.committed.iter().all(|c| *c > 40),
-            "{report:?}"
-        );
+fn epoch_changes_under_faults() {
+    for seed in seeds(12) {
+        for change in [
+            EpochChange::RemoveLast,
+            EpochChange::AddNode,
+            EpochChange::RotateKey((seed % 7) as usize),
+        ] {
+            let faults = Faults {
+                reconfigure_at: Some(40),
+                change,
+                crash_at_switch: true,
+                ..Faults::all()
+            };
+            let report = run(7, seed, faults, 30_000);
+            assert_live(&report, &format!("{change:?}, n = 7"));
+            assert!(
+                report.epochs.iter().all(|e| *e == 2),
+                "seed {seed}, {change:?}: not every replica reached epoch 2: {report:?}"
+            );
+            assert!(
+                report.dropped.contains_key("wrong_epoch")
+                    || report.committed.iter().all(|c| *c > 40),
+                "{report:?}"
+            );
+        }
     }
 }
 

@@ -14,7 +14,7 @@ pub(crate) struct Lab {
 impl Lab {
     /// `None` (with the reason) where namespaces cannot be made: not root,
     /// no `ip`, or a sandbox without CAP_NET_ADMIN.
-    fn up(hosts: usize) -> Result<Lab, String> {
+    pub(crate) fn up(hosts: usize) -> Result<Lab, String> {
         if std::env::var_os("HUTONG_SKIP_NETLAB").is_some() {
             return Err("HUTONG_SKIP_NETLAB is set".into());
         }
@@ -76,11 +76,11 @@ impl Lab {
         self.run(args).unwrap();
     }
 
-    fn addr(&self, host: usize) -> String {
+    pub(crate) fn addr(&self, host: usize) -> String {
         format!("{}.{}", self.net, host + 1)
     }
 
-    fn netns(&self, host: usize) -> String {
+    pub(crate) fn netns(&self, host: usize) -> String {
         format!("{}-h{host}", self.prefix)
     }
 }

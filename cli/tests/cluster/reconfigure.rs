@@ -1,14 +1,21 @@
-//! The validator set changed by vote on a running consortium: a fifth
+//! The validator set changed by vote on a running consortium, each node
+//! on a host of its own (network namespaces made with `netlab`, each with
+//! its own address; on loopback where namespaces cannot be made): a fifth
 //! member is voted in, its node starts from genesis, syncs across the
 //! epoch boundary (verifying the first epoch's certificates with the
 //! first set) and becomes a validator at the boundary; then a member is
 //! voted out, its node is disconnected and refused, and the others go on;
 //! then a member's node key is rotated and its node, restarted with the
 //! new key on the same data, takes its place in the next epoch.
-//! Transfers are submitted throughout; every one of them commits, and the
-//! nodes that remain agree on the state root.
+//! A steady transfer load runs throughout; every transfer a node
+//! acknowledged commits, and the nodes that remain agree on the state
+//! root.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::harness::*;
+use crate::partitions::{move_into, Lab};
 
 fn gov(cluster: &Cluster, i: usize, args: &[&str]) -> String {
     let mut all = vec!["gov", "--rpc", &cluster.nodes[i].rpc];
@@ -68,6 +75,24 @@ async fn wait_epoch(cluster: &Cluster, i: usize, epoch: u64) {
 fn validators_join_and_leave_by_vote() {
     let _one = exclusive();
     let mut cluster = Cluster::new();
+    // Six hosts: the five nodes, and bank-e's.
+    let lab = match Lab::up(6) {
+        Ok(lab) => Some(lab),
+        Err(why) if std::env::var_os("HUTONG_NETLAB").is_some() => {
+            panic!("the network lab could not be made: {why}")
+        }
+        Err(why) => {
+            println!("validators_join_and_leave_by_vote runs on loopback: {why}");
+            None
+        }
+    };
+    if let Some(lab) = &lab {
+        move_into(&mut cluster, lab);
+    }
+    let host_addr = |i: usize| match &lab {
+        Some(lab) => lab.addr(i),
+        None => "127.0.0.1".to_string(),
+    };
     for i in 0..5 {
         cluster.start(i);
     }
@@ -75,6 +100,7 @@ fn validators_join_and_leave_by_vote() {
         cluster.wait_height(0, 2, Duration::from_secs(60)).await;
         let mut wallets = demo_wallets(&cluster, 8).await;
         let mut acknowledged = transfers(&cluster, &mut wallets, 1, 8).await;
+        let load = Load::start(&cluster).await;
 
         // bank-e makes its keys and card on its own machine.
         let dir = cluster.keys.parent().unwrap().join("bank-e");
@@ -83,7 +109,7 @@ fn validators_join_and_leave_by_vote() {
         let node_key = dir.join("node.key");
         hutong(&["keys", "new", "--out", institution.to_str().unwrap()]);
         hutong(&["keys", "new", "--out", node_key.to_str().unwrap()]);
-        let p2p = format!("/ip4/127.0.0.1/tcp/{}", free_port());
+        let p2p = format!("/ip4/{}/tcp/{}", host_addr(5), free_port());
         let card = dir.join("bank-e.card");
         hutong(&[
             "keys",
@@ -175,14 +201,14 @@ fn validators_join_and_leave_by_vote() {
             "--peer",
             &peer,
             "--rpc-listen",
-            &format!("127.0.0.1:{rpc_port}"),
+            &format!("{}:{rpc_port}", host_addr(5)),
         ]);
         cluster.nodes.push(Node {
             name: "bank-e".into(),
             home,
-            rpc: format!("http://127.0.0.1:{rpc_port}"),
+            rpc: format!("http://{}:{rpc_port}", host_addr(5)),
             child: None,
-            netns: None,
+            netns: lab.as_ref().map(|lab| lab.netns(5)),
         });
         cluster.start(5);
         let h = cluster.height(0).await.unwrap();
@@ -360,8 +386,78 @@ fn validators_join_and_leave_by_vote() {
         }
 
         // No acknowledged transfer was lost, and the members agree.
+        let steady = load.stop().await;
+        assert!(steady.len() > 50, "the load ran thin: {}", steady.len());
+        acknowledged.extend(steady);
         wait_committed(&cluster.client(0), &acknowledged).await;
         let h = cluster.height(0).await.unwrap();
         cluster.assert_agree(&members, h).await;
     });
+    drop(cluster);
+    drop(lab);
+}
+
+/// A steady load: a transfer every 50 ms from accounts 9–16 (the test's
+/// own use accounts 1–8), through bank-a and wallet-b (never removed or
+/// restarted) in turn; the hashes of those the node acknowledged.
+struct Load {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+    acknowledged: Arc<Mutex<Vec<Hash>>>,
+}
+
+impl Load {
+    async fn start(cluster: &Cluster) -> Load {
+        let status = cluster.client(0).status().await.unwrap();
+        let chain_id = ChainId(Hash::from_hex(&status.chain_id).unwrap().0);
+        let keys: Vec<Keypair> = (9..=16)
+            .map(|i| cluster.key(&format!("account-{i}")))
+            .collect();
+        let mut wallets = Wallets::new(chain_id, keys);
+        let through: Vec<Client> = ["bank-a", "wallet-b"]
+            .iter()
+            .map(|name| {
+                let i = cluster.nodes.iter().position(|n| n.name == *name).unwrap();
+                cluster.client(i)
+            })
+            .collect();
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            let acknowledged = acknowledged.clone();
+            async move {
+                let mut k = 0usize;
+                while !stop.load(Ordering::SeqCst) {
+                    let from = k % 4;
+                    let tx = wallets.transfer(from, 4 + (k / 4) % 4, 1);
+                    match through[k % 2].submit(&tx).await {
+                        Ok(h) => acknowledged.lock().unwrap().push(h),
+                        // Refused (busy, a sequence gap after a refusal):
+                        // the wallet's sequence is re-read and the
+                        // transfer is not counted.
+                        Err(_) => {
+                            let account = wallets.address(from);
+                            if let Ok(a) = through[k % 2].account(&account).await {
+                                wallets.set_next_sequence(from, a.sequence);
+                            }
+                        }
+                    }
+                    k += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        });
+        Load {
+            stop,
+            task,
+            acknowledged,
+        }
+    }
+
+    async fn stop(self) -> Vec<Hash> {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = self.task.await;
+        std::mem::take(&mut *self.acknowledged.lock().unwrap())
+    }
 }

@@ -53,11 +53,17 @@ pub fn committed_after<R: ChainRead>(chain: &R, after: u64) -> Result<SyncRespon
     let mut bytes = 0usize;
     let mut cursor = after.saturating_add(1);
     let boundary = chain.epoch_end_from(cursor)?;
-    while let Some((end, cert)) = chain.cert_from(cursor)? {
-        let (end, cert, tail, last) = match &boundary {
-            Some(b) if end > b.height => (b.height, b.proof.clone(), b.tail.as_slice(), true),
-            Some(b) if end == b.height => (end, cert, &[][..], true),
-            _ => (end, cert, &[][..], false),
+    loop {
+        let (end, cert, tail, last) = match (&boundary, chain.cert_from(cursor)?) {
+            (Some(b), Some((end, cert))) if end == b.height => (end, cert, &[][..], true),
+            // The next certificate is past the epoch's end (or the next
+            // epoch has certified nothing yet): the ended epoch's own.
+            (Some(b), Some((end, _))) if end > b.height => {
+                (b.height, b.proof.clone(), b.tail.as_slice(), true)
+            }
+            (Some(b), None) => (b.height, b.proof.clone(), b.tail.as_slice(), true),
+            (_, Some((end, cert))) => (end, cert, &[][..], false),
+            (None, None) => break,
         };
         let mut run = Vec::new();
         let mut run_bytes = 0usize;
@@ -229,6 +235,21 @@ mod tests {
         let (blocks, proof) = served(&chain, 3);
         assert_eq!(blocks, vec![(1, 4), (1, 5)]);
         assert_eq!(proof, Some(cert(1, 5)));
+    }
+
+    #[test]
+    fn an_epoch_end_is_served_before_the_next_epoch_certifies_anything() {
+        let mut chain = chain_with_tail();
+        chain.certs.retain(|h, _| *h <= 3);
+        for h in 6..=9 {
+            chain.blocks.remove(&h);
+        }
+        let (blocks, proof) = served(&chain, 3);
+        assert_eq!(blocks, vec![(1, 4), (1, 5), (1, 6), (1, 7)]);
+        assert_eq!(proof, Some(cert(1, 7)));
+        let (blocks, proof) = served(&chain, 5);
+        assert!(blocks.is_empty());
+        assert_eq!(proof, None);
     }
 
     #[test]

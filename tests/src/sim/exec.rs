@@ -2,6 +2,9 @@
 //! node's copy of the ledger, the check that every node executes the same
 //! blocks to the same roots, and epoch changes.
 
+use hutong_host::host::ExecJob;
+use hutong_wire::{EpochEnd, StoredBlock};
+
 use super::*;
 
 impl Sim {
@@ -36,7 +39,11 @@ impl Sim {
             if height <= executed.height {
                 None
             } else if job.block.epoch == Epoch(1) && epoch_end.is_some_and(|end| height > end) {
-                // Past the epoch's last block: every honest host ignores it.
+                // Past the epoch's last block: every honest node leaves it
+                // unexecuted, and keeps it for peers that sync across the
+                // boundary until the certificate that commits it comes.
+                drop(disk);
+                self.keep_tail(node, &job);
                 None
             } else {
                 if height != executed.height + 1 {
@@ -111,6 +118,20 @@ impl Sim {
             let r = self.nodes[node].host.on_executed(record);
             self.host_result(node, r)?;
             if epoch_end == Some(record.height) && job.block.epoch == Epoch(1) {
+                let end = EpochEnd {
+                    epoch: Epoch(1),
+                    height: record.height,
+                    tail: Vec::new(),
+                    proof: job
+                        .proof
+                        .clone()
+                        .unwrap_or_else(|| job.block.justify.clone()),
+                };
+                if job.proof.is_some() {
+                    lock(&self.nodes[node].disk).epoch_end = Some(end);
+                } else {
+                    self.nodes[node].tail = Some(end);
+                }
                 self.switch_epoch(node, record.block_id, record.height)?;
             }
         }
@@ -150,94 +171,79 @@ impl Sim {
         }
     }
 
+    /// Epoch 1's blocks after its last one, gathered until the
+    /// certificate that commits them comes (as the node's executor does).
+    fn keep_tail(&mut self, node: usize, job: &ExecJob) {
+        let Some(end) = self.nodes[node].tail.as_mut() else {
+            return;
+        };
+        if job.block.height.0 != end.height + end.tail.len() as u64 + 1 {
+            return;
+        }
+        end.tail.push(StoredBlock {
+            block: job.block.clone(),
+            payload: (*job.payload).clone(),
+        });
+        if let Some(proof) = &job.proof {
+            if let Some(mut end) = self.nodes[node].tail.take() {
+                end.proof = proof.clone();
+                lock(&self.nodes[node].disk).epoch_end = Some(end);
+            }
+        }
+    }
+
+    /// Epoch 2's validators, as network addresses in validator order.
+    fn next_members(&self) -> Vec<usize> {
+        let n = self.n;
+        match self.faults.change {
+            EpochChange::RemoveLast => (0..n - 1).collect(),
+            EpochChange::AddNode => (0..=n).collect(),
+            EpochChange::RotateKey(k) => (0..n).map(|v| if v == k % n { n } else { v }).collect(),
+        }
+    }
+
     /// Moves `node` into epoch 2, which starts from the block at `height`
-    /// and drops the last validator.
+    /// with the validators [`Sim::next_members`] names.
     pub(super) fn switch_epoch(
         &mut self,
         node: usize,
         genesis: BlockId,
         height: u64,
     ) -> Result<(), String> {
-        let next = {
+        let members = self.next_members();
+        let keys: Vec<[u8; 32]> = members.iter().map(|a| self.signers[*a].public()).collect();
+        let mut next =
+            ValidatorSet::next_epoch(Epoch(2), keys, genesis, Height(height)).expect("a valid set");
+        if self.faults.weak_quorum {
+            next.weaken_quorum_for_simulation();
+        }
+        {
+            // The node persists the epoch change with the block that
+            // made it.
             let mut disk = lock(&self.nodes[node].disk);
-            let n = disk.validators.len();
-            let keys: Vec<[u8; 32]> = (0..n - 1)
-                .map(|i| {
-                    *disk
-                        .validators
-                        .key(ValidatorId(i as u16))
-                        .expect("a member")
-                })
-                .collect();
-            let mut next = ValidatorSet::next_epoch(Epoch(2), keys, genesis, Height(height))
-                .expect("a valid set");
-            if self.faults.weak_quorum {
-                next.weaken_quorum_for_simulation();
-            }
-            // The host persists the epoch change as one write, with the
-            // ledger as it stands for nodes that missed the change.
             disk.validators = next.clone();
+            disk.members = members.clone();
             disk.epoch_genesis = Some((genesis, height));
             disk.blocks.retain(|_, b| b.block.height.0 <= height);
-            disk.at_epoch_change = Some(Box::new((
-                disk.state.clone(),
-                disk.heights.clone(),
-                disk.results.clone(),
-            )));
-            next
-        };
+        }
         let v = self.nodes[node].validator;
-        let me = (v < next.len()).then_some(ValidatorId(v as u16));
-        let peers = (0..next.len()).collect();
-        let r = self.nodes[node].host.on_new_epoch(next, me, peers);
+        let me = members
+            .iter()
+            .position(|a| *a == v)
+            .map(|i| ValidatorId(i as u16));
+        if self.faults.crash_at_switch && !self.switch_crashed {
+            // A crash in the middle of the change: another node goes
+            // down as this one switches, and comes back later.
+            self.switch_crashed = true;
+            let others: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != node).collect();
+            let victim = others[self.rng.gen_range(0..others.len())];
+            let now = self.now();
+            let pause = self.rng.gen_range(100..2_000);
+            self.schedule(now, Delivery::Crash { node: victim });
+            self.schedule(now + pause, Delivery::Restart { node: victim });
+            self.faults_end_ms = self.faults_end_ms.max(now + pause);
+        }
+        let r = self.nodes[node].host.on_new_epoch(next, me, members);
         self.host_result(node, r)
-    }
-
-    /// A node that missed the epoch change (it hears from epoch 2 while
-    /// still in epoch 1, below the epoch's last block) takes the ledger as
-    /// it was at the change from a peer and restarts in epoch 2: the
-    /// simulator's stand-in for joining by snapshot.
-    pub(super) fn catch_up_epoch(&mut self, node: usize) -> Result<(), String> {
-        let Some(end) = self.faults.reconfigure_at else {
-            return Ok(());
-        };
-        let core = self.nodes[node].host.core();
-        if core.epoch() != Epoch(1) || core.epoch_ahead() <= Epoch(1) {
-            return Ok(());
-        }
-        let source = (0..self.nodes.len()).find(|p| {
-            *p != node && self.honest(*p) && lock(&self.nodes[*p].disk).at_epoch_change.is_some()
-        });
-        let Some(source) = source else {
-            return Ok(());
-        };
-        let (snapshot, validators, genesis) = {
-            let d = lock(&self.nodes[source].disk);
-            (
-                d.at_epoch_change.clone(),
-                d.validators.clone(),
-                d.epoch_genesis,
-            )
-        };
-        let Some(snapshot) = snapshot else {
-            return Ok(());
-        };
-        {
-            let mut disk = lock(&self.nodes[node].disk);
-            if disk.executed().height > end {
-                return Ok(());
-            }
-            let (state, heights, results) = (*snapshot).clone();
-            disk.state = state;
-            disk.heights = heights;
-            disk.results = results;
-            disk.validators = validators;
-            disk.epoch_genesis = genesis;
-            disk.safety = hutong_consensus::safety::SafetyData::new(Epoch(2));
-            disk.blocks.clear();
-            disk.at_epoch_change = Some(snapshot);
-        }
-        self.reboot(node);
-        self.flush(node)
     }
 }

@@ -77,9 +77,14 @@ pub struct Faults {
     pub partitions: usize,
     /// Validator 0 is Byzantine in this way, if any.
     pub byzantine: Option<Byzantine>,
-    /// End epoch 1 with the block at this height; epoch 2 drops the last
-    /// validator, which then follows passively.
+    /// End epoch 1 with the block at this height; epoch 2's validators
+    /// are epoch 1's changed as `change` says.
     pub reconfigure_at: Option<u64>,
+    /// How the validator set changes at `reconfigure_at`.
+    pub change: EpochChange,
+    /// Crash a node (not the first to switch) at the moment the first
+    /// node switches epochs; it restarts a little later.
+    pub crash_at_switch: bool,
     /// This validator is down for the whole run (it never starts).
     pub down_forever: Option<usize>,
     /// This validator crashes at this time (ms) and never comes back.
@@ -93,6 +98,21 @@ pub struct Faults {
     /// A wallet submits a transfer every this many milliseconds (0: no
     /// client load).
     pub tx_interval_ms: u64,
+}
+
+/// How an epoch change changes the validator set. A node that joins
+/// (`AddNode`, `RotateKey`) runs from the start as a follower with a key
+/// of its own: the operator's new node, or the same member's node
+/// restarted with its new key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EpochChange {
+    /// The last validator leaves and follows passively.
+    RemoveLast,
+    /// A new node becomes the last validator.
+    AddNode,
+    /// Validator `k`'s key is replaced: the new key's node takes index
+    /// `k`, the old node follows passively.
+    RotateKey(usize),
 }
 
 /// How validator 0 misbehaves when Byzantine.
@@ -121,6 +141,8 @@ impl Faults {
             partitions: 0,
             byzantine: None,
             reconfigure_at: None,
+            change: EpochChange::RemoveLast,
+            crash_at_switch: false,
             down_forever: None,
             down_from: None,
             weak_quorum: false,
@@ -244,6 +266,11 @@ pub struct Sim {
     byzantine: Option<usize>,
     /// Validators in the first epoch.
     n: usize,
+    /// Network addresses: the first epoch's validators, then the nodes
+    /// that join later.
+    addresses: usize,
+    /// Whether the crash at the first epoch switch happened.
+    switch_crashed: bool,
     faults: Faults,
     /// `Some(side)` while partitioned: nodes talk only within a side.
     partition: Option<Vec<bool>>,
@@ -283,7 +310,13 @@ impl Sim {
 
     fn with_keys(n: usize, seed: u64, faults: Faults, ed25519: bool) -> Sim {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let signers: Vec<SimSigner> = (0..n)
+        let joining = faults.reconfigure_at.is_some()
+            && matches!(
+                faults.change,
+                EpochChange::AddNode | EpochChange::RotateKey(_)
+            );
+        let addresses = n + usize::from(joining);
+        let signers: Vec<SimSigner> = (0..addresses)
             .map(|_| {
                 let secret: [u8; 32] = rng.gen();
                 if ed25519 {
@@ -298,7 +331,7 @@ impl Sim {
         let genesis_id = hutong_wire::genesis_block_id(genesis.chain_id);
         let mut validators = ValidatorSet::new(
             Epoch(1),
-            signers.iter().map(|s| s.public()).collect(),
+            signers[..n].iter().map(|s| s.public()).collect(),
             genesis_id,
         )
         .expect("the simulation builds a valid set");
@@ -325,7 +358,7 @@ impl Sim {
                 execution_wait_max: Duration::from_millis(200),
                 clock_drift_max: Duration::from_secs(10),
             },
-            attest_keys: (0..n)
+            attest_keys: (0..addresses)
                 .map(|_| Keypair::from_secret_bytes(&rng.gen::<[u8; 32]>()))
                 .collect(),
             attestation_wait: Some(Duration::from_millis(300)),
@@ -351,7 +384,7 @@ impl Sim {
                     v,
                     signer,
                     disk,
-                    Arc::new(Mutex::new(vec![true; n])),
+                    Arc::new(Mutex::new(vec![true; addresses])),
                     0,
                 )
             })
@@ -370,6 +403,8 @@ impl Sim {
             byzantine: faults.byzantine.map(|_| 0),
             signers,
             n,
+            addresses,
+            switch_crashed: false,
             faults,
             partition: None,
             canonical: Vec::new(),
@@ -627,9 +662,6 @@ impl Sim {
                     let r = self.nodes[to].host.on_message(from, envelope);
                     self.host_result(to, r)?;
                     self.flush(to)?;
-                    if self.honest(to) {
-                        self.catch_up_epoch(to)?;
-                    }
                 }
             }
             Delivery::Gossip { to, from, gossip } => {
@@ -728,6 +760,22 @@ impl Sim {
                     r.host.core().safety().last_voted_round,
                     r.host.core().dropped(),
                     lock(&r.status)
+                );
+                eprintln!(
+                    "node {i}: epoch end {:?}, tail in progress {:?}, exec queue {:?}",
+                    lock(&r.disk).epoch_end.as_ref().map(|e| (
+                        e.height,
+                        e.tail.len(),
+                        e.proof.data.height
+                    )),
+                    r.tail.as_ref().map(|e| (
+                        e.height,
+                        e.tail.iter().map(|b| b.block.height.0).collect::<Vec<_>>()
+                    )),
+                    lock(&r.exec)
+                        .iter()
+                        .map(|j| (j.block.epoch.0, j.block.height.0, j.proof.is_some()))
+                        .collect::<Vec<_>>(),
                 );
             }
             eprintln!(

@@ -17,7 +17,7 @@ impl Sim {
     /// Tells every node whom it can reach, by validator.
     pub(super) fn refresh_reachability(&mut self) {
         for a in 0..self.nodes.len() {
-            let row: Vec<bool> = (0..self.n)
+            let row: Vec<bool> = (0..self.addresses)
                 .map(|v| {
                     (0..self.nodes.len())
                         .any(|b| b != a && self.nodes[b].validator == v && self.linked(a, b))
@@ -111,7 +111,7 @@ impl Sim {
         match out {
             Out::Send { to, envelope } => self.send(node, to, envelope),
             Out::Broadcast(envelope) => {
-                for to in (0..self.n).filter(|v| *v != me) {
+                for to in (0..self.addresses).filter(|v| *v != me) {
                     self.send(node, to, envelope.clone());
                 }
                 if self.faults.byzantine == Some(Byzantine::Twins) && me == 0 {

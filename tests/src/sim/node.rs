@@ -28,7 +28,7 @@ use hutong_runtime::state::{Account, StateKey, StateValue};
 use hutong_runtime::store::StateStore as _;
 use hutong_runtime::{Address, Keypair, MemStore, PublicKey};
 use hutong_wire::p2p::{ConsensusEnvelope, SyncRequest, TxGossip};
-use hutong_wire::{Executed, StoredBlock};
+use hutong_wire::{EpochEnd, Executed, StoredBlock};
 
 use super::ledger::SimGenesis;
 use super::{SimSigner, SimVerifier};
@@ -85,6 +85,12 @@ pub(super) struct Disk {
     pub safety: SafetyData,
     /// The current epoch's validator set.
     pub validators: ValidatorSet,
+    /// Its validators' network addresses, by validator index.
+    pub members: Vec<usize>,
+    /// How epoch 1 ended, once the certificate that commits its last
+    /// block came (see [`hutong_wire::EpochEnd`]): served to nodes that
+    /// sync across the boundary.
+    pub epoch_end: Option<EpochEnd>,
     /// The block the current epoch started from, after an epoch change.
     pub epoch_genesis: Option<(BlockId, u64)>,
     /// Blocks consensus accepted (committed or not), by id.
@@ -97,19 +103,15 @@ pub(super) struct Disk {
     /// What executing each height gave (index = height; 0 is genesis).
     pub results: Vec<Executed>,
     pub state: MemStore,
-    /// The ledger as it was at the epoch change, for a node that missed it
-    /// (the simulator's stand-in for a snapshot sync).
-    pub at_epoch_change: Option<Box<Snapshot>>,
 }
-
-/// The ledger at an epoch change: state, executed blocks, results.
-pub(super) type Snapshot = (MemStore, Vec<BlockId>, Vec<Executed>);
 
 impl Disk {
     pub fn new(genesis: &SimGenesis, validators: ValidatorSet, genesis_id: BlockId) -> Disk {
         Disk {
             safety: SafetyData::new(validators.epoch()),
+            members: (0..validators.len()).collect(),
             validators,
+            epoch_end: None,
             epoch_genesis: None,
             blocks: BTreeMap::new(),
             heights: Vec::new(),
@@ -123,7 +125,6 @@ impl Disk {
                 receipts_root: hutong_runtime::merkle::root(&[]),
             }],
             state: genesis.state.clone(),
-            at_epoch_change: None,
         }
     }
 
@@ -218,6 +219,13 @@ impl ChainRead for SimStore {
             .range(height..)
             .next()
             .map(|(h, qc)| (*h, qc.clone())))
+    }
+
+    fn epoch_end_from(&self, height: u64) -> Result<Option<EpochEnd>, String> {
+        Ok(lock(&self.0)
+            .epoch_end
+            .clone()
+            .filter(|e| e.height >= height))
     }
 }
 
@@ -433,6 +441,10 @@ pub(super) struct Node {
     pub wake_at: Option<u64>,
     /// When its attestation protocol is next due.
     pub attest_due: Option<Instant>,
+    /// The end of epoch 1 while the certificate that commits its last
+    /// block has not come: the blocks after it (memory only, as on the
+    /// node).
+    pub tail: Option<EpochEnd>,
     pub status: Arc<Mutex<ConsensusStatus>>,
 }
 
@@ -467,7 +479,7 @@ impl Node {
             disk: disk.clone(),
             violations: world.violations.clone(),
         };
-        let (validators, safety, committed, executed, blocks) = {
+        let (validators, members, safety, committed, executed, blocks) = {
             let d = lock(&disk);
             let executed = d.executed();
             let blocks: Vec<StoredBlock> = d
@@ -478,14 +490,17 @@ impl Node {
                 .collect();
             (
                 d.validators.clone(),
+                d.members.clone(),
                 d.safety.clone(),
                 d.committed(),
                 executed,
                 blocks,
             )
         };
-        let n = validators.len();
-        let me = (validator < n).then_some(ValidatorId(validator as u16));
+        let me = members
+            .iter()
+            .position(|a| *a == validator)
+            .map(|i| ValidatorId(i as u16));
         let core = Consensus::restore(
             me.unwrap_or(ValidatorId(u16::MAX)),
             validators,
@@ -508,7 +523,7 @@ impl Node {
                 executed,
             },
             me,
-            (0..n).collect(),
+            members,
             rt.clone(),
             SimStore(disk.clone(), world.lost_safety_writes),
             SimExec {
@@ -560,6 +575,7 @@ impl Node {
             executing: false,
             wake_at: None,
             attest_due: None,
+            tail: None,
             status,
         }
     }
