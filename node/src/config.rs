@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::status::Role;
 use hutong_host::host::HostConfig;
 use hutong_host::mempool::MempoolConfig;
+use hutong_runtime::governance::ConsensusTiming;
 
 /// Most bytes of a config file.
 const CONFIG_BYTES_MAX: u64 = 64 * 1024;
@@ -109,17 +110,25 @@ pub struct MetricsSection {
     pub listen: String,
 }
 
+/// `[consensus]`. The four timing values are the consortium's, voted in
+/// its ledger (`hutong gov propose set-timing`); one set here overrides
+/// the ledger's on this node only (and the node says so when it starts).
+/// `hutong init` writes none of them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsensusSection {
-    pub base_timeout_ms: u64,
-    pub max_timeout_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base_timeout_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_timeout_ms: Option<u64>,
     pub block_txs_max: usize,
-    pub empty_block_interval_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_block_interval_ms: Option<u64>,
     /// A leader waits until this long after its parent block before
     /// proposing, so that blocks carry batches rather than a few
     /// transactions each.
-    pub min_block_interval_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_block_interval_ms: Option<u64>,
     /// A leader whose own executor has more than this many committed
     /// blocks still to execute waits for it (at most
     /// `execution_wait_max_ms`) before proposing: under load, blocks then
@@ -127,20 +136,115 @@ pub struct ConsensusSection {
     pub execution_lead_blocks: usize,
     /// At most half of `base_timeout_ms`; by default 400, or half of
     /// `base_timeout_ms` if that is less.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_wait_max_ms: Option<u64>,
 }
 
 impl Default for ConsensusSection {
     fn default() -> Self {
         ConsensusSection {
-            base_timeout_ms: 1_000,
-            max_timeout_ms: 10_000,
+            base_timeout_ms: None,
+            max_timeout_ms: None,
             block_txs_max: 5_000,
-            empty_block_interval_ms: 500,
-            min_block_interval_ms: 50,
+            empty_block_interval_ms: None,
+            min_block_interval_ms: None,
             execution_lead_blocks: 2,
             execution_wait_max_ms: None,
         }
+    }
+}
+
+impl ConsensusSection {
+    /// The timing values this file sets, overriding the ledger's.
+    pub fn overrides(&self) -> Vec<(&'static str, u64)> {
+        [
+            ("base_timeout_ms", self.base_timeout_ms),
+            ("max_timeout_ms", self.max_timeout_ms),
+            ("empty_block_interval_ms", self.empty_block_interval_ms),
+            ("min_block_interval_ms", self.min_block_interval_ms),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+    }
+
+    /// The consensus core's and the host's settings with `ledger`'s timing
+    /// (this file's overrides first), checked together.
+    pub fn resolve(
+        &self,
+        ledger: &ConsensusTiming,
+        path: &str,
+    ) -> Result<(hutong_consensus::core::Config, HostConfig), ConfigError> {
+        let invalid = |field: &'static str, value: u64, problem: String| ConfigError::Invalid {
+            path: path.to_string(),
+            field,
+            value: value.to_string(),
+            problem,
+        };
+        let base = self.base_timeout_ms.unwrap_or(ledger.base_timeout_ms);
+        let max = self.max_timeout_ms.unwrap_or(ledger.max_timeout_ms);
+        let empty = self
+            .empty_block_interval_ms
+            .unwrap_or(ledger.empty_block_interval_ms);
+        let min_block = self
+            .min_block_interval_ms
+            .unwrap_or(ledger.min_block_interval_ms);
+        if base < 50 || base > max {
+            return Err(invalid(
+                "consensus.base_timeout_ms",
+                base,
+                format!("must be at least 50 and at most max_timeout_ms ({max})"),
+            ));
+        }
+        if min_block >= base {
+            return Err(invalid(
+                "consensus.min_block_interval_ms",
+                min_block,
+                format!(
+                    "must be below consensus.base_timeout_ms ({base}), or leaders would time out waiting"
+                ),
+            ));
+        }
+        if self.block_txs_max == 0 || self.block_txs_max > hutong_wire::payload::BLOCK_TXS_MAX {
+            return Err(invalid(
+                "consensus.block_txs_max",
+                self.block_txs_max as u64,
+                format!("must be 1 to {}", hutong_wire::payload::BLOCK_TXS_MAX),
+            ));
+        }
+        if empty.saturating_mul(2) > base {
+            return Err(invalid(
+                "consensus.empty_block_interval_ms",
+                empty,
+                "must be at most half of base_timeout_ms, or idle rounds time out".into(),
+            ));
+        }
+        let execution_wait_max_ms = match self.execution_wait_max_ms {
+            Some(ms) if ms.saturating_mul(2) > base => {
+                return Err(invalid(
+                    "consensus.execution_wait_max_ms",
+                    ms,
+                    "must be at most half of base_timeout_ms, or a waiting leader times out".into(),
+                ));
+            }
+            Some(ms) => ms,
+            None => (base / 2).min(400),
+        };
+        Ok((
+            hutong_consensus::core::Config {
+                base_timeout: Duration::from_millis(base),
+                max_timeout: Duration::from_millis(max),
+                ..Default::default()
+            },
+            HostConfig {
+                block_txs_max: self.block_txs_max,
+                empty_block_interval: Duration::from_millis(empty),
+                min_block_interval: Duration::from_millis(min_block),
+                execution_lead_blocks: self.execution_lead_blocks,
+                execution_wait_max: Duration::from_millis(execution_wait_max_ms),
+                ..Default::default()
+            },
+        ))
     }
 }
 
@@ -207,8 +311,15 @@ pub struct NodeConfig {
     pub rpc_header_timeout: Duration,
     pub rpc_request_timeout: Duration,
     pub metrics_listen: Option<SocketAddr>,
+    /// With the default timing; [`NodeConfig::resolve_timing`] gives them
+    /// with the ledger's.
     pub consensus: hutong_consensus::core::Config,
     pub host: HostConfig,
+    /// `[consensus]` as written, to resolve again when the ledger's timing
+    /// changes.
+    pub consensus_section: ConsensusSection,
+    /// Where the config was read from (for messages).
+    pub path: String,
     pub mempool: MempoolConfig,
     /// `mempool.attestation_wait_ms`; `None` when 0.
     pub attestation_wait: Option<Duration>,
@@ -216,6 +327,14 @@ pub struct NodeConfig {
 }
 
 impl NodeConfig {
+    /// The consensus core's and host's settings with the ledger's timing.
+    pub fn resolve_timing(
+        &self,
+        ledger: &ConsensusTiming,
+    ) -> Result<(hutong_consensus::core::Config, HostConfig), ConfigError> {
+        self.consensus_section.resolve(ledger, &self.path)
+    }
+
     pub fn path_in(home: &Path) -> PathBuf {
         home.join("config.toml")
     }
@@ -294,52 +413,9 @@ impl NodeConfig {
             })?),
             None => None,
         };
-        let c = &file.consensus;
-        if c.base_timeout_ms < 50 || c.base_timeout_ms > c.max_timeout_ms {
-            return Err(invalid(
-                "consensus.base_timeout_ms",
-                &c.base_timeout_ms.to_string(),
-                format!(
-                    "must be at least 50 and at most max_timeout_ms ({})",
-                    c.max_timeout_ms
-                ),
-            ));
-        }
-        if c.min_block_interval_ms >= c.base_timeout_ms {
-            return Err(invalid(
-                "consensus.min_block_interval_ms",
-                &c.min_block_interval_ms.to_string(),
-                format!(
-                    "must be below consensus.base_timeout_ms ({}), or leaders would time out waiting",
-                    c.base_timeout_ms
-                ),
-            ));
-        }
-        if c.block_txs_max == 0 || c.block_txs_max > hutong_wire::payload::BLOCK_TXS_MAX {
-            return Err(invalid(
-                "consensus.block_txs_max",
-                &c.block_txs_max.to_string(),
-                format!("must be 1 to {}", hutong_wire::payload::BLOCK_TXS_MAX),
-            ));
-        }
-        if c.empty_block_interval_ms.saturating_mul(2) > c.base_timeout_ms {
-            return Err(invalid(
-                "consensus.empty_block_interval_ms",
-                &c.empty_block_interval_ms.to_string(),
-                "must be at most half of base_timeout_ms, or idle rounds time out".into(),
-            ));
-        }
-        let execution_wait_max_ms = match c.execution_wait_max_ms {
-            Some(ms) if ms.saturating_mul(2) > c.base_timeout_ms => {
-                return Err(invalid(
-                    "consensus.execution_wait_max_ms",
-                    &ms.to_string(),
-                    "must be at most half of base_timeout_ms, or a waiting leader times out".into(),
-                ));
-            }
-            Some(ms) => ms,
-            None => (c.base_timeout_ms / 2).min(400),
-        };
+        // Checked here with the default timing, so that a bad value is
+        // refused at once; the node resolves it again with the ledger's.
+        let (consensus, host) = file.consensus.resolve(&ConsensusTiming::default(), shown)?;
         let m = &file.mempool;
         if m.txs_max == 0 || m.per_sender_max == 0 || m.sequence_window == 0 {
             return Err(invalid(
@@ -371,19 +447,10 @@ impl NodeConfig {
             rpc_header_timeout: Duration::from_millis(file.rpc.header_timeout_ms.max(100)),
             rpc_request_timeout: Duration::from_millis(file.rpc.request_timeout_ms.max(100)),
             metrics_listen,
-            consensus: hutong_consensus::core::Config {
-                base_timeout: Duration::from_millis(c.base_timeout_ms),
-                max_timeout: Duration::from_millis(c.max_timeout_ms),
-                ..Default::default()
-            },
-            host: HostConfig {
-                block_txs_max: c.block_txs_max,
-                empty_block_interval: Duration::from_millis(c.empty_block_interval_ms),
-                min_block_interval: Duration::from_millis(c.min_block_interval_ms),
-                execution_lead_blocks: c.execution_lead_blocks,
-                execution_wait_max: Duration::from_millis(execution_wait_max_ms),
-                ..Default::default()
-            },
+            consensus,
+            host,
+            consensus_section: file.consensus.clone(),
+            path: shown.to_string(),
             mempool: MempoolConfig {
                 txs_max: m.txs_max,
                 bytes_max: m.bytes_max,
@@ -428,6 +495,39 @@ mod tests {
             err.to_string().contains("consensus.execution_wait_max_ms"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn timing_is_the_ledgers_unless_this_file_overrides_it() {
+        let ledger = ConsensusTiming {
+            base_timeout_ms: 2_000,
+            max_timeout_ms: 20_000,
+            min_block_interval_ms: 100,
+            empty_block_interval_ms: 800,
+        };
+        let c = parse("").unwrap();
+        assert!(c.consensus_section.overrides().is_empty());
+        let (core, host) = c.resolve_timing(&ledger).unwrap();
+        assert_eq!(core.base_timeout, Duration::from_millis(2_000));
+        assert_eq!(core.max_timeout, Duration::from_millis(20_000));
+        assert_eq!(host.min_block_interval, Duration::from_millis(100));
+        assert_eq!(host.empty_block_interval, Duration::from_millis(800));
+        let c = parse("base_timeout_ms = 3000").unwrap();
+        assert_eq!(
+            c.consensus_section.overrides(),
+            vec![("base_timeout_ms", 3_000)]
+        );
+        let (core, _) = c.resolve_timing(&ledger).unwrap();
+        assert_eq!(core.base_timeout, Duration::from_millis(3_000));
+        // An override that does not fit the ledger's other values is
+        // refused with the field.
+        let c = parse("base_timeout_ms = 1000").unwrap();
+        let err = c.resolve_timing(&ledger).unwrap_err();
+        assert!(err.to_string().contains("empty_block_interval_ms"), "{err}");
+        // `hutong init` writes no timing: the ledger's rules.
+        let written = toml::to_string(&ConsensusSection::default()).unwrap();
+        assert!(!written.contains("timeout"), "{written}");
+        assert!(!written.contains("interval"), "{written}");
     }
 
     #[test]

@@ -71,6 +71,35 @@ pub struct Inputs {
     /// The membership the executor announces, and this node's key.
     pub membership: watch::Receiver<Arc<Membership>>,
     pub me: PublicKey,
+    /// To resolve the consortium's timing with this node's overrides.
+    pub config: crate::config::NodeConfig,
+}
+
+/// Follows a membership change: the epoch, and the timing.
+fn follow(
+    host: &mut Host<NodeContext>,
+    m: &Membership,
+    me: &PublicKey,
+    config: &crate::config::NodeConfig,
+    timing: &mut hutong_runtime::governance::ConsensusTiming,
+) -> anyhow::Result<()> {
+    follow_epoch(host, m, me)?;
+    if m.timing != *timing {
+        *timing = m.timing;
+        match config.resolve_timing(&m.timing) {
+            Ok((consensus, host_config)) => {
+                tracing::info!(timing = ?m.timing, "the consortium's consensus timing changed");
+                host.set_timing(&consensus, host_config);
+            }
+            // A vote cannot make the ledger's timing unusable (it is
+            // checked), but this node's overrides may not fit with it.
+            Err(e) => tracing::error!(
+                "the consortium's new consensus timing does not fit this node's config ({e}); \
+                 keeping the previous timing"
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Moves the host into the membership's epoch, if it is a later one.
@@ -111,6 +140,7 @@ pub async fn run(
     tokio::pin!(shutdown);
     host.start()?;
     let me = inputs.me;
+    let mut timing = inputs.membership.borrow().timing;
     loop {
         let wake = host.next_wake();
         let rt = host.runtime().clone();
@@ -132,14 +162,14 @@ pub async fn run(
                 // that changed it.
                 if inputs.membership.has_changed().unwrap_or(false) {
                     let m = inputs.membership.borrow_and_update().clone();
-                    follow_epoch(&mut host, &m, &me)?;
+                    follow(&mut host, &m, &me, &inputs.config, &mut timing)?;
                 }
                 let executed = *inputs.executed.borrow_and_update();
                 host.on_executed(executed)?;
             }
             Ok(()) = inputs.membership.changed() => {
                 let m = inputs.membership.borrow_and_update().clone();
-                follow_epoch(&mut host, &m, &me)?;
+                follow(&mut host, &m, &me, &inputs.config, &mut timing)?;
             }
         }
         if halt.reason().is_some() {

@@ -138,6 +138,18 @@ pub async fn run(
         "starting"
     );
 
+    // The consortium's timing, with this node's overrides.
+    let overrides = config.consensus_section.overrides();
+    if !overrides.is_empty() {
+        tracing::warn!(
+            ?overrides,
+            ledger = ?membership.timing,
+            "{} overrides the consortium's consensus timing on this node",
+            config.path
+        );
+    }
+    let (consensus_config, host_config) = config.resolve_timing(&membership.timing)?;
+
     let validators = membership
         .validator_set()
         .map_err(|e| anyhow::anyhow!("the validator set of epoch {}: {e}", membership.epoch.0))?;
@@ -164,7 +176,7 @@ pub async fn run(
         validators,
         NodeSigner(node_key.clone()),
         NodeVerifier,
-        config.consensus.clone(),
+        consensus_config,
         safety,
         restored.iter().map(|s| s.block.clone()).collect(),
         // The block an epoch starts from is its round 0, whatever round
@@ -334,7 +346,7 @@ pub async fn run(
             status: status.consensus.clone(),
             counters: status.counters.clone(),
         },
-        config.host.clone(),
+        host_config,
     );
     tasks.spawn({
         let stop = stopped(stop_rx.clone());
@@ -345,6 +357,7 @@ pub async fn run(
             pool_grew,
             membership: membership_rx,
             me: public,
+            config: config.clone(),
         };
         let halt = halt.clone();
         async move { crate::consensus::run(host, inputs, halt, stop).await }

@@ -119,8 +119,8 @@ impl VotingRules {
     }
 }
 
-/// The consensus timing every validator runs with (the node's config may
-/// not loosen it).
+/// The consensus timing every node runs with, changed by vote (a node's
+/// `config.toml` may override it locally; the node then says so).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ConsensusTiming {
     pub base_timeout_ms: u64,

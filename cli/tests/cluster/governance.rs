@@ -2,7 +2,8 @@
 //! tier limit raised by vote (a transfer above the old limit then
 //! succeeds on every node), an institution key rotated (the old key is
 //! refused at admission with `retired_key`, the new one signs for the same
-//! account), and the proposals and parameters as JSON-RPC shows them.
+//! account), consensus timing changed by vote (every node applies it), and
+//! the proposals and parameters as JSON-RPC shows them.
 
 use crate::harness::*;
 
@@ -207,6 +208,58 @@ fn tier_limits_and_keys_change_by_vote() {
         );
         let after = cluster.client(1).account(&bank_a).await.unwrap().sequence;
         assert_eq!(after, before + 1);
+
+        // Consensus timing by vote: every node applies the new timing.
+        let out = gov(
+            &cluster,
+            &[
+                "propose",
+                "--key",
+                &key_path(&cluster, "wallet-b.institution"),
+                "--wait",
+                "set-timing",
+                "--empty-block-interval-ms",
+                "300",
+            ],
+        );
+        assert!(out.contains("proposal_created"), "{out}");
+        for voter in ["mall-c", "ride-d"] {
+            gov(
+                &cluster,
+                &[
+                    "vote",
+                    "--key",
+                    &key_path(&cluster, &format!("{voter}.institution")),
+                    "--wait",
+                    "2",
+                    "approve",
+                ],
+            );
+        }
+        assert_eq!(
+            cluster.client(0).proposal(2).await.unwrap().status,
+            "executed"
+        );
+        let h0 = cluster.height(0).await.unwrap();
+        for i in 0..5 {
+            cluster.wait_height(i, h0, Duration::from_secs(60)).await;
+            let started = Instant::now();
+            loop {
+                let log = std::fs::read_to_string(cluster.nodes[i].home.join("node.log")).unwrap();
+                if log.contains("the consortium's consensus timing changed")
+                    && log.contains("empty_block_interval_ms: 300")
+                {
+                    break;
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(10),
+                    "{} did not apply the voted timing:\n{}",
+                    cluster.nodes[i].name,
+                    cluster.log_tail(i)
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
 
         let h = cluster.height(0).await.unwrap();
         cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;

@@ -328,6 +328,13 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
         self.validators.epoch()
     }
 
+    /// New round timeouts (the consortium voted new timing); they apply
+    /// from the next timer this core sets.
+    pub fn set_timeouts(&mut self, base: Duration, max: Duration) {
+        self.config.base_timeout = base;
+        self.config.max_timeout = max;
+    }
+
     /// The current epoch's validator set.
     pub fn validators(&self) -> &ValidatorSet {
         &self.validators

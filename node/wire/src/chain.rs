@@ -6,7 +6,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use hutong_consensus::types::{Block, BlockId, Digest, Epoch, Height, QuorumCert};
 use hutong_consensus::validators::{ValidatorSet, ValidatorSetError};
 use hutong_runtime::crypto::Hash;
-use hutong_runtime::governance::Consortium;
+use hutong_runtime::governance::{ConsensusTiming, Consortium};
 use hutong_runtime::{ChainId, PublicKey};
 
 use crate::payload::Payload;
@@ -72,6 +72,8 @@ pub struct Membership {
     pub nodes: Vec<PublicKey>,
     /// Where nodes said they listen (from proposals), by node key.
     pub addresses: Vec<(PublicKey, String)>,
+    /// The consensus timing the consortium voted.
+    pub timing: ConsensusTiming,
 }
 
 impl Membership {
@@ -109,6 +111,7 @@ impl Membership {
             validators: consortium.validator_keys(),
             nodes,
             addresses,
+            timing: consortium.timing,
         }
     }
 

@@ -356,6 +356,14 @@ impl<C: Context> Host<C> {
         }
     }
 
+    /// New timing (the consortium voted it): the core's round timeouts
+    /// and this host's block intervals, from the next round on.
+    pub fn set_timing(&mut self, consensus: &hutong_consensus::core::Config, host: HostConfig) {
+        self.core
+            .set_timeouts(consensus.base_timeout, consensus.max_timeout);
+        self.config = host;
+    }
+
     /// Switches to the next epoch's validator set (decided by a block this
     /// node executed): the core refuses the old epoch's messages from now
     /// on, and `peers` are the new set's, by index. Blocks of the old
