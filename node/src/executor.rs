@@ -39,7 +39,7 @@ use hutong_host::mempool::{Mempool, Tip};
 use hutong_host::sigverify::{available_threads, verify_parallel};
 use hutong_host::util::{lock, FastMap, FastSet};
 use hutong_runtime::{ChainId, Params};
-use hutong_wire::p2p::SYNC_ANSWER_BLOCKS_MAX;
+use hutong_wire::p2p::{SYNC_ANSWER_BLOCKS_MAX, SYNC_ANSWER_BYTES};
 use hutong_wire::rpc::BlockNotice;
 use hutong_wire::{EpochEnd, Membership, StoredBlock};
 use tokio::sync::{broadcast, watch};
@@ -455,10 +455,25 @@ fn keep_tail(db: &Db, state: &mut ExecState, job: ExecJob) -> Result<(), Executo
     if job.block.epoch != end.epoch || height != end.height + end.tail.len() as u64 + 1 {
         return Ok(());
     }
-    end.tail.push(StoredBlock {
+    let block = StoredBlock {
         block: job.block,
         payload: (*job.payload).clone(),
-    });
+    };
+    let bytes: usize = end
+        .tail
+        .iter()
+        .chain(std::iter::once(&block))
+        .map(|b| borsh::object_length(b).unwrap_or(usize::MAX))
+        .fold(0usize, |a, b| a.saturating_add(b));
+    if bytes > SYNC_ANSWER_BYTES {
+        tracing::warn!(
+            epoch = end.epoch.0,
+            "an ended epoch's tail is too large to serve; peers behind it sync from others"
+        );
+        state.tail = None;
+        return Ok(());
+    }
+    end.tail.push(block);
     match job.proof {
         Some(proof) => {
             if let Some(mut end) = state.tail.take() {

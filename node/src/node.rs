@@ -127,6 +127,9 @@ pub async fn run(
     // first, then whatever votes executed.
     let membership = crate::membership::load(&db, chain_id)?;
     let me = membership.index_of(&public);
+    if executed.height == membership.genesis_height {
+        crate::membership::recover_epoch_end(&db, &membership)?;
+    }
     check_role(&config, &genesis, &membership, &public, executed.height)?;
     tracing::info!(
         chain_id = %chain_id,

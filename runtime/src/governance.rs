@@ -141,13 +141,19 @@ impl Default for ConsensusTiming {
 }
 
 impl ConsensusTiming {
+    /// What every node can run with: the node refuses the same
+    /// combinations in its config (`ConsensusSection::resolve`), so a
+    /// vote can never give nodes timing they cannot start with. A leader
+    /// waits less than a round for its parent's interval, and an idle
+    /// round's empty block comes within half a round.
     pub fn is_sane(&self) -> bool {
         self.base_timeout_ms >= 50
             && self.max_timeout_ms >= self.base_timeout_ms
             && self.max_timeout_ms <= 600_000
             && self.min_block_interval_ms <= 10_000
+            && self.min_block_interval_ms < self.base_timeout_ms
             && self.empty_block_interval_ms >= self.min_block_interval_ms
-            && self.empty_block_interval_ms <= 600_000
+            && self.empty_block_interval_ms.saturating_mul(2) <= self.base_timeout_ms
     }
 }
 

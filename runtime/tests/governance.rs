@@ -586,6 +586,19 @@ fn node_keys_rotate_assets_are_added_and_timing_changes() {
         }],
     );
     assert_eq!(code(&r), Some("invalid_action"));
+    // Each value in range, but together not runnable: an idle round's
+    // empty block would come after more than half the round timeout.
+    let (r, _) = propose(
+        &mut ch,
+        0,
+        vec![Action::SetConsensusTiming {
+            timing: ConsensusTiming {
+                empty_block_interval_ms: 1_200,
+                ..timing
+            },
+        }],
+    );
+    assert_eq!(code(&r), Some("invalid_action"));
 }
 
 #[test]

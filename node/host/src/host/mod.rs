@@ -401,7 +401,14 @@ impl<C: Context> Host<C> {
         self.sync_in_flight = None;
         self.sync_skipped = None;
         self.epoch_sync = None;
-        self.apply(Event::NewEpoch { validators, me })
+        self.apply(Event::NewEpoch { validators, me })?;
+        // Peers may be more than one epoch ahead (a node down across two
+        // changes, a new member syncing from genesis): no message of the
+        // epoch just entered will come to say so again.
+        if self.core.epoch_ahead() > self.core.epoch() {
+            self.epoch_sync = Some((self.rt.now(), None, 0));
+        }
+        Ok(())
     }
 
     fn validator_of(&self, peer: &Peer<C>) -> Option<ValidatorId> {
