@@ -7,21 +7,6 @@
 
 use crate::harness::*;
 
-fn gov(cluster: &Cluster, args: &[&str]) -> String {
-    let mut all = vec!["gov", "--rpc", &cluster.nodes[0].rpc];
-    all.extend_from_slice(args);
-    hutong(&all)
-}
-
-fn key_path(cluster: &Cluster, name: &str) -> String {
-    cluster
-        .keys
-        .join(format!("{name}.key"))
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn tier_limits_and_keys_change_by_vote() {
     let _one = exclusive();
@@ -45,8 +30,9 @@ fn tier_limits_and_keys_change_by_vote() {
         assert_eq!(receipt.code.as_deref(), Some("single_limit_exceeded"));
 
         // bank-a proposes to raise it; wallet-b and mall-c approve.
-        let out = gov(
+        let out = gov_on(
             &cluster,
+            0,
             &[
                 "propose",
                 "--key",
@@ -68,22 +54,17 @@ fn tier_limits_and_keys_change_by_vote() {
             ],
         );
         assert!(out.contains("proposal_created"), "{out}");
-        let listed = gov(&cluster, &["list", "--status", "open"]);
+        let listed = gov_on(&cluster, 0, &["list", "--status", "open"]);
         assert!(
             listed.contains("tier 1 CNY limits") && listed.contains("1/3 of 4"),
             "{listed}"
         );
         for voter in ["wallet-b", "mall-c"] {
-            gov(
+            approve(
                 &cluster,
-                &[
-                    "vote",
-                    "--key",
-                    &key_path(&cluster, &format!("{voter}.institution")),
-                    "--wait",
-                    "0",
-                    "approve",
-                ],
+                0,
+                &key_path(&cluster, &format!("{voter}.institution")),
+                0,
             );
         }
         // The votes waited on node 0; the others may be a block behind.
@@ -113,12 +94,12 @@ fn tier_limits_and_keys_change_by_vote() {
         let cny = tier1.limits.iter().find(|l| l.asset == "CNY").unwrap();
         assert_eq!(cny.single_max, "1000000");
         // People read limits as decimals with the asset.
-        let params_text = gov(&cluster, &["params"]);
+        let params_text = gov_on(&cluster, 0, &["params"]);
         assert!(
             params_text.contains("tier 1 (basic) single 10,000.00 CNY, daily 40,000.00 CNY"),
             "{params_text}"
         );
-        let shown = gov(&cluster, &["show", "0"]);
+        let shown = gov_on(&cluster, 0, &["show", "0"]);
         assert!(shown.contains("single 10,000.00 CNY"), "{shown}");
         // A status filter that is not a status is refused, with the list.
         let bad = Command::new(BIN)
@@ -146,8 +127,9 @@ fn tier_limits_and_keys_change_by_vote() {
         let new_key = cluster.keys.join("bank-a.institution-2.key");
         hutong(&["keys", "new", "--out", new_key.to_str().unwrap()]);
         let new_public = keyfile::read(&new_key).unwrap().public().to_hex();
-        let out = gov(
+        let out = gov_on(
             &cluster,
+            0,
             &[
                 "propose",
                 "--key",
@@ -161,16 +143,11 @@ fn tier_limits_and_keys_change_by_vote() {
         );
         assert!(out.contains("proposal_created"), "{out}");
         for voter in ["wallet-b", "ride-d"] {
-            gov(
+            approve(
                 &cluster,
-                &[
-                    "vote",
-                    "--key",
-                    &key_path(&cluster, &format!("{voter}.institution")),
-                    "--wait",
-                    "1",
-                    "approve",
-                ],
+                0,
+                &key_path(&cluster, &format!("{voter}.institution")),
+                1,
             );
         }
         assert_eq!(
@@ -210,8 +187,9 @@ fn tier_limits_and_keys_change_by_vote() {
         assert_eq!(after, before + 1);
 
         // Consensus timing by vote: every node applies the new timing.
-        let out = gov(
+        let out = gov_on(
             &cluster,
+            0,
             &[
                 "propose",
                 "--key",
@@ -224,16 +202,11 @@ fn tier_limits_and_keys_change_by_vote() {
         );
         assert!(out.contains("proposal_created"), "{out}");
         for voter in ["mall-c", "ride-d"] {
-            gov(
+            approve(
                 &cluster,
-                &[
-                    "vote",
-                    "--key",
-                    &key_path(&cluster, &format!("{voter}.institution")),
-                    "--wait",
-                    "2",
-                    "approve",
-                ],
+                0,
+                &key_path(&cluster, &format!("{voter}.institution")),
+                2,
             );
         }
         assert_eq!(

@@ -327,6 +327,34 @@ pub(crate) fn peer_of(cluster: &Cluster, i: usize) -> libp2p::PeerId {
     )
 }
 
+/// `hutong gov ARGS` against node `i`; returns stdout.
+pub(crate) fn gov_on(cluster: &Cluster, i: usize, args: &[&str]) -> String {
+    let mut all = vec!["gov", "--rpc", &cluster.nodes[i].rpc];
+    all.extend_from_slice(args);
+    hutong(&all)
+}
+
+/// The path of the testnet's key file `name` ("bank-a.institution").
+pub(crate) fn key_path(cluster: &Cluster, name: &str) -> String {
+    cluster
+        .keys
+        .join(format!("{name}.key"))
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Approves proposal `id` with the institution key file `key` through
+/// node `i`, waiting there until the vote is final.
+pub(crate) fn approve(cluster: &Cluster, i: usize, key: &str, id: u64) {
+    let id = id.to_string();
+    gov_on(
+        cluster,
+        i,
+        &["vote", "--key", key, "--wait", &id, "approve"],
+    );
+}
+
 /// Runs the `hutong` binary; returns stdout, or panics with stderr.
 pub(crate) fn hutong(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();

@@ -17,21 +17,6 @@ use std::sync::{Arc, Mutex};
 use crate::harness::*;
 use crate::partitions::{move_into, Lab};
 
-fn gov(cluster: &Cluster, i: usize, args: &[&str]) -> String {
-    let mut all = vec!["gov", "--rpc", &cluster.nodes[i].rpc];
-    all.extend_from_slice(args);
-    hutong(&all)
-}
-
-fn key_path(cluster: &Cluster, name: &str) -> String {
-    cluster
-        .keys
-        .join(format!("{name}.key"))
-        .to_str()
-        .unwrap()
-        .to_string()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -138,7 +123,7 @@ fn validators_join_and_leave_by_vote() {
         cluster.kill(regulator);
 
         // Voted in: bank-a proposes, wallet-b and mall-c approve (3 of 4).
-        let out = gov(
+        let out = gov_on(
             &cluster,
             0,
             &[
@@ -155,17 +140,11 @@ fn validators_join_and_leave_by_vote() {
         );
         assert!(out.contains("proposal_created"), "{out}");
         for voter in ["wallet-b", "mall-c"] {
-            gov(
+            approve(
                 &cluster,
                 0,
-                &[
-                    "vote",
-                    "--key",
-                    &key_path(&cluster, &format!("{voter}.institution")),
-                    "--wait",
-                    "0",
-                    "approve",
-                ],
+                &key_path(&cluster, &format!("{voter}.institution")),
+                0,
             );
         }
         let p = cluster.client(0).proposal(0).await.unwrap();
@@ -240,7 +219,7 @@ fn validators_join_and_leave_by_vote() {
         }
 
         // ride-d is voted out: four of the five members approve.
-        let out = gov(
+        let out = gov_on(
             &cluster,
             0,
             &[
@@ -256,30 +235,14 @@ fn validators_join_and_leave_by_vote() {
         );
         assert!(out.contains("proposal_created"), "{out}");
         for voter in ["wallet-b", "mall-c"] {
-            gov(
+            approve(
                 &cluster,
                 0,
-                &[
-                    "vote",
-                    "--key",
-                    &key_path(&cluster, &format!("{voter}.institution")),
-                    "--wait",
-                    "1",
-                    "approve",
-                ],
+                &key_path(&cluster, &format!("{voter}.institution")),
+                1,
             );
         }
-        hutong(&[
-            "gov",
-            "--rpc",
-            &cluster.nodes[5].rpc,
-            "vote",
-            "--key",
-            institution.to_str().unwrap(),
-            "--wait",
-            "1",
-            "approve",
-        ]);
+        approve(&cluster, 5, institution.to_str().unwrap(), 1);
         // Read where the deciding vote waited (others may be a block
         // behind).
         assert_eq!(
@@ -333,7 +296,7 @@ fn validators_join_and_leave_by_vote() {
         let new_node_key = cluster.keys.join("mall-c.node-2.key");
         hutong(&["keys", "new", "--out", new_node_key.to_str().unwrap()]);
         let new_public = keyfile::read(&new_node_key).unwrap().public().to_hex();
-        let out = gov(
+        let out = gov_on(
             &cluster,
             0,
             &[
@@ -354,11 +317,7 @@ fn validators_join_and_leave_by_vote() {
             (0, key_path(&cluster, "wallet-b.institution")),
             (5, institution.to_str().unwrap().to_string()),
         ] {
-            gov(
-                &cluster,
-                node,
-                &["vote", "--key", &key, "--wait", "2", "approve"],
-            );
+            approve(&cluster, node, &key, 2);
         }
         for &i in &members {
             if i != mall_c {
