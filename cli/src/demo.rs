@@ -129,6 +129,7 @@ impl Demo {
             chain_id: self.genesis.chain_id(),
             height: Height(self.height),
             timestamp: TimestampMs(self.genesis.genesis_time.0 + self.height * 1_000),
+            certified: Height(self.height - 1),
         };
         let started = Instant::now();
         let checked = verify_parallel(txs, available_threads());

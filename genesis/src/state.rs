@@ -90,9 +90,11 @@ impl Genesis {
     pub fn consortium(&self) -> Consortium {
         let mut assets: Vec<_> = self.assets.iter().map(|a| a.code).collect();
         assets.sort();
-        Consortium {
+        let mut consortium = Consortium {
             epoch: 0,
             epoch_start: Height(1),
+            active_validators: Vec::new(),
+            set_change_pending: None,
             dev_chain: self.dev_chain,
             members: self
                 .members
@@ -123,7 +125,9 @@ impl Genesis {
             assets,
             voting: self.voting,
             timing: self.timing,
-        }
+        };
+        consortium.active_validators = consortium.validator_keys();
+        consortium
     }
 
     /// Writes the initial state into an empty store as version 0 and

@@ -9,9 +9,12 @@
 //! N's state before N is durable. The regulator's indexes of N+1 read
 //! N's account changes and result claim from the executor too.
 //!
-//! A block whose execution changes the validator set ends its epoch: the
-//! executor announces the new membership (before the block itself, so
-//! consensus switches sets at the same height on every node), and blocks
+//! A block whose execution puts a new validator set in force ends its
+//! epoch (the ledger does that at the first block that certifies the
+//! result of the height that voted the change: see
+//! `hutong_runtime::governance`): the executor announces the new
+//! membership (before the block itself, so consensus switches sets at the
+//! same height on every node), and blocks
 //! of the ended epoch committed after it are not executed; they are kept
 //! with their certificate ([`hutong_wire::EpochEnd`]) for peers that sync
 //! across the boundary.
@@ -317,6 +320,7 @@ fn execute(
         chain_id: shared.chain_id,
         height: Height(height),
         timestamp: TimestampMs(block.timestamp_ms),
+        certified: Height(payload.result.height),
     };
     let view = ExecView {
         db,

@@ -33,6 +33,11 @@ pub struct BlockContext {
     pub height: Height,
     /// The block's agreed timestamp: the only notion of time the ledger has.
     pub timestamp: TimestampMs,
+    /// The height whose execution result this block's payload claims
+    /// (and so, once the block is committed, certifies): a validator-set
+    /// change waits for the first block that certifies its height
+    /// (see [`crate::governance`]).
+    pub certified: Height,
 }
 
 /// How execution learns transaction ids and whether signatures are valid.
@@ -149,6 +154,7 @@ pub fn execute_block<S: StateStore + ?Sized>(
         };
         receipts.push(exec.execute_tx(stx, checked)?);
     }
+    exec.start_pending_epoch()?;
     Ok(BlockOutcome {
         receipts,
         changes: exec.overlay.into_changes(),

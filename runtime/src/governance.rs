@@ -22,9 +22,21 @@
 //!   deadline passes is `Expired` (computed from block time, nothing is
 //!   written). The proposer may `Withdraw` it while it is open.
 //! - A change to the validator set (a validator added, removed, demoted or
-//!   promoted, or its node key rotated) increments [`Consortium::epoch`];
-//!   the block that executes it is the last of the old epoch, and the new
-//!   set rules from the next height (the node switches at that boundary).
+//!   promoted, or its node key rotated) does not take effect in the block
+//!   that executes it: it waits ([`Consortium::set_change_pending`]) for
+//!   the first block whose payload certifies the execution result of that
+//!   height (the block's result claim, [`crate::BlockContext::certified`]).
+//!   That block is the last of the old epoch: it increments
+//!   [`Consortium::epoch`] and puts the members' validators in force
+//!   ([`Consortium::active_validators`]), and the new set rules from the
+//!   next height (the node switches at that boundary). So the old
+//!   epoch's validators certify, with a quorum certificate, a state root
+//!   in which the new set is written: anyone holding the genesis can
+//!   follow the chain of validator sets from epoch to epoch (audit proofs,
+//!   joining nodes) without executing a block. While a change waits,
+//!   another change to the validator set is refused
+//!   (`validator_change_pending`): the waiting state then names exactly
+//!   the set that follows.
 //!
 //! Everything here is deterministic: heights and block timestamps are the
 //! only clock, and every list is bounded.
@@ -160,10 +172,19 @@ impl ConsensusTiming {
 /// The consortium: members, regulators, rules, timing, epoch.
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Consortium {
-    /// Incremented by every change to the validator set.
+    /// Incremented by every change to the validator set, when it takes
+    /// effect.
     pub epoch: u64,
     /// The first height of the current epoch.
     pub epoch_start: Height,
+    /// The validators' node keys in force in this epoch, in order: the
+    /// consensus set. It equals [`Consortium::validator_keys`] except
+    /// while a change to the members' validators waits to take effect.
+    pub active_validators: Vec<PublicKey>,
+    /// The height of the latest change to the members' validators that is
+    /// not in force yet. The first block that certifies the result of this
+    /// height (or a later one) ends the epoch and puts it in force.
+    pub set_change_pending: Option<Height>,
     /// A single-validator development chain (no fault tolerance).
     pub dev_chain: bool,
     /// In order; the validators' order is their order here.
@@ -208,7 +229,9 @@ impl Consortium {
             }
     }
 
-    /// The validator set as (node key) in order: what consensus runs with.
+    /// The members' validators' node keys, in order: the set the next
+    /// epoch will run with (the current one runs with
+    /// [`Consortium::active_validators`]).
     pub fn validator_keys(&self) -> Vec<PublicKey> {
         self.validators().map(|m| m.node_key).collect()
     }
@@ -333,6 +356,11 @@ pub enum ActionProblem {
     BadTiming,
     /// The last regulator cannot be removed.
     LastRegulator,
+    /// Another change to the validator set has not taken effect yet (it
+    /// does within a few blocks); propose this one again after it. One
+    /// change at a time is what lets the old epoch's validators certify
+    /// exactly the set that follows them.
+    ValidatorChangePending,
 }
 
 impl ActionProblem {
@@ -355,6 +383,7 @@ impl ActionProblem {
             ActionProblem::BadLimits => "bad_limits",
             ActionProblem::BadTiming => "bad_timing",
             ActionProblem::LastRegulator => "last_regulator",
+            ActionProblem::ValidatorChangePending => "validator_change_pending",
         }
     }
 }

@@ -18,6 +18,8 @@
 //!   state proofs.
 //! - [`merkle`], [`block`]: transactions and receipts roots with inclusion
 //!   proofs.
+//! - [`snapshot`]: the state tree read in chunks with range proofs, and
+//!   restored chunk by chunk, each checked against the root.
 
 #![forbid(unsafe_code)]
 
@@ -29,6 +31,7 @@ pub mod merkle;
 mod overlay;
 mod proposals;
 pub mod receipt;
+pub mod snapshot;
 pub mod state;
 pub mod store;
 mod transfer;

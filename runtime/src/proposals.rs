@@ -252,12 +252,20 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         let mut c = consortium.clone();
         let mut new_keys = BTreeSet::new();
         let mut new_issuers = BTreeMap::new();
+        let pending = consortium.set_change_pending.is_some();
+        let set_before = pending.then(|| consortium.validator_keys());
         for (i, action) in actions.iter().enumerate() {
             let at = u8::try_from(i).unwrap_or(u8::MAX);
             if let Err(problem) =
                 self.check_action(&mut c, &mut new_keys, &mut new_issuers, action)?
             {
                 return Ok(Err((at, problem)));
+            }
+            if set_before
+                .as_ref()
+                .is_some_and(|keys| *keys != c.validator_keys())
+            {
+                return Ok(Err((at, ActionProblem::ValidatorChangePending)));
             }
         }
         Ok(Ok(()))
@@ -479,7 +487,10 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             .any(|m| m.institution_key == *key || m.node_key == *key)
             || c.regulators
                 .iter()
-                .any(|r| r.key == *key || r.node_key == *key);
+                .any(|r| r.key == *key || r.node_key == *key)
+            // A node key rotated or removed while its epoch goes on still
+            // signs in consensus until the change takes effect.
+            || c.active_validators.contains(key);
         let address = Address::of(key);
         if in_consortium
             || !new_keys.insert(address)
@@ -491,8 +502,9 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         Ok(Ok(()))
     }
 
-    /// Applies checked actions. Returns the new epoch if the validator set
-    /// changed.
+    /// Applies checked actions. Returns the epoch the change starts if it
+    /// changed the validator set: the change waits for a block that
+    /// certifies this height's result ([`Executor::start_pending_epoch`]).
     fn apply_actions(
         &mut self,
         mut c: Consortium,
@@ -503,15 +515,43 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             self.apply_action(&mut c, action)?;
         }
         let epoch = if c.validator_keys() != validators_before {
-            c.epoch += 1;
-            c.epoch_start = crate::types::Height(self.ctx.height.0 + 1);
-            Some(c.epoch)
+            c.set_change_pending = Some(self.ctx.height);
+            Some(c.epoch + 1)
         } else {
             None
         };
         self.overlay
             .put(StateKey::Consortium, Some(StateValue::Consortium(c)));
         Ok(epoch)
+    }
+
+    /// At the end of a block: a validator-set change waiting for this
+    /// block takes effect. This block is the last of its epoch when it
+    /// certifies (its payload's result claim) the result of the height
+    /// that made the latest change: that state, with the new set in it, is
+    /// then signed by the old epoch's validators. (The record is one
+    /// small entry, read once per block; a state without one, as some
+    /// tests build, has nothing waiting.)
+    pub(crate) fn start_pending_epoch(&mut self) -> Result<(), ExecError> {
+        let key = StateKey::Consortium;
+        let mut c = match self.overlay.get(&key)? {
+            Some(StateValue::Consortium(c)) => c,
+            Some(_) => return Err(ExecError::WrongValueKind { key }),
+            None => return Ok(()),
+        };
+        let Some(since) = c.set_change_pending else {
+            return Ok(());
+        };
+        if self.ctx.certified < since {
+            return Ok(());
+        }
+        c.epoch += 1;
+        c.epoch_start = crate::types::Height(self.ctx.height.0.saturating_add(1));
+        c.active_validators = c.validator_keys();
+        c.set_change_pending = None;
+        self.overlay
+            .put(StateKey::Consortium, Some(StateValue::Consortium(c)));
+        Ok(())
     }
 
     fn apply_action(&mut self, c: &mut Consortium, action: &Action) -> Result<(), ExecError> {

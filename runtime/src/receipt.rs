@@ -56,8 +56,9 @@ pub enum Effect {
         proposal: u64,
     },
     /// The proposal passed and every action was applied. `epoch` is the
-    /// new epoch when the validator set changed: this block is the last of
-    /// the old one.
+    /// epoch the change starts when it changed the validator set: the new
+    /// set takes effect after the first block that certifies this block's
+    /// result (see [`crate::governance`]).
     ProposalExecuted {
         proposal: u64,
         epoch: Option<u64>,

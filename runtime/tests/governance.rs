@@ -305,9 +305,21 @@ fn members_join_leave_and_change_role_at_epoch_boundaries() {
     let r = pass(&mut ch, vec![add]);
     ch.members.push(newcomer.clone());
     assert_eq!(executed_epoch(&r), Some(Some(1)), "{r:?}");
+    // The change waits for a block that certifies its height's result:
+    // the old set stays in force until then.
+    let c = ch.consortium();
+    assert_eq!(c.epoch, 0);
+    assert_eq!(
+        c.set_change_pending,
+        Some(hutong_runtime::Height(ch.height))
+    );
+    assert_eq!(c.active_validators.len(), 4);
+    ch.execute(&[]);
     let c = ch.consortium();
     assert_eq!(c.epoch, 1);
     assert_eq!(c.epoch_start.0, ch.height + 1);
+    assert_eq!(c.set_change_pending, None);
+    assert_eq!(c.active_validators, c.validator_keys());
     assert_eq!(c.validators().count(), 5);
     assert_eq!(c.validator_keys()[4], newcomer_node.public());
     assert_eq!(
@@ -678,4 +690,128 @@ fn open_proposals_are_bounded_per_proposer() {
     assert!(propose(&mut ch, 0, vec![raise_tier_1_cny(3_000, 4_000)])
         .1
         .is_some());
+}
+
+/// A validator-set change waits for the first block that certifies the
+/// result of its height. Meanwhile the old set (a rotated-out key
+/// included) stays in force, its keys stay taken, and a second change to
+/// the set is refused at its deciding vote.
+#[test]
+fn a_validator_set_change_takes_effect_once_its_result_is_certified() {
+    let mut ch = chain(VotingRules::default());
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1011);
+    let before = ch.consortium().active_validators.clone();
+    let rotated = Keypair::generate(&mut rng);
+    let (_, _, add) = new_member(&mut rng, "bank-e");
+    let (_, a) = propose(
+        &mut ch,
+        0,
+        vec![Action::RotateNodeKey {
+            name: "member-2".into(),
+            node_key: rotated.public(),
+        }],
+    );
+    let (rb, b) = propose(&mut ch, 0, vec![add]);
+    assert!(b.is_some(), "{rb:?}");
+    let (a, b) = (a.unwrap(), b.unwrap());
+    // Every block from here certifies only the genesis result.
+    let vote_in = |ch: &mut Chain, who: usize, id: u64| {
+        let key = ch.members[who].clone();
+        let tx = ch.tx(
+            &key,
+            TxKind::Vote {
+                proposal: id,
+                approve: true,
+            },
+        );
+        ch.execute_certifying(&[tx], 0).remove(0)
+    };
+    vote_in(&mut ch, 1, a);
+    vote_in(&mut ch, 2, a);
+    assert!(matches!(
+        ch.proposal(a).status,
+        ProposalStatus::Executed { .. }
+    ));
+    let changed = ch.height;
+    let c = ch.consortium();
+    assert_eq!(c.epoch, 0);
+    assert_eq!(c.set_change_pending, Some(hutong_runtime::Height(changed)));
+    assert_eq!(c.active_validators, before);
+    assert_eq!(c.validator_keys()[2], rotated.public());
+
+    vote_in(&mut ch, 1, b);
+    let r = vote_in(&mut ch, 2, b);
+    assert!(r.is_success(), "{r:?}");
+    assert!(
+        matches!(
+            ch.proposal(b).status,
+            ProposalStatus::Failed {
+                problem: ActionProblem::ValidatorChangePending,
+                ..
+            }
+        ),
+        "{:?}",
+        ch.proposal(b)
+    );
+    assert_eq!(
+        ActionProblem::ValidatorChangePending.code(),
+        "validator_change_pending"
+    );
+
+    // The rotated-out key still signs in consensus: nobody may take it.
+    let key = ch.members[0].clone();
+    let account = ch.consortium().members[0].account;
+    let tx = ch.tx_for(
+        account,
+        &key,
+        TxKind::Propose {
+            actions: vec![Action::RotateNodeKey {
+                name: "member-1".into(),
+                node_key: before[2],
+            }],
+            voting_period_ms: DAY_MS,
+        },
+    );
+    let r = ch.execute_certifying(&[tx], 0).remove(0);
+    assert!(matches!(
+        r.failure(),
+        Some(hutong_runtime::FailureReason::InvalidAction {
+            problem: ActionProblem::KeyInUse,
+            ..
+        })
+    ));
+    assert_eq!(ch.consortium().epoch, 0);
+
+    // The first block certifying the change's height ends the epoch.
+    ch.execute_certifying(&[], changed);
+    let c = ch.consortium();
+    assert_eq!((c.epoch, c.epoch_start.0), (1, ch.height + 1));
+    assert_eq!(c.active_validators, c.validator_keys());
+    assert_eq!(c.active_validators[2], rotated.public());
+    assert!(!c.active_validators.contains(&before[2]));
+}
+
+/// The block that certifies a height below the change leaves it waiting;
+/// the first that certifies it (or later) ends the epoch.
+#[test]
+fn the_epoch_ends_at_the_first_block_certifying_the_change() {
+    let mut ch = chain(VotingRules::default());
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1012);
+    let (_, _, add) = new_member(&mut rng, "bank-e");
+    pass(&mut ch, vec![add]);
+    let changed = ch.height;
+    assert_eq!(
+        ch.consortium().set_change_pending,
+        Some(hutong_runtime::Height(changed))
+    );
+    ch.execute_certifying(&[], changed - 1);
+    ch.execute_certifying(&[], changed - 1);
+    assert_eq!(ch.consortium().epoch, 0);
+    ch.execute_certifying(&[], changed);
+    let c = ch.consortium();
+    assert_eq!((c.epoch, c.epoch_start.0), (1, ch.height + 1));
+    assert_eq!(c.set_change_pending, None);
+    // Nothing waits now: later blocks leave the epoch alone.
+    ch.execute(&[]);
+    assert_eq!(ch.consortium().epoch, 1);
 }

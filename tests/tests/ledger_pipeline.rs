@@ -80,6 +80,7 @@ fn batch_verifying_node_and_single_checking_node_agree() {
             chain_id: genesis.chain_id(),
             height: Height(height),
             timestamp: TimestampMs(genesis.genesis_time.0 + height * 1_000),
+            certified: Height(height - 1),
         };
         let pre = verify_parallel(&txs, NonZeroUsize::new(2).unwrap());
         let a = execute_block(&batch_node, &ctx, &txs, SignatureCheck::Preverified(&pre)).unwrap();

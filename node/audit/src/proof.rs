@@ -4,13 +4,22 @@
 //!   the block's transactions root, the payload header that the block's
 //!   payload digest commits to, and the chain of block headers from that
 //!   block to the quorum certificate that committed it (2f + 1 validator
-//!   signatures, checked against the genesis validator set). When the
+//!   signatures, checked against that epoch's validator set). When the
 //!   block's execution result is certified already, the receipt comes
 //!   with it: its path to the receipts root, and that root's certificate.
 //! - A **balance proof**: a state proof (Jellyfish Merkle tree) of one
 //!   account's balance of one asset under the state root of a height, and
 //!   the certificate of that state root: the later block whose payload
 //!   carries it, with that block's commit chain.
+//!
+//! - **Epoch handoffs**, one per validator-set change before the proven
+//!   block's epoch: the genesis names the first set; each later set is
+//!   read from a consortium record that the set before it certified. The
+//!   ledger puts a new set in force only at the first block certifying a
+//!   state in which the change waits (`hutong_runtime::governance`), so
+//!   that block, committed by the old set, carries a state root whose
+//!   consortium record names the new set exactly. The checker follows the
+//!   chain of sets from the genesis without executing anything.
 //!
 //! The file is pretty-printed JSON: a human summary (`claims`) and the
 //! proof itself (`proof`, lowercase hex of its borsh encoding). The checker
@@ -19,7 +28,7 @@
 //! (a digit of the summary, a hex digit, even whitespace) is caught.
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use hutong_consensus::types::{Block, QuorumCert};
+use hutong_consensus::types::{Block, Epoch, QuorumCert};
 use hutong_consensus::validators::ValidatorSet;
 use hutong_genesis::Genesis;
 use hutong_runtime::block::{receipt_leaf, verify_tx_inclusion};
@@ -32,12 +41,15 @@ use hutong_runtime::{Address, AssetCode, Receipt, SignedTransaction, TxKind};
 use serde_json::{json, Value};
 
 use hutong_wire::payload::{Payload, ResultClaim};
-use hutong_wire::{genesis_block_id, NodeVerifier, GENESIS_EPOCH};
+use hutong_wire::{genesis_block_id, Membership, NodeVerifier, GENESIS_EPOCH};
 
-pub const FORMAT: &str = "hutong-audit-proof/1";
+/// v2: the proof carries epoch handoffs (v1 knew only the genesis set).
+pub const FORMAT: &str = "hutong-audit-proof/2";
 
 /// Most block headers between a block and the certificate committing it.
 pub const CHAIN_BLOCKS_MAX: usize = 10_000;
+/// Most validator-set changes a proof follows.
+pub const EPOCHS_MAX: usize = 4_096;
 /// Largest proof file the checker reads.
 pub const FILE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
@@ -73,11 +85,30 @@ pub struct ReceiptProof {
     pub certified: CertifiedResult,
 }
 
+/// How one epoch's validator set follows from the one before: the old
+/// epoch's last block (first in `chain`, committed by the old set), the
+/// header of its payload (whose result claim names a state root), and the
+/// consortium record under that root, in which the change waits.
+#[derive(Debug, BorshSerialize, BorshDeserialize)]
+pub struct EpochHandoff {
+    pub chain: CommitChain,
+    pub carrier: PayloadHeader,
+    pub consortium: StateProof,
+}
+
+/// A proof: the handoffs from the genesis set to the sets its
+/// certificates need, then what is proven.
+#[derive(Debug, BorshSerialize, BorshDeserialize)]
+pub struct AuditProof {
+    pub epochs: Vec<EpochHandoff>,
+    pub body: Proven,
+}
+
 // Built once per request and written out: the variants' sizes do not
 // matter, and boxing them would only add noise to every match.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, BorshSerialize, BorshDeserialize)]
-pub enum AuditProof {
+pub enum Proven {
     Transaction {
         tx: SignedTransaction,
         path: InclusionProof,
@@ -112,11 +143,96 @@ fn invalid(s: impl Into<String>) -> ProofError {
     ProofError::Invalid(s.into())
 }
 
-/// The validator set a proof's certificates are checked against.
+/// The validator set of the first epoch.
 pub fn genesis_validators(genesis: &Genesis) -> Result<ValidatorSet, ProofError> {
     let keys = genesis.validators().map(|m| m.node_key.0).collect();
     ValidatorSet::new(GENESIS_EPOCH, keys, genesis_block_id(genesis.chain_id()))
         .map_err(|e| ProofError::Malformed(format!("genesis validator set: {e}")))
+}
+
+/// The validator sets of the first epochs, in order: the genesis set, then
+/// one more per handoff, each checked with the set before it.
+#[derive(Debug)]
+pub struct EpochSets(Vec<ValidatorSet>);
+
+impl EpochSets {
+    pub fn follow(genesis: &Genesis, handoffs: &[EpochHandoff]) -> Result<EpochSets, ProofError> {
+        if handoffs.len() > EPOCHS_MAX {
+            return Err(invalid(format!(
+                "{} epoch handoffs; a proof follows at most {EPOCHS_MAX}",
+                handoffs.len()
+            )));
+        }
+        let mut sets = Vec::with_capacity(handoffs.len() + 1);
+        sets.push(genesis_validators(genesis)?);
+        for h in handoffs {
+            let current = sets.last().expect("the genesis set is first");
+            let next = h.next_set(current)?;
+            sets.push(next);
+        }
+        Ok(EpochSets(sets))
+    }
+
+    /// The set of `epoch`, if the handoffs reach it.
+    fn of(&self, epoch: Epoch) -> Result<&ValidatorSet, ProofError> {
+        self.0.iter().find(|s| s.epoch() == epoch).ok_or_else(|| {
+            invalid(format!(
+                "a certificate is of epoch {}, but the proof's epoch handoffs reach only epoch {}",
+                epoch.0,
+                self.0
+                    .last()
+                    .map(|s| s.epoch().0)
+                    .unwrap_or(GENESIS_EPOCH.0)
+            ))
+        })
+    }
+}
+
+impl EpochHandoff {
+    /// The set that follows `current`: read from the consortium record
+    /// under the state root that `current` certified in its last block.
+    pub fn next_set(&self, current: &ValidatorSet) -> Result<ValidatorSet, ProofError> {
+        let last = self.chain.verify(current)?;
+        self.carrier.check_against(last)?;
+        let claim = &self.carrier.result;
+        if self.consortium.key != StateKey::Consortium {
+            return Err(invalid(
+                "an epoch handoff proves a state entry other than the consortium record",
+            ));
+        }
+        self.consortium
+            .verify(&claim.state_root)
+            .map_err(|e| invalid(format!("epoch handoff: {e}")))?;
+        let Some(StateValue::Consortium(c)) = &self.consortium.value else {
+            return Err(invalid(
+                "an epoch handoff's state proof holds no consortium record",
+            ));
+        };
+        if Membership::epoch_of(c) != current.epoch() {
+            return Err(invalid(format!(
+                "an epoch handoff's consortium record is of epoch {}, not {}",
+                Membership::epoch_of(c).0,
+                current.epoch().0
+            )));
+        }
+        // A waiting change fixes the next set: while it waits, no other
+        // change to the set is executed, and the first block certifying
+        // it ends the epoch with exactly these validators.
+        if c.set_change_pending.is_none_or(|h| h.0 > claim.height) {
+            return Err(invalid(format!(
+                "the state certified in block {} has no validator-set change waiting: the epoch does not end there",
+                last.height
+            )));
+        }
+        let next = Epoch(current.epoch().0.saturating_add(1));
+        ValidatorSet::next_epoch(
+            next,
+            c.validator_keys().iter().map(|k| k.0).collect(),
+            last.id(),
+            last.height,
+        )
+        .map_err(|e| invalid(format!("the validator set of epoch {}: {e}", next.0)))
+    }
 }
 
 impl CommitChain {
@@ -132,7 +248,7 @@ impl CommitChain {
         for b in &self.blocks {
             if b.epoch != validators.epoch() {
                 return Err(invalid(format!(
-                    "block at height {} is of epoch {}, not the genesis epoch {}",
+                    "block at height {} is of epoch {}, not epoch {}",
                     b.height,
                     b.epoch,
                     validators.epoch()
@@ -182,9 +298,21 @@ impl PayloadHeader {
     }
 }
 
+impl CommitChain {
+    /// [`CommitChain::verify`] with the set of its blocks' epoch.
+    pub fn verify_in(&self, sets: &EpochSets) -> Result<&Block, ProofError> {
+        let epoch = self
+            .blocks
+            .first()
+            .map(|b| b.epoch)
+            .ok_or_else(|| invalid("the commit chain has no block"))?;
+        self.verify(sets.of(epoch)?)
+    }
+}
+
 impl CertifiedResult {
-    fn verify(&self, validators: &ValidatorSet) -> Result<&ResultClaim, ProofError> {
-        let carrier = self.chain.verify(validators)?;
+    fn verify(&self, sets: &EpochSets) -> Result<&ResultClaim, ProofError> {
+        let carrier = self.chain.verify_in(sets)?;
         self.carrier.check_against(carrier)?;
         Ok(&self.carrier.result)
     }
@@ -289,10 +417,25 @@ impl AuditProof {
     /// Checks every link against the genesis; returns the summary of what
     /// is proven.
     pub fn verify(&self, genesis: &Genesis) -> Result<Value, ProofError> {
-        let validators = genesis_validators(genesis)?;
+        let sets = EpochSets::follow(genesis, &self.epochs)?;
+        let mut summary = self.body.verify(genesis, &sets)?;
+        summary["epoch_handoffs"] = json!(self.epochs.len());
+        Ok(summary)
+    }
+
+    fn kind(&self) -> &'static str {
+        match self.body {
+            Proven::Transaction { .. } => "transaction",
+            Proven::Balance { .. } => "balance",
+        }
+    }
+}
+
+impl Proven {
+    fn verify(&self, genesis: &Genesis, sets: &EpochSets) -> Result<Value, ProofError> {
         let chain_id = genesis.chain_id();
         match self {
-            AuditProof::Transaction {
+            Proven::Transaction {
                 tx,
                 path,
                 header,
@@ -302,7 +445,7 @@ impl AuditProof {
                 if tx.tx.chain_id != chain_id {
                     return Err(invalid("the transaction is signed for another chain"));
                 }
-                let block = chain.verify(&validators)?;
+                let block = chain.verify_in(sets)?;
                 header.check_against(block)?;
                 verify_tx_inclusion(tx, path, &header.tx_root, header.tx_count)
                     .map_err(|e| invalid(format!("transaction inclusion: {e}")))?;
@@ -311,6 +454,7 @@ impl AuditProof {
                     "sender": tx.tx.sender_address().to_string(),
                     "kind": kind_json(&tx.tx.kind, &crate::names::Names::new(genesis)),
                     "height": block.height.0,
+                    "epoch": block.epoch.0,
                     "index": path.index,
                     "block_id": hex::encode(block.id().0),
                     "block_time_ms": block.timestamp_ms,
@@ -321,7 +465,7 @@ impl AuditProof {
                     if r.receipt.tx_hash != tx.hash() {
                         return Err(invalid("the receipt is for another transaction"));
                     }
-                    let claim = r.certified.verify(&validators)?;
+                    let claim = r.certified.verify(sets)?;
                     if claim.height != block.height.0 {
                         return Err(invalid(format!(
                             "the receipts root is certified for height {}, the transaction is at {}",
@@ -338,8 +482,8 @@ impl AuditProof {
                 }
                 Ok(summary)
             }
-            AuditProof::Balance { state, certified } => {
-                let claim = certified.verify(&validators)?;
+            Proven::Balance { state, certified } => {
+                let claim = certified.verify(sets)?;
                 state
                     .verify(&claim.state_root)
                     .map_err(|e| invalid(e.to_string()))?;
@@ -358,16 +502,10 @@ impl AuditProof {
                     "height": claim.height,
                     "state_root": claim.state_root.to_string(),
                     "certified_in_block": certified.chain.blocks.first().map(|b| b.height.0),
+                    "certified_in_epoch": certified.chain.blocks.first().map(|b| b.epoch.0),
                     "certified_by": cert_summary(&certified.chain.cert),
                 }))
             }
-        }
-    }
-
-    fn kind(&self) -> &'static str {
-        match self {
-            AuditProof::Transaction { .. } => "transaction",
-            AuditProof::Balance { .. } => "balance",
         }
     }
 }

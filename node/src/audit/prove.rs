@@ -2,9 +2,10 @@
 //! offline verifier are in [`hutong_audit::proof`]).
 
 use hutong_audit::proof::{
-    AuditProof, CertifiedResult, CommitChain, PayloadHeader, ProofError, ReceiptProof,
-    CHAIN_BLOCKS_MAX,
+    AuditProof, CertifiedResult, CommitChain, EpochHandoff, PayloadHeader, ProofError, Proven,
+    ReceiptProof, CHAIN_BLOCKS_MAX, EPOCHS_MAX,
 };
+use hutong_consensus::types::Epoch;
 use hutong_runtime::block::receipt_leaf;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::merkle;
@@ -18,9 +19,29 @@ fn db_error(e: DbError) -> ProofError {
     ProofError::Store(e.to_string())
 }
 
-/// The commit chain of the committed block at `height`.
+/// The commit chain of the committed block at `height`. In an epoch's
+/// last blocks it ends with the epoch's tail and the certificate that
+/// committed it (see [`hutong_wire::EpochEnd`]): a certificate of the next
+/// epoch is signed by another set.
 fn commit_chain(db: &Db, height: u64) -> Result<CommitChain, ProofError> {
-    let Some((last, cert)) = db.cert_from(height).map_err(db_error)? else {
+    let cert = db.cert_from(height).map_err(db_error)?;
+    if let Some(end) = db.epoch_end_from(height).map_err(db_error)? {
+        if cert.as_ref().is_none_or(|(at, _)| *at > end.height) {
+            let mut blocks = stored_blocks(db, height, end.height)?;
+            blocks.extend(end.tail.into_iter().map(|b| b.block));
+            if blocks.len() > CHAIN_BLOCKS_MAX {
+                return Err(ProofError::Unavailable(format!(
+                    "the certificate of height {height} is {} blocks away",
+                    blocks.len()
+                )));
+            }
+            return Ok(CommitChain {
+                blocks,
+                cert: end.proof,
+            });
+        }
+    }
+    let Some((last, cert)) = cert else {
         return Err(ProofError::Unavailable(format!(
             "the block at height {height} has no commit certificate yet; retry in a moment"
         )));
@@ -31,15 +52,86 @@ fn commit_chain(db: &Db, height: u64) -> Result<CommitChain, ProofError> {
             last - height
         )));
     }
-    let mut blocks = Vec::with_capacity((last - height + 1) as usize);
-    for h in height..=last {
-        let stored = db
-            .block_at(h)
-            .map_err(db_error)?
-            .ok_or_else(|| ProofError::Unavailable(format!("block {h} is not stored")))?;
-        blocks.push(stored.block);
+    Ok(CommitChain {
+        blocks: stored_blocks(db, height, last)?,
+        cert,
+    })
+}
+
+fn stored_blocks(
+    db: &Db,
+    from: u64,
+    to: u64,
+) -> Result<Vec<hutong_consensus::types::Block>, ProofError> {
+    if to.saturating_sub(from) >= CHAIN_BLOCKS_MAX as u64 {
+        return Err(ProofError::Unavailable(format!(
+            "the certificate of height {from} is {} blocks away",
+            to - from
+        )));
     }
-    Ok(CommitChain { blocks, cert })
+    (from..=to)
+        .map(|h| {
+            db.block_at(h)
+                .map_err(db_error)?
+                .map(|s| s.block)
+                .ok_or_else(|| ProofError::Unavailable(format!("block {h} is not stored")))
+        })
+        .collect()
+}
+
+/// The handoffs from the genesis set to the set of `epoch`: one per
+/// ended epoch below it, from the records of how each ended.
+fn handoffs(db: &Db, epoch: Epoch) -> Result<Vec<EpochHandoff>, ProofError> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    let mut expected = hutong_wire::GENESIS_EPOCH;
+    while expected < epoch {
+        if out.len() >= EPOCHS_MAX {
+            return Err(ProofError::Unavailable(format!(
+                "more than {EPOCHS_MAX} validator-set changes to follow"
+            )));
+        }
+        let Some(end) = db.epoch_end_from(from).map_err(db_error)? else {
+            return Err(ProofError::Unavailable(format!(
+                "this node has no record of how epoch {} ended (its tail was too large to keep, or it joined later)",
+                expected.0
+            )));
+        };
+        if end.epoch != expected {
+            return Err(ProofError::Unavailable(format!(
+                "this node's record of epoch {}'s end is missing (the next is epoch {}'s)",
+                expected.0, end.epoch.0
+            )));
+        }
+        let last = db.block_at(end.height).map_err(db_error)?.ok_or_else(|| {
+            ProofError::Unavailable(format!("block {} is not stored", end.height))
+        })?;
+        let claimed = last.payload.result.height;
+        let consortium = hutong_runtime::store::prove(db, StateKey::Consortium, claimed)
+            .map_err(|e| ProofError::Unavailable(e.to_string()))?;
+        let mut blocks = vec![last.block];
+        blocks.extend(end.tail.into_iter().map(|b| b.block));
+        out.push(EpochHandoff {
+            chain: CommitChain {
+                blocks,
+                cert: end.proof,
+            },
+            carrier: PayloadHeader::of(&last.payload),
+            consortium,
+        });
+        from = end.height.saturating_add(1);
+        expected = Epoch(expected.0.saturating_add(1));
+    }
+    Ok(out)
+}
+
+/// The latest epoch among the chains a proof's certificates come with.
+fn epoch_of(chains: &[&CommitChain]) -> Epoch {
+    chains
+        .iter()
+        .filter_map(|c| c.blocks.first().map(|b| b.epoch))
+        .max()
+        .unwrap_or(hutong_wire::GENESIS_EPOCH)
 }
 
 /// The certificate of `height`'s execution result, if a committed block
@@ -97,12 +189,21 @@ pub fn prove_transaction(db: &Db, hash: &Hash) -> Result<AuditProof, ProofError>
         }
         None => None,
     };
-    Ok(AuditProof::Transaction {
-        tx,
-        path,
-        header: PayloadHeader::of(&stored.payload),
-        chain: commit_chain(db, loc.height)?,
-        receipt,
+    let chain = commit_chain(db, loc.height)?;
+    let mut chains = vec![&chain];
+    if let Some(r) = &receipt {
+        chains.push(&r.certified.chain);
+    }
+    let epochs = handoffs(db, epoch_of(&chains))?;
+    Ok(AuditProof {
+        epochs,
+        body: Proven::Transaction {
+            tx,
+            path,
+            header: PayloadHeader::of(&stored.payload),
+            chain,
+            receipt,
+        },
     })
 }
 
@@ -131,11 +232,16 @@ pub fn prove_balance(
         .block_at(carrier)
         .map_err(db_error)?
         .ok_or_else(|| ProofError::Unavailable(format!("block {carrier} is not stored")))?;
-    Ok(AuditProof::Balance {
-        state,
-        certified: CertifiedResult {
-            carrier: PayloadHeader::of(&stored.payload),
-            chain: commit_chain(db, carrier)?,
+    let chain = commit_chain(db, carrier)?;
+    let epochs = handoffs(db, epoch_of(&[&chain]))?;
+    Ok(AuditProof {
+        epochs,
+        body: Proven::Balance {
+            state,
+            certified: CertifiedResult {
+                carrier: PayloadHeader::of(&stored.payload),
+                chain,
+            },
         },
     })
 }

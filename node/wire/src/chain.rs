@@ -90,6 +90,9 @@ impl Membership {
             .iter()
             .map(|m| m.node_key)
             .chain(consortium.regulators.iter().map(|r| r.node_key))
+            // A validator's old key (rotated, or its member removed) until
+            // the change takes effect: it still signs in this epoch.
+            .chain(consortium.active_validators.iter().copied())
             .collect();
         nodes.sort_by_key(|k| k.0);
         nodes.dedup();
@@ -108,7 +111,7 @@ impl Membership {
             epoch: Membership::epoch_of(consortium),
             genesis,
             genesis_height: consortium.epoch_start.0.saturating_sub(1),
-            validators: consortium.validator_keys(),
+            validators: consortium.active_validators.clone(),
             nodes,
             addresses,
             timing: consortium.timing,

@@ -208,8 +208,9 @@ pub struct ProposalView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proposer_name: Option<String>,
     pub actions: Vec<ActionView>,
-    /// Whether it changes the validator set: if it passes, the block that
-    /// executes it ends the epoch.
+    /// Whether it changes the validator set: if it passes, the new set
+    /// takes effect a few blocks later, at the end of the first block that
+    /// certifies the executing block's result, which ends the epoch.
     pub changes_validators: bool,
     pub created_at: u64,
     pub deadline_ms: u64,
@@ -403,6 +404,12 @@ pub struct ParametersView {
     pub height: u64,
     pub epoch: u64,
     pub epoch_start: u64,
+    /// The validators' node keys in force this epoch, in consensus order.
+    pub active_validators: Vec<String>,
+    /// The height of a validator-set change that has not taken effect yet
+    /// (it does at the end of the first block that certifies it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validator_change_pending: Option<u64>,
     pub dev_chain: bool,
     pub members: Vec<MemberView>,
     pub regulators: Vec<RegulatorView>,
@@ -420,6 +427,8 @@ impl ParametersView {
             height,
             epoch: c.epoch,
             epoch_start: c.epoch_start.0,
+            active_validators: c.active_validators.iter().map(|k| k.to_hex()).collect(),
+            validator_change_pending: c.set_change_pending.map(|h| h.0),
             dev_chain: c.dev_chain,
             members: c
                 .members

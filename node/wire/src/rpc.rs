@@ -205,7 +205,9 @@ pub enum EffectView {
     ProposalWithdrawn {
         proposal: u64,
     },
-    /// Executed; `epoch` is the new epoch if the validator set changed.
+    /// Executed; `epoch` is the epoch the change starts if it changed the
+    /// validator set (it takes effect a few blocks later, at the end of
+    /// the first block that certifies this one's result).
     ProposalExecuted {
         proposal: u64,
         #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -179,9 +179,11 @@ impl Chain {
             }
             nodes = (0..count).map(|_| Keypair::generate(&mut rng)).collect();
             let reg_node = Keypair::generate(&mut rng);
-            let consortium = Consortium {
+            let mut consortium = Consortium {
                 epoch: 0,
                 epoch_start: Height(1),
+                active_validators: Vec::new(),
+                set_change_pending: None,
                 dev_chain: false,
                 members: members
                     .iter()
@@ -207,6 +209,7 @@ impl Chain {
                 voting,
                 timing: ConsensusTiming::default(),
             };
+            consortium.active_validators = consortium.validator_keys();
             state.push((StateKey::Consortium, StateValue::Consortium(consortium)));
             regulator_node = Some(reg_node);
         }
@@ -289,12 +292,25 @@ impl Chain {
             chain_id: self.chain_id,
             height: Height(self.height + 1),
             timestamp: TimestampMs(self.time),
+            // As if every block claimed its parent's result.
+            certified: Height(self.height),
         }
     }
 
     /// Executes a block, commits it, and returns the receipts.
     pub fn execute(&mut self, txs: &[SignedTransaction]) -> Vec<Receipt> {
-        let ctx = self.context();
+        let certified = self.height;
+        self.execute_certifying(txs, certified)
+    }
+
+    /// Executes a block whose payload claims the result of `certified`.
+    pub fn execute_certifying(
+        &mut self,
+        txs: &[SignedTransaction],
+        certified: u64,
+    ) -> Vec<Receipt> {
+        let mut ctx = self.context();
+        ctx.certified = Height(certified);
         let outcome = execute_block(&self.store, &ctx, txs, SignatureCheck::Verify).unwrap();
         let update = prepare_commit(&self.store, ctx.height.0, outcome.changes).unwrap();
         self.state_roots.push(update.root);

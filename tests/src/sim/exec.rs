@@ -71,6 +71,7 @@ impl Sim {
                     self.world.genesis.chain_id,
                     height,
                     job.block.timestamp_ms,
+                    claim.height,
                     &job.payload.txs,
                     &pre,
                 );

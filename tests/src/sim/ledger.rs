@@ -82,6 +82,7 @@ pub fn execute(
     chain_id: ChainId,
     height: u64,
     timestamp_ms: u64,
+    certified: u64,
     txs: &[SignedTransaction],
     pre: &Preverified,
 ) -> Executed {
@@ -89,6 +90,7 @@ pub fn execute(
         chain_id,
         height: Height(height),
         timestamp: TimestampMs(timestamp_ms),
+        certified: Height(certified),
     };
     let outcome =
         hutong_runtime::execute_block(&*state, &ctx, txs, SignatureCheck::Preverified(pre))

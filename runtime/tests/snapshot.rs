@@ -1,0 +1,201 @@
+//! State snapshots: a tree read in chunks and restored elsewhere gives the
+//! same root and values; a bad chunk is refused without a trace, and the
+//! restore resumes from what it wrote.
+
+use std::sync::Arc;
+
+use hutong_runtime::snapshot::{read_chunk, Chunk, MemRestoreTarget, Restore, SnapshotError};
+use hutong_runtime::state::{Holding, StateKey, StateValue};
+use hutong_runtime::store::{prepare_commit, state_root, MemStore, StateStore};
+use hutong_runtime::{Address, Amount, AssetCode, Hash};
+use jmt::storage::TreeReader;
+use jmt::KeyHash;
+use rand::{Rng, SeedableRng};
+
+/// A store with `accounts` balances written over a few versions, some
+/// changed and some deleted later: the snapshot is of the last version.
+fn store(seed: u64, accounts: usize) -> (MemStore, u64) {
+    println!("seed {seed}");
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(seed);
+    let cny = AssetCode::new("CNY").unwrap();
+    let key = |i: usize| {
+        let mut a = [0u8; 20];
+        a[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        StateKey::Balance(Address(a), cny)
+    };
+    let mut store = MemStore::new();
+    let mut version = 0;
+    for round in 0..4 {
+        let mut changes = Vec::new();
+        for i in 0..accounts {
+            if round > 0 && !rng.gen_ratio(1, 3) {
+                continue;
+            }
+            let value = if round > 0 && rng.gen_ratio(1, 10) {
+                None
+            } else {
+                Some(StateValue::Balance(Holding::of(Amount(
+                    rng.gen_range(1..1_000_000),
+                ))))
+            };
+            changes.push((key(i), value));
+        }
+        let update = prepare_commit(&store, version, changes).unwrap();
+        store.apply(update).unwrap();
+        version += 1;
+    }
+    (store, version - 1)
+}
+
+fn chunks(store: &MemStore, version: u64, size: usize) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    let mut after = None;
+    while let Some(chunk) = read_chunk(store, version, after, size, usize::MAX).unwrap() {
+        after = chunk.last_key();
+        out.push(chunk);
+    }
+    out
+}
+
+/// Every leaf of `version`, as the source holds it.
+fn leaves(store: &MemStore, version: u64) -> Vec<([u8; 32], Vec<u8>)> {
+    chunks(store, version, 1_000)
+        .into_iter()
+        .flat_map(|c| c.entries)
+        .collect()
+}
+
+#[test]
+fn a_tree_restored_from_chunks_has_the_same_root_and_values() {
+    for seed in [1, 2, 3] {
+        let (source, version) = store(seed, 3_000);
+        let root = state_root(&source, version).unwrap();
+        let expected = leaves(&source, version);
+        assert!(expected.len() > 2_000, "{}", expected.len());
+        for size in [1, 97, 4_096] {
+            if size == 1 && seed > 1 {
+                continue;
+            }
+            let target = Arc::new(MemRestoreTarget::new());
+            let mut restore = Restore::new(Arc::clone(&target), version, root).unwrap();
+            for chunk in chunks(&source, version, size) {
+                restore.add(chunk).unwrap();
+            }
+            assert_eq!(restore.leaves(), expected.len() as u64);
+            restore.finish().unwrap();
+            let target = Arc::try_unwrap(target).unwrap();
+            for (key, value) in &expected {
+                assert_eq!(
+                    target
+                        .get_value_option(version, KeyHash(*key))
+                        .unwrap()
+                        .as_ref(),
+                    Some(value),
+                    "seed {seed}, chunk size {size}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_bad_chunk_is_refused_and_the_restore_resumes_from_what_it_wrote() {
+    let (source, version) = store(7, 2_000);
+    let root = state_root(&source, version).unwrap();
+    assert!(chunks(&source, version, 150).len() > 5);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+
+    let target = Arc::new(MemRestoreTarget::new());
+    let mut restore = Restore::new(Arc::clone(&target), version, root).unwrap();
+    let mut refused = 0;
+    // The chunk that follows where the restore stands; every other time a
+    // peer serves a damaged copy of it first.
+    while let Some(chunk) =
+        read_chunk(&source, version, restore.resume_after(), 150, usize::MAX).unwrap()
+    {
+        if rng.gen_ratio(1, 2) {
+            let before = restore.resume_after();
+            match restore.add(damage(&chunk, &mut rng, &source, version)) {
+                Err(SnapshotError::BadChunk(_)) => refused += 1,
+                other => panic!("a damaged chunk was not refused: {other:?}"),
+            }
+            // Nothing of the refused chunk was kept.
+            assert!(restore.resume_after() <= before);
+            continue;
+        }
+        restore.add(chunk).unwrap();
+    }
+    assert!(refused > 2, "{refused}");
+    restore.finish().unwrap();
+}
+
+/// A copy of `chunk` with one kind of damage a peer could do.
+fn damage(chunk: &Chunk, rng: &mut impl Rng, source: &MemStore, version: u64) -> Chunk {
+    let mut c = chunk.clone();
+    let n = c.entries.len();
+    match rng.gen_range(0..5) {
+        0 => {
+            // A value changed.
+            let i = rng.gen_range(0..n);
+            let last = c.entries[i].1.len() - 1;
+            c.entries[i].1[last] ^= 1;
+        }
+        1 if n > 1 => {
+            // A leaf left out.
+            c.entries.remove(rng.gen_range(0..n - 1));
+        }
+        2 if n > 1 => {
+            // Two leaves swapped.
+            c.entries.swap(0, n - 1);
+        }
+        3 => {
+            // A leaf that is not in the tree.
+            let mut key = c.entries[0].0;
+            key[31] ^= 1;
+            c.entries.insert(0, (key, c.entries[0].1.clone()));
+            c.entries.sort_by_key(|(k, _)| *k);
+            c.entries.dedup_by_key(|(k, _)| *k);
+            if c.entries.len() == n {
+                c.entries[0].1.push(0);
+            }
+        }
+        _ => {
+            // The proof of another version's tree.
+            let other = read_chunk(source, version - 1, None, 1, usize::MAX)
+                .unwrap()
+                .unwrap();
+            if other.proof == c.proof {
+                c.entries[0].1.push(0);
+            } else {
+                c.proof = other.proof;
+            }
+        }
+    }
+    c
+}
+
+#[test]
+fn an_incomplete_restore_does_not_finish() {
+    let (source, version) = store(9, 500);
+    let root = state_root(&source, version).unwrap();
+    let good = chunks(&source, version, 100);
+    let target = Arc::new(MemRestoreTarget::new());
+    let mut restore = Restore::new(Arc::clone(&target), version, root).unwrap();
+    for chunk in &good[..good.len() - 1] {
+        restore.add(chunk.clone()).unwrap();
+    }
+    assert!(matches!(
+        restore.finish(),
+        Err(SnapshotError::Incomplete(_))
+    ));
+    // Nothing restored at all is not a tree either.
+    let empty = Restore::new(Arc::new(MemRestoreTarget::new()), version, root).unwrap();
+    assert!(matches!(empty.finish(), Err(SnapshotError::Incomplete(_))));
+    // And a root nobody certified is not reached.
+    let target = Arc::new(MemRestoreTarget::new());
+    let mut restore = Restore::new(Arc::clone(&target), version, Hash([7; 32])).unwrap();
+    assert!(matches!(
+        restore.add(good[0].clone()),
+        Err(SnapshotError::BadChunk(_))
+    ));
+}
