@@ -426,6 +426,14 @@ fn validators_join_and_leave_by_vote() {
         ]);
         assert!(verified.contains("\"certified_in_epoch\": 4"), "{verified}");
         assert!(verified.contains("\"epoch_handoffs\": 3"), "{verified}");
+        // The fuzz target `audit_proof` starts from these proofs:
+        // `HUTONG_PROOF_SEEDS_OUT=tests/fuzz/seeds/audit` writes them there.
+        if let Some(out) = std::env::var_os("HUTONG_PROOF_SEEDS_OUT") {
+            let out = std::path::PathBuf::from(out);
+            std::fs::copy(&genesis, out.join("genesis.toml")).unwrap();
+            std::fs::copy(&tx_proof, out.join("tx.proof.json")).unwrap();
+            std::fs::copy(&balance_proof, out.join("balance.proof.json")).unwrap();
+        }
         // A handoff that names another set does not pass.
         let bytes = std::fs::read(&balance_proof).unwrap();
         let g = hutong_genesis::Genesis::from_toml(&std::fs::read_to_string(&genesis).unwrap())

@@ -535,8 +535,10 @@ pub fn consensus_scripts() -> Vec<Vec<u8>> {
     vec![vec![0; 600], vec![0; 3000], reordered]
 }
 
-/// The genesis of the chain the audit proof seeds come from (a
-/// `hutong testnet` run; see `tests/fuzz/seeds/audit/`).
+/// The genesis of the chain the audit proof seeds come from: the cluster
+/// test that changes the validator set three times, so the proofs carry
+/// three epoch handoffs (`HUTONG_PROOF_SEEDS_OUT=$PWD/tests/fuzz/seeds/audit
+/// cargo test --workspace --test cluster reconfigure` writes them).
 pub const AUDIT_GENESIS: &str = include_str!("../../seeds/audit/genesis.toml");
 
 /// Genuine proof files of that chain (a transfer, a balance), and the
