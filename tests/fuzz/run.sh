@@ -20,7 +20,7 @@ shift || true
 # The decoders, the attestation protocol's frames and the host logic build
 # without RocksDB (this directory); the node-level targets link the node,
 # and so RocksDB (node/).
-MAIN_TARGETS=(transactions consensus_wire consensus_core payload_proofs genesis text_inputs audit_proof txs_gossip)
+MAIN_TARGETS=(transactions consensus_wire consensus_core payload_proofs genesis text_inputs audit_proof txs_gossip snapshot_chunks)
 NODE_TARGETS=(node_config rpc_bodies)
 if [ "$#" -gt 0 ]; then
   TARGETS=("$@")

@@ -588,6 +588,57 @@ pub fn txs_gossip() -> Vec<Vec<u8>> {
     .collect()
 }
 
+/// The state tree the `snapshot_chunks` target restores: 600 balances
+/// written over three versions (some changed, some deleted), and the root
+/// of its last version.
+pub fn snapshot_source() -> (hutong_runtime::store::MemStore, u64, hutong_runtime::Hash) {
+    use hutong_runtime::state::{Holding, StateKey, StateValue};
+    use hutong_runtime::store::{prepare_commit, state_root, MemStore, StateStore};
+    use hutong_runtime::{Address, Amount, AssetCode};
+    let cny = AssetCode::new("CNY").expect("a valid code");
+    let mut store = MemStore::new();
+    for version in 0..3u64 {
+        let changes = (0..600u64)
+            .filter(|i| version == 0 || i % (version + 2) == 0)
+            .map(|i| {
+                let mut a = [0u8; 20];
+                a[..8].copy_from_slice(&i.to_le_bytes());
+                let value = (version == 0 || i % 7 != 0).then(|| {
+                    StateValue::Balance(Holding::of(Amount(u128::from(i * 100 + version))))
+                });
+                (StateKey::Balance(Address(a), cny), value)
+            });
+        let update = prepare_commit(&store, version, changes).expect("an in-memory commit");
+        store.apply(update).expect("an in-memory commit");
+    }
+    let root = state_root(&store, 2).expect("the root of the last version");
+    (store, 2, root)
+}
+
+/// The source tree's chunks as a peer serves them (a borsh `Vec<Chunk>`),
+/// in a few chunk sizes.
+pub fn snapshot_chunks() -> Vec<Vec<u8>> {
+    use hutong_runtime::snapshot::read_chunk;
+    let (store, version, _) = snapshot_source();
+    [1usize, 17, 200, 4_096]
+        .into_iter()
+        .map(|size| {
+            let mut chunks = Vec::new();
+            let mut after = None;
+            while let Some(c) =
+                read_chunk(&store, version, after, size, usize::MAX).expect("a readable tree")
+            {
+                after = c.last_key();
+                chunks.push(c);
+                if size == 1 && chunks.len() == 8 {
+                    break;
+                }
+            }
+            borsh::to_vec(&chunks).expect("borsh into a Vec")
+        })
+        .collect()
+}
+
 /// Every target's seeds, by target name.
 pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
     vec![
@@ -605,5 +656,6 @@ pub fn all() -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("consensus_core", consensus_scripts()),
         ("audit_proof", audit_proofs()),
         ("txs_gossip", txs_gossip()),
+        ("snapshot_chunks", snapshot_chunks()),
     ]
 }
