@@ -25,7 +25,9 @@ fn source() -> &'static (u64, Hash) {
         for c in chunks {
             restore.add(c).expect("a genuine chunk is kept");
         }
-        restore.finish().expect("the genuine chunks restore the tree");
+        restore
+            .finish()
+            .expect("the genuine chunks restore the tree");
         (version, root)
     })
 }
