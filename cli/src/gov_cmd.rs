@@ -277,7 +277,7 @@ pub fn gov(args: GovArgs) -> Result<()> {
                     p.tally.voters,
                     p.tally.needed,
                     if p.changes_validators && p.status == "open" {
-                        "; if it passes, the validator set changes at the next block"
+                        "; if it passes, the validator set changes a few blocks later, when a block certifies the vote's result (a new epoch)"
                     } else {
                         ""
                     }

@@ -221,8 +221,9 @@ impl<D: RestoreTarget> Restore<D> {
         self.after
     }
 
-    /// Leaves added by this restore (not counting those a resumed restore
-    /// found written).
+    /// Leaves accepted by this restore (not counting those a resumed
+    /// restore found written; leaves asked for again after a refused chunk
+    /// count again).
     pub fn leaves(&self) -> u64 {
         self.leaves
     }
@@ -257,19 +258,21 @@ impl<D: RestoreTarget> Restore<D> {
             .into_iter()
             .map(|(k, v)| (KeyHash(k), v))
             .collect();
-        match self.inner.add_chunk(entries, chunk.proof) {
+        let inner = &mut self.inner;
+        let outcome = contain(|| inner.add_chunk(entries, chunk.proof));
+        match outcome {
             Ok(()) => {
                 self.after = Some(last);
                 self.leaves += leaves;
                 Ok(())
             }
-            Err(e) => {
+            Err(why) => {
                 // jmt's restore keeps the chunk's leaves in memory before it
                 // checks the proof: start again from what is written.
                 let (inner, after) = Self::resume(&self.target, self.version, self.root)?;
                 self.inner = inner;
                 self.after = after;
-                Err(SnapshotError::BadChunk(format!("{e:#}")))
+                Err(SnapshotError::BadChunk(why))
             }
         }
     }
@@ -277,11 +280,11 @@ impl<D: RestoreTarget> Restore<D> {
     /// Writes the rest of the tree and checks that it is the whole tree:
     /// its root must be the expected one.
     pub fn finish(self) -> Result<(), SnapshotError> {
-        let store = |e: anyhow::Error| SnapshotError::Store(format!("{e:#}"));
         if self.after.is_none() {
             return Err(SnapshotError::Incomplete("no leaf was restored".into()));
         }
-        self.inner.finish().map_err(store)?;
+        let inner = self.inner;
+        contain(|| inner.finish()).map_err(SnapshotError::Incomplete)?;
         let root = JellyfishMerkleTree::<_, Sha256>::new(self.target.as_ref())
             .get_root_hash(self.version)
             .map_err(|e| SnapshotError::Incomplete(format!("{e:#}")))?;
@@ -293,6 +296,30 @@ impl<D: RestoreTarget> Restore<D> {
             )));
         }
         Ok(())
+    }
+}
+
+/// Runs one of jmt's restore steps on data from a peer. jmt checks a
+/// chunk's proof only after it has built the chunk into its partial tree,
+/// and that building asserts invariants that a malicious chunk can break
+/// (found by the `snapshot_chunks` fuzz target): such a panic is caught
+/// here and reported as the chunk's fault, and the caller drops the
+/// restore's in-memory state. Nothing outside that state is touched by
+/// the panicking code (it writes only after the proof checks out).
+fn contain<T>(step: impl FnOnce() -> anyhow::Result<T>) -> Result<T, String> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(step)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(format!(
+                "the chunk breaks the tree's structure (the tree builder stopped: {what})"
+            ))
+        }
     }
 }
 

@@ -199,3 +199,54 @@ fn an_incomplete_restore_does_not_finish() {
         Err(SnapshotError::BadChunk(_))
     ));
 }
+
+/// The fuzz target's tree (`tests/fuzz/support/src/seeds.rs`,
+/// `snapshot_source`), built the same way.
+fn fuzz_source() -> (MemStore, u64, Hash) {
+    let cny = AssetCode::new("CNY").unwrap();
+    let mut store = MemStore::new();
+    for version in 0..3u64 {
+        let changes = (0..600u64)
+            .filter(|i| version == 0 || i % (version + 2) == 0)
+            .map(|i| {
+                let mut a = [0u8; 20];
+                a[..8].copy_from_slice(&i.to_le_bytes());
+                let value = (version == 0 || i % 7 != 0).then(|| {
+                    StateValue::Balance(Holding::of(Amount(u128::from(i * 100 + version))))
+                });
+                (StateKey::Balance(Address(a), cny), value)
+            });
+        let update = prepare_commit(&store, version, changes).unwrap();
+        store.apply(update).unwrap();
+    }
+    let root = state_root(&store, 2).unwrap();
+    (store, 2, root)
+}
+
+/// Found by the `snapshot_chunks` fuzz target: chunks that make jmt's
+/// restore break its own invariants (it panicked building them, before
+/// checking their proof). They are refused as bad chunks, and the genuine
+/// chunks still restore the tree afterwards.
+#[test]
+fn chunks_that_break_the_tree_builder_are_refused() {
+    let (source, version, root) = fuzz_source();
+    let bytes = include_bytes!("data/snapshot-chunks-crash-1.bin");
+    let chunks: Vec<Chunk> = borsh::from_slice(bytes).unwrap();
+    let target = Arc::new(MemRestoreTarget::new());
+    let mut restore = Restore::new(Arc::clone(&target), version, root).unwrap();
+    let mut refused = 0;
+    for c in chunks {
+        if restore.add(c).is_err() {
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
+    // Start over on a fresh target with the genuine chunks.
+    let mut restore = Restore::new(Arc::new(MemRestoreTarget::new()), version, root).unwrap();
+    while let Some(c) =
+        read_chunk(&source, version, restore.resume_after(), 64, usize::MAX).unwrap()
+    {
+        restore.add(c).unwrap();
+    }
+    restore.finish().unwrap();
+}

@@ -285,8 +285,8 @@ fn validators_join_and_leave_by_vote() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
 
-        // mall-c's node key is rotated: once the vote executes, the old
-        // key is out; its operator restarts the node with the new key on
+        // mall-c's node key is rotated: once the change takes effect (a
+        // few blocks after the vote), the old key is out; its operator restarts the node with the new key on
         // the same data, and it takes its place in the new epoch.
         let mall_c = cluster
             .nodes

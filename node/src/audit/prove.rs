@@ -35,7 +35,7 @@ fn commit_chain(db: &Db, height: u64) -> Result<CommitChain, ProofError> {
                     blocks.len()
                 )));
             }
-            return Ok(CommitChain {
+            return single_epoch(CommitChain {
                 blocks,
                 cert: end.proof,
             });
@@ -52,10 +52,24 @@ fn commit_chain(db: &Db, height: u64) -> Result<CommitChain, ProofError> {
             last - height
         )));
     }
-    Ok(CommitChain {
+    single_epoch(CommitChain {
         blocks: stored_blocks(db, height, last)?,
         cert,
     })
+}
+
+/// A chain whose blocks are all of its certificate's epoch. A node that
+/// lost an epoch's end (its tail was too large to keep) would otherwise
+/// build one that runs across the boundary, which no verifier accepts.
+fn single_epoch(chain: CommitChain) -> Result<CommitChain, ProofError> {
+    let epoch = chain.cert.data.epoch;
+    match chain.blocks.iter().find(|b| b.epoch != epoch) {
+        Some(b) => Err(ProofError::Unavailable(format!(
+            "block {} is of epoch {}, its certificate of epoch {}: this node has no record of how epoch {} ended",
+            b.height, b.epoch.0, epoch.0, b.epoch.0
+        ))),
+        None => Ok(chain),
+    }
 }
 
 fn stored_blocks(
