@@ -380,50 +380,25 @@ fn validators_join_and_leave_by_vote() {
         let reg_key = key_path(&cluster, "regulator");
         let rpc = cluster.nodes[regulator].rpc.clone();
         let tx_proof = net.join("epoch4.tx.proof.json");
-        hutong(&[
-            "audit",
-            "proof",
-            "--rpc",
+        let verified = prove_and_verify(
             &rpc,
-            "--key",
             &reg_key,
-            "tx",
-            &latest.to_string(),
-            "--out",
-            tx_proof.to_str().unwrap(),
-        ]);
-        let verified = hutong(&[
-            "audit",
-            "verify",
-            tx_proof.to_str().unwrap(),
-            "--genesis",
-            genesis.to_str().unwrap(),
-        ]);
+            &genesis,
+            &["tx", &latest.to_string()],
+            &tx_proof,
+        );
         assert!(verified.contains("VALID"), "{verified}");
         assert!(verified.contains("\"epoch\": 4"), "{verified}");
         assert!(verified.contains("\"epoch_handoffs\": 3"), "{verified}");
         let balance_proof = net.join("epoch4.balance.proof.json");
-        hutong(&[
-            "audit",
-            "proof",
-            "--rpc",
+        let account = wallets.address(1).to_string();
+        let verified = prove_and_verify(
             &rpc,
-            "--key",
             &reg_key,
-            "balance",
-            &wallets.address(1).to_string(),
-            "--asset",
-            "CNY",
-            "--out",
-            balance_proof.to_str().unwrap(),
-        ]);
-        let verified = hutong(&[
-            "audit",
-            "verify",
-            balance_proof.to_str().unwrap(),
-            "--genesis",
-            genesis.to_str().unwrap(),
-        ]);
+            &genesis,
+            &["balance", &account, "--asset", "CNY"],
+            &balance_proof,
+        );
         assert!(verified.contains("\"certified_in_epoch\": 4"), "{verified}");
         assert!(verified.contains("\"epoch_handoffs\": 3"), "{verified}");
         // The fuzz target `audit_proof` starts from these proofs:
@@ -449,6 +424,30 @@ fn validators_join_and_leave_by_vote() {
     });
     drop(cluster);
     drop(lab);
+}
+
+/// `hutong audit proof <what…> --out <out>` through the regulator's RPC,
+/// then `hutong audit verify` of the file against the genesis alone;
+/// returns what the verifier printed.
+fn prove_and_verify(
+    rpc: &str,
+    key: &str,
+    genesis: &std::path::Path,
+    what: &[&str],
+    out: &std::path::Path,
+) -> String {
+    let out = out.to_str().unwrap();
+    let mut args = vec!["audit", "proof", "--rpc", rpc, "--key", key];
+    args.extend_from_slice(what);
+    args.extend(["--out", out]);
+    hutong(&args);
+    hutong(&[
+        "audit",
+        "verify",
+        out,
+        "--genesis",
+        genesis.to_str().unwrap(),
+    ])
 }
 
 /// A steady load: a transfer every 50 ms from accounts 9–16 (the test's
