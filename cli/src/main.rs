@@ -7,6 +7,7 @@ mod genesis_cmd;
 mod gov_cmd;
 mod node_cmd;
 mod out;
+mod recover_cmd;
 mod tx_cmd;
 
 use std::process::ExitCode;
@@ -61,6 +62,11 @@ enum Command {
     /// flows, proofs (and their offline check), risk alerts, reports,
     /// freezes. Requests are signed with the regulator key.
     Audit(audit_cmd::AuditArgs),
+    /// Restart a consortium that lost more than a third of its validators
+    /// for good: a statement of the last committed state and the new
+    /// validator set, signed by more than two thirds of the members.
+    #[command(subcommand)]
+    Recover(recover_cmd::RecoverCommand),
 }
 
 fn main() -> ExitCode {
@@ -87,6 +93,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Gov(args) => gov_cmd::gov(args)?,
         Command::Bench(args) => bench::bench(args)?,
         Command::Audit(args) => audit_cmd::audit(args)?,
+        Command::Recover(command) => recover_cmd::recover(command)?,
     }
     Ok(())
 }

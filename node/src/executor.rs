@@ -29,9 +29,12 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use hutong_runtime::recovery::RecoveryStatement;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, StateStore, StateUpdate, StoreError};
-use hutong_runtime::{execute_block, Address, BlockContext, Height, SignatureCheck, TimestampMs};
+use hutong_runtime::{
+    execute_block_with, Address, BlockContext, Height, SignatureCheck, TimestampMs,
+};
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use tokio::sync::mpsc;
@@ -71,6 +74,10 @@ pub struct ExecHandles {
     pub membership: watch::Sender<Arc<Membership>>,
     pub commits: broadcast::Sender<Arc<BlockNotice>>,
     pub halt: Halt,
+    /// A recovery statement not in force yet ([`crate::recovery`]): at its
+    /// height the executor checks it and switches to its epoch, and the
+    /// next block's execution writes its consortium record.
+    pub recovery: Option<Arc<RecoveryStatement>>,
 }
 
 /// Why the executor stopped. Every variant is fatal for execution.
@@ -96,6 +103,11 @@ pub enum ExecutorError {
     Db(#[from] crate::store::DbError),
     #[error("execution: {0}")]
     Exec(#[from] hutong_runtime::ExecError),
+    #[error("recovery statement refused at its height {height}: {error}; this node stops (give it the statement the members signed for this chain, or wipe it and start again)")]
+    Recovery {
+        height: u64,
+        error: crate::recovery::RecoverError,
+    },
     #[error("state: {0}")]
     State(#[from] hutong_runtime::StoreError),
     #[error("the block writer stopped")]
@@ -326,7 +338,18 @@ fn execute(
         db,
         pending: state.pending.as_ref(),
     };
-    let outcome = execute_block(&view, &ctx, txs, SignatureCheck::Preverified(&pre))?;
+    // The first block after a recovery runs under the statement's record.
+    let recovery = shared.recovery.as_deref();
+    let recovering = recovery
+        .map(|s| &s.plan)
+        .filter(|p| p.height.0.checked_add(1) == Some(height));
+    let outcome = execute_block_with(
+        &view,
+        &ctx,
+        txs,
+        SignatureCheck::Preverified(&pre),
+        recovering,
+    )?;
     let senders: FastSet<Address> = pre.senders.iter().copied().collect();
     let audit = match &shared.audit {
         Some(node) => Some(node.index_block(
@@ -343,7 +366,28 @@ fn execute(
         None => None,
     };
     let claim_height = payload.result.height;
-    let membership = changed_membership(&state.membership, &outcome.changes, block.id(), height);
+    let mut membership =
+        changed_membership(&state.membership, &outcome.changes, block.id(), height);
+    // This block is where a recovery statement starts a new epoch (this
+    // node came to it by sync): the statement must name this block and
+    // its state, and this ledger's members must have signed it.
+    let recovery_at = recovery.filter(|s| s.plan.height.0 == height);
+    if let Some(statement) = recovery_at {
+        let after = Pending {
+            version: height,
+            values: outcome.changes.iter().cloned().collect(),
+        };
+        let view = ExecView {
+            db,
+            pending: Some(&after),
+        };
+        let consortium = hutong_runtime::recovery::check(&view, shared.chain_id, statement)
+            .map_err(|e| ExecutorError::Recovery {
+                height,
+                error: e.into(),
+            })?;
+        membership = Some(Arc::new(Membership::of(&consortium, block.id())));
+    }
     if let Some(m) = &membership {
         if m.epoch > state.membership.epoch {
             tracing::info!(
@@ -367,6 +411,31 @@ fn execute(
     }
     let mut update = prepare_commit(&view, height, outcome.changes)?;
     let state_root = update.root;
+    if let Some(statement) = recovery_at {
+        let plan = &statement.plan;
+        let refuse = |what, named: &hutong_runtime::Hash, ours: [u8; 32]| ExecutorError::Recovery {
+            height,
+            error: crate::recovery::RecoverError::Uncertified {
+                what,
+                height,
+                named: named.to_hex(),
+                ours: hex::encode(ours),
+            },
+        };
+        if plan.block_id.0 != block.id().0 {
+            return Err(refuse("block", &plan.block_id, block.id().0));
+        }
+        if plan.state_root != state_root {
+            return Err(refuse("state root", &plan.state_root, state_root.0));
+        }
+        tracing::warn!(
+            height,
+            epoch = hutong_wire::GENESIS_EPOCH
+                .0
+                .saturating_add(plan.new_epoch()),
+            "recovery: the members' statement names this block; a new epoch starts here"
+        );
+    }
     let receipts_root = hutong_runtime::block::receipts_root(&outcome.receipts);
     let record = Executed {
         height,

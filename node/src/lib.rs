@@ -36,6 +36,7 @@ pub mod membership;
 pub mod metrics;
 pub mod network;
 pub mod node;
+pub mod recovery;
 pub mod rpc;
 pub mod runtime;
 pub mod state_cache;

@@ -74,6 +74,30 @@ pub fn init_state(db: &Db, genesis: &Genesis) -> Result<Executed> {
     Ok(executed)
 }
 
+/// Opens a stopped node's database (writing the genesis state if it is
+/// new), for offline work on it: `hutong recover`. Fails if the node runs
+/// (RocksDB locks the database).
+pub fn open_offline(config: &NodeConfig) -> Result<(Db, hutong_runtime::ChainId, Executed)> {
+    let text = std::fs::read_to_string(&config.genesis)
+        .with_context(|| format!("cannot read genesis {}", config.genesis.display()))?;
+    let genesis =
+        Genesis::from_toml(&text).with_context(|| format!("{}", config.genesis.display()))?;
+    let chain_id = genesis.chain_id();
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let path = config.data_dir.join("db");
+    let db = Db::open_with_columns(&path, chain_id, &crate::audit::index::COLUMNS).with_context(
+        || {
+            format!(
+                "opening the database in {} (stop the node first: a running node holds it)",
+                config.data_dir.display()
+            )
+        },
+    )?;
+    let executed = init_state(&db, &genesis)?;
+    Ok((db, chain_id, executed))
+}
+
 /// Admission's outlets on a node: new client transactions to the
 /// attestation task, and the news to a leader waiting to propose.
 #[derive(Debug)]
@@ -126,6 +150,39 @@ pub async fn run(
     // Who the consortium's nodes are is the ledger's to say: genesis at
     // first, then whatever votes executed.
     let membership = crate::membership::load(&db, chain_id)?;
+    // A recovery statement this node was given (`hutong recover apply`)
+    // and has not put in force yet: at its height, the node starts in the
+    // statement's epoch; below it, the executor switches there.
+    let recovery = crate::recovery::pending(&db)?;
+    let membership = match crate::recovery::starting_membership(
+        &db,
+        chain_id,
+        recovery.as_deref(),
+        &executed,
+    )? {
+        Some(recovered) => {
+            tracing::warn!(
+                height = executed.height,
+                epoch = recovered.epoch.0,
+                validators = recovered.validators.len(),
+                "recovery: a new epoch starts from this height with the validators the members' \
+                 statement names"
+            );
+            recovered
+        }
+        None => membership,
+    };
+    if let Some(s) = recovery
+        .as_ref()
+        .filter(|s| s.plan.height.0 > executed.height)
+    {
+        tracing::warn!(
+            height = executed.height,
+            recovery_height = s.plan.height.0,
+            "recovery: this node syncs to the statement's height, then checks it and switches to \
+             its epoch"
+        );
+    }
     let me = membership.index_of(&public);
     if executed.height == membership.genesis_height {
         crate::membership::recover_epoch_end(&db, &membership)?;
@@ -297,6 +354,7 @@ pub async fn run(
             membership: membership_tx,
             commits: commits_tx.clone(),
             halt: halt.clone(),
+            recovery,
         });
         async move {
             executor::run(handles, exec_rx).await;

@@ -106,6 +106,11 @@ pub enum ExecError {
     WrongValueKind { key: StateKey },
     #[error("{got} signature verdicts for {txs} transactions")]
     VerdictCount { got: usize, txs: usize },
+    #[error("the recovery statement cannot apply at height {height}: {error}")]
+    Recovery {
+        height: u64,
+        error: crate::recovery::RecoveryError,
+    },
 }
 
 /// Executes `txs` in order on top of `store`. Failures of a transaction are
@@ -117,6 +122,20 @@ pub fn execute_block<S: StateStore + ?Sized>(
     txs: &[SignedTransaction],
     signatures: SignatureCheck<'_>,
 ) -> Result<BlockOutcome, ExecError> {
+    execute_block_with(store, ctx, txs, signatures, None)
+}
+
+/// [`execute_block`], for the first block after a recovery: the plan's
+/// consortium record (see [`crate::recovery`]) is put in force before the
+/// block's transactions, so they already run under the new epoch. `store`
+/// holds the state at the plan's height, and `ctx.height` follows it.
+pub fn execute_block_with<S: StateStore + ?Sized>(
+    store: &S,
+    ctx: &BlockContext,
+    txs: &[SignedTransaction],
+    signatures: SignatureCheck<'_>,
+    recovery: Option<&crate::recovery::RecoveryPlan>,
+) -> Result<BlockOutcome, ExecError> {
     if let SignatureCheck::Preverified(pre) = signatures {
         if !pre.len_matches(txs.len()) {
             return Err(ExecError::VerdictCount {
@@ -126,6 +145,22 @@ pub fn execute_block<S: StateStore + ?Sized>(
         }
     }
     let mut overlay = Overlay::new(store, txs.len());
+    if let Some(plan) = recovery {
+        let recovery_error = |error| ExecError::Recovery {
+            height: ctx.height.0,
+            error,
+        };
+        if plan.height.0.checked_add(1) != Some(ctx.height.0) {
+            return Err(recovery_error(crate::recovery::RecoveryError::Malformed(
+                format!("it names height {}", plan.height.0),
+            )));
+        }
+        let consortium = crate::recovery::recovered(store, plan).map_err(recovery_error)?;
+        overlay.put(
+            StateKey::Consortium,
+            Some(StateValue::Consortium(consortium)),
+        );
+    }
     let params = match overlay.get(&StateKey::Params)? {
         Some(StateValue::Params(p)) => p,
         Some(_) => {

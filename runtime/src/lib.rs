@@ -18,6 +18,8 @@
 //!   state proofs.
 //! - [`merkle`], [`block`]: transactions and receipts roots with inclusion
 //!   proofs.
+//! - [`recovery`]: the members' signed statement that restarts a chain
+//!   whose validators lost their quorum for good.
 //! - [`snapshot`]: the state tree read in chunks with range proofs, and
 //!   restored chunk by chunk, each checked against the root.
 
@@ -31,6 +33,7 @@ pub mod merkle;
 mod overlay;
 mod proposals;
 pub mod receipt;
+pub mod recovery;
 pub mod snapshot;
 pub mod state;
 pub mod store;
@@ -40,7 +43,8 @@ pub mod types;
 
 pub use crypto::{Hash, Keypair, PublicKey, Signature};
 pub use execute::{
-    execute_block, BlockContext, BlockOutcome, ExecError, Preverified, SignatureCheck,
+    execute_block, execute_block_with, BlockContext, BlockOutcome, ExecError, Preverified,
+    SignatureCheck,
 };
 pub use receipt::{Effect, FailureReason, Outcome, Receipt};
 pub use state::{Account, AccountKind, AssetInfo, Params, StateKey, StateValue};

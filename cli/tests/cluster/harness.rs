@@ -110,7 +110,10 @@ impl Cluster {
             command
                 .args(["node", "--home"])
                 .arg(&n.home)
-                .env("HUTONG_LOG", "info,libp2p=warn")
+                .env(
+                    "HUTONG_LOG",
+                    std::env::var("HUTONG_TEST_LOG").unwrap_or_else(|_| "info,libp2p=warn".into()),
+                )
                 .stdin(Stdio::null())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)

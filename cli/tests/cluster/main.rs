@@ -14,5 +14,6 @@ mod governance;
 mod hostile;
 mod partitions;
 mod reconfigure;
+mod recovery;
 mod regulator;
 mod soak;

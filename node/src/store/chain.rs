@@ -5,6 +5,7 @@
 use hutong_consensus::safety::SafetyData;
 use hutong_consensus::types::{BlockId, QuorumCert};
 use hutong_runtime::crypto::Hash;
+use hutong_runtime::recovery::RecoveryStatement;
 use hutong_runtime::{FailureReason, Outcome, Receipt};
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
@@ -15,6 +16,10 @@ use super::{cf, corrupt, decode, encode, synced, Db, DbError, Executed, StoredBl
 /// Epoch ends live in the meta column under this prefix and their last
 /// block's height (big-endian), so they sort by height.
 const EPOCH_END_PREFIX: &[u8] = b"epoch_end/";
+
+/// Recovery statements live in the meta column under this prefix and
+/// their height (big-endian).
+const RECOVERY_PREFIX: &[u8] = b"recovery/";
 
 fn epoch_end_key(height: u64) -> Vec<u8> {
     let mut key = EPOCH_END_PREFIX.to_vec();
@@ -134,6 +139,37 @@ impl Db {
                     return Ok(None);
                 }
                 Ok(Some(decode("epoch end", &value)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Keeps a recovery statement this node was given (`hutong recover
+    /// apply`), under its height; kept after it applied, as the record of
+    /// how its epoch began. Synced.
+    pub fn put_recovery(&self, statement: &RecoveryStatement) -> Result<(), DbError> {
+        let mut key = RECOVERY_PREFIX.to_vec();
+        key.extend_from_slice(&statement.plan.height.0.to_be_bytes());
+        self.db
+            .put_cf_opt(self.cf(cf::META), key, encode(statement), &synced())?;
+        Ok(())
+    }
+
+    /// The recovery statement of the highest height this node was given.
+    pub fn latest_recovery(&self) -> Result<Option<RecoveryStatement>, DbError> {
+        let mut end = RECOVERY_PREFIX.to_vec();
+        end.extend_from_slice(&u64::MAX.to_be_bytes());
+        let mut iter = self.db.iterator_cf(
+            self.cf(cf::META),
+            IteratorMode::From(&end, Direction::Reverse),
+        );
+        match iter.next() {
+            Some(item) => {
+                let (key, value) = item?;
+                if !key.starts_with(RECOVERY_PREFIX) {
+                    return Ok(None);
+                }
+                Ok(Some(decode("recovery statement", &value)?))
             }
             None => Ok(None),
         }
