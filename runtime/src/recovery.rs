@@ -251,8 +251,17 @@ pub fn check<S: StateStore + ?Sized>(
             got: hex::encode(plan.chain_id.0),
         });
     }
-    let consortium = consortium(store)?;
-    let digest = plan.digest();
+    check_signers(&consortium(store)?, statement)?;
+    recovered(store, plan)
+}
+
+/// Checks that more than two thirds of `consortium`'s members signed the
+/// statement, each once, with a valid signature.
+pub fn check_signers(
+    consortium: &Consortium,
+    statement: &RecoveryStatement,
+) -> Result<(), RecoveryError> {
+    let digest = statement.plan.digest();
     let mut seen = BTreeSet::new();
     for s in &statement.signatures {
         if !seen.insert(s.key) {
@@ -277,22 +286,21 @@ pub fn check<S: StateStore + ?Sized>(
             needed,
         });
     }
-    recovered(store, plan)
+    Ok(())
 }
 
-/// The consortium record a plan puts in force, checked against the ledger
-/// at the plan's height (`store`). Signatures are not checked here: the
-/// node checks them once, when it is given the statement; this is what
-/// execution re-derives, the same on every node.
-pub fn recovered<S: StateStore + ?Sized>(
-    store: &S,
+/// The new epoch's validator keys, in order, after the checks that need
+/// only the consortium record (members named once, in the members'
+/// order, keys not repeated, addresses well formed): what a verifier
+/// that holds no state can check. [`recovered`] checks the rest.
+pub fn new_validators(
+    consortium: &Consortium,
     plan: &RecoveryPlan,
-) -> Result<Consortium, RecoveryError> {
-    let mut c = consortium(store)?;
-    if c.epoch != plan.epoch {
+) -> Result<Vec<PublicKey>, RecoveryError> {
+    if consortium.epoch != plan.epoch {
         return Err(RecoveryError::WrongEpoch {
             got: plan.epoch,
-            ledger: c.epoch,
+            ledger: consortium.epoch,
             height: plan.height.0,
         });
     }
@@ -303,7 +311,7 @@ pub fn recovered<S: StateStore + ?Sized>(
     let mut keys = BTreeSet::new();
     let mut last_index = None;
     for v in &plan.validators {
-        let Some(index) = c.members.iter().position(|m| m.name == v.member) else {
+        let Some(index) = consortium.members.iter().position(|m| m.name == v.member) else {
             return Err(RecoveryError::UnknownMember {
                 member: v.member.clone(),
             });
@@ -326,13 +334,27 @@ pub fn recovered<S: StateStore + ?Sized>(
                 max: ADDRESS_BYTES_MAX,
             });
         }
-        if v.node_key == c.members[index].node_key {
+    }
+    Ok(plan.validators.iter().map(|v| v.node_key).collect())
+}
+
+/// The consortium record a plan puts in force, checked against the ledger
+/// at the plan's height (`store`). Signatures are not checked here: the
+/// node checks them once, when it is given the statement; this is what
+/// execution re-derives, the same on every node.
+pub fn recovered<S: StateStore + ?Sized>(
+    store: &S,
+    plan: &RecoveryPlan,
+) -> Result<Consortium, RecoveryError> {
+    let mut c = consortium(store)?;
+    new_validators(&c, plan)?;
+    for v in &plan.validators {
+        let Some(member) = c.member(&v.member) else {
+            continue;
+        };
+        if v.node_key == member.node_key {
             continue;
         }
-        let in_use = || RecoveryError::KeyInUse {
-            member: v.member.clone(),
-            key: v.node_key,
-        };
         if v.node_key.check_strong().is_err() {
             return Err(RecoveryError::WeakKey {
                 member: v.member.clone(),
@@ -351,7 +373,10 @@ pub fn recovered<S: StateStore + ?Sized>(
             || store.get(&StateKey::Account(address))?.is_some()
             || store.get(&StateKey::KeyAlias(address))?.is_some()
         {
-            return Err(in_use());
+            return Err(RecoveryError::KeyInUse {
+                member: v.member.clone(),
+                key: v.node_key,
+            });
         }
     }
     for m in &mut c.members {

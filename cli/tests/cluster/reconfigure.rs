@@ -429,7 +429,7 @@ fn validators_join_and_leave_by_vote() {
 /// `hutong audit proof <what…> --out <out>` through the regulator's RPC,
 /// then `hutong audit verify` of the file against the genesis alone;
 /// returns what the verifier printed.
-fn prove_and_verify(
+pub(crate) fn prove_and_verify(
     rpc: &str,
     key: &str,
     genesis: &std::path::Path,

@@ -337,6 +337,41 @@ fn a_consortium_that_lost_its_quorum_recovers_by_signed_statement() {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
 
+        // A third party holding only the genesis checks the regulator's
+        // proof of a transfer of the new epoch: it follows the set across
+        // the recovery, from the statement the members signed; a
+        // statement altered in the proof does not pass.
+        let latest = *after.last().unwrap();
+        cluster
+            .wait_height(regulator, h, Duration::from_secs(60))
+            .await;
+        let proof = net.join("recovered.tx.proof.json");
+        let verified = crate::reconfigure::prove_and_verify(
+            &cluster.nodes[regulator].rpc,
+            &key_path(&cluster, "regulator"),
+            &net.join("genesis.toml"),
+            &["tx", &latest.to_string()],
+            &proof,
+        );
+        assert!(verified.contains("VALID"), "{verified}");
+        assert!(verified.contains("\"epoch_handoffs\": 1"), "{verified}");
+        let g = hutong_genesis::Genesis::from_toml(
+            &std::fs::read_to_string(net.join("genesis.toml")).unwrap(),
+        )
+        .unwrap();
+        let file: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+        let raw = hex::decode(file["proof"].as_str().unwrap()).unwrap();
+        let mut forged: hutong_audit::proof::AuditProof = borsh::from_slice(&raw).unwrap();
+        let signed = forged.epochs[0].recovery.as_mut().unwrap();
+        signed.signatures.truncate(2);
+        let err = forged.verify(&g).unwrap_err().to_string();
+        assert!(err.contains("too_few_signers"), "{err}");
+        let mut forged: hutong_audit::proof::AuditProof = borsh::from_slice(&raw).unwrap();
+        forged.epochs[0].recovery.as_mut().unwrap().plan.validators[0].node_key =
+            keyfile::read(&replacement_key).unwrap().public();
+        assert!(forged.verify(&g).is_err());
+
         // The statement is spent: given again to a stopped survivor, it is
         // refused, as is its older sibling.
         cluster.kill(mall_c);

@@ -35,6 +35,7 @@ use hutong_runtime::block::{receipt_leaf, verify_tx_inclusion};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::merkle::InclusionProof;
 use hutong_runtime::receipt::Outcome;
+use hutong_runtime::recovery::RecoveryStatement;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::StateProof;
 use hutong_runtime::{Address, AssetCode, Receipt, SignedTransaction, TxKind};
@@ -43,8 +44,9 @@ use serde_json::{json, Value};
 use hutong_wire::payload::{Payload, ResultClaim};
 use hutong_wire::{genesis_block_id, Membership, NodeVerifier, GENESIS_EPOCH};
 
-/// v2: the proof carries epoch handoffs (v1 knew only the genesis set).
-pub const FORMAT: &str = "hutong-audit-proof/2";
+/// v2: the proof carries epoch handoffs (v1 knew only the genesis set);
+/// v3: a handoff may be a recovery (the members' signed statement).
+pub const FORMAT: &str = "hutong-audit-proof/3";
 
 /// Most block headers between a block and the certificate committing it.
 pub const CHAIN_BLOCKS_MAX: usize = 10_000;
@@ -88,12 +90,14 @@ pub struct ReceiptProof {
 /// How one epoch's validator set follows from the one before: the old
 /// epoch's last block (first in `chain`, committed by the old set), the
 /// header of its payload (whose result claim names a state root), and the
-/// consortium record under that root, in which the change waits.
+/// consortium record under that root, in which the change waits; or, for
+/// an epoch that ended by recovery, whose members signed `recovery`.
 #[derive(Debug, BorshSerialize, BorshDeserialize)]
 pub struct EpochHandoff {
     pub chain: CommitChain,
     pub carrier: PayloadHeader,
     pub consortium: StateProof,
+    pub recovery: Option<RecoveryStatement>,
 }
 
 /// A proof: the handoffs from the genesis set to the sets its
@@ -167,7 +171,7 @@ impl EpochSets {
         sets.push(genesis_validators(genesis)?);
         for h in handoffs {
             let current = sets.last().expect("the genesis set is first");
-            let next = h.next_set(current)?;
+            let next = h.next_set(current, genesis.chain_id())?;
             sets.push(next);
         }
         Ok(EpochSets(sets))
@@ -190,8 +194,13 @@ impl EpochSets {
 
 impl EpochHandoff {
     /// The set that follows `current`: read from the consortium record
-    /// under the state root that `current` certified in its last block.
-    pub fn next_set(&self, current: &ValidatorSet) -> Result<ValidatorSet, ProofError> {
+    /// under the state root that `current` certified in its last block, or
+    /// from the recovery statement that record's members signed.
+    pub fn next_set(
+        &self,
+        current: &ValidatorSet,
+        chain_id: hutong_runtime::ChainId,
+    ) -> Result<ValidatorSet, ProofError> {
         let last = self.chain.verify(current)?;
         self.carrier.check_against(last)?;
         let claim = &self.carrier.result;
@@ -215,6 +224,10 @@ impl EpochHandoff {
                 current.epoch().0
             )));
         }
+        let next = Epoch(current.epoch().0.saturating_add(1));
+        if let Some(statement) = &self.recovery {
+            return recovered_set(statement, c, last, claim, next, chain_id);
+        }
         // A waiting change fixes the next set: while it waits, no other
         // change to the set is executed, and the first block certifying
         // it ends the epoch with exactly these validators.
@@ -224,7 +237,6 @@ impl EpochHandoff {
                 last.height
             )));
         }
-        let next = Epoch(current.epoch().0.saturating_add(1));
         ValidatorSet::next_epoch(
             next,
             c.validator_keys().iter().map(|k| k.0).collect(),
@@ -233,6 +245,51 @@ impl EpochHandoff {
         )
         .map_err(|e| invalid(format!("the validator set of epoch {}: {e}", next.0)))
     }
+}
+
+/// The set a recovery statement starts: it must name the block the old
+/// set committed last (`last`), for this chain and the record's epoch,
+/// and more than two thirds of the record's members must have signed it.
+/// The record is the last one the old set certified (`claim`'s height, at
+/// or below the named block): the members a third party can know.
+fn recovered_set(
+    statement: &RecoveryStatement,
+    c: &hutong_runtime::governance::Consortium,
+    last: &Block,
+    claim: &ResultClaim,
+    next: Epoch,
+    chain_id: hutong_runtime::ChainId,
+) -> Result<ValidatorSet, ProofError> {
+    let plan = &statement.plan;
+    let refused = |e: hutong_runtime::recovery::RecoveryError| {
+        invalid(format!("recovery statement: {e} ({})", e.code()))
+    };
+    if plan.chain_id != chain_id {
+        return Err(invalid("the recovery statement is for another chain"));
+    }
+    if plan.block_id.0 != last.id().0 || plan.height.0 != last.height.0 {
+        return Err(invalid(format!(
+            "the recovery statement names block {} at height {}, not the old set's last block {} at {}",
+            plan.block_id,
+            plan.height.0,
+            hex::encode(last.id().0),
+            last.height.0
+        )));
+    }
+    if claim.height > plan.height.0 {
+        return Err(invalid(
+            "the recovery's consortium record is from above the block it recovers from",
+        ));
+    }
+    hutong_runtime::recovery::check_signers(c, statement).map_err(refused)?;
+    let keys = hutong_runtime::recovery::new_validators(c, plan).map_err(refused)?;
+    ValidatorSet::next_epoch(
+        next,
+        keys.iter().map(|k| k.0).collect(),
+        last.id(),
+        last.height,
+    )
+    .map_err(|e| invalid(format!("the validator set of epoch {}: {e}", next.0)))
 }
 
 impl CommitChain {

@@ -123,6 +123,11 @@ fn handoffs(db: &Db, epoch: Epoch) -> Result<Vec<EpochHandoff>, ProofError> {
         let claimed = last.payload.result.height;
         let consortium = hutong_runtime::store::prove(db, StateKey::Consortium, claimed)
             .map_err(|e| ProofError::Unavailable(e.to_string()))?;
+        // An epoch that lost its quorum ended by the members' statement.
+        let recovery = db
+            .recovery_at(end.height)
+            .map_err(db_error)?
+            .filter(|s| s.plan.epoch.saturating_add(hutong_wire::GENESIS_EPOCH.0) == end.epoch.0);
         let mut blocks = vec![last.block];
         blocks.extend(end.tail.into_iter().map(|b| b.block));
         out.push(EpochHandoff {
@@ -132,6 +137,7 @@ fn handoffs(db: &Db, epoch: Epoch) -> Result<Vec<EpochHandoff>, ProofError> {
             },
             carrier: PayloadHeader::of(&last.payload),
             consortium,
+            recovery,
         });
         from = end.height.saturating_add(1);
         expected = Epoch(expected.0.saturating_add(1));

@@ -155,6 +155,13 @@ impl Db {
         Ok(())
     }
 
+    /// The recovery statement this node was given for `height`.
+    pub fn recovery_at(&self, height: u64) -> Result<Option<RecoveryStatement>, DbError> {
+        let mut key = RECOVERY_PREFIX.to_vec();
+        key.extend_from_slice(&height.to_be_bytes());
+        self.get(cf::META, &key)
+    }
+
     /// The recovery statement of the highest height this node was given.
     pub fn latest_recovery(&self) -> Result<Option<RecoveryStatement>, DbError> {
         let mut end = RECOVERY_PREFIX.to_vec();
