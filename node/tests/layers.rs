@@ -19,6 +19,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("network", 4),
     ("runtime", 4),
     ("membership", 4),
+    ("recovery", 4),
     ("consensus", 5),
     ("gossip", 5),
     ("sync_server", 5),

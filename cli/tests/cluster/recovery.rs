@@ -6,7 +6,9 @@
 //! replacement take it (`hutong recover apply`), and the chain goes on in
 //! a new epoch. Statements signed by too few members, naming a state the
 //! chain did not certify, or older than a node's committed height are
-//! refused with their reasons; none of it edits a database by hand.
+//! refused with their reasons; none of it edits a database by hand. A
+//! node that comes back without the statement stops at its height and
+//! says what it needs.
 
 use crate::harness::*;
 
@@ -388,5 +390,25 @@ fn a_consortium_that_lost_its_quorum_recovers_by_signed_statement() {
         cluster
             .wait_height(mall_c, h, Duration::from_secs(60))
             .await;
+
+        // ride-d's machine comes back without the statement: it follows up
+        // to the recovered height, cannot go past it, and says what it
+        // needs.
+        cluster.start(ride_d);
+        let started = Instant::now();
+        loop {
+            let log = std::fs::read_to_string(cluster.nodes[ride_d].home.join("node.log"))
+                .unwrap_or_default();
+            if log.contains("this node needs the members' statement") {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "ride-d never asked for the statement; log:\n{}",
+                cluster.log_tail(ride_d)
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        assert!(cluster.height(ride_d).await.unwrap() <= height);
     });
 }

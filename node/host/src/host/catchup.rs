@@ -101,6 +101,23 @@ impl<C: Context> Host<C> {
             first,
             turn.wrapping_add(1),
         ));
+        // Behind, and not moving for 10 s: the usual cause is a recovery
+        // (see `hutong_runtime::recovery`), which no block announces.
+        let height = self.core.committed().height.0;
+        match &mut self.epoch_sync_stuck {
+            (h, tries) if *h == height => *tries = tries.saturating_add(1),
+            stuck => *stuck = (height, 0),
+        }
+        if self.epoch_sync_stuck.1 % 120 == 20 {
+            tracing::warn!(
+                height = self.core.committed().height.0,
+                epoch = self.core.epoch().0,
+                peers_epoch = self.core.epoch_ahead().0,
+                "still behind the peers' epoch; if the consortium recovered from a lost quorum at \
+                 this height, this node needs the members' statement: stop it and run \
+                 `hutong recover apply`"
+            );
+        }
         if let Some(from) = from {
             self.sync_request(from, self.core.committed().height.0);
         }

@@ -231,6 +231,9 @@ pub struct Host<C: Context> {
     /// up to the end of this one, and whom (the last peer heard from the
     /// later epoch first, then the others in turn).
     epoch_sync: Option<(Instant, Option<ValidatorId>, u64)>,
+    /// The committed height while behind a later epoch, and how many
+    /// epoch syncs in a row left it there.
+    epoch_sync_stuck: (u64, u32),
 }
 
 impl<C: Context> std::fmt::Debug for Host<C> {
@@ -278,6 +281,7 @@ impl<C: Context> Host<C> {
             pending_proposal: None,
             timer: None,
             epoch_sync: None,
+            epoch_sync_stuck: (0, 0),
         };
         for stored in restored.blocks {
             let payload = Arc::new(stored.payload);
