@@ -77,7 +77,9 @@ pub struct ExecHandles {
     /// A recovery statement not in force yet ([`crate::recovery`]): at its
     /// height the executor checks it and switches to its epoch, and the
     /// next block's execution writes its consortium record.
-    pub recovery: Option<Arc<RecoveryStatement>>,
+    /// Set at start, or later when a peer serves the statement to a node
+    /// stuck at its height ([`adopt_recovery`]).
+    pub recovery: Mutex<Option<Arc<RecoveryStatement>>>,
 }
 
 /// Why the executor stopped. Every variant is fatal for execution.
@@ -272,6 +274,12 @@ fn execute(
     let db = &shared.db;
     let executed = state.last;
     let height = job.block.height.0;
+    // A recovery adopted from a peer after this node executed its height:
+    // the new epoch starts from the last block executed.
+    let announced = shared.membership.borrow().clone();
+    if announced.epoch > state.membership.epoch && announced.genesis_height == executed.height {
+        state.membership = announced;
+    }
     if height <= executed.height {
         // Committed again after a restart; already durable.
         return Ok(());
@@ -339,7 +347,8 @@ fn execute(
         pending: state.pending.as_ref(),
     };
     // The first block after a recovery runs under the statement's record.
-    let recovery = shared.recovery.as_deref();
+    let recovery = lock(&shared.recovery).clone();
+    let recovery = recovery.as_deref();
     let recovering = recovery
         .map(|s| &s.plan)
         .filter(|p| p.height.0.checked_add(1) == Some(height));
@@ -887,4 +896,56 @@ mod tests {
             );
         }
     }
+}
+
+/// Adopts a recovery statement a peer served while this node waits at the
+/// statement's height (it was down during the recovery, or joins later):
+/// checked like `hutong recover apply` against what this node executed,
+/// kept, and put in force. Anything else is logged and dropped: a peer
+/// cannot forge the members' signatures, only serve a stale or foreign
+/// statement.
+pub fn adopt_recovery(shared: &ExecHandles, statement: RecoveryStatement) {
+    let executed = *shared.executed.borrow();
+    let height = statement.plan.height.0;
+    if executed.height != height {
+        tracing::debug!(
+            height,
+            executed = executed.height,
+            "a peer's recovery statement is not for this node's height"
+        );
+        return;
+    }
+    {
+        let pending = lock(&shared.recovery);
+        if pending.as_ref().is_some_and(|p| p.plan == statement.plan) {
+            return;
+        }
+    }
+    let db = &shared.db;
+    let membership =
+        match crate::recovery::membership_in(db, shared.chain_id, &statement, &executed) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(
+                    height,
+                    "a peer served a recovery statement this node refuses: {e}"
+                );
+                return;
+            }
+        };
+    if let Err(e) = db.put_recovery(&statement) {
+        tracing::error!("cannot keep the recovery statement: {e}");
+        return;
+    }
+    tracing::warn!(
+        height,
+        epoch = membership.epoch.0,
+        validators = membership.validators.len(),
+        "recovery: a peer served the members' statement; a new epoch starts from this height"
+    );
+    *lock(&shared.recovery) = Some(Arc::new(statement));
+    if let Err(e) = crate::membership::recover_epoch_end(db, &membership) {
+        tracing::warn!("cannot record how the last epoch ended: {e}");
+    }
+    shared.membership.send_replace(Arc::new(membership));
 }

@@ -342,25 +342,41 @@ pub async fn run(
         }
     });
     let (exec_tx, exec_rx) = mpsc::channel(256);
+    // Recovery statements peers serve to this node while it is stuck at a
+    // recovered height (see `executor::adopt_recovery`).
+    let (recoveries_tx, recoveries_rx) = std::sync::mpsc::sync_channel(1);
+    let exec_handles = Arc::new(ExecHandles {
+        db: db.clone(),
+        chain_id,
+        params: genesis.params.clone(),
+        audit: audit.clone(),
+        counters: status.counters.clone(),
+        pool: pool.clone(),
+        executed: executed_tx,
+        membership: membership_tx,
+        commits: commits_tx.clone(),
+        halt: halt.clone(),
+        recovery: std::sync::Mutex::new(recovery),
+    });
     tasks.spawn({
-        let handles = Arc::new(ExecHandles {
-            db: db.clone(),
-            chain_id,
-            params: genesis.params.clone(),
-            audit: audit.clone(),
-            counters: status.counters.clone(),
-            pool: pool.clone(),
-            executed: executed_tx,
-            membership: membership_tx,
-            commits: commits_tx.clone(),
-            halt: halt.clone(),
-            recovery,
-        });
+        let handles = exec_handles.clone();
         async move {
             executor::run(handles, exec_rx).await;
             Ok(())
         }
     });
+    {
+        let handles = exec_handles.clone();
+        std::thread::Builder::new()
+            .name("hutong-recovery".into())
+            .spawn(move || {
+                // Ends when the host (the only sender) is dropped.
+                while let Ok(statement) = recoveries_rx.recv() {
+                    executor::adopt_recovery(&handles, statement);
+                }
+            })
+            .context("starting the recovery thread")?;
+    }
     // Transactions shared by other validators, their attestations, and
     // the sharing of this node's client transactions.
     tasks.spawn({
@@ -406,6 +422,7 @@ pub async fn run(
             pool: pool.clone(),
             status: status.consensus.clone(),
             counters: status.counters.clone(),
+            recoveries: Some(recoveries_tx),
         },
         host_config,
     );

@@ -22,6 +22,13 @@ pub trait ChainRead {
     fn epoch_end_from(&self, _height: u64) -> Result<Option<EpochEnd>, Self::Error> {
         Ok(None)
     }
+    /// The recovery statement that restarted the chain from `height`.
+    fn recovery_at(
+        &self,
+        _height: u64,
+    ) -> Result<Option<hutong_runtime::recovery::RecoveryStatement>, Self::Error> {
+        Ok(None)
+    }
 }
 
 /// Answers a sync request. A read error answers `Unavailable` (the asker
@@ -32,6 +39,9 @@ pub fn serve<R: ChainRead>(chain: &R, request: &SyncRequest) -> SyncResponse {
             .block(id)
             .map(|b| SyncResponse::Block(b.map(Box::new))),
         SyncRequest::Committed { after } => committed_after(chain, *after),
+        SyncRequest::Recovery { height } => chain
+            .recovery_at(*height)
+            .map(|r| SyncResponse::Recovery(r.map(Box::new))),
     };
     result.unwrap_or_else(|e| {
         tracing::error!("cannot serve a sync request: {e}");

@@ -360,4 +360,8 @@ impl hutong_host::sync::ChainRead for Db {
     fn epoch_end_from(&self, height: u64) -> Result<Option<EpochEnd>, DbError> {
         Db::epoch_end_from(self, height)
     }
+
+    fn recovery_at(&self, height: u64) -> Result<Option<RecoveryStatement>, DbError> {
+        Db::recovery_at(self, height)
+    }
 }

@@ -127,6 +127,10 @@ pub enum SyncRequest {
     /// Committed blocks after a height, ending with a committed run, and
     /// the certificate that commits the last one.
     Committed { after: u64 },
+    /// The members' recovery statement that restarted the chain from a
+    /// height (`hutong_runtime::recovery`), if the peer holds one: what a
+    /// node that was not given it needs to follow past that height.
+    Recovery { height: u64 },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -139,6 +143,7 @@ pub enum SyncResponse {
     /// The peer could not serve the request (busy, or its database
     /// failed); ask again later or ask another peer.
     Unavailable,
+    Recovery(Option<Box<hutong_runtime::recovery::RecoveryStatement>>),
 }
 
 /// Why a frame was refused.

@@ -536,6 +536,7 @@ impl Node {
                 pool: pool.clone(),
                 status: status.clone(),
                 counters: Arc::clone(&counters),
+                recoveries: None,
             },
             world.host.clone(),
         );

@@ -120,6 +120,13 @@ impl<C: Context> Host<C> {
         }
         if let Some(from) = from {
             self.sync_request(from, self.core.committed().height.0);
+            // Stuck for 2 s: perhaps the chain recovered from here; ask for
+            // the statement (the node checks it before adopting it).
+            if self.handles.recoveries.is_some() && self.epoch_sync_stuck.1 % 4 == 3 {
+                if let Some(peer) = self.peer_of(from) {
+                    self.request(peer, SyncRequest::Recovery { height }, false);
+                }
+            }
         }
     }
     /// A validator of this node's epoch other than itself, chosen by
@@ -137,6 +144,13 @@ impl<C: Context> Host<C> {
 
     /// A fetched block: handed to consensus if its payload matches.
     pub(super) fn on_fetched(&mut self, response: Option<SyncResponse>) -> Result<(), HostError> {
+        if let Some(SyncResponse::Recovery(Some(statement))) = response {
+            if let Some(to) = &self.handles.recoveries {
+                // One waits at a time; the next comes on a later ask.
+                let _ = to.try_send(*statement);
+            }
+            return Ok(());
+        }
         let Some(SyncResponse::Block(Some(stored))) = response else {
             return Ok(());
         };

@@ -188,6 +188,10 @@ pub struct Handles {
     pub pool: Arc<Mutex<Mempool>>,
     pub status: Arc<Mutex<ConsensusStatus>>,
     pub counters: Arc<Counters>,
+    /// Where recovery statements peers served go (the node checks and
+    /// adopts them); `None` where nothing adopts them.
+    pub recoveries:
+        Option<std::sync::mpsc::SyncSender<hutong_runtime::recovery::RecoveryStatement>>,
 }
 
 /// What a host starts from: the core restored from what was persisted,
