@@ -663,6 +663,58 @@ fn current_params<S: hutong_runtime::StateStore + ?Sized>(
     }
 }
 
+/// Adopts a recovery statement a peer served while this node waits at the
+/// statement's height (it was down during the recovery, or joins later):
+/// checked like `hutong recover apply` against what this node executed,
+/// kept, and put in force. Anything else is logged and dropped: a peer
+/// cannot forge the members' signatures, only serve a stale or foreign
+/// statement.
+pub fn adopt_recovery(shared: &ExecHandles, statement: RecoveryStatement) {
+    let executed = *shared.executed.borrow();
+    let height = statement.plan.height.0;
+    if executed.height != height {
+        tracing::debug!(
+            height,
+            executed = executed.height,
+            "a peer's recovery statement is not for this node's height"
+        );
+        return;
+    }
+    {
+        let pending = lock(&shared.recovery);
+        if pending.as_ref().is_some_and(|p| p.plan == statement.plan) {
+            return;
+        }
+    }
+    let db = &shared.db;
+    let membership =
+        match crate::recovery::membership_in(db, shared.chain_id, &statement, &executed) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(
+                    height,
+                    "a peer served a recovery statement this node refuses: {e}"
+                );
+                return;
+            }
+        };
+    if let Err(e) = db.put_recovery(&statement) {
+        tracing::error!("cannot keep the recovery statement: {e}");
+        return;
+    }
+    tracing::warn!(
+        height,
+        epoch = membership.epoch.0,
+        validators = membership.validators.len(),
+        "recovery: a peer served the members' statement; a new epoch starts from this height"
+    );
+    *lock(&shared.recovery) = Some(Arc::new(statement));
+    if let Err(e) = crate::membership::recover_epoch_end(db, &membership) {
+        tracing::warn!("cannot record how the last epoch ended: {e}");
+    }
+    shared.membership.send_replace(Arc::new(membership));
+}
+
 #[cfg(test)]
 mod tests {
     //! The overlap at the storage level: block N+1's state is computed
@@ -896,56 +948,4 @@ mod tests {
             );
         }
     }
-}
-
-/// Adopts a recovery statement a peer served while this node waits at the
-/// statement's height (it was down during the recovery, or joins later):
-/// checked like `hutong recover apply` against what this node executed,
-/// kept, and put in force. Anything else is logged and dropped: a peer
-/// cannot forge the members' signatures, only serve a stale or foreign
-/// statement.
-pub fn adopt_recovery(shared: &ExecHandles, statement: RecoveryStatement) {
-    let executed = *shared.executed.borrow();
-    let height = statement.plan.height.0;
-    if executed.height != height {
-        tracing::debug!(
-            height,
-            executed = executed.height,
-            "a peer's recovery statement is not for this node's height"
-        );
-        return;
-    }
-    {
-        let pending = lock(&shared.recovery);
-        if pending.as_ref().is_some_and(|p| p.plan == statement.plan) {
-            return;
-        }
-    }
-    let db = &shared.db;
-    let membership =
-        match crate::recovery::membership_in(db, shared.chain_id, &statement, &executed) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(
-                    height,
-                    "a peer served a recovery statement this node refuses: {e}"
-                );
-                return;
-            }
-        };
-    if let Err(e) = db.put_recovery(&statement) {
-        tracing::error!("cannot keep the recovery statement: {e}");
-        return;
-    }
-    tracing::warn!(
-        height,
-        epoch = membership.epoch.0,
-        validators = membership.validators.len(),
-        "recovery: a peer served the members' statement; a new epoch starts from this height"
-    );
-    *lock(&shared.recovery) = Some(Arc::new(statement));
-    if let Err(e) = crate::membership::recover_epoch_end(db, &membership) {
-        tracing::warn!("cannot record how the last epoch ended: {e}");
-    }
-    shared.membership.send_replace(Arc::new(membership));
 }
