@@ -672,6 +672,13 @@ fn current_params<S: hutong_runtime::StateStore + ?Sized>(
 pub fn adopt_recovery(shared: &ExecHandles, statement: RecoveryStatement) {
     let executed = *shared.executed.borrow();
     let height = statement.plan.height.0;
+    if let Err(e) = statement.check_bounds() {
+        tracing::warn!(
+            height,
+            "a peer served a recovery statement out of bounds: {e}"
+        );
+        return;
+    }
     if executed.height != height {
         tracing::debug!(
             height,

@@ -69,13 +69,7 @@ pub fn accept(
     statement: &RecoveryStatement,
 ) -> Result<Accepted, RecoverError> {
     let plan = &statement.plan;
-    if plan.chain_id != chain_id {
-        return Err(RecoveryError::WrongChain {
-            expected: hex::encode(chain_id.0),
-            got: hex::encode(plan.chain_id.0),
-        }
-        .into());
-    }
+    plan.check_chain(chain_id)?;
     let executed = db
         .executed()?
         .ok_or_else(|| RecoverError::State("the database holds no genesis".into()))?;

@@ -170,6 +170,17 @@ impl RecoveryPlan {
         )
     }
 
+    /// Whether the plan is for `chain_id`.
+    pub fn check_chain(&self, chain_id: ChainId) -> Result<(), RecoveryError> {
+        if self.chain_id == chain_id {
+            return Ok(());
+        }
+        Err(RecoveryError::WrongChain {
+            expected: hex::encode(chain_id.0),
+            got: hex::encode(self.chain_id.0),
+        })
+    }
+
     /// The epoch the recovered chain runs in.
     pub fn new_epoch(&self) -> u64 {
         self.epoch.saturating_add(1)
@@ -192,19 +203,26 @@ impl RecoveryStatement {
         }
         let s: RecoveryStatement =
             borsh::from_slice(bytes).map_err(|e| RecoveryError::Malformed(e.to_string()))?;
-        if s.plan.validators.len() > MEMBERS_MAX {
+        s.check_bounds()?;
+        Ok(s)
+    }
+
+    /// Its lists and texts within bounds (a statement from a file or a
+    /// peer is checked before anything else reads it).
+    pub fn check_bounds(&self) -> Result<(), RecoveryError> {
+        if self.plan.validators.len() > MEMBERS_MAX {
             return Err(RecoveryError::TooManyValidators {
-                got: s.plan.validators.len(),
+                got: self.plan.validators.len(),
                 max: MEMBERS_MAX,
             });
         }
-        if s.signatures.len() > SIGNATURES_MAX {
+        if self.signatures.len() > SIGNATURES_MAX {
             return Err(RecoveryError::Malformed(format!(
                 "{} signatures, more than {SIGNATURES_MAX}",
-                s.signatures.len()
+                self.signatures.len()
             )));
         }
-        if let Some(v) = s.plan.validators.iter().find(|v| {
+        if let Some(v) = self.plan.validators.iter().find(|v| {
             v.member.len() > NAME_BYTES_MAX
                 || v.p2p_address
                     .as_ref()
@@ -215,7 +233,7 @@ impl RecoveryStatement {
                 v.member
             )));
         }
-        Ok(s)
+        Ok(())
     }
 
     /// Adds (or replaces) the signature of `key`'s holder.
@@ -245,12 +263,7 @@ pub fn check<S: StateStore + ?Sized>(
     statement: &RecoveryStatement,
 ) -> Result<Consortium, RecoveryError> {
     let plan = &statement.plan;
-    if plan.chain_id != chain_id {
-        return Err(RecoveryError::WrongChain {
-            expected: hex::encode(chain_id.0),
-            got: hex::encode(plan.chain_id.0),
-        });
-    }
+    plan.check_chain(chain_id)?;
     check_signers(&consortium(store)?, statement)?;
     recovered(store, plan)
 }

@@ -8,25 +8,6 @@
 
 use crate::harness::*;
 
-/// Runs the `hutong` binary expecting failure; returns stderr.
-fn hutong_fails(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(
-        !out.status.success(),
-        "hutong {args:?} succeeded:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -45,7 +26,7 @@ fn a_consortium_formed_from_member_cards_starts_and_commits() {
     // Distinct ports for p2p, RPC and metrics of each node.
     let mut taken = std::collections::HashSet::new();
     let mut free = || loop {
-        let p = port();
+        let p = free_port();
         if taken.insert(p) {
             return p;
         }

@@ -358,6 +358,26 @@ pub(crate) fn approve(cluster: &Cluster, i: usize, key: &str, id: u64) {
     );
 }
 
+/// Runs the `hutong` binary expecting failure; returns stderr.
+pub(crate) fn hutong_fails(args: &[&str]) -> String {
+    let out = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        !out.status.success(),
+        "hutong {args:?} succeeded:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8(out.stderr).unwrap()
+}
+
+/// A TCP port free on loopback right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Runs the `hutong` binary; returns stdout, or panics with stderr.
 pub(crate) fn hutong(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();

@@ -17,14 +17,6 @@ use std::sync::{Arc, Mutex};
 use crate::harness::*;
 use crate::partitions::{move_into, Lab};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Submits `count` transfers through node `i`; returns their hashes.
 async fn transfers(cluster: &Cluster, wallets: &mut Wallets, i: usize, count: usize) -> Vec<Hash> {
     let mut hashes = Vec::new();

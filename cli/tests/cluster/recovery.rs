@@ -12,25 +12,6 @@
 
 use crate::harness::*;
 
-/// Runs `hutong ARGS`, which must fail; returns its stderr.
-fn hutong_fails(args: &[&str]) -> String {
-    let out = Command::new(BIN).args(args).output().unwrap();
-    assert!(
-        !out.status.success(),
-        "hutong {args:?} succeeded:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8(out.stderr).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Replaces one top-level field of a statement file (a forged or mistaken
 /// statement, which its signers then sign).
 fn edit(file: &Path, field: &str, value: toml::Value, out: &Path) {

@@ -264,9 +264,8 @@ fn recovered_set(
     let refused = |e: hutong_runtime::recovery::RecoveryError| {
         invalid(format!("recovery statement: {e} ({})", e.code()))
     };
-    if plan.chain_id != chain_id {
-        return Err(invalid("the recovery statement is for another chain"));
-    }
+    statement.check_bounds().map_err(refused)?;
+    plan.check_chain(chain_id).map_err(refused)?;
     if plan.block_id.0 != last.id().0 || plan.height.0 != last.height.0 {
         return Err(invalid(format!(
             "the recovery statement names block {} at height {}, not the old set's last block {} at {}",
