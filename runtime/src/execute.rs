@@ -176,6 +176,8 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         params,
         ctx: *ctx,
     };
+    exec.prune_transfer_ids()?;
+    exec.overlay.release();
 
     let mut receipts = Vec::with_capacity(txs.len());
     for (i, stx) in txs.iter().enumerate() {
@@ -190,10 +192,9 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         receipts.push(exec.execute_tx(stx, checked)?);
     }
     exec.start_pending_epoch()?;
-    Ok(BlockOutcome {
-        receipts,
-        changes: exec.overlay.into_changes(),
-    })
+    let mut changes = exec.overlay.into_changes();
+    crate::transfer::add_transfer_block(&mut changes, ctx);
+    Ok(BlockOutcome { receipts, changes })
 }
 
 pub(crate) struct Executor<'s, S: ?Sized> {

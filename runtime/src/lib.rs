@@ -37,7 +37,7 @@ pub mod recovery;
 pub mod snapshot;
 pub mod state;
 pub mod store;
-mod transfer;
+pub mod transfer;
 pub mod tx;
 pub mod types;
 

@@ -13,14 +13,12 @@
 //!
 //! The tree is all a snapshot carries. The node reads state by key hash
 //! (the tree's own values), so the leaves are what it needs to execute
-//! the next block, with one exception: transfer idempotency records are
-//! not leaves (the [`crate::state::StateKey::TransferLog`] leaf commits to
-//! them all as a running hash), so a snapshot cannot carry them with a
-//! proof. A node restored from a snapshot would not know which transfer
-//! ids were used before the snapshot; until the ledger bounds how long a
-//! transfer id is remembered (or commits to the records in a tree), a
-//! node must not execute from a snapshot alone. This module is the
-//! verified transfer of the tree; that decision is the node's.
+//! the next block. The one index kept beside the tree, the transfer
+//! idempotency records by sender and id, is rebuilt from the tree's
+//! [`crate::state::StateKey::TransferBlock`] leaves
+//! ([`crate::transfer::index_entries`]); the ledger remembers transfer ids
+//! for a bounded time (see [`crate::transfer`]), so those leaves grow with
+//! the traffic of that window, not with the chain's history.
 //!
 //! Restoring uses `jmt`'s restore, which builds the tree left to right and
 //! writes each finished subtree as it goes (so memory stays bounded by the

@@ -9,7 +9,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 use crate::crypto::{Hash, PublicKey};
 use crate::governance::{Consortium, Proposal, ProposalIndex};
 use crate::tx::FreezeReason;
-use crate::types::{Address, Amount, AssetCode, Nonce, Tier, TransferId};
+use crate::types::{Address, Amount, AssetCode, Nonce, Tier, TimestampMs, TransferId};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
@@ -21,13 +21,18 @@ pub enum StateKey {
     Asset(AssetCode),
     /// An account's holding of an asset: its balance and its daily outflow.
     Balance(Address, AssetCode),
-    /// A successful transfer's idempotency record. Kept in the state, but
-    /// not a leaf of the state tree: the tree commits to them all through
-    /// [`StateKey::TransferLog`] (see `store::prepare_commit`).
+    /// A successful transfer's idempotency record, by sender and transfer
+    /// id: an index kept in the state but not a leaf of the state tree.
+    /// The tree holds the same records as one [`StateKey::TransferBlock`]
+    /// leaf per block, from which the index can be rebuilt (a node
+    /// restored from a snapshot does so). Kept for
+    /// [`crate::transfer::TRANSFER_ID_RETENTION_MS`] (see
+    /// [`crate::transfer`]).
     TransferRecord(Address, TransferId),
-    /// A running hash over every transfer record ever written, in block
-    /// order: the state root's commitment to the idempotency records.
-    TransferLog,
+    /// Which blocks' transfer records are still remembered: every
+    /// [`StateKey::TransferBlock`] below [`TransferWindow::oldest`] has
+    /// been pruned.
+    TransferWindow,
     /// The consortium: members, regulators, voting rules, consensus
     /// timing, epoch (see [`crate::governance`]).
     Consortium,
@@ -37,6 +42,10 @@ pub enum StateKey {
     /// A rotated institution key's address, pointing to the account it
     /// signs for (whose address is that of the member's first key).
     KeyAlias(Address),
+    /// The transfer records one block wrote (at the block's height), while
+    /// they are remembered: the tree's (and a snapshot's) copy of the
+    /// [`StateKey::TransferRecord`] index.
+    TransferBlock(u64),
 }
 
 impl StateKey {
@@ -47,7 +56,7 @@ impl StateKey {
     }
 
     /// Whether the key is a leaf of the state tree. Transfer records are
-    /// not: the [`StateKey::TransferLog`] leaf commits to them all.
+    /// not: the [`StateKey::TransferBlock`] leaves hold them.
     pub fn in_tree(&self) -> bool {
         !matches!(self, StateKey::TransferRecord(..))
     }
@@ -194,6 +203,24 @@ pub struct TransferRecord {
     pub fields: TransferFields,
 }
 
+/// The records of one block, as the tree holds them (see
+/// [`StateKey::TransferBlock`]).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TransferBlock {
+    /// The block's timestamp: the records are forgotten once a block's
+    /// timestamp is [`crate::transfer::TRANSFER_ID_RETENTION_MS`] later.
+    pub timestamp: TimestampMs,
+    /// Ascending by sender, then transfer id.
+    pub records: Vec<(Address, TransferId, TransferRecord)>,
+}
+
+/// See [`StateKey::TransferWindow`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct TransferWindow {
+    /// The lowest height whose [`TransferBlock`] may still be held.
+    pub oldest: u64,
+}
+
 /// What a transfer id was used for. A single transfer keeps its fields
 /// (cheaper to compare than to hash); a batch keeps a digest of its payouts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -217,11 +244,12 @@ pub enum StateValue {
     Asset(AssetInfo),
     Balance(Holding),
     TransferRecord(TransferRecord),
-    TransferLog(Hash),
+    TransferWindow(TransferWindow),
     Consortium(Consortium),
     Proposals(ProposalIndex),
     Proposal(Proposal),
     KeyAlias(Address),
+    TransferBlock(TransferBlock),
 }
 
 impl StateValue {

@@ -86,40 +86,17 @@ pub fn prepare_commit<S: StateStore>(
         });
     }
     // Ordered by key hash, as the tree wants them; a key given twice keeps
-    // its last value. Transfer records go to the store but not into the
-    // tree: one leaf per transfer, forever, made the tree deeper (and every
-    // later block slower) as the ledger aged. The tree commits to them
-    // through one leaf instead, a running hash of every record written,
-    // block after block, in key-hash order within a block.
+    // its last value. Transfer records (the idempotency index) go to the
+    // store but not into the tree: the tree holds them as one leaf per
+    // block (`StateKey::TransferBlock`, written by execution), not one
+    // leaf per transfer.
     let mut values: BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> = BTreeMap::new();
     let mut records: BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> = BTreeMap::new();
     for (key, value) in changes {
         match key {
             StateKey::TransferRecord(..) => records.insert(key.key_hash().0, (key, value)),
-            // Execution never writes the log itself; a rebuild of the tree
-            // from stored entries does, and then writes no records.
             _ => values.insert(key.key_hash().0, (key, value)),
         };
-    }
-    if !records.is_empty() {
-        let previous = match store.get(&StateKey::TransferLog)? {
-            Some(StateValue::TransferLog(h)) => h,
-            None => Hash([0; 32]),
-            Some(other) => {
-                return Err(StoreError::Corrupt {
-                    key: StateKey::TransferLog,
-                    reason: format!("holds {other:?}"),
-                })
-            }
-        };
-        let listed: Vec<&(StateKey, Option<StateValue>)> = records.values().collect();
-        let bytes = borsh::to_vec(&(previous, version, listed))
-            .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let log = Hash::tagged(b"hutong/transfer-log/v1", &bytes);
-        values.insert(
-            StateKey::TransferLog.key_hash().0,
-            (StateKey::TransferLog, Some(StateValue::TransferLog(log))),
-        );
     }
 
     let deletes = values.values().any(|(_, v)| v.is_none());
@@ -213,8 +190,8 @@ impl StateProof {
 }
 
 /// Proves the value of `key` at `version`. Transfer records are not leaves
-/// of the tree (the [`StateKey::TransferLog`] leaf commits to them), so
-/// they have no proof of their own.
+/// of the tree (their block's [`StateKey::TransferBlock`] leaf holds
+/// them), so they have no proof of their own.
 pub fn prove<S: StateStore>(
     store: &S,
     key: StateKey,
@@ -222,7 +199,8 @@ pub fn prove<S: StateStore>(
 ) -> Result<StateProof, StoreError> {
     if !key.in_tree() {
         return Err(StoreError::Tree(
-            "transfer records are committed through the transfer log, not proven one by one".into(),
+            "transfer records are proven through their block's TransferBlock leaf, not one by one"
+                .into(),
         ));
     }
     let (raw, proof) = JellyfishMerkleTree::<_, Sha256>::new(store)
@@ -248,6 +226,9 @@ pub struct MemStore {
     nodes: HashMap<NodeKey, Node>,
     values: HashMap<KeyHash, BTreeMap<Version, Option<OwnedValue>>>,
     version: Option<Version>,
+    /// Made from a snapshot: the tree's keys are known by their hashes
+    /// only, so they are read from the tree's values, not `latest`.
+    restored: bool,
 }
 
 impl MemStore {
@@ -255,7 +236,42 @@ impl MemStore {
         MemStore::default()
     }
 
-    /// Every latest entry, in a deterministic order (for tests and dumps).
+    /// The store of a tree restored from a snapshot (everything a
+    /// [`crate::snapshot::MemRestoreTarget`] wrote for `version`), with the
+    /// transfer record index rebuilt from the tree's leaves: it executes
+    /// the next block as the store the snapshot was read from does.
+    pub fn restored(
+        batch: jmt::storage::NodeBatch,
+        version: Version,
+    ) -> Result<MemStore, StoreError> {
+        let mut store = MemStore {
+            restored: true,
+            version: Some(version),
+            ..MemStore::default()
+        };
+        for (key, node) in batch.nodes() {
+            store.nodes.insert(key.clone(), node.clone());
+        }
+        for ((v, key_hash), value) in batch.values() {
+            if let Some(bytes) = value {
+                let decoded: StateValue = borsh::from_slice(bytes).map_err(|e| {
+                    StoreError::Backend(format!("restored leaf {}: {e}", Hash(key_hash.0)))
+                })?;
+                for (key, entry) in crate::transfer::index_entries(&decoded) {
+                    store.latest.insert(key, entry);
+                }
+            }
+            store
+                .values
+                .entry(*key_hash)
+                .or_default()
+                .insert(*v, value.clone());
+        }
+        Ok(store)
+    }
+
+    /// Every latest entry, in a deterministic order (for tests and dumps;
+    /// of a [restored](MemStore::restored) store, the index entries only).
     pub fn entries(&self) -> Vec<(StateKey, StateValue)> {
         let mut all: Vec<_> = self.latest.iter().map(|(k, v)| (*k, v.clone())).collect();
         all.sort_by_key(|(k, _)| *k);
@@ -289,6 +305,22 @@ impl TreeReader for MemStore {
 
 impl StateStore for MemStore {
     fn get(&self, key: &StateKey) -> Result<Option<StateValue>, StoreError> {
+        if self.restored && key.in_tree() {
+            let bytes = self
+                .values
+                .get(&key.key_hash())
+                .and_then(|versions| versions.values().next_back())
+                .and_then(|v| v.as_ref());
+            return match bytes {
+                None => Ok(None),
+                Some(b) => borsh::from_slice(b)
+                    .map(Some)
+                    .map_err(|e| StoreError::Corrupt {
+                        key: *key,
+                        reason: e.to_string(),
+                    }),
+            };
+        }
         Ok(self.latest.get(key).cloned())
     }
 
@@ -399,47 +431,23 @@ mod tests {
         root
     }
 
-    /// Transfer records are stored but are not tree leaves: the tree's
-    /// one `TransferLog` leaf commits to all of them, so a different record
-    /// (or the same records in different blocks) gives a different root,
-    /// while the tree's size does not grow with the number of transfers.
+    /// Transfer records (the idempotency index) are stored but are not
+    /// tree leaves: execution writes them into the tree as one
+    /// `TransferBlock` leaf per block, so the index alone leaves the root
+    /// and the tree as they are.
     #[test]
-    fn transfer_records_are_committed_through_one_log_leaf() {
-        let base = || changes(1).into_values().collect::<Vec<_>>();
+    fn transfer_records_are_an_index_outside_the_tree() {
         let mut a = MemStore::new();
-        let mut b = MemStore::new();
-        let mut c = MemStore::new();
-        for s in [&mut a, &mut b, &mut c] {
-            commit(s, 0, base());
-        }
+        let r0 = commit(&mut a, 0, changes(1).into_values().collect());
         let nodes_before = a.nodes.len();
-        let ra = commit(&mut a, 1, (0..500).map(|i| record(1, i, 5)).collect());
-        let rb = commit(
-            &mut b,
-            1,
-            (0..500)
-                .map(|i| record(1, i, if i == 7 { 6 } else { 5 }))
-                .collect(),
-        );
-        assert_ne!(ra, rb, "a changed record must change the root");
-        // 500 records: the log leaf and the path to it, not 500 leaves.
-        assert!(
-            a.nodes.len() - nodes_before < 10,
-            "{} new nodes",
-            a.nodes.len() - nodes_before
-        );
+        let r1 = commit(&mut a, 1, (0..500).map(|i| record(1, i, 5)).collect());
+        assert_eq!(r0, r1);
+        assert!(a.nodes.len() - nodes_before < 10);
         assert!(matches!(
             a.get(&record(1, 3, 5).0),
             Ok(Some(StateValue::TransferRecord(_)))
         ));
-        // The same records split over two blocks: another history, another log.
-        commit(&mut c, 1, (0..250).map(|i| record(1, i, 5)).collect());
-        let rc = commit(&mut c, 2, (250..500).map(|i| record(1, i, 5)).collect());
-        assert_ne!(ra, rc);
-        // A record has no proof of its own; the log has.
+        // A record has no proof of its own.
         assert!(prove(&a, record(1, 3, 5).0, 1).is_err());
-        let log = prove(&a, StateKey::TransferLog, 1).unwrap();
-        log.verify(&ra).unwrap();
-        assert!(matches!(log.value, Some(StateValue::TransferLog(_))));
     }
 }

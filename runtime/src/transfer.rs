@@ -1,16 +1,152 @@
 //! `Transfer` and `BatchTransfer`: the payment rules, with the tier limits
 //! and the idempotency record.
+//!
+//! # How long a transfer id is remembered
+//!
+//! A successful transfer leaves a record under (sender, transfer id), and a
+//! later transfer of the same sender with the same id is refused
+//! (`TransferExists`, or `TransferExistsWithDifferentFields`): a wallet
+//! that did not hear back may sign the payment again under a new sequence
+//! number without paying twice. The ledger remembers an id for
+//! [`TRANSFER_ID_RETENTION_MS`] (seven days) of block time after the block
+//! that used it, then forgets it, and the id may be used again. Sequence
+//! numbers already stop a signed transaction from running twice (each
+//! account's next sequence number must be used exactly, once); the record
+//! only guards against a second signature of the same payment, which a
+//! wallet makes while it is still unsure about the first, so a window
+//! measured in days covers it.
+//!
+//! A window (rather than records kept forever) is what lets a node start
+//! from a snapshot of the state: the records are leaves of the state tree,
+//! one [`StateKey::TransferBlock`] per block that used ids, so a snapshot
+//! carries them with their proof, and their number is bounded by the
+//! traffic of the window, not by the chain's history. The per-sender index
+//! that execution reads ([`StateKey::TransferRecord`]) is kept beside the
+//! tree and rebuilt from those leaves after a restore.
+//!
+//! Forgetting is deterministic: at every height divisible by
+//! [`TRANSFER_PRUNE_EVERY`] (so that the tree's slower delete path runs in
+//! one block of that many), before its transactions, the block drops the
+//! oldest blocks' records whose timestamp is at least the retention older
+//! than its own, looking at no more than [`TRANSFER_PRUNE_SCAN_MAX`]
+//! heights at a time.
 
 use crate::crypto::{domain, Hash};
 use crate::execute::{ExecError, Executor, TxResult};
 use crate::receipt::{Effect, FailureReason};
 use crate::state::{
-    Account, AccountKind, DailyOutflow, Holding, StateKey, StateValue, TransferFields,
-    TransferRecord,
+    Account, AccountKind, DailyOutflow, Holding, StateKey, StateValue, TransferBlock,
+    TransferFields, TransferRecord, TransferWindow,
 };
 use crate::store::StateStore;
 use crate::tx::{Payout, SignedTransaction, TxKind};
 use crate::types::{Address, Amount, AssetCode, Tier, TransferId};
+
+/// How long (in block time) a transfer id is remembered after the block
+/// that used it: seven days.
+pub const TRANSFER_ID_RETENTION_MS: u64 = 7 * 24 * 60 * 60 * 1_000;
+/// Records are forgotten at heights divisible by this.
+pub const TRANSFER_PRUNE_EVERY: u64 = 64;
+/// Most heights one pruning looks at (a chain's first pruning after a long
+/// quiet spell catches up over several).
+pub const TRANSFER_PRUNE_SCAN_MAX: u64 = 4_096;
+
+impl<S: StateStore + ?Sized> Executor<'_, S> {
+    /// Forgets the transfer records that have outlived the retention (see
+    /// the module's documentation). Runs before the block's transactions.
+    pub(crate) fn prune_transfer_ids(&mut self) -> Result<(), ExecError> {
+        let height = self.ctx.height.0;
+        if !height.is_multiple_of(TRANSFER_PRUNE_EVERY) {
+            return Ok(());
+        }
+        let window = match self.overlay.get(&StateKey::TransferWindow)? {
+            None => TransferWindow::default(),
+            Some(StateValue::TransferWindow(w)) => w,
+            Some(_) => {
+                return Err(ExecError::WrongValueKind {
+                    key: StateKey::TransferWindow,
+                })
+            }
+        };
+        let now = self.ctx.timestamp.0;
+        let end = height.min(window.oldest.saturating_add(TRANSFER_PRUNE_SCAN_MAX));
+        let mut oldest = window.oldest;
+        while oldest < end {
+            let key = StateKey::TransferBlock(oldest);
+            match self.overlay.get(&key)? {
+                None => {}
+                Some(StateValue::TransferBlock(block)) => {
+                    if block.timestamp.0.saturating_add(TRANSFER_ID_RETENTION_MS) > now {
+                        break;
+                    }
+                    for (sender, id, _) in &block.records {
+                        self.overlay
+                            .put(StateKey::TransferRecord(*sender, *id), None);
+                    }
+                    self.overlay.put(key, None);
+                }
+                Some(_) => return Err(ExecError::WrongValueKind { key }),
+            }
+            oldest += 1;
+        }
+        if oldest != window.oldest {
+            self.overlay.put(
+                StateKey::TransferWindow,
+                Some(StateValue::TransferWindow(TransferWindow { oldest })),
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The tree's copy of the block's new transfer records (see
+/// [`StateKey::TransferBlock`]), added to `changes` (sorted by key, as
+/// execution returns them); no leaf for a block without transfers.
+pub(crate) fn add_transfer_block(
+    changes: &mut Vec<(StateKey, Option<StateValue>)>,
+    ctx: &crate::execute::BlockContext,
+) {
+    let records: Vec<(Address, TransferId, TransferRecord)> = changes
+        .iter()
+        .filter_map(|(key, value)| match (key, value) {
+            (StateKey::TransferRecord(sender, id), Some(StateValue::TransferRecord(r))) => {
+                Some((*sender, *id, *r))
+            }
+            _ => None,
+        })
+        .collect();
+    if records.is_empty() {
+        return;
+    }
+    let key = StateKey::TransferBlock(ctx.height.0);
+    let value = Some(StateValue::TransferBlock(TransferBlock {
+        timestamp: ctx.timestamp,
+        records,
+    }));
+    match changes.binary_search_by(|(k, _)| k.cmp(&key)) {
+        Ok(i) => changes[i].1 = value,
+        Err(i) => changes.insert(i, (key, value)),
+    }
+}
+
+/// The index entries ([`StateKey::TransferRecord`]) a tree leaf stands
+/// for: what a store restored from a snapshot writes beside the tree. Empty
+/// for every leaf but a [`StateKey::TransferBlock`]'s.
+pub fn index_entries(value: &StateValue) -> Vec<(StateKey, StateValue)> {
+    match value {
+        StateValue::TransferBlock(block) => block
+            .records
+            .iter()
+            .map(|(sender, id, record)| {
+                (
+                    StateKey::TransferRecord(*sender, *id),
+                    StateValue::TransferRecord(*record),
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// What the idempotency record keeps of a transfer's fields.
 fn transfer_fields(asset: AssetCode, payouts: &[Payout], single: bool) -> TransferFields {

@@ -623,3 +623,79 @@ fn a_block_time_going_backwards_resets_no_daily_limit() {
     let r = ch.run(ch.transfer(&from, to, cny(), 1, 9));
     assert_eq!(r.failure().map(|r| r.code()), Some("daily_limit_exceeded"));
 }
+
+/// A transfer id is remembered for the retention (in block time), then
+/// forgotten at the next pruning height: its record leaves the index and
+/// its block's leaf leaves the tree, and the id may be used again. While
+/// remembered, the block's leaf proves the record against the state root.
+#[test]
+fn a_transfer_id_is_remembered_for_the_retention_then_forgotten() {
+    use hutong_runtime::state::{StateKey, StateValue};
+    use hutong_runtime::store::{prove, read_value};
+    use hutong_runtime::transfer::{TRANSFER_ID_RETENTION_MS, TRANSFER_PRUNE_EVERY};
+
+    let mut ch = Chain::new(4, 5);
+    let (from, to) = (ch.customers[1].clone(), addr(&ch.customers[2]));
+    let first = ch.transfer(&from, to, cny(), 100, 42);
+    let first_hash = first.hash();
+    let first_time = ch.time;
+    assert!(ch.run(first).is_success());
+    let used_at = ch.height;
+    let leaf = StateKey::TransferBlock(used_at);
+    let proof = prove(&ch.store, leaf, used_at).unwrap();
+    proof.verify(ch.state_roots.last().unwrap()).unwrap();
+    let Some(StateValue::TransferBlock(block)) = proof.value else {
+        panic!("no transfer block leaf at {used_at}");
+    };
+    assert_eq!(block.records.len(), 1);
+    assert_eq!(block.records[0].2.tx_hash, first_hash);
+    // A block without transfers writes no leaf.
+    ch.execute(&[]);
+    assert_eq!(
+        read_value(&ch.store, &StateKey::TransferBlock(ch.height)).unwrap(),
+        None
+    );
+
+    let to_pruning = |ch: &mut Chain| {
+        while !(ch.height + 1).is_multiple_of(TRANSFER_PRUNE_EVERY) {
+            ch.execute(&[]);
+        }
+    };
+    // Just inside the retention, at a pruning height: still remembered.
+    to_pruning(&mut ch);
+    ch.time = first_time + TRANSFER_ID_RETENTION_MS - 1;
+    let retry = ch.run(ch.transfer(&from, to, cny(), 100, 42));
+    assert_eq!(
+        retry.failure(),
+        Some(&FailureReason::TransferExists {
+            original_tx: first_hash
+        })
+    );
+    // Past it, but before the next pruning height: still remembered (ids
+    // are forgotten at pruning heights only).
+    ch.time = first_time + TRANSFER_ID_RETENTION_MS;
+    assert!(!ch.run(ch.transfer(&from, to, cny(), 100, 42)).is_success());
+    assert!(read_value(&ch.store, &leaf).unwrap().is_some());
+    // At the pruning height the record and its leaf are gone, and the id
+    // is free again.
+    to_pruning(&mut ch);
+    ch.execute(&[]);
+    assert_eq!(read_value(&ch.store, &leaf).unwrap(), None);
+    assert_eq!(
+        read_value(
+            &ch.store,
+            &StateKey::TransferRecord(addr(&from), TransferId(42))
+        )
+        .unwrap(),
+        None
+    );
+    let Some(StateValue::TransferWindow(window)) =
+        read_value(&ch.store, &StateKey::TransferWindow).unwrap()
+    else {
+        panic!("no transfer window");
+    };
+    assert!(window.oldest > used_at, "{window:?}");
+    let balance = ch.balance(&to, cny());
+    assert!(ch.run(ch.transfer(&from, to, cny(), 100, 42)).is_success());
+    assert_eq!(ch.balance(&to, cny()), balance + 100);
+}

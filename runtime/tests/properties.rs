@@ -290,9 +290,9 @@ proptest! {
     /// The root depends only on the final state of the tree's keys:
     /// rebuilding the same entries in one write into a fresh store gives
     /// the same root as the block-by-block history, and so does any order
-    /// of the same writes. Transfer records are the exception by design:
-    /// the tree holds one running hash of them (`StateKey::TransferLog`,
-    /// carried over as it is), not the records.
+    /// of the same writes. Transfer records are left out: they are an
+    /// index beside the tree, whose leaves hold them per block
+    /// (`StateKey::TransferBlock`, carried over as they are).
     #[test]
     fn state_root_is_independent_of_write_batching(ops in prop::collection::vec(op(), 1..80), seed in any::<u64>(), shuffle in any::<u64>()) {
         let ch = run(&ops, seed);
