@@ -9,6 +9,7 @@ mod bench;
 mod byzantine;
 mod ceremony;
 mod commit;
+mod deploy;
 mod faults;
 mod governance;
 mod hostile;
