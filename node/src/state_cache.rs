@@ -19,7 +19,10 @@
 //!
 //! Transfer records are never cached: each is written once and almost
 //! never read again (only by a retry of the same transfer id), so caching
-//! them would only push the hot accounts out.
+//! them would only push the hot accounts out. Nor are a block's records
+//! as the tree holds them (`StateKey::TransferBlock`, up to a megabyte
+//! each, read once when they are forgotten): the bound is by entry count,
+//! and such entries would make it a bound of gigabytes.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -71,7 +74,10 @@ pub struct CacheStats {
 }
 
 fn cacheable(key: &StateKey) -> bool {
-    !matches!(key, StateKey::TransferRecord(..))
+    !matches!(
+        key,
+        StateKey::TransferRecord(..) | StateKey::TransferBlock(..)
+    )
 }
 
 impl Inner {
@@ -216,13 +222,17 @@ mod tests {
     #[test]
     fn transfer_records_are_never_cached() {
         let cache = StateCache::new(8);
-        let key = StateKey::TransferRecord(Address([3; 20]), TransferId(9));
-        cache.commit(&[(key, None)]);
-        let Lookup::Miss(stamp) = cache.get(&key) else {
-            panic!("a transfer record was cached");
-        };
-        cache.fill(stamp, &key, &None);
-        assert!(matches!(cache.get(&key), Lookup::Miss(_)));
+        for key in [
+            StateKey::TransferRecord(Address([3; 20]), TransferId(9)),
+            StateKey::TransferBlock(7),
+        ] {
+            cache.commit(&[(key, None)]);
+            let Lookup::Miss(stamp) = cache.get(&key) else {
+                panic!("{key:?} was cached");
+            };
+            cache.fill(stamp, &key, &None);
+            assert!(matches!(cache.get(&key), Lookup::Miss(_)));
+        }
     }
 
     #[test]
