@@ -44,6 +44,11 @@ enum Command {
     /// Run a node (validator, observer or regulator, as its config says)
     /// until SIGINT or SIGTERM.
     Node(node_cmd::NodeArgs),
+    /// Fill a new or wiped node's empty database from its peers' state
+    /// snapshot (every chunk checked against the state root of a node you
+    /// trust), instead of replaying the chain from genesis; then run it
+    /// with `hutong node`.
+    Join(node_cmd::JoinArgs),
     /// Generate and run a local consortium on loopback: 4 validators and
     /// a regulator as child processes. Ctrl-C stops them all.
     Testnet(node_cmd::TestnetArgs),
@@ -87,6 +92,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => demo::run(args)?,
         Command::Init(args) => node_cmd::init(args)?,
         Command::Node(args) => node_cmd::node(args)?,
+        Command::Join(args) => node_cmd::join(args)?,
         Command::Testnet(args) => node_cmd::testnet(args)?,
         Command::Tx(args) => tx_cmd::tx(args)?,
         Command::Query(args) => tx_cmd::query(args)?,

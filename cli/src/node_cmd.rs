@@ -54,6 +54,20 @@ pub struct NodeArgs {
 }
 
 #[derive(Args)]
+pub struct JoinArgs {
+    /// The node's home folder, made by `hutong init`, with an empty (or
+    /// wiped) data folder.
+    #[arg(long)]
+    home: PathBuf,
+    /// JSON-RPC address of a node you trust (another node of your own
+    /// institution, say): the snapshot is of its last executed block, and
+    /// every chunk the peers serve is checked against that block's state
+    /// root.
+    #[arg(long, value_name = "URL")]
+    trust_rpc: String,
+}
+
+#[derive(Args)]
 pub struct TestnetArgs {
     /// Folder for the testnet's genesis, keys and node homes; reused if it
     /// already holds a testnet.
@@ -258,6 +272,59 @@ pub fn node(args: NodeArgs) -> Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(hutong_node::run(config, shutdown_signal(), None))?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// `hutong join`: fills an empty node's database from its peers' state
+/// snapshot at the trusted node's height; `hutong node` then follows on.
+pub fn join(args: JoinArgs) -> Result<()> {
+    let config = NodeConfig::load(&args.home)?;
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let report = runtime.block_on(async {
+        let client = hutong_node::client::Client::new(&args.trust_rpc)?;
+        let status = client
+            .status()
+            .await
+            .with_context(|| format!("asking the trusted node at {}", args.trust_rpc))?;
+        let hash = |what: &str, hex: &str| {
+            hutong_runtime::Hash::from_hex(hex.trim_start_matches("0x"))
+                .map_err(|e| anyhow::anyhow!("the trusted node's {what} {hex:?}: {e}"))
+        };
+        let anchor = hutong_node::join::Anchor {
+            height: status.height,
+            block_id: hash("block id", &status.block_id)?,
+            state_root: hash("state root", &status.state_root)?,
+            receipts_root: hash("receipts root", &status.receipts_root)?,
+        };
+        say!(
+            "joining at height {} (state root {}), trusted from {}",
+            anchor.height,
+            anchor.state_root,
+            args.trust_rpc
+        );
+        let last = std::sync::atomic::AtomicU64::new(0);
+        hutong_node::join::join(&config, anchor, |leaves| {
+            let shown = last.load(std::sync::atomic::Ordering::Relaxed);
+            if leaves >= shown + 100_000 {
+                last.store(leaves, std::sync::atomic::Ordering::Relaxed);
+                say!("  {leaves} state entries restored");
+            }
+        })
+        .await
+    })?;
+    say!(
+        "joined at height {}: {} state entries in {} chunks ({} refused) in {:.1}s; now run: hutong node --home {}",
+        report.height,
+        report.leaves,
+        report.chunks,
+        report.refused,
+        report.elapsed.as_secs_f64(),
+        args.home.display()
+    );
     Ok(())
 }
 

@@ -308,11 +308,21 @@ fn execute(
     } else {
         db.result_at(claim.height)?
     };
-    let ours = ours.ok_or(ExecutorError::UnknownResult {
-        height,
-        claimed: claim.height,
-    })?;
-    if ours.state_root != claim.state_root || ours.receipts_root != claim.receipts_root {
+    let ours = match ours {
+        Some(ours) => Some(ours),
+        // A node that joined from a snapshot did not execute the blocks
+        // below it: a claim about one of them is not its to check.
+        None if db.joined_at()?.is_some_and(|joined| claim.height < joined) => None,
+        None => {
+            return Err(ExecutorError::UnknownResult {
+                height,
+                claimed: claim.height,
+            })
+        }
+    };
+    if let Some(ours) =
+        ours.filter(|o| o.state_root != claim.state_root || o.receipts_root != claim.receipts_root)
+    {
         return Err(ExecutorError::Diverged {
             height: claim.height,
             certified: claim.state_root.to_string(),

@@ -30,6 +30,7 @@ pub mod config;
 pub mod consensus;
 pub mod executor;
 pub mod gossip;
+pub mod join;
 pub mod keyfile;
 pub mod ledger;
 pub mod membership;

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("rpc", 5),
     ("metrics", 5),
     ("client", 5),
+    ("join", 5),
     ("node", 6),
 ];
 

@@ -52,6 +52,9 @@ pub struct Chunk {
     pub proof: SparseMerkleRangeProof<Sha256>,
 }
 
+/// jmt's range proof is a list of hashes: its equality is an equivalence.
+impl Eq for Chunk {}
+
 impl Chunk {
     /// The last key hash, the one the next chunk starts after.
     pub fn last_key(&self) -> Option<[u8; 32]> {

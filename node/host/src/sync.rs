@@ -29,6 +29,15 @@ pub trait ChainRead {
     ) -> Result<Option<hutong_runtime::recovery::RecoveryStatement>, Self::Error> {
         Ok(None)
     }
+    /// A chunk of the state tree at `version` after key hash `after`
+    /// (`None`: not held, or nothing after).
+    fn snapshot_chunk(
+        &self,
+        _version: u64,
+        _after: Option<[u8; 32]>,
+    ) -> Result<Option<hutong_runtime::snapshot::Chunk>, Self::Error> {
+        Ok(None)
+    }
 }
 
 /// Answers a sync request. A read error answers `Unavailable` (the asker
@@ -42,6 +51,9 @@ pub fn serve<R: ChainRead>(chain: &R, request: &SyncRequest) -> SyncResponse {
         SyncRequest::Recovery { height } => chain
             .recovery_at(*height)
             .map(|r| SyncResponse::Recovery(r.map(Box::new))),
+        SyncRequest::Snapshot { version, after } => chain
+            .snapshot_chunk(*version, *after)
+            .map(|c| SyncResponse::Snapshot(c.map(Box::new))),
     };
     result.unwrap_or_else(|e| {
         tracing::error!("cannot serve a sync request: {e}");

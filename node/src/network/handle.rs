@@ -69,6 +69,14 @@ impl NetHandle {
         }
     }
 
+    /// The peers connected now.
+    pub fn connected_peers(&self) -> Vec<PeerId> {
+        self.connected
+            .read()
+            .map(|c| c.iter().copied().collect())
+            .unwrap_or_default()
+    }
+
     /// Queues a command; false when the queue is full or closed.
     pub fn command(&self, command: NetCommand) -> bool {
         match self.commands.try_send(command) {

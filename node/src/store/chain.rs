@@ -333,6 +333,10 @@ impl hutong_host::host::HostStore for Db {
         Db::result_at(self, height)
     }
 
+    fn joined_at(&self) -> Option<u64> {
+        Db::joined_at(self).ok().flatten()
+    }
+
     fn account_sequence(&self, address: &hutong_runtime::Address) -> Option<u64> {
         match self.signer_account(address) {
             Ok(Some(a)) => Some(a.sequence.0),
@@ -363,5 +367,24 @@ impl hutong_host::sync::ChainRead for Db {
 
     fn recovery_at(&self, height: u64) -> Result<Option<RecoveryStatement>, DbError> {
         Db::recovery_at(self, height)
+    }
+
+    /// Any executed height's tree: the node keeps every version of it.
+    fn snapshot_chunk(
+        &self,
+        version: u64,
+        after: Option<[u8; 32]>,
+    ) -> Result<Option<hutong_runtime::snapshot::Chunk>, DbError> {
+        use hutong_runtime::snapshot::{read_chunk, CHUNK_BYTES_MAX, CHUNK_ENTRIES_MAX};
+        use hutong_runtime::StateStore;
+        if self.latest_version().is_none_or(|latest| version > latest) {
+            return Ok(None);
+        }
+        read_chunk(self, version, after, CHUNK_ENTRIES_MAX, CHUNK_BYTES_MAX).map_err(|e| {
+            DbError::Corrupt {
+                what: format!("the state tree at version {version}"),
+                reason: e.to_string(),
+            }
+        })
     }
 }

@@ -130,7 +130,7 @@ impl Db {
     /// each a skip-list search; in key order each search can start from
     /// where the previous insert ended (RocksDB keeps that position). Its
     /// effect alone was within the benchmark's noise (~1%).
-    fn put_sorted<K: AsRef<[u8]> + Ord>(
+    pub(super) fn put_sorted<K: AsRef<[u8]> + Ord>(
         &self,
         batch: &mut WriteBatch,
         name: &str,
@@ -166,7 +166,7 @@ impl Db {
     }
 
     /// Tree nodes and the versioned values they refer to.
-    fn put_nodes(&self, batch: &mut WriteBatch, nodes: &NodeBatch) {
+    pub(super) fn put_nodes(&self, batch: &mut WriteBatch, nodes: &NodeBatch) {
         let mut encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = nodes
             .nodes()
             .iter()

@@ -23,6 +23,7 @@
 
 mod chain;
 mod commit;
+mod restore;
 mod state;
 
 use std::path::Path;
@@ -152,7 +153,9 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 
 /// The on-disk format; a node refuses a database of another format.
 /// 6: tree keys' latest values are read from `tree_values` only.
-const FORMAT: u32 = 6;
+/// 7: transfer-id records as one tree leaf per block, kept seven days
+/// (`StateKey::TransferBlock`), not a running hash.
+const FORMAT: u32 = 7;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

@@ -116,12 +116,10 @@ impl TreeReader for Db {
         Ok(self.tree_value(max_version, &key_hash)?)
     }
 
+    /// Only used while restoring a tree from a snapshot (see
+    /// [`Db::rightmost_leaf`]).
     fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        // Only used when restoring a tree from a snapshot, which the node
-        // does not do: it replays blocks.
-        Err(anyhow::anyhow!(
-            "the node's store does not restore trees from snapshots"
-        ))
+        Ok(self.rightmost_leaf()?)
     }
 }
 

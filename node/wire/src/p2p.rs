@@ -131,6 +131,15 @@ pub enum SyncRequest {
     /// height (`hutong_runtime::recovery`), if the peer holds one: what a
     /// node that was not given it needs to follow past that height.
     Recovery { height: u64 },
+    /// A chunk of the state tree of an executed height: its leaves after
+    /// key hash `after` (from the first when `None`), with the range
+    /// proof against that height's state root
+    /// (`hutong_runtime::snapshot`). What a node joining from a snapshot
+    /// asks for.
+    Snapshot {
+        version: u64,
+        after: Option<[u8; 32]>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -144,6 +153,9 @@ pub enum SyncResponse {
     /// failed); ask again later or ask another peer.
     Unavailable,
     Recovery(Option<Box<hutong_runtime::recovery::RecoveryStatement>>),
+    /// `None`: the peer has not executed that height, or there is no leaf
+    /// after `after`.
+    Snapshot(Option<Box<hutong_runtime::snapshot::Chunk>>),
 }
 
 /// Why a frame was refused.

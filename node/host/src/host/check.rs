@@ -148,6 +148,7 @@ impl<C: Context> Host<C> {
                 claimed: claim.state_root,
                 ours: ours.state_root,
             }),
+            Ok(None) if self.store.joined_at().is_some_and(|j| claim.height < j) => Ok(()),
             _ => Err(PayloadError::ResultAhead {
                 claimed: claim.height,
                 parent: self.executed.height,

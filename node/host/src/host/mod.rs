@@ -101,6 +101,12 @@ pub trait HostStore {
     fn block(&self, id: &BlockId) -> Result<Option<StoredBlock>, Self::Error>;
     /// What executing the committed block at `height` gave.
     fn result_at(&self, height: u64) -> Result<Option<Executed>, Self::Error>;
+    /// The height this node's state was restored at from a snapshot, if it
+    /// joined that way: it has no result of the blocks below it, so a
+    /// claim about one of them is not its to check.
+    fn joined_at(&self) -> Option<u64> {
+        None
+    }
     /// The next sequence number of an account in the executed state.
     fn account_sequence(&self, address: &Address) -> Option<u64>;
 }
