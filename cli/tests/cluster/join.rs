@@ -10,7 +10,9 @@ use crate::harness::*;
 #[test]
 fn a_wiped_validator_joins_from_a_snapshot_and_follows() {
     let _one = exclusive();
-    let mut cluster = Cluster::new();
+    // Enough accounts for a snapshot of several chunks (4,096 leaves
+    // each; an account is two leaves, its entry and its holding).
+    let mut cluster = Cluster::with_accounts(3_000);
     for i in 0..cluster.nodes.len() {
         cluster.start(i);
     }
@@ -67,6 +69,13 @@ fn a_wiped_validator_joins_from_a_snapshot_and_follows() {
         .and_then(|h| h.parse().ok())
         .unwrap_or_else(|| panic!("no join line:\n{out}"));
     assert!(joined_at >= 2, "{out}");
+    let chunks: u64 = out
+        .split(" chunks")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no chunk count:\n{out}"));
+    assert!(chunks >= 2, "{out}");
     println!("{out}");
     // Its database now holds the chain: joining again is refused.
     let err = hutong_fails(&[

@@ -98,3 +98,110 @@ impl Db {
         self.get(cf::META, b"joined_at")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use hutong_runtime::snapshot::{read_chunk, Restore, SnapshotError};
+    use hutong_runtime::state::{
+        Holding, StateKey, StateValue, TransferBlock, TransferFields, TransferRecord,
+    };
+    use hutong_runtime::store::{prepare_commit, state_root, MemStore, StateStore};
+    use hutong_runtime::types::TimestampMs;
+    use hutong_runtime::{Address, Amount, AssetCode, ChainId, Hash, TransferId};
+
+    use super::*;
+
+    /// A source state of `n` balances and one block of transfer records.
+    fn source(n: u64) -> (MemStore, u64) {
+        let cny = AssetCode::new("CNY").unwrap();
+        let address = |i: u64| {
+            let mut a = [0u8; 20];
+            a[..8].copy_from_slice(&i.to_le_bytes());
+            Address(a)
+        };
+        let mut changes: Vec<(StateKey, Option<StateValue>)> = (0..n)
+            .map(|i| {
+                (
+                    StateKey::Balance(address(i), cny),
+                    Some(StateValue::Balance(Holding::of(Amount(u128::from(i) + 1)))),
+                )
+            })
+            .collect();
+        let record = TransferRecord {
+            tx_hash: Hash([9; 32]),
+            fields: TransferFields::Single {
+                to: address(2),
+                asset: cny,
+                amount: Amount(5),
+            },
+        };
+        changes.push((
+            StateKey::TransferBlock(0),
+            Some(StateValue::TransferBlock(TransferBlock {
+                timestamp: TimestampMs(1),
+                records: vec![(address(1), TransferId(77), record)],
+            })),
+        ));
+        let mut store = MemStore::new();
+        let update = prepare_commit(&store, 0, changes).unwrap();
+        store.apply(update).unwrap();
+        (store, 0)
+    }
+
+    /// A restore into RocksDB takes a refused chunk, resumes from what it
+    /// wrote (the database's rightmost leaf), finishes with the source's
+    /// root, and reads back the values and the rebuilt transfer index.
+    #[test]
+    fn a_restore_into_the_database_survives_a_bad_chunk_and_rebuilds_the_index() {
+        let (source, version) = source(3_000);
+        let root = state_root(&source, version).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(dir.path(), ChainId([7; 32])).unwrap();
+        assert!(db.is_empty_chain().unwrap());
+        let mut restore = Restore::new(Arc::new(db.clone()), version, root).unwrap();
+        let mut chunks = 0;
+        let mut refused = 0;
+        while let Some(chunk) =
+            read_chunk(&source, version, restore.resume_after(), 500, usize::MAX).unwrap()
+        {
+            chunks += 1;
+            if chunks == 4 {
+                let mut bad = chunk.clone();
+                bad.entries[7].1[0] ^= 1;
+                match restore.add(bad) {
+                    Err(SnapshotError::BadChunk(_)) => refused += 1,
+                    other => panic!("a damaged chunk was taken: {other:?}"),
+                }
+                continue;
+            }
+            restore.add(chunk).unwrap();
+        }
+        assert_eq!(refused, 1);
+        restore.finish().unwrap();
+        let executed = Executed {
+            height: version,
+            block_id: hutong_consensus::types::Digest([1; 32]),
+            round: 3,
+            timestamp_ms: 1,
+            state_root: root,
+            receipts_root: Hash([0; 32]),
+        };
+        db.finish_restore(executed).unwrap();
+        assert!(!db.is_empty_chain().unwrap());
+        assert_eq!(db.joined_at().unwrap(), Some(version));
+        assert_eq!(db.executed().unwrap(), Some(executed));
+        assert_eq!(db.latest_version(), Some(version));
+        for (key, value) in source.entries() {
+            assert_eq!(StateStore::get(&db, &key).unwrap(), Some(value), "{key:?}");
+        }
+        let mut a = [0u8; 20];
+        a[..8].copy_from_slice(&1u64.to_le_bytes());
+        assert!(matches!(
+            StateStore::get(&db, &StateKey::TransferRecord(Address(a), TransferId(77))),
+            Ok(Some(StateValue::TransferRecord(_)))
+        ));
+        assert_eq!(state_root(&db, version).unwrap(), root);
+    }
+}
