@@ -172,6 +172,7 @@ pub fn init(args: InitArgs) -> Result<()> {
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
         audit: (role == Role::Regulator).then(Default::default),
+        storage: None,
     };
     write_config(&args.home, &file)?;
     say!(
@@ -434,6 +435,7 @@ fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usiz
             consensus: ConsensusSection::default(),
             mempool: MempoolSection::default(),
             audit: (*role == Role::Regulator).then(Default::default),
+            storage: None,
         };
         write_config(&home, &file)?;
     }

@@ -35,7 +35,27 @@ pub struct ConfigFile {
     /// Risk-alert thresholds (a regulator node only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<hutong_audit::AlertConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSection>,
 }
+
+/// `[storage]`: how much history this node keeps.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Keep only the last this many blocks (with their transactions,
+    /// receipts and certificates); older ones are deleted as the chain
+    /// grows. Absent: keep every block. Validators and observers only: a
+    /// regulator keeps the whole history. The state and every block's
+    /// execution result are always kept; a peer far behind a pruned node
+    /// syncs from another, or joins from a snapshot (`hutong join`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_blocks: Option<u64>,
+}
+
+/// The fewest blocks a pruning node keeps: the recent blocks its lagging
+/// peers sync from.
+pub const KEEP_BLOCKS_MIN: u64 = 16;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -323,6 +343,8 @@ pub struct NodeConfig {
     pub mempool: MempoolConfig,
     /// `mempool.attestation_wait_ms`; `None` when 0.
     pub attestation_wait: Option<Duration>,
+    /// `[storage] keep_blocks`: `None` keeps every block.
+    pub keep_blocks: Option<u64>,
     pub audit: hutong_audit::AlertConfig,
 }
 
@@ -424,6 +446,25 @@ impl NodeConfig {
                 "every bound must be at least 1".into(),
             ));
         }
+        let keep_blocks = file.storage.as_ref().and_then(|s| s.keep_blocks);
+        if let Some(keep) = keep_blocks {
+            if file.role == Role::Regulator {
+                return Err(invalid(
+                    "storage.keep_blocks",
+                    &keep.to_string(),
+                    "a regulator keeps every block (its audit history must be complete); remove \
+                     the setting"
+                        .into(),
+                ));
+            }
+            if keep < KEEP_BLOCKS_MIN {
+                return Err(invalid(
+                    "storage.keep_blocks",
+                    &keep.to_string(),
+                    format!("must be at least {KEEP_BLOCKS_MIN}"),
+                ));
+            }
+        }
         let audit = file.audit.clone().unwrap_or_default();
         audit
             .check()
@@ -459,6 +500,7 @@ impl NodeConfig {
             },
             attestation_wait: (m.attestation_wait_ms > 0)
                 .then(|| Duration::from_millis(m.attestation_wait_ms)),
+            keep_blocks,
         })
     }
 }

@@ -47,6 +47,36 @@ pub struct Endpoints {
     pub peer_id: PeerId,
 }
 
+/// `[storage] keep_blocks`: deletes the blocks older than the last `keep`
+/// as the chain grows (a pass a second at most, off the async threads).
+async fn prune(
+    db: Db,
+    executed: watch::Receiver<Executed>,
+    keep: u64,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = tick.tick() => {}
+        }
+        let below = executed
+            .borrow()
+            .height
+            .saturating_add(1)
+            .saturating_sub(keep);
+        let db = db.clone();
+        match tokio::task::spawn_blocking(move || db.prune_blocks_below(below)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(pruned)) => tracing::debug!(pruned, below, "pruned old blocks"),
+            Ok(Err(e)) => tracing::error!("pruning old blocks: {e}"),
+            Err(e) => tracing::error!("pruning old blocks: {e}"),
+        }
+    }
+}
+
 /// Writes the genesis state into an empty database; on a database that
 /// already holds it, returns what has been executed.
 pub fn init_state(db: &Db, genesis: &Genesis) -> Result<Executed> {
@@ -280,6 +310,7 @@ pub async fn run(
         peers: Arc::default(),
         counters: Arc::default(),
         halt: halt.clone(),
+        keep_blocks: config.keep_blocks,
     };
 
     let (consensus_tx, consensus_rx) = mpsc::channel(4_096);
@@ -341,6 +372,17 @@ pub async fn run(
             Ok(())
         }
     });
+    if let Some(keep) = config.keep_blocks {
+        tasks.spawn({
+            let stop = stopped(stop_rx.clone());
+            let db = db.clone();
+            let executed = executed_rx.clone();
+            async move {
+                prune(db, executed, keep, stop).await;
+                Ok(())
+            }
+        });
+    }
     let (exec_tx, exec_rx) = mpsc::channel(256);
     // Recovery statements peers serve to this node while it is stuck at a
     // recovered height (see `executor::adopt_recovery`).

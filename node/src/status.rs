@@ -61,4 +61,6 @@ pub struct NodeStatus {
     pub peers: Arc<Mutex<PeerStatus>>,
     pub counters: Arc<Counters>,
     pub halt: Halt,
+    /// `[storage] keep_blocks`.
+    pub keep_blocks: Option<u64>,
 }

@@ -131,5 +131,118 @@ fn a_wiped_validator_joins_from_a_snapshot_and_follows() {
         // It holds no block below the snapshot: it never replayed them.
         assert!(cluster.client(j).block_at(1).await.is_err());
         assert!(cluster.client(j).block_at(joined_at).await.is_ok());
+        let history = cluster.client(j).status().await.unwrap().history;
+        assert_eq!(history.joined_at, Some(joined_at));
+        assert_eq!(history.oldest_block, joined_at);
+        assert!(!history.complete);
+    });
+}
+
+/// Sets `[storage] keep_blocks` in one node's config (`None` removes it).
+fn keep_blocks(home: &Path, keep: Option<i64>) {
+    let path = home.join("config.toml");
+    let mut doc: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    match keep {
+        Some(k) => {
+            let mut storage = toml::Table::new();
+            storage.insert("keep_blocks".into(), toml::Value::Integer(k));
+            doc.insert("storage".into(), toml::Value::Table(storage));
+        }
+        None => {
+            doc.remove("storage");
+        }
+    }
+    std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
+}
+
+/// A validator that keeps only its last blocks deletes the older ones
+/// (blocks, transaction index, receipts) as the chain grows, and its
+/// status says so; it keeps executing and agreeing. The regulator may not
+/// prune, and its status says it holds the whole history.
+#[test]
+fn a_pruning_validator_keeps_its_last_blocks_and_the_regulator_keeps_all() {
+    let _one = exclusive();
+    let mut cluster = Cluster::new();
+    cluster.configure(
+        "consensus",
+        "empty_block_interval_ms",
+        toml::Value::Integer(100),
+    );
+    let regulator = cluster
+        .nodes
+        .iter()
+        .position(|n| n.name == "regulator")
+        .unwrap();
+    let pruning = 1;
+    keep_blocks(&cluster.nodes[regulator].home, Some(32));
+    let err = hutong_fails(&[
+        "node",
+        "--home",
+        cluster.nodes[regulator].home.to_str().unwrap(),
+    ]);
+    assert!(err.contains("a regulator keeps every block"), "{err}");
+    keep_blocks(&cluster.nodes[regulator].home, None);
+    keep_blocks(&cluster.nodes[pruning].home, Some(8));
+    let err = hutong_fails(&[
+        "node",
+        "--home",
+        cluster.nodes[pruning].home.to_str().unwrap(),
+    ]);
+    assert!(err.contains("must be at least 16"), "{err}");
+    keep_blocks(&cluster.nodes[pruning].home, Some(32));
+
+    for i in 0..cluster.nodes.len() {
+        cluster.start(i);
+    }
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let mut wallets = demo_wallets(&cluster, 4).await;
+        let early = wallets.transfer(0, 1, 100);
+        let early = cluster.client(0).submit(&early).await.unwrap();
+        wait_committed(&cluster.client(0), &[early]).await;
+        let early_height = match cluster.client(pruning).transaction(&early).await.unwrap() {
+            TxStatus::Committed { height, .. } => height,
+            other => panic!("{other:?}"),
+        };
+        cluster
+            .wait_height(0, early_height + 80, Duration::from_secs(60))
+            .await;
+        let started = Instant::now();
+        let history = loop {
+            let status = cluster.client(pruning).status().await.unwrap();
+            if status.history.oldest_block > early_height + 8 {
+                break status.history;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no pruning: {:?}\n{}",
+                status.history,
+                cluster.log_tail(pruning)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert!(!history.complete);
+        assert_eq!(history.keep_blocks, Some(32));
+        // The early block, its receipt and its transaction's index are
+        // gone from the pruning node, not from the others.
+        assert!(cluster
+            .client(pruning)
+            .block_at(early_height)
+            .await
+            .is_err());
+        assert!(matches!(
+            cluster.client(pruning).transaction(&early).await.unwrap(),
+            TxStatus::Unknown { .. }
+        ));
+        assert!(cluster.client(0).block_at(early_height).await.is_ok());
+        let reg = cluster.client(regulator).status().await.unwrap().history;
+        assert!(reg.complete && reg.oldest_block == 1, "{reg:?}");
+        // It still executes and agrees.
+        let late = wallets.transfer(1, 2, 10);
+        let late = cluster.client(pruning).submit(&late).await.unwrap();
+        wait_committed(&cluster.client(0), &[late]).await;
+        let height = cluster.height(0).await.unwrap();
+        let all: Vec<usize> = (0..cluster.nodes.len()).collect();
+        cluster.assert_agree(&all, height).await;
     });
 }

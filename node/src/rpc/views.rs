@@ -435,5 +435,19 @@ pub fn status(ctx: &RpcContext) -> StatusView {
         peers: lock(&ctx.status.peers).clone(),
         mempool: lock(&ctx.admission.pool).stats(),
         halted: ctx.status.halt.reason(),
+        history: history(ctx),
+    }
+}
+
+fn history(ctx: &RpcContext) -> hutong_wire::rpc::HistoryView {
+    let db = &ctx.ledger.db;
+    let oldest_block = db.oldest_block().unwrap_or(1);
+    let joined_at = db.joined_at().ok().flatten();
+    let keep_blocks = ctx.status.keep_blocks;
+    hutong_wire::rpc::HistoryView {
+        complete: oldest_block <= 1 && keep_blocks.is_none() && joined_at.is_none(),
+        oldest_block,
+        keep_blocks,
+        joined_at,
     }
 }

@@ -23,6 +23,7 @@
 
 mod chain;
 mod commit;
+mod prune;
 mod restore;
 mod state;
 

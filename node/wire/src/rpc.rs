@@ -333,6 +333,26 @@ pub struct StatusView {
     pub mempool: MempoolStats,
     /// Why the node halted, if it did.
     pub halted: Option<String>,
+    /// The history this node holds.
+    #[serde(default)]
+    pub history: HistoryView,
+}
+
+/// Which blocks a node holds: every one since genesis (the regulator
+/// always), or the recent ones only (a node that prunes, or that joined
+/// from a snapshot).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryView {
+    /// Every block since genesis, and it keeps them.
+    pub complete: bool,
+    /// The lowest height whose block it holds.
+    pub oldest_block: u64,
+    /// `[storage] keep_blocks`, if it prunes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_blocks: Option<u64>,
+    /// The height it joined at from a snapshot, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_at: Option<u64>,
 }
 
 impl StatusView {

@@ -26,6 +26,7 @@ pub fn node_configs() -> Vec<Vec<u8>> {
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
         audit: None,
+        storage: None,
     };
     let regulator = ConfigFile {
         role: Role::Regulator,
@@ -33,6 +34,7 @@ pub fn node_configs() -> Vec<Vec<u8>> {
             listen: "127.0.0.1:9100".into(),
         }),
         audit: Some(Default::default()),
+        storage: None,
         ..validator.clone()
     };
     [validator, regulator]
