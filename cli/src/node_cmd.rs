@@ -287,19 +287,34 @@ pub fn join(args: JoinArgs) -> Result<()> {
         .context("starting the async runtime")?;
     let report = runtime.block_on(async {
         let client = hutong_node::client::Client::new(&args.trust_rpc)?;
-        let status = client
-            .status()
-            .await
-            .with_context(|| format!("asking the trusted node at {}", args.trust_rpc))?;
+        let asking = || format!("asking the trusted node at {}", args.trust_rpc);
         let hash = |what: &str, hex: &str| {
             hutong_runtime::Hash::from_hex(hex.trim_start_matches("0x"))
                 .map_err(|e| anyhow::anyhow!("the trusted node's {what} {hex:?}: {e}"))
+        };
+        // Its last executed block, and where its epoch started (read
+        // before and after, so that both are of the same epoch).
+        let (status, epoch_start) = loop {
+            let before = client.parameters().await.with_context(asking)?;
+            let status = client.status().await.with_context(asking)?;
+            let after = client.parameters().await.with_context(asking)?;
+            if before.epoch_start == after.epoch_start {
+                break (status, after.epoch_start);
+            }
+        };
+        let epoch_genesis = match epoch_start.saturating_sub(1) {
+            0 => None,
+            start => {
+                let block = client.block_at(start).await.with_context(asking)?;
+                Some((start, hash("epoch's first block id", &block.id)?))
+            }
         };
         let anchor = hutong_node::join::Anchor {
             height: status.height,
             block_id: hash("block id", &status.block_id)?,
             state_root: hash("state root", &status.state_root)?,
             receipts_root: hash("receipts root", &status.receipts_root)?,
+            epoch_genesis,
         };
         say!(
             "joining at height {} (state root {}), trusted from {}",

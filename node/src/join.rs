@@ -11,11 +11,15 @@
 //! peer is: a chunk that does not prove against the anchor's root is
 //! refused, the peer that served it is charged, and another is asked.
 //!
-//! Limits, for now: the node joins from the genesis validator set's
-//! nodes, so the chain must still be in its first epoch; a regulator
-//! keeps the whole history and syncs from genesis instead; and the blocks
-//! below the anchor are not fetched (the node cannot serve them, nor
-//! their receipts, to anyone).
+//! After a validator-set change, the anchor also names the block the
+//! current epoch started from (its certificates' root), which the node
+//! keeps in place of that block's result.
+//!
+//! Limits, for now: the node dials the genesis members' nodes and those
+//! in its config (`hutong init --peer`), so at least one of them must
+//! still serve; a regulator keeps the whole history and syncs from
+//! genesis instead; and the blocks below the anchor are not fetched (the
+//! node cannot serve them, nor their receipts, to anyone).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -50,6 +54,10 @@ pub struct Anchor {
     pub block_id: hutong_runtime::Hash,
     pub state_root: hutong_runtime::Hash,
     pub receipts_root: hutong_runtime::Hash,
+    /// The height and block id the trusted node's current epoch started
+    /// from, when that is not genesis: the root of that epoch's
+    /// certificates, which the node needs to follow it.
+    pub epoch_genesis: Option<(u64, hutong_runtime::Hash)>,
 }
 
 /// What a join did.
@@ -172,8 +180,8 @@ pub async fn join(
     let _ = network_task.await;
     let (executed, (leaves, chunks, refused)) = outcome?;
 
-    check_restored(&db, chain_id)?;
-    db.finish_restore(executed)?;
+    let epoch_genesis = check_restored(&db, anchor)?;
+    db.finish_restore(executed, epoch_genesis)?;
     db.flush()?;
     Ok(JoinReport {
         height: anchor.height,
@@ -327,19 +335,31 @@ async fn fetch(
     }
 }
 
-/// The restored state is of this chain and readable where the node will
-/// read it first.
-fn check_restored(db: &Db, chain_id: hutong_runtime::ChainId) -> Result<()> {
-    match StateStore::get(db, &StateKey::Consortium)
+/// The restored state's epoch is the one the anchor names the start of.
+/// Returns the epoch's first block (its height and id) unless it is
+/// genesis.
+fn check_restored(
+    db: &Db,
+    anchor: Anchor,
+) -> Result<Option<(u64, hutong_consensus::types::BlockId)>> {
+    let consortium = match StateStore::get(db, &StateKey::Consortium)
         .map_err(|e| anyhow::anyhow!("reading the restored consortium record: {e}"))?
     {
-        Some(StateValue::Consortium(c)) if c.epoch == 0 => Ok(()),
-        Some(StateValue::Consortium(c)) => bail!(
-            "the snapshot is of epoch {} (the validator set changed by vote since genesis): \
-             joining from a snapshot past the first epoch is not supported yet; start the node \
-             with `hutong node` on an empty data folder and it syncs from genesis (chain {chain_id})",
-            c.epoch
-        ),
+        Some(StateValue::Consortium(c)) => c,
         _ => bail!("the restored state has no consortium record"),
+    };
+    if consortium.epoch == 0 {
+        return Ok(None);
+    }
+    let start = consortium.epoch_start.0.saturating_sub(1);
+    match anchor.epoch_genesis {
+        Some((height, id)) if height == start => {
+            Ok(Some((height, hutong_consensus::types::Digest(id.0))))
+        }
+        _ => bail!(
+            "the snapshot's epoch started at height {start}, not where the trusted node said \
+             ({:?}): its epoch changed during the join; run `hutong join` again",
+            anchor.epoch_genesis.map(|(h, _)| h)
+        ),
     }
 }

@@ -30,8 +30,15 @@ pub fn load(db: &Db, chain_id: ChainId) -> Result<Membership> {
         None => bail!("the state has no consortium record (a database from an older version?)"),
     };
     let genesis_height = consortium.epoch_start.0.saturating_sub(1);
+    let joined = db
+        .joined_epoch_genesis()?
+        .filter(|(height, _)| *height == genesis_height);
     let genesis = if consortium.epoch == 0 {
         genesis_block_id(chain_id)
+    } else if let Some((_, id)) = joined {
+        // Joined from a snapshot in this epoch: the block it started from
+        // was named by the trusted node, not executed here.
+        id
     } else {
         db.result_at(genesis_height)?
             .with_context(|| {

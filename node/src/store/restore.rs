@@ -71,9 +71,20 @@ impl Db {
     /// block whose state it is (its root checked by the restore). Synced,
     /// with everything the restore wrote before it. The node then follows
     /// the chain from the block after it.
-    pub fn finish_restore(&self, executed: Executed) -> Result<(), DbError> {
+    pub fn finish_restore(
+        &self,
+        executed: Executed,
+        epoch_genesis: Option<(u64, hutong_consensus::types::BlockId)>,
+    ) -> Result<(), DbError> {
         let height = executed.height;
         let mut batch = WriteBatch::default();
+        if let Some((start, id)) = epoch_genesis {
+            batch.put_cf(
+                self.cf(cf::META),
+                b"joined_epoch_genesis",
+                encode(&(start, id)),
+            );
+        }
         batch.put_cf(self.cf(cf::META), b"executed", encode(&executed));
         batch.put_cf(self.cf(cf::META), b"state_version", encode(&height));
         batch.put_cf(self.cf(cf::META), b"joined_at", encode(&height));
@@ -90,6 +101,15 @@ impl Db {
         self.db.write_opt(batch, &synced())?;
         self.version.store(height, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The first block of the epoch a node joined in from a snapshot
+    /// (height and id), when that epoch did not start at genesis: the
+    /// node did not execute it, and needs its id to follow the epoch.
+    pub fn joined_epoch_genesis(
+        &self,
+    ) -> Result<Option<(u64, hutong_consensus::types::BlockId)>, DbError> {
+        self.get(cf::META, b"joined_epoch_genesis")
     }
 
     /// The height this node's state was restored at from a snapshot, if
@@ -188,7 +208,7 @@ mod tests {
             state_root: root,
             receipts_root: Hash([0; 32]),
         };
-        db.finish_restore(executed).unwrap();
+        db.finish_restore(executed, None).unwrap();
         assert!(!db.is_empty_chain().unwrap());
         assert_eq!(db.joined_at().unwrap(), Some(version));
         assert_eq!(db.executed().unwrap(), Some(executed));
