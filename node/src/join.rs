@@ -109,7 +109,12 @@ pub async fn join(
         );
     }
     if !db.is_empty_chain()? {
-        tracing::info!("resuming a join that stopped half-way");
+        // A restore stopped half-way, possibly at another height than the
+        // trusted node's now: start again rather than mix two versions.
+        bail!(
+            "{} holds a join that stopped half-way: delete it and run `hutong join` again",
+            config.data_dir.display()
+        );
     }
 
     // The genesis set's nodes serve the snapshot.
