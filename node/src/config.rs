@@ -357,6 +357,15 @@ impl NodeConfig {
         self.consensus_section.resolve(ledger, &self.path)
     }
 
+    /// The consortium's genesis file this config names, read and checked.
+    pub fn read_genesis(&self) -> anyhow::Result<hutong_genesis::Genesis> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(&self.genesis)
+            .with_context(|| format!("cannot read genesis {}", self.genesis.display()))?;
+        hutong_genesis::Genesis::from_toml(&text)
+            .with_context(|| format!("{}", self.genesis.display()))
+    }
+
     pub fn path_in(home: &Path) -> PathBuf {
         home.join("config.toml")
     }

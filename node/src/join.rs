@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
-use hutong_genesis::Genesis;
 use hutong_runtime::snapshot::{Restore, SnapshotError};
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::StateStore;
@@ -86,10 +85,7 @@ pub async fn join(
              with `hutong node`, and it syncs from genesis"
         );
     }
-    let text = std::fs::read_to_string(&config.genesis)
-        .with_context(|| format!("cannot read genesis {}", config.genesis.display()))?;
-    let genesis =
-        Genesis::from_toml(&text).with_context(|| format!("{}", config.genesis.display()))?;
+    let genesis = config.read_genesis()?;
     let chain_id = genesis.chain_id();
     let node_key = keyfile::read(&config.node_key)?;
     std::fs::create_dir_all(&config.data_dir)
@@ -197,6 +193,39 @@ pub async fn join(
     })
 }
 
+/// The next connected peer in turn that is not resting; `None` (after a
+/// short wait) when there is none.
+async fn pick(
+    net: &NetHandle,
+    resting: &HashMap<PeerId, Instant>,
+    turn: &mut usize,
+) -> Option<PeerId> {
+    let mut peers: Vec<PeerId> = net
+        .connected_peers()
+        .into_iter()
+        .filter(|p| resting.get(p).is_none_or(|t| t.elapsed() > REST))
+        .collect();
+    peers.sort();
+    if peers.is_empty() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        return None;
+    }
+    *turn = turn.wrapping_add(1);
+    Some(peers[*turn % peers.len()])
+}
+
+/// One sync request to `peer`; `None` when it did not answer in time (or
+/// the network's queue was full).
+async fn ask(net: &NetHandle, peer: PeerId, request: SyncRequest) -> Option<SyncResponse> {
+    let (tx, rx) = oneshot::channel();
+    net.command(NetCommand::Sync {
+        to: peer,
+        request,
+        reply: tx,
+    });
+    rx.await.ok().flatten()
+}
+
 /// The anchor's block, from any peer (checked by its id), stored: its
 /// round and time complete the executed record.
 async fn fetch_block(db: &Db, net: &NetHandle, anchor: Anchor) -> Result<Executed> {
@@ -213,21 +242,10 @@ async fn fetch_block(db: &Db, net: &NetHandle, anchor: Anchor) -> Result<Execute
                 STALL_MAX.as_secs()
             );
         }
-        let mut peers = net.connected_peers();
-        peers.sort();
-        if peers.is_empty() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let Some(peer) = pick(net, &HashMap::new(), &mut turn).await else {
             continue;
-        }
-        turn = turn.wrapping_add(1);
-        let peer = peers[turn % peers.len()];
-        let (tx, rx) = oneshot::channel();
-        net.command(NetCommand::Sync {
-            to: peer,
-            request: SyncRequest::Block(block_id),
-            reply: tx,
-        });
-        match rx.await.ok().flatten() {
+        };
+        match ask(net, peer, SyncRequest::Block(block_id)).await {
             Some(SyncResponse::Block(Some(stored)))
                 if stored.block.id() == block_id && stored.block.height.0 == anchor.height =>
             {
@@ -276,29 +294,15 @@ async fn fetch(
                 STALL_MAX.as_secs()
             );
         }
-        let mut peers: Vec<PeerId> = net
-            .connected_peers()
-            .into_iter()
-            .filter(|p| resting.get(p).is_none_or(|t| t.elapsed() > REST))
-            .collect();
-        peers.sort();
-        if peers.is_empty() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+        let Some(peer) = pick(net, &resting, &mut turn).await else {
             continue;
-        }
-        turn = turn.wrapping_add(1);
-        let peer = peers[turn % peers.len()];
+        };
         let after = restore.resume_after();
-        let (tx, rx) = oneshot::channel();
-        net.command(NetCommand::Sync {
-            to: peer,
-            request: SyncRequest::Snapshot {
-                version: anchor.height,
-                after,
-            },
-            reply: tx,
-        });
-        match rx.await.ok().flatten() {
+        let request = SyncRequest::Snapshot {
+            version: anchor.height,
+            after,
+        };
+        match ask(net, peer, request).await {
             Some(SyncResponse::Snapshot(Some(chunk))) => {
                 chunks += 1;
                 let count = chunk.entries.len() as u64;

@@ -108,10 +108,7 @@ pub fn init_state(db: &Db, genesis: &Genesis) -> Result<Executed> {
 /// new), for offline work on it: `hutong recover`. Fails if the node runs
 /// (RocksDB locks the database).
 pub fn open_offline(config: &NodeConfig) -> Result<(Db, hutong_runtime::ChainId, Executed)> {
-    let text = std::fs::read_to_string(&config.genesis)
-        .with_context(|| format!("cannot read genesis {}", config.genesis.display()))?;
-    let genesis =
-        Genesis::from_toml(&text).with_context(|| format!("{}", config.genesis.display()))?;
+    let genesis = config.read_genesis()?;
     let chain_id = genesis.chain_id();
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
@@ -156,10 +153,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
     ready: Option<tokio::sync::oneshot::Sender<Endpoints>>,
 ) -> Result<()> {
-    let text = std::fs::read_to_string(&config.genesis)
-        .with_context(|| format!("cannot read genesis {}", config.genesis.display()))?;
-    let genesis =
-        Genesis::from_toml(&text).with_context(|| format!("{}", config.genesis.display()))?;
+    let genesis = config.read_genesis()?;
     let chain_id = genesis.chain_id();
     let node_key = keyfile::read(&config.node_key)?;
     let public = node_key.public();

@@ -46,19 +46,7 @@ fn the_compose_file_runs_a_consortium_that_commits() {
     let layout: Vec<String> = layout.iter().map(local).collect();
     let args: Vec<&str> = layout.iter().map(String::as_str).collect();
     let text = hutong(&args);
-    let mut nodes: Vec<Node> = text
-        .lines()
-        .filter_map(|l| {
-            let parts: Vec<&str> = l.split_whitespace().collect();
-            (parts.len() == 3 && parts[2].starts_with("http")).then(|| Node {
-                name: parts[0].to_string(),
-                home: PathBuf::from(parts[1]),
-                rpc: parts[2].to_string(),
-                child: None,
-                netns: None,
-            })
-        })
-        .collect();
+    let mut nodes = laid_out(&text);
 
     // One service per laid-out node, each running `node --home` on it.
     let services: Vec<&(String, Vec<String>)> =

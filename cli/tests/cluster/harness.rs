@@ -69,19 +69,7 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr)
         );
         let text = String::from_utf8(out.stdout).unwrap();
-        let nodes = text
-            .lines()
-            .filter_map(|l| {
-                let parts: Vec<&str> = l.split_whitespace().collect();
-                (parts.len() == 3 && parts[2].starts_with("http")).then(|| Node {
-                    name: parts[0].to_string(),
-                    home: PathBuf::from(parts[1]),
-                    rpc: parts[2].to_string(),
-                    child: None,
-                    netns: None,
-                })
-            })
-            .collect::<Vec<_>>();
+        let nodes = laid_out(&text);
         assert_eq!(nodes.len(), 5, "4 validators and a regulator: {text}");
         Cluster {
             keys: dir.path().join("net/keys"),
@@ -356,6 +344,22 @@ pub(crate) fn approve(cluster: &Cluster, i: usize, key: &str, id: u64) {
         i,
         &["vote", "--key", key, "--wait", &id, "approve"],
     );
+}
+
+/// The nodes `hutong testnet --create-only` lists (name, home, RPC).
+pub(crate) fn laid_out(text: &str) -> Vec<Node> {
+    text.lines()
+        .filter_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            (parts.len() == 3 && parts[2].starts_with("http")).then(|| Node {
+                name: parts[0].to_string(),
+                home: PathBuf::from(parts[1]),
+                rpc: parts[2].to_string(),
+                child: None,
+                netns: None,
+            })
+        })
+        .collect()
 }
 
 /// Runs the `hutong` binary expecting failure; returns stderr.
