@@ -15,6 +15,11 @@
 //! - Replay: a fresh database from the same genesis executes every block,
 //!   checking every signature (in parallel, as the node does) and writing
 //!   each block's state synced, as a node syncing from genesis does.
+//!
+//! Both databases keep the tree of only the last `--keep-states` heights
+//! (`[storage] keep_states`; 0 keeps every version), pruned every
+//! `--keep-states` blocks in line; the replay's figure includes that
+//! work, and the time it took is printed apart.
 //! - Snapshot: a fresh database restores the tree from chunks read from
 //!   the source (each chunk encoded and decoded as on the wire, each
 //!   proof checked), rebuilds the transfer-id index, and records the
@@ -50,6 +55,7 @@ struct Args {
     transfers: usize,
     block: usize,
     seed: u64,
+    keep_states: u64,
 }
 
 fn args() -> Args {
@@ -58,6 +64,7 @@ fn args() -> Args {
         transfers: 1_000_000,
         block: 5_000,
         seed: 1,
+        keep_states: 64,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -70,6 +77,7 @@ fn args() -> Args {
             "--transfers" => a.transfers = value as usize,
             "--block" => a.block = value as usize,
             "--seed" => a.seed = value,
+            "--keep-states" => a.keep_states = value,
             other => panic!("unknown flag {other}"),
         }
     }
@@ -245,6 +253,31 @@ fn schedule(transfer_blocks: usize) -> Vec<(u64, u64)> {
     }
 }
 
+/// The bytes of the files under `path`.
+fn disk_bytes(path: &std::path::Path) -> u64 {
+    std::fs::read_dir(path).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.metadata() {
+                Ok(m) if m.is_dir() => disk_bytes(&e.path()),
+                Ok(m) => m.len(),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
+/// A line on stderr every tenth of the blocks, for long runs.
+fn progress(what: &str, height: u64, of: usize, started: Instant) {
+    let step = (of as u64 / 10).max(1);
+    if height.is_multiple_of(step) {
+        eprintln!(
+            "    {what}: block {height} of {of} at {:.0}s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+}
+
 fn main() {
     let a = args();
     println!(
@@ -265,7 +298,27 @@ fn main() {
     );
 
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let open = |name: &str| Db::open(&dir.path().join(name), chain_id).expect("a new database");
+    let open = |name: &str| {
+        let db = Db::open(&dir.path().join(name), chain_id).expect("a new database");
+        if a.keep_states > 0 {
+            db.track_stale_nodes();
+        }
+        db
+    };
+    // Prunes the tree every `keep_states` heights; returns the seconds
+    // it took.
+    let prune = |db: &Db, height: u64| -> f64 {
+        if a.keep_states == 0 || !height.is_multiple_of(a.keep_states) {
+            return 0.0;
+        }
+        let started = Instant::now();
+        while db
+            .prune_states_below(height.saturating_sub(a.keep_states))
+            .expect("pruned")
+            > 0
+        {}
+        started.elapsed().as_secs_f64()
+    };
     let write_genesis = |db: &mut Db| {
         let update = prepare_commit(&*db, 0, genesis(&keys)).expect("genesis commits");
         db.apply(update).expect("written");
@@ -292,6 +345,8 @@ fn main() {
             block,
             Some(&pre),
         );
+        prune(&source, height);
+        progress("source", height, plan.len(), started);
     }
     let version = plan.last().expect("a block").0;
     println!(
@@ -304,6 +359,7 @@ fn main() {
     let mut replayed = open("replay");
     write_genesis(&mut replayed);
     let mut replay_root = Hash([0; 32]);
+    let mut pruning_secs = 0.0;
     for &(height, timestamp) in &plan {
         let block: &[SignedTransaction] = txs.get(height as usize - 1).map_or(&[], |b| b);
         let pre = hutong_host::sigverify::verify_parallel(block, threads);
@@ -314,6 +370,8 @@ fn main() {
             block,
             Some(&pre),
         );
+        pruning_secs += prune(&replayed, height);
+        progress("replay", height, plan.len(), started);
     }
     let replay_secs = started.elapsed().as_secs_f64();
     assert_eq!(replay_root, root, "the replay reaches the source's root");
@@ -359,7 +417,8 @@ fn main() {
     assert_eq!(state_root(&joined, version).expect("a root"), root);
 
     println!(
-        "  replay   {replay_secs:>8.1}s  ({} blocks, {} transfers, {:.0} transfers/s)",
+        "  replay   {replay_secs:>8.1}s  ({} blocks, {} transfers, {:.0} transfers/s; \
+         pruning old states {pruning_secs:.1}s of it)",
         plan.len(),
         a.transfers,
         a.transfers as f64 / replay_secs
@@ -369,9 +428,16 @@ fn main() {
         bytes as f64 / 1e6
     );
     println!(
-        "RESULT accounts={} transfers={} replay_s={replay_secs:.1} snapshot_s={snapshot_secs:.1} ratio={:.1} leaves={leaves} chunks={chunks}",
+        "  disk: source {:.2} GB, replayed {:.2} GB, joined {:.2} GB",
+        disk_bytes(&dir.path().join("source")) as f64 / 1e9,
+        disk_bytes(&dir.path().join("replay")) as f64 / 1e9,
+        disk_bytes(&dir.path().join("joined")) as f64 / 1e9,
+    );
+    println!(
+        "RESULT accounts={} transfers={} keep_states={} replay_s={replay_secs:.1} replay_pruning_s={pruning_secs:.1} snapshot_s={snapshot_secs:.1} ratio={:.1} leaves={leaves} chunks={chunks}",
         a.accounts,
         a.transfers,
+        a.keep_states,
         replay_secs / snapshot_secs
     );
 }

@@ -51,10 +51,19 @@ pub struct StorageSection {
     /// syncs from another, or joins from a snapshot (`hutong join`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_blocks: Option<u64>,
+    /// Keep the whole state tree of only the last this many heights: the
+    /// tree nodes older versions alone referred to are deleted as the
+    /// chain grows (without it the tree keeps every version, and its disk
+    /// grows with every block). Absent: keep every version. Validators and
+    /// observers only. A node joining from this node's snapshot must
+    /// finish before its height falls out of the window (it then asks
+    /// another peer, or starts again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_states: Option<u64>,
 }
 
-/// The fewest blocks a pruning node keeps: the recent blocks its lagging
-/// peers sync from.
+/// The fewest blocks (and states) a pruning node keeps: the recent
+/// blocks its lagging peers sync from.
 pub const KEEP_BLOCKS_MIN: u64 = 16;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -345,6 +354,8 @@ pub struct NodeConfig {
     pub attestation_wait: Option<Duration>,
     /// `[storage] keep_blocks`: `None` keeps every block.
     pub keep_blocks: Option<u64>,
+    /// `[storage] keep_states`: `None` keeps every version of the state.
+    pub keep_states: Option<u64>,
     pub audit: hutong_audit::AlertConfig,
 }
 
@@ -456,19 +467,24 @@ impl NodeConfig {
             ));
         }
         let keep_blocks = file.storage.as_ref().and_then(|s| s.keep_blocks);
-        if let Some(keep) = keep_blocks {
+        let keep_states = file.storage.as_ref().and_then(|s| s.keep_states);
+        for (field, keep) in [
+            ("storage.keep_blocks", keep_blocks),
+            ("storage.keep_states", keep_states),
+        ] {
+            let Some(keep) = keep else { continue };
             if file.role == Role::Regulator {
                 return Err(invalid(
-                    "storage.keep_blocks",
+                    field,
                     &keep.to_string(),
-                    "a regulator keeps every block (its audit history must be complete); remove \
-                     the setting"
+                    "a regulator keeps every block and state (its audit history and proofs must \
+                     be complete); remove the setting"
                         .into(),
                 ));
             }
             if keep < KEEP_BLOCKS_MIN {
                 return Err(invalid(
-                    "storage.keep_blocks",
+                    field,
                     &keep.to_string(),
                     format!("must be at least {KEEP_BLOCKS_MIN}"),
                 ));
@@ -510,6 +526,7 @@ impl NodeConfig {
             attestation_wait: (m.attestation_wait_ms > 0)
                 .then(|| Duration::from_millis(m.attestation_wait_ms)),
             keep_blocks,
+            keep_states,
         })
     }
 }

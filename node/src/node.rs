@@ -47,12 +47,15 @@ pub struct Endpoints {
     pub peer_id: PeerId,
 }
 
-/// `[storage] keep_blocks`: deletes the blocks older than the last `keep`
-/// as the chain grows (a pass a second at most, off the async threads).
+/// `[storage] keep_blocks` and `keep_states`: deletes the blocks older
+/// than the last `keep_blocks`, and the tree nodes only the states older
+/// than the last `keep_states` refer to, as the chain grows (a pass a
+/// second at most, off the async threads).
 async fn prune(
     db: Db,
     executed: watch::Receiver<Executed>,
-    keep: u64,
+    keep_blocks: Option<u64>,
+    keep_states: Option<u64>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -62,17 +65,24 @@ async fn prune(
             _ = &mut shutdown => return,
             _ = tick.tick() => {}
         }
-        let below = executed
-            .borrow()
-            .height
-            .saturating_add(1)
-            .saturating_sub(keep);
+        let next = executed.borrow().height.saturating_add(1);
         let db = db.clone();
-        match tokio::task::spawn_blocking(move || db.prune_blocks_below(below)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(pruned)) => tracing::debug!(pruned, below, "pruned old blocks"),
-            Ok(Err(e)) => tracing::error!("pruning old blocks: {e}"),
-            Err(e) => tracing::error!("pruning old blocks: {e}"),
+        let pass = move || -> Result<(u64, usize), crate::store::DbError> {
+            let blocks = match keep_blocks {
+                Some(keep) => db.prune_blocks_below(next.saturating_sub(keep))?,
+                None => 0,
+            };
+            let nodes = match keep_states {
+                Some(keep) => db.prune_states_below(next.saturating_sub(keep))?,
+                None => 0,
+            };
+            Ok((blocks, nodes))
+        };
+        match tokio::task::spawn_blocking(pass).await {
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((blocks, nodes))) => tracing::debug!(blocks, nodes, next, "pruned"),
+            Ok(Err(e)) => tracing::error!("pruning: {e}"),
+            Err(e) => tracing::error!("pruning: {e}"),
         }
     }
 }
@@ -162,6 +172,9 @@ pub async fn run(
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     let db = open_db_watched(&config.data_dir.join("db"), chain_id)
         .with_context(|| format!("opening the database in {}", config.data_dir.display()))?;
+    if config.keep_states.is_some() {
+        db.track_stale_nodes();
+    }
     let executed = init_state(&db, &genesis)?;
     if db.latest_version() != Some(executed.height) {
         bail!(
@@ -305,6 +318,7 @@ pub async fn run(
         counters: Arc::default(),
         halt: halt.clone(),
         keep_blocks: config.keep_blocks,
+        keep_states: config.keep_states,
     };
 
     let (consensus_tx, consensus_rx) = mpsc::channel(4_096);
@@ -366,13 +380,14 @@ pub async fn run(
             Ok(())
         }
     });
-    if let Some(keep) = config.keep_blocks {
+    if config.keep_blocks.is_some() || config.keep_states.is_some() {
+        let (keep_blocks, keep_states) = (config.keep_blocks, config.keep_states);
         tasks.spawn({
             let stop = stopped(stop_rx.clone());
             let db = db.clone();
             let executed = executed_rx.clone();
             async move {
-                prune(db, executed, keep, stop).await;
+                prune(db, executed, keep_blocks, keep_states, stop).await;
                 Ok(())
             }
         });

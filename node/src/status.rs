@@ -63,4 +63,6 @@ pub struct NodeStatus {
     pub halt: Halt,
     /// `[storage] keep_blocks`.
     pub keep_blocks: Option<u64>,
+    /// `[storage] keep_states`.
+    pub keep_states: Option<u64>,
 }

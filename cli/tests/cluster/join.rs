@@ -139,26 +139,26 @@ fn a_wiped_validator_joins_from_a_snapshot_and_follows() {
 }
 
 /// Sets `[storage] keep_blocks` in one node's config (`None` removes it).
-fn keep_blocks(home: &Path, keep: Option<i64>) {
+/// Sets a node's `[storage]` section to `fields` (none: no section).
+fn storage(home: &Path, fields: &[(&str, i64)]) {
     let path = home.join("config.toml");
     let mut doc: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    match keep {
-        Some(k) => {
-            let mut storage = toml::Table::new();
-            storage.insert("keep_blocks".into(), toml::Value::Integer(k));
-            doc.insert("storage".into(), toml::Value::Table(storage));
-        }
-        None => {
-            doc.remove("storage");
-        }
+    doc.remove("storage");
+    if !fields.is_empty() {
+        let storage: toml::Table = fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), toml::Value::Integer(*v)))
+            .collect();
+        doc.insert("storage".into(), toml::Value::Table(storage));
     }
     std::fs::write(&path, toml::to_string(&doc).unwrap()).unwrap();
 }
 
-/// A validator that keeps only its last blocks deletes the older ones
-/// (blocks, transaction index, receipts) as the chain grows, and its
-/// status says so; it keeps executing and agreeing. The regulator may not
-/// prune, and its status says it holds the whole history.
+/// A validator that keeps only its last blocks and states deletes the
+/// older blocks (blocks, transaction index, receipts) and the tree nodes
+/// only older states use as the chain grows, and its status says so; it
+/// keeps executing and agreeing. The regulator may not prune, and its
+/// status says it holds the whole history.
 #[test]
 fn a_pruning_validator_keeps_its_last_blocks_and_the_regulator_keeps_all() {
     let _one = exclusive();
@@ -174,22 +174,27 @@ fn a_pruning_validator_keeps_its_last_blocks_and_the_regulator_keeps_all() {
         .position(|n| n.name == "regulator")
         .unwrap();
     let pruning = 1;
-    keep_blocks(&cluster.nodes[regulator].home, Some(32));
-    let err = hutong_fails(&[
-        "node",
-        "--home",
-        cluster.nodes[regulator].home.to_str().unwrap(),
-    ]);
-    assert!(err.contains("a regulator keeps every block"), "{err}");
-    keep_blocks(&cluster.nodes[regulator].home, None);
-    keep_blocks(&cluster.nodes[pruning].home, Some(8));
-    let err = hutong_fails(&[
-        "node",
-        "--home",
-        cluster.nodes[pruning].home.to_str().unwrap(),
-    ]);
-    assert!(err.contains("must be at least 16"), "{err}");
-    keep_blocks(&cluster.nodes[pruning].home, Some(32));
+    let fails =
+        |i: usize| hutong_fails(&["node", "--home", cluster.nodes[i].home.to_str().unwrap()]);
+    for field in ["keep_blocks", "keep_states"] {
+        storage(&cluster.nodes[regulator].home, &[(field, 32)]);
+        let err = fails(regulator);
+        assert!(
+            err.contains("a regulator keeps every block and state") && err.contains(field),
+            "{err}"
+        );
+        storage(&cluster.nodes[pruning].home, &[(field, 8)]);
+        let err = fails(pruning);
+        assert!(
+            err.contains("must be at least 16") && err.contains(field),
+            "{err}"
+        );
+    }
+    storage(&cluster.nodes[regulator].home, &[]);
+    storage(
+        &cluster.nodes[pruning].home,
+        &[("keep_blocks", 32), ("keep_states", 32)],
+    );
 
     for i in 0..cluster.nodes.len() {
         cluster.start(i);
@@ -210,7 +215,9 @@ fn a_pruning_validator_keeps_its_last_blocks_and_the_regulator_keeps_all() {
         let started = Instant::now();
         let history = loop {
             let status = cluster.client(pruning).status().await.unwrap();
-            if status.history.oldest_block > early_height + 8 {
+            if status.history.oldest_block > early_height + 8
+                && status.history.oldest_state > early_height + 8
+            {
                 break status.history;
             }
             assert!(
@@ -223,6 +230,7 @@ fn a_pruning_validator_keeps_its_last_blocks_and_the_regulator_keeps_all() {
         };
         assert!(!history.complete);
         assert_eq!(history.keep_blocks, Some(32));
+        assert_eq!(history.keep_states, Some(32));
         // The early block, its receipt and its transaction's index are
         // gone from the pruning node, not from the others.
         assert!(cluster
@@ -236,7 +244,10 @@ fn a_pruning_validator_keeps_its_last_blocks_and_the_regulator_keeps_all() {
         ));
         assert!(cluster.client(0).block_at(early_height).await.is_ok());
         let reg = cluster.client(regulator).status().await.unwrap().history;
-        assert!(reg.complete && reg.oldest_block == 1, "{reg:?}");
+        assert!(
+            reg.complete && reg.oldest_block == 1 && reg.oldest_state == 0,
+            "{reg:?}"
+        );
         // It still executes and agrees.
         let late = wallets.transfer(1, 2, 10);
         let late = cluster.client(pruning).submit(&late).await.unwrap();

@@ -445,9 +445,14 @@ fn history(ctx: &RpcContext) -> hutong_wire::rpc::HistoryView {
     let joined_at = db.joined_at().ok().flatten();
     let keep_blocks = ctx.status.keep_blocks;
     hutong_wire::rpc::HistoryView {
-        complete: oldest_block <= 1 && keep_blocks.is_none() && joined_at.is_none(),
+        complete: oldest_block <= 1
+            && keep_blocks.is_none()
+            && ctx.status.keep_states.is_none()
+            && joined_at.is_none(),
         oldest_block,
         keep_blocks,
+        keep_states: ctx.status.keep_states,
+        oldest_state: db.oldest_state().unwrap_or(0),
         joined_at,
     }
 }

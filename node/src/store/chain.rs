@@ -369,7 +369,8 @@ impl hutong_host::sync::ChainRead for Db {
         Db::recovery_at(self, height)
     }
 
-    /// Any executed height's tree: the node keeps every version of it.
+    /// Any executed height's tree this node still holds whole (every
+    /// version, unless it prunes old states: `[storage] keep_states`).
     fn snapshot_chunk(
         &self,
         version: u64,
@@ -377,14 +378,22 @@ impl hutong_host::sync::ChainRead for Db {
     ) -> Result<Option<hutong_runtime::snapshot::Chunk>, DbError> {
         use hutong_runtime::snapshot::{read_chunk, CHUNK_BYTES_MAX, CHUNK_ENTRIES_MAX};
         use hutong_runtime::StateStore;
-        if self.latest_version().is_none_or(|latest| version > latest) {
+        let held = |db: &Db| -> Result<bool, DbError> {
+            Ok(version >= db.oldest_state()?
+                && db.latest_version().is_some_and(|latest| version <= latest))
+        };
+        if !held(self)? {
             return Ok(None);
         }
-        read_chunk(self, version, after, CHUNK_ENTRIES_MAX, CHUNK_BYTES_MAX).map_err(|e| {
-            DbError::Corrupt {
-                what: format!("the state tree at version {version}"),
-                reason: e.to_string(),
-            }
+        let read = read_chunk(self, version, after, CHUNK_ENTRIES_MAX, CHUNK_BYTES_MAX);
+        // The version may have been pruned while it was read: what was read
+        // may be cut, so it is not served.
+        if !held(self)? {
+            return Ok(None);
+        }
+        read.map_err(|e| DbError::Corrupt {
+            what: format!("the state tree at version {version}"),
+            reason: e.to_string(),
         })
     }
 }

@@ -12,6 +12,7 @@ use jmt::Version;
 use rocksdb::WriteBatch;
 
 use super::chain::replays_used_sequence;
+use super::prune::stale_key;
 use super::state::tree_value_key;
 use super::{cf, encode, synced, BlockWrite, Db, DbError, Executed, TxLocation, NO_VERSION};
 
@@ -161,6 +162,13 @@ impl Db {
             .collect();
         self.put_sorted(batch, cf::STATE, &mut values);
         self.put_nodes(batch, &update.tree.node_batch);
+        if self.track_stale.load(Ordering::Relaxed) {
+            // In key order: the set is ordered by version, then node key.
+            let stale = self.cf(cf::STALE_NODES);
+            for index in &update.tree.stale_node_index_batch {
+                batch.put_cf(stale, stale_key(index), []);
+            }
+        }
         batch.put_cf(self.cf(cf::META), b"state_version", encode(&update.version));
         Ok(())
     }

@@ -81,6 +81,10 @@ pub(crate) mod cf {
     /// can never commit once their height is committed); a restart reads
     /// the rest without scanning the whole chain.
     pub const PENDING: &str = "pending";
+    /// Version (big-endian) ‖ tree node key (borsh) → nothing: the tree
+    /// nodes that version replaced, recorded only on a node that prunes
+    /// old states (`[storage] keep_states`, [`super::Db::track_stale_nodes`]).
+    pub const STALE_NODES: &str = "stale_nodes";
 }
 
 /// A column family and whether its blocks are compressed (keys and values
@@ -94,7 +98,7 @@ pub struct Column {
 
 /// The chain's column families (other modules add their own: see
 /// [`Db::open_with_columns`]).
-const CHAIN_COLUMNS: [Column; 12] = [
+const CHAIN_COLUMNS: [Column; 13] = [
     Column {
         name: cf::META,
         compress: true,
@@ -141,6 +145,10 @@ const CHAIN_COLUMNS: [Column; 12] = [
     },
     Column {
         name: cf::PENDING,
+        compress: false,
+    },
+    Column {
+        name: cf::STALE_NODES,
         compress: false,
     },
 ];
@@ -232,6 +240,9 @@ pub struct Db {
     cache: rocksdb::Cache,
     /// Decoded latest values of hot state keys (see [`StateCache`]).
     state_cache: Arc<StateCache>,
+    /// Whether each commit records the tree nodes it replaced, for
+    /// [`Db::prune_states_below`].
+    track_stale: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What RocksDB holds in memory, in bytes (see [`Db::memory`]).
@@ -363,6 +374,7 @@ impl Db {
             recent_nodes: Arc::default(),
             cache,
             state_cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
+            track_stale: Arc::default(),
         };
         match db.get_raw(cf::META, b"chain_id")? {
             Some(found) if found != chain_id.0 => {

@@ -350,6 +350,13 @@ pub struct HistoryView {
     /// `[storage] keep_blocks`, if it prunes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_blocks: Option<u64>,
+    /// `[storage] keep_states`, if it prunes old versions of the state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_states: Option<u64>,
+    /// The lowest height whose whole state it holds (the snapshots it
+    /// can serve start there).
+    #[serde(default)]
+    pub oldest_state: u64,
     /// The height it joined at from a snapshot, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub joined_at: Option<u64>,
