@@ -95,7 +95,9 @@ impl fmt::Debug for SignatureBytes {
 pub mod tag {
     pub const BLOCK: &[u8] = b"hutong/consensus/block/v1";
     pub const VOTE: &[u8] = b"hutong/consensus/vote/v1";
-    pub const TIMEOUT: &[u8] = b"hutong/consensus/timeout/v1";
+    /// v2: the epoch's genesis block is signed too (v1 signed the epoch
+    /// and rounds only, which two chains share).
+    pub const TIMEOUT: &[u8] = b"hutong/consensus/timeout/v2";
 }
 
 /// What a vote certifies: a block, with what the two-chain commit rule
@@ -166,7 +168,11 @@ impl QuorumCert {
 }
 
 /// A validator's statement that round `round` timed out, with the round of
-/// the highest quorum certificate it holds.
+/// the highest quorum certificate it holds. Signed with the block the
+/// epoch started from ([`TimeoutData::signing_message`]), so that a
+/// timeout signed with a node key in one chain (or one recovery of a
+/// chain) is no timeout in another: votes are bound the same way through
+/// the block ids they name, and nothing in these three numbers is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct TimeoutData {
     pub epoch: Epoch,
@@ -175,11 +181,12 @@ pub struct TimeoutData {
 }
 
 impl TimeoutData {
-    pub fn signing_message(&self) -> Digest {
-        Digest::tagged(
-            tag::TIMEOUT,
-            &borsh::to_vec(self).expect("borsh into a Vec cannot fail"),
-        )
+    /// The bytes a validator signs to time out: this data and the id of
+    /// the epoch's genesis block ([`crate::validators::ValidatorSet::genesis`]).
+    pub fn signing_message(&self, epoch_genesis: &BlockId) -> Digest {
+        let mut bytes = borsh::to_vec(self).expect("borsh into a Vec cannot fail");
+        bytes.extend_from_slice(&epoch_genesis.0);
+        Digest::tagged(tag::TIMEOUT, &bytes)
     }
 }
 

@@ -221,7 +221,7 @@ impl ValidatorSet {
                     round: tc.round,
                     high_qc_round: *high_qc_round,
                 }
-                .signing_message()
+                .signing_message(&self.genesis)
             })
             .collect();
         self.verify_signers(

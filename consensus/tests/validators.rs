@@ -160,7 +160,7 @@ fn timeout_certificates_are_checked() {
                     round: Round(round),
                     high_qc_round: Round(*r),
                 }
-                .signing_message();
+                .signing_message(&s.genesis());
                 SignatureBytes(k[usize::from(*i)].sign(&m.0).to_bytes())
             })
             .collect(),
@@ -182,5 +182,14 @@ fn timeout_certificates_are_checked() {
     assert!(matches!(
         s.verify_tc(&make(5, &[(0, 4), (3, 4)]), &Ed25519),
         Err(CertError::TooFewSigners { .. })
+    ));
+    // The same keys, epoch and rounds in another chain (an epoch that
+    // started from another block): the timeouts are signed with the
+    // epoch's genesis block, so they are no timeouts there.
+    let public = k.iter().map(|k| k.verifying_key().to_bytes()).collect();
+    let other = ValidatorSet::new(Epoch(3), public, Digest([10; 32])).unwrap();
+    assert!(matches!(
+        other.verify_tc(&good, &Ed25519),
+        Err(CertError::BadSignature { .. })
     ));
 }

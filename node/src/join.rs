@@ -11,6 +11,21 @@
 //! peer is: a chunk that does not prove against the anchor's root is
 //! refused, the peer that served it is charged, and another is asked.
 //!
+//! The anchor is then checked by the validators' quorum, after the fact:
+//! the joined node records the anchor as its result at the join height,
+//! and every committed block claims the result of an executed height,
+//! which a quorum checked before voting. The executor checks each claim
+//! at or above the join height against its own results (only claims
+//! below it are skipped), so a node given a false anchor (whose chunks
+//! some peer must also have forged to match) stops with "diverged" at the
+//! first committed block whose claim reaches the join height, a block or
+//! two after it starts, rather than following a state no quorum certified.
+//! Checking the anchor before restoring, against a certificate of the
+//! current validator set reached from genesis through every set change,
+//! is not built: after a change it needs each boundary's membership
+//! proved against its certified root, which only a node keeping every
+//! state (the regulator) can serve.
+//!
 //! After a validator-set change, the anchor also names the block the
 //! current epoch started from (its certificates' root), which the node
 //! keeps in place of that block's result.

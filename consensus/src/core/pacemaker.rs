@@ -72,7 +72,9 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             {
                 self.persist_safety(next);
                 let timeout = Timeout {
-                    signature: self.signer.sign(&data.signing_message()),
+                    signature: self
+                        .signer
+                        .sign(&data.signing_message(&self.validators.genesis())),
                     data,
                     high_qc: self.high_qc.clone(),
                     high_tc: self.high_tc.clone(),
@@ -112,10 +114,11 @@ impl<S: Signer, V: Verifier> Consensus<S, V> {
             .validators
             .key(timeout.voter)
             .ok_or(DropReason::NotMember)?;
-        if !self
-            .verifier
-            .verify(key, &data.signing_message(), &timeout.signature)
-        {
+        if !self.verifier.verify(
+            key,
+            &data.signing_message(&self.validators.genesis()),
+            &timeout.signature,
+        ) {
             return Err(DropReason::BadSignature);
         }
         self.verify_qc(&timeout.high_qc)?;

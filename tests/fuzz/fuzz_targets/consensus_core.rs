@@ -185,7 +185,7 @@ fn byzantine(sim: &mut Sim, op: Byz) -> Result<(), String> {
                 high_qc_round: lie.map_or(high_qc.round(), |l| Round(u64::from(l))),
             };
             let t = Timeout {
-                signature: signer.sign(&data.signing_message()),
+                signature: signer.sign(&data.signing_message(&sim.epoch_genesis())),
                 data,
                 high_qc,
                 high_tc,

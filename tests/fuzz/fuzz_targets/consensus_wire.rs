@@ -77,7 +77,7 @@ fn check_vote(set: &ValidatorSet, v: &Vote) {
 }
 
 fn check_timeout(set: &ValidatorSet, t: &Timeout) {
-    let _ = t.data.signing_message();
+    let _ = t.data.signing_message(&set.genesis());
     check_qc(set, &t.high_qc);
     if let Some(tc) = &t.high_tc {
         check_tc(set, tc);

@@ -56,6 +56,7 @@ impl Sim {
                 let mut out = vec![(to, self.forge(&signer, envelope))];
                 // And a flood of far-future timeouts.
                 let high_qc = self.nodes[node].host.core().high_qc().clone();
+                let epoch_genesis = self.nodes[node].host.core().validators().genesis();
                 for k in 0..3u64 {
                     let data = TimeoutData {
                         epoch: Epoch(1),
@@ -63,7 +64,7 @@ impl Sim {
                         high_qc_round: high_qc.round(),
                     };
                     let t = Timeout {
-                        signature: signer.sign(&data.signing_message()),
+                        signature: signer.sign(&data.signing_message(&epoch_genesis)),
                         data,
                         high_qc: high_qc.clone(),
                         high_tc: None,

@@ -195,6 +195,12 @@ impl Sim {
         self.flush(to)
     }
 
+    /// The block the first node's current epoch started from: what a
+    /// timeout of that epoch signs with its data.
+    pub fn epoch_genesis(&self) -> BlockId {
+        self.nodes[0].host.core().validators().genesis()
+    }
+
     /// The Byzantine validator's signer (the script's key).
     pub fn signer(&self, v: usize) -> SimSigner {
         self.signers[v % self.signers.len()].clone()

@@ -266,7 +266,7 @@ pub fn chain() -> Chain {
             round: Round(3),
             high_qc_round: high_qc.round(),
         }
-        .signing_message();
+        .signing_message(&set.genesis());
         sim::sign_with(&sim::secret(usize::from(v)), &message)
     };
     let timeout = Timeout {
