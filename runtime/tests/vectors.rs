@@ -1,0 +1,378 @@
+//! The published golden vectors (`sdk/vectors/transactions.json`): every
+//! case's transaction is built from the file's own fields (the JSON form
+//! that `sdk/SPEC.md` describes), then its encoding, transaction id,
+//! signatures, signed encoding and sender address must be the file's. A
+//! wallet in another language checks itself against the same file, so the
+//! specification and this code cannot drift apart.
+//!
+//! `HUTONG_VECTORS_OUT=$PWD/sdk/vectors/transactions.json cargo test -p
+//! hutong-runtime --test vectors` rewrites the file from the cases below:
+//! only for a new case. A changed output of an old case is a changed
+//! wire format, which needs a new domain tag, not a new vector.
+
+use hutong_runtime::crypto::PublicKey;
+use hutong_runtime::tx::{Expiry, FreezeReason, Payout};
+use hutong_runtime::{
+    Address, Amount, AssetCode, ChainId, Hash, Height, Keypair, Nonce, SignedTransaction, Tier,
+    TimestampMs, Transaction, TransferId, TxKind,
+};
+use serde_json::{json, Value};
+
+const FILE: &str = include_str!("../../sdk/vectors/transactions.json");
+
+fn key(byte: u8) -> Keypair {
+    Keypair::from_secret_bytes(&[byte; 32])
+}
+
+/// The cases: (name, what it shows, sender's secret byte, co-signer's
+/// secret byte, transaction).
+fn cases() -> Vec<(&'static str, &'static str, u8, Option<u8>, Transaction)> {
+    let chain_id = ChainId([0xab; 32]);
+    let cny = AssetCode::new("CNY").unwrap();
+    let base = |sender: u8, kind: TxKind| Transaction {
+        chain_id,
+        sender: key(sender).public(),
+        sequence: Nonce(7),
+        expiry: Expiry::Height(Height(1_000)),
+        kind,
+        cosigner: None,
+        memo: Vec::new(),
+    };
+    vec![
+        (
+            "transfer",
+            "a customer pays another, with a memo, valid up to height 1000",
+            1,
+            None,
+            Transaction {
+                memo: b"invoice 42".to_vec(),
+                ..base(
+                    1,
+                    TxKind::Transfer {
+                        to: Address([0x22; 20]),
+                        asset: cny,
+                        amount: Amount(123_456),
+                        transfer_id: TransferId(0x0102_0304_0506_0708_090a_0b0c_0d0e_0f10),
+                    },
+                )
+            },
+        ),
+        (
+            "transfer_step_up",
+            "a large transfer co-signed by the sender's institution (step-up), valid until a block time",
+            3,
+            Some(9),
+            Transaction {
+                sequence: Nonce(0),
+                expiry: Expiry::Time(TimestampMs(1_767_225_600_000)),
+                cosigner: Some(key(9).public()),
+                ..base(
+                    3,
+                    TxKind::Transfer {
+                        to: Address::of(&key(4).public()),
+                        asset: cny,
+                        amount: Amount(500_000_000),
+                        transfer_id: TransferId(u128::MAX),
+                    },
+                )
+            },
+        ),
+        (
+            "batch_transfer",
+            "an institution pays two recipients, all or nothing",
+            9,
+            None,
+            base(
+                9,
+                TxKind::BatchTransfer {
+                    asset: AssetCode::new("HKD").unwrap(),
+                    payouts: vec![
+                        Payout {
+                            to: Address([1; 20]),
+                            amount: Amount(1),
+                        },
+                        Payout {
+                            to: Address([2; 20]),
+                            amount: Amount(u128::MAX),
+                        },
+                    ],
+                    transfer_id: TransferId(9),
+                },
+            ),
+        ),
+        (
+            "open_account",
+            "an institution opens a tier-2 account for a customer's key",
+            9,
+            None,
+            base(
+                9,
+                TxKind::OpenAccount {
+                    owner: key(4).public(),
+                    tier: Tier(2),
+                    identity_commitment: Hash([0x5a; 32]),
+                },
+            ),
+        ),
+        (
+            "freeze",
+            "a regulator freezes an account on a legal order",
+            11,
+            None,
+            base(
+                11,
+                TxKind::Freeze {
+                    account: Address::of(&key(4).public()),
+                    reason: FreezeReason::LegalOrder,
+                },
+            ),
+        ),
+    ]
+}
+
+fn hex_of<T: borsh::BorshSerialize>(value: &T) -> String {
+    hex::encode(borsh::to_vec(value).unwrap())
+}
+
+/// The JSON form of a transaction (`sdk/SPEC.md`, "Vectors").
+fn to_json(tx: &Transaction) -> Value {
+    let expiry = match tx.expiry {
+        Expiry::Height(h) => json!({ "height": h.0 }),
+        Expiry::Time(t) => json!({ "time_ms": t.0 }),
+    };
+    let kind = match &tx.kind {
+        TxKind::Transfer {
+            to,
+            asset,
+            amount,
+            transfer_id,
+        } => json!({ "transfer": {
+            "to": to.to_string(),
+            "asset": asset.as_str(),
+            "amount": amount.0.to_string(),
+            "transfer_id": transfer_id.to_string(),
+        }}),
+        TxKind::BatchTransfer {
+            asset,
+            payouts,
+            transfer_id,
+        } => json!({ "batch_transfer": {
+            "asset": asset.as_str(),
+            "payouts": payouts.iter().map(|p| json!({
+                "to": p.to.to_string(),
+                "amount": p.amount.0.to_string(),
+            })).collect::<Vec<_>>(),
+            "transfer_id": transfer_id.to_string(),
+        }}),
+        TxKind::OpenAccount {
+            owner,
+            tier,
+            identity_commitment,
+        } => json!({ "open_account": {
+            "owner": owner.to_hex(),
+            "tier": tier.0,
+            "identity_commitment": identity_commitment.to_hex(),
+        }}),
+        TxKind::Freeze { account, reason } => json!({ "freeze": {
+            "account": account.to_string(),
+            "reason": reason.name(),
+        }}),
+        other => panic!("no JSON form for {} in the vectors", other.name()),
+    };
+    json!({
+        "chain_id": tx.chain_id.to_string(),
+        "sender": tx.sender.to_hex(),
+        "sequence": tx.sequence.0,
+        "expiry": expiry,
+        "kind": kind,
+        "cosigner": tx.cosigner.map(|k| k.to_hex()),
+        "memo": hex::encode(&tx.memo),
+    })
+}
+
+fn str_of<'a>(v: &'a Value, field: &str) -> &'a str {
+    v[field]
+        .as_str()
+        .unwrap_or_else(|| panic!("{field} is not a string in {v}"))
+}
+
+fn u64_of(v: &Value, field: &str) -> u64 {
+    v[field]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{field} is not an integer in {v}"))
+}
+
+fn u128_of(v: &Value, field: &str) -> u128 {
+    str_of(v, field).parse().unwrap()
+}
+
+fn address_of(v: &Value, field: &str) -> Address {
+    Address::parse(str_of(v, field)).unwrap()
+}
+
+fn asset_of(v: &Value) -> AssetCode {
+    AssetCode::new(str_of(v, "asset")).unwrap()
+}
+
+fn transfer_id_of(v: &Value) -> TransferId {
+    TransferId(u128::from_str_radix(str_of(v, "transfer_id"), 16).unwrap())
+}
+
+fn array32(s: &str) -> [u8; 32] {
+    hex::decode(s).unwrap().try_into().unwrap()
+}
+
+/// A transaction from its JSON form: what a wallet in another language
+/// builds from the same fields.
+fn from_json(v: &Value) -> Transaction {
+    let expiry = &v["expiry"];
+    let expiry = if expiry.get("height").is_some() {
+        Expiry::Height(Height(u64_of(expiry, "height")))
+    } else {
+        Expiry::Time(TimestampMs(u64_of(expiry, "time_ms")))
+    };
+    let (name, body) = v["kind"]
+        .as_object()
+        .and_then(|o| o.iter().next())
+        .expect("a kind");
+    let kind = match name.as_str() {
+        "transfer" => TxKind::Transfer {
+            to: address_of(body, "to"),
+            asset: asset_of(body),
+            amount: Amount(u128_of(body, "amount")),
+            transfer_id: transfer_id_of(body),
+        },
+        "batch_transfer" => TxKind::BatchTransfer {
+            asset: asset_of(body),
+            payouts: body["payouts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| Payout {
+                    to: address_of(p, "to"),
+                    amount: Amount(u128_of(p, "amount")),
+                })
+                .collect(),
+            transfer_id: transfer_id_of(body),
+        },
+        "open_account" => TxKind::OpenAccount {
+            owner: PublicKey::from_hex(str_of(body, "owner")).unwrap(),
+            tier: Tier(u8::try_from(u64_of(body, "tier")).unwrap()),
+            identity_commitment: Hash::from_hex(str_of(body, "identity_commitment")).unwrap(),
+        },
+        "freeze" => TxKind::Freeze {
+            account: address_of(body, "account"),
+            reason: match str_of(body, "reason") {
+                "fraud" => FreezeReason::Fraud,
+                "legal-order" => FreezeReason::LegalOrder,
+                "regulatory" => FreezeReason::Regulatory,
+                "customer-request" => FreezeReason::CustomerRequest,
+                "other" => FreezeReason::Other,
+                r => panic!("unknown reason {r}"),
+            },
+        },
+        k => panic!("unknown kind {k}"),
+    };
+    Transaction {
+        chain_id: ChainId(array32(str_of(v, "chain_id"))),
+        sender: PublicKey::from_hex(str_of(v, "sender")).unwrap(),
+        sequence: Nonce(u64_of(v, "sequence")),
+        expiry,
+        kind,
+        cosigner: v["cosigner"]
+            .as_str()
+            .map(|k| PublicKey::from_hex(k).unwrap()),
+        memo: hex::decode(str_of(v, "memo")).unwrap(),
+    }
+}
+
+/// A case's inputs and every output.
+fn case_json(
+    name: &str,
+    about: &str,
+    sender: &Keypair,
+    cosigner: Option<&Keypair>,
+    tx: &Transaction,
+) -> Value {
+    let signed = match cosigner {
+        Some(c) => tx.clone().sign(sender).cosign(c),
+        None => tx.clone().sign(sender),
+    };
+    let id = tx.hash();
+    json!({
+        "name": name,
+        "about": about,
+        "sender_secret_key": hex::encode(sender.secret_bytes()),
+        "cosigner_secret_key": cosigner.map(|c| hex::encode(c.secret_bytes())),
+        "tx": to_json(tx),
+        "sender_address": tx.sender_address().to_string(),
+        "encoding": hex_of(tx),
+        "tx_id": id.to_hex(),
+        "cosign_message": cosigner.map(|_| Transaction::cosign_message(&id).to_hex()),
+        "signature": signed.signature.to_hex(),
+        "cosignature": signed.cosignature.map(|s| s.to_hex()),
+        "signed_encoding": hex::encode(signed.encode()),
+    })
+}
+
+#[test]
+fn the_published_vectors_hold() {
+    let expected: Vec<Value> = cases()
+        .iter()
+        .map(|(name, about, s, c, tx)| {
+            let cosigner = c.map(key);
+            case_json(name, about, &key(*s), cosigner.as_ref(), tx)
+        })
+        .collect();
+    if let Some(out) = std::env::var_os("HUTONG_VECTORS_OUT") {
+        let doc = json!({
+            "about": "Golden vectors of Hutong's transaction encoding and signing; see sdk/SPEC.md. \
+                      Every hex string is lowercase; u128 values are decimal strings, transfer ids \
+                      32 hex digits; u64 values are JSON numbers.",
+            "cases": expected,
+        });
+        std::fs::write(out, serde_json::to_string_pretty(&doc).unwrap() + "\n").unwrap();
+        return;
+    }
+    let published: Value = serde_json::from_str(FILE).expect("the vectors file is JSON");
+    let published = published["cases"].as_array().expect("cases");
+    assert_eq!(
+        published.len(),
+        expected.len(),
+        "a case was added or removed"
+    );
+    for case in published {
+        let name = str_of(case, "name");
+        // Built from the file's own fields, not from the cases above.
+        let tx = from_json(&case["tx"]);
+        assert_eq!(
+            to_json(&tx),
+            case["tx"],
+            "{name}: the JSON form round-trips"
+        );
+        let sender = Keypair::from_secret_bytes(&array32(str_of(case, "sender_secret_key")));
+        assert_eq!(
+            sender.public(),
+            tx.sender,
+            "{name}: the secret key is the sender's"
+        );
+        let cosigner = case["cosigner_secret_key"]
+            .as_str()
+            .map(|k| Keypair::from_secret_bytes(&array32(k)));
+        assert_eq!(
+            cosigner.as_ref().map(Keypair::public),
+            tx.cosigner,
+            "{name}: the co-signer"
+        );
+        let got = case_json(name, str_of(case, "about"), &sender, cosigner.as_ref(), &tx);
+        assert_eq!(
+            &got, case,
+            "{name}: an output differs from the published vector"
+        );
+        // The signed bytes decode to the same transaction, and verify.
+        let bytes = hex::decode(str_of(case, "signed_encoding")).unwrap();
+        let decoded = SignedTransaction::decode(&bytes).unwrap();
+        assert_eq!(decoded.tx, tx);
+        decoded.verify_signatures().unwrap();
+    }
+}
