@@ -260,7 +260,9 @@ pub(crate) async fn send(
             .0,
     );
     let me = Address::of(&key.public());
-    let sequence = client.account(&me).await?.sequence;
+    // Past this node's pending transactions of the same sender.
+    let view = client.account(&me).await?;
+    let sequence = view.sequence.max(view.next_sequence);
     let tx = Transaction {
         chain_id,
         sender: key.public(),

@@ -122,6 +122,29 @@ fn tier_limits_and_keys_change_by_vote() {
         let tx = wallets.transfer(0, 1, over);
         let h = cluster.client(2).submit(&tx).await.unwrap();
         wait_committed(&cluster.client(0), &[h]).await;
+        // A wallet reads the rules and what it may still send today.
+        let params = cluster.client(0).parameters().await.unwrap();
+        assert_eq!(params.decimals.get("CNY"), Some(&2), "{params:?}");
+        assert_eq!(params.sizes.tx_bytes_max, 16 * 1024);
+        assert_eq!(params.sizes.memo_bytes_max, 256);
+        assert_eq!(params.sizes.sequence_window, 256);
+        let view = cluster
+            .client(0)
+            .account(&wallets.address(0))
+            .await
+            .unwrap();
+        assert_eq!(view.next_sequence, view.sequence, "nothing pending");
+        let cny = &view.limits["CNY"];
+        assert_eq!(
+            (cny.single_max.as_str(), cny.daily_max.as_str()),
+            ("1000000", "4000000")
+        );
+        let spent: u128 = cny.spent_today.parse().unwrap();
+        let remaining: u128 = cny.remaining_today.parse().unwrap();
+        assert_eq!(spent + remaining, 4_000_000, "{cny:?}");
+        // The day may have turned (midnight in the consortium's zone)
+        // since the transfer's block; else it counts, and only it.
+        assert!(spent == over || spent == 0, "{cny:?}");
 
         // bank-a rotates its institution key.
         let new_key = cluster.keys.join("bank-a.institution-2.key");

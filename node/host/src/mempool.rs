@@ -211,6 +211,27 @@ pub struct Mempool {
 }
 
 impl Mempool {
+    /// The sequence a sender's next transaction should carry: its
+    /// account's `account_sequence`, past the transactions this pool
+    /// holds for it that follow on without a gap.
+    pub fn next_sequence(&self, sender: &Address, account_sequence: u64) -> u64 {
+        let mut next = account_sequence;
+        if let Some(seqs) = self.by_sender.get(sender) {
+            for seq in seqs.range(account_sequence..).map(|(s, _)| *s) {
+                if seq != next {
+                    break;
+                }
+                next = next.saturating_add(1);
+            }
+        }
+        next
+    }
+
+    /// The pool's bounds.
+    pub fn config(&self) -> &MempoolConfig {
+        &self.config
+    }
+
     pub fn new(config: MempoolConfig) -> Mempool {
         Mempool {
             config,
@@ -584,6 +605,27 @@ mod tests {
         assert_eq!(e.code(), "busy");
         assert!(e.retryable());
         assert_eq!(p.stats().txs, 4);
+    }
+
+    /// A wallet's next sequence counts the pool's transactions that follow
+    /// its account's without a gap, and no further.
+    #[test]
+    fn the_next_sequence_counts_the_gap_free_pending_run() {
+        let k = key(7);
+        let a = account(&k, 5);
+        let me = Address::of(&k.public());
+        let tip = Tip::default();
+        let mut p = pool(16, 8);
+        assert_eq!(p.next_sequence(&me, 5), 5);
+        for seq in [5, 6, 8] {
+            p.insert(tx(&k, seq, far()), Some(&a), tip).unwrap();
+        }
+        assert_eq!(p.next_sequence(&me, 5), 7);
+        // Once 5 and 6 executed, the account is at 7 and 8 waits on it.
+        assert_eq!(p.next_sequence(&me, 7), 7);
+        p.insert(tx(&k, 7, far()), Some(&a), tip).unwrap();
+        assert_eq!(p.next_sequence(&me, 5), 9);
+        assert_eq!(p.next_sequence(&Address([9; 20]), 3), 3);
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! - `submitTransaction(tx_hex)`, `submitTransactions([tx_hex])`
 //! - `getTransaction(hash)`: unknown / pending / rejected with its code /
 //!   committed with its block and receipt
-//! - `getAccount(address)`: balances per asset, sequence, kind, tier,
-//!   institution, freeze
+//! - `getAccount(address)`: balances per asset, sequence (and the next
+//!   one past this node's pending transactions), kind, tier, institution,
+//!   freeze, and a customer's limits today (spent, remaining)
+//! - `getParameters()`: the consortium, tiers and limits, time zone,
+//!   assets' decimals, size limits and this node's sequence window
 //! - `getBlock({"height": n} | {"id": hex})`: header, transaction hashes,
 //!   execution result and the certificate that committed it
 //! - `status()`: chain id, role, heights, round, peers, validators,

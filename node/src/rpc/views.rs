@@ -6,8 +6,8 @@ use hutong_runtime::crypto::Hash;
 use hutong_runtime::governance::{Consortium, Proposal};
 use hutong_runtime::receipt::{Effect, Outcome};
 use hutong_runtime::state::{AccountKind, StateKey, StateValue};
-use hutong_runtime::TimestampMs;
 use hutong_runtime::{Address, Receipt};
+use hutong_runtime::{Tier, TimestampMs};
 use hutong_wire::gov::{
     ParametersView, ProposalView, ProposalsPage, ProposalsQuery, PROPOSALS_PAGE_MAX,
 };
@@ -197,12 +197,45 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
         AccountKind::Regulator => ("regulator", None),
         AccountKind::Retired => ("retired", None),
     };
+    let executed = ctx.ledger.executed();
+    let mut limits = std::collections::BTreeMap::new();
+    if let Some(tier) = tier {
+        let params = params(ctx)?;
+        let today = params.day_of(executed.timestamp_ms);
+        for l in params.tier(Tier(tier)).map_or(&[][..], |t| &t.limits) {
+            let holding = match db
+                .state(&StateKey::Balance(address, l.asset))
+                .map_err(internal)?
+            {
+                Some(StateValue::Balance(b)) => b,
+                _ => Default::default(),
+            };
+            // Outflow of an earlier day no longer counts.
+            let spent = if holding.outflow.day == today {
+                holding.outflow.spent.0
+            } else {
+                0
+            };
+            limits.insert(
+                l.asset.to_string(),
+                hutong_wire::rpc::SpendingView {
+                    spent_today: spent.to_string(),
+                    daily_max: l.daily_max.0.to_string(),
+                    remaining_today: l.daily_max.0.saturating_sub(spent).to_string(),
+                    single_max: l.single_max.0.to_string(),
+                    step_up_threshold: l.step_up_threshold.map(|t| t.0.to_string()),
+                },
+            );
+        }
+    }
+    let next_sequence = lock(&ctx.admission.pool).next_sequence(&address, account.sequence.0);
     Ok(AccountView {
         address: address.to_string(),
         kind: kind.to_string(),
         tier,
         institution: account.institution.to_string(),
         sequence: account.sequence.0,
+        next_sequence,
         frozen: account.frozen.map(|f| FreezeView {
             reason: f.reason.name().to_string(),
             by: f.by.to_string(),
@@ -214,7 +247,8 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
         }
         .to_string(),
         balances,
-        height: ctx.ledger.executed().height,
+        limits,
+        height: executed.height,
     })
 }
 
@@ -327,7 +361,21 @@ fn assets(ctx: &RpcContext) -> Result<Vec<AssetView>, ErrorObjectOwned> {
 /// `hutong_getParameters`.
 pub fn parameters(ctx: &RpcContext) -> Result<ParametersView, ErrorObjectOwned> {
     let height = ctx.ledger.executed().height;
-    Ok(ParametersView::of(&consortium(ctx)?, &params(ctx)?, height))
+    let mut view = ParametersView::of(&consortium(ctx)?, &params(ctx)?, height);
+    view.decimals = assets(ctx)?
+        .into_iter()
+        .map(|a| (a.code, a.decimals))
+        .collect();
+    let pool = lock(&ctx.admission.pool).config().clone();
+    view.sizes = hutong_wire::gov::SizesView {
+        tx_bytes_max: hutong_runtime::tx::TX_BYTES_MAX,
+        memo_bytes_max: hutong_runtime::tx::MEMO_BYTES_MAX,
+        batch_recipients_max: hutong_runtime::tx::BATCH_RECIPIENTS_MAX,
+        submit_batch_max: hutong_wire::rpc::SUBMIT_BATCH_MAX,
+        sequence_window: pool.sequence_window,
+        per_sender_max: pool.per_sender_max,
+    };
+    Ok(view)
 }
 
 fn proposal_at(ctx: &RpcContext, id: u64) -> Result<Option<Proposal>, ErrorObjectOwned> {

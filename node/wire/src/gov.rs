@@ -419,6 +419,31 @@ pub struct ParametersView {
     /// The consortium's time zone, seconds east of UTC.
     pub utc_offset_seconds: i32,
     pub tiers: Vec<TierView>,
+    /// Each asset's decimals: an amount of `n` minor units is
+    /// `n / 10^decimals` of the asset.
+    #[serde(default)]
+    pub decimals: std::collections::BTreeMap<String, u8>,
+    /// The sizes a transaction and a call may have.
+    #[serde(default)]
+    pub sizes: SizesView,
+}
+
+/// Size limits: of a transaction (every node), of a call and of the
+/// pool's look-ahead (this node's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SizesView {
+    /// Bytes of one encoded signed transaction.
+    pub tx_bytes_max: usize,
+    pub memo_bytes_max: usize,
+    /// Recipients of one batch transfer.
+    pub batch_recipients_max: usize,
+    /// Transactions in one `hutong_submitTransactions` call.
+    pub submit_batch_max: usize,
+    /// How far ahead of its account's sequence a sender's transactions
+    /// may wait in this node's pool.
+    pub sequence_window: u64,
+    /// A sender's transactions this node's pool holds at most.
+    pub per_sender_max: usize,
 }
 
 impl ParametersView {
@@ -474,6 +499,9 @@ impl ParametersView {
                     limits: t.limits.iter().map(LimitsView::from).collect(),
                 })
                 .collect(),
+            // The node fills in what the consortium record does not hold.
+            decimals: Default::default(),
+            sizes: SizesView::default(),
         }
     }
 }

@@ -234,15 +234,40 @@ pub struct AccountView {
     /// A customer's KYC tier.
     pub tier: Option<u8>,
     pub institution: String,
-    /// The sequence number its next transaction must carry.
+    /// The sequence number its next transaction must carry to execute
+    /// next (the account's, in the executed state).
     pub sequence: u64,
+    /// The sequence a new transaction should carry: `sequence` past the
+    /// transactions this node's pool holds for the account without a gap.
+    #[serde(default)]
+    pub next_sequence: u64,
     pub frozen: Option<FreezeView>,
     /// `active` or `frozen`.
     pub status: String,
     /// Minor units by asset code.
     pub balances: BTreeMap<String, String>,
+    /// A customer's limits today, by asset code (the day in the
+    /// consortium's time zone of the last executed block; assets its tier
+    /// may not send are absent). Empty for other accounts.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub limits: BTreeMap<String, SpendingView>,
     /// The executed height this view is of.
     pub height: u64,
+}
+
+/// What a customer may still send of one asset today, in minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendingView {
+    /// Sent today.
+    pub spent_today: String,
+    /// The tier's daily limit, and what remains of it today.
+    pub daily_max: String,
+    pub remaining_today: String,
+    /// The most one transfer may move.
+    pub single_max: String,
+    /// Above this a transfer needs the institution's co-signature.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_up_threshold: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
