@@ -103,7 +103,8 @@ impl Client {
             .call(method::SUBMIT_TRANSACTION, rpc_params![tx_hex])
             .await?;
         match status {
-            TxStatus::Pending { hash } => parse_hash(&hash),
+            // A retry of a committed transaction answers where it is.
+            TxStatus::Pending { hash } | TxStatus::Committed { hash, .. } => parse_hash(&hash),
             other => Err(ClientError::Protocol(format!(
                 "a submitted transaction is {}, not pending",
                 other.name()

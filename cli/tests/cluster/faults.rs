@@ -194,6 +194,7 @@ fn a_flood_beyond_capacity_gets_busy_and_the_chain_recovers() {
                     for verdict in client.submit_many(batch).await.unwrap() {
                         let code = match verdict {
                             SubmitVerdict::Pending { .. } => "pending".to_string(),
+                            SubmitVerdict::Committed { .. } => "committed".to_string(),
                             SubmitVerdict::Rejected { why } => why.code,
                         };
                         *codes.entry(code).or_default() += 1;

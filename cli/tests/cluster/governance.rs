@@ -122,6 +122,14 @@ fn tier_limits_and_keys_change_by_vote() {
         let tx = wallets.transfer(0, 1, over);
         let h = cluster.client(2).submit(&tx).await.unwrap();
         wait_committed(&cluster.client(0), &[h]).await;
+        // Submitting the same bytes again (a wallet's retry) answers where
+        // the transaction is, not "stale sequence".
+        assert_eq!(cluster.client(1).submit(&tx).await.unwrap(), h);
+        let verdicts = cluster.client(0).submit_many(&[tx.clone()]).await.unwrap();
+        assert!(
+            matches!(&verdicts[..], [SubmitVerdict::Committed { hash, .. }] if *hash == h.to_string()),
+            "{verdicts:?}"
+        );
         // A wallet reads the rules and what it may still send today.
         let params = cluster.client(0).parameters().await.unwrap();
         assert_eq!(params.decimals.get("CNY"), Some(&2), "{params:?}");

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use hutong_host::admit::Source;
+use hutong_host::mempool::Rejection;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::Address;
 use hutong_wire::rpc::{code, method, BlockQuery, SubmitVerdict, TxStatus, SUBMIT_BATCH_MAX};
@@ -24,6 +25,26 @@ fn one<T: for<'de> Deserialize<'de>>(params: &Params<'_>) -> Result<T, ErrorObje
     })
 }
 
+/// A submission refused for its used sequence number may be a wallet's
+/// retry of a transaction that was committed: then its committed status
+/// (submitting is idempotent), else `None`.
+fn committed_already(
+    ctx: &RpcContext,
+    raw: &[u8],
+    rejection: &Rejection,
+) -> Result<Option<TxStatus>, ErrorObjectOwned> {
+    if !matches!(rejection, Rejection::StaleSequence { .. }) {
+        return Ok(None);
+    }
+    let Ok(tx) = hutong_runtime::SignedTransaction::decode(raw) else {
+        return Ok(None);
+    };
+    match views::tx_status(ctx, &tx.hash())? {
+        status @ TxStatus::Committed { .. } => Ok(Some(status)),
+        _ => Ok(None),
+    }
+}
+
 fn parse_tx_hex(s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
     hex::decode(s.trim_start_matches("0x"))
         .map_err(|e| err(code::INVALID_PARAMS, format!("transaction is not hex: {e}")))
@@ -37,12 +58,15 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
     m.register_async_method(method::SUBMIT_TRANSACTION, |params, ctx, _| async move {
         let hex_tx: String = one(&params)?;
         let raw = parse_tx_hex(&hex_tx)?;
-        let mut verdicts = ctx.admission.admit(vec![raw], Source::Client).await;
+        let mut verdicts = ctx.admission.admit(vec![raw.clone()], Source::Client).await;
         match verdicts.pop() {
             Some(Ok(hash)) => Ok::<TxStatus, ErrorObjectOwned>(TxStatus::Pending {
                 hash: hash.to_string(),
             }),
-            Some(Err(r)) => Err(rejected(&r)),
+            Some(Err(r)) => match committed_already(&ctx, &raw, &r)? {
+                Some(status) => Ok(status),
+                None => Err(rejected(&r)),
+            },
             None => Err(err(code::INTERNAL, "no verdict")),
         }
     })?;
@@ -61,20 +85,31 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
             .iter()
             .map(|s| parse_tx_hex(s))
             .collect::<Result<Vec<_>, _>>()?;
-        let verdicts = ctx.admission.admit(raws, Source::Client).await;
-        Ok::<Vec<SubmitVerdict>, ErrorObjectOwned>(
-            verdicts
-                .into_iter()
-                .map(|v| match v {
-                    Ok(hash) => SubmitVerdict::Pending {
-                        hash: hash.to_string(),
+        let verdicts = ctx.admission.admit(raws.clone(), Source::Client).await;
+        let mut out = Vec::with_capacity(verdicts.len());
+        for (v, raw) in verdicts.into_iter().zip(&raws) {
+            out.push(match v {
+                Ok(hash) => SubmitVerdict::Pending {
+                    hash: hash.to_string(),
+                },
+                Err(r) => match committed_already(&ctx, raw, &r)? {
+                    Some(TxStatus::Committed {
+                        hash,
+                        height,
+                        index,
+                        ..
+                    }) => SubmitVerdict::Committed {
+                        hash,
+                        height,
+                        index,
                     },
-                    Err(r) => SubmitVerdict::Rejected {
+                    _ => SubmitVerdict::Rejected {
                         why: views::rejection(&r),
                     },
-                })
-                .collect(),
-        )
+                },
+            });
+        }
+        Ok::<Vec<SubmitVerdict>, ErrorObjectOwned>(out)
     })?;
     m.register_method(method::GET_TRANSACTION, |params, ctx, _| {
         let hash: String = one(&params)?;

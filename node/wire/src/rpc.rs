@@ -85,6 +85,13 @@ pub enum SubmitVerdict {
         #[serde(flatten)]
         why: RejectionData,
     },
+    /// The exact transaction was committed already (a wallet's retry):
+    /// where, as `getTransaction` answers.
+    Committed {
+        hash: String,
+        height: u64,
+        index: u32,
+    },
 }
 
 /// Where a transaction stands (`getTransaction`, and the notification of
