@@ -222,9 +222,28 @@ fn kill_writer_at_random(path: &std::path::Path, rng: &mut rand_chacha::ChaCha8R
         .env("HUTONG_CRASH_CHILD", path)
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(rng.gen_range(300..1_200)));
+    // Kill it at a random moment once it writes: on a loaded machine a
+    // child may take longer than the whole random delay just to start,
+    // and a kill before its first write tests nothing (and leaves an
+    // empty write-ahead log).
+    let started = std::time::Instant::now();
+    while !wal_written(path) && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(rng.gen_range(100..1_000)));
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// Whether the database at `path` has a write-ahead log with something in
+/// it.
+fn wal_written(path: &std::path::Path) -> bool {
+    std::fs::read_dir(path).is_ok_and(|entries| {
+        entries.filter_map(Result::ok).any(|e| {
+            e.path().extension().is_some_and(|x| x == "log")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
+        })
+    })
 }
 
 /// The database is at a block boundary consistent with the replayed

@@ -125,7 +125,7 @@ fn tier_limits_and_keys_change_by_vote() {
         // Submitting the same bytes again (a wallet's retry) answers where
         // the transaction is, not "stale sequence".
         assert_eq!(cluster.client(1).submit(&tx).await.unwrap(), h);
-        let verdicts = cluster.client(0).submit_many(&[tx.clone()]).await.unwrap();
+        let verdicts = cluster.client(0).submit_many(std::slice::from_ref(&tx)).await.unwrap();
         assert!(
             matches!(&verdicts[..], [SubmitVerdict::Committed { hash, .. }] if *hash == h.to_string()),
             "{verdicts:?}"
