@@ -181,14 +181,6 @@ fn hostile_clients_get_stable_codes_and_cannot_starve_others() {
                 "unknown_asset",
             ),
             (
-                TxKind::Transfer { to: me, asset: Wallets::cny(), amount: Amount(1), transfer_id: TransferId(902) },
-                "self_transfer",
-            ),
-            (
-                TxKind::Transfer { to: w.address(1), asset: Wallets::cny(), amount: Amount(0), transfer_id: TransferId(903) },
-                "zero_amount",
-            ),
-            (
                 TxKind::Mint { to: me, asset: Wallets::cny(), amount: Amount(1) },
                 "unauthorised",
             ),
@@ -201,6 +193,29 @@ fn hostile_clients_get_stable_codes_and_cannot_starve_others() {
             assert!(!receipt.success, "{fin:?}");
             assert_eq!(receipt.code.as_deref(), Some(code), "{fin:?}");
         }
+        // A transaction's own fields that break a rule needing no state
+        // are refused at admission, before they cost a sequence number.
+        for (kind, code) in [
+            (
+                TxKind::Transfer { to: me, asset: Wallets::cny(), amount: Amount(1), transfer_id: TransferId(902) },
+                "self_transfer",
+            ),
+            (
+                TxKind::Transfer { to: w.address(1), asset: Wallets::cny(), amount: Amount(0), transfer_id: TransferId(903) },
+                "zero_amount",
+            ),
+            (
+                TxKind::Mint { to: me, asset: Wallets::cny(), amount: Amount(0) },
+                "zero_amount",
+            ),
+        ] {
+            let tx = w.signed(0, kind);
+            let e = client.submit(&tx).await.unwrap_err();
+            assert_eq!(e.rejection_code().as_deref(), Some(code), "{e}");
+            w.rewind(0);
+        }
+        let sequence = client.account(&me).await.unwrap().sequence;
+        assert_eq!(sequence, w.next_sequence(0), "no sequence number was used");
         // Through all of it the chain kept committing ordinary transfers.
         let tx = w.transfer(2, 3, 100);
         let h = client.submit(&tx).await.unwrap();

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::Account;
-use hutong_runtime::tx::{Expiry, TX_BYTES_MAX};
+use hutong_runtime::tx::{Expiry, TxKind, TX_BYTES_MAX};
 use hutong_runtime::{Address, ChainId, Height, SignedTransaction, TimestampMs};
 use serde::Serialize;
 
@@ -86,6 +86,10 @@ pub enum Rejection {
     Busy { what: String },
     #[error("sender has {pending} pending transactions; at most {max}; retry later")]
     SenderBusy { pending: usize, max: usize },
+    #[error("an amount is zero")]
+    ZeroAmount,
+    #[error("a transfer pays its own sender")]
+    SelfTransfer,
 }
 
 impl Rejection {
@@ -104,6 +108,8 @@ impl Rejection {
             Rejection::SequenceTaken { .. } => "sequence_taken",
             Rejection::Busy { .. } => "busy",
             Rejection::SenderBusy { .. } => "sender_busy",
+            Rejection::ZeroAmount => "zero_amount",
+            Rejection::SelfTransfer => "self_transfer",
         }
     }
 
@@ -118,7 +124,7 @@ impl Rejection {
         )
     }
 
-    pub const ALL_CODES: [&'static str; 13] = [
+    pub const ALL_CODES: [&'static str; 15] = [
         "too_large",
         "malformed",
         "wrong_chain",
@@ -132,6 +138,8 @@ impl Rejection {
         "sequence_taken",
         "busy",
         "sender_busy",
+        "zero_amount",
+        "self_transfer",
     ];
 }
 
@@ -144,7 +152,10 @@ pub struct Decoded {
     pub bytes: usize,
 }
 
-/// Size, encoding and chain id.
+/// Size, encoding, chain id, and the rules of a transaction's own fields
+/// that need no state (a zero amount, a transfer to its own sender): such
+/// a transaction is refused here, before it costs a sequence number. The
+/// ledger checks them again at execution (a block may carry anything).
 pub fn check_stateless(raw: &[u8], chain_id: ChainId) -> Result<Decoded, Rejection> {
     if raw.len() > TX_BYTES_MAX {
         return Err(Rejection::TooLarge {
@@ -163,6 +174,23 @@ pub fn check_stateless(raw: &[u8], chain_id: ChainId) -> Result<Decoded, Rejecti
     }
     let hash = tx.hash();
     let sender = tx.tx.sender_address();
+    let payouts: &[hutong_runtime::tx::Payout] = match &tx.tx.kind {
+        TxKind::Transfer { to, amount, .. } => &[hutong_runtime::tx::Payout {
+            to: *to,
+            amount: *amount,
+        }],
+        TxKind::BatchTransfer { payouts, .. } => payouts,
+        TxKind::Mint { amount, .. } | TxKind::Burn { amount, .. } if amount.0 == 0 => {
+            return Err(Rejection::ZeroAmount)
+        }
+        _ => &[],
+    };
+    if payouts.iter().any(|p| p.amount.0 == 0) {
+        return Err(Rejection::ZeroAmount);
+    }
+    if payouts.iter().any(|p| p.to == sender) {
+        return Err(Rejection::SelfTransfer);
+    }
     Ok(Decoded {
         tx,
         hash,
@@ -506,7 +534,7 @@ mod tests {
             sequence: Nonce(sequence),
             expiry,
             kind: TxKind::Transfer {
-                to: Address::of(&key.public()),
+                to: Address([0xee; 20]),
                 asset: AssetCode::new("CNY").unwrap(),
                 amount: Amount(1),
                 transfer_id: TransferId(u128::from(sequence)),
@@ -605,6 +633,67 @@ mod tests {
         assert_eq!(e.code(), "busy");
         assert!(e.retryable());
         assert_eq!(p.stats().txs, 4);
+    }
+
+    /// A zero amount or a transfer to its own sender is refused before
+    /// the pool, in every kind that carries one.
+    #[test]
+    fn stateless_rules_refuse_zero_amounts_and_self_transfers() {
+        let k = key(3);
+        let me = Address::of(&k.public());
+        let cny = AssetCode::new("CNY").unwrap();
+        let code = |kind: TxKind| {
+            let t = Transaction {
+                chain_id: CHAIN,
+                sender: k.public(),
+                sequence: Nonce(0),
+                expiry: far(),
+                kind,
+                cosigner: None,
+                memo: Vec::new(),
+            }
+            .sign(&k);
+            check_stateless(&t.encode(), CHAIN).err().map(|r| r.code())
+        };
+        let transfer = |to, amount| TxKind::Transfer {
+            to,
+            asset: cny,
+            amount: Amount(amount),
+            transfer_id: TransferId(1),
+        };
+        let batch = |payouts: Vec<(Address, u128)>| TxKind::BatchTransfer {
+            asset: cny,
+            payouts: payouts
+                .into_iter()
+                .map(|(to, a)| hutong_runtime::tx::Payout {
+                    to,
+                    amount: Amount(a),
+                })
+                .collect(),
+            transfer_id: TransferId(2),
+        };
+        let other = Address([0xee; 20]);
+        assert_eq!(code(transfer(other, 1)), None);
+        assert_eq!(code(transfer(other, 0)), Some("zero_amount"));
+        assert_eq!(code(transfer(me, 1)), Some("self_transfer"));
+        assert_eq!(code(batch(vec![(other, 1), (Address([1; 20]), 2)])), None);
+        assert_eq!(
+            code(batch(vec![(other, 1), (me, 2)])),
+            Some("self_transfer")
+        );
+        assert_eq!(code(batch(vec![(other, 0)])), Some("zero_amount"));
+        let mint = |amount| TxKind::Mint {
+            to: me,
+            asset: cny,
+            amount: Amount(amount),
+        };
+        assert_eq!(code(mint(0)), Some("zero_amount"));
+        assert_eq!(code(mint(5)), None, "an issuer mints to itself");
+        let burn = TxKind::Burn {
+            asset: cny,
+            amount: Amount(0),
+        };
+        assert_eq!(code(burn), Some("zero_amount"));
     }
 
     /// A wallet's next sequence counts the pool's transactions that follow
