@@ -41,13 +41,20 @@ fn four_validators_commit_agree_and_reject_bad_input() {
         let e = client.submit(&other.transfer(2, 3, 1)).await.unwrap_err();
         assert_eq!(e.rejection_code().as_deref(), Some("wrong_chain"), "{e}");
 
-        // A committed transaction sent again: its sequence is used.
+        // A committed transaction sent again (a wallet's retry) answers
+        // where it is; another one with its used sequence is refused.
         let first = {
             let mut w = demo_wallets(&cluster, 8).await;
             w.set_next_transfer_id(1);
             w.transfer(0, 1, 100)
         };
-        let e = client.submit(&first).await.unwrap_err();
+        assert_eq!(client.submit(&first).await.unwrap(), first.hash());
+        let reused = {
+            let mut w = demo_wallets(&cluster, 8).await;
+            w.set_next_transfer_id(77);
+            w.transfer(0, 1, 100)
+        };
+        let e = client.submit(&reused).await.unwrap_err();
         assert_eq!(e.rejection_code().as_deref(), Some("stale_sequence"), "{e}");
 
         let mut huge = wallets.transfer(4, 5, 1);
