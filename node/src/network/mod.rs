@@ -110,14 +110,18 @@ pub struct Network {
     dials: Vec<Dial>,
     /// Penalty score and the time of the last bad message, per peer.
     scores: HashMap<PeerId, (i32, Instant)>,
-    /// The last connection each peer was charged for. A connection is
-    /// charged once: the first bad message closes it, and everything
+    /// The connections already charged, until they close. A connection
+    /// is charged once: the first bad message closes it, and everything
     /// else that arrives broken on it is the same event. When this node
     /// stalls (a long pause, a slow disk), every request its peers had
     /// half-sent ends in an unexpected end of file at once; charged one
     /// by one, those banned every honest peer in the same millisecond.
-    /// Bounded: only members connect (the allow list refuses the rest).
-    charged: HashMap<PeerId, ConnectionId>,
+    /// A set, not the last connection per peer: two peers often hold two
+    /// connections (each dialled the other), and failures alternating
+    /// between them were each charged as new. Bounded: only members
+    /// connect (the allow list refuses the rest), and a closed
+    /// connection's entry goes.
+    charged: HashSet<(PeerId, ConnectionId)>,
     banned: HashMap<PeerId, Instant>,
     pending_sync: HashMap<OutboundRequestId, oneshot::Sender<Option<SyncResponse>>>,
     status: Arc<Mutex<PeerStatus>>,
@@ -263,7 +267,7 @@ impl Network {
             config,
             dials,
             scores: HashMap::new(),
-            charged: HashMap::new(),
+            charged: HashSet::new(),
             banned: HashMap::new(),
             pending_sync: HashMap::new(),
             status,
@@ -449,7 +453,7 @@ impl Network {
     /// further bad messages on an already charged connection cost nothing.
     fn penalise(&mut self, peer: PeerId, connection: Option<ConnectionId>, why: &str) {
         if let Some(connection) = connection {
-            if self.charged.insert(peer, connection) == Some(connection) {
+            if !self.charged.insert((peer, connection)) {
                 tracing::debug!(%peer, "another bad message ({why}) on a connection already charged");
                 let _ = self.swarm.disconnect_peer_id(peer);
                 return;
@@ -497,12 +501,16 @@ impl Network {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
-                num_established: 0,
+                connection_id,
+                num_established,
                 ..
             } => {
-                tracing::info!(peer = %peer_id, "peer disconnected");
-                if let Ok(mut connected) = self.connected.write() {
-                    connected.remove(&peer_id);
+                self.charged.remove(&(peer_id, connection_id));
+                if num_established == 0 {
+                    tracing::info!(peer = %peer_id, "peer disconnected");
+                    if let Ok(mut connected) = self.connected.write() {
+                        connected.remove(&peer_id);
+                    }
                 }
             }
             SwarmEvent::IncomingConnectionError {
