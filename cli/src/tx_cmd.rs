@@ -109,8 +109,14 @@ pub struct QueryArgs {
 
 #[derive(Subcommand)]
 pub enum QueryCommand {
-    /// Balances, sequence, tier and status of an address.
-    Account { address: String },
+    /// Balances (in the asset's units: `100,001.25 CNY`), sequence, tier,
+    /// status and today's limits of an address.
+    Account {
+        address: String,
+        /// Print the node's JSON answer (minor units and decimals both).
+        #[arg(long)]
+        json: bool,
+    },
     /// A transaction's status and receipt, by hash.
     Tx { hash: String },
     /// A block by height (a number) or id (hex).
@@ -336,13 +342,70 @@ pub(crate) fn freeze(
     })
 }
 
+/// An account as a person reads it: amounts in the asset's units.
+fn account_text(
+    v: &hutong_wire::rpc::AccountView,
+    decimals: &std::collections::BTreeMap<String, u8>,
+) -> String {
+    use std::fmt::Write as _;
+    let money = |minor: &str, asset: &str| match (decimals.get(asset), minor.parse::<u128>()) {
+        (Some(d), Ok(m)) => format!("{} {asset}", hutong_wire::amount::format_grouped(m, *d)),
+        _ => format!("{minor} minor units of {asset}"),
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "account    {}", v.address);
+    let kind = match v.tier {
+        Some(t) => format!("{} (tier {t})", v.kind),
+        None => v.kind.clone(),
+    };
+    let _ = writeln!(out, "kind       {kind}, institution {}", v.institution);
+    let status = match &v.frozen {
+        Some(f) => format!("frozen ({}, by {})", f.reason, f.by),
+        None => v.status.clone(),
+    };
+    let _ = writeln!(out, "status     {status}");
+    let _ = writeln!(
+        out,
+        "sequence   {} (the next transaction, counting pending ones: {})",
+        v.sequence, v.next_sequence
+    );
+    if v.balances.is_empty() {
+        let _ = writeln!(out, "balances   none");
+    }
+    for (i, (asset, minor)) in v.balances.iter().enumerate() {
+        let label = if i == 0 { "balances" } else { "" };
+        let _ = writeln!(out, "{label:<10} {}", money(minor, asset));
+    }
+    for (asset, l) in &v.limits {
+        let mut line = format!(
+            "today      {asset}: sent {} of {} ({} left); at most {} per transfer",
+            money(&l.spent_today, asset),
+            money(&l.daily_max, asset),
+            money(&l.remaining_today, asset),
+            money(&l.single_max, asset),
+        );
+        if let Some(t) = &l.step_up_threshold {
+            let _ = write!(line, "; co-signed above {}", money(t, asset));
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = write!(out, "as of      height {}", v.height);
+    out
+}
+
 pub fn query(args: QueryArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let client = Client::new(&args.common.rpc)?;
         // Each answer is printed as the node's JSON, pretty.
         let text = match args.what {
-            QueryCommand::Account { address: a } => {
-                serde_json::to_string_pretty(&client.account(&address(&a)?).await?)?
+            QueryCommand::Account { address: a, json } => {
+                let view = client.account(&address(&a)?).await?;
+                if json {
+                    serde_json::to_string_pretty(&view)?
+                } else {
+                    let decimals = client.parameters().await?.decimals;
+                    account_text(&view, &decimals)
+                }
             }
             QueryCommand::Tx { hash } => {
                 let h = Hash::from_hex(hash.trim_start_matches("0x"))

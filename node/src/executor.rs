@@ -25,6 +25,7 @@
 //! from the consortium's: it stops executing, marks itself halted and says
 //! so loudly, rather than build on a wrong state.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -33,7 +34,7 @@ use hutong_runtime::recovery::RecoveryStatement;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, StateStore, StateUpdate, StoreError};
 use hutong_runtime::{
-    execute_block_with, Address, BlockContext, Height, SignatureCheck, TimestampMs,
+    execute_block_with, Address, BlockContext, Hash, Height, SignatureCheck, TimestampMs,
 };
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
@@ -41,7 +42,7 @@ use tokio::sync::mpsc;
 
 use hutong_audit::Alert;
 use hutong_host::host::ExecJob;
-use hutong_host::mempool::{Mempool, Tip};
+use hutong_host::mempool::{CommitOutcome, Mempool, Rejection, Tip};
 use hutong_host::sigverify::{available_threads, verify_parallel};
 use hutong_host::util::{lock, FastMap, FastSet};
 use hutong_runtime::{ChainId, Params};
@@ -51,7 +52,7 @@ use hutong_wire::{EpochEnd, Membership, StoredBlock};
 use tokio::sync::{broadcast, watch};
 
 use crate::audit::AuditNode;
-use crate::status::{Counters, Halt};
+use crate::status::{Counters, Halt, RecentRejections};
 use crate::store::{BlockWrite, Db, Executed};
 
 /// What the executor and its writer work with.
@@ -66,6 +67,9 @@ pub struct ExecHandles {
     pub counters: Arc<Counters>,
     /// Lets go of committed transactions.
     pub pool: Arc<Mutex<Mempool>>,
+    /// Where pending transactions that ended without executing are
+    /// remembered (superseded, expired), for their wallets' status.
+    pub rejections: Arc<Mutex<RecentRejections>>,
     /// Announces each block once it is durable: to the consensus host,
     /// admission and the RPC (the last executed block) and to subscribers.
     pub executed: watch::Sender<Executed>,
@@ -636,7 +640,8 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
         Ok(Some(acc)) => Some(acc.sequence.0),
         _ => None,
     };
-    lock(&shared.pool).on_commit(&tx_hashes, &senders, sequence, tip);
+    let outcome = lock(&shared.pool).on_commit(&tx_hashes, &senders, sequence, tip);
+    remember_endings(shared, height, outcome);
     if let Some(m) = membership {
         shared.membership.send_replace(m);
     }
@@ -654,6 +659,49 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
         tracing::info!(height, txs, state_root = %state_root, "executed");
     }
     Ok(())
+}
+
+/// Pending transactions that ended without executing become final for
+/// their wallets: `sequence_used` (naming the committed transaction that
+/// took the sequence, read from the block just written: this is the rare
+/// path), or dropped as `expired`.
+fn remember_endings(shared: &ExecHandles, height: u64, outcome: CommitOutcome) {
+    if outcome.superseded.is_empty() && outcome.expired.is_empty() {
+        return;
+    }
+    let used: HashMap<(Address, u64), Hash> = if outcome.superseded.is_empty() {
+        HashMap::new()
+    } else {
+        match shared.db.block_at(height) {
+            Ok(Some(stored)) => stored
+                .payload
+                .txs
+                .iter()
+                .map(|t| ((t.tx.sender_address(), t.tx.sequence.0), t.hash()))
+                .collect(),
+            _ => HashMap::new(),
+        }
+    };
+    let mut recent = lock(&shared.rejections);
+    for s in outcome.superseded {
+        let used_by = used.get(&(s.sender, s.sequence)).map(|h| h.to_string());
+        recent.insert(
+            s.hash,
+            Rejection::SequenceUsed {
+                sequence: s.sequence,
+                used_by,
+            },
+        );
+        shared.counters.reject("sequence_used");
+    }
+    for (hash, expiry) in outcome.expired {
+        recent.insert_dropped(
+            hash,
+            Rejection::Expired {
+                expiry: format!("{expiry:?}"),
+            },
+        );
+    }
 }
 
 /// The risk parameters after a block: its own change if it made one (a

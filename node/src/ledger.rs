@@ -2,12 +2,13 @@
 //! admit transactions: the database as of the last executed block, and
 //! the genesis.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
 
 use hutong_genesis::Genesis;
 use hutong_host::mempool::Tip;
 use hutong_runtime::state::Account;
-use hutong_runtime::{Address, ChainId};
+use hutong_runtime::{Address, AssetCode, ChainId, StateKey, StateValue};
 use hutong_wire::Executed;
 use tokio::sync::watch;
 
@@ -19,6 +20,9 @@ pub struct Ledger {
     pub genesis: Arc<Genesis>,
     pub chain_id: ChainId,
     executed: watch::Receiver<Executed>,
+    /// Assets seen to exist. Assets are only ever added (by genesis or
+    /// governance), so a hit stays true; bounded by the chain's assets.
+    known_assets: Arc<RwLock<HashSet<AssetCode>>>,
 }
 
 impl Ledger {
@@ -28,6 +32,7 @@ impl Ledger {
             chain_id: genesis.chain_id(),
             genesis,
             executed,
+            known_assets: Arc::default(),
         }
     }
 
@@ -51,6 +56,22 @@ impl Ledger {
 impl hutong_host::admit::Ledger for Ledger {
     fn account(&self, address: &Address) -> Option<Account> {
         Ledger::account(self, address).ok().flatten()
+    }
+
+    fn asset_exists(&self, asset: &AssetCode) -> bool {
+        if self.known_assets.read().is_ok_and(|k| k.contains(asset)) {
+            return true;
+        }
+        match self.db.state(&StateKey::Asset(*asset)) {
+            Ok(Some(StateValue::Asset(_))) => {
+                if let Ok(mut known) = self.known_assets.write() {
+                    known.insert(*asset);
+                }
+                true
+            }
+            Ok(_) => false,
+            Err(_) => true,
+        }
     }
 
     fn tip(&self) -> Tip {

@@ -343,6 +343,7 @@ pub async fn run(
     let rt = TokioRuntime::new(net.clone());
 
     let (share_tx, share_rx) = mpsc::channel(crate::gossip::SHARE_QUEUE_MAX);
+    let rejections: Arc<Mutex<crate::status::RecentRejections>> = Arc::default();
     let admission = Admission {
         chain_id,
         pool: pool.clone(),
@@ -356,7 +357,7 @@ pub async fn run(
             pool_grew: pool_grew.clone(),
         }),
         counters: status.counters.clone(),
-        rejections: Arc::default(),
+        rejections: rejections.clone(),
     };
 
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -403,6 +404,7 @@ pub async fn run(
         audit: audit.clone(),
         counters: status.counters.clone(),
         pool: pool.clone(),
+        rejections: rejections.clone(),
         executed: executed_tx,
         membership: membership_tx,
         commits: commits_tx.clone(),

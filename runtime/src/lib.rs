@@ -29,6 +29,7 @@ pub mod block;
 pub mod crypto;
 pub mod execute;
 pub mod governance;
+pub mod identity;
 pub mod merkle;
 mod overlay;
 mod proposals;

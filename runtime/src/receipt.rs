@@ -2,7 +2,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 
-use crate::crypto::Hash;
+use crate::crypto::{Hash, PublicKey};
 use crate::governance::ActionProblem;
 use crate::state::Freeze;
 use crate::tx::Expiry;
@@ -204,6 +204,12 @@ pub enum FailureReason {
         action: u8,
         problem: ActionProblem,
     },
+    /// Above the step-up threshold, co-signed, but not by the current key
+    /// of the sender's institution.
+    CoSignerNotInstitution {
+        cosigner: PublicKey,
+        institution: Address,
+    },
 }
 
 impl FailureReason {
@@ -245,6 +251,7 @@ impl FailureReason {
             FailureReason::BadVotingPeriod { .. } => "bad_voting_period",
             FailureReason::TooManyProposals { .. } => "too_many_proposals",
             FailureReason::InvalidAction { .. } => "invalid_action",
+            FailureReason::CoSignerNotInstitution { .. } => "cosigner_not_institution",
         }
     }
 

@@ -308,16 +308,19 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             if total > threshold {
                 // The co-signature itself was verified with the sender's.
                 // The institution's current key (it may have been rotated).
-                let cosigned = match stx.tx.cosigner {
-                    Some(key) => self
-                        .account(&account.institution)?
-                        .is_some_and(|i| i.owner == key && i.kind == AccountKind::Institution),
-                    None => false,
-                };
-                if !cosigned {
+                let Some(cosigner) = stx.tx.cosigner else {
                     return Ok(Err(FailureReason::StepUpRequired {
                         threshold,
                         amount: total,
+                        institution: account.institution,
+                    }));
+                };
+                let institutions = self
+                    .account(&account.institution)?
+                    .is_some_and(|i| i.owner == cosigner && i.kind == AccountKind::Institution);
+                if !institutions {
+                    return Ok(Err(FailureReason::CoSignerNotInstitution {
+                        cosigner,
                         institution: account.institution,
                     }));
                 }

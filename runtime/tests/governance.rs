@@ -465,7 +465,7 @@ fn an_institution_key_rotates_and_the_old_one_stops_signing() {
     let customer = ch.customers[2].clone(); // bank A, tier 2: step-up above 5,000 CNY
     let payee = addr(&ch.customers[1]);
     let r = ch.run(ch.transfer_cosigned(&customer, payee, 6_000, &old));
-    assert_eq!(code(&r), Some("step_up_required"), "{r:?}");
+    assert_eq!(code(&r), Some("cosigner_not_institution"), "{r:?}");
     let mut t = ch.unsigned(
         &customer,
         TxKind::Transfer {

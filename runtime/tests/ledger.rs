@@ -91,7 +91,7 @@ fn transfer_rules_table() {
             build: |ch| {
                 ch.transfer_cosigned(&ch.customers[1], addr(&ch.customers[2]), 5_001, &ch.bank_a)
             },
-            expect: "step_up_required",
+            expect: "cosigner_not_institution",
         },
         Case {
             name: "co-signature stripped in flight",

@@ -376,3 +376,92 @@ fn the_published_vectors_hold() {
         decoded.verify_signatures().unwrap();
     }
 }
+
+/// The identity commitment vectors (`sdk/vectors/identity.json`): each
+/// case's raw document type and number, normalised, committed under its
+/// salt; and inputs every implementation must refuse.
+/// `HUTONG_VECTORS_OUT_IDENTITY=$PWD/sdk/vectors/identity.json cargo test
+/// -p hutong-runtime --test vectors` rewrites the file.
+#[test]
+fn identity_commitments_match_the_published_vectors() {
+    use hutong_runtime::identity::{commitment, normalise_number, normalise_type};
+    let good: [(&str, &str, &str, u8); 5] = [
+        (
+            "mainland resident identity card, lower-case check letter and spaces",
+            "cn_ric",
+            "110105 19491231 002x",
+            0x11,
+        ),
+        (
+            "Hong Kong identity card with its check digit in brackets",
+            "HK_ID",
+            "A123456(7)",
+            0x22,
+        ),
+        (
+            "passport, issuing country in the type",
+            " Passport_CN ",
+            "e-1234 5678",
+            0x33,
+        ),
+        (
+            "the same document as the first, written the normal way",
+            "CN_RIC",
+            "11010519491231002X",
+            0x11,
+        ),
+        (
+            "the same document as the first under another salt",
+            "CN_RIC",
+            "11010519491231002X",
+            0x44,
+        ),
+    ];
+    let bad: [(&str, &str, &str); 4] = [
+        ("a type with a space", "CN RIC", "123"),
+        ("full-width digits", "CN_RIC", "１２３４"),
+        ("a number with a dot", "CN_RIC", "12.34"),
+        ("nothing left of the number", "CN_RIC", " - "),
+    ];
+    let built = json!({
+        "about": "Identity commitments (sdk/SPEC.md, 7. Opening an account): \
+                  tagged(\"hutong/identity/v1\", borsh(id_type) || borsh(id_number) || salt) \
+                  of the normalised type and number.",
+        "cases": good.iter().map(|(about, t, n, salt)| json!({
+            "about": about,
+            "id_type": t,
+            "id_number": n,
+            "salt": hex::encode([*salt; 32]),
+            "normalised_type": normalise_type(t).unwrap(),
+            "normalised_number": normalise_number(n).unwrap(),
+            "commitment": commitment(t, n, &[*salt; 32]).unwrap().to_hex(),
+        })).collect::<Vec<_>>(),
+        "refused": bad.iter().map(|(about, t, n)| {
+            assert!(commitment(t, n, &[0; 32]).is_err(), "{about}");
+            json!({"about": about, "id_type": t, "id_number": n})
+        }).collect::<Vec<_>>(),
+    });
+    if let Ok(out) = std::env::var("HUTONG_VECTORS_OUT_IDENTITY") {
+        std::fs::write(&out, serde_json::to_string_pretty(&built).unwrap() + "\n").unwrap();
+        println!("wrote {out}");
+        return;
+    }
+    let published: Value =
+        serde_json::from_str(include_str!("../../sdk/vectors/identity.json")).unwrap();
+    // Read back from the file's own fields, as another implementation
+    // would: every commitment and refusal reproduces.
+    for case in published["cases"].as_array().unwrap() {
+        let salt = array32(str_of(case, "salt"));
+        let got = commitment(str_of(case, "id_type"), str_of(case, "id_number"), &salt)
+            .unwrap()
+            .to_hex();
+        assert_eq!(got, str_of(case, "commitment"), "{case}");
+    }
+    for case in published["refused"].as_array().unwrap() {
+        assert!(
+            commitment(str_of(case, "id_type"), str_of(case, "id_number"), &[0; 32]).is_err(),
+            "{case}"
+        );
+    }
+    assert_eq!(published, built, "the identity vectors file is stale");
+}

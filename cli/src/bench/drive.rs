@@ -275,5 +275,6 @@ pub(super) fn transport_failure() -> RejectionData {
         code: "transport".into(),
         retryable: true,
         message: "the call failed".into(),
+        used_by: None,
     }
 }

@@ -177,10 +177,6 @@ fn hostile_clients_get_stable_codes_and_cannot_starve_others() {
                 "single_limit_exceeded",
             ),
             (
-                TxKind::Transfer { to: w.address(1), asset: AssetCode::new("XYZ").unwrap(), amount: Amount(1), transfer_id: TransferId(901) },
-                "unknown_asset",
-            ),
-            (
                 TxKind::Mint { to: me, asset: Wallets::cny(), amount: Amount(1) },
                 "unauthorised",
             ),
@@ -208,14 +204,137 @@ fn hostile_clients_get_stable_codes_and_cannot_starve_others() {
                 TxKind::Mint { to: me, asset: Wallets::cny(), amount: Amount(0) },
                 "zero_amount",
             ),
+            (
+                TxKind::Transfer { to: w.address(1), asset: AssetCode::new("XYZ").unwrap(), amount: Amount(1), transfer_id: TransferId(901) },
+                "unknown_asset",
+            ),
         ] {
             let tx = w.signed(0, kind);
             let e = client.submit(&tx).await.unwrap_err();
             assert_eq!(e.rejection_code().as_deref(), Some(code), "{e}");
             w.rewind(0);
         }
+        // Co-signatures that do not match their transaction say which
+        // part is wrong, at admission.
+        let institution = cluster.key("bank-a.institution");
+        let stranger = cluster.key("wallet-b.institution");
+        let pay = |w: &Wallets, cosigner: Option<&Keypair>| Transaction {
+            chain_id: w.chain_id,
+            sender: w.key(0).public(),
+            sequence: Nonce(w.next_sequence(0)),
+            expiry: w.expiry,
+            kind: TxKind::Transfer { to: w.address(1), asset: Wallets::cny(), amount: Amount(1), transfer_id: TransferId(904) },
+            cosigner: cosigner.map(|k| k.public()),
+            memo: Vec::new(),
+        };
+        let missing = pay(&w, Some(&institution)).sign(w.key(0));
+        let mut unexpected = pay(&w, None).sign(w.key(0));
+        unexpected.cosignature = Some(institution.sign(&[0; 32]));
+        let invalid = pay(&w, Some(&institution)).sign(w.key(0)).cosign(&stranger);
+        let mut forged = pay(&w, None).sign(w.key(0));
+        forged.signature = stranger.sign(&[1; 32]);
+        for (tx, code) in [
+            (missing, "cosignature_missing"),
+            (unexpected, "cosignature_unexpected"),
+            (invalid, "cosignature_invalid"),
+            (forged, "bad_signature"),
+        ] {
+            let e = client.submit(&tx).await.unwrap_err();
+            assert_eq!(e.rejection_code().as_deref(), Some(code), "{e}");
+        }
         let sequence = client.account(&me).await.unwrap().sequence;
         assert_eq!(sequence, w.next_sequence(0), "no sequence number was used");
+
+        // Parameters by name work, and a bad one is named.
+        let by_name = post_from("127.0.0.1", addr, &format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"hutong_getAccount","params":{{"address":"{me}"}}}}"#
+        )).await;
+        assert!(by_name.contains(&format!(r#""address":"{me}""#)), "{by_name}");
+        let bad = post_from("127.0.0.1", addr,
+            r#"{"jsonrpc":"2.0","id":1,"method":"hutong_getAccount","params":{"address":"nope"}}"#).await;
+        assert!(bad.contains("-32602") && bad.contains(r#""param":"address""#), "{bad}");
+        let missing = post_from("127.0.0.1", addr,
+            r#"{"jsonrpc":"2.0","id":1,"method":"hutong_getTransaction","params":[]}"#).await;
+        assert!(missing.contains(r#""param":"hash""#) && missing.contains("is missing"), "{missing}");
+        // A subscription over plain HTTP says to use a WebSocket.
+        let sub = post_from("127.0.0.1", addr, &format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"hutong_subscribeTransaction","params":["{}"]}}"#,
+            Hash([7; 32])
+        )).await;
+        assert!(sub.contains("1012") && sub.contains("ws://"), "{sub}");
+        // One item that is not even hex gets its own verdict; the others
+        // go on.
+        let good = w.transfer(2, 3, 1);
+        let good_hex = hex::encode(good.encode());
+        let verdicts = client.submit_many_hex(&["zz", &good_hex]).await.unwrap();
+        assert!(
+            matches!(&verdicts[0], SubmitVerdict::Rejected { why } if why.code == "malformed"),
+            "{verdicts:?}"
+        );
+        assert!(matches!(&verdicts[1], SubmitVerdict::Pending { .. }), "{verdicts:?}");
+        wait_committed(&client, &[good.hash()]).await;
+
+        // A transaction that loses the race for its sequence number ends
+        // `rejected` with `sequence_used` naming the winner, on the node
+        // that admitted it, and its subscription hears so. Two nodes take
+        // one transaction each for the same sequence at the same moment;
+        // when one node learned of the other's first (it then refuses its
+        // own with sequence_taken), the race is run again.
+        let other = cluster.client(1);
+        let mut raced = None;
+        for attempt in 0..8 {
+            let a = w.transfer(4, 5, 1);
+            w.rewind(4);
+            let b = w.transfer(4, 6, 1);
+            let (ra, rb) = tokio::join!(client.submit(&a), other.submit(&b));
+            match (ra, rb) {
+                (Ok(_), Ok(_)) => {
+                    raced = Some((a, b));
+                    break;
+                }
+                (ra, rb) => println!("race {attempt}: {ra:?} / {rb:?}; again"),
+            }
+            // Whichever won, the next race starts after it.
+            let next = client.account(&w.address(4)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let next = client.account(&w.address(4)).await.map(|a| a.sequence).unwrap_or(next.sequence);
+            w.set_next_sequence(4, next.max(w.next_sequence(4)));
+        }
+        let (a, b) = raced.expect("no race between two nodes in 8 tries");
+        let (ha, hb) = (a.hash(), b.hash());
+        let (fa, fb) = tokio::join!(
+            client.await_transaction(&ha, Duration::from_secs(60)),
+            other.await_transaction(&hb, Duration::from_secs(60)),
+        );
+        let (fa, fb) = (fa.unwrap(), fb.unwrap());
+        let (winner, loser) = if fa.succeeded() { (&a, &fb) } else { (&b, &fa) };
+        match loser {
+            TxStatus::Rejected { why, .. } => {
+                assert_eq!(why.code, "sequence_used", "{loser:?}");
+                assert_eq!(why.used_by.as_deref(), Some(winner.hash().to_string().as_str()), "{loser:?}");
+            }
+            other => panic!("the loser of the race ended {other:?} (the winner: {fa:?} / {fb:?})"),
+        }
+
+        // A pending transaction that expires before any block takes it
+        // (its sequence leaves a gap) ends `dropped`, code `expired`.
+        let height = client.status().await.unwrap().height;
+        let gap = Transaction {
+            chain_id: w.chain_id,
+            sender: w.key(7).public(),
+            sequence: Nonce(w.next_sequence(7) + 1),
+            expiry: Expiry::Height(Height(height + 3)),
+            kind: TxKind::Transfer { to: w.address(1), asset: Wallets::cny(), amount: Amount(1), transfer_id: TransferId(905) },
+            cosigner: None,
+            memo: Vec::new(),
+        }
+        .sign(w.key(7));
+        let h = client.submit(&gap).await.unwrap();
+        let fin = client.await_transaction(&h, Duration::from_secs(60)).await.unwrap();
+        match &fin {
+            TxStatus::Dropped { why, .. } => assert_eq!(why.code, "expired", "{fin:?}"),
+            other => panic!("an expired pending transaction ended {other:?}"),
+        }
         // Through all of it the chain kept committing ordinary transfers.
         let tx = w.transfer(2, 3, 100);
         let h = client.submit(&tx).await.unwrap();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::Account;
-use hutong_runtime::{Address, ChainId, SignedTransaction};
+use hutong_runtime::{Address, AssetCode, ChainId, SignedTransaction, TxKind};
 use hutong_wire::p2p::TXS_BATCH_MAX;
 
 use crate::mempool::{check_stateless, Decoded, Mempool, Rejection, Tip};
@@ -27,6 +27,20 @@ use crate::util::lock;
 pub trait Ledger: Send + Sync {
     fn account(&self, address: &Address) -> Option<Account>;
     fn tip(&self) -> Tip;
+    /// Whether the asset exists (assets are only ever added, so a `true`
+    /// may be remembered). On a read error, `true`: execution decides.
+    fn asset_exists(&self, asset: &AssetCode) -> bool;
+}
+
+/// The asset a transaction moves, creates or destroys, if any.
+fn asset_of(kind: &TxKind) -> Option<AssetCode> {
+    match kind {
+        TxKind::Transfer { asset, .. }
+        | TxKind::BatchTransfer { asset, .. }
+        | TxKind::Mint { asset, .. }
+        | TxKind::Burn { asset, .. } => Some(*asset),
+        _ => None,
+    }
 }
 
 /// What admission hands on: client transactions newly pending, for the
@@ -200,12 +214,36 @@ async fn admit_with(
             .iter()
             .map(|(_, d)| admission.ledger.account(&d.sender))
             .collect();
+        let unknown_assets: Vec<Option<AssetCode>> = fresh
+            .iter()
+            .map(|(_, d)| asset_of(&d.tx.tx.kind).filter(|a| !admission.ledger.asset_exists(a)))
+            .collect();
         let mut shared_raws = Vec::new();
         let mut pool = lock(&admission.pool);
-        for (((i, d), ok), account) in fresh.into_iter().zip(valid).zip(accounts) {
+        for ((((i, d), ok), account), unknown_asset) in fresh
+            .into_iter()
+            .zip(valid)
+            .zip(accounts)
+            .zip(unknown_assets)
+        {
             if !ok {
-                verdicts[i] = Some(Err(Rejection::BadSignature));
+                // Which signature failed: checked again only for the
+                // failures, so the wallet learns whether its own key or
+                // its institution's co-signature is wrong.
+                let sender_ok = d.tx.tx.sender.verify(&d.hash.0, &d.tx.signature).is_ok();
+                verdicts[i] = Some(Err(match (sender_ok, &d.tx.tx.cosigner) {
+                    (true, Some(cosigner)) => Rejection::CosignatureInvalid {
+                        cosigner: cosigner.to_hex(),
+                    },
+                    _ => Rejection::BadSignature,
+                }));
                 bad_signatures.push(d.hash);
+                continue;
+            }
+            if let Some(asset) = unknown_asset {
+                verdicts[i] = Some(Err(Rejection::UnknownAsset {
+                    asset: asset.to_string(),
+                }));
                 continue;
             }
             let hash = d.hash;

@@ -90,6 +90,22 @@ pub enum Rejection {
     ZeroAmount,
     #[error("a transfer pays its own sender")]
     SelfTransfer,
+    #[error("asset {asset} does not exist on this chain")]
+    UnknownAsset { asset: String },
+    #[error("the transaction names co-signer {cosigner} but carries no co-signature")]
+    CosignatureMissing { cosigner: String },
+    #[error("the transaction carries a co-signature but names no co-signer")]
+    CosignatureUnexpected,
+    #[error("the co-signature does not verify under co-signer {cosigner} (the sender's own signature does)")]
+    CosignatureInvalid { cosigner: String },
+    /// After admission: another transaction of the sender with the same
+    /// sequence number was committed first (`used_by`, when this node saw
+    /// which). Final: these bytes can never execute.
+    #[error("sequence {sequence} was used by another transaction of the sender{}", used_by.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    SequenceUsed {
+        sequence: u64,
+        used_by: Option<String>,
+    },
 }
 
 impl Rejection {
@@ -110,6 +126,11 @@ impl Rejection {
             Rejection::SenderBusy { .. } => "sender_busy",
             Rejection::ZeroAmount => "zero_amount",
             Rejection::SelfTransfer => "self_transfer",
+            Rejection::UnknownAsset { .. } => "unknown_asset",
+            Rejection::CosignatureMissing { .. } => "cosignature_missing",
+            Rejection::CosignatureUnexpected => "cosignature_unexpected",
+            Rejection::CosignatureInvalid { .. } => "cosignature_invalid",
+            Rejection::SequenceUsed { .. } => "sequence_used",
         }
     }
 
@@ -124,7 +145,7 @@ impl Rejection {
         )
     }
 
-    pub const ALL_CODES: [&'static str; 15] = [
+    pub const ALL_CODES: [&'static str; 20] = [
         "too_large",
         "malformed",
         "wrong_chain",
@@ -140,6 +161,11 @@ impl Rejection {
         "sender_busy",
         "zero_amount",
         "self_transfer",
+        "unknown_asset",
+        "cosignature_missing",
+        "cosignature_unexpected",
+        "cosignature_invalid",
+        "sequence_used",
     ];
 }
 
@@ -171,6 +197,15 @@ pub fn check_stateless(raw: &[u8], chain_id: ChainId) -> Result<Decoded, Rejecti
             expected: chain_id.to_string(),
             got: tx.tx.chain_id.to_string(),
         });
+    }
+    match (&tx.tx.cosigner, &tx.cosignature) {
+        (Some(key), None) => {
+            return Err(Rejection::CosignatureMissing {
+                cosigner: key.to_hex(),
+            })
+        }
+        (None, Some(_)) => return Err(Rejection::CosignatureUnexpected),
+        _ => {}
     }
     let hash = tx.hash();
     let sender = tx.tx.sender_address();
@@ -459,15 +494,17 @@ impl Mempool {
 
     /// After a block commits: drops its transactions, every transaction
     /// whose sequence the block used up, and expired ones. `account_sequence`
-    /// gives the committed next sequence of a sender.
+    /// gives the committed next sequence of a sender. Says which pending
+    /// transactions ended without executing, so their wallets hear why.
     pub fn on_commit(
         &mut self,
         committed: &[Hash],
         senders: &FastSet<Address>,
         account_sequence: impl Fn(&Address) -> Option<u64>,
         tip: Tip,
-    ) -> usize {
+    ) -> CommitOutcome {
         let mut removed = 0;
+        let mut superseded = Vec::new();
         for hash in committed {
             removed += usize::from(self.remove(hash).is_some());
         }
@@ -478,7 +515,14 @@ impl Mempool {
                 None => continue,
             };
             for hash in stale {
-                removed += usize::from(self.remove(&hash).is_some());
+                if let Some(entry) = self.remove(&hash) {
+                    removed += 1;
+                    superseded.push(Superseded {
+                        hash,
+                        sender: entry.sender,
+                        sequence: entry.sequence,
+                    });
+                }
             }
         }
         // Both indexes are ordered by expiry: the expired ones lead.
@@ -493,11 +537,40 @@ impl Mempool {
             )
             .map(|(_, hash)| *hash)
             .collect();
+        let mut expired_out = Vec::new();
         for hash in expired_hashes {
-            removed += usize::from(self.remove(&hash).is_some());
+            if let Some(entry) = self.remove(&hash) {
+                removed += 1;
+                expired_out.push((hash, entry.tx.tx.expiry));
+            }
         }
-        removed
+        CommitOutcome {
+            removed,
+            superseded,
+            expired: expired_out,
+        }
     }
+}
+
+/// What a commit did to the pool ([`Mempool::on_commit`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// Transactions let go: committed, superseded and expired.
+    pub removed: usize,
+    /// Pending transactions whose sequence number another transaction of
+    /// the same sender used first.
+    pub superseded: Vec<Superseded>,
+    /// Pending transactions that expired before a block took them.
+    pub expired: Vec<(Hash, Expiry)>,
+}
+
+/// A pending transaction that lost the race for its sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Superseded {
+    pub hash: Hash,
+    /// The signing key's address.
+    pub sender: Address,
+    pub sequence: u64,
 }
 
 #[cfg(test)]
@@ -778,7 +851,10 @@ mod tests {
                 timestamp_ms: 1_500,
             },
         );
-        assert_eq!(removed, 2);
+        assert_eq!(removed.removed, 2);
+        assert_eq!(removed.superseded.len(), 1, "{removed:?}");
+        assert_eq!(removed.superseded[0].sequence, 1);
+        assert!(removed.expired.is_empty());
         assert!(p.contains(&kept.hash) && p.contains(&by_height.hash));
         // Block 12 at t = 2,500: the next block is 13, past `by_height`'s
         // expiry; `by_time` expired too; the others stay.
@@ -791,7 +867,13 @@ mod tests {
                 timestamp_ms: 2_500,
             },
         );
-        assert_eq!(removed, 2);
+        assert_eq!(removed.removed, 2);
+        assert!(removed.superseded.is_empty());
+        let mut expired: Vec<Hash> = removed.expired.iter().map(|(h, _)| *h).collect();
+        expired.sort();
+        let mut want = vec![by_height.hash, by_time.hash];
+        want.sort();
+        assert_eq!(expired, want);
         assert!(!p.contains(&by_height.hash) && !p.contains(&by_time.hash));
         assert!(p.contains(&kept.hash) && p.contains(&later_time.hash));
         assert_eq!(p.stats().txs, 2);

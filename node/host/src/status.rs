@@ -56,14 +56,32 @@ impl Counters {
 #[derive(Debug, Default)]
 pub struct RecentRejections {
     order: VecDeque<Hash>,
-    codes: HashMap<Hash, Rejection>,
+    codes: HashMap<Hash, Ended>,
+}
+
+/// How a transaction ended without executing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Turned away on admission, or (`sequence_used`) ruled out later.
+    Rejected(Rejection),
+    /// Admitted, then let go before any block took it (it expired).
+    Dropped(Rejection),
 }
 
 const RECENT_REJECTIONS_MAX: usize = 100_000;
 
 impl RecentRejections {
     pub fn insert(&mut self, hash: Hash, why: Rejection) {
-        if self.codes.insert(hash, why).is_none() {
+        self.record(hash, Ended::Rejected(why));
+    }
+
+    /// A pending transaction let go without executing.
+    pub fn insert_dropped(&mut self, hash: Hash, why: Rejection) {
+        self.record(hash, Ended::Dropped(why));
+    }
+
+    fn record(&mut self, hash: Hash, ended: Ended) {
+        if self.codes.insert(hash, ended).is_none() {
             self.order.push_back(hash);
         }
         while self.order.len() > RECENT_REJECTIONS_MAX {
@@ -73,7 +91,7 @@ impl RecentRejections {
         }
     }
 
-    pub fn get(&self, hash: &Hash) -> Option<&Rejection> {
+    pub fn get(&self, hash: &Hash) -> Option<&Ended> {
         self.codes.get(hash)
     }
 }

@@ -1,6 +1,6 @@
-//! The method table: each method parses its parameters (positional, as
-//! `params: [..]`), does its work through the context's handles and
-//! answers with a typed view ([`super::views`]).
+//! The method table: each method parses its parameters (by position,
+//! `params: [..]`, or by name, `params: {..}`), does its work through the
+//! context's handles and answers with a typed view ([`super::views`]).
 
 use std::sync::Arc;
 
@@ -12,17 +12,107 @@ use hutong_wire::rpc::{code, method, BlockQuery, SubmitVerdict, TxStatus, SUBMIT
 use jsonrpsee::core::SubscriptionError;
 use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
 use jsonrpsee::types::{ErrorObjectOwned, Params};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::{err, parse_hash, rejected, views, RpcContext};
 
-fn one<T: for<'de> Deserialize<'de>>(params: &Params<'_>) -> Result<T, ErrorObjectOwned> {
-    params.one::<T>().map_err(|e| {
-        err(
-            code::INVALID_PARAMS,
-            format!("invalid params: {}", e.message()),
-        )
-    })
+/// What a parameter must be, for the `-32602` answer that names it.
+#[derive(Debug, Clone, Copy)]
+struct Param {
+    name: &'static str,
+    position: usize,
+    expected: &'static str,
+}
+
+const TX: Param = Param {
+    name: "tx",
+    position: 0,
+    expected: "a signed transaction: hex of its borsh encoding (sdk/SPEC.md)",
+};
+const TXS: Param = Param {
+    name: "txs",
+    position: 0,
+    expected: "an array of at most 1000 signed transactions, each hex of its borsh encoding",
+};
+const HASH: Param = Param {
+    name: "hash",
+    position: 0,
+    expected: "a transaction hash: 64 hex digits",
+};
+const ADDRESS: Param = Param {
+    name: "address",
+    position: 0,
+    expected: "an account address: ht1… (bech32m)",
+};
+const BLOCK: Param = Param {
+    name: "query",
+    position: 0,
+    expected: "an object with \"height\" (an integer) or \"id\" (64 hex digits)",
+};
+const PROPOSAL: Param = Param {
+    name: "id",
+    position: 0,
+    expected: "a proposal id: an unsigned integer",
+};
+const PROPOSALS: Param = Param {
+    name: "query",
+    position: 0,
+    expected: "an object with optional \"status\", \"before\" and \"limit\"",
+};
+
+/// `-32602` naming the parameter, its position and what it must be; the
+/// same three in `data` for programs.
+fn invalid_param(p: Param, problem: impl std::fmt::Display) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(
+        code::INVALID_PARAMS,
+        format!(
+            "invalid params: `{}` (position {}) {problem}; expected {}",
+            p.name, p.position, p.expected
+        ),
+        Some(serde_json::json!({
+            "param": p.name,
+            "position": p.position,
+            "expected": p.expected,
+        })),
+    )
+}
+
+/// The raw value of parameter `p`: by position (`"params": [..]`) or by
+/// name (`"params": {..}`); `None` when absent.
+fn raw_param(params: &Params<'_>, p: Param) -> Result<Option<serde_json::Value>, ErrorObjectOwned> {
+    let Some(text) = params.as_str() else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Array(mut items)) => {
+            Ok((p.position < items.len()).then(|| items.swap_remove(p.position)))
+        }
+        Ok(serde_json::Value::Object(mut fields)) => Ok(fields.remove(p.name)),
+        Ok(serde_json::Value::Null) => Ok(None),
+        _ => Err(invalid_param(
+            p,
+            "cannot be read: params must be an array (by position) or an object (by name)",
+        )),
+    }
+}
+
+/// Parameter `p`, required.
+fn param<T: DeserializeOwned>(params: &Params<'_>, p: Param) -> Result<T, ErrorObjectOwned> {
+    let value = raw_param(params, p)?.ok_or_else(|| invalid_param(p, "is missing"))?;
+    serde_json::from_value(value).map_err(|e| invalid_param(p, format!("is wrong ({e})")))
+}
+
+/// Parameter `p`, or `None` when absent (or `null`).
+fn optional_param<T: DeserializeOwned>(
+    params: &Params<'_>,
+    p: Param,
+) -> Result<Option<T>, ErrorObjectOwned> {
+    match raw_param(params, p)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(value) => serde_json::from_value(value)
+            .map(Some)
+            .map_err(|e| invalid_param(p, format!("is wrong ({e})"))),
+    }
 }
 
 /// A submission refused for its used sequence number may be a wallet's
@@ -45,9 +135,9 @@ fn committed_already(
     }
 }
 
-fn parse_tx_hex(s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
+fn parse_tx_hex(p: Param, s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
     hex::decode(s.trim_start_matches("0x"))
-        .map_err(|e| err(code::INVALID_PARAMS, format!("transaction is not hex: {e}")))
+        .map_err(|e| invalid_param(p, format!("is not hex ({e})")))
 }
 
 /// The JSON-RPC methods without a server: what [`super::start`] serves,
@@ -56,8 +146,8 @@ fn parse_tx_hex(s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
 pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcContext>>> {
     let mut m = RpcModule::new(ctx);
     m.register_async_method(method::SUBMIT_TRANSACTION, |params, ctx, _| async move {
-        let hex_tx: String = one(&params)?;
-        let raw = parse_tx_hex(&hex_tx)?;
+        let hex_tx: String = param(&params, TX)?;
+        let raw = parse_tx_hex(TX, &hex_tx)?;
         let mut verdicts = ctx.admission.admit(vec![raw.clone()], Source::Client).await;
         match verdicts.pop() {
             Some(Ok(hash)) => Ok::<TxStatus, ErrorObjectOwned>(TxStatus::Pending {
@@ -71,7 +161,7 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
         }
     })?;
     m.register_async_method(method::SUBMIT_TRANSACTIONS, |params, ctx, _| async move {
-        let list: Vec<String> = one(&params)?;
+        let list: Vec<serde_json::Value> = param(&params, TXS)?;
         if list.len() > SUBMIT_BATCH_MAX {
             return Err(err(
                 code::TOO_MANY,
@@ -81,14 +171,35 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
                 ),
             ));
         }
-        let raws = list
-            .iter()
-            .map(|s| parse_tx_hex(s))
-            .collect::<Result<Vec<_>, _>>()?;
+        // An item that is not even hex gets its own verdict (`malformed`);
+        // the others go on to admission.
+        let mut out: Vec<Option<SubmitVerdict>> = vec![None; list.len()];
+        let mut raws = Vec::with_capacity(list.len());
+        let mut at = Vec::with_capacity(list.len());
+        for (i, item) in list.iter().enumerate() {
+            let decoded = item
+                .as_str()
+                .ok_or_else(|| "is not a string".to_string())
+                .and_then(|s| {
+                    hex::decode(s.trim_start_matches("0x")).map_err(|e| format!("is not hex ({e})"))
+                });
+            match decoded {
+                Ok(raw) => {
+                    raws.push(raw);
+                    at.push(i);
+                }
+                Err(problem) => {
+                    out[i] = Some(SubmitVerdict::Rejected {
+                        why: views::rejection(&Rejection::Malformed {
+                            reason: format!("item {i} {problem}"),
+                        }),
+                    })
+                }
+            }
+        }
         let verdicts = ctx.admission.admit(raws.clone(), Source::Client).await;
-        let mut out = Vec::with_capacity(verdicts.len());
-        for (v, raw) in verdicts.into_iter().zip(&raws) {
-            out.push(match v {
+        for ((v, raw), i) in verdicts.into_iter().zip(&raws).zip(at) {
+            out[i] = Some(match v {
                 Ok(hash) => SubmitVerdict::Pending {
                     hash: hash.to_string(),
                 },
@@ -109,24 +220,32 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
                 },
             });
         }
+        let out: Vec<SubmitVerdict> = out
+            .into_iter()
+            .map(|v| {
+                v.unwrap_or(SubmitVerdict::Rejected {
+                    why: views::rejection(&Rejection::Busy {
+                        what: "no verdict".into(),
+                    }),
+                })
+            })
+            .collect();
         Ok::<Vec<SubmitVerdict>, ErrorObjectOwned>(out)
     })?;
     m.register_method(method::GET_TRANSACTION, |params, ctx, _| {
-        let hash: String = one(&params)?;
-        views::tx_status(ctx, &parse_hash(&hash)?)
+        let hash: String = param(&params, HASH)?;
+        let hash = parse_hash(&hash).map_err(|e| invalid_param(HASH, e.message()))?;
+        views::tx_status(ctx, &hash)
     })?;
     m.register_method(method::GET_ACCOUNT, |params, ctx, _| {
-        let address: String = one(&params)?;
-        let address: Address = address.parse().map_err(|e| {
-            err(
-                code::INVALID_PARAMS,
-                format!("{address:?} is not an address: {e}"),
-            )
-        })?;
+        let address: String = param(&params, ADDRESS)?;
+        let address: Address = address
+            .parse()
+            .map_err(|e| invalid_param(ADDRESS, format!("{address:?} is not an address ({e})")))?;
         views::account(ctx, address)
     })?;
     m.register_method(method::GET_BLOCK, |params, ctx, _| {
-        let q: BlockQuery = one(&params)?;
+        let q: BlockQuery = param(&params, BLOCK)?;
         views::block(ctx, q)
     })?;
     m.register_method(method::STATUS, |_, ctx, _| {
@@ -134,16 +253,13 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
     })?;
     m.register_method(method::GET_PARAMETERS, |_, ctx, _| views::parameters(ctx))?;
     m.register_method(method::GET_PROPOSAL, |params, ctx, _| {
-        let id: u64 = one(&params)?;
+        let id: u64 = param(&params, PROPOSAL)?;
         views::proposal(ctx, id)
     })?;
     m.register_method(method::GET_PROPOSALS, |params, ctx, _| {
         // No parameters at all means the first page of every status.
-        let q: hutong_wire::gov::ProposalsQuery = if params.as_str().is_none() {
-            Default::default()
-        } else {
-            one(&params)?
-        };
+        let q: hutong_wire::gov::ProposalsQuery =
+            optional_param(&params, PROPOSALS)?.unwrap_or_default();
         views::proposals(ctx, q)
     })?;
     m.register_subscription(
@@ -161,7 +277,10 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
         method::TRANSACTION_NOTIFICATION,
         method::UNSUBSCRIBE_TRANSACTION,
         |params, pending, ctx, _| async move {
-            let hash = params.one::<String>().ok().map(|h| parse_hash(&h));
+            let hash = match param::<String>(&params, HASH) {
+                Ok(h) => Ok(parse_hash(&h).map_err(|e| invalid_param(HASH, e.message()))),
+                Err(e) => Err(e),
+            };
             follow_transaction(hash, pending, (*ctx).clone())
                 .await
                 .map_err(|e| SubscriptionError::from(e.to_string()))
@@ -195,20 +314,14 @@ async fn follow_blocks(
 }
 
 async fn follow_transaction(
-    hash: Option<Result<Hash, ErrorObjectOwned>>,
+    hash: Result<Result<Hash, ErrorObjectOwned>, ErrorObjectOwned>,
     pending: PendingSubscriptionSink,
     ctx: Arc<RpcContext>,
 ) -> anyhow::Result<()> {
-    let hash = match hash {
-        Some(Ok(h)) => h,
-        Some(Err(e)) => {
+    let hash = match hash.and_then(|h| h) {
+        Ok(h) => h,
+        Err(e) => {
             pending.reject(e).await;
-            return Ok(());
-        }
-        None => {
-            pending
-                .reject(err(code::INVALID_PARAMS, "expected one transaction hash"))
-                .await;
             return Ok(());
         }
     };

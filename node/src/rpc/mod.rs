@@ -39,7 +39,8 @@ use hutong_host::util::lock;
 use hutong_runtime::crypto::Hash;
 use hutong_wire::rpc::{code, BlockNotice};
 use jsonrpsee::server::{
-    stop_channel, BatchRequestConfig, Methods, Server, ServerConfig, ServerHandle, StopHandle,
+    stop_channel, BatchRequestConfig, Methods, RpcModule, Server, ServerConfig, ServerHandle,
+    StopHandle,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 use tokio::sync::broadcast;
@@ -129,7 +130,10 @@ pub async fn start(config: &NodeConfig, ctx: Arc<RpcContext>) -> anyhow::Result<
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen for JSON-RPC on {}: {e}", config.rpc_listen))?;
     let local_addr = listener.local_addr()?;
-    let methods: Methods = build_module(ctx.clone())?.into();
+    let methods = Served {
+        websocket: build_module(ctx.clone())?.into(),
+        http: http_module(build_module(ctx.clone())?)?.into(),
+    };
     let (stop, handle) = stop_channel();
     let service = Server::builder()
         .set_config(server_config)
@@ -149,6 +153,47 @@ pub async fn start(config: &NodeConfig, ctx: Arc<RpcContext>) -> anyhow::Result<
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The method table per transport: over plain HTTP a subscription cannot
+/// deliver anything, so there its methods answer how to subscribe instead
+/// of jsonrpsee's bare "internal error".
+#[derive(Clone)]
+struct Served {
+    websocket: Methods,
+    http: Methods,
+}
+
+/// The subscribe and unsubscribe methods, which need a WebSocket.
+pub const SUBSCRIPTION_METHODS: [&str; 6] = [
+    hutong_wire::rpc::method::SUBSCRIBE_BLOCKS,
+    hutong_wire::rpc::method::UNSUBSCRIBE_BLOCKS,
+    hutong_wire::rpc::method::SUBSCRIBE_TRANSACTION,
+    hutong_wire::rpc::method::UNSUBSCRIBE_TRANSACTION,
+    hutong_audit::api::method::SUBSCRIBE_ALERTS,
+    hutong_audit::api::method::UNSUBSCRIBE_ALERTS,
+];
+
+/// `module` with each subscription method replaced by one that says to
+/// connect with WebSocket (same host and port, `ws://`).
+fn http_module(
+    mut module: RpcModule<Arc<RpcContext>>,
+) -> anyhow::Result<RpcModule<Arc<RpcContext>>> {
+    for name in SUBSCRIPTION_METHODS {
+        module.remove_method(name);
+        module.register_method(name, move |_, _, _| {
+            Err::<(), _>(ErrorObjectOwned::owned(
+                code::NEEDS_WEBSOCKET,
+                format!(
+                    "{name} is a subscription: it needs a WebSocket connection. \
+                     Connect to ws://HOST:PORT (this node's RPC address, same port, \
+                     ws:// instead of http://) and call it there"
+                ),
+                Some(serde_json::json!({"transport": "websocket", "scheme": "ws"})),
+            ))
+        })?;
+    }
+    Ok(module)
+}
 
 /// jsonrpsee's service error as a concrete type: with its boxed error
 /// rustc cannot prove the connection future `Send` (rust-lang/rust#64552).
@@ -206,7 +251,7 @@ async fn accept_loop(
         tower::layer::util::Identity,
         tower::layer::util::Identity,
     >,
-    methods: Methods,
+    methods: Served,
     stop: StopHandle,
     limits: Arc<ConnectionLimits>,
     ctx: Arc<RpcContext>,
@@ -237,9 +282,12 @@ async fn accept_loop(
         let request_timeout = limits.request_timeout;
         let header_timeout = limits.header_timeout;
         let svc = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let mut svc = service
-                .clone()
-                .build(methods.clone(), stop_for_calls.clone());
+            let table = if jsonrpsee::server::ws::is_upgrade_request(&req) {
+                methods.websocket.clone()
+            } else {
+                methods.http.clone()
+            };
+            let mut svc = service.clone().build(table, stop_for_calls.clone());
             // jsonrpsee's future owns what it needs: no borrow of `svc`.
             let call = tower::Service::call(&mut svc, req);
             async move {

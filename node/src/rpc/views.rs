@@ -4,10 +4,13 @@
 use hutong_host::util::lock;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::governance::{Consortium, Proposal};
-use hutong_runtime::receipt::{Effect, Outcome};
+use hutong_runtime::receipt::{Effect, FailureReason, Outcome};
 use hutong_runtime::state::{AccountKind, StateKey, StateValue};
+use hutong_runtime::tx::Expiry;
 use hutong_runtime::{Address, Receipt};
+use hutong_runtime::{Amount, AssetCode};
 use hutong_runtime::{Tier, TimestampMs};
+use hutong_wire::amount;
 use hutong_wire::gov::{
     ParametersView, ProposalView, ProposalsPage, ProposalsQuery, PROPOSALS_PAGE_MAX,
 };
@@ -19,6 +22,7 @@ use jsonrpsee::types::ErrorObjectOwned;
 
 use super::{err, internal, parse_hash, RpcContext};
 use hutong_host::mempool::Rejection;
+use hutong_host::status::Ended;
 use hutong_wire::rpc::code;
 
 /// A rejection as wallets see it.
@@ -27,6 +31,10 @@ pub fn rejection(r: &Rejection) -> RejectionData {
         code: r.code().to_string(),
         retryable: r.retryable(),
         message: r.to_string(),
+        used_by: match r {
+            Rejection::SequenceUsed { used_by, .. } => used_by.clone(),
+            _ => None,
+        },
     }
 }
 
@@ -117,7 +125,14 @@ pub fn effect(e: &Effect) -> EffectView {
     }
 }
 
-pub fn receipt(r: &Receipt) -> ReceiptView {
+/// A receipt as wallets read it. `asset` is the asset the transaction
+/// moves (for a failure whose reason does not name it, such as a step-up
+/// threshold); `decimals` gives each asset's.
+pub fn receipt(
+    r: &Receipt,
+    asset: Option<AssetCode>,
+    decimals: &dyn Fn(&AssetCode) -> Option<u8>,
+) -> ReceiptView {
     match &r.outcome {
         Outcome::Success { effects } => ReceiptView {
             tx_hash: r.tx_hash.to_string(),
@@ -125,6 +140,7 @@ pub fn receipt(r: &Receipt) -> ReceiptView {
             effects: Some(effects.iter().map(effect).collect()),
             code: None,
             reason: None,
+            failure: None,
         },
         Outcome::Failed { reason } => ReceiptView {
             tx_hash: r.tx_hash.to_string(),
@@ -132,18 +148,224 @@ pub fn receipt(r: &Receipt) -> ReceiptView {
             effects: None,
             code: Some(reason.code().to_string()),
             reason: Some(format!("{reason:?}")),
+            failure: Some(failure(reason, asset, decimals)),
         },
     }
+}
+
+/// The asset a transaction moves, creates or destroys.
+fn asset_moved(kind: &hutong_runtime::TxKind) -> Option<AssetCode> {
+    use hutong_runtime::TxKind;
+    match kind {
+        TxKind::Transfer { asset, .. }
+        | TxKind::BatchTransfer { asset, .. }
+        | TxKind::Mint { asset, .. }
+        | TxKind::Burn { asset, .. } => Some(*asset),
+        _ => None,
+    }
+}
+
+/// A failure as data: its code and the values involved, by name.
+fn failure(
+    reason: &FailureReason,
+    asset_hint: Option<AssetCode>,
+    decimals: &dyn Fn(&AssetCode) -> Option<u8>,
+) -> serde_json::Map<String, serde_json::Value> {
+    use serde_json::Value;
+    let mut m = serde_json::Map::new();
+    m.insert("code".into(), reason.code().into());
+    let text = |m: &mut serde_json::Map<String, Value>, k: &str, v: String| {
+        m.insert(k.into(), Value::String(v));
+    };
+    // An amount as "5000.00" beside its minor units, when the asset's
+    // decimals are known; the minor units alone otherwise.
+    let amount =
+        |m: &mut serde_json::Map<String, Value>, k: &str, asset: Option<AssetCode>, v: Amount| {
+            if let Some(d) = asset.as_ref().and_then(decimals) {
+                m.insert(k.into(), Value::String(amount::format(v.0, d)));
+            }
+            m.insert(format!("{k}_minor"), Value::String(v.0.to_string()));
+        };
+    let asset_field = |m: &mut serde_json::Map<String, Value>, a: AssetCode| {
+        m.insert("asset".into(), Value::String(a.to_string()));
+    };
+    let freeze = |m: &mut serde_json::Map<String, Value>, f: &hutong_runtime::state::Freeze| {
+        m.insert("freeze_reason".into(), f.reason.name().into());
+        m.insert("frozen_by".into(), f.by.to_string().into());
+    };
+    match reason {
+        FailureReason::OutOfBounds
+        | FailureReason::BadSignature
+        | FailureReason::ZeroAmount
+        | FailureReason::SelfTransfer
+        | FailureReason::Unauthorised
+        | FailureReason::WeakKey
+        | FailureReason::NotFrozen => {}
+        FailureReason::WrongChain { expected, got } => {
+            text(&mut m, "expected", expected.to_string());
+            text(&mut m, "got", got.to_string());
+        }
+        FailureReason::UnknownSender { account }
+        | FailureReason::UnknownAccount { account }
+        | FailureReason::AccountExists { account }
+        | FailureReason::RetiredKey { account } => text(&mut m, "account", account.to_string()),
+        FailureReason::BadSequence { expected, got } => {
+            m.insert("expected".into(), expected.0.into());
+            m.insert("got".into(), got.0.into());
+        }
+        FailureReason::Expired {
+            expiry,
+            height,
+            timestamp,
+        } => {
+            match expiry {
+                Expiry::Height(h) => m.insert("expiry_height".into(), h.0.into()),
+                Expiry::Time(t) => m.insert("expiry_time_ms".into(), t.0.into()),
+            };
+            m.insert("height".into(), height.0.into());
+            m.insert("timestamp_ms".into(), timestamp.0.into());
+        }
+        FailureReason::UnknownAsset { asset } | FailureReason::Overflow { asset } => {
+            asset_field(&mut m, *asset)
+        }
+        FailureReason::UnknownTier { tier } => {
+            m.insert("tier".into(), tier.0.into());
+        }
+        FailureReason::SenderFrozen { freeze: f } | FailureReason::AlreadyFrozen { freeze: f } => {
+            freeze(&mut m, f)
+        }
+        FailureReason::RecipientFrozen { account, freeze: f } => {
+            text(&mut m, "account", account.to_string());
+            freeze(&mut m, f);
+        }
+        FailureReason::AssetNotAllowed { tier, asset } => {
+            m.insert("tier".into(), tier.0.into());
+            asset_field(&mut m, *asset);
+        }
+        FailureReason::SingleLimitExceeded {
+            asset,
+            limit,
+            amount: a,
+        } => {
+            asset_field(&mut m, *asset);
+            amount(&mut m, "limit", Some(*asset), *limit);
+            amount(&mut m, "amount", Some(*asset), *a);
+        }
+        FailureReason::DailyLimitExceeded {
+            asset,
+            limit,
+            spent_today,
+            amount: a,
+        } => {
+            asset_field(&mut m, *asset);
+            amount(&mut m, "limit", Some(*asset), *limit);
+            amount(&mut m, "spent_today", Some(*asset), *spent_today);
+            amount(&mut m, "amount", Some(*asset), *a);
+            let remaining = Amount(limit.0.saturating_sub(spent_today.0));
+            amount(&mut m, "remaining_today", Some(*asset), remaining);
+        }
+        FailureReason::StepUpRequired {
+            threshold,
+            amount: a,
+            institution,
+        } => {
+            if let Some(asset) = asset_hint {
+                asset_field(&mut m, asset);
+            }
+            amount(&mut m, "threshold", asset_hint, *threshold);
+            amount(&mut m, "amount", asset_hint, *a);
+            text(&mut m, "institution", institution.to_string());
+            text(&mut m, "cosigner", "missing".into());
+        }
+        FailureReason::CoSignerNotInstitution {
+            cosigner,
+            institution,
+        } => {
+            text(&mut m, "cosigner", cosigner.to_hex());
+            text(&mut m, "institution", institution.to_string());
+        }
+        FailureReason::InsufficientBalance {
+            asset,
+            available,
+            required,
+        } => {
+            asset_field(&mut m, *asset);
+            amount(&mut m, "available", Some(*asset), *available);
+            amount(&mut m, "required", Some(*asset), *required);
+        }
+        FailureReason::TransferExists { original_tx }
+        | FailureReason::TransferExistsWithDifferentFields { original_tx } => {
+            text(&mut m, "original_tx", original_tx.to_string())
+        }
+        FailureReason::UnknownProposal { proposal }
+        | FailureReason::ProposalClosed { proposal } => {
+            m.insert("proposal".into(), (*proposal).into());
+        }
+        FailureReason::VotingClosed { proposal, deadline } => {
+            m.insert("proposal".into(), (*proposal).into());
+            m.insert("deadline_ms".into(), deadline.0.into());
+        }
+        FailureReason::BadVotingPeriod { min_ms, max_ms } => {
+            m.insert("min_ms".into(), (*min_ms).into());
+            m.insert("max_ms".into(), (*max_ms).into());
+        }
+        FailureReason::TooManyProposals { max } => {
+            m.insert("max".into(), (*max).into());
+        }
+        FailureReason::InvalidAction { action, problem } => {
+            m.insert("action".into(), (*action).into());
+            text(&mut m, "problem", snake_case(&format!("{problem:?}")));
+        }
+    }
+    m
+}
+
+/// `ValidatorChangePending` as `validator_change_pending`.
+fn snake_case(camel: &str) -> String {
+    let mut out = String::with_capacity(camel.len() + 4);
+    for (i, ch) in camel.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
 }
 
 pub fn tx_status(ctx: &RpcContext, hash: &Hash) -> Result<TxStatus, ErrorObjectOwned> {
     let db = &ctx.ledger.db;
     let h = hash.to_string();
     if let Some(loc) = db.tx_location(hash).map_err(internal)? {
-        let receipt_of = db
+        let stored = db
             .receipts_at(loc.height)
             .map_err(internal)?
-            .and_then(|rs| rs.get(loc.index as usize).map(receipt));
+            .and_then(|rs| rs.get(loc.index as usize).cloned());
+        let receipt_of = match stored {
+            Some(r) => {
+                // Only a failure may need the asset the transaction moved
+                // (a step-up threshold does not name it): the block is
+                // read for failures only, and may have been pruned.
+                let asset = match &r.outcome {
+                    Outcome::Failed { .. } => db
+                        .block_at(loc.height)
+                        .ok()
+                        .flatten()
+                        .and_then(|b| b.payload.txs.get(loc.index as usize).cloned())
+                        .and_then(|t| asset_moved(&t.tx.kind)),
+                    Outcome::Success { .. } => None,
+                };
+                let decimals = |a: &AssetCode| match db.state(&StateKey::Asset(*a)) {
+                    Ok(Some(StateValue::Asset(info))) => Some(info.decimals),
+                    _ => None,
+                };
+                Some(receipt(&r, asset, &decimals))
+            }
+            None => None,
+        };
         let block_id = db.block_id_at(loc.height).map_err(internal)?;
         return Ok(TxStatus::Committed {
             hash: h,
@@ -156,11 +378,20 @@ pub fn tx_status(ctx: &RpcContext, hash: &Hash) -> Result<TxStatus, ErrorObjectO
     if lock(&ctx.admission.pool).contains(hash) {
         return Ok(TxStatus::Pending { hash: h });
     }
-    if let Some(r) = lock(&ctx.admission.rejections).get(hash) {
-        return Ok(TxStatus::Rejected {
-            hash: h,
-            why: rejection(r),
-        });
+    match lock(&ctx.admission.rejections).get(hash) {
+        Some(Ended::Rejected(r)) => {
+            return Ok(TxStatus::Rejected {
+                hash: h,
+                why: rejection(r),
+            })
+        }
+        Some(Ended::Dropped(r)) => {
+            return Ok(TxStatus::Dropped {
+                hash: h,
+                why: rejection(r),
+            })
+        }
+        None => {}
     }
     Ok(TxStatus::Unknown { hash: h })
 }
@@ -182,6 +413,7 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
         },
     };
     let mut balances = std::collections::BTreeMap::new();
+    let mut balances_decimal = std::collections::BTreeMap::new();
     // Every asset, those added by vote too.
     for code in consortium(ctx)?.assets {
         if let Some(StateValue::Balance(b)) = db
@@ -189,6 +421,12 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
             .map_err(internal)?
         {
             balances.insert(code.to_string(), b.balance.0.to_string());
+            if let Some(StateValue::Asset(info)) =
+                db.state(&StateKey::Asset(code)).map_err(internal)?
+            {
+                balances_decimal
+                    .insert(code.to_string(), amount::format(b.balance.0, info.decimals));
+            }
         }
     }
     let (kind, tier) = match account.kind {
@@ -247,6 +485,7 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
         }
         .to_string(),
         balances,
+        balances_decimal,
         limits,
         height: executed.height,
     })

@@ -18,6 +18,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod amount;
 pub mod attestation;
 pub mod chain;
 pub mod gov;

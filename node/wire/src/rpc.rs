@@ -58,6 +58,9 @@ pub mod code {
     pub const AUTH: i32 = 1010;
     /// This node is not a regulator's audit node.
     pub const NOT_REGULATOR: i32 = 1011;
+    /// A subscription method called over plain HTTP: connect with
+    /// WebSocket (`ws://`, same host and port) instead.
+    pub const NEEDS_WEBSOCKET: i32 = 1012;
 }
 
 /// Most transactions in one `submitTransactions` call.
@@ -72,6 +75,10 @@ pub struct RejectionData {
     /// Whether the same bytes may succeed later.
     pub retryable: bool,
     pub message: String,
+    /// For `sequence_used`: the committed transaction that used the
+    /// sequence number, when this node saw which.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_by: Option<String>,
 }
 
 /// One transaction's verdict in `submitTransactions`.
@@ -109,6 +116,13 @@ pub enum TxStatus {
         #[serde(flatten)]
         why: RejectionData,
     },
+    /// Admitted, then let go before any block took it (`code`: `expired`).
+    /// Final; remembered for a bounded time (the last 100,000 endings).
+    Dropped {
+        hash: String,
+        #[serde(flatten)]
+        why: RejectionData,
+    },
     /// In a committed block, with its receipt (which may be a failure).
     Committed {
         hash: String,
@@ -122,7 +136,10 @@ pub enum TxStatus {
 impl TxStatus {
     /// Committed or rejected: it will not change any more.
     pub fn is_final(&self) -> bool {
-        matches!(self, TxStatus::Committed { .. } | TxStatus::Rejected { .. })
+        matches!(
+            self,
+            TxStatus::Committed { .. } | TxStatus::Rejected { .. } | TxStatus::Dropped { .. }
+        )
     }
 
     pub fn name(&self) -> &'static str {
@@ -130,6 +147,7 @@ impl TxStatus {
             TxStatus::Unknown { .. } => "unknown",
             TxStatus::Pending { .. } => "pending",
             TxStatus::Rejected { .. } => "rejected",
+            TxStatus::Dropped { .. } => "dropped",
             TxStatus::Committed { .. } => "committed",
         }
     }
@@ -158,9 +176,16 @@ pub struct ReceiptView {
     /// The failure's stable code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
-    /// The failure in full, with the values involved.
+    /// The failure in full, with the values involved (for people).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The failure as data: `code` and the values involved, by name
+    /// (`{"code":"single_limit_exceeded","asset":"CNY","limit":"5000.00",
+    /// "limit_minor":"500000",…}`). Amounts in the asset's major units as
+    /// decimal strings, with the minor units beside them (`…_minor`);
+    /// addresses `ht1…`, keys and hashes hex.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One effect of a successful transaction; amounts in minor units.
@@ -253,6 +278,10 @@ pub struct AccountView {
     pub status: String,
     /// Minor units by asset code.
     pub balances: BTreeMap<String, String>,
+    /// The same balances in major units, as people read them
+    /// (`"100001.25"`), by asset code.
+    #[serde(default)]
+    pub balances_decimal: BTreeMap<String, String>,
     /// A customer's limits today, by asset code (the day in the
     /// consortium's time zone of the last executed block; assets its tier
     /// may not send are absent). Empty for other accounts.
@@ -482,6 +511,7 @@ mod tests {
                 code: "bad_sequence".into(),
                 retryable: false,
                 message: "m".into(),
+                used_by: None,
             },
         };
         assert_eq!(
@@ -499,6 +529,7 @@ mod tests {
             effects: None,
             code: Some("frozen".into()),
             reason: Some("Frozen".into()),
+            failure: None,
         };
         assert_eq!(
             serde_json::to_value(&receipt).unwrap(),

@@ -26,7 +26,7 @@ use hutong_host::sync::ChainRead;
 use hutong_host::util::lock;
 use hutong_runtime::state::{Account, StateKey, StateValue};
 use hutong_runtime::store::StateStore as _;
-use hutong_runtime::{Address, Keypair, MemStore, PublicKey};
+use hutong_runtime::{Address, AssetCode, Keypair, MemStore, PublicKey};
 use hutong_wire::p2p::{ConsensusEnvelope, SyncRequest, TxGossip};
 use hutong_wire::{EpochEnd, Executed, StoredBlock};
 
@@ -379,6 +379,10 @@ impl Ledger for SimLedger {
             Ok(Some(StateValue::Account(a))) => Some(a),
             _ => None,
         }
+    }
+
+    fn asset_exists(&self, asset: &AssetCode) -> bool {
+        !matches!(lock(&self.0).state.get(&StateKey::Asset(*asset)), Ok(None))
     }
 
     fn tip(&self) -> Tip {

@@ -1,0 +1,64 @@
+"""Hutong client SDK: keys and addresses, transactions (borsh encoding,
+id, signing, co-signing), amounts, and a JSON-RPC client of a node.
+
+See README.md and sdk/SPEC.md.
+"""
+
+from .amount import format_amount, parse_amount
+from .client import Client, error_from_rpc, ws_url
+from .errors import (
+    AddressError,
+    AmountError,
+    EncodingError,
+    ExecutionFailedError,
+    HutongError,
+    KeyFileError,
+    NotFoundError,
+    RejectedError,
+    RpcError,
+    TransportError,
+    WaitTimeoutError,
+)
+from .keys import Address, PublicKey, SigningKey, generate_key, load_key, tagged
+from .tx import (
+    FREEZE_REASONS,
+    BatchTransfer,
+    Burn,
+    Expiry,
+    Freeze,
+    Mint,
+    OpenAccount,
+    Payout,
+    SetTier,
+    SignedTransaction,
+    Transaction,
+    Transfer,
+    Unfreeze,
+    Vote,
+    Withdraw,
+    new_transfer_id,
+)
+from .views import (
+    FAILURE_CODES,
+    REJECTION_CODES,
+    Account,
+    Limits,
+    Parameters,
+    Receipt,
+    Status,
+    SubmitVerdict,
+    TxStatus,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Account", "Address", "AddressError", "AmountError", "BatchTransfer", "Burn", "Client",
+    "EncodingError", "ExecutionFailedError", "Expiry", "FAILURE_CODES", "FREEZE_REASONS", "Freeze",
+    "HutongError", "KeyFileError", "Limits", "Mint", "NotFoundError", "OpenAccount",
+    "Parameters", "Payout", "PublicKey", "REJECTION_CODES", "Receipt", "RejectedError",
+    "RpcError", "SetTier", "SignedTransaction", "SigningKey", "Status", "SubmitVerdict",
+    "Transaction", "Transfer", "TransportError", "TxStatus", "Unfreeze", "Vote",
+    "WaitTimeoutError", "Withdraw", "error_from_rpc", "format_amount", "generate_key",
+    "load_key", "new_transfer_id", "parse_amount", "tagged", "ws_url",
+]

@@ -1,0 +1,660 @@
+"""Transactions: their fields, borsh encoding, id, signing and co-signing
+(SPEC.md sections 1 to 3)."""
+
+import re
+import uuid
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Type, Union
+
+from .borsh import U128_MAX, Reader, Writer
+from .errors import EncodingError
+from .keys import Address, PublicKey, SigningKey, _hex, tagged
+
+TX_BYTES_MAX = 16_384
+MEMO_BYTES_MAX = 256
+BATCH_PAYOUTS_MAX = 256
+
+_ASSET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
+
+AddressLike = Union[Address, str]
+KeyLike = Union[PublicKey, bytes, str]
+TransferIdLike = Union[int, str, bytes, uuid.UUID]
+
+
+# -- primitive helpers ---------------------------------------------------
+
+def encode_asset(code: str) -> bytes:
+    """``"CNY"`` -> ``b"CNY\\0\\0\\0\\0\\0"``: 1-8 chars ``A-Z0-9``, first a letter."""
+    if not isinstance(code, str) or not _ASSET_RE.match(code):
+        raise EncodingError(f"invalid asset code {code!r}: 1 to 8 of A-Z0-9, the first a letter")
+    return code.encode("ascii").ljust(8, b"\x00")
+
+
+def decode_asset(raw: bytes) -> str:
+    text = raw.rstrip(b"\x00")
+    if b"\x00" in text:
+        raise EncodingError("asset code has padding inside")
+    try:
+        code = text.decode("ascii")
+    except UnicodeDecodeError:
+        raise EncodingError("asset code is not ASCII") from None
+    encode_asset(code)  # validates
+    return code
+
+
+def transfer_id(value: TransferIdLike) -> int:
+    """Normalises a transfer id (int, 32 hex digits big-endian, 16 bytes
+    big-endian, or a UUID) to its ``u128`` value."""
+    if isinstance(value, bool):
+        raise EncodingError("transfer id cannot be a bool")
+    if isinstance(value, uuid.UUID):
+        n = value.int
+    elif isinstance(value, int):
+        n = value
+    elif isinstance(value, (bytes, bytearray)):
+        if len(value) != 16:
+            raise EncodingError("a transfer id is 16 bytes")
+        n = int.from_bytes(value, "big")
+    elif isinstance(value, str):
+        s = value.replace("-", "")
+        if len(s) != 32:
+            raise EncodingError(f"a transfer id is 32 hex digits: {value!r}")
+        try:
+            n = int(s, 16)
+        except ValueError:
+            raise EncodingError(f"transfer id is not hex: {value!r}") from None
+    else:
+        raise EncodingError(f"cannot read a transfer id from {type(value).__name__}")
+    if not 0 <= n <= U128_MAX:
+        raise EncodingError("transfer id out of u128 range")
+    return n
+
+
+def new_transfer_id() -> int:
+    """A fresh random transfer id (a UUID4's 128 bits)."""
+    return uuid.uuid4().int
+
+
+def transfer_id_hex(n: int) -> str:
+    return format(n, "032x")
+
+
+def _addr(v: AddressLike) -> Address:
+    if isinstance(v, Address):
+        return v
+    if isinstance(v, (bytes, bytearray)) and len(v) == 20:
+        return Address(bytes(v))
+    return Address.parse(v)
+
+
+def _key(v: KeyLike) -> PublicKey:
+    if isinstance(v, SigningKey):
+        return v.public_key
+    return v if isinstance(v, PublicKey) else PublicKey(v)
+
+
+def _amount(v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, str)):
+        raise EncodingError(
+            f"an amount is an int of minor units (use parse_amount for decimals), got {type(v).__name__}"
+        )
+    n = int(v) if isinstance(v, int) or v.isdigit() else None
+    if n is None or not 0 <= n <= U128_MAX:
+        raise EncodingError(f"amount out of u128 range: {v!r}")
+    return n
+
+
+def _uint(v: Any, bits: int, what: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < (1 << bits):
+        raise EncodingError(f"{what} must be a u{bits}, got {v!r}")
+    return v
+
+
+# -- expiry --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Expiry:
+    """``Expiry.at_height(h)``: valid in blocks up to and including height h;
+    ``Expiry.at_time_ms(t)``: valid in blocks whose timestamp is at most t."""
+
+    kind: str  # "height" or "time_ms"
+    value: int
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("height", "time_ms"):
+            raise EncodingError(f"expiry kind {self.kind!r}")
+        _uint(self.value, 64, "expiry")
+
+    @classmethod
+    def at_height(cls, height: int) -> "Expiry":
+        return cls("height", height)
+
+    @classmethod
+    def at_time_ms(cls, time_ms: int) -> "Expiry":
+        return cls("time_ms", time_ms)
+
+    def encode(self, w: Writer) -> None:
+        w.u8(0 if self.kind == "height" else 1).u64(self.value)
+
+    @classmethod
+    def decode(cls, r: Reader) -> "Expiry":
+        tag = r.u8()
+        if tag > 1:
+            raise EncodingError(f"expiry tag {tag}")
+        return cls("height" if tag == 0 else "time_ms", r.u64())
+
+    def to_json(self) -> Dict[str, int]:
+        return {self.kind: self.value}
+
+
+# -- kinds ---------------------------------------------------------------
+
+FREEZE_REASONS = ("fraud", "legal-order", "regulatory", "customer-request", "other")
+
+_KINDS: Dict[int, Type["_Kind"]] = {}
+_KIND_NAMES: Dict[str, Type["_Kind"]] = {}
+
+
+def _kind(index: int, name: str) -> Callable[[Type["_Kind"]], Type["_Kind"]]:
+    def deco(cls: Type["_Kind"]) -> Type["_Kind"]:
+        cls.INDEX = index
+        cls.NAME = name
+        _KINDS[index] = cls
+        _KIND_NAMES[name] = cls
+        return cls
+
+    return deco
+
+
+class _Kind:
+    INDEX: ClassVar[int]
+    NAME: ClassVar[str]
+
+    def encode(self, w: Writer) -> None:
+        w.u8(self.INDEX)
+        self._fields(w)
+
+    def _fields(self, w: Writer) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    def to_json(self) -> Dict[str, Any]:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Payout:
+    to: AddressLike
+    amount: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "to", _addr(self.to))
+        object.__setattr__(self, "amount", _amount(self.amount))
+
+
+@_kind(0, "transfer")
+@dataclass(frozen=True)
+class Transfer(_Kind):
+    """Pays ``amount`` minor units of ``asset`` to ``to``."""
+
+    to: AddressLike
+    asset: str
+    amount: int
+    transfer_id: TransferIdLike = field(default_factory=new_transfer_id)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "to", _addr(self.to))
+        encode_asset(self.asset)
+        object.__setattr__(self, "amount", _amount(self.amount))
+        object.__setattr__(self, "transfer_id", transfer_id(self.transfer_id))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.to.raw, 20).fixed(encode_asset(self.asset), 8)
+        w.u128(self.amount).u128(self.transfer_id)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Transfer":
+        return cls(Address(r.fixed(20)), decode_asset(r.fixed(8)), r.u128(), r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"to": str(self.to), "asset": self.asset, "amount": str(self.amount),
+                "transfer_id": transfer_id_hex(self.transfer_id)}
+
+
+@_kind(1, "batch_transfer")
+@dataclass(frozen=True)
+class BatchTransfer(_Kind):
+    """Pays several recipients in one asset, all or nothing (1 to 256 payouts)."""
+
+    asset: str
+    payouts: List[Payout]
+    transfer_id: TransferIdLike = field(default_factory=new_transfer_id)
+
+    def __post_init__(self) -> None:
+        encode_asset(self.asset)
+        ps = [p if isinstance(p, Payout) else Payout(*p) for p in self.payouts]
+        object.__setattr__(self, "payouts", ps)
+        object.__setattr__(self, "transfer_id", transfer_id(self.transfer_id))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(encode_asset(self.asset), 8).u32(len(self.payouts))
+        for p in self.payouts:
+            w.fixed(p.to.raw, 20).u128(p.amount)
+        w.u128(self.transfer_id)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "BatchTransfer":
+        asset = decode_asset(r.fixed(8))
+        payouts = r.vec(lambda r: Payout(Address(r.fixed(20)), r.u128()))
+        return cls(asset, payouts, r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"asset": self.asset,
+                "payouts": [{"to": str(p.to), "amount": str(p.amount)} for p in self.payouts],
+                "transfer_id": transfer_id_hex(self.transfer_id)}
+
+
+@_kind(2, "open_account")
+@dataclass(frozen=True)
+class OpenAccount(_Kind):
+    """An institution opens a customer account for ``owner``'s key."""
+
+    owner: KeyLike
+    tier: int
+    identity_commitment: Union[bytes, str] = b"\x00" * 32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "owner", _key(self.owner))
+        _uint(self.tier, 8, "tier")
+        object.__setattr__(self, "identity_commitment",
+                           _hex(self.identity_commitment, 32, "identity commitment"))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.owner.raw, 32).u8(self.tier).fixed(self.identity_commitment, 32)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "OpenAccount":
+        return cls(PublicKey(r.fixed(32)), r.u8(), r.fixed(32))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"owner": self.owner.hex(), "tier": self.tier,
+                "identity_commitment": self.identity_commitment.hex()}
+
+
+@_kind(3, "set_tier")
+@dataclass(frozen=True)
+class SetTier(_Kind):
+    account: AddressLike
+    tier: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account", _addr(self.account))
+        _uint(self.tier, 8, "tier")
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.account.raw, 20).u8(self.tier)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "SetTier":
+        return cls(Address(r.fixed(20)), r.u8())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"account": str(self.account), "tier": self.tier}
+
+
+@_kind(4, "freeze")
+@dataclass(frozen=True)
+class Freeze(_Kind):
+    """``reason``: one of ``FREEZE_REASONS`` (or its index)."""
+
+    account: AddressLike
+    reason: Union[str, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account", _addr(self.account))
+        reason = self.reason
+        if isinstance(reason, int) and not isinstance(reason, bool):
+            if not 0 <= reason < len(FREEZE_REASONS):
+                raise EncodingError(f"freeze reason index {reason}")
+            reason = FREEZE_REASONS[reason]
+        if reason not in FREEZE_REASONS:
+            raise EncodingError(f"freeze reason {reason!r}; one of {', '.join(FREEZE_REASONS)}")
+        object.__setattr__(self, "reason", reason)
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.account.raw, 20).u8(FREEZE_REASONS.index(self.reason))
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Freeze":
+        account = Address(r.fixed(20))
+        tag = r.u8()
+        if tag >= len(FREEZE_REASONS):
+            raise EncodingError(f"freeze reason tag {tag}")
+        return cls(account, tag)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"account": str(self.account), "reason": self.reason}
+
+
+@_kind(5, "unfreeze")
+@dataclass(frozen=True)
+class Unfreeze(_Kind):
+    account: AddressLike
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account", _addr(self.account))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.account.raw, 20)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Unfreeze":
+        return cls(Address(r.fixed(20)))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"account": str(self.account)}
+
+
+@_kind(6, "mint")
+@dataclass(frozen=True)
+class Mint(_Kind):
+    to: AddressLike
+    asset: str
+    amount: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "to", _addr(self.to))
+        encode_asset(self.asset)
+        object.__setattr__(self, "amount", _amount(self.amount))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.to.raw, 20).fixed(encode_asset(self.asset), 8).u128(self.amount)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Mint":
+        return cls(Address(r.fixed(20)), decode_asset(r.fixed(8)), r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"to": str(self.to), "asset": self.asset, "amount": str(self.amount)}
+
+
+@_kind(7, "burn")
+@dataclass(frozen=True)
+class Burn(_Kind):
+    asset: str
+    amount: int
+
+    def __post_init__(self) -> None:
+        encode_asset(self.asset)
+        object.__setattr__(self, "amount", _amount(self.amount))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(encode_asset(self.asset), 8).u128(self.amount)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Burn":
+        return cls(decode_asset(r.fixed(8)), r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"asset": self.asset, "amount": str(self.amount)}
+
+
+@_kind(9, "vote")
+@dataclass(frozen=True)
+class Vote(_Kind):
+    proposal: int
+    approve: bool
+
+    def __post_init__(self) -> None:
+        _uint(self.proposal, 64, "proposal")
+        if not isinstance(self.approve, bool):
+            raise EncodingError("approve must be a bool")
+
+    def _fields(self, w: Writer) -> None:
+        w.u64(self.proposal).bool(self.approve)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Vote":
+        return cls(r.u64(), r.bool())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"proposal": self.proposal, "approve": self.approve}
+
+
+@_kind(10, "withdraw")
+@dataclass(frozen=True)
+class Withdraw(_Kind):
+    proposal: int
+
+    def __post_init__(self) -> None:
+        _uint(self.proposal, 64, "proposal")
+
+    def _fields(self, w: Writer) -> None:
+        w.u64(self.proposal)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Withdraw":
+        return cls(r.u64())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"proposal": self.proposal}
+
+
+TxKind = Union[Transfer, BatchTransfer, OpenAccount, SetTier, Freeze, Unfreeze, Mint, Burn, Vote, Withdraw]
+
+
+def _decode_kind(r: Reader) -> TxKind:
+    tag = r.u8()
+    if tag == 8:
+        raise EncodingError("Propose (governance) is not supported by this SDK yet")
+    cls = _KINDS.get(tag)
+    if cls is None:
+        raise EncodingError(f"transaction kind tag {tag}")
+    return cls._decode(r)  # type: ignore[attr-defined, no-any-return]
+
+
+def kind_from_json(obj: Dict[str, Any]) -> TxKind:
+    """Reads a kind from the vectors' JSON form: ``{"transfer": {...}}``."""
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise EncodingError("a kind is an object with one key")
+    (name, fields), = obj.items()
+    cls = _KIND_NAMES.get(name)
+    if cls is None:
+        raise EncodingError(f"unknown transaction kind {name!r}")
+    if cls is BatchTransfer:
+        fields = dict(fields, payouts=[Payout(p["to"], int(p["amount"])) for p in fields["payouts"]])
+    if "amount" in fields:
+        fields = dict(fields, amount=int(fields["amount"]))
+    return cls(**fields)  # type: ignore[call-arg, return-value]
+
+
+# -- transaction ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Transaction:
+    """The signed body. ``cosigner`` names the institution key that co-signs
+    (step-up); it must be set *before* the sender signs."""
+
+    chain_id: Union[bytes, str]
+    sender: KeyLike
+    sequence: int
+    expiry: Expiry
+    kind: TxKind
+    cosigner: Optional[KeyLike] = None
+    memo: Union[bytes, str] = b""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "chain_id", _hex(self.chain_id, 32, "chain id"))
+        object.__setattr__(self, "sender", _key(self.sender))
+        _uint(self.sequence, 64, "sequence")
+        if not isinstance(self.expiry, Expiry):
+            raise EncodingError("expiry must be an Expiry")
+        if not isinstance(self.kind, _Kind):
+            raise EncodingError("kind must be a transaction kind (Transfer, ...)")
+        if self.cosigner is not None:
+            object.__setattr__(self, "cosigner", _key(self.cosigner))
+        memo = self.memo.encode("utf-8") if isinstance(self.memo, str) else bytes(self.memo)
+        if len(memo) > MEMO_BYTES_MAX:
+            raise EncodingError(f"memo is {len(memo)} bytes; at most {MEMO_BYTES_MAX}")
+        object.__setattr__(self, "memo", memo)
+
+    def _write(self, w: Writer) -> None:
+        w.fixed(self.chain_id, 32).fixed(self.sender.raw, 32).u64(self.sequence)
+        self.expiry.encode(w)
+        self.kind.encode(w)
+        if self.cosigner is None:
+            w.u8(0)
+        else:
+            w.u8(1).fixed(self.cosigner.raw, 32)
+        w.vec_u8(self.memo)
+
+    def encode(self) -> bytes:
+        """``borsh(Transaction)``."""
+        w = Writer()
+        self._write(w)
+        return w.bytes()
+
+    @classmethod
+    def _read(cls, r: Reader) -> "Transaction":
+        chain_id = r.fixed(32)
+        sender = PublicKey(r.fixed(32))
+        sequence = r.u64()
+        expiry = Expiry.decode(r)
+        kind = _decode_kind(r)
+        cosigner = r.option(lambda r: PublicKey(r.fixed(32)))
+        memo = r.vec_u8()
+        return cls(chain_id, sender, sequence, expiry, kind, cosigner, memo)
+
+    @classmethod
+    def decode(cls, data: bytes) -> "Transaction":
+        r = Reader(data)
+        tx = cls._read(r)
+        r.finish()
+        return tx
+
+    @property
+    def id(self) -> bytes:
+        """``tagged("hutong/tx/v1", borsh(tx))``: the 32-byte transaction id."""
+        return tagged("hutong/tx/v1", self.encode())
+
+    @property
+    def hash(self) -> str:
+        """The transaction id in hex, as the RPC names it."""
+        return self.id.hex()
+
+    @property
+    def sender_address(self) -> Address:
+        return self.sender.address
+
+    def cosign_message(self) -> bytes:
+        """What the co-signer signs: ``tagged("hutong/cosign/v1", tx_id)``."""
+        return tagged("hutong/cosign/v1", self.id)
+
+    def sign(self, key: SigningKey, cosigner_key: Optional[SigningKey] = None) -> "SignedTransaction":
+        """Signs as the sender (and co-signs too if ``cosigner_key`` is given)."""
+        if key.public_key != self.sender:
+            raise EncodingError("the key does not match the transaction's sender")
+        signed = SignedTransaction(self, key.sign(self.id), None)
+        if cosigner_key is not None:
+            signed = signed.cosign(cosigner_key)
+        return signed
+
+    def with_cosigner(self, cosigner: KeyLike) -> "Transaction":
+        return replace(self, cosigner=_key(cosigner))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "chain_id": self.chain_id.hex(),
+            "sender": self.sender.hex(),
+            "sequence": self.sequence,
+            "expiry": self.expiry.to_json(),
+            "kind": {self.kind.NAME: self.kind.to_json()},
+            "cosigner": None if self.cosigner is None else self.cosigner.hex(),
+            "memo": self.memo.hex(),
+        }
+
+    @classmethod
+    def from_json(cls, obj: Dict[str, Any]) -> "Transaction":
+        """Reads the JSON form of the golden vectors (SPEC.md, "Vectors")."""
+        exp = obj["expiry"]
+        if "height" in exp:
+            expiry = Expiry.at_height(exp["height"])
+        elif "time_ms" in exp:
+            expiry = Expiry.at_time_ms(exp["time_ms"])
+        else:
+            raise EncodingError(f"unknown expiry {exp!r}")
+        return cls(
+            chain_id=obj["chain_id"],
+            sender=obj["sender"],
+            sequence=obj["sequence"],
+            expiry=expiry,
+            kind=kind_from_json(obj["kind"]),
+            cosigner=obj.get("cosigner"),
+            memo=bytes.fromhex(obj.get("memo") or ""),
+        )
+
+
+@dataclass(frozen=True)
+class SignedTransaction:
+    """What is sent: the body, the sender's signature and, exactly when the
+    body names a co-signer, the co-signature."""
+
+    tx: Transaction
+    signature: bytes
+    cosignature: Optional[bytes] = None
+
+    def __post_init__(self) -> None:
+        if len(self.signature) != 64:
+            raise EncodingError("a signature is 64 bytes")
+        if self.cosignature is not None and len(self.cosignature) != 64:
+            raise EncodingError("a co-signature is 64 bytes")
+
+    def cosign(self, key: SigningKey) -> "SignedTransaction":
+        """Adds the co-signature of ``key``, which must be the body's ``cosigner``."""
+        if self.tx.cosigner is None:
+            raise EncodingError("the transaction names no co-signer; set cosigner before the sender signs")
+        if key.public_key != self.tx.cosigner:
+            raise EncodingError("the key is not the co-signer the transaction names")
+        return replace(self, cosignature=key.sign(self.tx.cosign_message()))
+
+    def encode(self) -> bytes:
+        """``borsh(SignedTransaction)``: what ``hutong_submitTransaction`` takes (as hex)."""
+        w = Writer()
+        self.tx._write(w)
+        w.fixed(self.signature, 64)
+        if self.cosignature is None:
+            w.u8(0)
+        else:
+            w.u8(1).fixed(self.cosignature, 64)
+        return w.bytes()
+
+    def hex(self) -> str:
+        return self.encode().hex()
+
+    @classmethod
+    def decode(cls, data: Union[bytes, str]) -> "SignedTransaction":
+        if isinstance(data, str):
+            data = bytes.fromhex(data)
+        r = Reader(data)
+        tx = Transaction._read(r)
+        sig = r.fixed(64)
+        cosig = r.option(lambda r: r.fixed(64))
+        r.finish()
+        return cls(tx, sig, cosig)
+
+    @property
+    def id(self) -> bytes:
+        return self.tx.id
+
+    @property
+    def hash(self) -> str:
+        return self.tx.hash
+
+    def verify(self) -> bool:
+        """Checks the signature and co-signature locally."""
+        if not self.tx.sender.verify(self.signature, self.tx.id):
+            return False
+        if (self.tx.cosigner is None) != (self.cosignature is None):
+            return False
+        if self.tx.cosigner is not None:
+            return self.tx.cosigner.verify(self.cosignature or b"", self.tx.cosign_message())
+        return True

@@ -1,0 +1,314 @@
+"""Typed views of the node's JSON answers. Every view keeps the JSON it
+was read from in ``raw``; fields the SDK does not know are ignored."""
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from .amount import format_amount
+from .errors import ExecutionFailedError, RejectedError
+
+# Admission rejection codes (JSON-RPC error 1001/1002 ``data.code``, and
+# ``rejected`` statuses). A node may answer others: they still arrive as
+# ``RejectedError.code``.
+REJECTION_CODES = (
+    "too_large", "malformed", "wrong_chain", "bad_signature", "unknown_sender",
+    "stale_sequence", "sequence_too_far", "sender_frozen", "retired_key", "expired",
+    "sequence_taken", "busy", "sender_busy", "zero_amount", "self_transfer",
+    "unknown_asset", "cosignature_missing", "cosignature_unexpected", "cosignature_invalid",
+    "sequence_used",
+)
+
+# Execution failure codes (a committed receipt with ``success = False``).
+FAILURE_CODES = (
+    "out_of_bounds", "wrong_chain", "bad_signature", "unknown_sender", "bad_sequence",
+    "expired", "zero_amount", "self_transfer", "unknown_asset", "unknown_account",
+    "unknown_tier", "sender_frozen", "recipient_frozen", "unauthorised", "account_exists",
+    "weak_key", "already_frozen", "not_frozen", "asset_not_allowed", "single_limit_exceeded",
+    "daily_limit_exceeded", "step_up_required", "insufficient_balance", "overflow", "exists",
+    "exists_with_different_fields", "retired_key", "unknown_proposal", "voting_closed",
+    "proposal_closed", "bad_voting_period", "too_many_proposals", "invalid_action",
+    "cosigner_not_institution",
+)
+
+FINAL_STATUSES = frozenset({"committed", "rejected", "dropped"})
+
+
+def _int(v: Any) -> Optional[int]:
+    if v is None:
+        return None
+    return int(v)
+
+
+@dataclass
+class Receipt:
+    tx_hash: str
+    success: bool
+    effects: List[Dict[str, Any]] = field(default_factory=list)
+    code: Optional[str] = None
+    reason: Optional[str] = None
+    #: The structured failure (newer nodes): ``{"code", "asset", "limit", ...}``,
+    #: amounts as decimal strings in major units.
+    failure: Optional[Dict[str, Any]] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Receipt":
+        failure = d.get("failure")
+        code = d.get("code")
+        if code is None and isinstance(failure, dict):
+            code = failure.get("code")
+        return cls(
+            tx_hash=d.get("tx_hash", ""),
+            success=bool(d.get("success")),
+            effects=list(d.get("effects") or []),
+            code=code,
+            reason=d.get("reason"),
+            failure=failure if isinstance(failure, dict) else None,
+            raw=d,
+        )
+
+
+@dataclass
+class TxStatus:
+    """Where a transaction stands: ``unknown``, ``pending``, ``rejected``,
+    ``dropped`` or ``committed``. The last three are final."""
+
+    status: str
+    hash: str
+    height: Optional[int] = None
+    index: Optional[int] = None
+    block_id: Optional[str] = None
+    receipt: Optional[Receipt] = None
+    #: rejected/dropped: the stable code, whether retrying may help, and why.
+    code: Optional[str] = None
+    retryable: Optional[bool] = None
+    message: Optional[str] = None
+    #: ``sequence_used``: the committed transaction that took the sequence.
+    used_by: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any], hash: Optional[str] = None) -> "TxStatus":
+        r = d.get("receipt")
+        return cls(
+            status=d.get("status", "unknown"),
+            hash=d.get("hash") or hash or "",
+            height=_int(d.get("height")),
+            index=_int(d.get("index")),
+            block_id=d.get("block_id"),
+            receipt=Receipt.from_json(r) if isinstance(r, dict) else None,
+            code=d.get("code"),
+            retryable=d.get("retryable"),
+            message=d.get("message"),
+            used_by=d.get("used_by"),
+            raw=d,
+        )
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def committed(self) -> bool:
+        return self.status == "committed"
+
+    @property
+    def succeeded(self) -> bool:
+        """Committed with a successful receipt."""
+        return self.committed and self.receipt is not None and self.receipt.success
+
+    @property
+    def failure_code(self) -> Optional[str]:
+        """The code of a rejection, a drop, or a failed receipt; else None."""
+        if self.status in ("rejected", "dropped"):
+            return self.code
+        if self.committed and self.receipt is not None and not self.receipt.success:
+            return self.receipt.code
+        return None
+
+    def raise_for_failure(self) -> "TxStatus":
+        """Raises :class:`RejectedError` (rejected/dropped) or
+        :class:`ExecutionFailedError` (committed with a failed receipt); else returns self."""
+        if self.status in ("rejected", "dropped"):
+            raise RejectedError(self.code or self.status, bool(self.retryable), self.message or "",
+                                hash=self.hash, data=self.raw)
+        if self.committed and self.receipt is not None and not self.receipt.success:
+            raise ExecutionFailedError(self.receipt.code or "failed", self.receipt.reason or "",
+                                       hash=self.hash, failure=self.receipt.failure)
+        return self
+
+
+@dataclass
+class SubmitVerdict:
+    """The node's answer to one submitted transaction: ``pending``,
+    ``committed`` (the same bytes were committed already) or ``rejected``."""
+
+    status: str
+    hash: str
+    height: Optional[int] = None
+    index: Optional[int] = None
+    code: Optional[str] = None
+    retryable: Optional[bool] = None
+    message: Optional[str] = None
+    #: ``sequence_used``: the committed transaction that took the sequence.
+    used_by: Optional[str] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any], hash: Optional[str] = None) -> "SubmitVerdict":
+        return cls(
+            status=d.get("status", ""),
+            hash=d.get("hash") or hash or "",
+            height=_int(d.get("height")),
+            index=_int(d.get("index")),
+            code=d.get("code"),
+            retryable=d.get("retryable"),
+            message=d.get("message"),
+            used_by=d.get("used_by"),
+            raw=d,
+        )
+
+    @property
+    def accepted(self) -> bool:
+        """Admitted (pending) or already committed."""
+        return self.status in ("pending", "committed")
+
+    @property
+    def error(self) -> Optional[RejectedError]:
+        if self.accepted:
+            return None
+        return RejectedError(self.code or self.status, bool(self.retryable), self.message or "",
+                             hash=self.hash or None, data=self.raw)
+
+
+@dataclass
+class Limits:
+    """A customer's limits today for one asset, in minor units."""
+
+    spent_today: int
+    daily_max: int
+    remaining_today: int
+    single_max: int
+    step_up_threshold: Optional[int] = None
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Limits":
+        return cls(
+            spent_today=int(d.get("spent_today", 0)),
+            daily_max=int(d.get("daily_max", 0)),
+            remaining_today=int(d.get("remaining_today", 0)),
+            single_max=int(d.get("single_max", 0)),
+            step_up_threshold=_int(d.get("step_up_threshold")),
+        )
+
+
+@dataclass
+class Account:
+    address: str
+    kind: str
+    institution: str
+    sequence: int
+    next_sequence: int
+    status: str
+    balances: Dict[str, int]
+    limits: Dict[str, Limits]
+    height: int
+    tier: Optional[int] = None
+    frozen: Optional[Dict[str, Any]] = None
+    #: Balances in major units as decimal strings (newer nodes; else empty).
+    balances_decimal: Dict[str, str] = field(default_factory=dict)
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Account":
+        seq = int(d.get("sequence", 0))
+        return cls(
+            address=d.get("address", ""),
+            kind=d.get("kind", ""),
+            institution=d.get("institution", ""),
+            sequence=seq,
+            next_sequence=int(d.get("next_sequence", seq) or 0),
+            status=d.get("status", ""),
+            balances={k: int(v) for k, v in (d.get("balances") or {}).items()},
+            limits={k: Limits.from_json(v) for k, v in (d.get("limits") or {}).items()},
+            height=int(d.get("height", 0)),
+            tier=d.get("tier"),
+            frozen=d.get("frozen"),
+            balances_decimal=dict(d.get("balances_decimal") or {}),
+            raw=d,
+        )
+
+    @property
+    def usable_sequence(self) -> int:
+        """The sequence a new transaction should carry: ``max(sequence, next_sequence)``."""
+        return max(self.sequence, self.next_sequence)
+
+    def balance(self, asset: str) -> int:
+        """Balance in minor units (0 if the account holds none)."""
+        return self.balances.get(asset, 0)
+
+
+@dataclass
+class Status:
+    chain_id: str
+    height: int
+    timestamp_ms: int
+    role: str
+    assets: List[Dict[str, Any]]
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Status":
+        return cls(
+            chain_id=d.get("chain_id", ""),
+            height=int(d.get("height", 0)),
+            timestamp_ms=int(d.get("timestamp_ms", 0)),
+            role=d.get("role", ""),
+            assets=list(d.get("assets") or []),
+            raw=d,
+        )
+
+    def decimals(self, asset: str) -> int:
+        for a in self.assets:
+            if a.get("code") == asset:
+                return int(a["decimals"])
+        raise KeyError(f"the chain has no asset {asset!r}")
+
+
+@dataclass
+class Parameters:
+    """``hutong_getParameters``: tiers and limits (minor units), assets'
+    decimals, size limits, the consortium's UTC offset."""
+
+    decimals: Dict[str, int]
+    tiers: List[Dict[str, Any]]
+    sizes: Dict[str, int]
+    utc_offset_seconds: int
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Parameters":
+        decimals = d.get("decimals")
+        if not isinstance(decimals, dict):  # a list of assets with decimals
+            decimals = {a["code"]: a["decimals"] for a in d.get("assets", [])
+                        if isinstance(a, dict) and "decimals" in a}
+        return cls(
+            decimals={k: int(v) for k, v in decimals.items()},
+            tiers=list(d.get("tiers") or []),
+            sizes={k: int(v) for k, v in (d.get("sizes") or {}).items() if isinstance(v, int)},
+            utc_offset_seconds=int(d.get("utc_offset_seconds", 0)),
+            raw=d,
+        )
+
+    def tier_limits(self, tier: int, asset: str) -> Optional[Limits]:
+        """A tier's limits for one asset (``spent_today``/``remaining_today`` unset, 0)."""
+        for t in self.tiers:
+            if t.get("tier") == tier:
+                for lim in t.get("limits") or []:
+                    if lim.get("asset") == asset:
+                        return Limits(0, int(lim["daily_max"]), int(lim["daily_max"]),
+                                      int(lim["single_max"]), _int(lim.get("step_up_threshold")))
+        return None
+
+    def format(self, asset: str, minor: int) -> str:
+        return format_amount(minor, self.decimals[asset])

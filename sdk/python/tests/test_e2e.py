@@ -1,0 +1,322 @@
+"""End to end against a live local testnet (see conftest.py): transfers,
+idempotent retry, step-up co-signing, batch submit, admission rejection
+codes, waiting by polling and by subscription."""
+
+import asyncio
+
+import pytest
+
+import hutong
+from hutong import (
+    BatchTransfer,
+    Expiry,
+    Freeze,
+    Payout,
+    RejectedError,
+    SignedTransaction,
+    SigningKey,
+    Transaction,
+    Transfer,
+    format_amount,
+)
+from hutong.aio import wait_subscribed as async_wait_subscribed
+
+
+@pytest.fixture(scope="module")
+def client(testnet):
+    return testnet.client
+
+
+@pytest.fixture(scope="module")
+def sink(testnet):
+    """An account that only receives."""
+    return testnet.take_account()
+
+
+def balance(client, who, asset="CNY"):
+    return client.get_account(who).balance(asset)
+
+
+def test_transfer_committed_balances_exact(testnet, client, sink, rng):
+    sender = testnet.take_account()
+    decimals = client.status().decimals("CNY")
+    amount = rng.randrange(1, 100_000)
+    tid = rng.getrandbits(128)
+    print(f"amount {format_amount(amount, decimals)} CNY, transfer id {tid:032x}")
+    before_s, before_r = balance(client, sender), balance(client, sink)
+
+    tx = client.build(sender, Transfer(sink.address, "CNY", amount, tid), memo="sdk e2e")
+    signed = tx.sign(sender)
+    verdict = client.submit(signed)
+    assert verdict.status == "pending" and verdict.hash == signed.hash
+
+    status = client.wait_subscribed(verdict.hash, timeout=60)  # by subscription
+    assert status.status == "committed", status
+    assert status.succeeded, status.receipt
+    assert status.height is not None and status.height >= 1
+    assert balance(client, sender) == before_s - amount
+    assert balance(client, sink) == before_r + amount
+
+    # A second one, waited for by polling; the sequence moved on.
+    amount2 = rng.randrange(1, 100_000)
+    v2 = client.send(sender, Transfer(sink.address, "CNY", amount2))
+    st2 = client.wait(v2, timeout=60)
+    assert st2.succeeded, st2
+    assert st2.height >= status.height
+    acct = client.get_account(sender)
+    assert acct.sequence == tx.sequence + 2 and acct.usable_sequence == acct.sequence
+    assert acct.balance("CNY") == before_s - amount - amount2
+    assert balance(client, sink) == before_r + amount + amount2
+
+
+def test_idempotent_retry(testnet, client, sink, rng):
+    sender = testnet.take_account()
+    amount = rng.randrange(1, 10_000)
+    signed = client.build(sender, Transfer(sink.address, "CNY", amount)).sign(sender)
+    first = client.submit(signed)
+    assert first.status == "pending"
+    status = asyncio.run(async_wait_subscribed(client.url, first.hash, timeout=60))  # asyncio flavour
+    assert status.succeeded, status
+    before = balance(client, sender)
+
+    again = client.submit(signed)  # the exact bytes again: its committed status, no error
+    assert again.status == "committed", again
+    assert again.hash == signed.hash and again.height == status.height and again.index == status.index
+    many = client.submit_many([signed])
+    assert many[0].status == "committed" and many[0].hash == signed.hash
+    assert balance(client, sender) == before  # paid once
+
+
+def test_step_up_needs_the_institutions_cosignature(testnet, client, sink, rng):
+    sender = testnet.take_account(tier=2)
+    institution = testnet.institution_key_of(sender)
+    limits = client.get_account(sender).limits["CNY"]
+    assert limits.step_up_threshold is not None
+    amount = limits.step_up_threshold + rng.randrange(1, 1000)
+    assert amount <= limits.single_max
+    print(f"step-up amount {amount} minor units over threshold {limits.step_up_threshold}")
+
+    # Without the co-signature: committed, failed at execution.
+    before = balance(client, sender)
+    v = client.send(sender, Transfer(sink.address, "CNY", amount))
+    st = client.wait(v, timeout=60)
+    assert st.committed and not st.succeeded
+    assert st.receipt.code == "step_up_required", st.receipt
+    assert st.failure_code == "step_up_required"
+    with pytest.raises(hutong.ExecutionFailedError) as ei:
+        st.raise_for_failure()
+    assert ei.value.code == "step_up_required"
+    assert balance(client, sender) == before
+
+    # Co-signed by the sender's institution: committed, paid.
+    before_r = balance(client, sink)
+    tx = client.build(sender, Transfer(sink.address, "CNY", amount), cosigner=institution.public_key)
+    signed = tx.sign(sender)            # the wallet signs, naming the co-signer
+    signed = signed.cosign(institution)  # the institution's backend co-signs
+    assert signed.verify()
+    st = client.wait_subscribed(client.submit(signed), timeout=60)
+    assert st.succeeded, st.receipt
+    assert balance(client, sender) == before - amount
+    assert balance(client, sink) == before_r + amount
+
+
+def test_cosigned_by_another_institution_fails(testnet, client, sink):
+    """New node code: co-signed, but not by the sender's institution."""
+    sender = testnet.take_account(tier=2)
+    own = testnet.institution_key_of(sender)
+    other = next(testnet.key(f"{m['name']}.institution.key")
+                 for m in client.parameters().raw["members"]
+                 if testnet.key(f"{m['name']}.institution.key").public_key != own.public_key)
+    limits = client.get_account(sender).limits["CNY"]
+    tx = client.build(sender, Transfer(sink.address, "CNY", limits.step_up_threshold + 1), cosigner=other)
+    st = client.wait(client.submit(tx.sign(sender, other)), timeout=60)
+    assert st.committed and not st.succeeded
+    assert st.receipt.code == "cosigner_not_institution", st.receipt
+
+
+def test_batch_submit_one_bad_item(testnet, client, sink, rng):
+    sender = testnet.take_account()
+    seq = client.next_sequence(sender)
+    a1, a2, a3 = (rng.randrange(1, 10_000) for _ in range(3))
+    good1 = client.build(sender, Transfer(sink.address, "CNY", a1), sequence=seq).sign(sender)
+    bad = client.build(sender, Transfer(sink.address, "CNY", 0), sequence=seq + 1).sign(sender)
+    other = SigningKey(bytes(rng.getrandbits(8) for _ in range(32)))
+    good2 = client.build(sender, BatchTransfer("CNY", [Payout(sink.address, a2), Payout(other.address, a3)]),
+                         sequence=seq + 1).sign(sender)
+    before_r = balance(client, sink)
+
+    verdicts = client.submit_many([good1, bad, good2])
+    assert [v.status for v in verdicts] == ["pending", "rejected", "pending"], verdicts
+    assert verdicts[1].code == "zero_amount" and verdicts[1].retryable is False
+    assert verdicts[1].hash == bad.hash and isinstance(verdicts[1].error, RejectedError)
+    assert verdicts[0].hash == good1.hash and verdicts[2].hash == good2.hash
+    s1 = client.wait(verdicts[0], timeout=60)
+    s2 = client.wait_subscribed(verdicts[2], timeout=60)
+    assert s1.succeeded, s1
+    assert s2.committed
+    if s2.succeeded:  # a payout to an account that does not exist fails the batch, all or nothing
+        assert balance(client, sink) == before_r + a1 + a2
+    else:
+        assert s2.receipt.code == "unknown_account", s2.receipt
+        assert balance(client, sink) == before_r + a1
+
+
+# -- admission rejections -------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rej(testnet, client, sink):
+    """An account with one committed transaction (its sequence is past 0)."""
+    k = testnet.take_account()
+    st = client.wait(client.send(k, Transfer(sink.address, "CNY", 1)), timeout=60)
+    assert st.succeeded, st
+    return k
+
+
+def expect_rejected(client, tx, code):
+    with pytest.raises(RejectedError) as ei:
+        client.submit(tx)
+    e = ei.value
+    assert e.code == code, f"expected {code}, got {e.code}: {e.message}"
+    assert isinstance(e.retryable, bool) and e.message
+    return e
+
+
+def test_rejected_malformed(client):
+    expect_rejected(client, b"\x00\x01\x02", "malformed")
+
+
+def test_rejected_too_large(client):
+    expect_rejected(client, b"\x00" * (hutong.tx.TX_BYTES_MAX + 1), "too_large")
+
+
+def test_rejected_wrong_chain(client, rej, sink):
+    tx = client.build(rej, Transfer(sink.address, "CNY", 1))
+    other_chain = bytes(b ^ 0xFF for b in tx.chain_id)
+    wrong = Transaction(other_chain, tx.sender, tx.sequence, tx.expiry, tx.kind)
+    expect_rejected(client, wrong.sign(rej), "wrong_chain")
+
+
+def test_rejected_bad_signature(client, rej, sink):
+    s = client.build(rej, Transfer(sink.address, "CNY", 1)).sign(rej)
+    sig = bytearray(s.signature)
+    sig[0] ^= 1
+    expect_rejected(client, SignedTransaction(s.tx, bytes(sig)), "bad_signature")
+
+
+def test_rejected_unknown_sender(client, sink, rng):
+    stranger = SigningKey(bytes(rng.getrandbits(8) for _ in range(32)))
+    tx = client.build(stranger, Transfer(sink.address, "CNY", 1), sequence=0)
+    e = expect_rejected(client, tx.sign(stranger), "unknown_sender")
+    assert e.retryable is True
+
+
+def test_rejected_stale_sequence(client, rej, sink):
+    acct = client.get_account(rej)
+    assert acct.sequence >= 1
+    tx = client.build(rej, Transfer(sink.address, "CNY", 2), sequence=acct.sequence - 1)
+    expect_rejected(client, tx.sign(rej), "stale_sequence")
+
+
+def test_rejected_sequence_too_far(client, rej, sink):
+    window = client.parameters().sizes.get("sequence_window", 256)
+    tx = client.build(rej, Transfer(sink.address, "CNY", 1), sequence=client.next_sequence(rej) + window + 1)
+    expect_rejected(client, tx.sign(rej), "sequence_too_far")
+
+
+def test_rejected_expired(client, rej, sink):
+    tx = client.build(rej, Transfer(sink.address, "CNY", 1), expiry=Expiry.at_height(1))
+    expect_rejected(client, tx.sign(rej), "expired")
+
+
+def test_rejected_zero_amount(client, rej, sink):
+    expect_rejected(client, client.build(rej, Transfer(sink.address, "CNY", 0)).sign(rej), "zero_amount")
+
+
+def test_rejected_self_transfer(client, rej):
+    expect_rejected(client, client.build(rej, Transfer(rej.address, "CNY", 1)).sign(rej), "self_transfer")
+
+
+def test_rejected_sequence_taken(client, rej, sink):
+    seq = client.next_sequence(rej)
+    # A transaction one past the next sequence waits in the pool (the gap holds it)...
+    held = client.build(rej, Transfer(sink.address, "CNY", 3), sequence=seq + 1).sign(rej)
+    assert client.submit(held).status == "pending"
+    # ...and another one with that sequence is refused.
+    rival = client.build(rej, Transfer(sink.address, "CNY", 4), sequence=seq + 1).sign(rej)
+    expect_rejected(client, rival, "sequence_taken")
+    # Filling the gap lets both through.
+    filler = client.build(rej, Transfer(sink.address, "CNY", 5), sequence=seq).sign(rej)
+    client.submit(filler)
+    assert client.wait(filler, timeout=60).succeeded
+    assert client.wait(held, timeout=60).succeeded
+
+
+def test_rejected_sender_frozen(testnet, client, sink):
+    victim = testnet.take_account()
+    regulator = testnet.key("regulator.key")
+    st = client.wait(client.send(regulator, Freeze(victim.address, "regulatory")), timeout=60)
+    assert st.succeeded, st.receipt
+    assert client.get_account(victim).status == "frozen"
+    expect_rejected(client, client.build(victim, Transfer(sink.address, "CNY", 1)).sign(victim), "sender_frozen")
+
+
+# Codes the node gains with the lead's current change (admission checks of
+# assets and co-signatures); written against the new codes.
+
+def test_rejected_unknown_asset(client, rej, sink):
+    expect_rejected(client, client.build(rej, Transfer(sink.address, "ZZZ", 1)).sign(rej), "unknown_asset")
+
+
+def test_rejected_cosignature_missing(testnet, client, rej, sink):
+    inst = testnet.institution_key_of(rej)
+    tx = client.build(rej, Transfer(sink.address, "CNY", 1), cosigner=inst)
+    expect_rejected(client, SignedTransaction(tx, tx.sign(rej).signature, None), "cosignature_missing")
+
+
+def test_rejected_cosignature_unexpected(testnet, client, rej, sink):
+    inst = testnet.institution_key_of(rej)
+    tx = client.build(rej, Transfer(sink.address, "CNY", 1))
+    forged = SignedTransaction(tx, tx.sign(rej).signature, inst.sign(tx.cosign_message()))
+    expect_rejected(client, forged, "cosignature_unexpected")
+
+
+def test_rejected_cosignature_invalid(testnet, client, rej, sink):
+    inst = testnet.institution_key_of(rej)
+    tx = client.build(rej, Transfer(sink.address, "CNY", 1), cosigner=inst)
+    wrong = SigningKey.generate().sign(tx.cosign_message())
+    expect_rejected(client, SignedTransaction(tx, tx.sign(rej).signature, wrong), "cosignature_invalid")
+
+
+# -- reads -------------------------------------------------------------------
+
+def test_reads(client, sink):
+    st = client.status()
+    assert len(st.chain_id) == 64 and st.height >= 1 and st.decimals("CNY") == 2
+    params = client.parameters()
+    assert params.decimals["CNY"] == 2 and params.sizes["sequence_window"] >= 1
+    assert params.tier_limits(2, "CNY").step_up_threshold is not None
+    acct = client.get_account(sink)
+    assert acct.kind == "customer" and acct.address == str(sink.address)
+    assert hutong.parse_amount(format_amount(acct.balance("CNY"), 2), 2) == acct.balance("CNY")
+    with pytest.raises(hutong.NotFoundError):
+        client.get_account(SigningKey.generate().address)
+    assert client.get_transaction("00" * 32).status == "unknown"
+    block = client.get_block(height=1)
+    assert block["height"] == 1
+    with pytest.raises(hutong.RpcError):
+        client.call("hutong_noSuchMethod")
+    with pytest.raises(hutong.TransportError):
+        hutong.Client("http://127.0.0.1:9", timeout=2).status()
+
+
+def test_expired_pending_transaction_is_dropped(client, rej, sink):
+    """New node behaviour: a pending transaction whose expiry passes ends
+    ``dropped`` (code ``expired``), a final status."""
+    seq = client.next_sequence(rej)
+    height = client.status().height
+    # Held by the gap below it until its expiry passes.
+    held = client.build(rej, Transfer(sink.address, "CNY", 1), sequence=seq + 1,
+                        expiry=Expiry.at_height(height + 3)).sign(rej)
+    assert client.submit(held).status == "pending"
+    st = client.wait(held, timeout=30)
+    assert st.status == "dropped" and st.code == "expired", st

@@ -1,0 +1,328 @@
+"""Unit tests: amounts, bech32m addresses, key files, encoding rules, RPC error mapping."""
+
+import os
+import stat
+from decimal import Decimal
+
+import pytest
+
+import hutong
+from hutong import (
+    Address,
+    AddressError,
+    AmountError,
+    EncodingError,
+    Expiry,
+    KeyFileError,
+    SignedTransaction,
+    SigningKey,
+    Transaction,
+    Transfer,
+    format_amount,
+    parse_amount,
+)
+from hutong import bech32m
+from hutong.client import error_from_rpc
+from hutong.views import Account, Receipt, SubmitVerdict, TxStatus
+
+VALID = "ht1lr9fsq5ahn46ndmyh2csya2x7rvzvs2g3rljkm"
+
+
+# -- amounts -------------------------------------------------------------
+
+@pytest.mark.parametrize("text,decimals,minor", [
+    ("123.45", 2, 12345), ("0.01", 2, 1), ("1", 2, 100), ("1.", 2, 100), (".5", 2, 50),
+    ("1.50", 2, 150), ("1.5000", 2, 150), ("0", 2, 0), ("12", 0, 12), ("1_000.00", 2, 100000),
+    ("340282366920938463463374607431768211455", 0, 2**128 - 1),
+])
+def test_parse_amount(text, decimals, minor):
+    assert parse_amount(text, decimals) == minor
+
+
+def test_parse_amount_other_types():
+    assert parse_amount(5, 2) == 500
+    assert parse_amount(Decimal("1.23"), 2) == 123
+    with pytest.raises(AmountError):
+        parse_amount(1.5, 2)  # floats are refused
+    with pytest.raises(AmountError):
+        parse_amount(True, 2)
+
+
+@pytest.mark.parametrize("bad", ["1.234", "-1", "+1", "1e3", "", "abc", "1.2.3", " . ", "3402823669209384634633746074317682114560"])
+def test_parse_amount_refuses(bad):
+    with pytest.raises(AmountError):
+        parse_amount(bad, 2)
+
+
+@pytest.mark.parametrize("minor,decimals,text", [
+    (12345, 2, "123.45"), (1, 2, "0.01"), (0, 2, "0.00"), (100, 2, "1.00"), (7, 0, "7"),
+    ("12345", 2, "123.45"), (10**20, 8, "1000000000000.00000000"),
+])
+def test_format_amount(minor, decimals, text):
+    assert format_amount(minor, decimals) == text
+
+
+def test_amount_round_trip():
+    for minor in (0, 1, 9, 10, 99, 100, 12345, 2**128 - 1):
+        for d in (0, 2, 6, 18):
+            assert parse_amount(format_amount(minor, d), d) == minor
+
+
+def test_format_amount_refuses():
+    for bad in (-1, "1.5", "x", 1.5):
+        with pytest.raises(AmountError):
+            format_amount(bad, 2)
+
+
+# -- bech32m and addresses ----------------------------------------------
+
+def test_address_round_trip():
+    a = Address.parse(VALID)
+    assert str(a) == VALID and len(a.raw) == 20 and a == VALID
+    # 20 bytes = 32 five-bit characters, plus 6 of checksum: "ht1" + 38 (SPEC.md says 39).
+    assert len(VALID) == 3 + 38
+
+
+def test_address_bad_checksum():
+    bad = VALID[:-1] + ("q" if VALID[-1] != "q" else "p")
+    with pytest.raises(AddressError, match="checksum"):
+        Address.parse(bad)
+
+
+def test_address_bech32_not_m_refused():
+    # The same data with the bech32 (BIP 173) checksum.
+    hrp, data = bech32m.decode(VALID)
+    values = bech32m._convertbits(data, 8, 5, True)
+    poly = bech32m._polymod(bech32m._hrp_expand(hrp) + values + [0] * 6) ^ 1
+    text = hrp + "1" + "".join(bech32m.CHARSET[v] for v in values + [(poly >> 5 * (5 - i)) & 31 for i in range(6)])
+    with pytest.raises(AddressError, match="bech32 checksum"):
+        Address.parse(text)
+
+
+def test_address_other_prefix_length_case_refused():
+    with pytest.raises(AddressError):
+        Address.parse(bech32m.encode("bc", b"\x01" * 20))
+    with pytest.raises(AddressError):
+        Address.parse(bech32m.encode("ht", b"\x01" * 21))
+    with pytest.raises(AddressError):
+        Address.parse(VALID.upper())
+    with pytest.raises(AddressError):
+        Address.parse("ht1" + "b" * 39)  # 'b' is not in the alphabet
+    with pytest.raises(AddressError):
+        Address.parse("")
+
+
+def test_bip350_test_vectors():
+    # Valid bech32m strings from BIP 350.
+    for s in ["A1LQFN3A", "a1lqfn3a", "abcdef1l7aum6echk45nj3s0wdvt2fg8x9yrzpqzd3ryx",
+              "split1checkupstagehandshakeupstreamerranterredcaperredlc445v",
+              "?1v759aa"]:
+        bech32m.decode(s)
+    # Invalid: bech32 checksums / bad checksums from BIP 350.
+    for s in ["qyrz8wqd2c9m", "1qyrz8wqd2c9m", "y1b0jsk6g", "lt1igcx5c0", "in1muywd",
+              "mm1crxm3i", "au1s5cgom", "M1VUXWEZ", "16plkw9", "1p2gdwpf"]:
+        with pytest.raises(AddressError):
+            bech32m.decode(s)
+
+
+# -- keys and key files --------------------------------------------------
+
+def test_key_file_round_trip(tmp_path):
+    k = SigningKey.generate()
+    p = tmp_path / "a.key"
+    k.save(p)
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+    k2 = SigningKey.load(p)
+    assert k2.seed == k.seed and k2.public_key == k.public_key
+    with pytest.raises(FileExistsError):
+        k.save(p)
+    text = p.read_text()
+    assert text.startswith("# Hutong ed25519 key.")
+    assert 'kind = "hutong-ed25519-secret-key"' in text
+
+
+def _file(kind="hutong-ed25519-secret-key", pub=None, sec=None, extra=""):
+    k = SigningKey(bytes(range(32)))
+    pub = pub if pub is not None else k.public_key.hex()
+    sec = sec if sec is not None else k.seed.hex()
+    return f'kind = "{kind}"\npublic_key = "{pub}"\nsecret_key = "{sec}"\n{extra}'
+
+
+def test_key_file_parses():
+    k = SigningKey.from_key_file(_file())
+    assert k.seed == bytes(range(32))
+
+
+@pytest.mark.parametrize("text,match", [
+    (_file(kind="other"), "kind"),
+    (_file(extra='note = "x"\n'), "unknown fields"),
+    ('kind = "hutong-ed25519-secret-key"\nsecret_key = "' + "00" * 32 + '"\n', "lacks"),
+    (_file(pub="11" * 32), "not the secret key"),
+    (_file(sec="zz" * 32), "not hex"),
+    (_file(sec="00" * 31), "64 hex"),
+    ("kind = = 3", "not TOML"),
+])
+def test_key_file_refused(text, match):
+    with pytest.raises(KeyFileError, match=match):
+        SigningKey.from_key_file(text)
+
+
+def test_key_file_missing(tmp_path):
+    with pytest.raises(KeyFileError):
+        SigningKey.load(tmp_path / "none.key")
+
+
+def test_hutong_cli_key_file_layout():
+    # Exactly the layout SPEC.md section 5 shows.
+    k = SigningKey(b"\x07" * 32)
+    lines = k.to_key_file().splitlines()
+    assert lines[0].startswith("#")
+    assert lines[1:] == ['kind = "hutong-ed25519-secret-key"',
+                         f'public_key = "{k.public_key.hex()}"', f'secret_key = "{"07" * 32}"']
+
+
+# -- encoding rules ------------------------------------------------------
+
+def _tx(**kw):
+    k = SigningKey(b"\x01" * 32)
+    base = dict(chain_id=b"\xab" * 32, sender=k.public_key, sequence=0,
+                expiry=Expiry.at_height(10), kind=Transfer(VALID, "CNY", 1, 5))
+    base.update(kw)
+    return k, Transaction(**base)
+
+
+@pytest.mark.parametrize("asset", ["", "cny", "1CNY", "ABCDEFGHI", "C-Y"])
+def test_bad_asset_codes(asset):
+    with pytest.raises(EncodingError):
+        Transfer(VALID, asset, 1, 1)
+
+
+def test_asset_padding():
+    _, tx = _tx(kind=Transfer(VALID, "A1", 1, 1))
+    assert b"A1\x00\x00\x00\x00\x00\x00" in tx.encode()
+
+
+def test_memo_limit_and_ranges():
+    _tx(memo=b"x" * 256)
+    with pytest.raises(EncodingError):
+        _tx(memo=b"x" * 257)
+    with pytest.raises(EncodingError):
+        _tx(sequence=-1)
+    with pytest.raises(EncodingError):
+        _tx(sequence=2**64)
+    with pytest.raises(EncodingError):
+        Transfer(VALID, "CNY", 2**128, 1)
+    with pytest.raises(EncodingError):
+        Transfer(VALID, "CNY", 1.0, 1)
+
+
+def test_transfer_id_forms():
+    import uuid
+    u = uuid.UUID("01020304-0506-0708-090a-0b0c0d0e0f10")
+    ids = {Transfer(VALID, "CNY", 1, x).transfer_id for x in
+           (u, "0102030405060708090a0b0c0d0e0f10", bytes(range(1, 17)), 0x0102030405060708090A0B0C0D0E0F10)}
+    assert ids == {0x0102030405060708090A0B0C0D0E0F10}
+    # A fresh random id unless given.
+    assert Transfer(VALID, "CNY", 1).transfer_id != Transfer(VALID, "CNY", 1).transfer_id
+
+
+def test_strict_decoding():
+    k, tx = _tx()
+    raw = tx.sign(k).encode()
+    assert SignedTransaction.decode(raw).encode() == raw
+    with pytest.raises(EncodingError):
+        SignedTransaction.decode(raw + b"\x00")  # trailing byte
+    with pytest.raises(EncodingError):
+        SignedTransaction.decode(raw[:-1])  # truncated
+    bad_option = raw[:-1] + b"\x02"
+    with pytest.raises(EncodingError):
+        SignedTransaction.decode(bad_option)
+
+
+def test_cosigning_rules():
+    k, tx = _tx()
+    other = SigningKey(b"\x02" * 32)
+    with pytest.raises(EncodingError):
+        tx.sign(k).cosign(other)  # no cosigner named
+    tx2 = tx.with_cosigner(other.public_key)
+    assert tx2.id != tx.id  # the co-signer is part of what the sender signs
+    s = tx2.sign(k, other)
+    assert s.verify() and s.cosignature is not None
+    with pytest.raises(EncodingError):
+        tx2.sign(k).cosign(SigningKey(b"\x03" * 32))  # not the named co-signer
+    with pytest.raises(EncodingError):
+        tx.sign(other)  # not the sender's key
+
+
+def test_every_kind_encodes_and_decodes():
+    k = SigningKey(b"\x01" * 32)
+    kinds = [
+        hutong.Transfer(VALID, "CNY", 5, 1),
+        hutong.BatchTransfer("HKD", [hutong.Payout(VALID, 1), (VALID, 2)], 9),
+        hutong.OpenAccount(k.public_key, 2, b"\x5a" * 32),
+        hutong.SetTier(VALID, 3),
+        hutong.Freeze(VALID, "fraud"),
+        hutong.Unfreeze(VALID),
+        hutong.Mint(VALID, "CNY", 10),
+        hutong.Burn("CNY", 10),
+        hutong.Vote(4, True),
+        hutong.Withdraw(4),
+    ]
+    for i, kind in enumerate(kinds):
+        tx = Transaction(b"\x00" * 32, k.public_key, i, Expiry.at_time_ms(1), kind)
+        assert tx.encode()[32 + 32 + 8 + 9] == kind.INDEX
+        assert Transaction.decode(tx.encode()) == tx
+        assert Transaction.from_json(tx.to_json()) == tx
+
+
+# -- RPC shapes ------------------------------------------------------------
+
+def test_error_mapping():
+    e = error_from_rpc({"code": 1001, "message": "m", "data": {"code": "stale_sequence", "retryable": False, "message": "used"}})
+    assert isinstance(e, hutong.RejectedError) and e.code == "stale_sequence" and not e.retryable
+    e = error_from_rpc({"code": 1002, "message": "m", "data": {"code": "busy", "retryable": True, "message": "full"}})
+    assert isinstance(e, hutong.RejectedError) and e.retryable and e.rpc_code == 1002
+    e = error_from_rpc({"code": 1001, "message": "m", "data": {"code": "brand_new_code", "retryable": False, "message": "x", "extra": 1}})
+    assert isinstance(e, hutong.RejectedError) and e.code == "brand_new_code"
+    e = error_from_rpc({"code": 1003, "message": "no account"})
+    assert isinstance(e, hutong.NotFoundError) and isinstance(e, hutong.RpcError)
+    e = error_from_rpc({"code": -32602, "message": "invalid params"})
+    assert type(e) is hutong.RpcError and e.code == -32602
+    for cls in (hutong.RejectedError, hutong.RpcError, hutong.TransportError, hutong.WaitTimeoutError,
+                hutong.KeyFileError, hutong.AddressError, hutong.AmountError, hutong.ExecutionFailedError):
+        assert issubclass(cls, hutong.HutongError)
+
+
+def test_status_shapes_old_and_new():
+    c = TxStatus.from_json({"status": "committed", "hash": "ab", "height": 3, "index": 0, "block_id": "cd",
+                            "receipt": {"tx_hash": "ab", "success": False, "code": "single_limit_exceeded",
+                                        "reason": "R", "failure": {"code": "single_limit_exceeded", "asset": "CNY",
+                                                                   "limit": "5000.00", "amount": "6000.00"}},
+                            "future_field": 1})
+    assert c.is_final and not c.succeeded and c.failure_code == "single_limit_exceeded"
+    assert c.receipt.failure["limit"] == "5000.00"
+    with pytest.raises(hutong.ExecutionFailedError) as ei:
+        c.raise_for_failure()
+    assert ei.value.code == "single_limit_exceeded"
+    d = TxStatus.from_json({"status": "dropped", "hash": "ab", "code": "expired", "message": "m"})
+    assert d.is_final and d.failure_code == "expired"
+    with pytest.raises(hutong.RejectedError):
+        d.raise_for_failure()
+    u = TxStatus.from_json({"status": "rejected", "hash": "ab", "code": "sequence_used", "used_by": "ff",
+                            "retryable": False, "message": "m"})
+    assert u.is_final and u.used_by == "ff"
+    assert not TxStatus.from_json({"status": "pending", "hash": "ab"}).is_final
+    assert not TxStatus.from_json({"status": "unknown", "hash": "ab"}).is_final
+    v = SubmitVerdict.from_json({"status": "rejected", "code": "zero_amount", "retryable": False, "message": "m"}, hash="ee")
+    assert not v.accepted and v.error.code == "zero_amount" and v.hash == "ee"
+    assert SubmitVerdict.from_json({"status": "committed", "hash": "a", "height": 1, "index": 0}).accepted
+
+
+def test_account_sequence_helper():
+    a = Account.from_json({"address": VALID, "kind": "customer", "institution": VALID, "sequence": 5,
+                           "next_sequence": 7, "status": "active", "balances": {"CNY": "100"}, "height": 9})
+    assert a.usable_sequence == 7 and a.balance("CNY") == 100 and a.balance("HKD") == 0
+    old = Account.from_json({"address": VALID, "kind": "customer", "institution": VALID, "sequence": 5,
+                             "status": "active", "balances": {}, "height": 9})
+    assert old.usable_sequence == 5
+    assert Receipt.from_json({"tx_hash": "a", "success": True, "effects": []}).success

@@ -1,0 +1,185 @@
+/**
+ * Errors. Everything the SDK throws is a {@link HutongError}:
+ * - {@link RejectedError}: the node refused a transaction on admission
+ *   (JSON-RPC error 1001, or 1002 "busy"), with a stable string `code`;
+ * - {@link RpcError}: any other JSON-RPC error (numeric `code`, `data`);
+ * - {@link TransportError}: the node could not be reached or answered
+ *   something that is not JSON-RPC;
+ * - {@link TimeoutError}: a wait gave up;
+ * - {@link ValidationError}: a transaction or value the SDK refuses to
+ *   build (before anything is sent);
+ * - {@link TransactionFailedError}: a committed transaction whose receipt
+ *   is a failure, or a final rejection/drop, from {@link expectSuccess}.
+ */
+
+export class HutongError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The admission rejection codes a node answers (`data.code` of error 1001). */
+export const REJECTION_CODES = [
+  'too_large',
+  'malformed',
+  'wrong_chain',
+  'bad_signature',
+  'unknown_sender',
+  'stale_sequence',
+  'sequence_too_far',
+  'sender_frozen',
+  'retired_key',
+  'expired',
+  'sequence_taken',
+  'busy',
+  'sender_busy',
+  'zero_amount',
+  'self_transfer',
+  // Newer nodes:
+  'unknown_asset',
+  'cosignature_missing',
+  'cosignature_unexpected',
+  'cosignature_invalid',
+  // Only in a final status (`getTransaction`, subscriptions): another
+  // transaction of the sender used the sequence first.
+  'sequence_used',
+] as const;
+export type RejectionCode = (typeof REJECTION_CODES)[number];
+
+/** Execution failure codes of a committed receipt with `success: false`. */
+export const FAILURE_CODES = [
+  'out_of_bounds',
+  'wrong_chain',
+  'bad_signature',
+  'unknown_sender',
+  'bad_sequence',
+  'expired',
+  'zero_amount',
+  'self_transfer',
+  'unknown_asset',
+  'unknown_account',
+  'unknown_tier',
+  'sender_frozen',
+  'recipient_frozen',
+  'unauthorised',
+  'account_exists',
+  'weak_key',
+  'already_frozen',
+  'not_frozen',
+  'asset_not_allowed',
+  'single_limit_exceeded',
+  'daily_limit_exceeded',
+  'step_up_required',
+  'insufficient_balance',
+  'overflow',
+  'exists',
+  'exists_with_different_fields',
+  'retired_key',
+  'unknown_proposal',
+  'voting_closed',
+  'proposal_closed',
+  'bad_voting_period',
+  'too_many_proposals',
+  'invalid_action',
+  // Newer nodes:
+  'cosigner_not_institution',
+] as const;
+export type FailureCode = (typeof FAILURE_CODES)[number];
+
+/** JSON-RPC error codes of the Hutong node. */
+export const RpcCode = {
+  INVALID_PARAMS: -32602,
+  REJECTED: 1001,
+  BUSY: 1002,
+  NOT_FOUND: 1003,
+  INTERNAL: 1004,
+  TOO_MANY: 1005,
+  AUTH: 1010,
+  NOT_REGULATOR: 1011,
+  /** A subscription method called over plain HTTP: use WebSocket. */
+  NEEDS_WEBSOCKET: 1012,
+} as const;
+
+/** A JSON-RPC error answer other than a transaction's rejection. */
+export class RpcError extends HutongError {
+  readonly code: number;
+  readonly data: unknown;
+  readonly method: string;
+  constructor(method: string, code: number, message: string, data?: unknown) {
+    super(`${method}: JSON-RPC error ${code}: ${message}`);
+    this.method = method;
+    this.code = code;
+    this.data = data;
+  }
+  /** The node has no such account, block or proposal (1003). */
+  get isNotFound(): boolean {
+    return this.code === RpcCode.NOT_FOUND;
+  }
+}
+
+/**
+ * A transaction the node did not admit. `code` is the stable rejection
+ * code (see {@link REJECTION_CODES}; an unknown code is kept as is),
+ * `retryable` says whether the same bytes may be admitted later.
+ */
+export class RejectedError extends HutongError {
+  readonly code: RejectionCode | (string & {});
+  readonly retryable: boolean;
+  readonly reason: string;
+  /** The JSON-RPC error code (1001, or 1002 when the node is busy). */
+  readonly rpcCode: number;
+  /** The transaction id, when known. */
+  readonly hash: string | undefined;
+  /** The whole `data` object the node sent (it may hold more fields). */
+  readonly data: Record<string, unknown>;
+  constructor(code: string, retryable: boolean, message: string, rpcCode: number = RpcCode.REJECTED, hash?: string, data?: Record<string, unknown>) {
+    super(`transaction rejected (${code}${retryable ? ', retryable' : ''}): ${message}`);
+    this.code = code;
+    this.retryable = retryable;
+    this.reason = message;
+    this.rpcCode = rpcCode;
+    this.hash = hash;
+    this.data = data ?? { code, retryable, message };
+  }
+}
+
+/** The node could not be reached, or its answer was not JSON-RPC. */
+export class TransportError extends HutongError {
+  readonly status: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super(message, options);
+    this.status = options?.status;
+  }
+}
+
+/** A wait for a transaction's finality gave up. `last` is the last status seen. */
+export class TimeoutError extends HutongError {
+  readonly last: unknown;
+  constructor(message: string, last?: unknown) {
+    super(message);
+    this.last = last;
+  }
+}
+
+/** A value or transaction the SDK refuses to build. */
+export class ValidationError extends HutongError {}
+
+/**
+ * A transaction that reached a final state other than a successful
+ * receipt: `status` is `committed` (with a failed receipt: `code` is the
+ * receipt's failure code), `rejected` or `dropped` (`code` is the node's).
+ */
+export class TransactionFailedError extends HutongError {
+  readonly hash: string;
+  readonly status: string;
+  readonly code: FailureCode | RejectionCode | (string & {});
+  readonly detail: unknown;
+  constructor(hash: string, status: string, code: string, message: string, detail?: unknown) {
+    super(`transaction ${hash} ${status} (${code}): ${message}`);
+    this.hash = hash;
+    this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+}

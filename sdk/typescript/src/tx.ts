@@ -1,0 +1,508 @@
+/**
+ * Transactions (SPEC.md sections 2 and 3): their fields, borsh encoding,
+ * id, signature and co-signature.
+ */
+
+import { Reader, Writer, U64_MAX, U128_MAX } from './borsh.js';
+import { bytesOf, concatBytes, equalBytes, fromHex, toHex, utf8, type BytesLike } from './bytes.js';
+import { tagged, TAG_COSIGN, TAG_TX, ed25519Verify } from './crypto.js';
+import { addressBytes, addressBytesOf, encodeAddress, type AddressLike } from './address.js';
+import { checkAssetCode, decodeAssetCode, encodeAssetCode } from './amount.js';
+import { ValidationError } from './errors.js';
+import type { Keypair } from './keys.js';
+
+/** Most bytes of a `SignedTransaction` encoding. */
+export const TX_BYTES_MAX = 16_384;
+export const MEMO_BYTES_MAX = 256;
+export const BATCH_RECIPIENTS_MAX = 256;
+
+export type U64Like = bigint | number;
+/** A transfer id: a u128 as a bigint, or 32 hex digits (big-endian, as shown everywhere). */
+export type TransferIdLike = bigint | string;
+
+/** The last block a transaction may execute in: by height, or by block time (ms since the epoch). */
+export type Expiry = { height: U64Like } | { timeMs: U64Like };
+
+export const FREEZE_REASONS = ['fraud', 'legal-order', 'regulatory', 'customer-request', 'other'] as const;
+export type FreezeReason = (typeof FREEZE_REASONS)[number];
+
+export interface Payout {
+  to: AddressLike;
+  /** Minor units. */
+  amount: bigint;
+}
+
+export type TxKind =
+  | { type: 'transfer'; to: AddressLike; asset: string; amount: bigint; transferId: TransferIdLike }
+  | { type: 'batch_transfer'; asset: string; payouts: Payout[]; transferId: TransferIdLike }
+  | { type: 'open_account'; owner: BytesLike; tier: number; identityCommitment: BytesLike }
+  | { type: 'set_tier'; account: AddressLike; tier: number }
+  | { type: 'freeze'; account: AddressLike; reason: FreezeReason }
+  | { type: 'unfreeze'; account: AddressLike }
+  | { type: 'mint'; to: AddressLike; asset: string; amount: bigint }
+  | { type: 'burn'; asset: string; amount: bigint }
+  /** `actions`: each governance `Action` already borsh-encoded (their encoding is not in SPEC.md yet). */
+  | { type: 'propose'; actions: BytesLike[]; votingPeriodMs: U64Like }
+  | { type: 'vote'; proposal: U64Like; approve: boolean }
+  | { type: 'withdraw'; proposal: U64Like };
+
+export type TxKindName = TxKind['type'];
+
+export const TX_KIND_INDEX: Record<TxKindName, number> = {
+  transfer: 0,
+  batch_transfer: 1,
+  open_account: 2,
+  set_tier: 3,
+  freeze: 4,
+  unfreeze: 5,
+  mint: 6,
+  burn: 7,
+  propose: 8,
+  vote: 9,
+  withdraw: 10,
+};
+const KIND_NAMES = Object.keys(TX_KIND_INDEX) as TxKindName[];
+
+/** The signed body of a transaction. */
+export interface Transaction {
+  /** 32 bytes; `hutong_status` → `chain_id`. */
+  chainId: BytesLike;
+  /** The signer's 32-byte public key. */
+  sender: BytesLike;
+  /** The sender account's next sequence number. */
+  sequence: U64Like;
+  expiry: Expiry;
+  kind: TxKind;
+  /** The institution key that co-signs (step-up), or none. */
+  cosigner?: BytesLike | null;
+  /** At most 256 bytes; a string is encoded as UTF-8. */
+  memo?: Uint8Array | string;
+}
+
+function u64(v: U64Like, what: string): bigint {
+  const x = typeof v === 'number' ? (Number.isSafeInteger(v) ? BigInt(v) : NaN) : v;
+  if (typeof x !== 'bigint' || x < 0n || x > U64_MAX) throw new ValidationError(`${what} ${String(v)} is not a u64`);
+  return x;
+}
+
+function amount(v: bigint, what: string): bigint {
+  if (typeof v !== 'bigint') throw new ValidationError(`${what} must be a bigint of minor units (use parseAmount for decimals)`);
+  if (v < 0n || v > U128_MAX) throw new ValidationError(`${what} ${v} is out of range`);
+  return v;
+}
+
+function tier(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 255) throw new ValidationError(`tier ${v} is not a u8`);
+  return v;
+}
+
+/** A transfer id as a bigint. */
+export function transferIdOf(id: TransferIdLike): bigint {
+  if (typeof id === 'bigint') {
+    if (id < 0n || id > U128_MAX) throw new ValidationError(`transfer id ${id} is not a u128`);
+    return id;
+  }
+  if (typeof id === 'string' && /^[0-9a-fA-F]{32}$/.test(id)) return BigInt('0x' + id);
+  throw new ValidationError(`transfer id ${JSON.stringify(id)} must be a bigint or 32 hex digits`);
+}
+
+/** A transfer id as 32 lowercase hex digits. */
+export function transferIdHex(id: TransferIdLike): string {
+  return transferIdOf(id).toString(16).padStart(32, '0');
+}
+
+/** A random transfer id (128 bits from the platform's CSPRNG). */
+export function newTransferId(): bigint {
+  const b = new Uint8Array(16);
+  globalThis.crypto.getRandomValues(b);
+  return BigInt('0x' + toHex(b));
+}
+
+function memoBytes(memo: Uint8Array | string | undefined): Uint8Array {
+  if (memo === undefined) return new Uint8Array();
+  return typeof memo === 'string' ? utf8.encode(memo) : memo;
+}
+
+/** borsh(Transaction). */
+export function encodeTransaction(tx: Transaction): Uint8Array {
+  const w = new Writer();
+  writeTransaction(w, tx);
+  return w.toBytes();
+}
+
+function writeTransaction(w: Writer, tx: Transaction): void {
+  w.fixed(bytesOf(tx.chainId, 32, 'chain id'), 32, 'chain id');
+  w.fixed(bytesOf(tx.sender, 32, 'sender'), 32, 'sender');
+  w.u64(u64(tx.sequence, 'sequence'));
+  if ('height' in tx.expiry) w.u8(0).u64(u64(tx.expiry.height, 'expiry height'));
+  else if ('timeMs' in tx.expiry) w.u8(1).u64(u64(tx.expiry.timeMs, 'expiry time'));
+  else throw new ValidationError('expiry must be {height} or {timeMs}');
+  writeKind(w, tx.kind);
+  w.option(tx.cosigner ?? null, (w, c) => w.fixed(bytesOf(c, 32, 'cosigner'), 32));
+  w.bytes(memoBytes(tx.memo));
+}
+
+function writeKind(w: Writer, k: TxKind): void {
+  const index = TX_KIND_INDEX[k.type];
+  if (index === undefined) throw new ValidationError(`unknown transaction kind ${JSON.stringify((k as { type: unknown }).type)}`);
+  w.u8(index);
+  const addr = (a: AddressLike) => w.fixed(addressBytes(a), 20, 'address');
+  switch (k.type) {
+    case 'transfer':
+      addr(k.to);
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.u128(amount(k.amount, 'amount'));
+      w.u128(transferIdOf(k.transferId));
+      break;
+    case 'batch_transfer':
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.vec(k.payouts, (w, p) => {
+        w.fixed(addressBytes(p.to), 20, 'address');
+        w.u128(amount(p.amount, 'payout amount'));
+      });
+      w.u128(transferIdOf(k.transferId));
+      break;
+    case 'open_account':
+      w.fixed(bytesOf(k.owner, 32, 'owner'), 32);
+      w.u8(tier(k.tier));
+      w.fixed(bytesOf(k.identityCommitment, 32, 'identity commitment'), 32);
+      break;
+    case 'set_tier':
+      addr(k.account);
+      w.u8(tier(k.tier));
+      break;
+    case 'freeze': {
+      addr(k.account);
+      const r = FREEZE_REASONS.indexOf(k.reason);
+      if (r < 0) throw new ValidationError(`freeze reason ${JSON.stringify(k.reason)} is not one of ${FREEZE_REASONS.join(', ')}`);
+      w.u8(r);
+      break;
+    }
+    case 'unfreeze':
+      addr(k.account);
+      break;
+    case 'mint':
+      addr(k.to);
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.u128(amount(k.amount, 'amount'));
+      break;
+    case 'burn':
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.u128(amount(k.amount, 'amount'));
+      break;
+    case 'propose': {
+      w.u32(k.actions.length);
+      for (const a of k.actions) {
+        const b = bytesOf(a, undefined, 'action');
+        w.fixed(b, b.length);
+      }
+      w.u64(u64(k.votingPeriodMs, 'voting period'));
+      break;
+    }
+    case 'vote':
+      w.u64(u64(k.proposal, 'proposal'));
+      w.bool(k.approve);
+      break;
+    case 'withdraw':
+      w.u64(u64(k.proposal, 'proposal'));
+      break;
+  }
+}
+
+/** A decoded transaction: every field in its canonical form. */
+export interface DecodedTransaction extends Transaction {
+  chainId: Uint8Array;
+  sender: Uint8Array;
+  sequence: bigint;
+  expiry: { height: bigint } | { timeMs: bigint };
+  cosigner: Uint8Array | null;
+  memo: Uint8Array;
+}
+
+function readTransaction(r: Reader): DecodedTransaction {
+  const chainId = r.fixed(32, 'chain id');
+  const sender = r.fixed(32, 'sender');
+  const sequence = r.u64('sequence');
+  const et = r.u8('expiry tag');
+  let expiry: DecodedTransaction['expiry'];
+  if (et === 0) expiry = { height: r.u64('expiry') };
+  else if (et === 1) expiry = { timeMs: r.u64('expiry') };
+  else throw new ValidationError(`expiry tag ${et} is out of range`);
+  const kind = readKind(r);
+  const cosigner = r.option((r) => r.fixed(32, 'cosigner'), 'cosigner');
+  const memo = r.bytes('memo');
+  return { chainId, sender, sequence, expiry, kind, cosigner, memo };
+}
+
+function readKind(r: Reader): TxKind {
+  const index = r.u8('kind tag');
+  const addr = () => encodeAddress(r.fixed(20, 'address'));
+  const asset = () => decodeAssetCode(r.fixed(8, 'asset'));
+  switch (KIND_NAMES[index]) {
+    case 'transfer':
+      return { type: 'transfer', to: addr(), asset: asset(), amount: r.u128(), transferId: r.u128() };
+    case 'batch_transfer': {
+      const a = asset();
+      const payouts = r.vec((r) => ({ to: encodeAddress(r.fixed(20, 'address')), amount: r.u128() }), 'payouts');
+      return { type: 'batch_transfer', asset: a, payouts, transferId: r.u128() };
+    }
+    case 'open_account':
+      return { type: 'open_account', owner: r.fixed(32), tier: r.u8(), identityCommitment: r.fixed(32) };
+    case 'set_tier':
+      return { type: 'set_tier', account: addr(), tier: r.u8() };
+    case 'freeze': {
+      const account = addr();
+      const reason = FREEZE_REASONS[r.u8('freeze reason')];
+      if (!reason) throw new ValidationError('freeze reason is out of range');
+      return { type: 'freeze', account, reason };
+    }
+    case 'unfreeze':
+      return { type: 'unfreeze', account: addr() };
+    case 'mint':
+      return { type: 'mint', to: addr(), asset: asset(), amount: r.u128() };
+    case 'burn':
+      return { type: 'burn', asset: asset(), amount: r.u128() };
+    case 'vote':
+      return { type: 'vote', proposal: r.u64(), approve: r.bool() };
+    case 'withdraw':
+      return { type: 'withdraw', proposal: r.u64() };
+    case 'propose':
+      throw new ValidationError('decoding a Propose transaction is not supported (governance actions are not in SPEC.md)');
+    default:
+      throw new ValidationError(`kind tag ${index} is out of range`);
+  }
+}
+
+/** The transaction id: `tagged("hutong/tx/v1", borsh(tx))`, 32 bytes. */
+export function transactionId(tx: Transaction): Uint8Array {
+  return tagged(TAG_TX, encodeTransaction(tx));
+}
+
+/** The transaction id in hex, as the node names it. */
+export function transactionHash(tx: Transaction): string {
+  return toHex(transactionId(tx));
+}
+
+/** What the co-signer signs: `tagged("hutong/cosign/v1", tx_id)`. */
+export function cosignMessage(txId: Uint8Array): Uint8Array {
+  return tagged(TAG_COSIGN, txId);
+}
+
+/** The address of a transaction's sender. */
+export function senderAddress(tx: Transaction): string {
+  return encodeAddress(addressBytesOf(tx.sender));
+}
+
+/**
+ * Checks what the node would refuse without looking at the ledger: field
+ * ranges, memo length, batch size, zero amounts, a transfer to its own
+ * sender, asset codes, the encoded size. Throws {@link ValidationError}.
+ */
+export function validateTransaction(tx: Transaction): void {
+  const bytes = encodeTransaction(tx); // checks ranges, lengths, codes
+  const memo = memoBytes(tx.memo);
+  if (memo.length > MEMO_BYTES_MAX) throw new ValidationError(`memo is ${memo.length} bytes; at most ${MEMO_BYTES_MAX}`);
+  const me = addressBytesOf(tx.sender);
+  const k = tx.kind;
+  const payouts: Payout[] =
+    k.type === 'transfer' ? [{ to: k.to, amount: k.amount }] : k.type === 'batch_transfer' ? k.payouts : [];
+  if (k.type === 'batch_transfer' && (k.payouts.length === 0 || k.payouts.length > BATCH_RECIPIENTS_MAX)) {
+    throw new ValidationError(`a batch transfer has 1 to ${BATCH_RECIPIENTS_MAX} payouts, got ${k.payouts.length}`);
+  }
+  if ((k.type === 'mint' || k.type === 'burn') && k.amount === 0n) throw new ValidationError('amount is zero');
+  for (const p of payouts) {
+    if (p.amount === 0n) throw new ValidationError('an amount is zero');
+    if (equalBytes(addressBytes(p.to), me)) throw new ValidationError('a transfer pays its own sender');
+  }
+  if (k.type === 'transfer' || k.type === 'batch_transfer' || k.type === 'mint' || k.type === 'burn') checkAssetCode(k.asset);
+  // signature (64) + cosignature option (1 or 65)
+  const signedLen = bytes.length + 64 + (tx.cosigner ? 65 : 1);
+  if (signedLen > TX_BYTES_MAX) throw new ValidationError(`signed transaction is ${signedLen} bytes; at most ${TX_BYTES_MAX}`);
+}
+
+/** A transaction with the sender's signature and, for a step-up, the co-signature. */
+export class SignedTransaction {
+  readonly tx: Transaction;
+  readonly signature: Uint8Array;
+  readonly cosignature: Uint8Array | null;
+  #id: Uint8Array | undefined;
+
+  constructor(tx: Transaction, signature: BytesLike, cosignature: BytesLike | null = null) {
+    this.tx = tx;
+    this.signature = bytesOf(signature, 64, 'signature');
+    this.cosignature = cosignature === null ? null : bytesOf(cosignature, 64, 'cosignature');
+  }
+
+  /** The transaction id (32 bytes); signatures are not part of it. */
+  get id(): Uint8Array {
+    return (this.#id ??= transactionId(this.tx));
+  }
+
+  /** The transaction id in hex. */
+  get hash(): string {
+    return toHex(this.id);
+  }
+
+  /** borsh(SignedTransaction): what is sent. */
+  encode(): Uint8Array {
+    return concatBytes(
+      encodeTransaction(this.tx),
+      this.signature,
+      this.cosignature === null ? new Uint8Array([0]) : concatBytes(new Uint8Array([1]), this.cosignature),
+    );
+  }
+
+  /** The encoding in hex, the parameter of `hutong_submitTransaction`. */
+  toHex(): string {
+    return toHex(this.encode());
+  }
+
+  /** The message the co-signer signs. */
+  get cosignMessage(): Uint8Array {
+    return cosignMessage(this.id);
+  }
+
+  /**
+   * Adds the institution's co-signature. The body must already name
+   * `institution`'s public key as `cosigner` (it is signed by the sender).
+   */
+  cosign(institution: Keypair): SignedTransaction {
+    const named = this.tx.cosigner ? bytesOf(this.tx.cosigner, 32, 'cosigner') : null;
+    if (!named) throw new ValidationError('the transaction names no cosigner; set tx.cosigner before the sender signs');
+    if (!equalBytes(named, institution.publicKey)) {
+      throw new ValidationError(`the transaction names cosigner ${toHex(named)}, not ${institution.publicKeyHex}`);
+    }
+    return new SignedTransaction(this.tx, this.signature, institution.sign(this.cosignMessage));
+  }
+
+  /** Adds a co-signature made elsewhere (by the institution's backend). */
+  withCosignature(cosignature: BytesLike): SignedTransaction {
+    return new SignedTransaction(this.tx, this.signature, cosignature);
+  }
+
+  /** Checks the signatures (RFC 8032) against the sender and cosigner keys. */
+  verify(): boolean {
+    const sender = bytesOf(this.tx.sender, 32);
+    if (!ed25519Verify(this.signature, this.id, sender)) return false;
+    const cosigner = this.tx.cosigner ? bytesOf(this.tx.cosigner, 32) : null;
+    if ((cosigner === null) !== (this.cosignature === null)) return false;
+    if (cosigner && this.cosignature) return ed25519Verify(this.cosignature, this.cosignMessage, cosigner);
+    return true;
+  }
+
+  /** Decodes a `SignedTransaction` strictly (no trailing bytes, canonical tags, bounds). */
+  static decode(bytes: BytesLike): SignedTransaction {
+    const raw = bytesOf(bytes, undefined, 'transaction');
+    if (raw.length > TX_BYTES_MAX) throw new ValidationError(`transaction is ${raw.length} bytes; at most ${TX_BYTES_MAX}`);
+    const r = new Reader(raw);
+    const tx = readTransaction(r);
+    const signature = r.fixed(64, 'signature');
+    const cosignature = r.option((r) => r.fixed(64, 'cosignature'), 'cosignature');
+    r.finish();
+    if (tx.memo.length > MEMO_BYTES_MAX) throw new ValidationError(`memo is ${tx.memo.length} bytes; at most ${MEMO_BYTES_MAX}`);
+    if (tx.kind.type === 'batch_transfer' && (tx.kind.payouts.length === 0 || tx.kind.payouts.length > BATCH_RECIPIENTS_MAX)) {
+      throw new ValidationError(`a batch transfer has 1 to ${BATCH_RECIPIENTS_MAX} payouts`);
+    }
+    return new SignedTransaction(tx, signature, cosignature);
+  }
+}
+
+export interface SignOptions {
+  /** Skip {@link validateTransaction} (to build a transaction a node must refuse, in tests). */
+  skipChecks?: boolean;
+}
+
+/**
+ * Signs `tx` with the sender's key (which must be `tx.sender`). For a
+ * step-up transfer set `tx.cosigner` first, then call
+ * {@link SignedTransaction.cosign} with the institution's key.
+ */
+export function signTransaction(tx: Transaction, sender: Keypair, options: SignOptions = {}): SignedTransaction {
+  if (!options.skipChecks) {
+    validateTransaction(tx);
+    if (!equalBytes(bytesOf(tx.sender, 32, 'sender'), sender.publicKey)) {
+      throw new ValidationError(`tx.sender is not the signing key's public key (${sender.publicKeyHex})`);
+    }
+  }
+  return new SignedTransaction(tx, sender.sign(transactionId(tx)));
+}
+
+// ---------------------------------------------------------------------
+// The JSON form of SPEC.md's vectors.
+
+type Json = Record<string, unknown>;
+
+function jhex(v: unknown, len: number | undefined, what: string): Uint8Array {
+  if (typeof v !== 'string') throw new ValidationError(`${what} must be a hex string`);
+  return fromHex(v, len, what);
+}
+
+function jnum(v: unknown, what: string): bigint {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return BigInt(v);
+  if (typeof v === 'string' && /^\d+$/.test(v)) return BigInt(v);
+  if (typeof v === 'bigint') return v;
+  throw new ValidationError(`${what} must be a non-negative integer`);
+}
+
+/** A transaction from the JSON form of `sdk/vectors/transactions.json`. */
+export function transactionFromJson(j: Json): DecodedTransaction {
+  const e = j['expiry'] as Json;
+  const expiry = 'height' in e ? { height: jnum(e['height'], 'expiry.height') } : { timeMs: jnum(e['time_ms'], 'expiry.time_ms') };
+  const kindObj = j['kind'] as Json;
+  const names = Object.keys(kindObj);
+  if (names.length !== 1) throw new ValidationError('kind must have exactly one key');
+  const name = names[0] as TxKindName;
+  const f = kindObj[name] as Json;
+  let kind: TxKind;
+  switch (name) {
+    case 'transfer':
+      kind = { type: name, to: f['to'] as string, asset: f['asset'] as string, amount: jnum(f['amount'], 'amount'), transferId: transferIdOf(f['transfer_id'] as string) };
+      break;
+    case 'batch_transfer':
+      kind = {
+        type: name,
+        asset: f['asset'] as string,
+        payouts: (f['payouts'] as Json[]).map((p) => ({ to: p['to'] as string, amount: jnum(p['amount'], 'amount') })),
+        transferId: transferIdOf(f['transfer_id'] as string),
+      };
+      break;
+    case 'open_account':
+      kind = { type: name, owner: jhex(f['owner'], 32, 'owner'), tier: Number(f['tier']), identityCommitment: jhex(f['identity_commitment'], 32, 'identity_commitment') };
+      break;
+    case 'set_tier':
+      kind = { type: name, account: f['account'] as string, tier: Number(f['tier']) };
+      break;
+    case 'freeze':
+      kind = { type: name, account: f['account'] as string, reason: f['reason'] as FreezeReason };
+      break;
+    case 'unfreeze':
+      kind = { type: name, account: f['account'] as string };
+      break;
+    case 'mint':
+      kind = { type: name, to: f['to'] as string, asset: f['asset'] as string, amount: jnum(f['amount'], 'amount') };
+      break;
+    case 'burn':
+      kind = { type: name, asset: f['asset'] as string, amount: jnum(f['amount'], 'amount') };
+      break;
+    case 'vote':
+      kind = { type: name, proposal: jnum(f['proposal'], 'proposal'), approve: Boolean(f['approve']) };
+      break;
+    case 'withdraw':
+      kind = { type: name, proposal: jnum(f['proposal'], 'proposal') };
+      break;
+    case 'propose':
+      kind = { type: name, actions: (f['actions'] as string[]).map((a) => jhex(a, undefined, 'action')), votingPeriodMs: jnum(f['voting_period_ms'], 'voting_period_ms') };
+      break;
+    default:
+      throw new ValidationError(`unknown kind ${JSON.stringify(name)}`);
+  }
+  return {
+    chainId: jhex(j['chain_id'], 32, 'chain_id'),
+    sender: jhex(j['sender'], 32, 'sender'),
+    sequence: jnum(j['sequence'], 'sequence'),
+    expiry,
+    kind,
+    cosigner: j['cosigner'] == null ? null : jhex(j['cosigner'], 32, 'cosigner'),
+    memo: j['memo'] == null ? new Uint8Array() : jhex(j['memo'], undefined, 'memo'),
+  };
+}

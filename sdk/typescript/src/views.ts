@@ -1,0 +1,387 @@
+/**
+ * What the node's JSON-RPC methods answer, as TypeScript types: camelCase
+ * fields, amounts in minor units as bigint. Unknown fields are ignored;
+ * every view keeps the node's JSON in `raw` for fields this SDK does not
+ * know yet.
+ */
+
+import { toAmount } from './amount.js';
+
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const str = (v: unknown): string => (typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v));
+const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Number(v) : 0);
+const optStr = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+const amt = (v: unknown): bigint => {
+  try {
+    return v === undefined || v === null ? 0n : toAmount(v as string);
+  } catch {
+    return 0n;
+  }
+};
+const optAmt = (v: unknown): bigint | null => (v === undefined || v === null ? null : amt(v));
+
+function camel(s: string): string {
+  return s.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** snake_case keys → camelCase, recursively (for views without a dedicated mapper). */
+export function camelize(v: unknown): any {
+  if (Array.isArray(v)) return v.map(camelize);
+  if (v && typeof v === 'object') {
+    const out: Json = {};
+    for (const [k, x] of Object.entries(v)) out[camel(k)] = camelize(x);
+    return out;
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------- receipts
+
+/** One effect of a successful transaction; `amount`/`totalSupply` in minor units. */
+export interface Effect {
+  /** `debit`, `credit`, `supply_changed`, `account_opened`, `tier_set`, `frozen`, `unfrozen`, `proposal_*`, `voted`, … */
+  type: string;
+  account?: string;
+  asset?: string;
+  amount?: bigint;
+  totalSupply?: bigint;
+  [field: string]: unknown;
+}
+
+/**
+ * A receipt's failure as data (newer nodes): `code` plus the values
+ * involved by name, amounts as decimal strings in major units with their
+ * `asset` (and the minor units beside them as `…_minor`), addresses
+ * `ht1…`, keys and hashes hex.
+ */
+export interface Failure {
+  code: string;
+  [field: string]: unknown;
+}
+
+export interface Receipt {
+  txHash: string;
+  success: boolean;
+  effects: Effect[] | null;
+  /** The failure's stable code (see FAILURE_CODES), or null on success. */
+  code: string | null;
+  /** The failure in full, as text. */
+  reason: string | null;
+  /** The failure as an object, on nodes that send it. */
+  failure: Failure | null;
+  raw: Json;
+}
+
+export function toEffect(j: Json): Effect {
+  const e: Effect = { ...camelize(j), type: str(j['type']) };
+  if ('amount' in j) e.amount = amt(j['amount']);
+  if ('total_supply' in j) e.totalSupply = amt(j['total_supply']);
+  return e;
+}
+
+export function toReceipt(j: Json): Receipt {
+  const failure = j['failure'] && typeof j['failure'] === 'object' ? (j['failure'] as Failure) : null;
+  return {
+    txHash: str(j['tx_hash']),
+    success: j['success'] === true,
+    effects: Array.isArray(j['effects']) ? j['effects'].map(toEffect) : null,
+    code: optStr(j['code']) ?? (failure ? str(failure.code) : null),
+    reason: optStr(j['reason']),
+    failure,
+    raw: j,
+  };
+}
+
+// ---------------------------------------------------------------- statuses
+
+export type TxStatus =
+  | { status: 'unknown'; hash: string; raw: Json }
+  | { status: 'pending'; hash: string; raw: Json }
+  | {
+      status: 'rejected';
+      hash: string;
+      code: string;
+      retryable: boolean;
+      message: string;
+      /** For `sequence_used`: the committed transaction that used the sequence. */
+      usedBy: string | null;
+      raw: Json;
+    }
+  | {
+      status: 'committed';
+      hash: string;
+      height: number;
+      index: number;
+      blockId: string | null;
+      receipt: Receipt | null;
+      raw: Json;
+    }
+  /** Admitted, then let go before a block took it (`code`: `expired`, …); final. */
+  | { status: 'dropped'; hash: string; code: string; retryable: boolean; message: string; raw: Json };
+
+export type TxStatusName = TxStatus['status'];
+
+export function toTxStatus(j: Json): TxStatus {
+  const hash = str(j['hash']);
+  switch (j['status']) {
+    case 'pending':
+      return { status: 'pending', hash, raw: j };
+    case 'rejected':
+      return {
+        status: 'rejected',
+        hash,
+        code: str(j['code']),
+        retryable: j['retryable'] === true,
+        message: str(j['message']),
+        usedBy: optStr(j['used_by']),
+        raw: j,
+      };
+    case 'committed':
+      return {
+        status: 'committed',
+        hash,
+        height: num(j['height']),
+        index: num(j['index']),
+        blockId: optStr(j['block_id']),
+        receipt: j['receipt'] && typeof j['receipt'] === 'object' ? toReceipt(j['receipt']) : null,
+        raw: j,
+      };
+    case 'dropped':
+      return { status: 'dropped', hash, code: str(j['code']), retryable: j['retryable'] === true, message: str(j['message']), raw: j };
+    default:
+      // `unknown`, and any status a newer node adds: not final.
+      return { status: 'unknown', hash, raw: j };
+  }
+}
+
+/** Committed, rejected or dropped: it will not change any more. */
+export function isFinal(s: TxStatus): boolean {
+  return s.status === 'committed' || s.status === 'rejected' || s.status === 'dropped';
+}
+
+/** Committed with a successful receipt. */
+export function succeeded(s: TxStatus): boolean {
+  return s.status === 'committed' && s.receipt?.success === true;
+}
+
+/** One item's verdict in `submitMany` (and the answer of `submit`). */
+export type SubmitVerdict =
+  | { status: 'pending'; hash: string; raw: Json }
+  | { status: 'committed'; hash: string; height: number; index: number; raw: Json }
+  | { status: 'rejected'; hash: string | null; code: string; retryable: boolean; message: string; raw: Json };
+
+export function toVerdict(j: Json, hash?: string): SubmitVerdict {
+  switch (j['status']) {
+    case 'committed':
+      return { status: 'committed', hash: str(j['hash']), height: num(j['height']), index: num(j['index']), raw: j };
+    case 'rejected':
+      return {
+        status: 'rejected',
+        hash: optStr(j['hash']) ?? hash ?? null,
+        code: str(j['code']),
+        retryable: j['retryable'] === true,
+        message: str(j['message']),
+        raw: j,
+      };
+    default:
+      return { status: 'pending', hash: str(j['hash']) || (hash ?? ''), raw: j };
+  }
+}
+
+// ---------------------------------------------------------------- accounts
+
+/** What a customer may still send of one asset today, in minor units. */
+export interface Spending {
+  spentToday: bigint;
+  dailyMax: bigint;
+  remainingToday: bigint;
+  singleMax: bigint;
+  /** Above this a transfer needs the institution's co-signature; null if the tier has none. */
+  stepUpThreshold: bigint | null;
+}
+
+export interface Account {
+  address: string;
+  /** `customer`, `institution`, `regulator` or `retired`. */
+  kind: string;
+  tier: number | null;
+  /** The address of the account's institution. */
+  institution: string;
+  /** The sequence the account's next transaction must carry to execute next. */
+  sequence: bigint;
+  /** `sequence` past this node's pending transactions for it: what a new transaction carries. */
+  nextSequence: bigint;
+  frozen: { reason: string; by: string } | null;
+  /** `active` or `frozen`. */
+  status: string;
+  /** Minor units by asset code. */
+  balances: Record<string, bigint>;
+  /** The same balances as decimal strings in major units (`"100001.25"`), on nodes that send them; else empty. */
+  balancesDecimal: Record<string, string>;
+  /** A customer's limits today by asset code (empty for other accounts). */
+  limits: Record<string, Spending>;
+  /** The executed height this view is of. */
+  height: number;
+  raw: Json;
+}
+
+export function toAccount(j: Json): Account {
+  const balances: Record<string, bigint> = {};
+  for (const [k, v] of Object.entries((j['balances'] ?? {}) as Json)) balances[k] = amt(v);
+  const limits: Record<string, Spending> = {};
+  for (const [k, v] of Object.entries((j['limits'] ?? {}) as Json)) {
+    limits[k] = {
+      spentToday: amt(v['spent_today']),
+      dailyMax: amt(v['daily_max']),
+      remainingToday: amt(v['remaining_today']),
+      singleMax: amt(v['single_max']),
+      stepUpThreshold: optAmt(v['step_up_threshold']),
+    };
+  }
+  const sequence = BigInt(num(j['sequence']));
+  const next = j['next_sequence'] === undefined ? sequence : BigInt(num(j['next_sequence']));
+  return {
+    address: str(j['address']),
+    kind: str(j['kind']),
+    tier: typeof j['tier'] === 'number' ? j['tier'] : null,
+    institution: str(j['institution']),
+    sequence,
+    nextSequence: next,
+    frozen: j['frozen'] ? { reason: str(j['frozen']['reason']), by: str(j['frozen']['by']) } : null,
+    status: str(j['status']),
+    balances,
+    balancesDecimal: { ...((j['balances_decimal'] ?? {}) as Record<string, string>) },
+    limits,
+    height: num(j['height']),
+    raw: j,
+  };
+}
+
+// ---------------------------------------------------------------- node
+
+export interface Asset {
+  code: string;
+  decimals: number;
+  issuer: string;
+}
+
+export interface Status {
+  chainId: string;
+  consortium: string;
+  role: string;
+  /** The last executed block. */
+  height: number;
+  blockId: string;
+  stateRoot: string;
+  receiptsRoot: string;
+  /** Block time of the last executed block (ms since the epoch). */
+  timestampMs: number;
+  validators: number;
+  assets: Asset[];
+  halted: string | null;
+  /** Everything else the node sends (consensus, peers, mempool, history), camelCased. */
+  [field: string]: unknown;
+  raw: Json;
+}
+
+export function toStatus(j: Json): Status {
+  return {
+    ...camelize(j),
+    chainId: str(j['chain_id']),
+    consortium: str(j['consortium']),
+    role: str(j['role']),
+    height: num(j['height']),
+    blockId: str(j['block_id']),
+    stateRoot: str(j['state_root']),
+    receiptsRoot: str(j['receipts_root']),
+    timestampMs: num(j['timestamp_ms']),
+    validators: num(j['validators']),
+    assets: Array.isArray(j['assets']) ? j['assets'].map((a: Json) => ({ code: str(a['code']), decimals: num(a['decimals']), issuer: str(a['issuer']) })) : [],
+    halted: optStr(j['halted']),
+    raw: j,
+  };
+}
+
+export interface TierLimit {
+  asset: string;
+  singleMax: bigint;
+  dailyMax: bigint;
+  stepUpThreshold: bigint | null;
+}
+
+export interface TierView {
+  tier: number;
+  name: string;
+  limits: TierLimit[];
+}
+
+export interface Sizes {
+  txBytesMax: number;
+  memoBytesMax: number;
+  batchRecipientsMax: number;
+  submitBatchMax: number;
+  sequenceWindow: number;
+  perSenderMax: number;
+}
+
+export interface Parameters {
+  height: number;
+  /** Asset code → decimals. */
+  decimals: Record<string, number>;
+  tiers: TierView[];
+  utcOffsetSeconds: number;
+  sizes: Sizes;
+  /** Everything else (members, regulators, voting, timing, …), camelCased. */
+  [field: string]: unknown;
+  raw: Json;
+}
+
+export function toParameters(j: Json): Parameters {
+  const sizes = (j['sizes'] ?? {}) as Json;
+  return {
+    ...camelize(j),
+    height: num(j['height']),
+    decimals: { ...((j['decimals'] ?? {}) as Record<string, number>) },
+    tiers: Array.isArray(j['tiers'])
+      ? j['tiers'].map((t: Json) => ({
+          tier: num(t['tier']),
+          name: str(t['name']),
+          limits: Array.isArray(t['limits'])
+            ? t['limits'].map((l: Json) => ({
+                asset: str(l['asset']),
+                singleMax: amt(l['single_max']),
+                dailyMax: amt(l['daily_max']),
+                stepUpThreshold: optAmt(l['step_up_threshold']),
+              }))
+            : [],
+        }))
+      : [],
+    utcOffsetSeconds: num(j['utc_offset_seconds']),
+    sizes: {
+      txBytesMax: num(sizes['tx_bytes_max'] ?? 16384),
+      memoBytesMax: num(sizes['memo_bytes_max'] ?? 256),
+      batchRecipientsMax: num(sizes['batch_recipients_max'] ?? 256),
+      submitBatchMax: num(sizes['submit_batch_max'] ?? 1000),
+      sequenceWindow: num(sizes['sequence_window'] ?? 256),
+      perSenderMax: num(sizes['per_sender_max'] ?? 256),
+    },
+    raw: j,
+  };
+}
+
+/** A block (`getBlock`), camelCased as the node sends it. */
+export interface Block {
+  height: number;
+  id: string;
+  committed: boolean;
+  timestampMs: number;
+  txCount: number;
+  txs: string[];
+  [field: string]: unknown;
+  raw: Json;
+}
+
+export function toBlock(j: Json): Block {
+  return { ...camelize(j), raw: j } as Block;
+}

@@ -1,0 +1,550 @@
+// End-to-end tests against a live local testnet started from $HUTONG_BIN
+// (4 validators + a regulator on 127.0.0.1), one per test run, in a
+// temporary folder; the testnet's process group is killed at the end.
+import { after, afterEach, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import {
+  HutongClient,
+  Keypair,
+  RejectedError,
+  SignedTransaction,
+  concatBytes,
+  expectSuccess,
+  formatAmount,
+  parseAmount,
+  readKeyFile,
+  sha256,
+  signTransaction,
+  succeeded,
+  toHex,
+  utf8,
+  writeKeyFile,
+  type Account,
+  type Parameters,
+  type Transaction,
+  type TxKind,
+  type TxStatus,
+} from '../src/index.js';
+
+// ------------------------------------------------------------------ seed
+
+const SEED = BigInt(process.env['HUTONG_SEED'] ?? Date.now());
+let counter = 0n;
+/** Deterministic random bytes from the seed (printed below). */
+function seeded(label: string, n = 32): Uint8Array {
+  counter += 1n;
+  // As many bytes as asked: SHA-256 blocks of the seed, label and counter.
+  const out = new Uint8Array(n);
+  for (let at = 0, block = 0; at < n; at += 32, block += 1) {
+    out.set(sha256(utf8.encode(`${SEED}/${label}/${counter}/${block}`)).slice(0, n - at), at);
+  }
+  return out;
+}
+const seededBig = (label: string, bytes: number) => BigInt('0x' + toHex(seeded(label, bytes)));
+const transferId = () => seededBig('transfer-id', 16);
+/** A random amount in [lo, hi], minor units. */
+const between = (lo: bigint, hi: bigint) => lo + (seededBig('amount', 8) % (hi - lo + 1n));
+const seededKey = (label: string) => Keypair.fromSecretKey(seeded(label));
+
+// ------------------------------------------------------------------ testnet fixture
+
+const BIN = process.env['HUTONG_BIN'];
+const HOW = 'build the node with `cargo build -p hutong-cli` and set HUTONG_BIN to the binary (e.g. HUTONG_BIN=$PWD/target/debug/hutong)';
+
+let dir = '';
+let proc: ChildProcess | undefined;
+let client: HutongClient;
+let other: HutongClient; // a second validator
+let params: Parameters;
+let keys: Record<string, Keypair> = {};
+let accounts: Record<string, Account> = {};
+let decimals = 2;
+/** Why the testnet could not be set up: every test then fails with it (never skips). */
+let setupError: Error | undefined;
+
+function killTestnet(signal: NodeJS.Signals): void {
+  if (proc?.pid !== undefined && proc.exitCode === null && proc.signalCode === null) {
+    try {
+      process.kill(-proc.pid, signal); // the whole process group: the testnet and its five nodes
+    } catch {
+      /* gone already */
+    }
+  }
+}
+process.on('exit', () => killTestnet('SIGKILL'));
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    killTestnet('SIGKILL');
+    process.exit(130);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function startTestnet(): Promise<Record<string, string>> {
+  if (!BIN) throw new Error(`HUTONG_BIN is not set: ${HOW}`);
+  try {
+    accessSync(BIN, constants.X_OK);
+  } catch {
+    throw new Error(`HUTONG_BIN=${BIN} is missing or not executable: ${HOW}`);
+  }
+  dir = mkdtempSync(join(tmpdir(), 'hutong-sdk-ts-e2e-'));
+  console.log(`e2e: testnet folder ${dir} (log ${dir}/testnet.log); HUTONG_SEED=${SEED}`);
+  const log = openSync(join(dir, 'testnet.log'), 'a');
+  proc = spawn(BIN, ['testnet', '--dir', join(dir, 'net'), '--fresh'], {
+    detached: true, // its own process group, killed as a whole in after()
+    stdio: ['ignore', log, log],
+    env: { ...process.env, HUTONG_LOG: process.env['HUTONG_LOG'] ?? 'warn' },
+  });
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      throw new Error(`hutong testnet exited (${proc.exitCode ?? proc.signalCode}):\n${readFileSync(join(dir, 'testnet.log'), 'utf8')}`);
+    }
+    const text = readFileSync(join(dir, 'testnet.log'), 'utf8');
+    const endpoints: Record<string, string> = {};
+    for (const m of text.matchAll(/^\s*(\S+)\s+rpc\s+(http:\/\/127\.0\.0\.1:\d+)/gm)) endpoints[m[1]!] = m[2]!;
+    if (Object.keys(endpoints).length >= 5 && /Ctrl-C/.test(text)) return endpoints;
+    if (Date.now() > deadline) throw new Error(`hutong testnet printed no endpoints in 90 s:\n${text}`);
+    await sleep(200);
+  }
+}
+
+async function waitForBlocks(c: HutongClient): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  let first: number | undefined;
+  for (;;) {
+    try {
+      const s = await c.status();
+      first ??= s.height;
+      if (s.height >= 2 && s.height > first) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > deadline) throw new Error(`the testnet did not commit blocks within 90 s; see ${dir}/testnet.log`);
+    await sleep(300);
+  }
+}
+
+function ready(): void {
+  if (setupError) throw new Error(`no testnet: ${setupError.message}`);
+}
+
+async function refresh(name: string): Promise<Account> {
+  return (accounts[name] = await client.getAccount(keys[name]!.address));
+}
+
+/** Prepares (chain id, next sequence, expiry from the node), signs, and co-signs if asked. */
+async function signed(name: string, kind: TxKind, opts: { cosigner?: Keypair; skipChecks?: boolean; sequence?: bigint; tweak?: (tx: Transaction) => Transaction } = {}): Promise<SignedTransaction> {
+  const key = keys[name]!;
+  let tx = await client.prepare(key, kind, { cosigner: opts.cosigner ?? null, sequence: opts.sequence });
+  if (opts.tweak) tx = opts.tweak(tx);
+  let stx = signTransaction(tx, key, { skipChecks: opts.skipChecks });
+  if (opts.cosigner) stx = stx.cosign(opts.cosigner);
+  return stx;
+}
+
+function pay(to: string, amount: bigint, asset = 'CNY'): TxKind {
+  return { type: 'transfer', to: keys[to]?.address ?? to, asset, amount, transferId: transferId() };
+}
+
+async function rejectedCode(tx: SignedTransaction | Uint8Array): Promise<RejectedError> {
+  try {
+    const v = await client.submit(tx);
+    assert.fail(`expected a rejection, got ${JSON.stringify(v.raw)}`);
+  } catch (e) {
+    if (!(e instanceof RejectedError)) throw e;
+    return e;
+  }
+}
+
+function receiptCode(s: TxStatus): string | null {
+  assert.equal(s.status, 'committed', `status ${JSON.stringify(s.raw)}`);
+  return s.status === 'committed' ? (s.receipt?.code ?? null) : null;
+}
+
+describe('e2e against a live testnet', { timeout: 240_000 }, () => {
+  before(async () => {
+    try {
+      await setUp();
+    } catch (e) {
+      setupError = e as Error;
+      console.error(`e2e: SET-UP FAILED: ${setupError.message}`);
+    }
+  });
+
+  async function setUp(): Promise<void> {
+    const endpoints = await startTestnet();
+    console.log(`e2e: endpoints ${JSON.stringify(endpoints)}`);
+    const names = Object.keys(endpoints);
+    client = new HutongClient(endpoints[names[0]!]!);
+    other = new HutongClient(endpoints[names[1]!]!);
+    await waitForBlocks(client);
+    params = await client.parameters();
+    decimals = params.decimals['CNY'] ?? 2;
+    const keyDir = join(dir, 'net', 'keys');
+    for (const f of readdirSync(keyDir)) {
+      if (f.endsWith('.node.key')) continue;
+      keys[f.replace(/\.key$/, '')] = await readKeyFile(join(keyDir, f));
+    }
+    for (const name of Object.keys(keys).filter((n) => n.startsWith('account-'))) await refresh(name);
+  }
+
+  let anyFailed = false;
+  afterEach((t) => {
+    if (!(t as unknown as { passed?: boolean }).passed) anyFailed = true;
+  });
+
+  after(async () => {
+    if (!proc) return;
+    killTestnet('SIGTERM');
+    for (let i = 0; i < 50 && proc.exitCode === null && proc.signalCode === null; i++) await sleep(200);
+    killTestnet('SIGKILL');
+    // The nodes are in the same process group; make sure none is left.
+    await sleep(200);
+    if (anyFailed || setupError || process.env['HUTONG_KEEP_TESTNET']) {
+      console.log(`e2e: testnet stopped; folder kept at ${dir}`);
+    } else {
+      rmSync(dir, { recursive: true, force: true });
+      console.log(`e2e: testnet stopped; every test passed, folder ${dir} removed (HUTONG_KEEP_TESTNET=1 keeps it)`);
+    }
+  });
+
+  test('status and parameters', async () => {
+    ready();
+    const s = await client.status();
+    assert.match(s.chainId, /^[0-9a-f]{64}$/);
+    assert.ok(s.assets.some((a) => a.code === 'CNY' && a.decimals === decimals));
+    assert.ok(params.tiers.length > 0);
+    assert.ok(params.sizes.sequenceWindow > 0 && params.sizes.submitBatchMax === 1000 && params.sizes.txBytesMax === 16384);
+    assert.equal(await other.chainId(), s.chainId, 'two nodes, one chain');
+  });
+
+  let first: SignedTransaction;
+
+  test('a transfer commits and moves exactly the amount (wait by polling)', async () => {
+    ready();
+    const [from, to] = ['account-1', 'account-4'];
+    const before = [await refresh(from), await refresh(to)];
+    const amount = between(1n, parseAmount('100.00', decimals));
+    console.log(`e2e: transfer ${formatAmount(amount, decimals)} CNY ${from} → ${to} (seed ${SEED})`);
+    first = await signed(from, pay(to, amount), {});
+    assert.equal(first.tx.sequence, before[0]!.sequence, 'the next sequence');
+    const verdict = await client.submit(first);
+    assert.deepEqual([verdict.status, verdict.hash], ['pending', first.hash]);
+    const status = await client.waitByPolling(first.hash, { timeoutMs: 60_000 });
+    const receipt = expectSuccess(status);
+    assert.deepEqual(
+      receipt.effects!.map((e) => [e.type, e.account, e.amount]),
+      [['debit', keys[from]!.address, amount], ['credit', keys[to]!.address, amount]],
+    );
+    const after = [await refresh(from), await refresh(to)];
+    assert.equal(after[0]!.balances['CNY']! - before[0]!.balances['CNY']!, -amount);
+    assert.equal(after[1]!.balances['CNY']! - before[1]!.balances['CNY']!, amount);
+    assert.equal(after[0]!.sequence, before[0]!.sequence + 1n);
+    assert.equal(after[0]!.limits['CNY']!.spentToday - before[0]!.limits['CNY']!.spentToday, amount);
+    // The other node agrees.
+    const there = await other.waitByPolling(first.hash, { timeoutMs: 30_000 });
+    assert.ok(succeeded(there));
+  });
+
+  test('idempotent retry: the same bytes again answer the committed status', async () => {
+    ready();
+    const again = await client.submit(first);
+    assert.equal(again.status, 'committed');
+    assert.equal(again.hash, first.hash);
+    const many = await client.submitMany([first]);
+    assert.equal(many[0]!.status, 'committed');
+    const st = await client.getTransaction(first.hash);
+    assert.ok(st.status === 'committed' && again.status === 'committed' && st.height === again.height && st.index === again.index);
+    // Same sequence, different transaction: a stale sequence, not a retry.
+    const rival = await signed("account-1", pay("account-4", 1n), { sequence: BigInt(first.tx.sequence) });
+    assert.equal((await rejectedCode(rival)).code, "stale_sequence");
+  });
+
+  test('wait by subscription (WebSocket), and client.wait', async () => {
+    ready();
+    const amount = between(1n, 1000n);
+    const tx = await signed('account-1', pay('account-7', amount));
+    // Subscribe before submitting: the final status still arrives.
+    const sub = client.subscribeTransaction(tx.hash, { timeoutMs: 60_000 });
+    await sleep(100);
+    await client.submit(tx);
+    const status = await sub;
+    assert.equal(status.status, 'committed');
+    expectSuccess(status);
+    // Subscribing to a transaction already final answers at once.
+    const again = await other.subscribeTransaction(tx.hash, { timeoutMs: 30_000 });
+    assert.equal(again.status, 'committed');
+    // send() = submit + wait (subscription by default).
+    const next = await signed('account-1', pay('account-7', 1n));
+    expectSuccess(await client.send(next, { timeoutMs: 60_000 }));
+  });
+
+  test('step-up: above the threshold, refused at execution without the co-signature, committed with it', async () => {
+    ready();
+    // A customer whose tier has a step-up threshold.
+    const name = Object.keys(accounts).find((n) => accounts[n]!.limits['CNY']?.stepUpThreshold != null && accounts[n]!.frozen === null)!;
+    assert.ok(name, 'a demo account with a step-up threshold');
+    const acct = await refresh(name);
+    const lim = acct.limits['CNY']!;
+    const threshold = lim.stepUpThreshold!;
+    const top = [lim.singleMax, lim.remainingToday, acct.balances['CNY']!].reduce((a, b) => (a < b ? a : b));
+    assert.ok(top > threshold, 'room above the threshold');
+    const amount = between(threshold + 1n, top < threshold * 2n ? top : threshold * 2n);
+    console.log(`e2e: step-up ${formatAmount(amount, decimals)} CNY from ${name} (threshold ${formatAmount(threshold, decimals)}; seed ${SEED})`);
+    const institutionName = Object.keys(keys).find((k) => k.endsWith('.institution') && keys[k]!.address === acct.institution)!;
+    assert.ok(institutionName, `the institution key of ${acct.institution}`);
+    const institution = keys[institutionName]!;
+
+    const plain = await signed(name, pay('account-1', amount));
+    await client.submit(plain);
+    const refused = await client.wait(plain.hash, { timeoutMs: 60_000 });
+    assert.equal(receiptCode(refused), 'step_up_required');
+    assert.equal(refused.status === 'committed' && refused.receipt!.success, false);
+
+    const before = await refresh(name);
+    const cosigned = await signed(name, pay('account-1', amount), { cosigner: institution });
+    assert.ok(cosigned.verify());
+    await client.submit(cosigned);
+    expectSuccess(await client.wait(cosigned.hash, { timeoutMs: 60_000 }));
+    const afterwards = await refresh(name);
+    assert.equal(before.balances['CNY']! - afterwards.balances['CNY']!, amount);
+  });
+
+  test('batch submit: one bad item gets its own verdict, the others go on', async () => {
+    ready();
+    const name = 'account-3';
+    const acct = await refresh(name);
+    const n = acct.nextSequence;
+    const a = between(1n, 5000n);
+    const b = between(1n, 5000n);
+    const batch = await signed(name, {
+      type: 'batch_transfer',
+      asset: 'CNY',
+      payouts: [{ to: keys['account-5']!.address, amount: a }, { to: keys['account-6']!.address, amount: b }],
+      transferId: transferId(),
+    }, { sequence: n });
+    const zero = await signed(name, pay('account-5', 0n), { sequence: n + 1n, skipChecks: true });
+    const good = await signed(name, pay('account-6', 1n), { sequence: n + 1n });
+    const before5 = (await refresh('account-5')).balances['CNY']!;
+    const verdicts = await client.submitMany([batch, zero, good]);
+    assert.deepEqual(verdicts.map((v) => v.status), ['pending', 'rejected', 'pending']);
+    assert.equal(verdicts[1]!.status === 'rejected' && verdicts[1]!.code, 'zero_amount');
+    assert.equal(verdicts[1]!.hash, zero.hash);
+    for (const tx of [batch, good]) expectSuccess(await client.wait(tx.hash, { timeoutMs: 60_000, via: 'poll' }));
+    assert.equal((await refresh('account-5')).balances['CNY']! - before5, a);
+  });
+
+  describe('admission rejection codes', () => {
+    const expectCode = async (tx: SignedTransaction | Uint8Array, code: string, retryable = false) => {
+      const e = await rejectedCode(tx);
+      assert.equal(e.code, code, e.message);
+      assert.equal(e.retryable, retryable, `${code} retryable`);
+      assert.equal(e.rpcCode, 1001);
+    };
+
+    test('malformed', async () => {
+    ready();
+      const tx = await signed('account-5', pay('account-6', 1n));
+      await expectCode(tx.encode().slice(0, -1), 'malformed');
+      await expectCode(concatBytes(tx.encode(), Uint8Array.of(0)), 'malformed');
+      // A memo over 256 bytes does not decode either.
+      const longMemo = await signed('account-5', pay('account-6', 1n), { skipChecks: true, tweak: (t) => ({ ...t, memo: new Uint8Array(257) }) });
+      await expectCode(longMemo, 'malformed');
+    });
+
+    test('too_large', async () => {
+    ready();
+      const tx = await signed('account-5', pay('account-6', 1n));
+      await expectCode(concatBytes(tx.encode(), new Uint8Array(16_384)), 'too_large');
+    });
+
+    test('wrong_chain', async () => {
+    ready();
+      await expectCode(await signed('account-5', pay('account-6', 1n), { tweak: (t) => ({ ...t, chainId: new Uint8Array(32) }) }), 'wrong_chain');
+    });
+
+    test('bad_signature', async () => {
+    ready();
+      const tx = await signed('account-5', pay('account-6', 1n));
+      const sig = tx.signature.slice();
+      sig[0]! ^= 1;
+      await expectCode(new SignedTransaction(tx.tx, sig), 'bad_signature');
+    });
+
+    test('unknown_sender (retryable)', async () => {
+    ready();
+      const stranger = seededKey('stranger');
+      const tx = signTransaction(await client.prepare(stranger, pay('account-6', 1n), { sequence: 0n }), stranger);
+      await expectCode(tx, 'unknown_sender', true);
+    });
+
+    test('stale_sequence', async () => {
+    ready();
+      const acct = await refresh('account-1');
+      assert.ok(acct.sequence > 0n);
+      await expectCode(await signed('account-1', pay('account-6', 1n), { sequence: acct.sequence - 1n }), 'stale_sequence');
+    });
+
+    test('sequence_too_far (retryable)', async () => {
+    ready();
+      const acct = await refresh('account-5');
+      const far = acct.nextSequence + BigInt(params.sizes.sequenceWindow) + 10n;
+      await expectCode(await signed('account-5', pay('account-6', 1n), { sequence: far }), 'sequence_too_far', true);
+    });
+
+    test('expired', async () => {
+    ready();
+      await expectCode(await signed('account-5', pay('account-6', 1n), { tweak: (t) => ({ ...t, expiry: { height: 1n } }) }), 'expired');
+      const s = await client.status();
+      await expectCode(await signed('account-5', pay('account-6', 1n), { tweak: (t) => ({ ...t, expiry: { timeMs: BigInt(s.timestampMs) - 60_000n } }) }), 'expired');
+    });
+
+    test('sequence_taken', async () => {
+    ready();
+      // A transaction held pending behind a gap, then another one with its sequence.
+      const acct = await refresh('account-7');
+      const s = await client.status();
+      const gap = acct.nextSequence + 3n;
+      const shortly = { height: BigInt(s.height + 40) };
+      const held = await signed('account-7', pay('account-6', 1n), { sequence: gap, tweak: (t) => ({ ...t, expiry: shortly }) });
+      assert.equal((await client.submit(held)).status, 'pending');
+      assert.equal((await client.getTransaction(held.hash)).status, 'pending');
+      const rival = await signed('account-7', pay('account-6', 2n), { sequence: gap, tweak: (t) => ({ ...t, expiry: shortly }) });
+      await expectCode(rival, 'sequence_taken');
+    });
+
+    test('zero_amount', async () => {
+    ready();
+      await expectCode(await signed('account-5', pay('account-6', 0n), { skipChecks: true }), 'zero_amount');
+    });
+
+    test('self_transfer', async () => {
+    ready();
+      await expectCode(await signed('account-5', pay('account-5', 1n), { skipChecks: true }), 'self_transfer');
+    });
+
+    test('sender_frozen (a regulator freezes, then unfreezes)', async () => {
+    ready();
+      const target = keys['account-8']!.address;
+      const freeze = await signed('regulator', { type: 'freeze', account: target, reason: 'regulatory' });
+      expectSuccess(await client.send(freeze, { timeoutMs: 60_000 }));
+      assert.equal((await refresh('account-8')).status, 'frozen');
+      await expectCode(await signed('account-8', pay('account-6', 1n)), 'sender_frozen');
+      const unfreeze = await signed('regulator', { type: 'unfreeze', account: target });
+      expectSuccess(await client.send(unfreeze, { timeoutMs: 60_000 }));
+      assert.equal((await refresh('account-8')).status, 'active');
+    });
+
+    // Codes added to the node in the same change as this SDK: a node
+    // without them fails these four tests with what it answered instead.
+    const NEWER = 'a node with the newer admission codes (unknown_asset, cosignature_*)';
+    const expectNewCode = async (tx: SignedTransaction, code: string) => {
+      let answer: string;
+      try {
+        const v = await client.submit(tx);
+        answer = `admitted it (${v.status})`;
+      } catch (e) {
+        if (!(e instanceof RejectedError)) throw e;
+        if (e.code === code) {
+          assert.equal(e.retryable, false, `${code} retryable`);
+          assert.equal(e.rpcCode, 1001);
+          return;
+        }
+        answer = `rejected it with ${e.code}`;
+      }
+      assert.fail(`expected the rejection code ${code}, but the node ${answer}: this test needs ${NEWER}`);
+    };
+
+    test('unknown_asset (new admission code)', async () => {
+    ready();
+      await expectNewCode(await signed('account-5', pay('account-6', 1n, 'XYZ')), 'unknown_asset');
+    });
+
+    test('cosignature_missing (new admission code)', async () => {
+    ready();
+      const acct = accounts['account-5']!;
+      const inst = Object.values(keys).find((k) => k.address === acct.institution)!;
+      const tx = await signed('account-5', pay('account-6', 1n), { tweak: (t) => ({ ...t, cosigner: inst.publicKey }) });
+      await expectNewCode(tx, 'cosignature_missing');
+    });
+
+    test('cosignature_unexpected (new admission code)', async () => {
+    ready();
+      const tx = await signed('account-5', pay('account-6', 1n));
+      await expectNewCode(tx.withCosignature(seeded('cosig', 64)), 'cosignature_unexpected');
+    });
+
+    test('cosignature_invalid (new admission code)', async () => {
+    ready();
+      const acct = accounts['account-5']!;
+      const inst = Object.values(keys).find((k) => k.address === acct.institution)!;
+      const tx = await signed('account-5', pay('account-6', 1n), { tweak: (t) => ({ ...t, cosigner: inst.publicKey }) });
+      await expectNewCode(tx.withCosignature(seeded('cosig', 64)), 'cosignature_invalid');
+    });
+  });
+
+  test('a pending transaction that expires is dropped, and its subscription says so (newer node)', async () => {
+    ready();
+    // Held behind a sequence gap, so no block takes it before its expiry.
+    const acct = await refresh('account-6');
+    const s = await client.status();
+    const held = await signed('account-6', pay('account-5', 1n), {
+      sequence: acct.nextSequence + 2n,
+      tweak: (t) => ({ ...t, expiry: { height: BigInt(s.height + 8) } }),
+    });
+    assert.equal((await client.submit(held)).status, 'pending');
+    const stop = new AbortController();
+    const sub = client.subscribeTransaction(held.hash, { timeoutMs: 60_000, signal: stop.signal });
+    sub.catch(() => {});
+    try {
+      let st: TxStatus;
+      const deadline = Date.now() + 60_000;
+      do {
+        await sleep(250);
+        st = await client.getTransaction(held.hash);
+      } while (st.status === 'pending' && Date.now() < deadline);
+      if (st.status !== 'dropped') {
+        assert.fail(`after its expiry the transaction is ${st.status}, expected dropped (code expired): this test needs a node with the dropped status`);
+      }
+      assert.equal(st.code, 'expired');
+      const notified = await Promise.race([sub, sleep(10_000).then(() => null)]);
+      assert.ok(notified && notified.status === 'dropped' && notified.code === 'expired', 'the subscription delivers the drop');
+    } finally {
+      stop.abort();
+    }
+  });
+
+  test('an institution opens an account for a new key; it is funded and pays', async () => {
+    ready();
+    const owner = seededKey('new-customer');
+    // Its key file, written by the SDK, is one the hutong binary reads.
+    const path = join(dir, 'new-customer.key');
+    await writeKeyFile(path, owner);
+    const shown = spawnSync(BIN!, ['keys', 'show', path], { encoding: 'utf8' });
+    assert.equal(shown.status, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(owner.address));
+    keys['new-customer'] = await readKeyFile(path);
+
+    const bank = 'bank-a.institution';
+    assert.ok(keys[bank], 'bank-a institution key');
+    const open = await signed(bank, { type: 'open_account', owner: owner.publicKey, tier: 1, identityCommitment: seeded('identity') });
+    const opened = expectSuccess(await client.send(open, { timeoutMs: 60_000 }));
+    assert.ok(opened.effects!.some((e) => e.type === 'account_opened' && e.account === owner.address));
+    const fund = parseAmount('10.00', decimals);
+    expectSuccess(await client.send(await signed(bank, pay('new-customer', fund)), { timeoutMs: 60_000 }));
+    const acct = await refresh('new-customer');
+    assert.equal(acct.balances['CNY'], fund);
+    assert.equal(acct.tier, 1);
+    assert.equal(acct.sequence, 0n);
+    const spend = await signed('new-customer', pay('account-1', parseAmount('1.5', decimals)), {});
+    expectSuccess(await client.send(spend, { timeoutMs: 60_000, via: 'poll' }));
+    assert.equal(formatAmount((await refresh('new-customer')).balances['CNY']!, decimals), '8.50');
+  });
+});

@@ -1,0 +1,415 @@
+// Unit tests: amounts, addresses (bech32m), key files, borsh strictness,
+// validation, error mapping and JSON views (with a fake fetch/WebSocket).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, statSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bech32, bech32m } from '@scure/base';
+
+import {
+  HutongClient,
+  HutongError,
+  Keypair,
+  KeyFileError,
+  RejectedError,
+  Reader,
+  RpcError,
+  SignedTransaction,
+  TimeoutError,
+  TransactionFailedError,
+  TransportError,
+  ValidationError,
+  Writer,
+  addressOf,
+  decodeAddress,
+  encodeAddress,
+  encodeAssetCode,
+  decodeAssetCode,
+  expectSuccess,
+  formatAmount,
+  formatKeyFile,
+  isAddress,
+  isFinal,
+  newTransferId,
+  parseAmount,
+  parseKeyFile,
+  readKeyFile,
+  signTransaction,
+  toHex,
+  toTxStatus,
+  toAccount,
+  transferIdHex,
+  writeKeyFile,
+  type Transaction,
+  type WebSocketLike,
+} from '../src/index.js';
+
+const seed = BigInt(process.env['HUTONG_SEED'] ?? Date.now());
+console.log(`units: HUTONG_SEED=${seed}`);
+let state = seed & 0xffffffffn;
+/** A small deterministic PRNG (xorshift32) for the random inputs, seeded above. */
+function rand(n: number): number {
+  state ^= (state << 13n) & 0xffffffffn;
+  state ^= state >> 17n;
+  state ^= (state << 5n) & 0xffffffffn;
+  return Number(state % BigInt(n));
+}
+
+// ------------------------------------------------------------------ amounts
+
+test('parseAmount / formatAmount', () => {
+  assert.equal(parseAmount('12.50', 2), 1250n);
+  assert.equal(parseAmount('12.5', 2), 1250n);
+  assert.equal(parseAmount('12', 2), 1200n);
+  assert.equal(parseAmount('0.01', 2), 1n);
+  assert.equal(parseAmount('.5', 2), 50n);
+  assert.equal(parseAmount('7.', 2), 700n);
+  assert.equal(parseAmount(' 1 ', 0), 1n);
+  assert.equal(parseAmount('340282366920938463463374607431768211455', 0), (1n << 128n) - 1n);
+  for (const bad of ['', '.', '-1', '+1', '1e3', '1,000', '1_000', '0x10', '1.2.3', 'abc', '1.234', 'NaN']) {
+    assert.throws(() => parseAmount(bad, 2), ValidationError, bad);
+  }
+  assert.throws(() => parseAmount('340282366920938463463374607431768211456', 0), ValidationError);
+  assert.throws(() => parseAmount('1', -1), ValidationError);
+
+  assert.equal(formatAmount(1250n, 2), '12.50');
+  assert.equal(formatAmount(1n, 2), '0.01');
+  assert.equal(formatAmount(0n, 2), '0.00');
+  assert.equal(formatAmount(5n, 0), '5');
+  assert.equal(formatAmount('123456', 2), '1234.56');
+  assert.equal(formatAmount(-150n, 2), '-1.50');
+  assert.equal(formatAmount(1n, 8), '0.00000001');
+});
+
+test('amounts round-trip for random values (seeded)', () => {
+  for (let i = 0; i < 500; i++) {
+    const decimals = rand(10);
+    const v = BigInt(rand(1_000_000_000)) * BigInt(rand(1_000_000_000)) + BigInt(rand(1000));
+    assert.equal(parseAmount(formatAmount(v, decimals), decimals), v, `seed ${seed}: ${v} with ${decimals} decimals`);
+  }
+});
+
+test('asset codes', () => {
+  assert.equal(toHex(encodeAssetCode('CNY')), '434e590000000000');
+  assert.equal(decodeAssetCode(encodeAssetCode('ABCDEFG8')), 'ABCDEFG8');
+  for (const bad of ['', 'cny', '1AB', 'ABCDEFGHI', 'C-Y', 'CN Y']) assert.throws(() => encodeAssetCode(bad), ValidationError, bad);
+  assert.throws(() => decodeAssetCode(Uint8Array.from([0x43, 0, 0x4e, 0, 0, 0, 0, 0])), ValidationError);
+});
+
+// ------------------------------------------------------------------ addresses
+
+const KNOWN = 'ht1lr9fsq5ahn46ndmyh2csya2x7rvzvs2g3rljkm'; // vector "transfer" sender
+
+test('addresses: bech32m with hrp ht', () => {
+  const bytes = decodeAddress(KNOWN);
+  assert.equal(bytes.length, 20);
+  assert.equal(encodeAddress(bytes), KNOWN);
+  assert.equal(addressOf('8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c'), KNOWN);
+  // 20 bytes = 32 data characters + 6 of checksum after "ht1" (SPEC.md says 39; it is 38).
+  assert.equal(KNOWN.length, 41);
+  assert.ok(isAddress(KNOWN));
+  assert.ok(isAddress(KNOWN.toUpperCase()), 'all-uppercase is the same address (BIP 173)');
+  assert.equal(encodeAddress(new Uint8Array(20).fill(0x22)), 'ht1yg3zyg3zyg3zyg3zyg3zyg3zyg3zyg3zglq8nc');
+});
+
+test('addresses: a bad checksum, bech32 (non-m), other prefixes and lengths are refused', () => {
+  // Change one character of the data part: the checksum fails.
+  for (let i = 0; i < 20; i++) {
+    const at = 3 + rand(KNOWN.length - 3);
+    const alphabet = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+    const c = alphabet[(alphabet.indexOf(KNOWN[at]!) + 1 + rand(31)) % 32]!;
+    const bad = KNOWN.slice(0, at) + c + KNOWN.slice(at + 1);
+    assert.throws(() => decodeAddress(bad), ValidationError, `seed ${seed}: ${bad}`);
+  }
+  const words = bech32.toWords(decodeAddress(KNOWN));
+  const legacy = bech32.encode('ht', words);
+  assert.throws(() => decodeAddress(legacy), /bech32, not bech32m/);
+  assert.throws(() => decodeAddress(addressLike('hx', 20)), /prefix/);
+  assert.throws(() => decodeAddress(addressLike('ht', 19)), /19 bytes/);
+  assert.throws(() => decodeAddress(addressLike('ht', 32)), /32 bytes/);
+  assert.throws(() => decodeAddress('ht1Lr9fsq5ahn46ndmyh2csya2x7rvzvs2g3rljkm'), ValidationError, 'mixed case');
+  assert.throws(() => decodeAddress(''), ValidationError);
+  assert.throws(() => decodeAddress('not an address'), ValidationError);
+});
+
+/** A valid bech32m string of `n` bytes with the given hrp. */
+function addressLike(hrp: string, n: number): string {
+  return bech32m.encode(hrp, bech32m.toWords(new Uint8Array(n).fill(7)));
+}
+
+// ------------------------------------------------------------------ keys
+
+const SECRET = '0101010101010101010101010101010101010101010101010101010101010101';
+const PUBLIC = '8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c';
+
+test('key files: format and parse', () => {
+  const key = Keypair.fromSecretKey(SECRET);
+  assert.equal(key.publicKeyHex, PUBLIC);
+  const text = formatKeyFile(key);
+  assert.match(text, /^# Hutong ed25519 key/);
+  assert.equal(parseKeyFile(text).publicKeyHex, PUBLIC);
+  // Other TOML spellings of the same three fields.
+  const spaced = `\n# comment\nsecret_key='${SECRET}'\n\npublic_key   =   "${PUBLIC}"  # trailing\nkind="hutong-ed25519-secret-key"\r\n`;
+  assert.equal(parseKeyFile(spaced).publicKeyHex, PUBLIC);
+  assert.ok(!String(key).includes(SECRET) && !JSON.stringify(key).includes(SECRET), 'the secret is not shown');
+});
+
+test('key files: parse errors', () => {
+  const good = formatKeyFile(Keypair.fromSecretKey(SECRET));
+  const cases: Array<[string, RegExp]> = [
+    [good.replace('hutong-ed25519-secret-key', 'other-key'), /kind is "other-key"/],
+    [good + 'extra = "x"\n', /unknown field "extra"/],
+    [good.replace(/public_key.*\n/, ''), /missing field public_key/],
+    [good.replace(/secret_key.*\n/, ''), /missing field secret_key/],
+    [good + `public_key = "${PUBLIC}"\n`, /appears twice/],
+    [good.replace(PUBLIC, '00'.repeat(32)), /does not belong to the secret key/],
+    [good.replace(SECRET, 'zz'.repeat(32)), /secret_key is not hex/],
+    [good.replace(SECRET, '01'.repeat(31)), /secret_key must be 32 bytes/],
+    [good.replace(`"${PUBLIC}"`, PUBLIC), /must be a quoted string/],
+    ['kind\n', /not a key = "value" line/],
+    ['# x\n'.repeat(2000), /at most 4096 bytes/],
+  ];
+  for (const [text, why] of cases) {
+    assert.throws(() => parseKeyFile(text), (e: unknown) => e instanceof KeyFileError && e instanceof HutongError && why.test((e as Error).message), String(why));
+  }
+});
+
+test('key files: written with mode 0600, never overwritten, read back', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hutong-sdk-keys-'));
+  try {
+    const key = Keypair.generate();
+    const path = join(dir, 'a.key');
+    await writeKeyFile(path, key);
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal((await readKeyFile(path)).publicKeyHex, key.publicKeyHex);
+    assert.equal((await readKeyFile(path)).address, key.address);
+    await assert.rejects(writeKeyFile(path, Keypair.generate()), /already exists/);
+    assert.equal(parseKeyFile(readFileSync(path, 'utf8')).publicKeyHex, key.publicKeyHex);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ------------------------------------------------------------------ borsh & transactions
+
+test('borsh: integers little-endian, strict reader', () => {
+  const w = new Writer().u8(1).u32(2).u64(3n).u128((1n << 128n) - 1n).bool(true).bytes(Uint8Array.of(9)).option(null, () => {});
+  const b = w.toBytes();
+  assert.equal(toHex(b), '01' + '02000000' + '0300000000000000' + 'ff'.repeat(16) + '01' + '0100000009' + '00');
+  const r = new Reader(b);
+  assert.equal(r.u8(), 1);
+  assert.equal(r.u32(), 2);
+  assert.equal(r.u64(), 3n);
+  assert.equal(r.u128(), (1n << 128n) - 1n);
+  assert.equal(r.bool(), true);
+  assert.deepEqual(r.bytes(), Uint8Array.of(9));
+  assert.equal(r.option((r) => r.u8()), null);
+  r.finish();
+  assert.throws(() => new Reader(Uint8Array.of(2)).bool(), /not 0 or 1/);
+  assert.throws(() => new Reader(Uint8Array.of(2)).option((r) => r.u8()), /option tag 2/);
+  assert.throws(() => new Reader(Uint8Array.of(1, 2)).u32(), /unexpected end/);
+  assert.throws(() => new Writer().u64(1n << 64n), /out of range/);
+  assert.throws(() => new Writer().u128(-1n), /out of range/);
+  const trailing = new Reader(Uint8Array.of(1, 2));
+  trailing.u8();
+  assert.throws(() => trailing.finish(), /trailing/);
+});
+
+const CHAIN = 'ab'.repeat(32);
+function transfer(key: Keypair, over: Partial<Transaction> = {}, kind: Partial<any> = {}): Transaction {
+  return {
+    chainId: CHAIN,
+    sender: key.publicKey,
+    sequence: 0n,
+    expiry: { height: 1000n },
+    kind: { type: 'transfer', to: KNOWN, asset: 'CNY', amount: 100n, transferId: 1n, ...kind } as any,
+    ...over,
+  };
+}
+
+test('signTransaction checks what a node refuses statelessly', () => {
+  const key = Keypair.generate();
+  const other = Keypair.generate();
+  assert.ok(signTransaction(transfer(key), key).verify());
+  assert.throws(() => signTransaction(transfer(key, {}, { amount: 0n }), key), /zero/);
+  assert.throws(() => signTransaction(transfer(key, {}, { to: key.address }), key), /own sender/);
+  assert.throws(() => signTransaction(transfer(key, { memo: new Uint8Array(257) }), key), /memo is 257 bytes/);
+  assert.throws(() => signTransaction(transfer(key, {}, { asset: 'cny' }), key), /asset code/);
+  assert.throws(() => signTransaction(transfer(key, {}, { amount: 1 as any }), key), /bigint/);
+  assert.throws(() => signTransaction(transfer(key), other), /not the signing key/);
+  assert.throws(() => signTransaction(transfer(key, { sequence: -1n }), key), /not a u64/);
+  const batch: Transaction = { ...transfer(key), kind: { type: 'batch_transfer', asset: 'CNY', payouts: [], transferId: 2n } };
+  assert.throws(() => signTransaction(batch, key), /1 to 256 payouts/);
+  // Skipping the checks builds it anyway (to test a node's refusals).
+  const zero = signTransaction(transfer(key, {}, { amount: 0n }), key, { skipChecks: true });
+  assert.ok(zero.verify());
+  assert.equal(SignedTransaction.decode(zero.encode()).hash, zero.hash);
+  // A memo string is UTF-8.
+  const memo = signTransaction(transfer(key, { memo: '发票 42' }), key);
+  assert.equal(toHex((SignedTransaction.decode(memo.encode()).tx.memo as Uint8Array)), toHex(new TextEncoder().encode('发票 42')));
+});
+
+test('co-signing: the body names the cosigner; cosign checks the key', () => {
+  const sender = Keypair.generate();
+  const institution = Keypair.generate();
+  const stx = signTransaction(transfer(sender, { cosigner: institution.publicKey }), sender);
+  assert.equal(stx.verify(), false, 'a named cosigner without a co-signature is not valid');
+  assert.throws(() => stx.cosign(Keypair.generate()), /names cosigner/);
+  const cosigned = stx.cosign(institution);
+  assert.ok(cosigned.verify());
+  assert.equal(cosigned.hash, stx.hash, 'the id leaves the signatures out');
+  const unsigned = signTransaction(transfer(sender), sender);
+  assert.throws(() => unsigned.cosign(institution), /names no cosigner/);
+  assert.equal(unsigned.withCosignature(new Uint8Array(64)).verify(), false);
+});
+
+test('decoding is strict', () => {
+  const key = Keypair.generate();
+  const bytes = signTransaction(transfer(key), key).encode();
+  assert.throws(() => SignedTransaction.decode(Uint8Array.from([...bytes, 0])), /trailing/);
+  assert.throws(() => SignedTransaction.decode(bytes.slice(0, -1)), /unexpected end/);
+  const badTag = bytes.slice();
+  badTag[bytes.length - 1] = 2; // the cosignature option tag
+  assert.throws(() => SignedTransaction.decode(badTag), /option tag 2/);
+  assert.throws(() => SignedTransaction.decode(new Uint8Array(16385)), /at most 16384/);
+});
+
+test('transfer ids', () => {
+  assert.equal(transferIdHex(0x0102n), '00000000000000000000000000000102');
+  assert.equal(transferIdHex('0102030405060708090a0b0c0d0e0f10'), '0102030405060708090a0b0c0d0e0f10');
+  assert.notEqual(newTransferId(), newTransferId());
+  assert.throws(() => transferIdHex('0102'), ValidationError);
+});
+
+// ------------------------------------------------------------------ views and errors
+
+test('statuses: old and new shapes, unknown fields ignored', () => {
+  const committed = toTxStatus({
+    status: 'committed', hash: 'aa', height: 5, index: 0, block_id: 'bb', extra: 1,
+    receipt: { tx_hash: 'aa', success: false, code: 'single_limit_exceeded', reason: 'SingleLimitExceeded {..}', failure: { code: 'single_limit_exceeded', asset: 'CNY', limit: '5000.00', amount: '6000.00' } },
+  });
+  assert.equal(committed.status, 'committed');
+  assert.ok(isFinal(committed));
+  assert.throws(() => expectSuccess(committed), (e: unknown) => e instanceof TransactionFailedError && e.code === 'single_limit_exceeded' && (e.detail as any).limit === '5000.00');
+  const ok = toTxStatus({ status: 'committed', hash: 'aa', height: 5, index: 0, block_id: null, receipt: { tx_hash: 'aa', success: true, effects: [{ type: 'debit', account: 'ht1x', asset: 'CNY', amount: '12' }, { type: 'supply_changed', asset: 'CNY', total_supply: '99' }] } });
+  const receipt = expectSuccess(ok);
+  assert.equal(receipt.effects![0]!.amount, 12n);
+  assert.equal(receipt.effects![1]!.totalSupply, 99n);
+  const used = toTxStatus({ status: 'rejected', hash: 'aa', code: 'sequence_used', retryable: false, message: 'm', used_by: 'cc' });
+  assert.ok(isFinal(used) && used.status === 'rejected' && used.usedBy === 'cc');
+  const dropped = toTxStatus({ status: 'dropped', hash: 'aa', code: 'expired', message: 'gone' });
+  assert.ok(isFinal(dropped));
+  assert.throws(() => expectSuccess(dropped), (e: unknown) => e instanceof TransactionFailedError && e.status === 'dropped' && e.code === 'expired');
+  assert.ok(!isFinal(toTxStatus({ status: 'pending', hash: 'aa' })));
+  assert.ok(!isFinal(toTxStatus({ status: 'something_new', hash: 'aa' })));
+  assert.throws(() => expectSuccess(toTxStatus({ status: 'pending', hash: 'aa' })), TimeoutError);
+});
+
+test('accounts: amounts are bigint, next_sequence optional', () => {
+  const a = toAccount({ address: 'ht1x', kind: 'customer', tier: 2, institution: 'ht1i', sequence: 3, frozen: null, status: 'active', balances: { CNY: '340282366920938463463374607431768211455' }, height: 9 });
+  assert.equal(a.balances['CNY'], (1n << 128n) - 1n);
+  assert.equal(a.nextSequence, 3n);
+  assert.deepEqual(a.limits, {});
+  assert.deepEqual(a.balancesDecimal, {});
+  const b = toAccount({ address: 'ht1x', sequence: 3, next_sequence: 5, balances: { CNY: '125' }, balances_decimal: { CNY: '1.25' }, limits: { CNY: { spent_today: '1', daily_max: '10', remaining_today: '9', single_max: '5' } } });
+  assert.equal(b.nextSequence, 5n);
+  assert.equal(b.balancesDecimal['CNY'], '1.25');
+  assert.equal(b.limits['CNY']!.remainingToday, 9n);
+  assert.equal(b.limits['CNY']!.stepUpThreshold, null);
+});
+
+function fakeFetch(answer: (body: any) => { status?: number; body: string }): typeof fetch {
+  return (async (_url: any, init: any) => {
+    const a = answer(JSON.parse(init.body));
+    return new Response(a.body, { status: a.status ?? 200, headers: { 'content-type': 'application/json' } });
+  }) as typeof fetch;
+}
+
+test('errors: rejections (known and unknown codes), other RPC errors, transport', async () => {
+  const key = Keypair.generate();
+  const stx = signTransaction(transfer(key), key);
+  for (const [rpc, code, retryable] of [[1001, 'stale_sequence', false], [1002, 'busy', true], [1001, 'brand_new_code', false]] as const) {
+    const client = new HutongClient('http://node', {
+      fetch: fakeFetch((req) => ({ body: JSON.stringify({ jsonrpc: '2.0', id: req.id, error: { code: rpc, message: 'm', data: { code, retryable, message: 'why', extra: 7 } } }) })),
+    });
+    await assert.rejects(client.submit(stx), (e: unknown) => {
+      assert.ok(e instanceof RejectedError && e instanceof HutongError);
+      assert.equal(e.code, code);
+      assert.equal(e.retryable, retryable);
+      assert.equal(e.reason, 'why');
+      assert.equal(e.rpcCode, rpc);
+      assert.equal(e.hash, stx.hash);
+      assert.equal(e.data['extra'], 7);
+      return true;
+    });
+  }
+  const notFound = new HutongClient('http://node', { fetch: fakeFetch((req) => ({ body: JSON.stringify({ jsonrpc: '2.0', id: req.id, error: { code: 1003, message: 'no account' } }) })) });
+  await assert.rejects(notFound.getAccount(KNOWN), (e: unknown) => e instanceof RpcError && e.code === 1003 && e.isNotFound);
+  assert.equal(await notFound.findAccount(KNOWN), null);
+  const html = new HutongClient('http://node', { fetch: fakeFetch(() => ({ status: 502, body: '<html>bad gateway</html>' })) });
+  await assert.rejects(html.status(), (e: unknown) => e instanceof TransportError && e.status === 502);
+  const down = new HutongClient('http://127.0.0.1:1');
+  await assert.rejects(down.status(), TransportError);
+});
+
+test('submitMany: one verdict per item; a committed retry is not an error', async () => {
+  const client = new HutongClient('http://node', {
+    fetch: fakeFetch((req) => {
+      assert.equal(req.method, 'hutong_submitTransactions');
+      assert.equal(req.params[0].length, 3);
+      return {
+        body: JSON.stringify({
+          jsonrpc: '2.0', id: req.id,
+          result: [
+            { status: 'pending', hash: 'a1' },
+            { status: 'rejected', code: 'zero_amount', retryable: false, message: 'an amount is zero' },
+            { status: 'committed', hash: 'a3', height: 4, index: 1 },
+          ],
+        }),
+      };
+    }),
+  });
+  const key = Keypair.generate();
+  const txs = [1n, 2n, 3n].map((n) => signTransaction(transfer(key, { sequence: n }), key));
+  const v = await client.submitMany(txs);
+  assert.deepEqual(v.map((x) => x.status), ['pending', 'rejected', 'committed']);
+  assert.equal(v[1]!.status === 'rejected' && v[1]!.code, 'zero_amount');
+  assert.equal(v[1]!.hash, txs[1]!.hash, 'the rejected verdict names the transaction');
+});
+
+test('subscription through an injected WebSocket implementation', async () => {
+  const sent: any[] = [];
+  class FakeWs implements WebSocketLike {
+    readyState = 0;
+    onopen: ((ev: any) => void) | null = null;
+    onmessage: ((ev: { data: any }) => void) | null = null;
+    onerror: ((ev: any) => void) | null = null;
+    onclose: ((ev: any) => void) | null = null;
+    constructor(readonly url: string) {
+      assert.equal(url, 'ws://node:1/');
+      setTimeout(() => {
+        this.readyState = 1;
+        this.onopen?.({});
+      }, 1);
+    }
+    send(data: string) {
+      const req = JSON.parse(data);
+      sent.push(req);
+      setTimeout(() => {
+        this.onmessage?.({ data: JSON.stringify({ jsonrpc: '2.0', id: req.id, result: 77 }) });
+        this.onmessage?.({ data: JSON.stringify({ jsonrpc: '2.0', method: 'hutong_transaction', params: { subscription: 78, result: { status: 'dropped', hash: 'zz', code: 'x', message: '' } } }) });
+        this.onmessage?.({ data: JSON.stringify({ jsonrpc: '2.0', method: 'hutong_transaction', params: { subscription: 77, result: { status: 'dropped', hash: 'ab', code: 'expired', message: 'gone' } } }) });
+      }, 1);
+    }
+    close() {
+      this.readyState = 3;
+    }
+  }
+  const client = new HutongClient('http://node:1/', { WebSocket: FakeWs });
+  const status = await client.subscribeTransaction('ab', { timeoutMs: 1000 });
+  assert.equal(status.status, 'dropped');
+  assert.equal(status.hash, 'ab');
+  assert.deepEqual(sent[0].params, ['ab']);
+  assert.equal(sent[0].method, 'hutong_subscribeTransaction');
+});
