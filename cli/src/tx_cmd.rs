@@ -68,7 +68,21 @@ pub enum TxCommand {
         owner: String,
         #[arg(long)]
         tier: u8,
-        /// Salted hash of the identity documents (hex); zero if omitted.
+        /// The customer's identity document type (CN_RIC, HK_ID,
+        /// PASSPORT_CN, …; sdk/SPEC.md 7): with --id-number, the
+        /// commitment is formed by the published rule.
+        #[arg(long, requires = "id_number", conflicts_with = "identity_commitment")]
+        id_type: Option<String>,
+        /// The document's number, as written on it (spaces, '-', '/' and
+        /// brackets are removed, letters upper-cased).
+        #[arg(long, requires = "id_type")]
+        id_number: Option<String>,
+        /// The commitment's salt, 64 hex digits; random if omitted, and
+        /// printed: keep it with the KYC record.
+        #[arg(long, requires = "id_type")]
+        identity_salt: Option<String>,
+        /// A commitment formed elsewhere (64 hex digits); zero if neither
+        /// this nor --id-type is given.
         #[arg(long)]
         identity_commitment: Option<String>,
     },
@@ -200,14 +214,34 @@ pub fn tx(args: TxArgs) -> Result<()> {
             TxCommand::OpenAccount {
                 owner,
                 tier,
+                id_type,
+                id_number,
+                identity_salt,
                 identity_commitment,
             } => TxKind::OpenAccount {
                 owner: PublicKey::from_hex(owner).map_err(|e| anyhow::anyhow!("--owner: {e}"))?,
                 tier: Tier(*tier),
-                identity_commitment: match identity_commitment {
-                    Some(h) => Hash::from_hex(h)
+                identity_commitment: match (id_type, id_number, identity_commitment) {
+                    (Some(t), Some(n), _) => {
+                        let salt: [u8; 32] = match identity_salt {
+                            Some(h) => hex::decode(h)
+                                .ok()
+                                .and_then(|b| b.try_into().ok())
+                                .context("--identity-salt must be 64 hex digits")?,
+                            None => rand::random(),
+                        };
+                        let c = hutong_runtime::identity::commitment(t, n, &salt)
+                            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                        say!(
+                            "identity commitment {} (salt {}: keep it with the KYC record)",
+                            c.to_hex(),
+                            hex::encode(salt)
+                        );
+                        c
+                    }
+                    (_, _, Some(h)) => Hash::from_hex(h)
                         .map_err(|e| anyhow::anyhow!("--identity-commitment: {e}"))?,
-                    None => Hash([0; 32]),
+                    _ => Hash([0; 32]),
                 },
             },
             TxCommand::Freeze { account, reason } => TxKind::Freeze {

@@ -287,6 +287,7 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
         },
     )?;
     super::audit::register(&mut m)?;
+    super::openrpc::register(&mut m)?;
     Ok(m)
 }
 

@@ -26,6 +26,7 @@
 
 pub mod audit;
 mod methods;
+pub mod openrpc;
 pub mod views;
 
 use std::collections::HashMap;
