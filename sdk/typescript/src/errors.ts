@@ -7,7 +7,8 @@
  *   something that is not JSON-RPC;
  * - {@link TimeoutError}: a wait gave up;
  * - {@link ValidationError}: a transaction or value the SDK refuses to
- *   build (before anything is sent);
+ *   build (before anything is sent); {@link IdentityError}, one of them,
+ *   an identity document the commitment rule refuses;
  * - {@link TransactionFailedError}: a committed transaction whose receipt
  *   is a failure, or a final rejection/drop, from {@link expectSuccess}.
  */
@@ -164,6 +165,21 @@ export class TimeoutError extends HutongError {
 
 /** A value or transaction the SDK refuses to build. */
 export class ValidationError extends HutongError {}
+
+/**
+ * An identity document type or number that cannot be normalised, or an
+ * identity salt that is not 32 bytes (SPEC.md, "Opening an account").
+ * `field` says which input; `value` is that input as given.
+ */
+export class IdentityError extends ValidationError {
+  readonly field: 'idType' | 'idNumber' | 'salt';
+  readonly value: unknown;
+  constructor(field: 'idType' | 'idNumber' | 'salt', value: unknown, message: string) {
+    super(message);
+    this.field = field;
+    this.value = value;
+  }
+}
 
 /**
  * A transaction that reached a final state other than a successful

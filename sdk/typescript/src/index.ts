@@ -7,6 +7,16 @@ export { tagged, sha256, TAG_TX, TAG_COSIGN, TAG_ADDRESS } from './crypto.js';
 export { addressOf, addressBytesOf, encodeAddress, decodeAddress, isAddress, ADDRESS_HRP, type AddressLike } from './address.js';
 export { Keypair, parseKeyFile, formatKeyFile, readKeyFile, writeKeyFile, KeyFileError, KEY_FILE_KIND } from './keys.js';
 export { parseAmount, formatAmount, toAmount, checkAssetCode, encodeAssetCode, decodeAssetCode } from './amount.js';
+export {
+  identityCommitment,
+  normaliseIdType,
+  normaliseIdNumber,
+  newIdentitySalt,
+  TAG_IDENTITY,
+  ID_TYPE_MAX,
+  ID_NUMBER_MAX,
+  IDENTITY_SALT_BYTES,
+} from './identity.js';
 export * from './tx.js';
 export * from './views.js';
 export * from './client.js';

@@ -35,6 +35,10 @@ export interface Payout {
 export type TxKind =
   | { type: 'transfer'; to: AddressLike; asset: string; amount: bigint; transferId: TransferIdLike }
   | { type: 'batch_transfer'; asset: string; payouts: Payout[]; transferId: TransferIdLike }
+  /**
+   * `identityCommitment`: 32 bytes, from `identityCommitment(idType, idNumber, salt)`
+   * (SPEC.md, "Opening an account"); the salt itself never goes on chain.
+   */
   | { type: 'open_account'; owner: BytesLike; tier: number; identityCommitment: BytesLike }
   | { type: 'set_tier'; account: AddressLike; tier: number }
   | { type: 'freeze'; account: AddressLike; reason: FreezeReason }

@@ -1,5 +1,6 @@
 """Hutong client SDK: keys and addresses, transactions (borsh encoding,
-id, signing, co-signing), amounts, and a JSON-RPC client of a node.
+id, signing, co-signing), identity commitments, amounts, and a JSON-RPC
+client of a node.
 
 See README.md and sdk/SPEC.md.
 """
@@ -12,12 +13,19 @@ from .errors import (
     EncodingError,
     ExecutionFailedError,
     HutongError,
+    IdentityError,
     KeyFileError,
     NotFoundError,
     RejectedError,
     RpcError,
     TransportError,
     WaitTimeoutError,
+)
+from .identity import (
+    identity_commitment,
+    new_identity_salt,
+    normalise_id_number,
+    normalise_id_type,
 )
 from .keys import Address, PublicKey, SigningKey, generate_key, load_key, tagged
 from .tx import (
@@ -55,10 +63,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Account", "Address", "AddressError", "AmountError", "BatchTransfer", "Burn", "Client",
     "EncodingError", "ExecutionFailedError", "Expiry", "FAILURE_CODES", "FREEZE_REASONS", "Freeze",
-    "HutongError", "KeyFileError", "Limits", "Mint", "NotFoundError", "OpenAccount",
+    "HutongError", "IdentityError", "KeyFileError", "Limits", "Mint", "NotFoundError", "OpenAccount",
     "Parameters", "Payout", "PublicKey", "REJECTION_CODES", "Receipt", "RejectedError",
     "RpcError", "SetTier", "SignedTransaction", "SigningKey", "Status", "SubmitVerdict",
     "Transaction", "Transfer", "TransportError", "TxStatus", "Unfreeze", "Vote",
     "WaitTimeoutError", "Withdraw", "error_from_rpc", "format_amount", "generate_key",
-    "load_key", "new_transfer_id", "parse_amount", "tagged", "ws_url",
+    "identity_commitment", "load_key", "new_identity_salt", "new_transfer_id", "normalise_id_number",
+    "normalise_id_type", "parse_amount", "tagged", "ws_url",
 ]

@@ -15,6 +15,20 @@ class AddressError(EncodingError):
     """A text address is not a valid ``ht1`` bech32m address."""
 
 
+class IdentityError(EncodingError):
+    """An identity document type or number that cannot be normalised, or an
+    identity salt that is not 32 bytes (SPEC.md, "Opening an account").
+
+    ``field`` is ``"id_type"``, ``"id_number"`` or ``"salt"``; ``value`` is
+    the input as given.
+    """
+
+    def __init__(self, field: str, value: Any, message: str):
+        super().__init__(message)
+        self.field = field
+        self.value = value
+
+
 class KeyFileError(HutongError, ValueError):
     """A key file is not a valid Hutong key file."""
 

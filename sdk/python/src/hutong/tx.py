@@ -8,6 +8,7 @@ from typing import Any, Callable, ClassVar, Dict, List, Optional, Type, Union
 
 from .borsh import U128_MAX, Reader, Writer
 from .errors import EncodingError
+from .identity import identity_commitment as _identity_commitment
 from .keys import Address, PublicKey, SigningKey, _hex, tagged
 
 TX_BYTES_MAX = 16_384
@@ -256,7 +257,12 @@ class BatchTransfer(_Kind):
 @_kind(2, "open_account")
 @dataclass(frozen=True)
 class OpenAccount(_Kind):
-    """An institution opens a customer account for ``owner``'s key."""
+    """An institution opens a customer account for ``owner``'s key.
+
+    ``identity_commitment`` is 32 bytes (or hex) formed elsewhere; to form it
+    from the identity document use :meth:`from_identity`, or
+    :func:`hutong.identity_commitment` (SPEC.md, "Opening an account").
+    """
 
     owner: KeyLike
     tier: int
@@ -267,6 +273,18 @@ class OpenAccount(_Kind):
         _uint(self.tier, 8, "tier")
         object.__setattr__(self, "identity_commitment",
                            _hex(self.identity_commitment, 32, "identity commitment"))
+
+    @classmethod
+    def from_identity(
+        cls, owner: KeyLike, tier: int, id_type: str, id_number: str, salt: Union[bytes, str]
+    ) -> "OpenAccount":
+        """``OpenAccount`` whose ``identity_commitment`` is
+        ``identity_commitment(id_type, id_number, salt)``. The salt (32
+        bytes, e.g. :func:`hutong.new_identity_salt`) is not kept in the
+        transaction: store it with the KYC record, it never goes on chain.
+        Raises :class:`~hutong.IdentityError` for a type or number the rule
+        refuses."""
+        return cls(owner, tier, _identity_commitment(id_type, id_number, salt))
 
     def _fields(self, w: Writer) -> None:
         w.fixed(self.owner.raw, 32).u8(self.tier).fixed(self.identity_commitment, 32)
