@@ -70,7 +70,7 @@ pub const SUBMIT_BATCH_MAX: usize = 1_000;
 /// status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectionData {
-    /// A stable code (`bad_sequence`, `busy`, …).
+    /// A stable code (`stale_sequence`, `busy`, …; `Rejection::ALL_CODES`).
     pub code: String,
     /// Whether the same bytes may succeed later.
     pub retryable: bool,
@@ -134,7 +134,9 @@ pub enum TxStatus {
 }
 
 impl TxStatus {
-    /// Committed or rejected: it will not change any more.
+    /// Committed, rejected or dropped: it will not change any more (a
+    /// retryable rejection such as `busy` is final for these bytes on this
+    /// node until they are sent again).
     pub fn is_final(&self) -> bool {
         matches!(
             self,
@@ -261,7 +263,8 @@ pub enum EffectView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccountView {
     pub address: String,
-    /// `customer`, `institution` or `regulator`.
+    /// `customer`, `institution`, `regulator` or `retired` (an institution
+    /// that left the consortium).
     pub kind: String,
     /// A customer's KYC tier.
     pub tier: Option<u8>,
@@ -508,7 +511,7 @@ mod tests {
         let rejected = TxStatus::Rejected {
             hash: "ab".into(),
             why: RejectionData {
-                code: "bad_sequence".into(),
+                code: "stale_sequence".into(),
                 retryable: false,
                 message: "m".into(),
                 used_by: None,
@@ -516,7 +519,7 @@ mod tests {
         };
         assert_eq!(
             serde_json::to_value(&rejected).unwrap(),
-            serde_json::json!({"status": "rejected", "hash": "ab", "code": "bad_sequence", "retryable": false, "message": "m"})
+            serde_json::json!({"status": "rejected", "hash": "ab", "code": "stale_sequence", "retryable": false, "message": "m"})
         );
         let pending = SubmitVerdict::Pending { hash: "cd".into() };
         assert_eq!(

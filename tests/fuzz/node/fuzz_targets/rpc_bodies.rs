@@ -61,6 +61,8 @@ fn harness() -> &'static Harness {
             peers: Arc::default(),
             counters: Arc::default(),
             halt: Default::default(),
+            keep_blocks: None,
+            keep_states: None,
         };
         let admission = Admission {
             chain_id,
