@@ -273,6 +273,25 @@ fn hostile_clients_get_stable_codes_and_cannot_starve_others() {
         );
         assert!(matches!(&verdicts[1], SubmitVerdict::Pending { .. }), "{verdicts:?}");
         wait_committed(&client, &[good.hash()]).await;
+        // People read amounts in the asset's units: `hutong query account`
+        // prints the balances as the node's JSON gives them in decimals.
+        let payee = w.address(3).to_string();
+        let view = client.account(&w.address(3)).await.unwrap();
+        let cny = view.balances_decimal.get("CNY").expect("a CNY balance in decimals").clone();
+        let minor: u128 = view.balances["CNY"].parse().unwrap();
+        assert_eq!(cny, hutong_wire::amount::format(minor, 2), "{view:?}");
+        let text = hutong(&["query", "--rpc", &cluster.nodes[0].rpc, "account", &payee]);
+        let grouped = hutong_wire::amount::format_grouped(minor, 2);
+        assert!(
+            text.contains(&format!("balances   {grouped} CNY")),
+            "{text}"
+        );
+        assert!(text.contains("today      CNY: sent"), "{text}");
+        let json: Value = serde_json::from_str(&hutong(&[
+            "query", "--rpc", &cluster.nodes[0].rpc, "account", &payee, "--json",
+        ]))
+        .unwrap();
+        assert_eq!(json["balances_decimal"]["CNY"], Value::String(cny));
 
         // A transaction that loses the race for its sequence number ends
         // `rejected` with `sequence_used` naming the winner, on the node
