@@ -111,6 +111,55 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
             .map(|p| (w.address(p[0]).to_string(), w.address(p[1]).to_string()))
             .collect();
         assert_eq!(traced, expected, "{trace:?}");
+        // With a window (the README's example): the same path, since each
+        // hop followed the last within seconds. The start account's own
+        // first legs are not timed from `--from` (issue 25: this was empty).
+        let windowed: Trace = serde_json::from_str(&hutong(&[
+            "audit",
+            "trace",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--account",
+            &first,
+            "--hops",
+            "6",
+            "--window",
+            "30m",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let windowed: Vec<(String, String)> = windowed
+            .edges
+            .iter()
+            .map(|e| (e.leg.from.clone(), e.leg.to.clone()))
+            .collect();
+        assert_eq!(windowed, expected, "forward with --window 30m");
+        let last = w.address(*path.last().unwrap()).to_string();
+        let back_windowed: Trace = serde_json::from_str(&hutong(&[
+            "audit",
+            "trace",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--account",
+            &last,
+            "--backward",
+            "--hops",
+            "6",
+            "--window",
+            "30m",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        assert!(
+            back_windowed.edges.iter().any(|e| e.leg.to == last),
+            "backward with --window 30m from the path's end found nothing: {back_windowed:?}"
+        );
         let institutions: std::collections::BTreeSet<&str> =
             trace.nodes.iter().map(|n| n.institution.as_str()).collect();
         assert!(institutions.len() >= 3, "{institutions:?}");

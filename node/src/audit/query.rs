@@ -154,8 +154,12 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
     };
 
     // An account, the key of the leg its money arrived (left) by, when,
-    // and whether a leg at that very key counts (only at the start).
-    let mut frontier: Vec<(Address, [u8; EDGE_KEY_BYTES], u64, bool)> = Vec::new();
+    // and whether a leg at that very key counts (only at the start), and
+    // whether the window binds its next leg: not for the account a trace
+    // starts from, where no money arrived (its first legs lie anywhere in
+    // `from_ms..to_ms`; timing them from `from_ms`, 0 when absent, left
+    // every trace with a window empty).
+    let mut frontier: Vec<(Address, [u8; EDGE_KEY_BYTES], u64, bool, bool)> = Vec::new();
     let mut edges: BTreeMap<[u8; EDGE_KEY_BYTES], (Edge, u32)> = BTreeMap::new();
     let mut hop_of: HashMap<Address, u32> = HashMap::new();
     let start = match (&q.account, &q.tx) {
@@ -169,7 +173,13 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
             } else {
                 edge_key(db.height_at_time(to_ms)?, 0, 0)
             };
-            frontier.push((account, key, if forward { from_ms } else { to_ms }, forward));
+            frontier.push((
+                account,
+                key,
+                if forward { from_ms } else { to_ms },
+                forward,
+                false,
+            ));
             TraceStart {
                 account: Some(account.to_string()),
                 tx: None,
@@ -194,7 +204,7 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
                 } else {
                     (e.from, e.timestamp_ms)
                 };
-                frontier.push((next, e.key(), ts, false));
+                frontier.push((next, e.key(), ts, false, true));
                 edges.insert(e.key(), (e, 1));
             }
             if edges.is_empty() {
@@ -214,7 +224,8 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
     let mut truncated = false;
     for hop in first_hop..=hops {
         let mut next_frontier = Vec::new();
-        for (account, key, arrived, inclusive) in std::mem::take(&mut frontier) {
+        for (account, key, arrived, inclusive, windowed) in std::mem::take(&mut frontier) {
+            let window_ms = window_ms.filter(|_| windowed);
             let mut scanned = 0;
             let mut visit = |e: Edge| {
                 scanned += 1;
@@ -258,7 +269,7 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
                 let other = if forward { e.to } else { e.from };
                 if let std::collections::hash_map::Entry::Vacant(v) = hop_of.entry(other) {
                     v.insert(hop);
-                    next_frontier.push((other, k, e.timestamp_ms, false));
+                    next_frontier.push((other, k, e.timestamp_ms, false, true));
                 }
                 edges.insert(k, (e, hop));
                 true
