@@ -125,6 +125,17 @@ pub enum TxKind {
 }
 
 impl TxKind {
+    /// The asset a transaction moves, creates or destroys, if any.
+    pub fn asset(&self) -> Option<AssetCode> {
+        match self {
+            TxKind::Transfer { asset, .. }
+            | TxKind::BatchTransfer { asset, .. }
+            | TxKind::Mint { asset, .. }
+            | TxKind::Burn { asset, .. } => Some(*asset),
+            _ => None,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             TxKind::Transfer { .. } => "transfer",

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::Account;
-use hutong_runtime::{Address, AssetCode, ChainId, SignedTransaction, TxKind};
+use hutong_runtime::{Address, AssetCode, ChainId, SignedTransaction};
 use hutong_wire::p2p::TXS_BATCH_MAX;
 
 use crate::mempool::{check_stateless, Decoded, Mempool, Rejection, Tip};
@@ -30,17 +30,6 @@ pub trait Ledger: Send + Sync {
     /// Whether the asset exists (assets are only ever added, so a `true`
     /// may be remembered). On a read error, `true`: execution decides.
     fn asset_exists(&self, asset: &AssetCode) -> bool;
-}
-
-/// The asset a transaction moves, creates or destroys, if any.
-fn asset_of(kind: &TxKind) -> Option<AssetCode> {
-    match kind {
-        TxKind::Transfer { asset, .. }
-        | TxKind::BatchTransfer { asset, .. }
-        | TxKind::Mint { asset, .. }
-        | TxKind::Burn { asset, .. } => Some(*asset),
-        _ => None,
-    }
 }
 
 /// What admission hands on: client transactions newly pending, for the
@@ -216,7 +205,12 @@ async fn admit_with(
             .collect();
         let unknown_assets: Vec<Option<AssetCode>> = fresh
             .iter()
-            .map(|(_, d)| asset_of(&d.tx.tx.kind).filter(|a| !admission.ledger.asset_exists(a)))
+            .map(|(_, d)| {
+                d.tx.tx
+                    .kind
+                    .asset()
+                    .filter(|a| !admission.ledger.asset_exists(a))
+            })
             .collect();
         let mut shared_raws = Vec::new();
         let mut pool = lock(&admission.pool);

@@ -153,18 +153,6 @@ pub fn receipt(
     }
 }
 
-/// The asset a transaction moves, creates or destroys.
-fn asset_moved(kind: &hutong_runtime::TxKind) -> Option<AssetCode> {
-    use hutong_runtime::TxKind;
-    match kind {
-        TxKind::Transfer { asset, .. }
-        | TxKind::BatchTransfer { asset, .. }
-        | TxKind::Mint { asset, .. }
-        | TxKind::Burn { asset, .. } => Some(*asset),
-        _ => None,
-    }
-}
-
 /// A failure as data: its code and the values involved, by name.
 fn failure(
     reason: &FailureReason,
@@ -355,7 +343,7 @@ pub fn tx_status(ctx: &RpcContext, hash: &Hash) -> Result<TxStatus, ErrorObjectO
                         .ok()
                         .flatten()
                         .and_then(|b| b.payload.txs.get(loc.index as usize).cloned())
-                        .and_then(|t| asset_moved(&t.tx.kind)),
+                        .and_then(|t| t.tx.kind.asset()),
                     Outcome::Success { .. } => None,
                 };
                 let decimals = |a: &AssetCode| match db.state(&StateKey::Asset(*a)) {
