@@ -3,6 +3,7 @@
 mod audit_cmd;
 mod bench;
 mod demo;
+mod eval_cmd;
 mod genesis_cmd;
 mod gov_cmd;
 mod node_cmd;

@@ -11,8 +11,8 @@ use hutong_genesis::template::{generate, TemplateOptions};
 use hutong_genesis::Genesis;
 use hutong_node::client::Client;
 use hutong_node::config::{
-    ConfigFile, ConsensusSection, MempoolSection, MetricsSection, NodeConfig, P2pSection,
-    RpcSection,
+    ConfigFile, ConsensusSection, DashboardSection, MempoolSection, MetricsSection, NodeConfig,
+    P2pSection, RpcSection,
 };
 use hutong_node::keyfile;
 use hutong_node::network::{dial_address, peer_id_of, tcp_port};
@@ -169,6 +169,7 @@ pub fn init(args: InitArgs) -> Result<()> {
         },
         rpc: RpcSection::new(args.rpc_listen),
         metrics: args.metrics_listen.map(|listen| MetricsSection { listen }),
+        dashboard: None,
         consensus: ConsensusSection::default(),
         mempool: MempoolSection::default(),
         audit: (role == Role::Regulator).then(Default::default),
@@ -368,6 +369,8 @@ pub(crate) struct TestnetNode {
     pub name: String,
     pub home: PathBuf,
     pub rpc: String,
+    /// The regulator's web dashboard, if this node serves it.
+    pub dashboard: Option<String>,
 }
 
 /// Lays out a testnet in `dir`: genesis, keys, and one home per node.
@@ -415,18 +418,21 @@ fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usiz
     };
     let mut ports = Vec::new();
     for _ in &nodes {
-        ports.push((distinct()?, distinct()?, distinct()?));
+        ports.push((distinct()?, distinct()?, distinct()?, distinct()?));
     }
     let peer_addrs: Vec<String> = nodes
         .iter()
         .zip(&ports)
-        .map(|((_, key, _), (p2p, _, _))| {
+        .map(|((_, key, _), (p2p, _, _, _))| {
             let k = keyfile::read(&keys.join(format!("{key}.key")))?;
             let id = peer_id_of(&k.public()).map_err(anyhow::Error::msg)?;
             Ok(format!("/ip4/127.0.0.1/tcp/{p2p}/p2p/{id}"))
         })
         .collect::<Result<_>>()?;
-    for (i, ((name, key, role), (p2p, rpc, metrics))) in nodes.iter().zip(&ports).enumerate() {
+    for (i, ((name, key, role), (p2p, rpc, metrics, dashboard))) in
+        nodes.iter().zip(&ports).enumerate()
+    {
+        let regulator = *role == Role::Regulator;
         let home = dir.join(name);
         std::fs::create_dir_all(&home)?;
         let file = ConfigFile {
@@ -447,9 +453,18 @@ fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usiz
             metrics: Some(MetricsSection {
                 listen: format!("127.0.0.1:{metrics}"),
             }),
+            // The regulator serves its dashboard, and anchors its audit
+            // log on the ledger every minute while it grows.
+            dashboard: regulator.then(|| DashboardSection {
+                listen: format!("127.0.0.1:{dashboard}"),
+            }),
             consensus: ConsensusSection::default(),
             mempool: MempoolSection::default(),
-            audit: (*role == Role::Regulator).then(Default::default),
+            audit: regulator.then(|| hutong_audit::AlertConfig {
+                anchor_key: Some("../keys/regulator.key".into()),
+                anchor_every_secs: 60,
+                ..Default::default()
+            }),
             storage: None,
         };
         write_config(&home, &file)?;
@@ -507,6 +522,7 @@ pub(crate) fn testnet_nodes(dir: &Path) -> Result<Vec<TestnetNode>> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             rpc: format!("http://{}", config.rpc_listen),
+            dashboard: config.dashboard_listen.map(|a| format!("http://{a}/")),
             home,
         });
     }
@@ -542,6 +558,9 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
         say!("\nHutong testnet: 4 validators and a regulator on loopback");
         for n in &nodes {
             say!("  {:<10} rpc {}   log {}", n.name, n.rpc, n.home.join("node.log").display());
+            if let Some(d) = &n.dashboard {
+                say!("  {:<10} dashboard {d}  (sign in with {})", n.name, dir.join("keys/regulator.key").display());
+            }
         }
         let first = &nodes[0];
         say!("\ntry, in another terminal:");
@@ -566,6 +585,7 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
         let client = Client::new(&first.rpc)?;
         let deadline = duration_secs.map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
         let mut tick = tokio::time::interval(Duration::from_secs(2));
+        let mut exited = vec![false; nodes.len()];
         let stop = crate::node_cmd::shutdown_signal();
         tokio::pin!(stop);
         loop {
@@ -575,8 +595,13 @@ pub fn testnet(args: TestnetArgs) -> Result<()> {
                     if deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
                         break;
                     }
-                    for (n, child) in nodes.iter().zip(children.iter_mut()) {
+                    // Each exit is said once, not on every tick after it.
+                    for ((n, child), told) in nodes.iter().zip(children.iter_mut()).zip(exited.iter_mut()) {
+                        if *told {
+                            continue;
+                        }
                         if let Ok(Some(status)) = child.try_wait() {
+                            *told = true;
                             say!("{} exited ({status}); see {}", n.name, n.home.join("node.log").display());
                         }
                     }

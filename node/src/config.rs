@@ -28,6 +28,9 @@ pub struct ConfigFile {
     pub rpc: RpcSection,
     #[serde(default)]
     pub metrics: Option<MetricsSection>,
+    /// The regulator's web dashboard (a regulator node only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dashboard: Option<DashboardSection>,
     #[serde(default)]
     pub consensus: ConsensusSection,
     #[serde(default)]
@@ -37,6 +40,15 @@ pub struct ConfigFile {
     pub audit: Option<hutong_audit::AlertConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSection>,
+}
+
+/// `[dashboard]`: where a regulator's node serves its web dashboard.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardSection {
+    /// `host:port`, e.g. `127.0.0.1:8600` (put a TLS proxy in front to
+    /// reach it from elsewhere).
+    pub listen: String,
 }
 
 /// `[storage]`: how much history this node keeps.
@@ -340,6 +352,8 @@ pub struct NodeConfig {
     pub rpc_header_timeout: Duration,
     pub rpc_request_timeout: Duration,
     pub metrics_listen: Option<SocketAddr>,
+    /// `[dashboard] listen` (a regulator only).
+    pub dashboard_listen: Option<SocketAddr>,
     /// With the default timing; [`NodeConfig::resolve_timing`] gives them
     /// with the ledger's.
     pub consensus: hutong_consensus::core::Config,
@@ -455,6 +469,19 @@ impl NodeConfig {
             })?),
             None => None,
         };
+        let dashboard_listen = match &file.dashboard {
+            Some(d) if file.role != Role::Regulator => {
+                return Err(invalid(
+                    "dashboard.listen",
+                    &d.listen,
+                    "only a regulator's node serves the dashboard; remove the section".into(),
+                ))
+            }
+            Some(d) => Some(d.listen.parse().map_err(|e| {
+                invalid("dashboard.listen", &d.listen, format!("not host:port: {e}"))
+            })?),
+            None => None,
+        };
         // Checked here with the default timing, so that a bad value is
         // refused at once; the node resolves it again with the ledger's.
         let (consensus, host) = file.consensus.resolve(&ConsensusTiming::default(), shown)?;
@@ -490,7 +517,8 @@ impl NodeConfig {
                 ));
             }
         }
-        let audit = file.audit.clone().unwrap_or_default();
+        let mut audit = file.audit.clone().unwrap_or_default();
+        audit.anchor_key = audit.anchor_key.as_deref().map(abs);
         audit
             .check()
             .map_err(|problem| invalid("audit", &format!("{audit:?}"), problem))?;
@@ -513,6 +541,7 @@ impl NodeConfig {
             rpc_header_timeout: Duration::from_millis(file.rpc.header_timeout_ms.max(100)),
             rpc_request_timeout: Duration::from_millis(file.rpc.request_timeout_ms.max(100)),
             metrics_listen,
+            dashboard_listen,
             consensus,
             host,
             consensus_section: file.consensus.clone(),

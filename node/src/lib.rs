@@ -19,11 +19,13 @@
 //!    consortium's nodes are now, from the ledger, followed by the
 //!    network).
 //! 5. Tasks: [`consensus`] (the host), [`gossip`] (attested sharing),
-//!    [`sync_server`], [`executor`], [`rpc`], [`metrics`]; and
+//!    [`sync_server`], [`executor`], [`rpc`], [`metrics`], [`anchor`]
+//!    (the regulator's audit log anchored on the ledger); and
 //!    [`client`], the Rust JSON-RPC client.
 //! 6. [`node`]: `run(config, shutdown, ready)`, which wires the tasks,
 //!    giving each the handles it needs.
 
+pub mod anchor;
 pub mod audit;
 pub mod client;
 pub mod config;

@@ -506,6 +506,26 @@ pub async fn run(
     )
     .await?;
     let rpc_addr = rpc.local_addr;
+    if let (Role::Regulator, Some(path)) = (config.role, &config.audit.anchor_key) {
+        let key = crate::keyfile::read(path)
+            .with_context(|| format!("[audit] anchor_key {}", path.display()))?;
+        if !genesis.regulators.iter().any(|r| r.key == key.public()) {
+            anyhow::bail!(
+                "[audit] anchor_key {}: key {} is not a regulator key of the genesis",
+                path.display(),
+                key.public().to_hex()
+            );
+        }
+        let every = std::time::Duration::from_secs(config.audit.anchor_every_secs);
+        tasks.spawn({
+            let stop = stopped(stop_rx.clone());
+            let db = db.clone();
+            async move {
+                crate::anchor::run(db, rpc_addr, key, every, stop).await;
+                Ok(())
+            }
+        });
+    }
     let metrics = match config.metrics_listen {
         Some(addr) => Some(
             crate::metrics::start(

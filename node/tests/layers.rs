@@ -28,6 +28,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("metrics", 5),
     ("client", 5),
     ("join", 5),
+    ("anchor", 5),
     ("node", 6),
 ];
 

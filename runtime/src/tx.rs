@@ -122,6 +122,12 @@ pub enum TxKind {
     Vote { proposal: u64, approve: bool },
     /// The proposer withdraws its open proposal.
     Withdraw { proposal: u64 },
+    /// A regulator publishes the head of its audit-query log: how many
+    /// entries it holds and the last one's hash. The log is hash-chained,
+    /// so once a head is on the ledger, a log shown later that does not
+    /// extend it was rewritten, and every member can tell. Changes no
+    /// state: the transaction and its receipt are the record.
+    AnchorAuditLog { entries: u64, head: Hash },
 }
 
 impl TxKind {
@@ -149,6 +155,7 @@ impl TxKind {
             TxKind::Propose { .. } => "propose",
             TxKind::Vote { .. } => "vote",
             TxKind::Withdraw { .. } => "withdraw",
+            TxKind::AnchorAuditLog { .. } => "anchor_audit_log",
         }
     }
 }

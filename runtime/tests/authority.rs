@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use hutong_runtime::tx::FreezeReason;
-use hutong_runtime::{AccountKind, Address, Amount, Hash, Keypair, Tier, TxKind};
+use hutong_runtime::{Account, AccountKind, Address, Amount, Hash, Keypair, Tier, TxKind};
 
 #[test]
 fn freezes_block_both_directions_and_respect_authority() {
@@ -349,4 +349,35 @@ fn a_regulator_freeze_takes_over_an_institution_freeze() {
         },
     ));
     assert_eq!(r.failure().map(|r| r.code()), Some("already_frozen"));
+}
+
+#[test]
+fn only_a_regulator_anchors_its_audit_log_and_nothing_else_changes() {
+    let mut ch = Chain::new(4, 8);
+    let anchor = TxKind::AnchorAuditLog {
+        entries: 42,
+        head: Hash::tagged(b"test", b"head"),
+    };
+    for not_regulator in [ch.bank_a.clone(), ch.customers[0].clone()] {
+        let r = ch.run(ch.tx(&not_regulator, anchor.clone()));
+        assert_eq!(r.failure().map(|r| r.code()), Some("unauthorised"));
+    }
+    let regulator = ch.regulator.clone();
+    let before = ch
+        .account(&addr(&regulator))
+        .expect("the regulator's account");
+    let r = ch.run(ch.tx(&regulator, anchor));
+    assert!(r.is_success(), "{r:?}");
+    // Only the regulator's sequence number moved.
+    let after = ch
+        .account(&addr(&regulator))
+        .expect("the regulator's account");
+    assert_eq!(after.sequence.0, before.sequence.0 + 1);
+    assert_eq!(
+        Account {
+            sequence: before.sequence,
+            ..after
+        },
+        before
+    );
 }

@@ -106,6 +106,45 @@ pub fn trace(trace: &Trace) -> String {
         trace.edges.iter().map(|e| (&e.leg, e.hop.to_string())),
         "hop",
     ));
+    // Legs that lead back to an account met at an earlier hop: money
+    // going round (forward) or coming from where it went (backward).
+    let hop_of: std::collections::HashMap<&str, u32> = trace
+        .nodes
+        .iter()
+        .map(|n| (n.account.as_str(), n.hop))
+        .collect();
+    let forward = trace.direction == hutong_audit::api::TraceDirection::Forward;
+    let back: Vec<String> = trace
+        .edges
+        .iter()
+        .filter_map(|e| {
+            let other = if forward { &e.leg.to } else { &e.leg.from };
+            let h = *hop_of.get(other.as_str())?;
+            (h + 1 < e.hop).then(|| {
+                format!(
+                    "  CYCLE: hop {} {} {} {} {} (met at hop {h}), tx {}\n",
+                    e.hop,
+                    if forward {
+                        "pays back to"
+                    } else {
+                        "was paid by"
+                    },
+                    other,
+                    e.leg
+                        .amount_display
+                        .as_deref()
+                        .map(group)
+                        .unwrap_or_default(),
+                    e.leg.asset.as_deref().unwrap_or(""),
+                    e.leg.tx_hash
+                )
+            })
+        })
+        .collect();
+    if !back.is_empty() {
+        t.push_str("\ncycles:\n");
+        t.extend(back);
+    }
     t
 }
 
@@ -149,19 +188,114 @@ pub fn flows_csv(f: &Flows) -> String {
     t
 }
 
+/// One alert: a headline (id, time, pattern, score, account and its
+/// institution, amount), the detail, and the evidence (transactions and
+/// the accounts involved, in full: an analyst copies them into the next
+/// query).
 pub fn alert(a: &Alert) -> String {
-    format!(
-        "#{:<5} {:<21} {:<20} {}  {}  {}\n",
+    let amount = match (&a.amount_decimal, &a.asset) {
+        (Some(v), Some(asset)) => format!("  {} {asset}", group(v)),
+        _ => String::new(),
+    };
+    let mut t = format!(
+        "#{}{} {} {} score {} {} ({}){}\n    {}\n",
         a.id,
+        if a.revision > 0 {
+            format!(" (updated {}x)", a.revision)
+        } else {
+            String::new()
+        },
         render_time(a.timestamp_ms),
         a.kind.name(),
+        a.score,
         a.account,
-        a.institution,
+        a.institution_name.as_deref().unwrap_or(&a.institution),
+        amount,
         a.detail,
-    )
+    );
+    if !a.related.is_empty() {
+        let sep = if a.kind == hutong_audit::AlertKind::Cycle {
+            " → "
+        } else {
+            ", "
+        };
+        t.push_str(&format!(
+            "    {}: {}\n",
+            if a.kind == hutong_audit::AlertKind::Cycle {
+                "path"
+            } else {
+                "accounts"
+            },
+            a.related.join(sep)
+        ));
+    }
+    if !a.tx_hashes.is_empty() {
+        t.push_str(&format!(
+            "    transactions ({}): {}\n",
+            a.tx_hashes.len(),
+            a.tx_hashes.join(" ")
+        ));
+    }
+    t
 }
 
-pub fn log(page: &LogPage) -> String {
+/// A page of alerts.
+pub fn alerts(page: &hutong_audit::api::AlertsPage) -> String {
+    let mut t: String = page.alerts.iter().map(|a| alert(a) + "\n").collect();
+    t.push_str(&match page.alerts.len() {
+        1 => "1 alert\n".to_string(),
+        n => format!("{n} alerts\n"),
+    });
+    t
+}
+
+/// "1234567.50" as "1,234,567.50".
+fn group(decimal: &str) -> String {
+    let (whole, frac) = decimal.split_once('.').unwrap_or((decimal, ""));
+    let mut out = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    if !frac.is_empty() {
+        out.push('.');
+        out.push_str(frac);
+    }
+    out
+}
+
+/// The allow-list.
+pub fn allow_list(list: &hutong_audit::api::AllowList) -> String {
+    let mut t = String::new();
+    for e in &list.entries {
+        t.push_str(&format!(
+            "{}  {}  until {}  reason: {}\n",
+            e.subject,
+            if e.kinds.is_empty() {
+                "all patterns".to_string()
+            } else {
+                e.kinds
+                    .iter()
+                    .map(|k| k.name())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
+            e.until_ms
+                .map(render_time)
+                .unwrap_or_else(|| "removed".into()),
+            e.reason
+        ));
+    }
+    t.push_str(&match list.entries.len() {
+        1 => "1 entry\n".to_string(),
+        n => format!("{n} entries\n"),
+    });
+    t
+}
+
+pub fn log(page: &LogPage, checked: &Result<(), String>) -> String {
     let mut t = String::new();
     for e in &page.entries {
         t.push_str(&format!(
@@ -173,13 +307,16 @@ pub fn log(page: &LogPage) -> String {
             e.query,
         ));
     }
-    t.push_str(&if page.chain_ok {
-        "hash chain: intact\n".to_string()
-    } else {
-        format!(
-            "hash chain: BROKEN: {}\n",
+    t.push_str(&match (checked, page.chain_ok) {
+        (Ok(()), true) => format!(
+            "hash chain: intact (checked here over {} entries)\n",
+            page.entries.len()
+        ),
+        (Ok(()), false) => format!(
+            "hash chain: intact here, but the node says BROKEN: {}\n",
             page.chain_error.as_deref().unwrap_or("")
-        )
+        ),
+        (Err(e), _) => format!("hash chain: BROKEN (checked here): {e}\n"),
     });
     t
 }

@@ -26,13 +26,17 @@ pub mod method {
     pub const ALERTS: &str = "hutong_auditAlerts";
     pub const PROOF: &str = "hutong_auditProof";
     pub const LOG: &str = "hutong_auditLog";
+    /// Query: [`super::AllowListQuery`]; the regulator's allow-list.
+    pub const ALLOW_LIST: &str = "hutong_auditAllowList";
     /// Query: [`super::AlertFilter`]; one notification per new alert.
     pub const SUBSCRIBE_ALERTS: &str = "hutong_auditSubscribeAlerts";
     pub const ALERT_NOTIFICATION: &str = "hutong_auditAlert";
     pub const UNSUBSCRIBE_ALERTS: &str = "hutong_auditUnsubscribeAlerts";
 
     /// The methods that answer once.
-    pub const QUERIES: [&str; 7] = [HISTORY, TRACE, FLOWS, EXPORT, ALERTS, PROOF, LOG];
+    pub const QUERIES: [&str; 8] = [
+        HISTORY, TRACE, FLOWS, EXPORT, ALERTS, PROOF, LOG, ALLOW_LIST,
+    ];
 }
 
 /// A query of the audit API: its method and the type of its answer.
@@ -57,6 +61,7 @@ audit_query!(ExportQuery, method::EXPORT, ExportPage);
 audit_query!(AlertsQuery, method::ALERTS, AlertsPage);
 audit_query!(ProofQuery, method::PROOF, ProofAnswer);
 audit_query!(LogQuery, method::LOG, LogPage);
+audit_query!(AllowListQuery, method::ALLOW_LIST, AllowList);
 
 /// The `data` of an audit request refused for its authentication
 /// (error `hutong_wire::rpc::code::AUTH`).
@@ -338,8 +343,23 @@ pub struct AlertsQuery {
     /// An alert kind (`fan_out` or `fan-out`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
+    /// Alerts about this account or naming it among the related ones (a
+    /// counterparty, a cycle's path, a smurf).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// Alerts about accounts of this institution (its name in the genesis,
+    /// or its address).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub institution: Option<String>,
+    /// Alerts raised (or last updated) at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_ms: Option<u64>,
+    /// … and before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_ms: Option<u64>,
+    /// Alerts scoring at least this (0–100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_score: Option<u8>,
     /// Default 100, at most 10,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
@@ -350,6 +370,25 @@ pub struct AlertsPage {
     pub alerts: Vec<Alert>,
     /// The last alert's id: the next page's `after_id`.
     pub last_id: Option<u64>,
+}
+
+/// Reads the regulator's allow-list, after adding `add` (an entry for a
+/// subject already listed replaces it) and removing the subjects in
+/// `remove`. An empty query just reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowListQuery {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<crate::alerts::AllowEntry>,
+    /// Subjects (addresses) whose entries to remove.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+/// The allow-list after the change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AllowList {
+    pub entries: Vec<crate::alerts::AllowEntry>,
 }
 
 /// Which new alerts a subscription receives.

@@ -11,6 +11,9 @@
 //! Every request that passes is appended to the audit-query log before it
 //! is answered: entries are hash-chained (each names the previous entry's
 //! hash), so removing or editing one breaks the chain from there on.
+//! Refused requests are entries too (with their refusal code), at most
+//! [`REFUSALS_PER_MINUTE`] a minute; the ones beyond are counted, and the
+//! count is logged with the next refusal that is.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
@@ -27,6 +30,10 @@ const LOG_TAG: &[u8] = b"hutong/audit/log/v1";
 
 /// How far a request's timestamp may be from the node's clock.
 pub const FRESHNESS_MS: u64 = 60_000;
+
+/// Refused requests logged per minute at most: each entry is a synced
+/// write, and refusals cost an attacker nothing.
+pub const REFUSALS_PER_MINUTE: u32 = 60;
 
 /// Most nonces remembered; beyond it (a flood of valid signed requests)
 /// requests are refused as busy rather than remembered without bound.
@@ -125,6 +132,16 @@ pub struct Gate {
     nonces: Mutex<Nonces>,
     /// Serialises appends to the log (each entry names the previous).
     log: Mutex<()>,
+    refusals: Mutex<Refusals>,
+}
+
+/// Refusals logged in the current minute, and those not logged since the
+/// last one that was.
+#[derive(Debug, Default)]
+struct Refusals {
+    minute: u64,
+    logged: u32,
+    unlogged: u64,
 }
 
 impl Gate {
@@ -134,6 +151,7 @@ impl Gate {
             regulators,
             nonces: Mutex::default(),
             log: Mutex::default(),
+            refusals: Mutex::default(),
         }
     }
 
@@ -220,21 +238,16 @@ impl Gate {
     ) -> Result<u64, L::Error> {
         let _guard = lock(&self.log);
         let (seq, prev) = log.head()?;
-        let query_hash = Hash::tagged(
-            b"hutong/audit/query/v1",
-            serde_json::to_string(query)
-                .expect("a JSON value encodes")
-                .as_bytes(),
-        );
         let entry = LogEntry {
             seq,
             time_ms: now_ms,
             key: key.to_hex(),
             method: method.to_string(),
             query: query.clone(),
-            query_hash: query_hash.to_hex(),
+            query_hash: query_hash(query).to_hex(),
             prev: prev.to_hex(),
             hash: String::new(),
+            refused: None,
         };
         let hash = entry.compute_hash();
         let entry = LogEntry {
@@ -245,6 +258,80 @@ impl Gate {
         log.append(seq, &bytes, hash)?;
         Ok(seq)
     }
+
+    /// Appends a refused request to the log (its key as sent, if any, and
+    /// a summary in place of its query: an unauthenticated query is not
+    /// worth keeping whole); `None` when this minute's quota of logged
+    /// refusals is spent (the refusal is counted instead).
+    pub fn log_refusal<L: AuditLog>(
+        &self,
+        log: &L,
+        method: &str,
+        params: &Value,
+        error: &AuthError,
+        now_ms: u64,
+    ) -> Result<Option<u64>, L::Error> {
+        let unlogged = {
+            let mut r = lock(&self.refusals);
+            let minute = now_ms / 60_000;
+            if r.minute != minute {
+                r.minute = minute;
+                r.logged = 0;
+            }
+            if r.logged >= REFUSALS_PER_MINUTE {
+                r.unlogged += 1;
+                return Ok(None);
+            }
+            r.logged += 1;
+            std::mem::take(&mut r.unlogged)
+        };
+        let key: String = params
+            .pointer("/auth/key")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .chars()
+            .take(128)
+            .collect();
+        let message: String = error.to_string().chars().take(300).collect();
+        let summary = json!({
+            "refused": error.code(),
+            "message": message,
+            "query_bytes": params.get("query").map(|q| q.to_string().len()).unwrap_or(0),
+            "unlogged_refusals_before": unlogged,
+        });
+        let _guard = lock(&self.log);
+        let (seq, prev) = log.head()?;
+        let entry = LogEntry {
+            seq,
+            time_ms: now_ms,
+            key,
+            method: method.chars().take(64).collect(),
+            query_hash: query_hash(&summary).to_hex(),
+            query: summary,
+            prev: prev.to_hex(),
+            hash: String::new(),
+            refused: Some(error.code().to_string()),
+        };
+        let hash = entry.compute_hash();
+        let entry = LogEntry {
+            hash: hash.to_hex(),
+            ..entry
+        };
+        let bytes = serde_json::to_vec(&entry).expect("a log entry encodes");
+        log.append(seq, &bytes, hash)?;
+        Ok(Some(seq))
+    }
+}
+
+/// The hash of a logged query: SHA-256("hutong/audit/query/v1" || 0x00
+/// || its compact JSON).
+fn query_hash(query: &Value) -> Hash {
+    Hash::tagged(
+        b"hutong/audit/query/v1",
+        serde_json::to_string(query)
+            .expect("a JSON value encodes")
+            .as_bytes(),
+    )
 }
 
 /// Where the audit-query log is kept (the node: a column of its database,
@@ -271,20 +358,37 @@ pub struct LogEntry {
     /// The previous entry's hash (zeros for the first).
     pub prev: String,
     pub hash: String,
+    /// The refusal code of a refused request (then `query` is a summary:
+    /// the code, the message, the query's size, and how many refusals
+    /// before it went unlogged over the per-minute quota).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl LogEntry {
     /// `SHA-256("hutong/audit/log/v1" || 0x00 || borsh((seq, time, key,
-    /// method, query hash, prev)))`.
+    /// method, query hash, prev)))`; for a refused request the refusal
+    /// code is a seventh member of the tuple (a borsh string).
     pub fn compute_hash(&self) -> Hash {
-        let bytes = borsh::to_vec(&(
-            self.seq,
-            self.time_ms,
-            &self.key,
-            &self.method,
-            &self.query_hash,
-            &self.prev,
-        ))
+        let bytes = match &self.refused {
+            None => borsh::to_vec(&(
+                self.seq,
+                self.time_ms,
+                &self.key,
+                &self.method,
+                &self.query_hash,
+                &self.prev,
+            )),
+            Some(code) => borsh::to_vec(&(
+                self.seq,
+                self.time_ms,
+                &self.key,
+                &self.method,
+                &self.query_hash,
+                &self.prev,
+                code,
+            )),
+        }
         .expect("borsh into a Vec cannot fail");
         Hash::tagged(LOG_TAG, &bytes)
     }
@@ -308,13 +412,7 @@ pub fn verify_log(entries: &[LogEntry], mut prev: Hash) -> Result<(), String> {
                 e.seq
             ));
         }
-        let query_hash = Hash::tagged(
-            b"hutong/audit/query/v1",
-            serde_json::to_string(&e.query)
-                .expect("a JSON value encodes")
-                .as_bytes(),
-        );
-        if query_hash.to_hex() != e.query_hash {
+        if query_hash(&e.query).to_hex() != e.query_hash {
             return Err(format!("entry {}'s query does not match its hash", e.seq));
         }
         let hash = e.compute_hash();
@@ -476,6 +574,7 @@ mod tests {
                 query_hash: query_hash.to_hex(),
                 prev: prev.to_hex(),
                 hash: String::new(),
+                refused: None,
             };
             let h = e.compute_hash();
             e.hash = h.to_hex();
@@ -489,5 +588,92 @@ mod tests {
         let mut removed = entries.clone();
         removed.remove(1);
         assert!(verify_log(&removed, Hash::ZERO).is_err());
+    }
+
+    /// A log in memory, as the node's column keeps it.
+    #[derive(Default)]
+    struct MemoryLog(std::cell::RefCell<Vec<(u64, Vec<u8>, Hash)>>);
+
+    impl AuditLog for MemoryLog {
+        type Error = std::convert::Infallible;
+        fn head(&self) -> Result<(u64, Hash), Self::Error> {
+            let v = self.0.borrow();
+            Ok(v.last()
+                .map(|(s, _, h)| (s + 1, *h))
+                .unwrap_or((0, Hash::ZERO)))
+        }
+        fn append(&self, seq: u64, entry: &[u8], hash: Hash) -> Result<(), Self::Error> {
+            self.0.borrow_mut().push((seq, entry.to_vec(), hash));
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn refused_requests_are_chained_entries_within_a_quota() {
+        let regulator = Keypair::from_secret_bytes(&[7; 32]);
+        let chain = ChainId([1; 32]);
+        let gate = Gate::new(chain, vec![regulator.public()]);
+        let log = MemoryLog::default();
+        let now = 120_000u64;
+        let stranger = Keypair::from_secret_bytes(&[8; 32]);
+        let p = sign_request(
+            &stranger,
+            &chain,
+            "hutong_auditTrace",
+            json!({}),
+            now,
+            "0123456789abcdef",
+        );
+        let e = gate.check("hutong_auditTrace", p.clone(), now).unwrap_err();
+        for _ in 0..REFUSALS_PER_MINUTE {
+            assert!(gate
+                .log_refusal(&log, "hutong_auditTrace", &p, &e, now)
+                .unwrap()
+                .is_some());
+        }
+        // Over the quota: counted, not written.
+        assert_eq!(
+            gate.log_refusal(&log, "hutong_auditTrace", &p, &e, now)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            gate.log_refusal(&log, "hutong_auditTrace", &p, &e, now + 1)
+                .unwrap(),
+            None
+        );
+        let next = gate
+            .log_refusal(&log, "hutong_auditTrace", &p, &e, now + 60_000)
+            .unwrap();
+        assert_eq!(next, Some(u64::from(REFUSALS_PER_MINUTE)));
+        // An accepted one after them, in the same chain.
+        let ok = sign_request(
+            &regulator,
+            &chain,
+            "hutong_auditTrace",
+            json!({}),
+            now,
+            "fedcba9876543210",
+        );
+        let (key, query) = gate.check("hutong_auditTrace", ok, now).unwrap();
+        gate.log(&log, &key, "hutong_auditTrace", &query, now)
+            .unwrap();
+
+        let entries: Vec<LogEntry> = log
+            .0
+            .borrow()
+            .iter()
+            .map(|(_, b, _)| serde_json::from_slice(b).unwrap())
+            .collect();
+        verify_log(&entries, Hash::ZERO).unwrap();
+        let last_refusal = &entries[REFUSALS_PER_MINUTE as usize];
+        assert_eq!(last_refusal.refused.as_deref(), Some("unknown_key"));
+        assert_eq!(last_refusal.key, stranger.public().to_hex());
+        assert_eq!(last_refusal.query["unlogged_refusals_before"], 2);
+        assert_eq!(entries.last().unwrap().refused, None);
+        // Turning a refusal into an accepted request breaks the chain.
+        let mut forged = entries.clone();
+        forged[0].refused = None;
+        assert!(verify_log(&forged, Hash::ZERO).is_err());
     }
 }

@@ -34,6 +34,8 @@ pub enum EdgeKind {
     Unfreeze,
     OpenAccount,
     SetTier,
+    /// A regulator anchored its audit-query log's head on the ledger.
+    AnchorAuditLog,
 }
 
 impl EdgeKind {
@@ -48,6 +50,7 @@ impl EdgeKind {
             EdgeKind::Unfreeze => "unfreeze",
             EdgeKind::OpenAccount => "open_account",
             EdgeKind::SetTier => "set_tier",
+            EdgeKind::AnchorAuditLog => "anchor_audit_log",
         }
     }
 
@@ -229,6 +232,14 @@ pub fn edges_of_block(
                 0,
                 EdgeKind::OpenAccount,
                 Address::of(owner),
+                None,
+                Amount(0),
+                institution_of,
+            ),
+            TxKind::AnchorAuditLog { .. } => push(
+                0,
+                EdgeKind::AnchorAuditLog,
+                sender,
                 None,
                 Amount(0),
                 institution_of,

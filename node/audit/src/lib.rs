@@ -14,6 +14,11 @@
 //!   blocks, and their offline verification from the genesis alone.
 //! - [`names`]: institution names and asset decimals from the genesis.
 //! - [`render`]: CSV and Graphviz renderings of audit answers.
+//! - [`score`]: the per-account baseline behind each alert's score.
+//! - [`scenario`]: a labelled synthetic network (an honest baseline with
+//!   laundering patterns planted in it) to measure the detectors on.
+//! - [`eval`]: runs the detectors over a scenario and scores them: recall
+//!   per pattern, precision per alert kind, false alerts per account-day.
 
 #![forbid(unsafe_code)]
 
@@ -21,11 +26,14 @@ pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod edge;
+pub mod eval;
 pub mod names;
 pub mod proof;
 pub mod render;
+pub mod scenario;
+pub mod score;
 
-pub use alerts::{Alert, AlertConfig, AlertKind, Detector, Limits};
+pub use alerts::{Alert, AlertConfig, AlertKind, AllowEntry, Detector, Limits};
 pub use edge::{edge_key, edges_of_block, AuditWrite, Edge, EdgeKind, EDGE_KEY_BYTES};
 pub use names::Names;
 

@@ -466,6 +466,11 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
             "type": kind.name(),
             "proposal": proposal,
         }),
+        TxKind::AnchorAuditLog { entries, head } => json!({
+            "type": kind.name(),
+            "entries": entries,
+            "head": head.to_string(),
+        }),
     }
 }
 

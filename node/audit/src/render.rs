@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::alerts::Alert;
 use crate::api::{HistoryRow, LegView, Trace, TraceLeg};
 
 /// A CSV field, quoted when it must be.
@@ -161,5 +162,37 @@ pub fn trace_dot(trace: &Trace) -> String {
         ));
     }
     out.push_str("}\n");
+    out
+}
+
+/// Alerts as CSV, one row each; the transactions and related accounts
+/// are `;`-separated in their fields.
+pub fn alerts_csv(alerts: &[Alert]) -> String {
+    let mut out = String::from(
+        "id,revision,timestamp_ms,kind,score,account,institution,institution_name,asset,amount,amount_decimal,count,window_secs,detail,tx_hashes,related\n",
+    );
+    for a in alerts {
+        let fields = [
+            a.id.to_string(),
+            a.revision.to_string(),
+            a.timestamp_ms.to_string(),
+            a.kind.name().to_string(),
+            a.score.to_string(),
+            a.account.clone(),
+            a.institution.clone(),
+            a.institution_name.clone().unwrap_or_default(),
+            a.asset.clone().unwrap_or_default(),
+            a.amount.clone().unwrap_or_default(),
+            a.amount_decimal.clone().unwrap_or_default(),
+            a.count.to_string(),
+            a.window_secs.to_string(),
+            a.detail.clone(),
+            a.tx_hashes.join(";"),
+            a.related.join(";"),
+        ];
+        let row: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
     out
 }

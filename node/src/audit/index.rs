@@ -277,6 +277,30 @@ pub fn audit_log_from(
     Ok(())
 }
 
+/// The regulator's allow-list (JSON), in the metadata column: it is the
+/// node's own setting, not the chain's.
+const ALLOW_LIST_KEY: &[u8] = b"audit_allow_list";
+
+/// The allow-list as last saved (empty when never set).
+pub fn allow_list(db: &Db) -> Result<Vec<hutong_audit::AllowEntry>, DbError> {
+    match db
+        .rocks()
+        .get_cf(db.cf(crate::store::cf::META), ALLOW_LIST_KEY)?
+    {
+        Some(bytes) => serde_json::from_slice(&bytes).map_err(|e| corrupt("audit_allow_list", e)),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Saves the allow-list, synced.
+pub fn save_allow_list(db: &Db, entries: &[hutong_audit::AllowEntry]) -> Result<(), DbError> {
+    let bytes = serde_json::to_vec(entries).map_err(|e| corrupt("audit_allow_list", e))?;
+    let mut batch = WriteBatch::default();
+    batch.put_cf(db.cf(crate::store::cf::META), ALLOW_LIST_KEY, bytes);
+    db.rocks().write_opt(batch, &synced())?;
+    Ok(())
+}
+
 /// Bytes of an account-index key: address ‖ edge key.
 const ACCOUNT_KEY_BYTES: usize = 20 + EDGE_KEY_BYTES;
 

@@ -145,9 +145,11 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
     let edges_max = q.edges_max.unwrap_or(2_000).clamp(1, 20_000);
     let from_ms = q.from_ms.unwrap_or(0);
     let to_ms = q.to_ms.unwrap_or(u64::MAX);
+    // The amount filter is applied per account, after the scan: legs
+    // below it are kept when together they reach it (twelve smurfs'
+    // 9,900s into one collector are 118,800, not twelve small payments).
     let follows = |e: &Edge| {
         e.is_movement()
-            && e.amount.0 >= min_amount
             && asset.is_none_or(|a| e.asset == Some(a))
             && e.timestamp_ms >= from_ms
             && e.timestamp_ms < to_ms
@@ -226,6 +228,7 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
         let mut next_frontier = Vec::new();
         for (account, key, arrived, inclusive, windowed) in std::mem::take(&mut frontier) {
             let window_ms = window_ms.filter(|_| windowed);
+            let mut candidates: Vec<Edge> = Vec::new();
             let mut scanned = 0;
             let mut visit = |e: Edge| {
                 scanned += 1;
@@ -259,22 +262,39 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
                         return true;
                     }
                 }
+                if !edges.contains_key(&k) {
+                    candidates.push(e);
+                }
+                candidates.len() < edges_max
+            };
+            index::account_edges(db, &account, key, forward, &mut visit)?;
+            // Small legs count when, per asset, they add up to the minimum.
+            let mut small: HashMap<AssetCode, u128> = HashMap::new();
+            for e in candidates.iter().filter(|e| e.amount.0 < min_amount) {
+                if let Some(a) = e.asset {
+                    let sum = small.entry(a).or_default();
+                    *sum = sum.saturating_add(e.amount.0);
+                }
+            }
+            for e in candidates {
+                let keep = e.amount.0 >= min_amount
+                    || e.asset
+                        .is_some_and(|a| small.get(&a).copied().unwrap_or(0) >= min_amount);
+                if !keep {
+                    continue;
+                }
                 if edges.len() >= edges_max {
                     truncated = true;
-                    return false;
+                    break;
                 }
-                if edges.contains_key(&k) {
-                    return true;
-                }
+                let k = e.key();
                 let other = if forward { e.to } else { e.from };
                 if let std::collections::hash_map::Entry::Vacant(v) = hop_of.entry(other) {
                     v.insert(hop);
                     next_frontier.push((other, k, e.timestamp_ms, false, true));
                 }
                 edges.insert(k, (e, hop));
-                true
-            };
-            index::account_edges(db, &account, key, forward, &mut visit)?;
+            }
         }
         if next_frontier.is_empty() {
             break;
@@ -456,7 +476,7 @@ pub fn export(db: &Db, names: &Names, q: ExportQuery) -> Result<ExportPage, Quer
 }
 
 /// Stored alerts, oldest first.
-pub fn alerts(db: &Db, q: AlertsQuery) -> Result<AlertsPage, QueryError> {
+pub fn alerts(db: &Db, names: &Names, q: AlertsQuery) -> Result<AlertsPage, QueryError> {
     let kind = match &q.kind {
         Some(k) => Some(AlertKind::parse(k).ok_or_else(|| {
             invalid(format!(
@@ -469,12 +489,35 @@ pub fn alerts(db: &Db, q: AlertsQuery) -> Result<AlertsPage, QueryError> {
     if let Some(a) = &q.account {
         parse_address(a, "account")?;
     }
+    let institution = match &q.institution {
+        Some(i) => Some(
+            names
+                .institution_address(i)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "institution {i:?}: not a member's name or an address"
+                    ))
+                })?
+                .to_string(),
+        ),
+        None => None,
+    };
     let limit = q.limit.unwrap_or(100).clamp(1, PAGE_MAX);
     let mut rows: Vec<Alert> = Vec::new();
     let mut scanned = 0usize;
-    index::alerts_from(db, q.after_id.unwrap_or(0).saturating_add(1), |a| {
+    index::alerts_from(db, q.after_id.unwrap_or(0).saturating_add(1), |mut a| {
         scanned += 1;
-        if kind.is_none_or(|k| a.kind == k) && q.account.as_ref().is_none_or(|x| *x == a.account) {
+        let party = |x: &String| *x == a.account || a.related.contains(x);
+        if kind.is_none_or(|k| a.kind == k)
+            && q.account.as_ref().is_none_or(party)
+            && institution.as_ref().is_none_or(|i| *i == a.institution)
+            && q.from_ms.is_none_or(|t| a.timestamp_ms >= t)
+            && q.to_ms.is_none_or(|t| a.timestamp_ms < t)
+            && q.min_score.is_none_or(|s| a.score >= s)
+        {
+            if let Ok(address) = a.institution.parse() {
+                a.institution_name = Some(names.institution(&address));
+            }
             rows.push(a);
         }
         rows.len() < limit && scanned < SCAN_MAX

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 
 use hutong_audit::alerts::Limits;
 use hutong_audit::auth::Gate;
-use hutong_audit::{edge_key, edges_of_block, Alert, AlertConfig, AuditWrite, Detector, Names};
+use hutong_audit::{
+    edge_key, edges_of_block, Alert, AlertConfig, AllowEntry, AuditWrite, Detector, Names,
+};
 use hutong_consensus::types::Block;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{AccountKind, AssetLimits, StateKey, StateValue};
@@ -30,8 +32,10 @@ const REPLAY_EDGES_MAX: usize = 2_000_000;
 pub struct AuditNode {
     pub gate: Gate,
     pub names: Names,
-    /// The detector and the next alert id.
-    detector: Mutex<(Detector, u64)>,
+    /// The detector (it numbers its alerts).
+    detector: Mutex<Detector>,
+    /// The regulator's allow-list, as saved.
+    allow: Mutex<Vec<AllowEntry>>,
     pub alerts: broadcast::Sender<Arc<Alert>>,
 }
 
@@ -42,8 +46,18 @@ impl AuditNode {
         db: &Db,
         genesis: &hutong_genesis::Genesis,
         config: AlertConfig,
-    ) -> Result<AuditNode, DbError> {
-        let mut detector = Detector::new(config);
+    ) -> anyhow::Result<AuditNode> {
+        let assets: Vec<(AssetCode, u8)> = genesis
+            .assets
+            .iter()
+            .map(|a| (a.code, a.decimals))
+            .collect();
+        let mut detector = Detector::new(config, &assets)
+            .map_err(|e| anyhow::anyhow!("the [audit] section: {e}"))?;
+        let allow = index::allow_list(db)?;
+        detector
+            .set_allow_list(allow.clone())
+            .map_err(|e| anyhow::anyhow!("the saved allow-list: {e}"))?;
         if let Some(executed) = db.executed()? {
             let since = executed
                 .timestamp_ms
@@ -76,12 +90,13 @@ impl AuditNode {
                 "audit: risk detector resumed"
             );
         }
-        let next_id = index::last_alert_id(db)? + 1;
+        detector.resume(index::last_alert_id(db)? + 1);
         let regulators = genesis.regulators.iter().map(|r| r.key).collect();
         Ok(AuditNode {
             gate: Gate::new(genesis.chain_id(), regulators),
             names: Names::new(genesis),
-            detector: Mutex::new((detector, next_id)),
+            detector: Mutex::new(detector),
+            allow: Mutex::new(allow),
             alerts: broadcast::channel(1_024).0,
         })
     }
@@ -140,14 +155,9 @@ impl AuditNode {
         }
         let mut alerts = Vec::new();
         {
-            let mut guard = lock(&self.detector);
-            let (detector, next_id) = &mut *guard;
+            let mut detector = lock(&self.detector);
             for e in &edges {
-                for mut alert in detector.observe(e, &limits) {
-                    alert.id = *next_id;
-                    *next_id += 1;
-                    alerts.push(alert);
-                }
+                alerts.extend(detector.observe(e, &limits));
             }
         }
         let claim = payload.result.height;
@@ -164,17 +174,35 @@ impl AuditNode {
         })
     }
 
+    /// The regulator's allow-list.
+    pub fn allow_list(&self) -> Vec<AllowEntry> {
+        lock(&self.allow).clone()
+    }
+
+    /// Replaces the allow-list: checked by the detector, saved, then in
+    /// force from the next leg.
+    pub fn set_allow_list(&self, db: &Db, entries: Vec<AllowEntry>) -> Result<(), String> {
+        let mut allow = lock(&self.allow);
+        lock(&self.detector).set_allow_list(entries.clone())?;
+        index::save_allow_list(db, &entries).map_err(|e| format!("cannot save it: {e}"))?;
+        *allow = entries;
+        Ok(())
+    }
+
     /// Announces a durable block's alerts to subscribers.
     pub fn publish(&self, alerts: &[Alert]) {
         for a in alerts {
-            tracing::warn!(
-                id = a.id,
-                kind = a.kind.name(),
-                account = %a.account,
-                height = a.height,
-                "risk alert: {}",
-                a.detail
-            );
+            if a.revision == 0 {
+                tracing::warn!(
+                    id = a.id,
+                    kind = a.kind.name(),
+                    account = %a.account,
+                    score = a.score,
+                    height = a.height,
+                    "risk alert: {}",
+                    a.detail
+                );
+            }
             let _ = self.alerts.send(Arc::new(a.clone()));
         }
     }
@@ -204,6 +232,23 @@ impl Limits for DbLimits<'_> {
     fn customer_limits(&self, account: &Address, asset: AssetCode) -> Option<AssetLimits> {
         match self.account(account).ok().flatten()?.kind {
             AccountKind::Customer { tier, .. } => self.params.limits(tier, asset).copied(),
+            _ => None,
+        }
+    }
+
+    /// The identity commitment links one owner's accounts when the
+    /// institutions formed it the same way (the same salt for the same
+    /// person); the zero commitment links nothing.
+    fn freeze_reason(&self, account: &Address) -> Option<hutong_runtime::tx::FreezeReason> {
+        Some(self.account(account).ok().flatten()?.frozen?.reason)
+    }
+
+    fn owner(&self, account: &Address) -> Option<Hash> {
+        match self.account(account).ok().flatten()?.kind {
+            AccountKind::Customer {
+                identity_commitment,
+                ..
+            } if identity_commitment != Hash::ZERO => Some(identity_commitment),
             _ => None,
         }
     }

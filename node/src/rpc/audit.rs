@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use hutong_audit::api::{
-    self, AlertFilter, AlertsQuery, AuditQuery, ExportQuery, FlowsQuery, HistoryQuery, LogPage,
-    LogQuery, ProofAnswer, ProofQuery, TraceQuery,
+    self, AlertFilter, AlertsQuery, AllowList, AllowListQuery, AuditQuery, ExportQuery, FlowsQuery,
+    HistoryQuery, LogPage, LogQuery, ProofAnswer, ProofQuery, TraceQuery,
 };
 use hutong_audit::auth::{AuthError, LogEntry};
 use hutong_audit::proof::{self, ProofError};
@@ -110,13 +110,22 @@ fn admit(
         return Err(not_regulator(shared.status.role));
     };
     let now = now_ms();
-    let (key, query) = audit
-        .gate
-        .check(method, request_of(params), now)
-        .map_err(|e| {
+    let request = request_of(params);
+    let (key, query) = match audit.gate.check(method, request.clone(), now) {
+        Ok(admitted) => admitted,
+        Err(e) => {
             tracing::warn!(method, code = e.code(), "audit request refused: {e}");
-            auth_error(&e)
-        })?;
+            // The refusal is an entry of the hash-chained log too.
+            if let Err(log_error) =
+                audit
+                    .gate
+                    .log_refusal(&shared.ledger.db, method, &request, &e, now)
+            {
+                tracing::error!(%log_error, "cannot log a refused audit request");
+            }
+            return Err(auth_error(&e));
+        }
+    };
     audit
         .gate
         .log(&shared.ledger.db, &key, method, &query, now)
@@ -207,6 +216,55 @@ fn read_log(shared: &RpcContext, _: &AuditNode, q: LogQuery) -> Result<LogPage, 
     })
 }
 
+/// Reads the allow-list, changed as the query says.
+fn allow_list(
+    shared: &RpcContext,
+    audit: &AuditNode,
+    q: AllowListQuery,
+) -> Result<AllowList, ErrorObjectOwned> {
+    if q.add.is_empty() && q.remove.is_empty() {
+        return Ok(AllowList {
+            entries: audit.allow_list(),
+        });
+    }
+    let invalid = |m: String| err(code::INVALID_PARAMS, m);
+    let mut entries = audit.allow_list();
+    for subject in &q.remove {
+        let before = entries.len();
+        entries.retain(|e| e.subject != *subject);
+        if entries.len() == before {
+            return Err(invalid(format!("{subject} is not on the allow-list")));
+        }
+    }
+    for entry in q.add {
+        if entry.subject.parse::<Address>().is_err() {
+            return Err(invalid(format!("{:?} is not an address", entry.subject)));
+        }
+        if entry.reason.trim().is_empty() {
+            return Err(invalid(format!(
+                "the entry for {} has no reason",
+                entry.subject
+            )));
+        }
+        entries.retain(|e| e.subject != entry.subject);
+        entries.push(entry);
+    }
+    if entries.len() > ALLOW_LIST_MAX {
+        return Err(invalid(format!(
+            "the allow-list holds at most {ALLOW_LIST_MAX} entries"
+        )));
+    }
+    audit
+        .set_allow_list(&shared.ledger.db, entries)
+        .map_err(|e| err(code::INTERNAL, e))?;
+    Ok(AllowList {
+        entries: audit.allow_list(),
+    })
+}
+
+/// Most entries of the allow-list (it is searched on every alert).
+const ALLOW_LIST_MAX: usize = 10_000;
+
 /// Registers the audit methods on the node's JSON-RPC module.
 pub fn register(m: &mut RpcModule<Arc<RpcContext>>) -> anyhow::Result<()> {
     register_query::<HistoryQuery>(m, |ctx, audit, q| {
@@ -221,9 +279,10 @@ pub fn register(m: &mut RpcModule<Arc<RpcContext>>) -> anyhow::Result<()> {
     register_query::<ExportQuery>(m, |ctx, audit, q| {
         query::export(&ctx.ledger.db, &audit.names, q).map_err(query_error)
     })?;
-    register_query::<AlertsQuery>(m, |ctx, _, q| {
-        query::alerts(&ctx.ledger.db, q).map_err(query_error)
+    register_query::<AlertsQuery>(m, |ctx, audit, q| {
+        query::alerts(&ctx.ledger.db, &audit.names, q).map_err(query_error)
     })?;
+    register_query::<AllowListQuery>(m, allow_list)?;
     register_query::<ProofQuery>(m, prove)?;
     register_query::<LogQuery>(m, read_log)?;
     m.register_subscription(

@@ -25,6 +25,7 @@
 //! ([`audit`]).
 
 pub mod audit;
+mod dashboard;
 mod methods;
 pub mod openrpc;
 pub mod views;
@@ -68,6 +69,8 @@ pub struct RpcContext {
 #[derive(Debug)]
 pub struct RpcServer {
     pub local_addr: SocketAddr,
+    /// The regulator's web dashboard, when it is served.
+    pub dashboard_addr: Option<SocketAddr>,
     handle: ServerHandle,
 }
 
@@ -148,9 +151,36 @@ pub async fn start(config: &NodeConfig, ctx: Arc<RpcContext>) -> anyhow::Result<
         header_timeout: config.rpc_header_timeout,
         request_timeout: config.rpc_request_timeout,
     });
-    tokio::spawn(accept_loop(listener, service, methods, stop, limits, ctx));
+    let dashboard_addr = match (config.dashboard_listen, &ctx.audit) {
+        (Some(addr), Some(_)) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for the dashboard on {addr}: {e}"))?;
+            let bound = listener.local_addr()?;
+            // The same limits and methods as the RPC port, plus the pages.
+            tokio::spawn(accept_loop(
+                listener,
+                service.clone(),
+                methods.clone(),
+                stop.clone(),
+                limits.clone(),
+                ctx.clone(),
+                true,
+            ));
+            tracing::info!(%bound, "regulator's dashboard listening: http://{bound}/");
+            Some(bound)
+        }
+        _ => None,
+    };
+    tokio::spawn(accept_loop(
+        listener, service, methods, stop, limits, ctx, false,
+    ));
     tracing::info!(%local_addr, "JSON-RPC listening (HTTP and WebSocket)");
-    Ok(RpcServer { local_addr, handle })
+    Ok(RpcServer {
+        local_addr,
+        dashboard_addr,
+        handle,
+    })
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -256,6 +286,7 @@ async fn accept_loop(
     stop: StopHandle,
     limits: Arc<ConnectionLimits>,
     ctx: Arc<RpcContext>,
+    pages: bool,
 ) {
     loop {
         let (socket, remote) = tokio::select! {
@@ -283,15 +314,25 @@ async fn accept_loop(
         let request_timeout = limits.request_timeout;
         let header_timeout = limits.header_timeout;
         let svc = tower::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let table = if jsonrpsee::server::ws::is_upgrade_request(&req) {
-                methods.websocket.clone()
-            } else {
-                methods.http.clone()
+            // On the dashboard's port, a GET is a page; the rest is JSON-RPC.
+            let call = match pages.then(|| dashboard::page(&req)).flatten() {
+                Some(page) => Err(page),
+                None => {
+                    let table = if jsonrpsee::server::ws::is_upgrade_request(&req) {
+                        methods.websocket.clone()
+                    } else {
+                        methods.http.clone()
+                    };
+                    let mut svc = service.clone().build(table, stop_for_calls.clone());
+                    // jsonrpsee's future owns what it needs: no borrow of `svc`.
+                    Ok(tower::Service::call(&mut svc, req))
+                }
             };
-            let mut svc = service.clone().build(table, stop_for_calls.clone());
-            // jsonrpsee's future owns what it needs: no borrow of `svc`.
-            let call = tower::Service::call(&mut svc, req);
             async move {
+                let call = match call {
+                    Ok(call) => call,
+                    Err(page) => return Ok(page),
+                };
                 match tokio::time::timeout(request_timeout, call).await {
                     Ok(answer) => answer.map_err(|e| ServiceError(e.to_string())),
                     Err(_) => Ok(timed_out()),

@@ -1,6 +1,7 @@
 """End to end against a live local testnet (see conftest.py): transfers,
 idempotent retry, step-up co-signing, batch submit, admission rejection
-codes, waiting by polling and by subscription."""
+codes, a frozen sender's failed receipt, waiting by polling and by
+subscription."""
 
 import asyncio
 
@@ -17,6 +18,7 @@ from hutong import (
     SigningKey,
     Transaction,
     Transfer,
+    Unfreeze,
     format_amount,
 )
 from hutong.aio import wait_subscribed as async_wait_subscribed
@@ -251,13 +253,46 @@ def test_rejected_sequence_taken(client, rej, sink):
     assert client.wait(held, timeout=60).succeeded
 
 
-def test_rejected_sender_frozen(testnet, client, sink):
+def test_sender_frozen_admitted_then_fails(testnet, client, sink, rng):
+    """Not an admission rejection: a frozen sender's transaction is admitted,
+    ordered, and fails at execution with ``sender_frozen``, its sequence
+    number used (so the attempt is on the ledger for every member to see)."""
     victim = testnet.take_account()
     regulator = testnet.key("regulator.key")
     st = client.wait(client.send(regulator, Freeze(victim.address, "regulatory")), timeout=60)
     assert st.succeeded, st.receipt
-    assert client.get_account(victim).status == "frozen"
-    expect_rejected(client, client.build(victim, Transfer(sink.address, "CNY", 1)).sign(victim), "sender_frozen")
+    frozen = client.get_account(victim)
+    assert frozen.status == "frozen" and frozen.frozen is not None
+    before_s, before_r = frozen.balance("CNY"), balance(client, sink)
+
+    attempt = client.build(victim, Transfer(sink.address, "CNY", 1)).sign(victim)
+    assert attempt.tx.sequence == frozen.usable_sequence
+    verdict = client.submit(attempt)  # admitted: no RejectedError
+    assert verdict.status == "pending" and verdict.hash == attempt.hash
+    st = client.wait(verdict, timeout=60)
+    assert st.committed and not st.succeeded, st
+    assert st.failure_code == "sender_frozen", st.receipt
+    assert st.receipt.failure is not None
+    assert st.receipt.failure["freeze_reason"] == "regulatory", st.receipt.failure
+    assert st.receipt.failure["frozen_by"] == frozen.frozen["by"], st.receipt.failure
+    with pytest.raises(hutong.ExecutionFailedError) as ei:
+        st.raise_for_failure()
+    assert ei.value.code == "sender_frozen"
+    after = client.get_account(victim)
+    assert after.sequence == attempt.tx.sequence + 1  # the failed attempt used its sequence
+    assert after.balance("CNY") == before_s and balance(client, sink) == before_r  # nothing moved
+
+    # Unfrozen by the regulator, it pays again, with the next sequence.
+    st = client.wait(client.send(regulator, Unfreeze(victim.address)), timeout=60)
+    assert st.succeeded, st.receipt
+    assert client.get_account(victim).status == "active"
+    amount = rng.randrange(1, 10_000)
+    tx = client.build(victim, Transfer(sink.address, "CNY", amount))
+    assert tx.sequence == attempt.tx.sequence + 1
+    st = client.wait(client.submit(tx.sign(victim)), timeout=60)
+    assert st.succeeded, st.receipt
+    assert balance(client, victim) == before_s - amount
+    assert balance(client, sink) == before_r + amount
 
 
 # Codes the node gains with the lead's current change (admission checks of

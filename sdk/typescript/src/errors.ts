@@ -20,7 +20,12 @@ export class HutongError extends Error {
   }
 }
 
-/** The admission rejection codes a node answers (`data.code` of error 1001). */
+/**
+ * The admission rejection codes a node answers (`data.code` of error 1001).
+ * A frozen sender is not among them: its transaction is admitted and fails
+ * in its receipt (`sender_frozen`, a {@link FAILURE_CODES} code), its
+ * sequence number used.
+ */
 export const REJECTION_CODES = [
   'too_large',
   'malformed',
@@ -29,7 +34,6 @@ export const REJECTION_CODES = [
   'unknown_sender',
   'stale_sequence',
   'sequence_too_far',
-  'sender_frozen',
   'retired_key',
   'expired',
   'sequence_taken',

@@ -430,18 +430,6 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
       await expectCode(await signed('account-5', pay('account-5', 1n), { skipChecks: true }), 'self_transfer');
     });
 
-    test('sender_frozen (a regulator freezes, then unfreezes)', async () => {
-    ready();
-      const target = keys['account-8']!.address;
-      const freeze = await signed('regulator', { type: 'freeze', account: target, reason: 'regulatory' });
-      expectSuccess(await client.send(freeze, { timeoutMs: 60_000 }));
-      assert.equal((await refresh('account-8')).status, 'frozen');
-      await expectCode(await signed('account-8', pay('account-6', 1n)), 'sender_frozen');
-      const unfreeze = await signed('regulator', { type: 'unfreeze', account: target });
-      expectSuccess(await client.send(unfreeze, { timeoutMs: 60_000 }));
-      assert.equal((await refresh('account-8')).status, 'active');
-    });
-
     // Codes added to the node in the same change as this SDK: a node
     // without them fails these four tests with what it answered instead.
     const NEWER = 'a node with the newer admission codes (unknown_asset, cosignature_*)';
@@ -488,6 +476,46 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
       const tx = await signed('account-5', pay('account-6', 1n), { tweak: (t) => ({ ...t, cosigner: inst.publicKey }) });
       await expectNewCode(tx.withCosignature(seeded('cosig', 64)), 'cosignature_invalid');
     });
+  });
+
+  test('sender_frozen: admitted, then failed at execution (a regulator freezes, then unfreezes)', async () => {
+    ready();
+    // Not an admission rejection: the frozen sender's transaction is
+    // ordered and fails with `sender_frozen`, its sequence number used, so
+    // the attempt is on the ledger for the regulator and every member.
+    const target = keys['account-8']!.address;
+    const freeze = await signed('regulator', { type: 'freeze', account: target, reason: 'regulatory' });
+    expectSuccess(await client.send(freeze, { timeoutMs: 60_000 }));
+    const frozen = await refresh('account-8');
+    assert.equal(frozen.status, 'frozen');
+    assert.ok(frozen.frozen, 'the account view names the freeze');
+    const before6 = (await refresh('account-6')).balances['CNY']!;
+
+    const attempt = await signed('account-8', pay('account-6', 1n));
+    assert.equal(BigInt(attempt.tx.sequence), frozen.nextSequence > frozen.sequence ? frozen.nextSequence : frozen.sequence);
+    const verdict = await client.submit(attempt); // admitted: no RejectedError
+    assert.deepEqual([verdict.status, verdict.hash], ['pending', attempt.hash]);
+    const failed = await client.wait(attempt.hash, { timeoutMs: 60_000 });
+    assert.equal(receiptCode(failed), 'sender_frozen');
+    const receipt = failed.status === 'committed' ? failed.receipt! : assert.fail('committed');
+    assert.equal(receipt.success, false);
+    assert.equal(receipt.failure?.['freeze_reason'], 'regulatory', JSON.stringify(receipt.raw));
+    assert.equal(receipt.failure?.['frozen_by'], frozen.frozen!.by, JSON.stringify(receipt.raw));
+    const after = await refresh('account-8');
+    assert.equal(after.sequence, BigInt(attempt.tx.sequence) + 1n, 'the failed attempt used its sequence number');
+    assert.equal(after.balances['CNY'], frozen.balances['CNY'], 'nothing left the frozen account');
+    assert.equal((await refresh('account-6')).balances['CNY'], before6, 'nothing arrived');
+
+    const unfreeze = await signed('regulator', { type: 'unfreeze', account: target });
+    expectSuccess(await client.send(unfreeze, { timeoutMs: 60_000 }));
+    assert.equal((await refresh('account-8')).status, 'active');
+    // Unfrozen, it pays again, with the next sequence number.
+    const amount = between(1n, 1000n);
+    const next = await signed('account-8', pay('account-6', amount));
+    assert.equal(BigInt(next.tx.sequence), BigInt(attempt.tx.sequence) + 1n);
+    expectSuccess(await client.send(next, { timeoutMs: 60_000 }));
+    assert.equal((await refresh('account-8')).balances['CNY']! - frozen.balances['CNY']!, -amount);
+    assert.equal((await refresh('account-6')).balances['CNY']! - before6, amount);
   });
 
   test('a pending transaction that expires is dropped, and its subscription says so (newer node)', async () => {

@@ -9,10 +9,12 @@ from .errors import ExecutionFailedError, RejectedError
 
 # Admission rejection codes (JSON-RPC error 1001/1002 ``data.code``, and
 # ``rejected`` statuses). A node may answer others: they still arrive as
-# ``RejectedError.code``.
+# ``RejectedError.code``. A frozen sender is not among them: its
+# transaction is admitted and fails in its receipt (``sender_frozen``,
+# a failure code below), its sequence number used.
 REJECTION_CODES = (
     "too_large", "malformed", "wrong_chain", "bad_signature", "unknown_sender",
-    "stale_sequence", "sequence_too_far", "sender_frozen", "retired_key", "expired",
+    "stale_sequence", "sequence_too_far", "retired_key", "expired",
     "sequence_taken", "busy", "sender_busy", "zero_amount", "self_transfer",
     "unknown_asset", "cosignature_missing", "cosignature_unexpected", "cosignature_invalid",
     "sequence_used",

@@ -171,6 +171,10 @@ pub fn transactions() -> Vec<SignedTransaction> {
             approve: false,
         },
         TxKind::Withdraw { proposal: 3 },
+        TxKind::AnchorAuditLog {
+            entries: 17,
+            head: Hash([0x5a; 32]),
+        },
     ];
     let mut out = Vec::new();
     for (i, kind) in kinds.into_iter().enumerate() {
