@@ -127,6 +127,19 @@ fn cases() -> Vec<(&'static str, &'static str, u8, Option<u8>, Transaction)> {
                 },
             ),
         ),
+        (
+            "anchor_audit_log",
+            "a regulator anchors its audit-query log: 1,234 entries and the last one's hash",
+            11,
+            None,
+            base(
+                11,
+                TxKind::AnchorAuditLog {
+                    entries: 1_234,
+                    head: Hash([0xc3; 32]),
+                },
+            ),
+        ),
     ]
 }
 
@@ -176,6 +189,10 @@ fn to_json(tx: &Transaction) -> Value {
         TxKind::Freeze { account, reason } => json!({ "freeze": {
             "account": account.to_string(),
             "reason": reason.name(),
+        }}),
+        TxKind::AnchorAuditLog { entries, head } => json!({ "anchor_audit_log": {
+            "entries": entries,
+            "head": head.to_hex(),
         }}),
         other => panic!("no JSON form for {} in the vectors", other.name()),
     };
@@ -270,6 +287,10 @@ fn from_json(v: &Value) -> Transaction {
                 "other" => FreezeReason::Other,
                 r => panic!("unknown reason {r}"),
             },
+        },
+        "anchor_audit_log" => TxKind::AnchorAuditLog {
+            entries: u64_of(body, "entries"),
+            head: Hash::from_hex(str_of(body, "head")).unwrap(),
         },
         k => panic!("unknown kind {k}"),
     };

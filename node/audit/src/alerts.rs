@@ -1052,6 +1052,17 @@ impl Detector {
         // One open alert per pattern and account: a finding in the long
         // window while the short one's alert is open (or the other way
         // round) adds to that alert.
+        if let Some(i) = activity.open.iter().position(|o| o.kind == f.kind) {
+            if activity.open[i].alert.is_none() {
+                // Quiet: allow-listed, raised before a restart, or scored
+                // too low a moment ago; in the last case the pattern may
+                // have grown unusual since (scoring is cheap).
+                if allowed || score < min_score || activity.open[i].until > ts + RESCORE_MS {
+                    return None;
+                }
+                activity.open.swap_remove(i);
+            }
+        }
         if let Some(open) = activity.open.iter_mut().find(|o| o.kind == f.kind) {
             let alert = open.alert.as_mut()?;
             let before = (alert.tx_hashes.len(), alert.related.len(), alert.count);

@@ -486,9 +486,12 @@ pub fn alerts(db: &Db, names: &Names, q: AlertsQuery) -> Result<AlertsPage, Quer
         })?),
         None => None,
     };
-    if let Some(a) = &q.account {
-        parse_address(a, "account")?;
-    }
+    // Compared in the canonical text form (an address may be given in
+    // upper case).
+    let account = match &q.account {
+        Some(a) => Some(parse_address(a, "account")?.to_string()),
+        None => None,
+    };
     let institution = match &q.institution {
         Some(i) => Some(
             names
@@ -509,7 +512,7 @@ pub fn alerts(db: &Db, names: &Names, q: AlertsQuery) -> Result<AlertsPage, Quer
         scanned += 1;
         let party = |x: &String| *x == a.account || a.related.contains(x);
         if kind.is_none_or(|k| a.kind == k)
-            && q.account.as_ref().is_none_or(party)
+            && account.as_ref().is_none_or(party)
             && institution.as_ref().is_none_or(|i| *i == a.institution)
             && q.from_ms.is_none_or(|t| a.timestamp_ms >= t)
             && q.to_ms.is_none_or(|t| a.timestamp_ms < t)

@@ -48,7 +48,13 @@ export type TxKind =
   /** `actions`: each governance `Action` already borsh-encoded (their encoding is not in SPEC.md yet). */
   | { type: 'propose'; actions: BytesLike[]; votingPeriodMs: U64Like }
   | { type: 'vote'; proposal: U64Like; approve: boolean }
-  | { type: 'withdraw'; proposal: U64Like };
+  | { type: 'withdraw'; proposal: U64Like }
+  /**
+   * A regulator publishes the head of its audit-query log: `entries`, how many
+   * entries it holds, and `head`, the last entry's 32-byte hash. Only a
+   * regulator's account may send it (else the receipt fails `unauthorised`).
+   */
+  | { type: 'anchor_audit_log'; entries: U64Like; head: BytesLike };
 
 export type TxKindName = TxKind['type'];
 
@@ -64,6 +70,7 @@ export const TX_KIND_INDEX: Record<TxKindName, number> = {
   propose: 8,
   vote: 9,
   withdraw: 10,
+  anchor_audit_log: 11,
 };
 const KIND_NAMES = Object.keys(TX_KIND_INDEX) as TxKindName[];
 
@@ -210,6 +217,10 @@ function writeKind(w: Writer, k: TxKind): void {
     case 'withdraw':
       w.u64(u64(k.proposal, 'proposal'));
       break;
+    case 'anchor_audit_log':
+      w.u64(u64(k.entries, 'entries'));
+      w.fixed(bytesOf(k.head, 32, 'head'), 32);
+      break;
   }
 }
 
@@ -270,6 +281,8 @@ function readKind(r: Reader): TxKind {
       return { type: 'vote', proposal: r.u64(), approve: r.bool() };
     case 'withdraw':
       return { type: 'withdraw', proposal: r.u64() };
+    case 'anchor_audit_log':
+      return { type: 'anchor_audit_log', entries: r.u64('entries'), head: r.fixed(32, 'head') };
     case 'propose':
       throw new ValidationError('decoding a Propose transaction is not supported (governance actions are not in SPEC.md)');
     default:
@@ -493,6 +506,9 @@ export function transactionFromJson(j: Json): DecodedTransaction {
       break;
     case 'withdraw':
       kind = { type: name, proposal: jnum(f['proposal'], 'proposal') };
+      break;
+    case 'anchor_audit_log':
+      kind = { type: name, entries: jnum(f['entries'], 'entries'), head: jhex(f['head'], 32, 'head') };
       break;
     case 'propose':
       kind = { type: name, actions: (f['actions'] as string[]).map((a) => jhex(a, undefined, 'action')), votingPeriodMs: jnum(f['voting_period_ms'], 'voting_period_ms') };

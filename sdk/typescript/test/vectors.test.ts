@@ -21,10 +21,10 @@ import {
 const path = fileURLToPath(new URL('../../../vectors/transactions.json', import.meta.url));
 const vectors = JSON.parse(readFileSync(path, 'utf8')) as { cases: any[] };
 
-test('the vector file has the five cases SPEC.md lists', () => {
+test('the vector file has the six cases SPEC.md lists', () => {
   assert.deepEqual(
     vectors.cases.map((c) => c.name),
-    ['transfer', 'transfer_step_up', 'batch_transfer', 'open_account', 'freeze'],
+    ['transfer', 'transfer_step_up', 'batch_transfer', 'open_account', 'freeze', 'anchor_audit_log'],
   );
 });
 

@@ -30,6 +30,7 @@ from .identity import (
 from .keys import Address, PublicKey, SigningKey, generate_key, load_key, tagged
 from .tx import (
     FREEZE_REASONS,
+    AnchorAuditLog,
     BatchTransfer,
     Burn,
     Expiry,
@@ -61,13 +62,13 @@ from .views import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Account", "Address", "AddressError", "AmountError", "BatchTransfer", "Burn", "Client",
-    "EncodingError", "ExecutionFailedError", "Expiry", "FAILURE_CODES", "FREEZE_REASONS", "Freeze",
-    "HutongError", "IdentityError", "KeyFileError", "Limits", "Mint", "NotFoundError", "OpenAccount",
-    "Parameters", "Payout", "PublicKey", "REJECTION_CODES", "Receipt", "RejectedError",
-    "RpcError", "SetTier", "SignedTransaction", "SigningKey", "Status", "SubmitVerdict",
-    "Transaction", "Transfer", "TransportError", "TxStatus", "Unfreeze", "Vote",
+    "Account", "Address", "AddressError", "AmountError", "AnchorAuditLog", "BatchTransfer", "Burn",
+    "Client", "EncodingError", "ExecutionFailedError", "Expiry", "FAILURE_CODES", "FREEZE_REASONS",
+    "Freeze", "HutongError", "IdentityError", "KeyFileError", "Limits", "Mint", "NotFoundError",
+    "OpenAccount", "Parameters", "Payout", "PublicKey", "REJECTION_CODES", "Receipt",
+    "RejectedError", "RpcError", "SetTier", "SignedTransaction", "SigningKey", "Status",
+    "SubmitVerdict", "Transaction", "Transfer", "TransportError", "TxStatus", "Unfreeze", "Vote",
     "WaitTimeoutError", "Withdraw", "error_from_rpc", "format_amount", "generate_key",
-    "identity_commitment", "load_key", "new_identity_salt", "new_transfer_id", "normalise_id_number",
-    "normalise_id_type", "parse_amount", "tagged", "ws_url",
+    "identity_commitment", "load_key", "new_identity_salt", "new_transfer_id",
+    "normalise_id_number", "normalise_id_type", "parse_amount", "tagged", "ws_url",
 ]

@@ -457,7 +457,37 @@ class Withdraw(_Kind):
         return {"proposal": self.proposal}
 
 
-TxKind = Union[Transfer, BatchTransfer, OpenAccount, SetTier, Freeze, Unfreeze, Mint, Burn, Vote, Withdraw]
+@_kind(11, "anchor_audit_log")
+@dataclass(frozen=True)
+class AnchorAuditLog(_Kind):
+    """A regulator publishes the head of its audit-query log: ``entries``,
+    how many entries the log holds, and ``head``, the last entry's hash
+    (32 bytes, or hex). Only a regulator's account may send it (otherwise
+    the receipt fails ``unauthorised``); it changes no state besides the
+    sender's sequence (SPEC.md section 2)."""
+
+    entries: int
+    head: Union[bytes, str]
+
+    def __post_init__(self) -> None:
+        _uint(self.entries, 64, "entries")
+        object.__setattr__(self, "head", _hex(self.head, 32, "head"))
+
+    def _fields(self, w: Writer) -> None:
+        w.u64(self.entries).fixed(self.head, 32)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "AnchorAuditLog":
+        return cls(r.u64(), r.fixed(32))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"entries": self.entries, "head": self.head.hex()}
+
+
+TxKind = Union[
+    Transfer, BatchTransfer, OpenAccount, SetTier, Freeze, Unfreeze, Mint, Burn, Vote, Withdraw,
+    AnchorAuditLog,
+]
 
 
 def _decode_kind(r: Reader) -> TxKind:
