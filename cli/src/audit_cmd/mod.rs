@@ -16,6 +16,7 @@ use hutong_audit::render::{legs_csv, trace_dot};
 use hutong_node::client::Client;
 use hutong_node::keyfile;
 
+mod parquet;
 mod show;
 pub(crate) mod time;
 
@@ -195,6 +196,18 @@ pub enum AuditCommand {
         account: String,
         #[arg(long)]
         wait: bool,
+    },
+    /// Export the ledger to Parquet files for analytics engines (DuckDB,
+    /// Spark, Trino): blocks with their certified roots, transfers,
+    /// account events and alerts, partitioned by day; run it again to
+    /// export what is new.
+    ExportParquet {
+        /// The export's folder (created; a previous export there resumes).
+        #[arg(long)]
+        out: PathBuf,
+        /// Stop after this height (default: the node's last executed).
+        #[arg(long)]
+        to_height: Option<u64>,
     },
     /// Anchor the audit-query log's head on the ledger now: a regulator
     /// transaction every member sees (a node with `[audit] anchor_key`
@@ -702,6 +715,9 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                 .await
             }
             AuditCommand::CheckLog { genesis } => check_log(&client, &key, &genesis).await,
+            AuditCommand::ExportParquet { out, to_height } => {
+                parquet::export(&client, &key, &out, to_height).await
+            }
             AuditCommand::Verify { .. }
             | AuditCommand::Freeze { .. }
             | AuditCommand::Unfreeze { .. }

@@ -28,14 +28,17 @@ pub mod method {
     pub const LOG: &str = "hutong_auditLog";
     /// Query: [`super::AllowListQuery`]; the regulator's allow-list.
     pub const ALLOW_LIST: &str = "hutong_auditAllowList";
+    /// Query: [`super::LedgerQuery`]; blocks and their legs in height
+    /// order (what an export to an analytics engine reads).
+    pub const LEDGER: &str = "hutong_auditLedger";
     /// Query: [`super::AlertFilter`]; one notification per new alert.
     pub const SUBSCRIBE_ALERTS: &str = "hutong_auditSubscribeAlerts";
     pub const ALERT_NOTIFICATION: &str = "hutong_auditAlert";
     pub const UNSUBSCRIBE_ALERTS: &str = "hutong_auditUnsubscribeAlerts";
 
     /// The methods that answer once.
-    pub const QUERIES: [&str; 8] = [
-        HISTORY, TRACE, FLOWS, EXPORT, ALERTS, PROOF, LOG, ALLOW_LIST,
+    pub const QUERIES: [&str; 9] = [
+        HISTORY, TRACE, FLOWS, EXPORT, ALERTS, PROOF, LOG, ALLOW_LIST, LEDGER,
     ];
 }
 
@@ -62,6 +65,7 @@ audit_query!(AlertsQuery, method::ALERTS, AlertsPage);
 audit_query!(ProofQuery, method::PROOF, ProofAnswer);
 audit_query!(LogQuery, method::LOG, LogPage);
 audit_query!(AllowListQuery, method::ALLOW_LIST, AllowList);
+audit_query!(LedgerQuery, method::LEDGER, LedgerPage);
 
 /// The `data` of an audit request refused for its authentication
 /// (error `hutong_wire::rpc::code::AUTH`).
@@ -389,6 +393,48 @@ pub struct AllowListQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowList {
     pub entries: Vec<crate::alerts::AllowEntry>,
+}
+
+/// Executed blocks from `from_height` on, in order, with every leg of
+/// their transactions: an export reads the whole ledger page by page
+/// (`next_height`), and can resume from any height.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerQuery {
+    /// Default 0 (the genesis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_height: Option<u64>,
+    /// Blocks per page: default 500, at most 2,000 (a page also ends
+    /// after the block that reaches 100,000 legs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+/// One executed block: when, what it holds, and the execution result
+/// that the consortium certified for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRow {
+    pub height: u64,
+    pub block_id: String,
+    pub timestamp_ms: u64,
+    pub tx_count: u32,
+    /// The state root after executing this block (hex).
+    pub state_root: String,
+    pub receipts_root: String,
+    /// The block whose quorum certificate first certifies this result
+    /// (`hutong audit proof` builds on it); `None` until one does.
+    pub certified_by_height: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerPage {
+    pub blocks: Vec<BlockRow>,
+    /// Every leg of those blocks' transactions, in ledger order.
+    pub legs: Vec<LegView>,
+    /// Where the next page starts.
+    pub next_height: u64,
+    /// The node's last executed height when it answered.
+    pub executed_height: u64,
 }
 
 /// Which new alerts a subscription receives.

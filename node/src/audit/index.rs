@@ -211,6 +211,24 @@ pub fn last_alert_id(db: &Db) -> Result<u64, DbError> {
     }
 }
 
+/// The height of the first committed block that certifies the execution
+/// result of `height`, if one does.
+pub fn claim_of(db: &Db, height: u64) -> Result<Option<u64>, DbError> {
+    match db
+        .rocks()
+        .get_cf(db.cf(AUDIT_CLAIMS), height.to_be_bytes())?
+    {
+        Some(v) => {
+            let b: [u8; 8] = v
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("audit_claims", "entry is not 8 bytes"))?;
+            Ok(Some(u64::from_be_bytes(b)))
+        }
+        None => Ok(None),
+    }
+}
+
 /// The highest height at or below `height` whose execution result a
 /// committed block certifies, with the height of that block.
 pub fn claim_at_or_below(db: &Db, height: u64) -> Result<Option<(u64, u64)>, DbError> {

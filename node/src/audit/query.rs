@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hutong_audit::api::{
-    AlertsPage, AlertsQuery, Direction, ExportPage, ExportQuery, Flows, FlowsQuery, GrossFlow,
-    HistoryPage, HistoryQuery, HistoryRow, LegDirection, NetFlow, Outcome, Trace, TraceDirection,
-    TraceLeg, TraceNode, TraceQuery, TraceStart,
+    AlertsPage, AlertsQuery, BlockRow, Direction, ExportPage, ExportQuery, Flows, FlowsQuery,
+    GrossFlow, HistoryPage, HistoryQuery, HistoryRow, LedgerPage, LedgerQuery, LegDirection,
+    NetFlow, Outcome, Trace, TraceDirection, TraceLeg, TraceNode, TraceQuery, TraceStart,
 };
 use hutong_audit::{edge_key, Alert, AlertKind, Edge, Names, EDGE_KEY_BYTES};
 use hutong_runtime::crypto::Hash;
@@ -529,5 +529,55 @@ pub fn alerts(db: &Db, names: &Names, q: AlertsQuery) -> Result<AlertsPage, Quer
     Ok(AlertsPage {
         alerts: rows,
         last_id: last,
+    })
+}
+
+/// Most blocks in one ledger page.
+const LEDGER_BLOCKS_MAX: usize = 2_000;
+/// A ledger page ends after the block that brings it to this many legs.
+const LEDGER_LEGS_MAX: usize = 100_000;
+
+/// Executed blocks from a height on, with their legs.
+pub fn ledger(db: &Db, names: &Names, q: LedgerQuery) -> Result<LedgerPage, QueryError> {
+    let executed = db.executed()?.map(|e| e.height).unwrap_or(0);
+    let from = q.from_height.unwrap_or(0);
+    let limit = q.limit.unwrap_or(500).clamp(1, LEDGER_BLOCKS_MAX) as u64;
+    let mut blocks = Vec::new();
+    let mut legs = Vec::new();
+    let mut next = from;
+    while next <= executed && (next - from) < limit && legs.len() < LEDGER_LEGS_MAX {
+        let height = next;
+        next += 1;
+        let Some(result) = db.result_at(height)? else {
+            continue;
+        };
+        let tx_count = match db.block_at(height)? {
+            Some(b) => b.payload.txs.len() as u32,
+            None => 0,
+        };
+        blocks.push(BlockRow {
+            height,
+            block_id: hex::encode(result.block_id.0),
+            timestamp_ms: result.timestamp_ms,
+            tx_count,
+            state_root: result.state_root.to_hex(),
+            receipts_root: result.receipts_root.to_hex(),
+            certified_by_height: index::claim_of(db, height)?,
+        });
+        if tx_count > 0 {
+            index::edges_from(db, edge_key(height, 0, 0), |e| {
+                if e.height != height {
+                    return false;
+                }
+                legs.push(names.leg(&e));
+                true
+            })?;
+        }
+    }
+    Ok(LedgerPage {
+        blocks,
+        legs,
+        next_height: next,
+        executed_height: executed,
     })
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use hutong_audit::api::{
     self, AlertFilter, AlertsQuery, AllowList, AllowListQuery, AuditQuery, ExportQuery, FlowsQuery,
-    HistoryQuery, LogPage, LogQuery, ProofAnswer, ProofQuery, TraceQuery,
+    HistoryQuery, LedgerQuery, LogPage, LogQuery, ProofAnswer, ProofQuery, TraceQuery,
 };
 use hutong_audit::auth::{AuthError, LogEntry};
 use hutong_audit::proof::{self, ProofError};
@@ -283,6 +283,9 @@ pub fn register(m: &mut RpcModule<Arc<RpcContext>>) -> anyhow::Result<()> {
         query::alerts(&ctx.ledger.db, &audit.names, q).map_err(query_error)
     })?;
     register_query::<AllowListQuery>(m, allow_list)?;
+    register_query::<LedgerQuery>(m, |ctx, audit, q| {
+        query::ledger(&ctx.ledger.db, &audit.names, q).map_err(query_error)
+    })?;
     register_query::<ProofQuery>(m, prove)?;
     register_query::<LogQuery>(m, read_log)?;
     m.register_subscription(
