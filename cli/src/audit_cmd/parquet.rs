@@ -53,6 +53,9 @@ struct ExportState {
 
 const STATE_FILE: &str = "_export.json";
 
+/// 10^38: the first amount DECIMAL(38, 0) cannot hold.
+const DECIMAL_38_LIMIT: u128 = 100_000_000_000_000_000_000_000_000_000_000_000_000;
+
 /// Blocks asked for per page.
 const PAGE_BLOCKS: usize = 1_000;
 
@@ -65,8 +68,10 @@ enum Column {
     Bool(Vec<bool>),
     Str(Vec<String>),
     OptStr(Vec<Option<String>>),
-    /// An unsigned 128-bit amount as DECIMAL(38, 0), exact.
-    Amount(Vec<u128>),
+    /// An unsigned amount as DECIMAL(38, 0), exact; `None` (null) for an
+    /// amount of 10^38 or more, which the type cannot hold (only a failed
+    /// transfer can carry one: its text column keeps it).
+    Amount(Vec<Option<u128>>),
 }
 
 impl Column {
@@ -160,15 +165,18 @@ fn write_file(path: &Path, schema: &str, columns: Vec<Column>) -> Result<()> {
                     .write_batch(&values, Some(&levels), None)?;
             }
             Column::Amount(v) => {
-                // DECIMAL(38, 0) in 16 big-endian bytes (two's complement;
-                // every amount fits below 10^38).
-                let values: Vec<FixedLenByteArray> = v
+                // DECIMAL(38, 0) in 16 big-endian bytes, two's complement:
+                // below 10^38 (< 2^127) the top bit is clear.
+                let (levels, values) = present(&v);
+                let values: Vec<FixedLenByteArray> = values
                     .iter()
                     .map(|a| FixedLenByteArray::from(a.to_be_bytes().to_vec()))
                     .collect();
-                writer
-                    .typed::<FixedLenByteArrayType>()
-                    .write_batch(&values, None, None)?;
+                writer.typed::<FixedLenByteArrayType>().write_batch(
+                    &values,
+                    Some(&levels),
+                    None,
+                )?;
             }
         }
         writer.close()?;
@@ -202,7 +210,8 @@ const LEGS_SCHEMA: &str = "message legs {
     REQUIRED BYTE_ARRAY to_account (UTF8);
     REQUIRED BYTE_ARRAY to_institution (UTF8);
     OPTIONAL BYTE_ARRAY asset (UTF8);
-    REQUIRED FIXED_LEN_BYTE_ARRAY (16) amount_minor (DECIMAL(38,0));
+    OPTIONAL FIXED_LEN_BYTE_ARRAY (16) amount_minor (DECIMAL(38,0));
+    REQUIRED BYTE_ARRAY amount_minor_text (UTF8);
     OPTIONAL DOUBLE amount;
     REQUIRED BOOLEAN success;
     OPTIONAL BYTE_ARRAY failure (UTF8);
@@ -268,7 +277,13 @@ fn legs_columns(rows: &[&LegView]) -> Result<Vec<Column>> {
         Column::Str(rows.iter().map(|l| l.to.clone()).collect()),
         Column::Str(rows.iter().map(|l| l.to_institution.clone()).collect()),
         Column::OptStr(rows.iter().map(|l| l.asset.clone()).collect()),
-        Column::Amount(amounts),
+        Column::Amount(
+            amounts
+                .iter()
+                .map(|a| (*a < DECIMAL_38_LIMIT).then_some(*a))
+                .collect(),
+        ),
+        Column::Str(rows.iter().map(|l| l.amount.clone()).collect()),
         Column::F64(
             rows.iter()
                 .map(|l| l.amount_display.as_deref().and_then(|a| a.parse().ok()))

@@ -221,6 +221,56 @@ impl AlertConfig {
                 return Err(format!("audit.{field} must be at least 1"));
             }
         }
+        // Windows up to 30 days (milliseconds then never overflow), and
+        // counts the memory kept can reach (a larger one never fires).
+        let windows = [
+            ("velocity_window_secs", self.velocity_window_secs),
+            ("structuring_window_secs", self.structuring_window_secs),
+            ("fan_window_secs", self.fan_window_secs),
+            ("pass_through_window_secs", self.pass_through_window_secs),
+            ("long_window_secs", self.long_window_secs),
+            ("cycle_window_secs", self.cycle_window_secs),
+            ("frozen_window_secs", self.frozen_window_secs),
+        ];
+        for (field, secs) in windows {
+            if secs > WINDOW_SECS_MAX {
+                return Err(format!(
+                    "audit.{field} must be at most {WINDOW_SECS_MAX} (30 days)"
+                ));
+            }
+        }
+        if self.events_per_account_max > EVENTS_PER_ACCOUNT_MAX {
+            return Err(format!(
+                "audit.events_per_account_max must be at most {EVENTS_PER_ACCOUNT_MAX}"
+            ));
+        }
+        if self.accounts_max > ACCOUNTS_MAX {
+            return Err(format!("audit.accounts_max must be at most {ACCOUNTS_MAX}"));
+        }
+        for (field, count) in [
+            ("velocity_count", self.velocity_count),
+            ("fan_count", self.fan_count),
+            ("structuring_count", self.structuring_count),
+            ("structuring_senders", self.structuring_senders),
+        ] {
+            if count > self.events_per_account_max {
+                return Err(format!(
+                    "audit.{field} must be at most audit.events_per_account_max ({}): the legs kept per account",
+                    self.events_per_account_max
+                ));
+            }
+        }
+        for (field, count) in [
+            ("long_fan_count", self.long_fan_count),
+            ("long_fan_in_count", self.long_fan_in_count),
+            ("hub_senders", self.hub_senders),
+        ] {
+            if count > LONG_PARTIES_MAX {
+                return Err(format!(
+                    "audit.{field} must be at most {LONG_PARTIES_MAX}: the counterparties kept per account over the long window"
+                ));
+            }
+        }
         if self.structuring_band_percent == 0 || self.structuring_band_percent > 50 {
             return Err("audit.structuring_band_percent must be 1 to 50".into());
         }
@@ -241,6 +291,9 @@ impl AlertConfig {
         }
         if self.cycle_max_hops > 12 {
             return Err("audit.cycle_max_hops must be at most 12".into());
+        }
+        if self.baseline_days > 90 {
+            return Err("audit.baseline_days must be at most 90".into());
         }
         if self.anchor_every_secs < 10 {
             return Err("audit.anchor_every_secs must be at least 10".into());
@@ -309,6 +362,9 @@ impl AlertConfig {
     /// replays legs.
     pub fn lookback_ms(&self) -> u64 {
         [
+            // The baselines too: a restart that replayed only a day would
+            // forget what each account usually does.
+            u64::from(self.baseline_days).saturating_mul(86_400),
             self.velocity_window_secs,
             self.structuring_window_secs,
             self.fan_window_secs,
@@ -520,8 +576,9 @@ struct Long {
     buckets: VecDeque<Bucket>,
     out_parties: Vec<(Address, u64)>,
     in_parties: Vec<(Address, u64)>,
-    /// What was paid to each recent recipient (asset, sum, last time):
-    /// to tell purchases at merchants from money passed on.
+    /// What was paid to each recent recipient (asset, sum, the time of the
+    /// first payment in the sum): to tell purchases at merchants from
+    /// money passed on.
     out_paid: Vec<(Address, AssetCode, u128, u64)>,
 }
 
@@ -576,11 +633,13 @@ impl Long {
                 .find(|(a, asset, _, _)| *a == e.counterparty && *asset == e.asset)
             {
                 Some(p) => {
+                    // The sum covers at most one window: from its first
+                    // payment (p.3), reset once that is a window old.
                     if p.3.saturating_add(window_ms) <= e.ts {
                         p.2 = 0;
+                        p.3 = e.ts;
                     }
                     p.2 = p.2.saturating_add(e.amount);
-                    p.3 = e.ts;
                 }
                 None => {
                     if paid.len() >= LONG_PARTIES_MAX {
@@ -697,6 +756,11 @@ pub struct Detector {
 }
 
 const WATCHED_MAX: usize = 100_000;
+/// The longest window a pattern may have.
+const WINDOW_SECS_MAX: u64 = 30 * 86_400;
+/// Bounds of the per-account and account memory.
+const EVENTS_PER_ACCOUNT_MAX: usize = 4_096;
+const ACCOUNTS_MAX: usize = 10_000_000;
 /// Days of history before an account counts as an established business.
 const BUSINESS_DAYS_MIN: u32 = 3;
 /// Legs a volume-only velocity alert needs.
@@ -1047,8 +1111,6 @@ impl Detector {
         let next_id = self.next_id;
         let activity = self.accounts.get_mut(&f.account)?;
         activity.open.retain(|o| ts < o.until);
-        let txs: Vec<String> = f.txs.iter().map(|h| h.to_string()).collect();
-        let related: Vec<String> = f.related.iter().map(|a| a.to_string()).collect();
         // One open alert per pattern and account: a finding in the long
         // window while the short one's alert is open (or the other way
         // round) adds to that alert.
@@ -1065,9 +1127,28 @@ impl Detector {
         }
         if let Some(open) = activity.open.iter_mut().find(|o| o.kind == f.kind) {
             let alert = open.alert.as_mut()?;
+            // An update is worth its write and its announcement when the
+            // pattern named more accounts or grew by a quarter; a busy
+            // account's every further leg is not (decided before any
+            // string is made: this runs for every matching leg).
+            // Each finding of the single-event patterns is an event of its
+            // own (another attempt, another cycle): always added.
+            let event = matches!(
+                f.kind,
+                AlertKind::Cycle
+                    | AlertKind::FrozenCounterparty
+                    | AlertKind::FrozenAttempt
+                    | AlertKind::UnfreezeAttempt
+            );
+            let grew = event
+                || f.related.len() > alert.related.len()
+                || f.count >= alert.count.saturating_add((alert.count / 4).max(1));
+            if !grew {
+                return None;
+            }
             let before = (alert.tx_hashes.len(), alert.related.len(), alert.count);
-            merge(&mut alert.tx_hashes, txs);
-            merge(&mut alert.related, related);
+            merge(&mut alert.tx_hashes, f.txs.iter().map(|h| h.to_string()));
+            merge(&mut alert.related, f.related.iter().map(|a| a.to_string()));
             if f.count > alert.count {
                 alert.count = f.count;
                 alert.amount = f.amount.map(|a| a.to_string()).or(alert.amount.take());
@@ -1128,10 +1209,18 @@ impl Detector {
             related: Vec::new(),
         };
         // As found: a cycle's path names its root twice, first and last.
-        alert.tx_hashes = txs;
-        alert.tx_hashes.truncate(ALERT_TXS_MAX);
-        alert.related = related;
-        alert.related.truncate(ALERT_TXS_MAX);
+        alert.tx_hashes = f
+            .txs
+            .iter()
+            .take(ALERT_TXS_MAX)
+            .map(|h| h.to_string())
+            .collect();
+        alert.related = f
+            .related
+            .iter()
+            .take(ALERT_TXS_MAX)
+            .map(|a| a.to_string())
+            .collect();
         activity.open.push(Open {
             kind: f.kind,
             until,
@@ -1498,7 +1587,7 @@ impl Detector {
                 ins.len(),
                 if ins.len() == 1 { "" } else { "s" },
                 self.money(asset, out_sum),
-                duration(ts - first),
+                duration(ts.saturating_sub(first)),
             ),
             txs: ins.iter().chain(outs.iter()).map(|e| e.tx).collect(),
             related: distinct_addresses(
@@ -1766,12 +1855,23 @@ impl Detector {
         let Some(activity) = self.accounts.get(&frozen) else {
             return;
         };
+        // The recent legs, and the long window's counterparties (the
+        // recent legs alone reach back only the short windows).
         let parties: FastSet<Address> = activity
             .out
             .iter()
             .chain(activity.inc.iter())
             .filter(|e| e.ts >= since)
             .map(|e| e.counterparty)
+            .chain(
+                activity
+                    .long
+                    .out_parties
+                    .iter()
+                    .chain(activity.long.in_parties.iter())
+                    .filter(|(_, t)| *t >= since)
+                    .map(|(a, _)| *a),
+            )
             .collect();
         // Institutions' settlement accounts deal with everyone; watching
         // them would flag the whole network.
@@ -1851,7 +1951,7 @@ fn mostly_structured(activity: &Activity, inflows: usize, since: u64) -> bool {
 }
 
 /// Adds the items of `new` not yet in `list`, up to [`ALERT_TXS_MAX`].
-fn merge(list: &mut Vec<String>, new: Vec<String>) {
+fn merge(list: &mut Vec<String>, new: impl Iterator<Item = String>) {
     for item in new {
         if list.len() >= ALERT_TXS_MAX {
             return;

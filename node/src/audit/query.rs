@@ -227,6 +227,11 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
     for hop in first_hop..=hops {
         let mut next_frontier = Vec::new();
         for (account, key, arrived, inclusive, windowed) in std::mem::take(&mut frontier) {
+            // Full: the accounts left on the frontier are not scanned.
+            if edges.len() >= edges_max {
+                truncated = true;
+                break;
+            }
             let window_ms = window_ms.filter(|_| windowed);
             let mut candidates: Vec<Edge> = Vec::new();
             let mut scanned = 0;
@@ -265,7 +270,11 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
                 if !edges.contains_key(&k) {
                     candidates.push(e);
                 }
-                candidates.len() < edges_max
+                if candidates.len() >= edges_max {
+                    truncated = true;
+                    return false;
+                }
+                true
             };
             index::account_edges(db, &account, key, forward, &mut visit)?;
             // Small legs count when, per asset, they add up to the minimum.
@@ -508,8 +517,10 @@ pub fn alerts(db: &Db, names: &Names, q: AlertsQuery) -> Result<AlertsPage, Quer
     let limit = q.limit.unwrap_or(100).clamp(1, PAGE_MAX);
     let mut rows: Vec<Alert> = Vec::new();
     let mut scanned = 0usize;
+    let mut last_scanned = 0u64;
     index::alerts_from(db, q.after_id.unwrap_or(0).saturating_add(1), |mut a| {
         scanned += 1;
+        last_scanned = a.id;
         let party = |x: &String| *x == a.account || a.related.contains(x);
         if kind.is_none_or(|k| a.kind == k)
             && account.as_ref().is_none_or(party)
@@ -525,7 +536,13 @@ pub fn alerts(db: &Db, names: &Names, q: AlertsQuery) -> Result<AlertsPage, Quer
         }
         rows.len() < limit && scanned < SCAN_MAX
     })?;
-    let last = rows.last().map(|a| a.id);
+    // A scan cut short by its bound goes on from where it stopped, even
+    // when nothing in it matched: `None` means there is no more.
+    let last = if rows.len() < limit && scanned >= SCAN_MAX {
+        Some(last_scanned)
+    } else {
+        rows.last().map(|a| a.id)
+    };
     Ok(AlertsPage {
         alerts: rows,
         last_id: last,

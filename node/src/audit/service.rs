@@ -21,8 +21,10 @@ use super::index;
 use crate::store::{Db, DbError};
 use hutong_host::util::lock;
 
-/// Most blocks replayed into the detector on start.
-const REPLAY_BLOCKS_MAX: u64 = 50_000;
+/// Most blocks replayed into the detector on start (with the legs' bound
+/// below, what a restart may cost: the replay runs at some ten thousand
+/// legs a second).
+const REPLAY_BLOCKS_MAX: u64 = 1_000_000;
 
 /// Most legs replayed into the detector on start.
 const REPLAY_EDGES_MAX: usize = 2_000_000;
@@ -183,8 +185,12 @@ impl AuditNode {
     /// force from the next leg.
     pub fn set_allow_list(&self, db: &Db, entries: Vec<AllowEntry>) -> Result<(), String> {
         let mut allow = lock(&self.allow);
-        lock(&self.detector).set_allow_list(entries.clone())?;
+        // Checked by a detector first, then saved, then in force: a list
+        // that could not be saved never applies.
+        Detector::new(lock(&self.detector).config().clone(), &[])?
+            .set_allow_list(entries.clone())?;
         index::save_allow_list(db, &entries).map_err(|e| format!("cannot save it: {e}"))?;
+        lock(&self.detector).set_allow_list(entries.clone())?;
         *allow = entries;
         Ok(())
     }

@@ -228,18 +228,20 @@ fn allow_list(
         });
     }
     let invalid = |m: String| err(code::INVALID_PARAMS, m);
+    // Subjects in their canonical spelling, so that one address is one entry.
+    let canonical = |s: &str| s.parse::<Address>().map(|a| a.to_string());
     let mut entries = audit.allow_list();
     for subject in &q.remove {
+        let subject = canonical(subject).unwrap_or_else(|_| subject.clone());
         let before = entries.len();
-        entries.retain(|e| e.subject != *subject);
+        entries.retain(|e| e.subject != subject);
         if entries.len() == before {
             return Err(invalid(format!("{subject} is not on the allow-list")));
         }
     }
-    for entry in q.add {
-        if entry.subject.parse::<Address>().is_err() {
-            return Err(invalid(format!("{:?} is not an address", entry.subject)));
-        }
+    for mut entry in q.add {
+        entry.subject = canonical(&entry.subject)
+            .map_err(|_| invalid(format!("{:?} is not an address", entry.subject)))?;
         if entry.reason.trim().is_empty() {
             return Err(invalid(format!(
                 "the entry for {} has no reason",
