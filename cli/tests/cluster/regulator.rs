@@ -458,8 +458,112 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         ]);
         assert!(log.contains("hash chain: intact"), "{log}");
         assert!(
+            log.contains("checked here"),
+            "the CLI checks the chain itself: {log}"
+        );
+        assert!(
             log.contains("hutong_auditTrace") && log.contains("hutong_auditProof"),
             "{log}"
+        );
+
+        // Found by the analyst: the alerts table read amounts in minor
+        // units and institutions as addresses, had no transactions or
+        // related accounts, no CSV, and --account missed the alerts an
+        // account is party to. Account-16 is one of the structuring
+        // sender's recipients: a related account, not the alert's own.
+        let party = w.address(15).to_string();
+        let table = hutong(&[
+            "audit",
+            "alerts",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--account",
+            &party,
+        ]);
+        assert!(
+            table.contains("structuring"),
+            "--account finds it as a party:\n{table}"
+        );
+        assert!(
+            table.contains("(bank-a)") && table.contains("29,400.00 CNY"),
+            "institution by name, amounts in units:\n{table}"
+        );
+        assert!(
+            table.contains("transactions (3)") && table.contains(&party),
+            "{table}"
+        );
+        let csv = hutong(&[
+            "audit",
+            "alerts",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--kind",
+            "structuring",
+            "--format",
+            "csv",
+        ]);
+        let mut lines = csv.lines();
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("id,revision,timestamp_ms,kind,score"),
+            "{csv}"
+        );
+        let row = lines.next().expect("a structuring row");
+        assert!(row.contains(",29400.00,") && row.contains(&party), "{row}");
+
+        // Refused requests are in the chained log too (the ones above).
+        let page = regulator
+            .audit(
+                &key,
+                &hutong_audit::api::LogQuery {
+                    from_seq: Some(0),
+                    limit: Some(10_000),
+                },
+            )
+            .await
+            .unwrap();
+        let refused: Vec<&str> = page
+            .entries
+            .iter()
+            .filter_map(|e| e.refused.as_deref())
+            .collect();
+        assert!(
+            refused.contains(&"unknown_key")
+                && refused.contains(&"bad_signature")
+                && refused.contains(&"replayed"),
+            "{refused:?}"
+        );
+        hutong_audit::auth::verify_log(&page.entries, hutong_runtime::crypto::Hash::ZERO).unwrap();
+
+        // The log anchored on the ledger, and checked against it.
+        hutong(&[
+            "audit",
+            "anchor",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--wait",
+        ]);
+        let checked = hutong(&[
+            "audit",
+            "check-log",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--genesis",
+            genesis_path.to_str().unwrap(),
+        ]);
+        assert!(
+            checked.contains("hash chain: intact") && checked.contains("anchors match"),
+            "{checked}"
         );
     });
 
