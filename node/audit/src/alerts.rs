@@ -570,6 +570,22 @@ fn sum_of(list: &[(AssetCode, u128)], asset: AssetCode) -> u128 {
         .sum()
 }
 
+/// Until when an account paid by `parties` (each with the time of its
+/// last payment) is paid by at least `k` distinct accounts within
+/// `window_ms`: the `k`-th most recent payment's time plus the window
+/// (0 when fewer than `k` paid it).
+fn hub_until(parties: &[(Address, u64)], k: usize, window_ms: u64) -> u64 {
+    if k == 0 {
+        return u64::MAX;
+    }
+    if parties.len() < k {
+        return 0;
+    }
+    let mut times: Vec<u64> = parties.iter().map(|(_, t)| *t).collect();
+    let (_, kth, _) = times.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+    kth.saturating_add(window_ms)
+}
+
 /// The long-window aggregates of one account.
 #[derive(Debug, Default)]
 struct Long {
@@ -580,10 +596,15 @@ struct Long {
     /// first payment in the sum): to tell purchases at merchants from
     /// money passed on.
     out_paid: Vec<(Address, AssetCode, u128, u64)>,
+    /// Until when the account is a hub (paid by `hub_senders` distinct
+    /// accounts within the window), as of its last payment in: asked for
+    /// every counterparty of every fan, it must not count the list each
+    /// time.
+    hub_until: u64,
 }
 
 impl Long {
-    fn record(&mut self, e: &Event, out: bool, bucket_ms: u64, window_ms: u64) {
+    fn record(&mut self, e: &Event, out: bool, bucket_ms: u64, window_ms: u64, hub_senders: usize) {
         let start = e.ts - e.ts % bucket_ms;
         while self
             .buckets
@@ -661,18 +682,21 @@ impl Long {
         };
         if let Some(p) = parties.iter_mut().find(|(a, _)| *a == e.counterparty) {
             p.1 = e.ts;
-            return;
-        }
-        if parties.len() >= LONG_PARTIES_MAX {
-            parties.retain(|(_, ts)| ts.saturating_add(window_ms) > e.ts);
-        }
-        if parties.len() >= LONG_PARTIES_MAX {
-            // Full of live entries: forget the least recent one.
-            if let Some(i) = (0..parties.len()).min_by_key(|&i| parties[i].1) {
-                parties.swap_remove(i);
+        } else {
+            if parties.len() >= LONG_PARTIES_MAX {
+                parties.retain(|(_, ts)| ts.saturating_add(window_ms) > e.ts);
             }
+            if parties.len() >= LONG_PARTIES_MAX {
+                // Full of live entries: forget the least recent one.
+                if let Some(i) = (0..parties.len()).min_by_key(|&i| parties[i].1) {
+                    parties.swap_remove(i);
+                }
+            }
+            parties.push((e.counterparty, e.ts));
         }
-        parties.push((e.counterparty, e.ts));
+        if !out {
+            self.hub_until = hub_until(&self.in_parties, hub_senders, window_ms);
+        }
     }
 
     fn parties(&self, out: bool, now: u64, window_ms: u64) -> Vec<Address> {
@@ -942,6 +966,7 @@ impl Detector {
             .saturating_mul(1_000);
         let long_ms = self.config.long_window_secs.saturating_mul(1_000);
         let bucket_ms = (long_ms / LONG_BUCKETS).max(1);
+        let hub_senders = self.config.hub_senders;
         let horizon = f64::from(self.config.baseline_days);
         let amount = edge.amount.0;
         let amounts = self.amounts(asset);
@@ -962,7 +987,8 @@ impl Detector {
             let mut population = std::mem::replace(&mut self.population, Moments::prior());
             let from = self.touch(edge.from, edge.from_institution, ts);
             push_bounded(&mut from.out, out_event, cap, ts, keep_ms);
-            from.long.record(&out_event, true, bucket_ms, long_ms);
+            from.long
+                .record(&out_event, true, bucket_ms, long_ms, hub_senders);
             from.baseline.record(
                 ts,
                 true,
@@ -974,7 +1000,8 @@ impl Detector {
             );
             let to = self.touch(edge.to, edge.to_institution, ts);
             push_bounded(&mut to.inc, in_event, cap, ts, keep_ms);
-            to.long.record(&in_event, false, bucket_ms, long_ms);
+            to.long
+                .record(&in_event, false, bucket_ms, long_ms, hub_senders);
             to.baseline.record(
                 ts,
                 false,
@@ -1038,15 +1065,9 @@ impl Detector {
     /// Payments to hubs are purchases: they are neither a fan of
     /// recipients nor money passed on.
     fn is_hub(&self, account: &Address, ts: u64) -> bool {
-        let window = self.config.long_window_secs.saturating_mul(1_000);
-        self.accounts.get(account).is_some_and(|a| {
-            a.long
-                .in_parties
-                .iter()
-                .filter(|(_, t)| t.saturating_add(window) > ts)
-                .count()
-                >= self.config.hub_senders
-        })
+        self.accounts
+            .get(account)
+            .is_some_and(|a| ts < a.long.hub_until)
     }
 
     /// Whether `account` is an established business: on a usual day of

@@ -256,7 +256,8 @@ pub struct Trace {
     pub start: TraceStart,
     pub direction: TraceDirection,
     pub hops: u32,
-    /// A bound cut the trace short (`edges_max`, or the per-account scan).
+    /// A bound cut the trace short (`edges_max`, or the scan per account or
+    /// per trace).
     pub truncated: bool,
     pub nodes: Vec<TraceNode>,
     pub edges: Vec<TraceLeg>,
@@ -299,7 +300,8 @@ pub struct NetFlow {
 pub struct Flows {
     pub from_ms: u64,
     pub to_ms: Option<u64>,
-    /// The scan bound was reached before the end of the period.
+    /// Always false: flows are read from totals kept per block, minute,
+    /// hour and day, never cut short. Kept for clients that read it.
     pub truncated: bool,
     pub gross: Vec<GrossFlow>,
     pub net: Vec<NetFlow>,

@@ -73,21 +73,47 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, Q
         Some(c) => parse_cursor(c)?,
         None => edge_key(db.height_at_time(q.from_ms.unwrap_or(0))?, 0, 0),
     };
+    let from_ms = q.from_ms.unwrap_or(0);
     let mut rows = Vec::new();
+    let found = std::cell::Cell::new(0usize);
     let mut scanned = 0usize;
     let mut next: Option<[u8; EDGE_KEY_BYTES]> = None;
-    index::account_edges(db, &account, start, true, |e| {
+    // The posting's summary answers the time, direction and outcome
+    // filters without reading the leg; the leg is read for the rest.
+    let look = |p: &index::Posting| {
         scanned += 1;
-        if e.timestamp_ms >= to_ms {
-            return false;
+        let s = p.summary;
+        if s.timestamp_ms >= to_ms {
+            return index::Step::Stop;
         }
-        if rows.len() >= limit || scanned > SCAN_MAX {
-            next = Some(e.key());
+        if found.get() >= limit || scanned > SCAN_MAX {
+            next = Some(p.key);
+            return index::Step::Stop;
+        }
+        let keep = s.timestamp_ms >= from_ms
+            && match direction {
+                Direction::In => s.received && !s.sent,
+                Direction::Out => s.sent && !s.received,
+                Direction::Any => true,
+            }
+            && match status {
+                Outcome::Ok => !s.failed,
+                Outcome::Failed => s.failed,
+                Outcome::Any => true,
+            };
+        if keep {
+            index::Step::Read
+        } else {
+            index::Step::Skip
+        }
+    };
+    let visit = |e: Edge| {
+        if e.timestamp_ms >= to_ms {
             return false;
         }
         let out = e.from == account;
         let inbound = e.to == account;
-        let keep = q.from_ms.is_none_or(|f| e.timestamp_ms >= f)
+        let keep = e.timestamp_ms >= from_ms
             && asset.is_none_or(|a| e.asset == Some(a))
             && counterparty.is_none_or(|c| (out && e.to == c) || (inbound && e.from == c))
             && match direction {
@@ -111,9 +137,16 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, Q
                     LegDirection::In
                 },
             });
+            found.set(rows.len());
         }
         true
-    })?;
+    };
+    let sides = match direction {
+        Direction::In => index::Sides::Received,
+        Direction::Out => index::Sides::Sent,
+        Direction::Any => index::Sides::Both,
+    };
+    index::account_edges(db, &account, sides, start, true, look, visit)?;
     Ok(HistoryPage {
         account: account.to_string(),
         rows,
@@ -121,8 +154,10 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, Q
     })
 }
 
-/// Most legs examined per account and hop while tracing.
+/// Most postings examined per account and hop while tracing.
 const TRACE_SCAN_PER_ACCOUNT: usize = 20_000;
+/// Most postings examined by one trace.
+const TRACE_SCAN_TOTAL: usize = 1_000_000;
 
 /// Follows money forward or backward from an account or a transaction.
 pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError> {
@@ -223,29 +258,57 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
     };
 
     let first_hop = if q.tx.is_some() { 2 } else { 1 };
-    let mut truncated = false;
+    let truncated = std::cell::Cell::new(false);
+    // Postings looked at in all: with the per-account bound, what makes
+    // the whole trace's work bounded, however busy its accounts.
+    let mut looked = 0usize;
     for hop in first_hop..=hops {
         let mut next_frontier = Vec::new();
         for (account, key, arrived, inclusive, windowed) in std::mem::take(&mut frontier) {
             // Full: the accounts left on the frontier are not scanned.
-            if edges.len() >= edges_max {
-                truncated = true;
+            if edges.len() >= edges_max || looked >= TRACE_SCAN_TOTAL {
+                truncated.set(true);
                 break;
             }
             let window_ms = window_ms.filter(|_| windowed);
             let mut candidates: Vec<Edge> = Vec::new();
             let mut scanned = 0;
-            let mut visit = |e: Edge| {
+            // Only the side the money goes (sent forward, received
+            // backward); the posting's summary rules out legs out of time
+            // or moving no money, without reading them.
+            let look = |p: &index::Posting| {
                 scanned += 1;
-                if scanned > TRACE_SCAN_PER_ACCOUNT {
-                    truncated = true;
-                    return false;
+                looked += 1;
+                if scanned > TRACE_SCAN_PER_ACCOUNT || looked > TRACE_SCAN_TOTAL {
+                    truncated.set(true);
+                    return index::Step::Stop;
                 }
+                let k = p.key;
+                if (forward && (k < key || (k == key && !inclusive))) || (!forward && k >= key) {
+                    return index::Step::Skip;
+                }
+                let s = p.summary;
+                let t = s.timestamp_ms;
+                if forward {
+                    if t >= to_ms || window_ms.is_some_and(|w| t > arrived.saturating_add(w)) {
+                        return index::Step::Stop;
+                    }
+                    if !s.sent || !s.moves || t < arrived || t < from_ms {
+                        return index::Step::Skip;
+                    }
+                } else {
+                    if t < from_ms || window_ms.is_some_and(|w| t.saturating_add(w) < arrived) {
+                        return index::Step::Stop;
+                    }
+                    if !s.received || !s.moves || t > arrived || t >= to_ms {
+                        return index::Step::Skip;
+                    }
+                }
+                index::Step::Read
+            };
+            let visit = |e: Edge| {
                 let k = e.key();
                 if forward {
-                    if k < key || (k == key && !inclusive) {
-                        return true;
-                    }
                     if e.timestamp_ms >= to_ms
                         || window_ms.is_some_and(|w| e.timestamp_ms > arrived.saturating_add(w))
                     {
@@ -255,9 +318,6 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
                         return true;
                     }
                 } else {
-                    if k >= key {
-                        return true;
-                    }
                     if e.timestamp_ms < from_ms
                         || window_ms.is_some_and(|w| e.timestamp_ms.saturating_add(w) < arrived)
                     {
@@ -271,12 +331,17 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
                     candidates.push(e);
                 }
                 if candidates.len() >= edges_max {
-                    truncated = true;
+                    truncated.set(true);
                     return false;
                 }
                 true
             };
-            index::account_edges(db, &account, key, forward, &mut visit)?;
+            let sides = if forward {
+                index::Sides::Sent
+            } else {
+                index::Sides::Received
+            };
+            index::account_edges(db, &account, sides, key, forward, look, visit)?;
             // Small legs count when, per asset, they add up to the minimum.
             let mut small: HashMap<AssetCode, u128> = HashMap::new();
             for e in candidates.iter().filter(|e| e.amount.0 < min_amount) {
@@ -293,7 +358,7 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
                     continue;
                 }
                 if edges.len() >= edges_max {
-                    truncated = true;
+                    truncated.set(true);
                     break;
                 }
                 let k = e.key();
@@ -340,13 +405,13 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
         start,
         direction,
         hops,
-        truncated,
+        truncated: truncated.get(),
         nodes,
         edges,
     })
 }
 
-/// Most legs one flows or export call scans.
+/// Most legs one export call scans.
 const PERIOD_SCAN_MAX: usize = 5_000_000;
 
 /// Gross and net flows between each pair of institutions, per asset.
@@ -354,34 +419,14 @@ pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Flows, QueryError>
     let asset = q.asset.as_deref().map(parse_asset).transpose()?;
     let from_ms = q.from_ms.unwrap_or(0);
     let to_ms = q.to_ms.unwrap_or(u64::MAX);
-    let start = edge_key(db.height_at_time(from_ms)?, 0, 0);
-    // (from institution, to institution, asset) → (legs, amount)
-    let mut gross: BTreeMap<(Address, Address, AssetCode), (u64, u128)> = BTreeMap::new();
-    let mut scanned = 0usize;
-    let mut truncated = false;
-    index::edges_from(db, start, |e| {
-        scanned += 1;
-        if scanned > PERIOD_SCAN_MAX {
-            truncated = true;
-            return false;
-        }
-        if e.timestamp_ms >= to_ms {
-            return false;
-        }
-        if e.timestamp_ms < from_ms || !e.is_movement() {
-            return true;
-        }
-        let Some(a) = e.asset else { return true };
-        if asset.is_some_and(|x| x != a) {
-            return true;
-        }
-        let entry = gross
-            .entry((e.from_institution, e.to_institution, a))
-            .or_default();
-        entry.0 += 1;
-        entry.1 = entry.1.saturating_add(e.amount.0);
-        true
-    })?;
+    // (from institution, to institution, asset) → (legs, amount), from
+    // the flow buckets: a day's or a year's flows read a few thousand
+    // entries, not every leg.
+    let mut gross = index::flows_between(db, from_ms, to_ms)?;
+    if let Some(x) = asset {
+        gross.retain(|(_, _, a), _| *a == x);
+    }
+    let truncated = false;
     let gross_flows = gross
         .iter()
         .map(|((f, t, a), (n, amount))| GrossFlow {

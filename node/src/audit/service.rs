@@ -56,6 +56,11 @@ impl AuditNode {
             .collect();
         let mut detector = Detector::new(config, &assets)
             .map_err(|e| anyhow::anyhow!("the [audit] section: {e}"))?;
+        for (index, legs) in index::backfill(db)? {
+            if legs > 0 {
+                tracing::info!(index, legs, "audit: index built for the blocks before it");
+            }
+        }
         let allow = index::allow_list(db)?;
         detector
             .set_allow_list(allow.clone())

@@ -99,7 +99,11 @@ impl Db {
         self.put_sorted(&mut batch, cf::TXS, &mut locations);
         batch.put_cf(self.cf(cf::RECEIPTS), key, encode(&write.receipts));
         for put in &write.extra {
-            batch.put_cf(self.cf(put.column), &put.key, &put.value);
+            if put.merge {
+                batch.merge_cf(self.cf(put.column), &put.key, &put.value);
+            } else {
+                batch.put_cf(self.cf(put.column), &put.key, &put.value);
+            }
         }
         batch.put_cf(self.cf(cf::META), b"executed", encode(&write.executed));
         batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));

@@ -90,10 +90,21 @@ pub(crate) mod cf {
 /// A column family and whether its blocks are compressed (keys and values
 /// that are mostly hashes do not compress; compressing them only costs
 /// CPU).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
     pub compress: bool,
+    /// How [`Put::merge`] entries combine with what the key holds (a
+    /// running total written by many blocks without reading it first).
+    pub merge: Option<Merge>,
+}
+
+/// A column family's merge operator: associative, so RocksDB may fold
+/// operands in any grouping.
+#[derive(Debug, Clone, Copy)]
+pub struct Merge {
+    pub name: &'static str,
+    pub full: fn(&[u8], Option<&[u8]>, &rocksdb::MergeOperands) -> Option<Vec<u8>>,
 }
 
 /// The chain's column families (other modules add their own: see
@@ -102,54 +113,67 @@ const CHAIN_COLUMNS: [Column; 13] = [
     Column {
         name: cf::META,
         compress: true,
+        merge: None,
     },
     Column {
         name: cf::BLOCKS,
         compress: true,
+        merge: None,
     },
     Column {
         name: cf::HEIGHTS,
         compress: false,
+        merge: None,
     },
     Column {
         name: cf::CERTS,
         compress: true,
+        merge: None,
     },
     Column {
         name: cf::TXS,
         compress: false,
+        merge: None,
     },
     Column {
         name: cf::RECEIPTS,
         compress: true,
+        merge: None,
     },
     Column {
         name: cf::STATE,
         compress: true,
+        merge: None,
     },
     Column {
         name: cf::TREE_NODES,
         compress: false,
+        merge: None,
     },
     Column {
         name: cf::TREE_VALUES,
         compress: false,
+        merge: None,
     },
     Column {
         name: cf::SAFETY,
         compress: true,
+        merge: None,
     },
     Column {
         name: cf::RESULTS,
         compress: true,
+        merge: None,
     },
     Column {
         name: cf::PENDING,
         compress: false,
+        merge: None,
     },
     Column {
         name: cf::STALE_NODES,
         compress: false,
+        merge: None,
     },
 ];
 
@@ -222,6 +246,8 @@ pub struct Put {
     pub column: &'static str,
     pub key: Vec<u8>,
     pub value: Vec<u8>,
+    /// A merge operand for the column's [`Merge`], not a new value.
+    pub merge: bool,
 }
 
 /// The node's database. Cheap to clone; all clones share one RocksDB.
@@ -355,10 +381,11 @@ impl Db {
             cf_options.set_memtable_prefix_bloom_ratio(0.02);
             // Keys and values that are mostly hashes do not compress;
             // compressing them only costs CPU.
-            let compress = columns
-                .iter()
-                .find(|c| c.name == name.as_str())
-                .is_none_or(|c| c.compress);
+            let column = columns.iter().find(|c| c.name == name.as_str());
+            let compress = column.is_none_or(|c| c.compress);
+            if let Some(m) = column.and_then(|c| c.merge) {
+                cf_options.set_merge_operator_associative(m.name, m.full);
+            }
             cf_options.set_compression_type(if compress {
                 rocksdb::DBCompressionType::Lz4
             } else {
