@@ -170,10 +170,16 @@ impl Summary {
 
     fn encode(&self) -> [u8; 9] {
         let mut out = [0u8; 9];
-        out[0] = u8::from(self.sent) * SENT
-            | u8::from(self.received) * RECEIVED
-            | u8::from(self.moves) * MOVES
-            | u8::from(self.failed) * FAILED;
+        for (set, bit) in [
+            (self.sent, SENT),
+            (self.received, RECEIVED),
+            (self.moves, MOVES),
+            (self.failed, FAILED),
+        ] {
+            if set {
+                out[0] |= bit;
+            }
+        }
         out[1..].copy_from_slice(&self.timestamp_ms.to_be_bytes());
         out
     }
@@ -387,7 +393,7 @@ fn cover(from: u64, to: u64, level: usize, out: &mut Vec<(u8, u64, u64)>) {
 /// far it got). Blocks from then on write them with their batch. Returns
 /// the legs folded into each.
 pub fn backfill(db: &Db) -> Result<Vec<(&'static str, u64)>, DbError> {
-    let flows = backfill_one(db, "flows", |height, block| flow_merges(height, block))?;
+    let flows = backfill_one(db, "flows", flow_merges)?;
     let postings = backfill_one(db, "postings", |_, block| {
         block.iter().flat_map(postings).collect()
     })?;

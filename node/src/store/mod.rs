@@ -104,8 +104,12 @@ pub struct Column {
 #[derive(Debug, Clone, Copy)]
 pub struct Merge {
     pub name: &'static str,
-    pub full: fn(&[u8], Option<&[u8]>, &rocksdb::MergeOperands) -> Option<Vec<u8>>,
+    pub full: MergeFn,
 }
+
+/// A full merge: the key, what it holds, the operands in order → the new
+/// value (`None` fails the read).
+pub type MergeFn = fn(&[u8], Option<&[u8]>, &rocksdb::MergeOperands) -> Option<Vec<u8>>;
 
 /// The chain's column families (other modules add their own: see
 /// [`Db::open_with_columns`]).
