@@ -879,3 +879,191 @@ fn flow_totals_match_a_scan_of_every_leg() {
         );
     }
 }
+
+/// The regulator's queries over the indexes: a trace backward from an
+/// account that paid more payouts than a trace scans per account still
+/// finds the one payment it received (the index is split by side); history
+/// by direction reads one side; a backward trace with a minimum amount
+/// keeps small legs into one account that together reach it (twelve
+/// smurfs) and drops those that do not.
+#[test]
+fn traces_read_the_side_money_went_and_keep_small_legs_that_add_up() {
+    use hutong_audit::api::{Direction, HistoryQuery, TraceDirection, TraceQuery};
+    use hutong_audit::{AuditWrite, Edge, EdgeKind, Names};
+    use hutong_genesis::template::{generate, TemplateOptions};
+    use hutong_node::audit::{index, query};
+    use rand::SeedableRng;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_with_columns(dir.path(), CHAIN, &index::COLUMNS).unwrap();
+    commit_genesis(&db);
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(25);
+    let generated = generate(&TemplateOptions::default(), &mut rng);
+    let names = Names::new(&hutong_genesis::Genesis::from_doc(&generated.doc).unwrap());
+    let cny = AssetCode::new("CNY").unwrap();
+    let bank = Address([200; 20]);
+    let account = |i: u32| {
+        let mut a = [0u8; 20];
+        a[..4].copy_from_slice(&i.to_be_bytes());
+        a[19] = 1;
+        Address(a)
+    };
+    let (source, payer, collector, small_collector, end) =
+        (account(1), account(2), account(3), account(4), account(5));
+    let leg = |height: u64, index: u32, kind, from, to, amount: u128| Edge {
+        height,
+        index,
+        leg: 0,
+        timestamp_ms: 1_767_225_600_000 + height * 1_000,
+        tx_hash: Hash([(height % 251) as u8; 32]),
+        kind,
+        from,
+        from_institution: bank,
+        to,
+        to_institution: bank,
+        asset: Some(cny),
+        amount: Amount(amount),
+        failure: None,
+    };
+    let mut blocks: Vec<Vec<Edge>> = Vec::new();
+    // The payer's one receipt, then 20,004 payouts (a payroll account).
+    blocks.push(vec![leg(
+        1,
+        0,
+        EdgeKind::Transfer,
+        source,
+        payer,
+        50_000_000,
+    )]);
+    for b in 0..4u32 {
+        let height = 2 + u64::from(b);
+        blocks.push(
+            (0..5_001)
+                .map(|i| {
+                    leg(
+                        height,
+                        i,
+                        EdgeKind::Payout,
+                        payer,
+                        account(1_000 + b * 5_001 + i),
+                        100,
+                    )
+                })
+                .collect(),
+        );
+    }
+    // Twelve smurfs of 9,900 to one collector, three 100s to another;
+    // both pay the end account.
+    let mut smurfs: Vec<Edge> = (0..12)
+        .map(|i| leg(6, i, EdgeKind::Transfer, account(100 + i), collector, 9_900))
+        .collect();
+    smurfs.extend((0..3).map(|i| {
+        leg(
+            6,
+            12 + i,
+            EdgeKind::Transfer,
+            account(200 + i),
+            small_collector,
+            100,
+        )
+    }));
+    blocks.push(smurfs);
+    blocks.push(vec![
+        leg(7, 0, EdgeKind::Transfer, collector, end, 115_000),
+        leg(7, 1, EdgeKind::Transfer, small_collector, end, 50_000),
+    ]);
+    for (i, edges) in blocks.into_iter().enumerate() {
+        let height = i as u64 + 1;
+        let stored = block_at(height);
+        let update = prepare_commit(&db, height, changes(height)).unwrap();
+        db.commit_block(BlockWrite {
+            executed: Executed {
+                height,
+                block_id: stored.block.id(),
+                round: height,
+                timestamp_ms: 1_767_225_600_000 + height * 1_000,
+                state_root: update.root,
+                receipts_root: Hash([0; 32]),
+            },
+            block: stored.block,
+            payload: Arc::new(stored.payload),
+            receipts: Vec::new(),
+            tx_hashes: Vec::new(),
+            state: update,
+            proof: None,
+            extra: index::puts(
+                height,
+                &AuditWrite {
+                    edges,
+                    alerts: Vec::new(),
+                    first_claim: None,
+                },
+            ),
+        })
+        .unwrap();
+    }
+
+    let back = |start: Address, hops: u32, min: Option<&str>| {
+        query::trace(
+            &db,
+            &names,
+            TraceQuery {
+                account: Some(start.to_string()),
+                direction: Some(TraceDirection::Backward),
+                hops: Some(hops),
+                min_amount: min.map(str::to_string),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let from_of = |t: &hutong_audit::api::Trace| {
+        let mut v: Vec<String> = t.edges.iter().map(|e| e.leg.from.clone()).collect();
+        v.sort();
+        v
+    };
+    // Backward from the payroll account: its one receipt, past 20,004
+    // payouts, complete.
+    let t = back(payer, 3, None);
+    assert!(!t.truncated, "a trace backward from a payer is cut short");
+    assert_eq!(from_of(&t), vec![source.to_string()]);
+    // History by direction.
+    let history = |direction, limit| {
+        query::history(
+            &db,
+            &names,
+            HistoryQuery {
+                account: payer.to_string(),
+                direction: Some(direction),
+                limit: Some(limit),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let received = history(Direction::In, 100);
+    assert_eq!(received.rows.len(), 1);
+    assert!(received.next_cursor.is_none());
+    let sent = history(Direction::Out, 10);
+    assert_eq!(sent.rows.len(), 10);
+    assert!(sent.next_cursor.is_some());
+    assert_eq!(history(Direction::Any, 10_000).rows.len(), 10_000);
+    // The twelve smurfs reach 40,000 together; three 100s do not.
+    let t = back(end, 2, Some("40000"));
+    let mut expected: Vec<String> = (0..12).map(|i| account(100 + i).to_string()).collect();
+    expected.push(collector.to_string());
+    expected.push(small_collector.to_string());
+    expected.sort();
+    assert_eq!(from_of(&t), expected);
+    // Above what everything into the end account adds up to: nothing.
+    let t = back(end, 2, Some("200000"));
+    assert!(t.edges.is_empty(), "{:?}", from_of(&t));
+    // 115,000 reaches 100,000 alone, 50,000 does not (and the two are not
+    // both small); the smurfs together do.
+    let t = back(end, 2, Some("100000"));
+    assert_eq!(from_of(&t), {
+        let mut v: Vec<String> = (0..12).map(|i| account(100 + i).to_string()).collect();
+        v.push(collector.to_string());
+        v.sort();
+        v
+    });
+}

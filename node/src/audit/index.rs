@@ -28,7 +28,9 @@ const AUDIT_ACCOUNTS_BEFORE: &str = "audit_accounts";
 /// Level ‖ bucket start ‖ from institution ‖ to institution ‖ asset →
 /// legs (u64) ‖ amount (u128), little-endian, summed by a merge operator:
 /// the money moved between institutions per block, minute, hour and day
-/// (see [`flows_between`]).
+/// (see [`flows_between`]). Whatever opens a regulator's database must
+/// give this family its merge operator ([`COLUMNS`]): RocksDB cannot
+/// recover or compact merge operands without it.
 pub const AUDIT_FLOWS: &str = "audit_flows";
 /// Alert id (big-endian) → [`Alert`] (JSON).
 pub const AUDIT_ALERTS: &str = "audit_alerts";
