@@ -747,6 +747,10 @@ struct Open {
     /// `None` when it was not raised (its score was too low, or the
     /// account is allow-listed) or when it was raised before a restart.
     alert: Option<Alert>,
+    /// The transactions and accounts the alert lists, as values: an update
+    /// tells what is new without formatting what is not.
+    txs: Vec<Hash>,
+    related: Vec<Address>,
 }
 
 #[derive(Debug, Default)]
@@ -1147,7 +1151,13 @@ impl Detector {
             }
         }
         if let Some(open) = activity.open.iter_mut().find(|o| o.kind == f.kind) {
-            let alert = open.alert.as_mut()?;
+            let Open {
+                alert,
+                txs,
+                related,
+                ..
+            } = open;
+            let alert = alert.as_mut()?;
             // An update is worth its write and its announcement when the
             // pattern named more accounts or grew by a quarter; a busy
             // account's every further leg is not (decided before any
@@ -1168,8 +1178,8 @@ impl Detector {
                 return None;
             }
             let before = (alert.tx_hashes.len(), alert.related.len(), alert.count);
-            merge(&mut alert.tx_hashes, f.txs.iter().map(|h| h.to_string()));
-            merge(&mut alert.related, f.related.iter().map(|a| a.to_string()));
+            merge(txs, &mut alert.tx_hashes, &f.txs);
+            merge(related, &mut alert.related, &f.related);
             if f.count > alert.count {
                 alert.count = f.count;
                 alert.amount = f.amount.map(|a| a.to_string()).or(alert.amount.take());
@@ -1207,6 +1217,8 @@ impl Detector {
                 kind: f.kind,
                 until,
                 alert: None,
+                txs: Vec::new(),
+                related: Vec::new(),
             });
             return None;
         }
@@ -1230,22 +1242,16 @@ impl Detector {
             related: Vec::new(),
         };
         // As found: a cycle's path names its root twice, first and last.
-        alert.tx_hashes = f
-            .txs
-            .iter()
-            .take(ALERT_TXS_MAX)
-            .map(|h| h.to_string())
-            .collect();
-        alert.related = f
-            .related
-            .iter()
-            .take(ALERT_TXS_MAX)
-            .map(|a| a.to_string())
-            .collect();
+        let txs: Vec<Hash> = f.txs.iter().take(ALERT_TXS_MAX).copied().collect();
+        let related: Vec<Address> = f.related.iter().take(ALERT_TXS_MAX).copied().collect();
+        alert.tx_hashes = txs.iter().map(|h| h.to_string()).collect();
+        alert.related = related.iter().map(|a| a.to_string()).collect();
         activity.open.push(Open {
             kind: f.kind,
             until,
             alert: Some(alert.clone()),
+            txs,
+            related,
         });
         self.next_id += 1;
         Some(alert)
@@ -1972,13 +1978,21 @@ fn mostly_structured(activity: &Activity, inflows: usize, since: u64) -> bool {
 }
 
 /// Adds the items of `new` not yet in `list`, up to [`ALERT_TXS_MAX`].
-fn merge(list: &mut Vec<String>, new: impl Iterator<Item = String>) {
+/// Adds to an alert's list (`shown`, and `values`, the same as values)
+/// what it does not name yet, up to [`ALERT_TXS_MAX`]: only the new
+/// items are formatted.
+fn merge<T: PartialEq + Copy + std::fmt::Display>(
+    values: &mut Vec<T>,
+    shown: &mut Vec<String>,
+    new: &[T],
+) {
     for item in new {
-        if list.len() >= ALERT_TXS_MAX {
+        if shown.len() >= ALERT_TXS_MAX {
             return;
         }
-        if !list.contains(&item) {
-            list.push(item);
+        if !values.contains(item) {
+            values.push(*item);
+            shown.push(item.to_string());
         }
     }
 }
