@@ -422,6 +422,31 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
     assert_eq!(db.block_at(1).unwrap(), Some(block_at(1)));
 }
 
+/// Commits block `height` at `timestamp_ms` with no transactions, its
+/// state `changes(height)` and `extra` entries (the audit indexes).
+fn commit_with_extra(db: &Db, height: u64, timestamp_ms: u64, extra: Vec<hutong_node::store::Put>) {
+    let stored = block_at(height);
+    let update = prepare_commit(db, height, changes(height)).unwrap();
+    db.commit_block(BlockWrite {
+        executed: Executed {
+            height,
+            block_id: stored.block.id(),
+            round: height,
+            timestamp_ms,
+            state_root: update.root,
+            receipts_root: Hash([0; 32]),
+        },
+        block: stored.block,
+        payload: Arc::new(stored.payload),
+        receipts: Vec::new(),
+        tx_hashes: Vec::new(),
+        state: update,
+        proof: None,
+        extra,
+    })
+    .unwrap();
+}
+
 /// The regulator's indexes go into the block's own batch, and read back
 /// by account (both directions), in ledger order, by time, and by claim.
 #[test]
@@ -449,25 +474,12 @@ fn audit_indexes_are_written_with_their_block() {
         failure: None,
     };
     for height in 1..=4u64 {
-        let stored = block_at(height);
-        let update = prepare_commit(&db, height, changes(height)).unwrap();
         let (from, to) = if height % 2 == 1 { (a, b) } else { (b, c) };
-        db.commit_block(BlockWrite {
-            executed: Executed {
-                height,
-                block_id: stored.block.id(),
-                round: height,
-                timestamp_ms: height * 1_000,
-                state_root: update.root,
-                receipts_root: Hash([0; 32]),
-            },
-            block: stored.block,
-            payload: Arc::new(stored.payload),
-            receipts: Vec::new(),
-            tx_hashes: Vec::new(),
-            state: update,
-            proof: None,
-            extra: index::puts(
+        commit_with_extra(
+            &db,
+            height,
+            height * 1_000,
+            index::puts(
                 height,
                 &AuditWrite {
                     edges: vec![leg(height, from, to)],
@@ -493,8 +505,7 @@ fn audit_indexes_are_written_with_their_block() {
                     first_claim: (height % 2 == 0).then_some(height - 1),
                 },
             ),
-        })
-        .unwrap();
+        );
     }
     // These blocks were never stored as pending (as after a sync): the
     // commit wrote their bodies, as `StoredBlock` bytes.
@@ -760,8 +771,6 @@ fn flow_totals_match_a_scan_of_every_leg() {
                 failure: (rng.gen_range(0..10) == 0).then(|| "insufficient_funds".into()),
             });
         }
-        let stored = block_at(height);
-        let update = prepare_commit(&db, height, changes(height)).unwrap();
         let mut extra = index::puts(
             height,
             &AuditWrite {
@@ -775,24 +784,7 @@ fn flow_totals_match_a_scan_of_every_leg() {
         if height <= blocks / 3 {
             extra.retain(|p| p.column != index::AUDIT_FLOWS && p.column != index::AUDIT_POSTINGS);
         }
-        db.commit_block(BlockWrite {
-            executed: Executed {
-                height,
-                block_id: stored.block.id(),
-                round: height,
-                timestamp_ms: ts,
-                state_root: update.root,
-                receipts_root: Hash([0; 32]),
-            },
-            block: stored.block,
-            payload: Arc::new(stored.payload),
-            receipts: Vec::new(),
-            tx_hashes: Vec::new(),
-            state: update,
-            proof: None,
-            extra,
-        })
-        .unwrap();
+        commit_with_extra(&db, height, ts, extra);
         legs.extend(edges);
         if height == blocks / 3 {
             // The regulator restarts with the buckets and postings: they
@@ -973,24 +965,11 @@ fn traces_read_the_side_money_went_and_keep_small_legs_that_add_up() {
     ]);
     for (i, edges) in blocks.into_iter().enumerate() {
         let height = i as u64 + 1;
-        let stored = block_at(height);
-        let update = prepare_commit(&db, height, changes(height)).unwrap();
-        db.commit_block(BlockWrite {
-            executed: Executed {
-                height,
-                block_id: stored.block.id(),
-                round: height,
-                timestamp_ms: 1_767_225_600_000 + height * 1_000,
-                state_root: update.root,
-                receipts_root: Hash([0; 32]),
-            },
-            block: stored.block,
-            payload: Arc::new(stored.payload),
-            receipts: Vec::new(),
-            tx_hashes: Vec::new(),
-            state: update,
-            proof: None,
-            extra: index::puts(
+        commit_with_extra(
+            &db,
+            height,
+            1_767_225_600_000 + height * 1_000,
+            index::puts(
                 height,
                 &AuditWrite {
                     edges,
@@ -998,8 +977,7 @@ fn traces_read_the_side_money_went_and_keep_small_legs_that_add_up() {
                     first_claim: None,
                 },
             ),
-        })
-        .unwrap();
+        );
     }
 
     let back = |start: Address, hops: u32, min: Option<&str>| {
