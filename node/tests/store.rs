@@ -425,8 +425,19 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
 /// Commits block `height` at `timestamp_ms` with no transactions, its
 /// state `changes(height)` and `extra` entries (the audit indexes).
 fn commit_with_extra(db: &Db, height: u64, timestamp_ms: u64, extra: Vec<hutong_node::store::Put>) {
+    commit_with_state(db, height, timestamp_ms, changes(height), extra)
+}
+
+/// [`commit_with_extra`] with the given state changes.
+fn commit_with_state(
+    db: &Db,
+    height: u64,
+    timestamp_ms: u64,
+    state: Vec<(StateKey, Option<StateValue>)>,
+    extra: Vec<hutong_node::store::Put>,
+) {
     let stored = block_at(height);
-    let update = prepare_commit(db, height, changes(height)).unwrap();
+    let update = prepare_commit(db, height, state).unwrap();
     db.commit_block(BlockWrite {
         executed: Executed {
             height,
@@ -503,6 +514,14 @@ fn audit_indexes_are_written_with_their_block() {
                         related: Vec::new(),
                     }],
                     first_claim: (height % 2 == 0).then_some(height - 1),
+                    // One owner's accounts a and b, opened at 1 and 2; c
+                    // another's.
+                    owners: match height {
+                        1 => vec![(Hash([7; 32]), a)],
+                        2 => vec![(Hash([7; 32]), b)],
+                        3 => vec![(Hash([8; 32]), c)],
+                        _ => Vec::new(),
+                    },
                 },
             ),
         );
@@ -618,6 +637,118 @@ fn audit_indexes_are_written_with_their_block() {
     })
     .unwrap();
     assert_eq!(entries, vec![(1, b"second".to_vec())]);
+    // The owner index: each owner's accounts by address, with the height
+    // that opened them; a page continues after its last address.
+    let owned = |owner: Hash, after: Option<&Address>| {
+        let mut out = Vec::new();
+        index::owner_accounts(&db, &owner, after, |a, h| {
+            out.push((a, h));
+            true
+        })
+        .unwrap();
+        out
+    };
+    assert_eq!(owned(Hash([7; 32]), None), vec![(a, 1), (b, 2)]);
+    assert_eq!(owned(Hash([7; 32]), Some(&a)), vec![(b, 2)]);
+    assert_eq!(owned(Hash([8; 32]), None), vec![(c, 3)]);
+    assert_eq!(owned(Hash([6; 32]), None), vec![]);
+    assert_eq!(owned(Hash([9; 32]), None), vec![]);
+}
+
+/// A regulator that indexed blocks before the owner index existed builds
+/// it from the accounts those blocks opened, once: accounts with one
+/// commitment are one owner's; the zero commitment links nothing.
+#[test]
+fn owners_of_accounts_opened_before_the_index_are_backfilled() {
+    use hutong_audit::{AuditWrite, Edge, EdgeKind};
+    use hutong_node::audit::index;
+    use hutong_runtime::state::{Account, AccountKind};
+    use hutong_runtime::types::{Nonce, Tier};
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open_with_columns(dir.path(), CHAIN, &index::COLUMNS).unwrap();
+    commit_genesis(&db);
+    let bank = Address([9; 20]);
+    let opened = |n: u8, commitment: Hash| {
+        let key = hutong_runtime::Keypair::from_secret_bytes(&[n; 32]);
+        let address = Address::of(&key.public());
+        let account = Account {
+            owner: key.public(),
+            kind: AccountKind::Customer {
+                tier: Tier(1),
+                identity_commitment: commitment,
+            },
+            institution: bank,
+            sequence: Nonce(0),
+            frozen: None,
+        };
+        (address, account)
+    };
+    let same = Hash([7; 32]);
+    let accounts = [
+        opened(1, same),
+        opened(2, same),
+        opened(3, Hash::ZERO),
+        opened(4, Hash([8; 32])),
+    ];
+    // Opened at heights 1 and 2, indexed without owners (as before).
+    for (height, pair) in [(1u64, &accounts[..2]), (2, &accounts[2..])] {
+        let edges: Vec<Edge> = pair
+            .iter()
+            .enumerate()
+            .map(|(i, (address, _))| Edge {
+                height,
+                index: i as u32,
+                leg: 0,
+                timestamp_ms: height * 1_000,
+                tx_hash: Hash([height as u8 * 10 + i as u8; 32]),
+                kind: EdgeKind::OpenAccount,
+                from: bank,
+                from_institution: bank,
+                to: *address,
+                to_institution: bank,
+                asset: None,
+                amount: Amount(0),
+                failure: None,
+            })
+            .collect();
+        let state = pair
+            .iter()
+            .map(|(a, acc)| (StateKey::Account(*a), Some(StateValue::Account(*acc))))
+            .collect();
+        let write = AuditWrite {
+            edges,
+            ..AuditWrite::default()
+        };
+        commit_with_state(
+            &db,
+            height,
+            height * 1_000,
+            state,
+            index::puts(height, &write),
+        );
+    }
+    let built = index::backfill(&db).unwrap();
+    assert!(built.contains(&(index::AUDIT_OWNERS, 4)), "{built:?}");
+    let owned = |owner: Hash| {
+        let mut out = Vec::new();
+        index::owner_accounts(&db, &owner, None, |a, h| {
+            out.push((a, h));
+            true
+        })
+        .unwrap();
+        out
+    };
+    let mut expected = vec![(accounts[0].0, 1), (accounts[1].0, 1)];
+    expected.sort();
+    assert_eq!(owned(same), expected);
+    assert_eq!(owned(Hash([8; 32])), vec![(accounts[3].0, 2)]);
+    assert_eq!(owned(Hash::ZERO), vec![]);
+    assert_eq!(index::owner_of(&db, &accounts[2].0).unwrap(), None);
+    assert_eq!(index::owner_of(&db, &accounts[0].0).unwrap(), Some(same));
+    // Once: a second start folds nothing in.
+    assert!(index::backfill(&db)
+        .unwrap()
+        .contains(&(index::AUDIT_OWNERS, 0)));
 }
 
 /// A transaction that a later block holds again (it fails there on its
@@ -774,6 +905,7 @@ fn flow_totals_match_a_scan_of_every_leg() {
         let mut extra = index::puts(
             height,
             &AuditWrite {
+                owners: Vec::new(),
                 edges: edges.clone(),
                 alerts: Vec::new(),
                 first_claim: None,
@@ -792,13 +924,21 @@ fn flow_totals_match_a_scan_of_every_leg() {
             let n = legs.len() as u64;
             assert_eq!(
                 index::backfill(&db).unwrap(),
-                vec![(index::AUDIT_FLOWS, n), (index::AUDIT_POSTINGS, n)]
+                vec![
+                    (index::AUDIT_FLOWS, n),
+                    (index::AUDIT_POSTINGS, n),
+                    (index::AUDIT_OWNERS, n)
+                ]
             );
         }
     }
     assert_eq!(
         index::backfill(&db).unwrap(),
-        vec![(index::AUDIT_FLOWS, 0), (index::AUDIT_POSTINGS, 0)],
+        vec![
+            (index::AUDIT_FLOWS, 0),
+            (index::AUDIT_POSTINGS, 0),
+            (index::AUDIT_OWNERS, 0)
+        ],
         "built twice"
     );
     // Each account's legs by side, either way, a leg to itself once.
@@ -975,6 +1115,7 @@ fn traces_read_the_side_money_went_and_keep_small_legs_that_add_up() {
                     edges,
                     alerts: Vec::new(),
                     first_claim: None,
+                    owners: Vec::new(),
                 },
             ),
         );

@@ -8,7 +8,9 @@ real testnet:
 2. in the browser: a customer's key is refused at sign-in, the regulator's
    key signs in; the alert queue shows the cycle alert; its fund-flow graph
    lists the cycle A → B → C → A; A's account view freezes A (reason
-   "fraud") with a transaction signed in the page; the audit log's hash
+   "fraud") with a transaction signed in the page; an account opened for
+   one owner at bank-a lists the same owner's account at wallet-b (the
+   owner's other accounts); the audit log's hash
    chain, re-hashed in the browser, is intact; sign-out forgets the key;
 3. over JSON-RPC: A is frozen, for fraud, by the regulator.
 
@@ -82,6 +84,20 @@ def plant_cycle(net):
     return str(a.address), str(b.address), str(c.address)
 
 
+def open_for_one_owner(net):
+    """Accounts for one customer at bank-a and at wallet-b, both opened
+    with the identity commitment formed from the same document and salt."""
+    opened = []
+    for institution in ("bank-a", "wallet-b"):
+        owner = hutong.SigningKey.generate()
+        kind = hutong.OpenAccount.from_identity(owner.public_key, 1, "CN_RIC", "11010519491231002X", b"\x22" * 32)
+        status = net.client.wait(net.client.send(net.key(f"{institution}.institution.key"), kind), timeout=60)
+        assert status.succeeded, f"opening an account at {institution} failed: {status}"
+        opened.append(str(owner.address))
+        say(f"opened {owner.address} at {institution} (height {status.height})")
+    return opened
+
+
 def test_regulator_dashboard(testnet, browser):
     net = testnet
     d = browser.driver
@@ -142,6 +158,14 @@ def test_regulator_dashboard(testnet, browser):
     assert account.status == "frozen" and account.frozen, account
     assert account.frozen.get("reason") == "fraud" and account.frozen.get("by") == regulator_account, account.frozen
 
+    # -- The owner's other accounts: the account at bank-a lists wallet-b's.
+    at_bank, at_wallet = open_for_one_owner(net)
+    go(browser, f"#/account/{at_bank}")
+    other = wait_for(browser, f"tr[data-testid=owner-account][data-address='{at_wallet}']", timeout=ALERT_S, what="the owner's account at wallet-b")
+    assert "wallet-b" in other.text, other.text
+    assert len(d.find_elements(By.CSS_SELECTOR, "tr[data-testid=owner-account]")) == 1
+    browser.screenshot("09-owner-accounts")
+
     # -- The audit log's chain, walked and re-hashed in the browser, is intact
     # (it holds the refused sign-in too: a `refused` entry).
     wait_for(browser, "[data-testid=tab-log]").click()
@@ -153,7 +177,7 @@ def test_regulator_dashboard(testnet, browser):
     wait_for(browser, "tr[data-testid=log-entry]", what="the log's entries")
     bad = d.find_elements(By.CSS_SELECTOR, "tr[data-testid=log-entry][data-ok=false]")
     assert not bad, f"log entries that do not check out: {[b.text for b in bad]}"
-    browser.screenshot("09-audit-log")
+    browser.screenshot("10-audit-log")
 
     # -- Nothing was blocked by the page's Content-Security-Policy.
     violations = d.find_element(By.TAG_NAME, "body").get_attribute("data-csp-violations")
@@ -163,4 +187,4 @@ def test_regulator_dashboard(testnet, browser):
     wait_for(browser, "[data-testid=sign-out]").click()
     wait_for(browser, "[data-testid=key-file]", what="the sign-in panel after sign-out")
     assert not d.find_elements(By.CSS_SELECTOR, "[data-testid=signed-in]")
-    browser.screenshot("10-signed-out")
+    browser.screenshot("11-signed-out")

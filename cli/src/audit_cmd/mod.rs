@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use hutong_audit::api::{
     AlertFilter, AlertsQuery, AllowListQuery, ExportQuery, FlowsQuery, HistoryQuery, LogQuery,
-    ProofQuery, TraceDirection, TraceQuery,
+    OwnerQuery, ProofQuery, TraceDirection, TraceQuery,
 };
 use hutong_audit::render::{legs_csv, trace_dot};
 use hutong_node::client::Client;
@@ -104,6 +104,24 @@ pub enum AuditCommand {
         to: Option<String>,
         #[arg(long)]
         asset: Option<String>,
+        #[command(flatten)]
+        output: Output,
+    },
+    /// Every account of one owner, at every institution: the owner of an
+    /// account, or an owner given by its identity commitment.
+    Owner {
+        /// An account of the owner (ht1…).
+        #[arg(required_unless_present = "commitment", conflicts_with = "commitment")]
+        account: Option<String>,
+        /// The owner's identity commitment (64 hex digits) instead.
+        #[arg(long = "owner", value_name = "COMMITMENT")]
+        commitment: Option<String>,
+        /// Accounts per page (at most 1,000).
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Continue after a previous page (its `next_cursor`).
+        #[arg(long)]
+        cursor: Option<String>,
         #[command(flatten)]
         output: Output,
     },
@@ -485,6 +503,28 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                     "json" => pretty(&flows)?,
                     "csv" => show::flows_csv(&flows),
                     _ => show::flows(&flows),
+                };
+                emit(&output, &text)
+            }
+            AuditCommand::Owner {
+                account,
+                commitment,
+                limit,
+                cursor,
+                output,
+            } => {
+                check_format(&output, &["table", "json", "csv"])?;
+                let query = OwnerQuery {
+                    account,
+                    owner: commitment,
+                    limit: Some(limit),
+                    cursor,
+                };
+                let owned = client.audit(&key, &query).await?;
+                let text = match output.format.as_str() {
+                    "json" => pretty(&owned)?,
+                    "csv" => show::owner_csv(&owned),
+                    _ => show::owner(&owned),
                 };
                 emit(&output, &text)
             }

@@ -188,6 +188,89 @@ pub fn flows_csv(f: &Flows) -> String {
     t
 }
 
+/// An owner's accounts: one line each (address, institution, tier, when
+/// opened, frozen or not, balances).
+pub fn owner(o: &hutong_audit::api::OwnerAccounts) -> String {
+    let Some(owner) = &o.owner else {
+        return format!(
+            "{} has no owner on record (an institution's or a regulator's account, or one opened with the zero identity commitment)\n",
+            o.account.as_deref().unwrap_or("the account")
+        );
+    };
+    let mut t = format!("owner {owner}\n");
+    t.push_str(&format!(
+        "{:<44} {:<12} {:>4} {:>8} {:<10} balances\n",
+        "account", "institution", "tier", "opened", "status"
+    ));
+    for a in &o.accounts {
+        let mark = if o.account.as_deref() == Some(a.address.as_str()) {
+            " (asked)"
+        } else {
+            ""
+        };
+        let balances = a
+            .balances
+            .iter()
+            .map(|b| format!("{} {}", group(&b.amount_display), b.asset))
+            .collect::<Vec<_>>()
+            .join(", ");
+        t.push_str(&format!(
+            "{:<44} {:<12} {:>4} {:>8} {:<10} {}{mark}\n",
+            a.address,
+            a.institution,
+            a.tier,
+            a.opened_height,
+            a.frozen
+                .as_deref()
+                .map(|r| format!("frozen:{r}"))
+                .unwrap_or_else(|| "active".into()),
+            if balances.is_empty() {
+                "-".into()
+            } else {
+                balances
+            },
+        ));
+    }
+    t.push_str(&match o.accounts.len() {
+        1 => "1 account".to_string(),
+        n => format!("{n} accounts"),
+    });
+    if let Some(c) = &o.next_cursor {
+        t.push_str(&format!(" (more: --cursor {c})"));
+    }
+    t.push('\n');
+    t
+}
+
+/// An owner's accounts as CSV, one row per account and asset held.
+pub fn owner_csv(o: &hutong_audit::api::OwnerAccounts) -> String {
+    let mut t = String::from(
+        "owner,account,institution,institution_address,tier,opened_height,frozen,asset,amount,amount_display\n",
+    );
+    let owner = o.owner.as_deref().unwrap_or("");
+    for a in &o.accounts {
+        let head = format!(
+            "{owner},{},{},{},{},{},{}",
+            a.address,
+            hutong_audit::render::csv_field(&a.institution),
+            a.institution_address,
+            a.tier,
+            a.opened_height,
+            a.frozen.as_deref().unwrap_or("")
+        );
+        if a.balances.is_empty() {
+            t.push_str(&format!("{head},,,\n"));
+        }
+        for b in &a.balances {
+            t.push_str(&format!(
+                "{head},{},{},{}\n",
+                b.asset, b.amount, b.amount_display
+            ));
+        }
+    }
+    t
+}
+
 /// One alert: a headline (id, time, pattern, score, account and its
 /// institution, amount), the detail, and the evidence (transactions and
 /// the accounts involved, in full: an analyst copies them into the next

@@ -445,6 +445,95 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         ]);
         assert!(export.lines().count() > 10, "{export}");
 
+        // Found by the analyst: the owner link appeared in no audit view.
+        // One customer opens accounts at bank-a and at wallet-b, both
+        // institutions forming the commitment from the same document and
+        // salt; the regulator lists both from either account.
+        let salt = "11".repeat(32);
+        let mut opened = Vec::new();
+        for institution in ["bank-a", "wallet-b"] {
+            // One key per account (an account's address is its key's).
+            let customer = hutong_runtime::Keypair::generate(&mut rand::rngs::OsRng);
+            let customer_hex = customer.public().to_hex();
+            opened.push(hutong_runtime::Address::of(&customer.public()).to_string());
+            hutong(&[
+                "tx",
+                "--rpc",
+                &cluster.nodes[0].rpc,
+                "--key",
+                &key_path(&cluster, &format!("{institution}.institution")),
+                "--wait",
+                "open-account",
+                "--owner",
+                &customer_hex,
+                "--tier",
+                "1",
+                "--id-type",
+                "cn_ric",
+                "--id-number",
+                "11010519491231002X",
+                "--identity-salt",
+                &salt,
+            ]);
+        }
+        let mut owned = None;
+        for _ in 0..50 {
+            let text = hutong(&[
+                "audit",
+                "owner",
+                &opened[0],
+                "--rpc",
+                &regulator_rpc,
+                "--key",
+                &reg_key,
+                "--format",
+                "json",
+            ]);
+            let o: hutong_audit::api::OwnerAccounts = serde_json::from_str(&text).unwrap();
+            if o.accounts.len() == 2 {
+                owned = Some(o);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let owned = owned.expect("the regulator did not list the owner's two accounts");
+        let institutions: Vec<&str> = owned
+            .accounts
+            .iter()
+            .map(|a| a.institution.as_str())
+            .collect();
+        assert!(
+            institutions.contains(&"bank-a") && institutions.contains(&"wallet-b"),
+            "{owned:?}"
+        );
+        let listed: Vec<&str> = owned.accounts.iter().map(|a| a.address.as_str()).collect();
+        assert!(listed.contains(&opened[0].as_str()) && listed.contains(&opened[1].as_str()));
+        // The same two from the other account, and as a table; a demo
+        // account with its own commitment lists itself alone.
+        let table = hutong(&[
+            "audit",
+            "owner",
+            &opened[1],
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+        ]);
+        assert!(
+            table.contains(&opened[0]) && table.contains("2 accounts") && table.contains("(asked)"),
+            "{table}"
+        );
+        let alone = hutong(&[
+            "audit",
+            "owner",
+            &w.address(3).to_string(),
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+        ]);
+        assert!(alone.contains("1 account"), "{alone}");
+
         // Every query above is in the audit log, and its chain holds.
         let log = hutong(&[
             "audit",

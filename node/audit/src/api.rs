@@ -31,14 +31,17 @@ pub mod method {
     /// Query: [`super::LedgerQuery`]; blocks and their legs in height
     /// order (what an export to an analytics engine reads).
     pub const LEDGER: &str = "hutong_auditLedger";
+    /// Query: [`super::OwnerQuery`]; the accounts one owner holds, at
+    /// every institution.
+    pub const OWNER: &str = "hutong_auditOwner";
     /// Query: [`super::AlertFilter`]; one notification per new alert.
     pub const SUBSCRIBE_ALERTS: &str = "hutong_auditSubscribeAlerts";
     pub const ALERT_NOTIFICATION: &str = "hutong_auditAlert";
     pub const UNSUBSCRIBE_ALERTS: &str = "hutong_auditUnsubscribeAlerts";
 
     /// The methods that answer once.
-    pub const QUERIES: [&str; 9] = [
-        HISTORY, TRACE, FLOWS, EXPORT, ALERTS, PROOF, LOG, ALLOW_LIST, LEDGER,
+    pub const QUERIES: [&str; 10] = [
+        HISTORY, TRACE, FLOWS, EXPORT, ALERTS, PROOF, LOG, ALLOW_LIST, LEDGER, OWNER,
     ];
 }
 
@@ -66,6 +69,7 @@ audit_query!(ProofQuery, method::PROOF, ProofAnswer);
 audit_query!(LogQuery, method::LOG, LogPage);
 audit_query!(AllowListQuery, method::ALLOW_LIST, AllowList);
 audit_query!(LedgerQuery, method::LEDGER, LedgerPage);
+audit_query!(OwnerQuery, method::OWNER, OwnerAccounts);
 
 /// The `data` of an audit request refused for its authentication
 /// (error `hutong_wire::rpc::code::AUTH`).
@@ -395,6 +399,66 @@ pub struct AllowListQuery {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AllowList {
     pub entries: Vec<crate::alerts::AllowEntry>,
+}
+
+/// The accounts of one owner, at every institution: the owner of
+/// `account`, or the owner given by its identity commitment. An owner is
+/// the identity commitment the institutions put in `OpenAccount` (the
+/// same person gives the same commitment when the institutions form it
+/// the same way); accounts with the zero commitment, and institution and
+/// regulator accounts, have no owner here.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OwnerQuery {
+    /// An account of the owner (exactly one of `account` and `owner`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The owner's identity commitment (64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Accounts per page: default 100, at most 1,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// A previous page's `next_cursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+}
+
+/// One balance of an account, now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceView {
+    pub asset: String,
+    pub amount: String,
+    pub amount_display: String,
+}
+
+/// One account of an owner, as it stands now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnedAccount {
+    pub address: String,
+    /// The institution's name (its address when the genesis names none).
+    pub institution: String,
+    pub institution_address: String,
+    pub tier: u8,
+    /// The height of the block that opened it (0: in the genesis).
+    pub opened_height: u64,
+    /// The freeze's reason (`fraud`, `legal-order`…), when frozen.
+    pub frozen: Option<String>,
+    /// Its non-zero balances.
+    pub balances: Vec<BalanceView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerAccounts {
+    /// The account asked about, when the query named one.
+    pub account: Option<String>,
+    /// The owner's identity commitment; `None` when the account has no
+    /// owner here (the zero commitment, or not a customer's account).
+    pub owner: Option<String>,
+    /// Its accounts, by address (the one asked about among them).
+    pub accounts: Vec<OwnedAccount>,
+    /// Present when there is more: pass it as `cursor`.
+    pub next_cursor: Option<String>,
 }
 
 /// Executed blocks from `from_height` on, in order, with every leg of

@@ -123,6 +123,9 @@ pub struct AuditWrite {
     /// first time (the proof of a state or receipt at that height starts
     /// from this block).
     pub first_claim: Option<u64>,
+    /// Accounts the block opened for an owner: (identity commitment,
+    /// account).
+    pub owners: Vec<(Hash, Address)>,
 }
 
 /// The legs of a block's transactions. `institution_of` names the member

@@ -49,6 +49,13 @@ impl Names {
         s.parse().ok()
     }
 
+    /// The genesis' assets, in code order.
+    pub fn assets(&self) -> Vec<AssetCode> {
+        let mut out: Vec<AssetCode> = self.decimals.keys().copied().collect();
+        out.sort_by_key(|a| a.to_string());
+        out
+    }
+
     /// `amount` minor units as a decimal string ("12.34").
     pub fn display(&self, asset: &AssetCode, amount: u128) -> String {
         let d = u32::from(self.decimals.get(asset).copied().unwrap_or(0));

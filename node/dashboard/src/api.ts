@@ -123,6 +123,32 @@ export interface Flows {
   net: NetFlow[];
 }
 
+/** One balance now (`hutong_auditOwner`). */
+export interface BalanceView {
+  asset: string;
+  amount: string;
+  amount_display: string;
+}
+
+/** One account of an owner, as it stands now. */
+export interface OwnedAccount {
+  address: string;
+  institution: string;
+  institution_address: string;
+  tier: number;
+  opened_height: number;
+  frozen: string | null;
+  balances: BalanceView[];
+}
+
+/** `hutong_auditOwner`: every account of one owner, at every institution. */
+export interface OwnerAccounts {
+  account: string | null;
+  owner: string | null;
+  accounts: OwnedAccount[];
+  next_cursor: string | null;
+}
+
 /** `hutong_status` (the fields the dashboard reads). */
 export interface StatusView {
   chain_id: string;

@@ -6,8 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use hutong_audit::{edge_key, Alert, AuditWrite, Edge, EDGE_KEY_BYTES};
+use hutong_audit::{edge_key, Alert, AuditWrite, Edge, EdgeKind, EDGE_KEY_BYTES};
 use hutong_runtime::crypto::Hash;
+use hutong_runtime::state::{Account, AccountKind, StateKey, StateValue};
 use hutong_runtime::{Address, AssetCode};
 use rocksdb::{Direction, IteratorMode, WriteBatch};
 
@@ -40,10 +41,14 @@ pub const AUDIT_CLAIMS: &str = "audit_claims";
 /// Sequence number (big-endian) → one entry of the hash-chained log of
 /// audit queries (JSON).
 pub const AUDIT_LOG: &str = "audit_log";
+/// Owner (identity commitment) ‖ address → the height that opened the
+/// account (big-endian; 0 for the genesis'): every account of an owner,
+/// at every institution.
+pub const AUDIT_OWNERS: &str = "audit_owners";
 
 /// The column families this module owns (every node opens them; only a
 /// regulator's hold anything).
-pub const COLUMNS: [Column; 6] = [
+pub const COLUMNS: [Column; 7] = [
     Column {
         name: AUDIT_EDGES,
         compress: true,
@@ -77,6 +82,11 @@ pub const COLUMNS: [Column; 6] = [
             full: merge_flow_totals,
         }),
     },
+    Column {
+        name: AUDIT_OWNERS,
+        compress: false,
+        merge: None,
+    },
 ];
 
 /// The entries one block adds to the indexes, for its batch.
@@ -100,6 +110,12 @@ pub fn puts(height: u64, audit: &AuditWrite) -> Vec<Put> {
             merge: false,
         });
     }
+    out.extend(
+        audit
+            .owners
+            .iter()
+            .map(|(owner, account)| owner_put(owner, account, height)),
+    );
     if let Some(claimed) = audit.first_claim {
         out.push(Put {
             column: AUDIT_CLAIMS,
@@ -109,6 +125,53 @@ pub fn puts(height: u64, audit: &AuditWrite) -> Vec<Put> {
         });
     }
     out
+}
+
+/// The owner-index entry of an account opened at `height`.
+pub fn owner_put(owner: &Hash, account: &Address, height: u64) -> Put {
+    let mut key = Vec::with_capacity(52);
+    key.extend_from_slice(&owner.0);
+    key.extend_from_slice(&account.0);
+    Put {
+        column: AUDIT_OWNERS,
+        key,
+        value: height.to_be_bytes().to_vec(),
+        merge: false,
+    }
+}
+
+/// The accounts of `owner` with addresses above `after`, by address, each
+/// with the height that opened it, until `visit` returns false.
+pub fn owner_accounts(
+    db: &Db,
+    owner: &Hash,
+    after: Option<&Address>,
+    mut visit: impl FnMut(Address, u64) -> bool,
+) -> Result<(), DbError> {
+    let mut start = owner.0.to_vec();
+    if let Some(a) = after {
+        start.extend_from_slice(&a.0);
+        start.push(0);
+    }
+    for item in db.rocks().iterator_cf(
+        db.cf(AUDIT_OWNERS),
+        IteratorMode::From(&start, Direction::Forward),
+    ) {
+        let (key, value) = item?;
+        if key.len() != 52 || key[..32] != owner.0 {
+            break;
+        }
+        let mut address = Address::default();
+        address.0.copy_from_slice(&key[32..]);
+        let height: [u8; 8] = value
+            .as_ref()
+            .try_into()
+            .map_err(|_| corrupt("audit_owners", "a height of the wrong length"))?;
+        if !visit(address, u64::from_be_bytes(height)) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// The account-index entries of one leg: under its sender, and under its
@@ -395,9 +458,22 @@ fn cover(from: u64, to: u64, level: usize, out: &mut Vec<(u8, u64, u64)>) {
 /// far it got). Blocks from then on write them with their batch. Returns
 /// the legs folded into each.
 pub fn backfill(db: &Db) -> Result<Vec<(&'static str, u64)>, DbError> {
-    let flows = backfill_one(db, "flows", flow_merges)?;
+    let flows = backfill_one(db, "flows", |height, block| Ok(flow_merges(height, block)))?;
     let postings = backfill_one(db, "postings", |_, block| {
-        block.iter().flat_map(postings).collect()
+        Ok(block.iter().flat_map(postings).collect())
+    })?;
+    // The owners of the accounts opened before: their commitments, read
+    // from the accounts as they are now (a commitment never changes).
+    let owners = backfill_one(db, "owners", |height, block| {
+        let mut out = Vec::new();
+        for e in block {
+            if e.kind == EdgeKind::OpenAccount && e.succeeded() {
+                if let Some(owner) = owner_of(db, &e.to)? {
+                    out.push(owner_put(&owner, &e.to, height));
+                }
+            }
+        }
+        Ok(out)
     })?;
     // The index the postings replaced, emptied once they are complete.
     if let Some(old) = db.rocks().cf_handle(AUDIT_ACCOUNTS_BEFORE) {
@@ -410,14 +486,51 @@ pub fn backfill(db: &Db) -> Result<Vec<(&'static str, u64)>, DbError> {
                 .compact_range_cf(old, None::<&[u8]>, None::<&[u8]>);
         }
     }
-    Ok(vec![(AUDIT_FLOWS, flows), (AUDIT_POSTINGS, postings)])
+    Ok(vec![
+        (AUDIT_FLOWS, flows),
+        (AUDIT_POSTINGS, postings),
+        (AUDIT_OWNERS, owners),
+    ])
+}
+
+/// Writes the owner-index entries of the genesis' accounts (again on
+/// every start: the same entries).
+pub fn index_genesis_owners(
+    db: &Db,
+    accounts: &[hutong_genesis::validate::GenesisAccount],
+) -> Result<(), DbError> {
+    let mut batch = WriteBatch::default();
+    for a in accounts {
+        if a.identity_commitment != Hash::ZERO {
+            let p = owner_put(&a.identity_commitment, &Address::of(&a.owner), 0);
+            batch.put_cf(db.cf(p.column), &p.key, &p.value);
+        }
+    }
+    db.rocks().write_opt(batch, &synced())?;
+    Ok(())
+}
+
+/// The owner of an account in the database: its identity commitment,
+/// when it is a customer's and not zero.
+pub fn owner_of(db: &Db, account: &Address) -> Result<Option<Hash>, DbError> {
+    Ok(match db.state(&StateKey::Account(*account))? {
+        Some(StateValue::Account(Account {
+            kind:
+                AccountKind::Customer {
+                    identity_commitment,
+                    ..
+                },
+            ..
+        })) if identity_commitment != Hash::ZERO => Some(identity_commitment),
+        _ => None,
+    })
 }
 
 /// [`backfill`] of one derived index, named `name` in its markers.
 fn backfill_one(
     db: &Db,
     name: &str,
-    derive: impl Fn(u64, &[Edge]) -> Vec<Put>,
+    derive: impl Fn(u64, &[Edge]) -> Result<Vec<Put>, DbError>,
 ) -> Result<u64, DbError> {
     let since_key = format!("audit_{name}_since").into_bytes();
     let done_key = format!("audit_{name}_backfilled").into_bytes();
@@ -441,12 +554,19 @@ fn backfill_one(
         let mut puts: Vec<Put> = Vec::new();
         let mut legs = 0u64;
         let mut next = since;
+        let mut failure = None;
         edges_from(db, edge_key(done, 0, 0), |e| {
             if e.height >= since {
                 return false;
             }
             if block.first().is_some_and(|b| b.height != e.height) {
-                puts.extend(derive(block[0].height, &block));
+                match derive(block[0].height, &block) {
+                    Ok(p) => puts.extend(p),
+                    Err(e) => {
+                        failure = Some(e);
+                        return false;
+                    }
+                }
                 block.clear();
                 if legs >= 100_000 {
                     next = e.height;
@@ -457,8 +577,11 @@ fn backfill_one(
             block.push(e);
             true
         })?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
         if let Some(b) = block.first() {
-            puts.extend(derive(b.height, &block));
+            puts.extend(derive(b.height, &block)?);
         }
         let mut batch = WriteBatch::default();
         for p in &puts {

@@ -9,12 +9,14 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use hutong_audit::api::{
-    AlertsPage, AlertsQuery, BlockRow, Direction, ExportPage, ExportQuery, Flows, FlowsQuery,
-    GrossFlow, HistoryPage, HistoryQuery, HistoryRow, LedgerPage, LedgerQuery, LegDirection,
-    NetFlow, Outcome, Trace, TraceDirection, TraceLeg, TraceNode, TraceQuery, TraceStart,
+    AlertsPage, AlertsQuery, BalanceView, BlockRow, Direction, ExportPage, ExportQuery, Flows,
+    FlowsQuery, GrossFlow, HistoryPage, HistoryQuery, HistoryRow, LedgerPage, LedgerQuery,
+    LegDirection, NetFlow, Outcome, OwnedAccount, OwnerAccounts, OwnerQuery, Trace, TraceDirection,
+    TraceLeg, TraceNode, TraceQuery, TraceStart,
 };
 use hutong_audit::{edge_key, Alert, AlertKind, Edge, Names, EDGE_KEY_BYTES};
 use hutong_runtime::crypto::Hash;
+use hutong_runtime::state::{AccountKind, StateKey, StateValue};
 use hutong_runtime::{Address, AssetCode};
 
 use super::index;
@@ -641,5 +643,90 @@ pub fn ledger(db: &Db, names: &Names, q: LedgerQuery) -> Result<LedgerPage, Quer
         legs,
         next_height: next,
         executed_height: executed,
+    })
+}
+
+/// Most accounts of one page of [`owner`].
+const OWNER_PAGE_MAX: usize = 1_000;
+
+/// The accounts of one owner, at every institution, as they stand now.
+pub fn owner(db: &Db, names: &Names, q: OwnerQuery) -> Result<OwnerAccounts, QueryError> {
+    let (asked, owner) = match (&q.account, &q.owner) {
+        (Some(a), None) => {
+            let account = parse_address(a, "account")?;
+            if db.state(&StateKey::Account(account))?.is_none() {
+                return Err(QueryError::NotFound(format!("no account {account}")));
+            }
+            (Some(account), index::owner_of(db, &account)?)
+        }
+        (None, Some(o)) => {
+            let owner = Hash::from_hex(o.trim_start_matches("0x")).map_err(|_| {
+                invalid(format!(
+                    "owner {o:?} is not an identity commitment (64 hex digits)"
+                ))
+            })?;
+            (None, (owner != Hash::ZERO).then_some(owner))
+        }
+        _ => return Err(invalid("give account, or owner")),
+    };
+    let limit = q.limit.unwrap_or(100).clamp(1, OWNER_PAGE_MAX);
+    let after = q
+        .cursor
+        .as_deref()
+        .map(|c| parse_address(c, "cursor"))
+        .transpose()?;
+    let mut found: Vec<(Address, u64)> = Vec::new();
+    let mut more = false;
+    if let Some(owner) = &owner {
+        index::owner_accounts(db, owner, after.as_ref(), |a, height| {
+            if found.len() == limit {
+                more = true;
+                return false;
+            }
+            found.push((a, height));
+            true
+        })?;
+    }
+    let assets = names.assets();
+    let mut accounts = Vec::with_capacity(found.len());
+    for (address, opened_height) in &found {
+        let Some(StateValue::Account(acc)) = db.state(&StateKey::Account(*address))? else {
+            continue;
+        };
+        let tier = match acc.kind {
+            AccountKind::Customer { tier, .. } => tier.0,
+            _ => 0,
+        };
+        let mut balances = Vec::new();
+        for asset in &assets {
+            if let Some(StateValue::Balance(h)) = db.state(&StateKey::Balance(*address, *asset))? {
+                if h.balance.0 > 0 {
+                    balances.push(BalanceView {
+                        asset: asset.to_string(),
+                        amount: h.balance.0.to_string(),
+                        amount_display: names.display(asset, h.balance.0),
+                    });
+                }
+            }
+        }
+        accounts.push(OwnedAccount {
+            address: address.to_string(),
+            institution: names.institution(&acc.institution),
+            institution_address: acc.institution.to_string(),
+            tier,
+            opened_height: *opened_height,
+            frozen: acc.frozen.map(|f| f.reason.name().to_string()),
+            balances,
+        });
+    }
+    Ok(OwnerAccounts {
+        account: asked.map(|a| a.to_string()),
+        owner: owner.map(|o| o.to_hex()),
+        next_cursor: if more {
+            found.last().map(|(a, _)| a.to_string())
+        } else {
+            None
+        },
+        accounts,
     })
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use hutong_audit::alerts::Limits;
 use hutong_audit::auth::Gate;
 use hutong_audit::{
-    edge_key, edges_of_block, Alert, AlertConfig, AllowEntry, AuditWrite, Detector, Names,
+    edge_key, edges_of_block, Alert, AlertConfig, AllowEntry, AuditWrite, Detector, EdgeKind, Names,
 };
 use hutong_consensus::types::Block;
 use hutong_runtime::crypto::Hash;
@@ -56,6 +56,7 @@ impl AuditNode {
             .collect();
         let mut detector = Detector::new(config, &assets)
             .map_err(|e| anyhow::anyhow!("the [audit] section: {e}"))?;
+        index::index_genesis_owners(db, &genesis.accounts)?;
         for (index, legs) in index::backfill(db)? {
             if legs > 0 {
                 tracing::info!(index, legs, "audit: index built for the blocks before it");
@@ -174,10 +175,20 @@ impl AuditNode {
             (None, None) => None,
         };
         let first_claim = previous.is_none_or(|p| claim > p).then_some(claim);
+        // The owners of the accounts this block opened.
+        let mut owners = Vec::new();
+        for e in &edges {
+            if e.kind == EdgeKind::OpenAccount && e.succeeded() {
+                if let Some(owner) = limits.owner(&e.to) {
+                    owners.push((owner, e.to));
+                }
+            }
+        }
         Ok(AuditWrite {
             edges,
             alerts,
             first_claim,
+            owners,
         })
     }
 

@@ -4,7 +4,8 @@
 //! `{"query": {...}, "auth": {...}}`, the auth part per
 //! [`hutong_audit::auth`]): `hutong_auditHistory`, `hutong_auditTrace`,
 //! `hutong_auditFlows`, `hutong_auditExport`, `hutong_auditAlerts`,
-//! `hutong_auditProof`, `hutong_auditLog`, and the subscription
+//! `hutong_auditProof`, `hutong_auditLog`, `hutong_auditAllowList`,
+//! `hutong_auditLedger`, `hutong_auditOwner`, and the subscription
 //! `hutong_auditSubscribeAlerts` (notification `hutong_auditAlert`). A
 //! node that is not a regulator's answers every one of them with
 //! [`code::NOT_REGULATOR`].
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use hutong_audit::api::{
     self, AlertFilter, AlertsQuery, AllowList, AllowListQuery, AuditQuery, ExportQuery, FlowsQuery,
-    HistoryQuery, LedgerQuery, LogPage, LogQuery, ProofAnswer, ProofQuery, TraceQuery,
+    HistoryQuery, LedgerQuery, LogPage, LogQuery, OwnerQuery, ProofAnswer, ProofQuery, TraceQuery,
 };
 use hutong_audit::auth::{AuthError, LogEntry};
 use hutong_audit::proof::{self, ProofError};
@@ -287,6 +288,9 @@ pub fn register(m: &mut RpcModule<Arc<RpcContext>>) -> anyhow::Result<()> {
     register_query::<AllowListQuery>(m, allow_list)?;
     register_query::<LedgerQuery>(m, |ctx, audit, q| {
         query::ledger(&ctx.ledger.db, &audit.names, q).map_err(query_error)
+    })?;
+    register_query::<OwnerQuery>(m, |ctx, audit, q| {
+        query::owner(&ctx.ledger.db, &audit.names, q).map_err(query_error)
     })?;
     register_query::<ProofQuery>(m, prove)?;
     register_query::<LogQuery>(m, read_log)?;

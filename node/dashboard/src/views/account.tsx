@@ -1,12 +1,13 @@
 /**
  * An account: its balances and status (`hutong_getAccount`), freezing or
- * unfreezing it, the alerts that name it, and its history
+ * unfreezing it, the owner's other accounts at every institution
+ * (`hutong_auditOwner`), the alerts that name it, and its history
  * (`hutong_auditHistory`, page by page).
  */
 
 import { Fragment } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import type { Alert, HistoryPage, HistoryRow } from '../api';
+import type { Alert, HistoryPage, HistoryRow, OwnerAccounts } from '../api';
 import { money } from '../format';
 import type { JsonObject } from '../json';
 import { call, describeError } from '../rpc';
@@ -151,14 +152,8 @@ function AccountView({ address }: { address: string }) {
           </div>
         </div>
         <FreezePanel account={account} onFinal={() => setVersion((v) => v + 1)} />
-        {/*
-          TODO(hutong_auditOwner): "The owner's other accounts" (the accounts
-          held with the same owner key, at this institution or others). The
-          node has no query for it yet; when `hutong_auditOwner` exists (list
-          it from `rpc.discover`), show them here, each linking to its
-          account view, and show the section only when the node answers it.
-        */}
       </Card>
+      <OwnerAccountsCard key={`owner-${version}`} address={address} />
       <AccountAlerts key={`alerts-${version}`} address={address} />
       <AccountHistory key={`history-${version}`} address={address} />
     </>
@@ -320,6 +315,75 @@ function TxResult({ status }: { status: TxStatus }) {
       {what}
       {'code' in status && ` (${status.code}): ${status.message}`} <TxHash hash={status.hash} />
     </div>
+  );
+}
+
+/** Most accounts of one owner listed (the node's page limit). */
+const OWNER_PAGE = 1000;
+
+/**
+ * The owner's accounts at every institution (`hutong_auditOwner`): the
+ * owner is the identity commitment the institutions put in
+ * `OpenAccount`. Each row links to its account view.
+ */
+function OwnerAccountsCard({ address }: { address: string }) {
+  const { session } = useApp();
+  const [owned, setOwned] = useState<OwnerAccounts | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    session.audit<OwnerAccounts>('hutong_auditOwner', { account: address, limit: OWNER_PAGE }).then(setOwned, setError);
+  }, [address]);
+  const others = owned ? owned.accounts.filter((a) => a.address !== address) : [];
+  return (
+    <Card title={`The owner's other accounts${owned?.owner ? ` (${others.length}${owned.next_cursor ? '+' : ''})` : ''}`} testid="owner-accounts">
+      <ErrorBox error={error} />
+      {!owned && !error && <Loading what="Reading the owner's accounts" />}
+      {owned && !owned.owner && <p class="empty">No owner on record: an institution's or a regulator's account, or one opened with the zero identity commitment.</p>}
+      {owned?.owner && (
+        <p class="muted">
+          Owner (identity commitment) <code data-testid="owner-commitment">{owned.owner}</code>
+        </p>
+      )}
+      {owned?.owner && others.length === 0 && <p class="empty">This owner holds no other account.</p>}
+      {others.length > 0 && (
+        <table class="data">
+          <thead>
+            <tr>
+              <th>Account</th>
+              <th>Institution</th>
+              <th>Tier</th>
+              <th class="num">Opened at height</th>
+              <th>Status</th>
+              <th>Balances</th>
+            </tr>
+          </thead>
+          <tbody>
+            {others.map((a) => (
+              <tr key={a.address} data-testid="owner-account" data-address={a.address}>
+                <td>
+                  <Addr value={a.address} />
+                </td>
+                <td>{a.institution}</td>
+                <td class="num">{a.tier}</td>
+                <td class="num">{a.opened_height}</td>
+                <td>{a.frozen ? <span class="status status-frozen">frozen ({a.frozen})</span> : 'active'}</td>
+                <td>
+                  {a.balances.length === 0
+                    ? '—'
+                    : a.balances.map((b, i) => (
+                        <Fragment key={b.asset}>
+                          {i > 0 && ', '}
+                          <Money decimal={b.amount_display} asset={b.asset} />
+                        </Fragment>
+                      ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {owned?.next_cursor && <p class="muted">More than {OWNER_PAGE} accounts: the first {OWNER_PAGE} are shown.</p>}
+    </Card>
   );
 }
 
