@@ -10,7 +10,8 @@ real testnet:
    lists the cycle A → B → C → A; A's account view freezes A (reason
    "fraud") with a transaction signed in the page; an account opened for
    one owner at bank-a lists the same owner's account at wallet-b (the
-   owner's other accounts); the audit log's hash
+   owner's other accounts), and money from the first back to the second
+   through B is a cycle via the same owner in the graph; the audit log's hash
    chain, re-hashed in the browser, is intact; sign-out forgets the key;
 3. over JSON-RPC: A is frozen, for fraud, by the regulator.
 
@@ -93,7 +94,7 @@ def open_for_one_owner(net):
         kind = hutong.OpenAccount.from_identity(owner.public_key, 1, "CN_RIC", "11010519491231002X", b"\x22" * 32)
         status = net.client.wait(net.client.send(net.key(f"{institution}.institution.key"), kind), timeout=60)
         assert status.succeeded, f"opening an account at {institution} failed: {status}"
-        opened.append(str(owner.address))
+        opened.append(owner)
         say(f"opened {owner.address} at {institution} (height {status.height})")
     return opened
 
@@ -159,12 +160,27 @@ def test_regulator_dashboard(testnet, browser):
     assert account.frozen.get("reason") == "fraud" and account.frozen.get("by") == regulator_account, account.frozen
 
     # -- The owner's other accounts: the account at bank-a lists wallet-b's.
-    at_bank, at_wallet = open_for_one_owner(net)
+    bank_key, wallet_key = open_for_one_owner(net)
+    at_bank, at_wallet = str(bank_key.address), str(wallet_key.address)
     go(browser, f"#/account/{at_bank}")
     other = wait_for(browser, f"tr[data-testid=owner-account][data-address='{at_wallet}']", timeout=ALERT_S, what="the owner's account at wallet-b")
     assert "wallet-b" in other.text, other.text
     assert len(d.find_elements(By.CSS_SELECTOR, "tr[data-testid=owner-account]")) == 1
     browser.screenshot("09-owner-accounts")
+    # Money from the owner's bank-a account comes back to its wallet-b
+    # account through B: the graph lists it as a cycle via the same owner.
+    decimals = net.client.status().decimals(ASSET)
+    minor = lambda amount: hutong.parse_amount(amount, decimals)
+    keys = {str(k.address): k for k in net.customer_keys()}
+    funder = next(k for a, k in keys.items() if a not in (A, B, C))
+    for sender, to, amount in ((funder, bank_key.address, "50.00"), (bank_key, B, "40.00"), (keys[B], wallet_key.address, "30.00")):
+        status = net.client.wait(net.client.send(sender, hutong.Transfer(to, ASSET, minor(amount))), timeout=60)
+        assert status.succeeded, f"{sender.address} → {to} {amount} {ASSET}: {status}"
+    go(browser, f"#/graph?account={at_bank}&dir=forward")
+    wait_for(browser, "[data-testid=graph-status][data-state=ready]", what="the owner's trace")
+    via = wait_for(browser, "li[data-testid=cycle][data-via-owner=true]", what="a cycle back to the same owner")
+    assert via.get_attribute("data-accounts") == f"{at_bank} {B} {at_wallet}", via.get_attribute("data-accounts")
+    browser.screenshot("10-owner-cycle")
 
     # -- The audit log's chain, walked and re-hashed in the browser, is intact
     # (it holds the refused sign-in too: a `refused` entry).
@@ -177,7 +193,7 @@ def test_regulator_dashboard(testnet, browser):
     wait_for(browser, "tr[data-testid=log-entry]", what="the log's entries")
     bad = d.find_elements(By.CSS_SELECTOR, "tr[data-testid=log-entry][data-ok=false]")
     assert not bad, f"log entries that do not check out: {[b.text for b in bad]}"
-    browser.screenshot("10-audit-log")
+    browser.screenshot("11-audit-log")
 
     # -- Nothing was blocked by the page's Content-Security-Policy.
     violations = d.find_element(By.TAG_NAME, "body").get_attribute("data-csp-violations")
@@ -187,4 +203,4 @@ def test_regulator_dashboard(testnet, browser):
     wait_for(browser, "[data-testid=sign-out]").click()
     wait_for(browser, "[data-testid=key-file]", what="the sign-in panel after sign-out")
     assert not d.find_elements(By.CSS_SELECTOR, "[data-testid=signed-in]")
-    browser.screenshot("11-signed-out")
+    browser.screenshot("12-signed-out")

@@ -113,16 +113,41 @@ pub fn trace(trace: &Trace) -> String {
         .iter()
         .map(|n| (n.account.as_str(), n.hop))
         .collect();
+    // The earliest hop at which each owner's accounts were met, and which.
+    let mut owner_met: std::collections::HashMap<&str, (u32, &str)> = Default::default();
+    for n in &trace.nodes {
+        if let Some(o) = &n.owner {
+            let met = owner_met.entry(o.as_str()).or_insert((n.hop, &n.account));
+            if n.hop < met.0 {
+                *met = (n.hop, &n.account);
+            }
+        }
+    }
+    let owner_of: std::collections::HashMap<&str, &str> = trace
+        .nodes
+        .iter()
+        .filter_map(|n| Some((n.account.as_str(), n.owner.as_deref()?)))
+        .collect();
     let forward = trace.direction == hutong_audit::api::TraceDirection::Forward;
     let back: Vec<String> = trace
         .edges
         .iter()
         .filter_map(|e| {
             let other = if forward { &e.leg.to } else { &e.leg.from };
-            let h = *hop_of.get(other.as_str())?;
-            (h + 1 < e.hop).then(|| {
+            // Back to the account itself, or to another account of its owner.
+            let (h, via) = match hop_of.get(other.as_str()) {
+                Some(h) if h + 1 < e.hop => (*h, String::new()),
+                _ => {
+                    let (h, first) = owner_met.get(owner_of.get(other.as_str())?)?;
+                    if *first == other.as_str() || h + 1 >= e.hop {
+                        return None;
+                    }
+                    (*h, format!(", the same owner as {first}"))
+                }
+            };
+            Some({
                 format!(
-                    "  CYCLE: hop {} {} {} {} {} (met at hop {h}), tx {}\n",
+                    "  CYCLE: hop {} {} {}{via} {} {} (met at hop {h}), tx {}\n",
                     e.hop,
                     if forward {
                         "pays back to"
@@ -144,6 +169,29 @@ pub fn trace(trace: &Trace) -> String {
     if !back.is_empty() {
         t.push_str("\ncycles:\n");
         t.extend(back);
+    }
+    // Accounts of one owner among those reached: money that reaches one
+    // of them came back to the same person.
+    let mut by_owner: std::collections::BTreeMap<&str, Vec<&hutong_audit::api::TraceNode>> =
+        Default::default();
+    for n in &trace.nodes {
+        if let Some(o) = &n.owner {
+            by_owner.entry(o.as_str()).or_default().push(n);
+        }
+    }
+    let shared: Vec<_> = by_owner.into_iter().filter(|(_, v)| v.len() > 1).collect();
+    if !shared.is_empty() {
+        t.push_str("\naccounts of one owner:\n");
+        for (owner, nodes) in shared {
+            t.push_str(&format!("  owner {}…:", &owner[..owner.len().min(16)]));
+            for n in nodes {
+                t.push_str(&format!(
+                    "  {} ({}, hop {})",
+                    n.account, n.institution, n.hop
+                ));
+            }
+            t.push('\n');
+        }
     }
     t
 }

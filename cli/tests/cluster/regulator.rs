@@ -451,11 +451,13 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         // salt; the regulator lists both from either account.
         let salt = "11".repeat(32);
         let mut opened = Vec::new();
+        let mut owner_keys = Vec::new();
         for institution in ["bank-a", "wallet-b"] {
             // One key per account (an account's address is its key's).
             let customer = hutong_runtime::Keypair::generate(&mut rand::rngs::OsRng);
             let customer_hex = customer.public().to_hex();
             opened.push(hutong_runtime::Address::of(&customer.public()).to_string());
+            owner_keys.push(customer);
             hutong(&[
                 "tx",
                 "--rpc",
@@ -533,6 +535,89 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
             &reg_key,
         ]);
         assert!(alone.contains("1 account"), "{alone}");
+        // Money from the owner's bank-a account back to its wallet-b account
+        // through another customer: the trace marks both as one owner's.
+        let chain_id = ChainId(
+            Hash::from_hex(&validator.status().await.unwrap().chain_id)
+                .unwrap()
+                .0,
+        );
+        let mut own = Wallets::new(chain_id, owner_keys);
+        let mut legs = vec![validator
+            .submit(&w.transfer_to(22, own.address(0), yuan(50)))
+            .await
+            .unwrap()];
+        wait_committed(&validator, &legs).await;
+        legs.push(
+            validator
+                .submit(&own.transfer_to(0, w.address(23), yuan(40)))
+                .await
+                .unwrap(),
+        );
+        wait_committed(&validator, &legs).await;
+        legs.push(
+            validator
+                .submit(&w.transfer_to(23, own.address(1), yuan(30)))
+                .await
+                .unwrap(),
+        );
+        wait_committed(&validator, &legs).await;
+        let mut owners_seen = None;
+        for _ in 0..50 {
+            let trace: Trace = regulator
+                .audit(
+                    &key,
+                    &hutong_audit::api::TraceQuery {
+                        account: Some(opened[0].clone()),
+                        window_secs: Some(3_600),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+            let owner_of = |a: &str| {
+                trace
+                    .nodes
+                    .iter()
+                    .find(|n| n.account == a)
+                    .map(|n| n.owner.clone())
+            };
+            if let Some(back) = owner_of(&opened[1]) {
+                owners_seen = Some((
+                    owner_of(&opened[0]).flatten(),
+                    back,
+                    owner_of(&w.address(23).to_string()).flatten(),
+                ));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (first, back, between) =
+            owners_seen.expect("the trace did not reach the owner's other account");
+        assert!(
+            first.is_some() && first == back && between != first,
+            "{first:?} {back:?} {between:?}"
+        );
+        let text = hutong(&[
+            "audit",
+            "trace",
+            "--rpc",
+            &regulator_rpc,
+            "--key",
+            &reg_key,
+            "--account",
+            &opened[0],
+            "--window",
+            "1h",
+        ]);
+        assert!(
+            text.contains("accounts of one owner")
+                && text.contains(&format!(
+                    "CYCLE: hop 2 pays back to {}, the same owner as {}",
+                    opened[1], opened[0]
+                )),
+            "{text}"
+        );
 
         // Every query above is in the audit log, and its chain holds.
         let log = hutong(&[

@@ -245,6 +245,11 @@ pub struct TraceNode {
     pub account: String,
     pub institution: String,
     pub hop: u32,
+    /// The account's owner (identity commitment, as in
+    /// `hutong_auditOwner`): accounts of one owner at several institutions
+    /// are one party, and money back at any of them went round.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 /// A leg the trace followed, at its hop.

@@ -83,6 +83,8 @@ export interface TraceNode {
   account: string;
   institution: string;
   hop: number;
+  /** The account's owner (identity commitment); null when none (absent from older nodes). */
+  owner?: string | null;
 }
 
 export interface TraceLeg extends LegView {

@@ -10,6 +10,11 @@
  * cycle are those going back to an account met at the same or an earlier
  * hop (the start account, typically); for each of them the shortest way
  * round is listed.
+ *
+ * Accounts of one owner (the same identity commitment, at one institution
+ * or several) are one party: money that leaves A and comes back to
+ * another account of A's owner went round too. Cycles are found between
+ * parties; such a cycle is marked `viaOwner`.
  */
 
 import type { Trace, TraceLeg } from './api';
@@ -20,6 +25,10 @@ export interface FlowNode {
   /** The hop at which the trace first reached the account (0: a start). */
   hop: number;
   start: boolean;
+  /** The owner's identity commitment, or null. */
+  owner: string | null;
+  /** Another account of the same owner is in the graph too (drawn with a purple ring, unless a start). */
+  sharedOwner: boolean;
 }
 
 export interface FlowEdge {
@@ -35,10 +44,16 @@ export interface FlowEdge {
 }
 
 export interface Cycle {
-  /** The accounts in order, the first repeated at the end (A, B, C, A). */
+  /**
+   * The accounts in order, from the first leg's sender to the last leg's
+   * recipient (A, B, C, A; or A, B, C, A' when A' is another account of
+   * A's owner).
+   */
   accounts: string[];
-  /** The legs in order: accounts[i] → accounts[i + 1]. */
+  /** The legs in order. */
   edges: FlowEdge[];
+  /** The money came back to the same owner, not (only) the same account. */
+  viaOwner: boolean;
 }
 
 export interface FlowGraph {
@@ -57,12 +72,12 @@ export const CYCLES_LISTED_MAX = 50;
 export function buildFlowGraph(trace: Trace): FlowGraph {
   const nodes = new Map<string, FlowNode>();
   for (const n of trace.nodes) {
-    nodes.set(n.account, { id: n.account, institution: n.institution, hop: n.hop, start: n.hop === 0 });
+    nodes.set(n.account, { id: n.account, institution: n.institution, hop: n.hop, start: n.hop === 0, owner: n.owner ?? null, sharedOwner: false });
   }
   if (trace.start.account) {
     const s = nodes.get(trace.start.account);
     if (s) s.start = true;
-    else nodes.set(trace.start.account, { id: trace.start.account, institution: '', hop: 0, start: true });
+    else nodes.set(trace.start.account, { id: trace.start.account, institution: '', hop: 0, start: true, owner: null, sharedOwner: false });
   }
   // Legs in time order (then by block position), so every choice below is stable.
   const legs = [...trace.edges].sort(
@@ -75,7 +90,7 @@ export function buildFlowGraph(trace: Trace): FlowGraph {
       [l.to, l.to_institution, l.hop],
     ] as const) {
       const n = nodes.get(account);
-      if (!n) nodes.set(account, { id: account, institution, hop, start: false });
+      if (!n) nodes.set(account, { id: account, institution, hop, start: false, owner: null, sharedOwner: false });
       else if (!n.institution) n.institution = institution;
     }
   }
@@ -88,30 +103,46 @@ export function buildFlowGraph(trace: Trace): FlowGraph {
     closing: false,
   }));
 
-  const component = stronglyConnected([...nodes.keys()], edges);
-  const hop = (a: string) => nodes.get(a)?.hop ?? 0;
+  // Parties: an owner's accounts are one; an account without an owner is its own.
+  const accountsOf = new Map<string, number>();
+  for (const n of nodes.values()) if (n.owner) accountsOf.set(n.owner, (accountsOf.get(n.owner) ?? 0) + 1);
+  for (const n of nodes.values()) n.sharedOwner = n.owner !== null && (accountsOf.get(n.owner) ?? 0) > 1;
+  const party = (a: string) => {
+    const n = nodes.get(a);
+    return n?.sharedOwner ? `owner:${n.owner}` : a;
+  };
+  // A party's hop: the earliest at which the trace met any of its accounts.
+  const partyHop = new Map<string, number>();
+  for (const n of nodes.values()) {
+    const p = party(n.id);
+    partyHop.set(p, Math.min(partyHop.get(p) ?? n.hop, n.hop));
+  }
+  const hop = (p: string) => partyHop.get(p) ?? 0;
+  const parties = [...new Set([...nodes.keys()].map(party))];
+  const component = stronglyConnected(parties, edges.map((e) => [party(e.from), party(e.to)]));
   for (const e of edges) {
-    e.cycle = e.from === e.to || component.get(e.from) === component.get(e.to);
-    e.closing = e.cycle && hop(e.to) <= hop(e.from);
+    const [from, to] = [party(e.from), party(e.to)];
+    e.cycle = from === to || component.get(from) === component.get(to);
+    e.closing = e.cycle && hop(to) <= hop(from);
   }
 
   // The shortest way round for each closing leg, within its component.
   const out = new Map<string, FlowEdge[]>();
-  for (const e of edges) if (e.cycle) (out.get(e.from) ?? out.set(e.from, []).get(e.from)!).push(e);
+  for (const e of edges) if (e.cycle) (out.get(party(e.from)) ?? out.set(party(e.from), []).get(party(e.from))!).push(e);
   const cycles: Cycle[] = [];
   const seen = new Set<string>();
   let moreCycles = false;
-  const startIds = new Set([...nodes.values()].filter((n) => n.start).map((n) => n.id));
+  const startParties = new Set([...nodes.values()].filter((n) => n.start).map((n) => party(n.id)));
   for (const closing of edges) {
     if (!closing.closing) continue;
     if (cycles.length >= CYCLES_LISTED_MAX) {
       moreCycles = true;
       break;
     }
-    const path = shortestPath(closing.to, closing.from, out);
+    const path = shortestPath(party(closing.to), party(closing.from), out, party);
     if (!path) continue;
     const ring = [...path, closing];
-    const c = rotate(ring, startIds, hop);
+    const c = rotate(ring, startParties, hop, party);
     const key = c.accounts.join(' ');
     if (seen.has(key)) continue;
     seen.add(key);
@@ -126,11 +157,11 @@ export function buildFlowGraph(trace: Trace): FlowGraph {
   return { nodes: [...nodes.values()], edges, cycles, moreCycles, institutions };
 }
 
-/** Tarjan's strongly connected components, iteratively: account → component number. */
-function stronglyConnected(ids: string[], edges: FlowEdge[]): Map<string, number> {
+/** Tarjan's strongly connected components, iteratively: vertex → component number. */
+function stronglyConnected(ids: string[], edges: [string, string][]): Map<string, number> {
   const succ = new Map<string, string[]>();
   for (const id of ids) succ.set(id, []);
-  for (const e of edges) succ.get(e.from)?.push(e.to);
+  for (const [from, to] of edges) succ.get(from)?.push(to);
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const onStack = new Set<string>();
@@ -183,43 +214,46 @@ function stronglyConnected(ids: string[], edges: FlowEdge[]): Map<string, number
   return component;
 }
 
-/** The legs of a shortest way from `from` to `to` (breadth first), or null. */
-function shortestPath(from: string, to: string, out: Map<string, FlowEdge[]>): FlowEdge[] | null {
+/** The legs of a shortest way from party `from` to party `to` (breadth first), or null. */
+function shortestPath(from: string, to: string, out: Map<string, FlowEdge[]>, party: (a: string) => string): FlowEdge[] | null {
   if (from === to) return [];
   const via = new Map<string, FlowEdge>();
   const queue = [from];
   const visited = new Set([from]);
   for (let i = 0; i < queue.length; i++) {
     for (const e of out.get(queue[i]!) ?? []) {
-      if (visited.has(e.to)) continue;
-      visited.add(e.to);
-      via.set(e.to, e);
-      if (e.to === to) {
+      const next = party(e.to);
+      if (visited.has(next)) continue;
+      visited.add(next);
+      via.set(next, e);
+      if (next === to) {
         const path: FlowEdge[] = [];
         for (let at = to; at !== from; ) {
           const step = via.get(at)!;
           path.unshift(step);
-          at = step.from;
+          at = party(step.from);
         }
         return path;
       }
-      queue.push(e.to);
+      queue.push(next);
     }
   }
   return null;
 }
 
-/** A ring of legs, turned to begin at a start account (else the earliest-met, then smallest, account). */
-function rotate(ring: FlowEdge[], starts: Set<string>, hop: (a: string) => number): Cycle {
+/** A ring of legs, turned to begin at a start party (else the earliest-met, then smallest, account). */
+function rotate(ring: FlowEdge[], starts: Set<string>, hop: (p: string) => number, party: (a: string) => string): Cycle {
   let best = 0;
-  const rank = (a: string): [number, number, string] => [starts.has(a) ? 0 : 1, hop(a), a];
+  const rank = (a: string): [number, number, string] => [starts.has(party(a)) ? 0 : 1, hop(party(a)), a];
   for (let i = 1; i < ring.length; i++) {
     const [s1, h1, a1] = rank(ring[i]!.from);
     const [s0, h0, a0] = rank(ring[best]!.from);
     if (s1 < s0 || (s1 === s0 && (h1 < h0 || (h1 === h0 && a1 < a0)))) best = i;
   }
   const edges = [...ring.slice(best), ...ring.slice(0, best)];
-  return { accounts: [...edges.map((e) => e.from), edges[0]!.from], edges };
+  // Money that arrives at one of an owner's accounts and leaves from another.
+  const viaOwner = edges.some((e, i) => e.to !== edges[(i + 1) % edges.length]!.from);
+  return { accounts: [...edges.map((e) => e.from), edges[edges.length - 1]!.to], edges, viaOwner };
 }
 
 export interface Position {

@@ -53,6 +53,22 @@ test('a cycle away from the start, and two cycles through one account', () => {
   assert.equal(g.edges.find((e) => e.from === 'S')!.cycle, false);
 });
 
+test("money back at another account of the start's owner is a cycle, marked as such", () => {
+  // A → B → C → A2, where A2 is another account of A's owner; and C → D,
+  // where D is another account of B's owner: money back at B's owner.
+  const t = trace('A', [leg('A', 'B', 1), leg('B', 'C', 2), leg('C', 'A2', 3), leg('C', 'D', 3), leg('C', 'E', 3)]);
+  const owners: Record<string, string> = { A: 'o1', A2: 'o1', B: 'o2', D: 'o2', E: 'o3' };
+  t.nodes = t.nodes.map((n) => ({ ...n, owner: owners[n.account] ?? null }));
+  const g = buildFlowGraph(t);
+  assert.deepEqual(g.cycles.map((c) => [c.accounts.join(' '), c.viaOwner]), [['B C D', true], ['A B C A2', true]]);
+  assert.deepEqual(g.edges.map((e) => [e.from + e.to, e.cycle, e.closing]), [['AB', true, false], ['BC', true, false], ['CA2', true, true], ['CD', true, true], ['CE', false, false]]);
+  assert.deepEqual(g.nodes.filter((n) => n.sharedOwner).map((n) => n.id).sort(), ['A', 'A2', 'B', 'D']);
+  // Without owners the same legs make no cycle; an ordinary cycle is not via an owner.
+  assert.equal(buildFlowGraph(trace('A', [leg('A', 'B', 1), leg('B', 'C', 2), leg('C', 'A2', 3)])).cycles.length, 0);
+  const plain = buildFlowGraph(trace('A', [leg('A', 'B', 1), leg('B', 'A', 2)]));
+  assert.equal(plain.cycles[0]!.viaOwner, false);
+});
+
 test('swimlanes: one lane per institution, one column per hop', () => {
   const g = buildFlowGraph(trace('A', [leg('A', 'B', 1), leg('B', 'C', 2)]));
   const p = layoutSwimlanes(g, 'forward');

@@ -389,13 +389,14 @@ pub fn trace(db: &Db, names: &Names, q: TraceQuery) -> Result<Trace, QueryError>
         .into_iter()
         .map(|(a, h)| {
             let inst = institutions.get(a).copied().unwrap_or_default();
-            TraceNode {
+            Ok(TraceNode {
                 account: a.to_string(),
                 institution: names.institution(&inst),
                 hop: *h,
-            }
+                owner: index::owner_of(db, a)?.map(|o| o.to_hex()),
+            })
         })
-        .collect();
+        .collect::<Result<_, DbError>>()?;
     let edges = edges
         .values()
         .map(|(e, hop)| TraceLeg {

@@ -92,6 +92,18 @@ impl Wallets {
         self.signed(from, kind)
     }
 
+    /// A CNY transfer to any address (an account these wallets do not hold).
+    pub fn transfer_to(&mut self, from: usize, to: Address, amount: u128) -> SignedTransaction {
+        let kind = TxKind::Transfer {
+            to,
+            asset: Wallets::cny(),
+            amount: Amount(amount),
+            transfer_id: TransferId(self.next_id),
+        };
+        self.next_id += 1;
+        self.signed(from, kind)
+    }
+
     /// A CNY transfer.
     pub fn transfer(&mut self, from: usize, to: usize, amount: u128) -> SignedTransaction {
         self.transfer_of(from, to, Wallets::cny(), amount)

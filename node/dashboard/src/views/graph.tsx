@@ -21,6 +21,8 @@ import { Addr, Card, ErrorBox, href, Loading, Money, Time, TxHash, useApp } from
 /** Lane colours, by lane order (the start's institution first). */
 const PALETTE = ['#2563eb', '#059669', '#d97706', '#7c3aed', '#0891b2', '#db2777', '#65a30d', '#b45309', '#4f46e5', '#0f766e'];
 const CYCLE_RED = '#dc2626';
+/** The ring of an account whose owner holds another account in the graph. */
+const SAME_OWNER = '#7c3aed';
 const laneColour = (i: number) => PALETTE[i % PALETTE.length]!;
 
 /** The trace options as the page's address carries them. */
@@ -274,7 +276,7 @@ function FlowCanvas({ graph, direction, highlight, onSelect }: { graph: FlowGrap
       ...graph.institutions.map((name, i) => ({ group: 'nodes' as const, data: { id: `lane:${name}`, label: name || 'unknown institution', colour: laneColour(i), lane: true } })),
       ...graph.nodes.map((n) => ({
         group: 'nodes' as const,
-        data: { id: n.id, label: shorten(n.id, 7, 4), parent: `lane:${n.institution}`, colour: laneColour(laneOf.get(n.institution) ?? 0), start: n.start, lane: false },
+        data: { id: n.id, label: shorten(n.id, 7, 4), parent: `lane:${n.institution}`, colour: laneColour(laneOf.get(n.institution) ?? 0), start: n.start, shared: n.sharedOwner, lane: false },
         position: positions.get(n.id),
       })),
       ...graph.edges.map((e) => ({
@@ -345,6 +347,8 @@ function FlowCanvas({ graph, direction, highlight, onSelect }: { graph: FlowGrap
             color: '#334155',
           },
         },
+        // An account whose owner holds another account in the graph.
+        { selector: 'node[?shared][!start]', style: { 'border-width': 4, 'border-color': SAME_OWNER, 'border-style': 'double' } },
         { selector: 'edge[?cycle]', style: { 'line-color': CYCLE_RED, 'target-arrow-color': CYCLE_RED, width: 3, color: CYCLE_RED, 'z-index': 10 } },
         // A leg that goes back to where money had been: an arc, dashed.
         { selector: 'edge[?closing]', style: { 'curve-style': 'unbundled-bezier', 'control-point-distances': [-90], 'control-point-weights': [0.5], 'line-style': 'dashed', width: 4 } },
@@ -406,6 +410,11 @@ function Legend({ graph }: { graph: FlowGraph }) {
         <li>
           <span class="swatch swatch-cycle" /> leg on a cycle (dashed: closes it)
         </li>
+        {graph.nodes.some((n) => n.sharedOwner) && (
+          <li>
+            <span class="swatch swatch-owner" /> an owner with several accounts here
+          </li>
+        )}
       </ul>
     </div>
   );
@@ -438,6 +447,21 @@ function SelectionPanel({ graph, selection, recentre }: { graph: FlowGraph; sele
           <dd>{n.institution}</dd>
           <dt>First reached</dt>
           <dd>{n.start ? 'start' : `hop ${n.hop}`}</dd>
+          {n.owner && (
+            <>
+              <dt>Owner</dt>
+              <dd title={n.owner}>
+                <code>{n.owner.slice(0, 16)}…</code>
+                {graph.nodes
+                  .filter((o) => o.owner === n.owner && o.id !== n.id)
+                  .map((o) => (
+                    <div key={o.id} data-testid="graph-same-owner">
+                      also <Addr value={o.id} /> ({o.institution})
+                    </div>
+                  ))}
+              </dd>
+            </>
+          )}
           {[...totals.entries()].map(([asset, t]) => (
             <Fragment key={asset}>
               <dt>In / out</dt>
@@ -496,7 +520,7 @@ function CycleList({ graph, highlight, onHighlight }: { graph: FlowGraph; highli
     <Card title={`Cycles (${graph.cycles.length}${graph.moreCycles ? '+' : ''})`} testid="cycles">
       {graph.cycles.length === 0 ? (
         <p class="empty" data-testid="no-cycles">
-          No money in this trace came back to an account it had passed through.
+          No money in this trace came back to an account (or an owner) it had passed through.
         </p>
       ) : (
         <ol class="cycles">
@@ -504,7 +528,8 @@ function CycleList({ graph, highlight, onHighlight }: { graph: FlowGraph; highli
             const key = c.accounts.join(' ');
             const on = highlight !== null && highlight.accounts.join(' ') === key;
             return (
-              <li key={key} class={`cycle${on ? ' on' : ''}`} data-testid="cycle" data-cycle="true" data-accounts={key} data-legs={c.edges.length}>
+              <li key={key} class={`cycle${on ? ' on' : ''}`} data-testid="cycle" data-cycle="true" data-accounts={key} data-legs={c.edges.length} data-via-owner={c.viaOwner ? 'true' : 'false'}>
+                {c.viaOwner && <div class="same-owner-note">back to the same owner, at another account</div>}
                 <div class="cycle-path-inline">
                   {c.edges.map((e, i) => (
                     <span key={e.id} class="step">
@@ -512,6 +537,15 @@ function CycleList({ graph, highlight, onHighlight }: { graph: FlowGraph; highli
                       <span class="arrow" title={`${e.leg.tx_hash}`}>
                         → {money(e.leg.amount_display ?? e.leg.amount, e.leg.asset)} →
                       </span>
+                      {i + 1 < c.edges.length && e.to !== c.edges[i + 1]!.from && (
+                        <>
+                          <Addr value={e.to} />
+                          <span class="same-owner" title="another account of the same owner">
+                            {' '}
+                            = same owner ={' '}
+                          </span>
+                        </>
+                      )}
                     </span>
                   ))}
                   <Addr value={c.accounts[c.accounts.length - 1]!} />
