@@ -208,7 +208,47 @@ struct Staged {
     membership: Option<Arc<Membership>>,
 }
 
-pub async fn run(shared: Arc<ExecHandles>, mut jobs: mpsc::Receiver<ExecJob>) {
+/// Blocks whose signatures are checked ahead of execution (beyond the one
+/// executing).
+const PREVERIFIED_AHEAD: usize = 2;
+
+/// Checks the signatures of the blocks that come without the host's
+/// checks (a regulator's, and any node's blocks from sync) while the
+/// block before them executes, and hands them on in order.
+async fn preverify(
+    shared: Arc<ExecHandles>,
+    mut jobs: mpsc::Receiver<ExecJob>,
+    out: mpsc::Sender<ExecJob>,
+) {
+    while let Some(mut job) = jobs.recv().await {
+        let unchecked = job
+            .preverified
+            .as_ref()
+            .is_none_or(|pre| pre.hashes.len() != job.payload.txs.len());
+        if unchecked && job.block.height.0 > shared.executed.borrow().height {
+            let payload = job.payload.clone();
+            let checked = tokio::task::spawn_blocking(move || {
+                verify_parallel(&payload.txs, available_threads())
+            })
+            .await;
+            // A failed check task leaves it to the executor.
+            if let Ok(pre) = checked {
+                Counters::add(
+                    &shared.counters.sigchecks_execution,
+                    job.payload.txs.len() as u64,
+                );
+                job.preverified = Some(Arc::new(pre));
+            }
+        }
+        if out.send(job).await.is_err() {
+            return;
+        }
+    }
+}
+
+pub async fn run(shared: Arc<ExecHandles>, incoming: mpsc::Receiver<ExecJob>) {
+    let (checked, mut jobs) = mpsc::channel(PREVERIFIED_AHEAD);
+    tokio::spawn(preverify(shared.clone(), incoming, checked));
     // A rendezvous: the executor hands block N+1 over only once the
     // writer has finished N, so it never runs more than one block ahead.
     let (to_writer, from_executor) = sync_channel::<Staged>(0);
@@ -374,20 +414,6 @@ fn execute(
         recovering,
     )?;
     let senders: FastSet<Address> = pre.senders.iter().copied().collect();
-    let audit = match &shared.audit {
-        Some(node) => Some(node.index_block(
-            db,
-            &current_params(&view, &outcome.changes)?.unwrap_or_else(|| shared.params.clone()),
-            &block,
-            &payload,
-            &pre.hashes,
-            &outcome.receipts,
-            &outcome.changes,
-            state.pending.iter().flat_map(|p| p.values.iter()),
-            state.last_claim,
-        )?),
-        None => None,
-    };
     let claim_height = payload.result.height;
     let mut membership =
         changed_membership(&state.membership, &outcome.changes, block.id(), height);
@@ -432,7 +458,53 @@ fn execute(
             }
         }
     }
-    let mut update = prepare_commit(&view, height, outcome.changes)?;
+    // On a regulator, the audit indexes and the risk detectors of this
+    // block run on a thread of their own beside the state commitment:
+    // they read the same changes, and the block's one serial path is
+    // then the longer of the two rather than both.
+    let (audit, mut update) = match &shared.audit {
+        None => (None, prepare_commit(&view, height, outcome.changes)?),
+        Some(node) => {
+            let params =
+                &current_params(&view, &outcome.changes)?.unwrap_or_else(|| shared.params.clone());
+            let tree_changes = outcome.changes.clone();
+            let (block, payload, receipts, changes) =
+                (&block, &payload, &outcome.receipts, &outcome.changes);
+            let (hashes, earlier, last_claim) =
+                (&pre.hashes, state.pending.as_ref(), state.last_claim);
+            // The block's index entries and alerts, encoded for its batch.
+            let index = |node: &AuditNode| {
+                node.index_block(
+                    db,
+                    params,
+                    block,
+                    payload,
+                    hashes,
+                    receipts,
+                    changes,
+                    earlier.iter().flat_map(|p| p.values.iter()),
+                    last_claim,
+                )
+                .map(|a| {
+                    let extra = crate::audit::index::puts(height, &a);
+                    (a.alerts, extra)
+                })
+            };
+            let (audit, update) = std::thread::scope(|scope| {
+                let indexing = std::thread::Builder::new()
+                    .name("hutong-audit".into())
+                    .spawn_scoped(scope, move || index(node));
+                let update = prepare_commit(&view, height, tree_changes);
+                let audit = match indexing {
+                    Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                    // No thread to be had: index here, after the tree.
+                    Err(_) => index(node),
+                };
+                (audit, update)
+            });
+            (Some(audit?), update?)
+        }
+    };
     let state_root = update.root;
     if let Some(statement) = recovery_at {
         let plan = &statement.plan;
@@ -473,10 +545,7 @@ fn execute(
     let nodes = Arc::new(std::mem::take(&mut update.tree.node_batch));
     db.stage_nodes(height, nodes.clone());
     let values: FastMap<StateKey, Option<StateValue>> = update.values.iter().cloned().collect();
-    let (alerts, extra) = match &audit {
-        Some(a) => (a.alerts.clone(), crate::audit::index::puts(height, a)),
-        None => (Vec::new(), Vec::new()),
-    };
+    let (alerts, extra) = audit.unwrap_or_default();
     let staged = Staged {
         write: BlockWrite {
             tx_hashes: pre.hashes.clone(),
@@ -619,7 +688,7 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
     let started = Instant::now();
     db.commit_staged_block(write, nodes)?;
     if let Some(node) = &shared.audit {
-        node.publish(&alerts);
+        node.publish(alerts);
     }
     let c = &shared.counters;
     Counters::add(

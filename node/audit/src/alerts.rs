@@ -396,6 +396,19 @@ pub enum AlertKind {
 }
 
 impl AlertKind {
+    /// The single-event patterns: each finding is an event of its own
+    /// (another attempt, another cycle), added to an open alert whatever
+    /// its size.
+    pub fn is_event(self) -> bool {
+        matches!(
+            self,
+            AlertKind::Cycle
+                | AlertKind::FrozenCounterparty
+                | AlertKind::FrozenAttempt
+                | AlertKind::UnfreezeAttempt
+        )
+    }
+
     pub const ALL: [AlertKind; 10] = [
         AlertKind::Velocity,
         AlertKind::Structuring,
@@ -753,6 +766,25 @@ struct Open {
     related: Vec<Address>,
 }
 
+impl Activity {
+    /// Whether a finding of `kind` naming at most `related` accounts and
+    /// counting at most `count` could change what is open for the account
+    /// (see [`Detector::raise`]): nothing open, a quiet entry due to be
+    /// scored again, or an alert it would grow. The checks that match
+    /// every leg of a busy account ask first, and build nothing when not.
+    fn wants(&self, kind: AlertKind, count: u64, related: usize, ts: u64) -> bool {
+        match self.open.iter().find(|o| o.kind == kind && ts < o.until) {
+            None => true,
+            Some(Open {
+                alert: None, until, ..
+            }) => *until <= ts.saturating_add(RESCORE_MS),
+            Some(Open { alert: Some(a), .. }) => {
+                kind.is_event() || grows(a.related.len(), a.count, related, count)
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Activity {
     last_ms: u64,
@@ -765,6 +797,11 @@ struct Activity {
     baseline: Baseline,
     origins: Vec<Origin>,
     open: Vec<Open>,
+    /// Until when the long fan-out check passes over this account: it last
+    /// found too few recipients once the hubs among them were set aside
+    /// (an account paying only merchants and payroll hubs is checked again
+    /// a minute later, not at each of its payments).
+    long_fan_out_quiet_until: u64,
 }
 
 /// The detector. Feed it every committed leg in ledger order.
@@ -796,6 +833,20 @@ const VOLUME_LEGS_MIN: usize = 3;
 /// A pattern that scored too low is scored again after this long.
 const RESCORE_MS: u64 = 60_000;
 const ALERT_TXS_MAX: usize = 64;
+/// An alert naming fewer accounts than this is updated for each account
+/// it gains; one naming more, when they grow by a quarter (a hub paid by
+/// a new sender every second would otherwise be rewritten every second).
+const RELATED_EACH_MAX: usize = 16;
+
+/// Whether an open alert showing `shown` accounts and counting `count`
+/// is worth updating for a finding of `related` accounts and `new_count`:
+/// the update's write and announcement must tell the analyst something.
+fn grows(shown: usize, count: u64, related: usize, new_count: u64) -> bool {
+    // Growing by a quarter, or reaching the most an alert lists.
+    let enough = (shown + shown / 4).min(ALERT_TXS_MAX);
+    let more_accounts = related > shown && (shown < RELATED_EACH_MAX || related >= enough);
+    more_accounts || new_count >= count.saturating_add((count / 4).max(1))
+}
 
 /// What a rule found, before it becomes (or updates) an alert.
 struct Finding {
@@ -1164,16 +1215,8 @@ impl Detector {
             // string is made: this runs for every matching leg).
             // Each finding of the single-event patterns is an event of its
             // own (another attempt, another cycle): always added.
-            let event = matches!(
-                f.kind,
-                AlertKind::Cycle
-                    | AlertKind::FrozenCounterparty
-                    | AlertKind::FrozenAttempt
-                    | AlertKind::UnfreezeAttempt
-            );
-            let grew = event
-                || f.related.len() > alert.related.len()
-                || f.count >= alert.count.saturating_add((alert.count / 4).max(1));
+            let event = f.kind.is_event();
+            let grew = event || grows(alert.related.len(), alert.count, f.related.len(), f.count);
             if !grew {
                 return None;
             }
@@ -1361,6 +1404,9 @@ impl Detector {
         if !count_hit && !volume_hit {
             return;
         }
+        if !from.wants(AlertKind::Velocity, count as u64, count, edge.timestamp_ms) {
+            return;
+        }
         let recent: Vec<Event> = from.out.iter().filter(in_window).copied().collect();
         found.push(Finding {
             kind: AlertKind::Velocity,
@@ -1401,6 +1447,9 @@ impl Detector {
             count >= self.config.long_velocity_count as u64 && volume >= amounts.velocity_min;
         let volume_hit = count >= VOLUME_LEGS_MIN as u64 && volume >= amounts.long_velocity;
         if !count_hit && !volume_hit {
+            return;
+        }
+        if !from.wants(AlertKind::Velocity, count, count as usize, ts) {
             return;
         }
         let txs: Vec<Hash> = from
@@ -1448,6 +1497,10 @@ impl Detector {
             return;
         }
         let ts = edge.timestamp_ms;
+        let bound = events.iter().filter(in_window).count();
+        if !activity.wants(kind, bound as u64, bound, ts) {
+            return;
+        }
         let recent: Vec<Event> = events
             .iter()
             .filter(in_window)
@@ -1500,10 +1553,24 @@ impl Detector {
         if live < threshold {
             return;
         }
+        let kind = if out {
+            AlertKind::FanOut
+        } else {
+            AlertKind::FanIn
+        };
+        if !activity.wants(kind, live as u64, live, ts) {
+            return;
+        }
+        if out && ts < activity.long_fan_out_quiet_until {
+            return;
+        }
         let mut parties = activity.long.parties(out, ts, window);
         if out {
             parties.retain(|p| !self.is_hub(p, ts));
             if parties.len() < threshold {
+                if let Some(a) = self.accounts.get_mut(&account) {
+                    a.long_fan_out_quiet_until = ts.saturating_add(RESCORE_MS);
+                }
                 return;
             }
         }

@@ -128,6 +128,36 @@ fn fan_out_and_fan_in_fire_at_the_distinct_count() {
     assert!(run(&mut d, &slow).is_empty());
 }
 
+/// A hub paid by one new sender after another: its fan-in alert is
+/// updated for each new sender while it names fewer than 16, then only
+/// when they grow by a quarter (each update is a write and an
+/// announcement; a busy account's every leg is not worth one). The last
+/// revision still names every sender up to the cap of 64.
+#[test]
+fn a_growing_fan_in_is_updated_for_each_sender_then_by_a_quarter() {
+    let mut d = detector(AlertConfig {
+        min_score: 0,
+        ..AlertConfig::default()
+    });
+    let inc: Vec<Edge> = (0..100u64)
+        .map(|i| leg(i, 100 + i as u8, 2, 1_000, i * 1_000))
+        .collect();
+    let alerts: Vec<Alert> = run(&mut d, &inc)
+        .into_iter()
+        .filter(|a| a.kind == AlertKind::FanIn)
+        .collect();
+    let named: Vec<usize> = alerts.iter().map(|a| a.related.len()).collect();
+    assert_eq!(alerts.first().map(|a| a.revision), Some(0));
+    assert!(alerts
+        .windows(2)
+        .all(|w| w[1].id == w[0].id && w[1].revision == w[0].revision + 1));
+    // Each sender from 8 to 16, then by a quarter: 20, 25, 31, 38, 47, 58, 64 (the cap).
+    let each: Vec<usize> = (8..=16).collect();
+    assert_eq!(named[..each.len()], each[..], "{named:?}");
+    assert!(named.len() <= each.len() + 8, "{named:?}");
+    assert_eq!(named.last(), Some(&64), "{named:?}");
+}
+
 #[test]
 fn velocity_fires_on_count_with_volume_or_on_volume() {
     let config = AlertConfig {

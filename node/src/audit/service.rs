@@ -212,7 +212,8 @@ impl AuditNode {
     }
 
     /// Announces a durable block's alerts to subscribers.
-    pub fn publish(&self, alerts: &[Alert]) {
+    pub fn publish(&self, alerts: Vec<Alert>) {
+        let listened = self.alerts.receiver_count() > 0;
         for a in alerts {
             if a.revision == 0 {
                 tracing::warn!(
@@ -225,7 +226,9 @@ impl AuditNode {
                     a.detail
                 );
             }
-            let _ = self.alerts.send(Arc::new(a.clone()));
+            if listened {
+                let _ = self.alerts.send(Arc::new(a));
+            }
         }
     }
 }
