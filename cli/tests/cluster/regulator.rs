@@ -35,6 +35,12 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
     let regulator_key = cluster.keys.join("regulator.key");
     let reg_key = regulator_key.to_str().unwrap().to_string();
     let genesis_path = net.join("genesis.toml");
+    // `hutong audit …` against the regulator's node, signed with its key.
+    let audit = |args: &[&str]| {
+        let mut all = vec!["audit", "--rpc", &regulator_rpc, "--key", &reg_key];
+        all.extend_from_slice(args);
+        hutong(&all)
+    };
     runtime().block_on(async {
         cluster.wait_height(4, 2, Duration::from_secs(60)).await;
         let mut w = demo_wallets(&cluster, 24).await;
@@ -88,13 +94,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
 
         // "Where did this money go": trace from the first account.
         let first = w.address(2).to_string();
-        let trace: Trace = serde_json::from_str(&hutong(&[
-            "audit",
+        let trace: Trace = serde_json::from_str(&audit(&[
             "trace",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
             "--account",
             &first,
             "--hops",
@@ -116,13 +117,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         // With a window (the README's example): the same path, since each
         // hop followed the last within seconds. The start account's own
         // first legs are not timed from `--from` (issue 25: this was empty).
-        let windowed: Trace = serde_json::from_str(&hutong(&[
-            "audit",
+        let windowed: Trace = serde_json::from_str(&audit(&[
             "trace",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
             "--account",
             &first,
             "--hops",
@@ -140,13 +136,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
             .collect();
         assert_eq!(windowed, expected, "forward with --window 30m");
         let last = w.address(*path.last().unwrap()).to_string();
-        let back_windowed: Trace = serde_json::from_str(&hutong(&[
-            "audit",
+        let back_windowed: Trace = serde_json::from_str(&audit(&[
             "trace",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
             "--account",
             &last,
             "--backward",
@@ -166,13 +157,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
             trace.nodes.iter().map(|n| n.institution.as_str()).collect();
         assert!(institutions.len() >= 3, "{institutions:?}");
         // Backward from the last hop's transaction finds the same path.
-        let back: Trace = serde_json::from_str(&hutong(&[
-            "audit",
+        let back: Trace = serde_json::from_str(&audit(&[
             "trace",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
             "--tx",
             &layering[3].to_string(),
             "--backward",
@@ -181,33 +167,12 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         ]))
         .unwrap();
         assert_eq!(back.edges.len(), 4, "{back:?}");
-        let dot = hutong(&[
-            "audit",
-            "trace",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--account",
-            &first,
-            "--format",
-            "dot",
-        ]);
+        let dot = audit(&["trace", "--account", &first, "--format", "dot"]);
         assert!(
             dot.starts_with("digraph") && dot.matches(" -> ").count() == 4,
             "{dot}"
         );
-        let csv = hutong(&[
-            "audit",
-            "history",
-            &w.address(8).to_string(),
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--format",
-            "csv",
-        ]);
+        let csv = audit(&["history", &w.address(8).to_string(), "--format", "csv"]);
         assert_eq!(csv.lines().count(), 3, "header, one in, one out:\n{csv}");
 
         // Alerts: structuring and fan-out fire; the baseline raises none.
@@ -305,13 +270,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let proof_path = net.join("hop2.proof.json");
-        hutong(&[
-            "audit",
+        audit(&[
             "proof",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
             "tx",
             &layering[1].to_string(),
             "--out",
@@ -356,13 +316,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         assert!(String::from_utf8_lossy(&out.stderr).contains("INVALID"));
         let balance_path = net.join("balance.proof.json");
         let last = w.address(14).to_string();
-        hutong(&[
-            "audit",
+        audit(&[
             "proof",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
             "balance",
             &last,
             "--asset",
@@ -382,16 +337,7 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
 
         // A regulator freeze of the path's end, sent through the
         // regulator's own node; then its recent counterparty moves money.
-        hutong(&[
-            "audit",
-            "freeze",
-            &last,
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--wait",
-        ]);
+        audit(&["freeze", &last, "--wait"]);
         let account = validator.account(&w.address(14)).await.unwrap();
         assert_eq!(account.status, "frozen", "{account:?}");
         let tx = w.transfer(11, 20, yuan(5));
@@ -419,30 +365,10 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         assert_eq!(flagged.account, w.address(11).to_string(), "{flagged:?}");
 
         // Institution flows and an export report.
-        let flows = hutong(&[
-            "audit",
-            "flows",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--format",
-            "json",
-        ]);
+        let flows = audit(&["flows", "--format", "json"]);
         let flows: Flows = serde_json::from_str(&flows).unwrap();
         assert!(flows.gross.len() >= 4, "{flows:?}");
-        let export = hutong(&[
-            "audit",
-            "export",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--institution",
-            "ride-d",
-            "--format",
-            "csv",
-        ]);
+        let export = audit(&["export", "--institution", "ride-d", "--format", "csv"]);
         assert!(export.lines().count() > 10, "{export}");
 
         // Found by the analyst: the owner link appeared in no audit view.
@@ -480,17 +406,7 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         }
         let mut owned = None;
         for _ in 0..50 {
-            let text = hutong(&[
-                "audit",
-                "owner",
-                &opened[0],
-                "--rpc",
-                &regulator_rpc,
-                "--key",
-                &reg_key,
-                "--format",
-                "json",
-            ]);
+            let text = audit(&["owner", &opened[0], "--format", "json"]);
             let o: hutong_audit::api::OwnerAccounts = serde_json::from_str(&text).unwrap();
             if o.accounts.len() == 2 {
                 owned = Some(o);
@@ -512,28 +428,12 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         assert!(listed.contains(&opened[0].as_str()) && listed.contains(&opened[1].as_str()));
         // The same two from the other account, and as a table; a demo
         // account with its own commitment lists itself alone.
-        let table = hutong(&[
-            "audit",
-            "owner",
-            &opened[1],
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-        ]);
+        let table = audit(&["owner", &opened[1]]);
         assert!(
             table.contains(&opened[0]) && table.contains("2 accounts") && table.contains("(asked)"),
             "{table}"
         );
-        let alone = hutong(&[
-            "audit",
-            "owner",
-            &w.address(3).to_string(),
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-        ]);
+        let alone = audit(&["owner", &w.address(3).to_string()]);
         assert!(alone.contains("1 account"), "{alone}");
         // Money from the owner's bank-a account back to its wallet-b account
         // through another customer: the trace marks both as one owner's.
@@ -598,18 +498,7 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
             first.is_some() && first == back && between != first,
             "{first:?} {back:?} {between:?}"
         );
-        let text = hutong(&[
-            "audit",
-            "trace",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--account",
-            &opened[0],
-            "--window",
-            "1h",
-        ]);
+        let text = audit(&["trace", "--account", &opened[0], "--window", "1h"]);
         assert!(
             text.contains("accounts of one owner")
                 && text.contains(&format!(
@@ -620,16 +509,7 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         );
 
         // Every query above is in the audit log, and its chain holds.
-        let log = hutong(&[
-            "audit",
-            "log",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--limit",
-            "1000",
-        ]);
+        let log = audit(&["log", "--limit", "1000"]);
         assert!(log.contains("hash chain: intact"), "{log}");
         assert!(
             log.contains("checked here"),
@@ -646,16 +526,7 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         // account is party to. Account-16 is one of the structuring
         // sender's recipients: a related account, not the alert's own.
         let party = w.address(15).to_string();
-        let table = hutong(&[
-            "audit",
-            "alerts",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--account",
-            &party,
-        ]);
+        let table = audit(&["alerts", "--account", &party]);
         assert!(
             table.contains("structuring"),
             "--account finds it as a party:\n{table}"
@@ -668,18 +539,7 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
             table.contains("transactions (3)") && table.contains(&party),
             "{table}"
         );
-        let csv = hutong(&[
-            "audit",
-            "alerts",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--kind",
-            "structuring",
-            "--format",
-            "csv",
-        ]);
+        let csv = audit(&["alerts", "--kind", "structuring", "--format", "csv"]);
         let mut lines = csv.lines();
         assert!(
             lines
@@ -716,25 +576,8 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         hutong_audit::auth::verify_log(&page.entries, hutong_runtime::crypto::Hash::ZERO).unwrap();
 
         // The log anchored on the ledger, and checked against it.
-        hutong(&[
-            "audit",
-            "anchor",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--wait",
-        ]);
-        let checked = hutong(&[
-            "audit",
-            "check-log",
-            "--rpc",
-            &regulator_rpc,
-            "--key",
-            &reg_key,
-            "--genesis",
-            genesis_path.to_str().unwrap(),
-        ]);
+        audit(&["anchor", "--wait"]);
+        let checked = audit(&["check-log", "--genesis", genesis_path.to_str().unwrap()]);
         assert!(
             checked.contains("hash chain: intact") && checked.contains("anchors match"),
             "{checked}"
