@@ -386,26 +386,7 @@ fn a_commit_prunes_the_forks_it_makes_impossible_and_keeps_later_blocks() {
     };
     assert_eq!(db.stored_blocks_above(0).unwrap().len(), 5);
     // Height 1 commits: its fork is gone; the rest is still pending.
-    let stored = block_at(1);
-    let update = prepare_commit(&db, 1, changes(1)).unwrap();
-    db.commit_block(BlockWrite {
-        executed: Executed {
-            height: 1,
-            block_id: stored.block.id(),
-            round: 1,
-            timestamp_ms: 1,
-            state_root: update.root,
-            receipts_root: Hash([0; 32]),
-        },
-        block: stored.block,
-        payload: Arc::new(stored.payload),
-        receipts: Vec::new(),
-        tx_hashes: Vec::new(),
-        state: update,
-        proof: None,
-        extra: Vec::new(),
-    })
-    .unwrap();
+    commit_with_extra(&db, 1, 1, Vec::new());
     assert!(db.block(&fork_at(1).block.id()).unwrap().is_none());
     // The committed block's body is the one stored while pending (the
     // commit does not write it again).
