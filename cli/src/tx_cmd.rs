@@ -9,10 +9,11 @@ use clap::{Args, Subcommand};
 use hutong_node::client::Client;
 use hutong_node::keyfile;
 use hutong_runtime::crypto::Hash;
+use hutong_runtime::hold::AccountState;
 use hutong_runtime::tx::{Expiry, FreezeReason};
 use hutong_runtime::{
-    Address, Amount, AssetCode, ChainId, Height, Nonce, PublicKey, Tier, Transaction, TransferId,
-    TxKind,
+    Address, Amount, AssetCode, ChainId, Height, Nonce, PublicKey, Tier, TimestampMs, Transaction,
+    TransferId, TxKind,
 };
 use hutong_wire::rpc::StatusView;
 
@@ -111,6 +112,86 @@ pub enum TxCommand {
         #[arg(long)]
         amount: String,
     },
+    /// Reserve `amount` for a payee until the hold expires (an EV charger,
+    /// a pre-authorisation): the payee captures what was used, or voids.
+    Hold {
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        asset: String,
+        /// In units of the asset ("200.00").
+        #[arg(long)]
+        amount: String,
+        /// The hold's id (32 hex digits; one of the payer's transfer ids);
+        /// random if omitted, and printed.
+        #[arg(long)]
+        hold_id: Option<String>,
+        /// Seconds until it expires and releases itself (at most 7 days).
+        #[arg(long, default_value_t = 3_600)]
+        expires_in: u64,
+    },
+    /// Capture a hold (the payee, or the payer): `amount` moves, the rest
+    /// is released.
+    Capture {
+        #[arg(long)]
+        payer: String,
+        #[arg(long)]
+        hold_id: String,
+        /// In units of the hold's asset.
+        #[arg(long)]
+        amount: String,
+    },
+    /// Release a hold without moving anything (the payee).
+    Void {
+        #[arg(long)]
+        payer: String,
+        #[arg(long)]
+        hold_id: String,
+    },
+    /// Freeze part of an account's balance (its institution, or a
+    /// regulator).
+    FreezeAmount {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        amount: String,
+        /// fraud, legal-order, regulatory, customer-request or other.
+        #[arg(long, default_value = "legal-order")]
+        reason: String,
+        /// The order's reference (a court case number), at most 64 bytes.
+        #[arg(long, default_value = "")]
+        reference: String,
+        /// The freeze's id on the account; random if omitted, and printed.
+        #[arg(long)]
+        freeze_id: Option<u64>,
+        /// Seconds until it lifts itself; none if omitted.
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
+    /// Lift an amount freeze (a regulator's only by a regulator).
+    ReleaseFreeze {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        freeze_id: u64,
+    },
+    /// Make an account receive-only or send-only, or back to normal.
+    AccountState {
+        #[arg(long)]
+        account: String,
+        /// normal, receive-only or send-only.
+        #[arg(long)]
+        state: String,
+        #[arg(long, default_value = "other")]
+        reason: String,
+        #[arg(long, default_value = "")]
+        reference: String,
+        /// Seconds until it lifts itself; none if omitted.
+        #[arg(long)]
+        expires_in: Option<u64>,
+    },
 }
 
 #[derive(Args)]
@@ -133,6 +214,14 @@ pub enum QueryCommand {
     },
     /// A transaction's status and receipt, by hash.
     Tx { hash: String },
+    /// A hold: payee, amount, expiry, and whether it is open, captured,
+    /// voided or expired.
+    Hold {
+        #[arg(long)]
+        payer: String,
+        #[arg(long)]
+        hold_id: String,
+    },
     /// A block by height (a number) or id (hex).
     Block { at: String },
     /// The node's chain, height, round, peers and mempool.
@@ -180,6 +269,37 @@ fn freeze_reason(s: &str) -> Result<FreezeReason> {
         "other" => FreezeReason::Other,
         other => bail!("--reason {other:?}: expected fraud, legal-order, regulatory, customer-request or other"),
     })
+}
+
+/// A hold id as shown (32 hex digits; fewer are zero-padded).
+fn hold_id_arg(s: &str) -> Result<TransferId> {
+    let hex = s.trim().trim_start_matches("0x");
+    if hex.is_empty() || hex.len() > 32 {
+        bail!("hold id {s:?}: expected 1 to 32 hex digits");
+    }
+    u128::from_str_radix(hex, 16)
+        .map(TransferId)
+        .map_err(|e| anyhow::anyhow!("hold id {s:?}: {e}"))
+}
+
+fn reference_arg(s: &str) -> Result<Vec<u8>> {
+    let max = hutong_runtime::tx::REFERENCE_BYTES_MAX;
+    if s.len() > max {
+        bail!("--reference is {} bytes; at most {max}", s.len());
+    }
+    Ok(s.as_bytes().to_vec())
+}
+
+/// This machine's clock plus `seconds`, as a block timestamp (block time
+/// follows the validators' clocks closely).
+fn seconds_from_now(seconds: u64) -> Result<TimestampMs> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("the clock is before 1970")?;
+    let ms = u64::try_from(now.as_millis()).context("the clock is past 2^64 ms")?;
+    Ok(TimestampMs(
+        ms.saturating_add(seconds.saturating_mul(1_000)),
+    ))
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -263,6 +383,87 @@ pub fn tx(args: TxArgs) -> Result<()> {
             TxCommand::Burn { asset: a, amount } => TxKind::Burn {
                 asset: asset(a)?,
                 amount: parse_amount(amount, decimals_of(&status, a)?)?,
+            },
+            TxCommand::Hold {
+                to,
+                asset: a,
+                amount,
+                hold_id,
+                expires_in,
+            } => {
+                let hold_id = match hold_id {
+                    Some(h) => hold_id_arg(h)?,
+                    None => TransferId(rand::random()),
+                };
+                say!("hold id {hold_id}");
+                TxKind::Hold {
+                    to: address(to)?,
+                    asset: asset(a)?,
+                    amount: parse_amount(amount, decimals_of(&status, a)?)?,
+                    hold_id,
+                    expires_at: seconds_from_now(*expires_in)?,
+                }
+            }
+            TxCommand::Capture {
+                payer,
+                hold_id,
+                amount,
+            } => {
+                let payer = address(payer)?;
+                let hold_id = hold_id_arg(hold_id)?;
+                let hold = client.hold(&payer, hold_id).await?;
+                TxKind::Capture {
+                    payer,
+                    hold_id,
+                    amount: parse_amount(amount, decimals_of(&status, &hold.asset)?)?,
+                }
+            }
+            TxCommand::Void { payer, hold_id } => TxKind::Void {
+                payer: address(payer)?,
+                hold_id: hold_id_arg(hold_id)?,
+            },
+            TxCommand::FreezeAmount {
+                account,
+                asset: a,
+                amount,
+                reason,
+                reference,
+                freeze_id,
+                expires_in,
+            } => {
+                let freeze_id = freeze_id.unwrap_or_else(rand::random);
+                say!("freeze id {freeze_id}");
+                TxKind::FreezeAmount {
+                    account: address(account)?,
+                    asset: asset(a)?,
+                    amount: parse_amount(amount, decimals_of(&status, a)?)?,
+                    freeze_id,
+                    reason: freeze_reason(reason)?,
+                    reference: reference_arg(reference)?,
+                    expires_at: expires_in.map(seconds_from_now).transpose()?,
+                }
+            }
+            TxCommand::ReleaseFreeze { account, freeze_id } => TxKind::ReleaseFreeze {
+                account: address(account)?,
+                freeze_id: *freeze_id,
+            },
+            TxCommand::AccountState {
+                account,
+                state,
+                reason,
+                reference,
+                expires_in,
+            } => TxKind::SetAccountState {
+                account: address(account)?,
+                state: match state.as_str() {
+                    "normal" => AccountState::Normal,
+                    "receive-only" => AccountState::ReceiveOnly,
+                    "send-only" => AccountState::SendOnly,
+                    other => bail!("--state {other:?}: expected normal, receive-only or send-only"),
+                },
+                reason: freeze_reason(reason)?,
+                reference: reference_arg(reference)?,
+                expires_at: expires_in.map(seconds_from_now).transpose()?,
             },
         };
         send(
@@ -393,9 +594,16 @@ fn account_text(
         None => v.kind.clone(),
     };
     let _ = writeln!(out, "kind       {kind}, institution {}", v.institution);
-    let status = match &v.frozen {
-        Some(f) => format!("frozen ({}, by {})", f.reason, f.by),
-        None => v.status.clone(),
+    let status = match (&v.frozen, &v.restriction) {
+        (Some(f), _) => format!("frozen ({}, by {})", f.reason, f.by),
+        (None, Some(r)) => {
+            let until = r
+                .expires_at_ms
+                .map(|t| format!(", until {t} ms"))
+                .unwrap_or_default();
+            format!("{} ({}, by {}{until})", r.state, r.reason, r.by)
+        }
+        (None, None) => v.status.clone(),
     };
     let _ = writeln!(out, "status     {status}");
     let _ = writeln!(
@@ -408,7 +616,39 @@ fn account_text(
     }
     for (i, (asset, minor)) in v.balances.iter().enumerate() {
         let label = if i == 0 { "balances" } else { "" };
-        let _ = writeln!(out, "{label:<10} {}", money(minor, asset));
+        match (v.held.get(asset), v.available.get(asset)) {
+            (Some(held), Some(available)) => {
+                let _ = writeln!(
+                    out,
+                    "{label:<10} {} ({} held, {} available)",
+                    money(minor, asset),
+                    money(held, asset),
+                    money(available, asset)
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "{label:<10} {}", money(minor, asset));
+            }
+        }
+    }
+    for f in &v.amount_freezes {
+        let until = f
+            .expires_at_ms
+            .map(|t| format!(", until {t} ms"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "frozen     {} (id {}, {}, by {}{}{until})",
+            money(&f.amount, &f.asset),
+            f.id,
+            f.reason,
+            f.by,
+            if f.reference.is_empty() {
+                String::new()
+            } else {
+                format!(", ref {}", f.reference)
+            }
+        );
     }
     for (asset, l) in &v.limits {
         let mut line = format!(
@@ -441,6 +681,11 @@ pub fn query(args: QueryArgs) -> Result<()> {
                     account_text(&view, &decimals)
                 }
             }
+            QueryCommand::Hold { payer, hold_id } => serde_json::to_string_pretty(
+                &client
+                    .hold(&address(&payer)?, hold_id_arg(&hold_id)?)
+                    .await?,
+            )?,
             QueryCommand::Tx { hash } => {
                 let h = Hash::from_hex(hash.trim_start_matches("0x"))
                     .map_err(|e| anyhow::anyhow!("{hash:?}: {e}"))?;

@@ -28,6 +28,7 @@ impl Genesis {
                     institution: address,
                     sequence: Nonce(0),
                     frozen: None,
+                    restriction: None,
                 }),
             );
         }
@@ -41,6 +42,7 @@ impl Genesis {
                     institution: address,
                     sequence: Nonce(0),
                     frozen: None,
+                    restriction: None,
                 }),
             );
         }
@@ -56,6 +58,7 @@ impl Genesis {
                     institution: a.institution,
                     sequence: Nonce(0),
                     frozen: None,
+                    restriction: None,
                 }),
             );
         }

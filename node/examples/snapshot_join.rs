@@ -136,6 +136,7 @@ fn genesis(keys: &[Keypair]) -> Vec<(StateKey, Option<StateValue>)> {
                 institution: bank,
                 sequence: Nonce(0),
                 frozen: None,
+                restriction: None,
             })),
         ));
         state.push((

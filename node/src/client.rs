@@ -139,6 +139,16 @@ impl Client {
             .await
     }
 
+    /// A hold by payer and id, while the ledger keeps it.
+    pub async fn hold(
+        &self,
+        payer: &Address,
+        hold_id: hutong_runtime::TransferId,
+    ) -> Result<hutong_wire::rpc::HoldView, ClientError> {
+        let q = serde_json::json!({"payer": payer.to_string(), "hold_id": hold_id.to_string()});
+        self.call(method::GET_HOLD, rpc_params![q]).await
+    }
+
     pub async fn block_at(&self, height: u64) -> Result<BlockView, ClientError> {
         let q = BlockQuery {
             height: Some(height),

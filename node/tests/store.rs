@@ -661,6 +661,7 @@ fn owners_of_accounts_opened_before_the_index_are_backfilled() {
             institution: bank,
             sequence: Nonce(0),
             frozen: None,
+            restriction: None,
         };
         (address, account)
     };

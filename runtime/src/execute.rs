@@ -177,6 +177,7 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         ctx: *ctx,
     };
     exec.prune_transfer_ids()?;
+    exec.apply_expiries()?;
     exec.overlay.release();
 
     let mut receipts = Vec::with_capacity(txs.len());
@@ -291,8 +292,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
 
         // A frozen account can do nothing at all: not pay, not mint or burn,
         // not open, freeze or unfreeze accounts (so not lift its own freeze).
+        // It may only void a hold it is the payee of, which gives money
+        // back.
         if let Some(freeze) = account.frozen {
-            return Ok(fail(FailureReason::SenderFrozen { freeze }));
+            if !matches!(stx.tx.kind, TxKind::Void { .. }) {
+                return Ok(fail(FailureReason::SenderFrozen { freeze }));
+            }
         }
         let result = self.apply_kind(stx, &tx_hash, sender, &account)?;
         let outcome = match result {
@@ -375,6 +380,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                         institution: sender,
                         sequence: Nonce(0),
                         frozen: None,
+                        restriction: None,
                     },
                 );
                 Ok(vec![Effect::AccountOpened {
@@ -485,19 +491,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 if amount.0 == 0 {
                     return Ok(Err(FailureReason::ZeroAmount));
                 }
-                let recipient = if *to == sender {
-                    Some(*account)
-                } else {
-                    self.account(to)?
-                };
-                let Some(recipient) = recipient else {
-                    return Ok(Err(FailureReason::UnknownAccount { account: *to }));
-                };
-                if let Some(freeze) = recipient.frozen {
-                    return Ok(Err(FailureReason::RecipientFrozen {
-                        account: *to,
-                        freeze,
-                    }));
+                if let Err(reason) = self.receiving_account(to)? {
+                    return Ok(Err(reason));
                 }
                 let Some(supply) = info.total_supply.checked_add(*amount) else {
                     return Ok(Err(FailureReason::Overflow { asset: *asset }));
@@ -538,14 +533,16 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 if amount.0 == 0 {
                     return Ok(Err(FailureReason::ZeroAmount));
                 }
-                let balance = self.balance(&sender, asset)?;
-                let Some(new_balance) = balance.checked_sub(*amount) else {
+                let holding = self.holding(&sender, asset)?;
+                let available = holding.available();
+                if available < *amount {
                     return Ok(Err(FailureReason::InsufficientBalance {
                         asset: *asset,
-                        available: balance,
+                        available,
                         required: *amount,
                     }));
-                };
+                }
+                let new_balance = Amount(holding.balance.0 - amount.0);
                 // The issuer's balance is part of the supply, so the supply
                 // is at least the amount.
                 let supply = info
@@ -578,6 +575,59 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 AccountKind::Regulator => Ok(Vec::new()),
                 _ => Err(FailureReason::Unauthorised),
             },
+            TxKind::Hold {
+                to,
+                asset,
+                amount,
+                hold_id,
+                expires_at,
+            } => self.hold(
+                stx,
+                tx_hash,
+                sender,
+                account,
+                *to,
+                *asset,
+                *amount,
+                *hold_id,
+                *expires_at,
+            )?,
+            TxKind::Capture {
+                payer,
+                hold_id,
+                amount,
+            } => self.resolve_hold(sender, *payer, *hold_id, Some(*amount))?,
+            TxKind::Void { payer, hold_id } => self.resolve_hold(sender, *payer, *hold_id, None)?,
+            TxKind::FreezeAmount {
+                account: target,
+                asset,
+                amount,
+                freeze_id,
+                reason,
+                reference,
+                expires_at,
+            } => self.freeze_amount(
+                sender,
+                account,
+                *target,
+                *asset,
+                *amount,
+                *freeze_id,
+                *reason,
+                reference,
+                *expires_at,
+            )?,
+            TxKind::ReleaseFreeze {
+                account: target,
+                freeze_id,
+            } => self.release_freeze(sender, account, *target, *freeze_id)?,
+            TxKind::SetAccountState {
+                account: target,
+                state,
+                reason,
+                expires_at,
+                ..
+            } => self.set_account_state(sender, account, *target, *state, *reason, *expires_at)?,
         };
         Ok(verdict)
     }

@@ -13,6 +13,8 @@
 //! - [`execute`]: block execution and the ledger rules; the payment rules
 //!   live in `transfer`, the write-back cache with its undo journal in
 //!   `overlay`.
+//! - [`hold`]: holds (two-phase payments), amount freezes, receive-only
+//!   and send-only accounts, and their expiry.
 //! - [`receipt`]: receipts and failure reasons with stable codes.
 //! - [`store`]: the state-store seam, the in-memory store, state roots and
 //!   state proofs.
@@ -29,6 +31,7 @@ pub mod block;
 pub mod crypto;
 pub mod execute;
 pub mod governance;
+pub mod hold;
 pub mod identity;
 pub mod merkle;
 mod overlay;

@@ -580,6 +580,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                         institution: account,
                         sequence: Nonce(0),
                         frozen: None,
+                        restriction: None,
                     },
                 );
             }
@@ -648,6 +649,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                         institution: account,
                         sequence: Nonce(0),
                         frozen: None,
+                        restriction: None,
                     },
                 );
             }

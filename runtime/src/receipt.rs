@@ -4,9 +4,12 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::crypto::{Hash, PublicKey};
 use crate::governance::ActionProblem;
+use crate::hold::{AccountState, HoldState, Restriction};
 use crate::state::Freeze;
 use crate::tx::Expiry;
-use crate::types::{Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs};
+use crate::types::{
+    Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
+};
 
 /// What a successful transaction changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -72,6 +75,48 @@ pub enum Effect {
         proposal: u64,
         action: u8,
         problem: ActionProblem,
+    },
+    /// A hold placed: `amount` of the payer's balance is reserved.
+    HoldPlaced {
+        payer: Address,
+        hold_id: TransferId,
+        payee: Address,
+        asset: AssetCode,
+        amount: Amount,
+        expires_at: TimestampMs,
+    },
+    /// A hold captured (with a debit and a credit of `captured` beside
+    /// it); `released` went back to the payer's available balance.
+    HoldCaptured {
+        payer: Address,
+        hold_id: TransferId,
+        captured: Amount,
+        released: Amount,
+    },
+    HoldVoided {
+        payer: Address,
+        hold_id: TransferId,
+        released: Amount,
+    },
+    AmountFrozen {
+        account: Address,
+        asset: AssetCode,
+        amount: Amount,
+        freeze_id: u64,
+        freeze: Freeze,
+        expires_at: Option<TimestampMs>,
+    },
+    AmountReleased {
+        account: Address,
+        asset: AssetCode,
+        amount: Amount,
+        freeze_id: u64,
+    },
+    AccountStateSet {
+        account: Address,
+        state: AccountState,
+        by: Address,
+        expires_at: Option<TimestampMs>,
     },
 }
 
@@ -210,6 +255,55 @@ pub enum FailureReason {
         cosigner: PublicKey,
         institution: Address,
     },
+    /// An expiry in the past, or a hold's past its longest lifetime.
+    BadExpiry {
+        earliest: TimestampMs,
+        latest: TimestampMs,
+    },
+    /// No hold with this id is in the state (never placed, or ended and
+    /// removed).
+    UnknownHold {
+        payer: Address,
+        hold_id: TransferId,
+    },
+    /// The hold was captured, voided or has expired.
+    HoldClosed {
+        payer: Address,
+        hold_id: TransferId,
+        state: HoldState,
+    },
+    /// A hold with this id is still in the state.
+    HoldExists {
+        payer: Address,
+        hold_id: TransferId,
+    },
+    CaptureExceedsHold {
+        held: Amount,
+        amount: Amount,
+    },
+    /// A capture from a frozen payer.
+    PayerFrozen {
+        account: Address,
+        freeze: Freeze,
+    },
+    /// The account is receive-only (and would send) or send-only (and
+    /// would receive).
+    Restricted {
+        account: Address,
+        restriction: Restriction,
+    },
+    NotRestricted,
+    UnknownFreeze {
+        account: Address,
+        freeze_id: u64,
+    },
+    FreezeExists {
+        account: Address,
+        freeze_id: u64,
+    },
+    TooManyFreezes {
+        max: u16,
+    },
 }
 
 impl FailureReason {
@@ -252,6 +346,17 @@ impl FailureReason {
             FailureReason::TooManyProposals { .. } => "too_many_proposals",
             FailureReason::InvalidAction { .. } => "invalid_action",
             FailureReason::CoSignerNotInstitution { .. } => "cosigner_not_institution",
+            FailureReason::BadExpiry { .. } => "bad_expiry",
+            FailureReason::UnknownHold { .. } => "unknown_hold",
+            FailureReason::HoldClosed { .. } => "hold_closed",
+            FailureReason::HoldExists { .. } => "hold_exists",
+            FailureReason::CaptureExceedsHold { .. } => "capture_exceeds_hold",
+            FailureReason::PayerFrozen { .. } => "payer_frozen",
+            FailureReason::Restricted { .. } => "restricted",
+            FailureReason::NotRestricted => "not_restricted",
+            FailureReason::UnknownFreeze { .. } => "unknown_freeze",
+            FailureReason::FreezeExists { .. } => "freeze_exists",
+            FailureReason::TooManyFreezes { .. } => "too_many_freezes",
         }
     }
 

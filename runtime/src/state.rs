@@ -11,6 +11,10 @@ use crate::governance::{Consortium, Proposal, ProposalIndex};
 use crate::tx::FreezeReason;
 use crate::types::{Address, Amount, AssetCode, Nonce, Tier, TimestampMs, TransferId};
 
+pub use crate::hold::{
+    AccountState, AmountFreeze, Expiring, ExpiryCursor, Hold, HoldState, Restriction,
+};
+
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
 )]
@@ -46,13 +50,30 @@ pub enum StateKey {
     /// they are remembered: the tree's (and a snapshot's) copy of the
     /// [`StateKey::TransferRecord`] index.
     TransferBlock(u64),
+    /// A hold (two-phase payment) by payer and hold id; see
+    /// [`crate::hold`]. Kept, marked with how it ended, until its expiry
+    /// time has passed, then removed at a pruning height.
+    Hold(Address, TransferId),
+    /// An account's amount freezes (court orders, fraud holds on part of a
+    /// balance), at most [`crate::hold::AMOUNT_FREEZES_MAX`].
+    AmountFreezes(Address),
+    /// What expires in one second of block time (seconds since the epoch):
+    /// holds, amount freezes and account restrictions.
+    Expiring(u64),
+    /// The minutes (seconds since the epoch / 60) that have something
+    /// listed under [`StateKey::Expiring`] not yet applied, ascending.
+    ExpiryMinutes,
+    /// How far expiries have been applied, and which applied minutes
+    /// are still to be removed.
+    ExpiryCursor,
 }
 
 impl StateKey {
     pub fn key_hash(&self) -> jmt::KeyHash {
         let bytes = borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail");
         // v2: balances carry the daily outflow (one leaf per holding).
-        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v2", &bytes).0)
+        // v3: holdings carry the held amount, accounts their restriction.
+        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v3", &bytes).0)
     }
 
     /// Whether the key is a leaf of the state tree. Transfer records are
@@ -92,6 +113,9 @@ pub struct Account {
     /// The sequence number the next transaction from this account must use.
     pub sequence: Nonce,
     pub frozen: Option<Freeze>,
+    /// Receive-only or send-only, by whom and until when (see
+    /// [`crate::hold`]).
+    pub restriction: Option<Restriction>,
 }
 
 /// A freeze on an account: why, and who placed it. A freeze placed by a
@@ -175,23 +199,34 @@ pub struct DailyOutflow {
     pub spent: Amount,
 }
 
-/// An account's holding of one asset: its balance and its outflow on its
-/// last day of sending. One state entry (one leaf of the state tree), so
-/// a transfer changes three leaves: the sender's account (its sequence),
-/// the sender's holding and the recipient's holding.
+/// An account's holding of one asset: its balance, its outflow on its
+/// last day of sending, and how much of it is held. One state entry (one
+/// leaf of the state tree), so a transfer changes three leaves: the
+/// sender's account (its sequence), the sender's holding and the
+/// recipient's holding.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Holding {
     pub balance: Amount,
     pub outflow: DailyOutflow,
+    /// Reserved by open holds and amount freezes: part of the balance the
+    /// account may not send. It may exceed the balance (a court freeze of
+    /// more than the account holds keeps what arrives later).
+    pub held: Amount,
 }
 
 impl Holding {
-    /// A holding of `balance` that has sent nothing yet.
+    /// A holding of `balance` that has sent nothing yet and holds nothing.
     pub fn of(balance: Amount) -> Holding {
         Holding {
             balance,
             outflow: DailyOutflow::default(),
+            held: Amount::ZERO,
         }
+    }
+
+    /// What the account may send: the balance less what is held.
+    pub fn available(&self) -> Amount {
+        Amount(self.balance.0.saturating_sub(self.held.0))
     }
 }
 
@@ -234,6 +269,14 @@ pub enum TransferFields {
         asset: AssetCode,
         payouts: Hash,
     },
+    /// A hold's id is a transfer id of its payer: it cannot be reused
+    /// while remembered, so a payee's retried capture never meets a new
+    /// hold under an old id.
+    Hold {
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+    },
 }
 
 /// A typed state value. The variant always matches the key's variant.
@@ -250,6 +293,11 @@ pub enum StateValue {
     Proposal(Proposal),
     KeyAlias(Address),
     TransferBlock(TransferBlock),
+    Hold(Hold),
+    AmountFreezes(Vec<AmountFreeze>),
+    Expiring(Vec<Expiring>),
+    ExpiryMinutes(Vec<u64>),
+    ExpiryCursor(ExpiryCursor),
 }
 
 impl StateValue {

@@ -213,6 +213,15 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             return Ok(Err(reason));
         }
 
+        if let Some(restriction) = account
+            .restriction
+            .filter(crate::hold::Restriction::blocks_sending)
+        {
+            return Ok(Err(FailureReason::Restricted {
+                account: sender,
+                restriction,
+            }));
+        }
         // Risk rules for customer accounts.
         let holding = self.holding(&sender, &asset)?;
         let mut outflow = holding.outflow;
@@ -223,20 +232,21 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             }
         }
 
-        let available = holding.balance;
-        let Some(remaining) = available.checked_sub(total) else {
+        let available = holding.available();
+        if available < total {
             return Ok(Err(FailureReason::InsufficientBalance {
                 asset,
                 available,
                 required: total,
             }));
-        };
+        }
         self.put_holding(
             sender,
             asset,
             Holding {
-                balance: remaining,
+                balance: Amount(holding.balance.0 - total.0),
                 outflow,
+                held: holding.held,
             },
         );
 
@@ -247,14 +257,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             amount: total,
         });
         for p in payouts {
-            let Some(recipient) = self.account(&p.to)? else {
-                return Ok(Err(FailureReason::UnknownAccount { account: p.to }));
-            };
-            if let Some(freeze) = recipient.frozen {
-                return Ok(Err(FailureReason::RecipientFrozen {
-                    account: p.to,
-                    freeze,
-                }));
+            if let Err(reason) = self.receiving_account(&p.to)? {
+                return Ok(Err(reason));
             }
             let balance = self.balance(&p.to, &asset)?;
             let Some(new_balance) = balance.checked_add(p.amount) else {
@@ -285,7 +289,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     /// is one transaction): the per-transaction maximum, the step-up
     /// threshold and the daily outflow limit. On success, the sender's
     /// outflow with this transfer counted.
-    fn check_limits(
+    pub(crate) fn check_limits(
         &mut self,
         stx: &SignedTransaction,
         account: &Account,

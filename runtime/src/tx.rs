@@ -10,6 +10,7 @@ use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::crypto::{domain, CryptoError, Hash, Keypair, PublicKey, Signature};
 use crate::governance::{Action, ACTIONS_MAX};
+use crate::hold::AccountState;
 use crate::types::{
     Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
 };
@@ -20,6 +21,9 @@ pub const TX_BYTES_MAX: usize = 16 * 1024;
 pub const MEMO_BYTES_MAX: usize = 256;
 /// Most recipients in one [`TxKind::BatchTransfer`].
 pub const BATCH_RECIPIENTS_MAX: usize = 256;
+/// Longest reference of an amount freeze or restriction (a court order's
+/// number), in bytes.
+pub const REFERENCE_BYTES_MAX: usize = 64;
 
 /// When a transaction stops being valid. It may execute in a block whose
 /// height (or timestamp) is at most this value, and never after.
@@ -128,6 +132,50 @@ pub enum TxKind {
     /// extend it was rewritten, and every member can tell. Changes no
     /// state: the transaction and its receipt are the record.
     AnchorAuditLog { entries: u64, head: Hash },
+    /// The payer reserves `amount` for `to` until `expires_at` (block
+    /// time): the payer's available balance falls, its balance does not.
+    /// `hold_id` is one of the payer's transfer ids (see
+    /// [`crate::hold`]).
+    Hold {
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+        hold_id: TransferId,
+        expires_at: TimestampMs,
+    },
+    /// The payee (or the payer) moves `amount` (at most the amount held)
+    /// of the payer's hold to the payee; the rest is released.
+    Capture {
+        payer: Address,
+        hold_id: TransferId,
+        amount: Amount,
+    },
+    /// The payee releases the payer's hold without moving anything.
+    Void { payer: Address, hold_id: TransferId },
+    /// Freeze part of an account's balance: the account's institution, or
+    /// a regulator. `reference` names the order (a court case number).
+    FreezeAmount {
+        account: Address,
+        asset: AssetCode,
+        amount: Amount,
+        freeze_id: u64,
+        reason: FreezeReason,
+        reference: Vec<u8>,
+        expires_at: Option<TimestampMs>,
+    },
+    /// Lift an amount freeze; the same authority as [`TxKind::FreezeAmount`],
+    /// and a regulator's only by a regulator.
+    ReleaseFreeze { account: Address, freeze_id: u64 },
+    /// Make an account receive-only or send-only, or lift that
+    /// ([`AccountState::Normal`]): the account's institution, or a
+    /// regulator; a regulator's restriction is lifted only by a regulator.
+    SetAccountState {
+        account: Address,
+        state: AccountState,
+        reason: FreezeReason,
+        reference: Vec<u8>,
+        expires_at: Option<TimestampMs>,
+    },
 }
 
 impl TxKind {
@@ -137,7 +185,9 @@ impl TxKind {
             TxKind::Transfer { asset, .. }
             | TxKind::BatchTransfer { asset, .. }
             | TxKind::Mint { asset, .. }
-            | TxKind::Burn { asset, .. } => Some(*asset),
+            | TxKind::Burn { asset, .. }
+            | TxKind::Hold { asset, .. }
+            | TxKind::FreezeAmount { asset, .. } => Some(*asset),
             _ => None,
         }
     }
@@ -156,6 +206,12 @@ impl TxKind {
             TxKind::Vote { .. } => "vote",
             TxKind::Withdraw { .. } => "withdraw",
             TxKind::AnchorAuditLog { .. } => "anchor_audit_log",
+            TxKind::Hold { .. } => "hold",
+            TxKind::Capture { .. } => "capture",
+            TxKind::Void { .. } => "void",
+            TxKind::FreezeAmount { .. } => "freeze_amount",
+            TxKind::ReleaseFreeze { .. } => "release_freeze",
+            TxKind::SetAccountState { .. } => "set_account_state",
         }
     }
 }
@@ -207,6 +263,8 @@ pub enum DecodeError {
     ProposalSize { count: usize, max: usize },
     #[error("a proposal's action carries a name or address past its length limit")]
     ActionTooLong,
+    #[error("reference is {len} bytes, more than the {max}-byte limit")]
+    ReferenceTooLong { len: usize, max: usize },
 }
 
 impl Transaction {
@@ -268,6 +326,16 @@ impl Transaction {
             }
             if !actions.iter().all(Action::within_bounds) {
                 return Err(DecodeError::ActionTooLong);
+            }
+        }
+        if let TxKind::FreezeAmount { reference, .. } | TxKind::SetAccountState { reference, .. } =
+            &self.kind
+        {
+            if reference.len() > REFERENCE_BYTES_MAX {
+                return Err(DecodeError::ReferenceTooLong {
+                    len: reference.len(),
+                    max: REFERENCE_BYTES_MAX,
+                });
             }
         }
         Ok(())

@@ -119,8 +119,9 @@ const GOLDEN_TRANSFER: [(&str, &str); 5] = [
     ),
 ];
 const GOLDEN_BATCH_HASH: &str = "5a987b7fd51023dd82665d8cc95bb5546f14f351878529f0d0646a79e39f9f5e";
-// State format v2 (key hashes tagged `hutong/state-key/v2`): a balance
-// entry holds the balance and the daily outflow together.
-const GOLDEN_STATE_ROOT: &str = "a560ca3df436aa2b7073da32c5fe1fd2b76fefb774f209071518ee0f207fdb74";
+// State format v3 (key hashes tagged `hutong/state-key/v3`): a balance
+// entry holds the balance, the daily outflow and the held amount; an
+// account its restriction.
+const GOLDEN_STATE_ROOT: &str = "f50aca02ea8e39d5a04ac49916cfc4723438a17c1f04e14cf8a189288ec3c344";
 /// SHA-256("t" || 0x00 || "d"), checked with an independent SHA-256.
 const GOLDEN_TAGGED: &str = "0bf5b9fd8828040f3bd1e47565723c55a778a7f17f3431c02104627b9e64fa3c";

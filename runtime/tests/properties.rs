@@ -1,5 +1,7 @@
-//! Property tests of the ledger: supply conservation, no replay, and a
-//! state root that depends only on the state.
+//! Property tests of the ledger: supply conservation (across transfers,
+//! holds, captures, voids, expiries and amount freezes), no replay, no hold
+//! resolved twice, held amounts that match the open holds and freezes, and
+//! a state root that depends only on the state.
 //!
 //! proptest prints the failing case (shrunk) and saves its seed under
 //! `proptest-regressions/`; `PROPTEST_CASES=N` runs more cases.
@@ -50,6 +52,33 @@ enum Op {
     EndBlock {
         hours: u8,
     },
+    Hold {
+        from: usize,
+        to: usize,
+        hkd: bool,
+        amount: u128,
+        id: u8,
+        seconds: u16,
+    },
+    /// Capture (by the payee, or the payer) or void one of the holds
+    /// signed so far.
+    Resolve {
+        pick: usize,
+        capture: Option<u128>,
+        by_payer: bool,
+    },
+    FreezeAmount {
+        regulator: bool,
+        target: usize,
+        amount: u128,
+        id: u8,
+        seconds: Option<u16>,
+    },
+    ReleaseFreeze {
+        regulator: bool,
+        target: usize,
+        id: u8,
+    },
 }
 
 const PARTIES: usize = 8; // bank A, bank B, 6 customers
@@ -76,6 +105,15 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<bool>(), 0..PARTIES).prop_map(|(regulator, target)| Op::Unfreeze { regulator, target }),
         2 => any::<usize>().prop_map(|pick| Op::Replay { pick }),
         2 => (0u8..30).prop_map(|hours| Op::EndBlock { hours }),
+        3 => Just(Op::EndBlock { hours: 0 }),
+        4 => (0..PARTIES, 0..PARTIES, any::<bool>(), amount(), 0u8..8, 0u16..300)
+            .prop_map(|(from, to, hkd, amount, id, seconds)| Op::Hold { from, to, hkd, amount, id, seconds }),
+        4 => (any::<usize>(), prop::option::of(amount()), any::<bool>())
+            .prop_map(|(pick, capture, by_payer)| Op::Resolve { pick, capture, by_payer }),
+        1 => (any::<bool>(), 0..PARTIES, amount(), 0u8..4, prop::option::of(0u16..300))
+            .prop_map(|(regulator, target, amount, id, seconds)| Op::FreezeAmount { regulator, target, amount, id, seconds }),
+        1 => (any::<bool>(), 0..PARTIES, 0u8..4)
+            .prop_map(|(regulator, target, id)| Op::ReleaseFreeze { regulator, target, id }),
     ]
 }
 
@@ -98,13 +136,18 @@ fn run(ops: &[Op], seed: u64) -> Chain {
     let mut pending_seq: std::collections::HashMap<hutong_runtime::Address, u64> =
         Default::default();
     let mut supply = [ch.supply(cny()), ch.supply(hkd())];
+    // Holds signed so far: (payer, payee, id).
+    let mut holds: Vec<(usize, usize, u8)> = Vec::new();
+    let mut book = HoldBook::default();
 
     let mut flush = |ch: &mut Chain,
                      block: &mut Vec<SignedTransaction>,
                      history: &mut Vec<SignedTransaction>,
                      pending: &mut std::collections::HashMap<hutong_runtime::Address, u64>,
+                     resolved: &mut HoldBook,
                      hours: u8| {
         let root_before = *ch.state_roots.last().unwrap();
+        let expiries_pending = expiries_pending(ch);
         let receipts = ch.execute(block);
         for (tx, r) in block.iter().zip(&receipts) {
             // A replayed transaction never executes twice.
@@ -145,9 +188,12 @@ fn run(ops: &[Op], seed: u64) -> Chain {
                 "balances of {asset} do not add up to the supply"
             );
         }
-        if receipts
-            .iter()
-            .all(|r| r.failure().is_some_and(|f| !f.consumes_sequence()))
+        // Expiries apply without a transaction; with none pending, a block
+        // of no-ops changes nothing.
+        if !expiries_pending
+            && receipts
+                .iter()
+                .all(|r| r.failure().is_some_and(|f| !f.consumes_sequence()))
         {
             assert_eq!(
                 *ch.state_roots.last().unwrap(),
@@ -155,6 +201,7 @@ fn run(ops: &[Op], seed: u64) -> Chain {
                 "a block of no-ops changed the state"
             );
         }
+        check_holds(ch, &receipts, resolved);
         history.append(block);
         pending.clear();
         ch.time += u64::from(hours) * 3_600_000;
@@ -265,18 +312,202 @@ fn run(ops: &[Op], seed: u64) -> Chain {
                     },
                 ));
             }
+            Op::Hold {
+                from,
+                to,
+                hkd,
+                amount,
+                id,
+                seconds,
+            } => {
+                let (f, t) = (party(&ch, *from), party(&ch, *to));
+                let kind = TxKind::Hold {
+                    to: addr(&t),
+                    asset: asset(*hkd),
+                    amount: Amount(*amount),
+                    hold_id: TransferId(1_000 + u128::from(*id)),
+                    expires_at: hutong_runtime::TimestampMs(ch.time + u64::from(*seconds) * 1_000),
+                };
+                let cosigner = (*amount > 5_000 && *from >= 2).then(|| party(&ch, (*from - 2) % 2));
+                block.push(sign_with(&ch, &f, kind, cosigner));
+                holds.push((*from, *to, *id));
+            }
+            Op::Resolve {
+                pick,
+                capture,
+                by_payer,
+            } => {
+                if let Some(&(from, to, id)) = holds.get(pick % holds.len().max(1)) {
+                    let payer = addr(&party(&ch, from));
+                    let hold_id = TransferId(1_000 + u128::from(id));
+                    let kind = match capture {
+                        Some(amount) => TxKind::Capture {
+                            payer,
+                            hold_id,
+                            amount: Amount(*amount),
+                        },
+                        None => TxKind::Void { payer, hold_id },
+                    };
+                    let signer = party(&ch, if *by_payer { from } else { to });
+                    block.push(sign(&ch, &signer, kind));
+                }
+            }
+            Op::FreezeAmount {
+                regulator,
+                target,
+                amount,
+                id,
+                seconds,
+            } => {
+                let who = if *regulator {
+                    ch.regulator.clone()
+                } else {
+                    ch.bank_a.clone()
+                };
+                let kind = TxKind::FreezeAmount {
+                    account: addr(&party(&ch, *target)),
+                    asset: cny(),
+                    amount: Amount(*amount),
+                    freeze_id: u64::from(*id),
+                    reason: FreezeReason::LegalOrder,
+                    reference: b"case 1".to_vec(),
+                    expires_at: seconds
+                        .map(|s| hutong_runtime::TimestampMs(ch.time + u64::from(s) * 1_000)),
+                };
+                block.push(sign(&ch, &who, kind));
+            }
+            Op::ReleaseFreeze {
+                regulator,
+                target,
+                id,
+            } => {
+                let who = if *regulator {
+                    ch.regulator.clone()
+                } else {
+                    ch.bank_a.clone()
+                };
+                let kind = TxKind::ReleaseFreeze {
+                    account: addr(&party(&ch, *target)),
+                    freeze_id: u64::from(*id),
+                };
+                block.push(sign(&ch, &who, kind));
+            }
             Op::Replay { pick } => {
                 if !history.is_empty() {
                     block.push(history[pick % history.len()].clone());
                 }
             }
-            Op::EndBlock { hours } => {
-                flush(&mut ch, &mut block, &mut history, &mut pending_seq, *hours)
+            Op::EndBlock { hours } => flush(
+                &mut ch,
+                &mut block,
+                &mut history,
+                &mut pending_seq,
+                &mut book,
+                *hours,
+            ),
+        }
+    }
+    flush(
+        &mut ch,
+        &mut block,
+        &mut history,
+        &mut pending_seq,
+        &mut book,
+        0,
+    );
+    ch
+}
+
+/// Whether anything is listed to expire, or to leave the state.
+fn expiries_pending(ch: &Chain) -> bool {
+    use hutong_runtime::state::StateValue;
+    use hutong_runtime::store::read_value;
+    let minutes = matches!(
+        read_value(&ch.store, &StateKey::ExpiryMinutes),
+        Ok(Some(StateValue::ExpiryMinutes(m))) if !m.is_empty()
+    );
+    let applied = matches!(
+        read_value(&ch.store, &StateKey::ExpiryCursor),
+        Ok(Some(StateValue::ExpiryCursor(c))) if !c.applied.is_empty()
+    );
+    minutes || applied
+}
+
+/// Which holds are open, by (payer, hold id), as receipts and expiries
+/// tell it.
+#[derive(Default)]
+struct HoldBook {
+    open: std::collections::HashSet<(hutong_runtime::Address, TransferId)>,
+}
+
+/// After a block: no hold was resolved twice, and every holding's held
+/// amount is the sum of its open holds and amount freezes, with its open
+/// holds backed by its balance.
+fn check_holds(ch: &Chain, receipts: &[hutong_runtime::Receipt], book: &mut HoldBook) {
+    use hutong_runtime::hold::HoldState;
+    use hutong_runtime::state::StateValue;
+    // Expiries ran before the block's transactions.
+    book.open.retain(|(payer, id)| {
+        matches!(
+            hutong_runtime::store::read_value(&ch.store, &StateKey::Hold(*payer, *id)),
+            Ok(Some(StateValue::Hold(h))) if h.state == HoldState::Open
+        ) || receipts.iter().any(|r| {
+            matches!(&r.outcome, Outcome::Success { effects } if effects.iter().any(|e|
+                matches!(e, Effect::HoldCaptured { payer: p, hold_id, .. } | Effect::HoldVoided { payer: p, hold_id, .. } if p == payer && hold_id == id)))
+        })
+    });
+    for r in receipts {
+        let Outcome::Success { effects } = &r.outcome else {
+            continue;
+        };
+        for e in effects {
+            match e {
+                Effect::HoldPlaced { payer, hold_id, .. } => {
+                    assert!(book.open.insert((*payer, *hold_id)), "hold placed twice");
+                }
+                Effect::HoldCaptured { payer, hold_id, .. }
+                | Effect::HoldVoided { payer, hold_id, .. } => {
+                    assert!(
+                        book.open.remove(&(*payer, *hold_id)),
+                        "hold {payer} {hold_id} resolved but not open"
+                    );
+                }
+                _ => {}
             }
         }
     }
-    flush(&mut ch, &mut block, &mut history, &mut pending_seq, 0);
-    ch
+    let mut expected: std::collections::HashMap<_, (u128, u128)> = Default::default();
+    for (key, value) in ch.store.entries() {
+        match (key, value) {
+            (StateKey::Hold(payer, id), StateValue::Hold(h)) if h.state == HoldState::Open => {
+                assert!(
+                    book.open.contains(&(payer, id)),
+                    "open hold unknown to receipts"
+                );
+                let e = expected.entry((payer, h.asset)).or_default();
+                e.0 += h.amount.0;
+                e.1 += h.amount.0;
+            }
+            (StateKey::AmountFreezes(account), StateValue::AmountFreezes(list)) => {
+                for f in list {
+                    expected.entry((account, f.asset)).or_default().0 += f.amount.0;
+                }
+            }
+            _ => {}
+        }
+    }
+    for (key, value) in ch.store.entries() {
+        if let (StateKey::Balance(a, asset), StateValue::Balance(h)) = (key, value) {
+            let (held, holds) = expected.remove(&(a, asset)).unwrap_or_default();
+            assert_eq!(h.held.0, held, "held of {a} {asset}");
+            assert!(h.balance.0 >= holds, "holds of {a} {asset} not backed");
+        }
+    }
+    assert!(
+        expected.values().all(|(held, _)| *held == 0),
+        "{:?}",
+        expected
+    );
 }
 
 proptest! {

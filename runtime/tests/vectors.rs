@@ -11,6 +11,7 @@
 //! wire format, which needs a new domain tag, not a new vector.
 
 use hutong_runtime::crypto::PublicKey;
+use hutong_runtime::hold::AccountState;
 use hutong_runtime::tx::{Expiry, FreezeReason, Payout};
 use hutong_runtime::{
     Address, Amount, AssetCode, ChainId, Hash, Height, Keypair, Nonce, SignedTransaction, Tier,
@@ -140,6 +141,96 @@ fn cases() -> Vec<(&'static str, &'static str, u8, Option<u8>, Transaction)> {
                 },
             ),
         ),
+        (
+            "hold",
+            "an EV's wallet reserves 200.00 CNY for a charger until a block time",
+            1,
+            None,
+            base(
+                1,
+                TxKind::Hold {
+                    to: Address([0x33; 20]),
+                    asset: cny,
+                    amount: Amount(20_000),
+                    hold_id: TransferId(0xfeed),
+                    expires_at: TimestampMs(1_767_229_200_000),
+                },
+            ),
+        ),
+        (
+            "capture",
+            "the charger captures 73.50 CNY of the hold; the rest is released",
+            4,
+            None,
+            base(
+                4,
+                TxKind::Capture {
+                    payer: Address::of(&key(1).public()),
+                    hold_id: TransferId(0xfeed),
+                    amount: Amount(7_350),
+                },
+            ),
+        ),
+        (
+            "void",
+            "the payee releases a hold without moving anything",
+            4,
+            None,
+            base(
+                4,
+                TxKind::Void {
+                    payer: Address::of(&key(1).public()),
+                    hold_id: TransferId(0xfeed),
+                },
+            ),
+        ),
+        (
+            "freeze_amount",
+            "a regulator freezes 5,000.00 CNY of an account on a court order, until a block time",
+            11,
+            None,
+            base(
+                11,
+                TxKind::FreezeAmount {
+                    account: Address::of(&key(4).public()),
+                    asset: cny,
+                    amount: Amount(500_000),
+                    freeze_id: 77,
+                    reason: FreezeReason::LegalOrder,
+                    reference: b"(2026) Hu 0101 Zhi 123".to_vec(),
+                    expires_at: Some(TimestampMs(1_798_761_600_000)),
+                },
+            ),
+        ),
+        (
+            "release_freeze",
+            "the regulator lifts its amount freeze",
+            11,
+            None,
+            base(
+                11,
+                TxKind::ReleaseFreeze {
+                    account: Address::of(&key(4).public()),
+                    freeze_id: 77,
+                },
+            ),
+        ),
+        (
+            "set_account_state",
+            "an institution makes an account receive-only, with no expiry",
+            9,
+            None,
+            base(
+                9,
+                TxKind::SetAccountState {
+                    account: Address::of(&key(4).public()),
+                    state: AccountState::ReceiveOnly,
+                    reason: FreezeReason::Fraud,
+                    reference: Vec::new(),
+                    expires_at: None,
+                },
+            ),
+        ),
     ]
 }
 
@@ -194,6 +285,66 @@ fn to_json(tx: &Transaction) -> Value {
             "entries": entries,
             "head": head.to_hex(),
         }}),
+        TxKind::Hold {
+            to,
+            asset,
+            amount,
+            hold_id,
+            expires_at,
+        } => json!({ "hold": {
+            "to": to.to_string(),
+            "asset": asset.as_str(),
+            "amount": amount.0.to_string(),
+            "hold_id": hold_id.to_string(),
+            "expires_at_ms": expires_at.0,
+        }}),
+        TxKind::Capture {
+            payer,
+            hold_id,
+            amount,
+        } => json!({ "capture": {
+            "payer": payer.to_string(),
+            "hold_id": hold_id.to_string(),
+            "amount": amount.0.to_string(),
+        }}),
+        TxKind::Void { payer, hold_id } => json!({ "void": {
+            "payer": payer.to_string(),
+            "hold_id": hold_id.to_string(),
+        }}),
+        TxKind::FreezeAmount {
+            account,
+            asset,
+            amount,
+            freeze_id,
+            reason,
+            reference,
+            expires_at,
+        } => json!({ "freeze_amount": {
+            "account": account.to_string(),
+            "asset": asset.as_str(),
+            "amount": amount.0.to_string(),
+            "freeze_id": freeze_id,
+            "reason": reason.name(),
+            "reference": hex::encode(reference),
+            "expires_at_ms": expires_at.map(|t| t.0),
+        }}),
+        TxKind::ReleaseFreeze { account, freeze_id } => json!({ "release_freeze": {
+            "account": account.to_string(),
+            "freeze_id": freeze_id,
+        }}),
+        TxKind::SetAccountState {
+            account,
+            state,
+            reason,
+            reference,
+            expires_at,
+        } => json!({ "set_account_state": {
+            "account": account.to_string(),
+            "state": state.name(),
+            "reason": reason.name(),
+            "reference": hex::encode(reference),
+            "expires_at_ms": expires_at.map(|t| t.0),
+        }}),
         other => panic!("no JSON form for {} in the vectors", other.name()),
     };
     json!({
@@ -233,6 +384,21 @@ fn asset_of(v: &Value) -> AssetCode {
 
 fn transfer_id_of(v: &Value) -> TransferId {
     TransferId(u128::from_str_radix(str_of(v, "transfer_id"), 16).unwrap())
+}
+
+fn hold_id_of(v: &Value) -> TransferId {
+    TransferId(u128::from_str_radix(str_of(v, "hold_id"), 16).unwrap())
+}
+
+fn reason_of(v: &Value) -> FreezeReason {
+    match str_of(v, "reason") {
+        "fraud" => FreezeReason::Fraud,
+        "legal-order" => FreezeReason::LegalOrder,
+        "regulatory" => FreezeReason::Regulatory,
+        "customer-request" => FreezeReason::CustomerRequest,
+        "other" => FreezeReason::Other,
+        r => panic!("unknown reason {r}"),
+    }
 }
 
 fn array32(s: &str) -> [u8; 32] {
@@ -279,14 +445,48 @@ fn from_json(v: &Value) -> Transaction {
         },
         "freeze" => TxKind::Freeze {
             account: address_of(body, "account"),
-            reason: match str_of(body, "reason") {
-                "fraud" => FreezeReason::Fraud,
-                "legal-order" => FreezeReason::LegalOrder,
-                "regulatory" => FreezeReason::Regulatory,
-                "customer-request" => FreezeReason::CustomerRequest,
-                "other" => FreezeReason::Other,
-                r => panic!("unknown reason {r}"),
+            reason: reason_of(body),
+        },
+        "hold" => TxKind::Hold {
+            to: address_of(body, "to"),
+            asset: asset_of(body),
+            amount: Amount(u128_of(body, "amount")),
+            hold_id: hold_id_of(body),
+            expires_at: TimestampMs(u64_of(body, "expires_at_ms")),
+        },
+        "capture" => TxKind::Capture {
+            payer: address_of(body, "payer"),
+            hold_id: hold_id_of(body),
+            amount: Amount(u128_of(body, "amount")),
+        },
+        "void" => TxKind::Void {
+            payer: address_of(body, "payer"),
+            hold_id: hold_id_of(body),
+        },
+        "freeze_amount" => TxKind::FreezeAmount {
+            account: address_of(body, "account"),
+            asset: asset_of(body),
+            amount: Amount(u128_of(body, "amount")),
+            freeze_id: u64_of(body, "freeze_id"),
+            reason: reason_of(body),
+            reference: hex::decode(str_of(body, "reference")).unwrap(),
+            expires_at: body["expires_at_ms"].as_u64().map(TimestampMs),
+        },
+        "release_freeze" => TxKind::ReleaseFreeze {
+            account: address_of(body, "account"),
+            freeze_id: u64_of(body, "freeze_id"),
+        },
+        "set_account_state" => TxKind::SetAccountState {
+            account: address_of(body, "account"),
+            state: match str_of(body, "state") {
+                "normal" => AccountState::Normal,
+                "receive-only" => AccountState::ReceiveOnly,
+                "send-only" => AccountState::SendOnly,
+                s => panic!("unknown state {s}"),
             },
+            reason: reason_of(body),
+            reference: hex::decode(str_of(body, "reference")).unwrap(),
+            expires_at: body["expires_at_ms"].as_u64().map(TimestampMs),
         },
         "anchor_audit_log" => TxKind::AnchorAuditLog {
             entries: u64_of(body, "entries"),

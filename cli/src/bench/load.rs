@@ -103,12 +103,24 @@ pub(super) fn presign(
         .collect();
     let zipf_total: f64 = zipf.iter().sum();
     let id_base = u128::from(rng.gen::<u64>()) << 64;
+    // Holds expire an hour after signing (block time follows the clock).
+    let hold_expiry = hutong_runtime::TimestampMs(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+            .saturating_add(3_600_000),
+    );
     let mut unsigned: Vec<(Transaction, Keypair, bool)> = Vec::with_capacity(count);
     for k in 0..count {
         let (payer, from_index) = match workload {
             Workload::Payout => {
                 let i = k % institutions.len();
                 (&mut institutions[i], usize::MAX)
+            }
+            // A hold and its capture by the same payer, one after the other.
+            Workload::Holds => {
+                let i = (k / 2) % customers.len();
+                (&mut customers[i], i)
             }
             _ => {
                 let i = k % customers.len();
@@ -143,8 +155,29 @@ pub(super) fn presign(
             Amount(1)
         };
         let transfer_id = TransferId(id_base + k as u128);
-        let asset = assets[k % 2];
-        let kind = if legs > 1 {
+        let asset = match workload {
+            Workload::Holds => assets[(k / 2) % 2],
+            _ => assets[k % 2],
+        };
+        let kind = if workload == Workload::Holds {
+            // The pair shares the hold's id: the even item's.
+            let hold_id = TransferId(id_base + (k - k % 2) as u128);
+            if k % 2 == 0 {
+                TxKind::Hold {
+                    to,
+                    asset,
+                    amount,
+                    hold_id,
+                    expires_at: hold_expiry,
+                }
+            } else {
+                TxKind::Capture {
+                    payer: Address::of(&payer.key.public()),
+                    hold_id,
+                    amount,
+                }
+            }
+        } else if legs > 1 {
             let mut payouts = Vec::with_capacity(legs);
             payouts.push(Payout { to, amount });
             while payouts.len() < legs {

@@ -54,6 +54,11 @@ pub enum Workload {
     Payout,
     /// Uniform, with every 20th transfer failing (insufficient funds).
     Mixed,
+    /// Two-phase payments: each customer places a hold for a random other
+    /// customer, then captures it (two transactions per payment; compare
+    /// transactions per second with `uniform`: a hold and its capture
+    /// should cost at most two transfers).
+    Holds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

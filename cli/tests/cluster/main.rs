@@ -18,4 +18,5 @@ mod partitions;
 mod reconfigure;
 mod recovery;
 mod regulator;
+mod settlement;
 mod soak;

@@ -4,7 +4,7 @@
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use hutong_runtime::crypto::Hash;
-use hutong_runtime::receipt::Outcome;
+use hutong_runtime::receipt::{Effect, Outcome};
 use hutong_runtime::{Address, Amount, AssetCode, Receipt, SignedTransaction, TxKind};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,20 @@ pub enum EdgeKind {
     SetTier,
     /// A regulator anchored its audit-query log's head on the ledger.
     AnchorAuditLog,
+    /// A payer reserved money for a payee (moves nothing yet).
+    Hold,
+    /// A hold's capture: the money moves from the payer to the payee
+    /// (whoever signed it). With its hold, one payment.
+    Capture,
+    /// A payee released a hold (from the payee to the payer, nothing
+    /// moves).
+    Void,
+    /// Part of an account's balance frozen, by its institution or a
+    /// regulator.
+    FreezeAmount,
+    ReleaseFreeze,
+    /// An account made receive-only or send-only, or back to normal.
+    SetAccountState,
 }
 
 impl EdgeKind {
@@ -51,13 +65,22 @@ impl EdgeKind {
             EdgeKind::OpenAccount => "open_account",
             EdgeKind::SetTier => "set_tier",
             EdgeKind::AnchorAuditLog => "anchor_audit_log",
+            EdgeKind::Hold => "hold",
+            EdgeKind::Capture => "capture",
+            EdgeKind::Void => "void",
+            EdgeKind::FreezeAmount => "freeze_amount",
+            EdgeKind::ReleaseFreeze => "release_freeze",
+            EdgeKind::SetAccountState => "set_account_state",
         }
     }
 
     /// Whether money moves from `from` to `to` along this edge (what fund
     /// tracing follows).
     pub fn moves_money(self) -> bool {
-        matches!(self, EdgeKind::Transfer | EdgeKind::Payout | EdgeKind::Mint)
+        matches!(
+            self,
+            EdgeKind::Transfer | EdgeKind::Payout | EdgeKind::Mint | EdgeKind::Capture
+        )
     }
 }
 
@@ -146,7 +169,8 @@ pub fn edges_of_block(
         };
         let sender = tx.tx.sender_address();
         let mut push =
-            |leg: u16,
+            |from: Address,
+             leg: u16,
              kind: EdgeKind,
              to: Address,
              asset: Option<AssetCode>,
@@ -159,8 +183,8 @@ pub fn edges_of_block(
                     timestamp_ms,
                     tx_hash: *hash,
                     kind,
-                    from: sender,
-                    from_institution: institution_of(&sender),
+                    from,
+                    from_institution: institution_of(&from),
                     to,
                     to_institution: institution_of(&to),
                     asset,
@@ -172,6 +196,7 @@ pub fn edges_of_block(
             TxKind::Transfer {
                 to, asset, amount, ..
             } => push(
+                sender,
                 0,
                 EdgeKind::Transfer,
                 *to,
@@ -182,6 +207,7 @@ pub fn edges_of_block(
             TxKind::BatchTransfer { asset, payouts, .. } => {
                 for (leg, p) in payouts.iter().enumerate() {
                     push(
+                        sender,
                         leg as u16,
                         EdgeKind::Payout,
                         p.to,
@@ -192,6 +218,7 @@ pub fn edges_of_block(
                 }
             }
             TxKind::Mint { to, asset, amount } => push(
+                sender,
                 0,
                 EdgeKind::Mint,
                 *to,
@@ -200,6 +227,7 @@ pub fn edges_of_block(
                 institution_of,
             ),
             TxKind::Burn { asset, amount } => push(
+                sender,
                 0,
                 EdgeKind::Burn,
                 sender,
@@ -208,6 +236,7 @@ pub fn edges_of_block(
                 institution_of,
             ),
             TxKind::Freeze { account, .. } => push(
+                sender,
                 0,
                 EdgeKind::Freeze,
                 *account,
@@ -216,6 +245,7 @@ pub fn edges_of_block(
                 institution_of,
             ),
             TxKind::Unfreeze { account } => push(
+                sender,
                 0,
                 EdgeKind::Unfreeze,
                 *account,
@@ -224,6 +254,7 @@ pub fn edges_of_block(
                 institution_of,
             ),
             TxKind::SetTier { account, .. } => push(
+                sender,
                 0,
                 EdgeKind::SetTier,
                 *account,
@@ -232,6 +263,7 @@ pub fn edges_of_block(
                 institution_of,
             ),
             TxKind::OpenAccount { owner, .. } => push(
+                sender,
                 0,
                 EdgeKind::OpenAccount,
                 Address::of(owner),
@@ -240,6 +272,7 @@ pub fn edges_of_block(
                 institution_of,
             ),
             TxKind::AnchorAuditLog { .. } => push(
+                sender,
                 0,
                 EdgeKind::AnchorAuditLog,
                 sender,
@@ -250,6 +283,90 @@ pub fn edges_of_block(
             // Governance moves no money and touches no customer account:
             // it is read through `hutong_getProposals`, not this graph.
             TxKind::Propose { .. } | TxKind::Vote { .. } | TxKind::Withdraw { .. } => {}
+            TxKind::Hold {
+                to, asset, amount, ..
+            } => push(
+                sender,
+                0,
+                EdgeKind::Hold,
+                *to,
+                Some(*asset),
+                *amount,
+                institution_of,
+            ),
+            TxKind::Capture { payer, amount, .. } => {
+                // The payee is in the hold, named by the receipt's credit.
+                let credit = match &receipt.outcome {
+                    Outcome::Success { effects } => effects.iter().find_map(|e| match e {
+                        Effect::Credit { account, asset, .. } => Some((*account, *asset)),
+                        _ => None,
+                    }),
+                    Outcome::Failed { .. } => None,
+                };
+                let (to, asset) = match credit {
+                    Some((to, asset)) => (to, Some(asset)),
+                    None => (sender, None),
+                };
+                push(
+                    *payer,
+                    0,
+                    EdgeKind::Capture,
+                    to,
+                    asset,
+                    *amount,
+                    institution_of,
+                )
+            }
+            TxKind::Void { payer, .. } => {
+                let released = match &receipt.outcome {
+                    Outcome::Success { effects } => effects.iter().find_map(|e| match e {
+                        Effect::HoldVoided { released, .. } => Some(*released),
+                        _ => None,
+                    }),
+                    Outcome::Failed { .. } => None,
+                };
+                push(
+                    sender,
+                    0,
+                    EdgeKind::Void,
+                    *payer,
+                    None,
+                    released.unwrap_or(Amount(0)),
+                    institution_of,
+                )
+            }
+            TxKind::FreezeAmount {
+                account,
+                asset,
+                amount,
+                ..
+            } => push(
+                sender,
+                0,
+                EdgeKind::FreezeAmount,
+                *account,
+                Some(*asset),
+                *amount,
+                institution_of,
+            ),
+            TxKind::ReleaseFreeze { account, .. } => push(
+                sender,
+                0,
+                EdgeKind::ReleaseFreeze,
+                *account,
+                None,
+                Amount(0),
+                institution_of,
+            ),
+            TxKind::SetAccountState { account, .. } => push(
+                sender,
+                0,
+                EdgeKind::SetAccountState,
+                *account,
+                None,
+                Amount(0),
+                institution_of,
+            ),
         }
     }
     out

@@ -471,6 +471,70 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
             "entries": entries,
             "head": head.to_string(),
         }),
+        TxKind::Hold {
+            to,
+            asset,
+            amount: a,
+            hold_id,
+            expires_at,
+        } => json!({
+            "type": kind.name(),
+            "to": to.to_string(),
+            "amount": amount(asset, a),
+            "hold_id": hold_id.to_string(),
+            "expires_at_ms": expires_at.0,
+        }),
+        TxKind::Capture {
+            payer,
+            hold_id,
+            amount: a,
+        } => json!({
+            "type": kind.name(),
+            "payer": payer.to_string(),
+            "hold_id": hold_id.to_string(),
+            "minor_units": a.0.to_string(),
+        }),
+        TxKind::Void { payer, hold_id } => json!({
+            "type": kind.name(),
+            "payer": payer.to_string(),
+            "hold_id": hold_id.to_string(),
+        }),
+        TxKind::FreezeAmount {
+            account,
+            asset,
+            amount: a,
+            freeze_id,
+            reason,
+            reference,
+            expires_at,
+        } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+            "amount": amount(asset, a),
+            "freeze_id": freeze_id,
+            "reason": reason.name(),
+            "reference": String::from_utf8_lossy(reference),
+            "expires_at_ms": expires_at.map(|t| t.0),
+        }),
+        TxKind::ReleaseFreeze { account, freeze_id } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+            "freeze_id": freeze_id,
+        }),
+        TxKind::SetAccountState {
+            account,
+            state,
+            reason,
+            reference,
+            expires_at,
+        } => json!({
+            "type": kind.name(),
+            "account": account.to_string(),
+            "state": state.name(),
+            "reason": reason.name(),
+            "reference": String::from_utf8_lossy(reference),
+            "expires_at_ms": expires_at.map(|t| t.0),
+        }),
     }
 }
 

@@ -211,7 +211,17 @@ pub fn check_stateless(raw: &[u8], chain_id: ChainId) -> Result<Decoded, Rejecti
             amount: *amount,
         }],
         TxKind::BatchTransfer { payouts, .. } => payouts,
-        TxKind::Mint { amount, .. } | TxKind::Burn { amount, .. } if amount.0 == 0 => {
+        // A hold pays later: the same two checks.
+        TxKind::Hold { to, amount, .. } => &[hutong_runtime::tx::Payout {
+            to: *to,
+            amount: *amount,
+        }],
+        TxKind::Mint { amount, .. }
+        | TxKind::Burn { amount, .. }
+        | TxKind::Capture { amount, .. }
+        | TxKind::FreezeAmount { amount, .. }
+            if amount.0 == 0 =>
+        {
             return Err(Rejection::ZeroAmount)
         }
         _ => &[],
@@ -592,6 +602,7 @@ mod tests {
             institution: Address::of(&key.public()),
             sequence: Nonce(next),
             frozen: None,
+            restriction: None,
         }
     }
 

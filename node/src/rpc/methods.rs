@@ -44,6 +44,11 @@ const ADDRESS: Param = Param {
     position: 0,
     expected: "an account address: ht1… (bech32m)",
 };
+const HOLD: Param = Param {
+    name: "query",
+    position: 0,
+    expected: "an object with \"payer\" (ht1…) and \"hold_id\" (32 hex digits)",
+};
 const BLOCK: Param = Param {
     name: "query",
     position: 0,
@@ -133,6 +138,17 @@ fn committed_already(
         status @ TxStatus::Committed { .. } => Ok(Some(status)),
         _ => Ok(None),
     }
+}
+
+/// A transfer or hold id: 1 to 32 hex digits.
+fn parse_transfer_id(s: &str) -> Option<hutong_runtime::TransferId> {
+    let s = s.trim_start_matches("0x");
+    if s.is_empty() || s.len() > 32 {
+        return None;
+    }
+    u128::from_str_radix(s, 16)
+        .ok()
+        .map(hutong_runtime::TransferId)
 }
 
 fn parse_tx_hex(p: Param, s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
@@ -243,6 +259,26 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
             .parse()
             .map_err(|e| invalid_param(ADDRESS, format!("{address:?} is not an address ({e})")))?;
         views::account(ctx, address)
+    })?;
+    m.register_method(method::GET_HOLD, |params, ctx, _| {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct HoldQuery {
+            payer: String,
+            hold_id: String,
+        }
+        let q: HoldQuery = param(&params, HOLD)?;
+        let payer: Address = q
+            .payer
+            .parse()
+            .map_err(|e| invalid_param(HOLD, format!("payer {:?}: {e}", q.payer)))?;
+        let hold_id = parse_transfer_id(&q.hold_id).ok_or_else(|| {
+            invalid_param(
+                HOLD,
+                format!("hold_id {:?} is not 32 hex digits", q.hold_id),
+            )
+        })?;
+        views::hold(ctx, payer, hold_id)
     })?;
     m.register_method(method::GET_BLOCK, |params, ctx, _| {
         let q: BlockQuery = param(&params, BLOCK)?;

@@ -15,8 +15,9 @@ use hutong_wire::gov::{
     ParametersView, ProposalView, ProposalsPage, ProposalsQuery, PROPOSALS_PAGE_MAX,
 };
 use hutong_wire::rpc::{
-    AccountView, AssetView, BlockQuery, BlockView, CertView, ClaimView, EffectView, FreezeView,
-    ReceiptView, RejectionData, RootsView, StatusView, TxStatus,
+    AccountView, AmountFreezeView, AssetView, BlockQuery, BlockView, CertView, ClaimView,
+    EffectView, FreezeView, HoldView, ReceiptView, RejectionData, RestrictionView, RootsView,
+    StatusView, TxStatus,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 
@@ -122,6 +123,79 @@ pub fn effect(e: &Effect) -> EffectView {
             action: *action,
             code: problem.code().to_string(),
         },
+        Effect::HoldPlaced {
+            payer,
+            hold_id,
+            payee,
+            asset,
+            amount,
+            expires_at,
+        } => EffectView::HoldPlaced {
+            payer: payer.to_string(),
+            hold_id: hold_id.to_string(),
+            payee: payee.to_string(),
+            asset: asset.to_string(),
+            amount: amount.0.to_string(),
+            expires_at_ms: expires_at.0,
+        },
+        Effect::HoldCaptured {
+            payer,
+            hold_id,
+            captured,
+            released,
+        } => EffectView::HoldCaptured {
+            payer: payer.to_string(),
+            hold_id: hold_id.to_string(),
+            captured: captured.0.to_string(),
+            released: released.0.to_string(),
+        },
+        Effect::HoldVoided {
+            payer,
+            hold_id,
+            released,
+        } => EffectView::HoldVoided {
+            payer: payer.to_string(),
+            hold_id: hold_id.to_string(),
+            released: released.0.to_string(),
+        },
+        Effect::AmountFrozen {
+            account,
+            asset,
+            amount,
+            freeze_id,
+            freeze,
+            expires_at,
+        } => EffectView::AmountFrozen {
+            account: account.to_string(),
+            asset: asset.to_string(),
+            amount: amount.0.to_string(),
+            freeze_id: *freeze_id,
+            reason: freeze.reason.name().to_string(),
+            by: freeze.by.to_string(),
+            expires_at_ms: expires_at.map(|t| t.0),
+        },
+        Effect::AmountReleased {
+            account,
+            asset,
+            amount,
+            freeze_id,
+        } => EffectView::AmountReleased {
+            account: account.to_string(),
+            asset: asset.to_string(),
+            amount: amount.0.to_string(),
+            freeze_id: *freeze_id,
+        },
+        Effect::AccountStateSet {
+            account,
+            state,
+            by,
+            expires_at,
+        } => EffectView::AccountStateSet {
+            account: account.to_string(),
+            state: state.name().to_string(),
+            by: by.to_string(),
+            expires_at_ms: expires_at.map(|t| t.0),
+        },
     }
 }
 
@@ -188,7 +262,8 @@ fn failure(
         | FailureReason::SelfTransfer
         | FailureReason::Unauthorised
         | FailureReason::WeakKey
-        | FailureReason::NotFrozen => {}
+        | FailureReason::NotFrozen
+        | FailureReason::NotRestricted => {}
         FailureReason::WrongChain { expected, got } => {
             text(&mut m, "expected", expected.to_string());
             text(&mut m, "got", got.to_string());
@@ -304,6 +379,56 @@ fn failure(
             m.insert("action".into(), (*action).into());
             text(&mut m, "problem", snake_case(&format!("{problem:?}")));
         }
+        FailureReason::BadExpiry { earliest, latest } => {
+            m.insert("earliest_ms".into(), earliest.0.into());
+            m.insert("latest_ms".into(), latest.0.into());
+        }
+        FailureReason::UnknownHold { payer, hold_id }
+        | FailureReason::HoldExists { payer, hold_id } => {
+            text(&mut m, "payer", payer.to_string());
+            text(&mut m, "hold_id", hold_id.to_string());
+        }
+        FailureReason::HoldClosed {
+            payer,
+            hold_id,
+            state,
+        } => {
+            text(&mut m, "payer", payer.to_string());
+            text(&mut m, "hold_id", hold_id.to_string());
+            text(&mut m, "state", state.name().to_string());
+        }
+        FailureReason::CaptureExceedsHold { held, amount: a } => {
+            if let Some(asset) = asset_hint {
+                asset_field(&mut m, asset);
+            }
+            amount(&mut m, "held", asset_hint, *held);
+            amount(&mut m, "amount", asset_hint, *a);
+        }
+        FailureReason::PayerFrozen { account, freeze: f } => {
+            text(&mut m, "account", account.to_string());
+            freeze(&mut m, f);
+        }
+        FailureReason::Restricted {
+            account,
+            restriction,
+        } => {
+            text(&mut m, "account", account.to_string());
+            text(&mut m, "state", restriction.state.name().to_string());
+            text(&mut m, "restricted_by", restriction.by.to_string());
+            text(
+                &mut m,
+                "restriction_reason",
+                restriction.reason.name().to_string(),
+            );
+        }
+        FailureReason::UnknownFreeze { account, freeze_id }
+        | FailureReason::FreezeExists { account, freeze_id } => {
+            text(&mut m, "account", account.to_string());
+            m.insert("freeze_id".into(), (*freeze_id).into());
+        }
+        FailureReason::TooManyFreezes { max } => {
+            m.insert("max".into(), (*max).into());
+        }
     }
     m
 }
@@ -402,6 +527,8 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
     };
     let mut balances = std::collections::BTreeMap::new();
     let mut balances_decimal = std::collections::BTreeMap::new();
+    let mut held = std::collections::BTreeMap::new();
+    let mut available = std::collections::BTreeMap::new();
     // Every asset, those added by vote too.
     for code in consortium(ctx)?.assets {
         if let Some(StateValue::Balance(b)) = db
@@ -409,6 +536,10 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
             .map_err(internal)?
         {
             balances.insert(code.to_string(), b.balance.0.to_string());
+            if b.held.0 > 0 {
+                held.insert(code.to_string(), b.held.0.to_string());
+            }
+            available.insert(code.to_string(), b.available().0.to_string());
             if let Some(StateValue::Asset(info)) =
                 db.state(&StateKey::Asset(code)).map_err(internal)?
             {
@@ -455,6 +586,29 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
         }
     }
     let next_sequence = lock(&ctx.admission.pool).next_sequence(&address, account.sequence.0);
+    let amount_freezes = match db
+        .state(&StateKey::AmountFreezes(address))
+        .map_err(internal)?
+    {
+        Some(StateValue::AmountFreezes(list)) => list
+            .iter()
+            .map(|f| AmountFreezeView {
+                id: f.id,
+                asset: f.asset.to_string(),
+                amount: f.amount.0.to_string(),
+                reason: f.freeze.reason.name().to_string(),
+                by: f.freeze.by.to_string(),
+                reference: String::from_utf8_lossy(&f.reference).into_owned(),
+                expires_at_ms: f.expires_at.map(|t| t.0),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let status = match (account.frozen, account.restriction) {
+        (Some(_), _) => "frozen",
+        (None, Some(r)) => r.state.name(),
+        (None, None) => "active",
+    };
     Ok(AccountView {
         address: address.to_string(),
         kind: kind.to_string(),
@@ -466,16 +620,53 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
             reason: f.reason.name().to_string(),
             by: f.by.to_string(),
         }),
-        status: if account.frozen.is_some() {
-            "frozen"
-        } else {
-            "active"
-        }
-        .to_string(),
+        status: status.to_string(),
+        restriction: account.restriction.map(|r| RestrictionView {
+            state: r.state.name().to_string(),
+            reason: r.reason.name().to_string(),
+            by: r.by.to_string(),
+            expires_at_ms: r.expires_at.map(|t| t.0),
+        }),
         balances,
+        held,
+        available,
+        amount_freezes,
         balances_decimal,
         limits,
         height: executed.height,
+    })
+}
+
+/// A hold by payer and id (`getHold`), while it is in the state: open,
+/// or ended and not yet removed (see `hutong_runtime::hold`).
+pub fn hold(
+    ctx: &RpcContext,
+    payer: Address,
+    hold_id: hutong_runtime::TransferId,
+) -> Result<HoldView, ErrorObjectOwned> {
+    let db = &ctx.ledger.db;
+    let Some(StateValue::Hold(h)) = db
+        .state(&StateKey::Hold(payer, hold_id))
+        .map_err(internal)?
+    else {
+        return Err(err(
+            code::NOT_FOUND,
+            format!("no hold {hold_id} of {payer} (never placed, or ended and removed)"),
+        ));
+    };
+    Ok(HoldView {
+        payer: payer.to_string(),
+        hold_id: hold_id.to_string(),
+        payee: h.payee.to_string(),
+        asset: h.asset.to_string(),
+        amount: h.amount.0.to_string(),
+        expires_at_ms: h.expires_at.0,
+        state: h.state.name().to_string(),
+        captured: match h.state {
+            hutong_runtime::hold::HoldState::Captured { amount } => Some(amount.0.to_string()),
+            _ => None,
+        },
+        height: ctx.ledger.executed().height,
     })
 }
 

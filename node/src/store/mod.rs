@@ -192,7 +192,9 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 /// 6: tree keys' latest values are read from `tree_values` only.
 /// 7: transfer-id records as one tree leaf per block, kept seven days
 /// (`StateKey::TransferBlock`), not a running hash.
-const FORMAT: u32 = 7;
+/// 8: state format v3 (holdings carry the held amount, accounts their
+/// restriction; holds, amount freezes and expiries in the state).
+const FORMAT: u32 = 8;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

@@ -28,6 +28,7 @@ pub mod method {
     pub const GET_PARAMETERS: &str = "hutong_getParameters";
     pub const GET_PROPOSALS: &str = "hutong_getProposals";
     pub const GET_PROPOSAL: &str = "hutong_getProposal";
+    pub const GET_HOLD: &str = "hutong_getHold";
     pub const SUBSCRIBE_BLOCKS: &str = "hutong_subscribeBlocks";
     pub const BLOCK_NOTIFICATION: &str = "hutong_block";
     pub const UNSUBSCRIBE_BLOCKS: &str = "hutong_unsubscribeBlocks";
@@ -257,6 +258,99 @@ pub enum EffectView {
         action: u8,
         code: String,
     },
+    /// A hold placed: `amount` of the payer's balance is reserved for the
+    /// payee until `expires_at_ms` (block time).
+    HoldPlaced {
+        payer: String,
+        hold_id: String,
+        payee: String,
+        asset: String,
+        amount: String,
+        expires_at_ms: u64,
+    },
+    /// Captured: `captured` moved (a debit and a credit beside it),
+    /// `released` went back to the payer.
+    HoldCaptured {
+        payer: String,
+        hold_id: String,
+        captured: String,
+        released: String,
+    },
+    HoldVoided {
+        payer: String,
+        hold_id: String,
+        released: String,
+    },
+    AmountFrozen {
+        account: String,
+        asset: String,
+        amount: String,
+        freeze_id: u64,
+        reason: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at_ms: Option<u64>,
+    },
+    AmountReleased {
+        account: String,
+        asset: String,
+        amount: String,
+        freeze_id: u64,
+    },
+    /// `state`: `normal`, `receive-only` or `send-only`.
+    AccountStateSet {
+        account: String,
+        state: String,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at_ms: Option<u64>,
+    },
+}
+
+/// A hold (`getHold`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldView {
+    pub payer: String,
+    /// 32 hex digits, as the payer's transfer ids.
+    pub hold_id: String,
+    pub payee: String,
+    pub asset: String,
+    /// Minor units.
+    pub amount: String,
+    pub expires_at_ms: u64,
+    /// `open`, `captured`, `voided` or `expired`.
+    pub state: String,
+    /// What a capture moved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub captured: Option<String>,
+    /// The executed height this view is of.
+    pub height: u64,
+}
+
+/// An amount freeze on an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AmountFreezeView {
+    pub id: u64,
+    pub asset: String,
+    /// Minor units.
+    pub amount: String,
+    pub reason: String,
+    pub by: String,
+    /// The order's reference, as text (lossy if it is not UTF-8).
+    pub reference: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
+}
+
+/// A receive-only or send-only state on an account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestrictionView {
+    /// `receive-only` or `send-only`.
+    pub state: String,
+    pub reason: String,
+    pub by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at_ms: Option<u64>,
 }
 
 /// An account (`getAccount`).
@@ -277,10 +371,24 @@ pub struct AccountView {
     #[serde(default)]
     pub next_sequence: u64,
     pub frozen: Option<FreezeView>,
-    /// `active` or `frozen`.
+    /// `active`, `frozen`, `receive-only` or `send-only`.
     pub status: String,
+    /// Receive-only or send-only, by whom, until when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<RestrictionView>,
     /// Minor units by asset code.
     pub balances: BTreeMap<String, String>,
+    /// What holds and amount freezes reserve, in minor units, by asset
+    /// code (assets with nothing held are absent).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub held: BTreeMap<String, String>,
+    /// What the account may send: the balance less what is held (never
+    /// below zero), in minor units, by asset code.
+    #[serde(default)]
+    pub available: BTreeMap<String, String>,
+    /// Amount freezes (court orders, fraud holds on part of a balance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amount_freezes: Vec<AmountFreezeView>,
     /// The same balances in major units, as people read them
     /// (`"100001.25"`), by asset code.
     #[serde(default)]

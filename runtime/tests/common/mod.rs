@@ -114,6 +114,7 @@ impl Chain {
                     institution,
                     sequence: Nonce(0),
                     frozen: None,
+                    restriction: None,
                 }),
             ));
         };
@@ -173,6 +174,7 @@ impl Chain {
                         institution: addr(&k),
                         sequence: Nonce(0),
                         frozen: None,
+                        restriction: None,
                     }),
                 ));
                 members.push(k);

@@ -267,12 +267,157 @@ def test_every_kind_encodes_and_decodes():
         hutong.Burn("CNY", 10),
         hutong.Vote(4, True),
         hutong.Withdraw(4),
+        hutong.Hold(VALID, "CNY", 20000, 0xFEED, 1_767_229_200_000),
+        hutong.Capture(VALID, 0xFEED, 7350),
+        hutong.Void(VALID, 0xFEED),
+        hutong.FreezeAmount(VALID, "CNY", 500000, 77, "legal-order", "(2026) Hu 0101 Zhi 123", 1_798_761_600_000),
+        hutong.ReleaseFreeze(VALID, 77),
+        hutong.SetAccountState(VALID, "receive-only", "fraud"),
     ]
     for i, kind in enumerate(kinds):
         tx = Transaction(b"\x00" * 32, k.public_key, i, Expiry.at_time_ms(1), kind)
         assert tx.encode()[32 + 32 + 8 + 9] == kind.INDEX
         assert Transaction.decode(tx.encode()) == tx
         assert Transaction.from_json(tx.to_json()) == tx
+
+
+# -- holds, amount freezes, account states --------------------------------
+
+HOLD_ID = "0000000000000000000000000000feed"
+
+
+def _round_trip(kind):
+    k = SigningKey(b"\x01" * 32)
+    tx = Transaction(b"\x00" * 32, k.public_key, 3, Expiry.at_height(9), kind)
+    raw = tx.encode()
+    assert raw[32 + 32 + 8 + 9] == kind.INDEX
+    assert Transaction.decode(raw) == tx
+    assert Transaction.from_json(tx.to_json()) == tx
+    signed = tx.sign(k)
+    assert SignedTransaction.decode(signed.encode()) == signed and signed.verify()
+    return raw[32 + 32 + 8 + 9:-5]  # the kind: tag and fields (no cosigner: 1 byte, empty memo: 4)
+
+
+def test_new_kind_indices_and_names():
+    for cls, index, name in [(hutong.Hold, 12, "hold"), (hutong.Capture, 13, "capture"),
+                             (hutong.Void, 14, "void"), (hutong.FreezeAmount, 15, "freeze_amount"),
+                             (hutong.ReleaseFreeze, 16, "release_freeze"),
+                             (hutong.SetAccountState, 17, "set_account_state")]:
+        assert (cls.INDEX, cls.NAME) == (index, name)
+
+
+def test_hold_round_trip():
+    kind = hutong.Hold(VALID, "CNY", 20000, HOLD_ID, 1_767_229_200_000)
+    assert kind.hold_id == 0xFEED and kind.to == Address.parse(VALID)
+    body = _round_trip(kind)
+    assert body == (bytes([12]) + Address.parse(VALID).raw + b"CNY".ljust(8, b"\0")
+                    + (20000).to_bytes(16, "little") + (0xFEED).to_bytes(16, "little")
+                    + (1_767_229_200_000).to_bytes(8, "little"))
+    assert kind.to_json() == {"to": VALID, "asset": "CNY", "amount": "20000", "hold_id": HOLD_ID,
+                              "expires_at_ms": 1_767_229_200_000}
+    with pytest.raises(EncodingError):
+        hutong.Hold(VALID, "CNY", 1, HOLD_ID, 2**64)
+    with pytest.raises(EncodingError):
+        hutong.Hold(VALID, "CNY", 1, "feed", 1)  # a hold id is 32 hex digits
+    with pytest.raises(EncodingError):
+        hutong.Hold(VALID, "cny", 1, HOLD_ID, 1)
+
+
+def test_capture_and_void_round_trip():
+    body = _round_trip(hutong.Capture(VALID, HOLD_ID, 7350))
+    assert body == (bytes([13]) + Address.parse(VALID).raw + (0xFEED).to_bytes(16, "little")
+                    + (7350).to_bytes(16, "little"))
+    body = _round_trip(hutong.Void(VALID, 0xFEED))
+    assert body == bytes([14]) + Address.parse(VALID).raw + (0xFEED).to_bytes(16, "little")
+    assert hutong.Void(VALID, 0xFEED).to_json() == {"payer": VALID, "hold_id": HOLD_ID}
+    with pytest.raises(EncodingError):
+        hutong.Capture(VALID, HOLD_ID, 2**128)
+
+
+def test_freeze_amount_round_trip():
+    kind = hutong.FreezeAmount(VALID, "CNY", 500000, 77, "legal-order", "(2026) Hu", 1_798_761_600_000)
+    assert kind.reference == b"(2026) Hu"
+    body = _round_trip(kind)
+    assert body == (bytes([15]) + Address.parse(VALID).raw + b"CNY".ljust(8, b"\0")
+                    + (500000).to_bytes(16, "little") + (77).to_bytes(8, "little") + bytes([1])
+                    + (9).to_bytes(4, "little") + b"(2026) Hu"
+                    + bytes([1]) + (1_798_761_600_000).to_bytes(8, "little"))
+    assert kind.to_json()["reference"] == b"(2026) Hu".hex()
+    # No expiry, no reference, the reason by index.
+    bare = hutong.FreezeAmount(VALID, "CNY", 1, 2, 4)
+    assert bare.reason == "other" and bare.reference == b"" and bare.expires_at_ms is None
+    assert _round_trip(bare).endswith(bytes([4]) + (0).to_bytes(4, "little") + bytes([0]))
+    assert bare.to_json()["expires_at_ms"] is None
+    with pytest.raises(EncodingError):
+        hutong.FreezeAmount(VALID, "CNY", 1, 2, "stolen")
+    with pytest.raises(EncodingError):
+        hutong.FreezeAmount(VALID, "CNY", 1, 2, 5)
+    with pytest.raises(EncodingError):
+        hutong.FreezeAmount(VALID, "CNY", 1, 2**64, "fraud")
+    with pytest.raises(EncodingError):
+        hutong.FreezeAmount(VALID, "CNY", 1, 2, "fraud", expires_at_ms=-1)
+
+
+def test_release_freeze_round_trip():
+    body = _round_trip(hutong.ReleaseFreeze(VALID, 77))
+    assert body == bytes([16]) + Address.parse(VALID).raw + (77).to_bytes(8, "little")
+
+
+def test_set_account_state_round_trip():
+    for i, state in enumerate(hutong.ACCOUNT_STATES):
+        kind = hutong.SetAccountState(VALID, state, "regulatory", b"\xffcase", 12345)
+        body = _round_trip(kind)
+        assert body == (bytes([17]) + Address.parse(VALID).raw + bytes([i, 2])
+                        + (5).to_bytes(4, "little") + b"\xffcase"
+                        + bytes([1]) + (12345).to_bytes(8, "little"))
+        assert hutong.SetAccountState(VALID, i, 2, b"\xffcase", 12345) == kind
+    assert hutong.ACCOUNT_STATES == ("normal", "receive-only", "send-only")
+    with pytest.raises(EncodingError):
+        hutong.SetAccountState(VALID, "frozen", "fraud")
+    with pytest.raises(EncodingError):
+        hutong.SetAccountState(VALID, 3, "fraud")
+
+
+@pytest.mark.parametrize("make", [
+    lambda ref: hutong.FreezeAmount(VALID, "CNY", 1, 1, "legal-order", ref),
+    lambda ref: hutong.SetAccountState(VALID, "send-only", "legal-order", ref),
+], ids=["freeze_amount", "set_account_state"])
+def test_reference_bound(make):
+    assert hutong.REFERENCE_BYTES_MAX == 64
+    ok = make(b"r" * 64)
+    _round_trip(ok)
+    make("案" * 21)  # 63 bytes of UTF-8
+    with pytest.raises(EncodingError, match="reference is 65 bytes"):
+        make(b"r" * 65)
+    with pytest.raises(EncodingError, match="reference"):
+        make("案" * 22)  # 66 bytes of UTF-8
+    # The decoder refuses a longer one too, as the node does.
+    k = SigningKey(b"\x01" * 32)
+    raw = Transaction(b"\x00" * 32, k.public_key, 0, Expiry.at_height(1), ok).encode()
+    at = raw.index((64).to_bytes(4, "little") + b"r" * 64)
+    longer = raw[:at] + (65).to_bytes(4, "little") + b"r" * 65 + raw[at + 4 + 64:]
+    with pytest.raises(EncodingError, match="reference"):
+        Transaction.decode(longer)
+    with pytest.raises(EncodingError):
+        Transaction.from_json(dict(Transaction.decode(raw).to_json(),
+                                   kind={ok.NAME: dict(ok.to_json(), reference="72" * 65)}))
+
+
+def test_new_kinds_strict_decoding():
+    k = SigningKey(b"\x01" * 32)
+    raw = Transaction(b"\x00" * 32, k.public_key, 0, Expiry.at_height(1),
+                      hutong.SetAccountState(VALID, "normal", "fraud", b"", 5)).encode()
+    kind_at = 32 + 32 + 8 + 9
+    state_at = kind_at + 1 + 20
+    with pytest.raises(EncodingError, match="account state"):
+        Transaction.decode(raw[:state_at] + b"\x03" + raw[state_at + 1:])
+    with pytest.raises(EncodingError, match="freeze reason"):
+        Transaction.decode(raw[:state_at + 1] + b"\x05" + raw[state_at + 2:])
+    opt_at = state_at + 2 + 4
+    with pytest.raises(EncodingError, match="option"):
+        Transaction.decode(raw[:opt_at] + b"\x02" + raw[opt_at + 1:])
+    with pytest.raises(EncodingError, match="kind tag 18"):
+        Transaction.decode(raw[:kind_at] + b"\x12" + raw[kind_at + 1:])
 
 
 # -- RPC shapes ------------------------------------------------------------
@@ -326,3 +471,52 @@ def test_account_sequence_helper():
                              "status": "active", "balances": {}, "height": 9})
     assert old.usable_sequence == 5
     assert Receipt.from_json({"tx_hash": "a", "success": True, "effects": []}).success
+    assert old.restriction is None and old.held == {} and old.available == {}
+    assert old.amount_freezes == []
+
+
+def test_account_holds_freezes_and_restriction():
+    a = Account.from_json({
+        "address": VALID, "kind": "customer", "institution": VALID, "sequence": 5, "status": "receive-only",
+        "balances": {"CNY": "100000", "HKD": "5"}, "held": {"CNY": "70000"},
+        "available": {"CNY": "30000", "HKD": "5"}, "height": 9,
+        "restriction": {"state": "receive-only", "reason": "fraud", "by": VALID},
+        "amount_freezes": [{"id": 77, "asset": "CNY", "amount": "50000", "reason": "legal-order", "by": VALID,
+                            "reference": "(2026) Hu 0101 Zhi 123", "expires_at_ms": 1798761600000}],
+    })
+    assert a.status == "receive-only"
+    assert a.restriction == hutong.Restriction("receive-only", "fraud", VALID, None)
+    assert a.held == {"CNY": 70000} and a.available == {"CNY": 30000, "HKD": 5}
+    assert a.balance("CNY") == 100000
+    assert a.amount_freezes == [hutong.AmountFreeze(77, "CNY", 50000, "legal-order", VALID,
+                                                    "(2026) Hu 0101 Zhi 123", 1798761600000)]
+    for code in ("bad_expiry", "unknown_hold", "hold_closed", "hold_exists", "capture_exceeds_hold",
+                 "payer_frozen", "restricted", "not_restricted", "unknown_freeze", "freeze_exists",
+                 "too_many_freezes"):
+        assert code in hutong.FAILURE_CODES
+
+
+def test_get_hold(monkeypatch):
+    calls = []
+    answer = {"payer": VALID, "hold_id": HOLD_ID, "payee": VALID, "asset": "CNY", "amount": "20000",
+              "expires_at_ms": 1767229200000, "state": "captured", "captured": "7350", "height": 12}
+
+    def call(self, method, params=None):
+        calls.append((method, params))
+        return answer
+
+    monkeypatch.setattr(hutong.Client, "call", call)
+    c = hutong.Client("http://127.0.0.1:1")
+    h = c.get_hold(VALID, 0xFEED)
+    assert calls == [("hutong_getHold", [{"payer": VALID, "hold_id": HOLD_ID}])]
+    assert isinstance(h, hutong.HoldView)
+    assert (h.payer, h.hold_id, h.payee, h.asset, h.amount, h.expires_at_ms, h.state, h.captured, h.height) == \
+        (VALID, HOLD_ID, VALID, "CNY", 20000, 1767229200000, "captured", 7350, 12)
+    key = SigningKey(b"\x01" * 32)
+    c.get_hold(key, HOLD_ID)
+    assert calls[-1] == ("hutong_getHold", [{"payer": str(key.address), "hold_id": HOLD_ID}])
+    answer = dict(answer, state="open")
+    del answer["captured"]
+    assert c.get_hold(VALID, HOLD_ID).captured is None
+    with pytest.raises(EncodingError):
+        c.get_hold(VALID, "feed")

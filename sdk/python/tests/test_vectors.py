@@ -14,6 +14,8 @@ CASES = json.loads(VECTORS.read_text())["cases"]
 def test_vectors_file_has_every_case():
     names = {c["name"] for c in CASES}
     assert {"transfer", "transfer_step_up", "batch_transfer", "open_account", "freeze"} <= names
+    assert {"anchor_audit_log", "hold", "capture", "void", "freeze_amount", "release_freeze",
+            "set_account_state"} <= names
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])

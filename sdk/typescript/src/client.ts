@@ -8,17 +8,19 @@ import { bytesOf, toHex, type BytesLike } from './bytes.js';
 import { RejectedError, RpcCode, RpcError, TimeoutError, TransactionFailedError, TransportError, ValidationError } from './errors.js';
 import { addressOf, decodeAddress } from './address.js';
 import { Keypair } from './keys.js';
-import { SignedTransaction, type Expiry, type Transaction, type TxKind } from './tx.js';
+import { SignedTransaction, transferIdHex, type Expiry, type Transaction, type TransferIdLike, type TxKind } from './tx.js';
 import {
   isFinal,
   toAccount,
   toBlock,
+  toHold,
   toParameters,
   toStatus,
   toTxStatus,
   toVerdict,
   type Account,
   type Block,
+  type Hold,
   type Parameters,
   type Receipt,
   type Status,
@@ -33,6 +35,7 @@ export const Method = {
   GET_TRANSACTION: 'hutong_getTransaction',
   GET_ACCOUNT: 'hutong_getAccount',
   GET_BLOCK: 'hutong_getBlock',
+  GET_HOLD: 'hutong_getHold',
   STATUS: 'hutong_status',
   GET_PARAMETERS: 'hutong_getParameters',
   SUBSCRIBE_TRANSACTION: 'hutong_subscribeTransaction',
@@ -220,6 +223,16 @@ export class HutongClient {
   async nextSequence(address: string): Promise<bigint> {
     const a = await this.getAccount(address);
     return a.nextSequence > a.sequence ? a.nextSequence : a.sequence;
+  }
+
+  /**
+   * The hold `holdId` (a bigint or 32 hex digits) of `payer`: open, or
+   * ended and not yet removed; throws {@link RpcError} with `isNotFound`
+   * if there is none (never placed, or ended and removed).
+   */
+  async getHold(payer: string, holdId: TransferIdLike): Promise<Hold> {
+    decodeAddress(payer);
+    return toHold(await this.call<Json>(Method.GET_HOLD, [{ payer, hold_id: transferIdHex(holdId) }]));
   }
 
   async getTransaction(hash: string): Promise<TxStatus> {

@@ -89,6 +89,18 @@ export const FAILURE_CODES = [
   'invalid_action',
   // Newer nodes:
   'cosigner_not_institution',
+  // Holds, amount freezes and receive-only/send-only accounts (newer nodes):
+  'bad_expiry',
+  'unknown_hold',
+  'hold_closed',
+  'hold_exists',
+  'capture_exceeds_hold',
+  'payer_frozen',
+  'restricted',
+  'not_restricted',
+  'unknown_freeze',
+  'freeze_exists',
+  'too_many_freezes',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
@@ -117,7 +129,7 @@ export class RpcError extends HutongError {
     this.code = code;
     this.data = data;
   }
-  /** The node has no such account, block or proposal (1003). */
+  /** The node has no such account, block, proposal or hold (1003). */
   get isNotFound(): boolean {
     return this.code === RpcCode.NOT_FOUND;
   }

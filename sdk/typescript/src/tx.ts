@@ -15,6 +15,8 @@ import type { Keypair } from './keys.js';
 export const TX_BYTES_MAX = 16_384;
 export const MEMO_BYTES_MAX = 256;
 export const BATCH_RECIPIENTS_MAX = 256;
+/** Longest `reference` of a `freeze_amount` or `set_account_state` (a court order's number), in bytes. */
+export const REFERENCE_BYTES_MAX = 64;
 
 export type U64Like = bigint | number;
 /** A transfer id: a u128 as a bigint, or 32 hex digits (big-endian, as shown everywhere). */
@@ -25,6 +27,10 @@ export type Expiry = { height: U64Like } | { timeMs: U64Like };
 
 export const FREEZE_REASONS = ['fraud', 'legal-order', 'regulatory', 'customer-request', 'other'] as const;
 export type FreezeReason = (typeof FREEZE_REASONS)[number];
+
+/** What `set_account_state` sets: both ways (lifts a restriction), receive only, send only. */
+export const ACCOUNT_STATES = ['normal', 'receive-only', 'send-only'] as const;
+export type AccountState = (typeof ACCOUNT_STATES)[number];
 
 export interface Payout {
   to: AddressLike;
@@ -54,7 +60,51 @@ export type TxKind =
    * entries it holds, and `head`, the last entry's 32-byte hash. Only a
    * regulator's account may send it (else the receipt fails `unauthorised`).
    */
-  | { type: 'anchor_audit_log'; entries: U64Like; head: BytesLike };
+  | { type: 'anchor_audit_log'; entries: U64Like; head: BytesLike }
+  /**
+   * The payer (the sender) reserves `amount` of `asset` for `to` until the
+   * block time `expiresAtMs`: its available balance falls, its balance does
+   * not. `holdId` is one of the payer's transfer ids (e.g. `newTransferId()`);
+   * the payee names the hold by the payer's address and this id.
+   */
+  | { type: 'hold'; to: AddressLike; asset: string; amount: bigint; holdId: TransferIdLike; expiresAtMs: U64Like }
+  /** The payee (or the payer) moves `amount` (at most the amount held) of `payer`'s hold to the payee; the rest is released. */
+  | { type: 'capture'; payer: AddressLike; holdId: TransferIdLike; amount: bigint }
+  /** The payee releases `payer`'s hold without moving anything. */
+  | { type: 'void'; payer: AddressLike; holdId: TransferIdLike }
+  /**
+   * Freeze `amount` of `account`'s `asset` (the account's institution, or a
+   * regulator). `freezeId` (a u64 the sender picks) names it to
+   * `release_freeze`; `reference` names the order (a court case number):
+   * bytes, or a string as UTF-8, at most 64 bytes; `expiresAtMs`: the block
+   * time it lapses, or null/absent (until released).
+   */
+  | {
+      type: 'freeze_amount';
+      account: AddressLike;
+      asset: string;
+      amount: bigint;
+      freezeId: U64Like;
+      reason: FreezeReason;
+      reference?: Uint8Array | string;
+      expiresAtMs?: U64Like | null;
+    }
+  /** Lift an amount freeze; the same authority as `freeze_amount` (a regulator's only by a regulator). */
+  | { type: 'release_freeze'; account: AddressLike; freezeId: U64Like }
+  /**
+   * Make `account` receive-only or send-only, or lift that (`normal`): the
+   * account's institution, or a regulator (a regulator's restriction is
+   * lifted only by a regulator). `reason`, `reference`, `expiresAtMs` as in
+   * `freeze_amount`.
+   */
+  | {
+      type: 'set_account_state';
+      account: AddressLike;
+      state: AccountState;
+      reason: FreezeReason;
+      reference?: Uint8Array | string;
+      expiresAtMs?: U64Like | null;
+    };
 
 export type TxKindName = TxKind['type'];
 
@@ -71,6 +121,12 @@ export const TX_KIND_INDEX: Record<TxKindName, number> = {
   vote: 9,
   withdraw: 10,
   anchor_audit_log: 11,
+  hold: 12,
+  capture: 13,
+  void: 14,
+  freeze_amount: 15,
+  release_freeze: 16,
+  set_account_state: 17,
 };
 const KIND_NAMES = Object.keys(TX_KIND_INDEX) as TxKindName[];
 
@@ -134,6 +190,26 @@ function memoBytes(memo: Uint8Array | string | undefined): Uint8Array {
   return typeof memo === 'string' ? utf8.encode(memo) : memo;
 }
 
+/** A freeze's or restriction's reference as bytes (a string as UTF-8); at most {@link REFERENCE_BYTES_MAX}. */
+function referenceBytes(reference: Uint8Array | string | undefined): Uint8Array {
+  const b = memoBytes(reference);
+  if (!(b instanceof Uint8Array)) throw new ValidationError('a reference is bytes or a string');
+  if (b.length > REFERENCE_BYTES_MAX) throw new ValidationError(`reference is ${b.length} bytes; at most ${REFERENCE_BYTES_MAX}`);
+  return b;
+}
+
+function freezeReasonTag(reason: FreezeReason): number {
+  const r = FREEZE_REASONS.indexOf(reason);
+  if (r < 0) throw new ValidationError(`freeze reason ${JSON.stringify(reason)} is not one of ${FREEZE_REASONS.join(', ')}`);
+  return r;
+}
+
+function readFreezeReason(r: Reader): FreezeReason {
+  const reason = FREEZE_REASONS[r.u8('freeze reason')];
+  if (!reason) throw new ValidationError('freeze reason is out of range');
+  return reason;
+}
+
 /** borsh(Transaction). */
 export function encodeTransaction(tx: Transaction): Uint8Array {
   const w = new Writer();
@@ -182,13 +258,10 @@ function writeKind(w: Writer, k: TxKind): void {
       addr(k.account);
       w.u8(tier(k.tier));
       break;
-    case 'freeze': {
+    case 'freeze':
       addr(k.account);
-      const r = FREEZE_REASONS.indexOf(k.reason);
-      if (r < 0) throw new ValidationError(`freeze reason ${JSON.stringify(k.reason)} is not one of ${FREEZE_REASONS.join(', ')}`);
-      w.u8(r);
+      w.u8(freezeReasonTag(k.reason));
       break;
-    }
     case 'unfreeze':
       addr(k.account);
       break;
@@ -221,6 +294,45 @@ function writeKind(w: Writer, k: TxKind): void {
       w.u64(u64(k.entries, 'entries'));
       w.fixed(bytesOf(k.head, 32, 'head'), 32);
       break;
+    case 'hold':
+      addr(k.to);
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.u128(amount(k.amount, 'amount'));
+      w.u128(transferIdOf(k.holdId));
+      w.u64(u64(k.expiresAtMs, 'expiresAtMs'));
+      break;
+    case 'capture':
+      addr(k.payer);
+      w.u128(transferIdOf(k.holdId));
+      w.u128(amount(k.amount, 'amount'));
+      break;
+    case 'void':
+      addr(k.payer);
+      w.u128(transferIdOf(k.holdId));
+      break;
+    case 'freeze_amount':
+      addr(k.account);
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.u128(amount(k.amount, 'amount'));
+      w.u64(u64(k.freezeId, 'freezeId'));
+      w.u8(freezeReasonTag(k.reason));
+      w.bytes(referenceBytes(k.reference));
+      w.option(k.expiresAtMs ?? null, (w, t) => w.u64(u64(t, 'expiresAtMs')));
+      break;
+    case 'release_freeze':
+      addr(k.account);
+      w.u64(u64(k.freezeId, 'freezeId'));
+      break;
+    case 'set_account_state': {
+      addr(k.account);
+      const state = ACCOUNT_STATES.indexOf(k.state);
+      if (state < 0) throw new ValidationError(`account state ${JSON.stringify(k.state)} is not one of ${ACCOUNT_STATES.join(', ')}`);
+      w.u8(state);
+      w.u8(freezeReasonTag(k.reason));
+      w.bytes(referenceBytes(k.reference));
+      w.option(k.expiresAtMs ?? null, (w, t) => w.u64(u64(t, 'expiresAtMs')));
+      break;
+    }
   }
 }
 
@@ -267,9 +379,7 @@ function readKind(r: Reader): TxKind {
       return { type: 'set_tier', account: addr(), tier: r.u8() };
     case 'freeze': {
       const account = addr();
-      const reason = FREEZE_REASONS[r.u8('freeze reason')];
-      if (!reason) throw new ValidationError('freeze reason is out of range');
-      return { type: 'freeze', account, reason };
+      return { type: 'freeze', account, reason: readFreezeReason(r) };
     }
     case 'unfreeze':
       return { type: 'unfreeze', account: addr() };
@@ -283,11 +393,44 @@ function readKind(r: Reader): TxKind {
       return { type: 'withdraw', proposal: r.u64() };
     case 'anchor_audit_log':
       return { type: 'anchor_audit_log', entries: r.u64('entries'), head: r.fixed(32, 'head') };
+    case 'hold':
+      return { type: 'hold', to: addr(), asset: asset(), amount: r.u128(), holdId: r.u128(), expiresAtMs: r.u64('expires_at') };
+    case 'capture':
+      return { type: 'capture', payer: addr(), holdId: r.u128(), amount: r.u128() };
+    case 'void':
+      return { type: 'void', payer: addr(), holdId: r.u128() };
+    case 'freeze_amount': {
+      const account = addr();
+      const a = asset();
+      const amt = r.u128();
+      const freezeId = r.u64('freeze id');
+      const reason = readFreezeReason(r);
+      const reference = readReference(r);
+      const expiresAtMs = r.option((r) => r.u64('expires_at'), 'expires_at');
+      return { type: 'freeze_amount', account, asset: a, amount: amt, freezeId, reason, reference, expiresAtMs };
+    }
+    case 'release_freeze':
+      return { type: 'release_freeze', account: addr(), freezeId: r.u64('freeze id') };
+    case 'set_account_state': {
+      const account = addr();
+      const state = ACCOUNT_STATES[r.u8('account state')];
+      if (!state) throw new ValidationError('account state is out of range');
+      const reason = readFreezeReason(r);
+      const reference = readReference(r);
+      const expiresAtMs = r.option((r) => r.u64('expires_at'), 'expires_at');
+      return { type: 'set_account_state', account, state, reason, reference, expiresAtMs };
+    }
     case 'propose':
       throw new ValidationError('decoding a Propose transaction is not supported (governance actions are not in SPEC.md)');
     default:
       throw new ValidationError(`kind tag ${index} is out of range`);
   }
+}
+
+function readReference(r: Reader): Uint8Array {
+  const reference = r.bytes('reference');
+  if (reference.length > REFERENCE_BYTES_MAX) throw new ValidationError(`reference is ${reference.length} bytes; at most ${REFERENCE_BYTES_MAX}`);
+  return reference;
 }
 
 /** The transaction id: `tagged("hutong/tx/v1", borsh(tx))`, 32 bytes. */
@@ -312,8 +455,9 @@ export function senderAddress(tx: Transaction): string {
 
 /**
  * Checks what the node would refuse without looking at the ledger: field
- * ranges, memo length, batch size, zero amounts, a transfer to its own
- * sender, asset codes, the encoded size. Throws {@link ValidationError}.
+ * ranges, memo length, batch size, zero amounts, a transfer (or hold) to
+ * its own sender, asset codes, a reference past 64 bytes, the encoded
+ * size. Throws {@link ValidationError}.
  */
 export function validateTransaction(tx: Transaction): void {
   const bytes = encodeTransaction(tx); // checks ranges, lengths, codes
@@ -322,16 +466,24 @@ export function validateTransaction(tx: Transaction): void {
   const me = addressBytesOf(tx.sender);
   const k = tx.kind;
   const payouts: Payout[] =
-    k.type === 'transfer' ? [{ to: k.to, amount: k.amount }] : k.type === 'batch_transfer' ? k.payouts : [];
+    k.type === 'transfer' || k.type === 'hold'
+      ? [{ to: k.to, amount: k.amount }]
+      : k.type === 'batch_transfer'
+        ? k.payouts
+        : [];
   if (k.type === 'batch_transfer' && (k.payouts.length === 0 || k.payouts.length > BATCH_RECIPIENTS_MAX)) {
     throw new ValidationError(`a batch transfer has 1 to ${BATCH_RECIPIENTS_MAX} payouts, got ${k.payouts.length}`);
   }
-  if ((k.type === 'mint' || k.type === 'burn') && k.amount === 0n) throw new ValidationError('amount is zero');
+  if ((k.type === 'mint' || k.type === 'burn' || k.type === 'capture' || k.type === 'freeze_amount') && k.amount === 0n) {
+    throw new ValidationError('amount is zero');
+  }
   for (const p of payouts) {
     if (p.amount === 0n) throw new ValidationError('an amount is zero');
-    if (equalBytes(addressBytes(p.to), me)) throw new ValidationError('a transfer pays its own sender');
+    if (equalBytes(addressBytes(p.to), me)) throw new ValidationError(`a ${k.type === 'hold' ? 'hold' : 'transfer'} pays its own sender`);
   }
-  if (k.type === 'transfer' || k.type === 'batch_transfer' || k.type === 'mint' || k.type === 'burn') checkAssetCode(k.asset);
+  if (k.type === 'transfer' || k.type === 'batch_transfer' || k.type === 'mint' || k.type === 'burn' || k.type === 'hold' || k.type === 'freeze_amount') {
+    checkAssetCode(k.asset);
+  }
   // signature (64) + cosignature option (1 or 65)
   const signedLen = bytes.length + 64 + (tx.cosigner ? 65 : 1);
   if (signedLen > TX_BYTES_MAX) throw new ValidationError(`signed transaction is ${signedLen} bytes; at most ${TX_BYTES_MAX}`);
@@ -509,6 +661,47 @@ export function transactionFromJson(j: Json): DecodedTransaction {
       break;
     case 'anchor_audit_log':
       kind = { type: name, entries: jnum(f['entries'], 'entries'), head: jhex(f['head'], 32, 'head') };
+      break;
+    case 'hold':
+      kind = {
+        type: name,
+        to: f['to'] as string,
+        asset: f['asset'] as string,
+        amount: jnum(f['amount'], 'amount'),
+        holdId: transferIdOf(f['hold_id'] as string),
+        expiresAtMs: jnum(f['expires_at_ms'], 'expires_at_ms'),
+      };
+      break;
+    case 'capture':
+      kind = { type: name, payer: f['payer'] as string, holdId: transferIdOf(f['hold_id'] as string), amount: jnum(f['amount'], 'amount') };
+      break;
+    case 'void':
+      kind = { type: name, payer: f['payer'] as string, holdId: transferIdOf(f['hold_id'] as string) };
+      break;
+    case 'freeze_amount':
+      kind = {
+        type: name,
+        account: f['account'] as string,
+        asset: f['asset'] as string,
+        amount: jnum(f['amount'], 'amount'),
+        freezeId: jnum(f['freeze_id'], 'freeze_id'),
+        reason: f['reason'] as FreezeReason,
+        reference: f['reference'] == null ? new Uint8Array() : jhex(f['reference'], undefined, 'reference'),
+        expiresAtMs: f['expires_at_ms'] == null ? null : jnum(f['expires_at_ms'], 'expires_at_ms'),
+      };
+      break;
+    case 'release_freeze':
+      kind = { type: name, account: f['account'] as string, freezeId: jnum(f['freeze_id'], 'freeze_id') };
+      break;
+    case 'set_account_state':
+      kind = {
+        type: name,
+        account: f['account'] as string,
+        state: f['state'] as AccountState,
+        reason: f['reason'] as FreezeReason,
+        reference: f['reference'] == null ? new Uint8Array() : jhex(f['reference'], undefined, 'reference'),
+        expiresAtMs: f['expires_at_ms'] == null ? null : jnum(f['expires_at_ms'], 'expires_at_ms'),
+      };
       break;
     case 'propose':
       kind = { type: name, actions: (f['actions'] as string[]).map((a) => jhex(a, undefined, 'action')), votingPeriodMs: jnum(f['voting_period_ms'], 'voting_period_ms') };

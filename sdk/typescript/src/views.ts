@@ -38,14 +38,32 @@ export function camelize(v: unknown): any {
 
 // ---------------------------------------------------------------- receipts
 
-/** One effect of a successful transaction; `amount`/`totalSupply` in minor units. */
+/**
+ * One effect of a successful transaction; `amount`, `totalSupply`,
+ * `captured` and `released` in minor units as bigint, other fields
+ * camelCased as the node sends them. Holds and amount freezes (newer
+ * nodes): `hold_placed` (`payer`, `holdId`, `payee`, `asset`, `amount`,
+ * `expiresAtMs`), `hold_captured` (`payer`, `holdId`, `captured`,
+ * `released`), `hold_voided` (`payer`, `holdId`, `released`),
+ * `amount_frozen` (`account`, `asset`, `amount`, `freezeId`, `reason`,
+ * `by`, `expiresAtMs`?), `amount_released` (`account`, `asset`, `amount`,
+ * `freezeId`), `account_state_set` (`account`, `state`, `by`,
+ * `expiresAtMs`?).
+ */
 export interface Effect {
-  /** `debit`, `credit`, `supply_changed`, `account_opened`, `tier_set`, `frozen`, `unfrozen`, `proposal_*`, `voted`, … */
+  /**
+   * `debit`, `credit`, `supply_changed`, `account_opened`, `tier_set`, `frozen`, `unfrozen`, `proposal_*`, `voted`,
+   * `hold_placed`, `hold_captured`, `hold_voided`, `amount_frozen`, `amount_released`, `account_state_set`, …
+   */
   type: string;
   account?: string;
   asset?: string;
   amount?: bigint;
   totalSupply?: bigint;
+  /** `hold_captured`: what moved to the payee. */
+  captured?: bigint;
+  /** `hold_captured`, `hold_voided`: what went back to the payer's available balance. */
+  released?: bigint;
   [field: string]: unknown;
 }
 
@@ -77,6 +95,8 @@ export function toEffect(j: Json): Effect {
   const e: Effect = { ...camelize(j), type: str(j['type']) };
   if ('amount' in j) e.amount = amt(j['amount']);
   if ('total_supply' in j) e.totalSupply = amt(j['total_supply']);
+  if ('captured' in j) e.captured = amt(j['captured']);
+  if ('released' in j) e.released = amt(j['released']);
   return e;
 }
 
@@ -201,6 +221,30 @@ export interface Spending {
   stepUpThreshold: bigint | null;
 }
 
+/** A receive-only or send-only state on an account. */
+export interface Restriction {
+  /** `receive-only` or `send-only`. */
+  state: string;
+  reason: string;
+  /** Who set it (an institution's or a regulator's address). */
+  by: string;
+  /** Block time it lapses (ms since the epoch), or null: until lifted. */
+  expiresAtMs: number | null;
+}
+
+/** An amount freeze on an account (a court order, a fraud hold on part of a balance). */
+export interface AmountFreeze {
+  id: bigint;
+  asset: string;
+  /** Minor units. */
+  amount: bigint;
+  reason: string;
+  by: string;
+  /** The order's reference, as text. */
+  reference: string;
+  expiresAtMs: number | null;
+}
+
 export interface Account {
   address: string;
   /** `customer`, `institution`, `regulator` or `retired`. */
@@ -213,10 +257,18 @@ export interface Account {
   /** `sequence` past this node's pending transactions for it: what a new transaction carries. */
   nextSequence: bigint;
   frozen: { reason: string; by: string } | null;
-  /** `active` or `frozen`. */
+  /** `active`, `frozen`, `receive-only` or `send-only`. */
   status: string;
+  /** Receive-only or send-only, by whom, until when (newer nodes); else null. */
+  restriction: Restriction | null;
   /** Minor units by asset code. */
   balances: Record<string, bigint>;
+  /** What holds and amount freezes reserve, minor units by asset code (only assets with something held; empty on older nodes). */
+  held: Record<string, bigint>;
+  /** What the account may send: the balance less what is held, minor units by asset code (newer nodes; else empty). */
+  available: Record<string, bigint>;
+  /** Amount freezes on the account (newer nodes; else empty). */
+  amountFreezes: AmountFreeze[];
   /** The same balances as decimal strings in major units (`"100001.25"`), on nodes that send them; else empty. */
   balancesDecimal: Record<string, string>;
   /** A customer's limits today by asset code (empty for other accounts). */
@@ -239,6 +291,13 @@ export function toAccount(j: Json): Account {
       stepUpThreshold: optAmt(v['step_up_threshold']),
     };
   }
+  const amounts = (m: unknown): Record<string, bigint> => {
+    const out: Record<string, bigint> = {};
+    for (const [k, v] of Object.entries((m ?? {}) as Json)) out[k] = amt(v);
+    return out;
+  };
+  const optNum = (v: unknown): number | null => (v === undefined || v === null ? null : num(v));
+  const r = j['restriction'];
   const sequence = BigInt(num(j['sequence']));
   const next = j['next_sequence'] === undefined ? sequence : BigInt(num(j['next_sequence']));
   return {
@@ -250,9 +309,58 @@ export function toAccount(j: Json): Account {
     nextSequence: next,
     frozen: j['frozen'] ? { reason: str(j['frozen']['reason']), by: str(j['frozen']['by']) } : null,
     status: str(j['status']),
+    restriction: r && typeof r === 'object' ? { state: str(r['state']), reason: str(r['reason']), by: str(r['by']), expiresAtMs: optNum(r['expires_at_ms']) } : null,
     balances,
+    held: amounts(j['held']),
+    available: amounts(j['available']),
+    amountFreezes: Array.isArray(j['amount_freezes'])
+      ? j['amount_freezes'].map((f: Json) => ({
+          id: BigInt(num(f['id'])),
+          asset: str(f['asset']),
+          amount: amt(f['amount']),
+          reason: str(f['reason']),
+          by: str(f['by']),
+          reference: str(f['reference']),
+          expiresAtMs: optNum(f['expires_at_ms']),
+        }))
+      : [],
     balancesDecimal: { ...((j['balances_decimal'] ?? {}) as Record<string, string>) },
     limits,
+    height: num(j['height']),
+    raw: j,
+  };
+}
+
+// ---------------------------------------------------------------- holds
+
+/** A hold (`getHold`): `amount` and `captured` in minor units. */
+export interface Hold {
+  payer: string;
+  /** 32 hex digits, as the payer's transfer ids. */
+  holdId: string;
+  payee: string;
+  asset: string;
+  amount: bigint;
+  /** Block time the hold lapses (ms since the epoch). */
+  expiresAtMs: number;
+  state: 'open' | 'captured' | 'voided' | 'expired' | (string & {});
+  /** What a capture moved; null unless captured. */
+  captured: bigint | null;
+  /** The executed height this view is of. */
+  height: number;
+  raw: Json;
+}
+
+export function toHold(j: Json): Hold {
+  return {
+    payer: str(j['payer']),
+    holdId: str(j['hold_id']),
+    payee: str(j['payee']),
+    asset: str(j['asset']),
+    amount: amt(j['amount']),
+    expiresAtMs: num(j['expires_at_ms']),
+    state: str(j['state']),
+    captured: optAmt(j['captured']),
     height: num(j['height']),
     raw: j,
   };

@@ -8,6 +8,9 @@ import { join } from 'node:path';
 import { bech32, bech32m } from '@scure/base';
 
 import {
+  ACCOUNT_STATES,
+  FAILURE_CODES,
+  REFERENCE_BYTES_MAX,
   HutongClient,
   HutongError,
   Keypair,
@@ -26,6 +29,7 @@ import {
   encodeAddress,
   encodeAssetCode,
   decodeAssetCode,
+  encodeTransaction,
   expectSuccess,
   formatAmount,
   formatKeyFile,
@@ -39,9 +43,11 @@ import {
   toHex,
   toTxStatus,
   toAccount,
+  toHold,
   transferIdHex,
   writeKeyFile,
   type Transaction,
+  type TxKind,
   type WebSocketLike,
 } from '../src/index.js';
 
@@ -282,6 +288,137 @@ test('transfer ids', () => {
   assert.throws(() => transferIdHex('0102'), ValidationError);
 });
 
+// ------------------------------------------------------------------ holds, amount freezes, account states
+
+const le = (v: bigint, bytes: number) => {
+  let h = '';
+  for (let i = 0; i < bytes; i++) h += ((v >> BigInt(8 * i)) & 0xffn).toString(16).padStart(2, '0');
+  return h;
+};
+const KNOWN_HEX = toHex(decodeAddress(KNOWN));
+const CNY_HEX = toHex(encodeAssetCode('CNY'));
+const HOLD_ID = '0000000000000000000000000000feed';
+
+/** A transaction of `kind`: its encoded kind (tag and fields), and the kind decoded back from the signed bytes. */
+function roundTrip(kind: TxKind): { body: string; back: TxKind } {
+  const key = Keypair.fromSecretKey(SECRET);
+  const tx: Transaction = { chainId: CHAIN, sender: key.publicKey, sequence: 3n, expiry: { height: 9n }, kind };
+  const hex = toHex(encodeTransaction(tx));
+  const signed = signTransaction(tx, key);
+  const back = SignedTransaction.decode(signed.encode());
+  assert.equal(back.hash, signed.hash);
+  assert.ok(back.verify());
+  assert.equal(toHex(encodeTransaction(back.tx)), hex, 'decode → encode');
+  // chain id 32, sender 32, sequence 8, expiry 9 | kind | cosigner none 1, empty memo 4
+  return { body: hex.slice(2 * (32 + 32 + 8 + 9), hex.length - 2 * 5), back: back.tx.kind };
+}
+
+test('hold: encodes as kind 12 and decodes back', () => {
+  const payee = encodeAddress(new Uint8Array(20).fill(0x33));
+  const { body, back } = roundTrip({ type: 'hold', to: payee, asset: 'CNY', amount: 20000n, holdId: HOLD_ID, expiresAtMs: 1767229200000 });
+  assert.equal(body, '0c' + '33'.repeat(20) + CNY_HEX + le(20000n, 16) + le(0xfeedn, 16) + le(1767229200000n, 8));
+  assert.deepEqual(back, { type: 'hold', to: payee, asset: 'CNY', amount: 20000n, holdId: 0xfeedn, expiresAtMs: 1767229200000n });
+  const key = Keypair.fromSecretKey(SECRET);
+  const hold = (over: object): Transaction => ({
+    chainId: CHAIN, sender: key.publicKey, sequence: 0n, expiry: { height: 9n },
+    kind: { type: 'hold', to: payee, asset: 'CNY', amount: 1n, holdId: 1n, expiresAtMs: 1n, ...over } as TxKind,
+  });
+  assert.ok(signTransaction(hold({}), key).verify());
+  assert.throws(() => signTransaction(hold({ amount: 0n }), key), /zero/);
+  assert.throws(() => signTransaction(hold({ to: key.address }), key), /a hold pays its own sender/);
+  assert.throws(() => signTransaction(hold({ holdId: 'feed' }), key), /32 hex digits/);
+  assert.throws(() => signTransaction(hold({ expiresAtMs: 1n << 64n }), key), /not a u64/);
+  assert.throws(() => signTransaction(hold({ asset: 'cny' }), key), ValidationError);
+});
+
+test('capture and void: kinds 13 and 14', () => {
+  let { body, back } = roundTrip({ type: 'capture', payer: KNOWN, holdId: 0xfeedn, amount: 7350n });
+  assert.equal(body, '0d' + KNOWN_HEX + le(0xfeedn, 16) + le(7350n, 16));
+  assert.deepEqual(back, { type: 'capture', payer: KNOWN, holdId: 0xfeedn, amount: 7350n });
+  ({ body, back } = roundTrip({ type: 'void', payer: KNOWN, holdId: HOLD_ID }));
+  assert.equal(body, '0e' + KNOWN_HEX + le(0xfeedn, 16));
+  assert.deepEqual(back, { type: 'void', payer: KNOWN, holdId: 0xfeedn });
+  const key = Keypair.fromSecretKey(SECRET);
+  const zero: Transaction = { chainId: CHAIN, sender: key.publicKey, sequence: 0n, expiry: { height: 9n }, kind: { type: 'capture', payer: KNOWN, holdId: 1n, amount: 0n } };
+  assert.throws(() => signTransaction(zero, key), /zero/);
+});
+
+test('freeze_amount: kind 15, reference and optional expiry', () => {
+  const ref = '(2026) Hu 0101 Zhi 123';
+  let { body, back } = roundTrip({ type: 'freeze_amount', account: KNOWN, asset: 'CNY', amount: 500000n, freezeId: 77, reason: 'legal-order', reference: ref, expiresAtMs: 1798761600000n });
+  const refHex = toHex(new TextEncoder().encode(ref));
+  assert.equal(body, '0f' + KNOWN_HEX + CNY_HEX + le(500000n, 16) + le(77n, 8) + '01' + le(22n, 4) + refHex + '01' + le(1798761600000n, 8));
+  assert.deepEqual(back, { type: 'freeze_amount', account: KNOWN, asset: 'CNY', amount: 500000n, freezeId: 77n, reason: 'legal-order', reference: new TextEncoder().encode(ref), expiresAtMs: 1798761600000n });
+  // No reference, no expiry.
+  ({ body, back } = roundTrip({ type: 'freeze_amount', account: KNOWN, asset: 'CNY', amount: 1n, freezeId: 2n, reason: 'other' }));
+  assert.equal(body, '0f' + KNOWN_HEX + CNY_HEX + le(1n, 16) + le(2n, 8) + '04' + le(0n, 4) + '00');
+  assert.deepEqual(back, { type: 'freeze_amount', account: KNOWN, asset: 'CNY', amount: 1n, freezeId: 2n, reason: 'other', reference: new Uint8Array(), expiresAtMs: null });
+  const key = Keypair.fromSecretKey(SECRET);
+  const freeze = (over: object): Transaction => ({
+    chainId: CHAIN, sender: key.publicKey, sequence: 0n, expiry: { height: 9n },
+    kind: { type: 'freeze_amount', account: KNOWN, asset: 'CNY', amount: 1n, freezeId: 1n, reason: 'fraud', ...over } as TxKind,
+  });
+  assert.throws(() => signTransaction(freeze({ amount: 0n }), key), /zero/);
+  assert.throws(() => signTransaction(freeze({ reason: 'stolen' }), key), /freeze reason/);
+  assert.throws(() => signTransaction(freeze({ freezeId: -1n }), key), /not a u64/);
+});
+
+test('release_freeze: kind 16', () => {
+  const { body, back } = roundTrip({ type: 'release_freeze', account: KNOWN, freezeId: 77n });
+  assert.equal(body, '10' + KNOWN_HEX + le(77n, 8));
+  assert.deepEqual(back, { type: 'release_freeze', account: KNOWN, freezeId: 77n });
+});
+
+test('set_account_state: kind 17, every state', () => {
+  assert.deepEqual([...ACCOUNT_STATES], ['normal', 'receive-only', 'send-only']);
+  ACCOUNT_STATES.forEach((state, i) => {
+    const { body, back } = roundTrip({ type: 'set_account_state', account: KNOWN, state, reason: 'regulatory', reference: Uint8Array.of(0xff, 1), expiresAtMs: 12345 });
+    assert.equal(body, '11' + KNOWN_HEX + '0' + i + '02' + le(2n, 4) + 'ff01' + '01' + le(12345n, 8));
+    assert.deepEqual(back, { type: 'set_account_state', account: KNOWN, state, reason: 'regulatory', reference: Uint8Array.of(0xff, 1), expiresAtMs: 12345n });
+  });
+  const { body } = roundTrip({ type: 'set_account_state', account: KNOWN, state: 'normal', reason: 'fraud', expiresAtMs: null });
+  assert.equal(body, '11' + KNOWN_HEX + '00' + '00' + le(0n, 4) + '00');
+  const key = Keypair.fromSecretKey(SECRET);
+  const bad: Transaction = { chainId: CHAIN, sender: key.publicKey, sequence: 0n, expiry: { height: 9n }, kind: { type: 'set_account_state', account: KNOWN, state: 'frozen' as any, reason: 'fraud' } };
+  assert.throws(() => encodeTransaction(bad), /account state "frozen"/);
+});
+
+test('a reference longer than 64 bytes is refused, encoding and decoding', () => {
+  assert.equal(REFERENCE_BYTES_MAX, 64);
+  const key = Keypair.fromSecretKey(SECRET);
+  const kinds = (reference: Uint8Array | string): TxKind[] => [
+    { type: 'freeze_amount', account: KNOWN, asset: 'CNY', amount: 1n, freezeId: 1n, reason: 'legal-order', reference },
+    { type: 'set_account_state', account: KNOWN, state: 'send-only', reason: 'legal-order', reference },
+  ];
+  const tx = (kind: TxKind): Transaction => ({ chainId: CHAIN, sender: key.publicKey, sequence: 0n, expiry: { height: 9n }, kind });
+  for (const kind of [...kinds(new Uint8Array(64).fill(0x72)), ...kinds('案'.repeat(21))]) roundTrip(kind);
+  for (const kind of [...kinds(new Uint8Array(65).fill(0x72)), ...kinds('案'.repeat(22))]) {
+    assert.throws(() => encodeTransaction(tx(kind)), (e: unknown) => e instanceof ValidationError && /reference is 6[56] bytes; at most 64/.test((e as Error).message));
+    assert.throws(() => signTransaction(tx(kind), key), ValidationError);
+    assert.throws(() => signTransaction(tx(kind), key, { skipChecks: true }), ValidationError, 'the encoder refuses it even unchecked');
+  }
+  // Bytes a node would refuse: a 65-byte reference, written by hand.
+  for (const kind of kinds(new Uint8Array(64).fill(0x72))) {
+    const hex = signTransaction(tx(kind), key).toHex();
+    const at = hex.indexOf(le(64n, 4) + '72'.repeat(64));
+    assert.ok(at > 0);
+    const longer = hex.slice(0, at) + le(65n, 4) + '72'.repeat(65) + hex.slice(at + 8 + 128);
+    assert.throws(() => SignedTransaction.decode(longer), /reference is 65 bytes/);
+  }
+});
+
+test('decoding the new kinds is strict', () => {
+  const key = Keypair.fromSecretKey(SECRET);
+  const hex = signTransaction({ chainId: CHAIN, sender: key.publicKey, sequence: 0n, expiry: { height: 9n }, kind: { type: 'set_account_state', account: KNOWN, state: 'normal', reason: 'fraud', expiresAtMs: 5n } }, key).toHex();
+  const kindAt = 2 * (32 + 32 + 8 + 9);
+  const stateAt = kindAt + 2 + 40;
+  const patch = (at: number, byte: string) => hex.slice(0, at) + byte + hex.slice(at + 2);
+  assert.throws(() => SignedTransaction.decode(patch(stateAt, '03')), /account state is out of range/);
+  assert.throws(() => SignedTransaction.decode(patch(stateAt + 2, '05')), /freeze reason is out of range/);
+  assert.throws(() => SignedTransaction.decode(patch(stateAt + 4 + 8, '02')), /option tag 2/);
+  assert.throws(() => SignedTransaction.decode(patch(kindAt, '12')), /kind tag 18 is out of range/);
+});
+
 // ------------------------------------------------------------------ views and errors
 
 test('statuses: old and new shapes, unknown fields ignored', () => {
@@ -317,6 +454,74 @@ test('accounts: amounts are bigint, next_sequence optional', () => {
   assert.equal(b.balancesDecimal['CNY'], '1.25');
   assert.equal(b.limits['CNY']!.remainingToday, 9n);
   assert.equal(b.limits['CNY']!.stepUpThreshold, null);
+  assert.equal(b.restriction, null);
+  assert.deepEqual(b.held, {});
+  assert.deepEqual(b.available, {});
+  assert.deepEqual(b.amountFreezes, []);
+});
+
+test('accounts: holds, amount freezes and a restriction (newer nodes)', () => {
+  const a = toAccount({
+    address: 'ht1x', kind: 'customer', sequence: 3, status: 'send-only', frozen: null, height: 9,
+    balances: { CNY: '100000', HKD: '5' }, held: { CNY: '70000' }, available: { CNY: '30000', HKD: '5' },
+    restriction: { state: 'send-only', reason: 'legal-order', by: 'ht1r', expires_at_ms: 1798761600000 },
+    amount_freezes: [{ id: 77, asset: 'CNY', amount: '50000', reason: 'legal-order', by: 'ht1r', reference: '(2026) Hu 0101 Zhi 123' }],
+  });
+  assert.equal(a.status, 'send-only');
+  assert.deepEqual(a.restriction, { state: 'send-only', reason: 'legal-order', by: 'ht1r', expiresAtMs: 1798761600000 });
+  assert.deepEqual(a.held, { CNY: 70000n });
+  assert.deepEqual(a.available, { CNY: 30000n, HKD: 5n });
+  assert.deepEqual(a.amountFreezes, [{ id: 77n, asset: 'CNY', amount: 50000n, reason: 'legal-order', by: 'ht1r', reference: '(2026) Hu 0101 Zhi 123', expiresAtMs: null }]);
+  for (const code of ['bad_expiry', 'unknown_hold', 'hold_closed', 'hold_exists', 'capture_exceeds_hold', 'payer_frozen', 'restricted', 'not_restricted', 'unknown_freeze', 'freeze_exists', 'too_many_freezes']) {
+    assert.ok((FAILURE_CODES as readonly string[]).includes(code), code);
+  }
+});
+
+test('effects of holds and freezes: amounts are bigint', () => {
+  const s = toTxStatus({
+    status: 'committed', hash: 'aa', height: 5, index: 0, block_id: null,
+    receipt: {
+      tx_hash: 'aa', success: true,
+      effects: [
+        { type: 'hold_placed', payer: 'ht1p', hold_id: HOLD_ID, payee: 'ht1q', asset: 'CNY', amount: '20000', expires_at_ms: 1767229200000 },
+        { type: 'hold_captured', payer: 'ht1p', hold_id: HOLD_ID, captured: '7350', released: '12650' },
+        { type: 'hold_voided', payer: 'ht1p', hold_id: HOLD_ID, released: '20000' },
+        { type: 'amount_frozen', account: 'ht1p', asset: 'CNY', amount: '500000', freeze_id: 77, reason: 'legal-order', by: 'ht1r' },
+        { type: 'account_state_set', account: 'ht1p', state: 'receive-only', by: 'ht1i' },
+      ],
+    },
+  });
+  const e = expectSuccess(s).effects!;
+  assert.deepEqual(e[0], { type: 'hold_placed', payer: 'ht1p', holdId: HOLD_ID, payee: 'ht1q', asset: 'CNY', amount: 20000n, expiresAtMs: 1767229200000 });
+  assert.equal(e[1]!.captured, 7350n);
+  assert.equal(e[1]!.released, 12650n);
+  assert.equal(e[2]!.released, 20000n);
+  assert.equal(e[3]!.amount, 500000n);
+  assert.equal(e[3]!['freezeId'], 77);
+  assert.equal(e[4]!['state'], 'receive-only');
+});
+
+test('getHold: the query object, the view, not found', async () => {
+  const requests: any[] = [];
+  let answer: any = { payer: KNOWN, hold_id: HOLD_ID, payee: KNOWN, asset: 'CNY', amount: '20000', expires_at_ms: 1767229200000, state: 'captured', captured: '7350', height: 12 };
+  const client = new HutongClient('http://node', {
+    fetch: fakeFetch((req) => {
+      requests.push(req);
+      return { body: JSON.stringify(answer ? { jsonrpc: '2.0', id: req.id, result: answer } : { jsonrpc: '2.0', id: req.id, error: { code: 1003, message: 'no hold' } }) };
+    }),
+  });
+  const h = await client.getHold(KNOWN, 0xfeedn);
+  assert.equal(requests[0].method, 'hutong_getHold');
+  assert.deepEqual(requests[0].params, [{ payer: KNOWN, hold_id: HOLD_ID }]);
+  assert.deepEqual({ ...h, raw: undefined }, { payer: KNOWN, holdId: HOLD_ID, payee: KNOWN, asset: 'CNY', amount: 20000n, expiresAtMs: 1767229200000, state: 'captured', captured: 7350n, height: 12, raw: undefined });
+  answer = { ...answer, state: 'open', captured: undefined };
+  assert.equal((await client.getHold(KNOWN, HOLD_ID)).captured, null);
+  assert.deepEqual(requests[1].params, [{ payer: KNOWN, hold_id: HOLD_ID }]);
+  assert.equal(toHold({ state: 'expired' }).state, 'expired');
+  await assert.rejects(client.getHold('not an address', HOLD_ID), ValidationError);
+  await assert.rejects(client.getHold(KNOWN, 'feed'), ValidationError);
+  answer = null;
+  await assert.rejects(client.getHold(KNOWN, HOLD_ID), (e: unknown) => e instanceof RpcError && e.isNotFound && e.method === 'hutong_getHold');
 });
 
 function fakeFetch(answer: (body: any) => { status?: number; body: string }): typeof fetch {

@@ -19,8 +19,16 @@ from .errors import (
     WaitTimeoutError,
 )
 from .keys import Address, PublicKey, SigningKey
-from .tx import Expiry, SignedTransaction, Transaction, TxKind
-from .views import Account, Parameters, Status, SubmitVerdict, TxStatus
+from .tx import (
+    Expiry,
+    SignedTransaction,
+    Transaction,
+    TransferIdLike,
+    TxKind,
+    transfer_id,
+    transfer_id_hex,
+)
+from .views import Account, HoldView, Parameters, Status, SubmitVerdict, TxStatus
 
 # JSON-RPC error codes of the node (node/wire/src/rpc.rs, module `code`).
 RPC_INVALID_PARAMS = -32602
@@ -138,6 +146,16 @@ class Client:
         elif isinstance(address, PublicKey):
             address = address.address
         return Account.from_json(self.call("hutong_getAccount", [str(address)]))
+
+    def get_hold(self, payer: Union[Address, PublicKey, SigningKey, str],
+                 hold_id: TransferIdLike) -> HoldView:
+        """The hold ``hold_id`` of ``payer`` (``hutong_getHold``): open, or
+        ended and not yet removed; raises :class:`NotFoundError` if there is
+        none (never placed, or ended and removed)."""
+        if isinstance(payer, (SigningKey, PublicKey)):
+            payer = payer.address
+        query = {"payer": str(payer), "hold_id": transfer_id_hex(transfer_id(hold_id))}
+        return HoldView.from_json(self.call("hutong_getHold", [query]))
 
     def get_transaction(self, hash: Union[str, bytes]) -> TxStatus:
         h = hash.hex() if isinstance(hash, (bytes, bytearray)) else hash

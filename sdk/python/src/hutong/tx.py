@@ -14,6 +14,8 @@ from .keys import Address, PublicKey, SigningKey, _hex, tagged
 TX_BYTES_MAX = 16_384
 MEMO_BYTES_MAX = 256
 BATCH_PAYOUTS_MAX = 256
+#: Longest ``reference`` of a ``FreezeAmount`` or ``SetAccountState`` (a court order's number).
+REFERENCE_BYTES_MAX = 64
 
 _ASSET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 
@@ -151,6 +153,44 @@ class Expiry:
 # -- kinds ---------------------------------------------------------------
 
 FREEZE_REASONS = ("fraud", "legal-order", "regulatory", "customer-request", "other")
+#: What ``SetAccountState`` sets: both ways, receive only, send only (borsh order).
+ACCOUNT_STATES = ("normal", "receive-only", "send-only")
+
+
+def _named(v: Union[str, int], names: "tuple[str, ...]", what: str) -> str:
+    """A name of ``names``, given as itself or as its index (its borsh tag)."""
+    if isinstance(v, int) and not isinstance(v, bool):
+        if not 0 <= v < len(names):
+            raise EncodingError(f"{what} index {v}")
+        v = names[v]
+    if not isinstance(v, str) or v not in names:
+        raise EncodingError(f"{what} {v!r}; one of {', '.join(names)}")
+    return v
+
+
+def _read_named(r: Reader, names: "tuple[str, ...]", what: str) -> int:
+    tag = r.u8()
+    if tag >= len(names):
+        raise EncodingError(f"{what} tag {tag}")
+    return tag
+
+
+def _reference(v: Union[bytes, str]) -> bytes:
+    """A freeze's or restriction's reference: bytes, or a string as UTF-8;
+    at most ``REFERENCE_BYTES_MAX`` bytes."""
+    if isinstance(v, str):
+        raw = v.encode("utf-8")
+    elif isinstance(v, (bytes, bytearray)):
+        raw = bytes(v)
+    else:
+        raise EncodingError(f"a reference is bytes or a string, not {type(v).__name__}")
+    if len(raw) > REFERENCE_BYTES_MAX:
+        raise EncodingError(f"reference is {len(raw)} bytes; at most {REFERENCE_BYTES_MAX}")
+    return raw
+
+
+def _opt_time(v: Optional[int], what: str) -> Optional[int]:
+    return None if v is None else _uint(v, 64, what)
 
 _KINDS: Dict[int, Type["_Kind"]] = {}
 _KIND_NAMES: Dict[str, Type["_Kind"]] = {}
@@ -329,14 +369,7 @@ class Freeze(_Kind):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "account", _addr(self.account))
-        reason = self.reason
-        if isinstance(reason, int) and not isinstance(reason, bool):
-            if not 0 <= reason < len(FREEZE_REASONS):
-                raise EncodingError(f"freeze reason index {reason}")
-            reason = FREEZE_REASONS[reason]
-        if reason not in FREEZE_REASONS:
-            raise EncodingError(f"freeze reason {reason!r}; one of {', '.join(FREEZE_REASONS)}")
-        object.__setattr__(self, "reason", reason)
+        object.__setattr__(self, "reason", _named(self.reason, FREEZE_REASONS, "freeze reason"))
 
     def _fields(self, w: Writer) -> None:
         w.fixed(self.account.raw, 20).u8(FREEZE_REASONS.index(self.reason))
@@ -344,10 +377,7 @@ class Freeze(_Kind):
     @classmethod
     def _decode(cls, r: Reader) -> "Freeze":
         account = Address(r.fixed(20))
-        tag = r.u8()
-        if tag >= len(FREEZE_REASONS):
-            raise EncodingError(f"freeze reason tag {tag}")
-        return cls(account, tag)
+        return cls(account, _read_named(r, FREEZE_REASONS, "freeze reason"))
 
     def to_json(self) -> Dict[str, Any]:
         return {"account": str(self.account), "reason": self.reason}
@@ -484,9 +514,216 @@ class AnchorAuditLog(_Kind):
         return {"entries": self.entries, "head": self.head.hex()}
 
 
+@_kind(12, "hold")
+@dataclass(frozen=True)
+class Hold(_Kind):
+    """The payer (the sender) reserves ``amount`` of ``asset`` for ``to``
+    until the block time ``expires_at_ms``: its available balance falls,
+    its balance does not. ``hold_id`` is one of the payer's transfer ids
+    (int, 32 hex digits, 16 bytes or a UUID; e.g. :func:`new_transfer_id`):
+    the payee names the hold by the payer's address and this id to
+    :class:`Capture` or :class:`Void` it."""
+
+    to: AddressLike
+    asset: str
+    amount: int
+    hold_id: TransferIdLike
+    expires_at_ms: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "to", _addr(self.to))
+        encode_asset(self.asset)
+        object.__setattr__(self, "amount", _amount(self.amount))
+        object.__setattr__(self, "hold_id", transfer_id(self.hold_id))
+        _uint(self.expires_at_ms, 64, "expires_at_ms")
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.to.raw, 20).fixed(encode_asset(self.asset), 8)
+        w.u128(self.amount).u128(self.hold_id).u64(self.expires_at_ms)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Hold":
+        return cls(Address(r.fixed(20)), decode_asset(r.fixed(8)), r.u128(), r.u128(), r.u64())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"to": str(self.to), "asset": self.asset, "amount": str(self.amount),
+                "hold_id": transfer_id_hex(self.hold_id), "expires_at_ms": self.expires_at_ms}
+
+
+@_kind(13, "capture")
+@dataclass(frozen=True)
+class Capture(_Kind):
+    """The payee (or the payer) moves ``amount`` (at most the amount held)
+    of ``payer``'s hold ``hold_id`` to the payee; the rest is released."""
+
+    payer: AddressLike
+    hold_id: TransferIdLike
+    amount: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payer", _addr(self.payer))
+        object.__setattr__(self, "hold_id", transfer_id(self.hold_id))
+        object.__setattr__(self, "amount", _amount(self.amount))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.payer.raw, 20).u128(self.hold_id).u128(self.amount)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Capture":
+        return cls(Address(r.fixed(20)), r.u128(), r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"payer": str(self.payer), "hold_id": transfer_id_hex(self.hold_id),
+                "amount": str(self.amount)}
+
+
+@_kind(14, "void")
+@dataclass(frozen=True)
+class Void(_Kind):
+    """The payee releases ``payer``'s hold ``hold_id`` without moving anything."""
+
+    payer: AddressLike
+    hold_id: TransferIdLike
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payer", _addr(self.payer))
+        object.__setattr__(self, "hold_id", transfer_id(self.hold_id))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.payer.raw, 20).u128(self.hold_id)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Void":
+        return cls(Address(r.fixed(20)), r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"payer": str(self.payer), "hold_id": transfer_id_hex(self.hold_id)}
+
+
+@_kind(15, "freeze_amount")
+@dataclass(frozen=True)
+class FreezeAmount(_Kind):
+    """Freezes ``amount`` of ``account``'s ``asset`` (the account's
+    institution, or a regulator). ``freeze_id`` (a u64 the sender picks)
+    names it to :class:`ReleaseFreeze`; ``reason``: one of
+    ``FREEZE_REASONS`` (or its index); ``reference`` names the order (a
+    court case number): bytes, or a string as UTF-8, at most
+    ``REFERENCE_BYTES_MAX`` (64) bytes; ``expires_at_ms``: the block time
+    it lapses, or ``None`` (until released)."""
+
+    account: AddressLike
+    asset: str
+    amount: int
+    freeze_id: int
+    reason: Union[str, int]
+    reference: Union[bytes, str] = b""
+    expires_at_ms: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account", _addr(self.account))
+        encode_asset(self.asset)
+        object.__setattr__(self, "amount", _amount(self.amount))
+        _uint(self.freeze_id, 64, "freeze_id")
+        object.__setattr__(self, "reason", _named(self.reason, FREEZE_REASONS, "freeze reason"))
+        object.__setattr__(self, "reference", _reference(self.reference))
+        _opt_time(self.expires_at_ms, "expires_at_ms")
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.account.raw, 20).fixed(encode_asset(self.asset), 8).u128(self.amount)
+        w.u64(self.freeze_id).u8(FREEZE_REASONS.index(self.reason)).vec_u8(self.reference)
+        if self.expires_at_ms is None:
+            w.u8(0)
+        else:
+            w.u8(1).u64(self.expires_at_ms)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "FreezeAmount":
+        account = Address(r.fixed(20))
+        asset = decode_asset(r.fixed(8))
+        amount = r.u128()
+        freeze_id = r.u64()
+        reason = _read_named(r, FREEZE_REASONS, "freeze reason")
+        reference = r.vec_u8()
+        return cls(account, asset, amount, freeze_id, reason, reference, r.option(Reader.u64))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"account": str(self.account), "asset": self.asset, "amount": str(self.amount),
+                "freeze_id": self.freeze_id, "reason": self.reason,
+                "reference": self.reference.hex(),
+                "expires_at_ms": self.expires_at_ms}
+
+
+@_kind(16, "release_freeze")
+@dataclass(frozen=True)
+class ReleaseFreeze(_Kind):
+    """Lifts ``account``'s amount freeze ``freeze_id``; the same authority
+    as :class:`FreezeAmount` (a regulator's only by a regulator)."""
+
+    account: AddressLike
+    freeze_id: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account", _addr(self.account))
+        _uint(self.freeze_id, 64, "freeze_id")
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.account.raw, 20).u64(self.freeze_id)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "ReleaseFreeze":
+        return cls(Address(r.fixed(20)), r.u64())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"account": str(self.account), "freeze_id": self.freeze_id}
+
+
+@_kind(17, "set_account_state")
+@dataclass(frozen=True)
+class SetAccountState(_Kind):
+    """Makes ``account`` receive-only or send-only, or lifts that
+    (``"normal"``): the account's institution, or a regulator (a
+    regulator's restriction is lifted only by a regulator). ``state``: one
+    of ``ACCOUNT_STATES`` (or its index); ``reason``, ``reference`` and
+    ``expires_at_ms`` as in :class:`FreezeAmount`."""
+
+    account: AddressLike
+    state: Union[str, int]
+    reason: Union[str, int]
+    reference: Union[bytes, str] = b""
+    expires_at_ms: Optional[int] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "account", _addr(self.account))
+        object.__setattr__(self, "state", _named(self.state, ACCOUNT_STATES, "account state"))
+        object.__setattr__(self, "reason", _named(self.reason, FREEZE_REASONS, "freeze reason"))
+        object.__setattr__(self, "reference", _reference(self.reference))
+        _opt_time(self.expires_at_ms, "expires_at_ms")
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.account.raw, 20).u8(ACCOUNT_STATES.index(self.state))
+        w.u8(FREEZE_REASONS.index(self.reason)).vec_u8(self.reference)
+        if self.expires_at_ms is None:
+            w.u8(0)
+        else:
+            w.u8(1).u64(self.expires_at_ms)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "SetAccountState":
+        account = Address(r.fixed(20))
+        state = _read_named(r, ACCOUNT_STATES, "account state")
+        reason = _read_named(r, FREEZE_REASONS, "freeze reason")
+        reference = r.vec_u8()
+        return cls(account, state, reason, reference, r.option(Reader.u64))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"account": str(self.account), "state": self.state, "reason": self.reason,
+                "reference": self.reference.hex(),
+                "expires_at_ms": self.expires_at_ms}
+
+
 TxKind = Union[
     Transfer, BatchTransfer, OpenAccount, SetTier, Freeze, Unfreeze, Mint, Burn, Vote, Withdraw,
-    AnchorAuditLog,
+    AnchorAuditLog, Hold, Capture, Void, FreezeAmount, ReleaseFreeze, SetAccountState,
 ]
 
 
@@ -512,6 +749,12 @@ def kind_from_json(obj: Dict[str, Any]) -> TxKind:
         fields = dict(fields, payouts=[Payout(p["to"], int(p["amount"])) for p in fields["payouts"]])
     if "amount" in fields:
         fields = dict(fields, amount=int(fields["amount"]))
+    if "reference" in fields:
+        ref = fields["reference"]
+        try:
+            fields = dict(fields, reference=bytes.fromhex(ref or ""))
+        except (TypeError, ValueError):
+            raise EncodingError(f"reference is not hex: {ref!r}") from None
     return cls(**fields)  # type: ignore[call-arg, return-value]
 
 

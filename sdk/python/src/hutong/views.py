@@ -30,6 +30,10 @@ FAILURE_CODES = (
     "exists_with_different_fields", "retired_key", "unknown_proposal", "voting_closed",
     "proposal_closed", "bad_voting_period", "too_many_proposals", "invalid_action",
     "cosigner_not_institution",
+    # Holds, amount freezes and receive-only/send-only accounts (newer nodes):
+    "bad_expiry", "unknown_hold", "hold_closed", "hold_exists", "capture_exceeds_hold",
+    "payer_frozen", "restricted", "not_restricted", "unknown_freeze", "freeze_exists",
+    "too_many_freezes",
 )
 
 FINAL_STATUSES = frozenset({"committed", "rejected", "dropped"})
@@ -205,12 +209,59 @@ class Limits:
 
 
 @dataclass
+class Restriction:
+    """A receive-only or send-only state on an account: which, why, by
+    whom, until when (block time; ``None``: until lifted)."""
+
+    state: str
+    reason: str
+    by: str
+    expires_at_ms: Optional[int] = None
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Restriction":
+        return cls(
+            state=d.get("state", ""),
+            reason=d.get("reason", ""),
+            by=d.get("by", ""),
+            expires_at_ms=_int(d.get("expires_at_ms")),
+        )
+
+
+@dataclass
+class AmountFreeze:
+    """An amount freeze on an account (a court order, a fraud hold on part
+    of a balance); ``amount`` in minor units, ``reference`` as text."""
+
+    id: int
+    asset: str
+    amount: int
+    reason: str
+    by: str
+    reference: str = ""
+    expires_at_ms: Optional[int] = None
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "AmountFreeze":
+        return cls(
+            id=int(d.get("id", 0)),
+            asset=d.get("asset", ""),
+            amount=int(d.get("amount", 0)),
+            reason=d.get("reason", ""),
+            by=d.get("by", ""),
+            reference=d.get("reference") or "",
+            expires_at_ms=_int(d.get("expires_at_ms")),
+        )
+
+
+@dataclass
 class Account:
     address: str
     kind: str
     institution: str
     sequence: int
     next_sequence: int
+    #: ``active``, ``frozen``, ``receive-only`` or ``send-only``.
     status: str
     balances: Dict[str, int]
     limits: Dict[str, Limits]
@@ -219,11 +270,22 @@ class Account:
     frozen: Optional[Dict[str, Any]] = None
     #: Balances in major units as decimal strings (newer nodes; else empty).
     balances_decimal: Dict[str, str] = field(default_factory=dict)
+    #: Receive-only or send-only, by whom, until when (newer nodes; else None).
+    restriction: Optional[Restriction] = None
+    #: What holds and amount freezes reserve, minor units by asset (only
+    #: assets with something held; empty on older nodes).
+    held: Dict[str, int] = field(default_factory=dict)
+    #: What the account may send: the balance less what is held, minor
+    #: units by asset (newer nodes; else empty).
+    available: Dict[str, int] = field(default_factory=dict)
+    #: Amount freezes on the account (newer nodes; else empty).
+    amount_freezes: List[AmountFreeze] = field(default_factory=list)
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_json(cls, d: Dict[str, Any]) -> "Account":
         seq = int(d.get("sequence", 0))
+        r = d.get("restriction")
         return cls(
             address=d.get("address", ""),
             kind=d.get("kind", ""),
@@ -237,6 +299,11 @@ class Account:
             tier=d.get("tier"),
             frozen=d.get("frozen"),
             balances_decimal=dict(d.get("balances_decimal") or {}),
+            restriction=Restriction.from_json(r) if isinstance(r, dict) else None,
+            held={k: int(v) for k, v in (d.get("held") or {}).items()},
+            available={k: int(v) for k, v in (d.get("available") or {}).items()},
+            amount_freezes=[AmountFreeze.from_json(f) for f in (d.get("amount_freezes") or [])
+                            if isinstance(f, dict)],
             raw=d,
         )
 
@@ -248,6 +315,39 @@ class Account:
     def balance(self, asset: str) -> int:
         """Balance in minor units (0 if the account holds none)."""
         return self.balances.get(asset, 0)
+
+
+@dataclass
+class HoldView:
+    """A hold (``hutong_getHold``): ``state`` is ``open``, ``captured``,
+    ``voided`` or ``expired``; ``amount`` and ``captured`` (what a capture
+    moved) in minor units; ``expires_at_ms`` in block time."""
+
+    payer: str
+    hold_id: str
+    payee: str
+    asset: str
+    amount: int
+    expires_at_ms: int
+    state: str
+    height: int
+    captured: Optional[int] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "HoldView":
+        return cls(
+            payer=d.get("payer", ""),
+            hold_id=d.get("hold_id", ""),
+            payee=d.get("payee", ""),
+            asset=d.get("asset", ""),
+            amount=int(d.get("amount", 0)),
+            expires_at_ms=int(d.get("expires_at_ms", 0)),
+            state=d.get("state", ""),
+            height=int(d.get("height", 0)),
+            captured=_int(d.get("captured")),
+            raw=d,
+        )
 
 
 @dataclass

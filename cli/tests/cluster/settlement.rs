@@ -1,0 +1,318 @@
+//! Settlement flows on a 4 + 1 testnet through the CLI and JSON-RPC: an
+//! EV-charging session (hold, partial capture), a voided and an expired
+//! hold, an amount freeze on a court order, a receive-only account, and
+//! the regulator's history and trace following the hold and its capture.
+
+use crate::harness::*;
+use hutong_audit::api::{HistoryPage, Trace};
+use hutong_audit::edge::EdgeKind;
+
+/// The hold id `hutong tx hold` printed.
+fn hold_id_in(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("hold id "))
+        .unwrap_or_else(|| panic!("no hold id in:\n{out}"))
+        .trim()
+        .to_string()
+}
+
+fn minor(map: &std::collections::BTreeMap<String, String>, asset: &str) -> u128 {
+    map.get(asset).map_or(0, |v| v.parse().unwrap())
+}
+
+#[test]
+fn holds_freezes_and_restrictions_settle_on_a_testnet() {
+    let _one = exclusive();
+    let mut cluster = Cluster::new();
+    for i in 0..5 {
+        cluster.start(i);
+    }
+    let rpc = cluster.nodes[1].rpc.clone();
+    let regulator_rpc = cluster.nodes[4].rpc.clone();
+    let (car_key, charger_key) = (
+        key_path(&cluster, "account-1"),
+        key_path(&cluster, "account-2"),
+    );
+    let reg_key = key_path(&cluster, "regulator");
+    let bank_key = key_path(&cluster, "bank-a.institution");
+    let tx = |key: &str, args: &[&str]| {
+        let mut all = vec!["tx", "--rpc", &rpc, "--key", key, "--wait"];
+        all.extend_from_slice(args);
+        hutong(&all)
+    };
+    let tx_fails = |key: &str, args: &[&str]| {
+        let mut all = vec!["tx", "--rpc", &rpc, "--key", key, "--wait"];
+        all.extend_from_slice(args);
+        hutong_fails(&all)
+    };
+    runtime().block_on(async {
+        cluster.wait_height(0, 2, Duration::from_secs(60)).await;
+        let w = demo_wallets(&cluster, 4).await;
+        let client = cluster.client(1);
+        let (car, charger, third) = (w.address(0), w.address(1), w.address(2));
+        let (car_s, charger_s, third_s) = (car.to_string(), charger.to_string(), third.to_string());
+        let car_before = minor(&client.account(&car).await.unwrap().balances, "CNY");
+        let charger_before = minor(&client.account(&charger).await.unwrap().balances, "CNY");
+
+        // An EV-charging session: the car's wallet reserves 200.00 CNY for
+        // the charger; the balance stays, the available balance falls.
+        let out = tx(
+            &car_key,
+            &[
+                "hold",
+                "--to",
+                &charger_s,
+                "--asset",
+                "CNY",
+                "--amount",
+                "200",
+                "--expires-in",
+                "600",
+            ],
+        );
+        let id = hold_id_in(&out);
+        let view = client.account(&car).await.unwrap();
+        assert_eq!(minor(&view.balances, "CNY"), car_before);
+        assert_eq!(minor(&view.held, "CNY"), 20_000);
+        assert_eq!(minor(&view.available, "CNY"), car_before - 20_000);
+        let hold = client
+            .hold(
+                &car,
+                hutong_runtime::TransferId(u128::from_str_radix(&id, 16).unwrap()),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (hold.state.as_str(), hold.amount.as_str()),
+            ("open", "20000")
+        );
+        // The charger captures what was used; the rest is released.
+        tx(
+            &charger_key,
+            &[
+                "capture",
+                "--payer",
+                &car_s,
+                "--hold-id",
+                &id,
+                "--amount",
+                "73.50",
+            ],
+        );
+        let view = client.account(&car).await.unwrap();
+        assert_eq!(minor(&view.balances, "CNY"), car_before - 7_350);
+        assert_eq!(minor(&view.held, "CNY"), 0);
+        let charger_view = client.account(&charger).await.unwrap();
+        assert_eq!(minor(&charger_view.balances, "CNY"), charger_before + 7_350);
+        let shown: serde_json::Value = serde_json::from_str(&hutong(&[
+            "query",
+            "--rpc",
+            &rpc,
+            "hold",
+            "--payer",
+            &car_s,
+            "--hold-id",
+            &id,
+        ]))
+        .unwrap();
+        assert_eq!(shown["state"], "captured", "{shown}");
+        assert_eq!(shown["captured"], "7350", "{shown}");
+        // Exactly one resolution.
+        let e = tx_fails(
+            &charger_key,
+            &[
+                "capture",
+                "--payer",
+                &car_s,
+                "--hold-id",
+                &id,
+                "--amount",
+                "1",
+            ],
+        );
+        assert!(e.contains("hold_closed"), "{e}");
+
+        // A voided hold moves nothing; an expired one releases itself.
+        let out = tx(
+            &car_key,
+            &[
+                "hold",
+                "--to",
+                &charger_s,
+                "--asset",
+                "CNY",
+                "--amount",
+                "50",
+                "--expires-in",
+                "600",
+            ],
+        );
+        let voided = hold_id_in(&out);
+        tx(
+            &charger_key,
+            &["void", "--payer", &car_s, "--hold-id", &voided],
+        );
+        let out = tx(
+            &car_key,
+            &[
+                "hold",
+                "--to",
+                &charger_s,
+                "--asset",
+                "CNY",
+                "--amount",
+                "30",
+                "--expires-in",
+                "1",
+            ],
+        );
+        let expiring = hold_id_in(&out);
+        let expiring_id = hutong_runtime::TransferId(u128::from_str_radix(&expiring, 16).unwrap());
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let h = client.hold(&car, expiring_id).await.unwrap();
+            if h.state == "expired" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the hold never expired: {h:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let view = client.account(&car).await.unwrap();
+        assert_eq!(minor(&view.held, "CNY"), 0, "{view:?}");
+        assert_eq!(minor(&view.balances, "CNY"), car_before - 7_350);
+
+        // A court order freezes all but 5.00 CNY of the third account: it
+        // cannot send more than that; the regulator lifts it.
+        let third_before = minor(&client.account(&third).await.unwrap().balances, "CNY");
+        let frozen = third_before - 500;
+        let frozen_text = format!("{}.{:02}", frozen / 100, frozen % 100);
+        tx(
+            &reg_key,
+            &[
+                "freeze-amount",
+                "--account",
+                &third_s,
+                "--asset",
+                "CNY",
+                "--amount",
+                &frozen_text,
+                "--reference",
+                "(2026) Hu 0101 Zhi 123",
+                "--freeze-id",
+                "7",
+            ],
+        );
+        let view = client.account(&third).await.unwrap();
+        assert_eq!(view.amount_freezes.len(), 1, "{view:?}");
+        assert_eq!(view.amount_freezes[0].reference, "(2026) Hu 0101 Zhi 123");
+        assert_eq!(minor(&view.available, "CNY"), 500);
+        let text = hutong(&["query", "--rpc", &rpc, "account", &third_s]);
+        assert!(text.contains("(2026) Hu 0101 Zhi 123"), "{text}");
+        let third_key = key_path(&cluster, "account-3");
+        let e = tx_fails(
+            &third_key,
+            &[
+                "transfer", "--to", &car_s, "--asset", "CNY", "--amount", "5.01",
+            ],
+        );
+        assert!(e.contains("insufficient_balance"), "{e}");
+        tx(
+            &reg_key,
+            &["release-freeze", "--account", &third_s, "--freeze-id", "7"],
+        );
+        assert!(client
+            .account(&third)
+            .await
+            .unwrap()
+            .amount_freezes
+            .is_empty());
+
+        // bank-a makes its customer (the car's account) receive-only: it
+        // may receive, not pay.
+        tx(
+            &bank_key,
+            &[
+                "account-state",
+                "--account",
+                &car_s,
+                "--state",
+                "receive-only",
+                "--reason",
+                "fraud",
+            ],
+        );
+        assert_eq!(client.account(&car).await.unwrap().status, "receive-only");
+        let e = tx_fails(
+            &car_key,
+            &[
+                "transfer", "--to", &charger_s, "--asset", "CNY", "--amount", "1",
+            ],
+        );
+        assert!(e.contains("restricted"), "{e}");
+        tx(
+            &charger_key,
+            &[
+                "transfer", "--to", &car_s, "--asset", "CNY", "--amount", "1",
+            ],
+        );
+        tx(
+            &bank_key,
+            &["account-state", "--account", &car_s, "--state", "normal"],
+        );
+        assert_eq!(client.account(&car).await.unwrap().status, "active");
+
+        // The regulator's history shows the hold and its capture, and a
+        // trace follows the captured money to the charger.
+        let top = cluster.height(1).await.unwrap();
+        cluster.wait_height(4, top, Duration::from_secs(60)).await;
+        let audit = |args: &[&str]| {
+            let mut all = vec!["audit", "--rpc", &regulator_rpc, "--key", &reg_key];
+            all.extend_from_slice(args);
+            hutong(&all)
+        };
+        let page: HistoryPage =
+            serde_json::from_str(&audit(&["history", &car_s, "--format", "json"])).unwrap();
+        let kinds: Vec<EdgeKind> = page.rows.iter().map(|r| r.leg.kind).collect();
+        for kind in [
+            EdgeKind::Hold,
+            EdgeKind::Capture,
+            EdgeKind::Void,
+            EdgeKind::SetAccountState,
+        ] {
+            assert!(kinds.contains(&kind), "{kind:?} missing from {kinds:?}");
+        }
+        let capture = page
+            .rows
+            .iter()
+            .find(|r| r.leg.kind == EdgeKind::Capture && r.leg.failure.is_none())
+            .expect("a successful capture");
+        assert_eq!(
+            (capture.leg.from.as_str(), capture.leg.to.as_str()),
+            (car_s.as_str(), charger_s.as_str())
+        );
+        let trace: Trace = serde_json::from_str(&audit(&[
+            "trace",
+            "--account",
+            &car_s,
+            "--hops",
+            "1",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        assert!(
+            trace
+                .edges
+                .iter()
+                .any(|e| e.leg.kind == EdgeKind::Capture && e.leg.to == charger_s),
+            "{trace:?}"
+        );
+
+        // Every node, the regulator too, has the same state.
+        let h = cluster.height(0).await.unwrap();
+        cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;
+    });
+}

@@ -1,0 +1,892 @@
+//! Holds (two-phase payments), amount freezes and account restrictions:
+//! what reserves part of a balance or limits which way an account's money
+//! may move.
+//!
+//! # Holds
+//!
+//! A payer signs [`TxKind::Hold`](crate::tx::TxKind::Hold): `amount` of
+//! `asset` is reserved for the payee until `expires_at` (block time). The
+//! payer's holding keeps its balance, and its `held` grows: what the
+//! account may send ([`Holding::available`]) falls. The hold's id is one of
+//! the payer's transfer ids: it is remembered for
+//! [`TRANSFER_ID_RETENTION_MS`] like a transfer's, so a hold lives at most
+//! that long ([`HOLD_LIFETIME_MAX_MS`]) and a payee's retried capture can
+//! never meet a new hold under an old id. The tier's limits apply when the
+//! hold is placed: the per-transfer maximum, the step-up co-signature and
+//! the daily outflow, which counts the whole amount held that day and gets
+//! back what a capture, a void or an expiry releases on the same day.
+//!
+//! A hold ends exactly once:
+//! - [`TxKind::Capture`](crate::tx::TxKind::Capture), by the payee or the
+//!   payer: `amount` (at most the amount held, more than zero) moves from
+//!   the payer to the payee, the rest is released;
+//! - [`TxKind::Void`](crate::tx::TxKind::Void), by the payee: all of it is
+//!   released;
+//! - expiry: the first block whose timestamp is in a later second than
+//!   `expires_at` releases it, before its transactions, with no
+//!   transaction (expiry has a granularity of one second).
+//!
+//! A second resolution fails with `hold_closed`, naming how the hold
+//! ended. A whole-account freeze of the payer or the payee blocks new holds
+//! and captures; a void is allowed even from a frozen payee (it only gives
+//! money back). A resolved hold stays in the state, marked with how it
+//! ended, until its expiry time has passed; then it leaves the state at the
+//! next pruning height (every [`TRANSFER_PRUNE_EVERY`] blocks, which keeps
+//! deletions off the state tree's fast path). Its transactions and receipts
+//! remain provable through history.
+//!
+//! # Amount freezes
+//!
+//! [`TxKind::FreezeAmount`](crate::tx::TxKind::FreezeAmount) holds part of
+//! an account's balance of one asset, with a reason, the authority that
+//! placed it (the account's institution or a regulator), the order's
+//! reference, and an optional expiry. The amount may exceed the balance:
+//! money that arrives later stays held until the balance passes the
+//! frozen amount. A regulator's amount freeze is lifted only by a
+//! regulator. An account has at most [`AMOUNT_FREEZES_MAX`] at a time.
+//!
+//! # Account restrictions
+//!
+//! [`TxKind::SetAccountState`](crate::tx::TxKind::SetAccountState) makes an
+//! account receive-only (it may not send, hold or be captured from) or
+//! send-only (it may not receive, be minted to or be the payee of a hold),
+//! with an optional expiry; the same authorities, and a regulator's
+//! restriction is lifted only by a regulator.
+//!
+//! # Expiry, bounded
+//!
+//! Everything that expires is listed under the second it expires in
+//! ([`StateKey::Expiring`]), and that second's minute in the sorted list of
+//! minutes with something pending ([`StateKey::ExpiryMinutes`]); a cursor
+//! ([`StateKey::ExpiryCursor`]) says how far into the first of them the
+//! chain has applied. Each block applies every listed second before its
+//! own, at most [`EXPIRY_MINUTES_MAX`] minutes of them (after a halt with
+//! more pending, the rest follow over the next blocks; a capture of a hold
+//! whose time has passed is refused meanwhile). A chain with nothing
+//! pending writes nothing, so an empty block keeps the state root.
+
+use borsh::{BorshDeserialize, BorshSerialize};
+
+use crate::crypto::Hash;
+use crate::execute::{ExecError, Executor, TxResult};
+use crate::receipt::{Effect, FailureReason};
+use crate::state::{
+    Account, AccountKind, Freeze, Holding, StateKey, StateValue, TransferFields, TransferRecord,
+};
+use crate::store::StateStore;
+use crate::transfer::{TRANSFER_ID_RETENTION_MS, TRANSFER_PRUNE_EVERY};
+use crate::tx::{FreezeReason, SignedTransaction};
+use crate::types::{Address, Amount, AssetCode, TimestampMs, TransferId};
+
+/// The longest a hold may last: as long as its id is remembered.
+pub const HOLD_LIFETIME_MAX_MS: u64 = TRANSFER_ID_RETENTION_MS;
+/// Most amount freezes on one account at a time.
+pub const AMOUNT_FREEZES_MAX: usize = 16;
+/// Most minutes with expiries one block applies, and one pruning removes.
+pub const EXPIRY_MINUTES_MAX: usize = 1_440;
+
+/// How a hold stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum HoldState {
+    Open,
+    /// Captured: `amount` moved to the payee, the rest was released.
+    Captured {
+        amount: Amount,
+    },
+    Voided,
+    Expired,
+}
+
+impl HoldState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            HoldState::Open => "open",
+            HoldState::Captured { .. } => "captured",
+            HoldState::Voided => "voided",
+            HoldState::Expired => "expired",
+        }
+    }
+}
+
+/// A hold, under [`StateKey::Hold`] (payer, hold id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Hold {
+    pub payee: Address,
+    pub asset: AssetCode,
+    pub amount: Amount,
+    pub expires_at: TimestampMs,
+    /// The day whose outflow counted the hold (customers only): what is
+    /// released that same day is given back to it.
+    pub day: Option<i64>,
+    pub state: HoldState,
+}
+
+/// One amount freeze on an account (see the module's documentation).
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct AmountFreeze {
+    pub id: u64,
+    pub asset: AssetCode,
+    pub amount: Amount,
+    pub freeze: Freeze,
+    /// The order's reference (a court case number), at most
+    /// [`crate::tx::REFERENCE_BYTES_MAX`] bytes.
+    pub reference: Vec<u8>,
+    pub expires_at: Option<TimestampMs>,
+}
+
+/// Which way an account's money may move.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum AccountState {
+    /// Both ways (lifts a restriction).
+    Normal,
+    /// It may receive but not send.
+    ReceiveOnly,
+    /// It may send but not receive.
+    SendOnly,
+}
+
+impl AccountState {
+    /// The name wallets and the CLI use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            AccountState::Normal => "normal",
+            AccountState::ReceiveOnly => "receive-only",
+            AccountState::SendOnly => "send-only",
+        }
+    }
+}
+
+/// A receive-only or send-only state on an account: which, why, by whom,
+/// until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Restriction {
+    pub state: AccountState,
+    pub reason: FreezeReason,
+    pub by: Address,
+    pub expires_at: Option<TimestampMs>,
+}
+
+impl Restriction {
+    /// Whether the account may send (or be captured from).
+    pub fn blocks_sending(&self) -> bool {
+        self.state == AccountState::ReceiveOnly
+    }
+
+    /// Whether the account may receive.
+    pub fn blocks_receiving(&self) -> bool {
+        self.state == AccountState::SendOnly
+    }
+}
+
+/// Something that expires in a given second (see [`StateKey::Expiring`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum Expiring {
+    Hold { payer: Address, hold_id: TransferId },
+    AmountFreeze { account: Address, freeze_id: u64 },
+    Restriction { account: Address },
+}
+
+/// See [`StateKey::ExpiryCursor`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct ExpiryCursor {
+    /// The first second of the first pending minute not yet applied.
+    pub next: u64,
+    /// Minutes applied and not yet removed from the state (at the next
+    /// pruning height), oldest first.
+    pub applied: Vec<u64>,
+}
+
+/// The second (since the epoch) a timestamp falls in.
+pub fn second_of(t: TimestampMs) -> u64 {
+    t.0 / 1_000
+}
+
+/// Whether something that expires at `expires_at` has expired in a block at
+/// `now`: `now` is in a later second.
+pub fn has_expired(expires_at: TimestampMs, now: TimestampMs) -> bool {
+    second_of(now) > second_of(expires_at)
+}
+
+impl<S: StateStore + ?Sized> Executor<'_, S> {
+    fn hold_entry(
+        &mut self,
+        payer: Address,
+        hold_id: TransferId,
+    ) -> Result<Option<Hold>, ExecError> {
+        let key = StateKey::Hold(payer, hold_id);
+        match self.overlay.get(&key)? {
+            None => Ok(None),
+            Some(StateValue::Hold(h)) => Ok(Some(h)),
+            Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
+    fn put_hold(&mut self, payer: Address, hold_id: TransferId, hold: Hold) {
+        self.overlay
+            .put(StateKey::Hold(payer, hold_id), Some(StateValue::Hold(hold)));
+    }
+
+    pub(crate) fn amount_freezes(
+        &mut self,
+        account: &Address,
+    ) -> Result<Vec<AmountFreeze>, ExecError> {
+        let key = StateKey::AmountFreezes(*account);
+        match self.overlay.get(&key)? {
+            None => Ok(Vec::new()),
+            Some(StateValue::AmountFreezes(list)) => Ok(list),
+            Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
+    /// Lists `item` under the second it expires in (not yet expired), and
+    /// that second's minute as pending.
+    fn add_expiring(&mut self, at: TimestampMs, item: Expiring) -> Result<(), ExecError> {
+        let second = second_of(at);
+        let mut list = self.expiring(second)?;
+        list.push(item);
+        self.overlay
+            .put(StateKey::Expiring(second), Some(StateValue::Expiring(list)));
+        let minute = second / 60;
+        let mut minutes = self.expiry_minutes()?;
+        if let Err(slot) = minutes.binary_search(&minute) {
+            minutes.insert(slot, minute);
+            self.overlay.put(
+                StateKey::ExpiryMinutes,
+                Some(StateValue::ExpiryMinutes(minutes)),
+            );
+        }
+        Ok(())
+    }
+
+    /// An account that may receive money (a payee, a recipient): known,
+    /// not frozen, not send-only.
+    pub(crate) fn receiving_account(
+        &mut self,
+        address: &Address,
+    ) -> Result<Result<Account, FailureReason>, ExecError> {
+        let Some(account) = self.account(address)? else {
+            return Ok(Err(FailureReason::UnknownAccount { account: *address }));
+        };
+        if let Some(freeze) = account.frozen {
+            return Ok(Err(FailureReason::RecipientFrozen {
+                account: *address,
+                freeze,
+            }));
+        }
+        if let Some(restriction) = account.restriction.filter(Restriction::blocks_receiving) {
+            return Ok(Err(FailureReason::Restricted {
+                account: *address,
+                restriction,
+            }));
+        }
+        Ok(Ok(account))
+    }
+
+    /// Gives `released` back to the day's outflow it was counted in, when
+    /// the holding's outflow is still of that day.
+    fn refund_outflow(holding: &mut Holding, day: Option<i64>, released: Amount) {
+        if day == Some(holding.outflow.day) {
+            holding.outflow.spent = Amount(holding.outflow.spent.0.saturating_sub(released.0));
+        }
+    }
+
+    /// `Hold`: see the module's documentation.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn hold(
+        &mut self,
+        stx: &SignedTransaction,
+        tx_hash: &Hash,
+        sender: Address,
+        account: &Account,
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+        hold_id: TransferId,
+        expires_at: TimestampMs,
+    ) -> Result<TxResult, ExecError> {
+        if amount.0 == 0 {
+            return Ok(Err(FailureReason::ZeroAmount));
+        }
+        if to == sender {
+            return Ok(Err(FailureReason::SelfTransfer));
+        }
+        if self.asset(&asset)?.is_none() {
+            return Ok(Err(FailureReason::UnknownAsset { asset }));
+        }
+        let now = self.ctx.timestamp;
+        let latest = TimestampMs(now.0.saturating_add(HOLD_LIFETIME_MAX_MS));
+        if has_expired(expires_at, now) || expires_at > latest {
+            return Ok(Err(FailureReason::BadExpiry {
+                earliest: now,
+                latest,
+            }));
+        }
+        if let Some(restriction) = account.restriction.filter(Restriction::blocks_sending) {
+            return Ok(Err(FailureReason::Restricted {
+                account: sender,
+                restriction,
+            }));
+        }
+        let fields = TransferFields::Hold { to, asset, amount };
+        let record_key = StateKey::TransferRecord(sender, hold_id);
+        if let Some(value) = self.overlay.get(&record_key)? {
+            let StateValue::TransferRecord(record) = value else {
+                return Err(ExecError::WrongValueKind { key: record_key });
+            };
+            return Ok(Err(if record.fields == fields {
+                FailureReason::TransferExists {
+                    original_tx: record.tx_hash,
+                }
+            } else {
+                FailureReason::TransferExistsWithDifferentFields {
+                    original_tx: record.tx_hash,
+                }
+            }));
+        }
+        // Only once the id is forgotten while its hold is still in the
+        // state (a halt of more than a day delays expiries).
+        if self.hold_entry(sender, hold_id)?.is_some() {
+            return Ok(Err(FailureReason::HoldExists {
+                payer: sender,
+                hold_id,
+            }));
+        }
+        if let Err(reason) = self.receiving_account(&to)? {
+            return Ok(Err(reason));
+        }
+        let mut holding = self.holding(&sender, &asset)?;
+        let mut day = None;
+        if let AccountKind::Customer { tier, .. } = account.kind {
+            match self.check_limits(stx, account, tier, asset, amount, holding.outflow)? {
+                Ok(today) => {
+                    holding.outflow = today;
+                    day = Some(today.day);
+                }
+                Err(reason) => return Ok(Err(reason)),
+            }
+        }
+        let available = holding.available();
+        if available < amount {
+            return Ok(Err(FailureReason::InsufficientBalance {
+                asset,
+                available,
+                required: amount,
+            }));
+        }
+        let Some(held) = holding.held.checked_add(amount) else {
+            return Ok(Err(FailureReason::Overflow { asset }));
+        };
+        holding.held = held;
+        self.put_holding(sender, asset, holding);
+        self.put_hold(
+            sender,
+            hold_id,
+            Hold {
+                payee: to,
+                asset,
+                amount,
+                expires_at,
+                day,
+                state: HoldState::Open,
+            },
+        );
+        self.add_expiring(
+            expires_at,
+            Expiring::Hold {
+                payer: sender,
+                hold_id,
+            },
+        )?;
+        self.overlay.put(
+            record_key,
+            Some(StateValue::TransferRecord(TransferRecord {
+                tx_hash: *tx_hash,
+                fields,
+            })),
+        );
+        Ok(Ok(vec![Effect::HoldPlaced {
+            payer: sender,
+            hold_id,
+            payee: to,
+            asset,
+            amount,
+            expires_at,
+        }]))
+    }
+
+    /// `Capture` (with `capture = Some(amount)`) and `Void` (`None`).
+    pub(crate) fn resolve_hold(
+        &mut self,
+        sender: Address,
+        payer: Address,
+        hold_id: TransferId,
+        capture: Option<Amount>,
+    ) -> Result<TxResult, ExecError> {
+        let Some(mut hold) = self.hold_entry(payer, hold_id)? else {
+            return Ok(Err(FailureReason::UnknownHold { payer, hold_id }));
+        };
+        let allowed = sender == hold.payee || (capture.is_some() && sender == payer);
+        if !allowed {
+            return Ok(Err(FailureReason::Unauthorised));
+        }
+        if hold.state != HoldState::Open {
+            return Ok(Err(FailureReason::HoldClosed {
+                payer,
+                hold_id,
+                state: hold.state,
+            }));
+        }
+        // Only past the expiry sweep's daily bound (a halt of more than a
+        // day): the hold is over, and the sweep will release it.
+        if has_expired(hold.expires_at, self.ctx.timestamp) {
+            return Ok(Err(FailureReason::HoldClosed {
+                payer,
+                hold_id,
+                state: HoldState::Expired,
+            }));
+        }
+        let asset = hold.asset;
+        let captured = capture.unwrap_or(Amount::ZERO);
+        if capture.is_some() {
+            if captured.0 == 0 {
+                return Ok(Err(FailureReason::ZeroAmount));
+            }
+            if captured > hold.amount {
+                return Ok(Err(FailureReason::CaptureExceedsHold {
+                    held: hold.amount,
+                    amount: captured,
+                }));
+            }
+            let Some(payer_account) = self.account(&payer)? else {
+                return Ok(Err(FailureReason::UnknownAccount { account: payer }));
+            };
+            if let Some(freeze) = payer_account.frozen {
+                return Ok(Err(FailureReason::PayerFrozen {
+                    account: payer,
+                    freeze,
+                }));
+            }
+            if let Some(restriction) = payer_account
+                .restriction
+                .filter(Restriction::blocks_sending)
+            {
+                return Ok(Err(FailureReason::Restricted {
+                    account: payer,
+                    restriction,
+                }));
+            }
+            if let Err(reason) = self.receiving_account(&hold.payee)? {
+                return Ok(Err(reason));
+            }
+        }
+        let released = Amount(hold.amount.0 - captured.0);
+        let mut holding = self.holding(&payer, &asset)?;
+        holding.held = Amount(holding.held.0.saturating_sub(hold.amount.0));
+        // The hold reserved `amount` of the balance, and nothing lowers a
+        // balance below what holds reserve.
+        let Some(balance) = holding.balance.checked_sub(captured) else {
+            return Ok(Err(FailureReason::InsufficientBalance {
+                asset,
+                available: holding.balance,
+                required: captured,
+            }));
+        };
+        holding.balance = balance;
+        Self::refund_outflow(&mut holding, hold.day, released);
+        self.put_holding(payer, asset, holding);
+        let mut effects = Vec::with_capacity(3);
+        if capture.is_some() {
+            let payee_balance = self.balance(&hold.payee, &asset)?;
+            let Some(new_balance) = payee_balance.checked_add(captured) else {
+                return Ok(Err(FailureReason::Overflow { asset }));
+            };
+            self.put_balance(hold.payee, asset, new_balance)?;
+            effects.push(Effect::Debit {
+                account: payer,
+                asset,
+                amount: captured,
+            });
+            effects.push(Effect::Credit {
+                account: hold.payee,
+                asset,
+                amount: captured,
+            });
+            effects.push(Effect::HoldCaptured {
+                payer,
+                hold_id,
+                captured,
+                released,
+            });
+            hold.state = HoldState::Captured { amount: captured };
+        } else {
+            effects.push(Effect::HoldVoided {
+                payer,
+                hold_id,
+                released,
+            });
+            hold.state = HoldState::Voided;
+        }
+        self.put_hold(payer, hold_id, hold);
+        Ok(Ok(effects))
+    }
+
+    /// Whether `signer` (of kind `signer_kind`) may freeze or restrict
+    /// `target`: any regulator, or the target's own institution.
+    fn has_authority(signer: Address, signer_account: &Account, target: &Account) -> bool {
+        match signer_account.kind {
+            AccountKind::Regulator => true,
+            AccountKind::Institution => target.institution == signer,
+            AccountKind::Customer { .. } | AccountKind::Retired => false,
+        }
+    }
+
+    /// `FreezeAmount`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn freeze_amount(
+        &mut self,
+        sender: Address,
+        account: &Account,
+        target: Address,
+        asset: AssetCode,
+        amount: Amount,
+        freeze_id: u64,
+        reason: FreezeReason,
+        reference: &[u8],
+        expires_at: Option<TimestampMs>,
+    ) -> Result<TxResult, ExecError> {
+        let Some(target_account) = self.account(&target)? else {
+            return Ok(Err(FailureReason::UnknownAccount { account: target }));
+        };
+        if !Self::has_authority(sender, account, &target_account) {
+            return Ok(Err(FailureReason::Unauthorised));
+        }
+        if self.asset(&asset)?.is_none() {
+            return Ok(Err(FailureReason::UnknownAsset { asset }));
+        }
+        if amount.0 == 0 {
+            return Ok(Err(FailureReason::ZeroAmount));
+        }
+        let now = self.ctx.timestamp;
+        if expires_at.is_some_and(|t| has_expired(t, now)) {
+            return Ok(Err(FailureReason::BadExpiry {
+                earliest: now,
+                latest: TimestampMs(u64::MAX),
+            }));
+        }
+        let mut list = self.amount_freezes(&target)?;
+        let slot = match list.binary_search_by_key(&freeze_id, |f| f.id) {
+            Ok(_) => {
+                return Ok(Err(FailureReason::FreezeExists {
+                    account: target,
+                    freeze_id,
+                }))
+            }
+            Err(slot) => slot,
+        };
+        if list.len() >= AMOUNT_FREEZES_MAX {
+            return Ok(Err(FailureReason::TooManyFreezes {
+                max: AMOUNT_FREEZES_MAX as u16,
+            }));
+        }
+        let mut holding = self.holding(&target, &asset)?;
+        let Some(held) = holding.held.checked_add(amount) else {
+            return Ok(Err(FailureReason::Overflow { asset }));
+        };
+        holding.held = held;
+        self.put_holding(target, asset, holding);
+        let freeze = Freeze { reason, by: sender };
+        list.insert(
+            slot,
+            AmountFreeze {
+                id: freeze_id,
+                asset,
+                amount,
+                freeze,
+                reference: reference.to_vec(),
+                expires_at,
+            },
+        );
+        self.overlay.put(
+            StateKey::AmountFreezes(target),
+            Some(StateValue::AmountFreezes(list)),
+        );
+        if let Some(at) = expires_at {
+            self.add_expiring(
+                at,
+                Expiring::AmountFreeze {
+                    account: target,
+                    freeze_id,
+                },
+            )?;
+        }
+        Ok(Ok(vec![Effect::AmountFrozen {
+            account: target,
+            asset,
+            amount,
+            freeze_id,
+            freeze,
+            expires_at,
+        }]))
+    }
+
+    /// `ReleaseFreeze`.
+    pub(crate) fn release_freeze(
+        &mut self,
+        sender: Address,
+        account: &Account,
+        target: Address,
+        freeze_id: u64,
+    ) -> Result<TxResult, ExecError> {
+        let Some(target_account) = self.account(&target)? else {
+            return Ok(Err(FailureReason::UnknownAccount { account: target }));
+        };
+        let mut list = self.amount_freezes(&target)?;
+        let Ok(i) = list.binary_search_by_key(&freeze_id, |f| f.id) else {
+            return Ok(Err(FailureReason::UnknownFreeze {
+                account: target,
+                freeze_id,
+            }));
+        };
+        let allowed = Self::has_authority(sender, account, &target_account)
+            && (account.kind == AccountKind::Regulator
+                || !self.is_regulator(&list[i].freeze.by)?);
+        if !allowed {
+            return Ok(Err(FailureReason::Unauthorised));
+        }
+        let entry = list.remove(i);
+        self.lift_amount_freeze(target, list, &entry)?;
+        Ok(Ok(vec![Effect::AmountReleased {
+            account: target,
+            asset: entry.asset,
+            amount: entry.amount,
+            freeze_id,
+        }]))
+    }
+
+    /// Writes the account's remaining freezes and releases `entry`'s
+    /// amount.
+    fn lift_amount_freeze(
+        &mut self,
+        target: Address,
+        rest: Vec<AmountFreeze>,
+        entry: &AmountFreeze,
+    ) -> Result<(), ExecError> {
+        self.overlay.put(
+            StateKey::AmountFreezes(target),
+            Some(StateValue::AmountFreezes(rest)),
+        );
+        let mut holding = self.holding(&target, &entry.asset)?;
+        holding.held = Amount(holding.held.0.saturating_sub(entry.amount.0));
+        self.put_holding(target, entry.asset, holding);
+        Ok(())
+    }
+
+    /// `SetAccountState`.
+    pub(crate) fn set_account_state(
+        &mut self,
+        sender: Address,
+        account: &Account,
+        target: Address,
+        state: AccountState,
+        reason: FreezeReason,
+        expires_at: Option<TimestampMs>,
+    ) -> Result<TxResult, ExecError> {
+        let Some(mut target_account) = self.account(&target)? else {
+            return Ok(Err(FailureReason::UnknownAccount { account: target }));
+        };
+        if !Self::has_authority(sender, account, &target_account) {
+            return Ok(Err(FailureReason::Unauthorised));
+        }
+        // A regulator's restriction is changed or lifted only by a
+        // regulator.
+        if let Some(current) = target_account.restriction {
+            if account.kind != AccountKind::Regulator && self.is_regulator(&current.by)? {
+                return Ok(Err(FailureReason::Unauthorised));
+            }
+        }
+        let now = self.ctx.timestamp;
+        if state == AccountState::Normal {
+            if target_account.restriction.is_none() {
+                return Ok(Err(FailureReason::NotRestricted));
+            }
+            target_account.restriction = None;
+        } else {
+            if expires_at.is_some_and(|t| has_expired(t, now)) {
+                return Ok(Err(FailureReason::BadExpiry {
+                    earliest: now,
+                    latest: TimestampMs(u64::MAX),
+                }));
+            }
+            target_account.restriction = Some(Restriction {
+                state,
+                reason,
+                by: sender,
+                expires_at,
+            });
+            if let Some(at) = expires_at {
+                self.add_expiring(at, Expiring::Restriction { account: target })?;
+            }
+        }
+        self.put_account(target, target_account);
+        Ok(Ok(vec![Effect::AccountStateSet {
+            account: target,
+            state,
+            by: sender,
+            expires_at,
+        }]))
+    }
+
+    fn expiry_cursor(&mut self) -> Result<ExpiryCursor, ExecError> {
+        match self.overlay.get(&StateKey::ExpiryCursor)? {
+            None => Ok(ExpiryCursor::default()),
+            Some(StateValue::ExpiryCursor(c)) => Ok(c),
+            Some(_) => Err(ExecError::WrongValueKind {
+                key: StateKey::ExpiryCursor,
+            }),
+        }
+    }
+
+    fn expiry_minutes(&mut self) -> Result<Vec<u64>, ExecError> {
+        match self.overlay.get(&StateKey::ExpiryMinutes)? {
+            None => Ok(Vec::new()),
+            Some(StateValue::ExpiryMinutes(m)) => Ok(m),
+            Some(_) => Err(ExecError::WrongValueKind {
+                key: StateKey::ExpiryMinutes,
+            }),
+        }
+    }
+
+    fn expiring(&mut self, second: u64) -> Result<Vec<Expiring>, ExecError> {
+        let key = StateKey::Expiring(second);
+        match self.overlay.get(&key)? {
+            None => Ok(Vec::new()),
+            Some(StateValue::Expiring(list)) => Ok(list),
+            Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
+    /// Applies the expiries of every second before this block's, minute by
+    /// listed minute (at most [`EXPIRY_MINUTES_MAX`]), and at pruning
+    /// heights removes what has ended from the state. Runs before the
+    /// block's transactions. A chain with nothing to expire reads two
+    /// entries and writes none.
+    pub(crate) fn apply_expiries(&mut self) -> Result<(), ExecError> {
+        let this_second = second_of(self.ctx.timestamp);
+        let mut minutes = self.expiry_minutes()?;
+        let mut cursor = self.expiry_cursor()?;
+        let cursor_before = cursor.clone();
+        let mut done = 0;
+        while let Some(&minute) = minutes.get(done) {
+            if done == EXPIRY_MINUTES_MAX {
+                break;
+            }
+            let start = (minute * 60).max(cursor.next);
+            let end = ((minute + 1) * 60).min(this_second);
+            if end <= start && end < (minute + 1) * 60 {
+                break;
+            }
+            for second in start..end {
+                for item in self.expiring(second)? {
+                    self.expire(second, item)?;
+                }
+            }
+            if end < (minute + 1) * 60 {
+                cursor.next = cursor.next.max(end);
+                break;
+            }
+            cursor.next = (minute + 1) * 60;
+            cursor.applied.push(minute);
+            done += 1;
+        }
+        if done > 0 {
+            minutes.drain(..done);
+            self.overlay.put(
+                StateKey::ExpiryMinutes,
+                Some(StateValue::ExpiryMinutes(minutes)),
+            );
+        }
+        if self.ctx.height.0.is_multiple_of(TRANSFER_PRUNE_EVERY) && !cursor.applied.is_empty() {
+            let removable = cursor.applied.len().min(EXPIRY_MINUTES_MAX);
+            for minute in cursor.applied.drain(..removable).collect::<Vec<_>>() {
+                self.remove_minute(minute)?;
+            }
+        }
+        if cursor != cursor_before {
+            self.overlay.put(
+                StateKey::ExpiryCursor,
+                Some(StateValue::ExpiryCursor(cursor)),
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes an applied minute's lists, and the holds they name, from
+    /// the state.
+    fn remove_minute(&mut self, minute: u64) -> Result<(), ExecError> {
+        for second in minute * 60..(minute + 1) * 60 {
+            let list = self.expiring(second)?;
+            if list.is_empty() {
+                continue;
+            }
+            for item in list {
+                if let Expiring::Hold { payer, hold_id } = item {
+                    // A hold whose id was used again (possible once the id
+                    // is forgotten) is listed under a later second: leave it.
+                    let reused = self
+                        .hold_entry(payer, hold_id)?
+                        .is_some_and(|h| second_of(h.expires_at) != second);
+                    if !reused {
+                        self.overlay.put(StateKey::Hold(payer, hold_id), None);
+                    }
+                }
+            }
+            self.overlay.put(StateKey::Expiring(second), None);
+        }
+        Ok(())
+    }
+
+    /// Ends one thing listed as expiring in `second`, if it still stands
+    /// with that expiry.
+    fn expire(&mut self, second: u64, item: Expiring) -> Result<(), ExecError> {
+        match item {
+            Expiring::Hold { payer, hold_id } => {
+                let Some(mut hold) = self.hold_entry(payer, hold_id)? else {
+                    return Ok(());
+                };
+                if hold.state != HoldState::Open || second_of(hold.expires_at) != second {
+                    return Ok(());
+                }
+                let mut holding = self.holding(&payer, &hold.asset)?;
+                holding.held = Amount(holding.held.0.saturating_sub(hold.amount.0));
+                Self::refund_outflow(&mut holding, hold.day, hold.amount);
+                self.put_holding(payer, hold.asset, holding);
+                hold.state = HoldState::Expired;
+                self.put_hold(payer, hold_id, hold);
+            }
+            Expiring::AmountFreeze { account, freeze_id } => {
+                let mut list = self.amount_freezes(&account)?;
+                let Ok(i) = list.binary_search_by_key(&freeze_id, |f| f.id) else {
+                    return Ok(());
+                };
+                if list[i].expires_at.map(second_of) != Some(second) {
+                    return Ok(());
+                }
+                let entry = list.remove(i);
+                self.lift_amount_freeze(account, list, &entry)?;
+            }
+            Expiring::Restriction { account } => {
+                let Some(mut acct) = self.account(&account)? else {
+                    return Ok(());
+                };
+                let due = acct
+                    .restriction
+                    .is_some_and(|r| r.expires_at.map(second_of) == Some(second));
+                if due {
+                    acct.restriction = None;
+                    self.put_account(account, acct);
+                }
+            }
+        }
+        Ok(())
+    }
+}
