@@ -214,6 +214,15 @@ pub enum QueryCommand {
     },
     /// A transaction's status and receipt, by hash.
     Tx { hash: String },
+    /// A settlement cycle's clearing between institutions: gross flows
+    /// per institution pair and each one's net position (the open cycle
+    /// without a number).
+    Clearing {
+        cycle: Option<u64>,
+        /// Print the node's JSON answer.
+        #[arg(long)]
+        json: bool,
+    },
     /// A hold: payee, amount, expiry, and whether it is open, captured,
     /// voided or expired.
     Hold {
@@ -667,6 +676,67 @@ fn account_text(
     out
 }
 
+/// A cycle's clearing as people read it: amounts in the asset's units.
+fn clearing_text(
+    v: &hutong_wire::rpc::ClearingView,
+    decimals: &std::collections::BTreeMap<String, u8>,
+) -> String {
+    use std::fmt::Write as _;
+    let money = |minor: &str, asset: &str| {
+        let (sign, digits) = match minor.strip_prefix('-') {
+            Some(d) => ("-", d),
+            None => ("", minor),
+        };
+        match (decimals.get(asset), digits.parse::<u128>()) {
+            (Some(d), Ok(m)) => {
+                format!(
+                    "{sign}{} {asset}",
+                    hutong_wire::amount::format_grouped(m, *d)
+                )
+            }
+            _ => format!("{minor} minor units of {asset}"),
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "cycle {} ({}), {} ms to {} ms",
+        v.cycle,
+        if v.closed { "closed" } else { "open" },
+        v.start_ms,
+        v.end_ms
+    );
+    if v.flows.is_empty() {
+        let _ = writeln!(out, "no payments between institutions");
+    }
+    for f in &v.flows {
+        let _ = writeln!(
+            out,
+            "  {} -> {}: {} in {} payments",
+            f.from_name.as_deref().unwrap_or(&f.from),
+            f.to_name.as_deref().unwrap_or(&f.to),
+            money(&f.amount, &f.asset),
+            f.count
+        );
+    }
+    if !v.positions.is_empty() {
+        let _ = writeln!(
+            out,
+            "net positions (positive: owed to it; negative: it owes)"
+        );
+    }
+    for p in &v.positions {
+        let _ = writeln!(
+            out,
+            "  {:<24} {}",
+            p.name.as_deref().unwrap_or(&p.institution),
+            money(&p.net, &p.asset)
+        );
+    }
+    let _ = write!(out, "as of height {}", v.height);
+    out
+}
+
 pub fn query(args: QueryArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let client = Client::new(&args.common.rpc)?;
@@ -686,6 +756,15 @@ pub fn query(args: QueryArgs) -> Result<()> {
                     .hold(&address(&payer)?, hold_id_arg(&hold_id)?)
                     .await?,
             )?,
+            QueryCommand::Clearing { cycle, json } => {
+                let view = client.clearing(cycle).await?;
+                if json {
+                    serde_json::to_string_pretty(&view)?
+                } else {
+                    let decimals = client.parameters().await?.decimals;
+                    clearing_text(&view, &decimals)
+                }
+            }
             QueryCommand::Tx { hash } => {
                 let h = Hash::from_hex(hash.trim_start_matches("0x"))
                     .map_err(|e| anyhow::anyhow!("{hash:?}: {e}"))?;

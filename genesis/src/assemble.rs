@@ -305,6 +305,7 @@ impl AssemblyTemplate {
             utc_offset: self.utc_offset.clone().unwrap_or_else(|| "+08:00".into()),
             genesis_time_ms,
             dev_chain: self.dev_chain,
+            settlement_cycle_seconds: None,
             members,
             regulators,
             assets: self.assets.clone(),

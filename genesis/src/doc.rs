@@ -16,6 +16,11 @@ pub struct GenesisDoc {
     pub utc_offset: String,
     /// The timestamp of block 0, in milliseconds since the Unix epoch.
     pub genesis_time_ms: u64,
+    /// How long a settlement cycle between institutions lasts, in
+    /// seconds (default a day): it divides a day, and cycles start at
+    /// midnight in the consortium's time zone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settlement_cycle_seconds: Option<u32>,
     /// A development chain: a single validator, no fault tolerance.
     #[serde(default)]
     pub dev_chain: bool,

@@ -148,6 +148,7 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             utc_offset: "+08:00".into(),
             genesis_time_ms: opts.genesis_time_ms,
             dev_chain: opts.validators == 1,
+            settlement_cycle_seconds: None,
             members,
             regulators,
             assets,

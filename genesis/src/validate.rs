@@ -73,6 +73,8 @@ pub enum Problem {
     SingleAboveDaily { single_max: u128, daily_max: u128 },
     #[error("{value:?} is not a UTC offset like +08:00 or -05:30 (within ±14:00)")]
     BadOffset { value: String },
+    #[error("{value} seconds does not divide a day into whole cycles of at least a minute")]
+    BadCycle { value: u32 },
     #[error("decimals {value} is more than {DECIMALS_MAX}")]
     Decimals { value: u8 },
     #[error("step_up_threshold {threshold} is not below single_max {single_max}, so it could never apply; leave it out for no step-up")]
@@ -219,6 +221,16 @@ impl Genesis {
                 },
             )
         })?;
+
+        let settlement_cycle_seconds = doc.settlement_cycle_seconds.unwrap_or(86_400);
+        if !hutong_runtime::clearing::valid_cycle(settlement_cycle_seconds) {
+            return Err(invalid(
+                "settlement_cycle_seconds",
+                Problem::BadCycle {
+                    value: settlement_cycle_seconds,
+                },
+            ));
+        }
 
         // Members.
         if doc.members.is_empty() {
@@ -409,6 +421,7 @@ impl Genesis {
         let params = Params {
             utc_offset_seconds,
             tiers,
+            settlement_cycle_seconds,
         };
 
         // Balances and supply.

@@ -103,6 +103,7 @@ fn genesis(keys: &[Keypair]) -> Vec<(StateKey, Option<StateValue>)> {
     };
     let params = Params {
         utc_offset_seconds: 8 * 3600,
+        settlement_cycle_seconds: 86_400,
         tiers: vec![TierParams {
             tier: Tier(1),
             name: "basic".into(),

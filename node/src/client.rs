@@ -149,6 +149,17 @@ impl Client {
         self.call(method::GET_HOLD, rpc_params![q]).await
     }
 
+    /// A settlement cycle's clearing; `None`: the open cycle.
+    pub async fn clearing(
+        &self,
+        cycle: Option<u64>,
+    ) -> Result<hutong_wire::rpc::ClearingView, ClientError> {
+        match cycle {
+            Some(c) => self.call(method::GET_CLEARING, rpc_params![c]).await,
+            None => self.call(method::GET_CLEARING, rpc_params![]).await,
+        }
+    }
+
     pub async fn block_at(&self, height: u64) -> Result<BlockView, ClientError> {
         let q = BlockQuery {
             height: Some(height),

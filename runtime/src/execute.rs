@@ -106,6 +106,8 @@ pub enum ExecError {
     WrongValueKind { key: StateKey },
     #[error("{got} signature verdicts for {txs} transactions")]
     VerdictCount { got: usize, txs: usize },
+    #[error("the clearing record of cycle {cycle} does not net to zero")]
+    Unbalanced { cycle: u64 },
     #[error("the recovery statement cannot apply at height {height}: {error}")]
     Recovery {
         height: u64,
@@ -175,9 +177,11 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         day: params.day_of(ctx.timestamp.0),
         params,
         ctx: *ctx,
+        flows: crate::clearing::Flows::default(),
     };
     exec.prune_transfer_ids()?;
     exec.apply_expiries()?;
+    exec.close_cycle()?;
     exec.overlay.release();
 
     let mut receipts = Vec::with_capacity(txs.len());
@@ -192,6 +196,7 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         };
         receipts.push(exec.execute_tx(stx, checked)?);
     }
+    exec.flush_flows()?;
     exec.start_pending_epoch()?;
     let mut changes = exec.overlay.into_changes();
     crate::transfer::add_transfer_block(&mut changes, ctx);
@@ -203,6 +208,8 @@ pub(crate) struct Executor<'s, S: ?Sized> {
     pub(crate) params: Params,
     pub(crate) ctx: BlockContext,
     pub(crate) day: i64,
+    /// Movements between institutions (see [`crate::clearing`]).
+    pub(crate) flows: crate::clearing::Flows,
 }
 
 pub(crate) type TxResult = Result<Vec<Effect>, FailureReason>;
@@ -300,6 +307,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             }
         }
         let result = self.apply_kind(stx, &tx_hash, sender, &account)?;
+        self.flows.end_tx(result.is_ok());
         let outcome = match result {
             Ok(effects) => Outcome::Success { effects },
             Err(reason) => {

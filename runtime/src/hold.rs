@@ -475,9 +475,16 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     restriction,
                 }));
             }
-            if let Err(reason) = self.receiving_account(&hold.payee)? {
-                return Ok(Err(reason));
-            }
+            let payee = match self.receiving_account(&hold.payee)? {
+                Ok(payee) => payee,
+                Err(reason) => return Ok(Err(reason)),
+            };
+            self.flows.record(
+                payer_account.institution,
+                payee.institution,
+                asset,
+                captured,
+            );
         }
         let released = Amount(hold.amount.0 - captured.0);
         let mut holding = self.holding(&payer, &asset)?;

@@ -13,6 +13,8 @@
 //! - [`execute`]: block execution and the ledger rules; the payment rules
 //!   live in `transfer`, the write-back cache with its undo journal in
 //!   `overlay`.
+//! - [`clearing`]: settlement cycles' gross flows between institutions
+//!   and net positions.
 //! - [`hold`]: holds (two-phase payments), amount freezes, receive-only
 //!   and send-only accounts, and their expiry.
 //! - [`receipt`]: receipts and failure reasons with stable codes.
@@ -28,6 +30,7 @@
 #![forbid(unsafe_code)]
 
 pub mod block;
+pub mod clearing;
 pub mod crypto;
 pub mod execute;
 pub mod governance;

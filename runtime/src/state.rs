@@ -66,6 +66,11 @@ pub enum StateKey {
     /// How far expiries have been applied, and which applied minutes
     /// are still to be removed.
     ExpiryCursor,
+    /// The open settlement cycle's gross flows between institutions (see
+    /// [`crate::clearing`]).
+    ClearingOpen,
+    /// A closed settlement cycle's clearing record, by cycle number.
+    Clearing(u64),
 }
 
 impl StateKey {
@@ -165,6 +170,10 @@ pub struct Params {
     pub utc_offset_seconds: i32,
     /// Sorted by tier.
     pub tiers: Vec<TierParams>,
+    /// The length of a settlement cycle between institutions, in seconds:
+    /// it divides a day, and cycles start at midnight in the consortium's
+    /// zone (see [`crate::clearing`]).
+    pub settlement_cycle_seconds: u32,
 }
 
 impl Params {
@@ -181,6 +190,19 @@ impl Params {
             .binary_search_by_key(&asset, |l| l.asset)
             .ok()
             .map(|i| &t.limits[i])
+    }
+
+    /// The settlement cycle (numbered from 1970-01-01 in the consortium's
+    /// zone) of a timestamp in milliseconds.
+    pub fn cycle_of(&self, timestamp_ms: u64) -> u64 {
+        let local = (timestamp_ms / 1000) as i64 + i64::from(self.utc_offset_seconds);
+        local.max(0) as u64 / u64::from(self.settlement_cycle_seconds.max(1))
+    }
+
+    /// When a cycle starts, in milliseconds since the Unix epoch (UTC).
+    pub fn cycle_start_ms(&self, cycle: u64) -> i64 {
+        let local = cycle as i64 * i64::from(self.settlement_cycle_seconds.max(1));
+        (local - i64::from(self.utc_offset_seconds)) * 1000
     }
 
     /// The day number (since 1970-01-01 in the consortium's zone) of a
@@ -298,6 +320,8 @@ pub enum StateValue {
     Expiring(Vec<Expiring>),
     ExpiryMinutes(Vec<u64>),
     ExpiryCursor(ExpiryCursor),
+    ClearingOpen(crate::clearing::OpenCycle),
+    Clearing(crate::clearing::ClearingRecord),
 }
 
 impl StateValue {

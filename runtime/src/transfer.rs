@@ -257,9 +257,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             amount: total,
         });
         for p in payouts {
-            if let Err(reason) = self.receiving_account(&p.to)? {
-                return Ok(Err(reason));
-            }
+            let recipient = match self.receiving_account(&p.to)? {
+                Ok(recipient) => recipient,
+                Err(reason) => return Ok(Err(reason)),
+            };
+            self.flows
+                .record(account.institution, recipient.institution, asset, p.amount);
             let balance = self.balance(&p.to, &asset)?;
             let Some(new_balance) = balance.checked_add(p.amount) else {
                 return Ok(Err(FailureReason::Overflow { asset }));

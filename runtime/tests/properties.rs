@@ -139,15 +139,22 @@ fn run(ops: &[Op], seed: u64) -> Chain {
     // Holds signed so far: (payer, payee, id).
     let mut holds: Vec<(usize, usize, u8)> = Vec::new();
     let mut book = HoldBook::default();
+    let mut clearing = ClearingModel::default();
 
     let mut flush = |ch: &mut Chain,
                      block: &mut Vec<SignedTransaction>,
                      history: &mut Vec<SignedTransaction>,
                      pending: &mut std::collections::HashMap<hutong_runtime::Address, u64>,
                      resolved: &mut HoldBook,
+                     clearing: &mut ClearingModel,
                      hours: u8| {
         let root_before = *ch.state_roots.last().unwrap();
-        let expiries_pending = expiries_pending(ch);
+        let block_time = ch.time;
+        let expiries_pending = expiries_pending(ch)
+            || matches!(
+                hutong_runtime::store::read_value(&ch.store, &StateKey::ClearingOpen),
+                Ok(Some(_))
+            );
         let receipts = ch.execute(block);
         for (tx, r) in block.iter().zip(&receipts) {
             // A replayed transaction never executes twice.
@@ -202,6 +209,7 @@ fn run(ops: &[Op], seed: u64) -> Chain {
             );
         }
         check_holds(ch, &receipts, resolved);
+        check_clearing(ch, block, &receipts, block_time, clearing);
         history.append(block);
         pending.clear();
         ch.time += u64::from(hours) * 3_600_000;
@@ -403,6 +411,7 @@ fn run(ops: &[Op], seed: u64) -> Chain {
                 &mut history,
                 &mut pending_seq,
                 &mut book,
+                &mut clearing,
                 *hours,
             ),
         }
@@ -413,6 +422,7 @@ fn run(ops: &[Op], seed: u64) -> Chain {
         &mut history,
         &mut pending_seq,
         &mut book,
+        &mut clearing,
         0,
     );
     ch
@@ -431,6 +441,102 @@ fn expiries_pending(ch: &Chain) -> bool {
         Ok(Some(StateValue::ExpiryCursor(c))) if !c.applied.is_empty()
     );
     minutes || applied
+}
+
+/// The interbank flows the receipts show, per settlement cycle.
+type CycleFlows = std::collections::BTreeMap<
+    (
+        hutong_runtime::Address,
+        hutong_runtime::Address,
+        hutong_runtime::AssetCode,
+    ),
+    (u128, u64),
+>;
+
+#[derive(Default)]
+struct ClearingModel {
+    cycles: std::collections::BTreeMap<u64, CycleFlows>,
+}
+
+/// After a block: the open cycle's flows and every closed cycle's record
+/// are what the receipts add up to (each debit paid to the credits beside
+/// it, between institutions), and every record nets to zero.
+fn check_clearing(
+    ch: &Chain,
+    block: &[SignedTransaction],
+    receipts: &[hutong_runtime::Receipt],
+    block_time: u64,
+    model: &mut ClearingModel,
+) {
+    use hutong_runtime::state::StateValue;
+    use hutong_runtime::store::read_value;
+    let params = common::params();
+    let cycle = params.cycle_of(block_time);
+    let institution = |a: &hutong_runtime::Address| ch.account(a).unwrap().institution;
+    for (tx, r) in block.iter().zip(receipts) {
+        let Outcome::Success { effects } = &r.outcome else {
+            continue;
+        };
+        if matches!(tx.tx.kind, TxKind::Mint { .. } | TxKind::Burn { .. }) {
+            continue;
+        }
+        let Some(payer) = effects.iter().find_map(|e| match e {
+            Effect::Debit { account, .. } => Some(*account),
+            _ => None,
+        }) else {
+            continue;
+        };
+        for e in effects {
+            if let Effect::Credit {
+                account,
+                asset,
+                amount,
+            } = e
+            {
+                let (from, to) = (institution(&payer), institution(account));
+                if from != to {
+                    let f = model
+                        .cycles
+                        .entry(cycle)
+                        .or_default()
+                        .entry((from, to, *asset))
+                        .or_default();
+                    f.0 += amount.0;
+                    f.1 += 1;
+                }
+            }
+        }
+    }
+    let flows_of = |flows: &[hutong_runtime::clearing::GrossFlow]| -> CycleFlows {
+        flows
+            .iter()
+            .map(|f| ((f.from, f.to, f.asset), (f.amount.0, f.count)))
+            .collect()
+    };
+    for (c, expected) in &model.cycles {
+        if *c == cycle {
+            let Ok(Some(StateValue::ClearingOpen(open))) =
+                read_value(&ch.store, &StateKey::ClearingOpen)
+            else {
+                panic!("no open cycle {c}");
+            };
+            assert_eq!(open.cycle, *c);
+            assert_eq!(&flows_of(&open.flows), expected, "open cycle {c}");
+        } else {
+            // Closed by the first block of a later cycle; this block is.
+            let Ok(Some(StateValue::Clearing(record))) =
+                read_value(&ch.store, &StateKey::Clearing(*c))
+            else {
+                panic!("no clearing record of cycle {c} at {block_time}");
+            };
+            assert_eq!(&flows_of(&record.flows), expected, "cycle {c}");
+            assert!(hutong_runtime::clearing::balanced(&record.positions));
+            assert_eq!(
+                record.positions,
+                hutong_runtime::clearing::positions(&record.flows)
+            );
+        }
+    }
 }
 
 /// Which holds are open, by (payer, hold id), as receipts and expiries

@@ -311,6 +311,30 @@ fn holds_freezes_and_restrictions_settle_on_a_testnet() {
             "{trace:?}"
         );
 
+        // The open settlement cycle counts the capture from bank-a's
+        // customer to wallet-b's; its net positions sum to zero.
+        let clearing: serde_json::Value =
+            serde_json::from_str(&hutong(&["query", "--rpc", &rpc, "clearing", "--json"])).unwrap();
+        assert_eq!(clearing["closed"], false, "{clearing}");
+        let flows = clearing["flows"].as_array().unwrap();
+        assert!(
+            flows.iter().any(|f| f["from_name"] == "bank-a"
+                && f["to_name"] == "wallet-b"
+                && f["asset"] == "CNY"
+                && f["amount"].as_str().unwrap().parse::<u128>().unwrap() >= 7_350),
+            "{clearing}"
+        );
+        let net: i128 = clearing["positions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["asset"] == "CNY")
+            .map(|p| p["net"].as_str().unwrap().parse::<i128>().unwrap())
+            .sum();
+        assert_eq!(net, 0, "{clearing}");
+        let text = hutong(&["query", "--rpc", &rpc, "clearing"]);
+        assert!(text.contains("bank-a -> wallet-b"), "{text}");
+
         // Every node, the regulator too, has the same state.
         let h = cluster.height(0).await.unwrap();
         cluster.assert_agree(&[0, 1, 2, 3, 4], h).await;

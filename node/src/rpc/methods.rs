@@ -49,6 +49,11 @@ const HOLD: Param = Param {
     position: 0,
     expected: "an object with \"payer\" (ht1…) and \"hold_id\" (32 hex digits)",
 };
+const CYCLE: Param = Param {
+    name: "cycle",
+    position: 0,
+    expected: "a settlement cycle number (an unsigned integer), or nothing for the open one",
+};
 const BLOCK: Param = Param {
     name: "query",
     position: 0,
@@ -279,6 +284,10 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
             )
         })?;
         views::hold(ctx, payer, hold_id)
+    })?;
+    m.register_method(method::GET_CLEARING, |params, ctx, _| {
+        let cycle: Option<u64> = optional_param(&params, CYCLE)?;
+        views::clearing(ctx, cycle)
     })?;
     m.register_method(method::GET_BLOCK, |params, ctx, _| {
         let q: BlockQuery = param(&params, BLOCK)?;

@@ -16,8 +16,8 @@ use hutong_wire::gov::{
 };
 use hutong_wire::rpc::{
     AccountView, AmountFreezeView, AssetView, BlockQuery, BlockView, CertView, ClaimView,
-    EffectView, FreezeView, HoldView, ReceiptView, RejectionData, RestrictionView, RootsView,
-    StatusView, TxStatus,
+    ClearingFlowView, ClearingView, EffectView, FreezeView, HoldView, NetPositionView, ReceiptView,
+    RejectionData, RestrictionView, RootsView, StatusView, TxStatus,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 
@@ -667,6 +667,109 @@ pub fn hold(
             _ => None,
         },
         height: ctx.ledger.executed().height,
+    })
+}
+
+/// A settlement cycle's clearing (`getClearing`): a closed cycle's record,
+/// or the open cycle's flows so far; without a cycle, the open one, else
+/// the one before the current.
+pub fn clearing(ctx: &RpcContext, cycle: Option<u64>) -> Result<ClearingView, ErrorObjectOwned> {
+    use hutong_runtime::clearing::{positions, record_of, ClearingRecord, OpenCycle};
+    let db = &ctx.ledger.db;
+    let params = params(ctx)?;
+    let executed = ctx.ledger.executed();
+    let open: Option<OpenCycle> = match db.state(&StateKey::ClearingOpen).map_err(internal)? {
+        Some(StateValue::ClearingOpen(o)) => Some(o),
+        _ => None,
+    };
+    let closed = |c: u64| -> Result<Option<ClearingRecord>, ErrorObjectOwned> {
+        match db.state(&StateKey::Clearing(c)).map_err(internal)? {
+            Some(StateValue::Clearing(r)) => Ok(Some(r)),
+            _ => Ok(None),
+        }
+    };
+    let current = params.cycle_of(executed.timestamp_ms);
+    let (record, is_closed) = match (cycle, open) {
+        (Some(c), Some(o)) if o.cycle == c => (record_of(&params, o), false),
+        (Some(c), _) => match closed(c)? {
+            Some(r) => (r, true),
+            None if c >= current => (
+                record_of(
+                    &params,
+                    OpenCycle {
+                        cycle: c,
+                        flows: Vec::new(),
+                    },
+                ),
+                false,
+            ),
+            None => {
+                return Err(err(
+                    code::NOT_FOUND,
+                    format!("no clearing record of cycle {c}: no interbank flows in it"),
+                ))
+            }
+        },
+        (None, Some(o)) => (record_of(&params, o), false),
+        (None, None) => match closed(current.saturating_sub(1))? {
+            Some(r) => (r, true),
+            None => (
+                record_of(
+                    &params,
+                    OpenCycle {
+                        cycle: current,
+                        flows: Vec::new(),
+                    },
+                ),
+                false,
+            ),
+        },
+    };
+    debug_assert_eq!(record.positions, positions(&record.flows));
+    let names: std::collections::HashMap<Address, String> = consortium(ctx)?
+        .members
+        .iter()
+        .map(|m| (m.account, m.name.clone()))
+        .collect();
+    let name = |a: &Address| names.get(a).cloned();
+    Ok(ClearingView {
+        cycle: record.cycle,
+        start_ms: record.start_ms,
+        end_ms: record.end_ms,
+        closed: is_closed,
+        flows: record
+            .flows
+            .iter()
+            .map(|f| ClearingFlowView {
+                from: f.from.to_string(),
+                from_name: name(&f.from),
+                to: f.to.to_string(),
+                to_name: name(&f.to),
+                asset: f.asset.to_string(),
+                amount: f.amount.0.to_string(),
+                count: f.count,
+            })
+            .collect(),
+        positions: record
+            .positions
+            .iter()
+            .map(|p| {
+                let (owed, x) = p.net();
+                NetPositionView {
+                    institution: p.institution.to_string(),
+                    name: name(&p.institution),
+                    asset: p.asset.to_string(),
+                    paid: p.paid.0.to_string(),
+                    received: p.received.0.to_string(),
+                    net: if owed || x.0 == 0 {
+                        x.0.to_string()
+                    } else {
+                        format!("-{}", x.0)
+                    },
+                }
+            })
+            .collect(),
+        height: executed.height,
     })
 }
 

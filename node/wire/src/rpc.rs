@@ -29,6 +29,7 @@ pub mod method {
     pub const GET_PROPOSALS: &str = "hutong_getProposals";
     pub const GET_PROPOSAL: &str = "hutong_getProposal";
     pub const GET_HOLD: &str = "hutong_getHold";
+    pub const GET_CLEARING: &str = "hutong_getClearing";
     pub const SUBSCRIBE_BLOCKS: &str = "hutong_subscribeBlocks";
     pub const BLOCK_NOTIFICATION: &str = "hutong_block";
     pub const UNSUBSCRIBE_BLOCKS: &str = "hutong_unsubscribeBlocks";
@@ -325,6 +326,54 @@ pub struct HoldView {
     pub captured: Option<String>,
     /// The executed height this view is of.
     pub height: u64,
+}
+
+/// A settlement cycle's clearing between institutions (`getClearing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearingView {
+    pub cycle: u64,
+    /// The cycle's start and end (exclusive), in milliseconds since the
+    /// Unix epoch.
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Whether the cycle is over and its record final; an open cycle's
+    /// flows so far, and positions as they would be.
+    pub closed: bool,
+    pub flows: Vec<ClearingFlowView>,
+    pub positions: Vec<NetPositionView>,
+    /// The executed height this view is of.
+    pub height: u64,
+}
+
+/// What one institution paid another of one asset in the cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClearingFlowView {
+    pub from: String,
+    /// The member's name in the consortium, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_name: Option<String>,
+    pub to: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_name: Option<String>,
+    pub asset: String,
+    /// Minor units.
+    pub amount: String,
+    pub count: u64,
+}
+
+/// An institution's position in one asset over the cycle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetPositionView {
+    pub institution: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub asset: String,
+    /// Minor units it paid and received.
+    pub paid: String,
+    pub received: String,
+    /// `received − paid` in minor units, with a sign: positive, it is
+    /// owed; negative, it owes.
+    pub net: String,
 }
 
 /// An amount freeze on an account.

@@ -45,6 +45,7 @@ pub fn params() -> Params {
     t2.sort_by_key(|l| l.asset);
     Params {
         utc_offset_seconds: 8 * 3600,
+        settlement_cycle_seconds: 86_400,
         tiers: vec![
             TierParams {
                 tier: Tier(1),
