@@ -178,6 +178,7 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         params,
         ctx: *ctx,
         flows: crate::clearing::Flows::default(),
+        expiring_pending: crate::hold::Pending::default(),
     };
     exec.prune_transfer_ids()?;
     exec.apply_expiries()?;
@@ -197,6 +198,7 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         receipts.push(exec.execute_tx(stx, checked)?);
     }
     exec.flush_flows()?;
+    exec.flush_expiring()?;
     exec.start_pending_epoch()?;
     let mut changes = exec.overlay.into_changes();
     crate::transfer::add_transfer_block(&mut changes, ctx);
@@ -210,6 +212,8 @@ pub(crate) struct Executor<'s, S: ?Sized> {
     pub(crate) day: i64,
     /// Movements between institutions (see [`crate::clearing`]).
     pub(crate) flows: crate::clearing::Flows,
+    /// Expiries listed by the block's transactions (see [`crate::hold`]).
+    pub(crate) expiring_pending: crate::hold::Pending,
 }
 
 pub(crate) type TxResult = Result<Vec<Effect>, FailureReason>;
@@ -308,6 +312,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
         let result = self.apply_kind(stx, &tx_hash, sender, &account)?;
         self.flows.end_tx(result.is_ok());
+        self.expiring_pending.end_tx(result.is_ok());
         let outcome = match result {
             Ok(effects) => Outcome::Success { effects },
             Err(reason) => {

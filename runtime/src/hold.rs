@@ -56,7 +56,8 @@
 //! # Expiry, bounded
 //!
 //! Everything that expires is listed under the second it expires in
-//! ([`StateKey::Expiring`]), and that second's minute in the sorted list of
+//! ([`StateKey::Expiring`], in chunks of [`EXPIRING_CHUNK`], appended once
+//! per block), and that second's minute in the sorted list of
 //! minutes with something pending ([`StateKey::ExpiryMinutes`]); a cursor
 //! ([`StateKey::ExpiryCursor`]) says how far into the first of them the
 //! chain has applied. Each block applies every listed second before its
@@ -82,6 +83,8 @@ use crate::types::{Address, Amount, AssetCode, TimestampMs, TransferId};
 pub const HOLD_LIFETIME_MAX_MS: u64 = TRANSFER_ID_RETENTION_MS;
 /// Most amount freezes on one account at a time.
 pub const AMOUNT_FREEZES_MAX: usize = 16;
+/// Most entries in one chunk of a second's expiry list.
+pub const EXPIRING_CHUNK: u32 = 256;
 /// Most minutes with expiries one block applies, and one pruning removes.
 pub const EXPIRY_MINUTES_MAX: usize = 1_440;
 
@@ -186,6 +189,27 @@ pub enum Expiring {
     Restriction { account: Address },
 }
 
+/// Expiries listed by the running transaction, and by the block's
+/// successful ones so far (by second), written at the block's end.
+#[derive(Debug, Default)]
+pub(crate) struct Pending {
+    tx: Vec<(u64, Expiring)>,
+    block: std::collections::BTreeMap<u64, Vec<Expiring>>,
+}
+
+impl Pending {
+    /// The transaction ended: keep what it listed if it succeeded.
+    pub(crate) fn end_tx(&mut self, succeeded: bool) {
+        if succeeded {
+            for (second, item) in self.tx.drain(..) {
+                self.block.entry(second).or_default().push(item);
+            }
+        } else {
+            self.tx.clear();
+        }
+    }
+}
+
 /// See [`StateKey::ExpiryCursor`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct ExpiryCursor {
@@ -238,24 +262,78 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
     }
 
-    /// Lists `item` under the second it expires in (not yet expired), and
-    /// that second's minute as pending.
+    /// Lists `item` under the second it expires in (not yet expired), once
+    /// the transaction succeeds (see [`Pending`]).
     fn add_expiring(&mut self, at: TimestampMs, item: Expiring) -> Result<(), ExecError> {
-        let second = second_of(at);
-        let mut list = self.expiring(second)?;
-        list.push(item);
-        self.overlay
-            .put(StateKey::Expiring(second), Some(StateValue::Expiring(list)));
-        let minute = second / 60;
+        self.expiring_pending.tx.push((second_of(at), item));
+        Ok(())
+    }
+
+    fn expiring_count(&mut self, second: u64) -> Result<u32, ExecError> {
+        let key = StateKey::ExpiringCount(second);
+        match self.overlay.get(&key)? {
+            None => Ok(0),
+            Some(StateValue::ExpiringCount(n)) => Ok(n),
+            Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
+    /// Appends the block's new expiries to their seconds' lists (filling
+    /// the last chunk, then new ones), and their minutes to the pending
+    /// minutes. Runs after the block's transactions: a second's list is
+    /// written once per block, whatever the number of holds.
+    pub(crate) fn flush_expiring(&mut self) -> Result<(), ExecError> {
+        if self.expiring_pending.block.is_empty() {
+            return Ok(());
+        }
+        let block = std::mem::take(&mut self.expiring_pending.block);
         let mut minutes = self.expiry_minutes()?;
-        if let Err(slot) = minutes.binary_search(&minute) {
-            minutes.insert(slot, minute);
+        let minutes_before = minutes.len();
+        for (second, items) in block {
+            let mut count = self.expiring_count(second)?;
+            let mut items = items.into_iter().peekable();
+            while items.peek().is_some() {
+                let chunk = count / EXPIRING_CHUNK;
+                let mut list = if count % EXPIRING_CHUNK == 0 {
+                    Vec::new()
+                } else {
+                    self.expiring(second, chunk)?
+                };
+                while list.len() < EXPIRING_CHUNK as usize {
+                    let Some(item) = items.next() else { break };
+                    list.push(item);
+                    count += 1;
+                }
+                self.overlay.put(
+                    StateKey::Expiring(second, chunk),
+                    Some(StateValue::Expiring(list)),
+                );
+            }
+            self.overlay.put(
+                StateKey::ExpiringCount(second),
+                Some(StateValue::ExpiringCount(count)),
+            );
+            if let Err(slot) = minutes.binary_search(&(second / 60)) {
+                minutes.insert(slot, second / 60);
+            }
+        }
+        if minutes.len() != minutes_before {
             self.overlay.put(
                 StateKey::ExpiryMinutes,
                 Some(StateValue::ExpiryMinutes(minutes)),
             );
         }
         Ok(())
+    }
+
+    /// Everything listed to expire in `second`, chunk by chunk.
+    fn expiring_in(&mut self, second: u64) -> Result<Vec<Expiring>, ExecError> {
+        let count = self.expiring_count(second)?;
+        let mut all = Vec::with_capacity(count as usize);
+        for chunk in 0..count.div_ceil(EXPIRING_CHUNK) {
+            all.extend(self.expiring(second, chunk)?);
+        }
+        Ok(all)
     }
 
     /// An account that may receive money (a payee, a recipient): known,
@@ -763,8 +841,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         }
     }
 
-    fn expiring(&mut self, second: u64) -> Result<Vec<Expiring>, ExecError> {
-        let key = StateKey::Expiring(second);
+    fn expiring(&mut self, second: u64, chunk: u32) -> Result<Vec<Expiring>, ExecError> {
+        let key = StateKey::Expiring(second, chunk);
         match self.overlay.get(&key)? {
             None => Ok(Vec::new()),
             Some(StateValue::Expiring(list)) => Ok(list),
@@ -793,7 +871,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 break;
             }
             for second in start..end {
-                for item in self.expiring(second)? {
+                for item in self.expiring_in(second)? {
                     self.expire(second, item)?;
                 }
             }
@@ -831,11 +909,11 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     /// the state.
     fn remove_minute(&mut self, minute: u64) -> Result<(), ExecError> {
         for second in minute * 60..(minute + 1) * 60 {
-            let list = self.expiring(second)?;
-            if list.is_empty() {
+            let count = self.expiring_count(second)?;
+            if count == 0 {
                 continue;
             }
-            for item in list {
+            for item in self.expiring_in(second)? {
                 if let Expiring::Hold { payer, hold_id } = item {
                     // A hold whose id was used again (possible once the id
                     // is forgotten) is listed under a later second: leave it.
@@ -847,7 +925,10 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     }
                 }
             }
-            self.overlay.put(StateKey::Expiring(second), None);
+            for chunk in 0..count.div_ceil(EXPIRING_CHUNK) {
+                self.overlay.put(StateKey::Expiring(second, chunk), None);
+            }
+            self.overlay.put(StateKey::ExpiringCount(second), None);
         }
         Ok(())
     }

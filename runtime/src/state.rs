@@ -58,8 +58,12 @@ pub enum StateKey {
     /// balance), at most [`crate::hold::AMOUNT_FREEZES_MAX`].
     AmountFreezes(Address),
     /// What expires in one second of block time (seconds since the epoch):
-    /// holds, amount freezes and account restrictions.
-    Expiring(u64),
+    /// holds, amount freezes and account restrictions, in chunks of at
+    /// most [`crate::hold::EXPIRING_CHUNK`] (second, chunk number).
+    Expiring(u64, u32),
+    /// How many things are listed to expire in a second (so in how many
+    /// chunks).
+    ExpiringCount(u64),
     /// The minutes (seconds since the epoch / 60) that have something
     /// listed under [`StateKey::Expiring`] not yet applied, ascending.
     ExpiryMinutes,
@@ -318,6 +322,7 @@ pub enum StateValue {
     Hold(Hold),
     AmountFreezes(Vec<AmountFreeze>),
     Expiring(Vec<Expiring>),
+    ExpiringCount(u32),
     ExpiryMinutes(Vec<u64>),
     ExpiryCursor(ExpiryCursor),
     ClearingOpen(crate::clearing::OpenCycle),

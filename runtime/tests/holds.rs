@@ -804,3 +804,67 @@ fn receive_only_and_send_only_accounts() {
     assert_eq!(ch.account(&addr(&a)).unwrap().restriction, None);
     assert!(ch.run(ch.transfer(&b, addr(&a), cny(), 10, 6)).is_success());
 }
+
+/// Many holds expiring in one second: their list is appended once per
+/// block in chunks, all of them expire together, and the pruning height
+/// removes every chunk.
+#[test]
+fn many_holds_in_one_second_expire_together_and_their_chunks_leave() {
+    use hutong_runtime::hold::EXPIRING_CHUNK;
+    let mut ch = Chain::new(4, 9);
+    let (payer, payee) = (ch.bank_a.clone(), addr(&ch.customers[2]));
+    let expires_at = TimestampMs(ch.time + 10_000);
+    let per_block = 300u64;
+    for round in 0..2u64 {
+        let start = ch.sequence(&addr(&payer)).0;
+        let block: Vec<SignedTransaction> = (0..per_block)
+            .map(|i| {
+                let mut tx = ch.unsigned(
+                    &payer,
+                    TxKind::Hold {
+                        to: payee,
+                        asset: cny(),
+                        amount: Amount(1),
+                        hold_id: TransferId(u128::from(round * per_block + i)),
+                        expires_at,
+                    },
+                );
+                tx.sequence = hutong_runtime::Nonce(start + i);
+                tx.sign(&payer)
+            })
+            .collect();
+        assert!(ch.execute(&block).iter().all(Receipt::is_success));
+    }
+    let second = expires_at.0 / 1_000;
+    assert_eq!(
+        read_value(&ch.store, &StateKey::ExpiringCount(second)).unwrap(),
+        Some(StateValue::ExpiringCount(600))
+    );
+    let chunks = 600u32.div_ceil(EXPIRING_CHUNK);
+    for chunk in 0..chunks {
+        let Some(StateValue::Expiring(list)) =
+            read_value(&ch.store, &StateKey::Expiring(second, chunk)).unwrap()
+        else {
+            panic!("no chunk {chunk}");
+        };
+        assert!(list.len() <= EXPIRING_CHUNK as usize);
+    }
+    assert_eq!(holding(&ch, &addr(&payer), cny()).held.0, 600);
+    while ch.time / 1_000 <= second {
+        ch.execute(&[]);
+    }
+    ch.execute(&[]);
+    assert_eq!(holding(&ch, &addr(&payer), cny()).held.0, 0);
+    while !(ch.height + 1).is_multiple_of(TRANSFER_PRUNE_EVERY) || ch.time / 1_000 < second + 120 {
+        ch.execute(&[]);
+    }
+    ch.execute(&[]);
+    for chunk in 0..chunks {
+        assert_eq!(
+            read_value(&ch.store, &StateKey::Expiring(second, chunk)).unwrap(),
+            None
+        );
+    }
+    assert_eq!(read_value(&ch.store, &StateKey::ExpiringCount(second)).unwrap(), None);
+    assert_eq!(hold_state(&ch, &payer, 0), None);
+}
