@@ -865,6 +865,9 @@ fn many_holds_in_one_second_expire_together_and_their_chunks_leave() {
             None
         );
     }
-    assert_eq!(read_value(&ch.store, &StateKey::ExpiringCount(second)).unwrap(), None);
+    assert_eq!(
+        read_value(&ch.store, &StateKey::ExpiringCount(second)).unwrap(),
+        None
+    );
     assert_eq!(hold_state(&ch, &payer, 0), None);
 }
