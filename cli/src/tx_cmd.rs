@@ -177,6 +177,29 @@ pub enum TxCommand {
         #[arg(long)]
         freeze_id: u64,
     },
+    /// Let a device key (an EV, a meter) sign holds and captures for this
+    /// account, within a scope (the sender is the account's owner).
+    RegisterDevice {
+        /// The device's public key (hex; `hutong keys show`).
+        #[arg(long)]
+        device_key: String,
+        #[arg(long)]
+        asset: String,
+        /// Most per hold, in units of the asset.
+        #[arg(long)]
+        max_per_hold: String,
+        /// Most held per day, in units of the asset.
+        #[arg(long)]
+        daily_max: String,
+        /// A payee it may hold for (repeat; any payee if none).
+        #[arg(long)]
+        payee: Vec<String>,
+    },
+    /// Revoke a device key (the account's owner).
+    RevokeDevice {
+        #[arg(long)]
+        device_key: String,
+    },
     /// Make an account receive-only or send-only, or back to normal.
     AccountState {
         #[arg(long)]
@@ -452,6 +475,27 @@ pub fn tx(args: TxArgs) -> Result<()> {
                     expires_at: expires_in.map(seconds_from_now).transpose()?,
                 }
             }
+            TxCommand::RegisterDevice {
+                device_key,
+                asset: a,
+                max_per_hold,
+                daily_max,
+                payee,
+            } => {
+                let decimals = decimals_of(&status, a)?;
+                TxKind::RegisterDevice {
+                    key: PublicKey::from_hex(device_key)
+                        .map_err(|e| anyhow::anyhow!("--device-key: {e}"))?,
+                    asset: asset(a)?,
+                    max_per_hold: parse_amount(max_per_hold, decimals)?,
+                    daily_max: parse_amount(daily_max, decimals)?,
+                    payees: payee.iter().map(|p| address(p)).collect::<Result<_>>()?,
+                }
+            }
+            TxCommand::RevokeDevice { device_key } => TxKind::RevokeDevice {
+                key: PublicKey::from_hex(device_key)
+                    .map_err(|e| anyhow::anyhow!("--device-key: {e}"))?,
+            },
             TxCommand::ReleaseFreeze { account, freeze_id } => TxKind::ReleaseFreeze {
                 account: address(account)?,
                 freeze_id: *freeze_id,

@@ -262,17 +262,19 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             Some(c) => c.sender,
             None => stx.tx.sender_address(),
         };
-        let (sender, mut account) = match self.signer_account(&key_address)? {
+        let (sender, mut account, mut device) = match self.signer(&key_address)? {
             Ok(found) => found,
             Err(reason) => return Ok(fail(reason)),
         };
         // The account's current key only: a rotated key no longer signs.
-        if account.owner != stx.tx.sender {
+        // A device key signs with its own sequence (see `crate::hold`).
+        if device.is_none() && account.owner != stx.tx.sender {
             return Ok(fail(FailureReason::RetiredKey { account: sender }));
         }
-        if account.sequence != stx.tx.sequence {
+        let sequence = device.as_ref().map_or(account.sequence, |d| d.sequence);
+        if sequence != stx.tx.sequence {
             return Ok(fail(FailureReason::BadSequence {
-                expected: account.sequence,
+                expected: sequence,
                 got: stx.tx.sequence,
             }));
         }
@@ -291,16 +293,29 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         // From here on the sequence number is consumed, whatever happens.
         // The last sequence number can never be used: consuming it would
         // leave nothing to move on to, and the transaction could replay.
-        let Some(next) = account.sequence.0.checked_add(1) else {
+        let Some(next) = sequence.0.checked_add(1) else {
             return Ok(fail(FailureReason::BadSequence {
-                expected: account.sequence,
+                expected: sequence,
                 got: stx.tx.sequence,
             }));
         };
-        account.sequence = Nonce(next);
-        self.put_account(sender, account);
+        match device.as_mut() {
+            Some(d) => {
+                d.sequence = Nonce(next);
+                self.put_device(&key_address, d.clone());
+            }
+            None => {
+                account.sequence = Nonce(next);
+                self.put_account(sender, account);
+            }
+        }
         self.overlay.release();
 
+        // A device key signs holds and captures only.
+        if device.is_some() && !matches!(stx.tx.kind, TxKind::Hold { .. } | TxKind::Capture { .. })
+        {
+            return Ok(fail(FailureReason::Unauthorised));
+        }
         // A frozen account can do nothing at all: not pay, not mint or burn,
         // not open, freeze or unfreeze accounts (so not lift its own freeze).
         // It may only void a hold it is the payee of, which gives money
@@ -310,7 +325,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 return Ok(fail(FailureReason::SenderFrozen { freeze }));
             }
         }
-        let result = self.apply_kind(stx, &tx_hash, sender, &account)?;
+        let signer = device.map(|d| (key_address, d));
+        let result = self.apply_kind(stx, &tx_hash, sender, &account, signer)?;
         self.flows.end_tx(result.is_ok());
         self.expiring_pending.end_tx(result.is_ok());
         let outcome = match result {
@@ -333,6 +349,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         tx_hash: &Hash,
         sender: Address,
         account: &Account,
+        device: Option<(Address, crate::hold::Device)>,
     ) -> Result<TxResult, ExecError> {
         let verdict = match &stx.tx.kind {
             TxKind::Transfer {
@@ -594,17 +611,26 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 amount,
                 hold_id,
                 expires_at,
-            } => self.hold(
-                stx,
-                tx_hash,
-                sender,
-                account,
-                *to,
-                *asset,
-                *amount,
-                *hold_id,
-                *expires_at,
-            )?,
+            } => {
+                if let Some((key_address, device)) = device {
+                    if let Err(reason) =
+                        self.charge_device(key_address, device, *to, *asset, *amount)
+                    {
+                        return Ok(Err(reason));
+                    }
+                }
+                self.hold(
+                    stx,
+                    tx_hash,
+                    sender,
+                    account,
+                    *to,
+                    *asset,
+                    *amount,
+                    *hold_id,
+                    *expires_at,
+                )?
+            }
             TxKind::Capture {
                 payer,
                 hold_id,
@@ -641,6 +667,14 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 expires_at,
                 ..
             } => self.set_account_state(sender, account, *target, *state, *reason, *expires_at)?,
+            TxKind::RegisterDevice {
+                key,
+                asset,
+                max_per_hold,
+                daily_max,
+                payees,
+            } => self.register_device(sender, key, *asset, *max_per_hold, *daily_max, payees)?,
+            TxKind::RevokeDevice { key } => self.revoke_device(sender, key)?,
         };
         Ok(verdict)
     }
@@ -651,6 +685,26 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             None => Ok(None),
             Some(StateValue::Account(a)) => Ok(Some(a)),
             Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
+    /// The account a key signs for, and the device entry when the key is
+    /// a device key (see [`crate::hold`]).
+    #[allow(clippy::type_complexity)]
+    fn signer(
+        &mut self,
+        key_address: &Address,
+    ) -> Result<Result<(Address, Account, Option<crate::hold::Device>), FailureReason>, ExecError>
+    {
+        match self.signer_account(key_address)? {
+            Ok((address, account)) => Ok(Ok((address, account, None))),
+            Err(reason) => match self.device(key_address)? {
+                Some(device) => match self.account(&device.account)? {
+                    Some(account) => Ok(Ok((device.account, account, Some(device)))),
+                    None => Ok(Err(reason)),
+                },
+                None => Ok(Err(reason)),
+            },
         }
     }
 

@@ -35,6 +35,19 @@
 //! deletions off the state tree's fast path). Its transactions and receipts
 //! remain provable through history.
 //!
+//! # Device keys
+//!
+//! An account's owner may register a device key (an EV, a parking meter)
+//! with [`TxKind::RegisterDevice`](crate::tx::TxKind::RegisterDevice): the
+//! device signs holds (within its scope: one asset, at most an amount per
+//! hold and per day, to listed payees) and captures of the account's holds,
+//! never anything else (`unauthorised`). It has its own sequence numbers
+//! (from 0), so it never races the owner's wallet; the account's own
+//! limits and state apply to its holds too. A hold outside the scope fails
+//! with `device_scope`. The owner revokes it with
+//! [`TxKind::RevokeDevice`](crate::tx::TxKind::RevokeDevice); a revoked
+//! key is an unknown sender.
+//!
 //! # Amount freezes
 //!
 //! [`TxKind::FreezeAmount`](crate::tx::TxKind::FreezeAmount) holds part of
@@ -208,6 +221,23 @@ impl Pending {
             self.tx.clear();
         }
     }
+}
+
+/// A device key registered under an account (see the module's
+/// documentation), under [`StateKey::Device`] by the key's address.
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct Device {
+    pub account: Address,
+    pub key: crate::crypto::PublicKey,
+    pub asset: AssetCode,
+    pub max_per_hold: Amount,
+    pub daily_max: Amount,
+    /// Empty: any payee.
+    pub payees: Vec<Address>,
+    /// The sequence number the device's next transaction must carry.
+    pub sequence: crate::types::Nonce,
+    /// What its holds reserved on its last day of holding.
+    pub outflow: crate::state::DailyOutflow,
 }
 
 /// See [`StateKey::ExpiryCursor`].
@@ -976,5 +1006,121 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             }
         }
         Ok(())
+    }
+}
+
+impl<S: StateStore + ?Sized> Executor<'_, S> {
+    pub(crate) fn device(&mut self, key_address: &Address) -> Result<Option<Device>, ExecError> {
+        let key = StateKey::Device(*key_address);
+        match self.overlay.get(&key)? {
+            None => Ok(None),
+            Some(StateValue::Device(d)) => Ok(Some(d)),
+            Some(_) => Err(ExecError::WrongValueKind { key }),
+        }
+    }
+
+    pub(crate) fn put_device(&mut self, key_address: &Address, device: Device) {
+        self.overlay.put(
+            StateKey::Device(*key_address),
+            Some(StateValue::Device(device)),
+        );
+    }
+
+    /// A device's hold against its scope; on success its day's outflow
+    /// counts the hold (rolled back with the transaction if the hold then
+    /// fails).
+    pub(crate) fn charge_device(
+        &mut self,
+        key_address: Address,
+        mut device: Device,
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+    ) -> Result<(), FailureReason> {
+        let refuse = FailureReason::DeviceScope {
+            device: key_address,
+        };
+        if asset != device.asset
+            || amount > device.max_per_hold
+            || (!device.payees.is_empty() && !device.payees.contains(&to))
+        {
+            return Err(refuse);
+        }
+        let (day, spent) = if device.outflow.day >= self.day {
+            (device.outflow.day, device.outflow.spent)
+        } else {
+            (self.day, Amount::ZERO)
+        };
+        let Some(spent) = spent.checked_add(amount).filter(|s| *s <= device.daily_max) else {
+            return Err(refuse);
+        };
+        device.outflow = crate::state::DailyOutflow { day, spent };
+        self.put_device(&key_address, device);
+        Ok(())
+    }
+
+    /// `RegisterDevice`: by the account's owner (not through a device).
+    pub(crate) fn register_device(
+        &mut self,
+        sender: Address,
+        key: &crate::crypto::PublicKey,
+        asset: AssetCode,
+        max_per_hold: Amount,
+        daily_max: Amount,
+        payees: &[Address],
+    ) -> Result<TxResult, ExecError> {
+        if key.check_strong().is_err() {
+            return Ok(Err(FailureReason::WeakKey));
+        }
+        if self.asset(&asset)?.is_none() {
+            return Ok(Err(FailureReason::UnknownAsset { asset }));
+        }
+        if max_per_hold.0 == 0 || daily_max.0 == 0 {
+            return Ok(Err(FailureReason::ZeroAmount));
+        }
+        let address = Address::of(key);
+        // The key may not already sign for anything.
+        if self.account(&address)?.is_some()
+            || self.overlay.get(&StateKey::KeyAlias(address))?.is_some()
+            || self.device(&address)?.is_some()
+        {
+            return Ok(Err(FailureReason::AccountExists { account: address }));
+        }
+        self.put_device(
+            &address,
+            Device {
+                account: sender,
+                key: *key,
+                asset,
+                max_per_hold,
+                daily_max,
+                payees: payees.to_vec(),
+                sequence: crate::types::Nonce(0),
+                outflow: crate::state::DailyOutflow::default(),
+            },
+        );
+        Ok(Ok(vec![Effect::DeviceRegistered {
+            account: sender,
+            device: address,
+        }]))
+    }
+
+    /// `RevokeDevice`: by the account's owner.
+    pub(crate) fn revoke_device(
+        &mut self,
+        sender: Address,
+        key: &crate::crypto::PublicKey,
+    ) -> Result<TxResult, ExecError> {
+        let address = Address::of(key);
+        match self.device(&address)? {
+            Some(d) if d.account == sender => {}
+            Some(_) => return Ok(Err(FailureReason::Unauthorised)),
+            None => return Ok(Err(FailureReason::UnknownDevice { device: address })),
+        }
+        self.overlay.put(StateKey::Device(address), None);
+        Ok(Ok(vec![Effect::DeviceRevoked {
+            account: sender,
+            device: address,
+        }]))
     }
 }

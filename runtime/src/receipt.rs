@@ -118,6 +118,14 @@ pub enum Effect {
         by: Address,
         expires_at: Option<TimestampMs>,
     },
+    DeviceRegistered {
+        account: Address,
+        device: Address,
+    },
+    DeviceRevoked {
+        account: Address,
+        device: Address,
+    },
 }
 
 /// Why a transaction failed. Each reason carries the values that decided
@@ -304,6 +312,14 @@ pub enum FailureReason {
     TooManyFreezes {
         max: u16,
     },
+    /// A device key's hold outside its scope (asset, amount per hold, per
+    /// day, payee).
+    DeviceScope {
+        device: Address,
+    },
+    UnknownDevice {
+        device: Address,
+    },
 }
 
 impl FailureReason {
@@ -357,6 +373,8 @@ impl FailureReason {
             FailureReason::UnknownFreeze { .. } => "unknown_freeze",
             FailureReason::FreezeExists { .. } => "freeze_exists",
             FailureReason::TooManyFreezes { .. } => "too_many_freezes",
+            FailureReason::DeviceScope { .. } => "device_scope",
+            FailureReason::UnknownDevice { .. } => "unknown_device",
         }
     }
 

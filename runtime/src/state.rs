@@ -75,6 +75,9 @@ pub enum StateKey {
     ClearingOpen,
     /// A closed settlement cycle's clearing record, by cycle number.
     Clearing(u64),
+    /// A device key (by its address) and what it may sign for its account
+    /// (see [`crate::hold`]).
+    Device(Address),
 }
 
 impl StateKey {
@@ -327,6 +330,7 @@ pub enum StateValue {
     ExpiryCursor(ExpiryCursor),
     ClearingOpen(crate::clearing::OpenCycle),
     Clearing(crate::clearing::ClearingRecord),
+    Device(crate::hold::Device),
 }
 
 impl StateValue {

@@ -24,6 +24,8 @@ pub const BATCH_RECIPIENTS_MAX: usize = 256;
 /// Longest reference of an amount freeze or restriction (a court order's
 /// number), in bytes.
 pub const REFERENCE_BYTES_MAX: usize = 64;
+/// Most payees a device key may be limited to.
+pub const DEVICE_PAYEES_MAX: usize = 16;
 
 /// When a transaction stops being valid. It may execute in a block whose
 /// height (or timestamp) is at most this value, and never after.
@@ -176,6 +178,20 @@ pub enum TxKind {
         reference: Vec<u8>,
         expires_at: Option<TimestampMs>,
     },
+    /// The account's owner lets a device key (an EV, a meter) sign holds
+    /// and captures for it, within a scope: one asset, at most
+    /// `max_per_hold` per hold and `daily_max` per day, to `payees` only
+    /// (any payee when empty, at most [`DEVICE_PAYEES_MAX`]). The device
+    /// has its own sequence numbers, from 0.
+    RegisterDevice {
+        key: PublicKey,
+        asset: AssetCode,
+        max_per_hold: Amount,
+        daily_max: Amount,
+        payees: Vec<Address>,
+    },
+    /// The account's owner revokes a device key.
+    RevokeDevice { key: PublicKey },
 }
 
 impl TxKind {
@@ -187,7 +203,8 @@ impl TxKind {
             | TxKind::Mint { asset, .. }
             | TxKind::Burn { asset, .. }
             | TxKind::Hold { asset, .. }
-            | TxKind::FreezeAmount { asset, .. } => Some(*asset),
+            | TxKind::FreezeAmount { asset, .. }
+            | TxKind::RegisterDevice { asset, .. } => Some(*asset),
             _ => None,
         }
     }
@@ -212,6 +229,8 @@ impl TxKind {
             TxKind::FreezeAmount { .. } => "freeze_amount",
             TxKind::ReleaseFreeze { .. } => "release_freeze",
             TxKind::SetAccountState { .. } => "set_account_state",
+            TxKind::RegisterDevice { .. } => "register_device",
+            TxKind::RevokeDevice { .. } => "revoke_device",
         }
     }
 }
@@ -265,6 +284,8 @@ pub enum DecodeError {
     ActionTooLong,
     #[error("reference is {len} bytes, more than the {max}-byte limit")]
     ReferenceTooLong { len: usize, max: usize },
+    #[error("device scope names {count} payees; at most {max}")]
+    TooManyPayees { count: usize, max: usize },
 }
 
 impl Transaction {
@@ -335,6 +356,14 @@ impl Transaction {
                 return Err(DecodeError::ReferenceTooLong {
                     len: reference.len(),
                     max: REFERENCE_BYTES_MAX,
+                });
+            }
+        }
+        if let TxKind::RegisterDevice { payees, .. } = &self.kind {
+            if payees.len() > DEVICE_PAYEES_MAX {
+                return Err(DecodeError::TooManyPayees {
+                    count: payees.len(),
+                    max: DEVICE_PAYEES_MAX,
                 });
             }
         }

@@ -871,3 +871,111 @@ fn many_holds_in_one_second_expire_together_and_their_chunks_leave() {
     );
     assert_eq!(hold_state(&ch, &payer, 0), None);
 }
+
+/// A device key signs holds and captures for its account within its
+/// scope, with its own sequence numbers, and nothing else; revoked, it is
+/// an unknown sender.
+#[test]
+fn a_device_key_holds_and_captures_within_its_scope() {
+    let mut ch = Chain::new(6, 10);
+    let (owner, charger, other) = (
+        ch.customers[1].clone(),
+        ch.customers[2].clone(),
+        ch.customers[3].clone(),
+    );
+    let car = Keypair::from_secret_bytes(&[42; 32]);
+    let register = ch.tx(
+        &owner,
+        TxKind::RegisterDevice {
+            key: car.public(),
+            asset: cny(),
+            max_per_hold: Amount(3_000),
+            daily_max: Amount(4_000),
+            payees: vec![addr(&charger)],
+        },
+    );
+    let r = ch.run(register.clone());
+    assert_eq!(code(&r), "success", "{r:?}");
+    // Registered twice: the key already signs for something.
+    let again = ch.tx(&owner, register.tx.kind.clone());
+    assert_eq!(code(&ch.run(again)), "account_exists");
+    // The device's transactions, from its own sequence 0.
+    let mut device_seq = 0u64;
+    let mut device_tx = |ch: &Chain, kind: TxKind| {
+        let mut tx = ch.unsigned(&car, kind);
+        tx.sequence = hutong_runtime::Nonce(device_seq);
+        device_seq += 1;
+        tx.sign(&car)
+    };
+    let owner_seq = ch.sequence(&addr(&owner));
+    let r = ch.run(device_tx(&ch, hold_kind(&ch, addr(&charger), 2_000, 1)));
+    assert_eq!(code(&r), "success", "{r:?}");
+    assert_eq!(holding(&ch, &addr(&owner), cny()).held.0, 2_000);
+    assert_eq!(
+        ch.sequence(&addr(&owner)),
+        owner_seq,
+        "the owner's sequence is its own"
+    );
+    // Out of scope: per hold, payee, asset, per day.
+    for (kind, expect) in [
+        (hold_kind(&ch, addr(&charger), 3_001, 2), "device_scope"),
+        (hold_kind(&ch, addr(&other), 10, 3), "device_scope"),
+        (
+            TxKind::Hold {
+                to: addr(&charger),
+                asset: hkd(),
+                amount: Amount(10),
+                hold_id: TransferId(4),
+                expires_at: TimestampMs(ch.time + 600_000),
+            },
+            "device_scope",
+        ),
+        (hold_kind(&ch, addr(&charger), 2_001, 5), "device_scope"),
+        (
+            TxKind::Transfer {
+                to: addr(&charger),
+                asset: cny(),
+                amount: Amount(1),
+                transfer_id: TransferId(6),
+            },
+            "unauthorised",
+        ),
+    ] {
+        let r = ch.run(device_tx(&ch, kind));
+        assert_eq!(code(&r), expect, "{r:?}");
+    }
+    // Within the day's rest (4,000 − 2,000): fine.
+    let r = ch.run(device_tx(&ch, hold_kind(&ch, addr(&charger), 2_000, 7)));
+    assert_eq!(code(&r), "success", "{r:?}");
+    // The device captures its account's hold; the charger's balance grows.
+    let before = ch.balance(&addr(&charger), cny());
+    let r = ch.run(device_tx(
+        &ch,
+        TxKind::Capture {
+            payer: addr(&owner),
+            hold_id: TransferId(1),
+            amount: Amount(1_234),
+        },
+    ));
+    assert_eq!(code(&r), "success", "{r:?}");
+    assert_eq!(ch.balance(&addr(&charger), cny()), before + 1_234);
+    // Only the owner revokes; then the key signs nothing.
+    let r = ch.run(ch.tx(&other, TxKind::RevokeDevice { key: car.public() }));
+    assert_eq!(code(&r), "unauthorised");
+    assert!(ch
+        .run(ch.tx(&owner, TxKind::RevokeDevice { key: car.public() }))
+        .is_success());
+    let r = ch.run(device_tx(&ch, hold_kind(&ch, addr(&charger), 10, 8)));
+    assert_eq!(code(&r), "unknown_sender");
+    assert_eq!(ch.sum_balances(cny()), ch.supply(cny()));
+}
+
+fn hold_kind(ch: &Chain, to: Address, amount: u128, id: u128) -> TxKind {
+    TxKind::Hold {
+        to,
+        asset: cny(),
+        amount: Amount(amount),
+        hold_id: TransferId(id),
+        expires_at: TimestampMs(ch.time + 600_000),
+    }
+}

@@ -184,6 +184,82 @@ fn holds_freezes_and_restrictions_settle_on_a_testnet() {
         assert_eq!(minor(&view.held, "CNY"), 0, "{view:?}");
         assert_eq!(minor(&view.balances, "CNY"), car_before - 7_350);
 
+        // The car's own key: registered by the owner with a scope, it
+        // places a hold with its own sequence numbers; out of scope it is
+        // refused; it may not pay.
+        let device_path = cluster.keys.join("car-device.key");
+        let device_file = device_path.to_str().unwrap().to_string();
+        hutong(&["keys", "new", "--out", &device_file]);
+        let shown = hutong(&["keys", "show", &device_file]);
+        let device_pub = shown
+            .lines()
+            .find_map(|l| l.strip_prefix("public key:"))
+            .unwrap()
+            .trim()
+            .to_string();
+        tx(
+            &car_key,
+            &[
+                "register-device",
+                "--device-key",
+                &device_pub,
+                "--asset",
+                "CNY",
+                "--max-per-hold",
+                "300",
+                "--daily-max",
+                "500",
+                "--payee",
+                &charger_s,
+            ],
+        );
+        let out = tx(
+            &device_file,
+            &[
+                "hold",
+                "--to",
+                &charger_s,
+                "--asset",
+                "CNY",
+                "--amount",
+                "120",
+                "--expires-in",
+                "600",
+            ],
+        );
+        let by_device = hold_id_in(&out);
+        tx(
+            &charger_key,
+            &[
+                "capture",
+                "--payer",
+                &car_s,
+                "--hold-id",
+                &by_device,
+                "--amount",
+                "45",
+            ],
+        );
+        let e = tx_fails(
+            &device_file,
+            &[
+                "hold", "--to", &charger_s, "--asset", "CNY", "--amount", "301",
+            ],
+        );
+        assert!(e.contains("device_scope"), "{e}");
+        let e = tx_fails(
+            &device_file,
+            &[
+                "transfer", "--to", &charger_s, "--asset", "CNY", "--amount", "1",
+            ],
+        );
+        assert!(e.contains("unauthorised"), "{e}");
+        let spent_by_car = 7_350 + 4_500;
+        assert_eq!(
+            minor(&client.account(&car).await.unwrap().balances, "CNY"),
+            car_before - spent_by_car
+        );
+
         // A court order freezes all but 5.00 CNY of the third account: it
         // cannot send more than that; the regulator lifts it.
         let third_before = minor(&client.account(&third).await.unwrap().balances, "CNY");

@@ -50,6 +50,10 @@ pub enum EdgeKind {
     ReleaseFreeze,
     /// An account made receive-only or send-only, or back to normal.
     SetAccountState,
+    /// An account's owner registered or revoked a device key (the leg
+    /// goes to the device key's address).
+    RegisterDevice,
+    RevokeDevice,
 }
 
 impl EdgeKind {
@@ -71,6 +75,8 @@ impl EdgeKind {
             EdgeKind::FreezeAmount => "freeze_amount",
             EdgeKind::ReleaseFreeze => "release_freeze",
             EdgeKind::SetAccountState => "set_account_state",
+            EdgeKind::RegisterDevice => "register_device",
+            EdgeKind::RevokeDevice => "revoke_device",
         }
     }
 
@@ -285,15 +291,26 @@ pub fn edges_of_block(
             TxKind::Propose { .. } | TxKind::Vote { .. } | TxKind::Withdraw { .. } => {}
             TxKind::Hold {
                 to, asset, amount, ..
-            } => push(
-                sender,
-                0,
-                EdgeKind::Hold,
-                *to,
-                Some(*asset),
-                *amount,
-                institution_of,
-            ),
+            } => {
+                // A device key signs for its account: the payer is the
+                // account the receipt names.
+                let payer = match &receipt.outcome {
+                    Outcome::Success { effects } => effects.iter().find_map(|e| match e {
+                        Effect::HoldPlaced { payer, .. } => Some(*payer),
+                        _ => None,
+                    }),
+                    Outcome::Failed { .. } => None,
+                };
+                push(
+                    payer.unwrap_or(sender),
+                    0,
+                    EdgeKind::Hold,
+                    *to,
+                    Some(*asset),
+                    *amount,
+                    institution_of,
+                )
+            }
             TxKind::Capture { payer, amount, .. } => {
                 // The payee is in the hold, named by the receipt's credit.
                 let credit = match &receipt.outcome {
@@ -363,6 +380,24 @@ pub fn edges_of_block(
                 0,
                 EdgeKind::SetAccountState,
                 *account,
+                None,
+                Amount(0),
+                institution_of,
+            ),
+            TxKind::RegisterDevice { key, .. } => push(
+                sender,
+                0,
+                EdgeKind::RegisterDevice,
+                Address::of(key),
+                None,
+                Amount(0),
+                institution_of,
+            ),
+            TxKind::RevokeDevice { key } => push(
+                sender,
+                0,
+                EdgeKind::RevokeDevice,
+                Address::of(key),
                 None,
                 Amount(0),
                 institution_of,

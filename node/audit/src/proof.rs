@@ -535,6 +535,23 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
             "reference": String::from_utf8_lossy(reference),
             "expires_at_ms": expires_at.map(|t| t.0),
         }),
+        TxKind::RegisterDevice {
+            key,
+            asset,
+            max_per_hold,
+            daily_max,
+            payees,
+        } => json!({
+            "type": kind.name(),
+            "device": Address::of(key).to_string(),
+            "max_per_hold": amount(asset, max_per_hold),
+            "daily_max": amount(asset, daily_max),
+            "payees": payees.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        }),
+        TxKind::RevokeDevice { key } => json!({
+            "type": kind.name(),
+            "device": Address::of(key).to_string(),
+        }),
     }
 }
 

@@ -196,6 +196,14 @@ pub fn effect(e: &Effect) -> EffectView {
             by: by.to_string(),
             expires_at_ms: expires_at.map(|t| t.0),
         },
+        Effect::DeviceRegistered { account, device } => EffectView::DeviceRegistered {
+            account: account.to_string(),
+            device: device.to_string(),
+        },
+        Effect::DeviceRevoked { account, device } => EffectView::DeviceRevoked {
+            account: account.to_string(),
+            device: device.to_string(),
+        },
     }
 }
 
@@ -429,6 +437,9 @@ fn failure(
         FailureReason::TooManyFreezes { max } => {
             m.insert("max".into(), (*max).into());
         }
+        FailureReason::DeviceScope { device } | FailureReason::UnknownDevice { device } => {
+            text(&mut m, "device", device.to_string())
+        }
     }
     m
 }
@@ -513,6 +524,7 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
     let db = &ctx.ledger.db;
     // A rotated institution key's address answers with the account it
     // signs for (under that account's own address).
+    let mut pool_sender = Address::default();
     let (address, account) = match db.state(&StateKey::Account(address)).map_err(internal)? {
         Some(StateValue::Account(a)) => (address, a),
         _ => match db.state(&StateKey::KeyAlias(address)).map_err(internal)? {
@@ -522,7 +534,21 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
                     _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
                 }
             }
-            _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+            // A device key's address: its account, with the device's
+            // sequence (what the device's next transaction carries).
+            _ => match db.state(&StateKey::Device(address)).map_err(internal)? {
+                Some(StateValue::Device(d)) => {
+                    match db.state(&StateKey::Account(d.account)).map_err(internal)? {
+                        Some(StateValue::Account(mut a)) => {
+                            a.sequence = d.sequence;
+                            pool_sender = address;
+                            (d.account, a)
+                        }
+                        _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+                    }
+                }
+                _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+            },
         },
     };
     let mut balances = std::collections::BTreeMap::new();
@@ -585,7 +611,12 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
             );
         }
     }
-    let next_sequence = lock(&ctx.admission.pool).next_sequence(&address, account.sequence.0);
+    let pool_sender = if pool_sender == Address::default() {
+        address
+    } else {
+        pool_sender
+    };
+    let next_sequence = lock(&ctx.admission.pool).next_sequence(&pool_sender, account.sequence.0);
     let amount_freezes = match db
         .state(&StateKey::AmountFreezes(address))
         .map_err(internal)?

@@ -32,7 +32,8 @@ impl Db {
 
     /// The account a key signs for: the one at the key's address or, for
     /// an institution key rotated in by governance, the account its alias
-    /// points to (as execution resolves it).
+    /// points to (as execution resolves it); for a device key, its
+    /// account with the device's key and sequence.
     pub fn signer_account(
         &self,
         key_address: &hutong_runtime::Address,
@@ -42,6 +43,18 @@ impl Db {
         }
         let Some(StateValue::KeyAlias(target)) = self.state(&StateKey::KeyAlias(*key_address))?
         else {
+            // A device key signs for its account with its own sequence
+            // (`hutong_runtime::hold`): admission sees the account as the
+            // device signs for it, its key and sequence the device's.
+            if let Some(StateValue::Device(d)) = self.state(&StateKey::Device(*key_address))? {
+                if let Some(StateValue::Account(mut a)) =
+                    self.state(&StateKey::Account(d.account))?
+                {
+                    a.owner = d.key;
+                    a.sequence = d.sequence;
+                    return Ok(Some(a));
+                }
+            }
             return Ok(None);
         };
         match self.state(&StateKey::Account(target))? {

@@ -306,6 +306,16 @@ pub enum EffectView {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         expires_at_ms: Option<u64>,
     },
+    /// A device key (by its address) may sign holds and captures for the
+    /// account.
+    DeviceRegistered {
+        account: String,
+        device: String,
+    },
+    DeviceRevoked {
+        account: String,
+        device: String,
+    },
 }
 
 /// A hold (`getHold`).
