@@ -392,10 +392,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     return Ok(Err(FailureReason::WeakKey));
                 }
                 let address = Address::of(owner);
-                // A rotated institution key's address is taken too: an
-                // account there would capture what that key signs.
+                // A rotated institution key's or a device key's address is
+                // taken too: an account there would capture what that key
+                // signs.
                 if self.account(&address)?.is_some()
                     || self.overlay.get(&StateKey::KeyAlias(address))?.is_some()
+                    || self.device(&address)?.is_some()
                 {
                     return Ok(Err(FailureReason::AccountExists { account: address }));
                 }

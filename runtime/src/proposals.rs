@@ -496,6 +496,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             || !new_keys.insert(address)
             || self.account(&address)?.is_some()
             || self.overlay.get(&StateKey::KeyAlias(address))?.is_some()
+            || self.device(&address)?.is_some()
         {
             return Ok(Err(ActionProblem::KeyInUse));
         }

@@ -899,6 +899,16 @@ fn a_device_key_holds_and_captures_within_its_scope() {
     // Registered twice: the key already signs for something.
     let again = ch.tx(&owner, register.tx.kind.clone());
     assert_eq!(code(&ch.run(again)), "account_exists");
+    // Nor may an account be opened for it (it would shadow the device).
+    let open = ch.tx(
+        &ch.bank_a,
+        TxKind::OpenAccount {
+            owner: car.public(),
+            tier: hutong_runtime::Tier(1),
+            identity_commitment: hutong_runtime::Hash([0; 32]),
+        },
+    );
+    assert_eq!(code(&ch.run(open)), "account_exists");
     // The device's transactions, from its own sequence 0.
     let mut device_seq = 0u64;
     let mut device_tx = |ch: &Chain, kind: TxKind| {
