@@ -150,7 +150,7 @@ impl Demo {
         for r in &outcome.receipts {
             let code = match &r.outcome {
                 Outcome::Success { .. } => "success",
-                Outcome::Failed { reason } => reason.code(),
+                Outcome::Failed { reason } | Outcome::LegFailed { reason, .. } => reason.code(),
             };
             *codes.entry(code).or_default() += 1;
         }
@@ -172,7 +172,9 @@ impl Demo {
 fn show(label: &str, r: &Receipt) {
     match &r.outcome {
         Outcome::Success { .. } => say!("  {label:<52} -> success"),
-        Outcome::Failed { reason } => say!("  {label:<52} -> {}: {reason:?}", reason.code()),
+        Outcome::Failed { reason } | Outcome::LegFailed { reason, .. } => {
+            say!("  {label:<52} -> {}: {reason:?}", reason.code())
+        }
     }
 }
 

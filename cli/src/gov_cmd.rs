@@ -159,6 +159,13 @@ enum ActionCommand {
         #[arg(long)]
         empty_block_interval_ms: Option<u64>,
     },
+    /// Make a member an FX provider (its signed quotes settle payments
+    /// versus payments), or end that with --disable.
+    SetFxProvider {
+        name: String,
+        #[arg(long)]
+        disable: bool,
+    },
 }
 
 /// An actions file.
@@ -339,6 +346,14 @@ fn summary(p: &ProposalView) -> String {
                 format!("tier {tier} {} limits", limits.asset)
             }
             ActionView::SetConsensusTiming { .. } => "consensus timing".into(),
+            ActionView::SetFxProvider {
+                name,
+                enabled: true,
+            } => format!("{name} quotes FX"),
+            ActionView::SetFxProvider {
+                name,
+                enabled: false,
+            } => format!("{name} stops quoting FX"),
         })
         .collect();
     names.join("; ")
@@ -471,6 +486,10 @@ fn action_of_view(v: &ActionView) -> Result<Action> {
                 empty_block_interval_ms: timing.empty_block_interval_ms,
             },
         },
+        ActionView::SetFxProvider { name, enabled } => Action::SetFxProvider {
+            name: name.clone(),
+            enabled: *enabled,
+        },
     })
 }
 
@@ -578,6 +597,10 @@ async fn action_of_command(client: &Client, a: ActionCommand) -> Result<Action> 
                 },
             }
         }
+        ActionCommand::SetFxProvider { name, disable } => Action::SetFxProvider {
+            name,
+            enabled: !disable,
+        },
     })
 }
 

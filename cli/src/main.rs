@@ -56,6 +56,9 @@ enum Command {
     /// Sign a transaction with a key file, submit it, optionally wait for
     /// finality.
     Tx(tx_cmd::TxArgs),
+    /// An FX provider signs a quote (pair, rate, bounds, expiry) that one
+    /// payment versus payment settles at (`hutong tx pvp --quote`).
+    Quote(tx_cmd::QuoteArgs),
     /// Governance by vote: propose, vote, withdraw; list and show
     /// proposals; the consortium's parameters.
     Gov(gov_cmd::GovArgs),
@@ -97,6 +100,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Testnet(args) => node_cmd::testnet(args)?,
         Command::Tx(args) => tx_cmd::tx(args)?,
         Command::Query(args) => tx_cmd::query(args)?,
+        Command::Quote(args) => tx_cmd::quote(args)?,
         Command::Gov(args) => gov_cmd::gov(args)?,
         Command::Bench(args) => bench::bench(args)?,
         Command::Audit(args) => audit_cmd::audit(args)?,

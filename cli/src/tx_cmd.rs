@@ -200,6 +200,38 @@ pub enum TxCommand {
         #[arg(long)]
         device_key: String,
     },
+    /// The sender's payment operations, all or none (at most 8 legs, in
+    /// order): `--leg transfer:TO:ASSET:AMOUNT`,
+    /// `--leg hold:TO:ASSET:AMOUNT:EXPIRES_IN_SECONDS`,
+    /// `--leg capture:PAYER:HOLD_ID:AMOUNT`, `--leg void:PAYER:HOLD_ID`.
+    /// Transfer and hold ids are random, and printed.
+    Linked {
+        #[arg(long = "leg", required = true)]
+        legs: Vec<String>,
+    },
+    /// Payment versus payment at an FX provider's signed quote (`hutong
+    /// quote`): pay `--pay` of the quote's sell asset, the payee receives
+    /// the buy asset at the quoted rate, at least `--min-receive`.
+    Pvp {
+        /// The quote file the provider signed.
+        #[arg(long)]
+        quote: PathBuf,
+        /// In units of the sell asset.
+        #[arg(long)]
+        pay: String,
+        /// In units of the buy asset: the payment fails (`slippage`) if the
+        /// payee would receive less.
+        #[arg(long)]
+        min_receive: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        transfer_id: Option<u128>,
+    },
+    /// Open-banking mandates: grant a third party's account the right to
+    /// pay from (or read) this account, revoke it, or pay under one.
+    #[command(subcommand)]
+    Mandate(MandateCommand),
     /// Make an account receive-only or send-only, or back to normal.
     AccountState {
         #[arg(long)]
@@ -215,6 +247,305 @@ pub enum TxCommand {
         #[arg(long)]
         expires_in: Option<u64>,
     },
+}
+
+#[derive(Subcommand)]
+pub enum MandateCommand {
+    /// Grant a mandate (the sender is the account's owner).
+    Grant {
+        /// The third party's account.
+        #[arg(long)]
+        grantee: String,
+        #[arg(long)]
+        asset: String,
+        /// Most per payment, in units of the asset.
+        #[arg(long, default_value = "0")]
+        per_payment: String,
+        /// Most per period, in units of the asset.
+        #[arg(long, default_value = "0")]
+        per_period: String,
+        /// The period's length in days.
+        #[arg(long, default_value_t = 30)]
+        period_days: u32,
+        /// How many days from now it lasts (at most 400).
+        #[arg(long, default_value_t = 90)]
+        days: u64,
+        /// A payee it may pay (repeat; any payee if none).
+        #[arg(long)]
+        payee: Vec<String>,
+        /// The grantee may also read the account through the RPC.
+        #[arg(long)]
+        read: bool,
+        /// A read-only mandate: no payments.
+        #[arg(long, requires = "read")]
+        no_pay: bool,
+        /// The mandate's id on the account; random if omitted, and printed.
+        #[arg(long)]
+        mandate_id: Option<u64>,
+    },
+    /// Revoke a mandate (the account's owner): no payment uses it after.
+    Revoke {
+        #[arg(long)]
+        mandate_id: u64,
+    },
+    /// Pay from the granting account under a mandate (the sender is the
+    /// grantee).
+    Pay {
+        #[arg(long)]
+        payer: String,
+        #[arg(long)]
+        mandate_id: u64,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        asset: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long)]
+        transfer_id: Option<u128>,
+    },
+}
+
+/// `hutong quote`: an FX provider signs a quote for one payment.
+#[derive(Args)]
+pub struct QuoteArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The provider's institution key file.
+    #[arg(long)]
+    key: PathBuf,
+    /// What the payer pays.
+    #[arg(long)]
+    sell: String,
+    /// What the payee receives.
+    #[arg(long)]
+    buy: String,
+    /// Units of the buy asset per unit of the sell asset ("1.0912").
+    #[arg(long)]
+    rate: String,
+    /// Least the payer may pay, in units of the sell asset.
+    #[arg(long)]
+    min: String,
+    /// Most the payer may pay, in units of the sell asset.
+    #[arg(long)]
+    max: String,
+    /// Seconds it stays valid (at most a day).
+    #[arg(long, default_value_t = 300)]
+    expires_in: u64,
+    /// The one payer it is for (any payer if omitted).
+    #[arg(long)]
+    payer: Option<String>,
+    /// The quote's id (it settles once); random if omitted.
+    #[arg(long)]
+    quote_id: Option<u64>,
+    /// Where to write the signed quote (JSON); printed if omitted.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+/// A signed quote as a file: the quote's fields (amounts in minor units,
+/// the rate as a fraction of minor units), its signature and its chain.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuoteFile {
+    chain_id: String,
+    provider: String,
+    quote_id: u64,
+    sell: String,
+    buy: String,
+    rate_num: u64,
+    rate_den: u64,
+    min_sell: String,
+    max_sell: String,
+    expires_at_ms: u64,
+    payer: Option<String>,
+    quote_signature: String,
+}
+
+impl QuoteFile {
+    fn quote(&self) -> Result<hutong_runtime::exchange::Quote> {
+        let minor = |s: &str, what: &str| -> Result<Amount> {
+            s.parse::<u128>()
+                .map(Amount)
+                .map_err(|_| anyhow::anyhow!("{what} {s:?} is not an amount in minor units"))
+        };
+        Ok(hutong_runtime::exchange::Quote {
+            provider: address(&self.provider)?,
+            quote_id: self.quote_id,
+            sell: asset(&self.sell)?,
+            buy: asset(&self.buy)?,
+            rate: hutong_runtime::exchange::Rate {
+                num: self.rate_num,
+                den: self.rate_den,
+            },
+            min_sell: minor(&self.min_sell, "min_sell")?,
+            max_sell: minor(&self.max_sell, "max_sell")?,
+            expires_at: TimestampMs(self.expires_at_ms),
+            payer: self.payer.as_deref().map(address).transpose()?,
+        })
+    }
+}
+
+/// "1.0912" of major units, between assets of these decimals, as a
+/// reduced fraction of minor units that fits u64.
+fn rate_arg(text: &str, sell_decimals: u32, buy_decimals: u32) -> Result<(u64, u64)> {
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() && frac.is_empty() || frac.len() > 18 {
+        bail!("--rate {text:?}: expected a decimal number with at most 18 decimals");
+    }
+    let num: u128 = format!("{whole}{frac}")
+        .parse()
+        .with_context(|| format!("--rate {text:?} is not a number"))?;
+    let pow = |e: u32| 10u128.checked_pow(e).context("--rate: too many decimals");
+    let num = num
+        .checked_mul(pow(buy_decimals)?)
+        .context("--rate is too large")?;
+    let den = pow(frac.len() as u32)?
+        .checked_mul(pow(sell_decimals)?)
+        .context("--rate has too many decimals")?;
+    fn gcd(a: u128, b: u128) -> u128 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let g = gcd(num, den).max(1);
+    let (num, den) = (num / g, den / g);
+    if num == 0 {
+        bail!("--rate must be more than zero");
+    }
+    Ok((
+        u64::try_from(num).context("--rate does not fit a fraction of u64s")?,
+        u64::try_from(den).context("--rate does not fit a fraction of u64s")?,
+    ))
+}
+
+/// Parses one `--leg` of `hutong tx linked`.
+fn linked_leg(
+    text: &str,
+    status: &StatusView,
+    holds: &std::collections::BTreeMap<(Address, TransferId), String>,
+) -> Result<hutong_runtime::tx::LinkedOp> {
+    use hutong_runtime::tx::LinkedOp;
+    let parts: Vec<&str> = text.split(':').collect();
+    let bad = || {
+        anyhow::anyhow!(
+            "--leg {text:?}: expected transfer:TO:ASSET:AMOUNT, hold:TO:ASSET:AMOUNT:EXPIRES_IN, \
+             capture:PAYER:HOLD_ID:AMOUNT or void:PAYER:HOLD_ID"
+        )
+    };
+    Ok(match parts.as_slice() {
+        ["transfer", to, a, amount] => {
+            let transfer_id = TransferId(rand::random());
+            say!("leg transfer to {to}: transfer id {transfer_id}");
+            LinkedOp::Transfer {
+                to: address(to)?,
+                asset: asset(a)?,
+                amount: parse_amount(amount, decimals_of(status, a)?)?,
+                transfer_id,
+            }
+        }
+        ["hold", to, a, amount, expires_in] => {
+            let hold_id = TransferId(rand::random());
+            say!("leg hold for {to}: hold id {hold_id}");
+            LinkedOp::Hold {
+                to: address(to)?,
+                asset: asset(a)?,
+                amount: parse_amount(amount, decimals_of(status, a)?)?,
+                hold_id,
+                expires_at: seconds_from_now(
+                    expires_in
+                        .parse()
+                        .map_err(|_| anyhow::anyhow!("--leg {text:?}: seconds {expires_in:?}"))?,
+                )?,
+            }
+        }
+        ["capture", payer, hold_id, amount] => {
+            let payer = address(payer)?;
+            let hold_id = hold_id_arg(hold_id)?;
+            let asset = holds.get(&(payer, hold_id)).ok_or_else(|| {
+                anyhow::anyhow!("--leg {text:?}: no hold {hold_id} of {payer} on the ledger")
+            })?;
+            LinkedOp::Capture {
+                payer,
+                hold_id,
+                amount: parse_amount(amount, decimals_of(status, asset)?)?,
+            }
+        }
+        ["void", payer, hold_id] => LinkedOp::Void {
+            payer: address(payer)?,
+            hold_id: hold_id_arg(hold_id)?,
+        },
+        _ => return Err(bad()),
+    })
+}
+
+fn chain_id_of(status: &StatusView) -> Result<ChainId> {
+    Ok(ChainId(
+        Hash::from_hex(&status.chain_id)
+            .context("node reported no chain id")?
+            .0,
+    ))
+}
+
+/// `hutong quote`: signs a quote with the provider's key.
+pub fn quote(args: QuoteArgs) -> Result<()> {
+    let key = keyfile::read(&args.key)?;
+    runtime()?.block_on(async move {
+        let client = Client::new(&args.common.rpc)?;
+        let status = client.status().await?;
+        let chain_id = chain_id_of(&status)?;
+        let (sell_d, buy_d) = (
+            decimals_of(&status, &args.sell)?,
+            decimals_of(&status, &args.buy)?,
+        );
+        let (num, den) = rate_arg(&args.rate, sell_d, buy_d)?;
+        let quote = hutong_runtime::exchange::Quote {
+            provider: Address::of(&key.public()),
+            quote_id: args.quote_id.unwrap_or_else(rand::random),
+            sell: asset(&args.sell)?,
+            buy: asset(&args.buy)?,
+            rate: hutong_runtime::exchange::Rate { num, den },
+            min_sell: parse_amount(&args.min, sell_d)?,
+            max_sell: parse_amount(&args.max, sell_d)?,
+            expires_at: seconds_from_now(args.expires_in)?,
+            payer: args.payer.as_deref().map(address).transpose()?,
+        };
+        let file = QuoteFile {
+            chain_id: status.chain_id.clone(),
+            provider: quote.provider.to_string(),
+            quote_id: quote.quote_id,
+            sell: quote.sell.to_string(),
+            buy: quote.buy.to_string(),
+            rate_num: num,
+            rate_den: den,
+            min_sell: quote.min_sell.0.to_string(),
+            max_sell: quote.max_sell.0.to_string(),
+            expires_at_ms: quote.expires_at.0,
+            payer: quote.payer.map(|p| p.to_string()),
+            quote_signature: quote.sign(chain_id, &key).to_hex(),
+        };
+        let text = serde_json::to_string_pretty(&file)?;
+        match &args.out {
+            Some(path) => {
+                std::fs::write(path, text + "\n")
+                    .with_context(|| format!("writing {}", path.display()))?;
+                say!(
+                    "quote {} written to {}: {} {} buys {} minor units of {} per {} minor units",
+                    file.quote_id,
+                    path.display(),
+                    file.sell,
+                    file.buy,
+                    num,
+                    file.buy,
+                    den
+                );
+            }
+            None => say!("{text}"),
+        }
+        Ok(())
+    })
 }
 
 #[derive(Args)]
@@ -234,7 +565,17 @@ pub enum QueryCommand {
         /// Print the node's JSON answer (minor units and decimals both).
         #[arg(long)]
         json: bool,
+        /// Read it under this read mandate (`hutong_readAccount`), signed
+        /// with --key (the grantee's).
+        #[arg(long, requires = "key")]
+        mandate_id: Option<u64>,
+        /// The grantee's key file, with --mandate-id.
+        #[arg(long)]
+        key: Option<PathBuf>,
     },
+    /// The mandates an account granted: grantee, scope, limits, what was
+    /// spent this period, and whether each is in force.
+    Mandates { address: String },
     /// A transaction's status and receipt, by hash.
     Tx { hash: String },
     /// A settlement cycle's clearing between institutions: gross flows
@@ -496,6 +837,107 @@ pub fn tx(args: TxArgs) -> Result<()> {
                 key: PublicKey::from_hex(device_key)
                     .map_err(|e| anyhow::anyhow!("--device-key: {e}"))?,
             },
+            TxCommand::Linked { legs } => {
+                // A capture's amount is in its hold's asset: read the holds
+                // the legs name.
+                let mut holds = std::collections::BTreeMap::new();
+                for leg in legs {
+                    if let ["capture", payer, hold_id, _] =
+                        leg.split(':').collect::<Vec<_>>().as_slice()
+                    {
+                        let (payer, hold_id) = (address(payer)?, hold_id_arg(hold_id)?);
+                        let hold = client.hold(&payer, hold_id).await?;
+                        holds.insert((payer, hold_id), hold.asset);
+                    }
+                }
+                TxKind::Linked {
+                    legs: legs
+                        .iter()
+                        .map(|l| linked_leg(l, &status, &holds))
+                        .collect::<Result<_>>()?,
+                }
+            }
+            TxCommand::Pvp {
+                quote,
+                pay,
+                min_receive,
+                to,
+                transfer_id,
+            } => {
+                let text = std::fs::read_to_string(quote)
+                    .with_context(|| format!("reading {}", quote.display()))?;
+                let file: QuoteFile = serde_json::from_str(&text)
+                    .with_context(|| format!("{} is not a quote file", quote.display()))?;
+                if file.chain_id != status.chain_id {
+                    bail!(
+                        "the quote is for chain {}, the node's is {}",
+                        file.chain_id,
+                        status.chain_id
+                    );
+                }
+                let q = file.quote()?;
+                let quote_signature = hutong_runtime::Signature::from_hex(&file.quote_signature)
+                    .map_err(|e| anyhow::anyhow!("quote_signature: {e}"))?;
+                TxKind::Pvp {
+                    quote: q,
+                    quote_signature,
+                    pay: parse_amount(pay, decimals_of(&status, &file.sell)?)?,
+                    min_receive: parse_amount(min_receive, decimals_of(&status, &file.buy)?)?,
+                    to: address(to)?,
+                    transfer_id: TransferId(transfer_id.unwrap_or_else(rand::random)),
+                }
+            }
+            TxCommand::Mandate(MandateCommand::Grant {
+                grantee,
+                asset: a,
+                per_payment,
+                per_period,
+                period_days,
+                days,
+                payee,
+                read,
+                no_pay,
+                mandate_id,
+            }) => {
+                let decimals = decimals_of(&status, a)?;
+                let mandate_id = mandate_id.unwrap_or_else(rand::random);
+                say!("mandate id {mandate_id}");
+                TxKind::GrantMandate {
+                    mandate_id,
+                    grantee: address(grantee)?,
+                    scope: hutong_runtime::mandate::MandateScope {
+                        pay: !no_pay,
+                        read: *read,
+                    },
+                    asset: asset(a)?,
+                    payees: payee.iter().map(|p| address(p)).collect::<Result<_>>()?,
+                    per_payment: parse_amount(per_payment, decimals)?,
+                    per_period: parse_amount(per_period, decimals)?,
+                    period_seconds: period_days
+                        .checked_mul(86_400)
+                        .context("--period-days is too large")?,
+                    start: seconds_from_now(0)?,
+                    end: seconds_from_now(days.saturating_mul(86_400))?,
+                }
+            }
+            TxCommand::Mandate(MandateCommand::Revoke { mandate_id }) => TxKind::RevokeMandate {
+                mandate_id: *mandate_id,
+            },
+            TxCommand::Mandate(MandateCommand::Pay {
+                payer,
+                mandate_id,
+                to,
+                asset: a,
+                amount,
+                transfer_id,
+            }) => TxKind::MandatePay {
+                payer: address(payer)?,
+                mandate_id: *mandate_id,
+                to: address(to)?,
+                asset: asset(a)?,
+                amount: parse_amount(amount, decimals_of(&status, a)?)?,
+                transfer_id: TransferId(transfer_id.unwrap_or_else(rand::random)),
+            },
             TxCommand::ReleaseFreeze { account, freeze_id } => TxKind::ReleaseFreeze {
                 account: address(account)?,
                 freeze_id: *freeze_id,
@@ -599,10 +1041,13 @@ pub(crate) async fn send(
     say!("{}", serde_json::to_string_pretty(&final_status)?);
     say!("final in {:.2} s", started.elapsed().as_secs_f64());
     if let Some(receipt) = final_status.receipt().filter(|r| !r.success) {
-        bail!(
-            "the transaction was recorded but failed: {}",
-            receipt.code.as_deref().unwrap_or("unknown")
-        );
+        let code = receipt.code.as_deref().unwrap_or("unknown");
+        match receipt.failed_leg {
+            Some(leg) => bail!(
+                "the transaction was recorded but failed at leg {leg} (no leg took effect): {code}"
+            ),
+            None => bail!("the transaction was recorded but failed: {code}"),
+        }
     }
     Ok(())
 }
@@ -786,14 +1231,31 @@ pub fn query(args: QueryArgs) -> Result<()> {
         let client = Client::new(&args.common.rpc)?;
         // Each answer is printed as the node's JSON, pretty.
         let text = match args.what {
-            QueryCommand::Account { address: a, json } => {
-                let view = client.account(&address(&a)?).await?;
+            QueryCommand::Account {
+                address: a,
+                json,
+                mandate_id,
+                key,
+            } => {
+                let view = match (mandate_id, key) {
+                    (Some(id), Some(key)) => {
+                        let grantee = keyfile::read(&key)?;
+                        let chain_id = chain_id_of(&client.status().await?)?;
+                        client
+                            .read_account(chain_id, &address(&a)?, id, &grantee)
+                            .await?
+                    }
+                    _ => client.account(&address(&a)?).await?,
+                };
                 if json {
                     serde_json::to_string_pretty(&view)?
                 } else {
                     let decimals = client.parameters().await?.decimals;
                     account_text(&view, &decimals)
                 }
+            }
+            QueryCommand::Mandates { address: a } => {
+                serde_json::to_string_pretty(&client.mandates(&address(&a)?).await?)?
             }
             QueryCommand::Hold { payer, hold_id } => serde_json::to_string_pretty(
                 &client

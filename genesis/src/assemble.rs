@@ -298,6 +298,7 @@ impl AssemblyTemplate {
                 role,
                 p2p_address: card.p2p_address.clone(),
                 balances: self.balances.get(&card.name).cloned().unwrap_or_default(),
+                fx_provider: false,
             });
         }
         Ok(GenesisDoc {

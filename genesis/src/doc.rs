@@ -106,6 +106,10 @@ pub struct MemberDoc {
     /// Initial balances of the institution's own settlement account.
     #[serde(default)]
     pub balances: BTreeMap<String, AmountDoc>,
+    /// The member signs FX quotes that payments versus payments settle at
+    /// (its settlement account pays and receives both currencies).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fx_provider: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

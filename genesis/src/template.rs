@@ -89,6 +89,8 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             role,
             p2p_address: None,
             balances: demo_balances(10_000_000 * UNIT),
+            // The second member quotes FX for payments versus payments.
+            fx_provider: i == member_count.min(2) - 1,
         });
     }
     let regulators = if opts.regulator {

@@ -418,10 +418,19 @@ impl Genesis {
             });
         }
         tiers.sort_by_key(|t| t.tier);
+        let mut fx_providers: Vec<Address> = doc
+            .members
+            .iter()
+            .zip(&members)
+            .filter(|(d, _)| d.fx_provider)
+            .map(|(_, m)| m.address())
+            .collect();
+        fx_providers.sort();
         let params = Params {
             utc_offset_seconds,
             tiers,
             settlement_cycle_seconds,
+            fx_providers,
         };
 
         // Balances and supply.

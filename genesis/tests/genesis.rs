@@ -42,14 +42,15 @@ fn generated_genesis_is_valid_and_round_trips_through_toml() {
 /// A fixed document must always give the same chain id. (Format 2, with
 /// the voting rules and consensus timing, changed it from format 1's
 /// 4ea596f7…; the state format 3 of holds and clearing — holdings' held
-/// amount, accounts' restriction, the settlement cycle — from 840f0700….)
+/// amount, accounts' restriction, the settlement cycle — from 840f0700…;
+/// the FX providers in the parameters from 9b3c402b….)
 #[test]
 fn golden_chain_id() {
     let text = include_str!("golden-genesis.toml");
     let g = Genesis::from_toml(text).unwrap();
     assert_eq!(
         g.chain_id().to_string(),
-        "9b3c402b0e9ec66e93a756c38fbaeabc61f2322d1ad5f45613b8dc3121ae4979"
+        "a527d4fa739f97ecbfc720fad92814a6db9ac8feed3a7d54e685f0a288c54f4f"
     );
 }
 

@@ -104,6 +104,7 @@ fn genesis(keys: &[Keypair]) -> Vec<(StateKey, Option<StateValue>)> {
     let params = Params {
         utc_offset_seconds: 8 * 3600,
         settlement_cycle_seconds: 86_400,
+        fx_providers: Vec::new(),
         tiers: vec![TierParams {
             tier: Tier(1),
             name: "basic".into(),

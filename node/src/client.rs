@@ -149,6 +149,40 @@ impl Client {
         self.call(method::GET_HOLD, rpc_params![q]).await
     }
 
+    /// The mandates an account granted.
+    pub async fn mandates(
+        &self,
+        account: &Address,
+    ) -> Result<hutong_wire::rpc::MandatesView, ClientError> {
+        let q = serde_json::json!({"account": account.to_string()});
+        self.call(method::GET_MANDATES, rpc_params![q]).await
+    }
+
+    /// An account read under a read mandate: the request is signed by the
+    /// grantee's key, with this machine's clock.
+    pub async fn read_account(
+        &self,
+        chain_id: hutong_runtime::ChainId,
+        account: &Address,
+        mandate_id: u64,
+        grantee: &hutong_runtime::Keypair,
+    ) -> Result<AccountView, ClientError> {
+        let timestamp_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let digest =
+            hutong_runtime::mandate::read_request_hash(chain_id, account, mandate_id, timestamp_ms);
+        let request = hutong_wire::rpc::ReadAccountRequest {
+            account: account.to_string(),
+            mandate_id,
+            grantee_key: grantee.public().to_hex(),
+            timestamp_ms,
+            signature: grantee.sign(&digest.0).to_hex(),
+        };
+        self.call(method::READ_ACCOUNT, rpc_params![request]).await
+    }
+
     /// A settlement cycle's clearing; `None`: the open cycle.
     pub async fn clearing(
         &self,

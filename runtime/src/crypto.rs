@@ -25,6 +25,11 @@ pub mod domain {
     /// A member card: a member's public keys, signed for the genesis
     /// ceremony.
     pub const MEMBER_CARD: &[u8] = b"hutong/member-card/v1";
+    /// An FX provider's quote (see [`crate::exchange`]).
+    pub const QUOTE: &[u8] = b"hutong/quote/v1";
+    /// A read mandate's grantee asks to read an account (see
+    /// [`crate::mandate::read_request_hash`]).
+    pub const MANDATE_READ: &[u8] = b"hutong/mandate-read/v1";
 }
 
 /// A 32-byte SHA-256 digest.

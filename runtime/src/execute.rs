@@ -179,6 +179,7 @@ pub fn execute_block_with<S: StateStore + ?Sized>(
         ctx: *ctx,
         flows: crate::clearing::Flows::default(),
         expiring_pending: crate::hold::Pending::default(),
+        failed_leg: None,
     };
     exec.prune_transfer_ids()?;
     exec.apply_expiries()?;
@@ -214,6 +215,9 @@ pub(crate) struct Executor<'s, S: ?Sized> {
     pub(crate) flows: crate::clearing::Flows,
     /// Expiries listed by the block's transactions (see [`crate::hold`]).
     pub(crate) expiring_pending: crate::hold::Pending,
+    /// The leg of a linked transaction or a payment versus payment that
+    /// failed (see [`crate::exchange`]), taken by the receipt.
+    pub(crate) failed_leg: Option<u8>,
 }
 
 pub(crate) type TxResult = Result<Vec<Effect>, FailureReason>;
@@ -329,11 +333,15 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         let result = self.apply_kind(stx, &tx_hash, sender, &account, signer)?;
         self.flows.end_tx(result.is_ok());
         self.expiring_pending.end_tx(result.is_ok());
+        let failed_leg = self.failed_leg.take();
         let outcome = match result {
             Ok(effects) => Outcome::Success { effects },
             Err(reason) => {
                 self.overlay.rollback(0);
-                Outcome::Failed { reason }
+                match failed_leg {
+                    Some(leg) => Outcome::LegFailed { leg, reason },
+                    None => Outcome::Failed { reason },
+                }
             }
         };
         self.overlay.release();
@@ -363,20 +371,30 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     amount: *amount,
                 }];
                 self.transfer(
-                    stx,
+                    stx.tx.cosigner,
                     tx_hash,
                     sender,
                     account,
                     *asset,
                     &payouts,
                     *transfer_id,
+                    true,
                 )?
             }
             TxKind::BatchTransfer {
                 asset,
                 payouts,
                 transfer_id,
-            } => self.transfer(stx, tx_hash, sender, account, *asset, payouts, *transfer_id)?,
+            } => self.transfer(
+                stx.tx.cosigner,
+                tx_hash,
+                sender,
+                account,
+                *asset,
+                payouts,
+                *transfer_id,
+                false,
+            )?,
             TxKind::OpenAccount {
                 owner,
                 tier,
@@ -622,7 +640,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     }
                 }
                 self.hold(
-                    stx,
+                    stx.tx.cosigner,
                     tx_hash,
                     sender,
                     account,
@@ -677,6 +695,71 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 payees,
             } => self.register_device(sender, key, *asset, *max_per_hold, *daily_max, payees)?,
             TxKind::RevokeDevice { key } => self.revoke_device(sender, key)?,
+            TxKind::Linked { legs } => {
+                self.linked(stx.tx.cosigner, tx_hash, sender, account, legs)?
+            }
+            TxKind::Pvp {
+                quote,
+                quote_signature,
+                pay,
+                min_receive,
+                to,
+                transfer_id,
+            } => self.pvp(
+                stx.tx.cosigner,
+                tx_hash,
+                sender,
+                account,
+                quote,
+                quote_signature,
+                *pay,
+                *min_receive,
+                *to,
+                *transfer_id,
+            )?,
+            TxKind::GrantMandate {
+                mandate_id,
+                grantee,
+                scope,
+                asset,
+                payees,
+                per_payment,
+                per_period,
+                period_seconds,
+                start,
+                end,
+            } => self.grant_mandate(
+                sender,
+                *mandate_id,
+                *grantee,
+                *scope,
+                *asset,
+                payees,
+                *per_payment,
+                *per_period,
+                *period_seconds,
+                *start,
+                *end,
+            )?,
+            TxKind::RevokeMandate { mandate_id } => self.revoke_mandate(sender, *mandate_id)?,
+            TxKind::MandatePay {
+                payer,
+                mandate_id,
+                to,
+                asset,
+                amount,
+                transfer_id,
+            } => self.mandate_pay(
+                stx.tx.cosigner,
+                tx_hash,
+                sender,
+                *payer,
+                *mandate_id,
+                *to,
+                *asset,
+                *amount,
+                *transfer_id,
+            )?,
         };
         Ok(verdict)
     }

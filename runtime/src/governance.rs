@@ -289,6 +289,12 @@ pub enum Action {
     SetConsensusTiming {
         timing: ConsensusTiming,
     },
+    /// Makes a member an FX provider (its quotes settle payments versus
+    /// payments, see [`crate::exchange`]) or ends that.
+    SetFxProvider {
+        name: String,
+        enabled: bool,
+    },
 }
 
 impl Action {
@@ -304,6 +310,7 @@ impl Action {
             Action::AddAsset { .. } => "add_asset",
             Action::SetTierLimits { .. } => "set_tier_limits",
             Action::SetConsensusTiming { .. } => "set_consensus_timing",
+            Action::SetFxProvider { .. } => "set_fx_provider",
         }
     }
 
@@ -324,7 +331,8 @@ impl Action {
             | Action::RotateInstitutionKey { name, .. }
             | Action::RemoveRegulator { name }
             | Action::AddAsset { issuer: name, .. }
-            | Action::SetTierLimits { name, .. } => name_ok(name),
+            | Action::SetTierLimits { name, .. }
+            | Action::SetFxProvider { name, .. } => name_ok(name),
             Action::SetConsensusTiming { .. } => true,
         }
     }

@@ -89,7 +89,7 @@ use crate::state::{
 };
 use crate::store::StateStore;
 use crate::transfer::{TRANSFER_ID_RETENTION_MS, TRANSFER_PRUNE_EVERY};
-use crate::tx::{FreezeReason, SignedTransaction};
+use crate::tx::FreezeReason;
 use crate::types::{Address, Amount, AssetCode, TimestampMs, TransferId};
 
 /// The longest a hold may last: as long as its id is remembered.
@@ -197,9 +197,27 @@ impl Restriction {
 /// Something that expires in a given second (see [`StateKey::Expiring`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Expiring {
-    Hold { payer: Address, hold_id: TransferId },
-    AmountFreeze { account: Address, freeze_id: u64 },
-    Restriction { account: Address },
+    Hold {
+        payer: Address,
+        hold_id: TransferId,
+    },
+    AmountFreeze {
+        account: Address,
+        freeze_id: u64,
+    },
+    Restriction {
+        account: Address,
+    },
+    /// A used quote's record leaves the state (see [`crate::exchange`]).
+    Quote {
+        provider: Address,
+        quote_id: u64,
+    },
+    /// A mandate ends (see [`crate::mandate`]).
+    Mandate {
+        account: Address,
+        mandate_id: u64,
+    },
 }
 
 /// Expiries listed by the running transaction, and by the block's
@@ -294,7 +312,11 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
 
     /// Lists `item` under the second it expires in (not yet expired), once
     /// the transaction succeeds (see [`Pending`]).
-    fn add_expiring(&mut self, at: TimestampMs, item: Expiring) -> Result<(), ExecError> {
+    pub(crate) fn add_expiring(
+        &mut self,
+        at: TimestampMs,
+        item: Expiring,
+    ) -> Result<(), ExecError> {
         self.expiring_pending.tx.push((second_of(at), item));
         Ok(())
     }
@@ -402,7 +424,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn hold(
         &mut self,
-        stx: &SignedTransaction,
+        cosigner: Option<crate::crypto::PublicKey>,
         tx_hash: &Hash,
         sender: Address,
         account: &Account,
@@ -465,7 +487,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         let mut holding = self.holding(&sender, &asset)?;
         let mut day = None;
         if let AccountKind::Customer { tier, .. } = account.kind {
-            match self.check_limits(stx, account, tier, asset, amount, holding.outflow)? {
+            match self.check_limits(cosigner, account, tier, asset, amount, holding.outflow)? {
                 Ok(today) => {
                     holding.outflow = today;
                     day = Some(today.day);
@@ -944,6 +966,10 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 continue;
             }
             for item in self.expiring_in(second)? {
+                if let Expiring::Quote { provider, quote_id } = item {
+                    self.overlay
+                        .put(StateKey::QuoteUsed(provider, quote_id), None);
+                }
                 if let Expiring::Hold { payer, hold_id } = item {
                     // A hold whose id was used again (possible once the id
                     // is forgotten) is listed under a later second: leave it.
@@ -1004,6 +1030,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     self.put_account(account, acct);
                 }
             }
+            // Removed with the minute's lists, at a pruning height.
+            Expiring::Quote { .. } => {}
+            Expiring::Mandate {
+                account,
+                mandate_id,
+            } => self.end_mandate(account, mandate_id, second)?,
         }
         Ok(())
     }

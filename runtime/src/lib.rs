@@ -17,6 +17,10 @@
 //!   and net positions.
 //! - [`hold`]: holds (two-phase payments), amount freezes, receive-only
 //!   and send-only accounts, and their expiry.
+//! - [`exchange`]: linked operations (all or none) and payment versus
+//!   payment at an FX provider's signed quote.
+//! - [`mandate`]: open-banking mandates (a third party pays from, or reads,
+//!   an account within limits).
 //! - [`receipt`]: receipts and failure reasons with stable codes.
 //! - [`store`]: the state-store seam, the in-memory store, state roots and
 //!   state proofs.
@@ -32,10 +36,12 @@
 pub mod block;
 pub mod clearing;
 pub mod crypto;
+pub mod exchange;
 pub mod execute;
 pub mod governance;
 pub mod hold;
 pub mod identity;
+pub mod mandate;
 pub mod merkle;
 mod overlay;
 mod proposals;

@@ -440,6 +440,15 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 c.timing = *timing;
                 Ok(())
             }
+            Action::SetFxProvider { name, enabled } => {
+                let Some(account) = c.member(name).map(|m| m.account) else {
+                    return Ok(Err(P::UnknownMember));
+                };
+                if self.params.is_fx_provider(&account) == *enabled {
+                    return Ok(Err(P::NoChange));
+                }
+                Ok(())
+            }
         };
         Ok(verdict)
     }
@@ -690,6 +699,22 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 );
             }
             Action::SetConsensusTiming { timing } => c.timing = *timing,
+            Action::SetFxProvider { name, enabled } => {
+                if let Some(account) = c.member(name).map(|m| m.account) {
+                    let providers = &mut self.params.fx_providers;
+                    match (providers.binary_search(&account), enabled) {
+                        (Err(i), true) => providers.insert(i, account),
+                        (Ok(i), false) => {
+                            providers.remove(i);
+                        }
+                        _ => {}
+                    }
+                    self.overlay.put(
+                        StateKey::Params,
+                        Some(StateValue::Params(self.params.clone())),
+                    );
+                }
+            }
         }
         Ok(())
     }

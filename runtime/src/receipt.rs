@@ -126,6 +126,43 @@ pub enum Effect {
         account: Address,
         device: Address,
     },
+    /// The effects that follow, up to the next `Leg`, are leg `leg`'s of a
+    /// linked transaction or a payment versus payment.
+    Leg {
+        leg: u8,
+    },
+    /// A payment versus payment settled: `paid` of `sell` went from the
+    /// payer to the provider (leg 0), `received` of `buy` from the
+    /// provider to the payee (leg 1).
+    Exchanged {
+        payer: Address,
+        provider: Address,
+        quote_id: u64,
+        payee: Address,
+        sell: AssetCode,
+        paid: Amount,
+        buy: AssetCode,
+        received: Amount,
+    },
+    MandateGranted {
+        account: Address,
+        mandate_id: u64,
+        grantee: Address,
+        end: TimestampMs,
+    },
+    MandateRevoked {
+        account: Address,
+        mandate_id: u64,
+        grantee: Address,
+    },
+    /// A payment under a mandate (with the debit and credit beside it);
+    /// `spent_in_period` counts it.
+    MandateUsed {
+        payer: Address,
+        mandate_id: u64,
+        grantee: Address,
+        spent_in_period: Amount,
+    },
 }
 
 /// Why a transaction failed. Each reason carries the values that decided
@@ -320,6 +357,68 @@ pub enum FailureReason {
     UnknownDevice {
         device: Address,
     },
+    /// The quote's provider is not a registered FX provider.
+    NotFxProvider {
+        provider: Address,
+    },
+    /// The quote's signature is not the provider's current key's over
+    /// these quote fields on this chain (an altered or forged quote).
+    BadQuoteSignature,
+    /// A quote with a zero rate, the same asset on both sides, or bounds
+    /// out of order.
+    BadQuote,
+    QuoteExpired {
+        expires_at: TimestampMs,
+    },
+    /// The quote already settled a payment.
+    QuoteUsed {
+        provider: Address,
+        quote_id: u64,
+    },
+    /// The quote is for another payer.
+    QuoteNotForPayer,
+    /// The amount paid is outside the quote's bounds.
+    OutsideQuote {
+        min: Amount,
+        max: Amount,
+        amount: Amount,
+    },
+    /// At the quoted rate the payee would receive less than the payer's
+    /// bound.
+    Slippage {
+        min_receive: Amount,
+        receive: Amount,
+    },
+    UnknownMandate {
+        payer: Address,
+        mandate_id: u64,
+    },
+    MandateExists {
+        mandate_id: u64,
+    },
+    TooManyMandates {
+        max: u16,
+    },
+    /// A mandate with no scope, or that ends before it starts.
+    BadMandate,
+    /// Before the mandate's start or after its end.
+    MandateInactive {
+        start: TimestampMs,
+        end: TimestampMs,
+    },
+    /// A payment outside the mandate's scope: not a paying mandate, another
+    /// asset, or a payee it does not list.
+    MandateScope {
+        mandate_id: u64,
+    },
+    /// Above the mandate's amount per payment (`spent` is zero) or per
+    /// period.
+    MandateLimit {
+        mandate_id: u64,
+        limit: Amount,
+        spent: Amount,
+        amount: Amount,
+    },
 }
 
 impl FailureReason {
@@ -375,6 +474,21 @@ impl FailureReason {
             FailureReason::TooManyFreezes { .. } => "too_many_freezes",
             FailureReason::DeviceScope { .. } => "device_scope",
             FailureReason::UnknownDevice { .. } => "unknown_device",
+            FailureReason::NotFxProvider { .. } => "not_fx_provider",
+            FailureReason::BadQuoteSignature => "bad_quote_signature",
+            FailureReason::BadQuote => "bad_quote",
+            FailureReason::QuoteExpired { .. } => "quote_expired",
+            FailureReason::QuoteUsed { .. } => "quote_used",
+            FailureReason::QuoteNotForPayer => "quote_not_for_payer",
+            FailureReason::OutsideQuote { .. } => "outside_quote",
+            FailureReason::Slippage { .. } => "slippage",
+            FailureReason::UnknownMandate { .. } => "unknown_mandate",
+            FailureReason::MandateExists { .. } => "mandate_exists",
+            FailureReason::TooManyMandates { .. } => "too_many_mandates",
+            FailureReason::BadMandate => "bad_mandate",
+            FailureReason::MandateInactive { .. } => "mandate_inactive",
+            FailureReason::MandateScope { .. } => "mandate_scope",
+            FailureReason::MandateLimit { .. } => "mandate_limit",
         }
     }
 
@@ -396,8 +510,18 @@ impl FailureReason {
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub enum Outcome {
-    Success { effects: Vec<Effect> },
-    Failed { reason: FailureReason },
+    Success {
+        effects: Vec<Effect>,
+    },
+    Failed {
+        reason: FailureReason,
+    },
+    /// Leg `leg` of a linked transaction or a payment versus payment
+    /// failed for `reason`; no leg's effect stays.
+    LegFailed {
+        leg: u8,
+        reason: FailureReason,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
@@ -413,8 +537,17 @@ impl Receipt {
 
     pub fn failure(&self) -> Option<&FailureReason> {
         match &self.outcome {
-            Outcome::Failed { reason } => Some(reason),
+            Outcome::Failed { reason } | Outcome::LegFailed { reason, .. } => Some(reason),
             Outcome::Success { .. } => None,
+        }
+    }
+
+    /// The leg that failed, for a linked transaction or a payment versus
+    /// payment.
+    pub fn failed_leg(&self) -> Option<u8> {
+        match &self.outcome {
+            Outcome::LegFailed { leg, .. } => Some(*leg),
+            _ => None,
         }
     }
 }

@@ -78,6 +78,13 @@ pub enum StateKey {
     /// A device key (by its address) and what it may sign for its account
     /// (see [`crate::hold`]).
     Device(Address),
+    /// An FX provider's quote that a payment used (provider, quote id):
+    /// a quote settles once. Kept until the quote's expiry, then removed
+    /// (see [`crate::exchange`]).
+    QuoteUsed(Address, u64),
+    /// The mandates an account granted, at most
+    /// [`crate::mandate::MANDATES_MAX`] (see [`crate::mandate`]).
+    Mandates(Address),
 }
 
 impl StateKey {
@@ -181,9 +188,17 @@ pub struct Params {
     /// it divides a day, and cycles start at midnight in the consortium's
     /// zone (see [`crate::clearing`]).
     pub settlement_cycle_seconds: u32,
+    /// The accounts that may sign FX quotes for payments versus payments
+    /// (members' institution accounts), ascending; see
+    /// [`crate::exchange`].
+    pub fx_providers: Vec<Address>,
 }
 
 impl Params {
+    pub fn is_fx_provider(&self, account: &Address) -> bool {
+        self.fx_providers.binary_search(account).is_ok()
+    }
+
     pub fn tier(&self, tier: Tier) -> Option<&TierParams> {
         self.tiers
             .binary_search_by_key(&tier, |t| t.tier)
@@ -306,6 +321,10 @@ pub enum TransferFields {
         asset: AssetCode,
         amount: Amount,
     },
+    /// A payment versus payment: a digest of its quote, amounts and payee.
+    Exchange {
+        digest: Hash,
+    },
 }
 
 /// A typed state value. The variant always matches the key's variant.
@@ -331,6 +350,9 @@ pub enum StateValue {
     ClearingOpen(crate::clearing::OpenCycle),
     Clearing(crate::clearing::ClearingRecord),
     Device(crate::hold::Device),
+    /// The transaction that used the quote.
+    QuoteUsed(Hash),
+    Mandates(Vec<crate::mandate::Mandate>),
 }
 
 impl StateValue {

@@ -31,7 +31,7 @@
 //! than its own, looking at no more than [`TRANSFER_PRUNE_SCAN_MAX`]
 //! heights at a time.
 
-use crate::crypto::{domain, Hash};
+use crate::crypto::{domain, Hash, PublicKey};
 use crate::execute::{ExecError, Executor, TxResult};
 use crate::receipt::{Effect, FailureReason};
 use crate::state::{
@@ -39,7 +39,7 @@ use crate::state::{
     TransferFields, TransferRecord, TransferWindow,
 };
 use crate::store::StateStore;
-use crate::tx::{Payout, SignedTransaction, TxKind};
+use crate::tx::Payout;
 use crate::types::{Address, Amount, AssetCode, Tier, TransferId};
 
 /// How long (in block time) a transfer id is remembered after the block
@@ -149,7 +149,11 @@ pub fn index_entries(value: &StateValue) -> Vec<(StateKey, StateValue)> {
 }
 
 /// What the idempotency record keeps of a transfer's fields.
-fn transfer_fields(asset: AssetCode, payouts: &[Payout], single: bool) -> TransferFields {
+pub(crate) fn transfer_fields(
+    asset: AssetCode,
+    payouts: &[Payout],
+    single: bool,
+) -> TransferFields {
     match (single, payouts) {
         (true, [p]) => TransferFields::Single {
             to: p.to,
@@ -171,20 +175,45 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn transfer(
         &mut self,
-        stx: &SignedTransaction,
+        cosigner: Option<PublicKey>,
         tx_hash: &Hash,
         sender: Address,
         account: &Account,
         asset: AssetCode,
         payouts: &[Payout],
         transfer_id: TransferId,
+        single: bool,
     ) -> Result<TxResult, ExecError> {
+        let total = match self.payout_total(sender, asset, payouts)? {
+            Ok(total) => total,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let fields = transfer_fields(asset, payouts, single);
+        if let Err(reason) = self.check_transfer_id(sender, transfer_id, &fields)? {
+            return Ok(Err(reason));
+        }
+        let effects = match self.move_funds(cosigner, sender, account, asset, payouts, total)? {
+            Ok(effects) => effects,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        self.record_transfer_id(sender, transfer_id, tx_hash, fields);
+        Ok(Ok(effects))
+    }
+
+    /// The total of a payment's payouts, each more than zero and not to
+    /// the payer, in a known asset.
+    pub(crate) fn payout_total(
+        &mut self,
+        from: Address,
+        asset: AssetCode,
+        payouts: &[Payout],
+    ) -> Result<Result<Amount, FailureReason>, ExecError> {
         let mut total = Amount::ZERO;
         for p in payouts {
             if p.amount.0 == 0 {
                 return Ok(Err(FailureReason::ZeroAmount));
             }
-            if p.to == sender {
+            if p.to == from {
                 return Ok(Err(FailureReason::SelfTransfer));
             }
             let Some(t) = total.checked_add(p.amount) else {
@@ -195,38 +224,88 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         if self.asset(&asset)?.is_none() {
             return Ok(Err(FailureReason::UnknownAsset { asset }));
         }
-        let record_key = StateKey::TransferRecord(sender, transfer_id);
-        if let Some(value) = self.overlay.get(&record_key)? {
-            let StateValue::TransferRecord(record) = value else {
-                return Err(ExecError::WrongValueKind { key: record_key });
-            };
-            let single = matches!(stx.tx.kind, TxKind::Transfer { .. });
-            let reason = if record.fields == transfer_fields(asset, payouts, single) {
-                FailureReason::TransferExists {
-                    original_tx: record.tx_hash,
-                }
-            } else {
-                FailureReason::TransferExistsWithDifferentFields {
-                    original_tx: record.tx_hash,
-                }
-            };
-            return Ok(Err(reason));
-        }
+        Ok(Ok(total))
+    }
 
+    /// Refuses a transfer id the payer used within the retention window,
+    /// telling a retry (same fields) from a conflicting reuse.
+    pub(crate) fn check_transfer_id(
+        &mut self,
+        payer: Address,
+        transfer_id: TransferId,
+        fields: &TransferFields,
+    ) -> Result<Result<(), FailureReason>, ExecError> {
+        let record_key = StateKey::TransferRecord(payer, transfer_id);
+        let Some(value) = self.overlay.get(&record_key)? else {
+            return Ok(Ok(()));
+        };
+        let StateValue::TransferRecord(record) = value else {
+            return Err(ExecError::WrongValueKind { key: record_key });
+        };
+        Ok(Err(if record.fields == *fields {
+            FailureReason::TransferExists {
+                original_tx: record.tx_hash,
+            }
+        } else {
+            FailureReason::TransferExistsWithDifferentFields {
+                original_tx: record.tx_hash,
+            }
+        }))
+    }
+
+    pub(crate) fn record_transfer_id(
+        &mut self,
+        payer: Address,
+        transfer_id: TransferId,
+        tx_hash: &Hash,
+        fields: TransferFields,
+    ) {
+        self.overlay.put(
+            StateKey::TransferRecord(payer, transfer_id),
+            Some(StateValue::TransferRecord(TransferRecord {
+                tx_hash: *tx_hash,
+                fields,
+            })),
+        );
+    }
+
+    /// Moves `total` (the payouts' sum, see [`Self::payout_total`]) of
+    /// `asset` from `from` to the payouts' recipients, under the payer's
+    /// rules: not frozen, not receive-only, its tier's limits (a customer;
+    /// `cosigner` is the transaction's step-up co-signer), its available
+    /// balance; each recipient known, not frozen, not send-only.
+    pub(crate) fn move_funds(
+        &mut self,
+        cosigner: Option<PublicKey>,
+        from: Address,
+        account: &Account,
+        asset: AssetCode,
+        payouts: &[Payout],
+        total: Amount,
+    ) -> Result<TxResult, ExecError> {
+        // The signer's own freeze was refused before (`sender_frozen`);
+        // this is a payer that did not sign (an FX provider's leg, a
+        // mandate's payer).
+        if let Some(freeze) = account.frozen {
+            return Ok(Err(FailureReason::PayerFrozen {
+                account: from,
+                freeze,
+            }));
+        }
         if let Some(restriction) = account
             .restriction
             .filter(crate::hold::Restriction::blocks_sending)
         {
             return Ok(Err(FailureReason::Restricted {
-                account: sender,
+                account: from,
                 restriction,
             }));
         }
         // Risk rules for customer accounts.
-        let holding = self.holding(&sender, &asset)?;
+        let holding = self.holding(&from, &asset)?;
         let mut outflow = holding.outflow;
         if let AccountKind::Customer { tier, .. } = account.kind {
-            match self.check_limits(stx, account, tier, asset, total, holding.outflow)? {
+            match self.check_limits(cosigner, account, tier, asset, total, holding.outflow)? {
                 Ok(today) => outflow = today,
                 Err(reason) => return Ok(Err(reason)),
             }
@@ -241,7 +320,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             }));
         }
         self.put_holding(
-            sender,
+            from,
             asset,
             Holding {
                 balance: Amount(holding.balance.0 - total.0),
@@ -252,7 +331,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
 
         let mut effects = Vec::with_capacity(payouts.len() + 1);
         effects.push(Effect::Debit {
-            account: sender,
+            account: from,
             asset,
             amount: total,
         });
@@ -274,17 +353,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 amount: p.amount,
             });
         }
-        self.overlay.put(
-            record_key,
-            Some(StateValue::TransferRecord(TransferRecord {
-                tx_hash: *tx_hash,
-                fields: transfer_fields(
-                    asset,
-                    payouts,
-                    matches!(stx.tx.kind, TxKind::Transfer { .. }),
-                ),
-            })),
-        );
         Ok(Ok(effects))
     }
 
@@ -294,7 +362,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     /// outflow with this transfer counted.
     pub(crate) fn check_limits(
         &mut self,
-        stx: &SignedTransaction,
+        cosigner: Option<PublicKey>,
         account: &Account,
         tier: Tier,
         asset: AssetCode,
@@ -315,7 +383,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             if total > threshold {
                 // The co-signature itself was verified with the sender's.
                 // The institution's current key (it may have been rotated).
-                let Some(cosigner) = stx.tx.cosigner else {
+                let Some(cosigner) = cosigner else {
                     return Ok(Err(FailureReason::StepUpRequired {
                         threshold,
                         amount: total,

@@ -9,8 +9,10 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 
 use crate::crypto::{domain, CryptoError, Hash, Keypair, PublicKey, Signature};
+use crate::exchange::Quote;
 use crate::governance::{Action, ACTIONS_MAX};
 use crate::hold::AccountState;
+use crate::mandate::MandateScope;
 use crate::types::{
     Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
 };
@@ -26,6 +28,10 @@ pub const BATCH_RECIPIENTS_MAX: usize = 256;
 pub const REFERENCE_BYTES_MAX: usize = 64;
 /// Most payees a device key may be limited to.
 pub const DEVICE_PAYEES_MAX: usize = 16;
+/// Most legs in one [`TxKind::Linked`].
+pub const LINKED_LEGS_MAX: usize = 8;
+/// Most payees a mandate may be limited to.
+pub const MANDATE_PAYEES_MAX: usize = 16;
 
 /// When a transaction stops being valid. It may execute in a block whose
 /// height (or timestamp) is at most this value, and never after.
@@ -192,6 +198,92 @@ pub enum TxKind {
     },
     /// The account's owner revokes a device key.
     RevokeDevice { key: PublicKey },
+    /// The sender's payment operations, all or none: each leg runs in
+    /// order on the state the previous ones left, and if one fails nothing
+    /// of any leg stays (the receipt names the failing leg). At most
+    /// [`LINKED_LEGS_MAX`] legs. See [`crate::exchange`].
+    Linked { legs: Vec<LinkedOp> },
+    /// Payment versus payment: the sender pays `pay` of the quote's `sell`
+    /// asset to the FX provider, and the provider pays the payee `to` the
+    /// quoted amount of its `buy` asset, at least `min_receive`, both or
+    /// neither. `quote_signature` is the provider's signature over the
+    /// quote (see [`Quote::signing_hash`]). See [`crate::exchange`].
+    Pvp {
+        quote: Quote,
+        quote_signature: Signature,
+        pay: Amount,
+        min_receive: Amount,
+        to: Address,
+        transfer_id: TransferId,
+    },
+    /// The account's owner lets another account (a third party's app)
+    /// pay from it, or read it through the RPC, within a scope; see
+    /// [`crate::mandate`].
+    GrantMandate {
+        mandate_id: u64,
+        grantee: Address,
+        scope: MandateScope,
+        asset: AssetCode,
+        /// Empty: any payee; at most [`MANDATE_PAYEES_MAX`].
+        payees: Vec<Address>,
+        per_payment: Amount,
+        per_period: Amount,
+        /// The period's length in seconds (a day: 86,400), counted from
+        /// `start`.
+        period_seconds: u32,
+        start: TimestampMs,
+        end: TimestampMs,
+    },
+    /// The account's owner ends a mandate, from this transaction on.
+    RevokeMandate { mandate_id: u64 },
+    /// The grantee of a mandate pays from the granting account.
+    MandatePay {
+        payer: Address,
+        mandate_id: u64,
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+        transfer_id: TransferId,
+    },
+}
+
+/// One leg of a [`TxKind::Linked`]: the sender's payment operations, as the
+/// kinds of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub enum LinkedOp {
+    Transfer {
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+        transfer_id: TransferId,
+    },
+    Hold {
+        to: Address,
+        asset: AssetCode,
+        amount: Amount,
+        hold_id: TransferId,
+        expires_at: TimestampMs,
+    },
+    Capture {
+        payer: Address,
+        hold_id: TransferId,
+        amount: Amount,
+    },
+    Void {
+        payer: Address,
+        hold_id: TransferId,
+    },
+}
+
+impl LinkedOp {
+    pub fn name(&self) -> &'static str {
+        match self {
+            LinkedOp::Transfer { .. } => "transfer",
+            LinkedOp::Hold { .. } => "hold",
+            LinkedOp::Capture { .. } => "capture",
+            LinkedOp::Void { .. } => "void",
+        }
+    }
 }
 
 impl TxKind {
@@ -204,7 +296,10 @@ impl TxKind {
             | TxKind::Burn { asset, .. }
             | TxKind::Hold { asset, .. }
             | TxKind::FreezeAmount { asset, .. }
-            | TxKind::RegisterDevice { asset, .. } => Some(*asset),
+            | TxKind::RegisterDevice { asset, .. }
+            | TxKind::GrantMandate { asset, .. }
+            | TxKind::MandatePay { asset, .. } => Some(*asset),
+            TxKind::Pvp { quote, .. } => Some(quote.sell),
             _ => None,
         }
     }
@@ -231,6 +326,11 @@ impl TxKind {
             TxKind::SetAccountState { .. } => "set_account_state",
             TxKind::RegisterDevice { .. } => "register_device",
             TxKind::RevokeDevice { .. } => "revoke_device",
+            TxKind::Linked { .. } => "linked",
+            TxKind::Pvp { .. } => "pvp",
+            TxKind::GrantMandate { .. } => "grant_mandate",
+            TxKind::RevokeMandate { .. } => "revoke_mandate",
+            TxKind::MandatePay { .. } => "mandate_pay",
         }
     }
 }
@@ -284,8 +384,10 @@ pub enum DecodeError {
     ActionTooLong,
     #[error("reference is {len} bytes, more than the {max}-byte limit")]
     ReferenceTooLong { len: usize, max: usize },
-    #[error("device scope names {count} payees; at most {max}")]
+    #[error("device scope or mandate names {count} payees; at most {max}")]
     TooManyPayees { count: usize, max: usize },
+    #[error("linked transaction has {count} legs; it needs 1 to {max}")]
+    LinkedSize { count: usize, max: usize },
 }
 
 impl Transaction {
@@ -364,6 +466,22 @@ impl Transaction {
                 return Err(DecodeError::TooManyPayees {
                     count: payees.len(),
                     max: DEVICE_PAYEES_MAX,
+                });
+            }
+        }
+        if let TxKind::GrantMandate { payees, .. } = &self.kind {
+            if payees.len() > MANDATE_PAYEES_MAX {
+                return Err(DecodeError::TooManyPayees {
+                    count: payees.len(),
+                    max: MANDATE_PAYEES_MAX,
+                });
+            }
+        }
+        if let TxKind::Linked { legs } = &self.kind {
+            if legs.is_empty() || legs.len() > LINKED_LEGS_MAX {
+                return Err(DecodeError::LinkedSize {
+                    count: legs.len(),
+                    max: LINKED_LEGS_MAX,
                 });
             }
         }

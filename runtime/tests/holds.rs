@@ -18,7 +18,7 @@ use hutong_runtime::{
 fn code(r: &Receipt) -> &'static str {
     match &r.outcome {
         Outcome::Success { .. } => "success",
-        Outcome::Failed { reason } => reason.code(),
+        Outcome::Failed { reason } | Outcome::LegFailed { reason, .. } => reason.code(),
     }
 }
 

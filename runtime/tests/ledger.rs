@@ -12,7 +12,7 @@ use hutong_runtime::{
 fn code(r: &hutong_runtime::Receipt) -> &'static str {
     match &r.outcome {
         Outcome::Success { .. } => "success",
-        Outcome::Failed { reason } => reason.code(),
+        Outcome::Failed { reason } | Outcome::LegFailed { reason, .. } => reason.code(),
     }
 }
 
@@ -260,7 +260,7 @@ fn transfer_rules_table() {
         let after_seq = chain.sequence(&sender);
         match &r.outcome {
             Outcome::Success { .. } => assert_eq!(after_seq.0, before_seq.0 + 1, "{}", case.name),
-            Outcome::Failed { reason } => {
+            Outcome::Failed { reason } | Outcome::LegFailed { reason, .. } => {
                 let expected = if reason.consumes_sequence() {
                     before_seq.0 + 1
                 } else {

@@ -9,8 +9,10 @@
 mod common;
 
 use common::*;
+use hutong_runtime::exchange::{convert, Quote, Rate};
 use hutong_runtime::state::StateKey;
 use hutong_runtime::store::{prepare_commit, StateStore};
+use hutong_runtime::tx::LinkedOp;
 use hutong_runtime::tx::{FreezeReason, Payout};
 use hutong_runtime::{Amount, Effect, MemStore, Outcome, SignedTransaction, TransferId, TxKind};
 use proptest::prelude::*;
@@ -79,6 +81,24 @@ enum Op {
         target: usize,
         id: u8,
     },
+    /// A payment versus payment at bank B's quote (`sell_hkd`: the payer
+    /// pays HKD for CNY), at a random rate; `tight` asks for one more
+    /// minor unit than the quote gives (refused: slippage).
+    Pvp {
+        from: usize,
+        to: usize,
+        sell_hkd: bool,
+        amount: u128,
+        num: u64,
+        den: u64,
+        tight: bool,
+    },
+    /// A linked transaction of transfers.
+    Linked {
+        from: usize,
+        legs: Vec<(usize, bool, u128)>,
+        id: u8,
+    },
 }
 
 const PARTIES: usize = 8; // bank A, bank B, 6 customers
@@ -114,6 +134,10 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(regulator, target, amount, id, seconds)| Op::FreezeAmount { regulator, target, amount, id, seconds }),
         1 => (any::<bool>(), 0..PARTIES, 0u8..4)
             .prop_map(|(regulator, target, id)| Op::ReleaseFreeze { regulator, target, id }),
+        3 => (0..PARTIES, 0..PARTIES, any::<bool>(), amount(), prop_oneof![1u64..300, Just(u64::MAX)], prop_oneof![1u64..300, Just(u64::MAX)], prop::bool::weighted(0.1))
+            .prop_map(|(from, to, sell_hkd, amount, num, den, tight)| Op::Pvp { from, to, sell_hkd, amount, num, den, tight }),
+        2 => (0..PARTIES, prop::collection::vec((0..PARTIES, any::<bool>(), amount()), 1..4), 0u8..6)
+            .prop_map(|(from, legs, id)| Op::Linked { from, legs, id }),
     ]
 }
 
@@ -140,6 +164,7 @@ fn run(ops: &[Op], seed: u64) -> Chain {
     let mut holds: Vec<(usize, usize, u8)> = Vec::new();
     let mut book = HoldBook::default();
     let mut clearing = ClearingModel::default();
+    let mut quotes = 0u64;
 
     let mut flush = |ch: &mut Chain,
                      block: &mut Vec<SignedTransaction>,
@@ -400,6 +425,71 @@ fn run(ops: &[Op], seed: u64) -> Chain {
                 };
                 block.push(sign(&ch, &who, kind));
             }
+            Op::Pvp {
+                from,
+                to,
+                sell_hkd,
+                amount,
+                num,
+                den,
+                tight,
+            } => {
+                let (f, t) = (party(&ch, *from), party(&ch, *to));
+                let (sell, buy) = if *sell_hkd {
+                    (hkd(), cny())
+                } else {
+                    (cny(), hkd())
+                };
+                quotes += 1;
+                let quote = Quote {
+                    provider: addr(&ch.bank_b),
+                    quote_id: quotes,
+                    sell,
+                    buy,
+                    rate: Rate {
+                        num: *num,
+                        den: *den,
+                    },
+                    min_sell: Amount(1),
+                    max_sell: Amount(u128::MAX),
+                    expires_at: hutong_runtime::TimestampMs(ch.time + 30_000),
+                    payer: None,
+                };
+                let receive = convert(Amount(*amount), quote.rate).unwrap_or(Amount(0));
+                let min_receive = if *tight {
+                    Amount(receive.0.saturating_add(1))
+                } else {
+                    receive
+                };
+                let kind = TxKind::Pvp {
+                    quote_signature: quote.sign(ch.chain_id, &ch.bank_b),
+                    quote,
+                    pay: Amount(*amount),
+                    min_receive,
+                    to: addr(&t),
+                    transfer_id: TransferId(3_000 + u128::from(quotes)),
+                };
+                let cosigner = (*amount > 5_000 && *from >= 2).then(|| party(&ch, (*from - 2) % 2));
+                block.push(sign_with(&ch, &f, kind, cosigner));
+            }
+            Op::Linked { from, legs, id } => {
+                let f = party(&ch, *from);
+                let legs: Vec<LinkedOp> = legs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (to, hkd, amount))| LinkedOp::Transfer {
+                        to: addr(&party(&ch, *to)),
+                        asset: asset(*hkd),
+                        amount: Amount(*amount),
+                        transfer_id: TransferId(2_000 + u128::from(*id) * 8 + i as u128),
+                    })
+                    .collect();
+                let large = legs
+                    .iter()
+                    .any(|l| matches!(l, LinkedOp::Transfer { amount, .. } if amount.0 > 5_000));
+                let cosigner = (large && *from >= 2).then(|| party(&ch, (*from - 2) % 2));
+                block.push(sign_with(&ch, &f, TxKind::Linked { legs }, cosigner));
+            }
             Op::Replay { pick } => {
                 if !history.is_empty() {
                     block.push(history[pick % history.len()].clone());
@@ -480,13 +570,16 @@ fn check_clearing(
         if matches!(tx.tx.kind, TxKind::Mint { .. } | TxKind::Burn { .. }) {
             continue;
         }
-        let Some(payer) = effects.iter().find_map(|e| match e {
-            Effect::Debit { account, .. } => Some(*account),
-            _ => None,
-        }) else {
-            continue;
-        };
+        // Each credit is paid by the debit before it (a payment versus
+        // payment has two: the payer's, then the provider's).
+        let mut payer = None;
         for e in effects {
+            if let Effect::Debit { account, .. } = e {
+                payer = Some(*account);
+            }
+            let Some(payer) = payer else {
+                continue;
+            };
             if let Effect::Credit {
                 account,
                 asset,

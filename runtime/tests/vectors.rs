@@ -11,11 +11,13 @@
 //! wire format, which needs a new domain tag, not a new vector.
 
 use hutong_runtime::crypto::PublicKey;
+use hutong_runtime::exchange::{Quote, Rate};
 use hutong_runtime::hold::AccountState;
-use hutong_runtime::tx::{Expiry, FreezeReason, Payout};
+use hutong_runtime::mandate::MandateScope;
+use hutong_runtime::tx::{Expiry, FreezeReason, LinkedOp, Payout};
 use hutong_runtime::{
-    Address, Amount, AssetCode, ChainId, Hash, Height, Keypair, Nonce, SignedTransaction, Tier,
-    TimestampMs, Transaction, TransferId, TxKind,
+    Address, Amount, AssetCode, ChainId, Hash, Height, Keypair, Nonce, Signature,
+    SignedTransaction, Tier, TimestampMs, Transaction, TransferId, TxKind,
 };
 use serde_json::{json, Value};
 
@@ -231,6 +233,148 @@ fn cases() -> Vec<(&'static str, &'static str, u8, Option<u8>, Transaction)> {
                 },
             ),
         ),
+        (
+            "register_device",
+            "a customer lets its car's key hold up to 300.00 CNY a session, 500.00 a day, at one charger",
+            1,
+            None,
+            base(
+                1,
+                TxKind::RegisterDevice {
+                    key: key(5).public(),
+                    asset: cny,
+                    max_per_hold: Amount(30_000),
+                    daily_max: Amount(50_000),
+                    payees: vec![Address([0x33; 20])],
+                },
+            ),
+        ),
+        (
+            "revoke_device",
+            "the customer revokes the car's key",
+            1,
+            None,
+            base(
+                1,
+                TxKind::RevokeDevice {
+                    key: key(5).public(),
+                },
+            ),
+        ),
+        (
+            "linked",
+            "four legs, all or none: a payment, a hold, a capture and a void",
+            1,
+            None,
+            base(
+                1,
+                TxKind::Linked {
+                    legs: vec![
+                        LinkedOp::Transfer {
+                            to: Address([0x22; 20]),
+                            asset: cny,
+                            amount: Amount(97_000),
+                            transfer_id: TransferId(0xa1),
+                        },
+                        LinkedOp::Hold {
+                            to: Address([0x33; 20]),
+                            asset: cny,
+                            amount: Amount(3_000),
+                            hold_id: TransferId(0xa2),
+                            expires_at: TimestampMs(1_767_229_200_000),
+                        },
+                        LinkedOp::Capture {
+                            payer: Address([0x44; 20]),
+                            hold_id: TransferId(0xb1),
+                            amount: Amount(500),
+                        },
+                        LinkedOp::Void {
+                            payer: Address([0x44; 20]),
+                            hold_id: TransferId(0xb2),
+                        },
+                    ],
+                },
+            ),
+        ),
+        (
+            "pvp",
+            "a customer pays 1,000.00 CNY and the payee receives HKD at the FX provider's quote \
+             (signed by secret key 12 over the quote's signing hash), at least 1,090.00 HKD",
+            1,
+            None,
+            base(1, {
+                let quote = Quote {
+                    provider: Address::of(&key(12).public()),
+                    quote_id: 4_242,
+                    sell: cny,
+                    buy: AssetCode::new("HKD").unwrap(),
+                    rate: Rate {
+                        num: 10_912,
+                        den: 10_000,
+                    },
+                    min_sell: Amount(10_000),
+                    max_sell: Amount(1_000_000),
+                    expires_at: TimestampMs(1_767_229_200_000),
+                    payer: Some(Address::of(&key(1).public())),
+                };
+                TxKind::Pvp {
+                    quote_signature: quote.sign(chain_id, &key(12)),
+                    quote,
+                    pay: Amount(100_000),
+                    min_receive: Amount(109_000),
+                    to: Address([0x22; 20]),
+                    transfer_id: TransferId(0xc1),
+                }
+            }),
+        ),
+        (
+            "grant_mandate",
+            "a customer lets a bill-paying app pay up to 500.00 CNY a payment, 2,000.00 a 30-day period, to two payees",
+            1,
+            None,
+            base(
+                1,
+                TxKind::GrantMandate {
+                    mandate_id: 3,
+                    grantee: Address([0x55; 20]),
+                    scope: MandateScope {
+                        pay: true,
+                        read: true,
+                    },
+                    asset: cny,
+                    payees: vec![Address([0x66; 20]), Address([0x77; 20])],
+                    per_payment: Amount(50_000),
+                    per_period: Amount(200_000),
+                    period_seconds: 30 * 86_400,
+                    start: TimestampMs(1_767_196_800_000),
+                    end: TimestampMs(1_798_732_800_000),
+                },
+            ),
+        ),
+        (
+            "revoke_mandate",
+            "the customer revokes the mandate",
+            1,
+            None,
+            base(1, TxKind::RevokeMandate { mandate_id: 3 }),
+        ),
+        (
+            "mandate_pay",
+            "the app (secret key 6) pays a utility 321.00 CNY from the customer's account under mandate 3",
+            6,
+            None,
+            base(
+                6,
+                TxKind::MandatePay {
+                    payer: Address::of(&key(1).public()),
+                    mandate_id: 3,
+                    to: Address([0x66; 20]),
+                    asset: cny,
+                    amount: Amount(32_100),
+                    transfer_id: TransferId(0xd1),
+                },
+            ),
+        ),
     ]
 }
 
@@ -345,6 +489,96 @@ fn to_json(tx: &Transaction) -> Value {
             "reference": hex::encode(reference),
             "expires_at_ms": expires_at.map(|t| t.0),
         }}),
+        TxKind::RegisterDevice {
+            key,
+            asset,
+            max_per_hold,
+            daily_max,
+            payees,
+        } => json!({ "register_device": {
+            "key": key.to_hex(),
+            "asset": asset.as_str(),
+            "max_per_hold": max_per_hold.0.to_string(),
+            "daily_max": daily_max.0.to_string(),
+            "payees": payees.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        }}),
+        TxKind::RevokeDevice { key } => json!({ "revoke_device": { "key": key.to_hex() }}),
+        TxKind::Linked { legs } => json!({ "linked": {
+            "legs": legs.iter().map(|op| {
+                let (name, body) = kind_of_json(&to_json(&Transaction {
+                    kind: linked_kind(op),
+                    ..tx.clone()
+                }));
+                json!({ name: body })
+            }).collect::<Vec<_>>(),
+        }}),
+        TxKind::Pvp {
+            quote,
+            quote_signature,
+            pay,
+            min_receive,
+            to,
+            transfer_id,
+        } => json!({ "pvp": {
+            "quote": {
+                "provider": quote.provider.to_string(),
+                "quote_id": quote.quote_id,
+                "sell": quote.sell.as_str(),
+                "buy": quote.buy.as_str(),
+                "rate_num": quote.rate.num,
+                "rate_den": quote.rate.den,
+                "min_sell": quote.min_sell.0.to_string(),
+                "max_sell": quote.max_sell.0.to_string(),
+                "expires_at_ms": quote.expires_at.0,
+                "payer": quote.payer.map(|p| p.to_string()),
+            },
+            "quote_signature": quote_signature.to_hex(),
+            "pay": pay.0.to_string(),
+            "min_receive": min_receive.0.to_string(),
+            "to": to.to_string(),
+            "transfer_id": transfer_id.to_string(),
+        }}),
+        TxKind::GrantMandate {
+            mandate_id,
+            grantee,
+            scope,
+            asset,
+            payees,
+            per_payment,
+            per_period,
+            period_seconds,
+            start,
+            end,
+        } => json!({ "grant_mandate": {
+            "mandate_id": mandate_id,
+            "grantee": grantee.to_string(),
+            "scope": { "pay": scope.pay, "read": scope.read },
+            "asset": asset.as_str(),
+            "payees": payees.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "per_payment": per_payment.0.to_string(),
+            "per_period": per_period.0.to_string(),
+            "period_seconds": period_seconds,
+            "start_ms": start.0,
+            "end_ms": end.0,
+        }}),
+        TxKind::RevokeMandate { mandate_id } => {
+            json!({ "revoke_mandate": { "mandate_id": mandate_id }})
+        }
+        TxKind::MandatePay {
+            payer,
+            mandate_id,
+            to,
+            asset,
+            amount,
+            transfer_id,
+        } => json!({ "mandate_pay": {
+            "payer": payer.to_string(),
+            "mandate_id": mandate_id,
+            "to": to.to_string(),
+            "asset": asset.as_str(),
+            "amount": amount.0.to_string(),
+            "transfer_id": transfer_id.to_string(),
+        }}),
         other => panic!("no JSON form for {} in the vectors", other.name()),
     };
     json!({
@@ -414,11 +648,82 @@ fn from_json(v: &Value) -> Transaction {
     } else {
         Expiry::Time(TimestampMs(u64_of(expiry, "time_ms")))
     };
+    let (name, body) = kind_of_json(v);
+    let kind = kind_from_json(&name, &body);
+    Transaction {
+        chain_id: ChainId(array32(str_of(v, "chain_id"))),
+        sender: PublicKey::from_hex(str_of(v, "sender")).unwrap(),
+        sequence: Nonce(u64_of(v, "sequence")),
+        expiry,
+        kind,
+        cosigner: v["cosigner"]
+            .as_str()
+            .map(|k| PublicKey::from_hex(k).unwrap()),
+        memo: hex::decode(str_of(v, "memo")).unwrap(),
+    }
+}
+
+/// A transaction JSON's kind: its name and body.
+fn kind_of_json(v: &Value) -> (String, Value) {
     let (name, body) = v["kind"]
         .as_object()
         .and_then(|o| o.iter().next())
         .expect("a kind");
-    let kind = match name.as_str() {
+    (name.clone(), body.clone())
+}
+
+fn linked_kind(op: &LinkedOp) -> TxKind {
+    match *op {
+        LinkedOp::Transfer {
+            to,
+            asset,
+            amount,
+            transfer_id,
+        } => TxKind::Transfer {
+            to,
+            asset,
+            amount,
+            transfer_id,
+        },
+        LinkedOp::Hold {
+            to,
+            asset,
+            amount,
+            hold_id,
+            expires_at,
+        } => TxKind::Hold {
+            to,
+            asset,
+            amount,
+            hold_id,
+            expires_at,
+        },
+        LinkedOp::Capture {
+            payer,
+            hold_id,
+            amount,
+        } => TxKind::Capture {
+            payer,
+            hold_id,
+            amount,
+        },
+        LinkedOp::Void { payer, hold_id } => TxKind::Void { payer, hold_id },
+    }
+}
+
+fn addresses_of(v: &Value, field: &str) -> Vec<Address> {
+    v[field]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn kind_from_json(name: &str, body: &Value) -> TxKind {
+    let body = body.clone();
+    let body = &body;
+    match name {
         "transfer" => TxKind::Transfer {
             to: address_of(body, "to"),
             asset: asset_of(body),
@@ -492,18 +797,114 @@ fn from_json(v: &Value) -> Transaction {
             entries: u64_of(body, "entries"),
             head: Hash::from_hex(str_of(body, "head")).unwrap(),
         },
+        "register_device" => TxKind::RegisterDevice {
+            key: PublicKey::from_hex(str_of(body, "key")).unwrap(),
+            asset: asset_of(body),
+            max_per_hold: Amount(u128_of(body, "max_per_hold")),
+            daily_max: Amount(u128_of(body, "daily_max")),
+            payees: addresses_of(body, "payees"),
+        },
+        "revoke_device" => TxKind::RevokeDevice {
+            key: PublicKey::from_hex(str_of(body, "key")).unwrap(),
+        },
+        "linked" => TxKind::Linked {
+            legs: body["legs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|leg| {
+                    let (name, leg_body) = leg.as_object().and_then(|o| o.iter().next()).unwrap();
+                    match kind_from_json(name, leg_body) {
+                        TxKind::Transfer {
+                            to,
+                            asset,
+                            amount,
+                            transfer_id,
+                        } => LinkedOp::Transfer {
+                            to,
+                            asset,
+                            amount,
+                            transfer_id,
+                        },
+                        TxKind::Hold {
+                            to,
+                            asset,
+                            amount,
+                            hold_id,
+                            expires_at,
+                        } => LinkedOp::Hold {
+                            to,
+                            asset,
+                            amount,
+                            hold_id,
+                            expires_at,
+                        },
+                        TxKind::Capture {
+                            payer,
+                            hold_id,
+                            amount,
+                        } => LinkedOp::Capture {
+                            payer,
+                            hold_id,
+                            amount,
+                        },
+                        TxKind::Void { payer, hold_id } => LinkedOp::Void { payer, hold_id },
+                        other => panic!("{} is not a linked leg", other.name()),
+                    }
+                })
+                .collect(),
+        },
+        "pvp" => {
+            let q = &body["quote"];
+            TxKind::Pvp {
+                quote: Quote {
+                    provider: address_of(q, "provider"),
+                    quote_id: u64_of(q, "quote_id"),
+                    sell: AssetCode::new(str_of(q, "sell")).unwrap(),
+                    buy: AssetCode::new(str_of(q, "buy")).unwrap(),
+                    rate: Rate {
+                        num: u64_of(q, "rate_num"),
+                        den: u64_of(q, "rate_den"),
+                    },
+                    min_sell: Amount(u128_of(q, "min_sell")),
+                    max_sell: Amount(u128_of(q, "max_sell")),
+                    expires_at: TimestampMs(u64_of(q, "expires_at_ms")),
+                    payer: q["payer"].as_str().map(|p| p.parse().unwrap()),
+                },
+                quote_signature: Signature::from_hex(str_of(body, "quote_signature")).unwrap(),
+                pay: Amount(u128_of(body, "pay")),
+                min_receive: Amount(u128_of(body, "min_receive")),
+                to: address_of(body, "to"),
+                transfer_id: transfer_id_of(body),
+            }
+        }
+        "grant_mandate" => TxKind::GrantMandate {
+            mandate_id: u64_of(body, "mandate_id"),
+            grantee: address_of(body, "grantee"),
+            scope: MandateScope {
+                pay: body["scope"]["pay"].as_bool().unwrap(),
+                read: body["scope"]["read"].as_bool().unwrap(),
+            },
+            asset: asset_of(body),
+            payees: addresses_of(body, "payees"),
+            per_payment: Amount(u128_of(body, "per_payment")),
+            per_period: Amount(u128_of(body, "per_period")),
+            period_seconds: u32::try_from(u64_of(body, "period_seconds")).unwrap(),
+            start: TimestampMs(u64_of(body, "start_ms")),
+            end: TimestampMs(u64_of(body, "end_ms")),
+        },
+        "revoke_mandate" => TxKind::RevokeMandate {
+            mandate_id: u64_of(body, "mandate_id"),
+        },
+        "mandate_pay" => TxKind::MandatePay {
+            payer: address_of(body, "payer"),
+            mandate_id: u64_of(body, "mandate_id"),
+            to: address_of(body, "to"),
+            asset: asset_of(body),
+            amount: Amount(u128_of(body, "amount")),
+            transfer_id: transfer_id_of(body),
+        },
         k => panic!("unknown kind {k}"),
-    };
-    Transaction {
-        chain_id: ChainId(array32(str_of(v, "chain_id"))),
-        sender: PublicKey::from_hex(str_of(v, "sender")).unwrap(),
-        sequence: Nonce(u64_of(v, "sequence")),
-        expiry,
-        kind,
-        cosigner: v["cosigner"]
-            .as_str()
-            .map(|k| PublicKey::from_hex(k).unwrap()),
-        memo: hex::decode(str_of(v, "memo")).unwrap(),
     }
 }
 

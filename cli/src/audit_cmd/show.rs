@@ -222,6 +222,28 @@ pub fn flows(f: &Flows) -> String {
             n.payer, n.payee, n.asset, n.net_display
         ));
     }
+    for c in &f.settlement {
+        t.push_str(&format!(
+            "\nsettlement cycle {} ({}, from {} ms to {} ms), each institution's position:\n{:<12} {:<5} {:>18}\n",
+            c.cycle,
+            if c.closed {
+                "closed: the ledger's clearing record"
+            } else {
+                "open: so far"
+            },
+            c.start_ms,
+            c.end_ms,
+            "institution",
+            "asset",
+            "net"
+        ));
+        for p in &c.positions {
+            t.push_str(&format!(
+                "{:<12} {:<5} {:>18}\n",
+                p.institution, p.asset, p.net_display
+            ));
+        }
+    }
     t
 }
 

@@ -82,8 +82,9 @@ pub(super) fn presign(
     expiry: Height,
     customers: &mut [Payer],
     institutions: &mut [Payer],
+    fx_provider: Option<Address>,
     seed: u64,
-) -> (Vec<Item>, Vec<SignedTransaction>) {
+) -> Result<(Vec<Item>, Vec<SignedTransaction>)> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let assets = [
         AssetCode::new("CNY").expect("a valid code"),
@@ -103,6 +104,17 @@ pub(super) fn presign(
         .collect();
     let zipf_total: f64 = zipf.iter().sum();
     let id_base = u128::from(rng.gen::<u64>()) << 64;
+    // The FX provider's key signs each payment versus payment's quote.
+    let provider: Option<Keypair> = match (workload, fx_provider) {
+        (Workload::Pvp, Some(a)) => institutions
+            .iter()
+            .find(|p| Address::of(&p.key.public()) == a)
+            .map(|p| p.key.clone()),
+        _ => None,
+    };
+    if workload == Workload::Pvp && provider.is_none() {
+        bail!("the pvp workload needs an FX provider among the chain's validators' institutions (the template's second member)");
+    }
     // Holds expire an hour after signing (block time follows the clock).
     let hold_expiry = hutong_runtime::TimestampMs(
         std::time::SystemTime::now()
@@ -159,7 +171,29 @@ pub(super) fn presign(
             Workload::Holds => assets[(k / 2) % 2],
             _ => assets[k % 2],
         };
-        let kind = if workload == Workload::Holds {
+        let kind = if let (Workload::Pvp, Some(provider)) = (workload, &provider) {
+            let (sell, buy) = (asset, assets[(k + 1) % 2]);
+            let quote = hutong_runtime::exchange::Quote {
+                provider: Address::of(&provider.public()),
+                quote_id: (id_base >> 64) as u64 ^ k as u64,
+                sell,
+                buy,
+                rate: hutong_runtime::exchange::Rate { num: 1, den: 1 },
+                min_sell: amount,
+                max_sell: amount,
+                expires_at: hold_expiry,
+                payer: Some(Address::of(&payer.key.public())),
+            };
+            TxKind::Pvp {
+                quote,
+                // Signed with the transaction, in parallel, below.
+                quote_signature: hutong_runtime::Signature([0; 64]),
+                pay: amount,
+                min_receive: amount,
+                to,
+                transfer_id,
+            }
+        } else if workload == Workload::Holds {
             // The pair shares the hold's id: the even item's.
             let hold_id = TransferId(id_base + (k - k % 2) as u128);
             if k % 2 == 0 {
@@ -218,10 +252,25 @@ pub(super) fn presign(
         let handles: Vec<_> = unsigned
             .chunks(per)
             .map(|chunk| {
+                let provider = provider.as_ref();
                 s.spawn(move || {
                     chunk
                         .iter()
-                        .map(|(tx, key, failing)| (tx.clone().sign(key), *failing))
+                        .map(|(tx, key, failing)| {
+                            let mut tx = tx.clone();
+                            if let (
+                                TxKind::Pvp {
+                                    quote,
+                                    quote_signature,
+                                    ..
+                                },
+                                Some(provider),
+                            ) = (&mut tx.kind, provider)
+                            {
+                                *quote_signature = quote.sign(chain_id, provider);
+                            }
+                            (tx.sign(key), *failing)
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -242,5 +291,5 @@ pub(super) fn presign(
             failing,
         })
         .collect();
-    (items, sample)
+    Ok((items, sample))
 }

@@ -59,6 +59,12 @@ pub enum Workload {
     /// transactions per second with `uniform`: a hold and its capture
     /// should cost at most two transfers).
     Holds,
+    /// Payments versus payments: each customer pays one minor unit of CNY
+    /// or HKD to the chain's FX provider, which pays a random other
+    /// customer one minor unit of the other asset, at a quote the
+    /// provider signed for that payment (two legs and a quote signature
+    /// per transaction).
+    Pvp,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -296,9 +302,10 @@ async fn run(
                 expiry,
                 &mut customers,
                 &mut institutions,
+                genesis.params.fx_providers.first().copied(),
                 seed,
             )
-        })
+        })?
     };
     eprintln!(
         "signed in {:.1} s; measuring the batch-verify rate…",

@@ -314,6 +314,38 @@ pub struct Flows {
     pub truncated: bool,
     pub gross: Vec<GrossFlow>,
     pub net: Vec<NetFlow>,
+    /// The settlement cycles that start in the period (the latest
+    /// [`SETTLEMENT_CYCLES_MAX`]), as the ledger's clearing records certify
+    /// them: each institution's paid, received and net position per asset
+    /// (closed cycles), or the open cycle's positions so far.
+    #[serde(default)]
+    pub settlement: Vec<CycleSettlement>,
+}
+
+/// Most settlement cycles one flows answer shows.
+pub const SETTLEMENT_CYCLES_MAX: usize = 31;
+
+/// One settlement cycle's positions, from the ledger's clearing record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CycleSettlement {
+    pub cycle: u64,
+    pub start_ms: i64,
+    pub end_ms: i64,
+    /// Closed into a certified clearing record; false: the open cycle.
+    pub closed: bool,
+    pub positions: Vec<SettlementPosition>,
+}
+
+/// An institution's position in one asset over a cycle (minor units; `net`
+/// is received − paid, signed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementPosition {
+    pub institution: String,
+    pub asset: String,
+    pub paid: String,
+    pub received: String,
+    pub net: String,
+    pub net_display: String,
 }
 
 /// A period's legs for an institution or a set of accounts, paged.

@@ -5,6 +5,7 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::receipt::{Effect, Outcome};
+use hutong_runtime::tx::LinkedOp;
 use hutong_runtime::{Address, Amount, AssetCode, Receipt, SignedTransaction, TxKind};
 use serde::{Deserialize, Serialize};
 
@@ -54,6 +55,16 @@ pub enum EdgeKind {
     /// goes to the device key's address).
     RegisterDevice,
     RevokeDevice,
+    /// One leg of a payment versus payment: leg 0 from the payer to the
+    /// FX provider, leg 1 from the provider to the payee.
+    PvpLeg,
+    /// An account's owner granted a mandate (the leg goes to the grantee)
+    /// or revoked one.
+    GrantMandate,
+    RevokeMandate,
+    /// A payment under a mandate, from the granting account to the payee
+    /// (the grantee signed it).
+    MandatePayment,
 }
 
 impl EdgeKind {
@@ -77,6 +88,10 @@ impl EdgeKind {
             EdgeKind::SetAccountState => "set_account_state",
             EdgeKind::RegisterDevice => "register_device",
             EdgeKind::RevokeDevice => "revoke_device",
+            EdgeKind::PvpLeg => "pvp",
+            EdgeKind::GrantMandate => "grant_mandate",
+            EdgeKind::RevokeMandate => "revoke_mandate",
+            EdgeKind::MandatePayment => "mandate_payment",
         }
     }
 
@@ -85,7 +100,12 @@ impl EdgeKind {
     pub fn moves_money(self) -> bool {
         matches!(
             self,
-            EdgeKind::Transfer | EdgeKind::Payout | EdgeKind::Mint | EdgeKind::Capture
+            EdgeKind::Transfer
+                | EdgeKind::Payout
+                | EdgeKind::Mint
+                | EdgeKind::Capture
+                | EdgeKind::PvpLeg
+                | EdgeKind::MandatePayment
         )
     }
 }
@@ -169,240 +189,327 @@ pub fn edges_of_block(
 ) -> Vec<Edge> {
     let mut out = Vec::with_capacity(txs.len());
     for (index, ((tx, hash), receipt)) in txs.iter().zip(hashes).zip(receipts).enumerate() {
-        let failure = match &receipt.outcome {
-            Outcome::Success { .. } => None,
-            Outcome::Failed { reason } => Some(reason.code().to_string()),
-        };
+        let failure = receipt.failure().map(|reason| reason.code().to_string());
         let sender = tx.tx.sender_address();
-        let mut push =
-            |from: Address,
-             leg: u16,
-             kind: EdgeKind,
-             to: Address,
-             asset: Option<AssetCode>,
-             amount: Amount,
-             institution_of: &mut dyn FnMut(&Address) -> Address| {
-                out.push(Edge {
-                    height,
-                    index: index as u32,
-                    leg,
-                    timestamp_ms,
-                    tx_hash: *hash,
-                    kind,
-                    from,
-                    from_institution: institution_of(&from),
-                    to,
-                    to_institution: institution_of(&to),
-                    asset,
-                    amount,
-                    failure: failure.clone(),
-                });
-            };
-        match &tx.tx.kind {
-            TxKind::Transfer {
-                to, asset, amount, ..
-            } => push(
-                sender,
-                0,
-                EdgeKind::Transfer,
-                *to,
-                Some(*asset),
-                *amount,
-                institution_of,
-            ),
-            TxKind::BatchTransfer { asset, payouts, .. } => {
-                for (leg, p) in payouts.iter().enumerate() {
-                    push(
-                        sender,
-                        leg as u16,
-                        EdgeKind::Payout,
-                        p.to,
-                        Some(*asset),
-                        p.amount,
-                        institution_of,
-                    );
-                }
-            }
-            TxKind::Mint { to, asset, amount } => push(
-                sender,
-                0,
-                EdgeKind::Mint,
-                *to,
-                Some(*asset),
-                *amount,
-                institution_of,
-            ),
-            TxKind::Burn { asset, amount } => push(
-                sender,
-                0,
-                EdgeKind::Burn,
-                sender,
-                Some(*asset),
-                *amount,
-                institution_of,
-            ),
-            TxKind::Freeze { account, .. } => push(
-                sender,
-                0,
-                EdgeKind::Freeze,
-                *account,
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            TxKind::Unfreeze { account } => push(
-                sender,
-                0,
-                EdgeKind::Unfreeze,
-                *account,
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            TxKind::SetTier { account, .. } => push(
-                sender,
-                0,
-                EdgeKind::SetTier,
-                *account,
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            TxKind::OpenAccount { owner, .. } => push(
-                sender,
-                0,
-                EdgeKind::OpenAccount,
-                Address::of(owner),
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            TxKind::AnchorAuditLog { .. } => push(
-                sender,
-                0,
-                EdgeKind::AnchorAuditLog,
-                sender,
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            // Governance moves no money and touches no customer account:
-            // it is read through `hutong_getProposals`, not this graph.
-            TxKind::Propose { .. } | TxKind::Vote { .. } | TxKind::Withdraw { .. } => {}
-            TxKind::Hold {
-                to, asset, amount, ..
-            } => {
-                // A device key signs for its account: the payer is the
-                // account the receipt names.
-                let payer = match &receipt.outcome {
-                    Outcome::Success { effects } => effects.iter().find_map(|e| match e {
-                        Effect::HoldPlaced { payer, .. } => Some(*payer),
-                        _ => None,
-                    }),
-                    Outcome::Failed { .. } => None,
-                };
-                push(
-                    payer.unwrap_or(sender),
-                    0,
-                    EdgeKind::Hold,
-                    *to,
-                    Some(*asset),
-                    *amount,
-                    institution_of,
-                )
-            }
-            TxKind::Capture { payer, amount, .. } => {
-                // The payee is in the hold, named by the receipt's credit.
-                let credit = match &receipt.outcome {
-                    Outcome::Success { effects } => effects.iter().find_map(|e| match e {
-                        Effect::Credit { account, asset, .. } => Some((*account, *asset)),
-                        _ => None,
-                    }),
-                    Outcome::Failed { .. } => None,
-                };
-                let (to, asset) = match credit {
-                    Some((to, asset)) => (to, Some(asset)),
-                    None => (sender, None),
-                };
-                push(
-                    *payer,
-                    0,
-                    EdgeKind::Capture,
-                    to,
-                    asset,
-                    *amount,
-                    institution_of,
-                )
-            }
-            TxKind::Void { payer, .. } => {
-                let released = match &receipt.outcome {
-                    Outcome::Success { effects } => effects.iter().find_map(|e| match e {
-                        Effect::HoldVoided { released, .. } => Some(*released),
-                        _ => None,
-                    }),
-                    Outcome::Failed { .. } => None,
-                };
-                push(
-                    sender,
-                    0,
-                    EdgeKind::Void,
-                    *payer,
-                    None,
-                    released.unwrap_or(Amount(0)),
-                    institution_of,
-                )
-            }
-            TxKind::FreezeAmount {
-                account,
-                asset,
-                amount,
-                ..
-            } => push(
-                sender,
-                0,
-                EdgeKind::FreezeAmount,
-                *account,
-                Some(*asset),
-                *amount,
-                institution_of,
-            ),
-            TxKind::ReleaseFreeze { account, .. } => push(
-                sender,
-                0,
-                EdgeKind::ReleaseFreeze,
-                *account,
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            TxKind::SetAccountState { account, .. } => push(
-                sender,
-                0,
-                EdgeKind::SetAccountState,
-                *account,
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            TxKind::RegisterDevice { key, .. } => push(
-                sender,
-                0,
-                EdgeKind::RegisterDevice,
-                Address::of(key),
-                None,
-                Amount(0),
-                institution_of,
-            ),
-            TxKind::RevokeDevice { key } => push(
-                sender,
-                0,
-                EdgeKind::RevokeDevice,
-                Address::of(key),
-                None,
-                Amount(0),
-                institution_of,
-            ),
+        let effects = match &receipt.outcome {
+            Outcome::Success { effects } => Some(effects.as_slice()),
+            _ => None,
+        };
+        for l in legs_of(&tx.tx.kind, sender, effects) {
+            out.push(Edge {
+                height,
+                index: index as u32,
+                leg: l.leg,
+                timestamp_ms,
+                tx_hash: *hash,
+                kind: l.kind,
+                from: l.from,
+                from_institution: institution_of(&l.from),
+                to: l.to,
+                to_institution: institution_of(&l.to),
+                asset: l.asset,
+                amount: l.amount,
+                failure: failure.clone(),
+            });
         }
     }
     out
+}
+
+/// One leg before the block's context is added.
+struct Leg {
+    from: Address,
+    leg: u16,
+    kind: EdgeKind,
+    to: Address,
+    asset: Option<AssetCode>,
+    amount: Amount,
+}
+
+fn leg(
+    from: Address,
+    kind: EdgeKind,
+    to: Address,
+    asset: Option<AssetCode>,
+    amount: Amount,
+) -> Leg {
+    Leg {
+        from,
+        leg: 0,
+        kind,
+        to,
+        asset,
+        amount,
+    }
+}
+
+/// The legs of one transaction; `effects` are its receipt's when it
+/// succeeded.
+fn legs_of(kind: &TxKind, sender: Address, effects: Option<&[Effect]>) -> Vec<Leg> {
+    let effects = effects.unwrap_or(&[]);
+    let one = |l: Leg| vec![l];
+    match kind {
+        TxKind::Transfer {
+            to, asset, amount, ..
+        } => one(leg(sender, EdgeKind::Transfer, *to, Some(*asset), *amount)),
+        TxKind::BatchTransfer { asset, payouts, .. } => payouts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Leg {
+                leg: i as u16,
+                ..leg(sender, EdgeKind::Payout, p.to, Some(*asset), p.amount)
+            })
+            .collect(),
+        TxKind::Mint { to, asset, amount } => {
+            one(leg(sender, EdgeKind::Mint, *to, Some(*asset), *amount))
+        }
+        TxKind::Burn { asset, amount } => {
+            one(leg(sender, EdgeKind::Burn, sender, Some(*asset), *amount))
+        }
+        TxKind::Freeze { account, .. } => {
+            one(leg(sender, EdgeKind::Freeze, *account, None, Amount(0)))
+        }
+        TxKind::Unfreeze { account } => {
+            one(leg(sender, EdgeKind::Unfreeze, *account, None, Amount(0)))
+        }
+        TxKind::SetTier { account, .. } => {
+            one(leg(sender, EdgeKind::SetTier, *account, None, Amount(0)))
+        }
+        TxKind::OpenAccount { owner, .. } => one(leg(
+            sender,
+            EdgeKind::OpenAccount,
+            Address::of(owner),
+            None,
+            Amount(0),
+        )),
+        TxKind::AnchorAuditLog { .. } => one(leg(
+            sender,
+            EdgeKind::AnchorAuditLog,
+            sender,
+            None,
+            Amount(0),
+        )),
+        // Governance moves no money and touches no customer account:
+        // it is read through `hutong_getProposals`, not this graph.
+        TxKind::Propose { .. } | TxKind::Vote { .. } | TxKind::Withdraw { .. } => Vec::new(),
+        TxKind::Hold {
+            to, asset, amount, ..
+        } => {
+            // A device key signs for its account: the payer is the
+            // account the receipt names.
+            let payer = effects.iter().find_map(|e| match e {
+                Effect::HoldPlaced { payer, .. } => Some(*payer),
+                _ => None,
+            });
+            one(leg(
+                payer.unwrap_or(sender),
+                EdgeKind::Hold,
+                *to,
+                Some(*asset),
+                *amount,
+            ))
+        }
+        TxKind::Capture { payer, amount, .. } => {
+            // The payee is in the hold, named by the receipt's credit.
+            let credit = effects.iter().find_map(|e| match e {
+                Effect::Credit { account, asset, .. } => Some((*account, *asset)),
+                _ => None,
+            });
+            let (to, asset) = match credit {
+                Some((to, asset)) => (to, Some(asset)),
+                None => (sender, None),
+            };
+            one(leg(*payer, EdgeKind::Capture, to, asset, *amount))
+        }
+        TxKind::Void { payer, .. } => {
+            let released = effects.iter().find_map(|e| match e {
+                Effect::HoldVoided { released, .. } => Some(*released),
+                _ => None,
+            });
+            one(leg(
+                sender,
+                EdgeKind::Void,
+                *payer,
+                None,
+                released.unwrap_or(Amount(0)),
+            ))
+        }
+        TxKind::FreezeAmount {
+            account,
+            asset,
+            amount,
+            ..
+        } => one(leg(
+            sender,
+            EdgeKind::FreezeAmount,
+            *account,
+            Some(*asset),
+            *amount,
+        )),
+        TxKind::ReleaseFreeze { account, .. } => one(leg(
+            sender,
+            EdgeKind::ReleaseFreeze,
+            *account,
+            None,
+            Amount(0),
+        )),
+        TxKind::SetAccountState { account, .. } => one(leg(
+            sender,
+            EdgeKind::SetAccountState,
+            *account,
+            None,
+            Amount(0),
+        )),
+        TxKind::RegisterDevice { key, .. } => one(leg(
+            sender,
+            EdgeKind::RegisterDevice,
+            Address::of(key),
+            None,
+            Amount(0),
+        )),
+        TxKind::RevokeDevice { key } => one(leg(
+            sender,
+            EdgeKind::RevokeDevice,
+            Address::of(key),
+            None,
+            Amount(0),
+        )),
+        TxKind::Linked { legs } => {
+            // Each leg as the kind of the same name, with its own group of
+            // the receipt's effects (opened by an `Effect::Leg` marker).
+            let groups = leg_groups(effects);
+            legs.iter()
+                .enumerate()
+                .flat_map(|(i, op)| {
+                    let kind = linked_kind(op);
+                    let group = groups.get(i).copied().unwrap_or(&[]);
+                    legs_of(&kind, sender, Some(group))
+                        .into_iter()
+                        .map(move |l| Leg { leg: i as u16, ..l })
+                })
+                .collect()
+        }
+        TxKind::Pvp { quote, pay, to, .. } => {
+            // What the payee received is in the receipt; for a failed
+            // payment, what the quote would have given.
+            let received = effects
+                .iter()
+                .find_map(|e| match e {
+                    Effect::Exchanged { received, .. } => Some(*received),
+                    _ => None,
+                })
+                .or_else(|| hutong_runtime::exchange::convert(*pay, quote.rate))
+                .unwrap_or(Amount(0));
+            vec![
+                leg(
+                    sender,
+                    EdgeKind::PvpLeg,
+                    quote.provider,
+                    Some(quote.sell),
+                    *pay,
+                ),
+                Leg {
+                    leg: 1,
+                    ..leg(
+                        quote.provider,
+                        EdgeKind::PvpLeg,
+                        *to,
+                        Some(quote.buy),
+                        received,
+                    )
+                },
+            ]
+        }
+        TxKind::GrantMandate { grantee, asset, .. } => one(leg(
+            sender,
+            EdgeKind::GrantMandate,
+            *grantee,
+            Some(*asset),
+            Amount(0),
+        )),
+        TxKind::RevokeMandate { .. } => {
+            let grantee = effects.iter().find_map(|e| match e {
+                Effect::MandateRevoked { grantee, .. } => Some(*grantee),
+                _ => None,
+            });
+            one(leg(
+                sender,
+                EdgeKind::RevokeMandate,
+                grantee.unwrap_or(sender),
+                None,
+                Amount(0),
+            ))
+        }
+        TxKind::MandatePay {
+            payer,
+            to,
+            asset,
+            amount,
+            ..
+        } => one(leg(
+            *payer,
+            EdgeKind::MandatePayment,
+            *to,
+            Some(*asset),
+            *amount,
+        )),
+    }
+}
+
+/// A linked transaction's effects, one slice per leg.
+fn leg_groups(effects: &[Effect]) -> Vec<&[Effect]> {
+    let starts: Vec<usize> = effects
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e, Effect::Leg { .. }))
+        .map(|(i, _)| i)
+        .collect();
+    starts
+        .iter()
+        .enumerate()
+        .map(|(n, &s)| {
+            let end = starts.get(n + 1).copied().unwrap_or(effects.len());
+            &effects[s + 1..end]
+        })
+        .collect()
+}
+
+/// A linked leg as the transaction kind of the same name.
+pub fn linked_kind(op: &LinkedOp) -> TxKind {
+    match *op {
+        LinkedOp::Transfer {
+            to,
+            asset,
+            amount,
+            transfer_id,
+        } => TxKind::Transfer {
+            to,
+            asset,
+            amount,
+            transfer_id,
+        },
+        LinkedOp::Hold {
+            to,
+            asset,
+            amount,
+            hold_id,
+            expires_at,
+        } => TxKind::Hold {
+            to,
+            asset,
+            amount,
+            hold_id,
+            expires_at,
+        },
+        LinkedOp::Capture {
+            payer,
+            hold_id,
+            amount,
+        } => TxKind::Capture {
+            payer,
+            hold_id,
+            amount,
+        },
+        LinkedOp::Void { payer, hold_id } => TxKind::Void { payer, hold_id },
+    }
 }

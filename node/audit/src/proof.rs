@@ -27,6 +27,7 @@
 //! byte-for-byte the canonical rendering, so changing any byte of it
 //! (a digit of the summary, a hex digit, even whitespace) is caught.
 
+use crate::edge::linked_kind;
 use borsh::{BorshDeserialize, BorshSerialize};
 use hutong_consensus::types::{Block, Epoch, QuorumCert};
 use hutong_consensus::validators::ValidatorSet;
@@ -378,6 +379,9 @@ fn outcome_json(r: &Receipt) -> Value {
     match &r.outcome {
         Outcome::Success { .. } => json!({"success": true}),
         Outcome::Failed { reason } => json!({"success": false, "code": reason.code()}),
+        Outcome::LegFailed { leg, reason } => {
+            json!({"success": false, "code": reason.code(), "failed_leg": leg})
+        }
     }
 }
 
@@ -551,6 +555,73 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
         TxKind::RevokeDevice { key } => json!({
             "type": kind.name(),
             "device": Address::of(key).to_string(),
+        }),
+        TxKind::Linked { legs } => json!({
+            "type": kind.name(),
+            "legs": legs
+                .iter()
+                .map(|op| kind_json(&linked_kind(op), names))
+                .collect::<Vec<_>>(),
+        }),
+        TxKind::Pvp {
+            quote,
+            pay,
+            min_receive,
+            to,
+            transfer_id,
+            ..
+        } => json!({
+            "type": kind.name(),
+            "provider": quote.provider.to_string(),
+            "quote_id": quote.quote_id,
+            "rate": {"num": quote.rate.num.to_string(), "den": quote.rate.den.to_string()},
+            "pay": amount(&quote.sell, pay),
+            "min_receive": amount(&quote.buy, min_receive),
+            "to": to.to_string(),
+            "quote_expires_at_ms": quote.expires_at.0,
+            "transfer_id": transfer_id.to_string(),
+        }),
+        TxKind::GrantMandate {
+            mandate_id,
+            grantee,
+            scope,
+            asset,
+            payees,
+            per_payment,
+            per_period,
+            period_seconds,
+            start,
+            end,
+        } => json!({
+            "type": kind.name(),
+            "mandate_id": mandate_id,
+            "grantee": grantee.to_string(),
+            "scope": scope.name(),
+            "per_payment": amount(asset, per_payment),
+            "per_period": amount(asset, per_period),
+            "period_seconds": period_seconds,
+            "payees": payees.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+            "start_ms": start.0,
+            "end_ms": end.0,
+        }),
+        TxKind::RevokeMandate { mandate_id } => json!({
+            "type": kind.name(),
+            "mandate_id": mandate_id,
+        }),
+        TxKind::MandatePay {
+            payer,
+            mandate_id,
+            to,
+            asset,
+            amount: a,
+            transfer_id,
+        } => json!({
+            "type": kind.name(),
+            "payer": payer.to_string(),
+            "mandate_id": mandate_id,
+            "to": to.to_string(),
+            "amount": amount(asset, a),
+            "transfer_id": transfer_id.to_string(),
         }),
     }
 }

@@ -220,6 +220,8 @@ pub fn check_stateless(raw: &[u8], chain_id: ChainId) -> Result<Decoded, Rejecti
         | TxKind::Burn { amount, .. }
         | TxKind::Capture { amount, .. }
         | TxKind::FreezeAmount { amount, .. }
+        | TxKind::MandatePay { amount, .. }
+        | TxKind::Pvp { pay: amount, .. }
             if amount.0 == 0 =>
         {
             return Err(Rejection::ZeroAmount)

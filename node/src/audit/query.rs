@@ -14,6 +14,7 @@ use hutong_audit::api::{
     LegDirection, NetFlow, Outcome, OwnedAccount, OwnerAccounts, OwnerQuery, Trace, TraceDirection,
     TraceLeg, TraceNode, TraceQuery, TraceStart,
 };
+use hutong_audit::api::{CycleSettlement, SettlementPosition, SETTLEMENT_CYCLES_MAX};
 use hutong_audit::{edge_key, Alert, AlertKind, Edge, Names, EDGE_KEY_BYTES};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{AccountKind, StateKey, StateValue};
@@ -461,13 +462,102 @@ pub fn flows(db: &Db, names: &Names, q: FlowsQuery) -> Result<Flows, QueryError>
             net_display: names.display(a, value),
         });
     }
+    let settlement = settlement(db, names, from_ms, to_ms, asset)?;
     Ok(Flows {
         from_ms,
         to_ms: q.to_ms,
         truncated,
         gross: gross_flows,
         net,
+        settlement,
     })
+}
+
+/// The settlement cycles starting in `from_ms..to_ms` (the latest
+/// [`SETTLEMENT_CYCLES_MAX`]) as the state's clearing records give them,
+/// and the open cycle's positions so far when it starts in the period.
+fn settlement(
+    db: &Db,
+    names: &Names,
+    from_ms: u64,
+    to_ms: u64,
+    asset: Option<AssetCode>,
+) -> Result<Vec<CycleSettlement>, QueryError> {
+    use hutong_runtime::clearing::{positions, record_of, ClearingRecord};
+    let Some(StateValue::Params(params)) = db.state(&StateKey::Params)? else {
+        return Ok(Vec::new());
+    };
+    let open = match db.state(&StateKey::ClearingOpen)? {
+        Some(StateValue::ClearingOpen(o)) => Some(o),
+        _ => None,
+    };
+    // The cycles whose start is in the period, newest first, up to the
+    // open one (none is later).
+    let first = params.cycle_of(from_ms);
+    let first = if params.cycle_start_ms(first) < from_ms as i64 {
+        first + 1
+    } else {
+        first
+    };
+    // The cycle of the last executed block (its open cycle, if it has
+    // flows yet, is not later).
+    let Some(executed) = db.executed()? else {
+        return Ok(Vec::new());
+    };
+    let last = params.cycle_of(executed.timestamp_ms);
+    let mut out = Vec::new();
+    let mut cycle = last;
+    for _ in 0..SETTLEMENT_CYCLES_MAX {
+        if cycle < first {
+            break;
+        }
+        if params.cycle_start_ms(cycle) < to_ms.min(i64::MAX as u64) as i64 {
+            let record: Option<(ClearingRecord, bool)> = match &open {
+                Some(o) if o.cycle == cycle => Some((record_of(&params, o.clone()), false)),
+                _ => match db.state(&StateKey::Clearing(cycle))? {
+                    Some(StateValue::Clearing(r)) => Some((r, true)),
+                    _ => None,
+                },
+            };
+            if let Some((record, closed)) = record {
+                let list = if record.positions.is_empty() {
+                    positions(&record.flows)
+                } else {
+                    record.positions.clone()
+                };
+                out.push(CycleSettlement {
+                    cycle,
+                    start_ms: record.start_ms,
+                    end_ms: record.end_ms,
+                    closed,
+                    positions: list
+                        .iter()
+                        .filter(|p| asset.is_none_or(|a| a == p.asset))
+                        .map(|p| {
+                            let (receiving, net) = p.net();
+                            SettlementPosition {
+                                institution: names.institution(&p.institution),
+                                asset: p.asset.to_string(),
+                                paid: p.paid.0.to_string(),
+                                received: p.received.0.to_string(),
+                                net: format!("{}{}", if receiving { "" } else { "-" }, net.0),
+                                net_display: format!(
+                                    "{}{}",
+                                    if receiving || net.0 == 0 { "" } else { "-" },
+                                    names.display(&p.asset, net.0)
+                                ),
+                            }
+                        })
+                        .collect(),
+                });
+            }
+        }
+        if cycle == 0 {
+            break;
+        }
+        cycle -= 1;
+    }
+    Ok(out)
 }
 
 /// A period's activity for an institution or a set of accounts.

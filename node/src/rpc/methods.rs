@@ -49,6 +49,16 @@ const HOLD: Param = Param {
     position: 0,
     expected: "an object with \"payer\" (ht1…) and \"hold_id\" (32 hex digits)",
 };
+const ACCOUNT_QUERY: Param = Param {
+    name: "query",
+    position: 0,
+    expected: "an object with \"account\" (ht1…)",
+};
+const READ: Param = Param {
+    name: "request",
+    position: 0,
+    expected: "an object with \"account\", \"mandate_id\", \"grantee_key\", \"timestamp_ms\" and \"signature\"",
+};
 const CYCLE: Param = Param {
     name: "cycle",
     position: 0,
@@ -284,6 +294,23 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
             )
         })?;
         views::hold(ctx, payer, hold_id)
+    })?;
+    m.register_method(method::GET_MANDATES, |params, ctx, _| {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Query {
+            account: String,
+        }
+        let q: Query = param(&params, ACCOUNT_QUERY)?;
+        let account: Address = q
+            .account
+            .parse()
+            .map_err(|e| invalid_param(ACCOUNT_QUERY, format!("account {:?}: {e}", q.account)))?;
+        views::mandates(ctx, account)
+    })?;
+    m.register_method(method::READ_ACCOUNT, |params, ctx, _| {
+        let request: hutong_wire::rpc::ReadAccountRequest = param(&params, READ)?;
+        views::read_account(ctx, &request)
     })?;
     m.register_method(method::GET_CLEARING, |params, ctx, _| {
         let cycle: Option<u64> = optional_param(&params, CYCLE)?;

@@ -16,8 +16,9 @@ use hutong_wire::gov::{
 };
 use hutong_wire::rpc::{
     AccountView, AmountFreezeView, AssetView, BlockQuery, BlockView, CertView, ClaimView,
-    ClearingFlowView, ClearingView, EffectView, FreezeView, HoldView, NetPositionView, ReceiptView,
-    RejectionData, RestrictionView, RootsView, StatusView, TxStatus,
+    ClearingFlowView, ClearingView, EffectView, FreezeView, HoldView, MandateView, MandatesView,
+    NetPositionView, ReceiptView, RejectionData, RestrictionView, RootsView, ScopeView, StatusView,
+    TxStatus,
 };
 use jsonrpsee::types::ErrorObjectOwned;
 
@@ -204,6 +205,57 @@ pub fn effect(e: &Effect) -> EffectView {
             account: account.to_string(),
             device: device.to_string(),
         },
+        Effect::Leg { leg } => EffectView::Leg { leg: *leg },
+        Effect::Exchanged {
+            payer,
+            provider,
+            quote_id,
+            payee,
+            sell,
+            paid,
+            buy,
+            received,
+        } => EffectView::Exchanged {
+            payer: payer.to_string(),
+            provider: provider.to_string(),
+            quote_id: *quote_id,
+            payee: payee.to_string(),
+            sell: sell.to_string(),
+            paid: paid.0.to_string(),
+            buy: buy.to_string(),
+            received: received.0.to_string(),
+        },
+        Effect::MandateGranted {
+            account,
+            mandate_id,
+            grantee,
+            end,
+        } => EffectView::MandateGranted {
+            account: account.to_string(),
+            mandate_id: *mandate_id,
+            grantee: grantee.to_string(),
+            end_ms: end.0,
+        },
+        Effect::MandateRevoked {
+            account,
+            mandate_id,
+            grantee,
+        } => EffectView::MandateRevoked {
+            account: account.to_string(),
+            mandate_id: *mandate_id,
+            grantee: grantee.to_string(),
+        },
+        Effect::MandateUsed {
+            payer,
+            mandate_id,
+            grantee,
+            spent_in_period,
+        } => EffectView::MandateUsed {
+            payer: payer.to_string(),
+            mandate_id: *mandate_id,
+            grantee: grantee.to_string(),
+            spent_in_period: spent_in_period.0.to_string(),
+        },
     }
 }
 
@@ -223,14 +275,16 @@ pub fn receipt(
             code: None,
             reason: None,
             failure: None,
+            failed_leg: None,
         },
-        Outcome::Failed { reason } => ReceiptView {
+        Outcome::Failed { reason } | Outcome::LegFailed { reason, .. } => ReceiptView {
             tx_hash: r.tx_hash.to_string(),
             success: false,
             effects: None,
             code: Some(reason.code().to_string()),
             reason: Some(format!("{reason:?}")),
             failure: Some(failure(reason, asset, decimals)),
+            failed_leg: r.failed_leg(),
         },
     }
 }
@@ -440,6 +494,61 @@ fn failure(
         FailureReason::DeviceScope { device } | FailureReason::UnknownDevice { device } => {
             text(&mut m, "device", device.to_string())
         }
+        FailureReason::BadQuoteSignature
+        | FailureReason::BadQuote
+        | FailureReason::QuoteNotForPayer
+        | FailureReason::BadMandate => {}
+        FailureReason::NotFxProvider { provider } => text(&mut m, "provider", provider.to_string()),
+        FailureReason::QuoteExpired { expires_at } => {
+            m.insert("expires_at_ms".into(), expires_at.0.into());
+        }
+        FailureReason::QuoteUsed { provider, quote_id } => {
+            text(&mut m, "provider", provider.to_string());
+            m.insert("quote_id".into(), (*quote_id).into());
+        }
+        FailureReason::OutsideQuote {
+            min,
+            max,
+            amount: a,
+        } => {
+            amount(&mut m, "min", asset_hint, *min);
+            amount(&mut m, "max", asset_hint, *max);
+            amount(&mut m, "amount", asset_hint, *a);
+        }
+        FailureReason::Slippage {
+            min_receive,
+            receive,
+        } => {
+            // In the bought asset, whose decimals the hint does not give.
+            amount(&mut m, "min_receive", None, *min_receive);
+            amount(&mut m, "receive", None, *receive);
+        }
+        FailureReason::UnknownMandate { payer, mandate_id } => {
+            text(&mut m, "payer", payer.to_string());
+            m.insert("mandate_id".into(), (*mandate_id).into());
+        }
+        FailureReason::MandateExists { mandate_id }
+        | FailureReason::MandateScope { mandate_id } => {
+            m.insert("mandate_id".into(), (*mandate_id).into());
+        }
+        FailureReason::TooManyMandates { max } => {
+            m.insert("max".into(), (*max).into());
+        }
+        FailureReason::MandateInactive { start, end } => {
+            m.insert("start_ms".into(), start.0.into());
+            m.insert("end_ms".into(), end.0.into());
+        }
+        FailureReason::MandateLimit {
+            mandate_id,
+            limit,
+            spent,
+            amount: a,
+        } => {
+            m.insert("mandate_id".into(), (*mandate_id).into());
+            amount(&mut m, "limit", asset_hint, *limit);
+            amount(&mut m, "spent", asset_hint, *spent);
+            amount(&mut m, "amount", asset_hint, *a);
+        }
     }
     m
 }
@@ -474,7 +583,7 @@ pub fn tx_status(ctx: &RpcContext, hash: &Hash) -> Result<TxStatus, ErrorObjectO
                 // (a step-up threshold does not name it): the block is
                 // read for failures only, and may have been pruned.
                 let asset = match &r.outcome {
-                    Outcome::Failed { .. } => db
+                    Outcome::Failed { .. } | Outcome::LegFailed { .. } => db
                         .block_at(loc.height)
                         .ok()
                         .flatten()
@@ -699,6 +808,141 @@ pub fn hold(
         },
         height: ctx.ledger.executed().height,
     })
+}
+
+/// The mandates an account granted (`getMandates`).
+pub fn mandates(ctx: &RpcContext, account: Address) -> Result<MandatesView, ErrorObjectOwned> {
+    let db = &ctx.ledger.db;
+    let executed = ctx.ledger.executed();
+    let now = hutong_runtime::TimestampMs(executed.timestamp_ms);
+    if db
+        .state(&StateKey::Account(account))
+        .map_err(internal)?
+        .is_none()
+    {
+        return Err(err(code::NOT_FOUND, format!("no account {account}")));
+    }
+    let list = match db.state(&StateKey::Mandates(account)).map_err(internal)? {
+        Some(StateValue::Mandates(list)) => list,
+        _ => Vec::new(),
+    };
+    Ok(MandatesView {
+        account: account.to_string(),
+        mandates: list
+            .iter()
+            .map(|m| MandateView {
+                mandate_id: m.id,
+                grantee: m.grantee.to_string(),
+                scope: ScopeView {
+                    pay: m.scope.pay,
+                    read: m.scope.read,
+                },
+                asset: m.asset.to_string(),
+                payees: m.payees.iter().map(|p| p.to_string()).collect(),
+                per_payment: m.per_payment.0.to_string(),
+                per_period: m.per_period.0.to_string(),
+                period_seconds: m.period_seconds,
+                start_ms: m.start.0,
+                end_ms: m.end.0,
+                spent_in_period: m.spent_at(now).0.to_string(),
+                active: m.active_at(now),
+            })
+            .collect(),
+        height: executed.height,
+    })
+}
+
+/// How far a read request's timestamp may be from the node's clock.
+const READ_SKEW_MS: u64 = 5 * 60 * 1_000;
+
+/// A read mandate's grantee reads the account (`readAccount`): the
+/// request must be signed by the grantee's key, fresh, under a read
+/// mandate in force at the last executed block.
+pub fn read_account(
+    ctx: &RpcContext,
+    request: &hutong_wire::rpc::ReadAccountRequest,
+) -> Result<AccountView, ErrorObjectOwned> {
+    let refuse = |reason: &str, message: String| {
+        ErrorObjectOwned::owned(
+            code::MANDATE,
+            message,
+            Some(serde_json::json!({ "code": reason })),
+        )
+    };
+    let target: Address = request.account.parse().map_err(|e| {
+        err(
+            code::INVALID_PARAMS,
+            format!("account {:?}: {e}", request.account),
+        )
+    })?;
+    let key = hutong_runtime::PublicKey::from_hex(&request.grantee_key)
+        .map_err(|e| err(code::INVALID_PARAMS, format!("grantee_key: {e}")))?;
+    let signature = hutong_runtime::Signature::from_hex(&request.signature)
+        .map_err(|e| err(code::INVALID_PARAMS, format!("signature: {e}")))?;
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if wall.abs_diff(request.timestamp_ms) > READ_SKEW_MS {
+        return Err(refuse(
+            "stale",
+            format!(
+                "the request's time {} is more than five minutes from the node's {wall}",
+                request.timestamp_ms
+            ),
+        ));
+    }
+    let digest = hutong_runtime::mandate::read_request_hash(
+        ctx.ledger.chain_id,
+        &target,
+        request.mandate_id,
+        request.timestamp_ms,
+    );
+    if key.verify(&digest.0, &signature).is_err() {
+        return Err(refuse(
+            "bad_signature",
+            "the signature is not the grantee key's over this request".into(),
+        ));
+    }
+    let list = match ctx
+        .ledger
+        .db
+        .state(&StateKey::Mandates(target))
+        .map_err(internal)?
+    {
+        Some(StateValue::Mandates(list)) => list,
+        _ => Vec::new(),
+    };
+    let grantee = Address::of(&key);
+    let Some(mandate) = list
+        .iter()
+        .find(|m| m.id == request.mandate_id && m.grantee == grantee)
+    else {
+        return Err(refuse(
+            "unknown_mandate",
+            format!(
+                "{target} granted no mandate {} to {grantee}",
+                request.mandate_id
+            ),
+        ));
+    };
+    if !mandate.scope.read {
+        return Err(refuse(
+            "mandate_scope",
+            format!("mandate {} does not allow reading", mandate.id),
+        ));
+    }
+    let now = hutong_runtime::TimestampMs(ctx.ledger.executed().timestamp_ms);
+    if !mandate.active_at(now) {
+        return Err(refuse(
+            "mandate_inactive",
+            format!(
+                "mandate {} is in force from {} to {} (ms), not at {}",
+                mandate.id, mandate.start.0, mandate.end.0, now.0
+            ),
+        ));
+    }
+    account(ctx, target)
 }
 
 /// A settlement cycle's clearing (`getClearing`): a closed cycle's record,

@@ -194,7 +194,9 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 /// (`StateKey::TransferBlock`), not a running hash.
 /// 8: state format v3 (holdings carry the held amount, accounts their
 /// restriction; holds, amount freezes and expiries in the state).
-const FORMAT: u32 = 8;
+/// 9: parameters name the FX providers; used quotes and mandates in the
+/// state.
+const FORMAT: u32 = 9;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

@@ -65,6 +65,10 @@ pub enum ActionView {
     SetConsensusTiming {
         timing: TimingView,
     },
+    SetFxProvider {
+        name: String,
+        enabled: bool,
+    },
 }
 
 pub fn role_name(role: MemberRole) -> &'static str {
@@ -134,6 +138,10 @@ impl From<&Action> for ActionView {
             },
             Action::SetConsensusTiming { timing } => ActionView::SetConsensusTiming {
                 timing: TimingView::from(timing),
+            },
+            Action::SetFxProvider { name, enabled } => ActionView::SetFxProvider {
+                name: name.clone(),
+                enabled: *enabled,
             },
         }
     }
@@ -426,6 +434,12 @@ pub struct ParametersView {
     /// The sizes a transaction and a call may have.
     #[serde(default)]
     pub sizes: SizesView,
+    /// The accounts whose signed quotes settle payments versus payments.
+    #[serde(default)]
+    pub fx_providers: Vec<String>,
+    /// The length of a settlement cycle between institutions, in seconds.
+    #[serde(default)]
+    pub settlement_cycle_seconds: u32,
 }
 
 /// Size limits: of a transaction (every node), of a call and of the
@@ -490,6 +504,8 @@ impl ParametersView {
             },
             timing: TimingView::from(&c.timing),
             utc_offset_seconds: params.utc_offset_seconds,
+            fx_providers: params.fx_providers.iter().map(|a| a.to_string()).collect(),
+            settlement_cycle_seconds: params.settlement_cycle_seconds,
             tiers: params
                 .tiers
                 .iter()

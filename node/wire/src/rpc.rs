@@ -30,6 +30,8 @@ pub mod method {
     pub const GET_PROPOSAL: &str = "hutong_getProposal";
     pub const GET_HOLD: &str = "hutong_getHold";
     pub const GET_CLEARING: &str = "hutong_getClearing";
+    pub const GET_MANDATES: &str = "hutong_getMandates";
+    pub const READ_ACCOUNT: &str = "hutong_readAccount";
     pub const SUBSCRIBE_BLOCKS: &str = "hutong_subscribeBlocks";
     pub const BLOCK_NOTIFICATION: &str = "hutong_block";
     pub const UNSUBSCRIBE_BLOCKS: &str = "hutong_unsubscribeBlocks";
@@ -63,6 +65,11 @@ pub mod code {
     /// A subscription method called over plain HTTP: connect with
     /// WebSocket (`ws://`, same host and port) instead.
     pub const NEEDS_WEBSOCKET: i32 = 1012;
+    /// A mandate read refused: no such read mandate for this key, not in
+    /// force, a bad signature, or a timestamp far from the node's clock
+    /// (`data.code`: `unknown_mandate`, `mandate_scope`,
+    /// `mandate_inactive`, `bad_signature`, `stale`).
+    pub const MANDATE: i32 = 1013;
 }
 
 /// Most transactions in one `submitTransactions` call.
@@ -190,6 +197,10 @@ pub struct ReceiptView {
     /// addresses `ht1…`, keys and hashes hex.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The leg that failed, for a linked transaction or a payment versus
+    /// payment (every leg was undone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_leg: Option<u8>,
 }
 
 /// One effect of a successful transaction; amounts in minor units.
@@ -316,6 +327,40 @@ pub enum EffectView {
         account: String,
         device: String,
     },
+    /// The effects that follow, up to the next `leg`, are this leg's (a
+    /// linked transaction, a payment versus payment).
+    Leg {
+        leg: u8,
+    },
+    /// A payment versus payment settled at the provider's quote.
+    Exchanged {
+        payer: String,
+        provider: String,
+        quote_id: u64,
+        payee: String,
+        sell: String,
+        paid: String,
+        buy: String,
+        received: String,
+    },
+    MandateGranted {
+        account: String,
+        mandate_id: u64,
+        grantee: String,
+        end_ms: u64,
+    },
+    MandateRevoked {
+        account: String,
+        mandate_id: u64,
+        grantee: String,
+    },
+    /// A payment under a mandate (the debit and credit beside it).
+    MandateUsed {
+        payer: String,
+        mandate_id: u64,
+        grantee: String,
+        spent_in_period: String,
+    },
 }
 
 /// A hold (`getHold`).
@@ -336,6 +381,58 @@ pub struct HoldView {
     pub captured: Option<String>,
     /// The executed height this view is of.
     pub height: u64,
+}
+
+/// The mandates an account granted (`getMandates`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MandatesView {
+    pub account: String,
+    pub mandates: Vec<MandateView>,
+    /// The executed height this view is of.
+    pub height: u64,
+}
+
+/// What a mandate lets its grantee do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeView {
+    pub pay: bool,
+    pub read: bool,
+}
+
+/// One mandate; amounts in minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MandateView {
+    pub mandate_id: u64,
+    pub grantee: String,
+    pub scope: ScopeView,
+    pub asset: String,
+    /// Empty: any payee.
+    pub payees: Vec<String>,
+    pub per_payment: String,
+    pub per_period: String,
+    pub period_seconds: u32,
+    pub start_ms: u64,
+    pub end_ms: u64,
+    /// Spent in the period of the last executed block.
+    pub spent_in_period: String,
+    /// In force at the last executed block's time.
+    pub active: bool,
+}
+
+/// A read mandate's request to read an account (`readAccount`): the
+/// grantee's key signs `hutong_runtime::mandate::read_request_hash` of
+/// (chain id, account, mandate id, timestamp), the timestamp within five
+/// minutes of the node's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadAccountRequest {
+    pub account: String,
+    pub mandate_id: u64,
+    /// The grantee's public key, hex.
+    pub grantee_key: String,
+    pub timestamp_ms: u64,
+    /// Hex.
+    pub signature: String,
 }
 
 /// A settlement cycle's clearing between institutions (`getClearing`).
@@ -700,6 +797,7 @@ mod tests {
             code: Some("frozen".into()),
             reason: Some("Frozen".into()),
             failure: None,
+            failed_leg: None,
         };
         assert_eq!(
             serde_json::to_value(&receipt).unwrap(),

@@ -46,6 +46,7 @@ pub fn params() -> Params {
     Params {
         utc_offset_seconds: 8 * 3600,
         settlement_cycle_seconds: 86_400,
+        fx_providers: Vec::new(),
         tiers: vec![
             TierParams {
                 tier: Tier(1),
@@ -104,8 +105,11 @@ impl Chain {
         let customers: Vec<Keypair> = (0..customers)
             .map(|_| Keypair::generate(&mut rng))
             .collect();
+        // Bank B quotes CNY/HKD for payments versus payments.
+        let mut chain_params = params();
+        chain_params.fx_providers = vec![addr(&bank_b)];
         let mut state: Vec<(StateKey, StateValue)> =
-            vec![(StateKey::Params, StateValue::Params(params()))];
+            vec![(StateKey::Params, StateValue::Params(chain_params))];
         let mut account = |k: &Keypair, kind, institution| {
             state.push((
                 StateKey::Account(addr(k)),
