@@ -1,7 +1,9 @@
 """Unit tests: amounts, bech32m addresses, key files, encoding rules, RPC error mapping."""
 
+import hashlib
 import os
 import stat
+import time
 from decimal import Decimal
 
 import pytest
@@ -273,6 +275,13 @@ def test_every_kind_encodes_and_decodes():
         hutong.FreezeAmount(VALID, "CNY", 500000, 77, "legal-order", "(2026) Hu 0101 Zhi 123", 1_798_761_600_000),
         hutong.ReleaseFreeze(VALID, 77),
         hutong.SetAccountState(VALID, "receive-only", "fraud"),
+        hutong.RegisterDevice(k.public_key, "CNY", 1, 2, [VALID]),
+        hutong.RevokeDevice(k.public_key),
+        hutong.Linked([hutong.Transfer(VALID, "CNY", 5, 1), hutong.Void(VALID, 2)]),
+        hutong.Pvp(hutong.Quote(VALID, 1, "CNY", "HKD", 1, 1, 1, 1, 1), b"\x00" * 64, 1, 1, VALID, 1),
+        hutong.GrantMandate(1, VALID, hutong.MandateScope(pay=True), "CNY", [], 1, 1, 1, 1, 2),
+        hutong.RevokeMandate(1),
+        hutong.MandatePay(VALID, 1, VALID, "CNY", 1, 1),
     ]
     for i, kind in enumerate(kinds):
         tx = Transaction(b"\x00" * 32, k.public_key, i, Expiry.at_time_ms(1), kind)
@@ -416,8 +425,176 @@ def test_new_kinds_strict_decoding():
     opt_at = state_at + 2 + 4
     with pytest.raises(EncodingError, match="option"):
         Transaction.decode(raw[:opt_at] + b"\x02" + raw[opt_at + 1:])
-    with pytest.raises(EncodingError, match="kind tag 18"):
-        Transaction.decode(raw[:kind_at] + b"\x12" + raw[kind_at + 1:])
+    with pytest.raises(EncodingError, match="kind tag 25"):
+        Transaction.decode(raw[:kind_at] + b"\x19" + raw[kind_at + 1:])
+
+
+# -- device keys, linked operations, payment versus payment, mandates -------
+
+CNY = b"CNY".ljust(8, b"\0")
+HKD = b"HKD".ljust(8, b"\0")
+A22, A33, A44 = (Address(bytes([b]) * 20) for b in (0x22, 0x33, 0x44))
+DEVICE = SigningKey(b"\x05" * 32).public_key
+
+
+def _u(v, n):
+    return v.to_bytes(n, "little")
+
+
+def test_newest_kind_indices_and_names():
+    for cls, index, name in [(hutong.RegisterDevice, 18, "register_device"),
+                             (hutong.RevokeDevice, 19, "revoke_device"), (hutong.Linked, 20, "linked"),
+                             (hutong.Pvp, 21, "pvp"), (hutong.GrantMandate, 22, "grant_mandate"),
+                             (hutong.RevokeMandate, 23, "revoke_mandate"),
+                             (hutong.MandatePay, 24, "mandate_pay")]:
+        assert (cls.INDEX, cls.NAME) == (index, name)
+
+
+def test_register_and_revoke_device():
+    kind = hutong.RegisterDevice(DEVICE, "CNY", 30000, 50000, [A33])
+    assert _round_trip(kind) == (bytes([18]) + DEVICE.raw + CNY + _u(30000, 16) + _u(50000, 16)
+                                 + _u(1, 4) + A33.raw)
+    assert kind.to_json() == {"key": DEVICE.hex(), "asset": "CNY", "max_per_hold": "30000",
+                              "daily_max": "50000", "payees": [str(A33)]}
+    # No payees: any payee; the key as hex or a SigningKey.
+    anyone = hutong.RegisterDevice(DEVICE.hex(), "CNY", 1, 2)
+    assert anyone.payees == [] and anyone.key == DEVICE
+    assert _round_trip(anyone).endswith(_u(0, 4))
+    assert hutong.RegisterDevice(SigningKey(b"\x05" * 32), "CNY", 1, 2) == anyone
+    assert hutong.DEVICE_PAYEES_MAX == 16
+    _round_trip(hutong.RegisterDevice(DEVICE, "CNY", 1, 2, [A33] * 16))
+    with pytest.raises(EncodingError, match="17 payees; at most 16"):
+        hutong.RegisterDevice(DEVICE, "CNY", 1, 2, [A33] * 17)
+    with pytest.raises(EncodingError):
+        hutong.RegisterDevice(DEVICE, "CNY", 1, 2, str(A33))  # a list, not one address
+    with pytest.raises(EncodingError):
+        hutong.RegisterDevice(DEVICE, "cny", 1, 2)
+    assert _round_trip(hutong.RevokeDevice(DEVICE)) == bytes([19]) + DEVICE.raw
+    assert hutong.RevokeDevice(DEVICE).to_json() == {"key": DEVICE.hex()}
+
+
+def test_linked_legs():
+    legs = [hutong.Transfer(A22, "CNY", 97000, 0xA1),
+            hutong.Hold(A33, "CNY", 3000, 0xA2, 1_767_229_200_000),
+            hutong.Capture(A44, 0xB1, 500),
+            hutong.Void(A44, 0xB2)]
+    kind = hutong.Linked(legs)
+    assert _round_trip(kind) == (
+        bytes([20]) + _u(4, 4)
+        + bytes([0]) + A22.raw + CNY + _u(97000, 16) + _u(0xA1, 16)
+        + bytes([1]) + A33.raw + CNY + _u(3000, 16) + _u(0xA2, 16) + _u(1_767_229_200_000, 8)
+        + bytes([2]) + A44.raw + _u(0xB1, 16) + _u(500, 16)
+        + bytes([3]) + A44.raw + _u(0xB2, 16))
+    assert kind.to_json()["legs"][2] == {"capture": {"payer": str(A44), "hold_id": "0" * 30 + "b1",
+                                                     "amount": "500"}}
+    assert hutong.LINKED_LEGS_MAX == 8
+    _round_trip(hutong.Linked(legs * 2))
+    with pytest.raises(EncodingError, match="1 to 8 legs, got 0"):
+        hutong.Linked([])
+    with pytest.raises(EncodingError, match="1 to 8 legs, got 9"):
+        hutong.Linked(legs * 2 + legs[:1])
+    with pytest.raises(EncodingError, match="a linked leg is a Transfer, Hold, Capture or Void"):
+        hutong.Linked([hutong.Mint(A22, "CNY", 1)])
+    # The decoder refuses what the node refuses: a leg tag past Void, no legs, 9 legs.
+    k = SigningKey(b"\x01" * 32)
+    raw = Transaction(b"\x00" * 32, k.public_key, 0, Expiry.at_height(1),
+                      hutong.Linked([hutong.Void(A44, 1)])).encode()
+    kind_at = 32 + 32 + 8 + 9
+    with pytest.raises(EncodingError, match="linked leg tag 4"):
+        Transaction.decode(raw[:kind_at + 5] + b"\x04" + raw[kind_at + 6:])
+    with pytest.raises(EncodingError, match="got 0"):
+        Transaction.decode(raw[:kind_at + 1] + _u(0, 4) + raw[kind_at + 5 + 1 + 20 + 16:])
+    nine = Transaction(b"\x00" * 32, k.public_key, 0, Expiry.at_height(1),
+                       hutong.Linked([hutong.Void(A44, 1)] * 8)).encode()
+    leg = bytes([3]) + A44.raw + _u(1, 16)
+    nine = nine[:kind_at + 1] + _u(9, 4) + leg * 9 + nine[kind_at + 5 + 8 * len(leg):]
+    with pytest.raises(EncodingError, match="got 9"):
+        Transaction.decode(nine)
+
+
+QUOTE = dict(provider=str(SigningKey(b"\x0c" * 32).address), quote_id=4242, sell="CNY", buy="HKD",
+             rate_num=10912, rate_den=10000, min_sell=10000, max_sell=1000000,
+             expires_at_ms=1_767_229_200_000, payer=str(SigningKey(b"\x01" * 32).address))
+
+
+def test_quote_and_pvp():
+    provider = SigningKey(b"\x0c" * 32)
+    quote = hutong.Quote(**QUOTE)
+    quote_raw = (provider.address.raw + _u(4242, 8) + CNY + HKD + _u(10912, 8) + _u(10000, 8)
+                 + _u(10000, 16) + _u(1000000, 16) + _u(1_767_229_200_000, 8)
+                 + bytes([1]) + SigningKey(b"\x01" * 32).address.raw)
+    chain = b"\xab" * 32
+    digest = hutong.quote_signing_hash(chain, quote)
+    assert digest == hashlib.sha256(b"hutong/quote/v1\x00" + chain + quote_raw).digest()
+    assert quote.signing_hash(chain.hex()) == digest
+    sig = hutong.sign_quote(chain, quote, provider)
+    assert len(sig) == 64 and provider.public_key.verify(sig, digest)
+    kind = hutong.Pvp(quote, sig, 100000, 109000, A22, 0xC1)
+    assert _round_trip(kind) == (bytes([21]) + quote_raw + sig + _u(100000, 16) + _u(109000, 16)
+                                 + A22.raw + _u(0xC1, 16))
+    assert kind.to_json()["quote"] == dict(QUOTE, min_sell="10000", max_sell="1000000")
+    # Any payer; a rate's u64 bounds; the signature's length.
+    anyone = hutong.Quote(**dict(QUOTE, payer=None, rate_num=2**64 - 1))
+    body = _round_trip(hutong.Pvp(anyone, sig.hex(), 1, 1, A22, 1))
+    assert body[1 + 20 + 8 + 16:1 + 20 + 8 + 16 + 8] == b"\xff" * 8
+    assert body[1 + len(quote_raw) - 21] == 0  # the option tag: none
+    with pytest.raises(EncodingError):
+        hutong.Quote(**dict(QUOTE, rate_den=2**64))
+    with pytest.raises(EncodingError):
+        hutong.Quote(**dict(QUOTE, buy="hkd"))
+    with pytest.raises(EncodingError, match="quote signature must be 64 bytes"):
+        hutong.Pvp(quote, sig[:63], 1, 1, A22, 1)
+    with pytest.raises(EncodingError):
+        hutong.Pvp(quote, sig, -1, 1, A22, 1)
+
+
+def test_mandates():
+    grantee = Address(b"\x55" * 20)
+    p1, p2 = Address(b"\x66" * 20), Address(b"\x77" * 20)
+    kind = hutong.GrantMandate(3, grantee, hutong.MandateScope(pay=True, read=True), "CNY", [p1, p2],
+                               50000, 200000, 30 * 86400, 1_767_196_800_000, 1_798_732_800_000)
+    assert _round_trip(kind) == (bytes([22]) + _u(3, 8) + grantee.raw + bytes([1, 1]) + CNY
+                                 + _u(2, 4) + p1.raw + p2.raw + _u(50000, 16) + _u(200000, 16)
+                                 + _u(30 * 86400, 4) + _u(1_767_196_800_000, 8)
+                                 + _u(1_798_732_800_000, 8))
+    assert kind.to_json()["scope"] == {"pay": True, "read": True}
+    read_only = hutong.GrantMandate(4, grantee, {"read": True}, "CNY", [], 0, 0, 86400, 1, 2)
+    assert read_only.scope == hutong.MandateScope(False, True)
+    assert _round_trip(read_only)[1 + 8 + 20:1 + 8 + 20 + 2] == bytes([0, 1])
+    assert hutong.MANDATE_PAYEES_MAX == 16
+    with pytest.raises(EncodingError, match="17 payees; at most 16"):
+        hutong.GrantMandate(3, grantee, {"pay": True}, "CNY", [p1] * 17, 1, 1, 1, 1, 2)
+    with pytest.raises(EncodingError):
+        hutong.GrantMandate(3, grantee, {"pay": True}, "CNY", [], 1, 1, 2**32, 1, 2)
+    with pytest.raises(EncodingError, match="mandate scope"):
+        hutong.GrantMandate(3, grantee, {"write": True}, "CNY", [], 1, 1, 1, 1, 2)
+    with pytest.raises(EncodingError, match="bools"):
+        hutong.MandateScope(pay=1)
+    assert _round_trip(hutong.RevokeMandate(3)) == bytes([23]) + _u(3, 8)
+    with pytest.raises(EncodingError):
+        hutong.RevokeMandate(2**64)
+    payer = SigningKey(b"\x01" * 32).address
+    pay = hutong.MandatePay(payer, 3, p1, "CNY", 32100, 0xD1)
+    assert _round_trip(pay) == (bytes([24]) + payer.raw + _u(3, 8) + p1.raw + CNY + _u(32100, 16)
+                                + _u(0xD1, 16))
+    assert pay.to_json() == {"payer": str(payer), "mandate_id": 3, "to": str(p1), "asset": "CNY",
+                             "amount": "32100", "transfer_id": "0" * 30 + "d1"}
+
+
+def test_mandate_read_request():
+    chain = b"\xab" * 32
+    account = SigningKey(b"\x01" * 32).address
+    grantee = SigningKey(b"\x06" * 32)
+    digest = hutong.mandate_read_hash(chain, account, 3, 1_767_225_600_000)
+    assert digest == hashlib.sha256(b"hutong/mandate-read/v1\x00" + chain + account.raw + _u(3, 8)
+                                    + _u(1_767_225_600_000, 8)).digest()
+    # The same value in the TypeScript SDK's test.
+    assert digest.hex() == "f9da60d0cc9ae472aa19e6997f20b214e03bce682419224b554a574f04973db5"
+    assert hutong.mandate_read_hash(chain.hex(), str(account), 3, 1_767_225_600_000) == digest
+    sig = hutong.sign_mandate_read(chain, account, 3, 1_767_225_600_000, grantee)
+    assert isinstance(sig, str) and grantee.public_key.verify(bytes.fromhex(sig), digest)
+    with pytest.raises(EncodingError):
+        hutong.mandate_read_hash(chain, account, -1, 1)
 
 
 # -- RPC shapes ------------------------------------------------------------
@@ -494,6 +671,74 @@ def test_account_holds_freezes_and_restriction():
                  "payer_frozen", "restricted", "not_restricted", "unknown_freeze", "freeze_exists",
                  "too_many_freezes"):
         assert code in hutong.FAILURE_CODES
+
+
+def test_failure_codes_of_devices_exchanges_and_mandates():
+    for code in ("device_scope", "unknown_device", "not_fx_provider", "bad_quote_signature",
+                 "bad_quote", "quote_expired", "quote_used", "quote_not_for_payer", "outside_quote",
+                 "slippage", "unknown_mandate", "mandate_exists", "too_many_mandates", "bad_mandate",
+                 "mandate_inactive", "mandate_scope", "mandate_limit"):
+        assert code in hutong.FAILURE_CODES
+    assert len(set(hutong.FAILURE_CODES)) == len(hutong.FAILURE_CODES)
+
+
+def test_receipt_failed_leg_and_leg_effects():
+    failed = TxStatus.from_json({"status": "committed", "hash": "ab", "height": 3, "index": 0,
+                                 "receipt": {"tx_hash": "ab", "success": False, "code": "slippage",
+                                             "reason": "R", "failed_leg": 1,
+                                             "failure": {"code": "slippage", "min_receive": "1090.00"}}})
+    assert failed.failure_code == "slippage" and failed.receipt.failed_leg == 1
+    with pytest.raises(hutong.ExecutionFailedError) as ei:
+        failed.raise_for_failure()
+    assert ei.value.code == "slippage"
+    effects = [{"type": "leg", "leg": 0}, {"type": "debit", "account": VALID, "asset": "CNY", "amount": "100000"},
+               {"type": "exchanged", "payer": VALID, "provider": VALID, "quote_id": 4242, "payee": VALID,
+                "sell": "CNY", "paid": "100000", "buy": "HKD", "received": "109120"}]
+    ok = Receipt.from_json({"tx_hash": "ab", "success": True, "effects": effects})
+    assert ok.failed_leg is None and ok.effects == effects
+
+
+def test_get_mandates_and_read_account(monkeypatch):
+    calls = []
+    mandate = {"mandate_id": 3, "grantee": VALID, "scope": {"pay": True, "read": False}, "asset": "CNY",
+               "payees": [VALID], "per_payment": "50000", "per_period": "200000",
+               "period_seconds": 2592000, "start_ms": 1767196800000, "end_ms": 1798732800000,
+               "spent_in_period": "32100", "active": True}
+    account = {"address": VALID, "kind": "customer", "institution": VALID, "sequence": 5,
+               "status": "active", "balances": {"CNY": "100"}, "height": 9}
+    chain = "ab" * 32
+
+    def call(self, method, params=None):
+        calls.append((method, params))
+        if method == "hutong_status":
+            return {"chain_id": chain, "height": 9, "timestamp_ms": 1}
+        if method == "hutong_getMandates":
+            return {"account": VALID, "mandates": [mandate]}
+        return account
+
+    monkeypatch.setattr(hutong.Client, "call", call)
+    c = hutong.Client("http://127.0.0.1:1")
+    ms = c.get_mandates(VALID)
+    assert calls == [("hutong_getMandates", [{"account": VALID}])]
+    assert ms == [hutong.MandateView(3, VALID, hutong.MandateScope(True, False), "CNY", [VALID], 50000,
+                                     200000, 2592000, 1767196800000, 1798732800000, 32100, True,
+                                     raw=mandate)]
+    c.get_mandates(SigningKey(b"\x01" * 32))
+    assert calls[-1] == ("hutong_getMandates", [{"account": VALID}])
+    with pytest.raises(AddressError):
+        c.get_mandates("ht1nope")
+
+    grantee = SigningKey(b"\x06" * 32)
+    a = c.read_account(VALID, 3, grantee)
+    assert isinstance(a, Account) and a.balance("CNY") == 100
+    method, [request] = calls[-1]
+    assert method == "hutong_readAccount"
+    assert set(request) == {"account", "mandate_id", "grantee_key", "timestamp_ms", "signature"}
+    assert (request["account"], request["mandate_id"], request["grantee_key"]) == \
+        (VALID, 3, grantee.public_key.hex())
+    assert abs(request["timestamp_ms"] - time.time() * 1000) < 60_000
+    digest = hutong.mandate_read_hash(chain, VALID, 3, request["timestamp_ms"])
+    assert grantee.public_key.verify(bytes.fromhex(request["signature"]), digest)
 
 
 def test_get_hold(monkeypatch):

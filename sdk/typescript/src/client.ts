@@ -8,12 +8,13 @@ import { bytesOf, toHex, type BytesLike } from './bytes.js';
 import { RejectedError, RpcCode, RpcError, TimeoutError, TransactionFailedError, TransportError, ValidationError } from './errors.js';
 import { addressOf, decodeAddress } from './address.js';
 import { Keypair } from './keys.js';
-import { SignedTransaction, transferIdHex, type Expiry, type Transaction, type TransferIdLike, type TxKind } from './tx.js';
+import { SignedTransaction, signMandateRead, transferIdHex, type Expiry, type Transaction, type TransferIdLike, type TxKind, type U64Like } from './tx.js';
 import {
   isFinal,
   toAccount,
   toBlock,
   toHold,
+  toMandate,
   toParameters,
   toStatus,
   toTxStatus,
@@ -21,6 +22,7 @@ import {
   type Account,
   type Block,
   type Hold,
+  type Mandate,
   type Parameters,
   type Receipt,
   type Status,
@@ -36,6 +38,8 @@ export const Method = {
   GET_ACCOUNT: 'hutong_getAccount',
   GET_BLOCK: 'hutong_getBlock',
   GET_HOLD: 'hutong_getHold',
+  GET_MANDATES: 'hutong_getMandates',
+  READ_ACCOUNT: 'hutong_readAccount',
   STATUS: 'hutong_status',
   GET_PARAMETERS: 'hutong_getParameters',
   SUBSCRIBE_TRANSACTION: 'hutong_subscribeTransaction',
@@ -233,6 +237,34 @@ export class HutongClient {
   async getHold(payer: string, holdId: TransferIdLike): Promise<Hold> {
     decodeAddress(payer);
     return toHold(await this.call<Json>(Method.GET_HOLD, [{ payer, hold_id: transferIdHex(holdId) }]));
+  }
+
+  /**
+   * The mandates `account` granted (`hutong_getMandates`), in force or not
+   * yet ended; throws {@link RpcError} with `isNotFound` if there is no
+   * such account.
+   */
+  async getMandates(account: string): Promise<Mandate[]> {
+    decodeAddress(account);
+    const answer = await this.call<Json>(Method.GET_MANDATES, [{ account }]);
+    return Array.isArray(answer?.['mandates']) ? answer['mandates'].map(toMandate) : [];
+  }
+
+  /**
+   * `account` read by the grantee of its read mandate `mandateId`
+   * (`hutong_readAccount`): a request signed by `grantee` now (SPEC.md,
+   * "Mandates"); the same view as {@link getAccount}.
+   */
+  async readAccount(account: string, mandateId: U64Like, grantee: Keypair): Promise<Account> {
+    decodeAddress(account);
+    const id = typeof mandateId === 'bigint' ? Number(mandateId) : mandateId;
+    if (!Number.isSafeInteger(id) || id < 0 || BigInt(id) !== BigInt(mandateId)) {
+      throw new ValidationError(`mandate id ${String(mandateId)} must be a u64 within JSON's safe integers`);
+    }
+    const timestampMs = Date.now();
+    const signature = signMandateRead(await this.chainId(), account, id, timestampMs, grantee);
+    const request = { account, mandate_id: id, grantee_key: grantee.publicKeyHex, timestamp_ms: timestampMs, signature };
+    return toAccount(await this.call<Json>(Method.READ_ACCOUNT, [request]));
   }
 
   async getTransaction(hash: string): Promise<TxStatus> {

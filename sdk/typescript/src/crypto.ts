@@ -7,6 +7,10 @@ import { concatBytes, utf8 } from './bytes.js';
 export const TAG_TX = 'hutong/tx/v1';
 export const TAG_COSIGN = 'hutong/cosign/v1';
 export const TAG_ADDRESS = 'hutong/address/v1';
+/** What an FX provider signs: a quote (SPEC.md, "Payment versus payment"). */
+export const TAG_QUOTE = 'hutong/quote/v1';
+/** What a read mandate's grantee signs: a read request (SPEC.md, "Mandates"). */
+export const TAG_MANDATE_READ = 'hutong/mandate-read/v1';
 
 /** `tagged(tag, data) = SHA-256(tag ‖ 0x00 ‖ data)`. */
 export function tagged(tag: string, data: Uint8Array): Uint8Array {

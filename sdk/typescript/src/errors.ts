@@ -101,6 +101,26 @@ export const FAILURE_CODES = [
   'unknown_freeze',
   'freeze_exists',
   'too_many_freezes',
+  // Device keys:
+  'device_scope',
+  'unknown_device',
+  // Payment versus payment (FX quotes):
+  'not_fx_provider',
+  'bad_quote_signature',
+  'bad_quote',
+  'quote_expired',
+  'quote_used',
+  'quote_not_for_payer',
+  'outside_quote',
+  'slippage',
+  // Mandates:
+  'unknown_mandate',
+  'mandate_exists',
+  'too_many_mandates',
+  'bad_mandate',
+  'mandate_inactive',
+  'mandate_scope',
+  'mandate_limit',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
@@ -116,6 +136,12 @@ export const RpcCode = {
   NOT_REGULATOR: 1011,
   /** A subscription method called over plain HTTP: use WebSocket. */
   NEEDS_WEBSOCKET: 1012,
+  /**
+   * `hutong_readAccount` refused the read request; `data.code`:
+   * `unknown_mandate`, `mandate_scope`, `mandate_inactive`,
+   * `bad_signature` or `stale`.
+   */
+  MANDATE: 1013,
 } as const;
 
 /** A JSON-RPC error answer other than a transaction's rejection. */
@@ -129,7 +155,7 @@ export class RpcError extends HutongError {
     this.code = code;
     this.data = data;
   }
-  /** The node has no such account, block, proposal or hold (1003). */
+  /** The node has no such account, block, proposal, hold or mandate (1003). */
   get isNotFound(): boolean {
     return this.code === RpcCode.NOT_FOUND;
   }

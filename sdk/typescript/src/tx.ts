@@ -5,7 +5,7 @@
 
 import { Reader, Writer, U64_MAX, U128_MAX } from './borsh.js';
 import { bytesOf, concatBytes, equalBytes, fromHex, toHex, utf8, type BytesLike } from './bytes.js';
-import { tagged, TAG_COSIGN, TAG_TX, ed25519Verify } from './crypto.js';
+import { tagged, TAG_COSIGN, TAG_MANDATE_READ, TAG_QUOTE, TAG_TX, ed25519Verify } from './crypto.js';
 import { addressBytes, addressBytesOf, encodeAddress, type AddressLike } from './address.js';
 import { checkAssetCode, decodeAssetCode, encodeAssetCode } from './amount.js';
 import { ValidationError } from './errors.js';
@@ -17,6 +17,12 @@ export const MEMO_BYTES_MAX = 256;
 export const BATCH_RECIPIENTS_MAX = 256;
 /** Longest `reference` of a `freeze_amount` or `set_account_state` (a court order's number), in bytes. */
 export const REFERENCE_BYTES_MAX = 64;
+/** Most payees a device key (`register_device`) may be limited to. */
+export const DEVICE_PAYEES_MAX = 16;
+/** Most legs of a `linked` transaction (at least one). */
+export const LINKED_LEGS_MAX = 8;
+/** Most payees a mandate (`grant_mandate`) may be limited to. */
+export const MANDATE_PAYEES_MAX = 16;
 
 export type U64Like = bigint | number;
 /** A transfer id: a u128 as a bigint, or 32 hex digits (big-endian, as shown everywhere). */
@@ -36,6 +42,47 @@ export interface Payout {
   to: AddressLike;
   /** Minor units. */
   amount: bigint;
+}
+
+/**
+ * One leg of a `linked` transaction: the sender's transfer, hold, capture
+ * or void, with the fields (and rules) of the kind of the same name. Its
+ * own borsh enum: `0` transfer, `1` hold, `2` capture, `3` void.
+ */
+export type LinkedOp =
+  | { type: 'transfer'; to: AddressLike; asset: string; amount: bigint; transferId: TransferIdLike }
+  | { type: 'hold'; to: AddressLike; asset: string; amount: bigint; holdId: TransferIdLike; expiresAtMs: U64Like }
+  | { type: 'capture'; payer: AddressLike; holdId: TransferIdLike; amount: bigint }
+  | { type: 'void'; payer: AddressLike; holdId: TransferIdLike };
+
+/** The kinds a `linked` leg may be, by leg tag. */
+export const LINKED_OPS = ['transfer', 'hold', 'capture', 'void'] as const;
+
+/**
+ * An FX provider's offer to settle one `pvp`, signed off the ledger
+ * ({@link signQuote}): the payer pays between `minSell` and `maxSell` of
+ * `sell` (minor units) to `provider`, and the payee receives
+ * `floor(pay × rateNum / rateDen)` minor units of `buy`, until the block
+ * time `expiresAtMs`. `payer`: the one payer it is for, or null/absent
+ * (any). `quoteId` (a u64 the provider picks): a quote settles once.
+ */
+export interface Quote {
+  provider: AddressLike;
+  quoteId: U64Like;
+  sell: string;
+  buy: string;
+  rateNum: U64Like;
+  rateDen: U64Like;
+  minSell: bigint;
+  maxSell: bigint;
+  expiresAtMs: U64Like;
+  payer?: AddressLike | null;
+}
+
+/** What a mandate lets its grantee do: pay from the account, read it through the RPC, or both. */
+export interface MandateScope {
+  pay: boolean;
+  read: boolean;
 }
 
 export type TxKind =
@@ -104,7 +151,66 @@ export type TxKind =
       reason: FreezeReason;
       reference?: Uint8Array | string;
       expiresAtMs?: U64Like | null;
-    };
+    }
+  /**
+   * The account's owner lets a device key (an EV, a meter) sign `hold` and
+   * `capture` for its account, within a scope: one `asset`, at most
+   * `maxPerHold` per hold and `dailyMax` per day, to `payees` (at most 16;
+   * none or absent: any payee). The device has its own sequence numbers.
+   */
+  | { type: 'register_device'; key: BytesLike; asset: string; maxPerHold: bigint; dailyMax: bigint; payees?: AddressLike[] }
+  /** The account's owner revokes a device key. */
+  | { type: 'revoke_device'; key: BytesLike }
+  /**
+   * The sender's transfers, holds, captures and voids (1 to 8 `legs`), in
+   * order, all or none: if one fails nothing of any leg stays (the
+   * receipt's `failedLeg` names it).
+   */
+  | { type: 'linked'; legs: LinkedOp[] }
+  /**
+   * Payment versus payment: the sender pays `pay` of the quote's `sell` to
+   * its provider, and the provider pays `to` `floor(pay × rateNum /
+   * rateDen)` of its `buy`, at least `minReceive`, both or neither.
+   * `quoteSignature`: the provider's, 64 bytes ({@link signQuote}).
+   */
+  | {
+      type: 'pvp';
+      quote: Quote;
+      quoteSignature: BytesLike;
+      pay: bigint;
+      minReceive: bigint;
+      to: AddressLike;
+      transferId: TransferIdLike;
+    }
+  /**
+   * The account's owner lets `grantee` (another account: a bill-paying
+   * app) pay from it (`mandate_pay`) or read it (`readAccount`), within
+   * `scope`: one `asset`, to `payees` (at most 16; none or absent: any), at
+   * most `perPayment` a payment and `perPeriod` a period of
+   * `periodSeconds` (a u32) counted from `startMs`, from `startMs` to
+   * `endMs` (block time). `mandateId`: a u64 the owner picks.
+   */
+  | {
+      type: 'grant_mandate';
+      mandateId: U64Like;
+      grantee: AddressLike;
+      scope: MandateScope;
+      asset: string;
+      payees?: AddressLike[];
+      perPayment: bigint;
+      perPeriod: bigint;
+      periodSeconds: number;
+      startMs: U64Like;
+      endMs: U64Like;
+    }
+  /** The account's owner ends a mandate, from this transaction on. */
+  | { type: 'revoke_mandate'; mandateId: U64Like }
+  /**
+   * The grantee of `payer`'s mandate `mandateId` (the sender, with its own
+   * key and sequence numbers) pays `amount` of `asset` from `payer`'s
+   * account to `to`; `transferId` is one of the payer's.
+   */
+  | { type: 'mandate_pay'; payer: AddressLike; mandateId: U64Like; to: AddressLike; asset: string; amount: bigint; transferId: TransferIdLike };
 
 export type TxKindName = TxKind['type'];
 
@@ -127,6 +233,13 @@ export const TX_KIND_INDEX: Record<TxKindName, number> = {
   freeze_amount: 15,
   release_freeze: 16,
   set_account_state: 17,
+  register_device: 18,
+  revoke_device: 19,
+  linked: 20,
+  pvp: 21,
+  grant_mandate: 22,
+  revoke_mandate: 23,
+  mandate_pay: 24,
 };
 const KIND_NAMES = Object.keys(TX_KIND_INDEX) as TxKindName[];
 
@@ -160,6 +273,11 @@ function amount(v: bigint, what: string): bigint {
 
 function tier(v: number): number {
   if (!Number.isInteger(v) || v < 0 || v > 255) throw new ValidationError(`tier ${v} is not a u8`);
+  return v;
+}
+
+function u32(v: number, what: string): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new ValidationError(`${what} ${v} is not a u32`);
   return v;
 }
 
@@ -233,6 +351,30 @@ function writeKind(w: Writer, k: TxKind): void {
   const index = TX_KIND_INDEX[k.type];
   if (index === undefined) throw new ValidationError(`unknown transaction kind ${JSON.stringify((k as { type: unknown }).type)}`);
   w.u8(index);
+  writeKindFields(w, k);
+}
+
+function writePayees(w: Writer, payees: AddressLike[] | undefined): void {
+  w.vec(payees ?? [], (w, p) => w.fixed(addressBytes(p), 20, 'payee'));
+}
+
+/** borsh(Quote). */
+function writeQuote(w: Writer, q: Quote): void {
+  if (!q || typeof q !== 'object') throw new ValidationError('a quote is an object');
+  w.fixed(addressBytes(q.provider), 20, 'provider');
+  w.u64(u64(q.quoteId, 'quoteId'));
+  w.fixed(encodeAssetCode(q.sell), 8);
+  w.fixed(encodeAssetCode(q.buy), 8);
+  w.u64(u64(q.rateNum, 'rateNum'));
+  w.u64(u64(q.rateDen, 'rateDen'));
+  w.u128(amount(q.minSell, 'minSell'));
+  w.u128(amount(q.maxSell, 'maxSell'));
+  w.u64(u64(q.expiresAtMs, 'expiresAtMs'));
+  w.option(q.payer ?? null, (w, p) => w.fixed(addressBytes(p), 20, 'payer'));
+}
+
+/** A kind's fields, without its tag (a `linked` leg's too). */
+function writeKindFields(w: Writer, k: TxKind): void {
   const addr = (a: AddressLike) => w.fixed(addressBytes(a), 20, 'address');
   switch (k.type) {
     case 'transfer':
@@ -333,6 +475,60 @@ function writeKind(w: Writer, k: TxKind): void {
       w.option(k.expiresAtMs ?? null, (w, t) => w.u64(u64(t, 'expiresAtMs')));
       break;
     }
+    case 'register_device':
+      w.fixed(bytesOf(k.key, 32, 'device key'), 32);
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.u128(amount(k.maxPerHold, 'maxPerHold'));
+      w.u128(amount(k.dailyMax, 'dailyMax'));
+      writePayees(w, k.payees);
+      break;
+    case 'revoke_device':
+      w.fixed(bytesOf(k.key, 32, 'device key'), 32);
+      break;
+    case 'linked':
+      if (!Array.isArray(k.legs)) throw new ValidationError('legs must be an array');
+      w.vec(k.legs, (w, leg) => {
+        const tag = LINKED_OPS.indexOf(leg?.type as (typeof LINKED_OPS)[number]);
+        if (tag < 0) throw new ValidationError(`a linked leg is a transfer, hold, capture or void, not ${JSON.stringify(leg?.type)}`);
+        w.u8(tag);
+        writeKindFields(w, leg);
+      });
+      break;
+    case 'pvp':
+      writeQuote(w, k.quote);
+      w.fixed(bytesOf(k.quoteSignature, 64, 'quote signature'), 64);
+      w.u128(amount(k.pay, 'pay'));
+      w.u128(amount(k.minReceive, 'minReceive'));
+      addr(k.to);
+      w.u128(transferIdOf(k.transferId));
+      break;
+    case 'grant_mandate':
+      w.u64(u64(k.mandateId, 'mandateId'));
+      addr(k.grantee);
+      if (!k.scope || typeof k.scope.pay !== 'boolean' || typeof k.scope.read !== 'boolean') {
+        throw new ValidationError('a mandate scope is {pay: boolean, read: boolean}');
+      }
+      w.bool(k.scope.pay);
+      w.bool(k.scope.read);
+      w.fixed(encodeAssetCode(k.asset), 8);
+      writePayees(w, k.payees);
+      w.u128(amount(k.perPayment, 'perPayment'));
+      w.u128(amount(k.perPeriod, 'perPeriod'));
+      w.u32(u32(k.periodSeconds, 'periodSeconds'));
+      w.u64(u64(k.startMs, 'startMs'));
+      w.u64(u64(k.endMs, 'endMs'));
+      break;
+    case 'revoke_mandate':
+      w.u64(u64(k.mandateId, 'mandateId'));
+      break;
+    case 'mandate_pay':
+      addr(k.payer);
+      w.u64(u64(k.mandateId, 'mandateId'));
+      addr(k.to);
+      w.fixed(encodeAssetCode(k.asset), 8);
+      w.u128(amount(k.amount, 'amount'));
+      w.u128(transferIdOf(k.transferId));
+      break;
   }
 }
 
@@ -363,9 +559,41 @@ function readTransaction(r: Reader): DecodedTransaction {
 
 function readKind(r: Reader): TxKind {
   const index = r.u8('kind tag');
+  return readKindFields(r, KIND_NAMES[index], `kind tag ${index}`);
+}
+
+function readLeg(r: Reader): LinkedOp {
+  const tag = r.u8('leg tag');
+  const name = LINKED_OPS[tag];
+  if (name === undefined) throw new ValidationError(`linked leg tag ${tag} is out of range`);
+  return readKindFields(r, name, `linked leg tag ${tag}`) as LinkedOp;
+}
+
+function readPayees(r: Reader, most: number, what: string): string[] {
+  const payees = r.vec((r) => encodeAddress(r.fixed(20, 'payee')), 'payees');
+  if (payees.length > most) throw new ValidationError(`${what} names ${payees.length} payees; at most ${most}`);
+  return payees;
+}
+
+function readQuote(r: Reader): Quote & { provider: string; quoteId: bigint; rateNum: bigint; rateDen: bigint; expiresAtMs: bigint; payer: string | null } {
+  const provider = encodeAddress(r.fixed(20, 'provider'));
+  const quoteId = r.u64('quote id');
+  const sell = decodeAssetCode(r.fixed(8, 'sell'));
+  const buy = decodeAssetCode(r.fixed(8, 'buy'));
+  const rateNum = r.u64('rate num');
+  const rateDen = r.u64('rate den');
+  const minSell = r.u128('min sell');
+  const maxSell = r.u128('max sell');
+  const expiresAtMs = r.u64('quote expiry');
+  const payer = r.option((r) => encodeAddress(r.fixed(20, 'payer')), 'payer');
+  return { provider, quoteId, sell, buy, rateNum, rateDen, minSell, maxSell, expiresAtMs, payer };
+}
+
+/** A kind's fields (`name`'s), after its tag (`tag` names it in errors). */
+function readKindFields(r: Reader, name: TxKindName | undefined, tag: string): TxKind {
   const addr = () => encodeAddress(r.fixed(20, 'address'));
   const asset = () => decodeAssetCode(r.fixed(8, 'asset'));
-  switch (KIND_NAMES[index]) {
+  switch (name) {
     case 'transfer':
       return { type: 'transfer', to: addr(), asset: asset(), amount: r.u128(), transferId: r.u128() };
     case 'batch_transfer': {
@@ -420,10 +648,50 @@ function readKind(r: Reader): TxKind {
       const expiresAtMs = r.option((r) => r.u64('expires_at'), 'expires_at');
       return { type: 'set_account_state', account, state, reason, reference, expiresAtMs };
     }
+    case 'register_device': {
+      const key = r.fixed(32, 'device key');
+      const a = asset();
+      const maxPerHold = r.u128();
+      const dailyMax = r.u128();
+      return { type: 'register_device', key, asset: a, maxPerHold, dailyMax, payees: readPayees(r, DEVICE_PAYEES_MAX, 'a device scope') };
+    }
+    case 'revoke_device':
+      return { type: 'revoke_device', key: r.fixed(32, 'device key') };
+    case 'linked': {
+      const legs = r.vec(readLeg, 'legs');
+      if (legs.length === 0 || legs.length > LINKED_LEGS_MAX) {
+        throw new ValidationError(`a linked transaction has 1 to ${LINKED_LEGS_MAX} legs, got ${legs.length}`);
+      }
+      return { type: 'linked', legs };
+    }
+    case 'pvp': {
+      const quote = readQuote(r);
+      const quoteSignature = r.fixed(64, 'quote signature');
+      const pay = r.u128();
+      const minReceive = r.u128();
+      return { type: 'pvp', quote, quoteSignature, pay, minReceive, to: addr(), transferId: r.u128() };
+    }
+    case 'grant_mandate': {
+      const mandateId = r.u64('mandate id');
+      const grantee = addr();
+      const scope = { pay: r.bool('scope.pay'), read: r.bool('scope.read') };
+      const a = asset();
+      const payees = readPayees(r, MANDATE_PAYEES_MAX, 'a mandate');
+      const perPayment = r.u128();
+      const perPeriod = r.u128();
+      const periodSeconds = r.u32('period seconds');
+      const startMs = r.u64('start');
+      const endMs = r.u64('end');
+      return { type: 'grant_mandate', mandateId, grantee, scope, asset: a, payees, perPayment, perPeriod, periodSeconds, startMs, endMs };
+    }
+    case 'revoke_mandate':
+      return { type: 'revoke_mandate', mandateId: r.u64('mandate id') };
+    case 'mandate_pay':
+      return { type: 'mandate_pay', payer: addr(), mandateId: r.u64('mandate id'), to: addr(), asset: asset(), amount: r.u128(), transferId: r.u128() };
     case 'propose':
       throw new ValidationError('decoding a Propose transaction is not supported (governance actions are not in SPEC.md)');
     default:
-      throw new ValidationError(`kind tag ${index} is out of range`);
+      throw new ValidationError(`${tag} is out of range`);
   }
 }
 
@@ -453,18 +721,66 @@ export function senderAddress(tx: Transaction): string {
   return encodeAddress(addressBytesOf(tx.sender));
 }
 
+/** borsh(Quote). */
+export function encodeQuote(quote: Quote): Uint8Array {
+  const w = new Writer();
+  writeQuote(w, quote);
+  return w.toBytes();
+}
+
+/**
+ * What an FX provider signs: `SHA-256("hutong/quote/v1" ‖ 0x00 ‖
+ * chain_id ‖ borsh(quote))`, 32 bytes.
+ */
+export function quoteSigningHash(chainId: BytesLike, quote: Quote): Uint8Array {
+  return tagged(TAG_QUOTE, concatBytes(bytesOf(chainId, 32, 'chain id'), encodeQuote(quote)));
+}
+
+/** The FX provider's ed25519 signature (64 bytes) of `quote` on the chain `chainId`: a `pvp`'s `quoteSignature`. */
+export function signQuote(chainId: BytesLike, quote: Quote, provider: Keypair): Uint8Array {
+  return provider.sign(quoteSigningHash(chainId, quote));
+}
+
+/**
+ * What a read mandate's grantee signs to read `account`
+ * (`hutong_readAccount`): `SHA-256("hutong/mandate-read/v1" ‖ 0x00 ‖
+ * chain_id ‖ account (20 bytes) ‖ u64 mandate_id ‖ u64 timestamp_ms)`.
+ */
+export function mandateReadHash(chainId: BytesLike, account: AddressLike, mandateId: U64Like, timestampMs: U64Like): Uint8Array {
+  const w = new Writer();
+  w.fixed(bytesOf(chainId, 32, 'chain id'), 32);
+  w.fixed(addressBytes(account), 20, 'account');
+  w.u64(u64(mandateId, 'mandateId'));
+  w.u64(u64(timestampMs, 'timestampMs'));
+  return tagged(TAG_MANDATE_READ, w.toBytes());
+}
+
+/** The grantee's signature of a read request, in hex (`hutong_readAccount`'s `signature`). */
+export function signMandateRead(chainId: BytesLike, account: AddressLike, mandateId: U64Like, timestampMs: U64Like, grantee: Keypair): string {
+  return toHex(grantee.sign(mandateReadHash(chainId, account, mandateId, timestampMs)));
+}
+
 /**
  * Checks what the node would refuse without looking at the ledger: field
  * ranges, memo length, batch size, zero amounts, a transfer (or hold) to
  * its own sender, asset codes, a reference past 64 bytes, the encoded
- * size. Throws {@link ValidationError}.
+ * size; and what the ledger would fail before looking at it: a linked
+ * transaction's leg count (1 to 8) and each leg by the same rules, more
+ * than 16 payees of a device or a mandate, a mandate granted to its own
+ * sender. Throws {@link ValidationError}.
  */
 export function validateTransaction(tx: Transaction): void {
   const bytes = encodeTransaction(tx); // checks ranges, lengths, codes
   const memo = memoBytes(tx.memo);
   if (memo.length > MEMO_BYTES_MAX) throw new ValidationError(`memo is ${memo.length} bytes; at most ${MEMO_BYTES_MAX}`);
-  const me = addressBytesOf(tx.sender);
-  const k = tx.kind;
+  validateKind(tx.kind, addressBytesOf(tx.sender));
+  // signature (64) + cosignature option (1 or 65)
+  const signedLen = bytes.length + 64 + (tx.cosigner ? 65 : 1);
+  if (signedLen > TX_BYTES_MAX) throw new ValidationError(`signed transaction is ${signedLen} bytes; at most ${TX_BYTES_MAX}`);
+}
+
+/** {@link validateTransaction}'s checks of one kind (and of each leg of a `linked`); `me`: the sender's address. */
+function validateKind(k: TxKind, me: Uint8Array): void {
   const payouts: Payout[] =
     k.type === 'transfer' || k.type === 'hold'
       ? [{ to: k.to, amount: k.amount }]
@@ -474,19 +790,37 @@ export function validateTransaction(tx: Transaction): void {
   if (k.type === 'batch_transfer' && (k.payouts.length === 0 || k.payouts.length > BATCH_RECIPIENTS_MAX)) {
     throw new ValidationError(`a batch transfer has 1 to ${BATCH_RECIPIENTS_MAX} payouts, got ${k.payouts.length}`);
   }
-  if ((k.type === 'mint' || k.type === 'burn' || k.type === 'capture' || k.type === 'freeze_amount') && k.amount === 0n) {
+  if ((k.type === 'mint' || k.type === 'burn' || k.type === 'capture' || k.type === 'freeze_amount' || k.type === 'mandate_pay') && k.amount === 0n) {
     throw new ValidationError('amount is zero');
   }
+  if (k.type === 'pvp' && k.pay === 0n) throw new ValidationError('the amount paid is zero');
   for (const p of payouts) {
     if (p.amount === 0n) throw new ValidationError('an amount is zero');
     if (equalBytes(addressBytes(p.to), me)) throw new ValidationError(`a ${k.type === 'hold' ? 'hold' : 'transfer'} pays its own sender`);
   }
-  if (k.type === 'transfer' || k.type === 'batch_transfer' || k.type === 'mint' || k.type === 'burn' || k.type === 'hold' || k.type === 'freeze_amount') {
+  if (k.type === 'transfer' || k.type === 'batch_transfer' || k.type === 'mint' || k.type === 'burn' || k.type === 'hold' || k.type === 'freeze_amount' || k.type === 'register_device' || k.type === 'grant_mandate' || k.type === 'mandate_pay') {
     checkAssetCode(k.asset);
   }
-  // signature (64) + cosignature option (1 or 65)
-  const signedLen = bytes.length + 64 + (tx.cosigner ? 65 : 1);
-  if (signedLen > TX_BYTES_MAX) throw new ValidationError(`signed transaction is ${signedLen} bytes; at most ${TX_BYTES_MAX}`);
+  if (k.type === 'register_device' && (k.payees ?? []).length > DEVICE_PAYEES_MAX) {
+    throw new ValidationError(`a device scope names ${k.payees!.length} payees; at most ${DEVICE_PAYEES_MAX}`);
+  }
+  if (k.type === 'grant_mandate') {
+    if ((k.payees ?? []).length > MANDATE_PAYEES_MAX) throw new ValidationError(`a mandate names ${k.payees!.length} payees; at most ${MANDATE_PAYEES_MAX}`);
+    if (equalBytes(addressBytes(k.grantee), me)) throw new ValidationError('a mandate grants its own sender');
+  }
+  if (k.type === 'linked') {
+    if (k.legs.length === 0 || k.legs.length > LINKED_LEGS_MAX) {
+      throw new ValidationError(`a linked transaction has 1 to ${LINKED_LEGS_MAX} legs, got ${k.legs.length}`);
+    }
+    k.legs.forEach((leg, i) => {
+      try {
+        validateKind(leg, me);
+      } catch (e) {
+        if (e instanceof ValidationError) throw new ValidationError(`leg ${i}: ${e.message}`);
+        throw e;
+      }
+    });
+  }
 }
 
 /** A transaction with the sender's signature and, for a step-up, the co-signature. */
@@ -621,7 +955,49 @@ export function transactionFromJson(j: Json): DecodedTransaction {
   const names = Object.keys(kindObj);
   if (names.length !== 1) throw new ValidationError('kind must have exactly one key');
   const name = names[0] as TxKindName;
-  const f = kindObj[name] as Json;
+  return {
+    chainId: jhex(j['chain_id'], 32, 'chain_id'),
+    sender: jhex(j['sender'], 32, 'sender'),
+    sequence: jnum(j['sequence'], 'sequence'),
+    expiry,
+    kind: kindFromJson(name, kindObj[name] as Json),
+    cosigner: j['cosigner'] == null ? null : jhex(j['cosigner'], 32, 'cosigner'),
+    memo: j['memo'] == null ? new Uint8Array() : jhex(j['memo'], undefined, 'memo'),
+  };
+}
+
+function legFromJson(j: Json): LinkedOp {
+  const names = Object.keys(j ?? {});
+  const name = names[0] as (typeof LINKED_OPS)[number];
+  if (names.length !== 1 || !LINKED_OPS.includes(name)) {
+    throw new ValidationError(`a linked leg is {"transfer" | "hold" | "capture" | "void": {…}}, not ${JSON.stringify(names)}`);
+  }
+  return kindFromJson(name, j[name] as Json) as LinkedOp;
+}
+
+function payeesFromJson(v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((p) => typeof p === 'string')) throw new ValidationError('payees must be an array of addresses');
+  return v as string[];
+}
+
+/** A quote from its JSON form (`{provider, quote_id, sell, buy, rate_num, rate_den, min_sell, max_sell, expires_at_ms, payer}`, as in the vectors). */
+export function quoteFromJson(q: Json): Quote {
+  if (!q || typeof q !== 'object') throw new ValidationError('a quote is an object');
+  return {
+    provider: q['provider'] as string,
+    quoteId: jnum(q['quote_id'], 'quote_id'),
+    sell: q['sell'] as string,
+    buy: q['buy'] as string,
+    rateNum: jnum(q['rate_num'], 'rate_num'),
+    rateDen: jnum(q['rate_den'], 'rate_den'),
+    minSell: jnum(q['min_sell'], 'min_sell'),
+    maxSell: jnum(q['max_sell'], 'max_sell'),
+    expiresAtMs: jnum(q['expires_at_ms'], 'expires_at_ms'),
+    payer: q['payer'] == null ? null : (q['payer'] as string),
+  };
+}
+
+function kindFromJson(name: TxKindName, f: Json): TxKind {
   let kind: TxKind;
   switch (name) {
     case 'transfer':
@@ -703,19 +1079,70 @@ export function transactionFromJson(j: Json): DecodedTransaction {
         expiresAtMs: f['expires_at_ms'] == null ? null : jnum(f['expires_at_ms'], 'expires_at_ms'),
       };
       break;
+    case 'register_device':
+      kind = {
+        type: name,
+        key: jhex(f['key'], 32, 'key'),
+        asset: f['asset'] as string,
+        maxPerHold: jnum(f['max_per_hold'], 'max_per_hold'),
+        dailyMax: jnum(f['daily_max'], 'daily_max'),
+        payees: payeesFromJson(f['payees'] ?? []),
+      };
+      break;
+    case 'revoke_device':
+      kind = { type: name, key: jhex(f['key'], 32, 'key') };
+      break;
+    case 'linked':
+      if (!Array.isArray(f['legs'])) throw new ValidationError('legs must be an array');
+      kind = { type: name, legs: (f['legs'] as Json[]).map(legFromJson) };
+      break;
+    case 'pvp':
+      kind = {
+        type: name,
+        quote: quoteFromJson(f['quote'] as Json),
+        quoteSignature: jhex(f['quote_signature'], 64, 'quote_signature'),
+        pay: jnum(f['pay'], 'pay'),
+        minReceive: jnum(f['min_receive'], 'min_receive'),
+        to: f['to'] as string,
+        transferId: transferIdOf(f['transfer_id'] as string),
+      };
+      break;
+    case 'grant_mandate': {
+      const scope = (f['scope'] ?? {}) as Json;
+      kind = {
+        type: name,
+        mandateId: jnum(f['mandate_id'], 'mandate_id'),
+        grantee: f['grantee'] as string,
+        scope: { pay: scope['pay'] === true, read: scope['read'] === true },
+        asset: f['asset'] as string,
+        payees: payeesFromJson(f['payees'] ?? []),
+        perPayment: jnum(f['per_payment'], 'per_payment'),
+        perPeriod: jnum(f['per_period'], 'per_period'),
+        periodSeconds: Number(f['period_seconds']),
+        startMs: jnum(f['start_ms'], 'start_ms'),
+        endMs: jnum(f['end_ms'], 'end_ms'),
+      };
+      break;
+    }
+    case 'revoke_mandate':
+      kind = { type: name, mandateId: jnum(f['mandate_id'], 'mandate_id') };
+      break;
+    case 'mandate_pay':
+      kind = {
+        type: name,
+        payer: f['payer'] as string,
+        mandateId: jnum(f['mandate_id'], 'mandate_id'),
+        to: f['to'] as string,
+        asset: f['asset'] as string,
+        amount: jnum(f['amount'], 'amount'),
+        transferId: transferIdOf(f['transfer_id'] as string),
+      };
+      break;
     case 'propose':
       kind = { type: name, actions: (f['actions'] as string[]).map((a) => jhex(a, undefined, 'action')), votingPeriodMs: jnum(f['voting_period_ms'], 'voting_period_ms') };
       break;
     default:
       throw new ValidationError(`unknown kind ${JSON.stringify(name)}`);
   }
-  return {
-    chainId: jhex(j['chain_id'], 32, 'chain_id'),
-    sender: jhex(j['sender'], 32, 'sender'),
-    sequence: jnum(j['sequence'], 'sequence'),
-    expiry,
-    kind,
-    cosigner: j['cosigner'] == null ? null : jhex(j['cosigner'], 32, 'cosigner'),
-    memo: j['memo'] == null ? new Uint8Array() : jhex(j['memo'], undefined, 'memo'),
-  };
+  return kind;
 }

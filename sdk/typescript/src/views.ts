@@ -40,20 +40,27 @@ export function camelize(v: unknown): any {
 
 /**
  * One effect of a successful transaction; `amount`, `totalSupply`,
- * `captured` and `released` in minor units as bigint, other fields
- * camelCased as the node sends them. Holds and amount freezes (newer
- * nodes): `hold_placed` (`payer`, `holdId`, `payee`, `asset`, `amount`,
- * `expiresAtMs`), `hold_captured` (`payer`, `holdId`, `captured`,
- * `released`), `hold_voided` (`payer`, `holdId`, `released`),
- * `amount_frozen` (`account`, `asset`, `amount`, `freezeId`, `reason`,
- * `by`, `expiresAtMs`?), `amount_released` (`account`, `asset`, `amount`,
- * `freezeId`), `account_state_set` (`account`, `state`, `by`,
- * `expiresAtMs`?).
+ * `captured`, `released`, `paid`, `received` and `spentInPeriod` in minor
+ * units as bigint, other fields camelCased as the node sends them. Holds
+ * and amount freezes (newer nodes): `hold_placed` (`payer`, `holdId`,
+ * `payee`, `asset`, `amount`, `expiresAtMs`), `hold_captured` (`payer`,
+ * `holdId`, `captured`, `released`), `hold_voided` (`payer`, `holdId`,
+ * `released`), `amount_frozen` (`account`, `asset`, `amount`, `freezeId`,
+ * `reason`, `by`, `expiresAtMs`?), `amount_released` (`account`, `asset`,
+ * `amount`, `freezeId`), `account_state_set` (`account`, `state`, `by`,
+ * `expiresAtMs`?). Linked transactions and payments versus payment:
+ * `leg` (`leg`: the effects after it, up to the next `leg`, are that
+ * leg's), `exchanged` (`payer`, `provider`, `quoteId`, `payee`, `sell`,
+ * `paid`, `buy`, `received`). Mandates: `mandate_granted` (`account`,
+ * `mandateId`, `grantee`, `endMs`), `mandate_revoked` (`account`,
+ * `mandateId`, `grantee`), `mandate_used` (`payer`, `mandateId`,
+ * `grantee`, `spentInPeriod`).
  */
 export interface Effect {
   /**
    * `debit`, `credit`, `supply_changed`, `account_opened`, `tier_set`, `frozen`, `unfrozen`, `proposal_*`, `voted`,
-   * `hold_placed`, `hold_captured`, `hold_voided`, `amount_frozen`, `amount_released`, `account_state_set`, …
+   * `hold_placed`, `hold_captured`, `hold_voided`, `amount_frozen`, `amount_released`, `account_state_set`,
+   * `leg`, `exchanged`, `mandate_granted`, `mandate_revoked`, `mandate_used`, …
    */
   type: string;
   account?: string;
@@ -64,6 +71,11 @@ export interface Effect {
   captured?: bigint;
   /** `hold_captured`, `hold_voided`: what went back to the payer's available balance. */
   released?: bigint;
+  /** `exchanged`: what the payer paid (of `sell`) and the payee received (of `buy`). */
+  paid?: bigint;
+  received?: bigint;
+  /** `mandate_used`: what the mandate's period has spent, this payment included. */
+  spentInPeriod?: bigint;
   [field: string]: unknown;
 }
 
@@ -88,6 +100,8 @@ export interface Receipt {
   reason: string | null;
   /** The failure as an object, on nodes that send it. */
   failure: Failure | null;
+  /** The leg (from 0) that failed a linked transaction or a payment versus payment (every leg was undone); else null. */
+  failedLeg: number | null;
   raw: Json;
 }
 
@@ -97,6 +111,9 @@ export function toEffect(j: Json): Effect {
   if ('total_supply' in j) e.totalSupply = amt(j['total_supply']);
   if ('captured' in j) e.captured = amt(j['captured']);
   if ('released' in j) e.released = amt(j['released']);
+  if ('paid' in j) e.paid = amt(j['paid']);
+  if ('received' in j) e.received = amt(j['received']);
+  if ('spent_in_period' in j) e.spentInPeriod = amt(j['spent_in_period']);
   return e;
 }
 
@@ -109,6 +126,7 @@ export function toReceipt(j: Json): Receipt {
     code: optStr(j['code']) ?? (failure ? str(failure.code) : null),
     reason: optStr(j['reason']),
     failure,
+    failedLeg: typeof j['failed_leg'] === 'number' ? j['failed_leg'] : null,
     raw: j,
   };
 }
@@ -362,6 +380,49 @@ export function toHold(j: Json): Hold {
     state: str(j['state']),
     captured: optAmt(j['captured']),
     height: num(j['height']),
+    raw: j,
+  };
+}
+
+// ---------------------------------------------------------------- mandates
+
+/**
+ * A mandate an account granted (`getMandates`): `perPayment`, `perPeriod`
+ * and `spentInPeriod` in minor units; `startMs`, `endMs` in block time;
+ * `active`: in force at the node's last block.
+ */
+export interface Mandate {
+  mandateId: bigint;
+  grantee: string;
+  scope: { pay: boolean; read: boolean };
+  asset: string;
+  /** Empty: any payee. */
+  payees: string[];
+  perPayment: bigint;
+  perPeriod: bigint;
+  periodSeconds: number;
+  startMs: number;
+  endMs: number;
+  spentInPeriod: bigint;
+  active: boolean;
+  raw: Json;
+}
+
+export function toMandate(j: Json): Mandate {
+  const scope = (j['scope'] ?? {}) as Json;
+  return {
+    mandateId: BigInt(num(j['mandate_id'])),
+    grantee: str(j['grantee']),
+    scope: { pay: scope['pay'] === true, read: scope['read'] === true },
+    asset: str(j['asset']),
+    payees: Array.isArray(j['payees']) ? j['payees'].map(str) : [],
+    perPayment: amt(j['per_payment']),
+    perPeriod: amt(j['per_period']),
+    periodSeconds: num(j['period_seconds']),
+    startMs: num(j['start_ms']),
+    endMs: num(j['end_ms']),
+    spentInPeriod: amt(j['spent_in_period']),
+    active: j['active'] === true,
     raw: j,
   };
 }

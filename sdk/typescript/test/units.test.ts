@@ -46,10 +46,26 @@ import {
   toHold,
   transferIdHex,
   writeKeyFile,
+  type LinkedOp,
+  type Quote,
   type Transaction,
   type TxKind,
   type WebSocketLike,
+  DEVICE_PAYEES_MAX,
+  LINKED_LEGS_MAX,
+  LINKED_OPS,
+  MANDATE_PAYEES_MAX,
+  concatBytes,
+  encodeQuote,
+  fromHex as decodeHex,
+  mandateReadHash,
+  quoteSigningHash,
+  sha256,
+  signMandateRead,
+  signQuote,
+  toMandate,
 } from '../src/index.js';
+import { ed25519Verify } from '../src/crypto.js';
 
 const seed = BigInt(process.env['HUTONG_SEED'] ?? Date.now());
 console.log(`units: HUTONG_SEED=${seed}`);
@@ -416,7 +432,232 @@ test('decoding the new kinds is strict', () => {
   assert.throws(() => SignedTransaction.decode(patch(stateAt, '03')), /account state is out of range/);
   assert.throws(() => SignedTransaction.decode(patch(stateAt + 2, '05')), /freeze reason is out of range/);
   assert.throws(() => SignedTransaction.decode(patch(stateAt + 4 + 8, '02')), /option tag 2/);
-  assert.throws(() => SignedTransaction.decode(patch(kindAt, '12')), /kind tag 18 is out of range/);
+  assert.throws(() => SignedTransaction.decode(patch(kindAt, '19')), /kind tag 25 is out of range/);
+});
+
+// ------------------------------------------------------------------ device keys, linked, pvp, mandates
+
+const addr = (byte: number) => encodeAddress(new Uint8Array(20).fill(byte));
+const A22 = addr(0x22);
+const A33 = addr(0x33);
+const A44 = addr(0x44);
+const HKD_HEX = toHex(encodeAssetCode('HKD'));
+const DEVICE = Keypair.fromSecretKey('05'.repeat(32));
+const txOf = (kind: TxKind): Transaction => ({ chainId: CHAIN, sender: Keypair.fromSecretKey(SECRET).publicKey, sequence: 0n, expiry: { height: 9n }, kind });
+
+test('register_device and revoke_device: kinds 18 and 19', () => {
+  let { body, back } = roundTrip({ type: 'register_device', key: DEVICE.publicKey, asset: 'CNY', maxPerHold: 30000n, dailyMax: 50000n, payees: [A33] });
+  assert.equal(body, '12' + DEVICE.publicKeyHex + CNY_HEX + le(30000n, 16) + le(50000n, 16) + le(1n, 4) + '33'.repeat(20));
+  assert.deepEqual(back, { type: 'register_device', key: DEVICE.publicKey, asset: 'CNY', maxPerHold: 30000n, dailyMax: 50000n, payees: [A33] });
+  // No payees: any payee.
+  ({ body, back } = roundTrip({ type: 'register_device', key: DEVICE.publicKeyHex, asset: 'CNY', maxPerHold: 1n, dailyMax: 2n }));
+  assert.ok(body.endsWith(le(0n, 4)));
+  assert.deepEqual((back as any).payees, []);
+  ({ body, back } = roundTrip({ type: 'revoke_device', key: DEVICE.publicKey }));
+  assert.equal(body, '13' + DEVICE.publicKeyHex);
+  assert.deepEqual(back, { type: 'revoke_device', key: DEVICE.publicKey });
+  const key = Keypair.fromSecretKey(SECRET);
+  assert.equal(DEVICE_PAYEES_MAX, 16);
+  roundTrip({ type: 'register_device', key: DEVICE.publicKey, asset: 'CNY', maxPerHold: 1n, dailyMax: 2n, payees: Array(16).fill(A33) });
+  const tooMany = txOf({ type: 'register_device', key: DEVICE.publicKey, asset: 'CNY', maxPerHold: 1n, dailyMax: 2n, payees: Array(17).fill(A33) });
+  assert.throws(() => signTransaction(tooMany, key), /17 payees; at most 16/);
+  const hex = signTransaction(tooMany, key, { skipChecks: true }).toHex();
+  assert.throws(() => SignedTransaction.decode(hex), /17 payees; at most 16/, 'the decoder refuses it as the node does');
+  assert.throws(() => signTransaction(txOf({ type: 'register_device', key: new Uint8Array(31), asset: 'CNY', maxPerHold: 1n, dailyMax: 2n }), key), /32 bytes/);
+});
+
+const LEGS: LinkedOp[] = [
+  { type: 'transfer', to: A22, asset: 'CNY', amount: 97000n, transferId: 0xa1n },
+  { type: 'hold', to: A33, asset: 'CNY', amount: 3000n, holdId: 0xa2n, expiresAtMs: 1767229200000n },
+  { type: 'capture', payer: A44, holdId: 0xb1n, amount: 500n },
+  { type: 'void', payer: A44, holdId: 0xb2n },
+];
+
+test('linked: kind 20, legs tagged 0 to 3 with the fields of their kinds', () => {
+  const { body, back } = roundTrip({ type: 'linked', legs: LEGS });
+  assert.equal(
+    body,
+    '14' + le(4n, 4) +
+      '00' + '22'.repeat(20) + CNY_HEX + le(97000n, 16) + le(0xa1n, 16) +
+      '01' + '33'.repeat(20) + CNY_HEX + le(3000n, 16) + le(0xa2n, 16) + le(1767229200000n, 8) +
+      '02' + '44'.repeat(20) + le(0xb1n, 16) + le(500n, 16) +
+      '03' + '44'.repeat(20) + le(0xb2n, 16),
+  );
+  assert.deepEqual(back, { type: 'linked', legs: LEGS });
+  assert.deepEqual([...LINKED_OPS], ['transfer', 'hold', 'capture', 'void']);
+  assert.equal(LINKED_LEGS_MAX, 8);
+  roundTrip({ type: 'linked', legs: [...LEGS, ...LEGS] });
+  const key = Keypair.fromSecretKey(SECRET);
+  const linked = (legs: LinkedOp[]) => txOf({ type: 'linked', legs });
+  assert.throws(() => signTransaction(linked([]), key), /1 to 8 legs, got 0/);
+  assert.throws(() => signTransaction(linked([...LEGS, ...LEGS, LEGS[0]!]), key), /1 to 8 legs, got 9/);
+  assert.throws(() => signTransaction(linked([{ ...LEGS[0]!, amount: 0n } as LinkedOp]), key), /leg 0: an amount is zero/);
+  assert.throws(() => signTransaction(linked([LEGS[3]!, { ...LEGS[1]!, to: key.address } as LinkedOp]), key), /leg 1: a hold pays its own sender/);
+  assert.throws(() => signTransaction(linked([{ ...LEGS[2]!, amount: 0n } as LinkedOp]), key), /leg 0: amount is zero/);
+  assert.throws(() => encodeTransaction(linked([{ type: 'mint', to: A22, asset: 'CNY', amount: 1n } as any])), /a linked leg is a transfer, hold, capture or void, not "mint"/);
+  // The decoder refuses what the node refuses: a leg tag past void, no legs, 9 legs.
+  const one = signTransaction(linked([LEGS[3]!]), key).toHex();
+  const kindAt = 2 * (32 + 32 + 8 + 9);
+  const legAt = kindAt + 2 + 8;
+  assert.throws(() => SignedTransaction.decode(one.slice(0, legAt) + '04' + one.slice(legAt + 2)), /linked leg tag 4 is out of range/);
+  const voidLeg = '03' + '44'.repeat(20) + le(0xb2n, 16);
+  assert.equal(one.slice(legAt, legAt + voidLeg.length), voidLeg);
+  const withLegs = (n: number) => one.slice(0, kindAt + 2) + le(BigInt(n), 4) + voidLeg.repeat(n) + one.slice(legAt + voidLeg.length);
+  assert.throws(() => SignedTransaction.decode(withLegs(0)), /1 to 8 legs, got 0/);
+  assert.throws(() => SignedTransaction.decode(withLegs(9)), /1 to 8 legs, got 9/);
+  assert.equal(SignedTransaction.decode(withLegs(8)).tx.kind.type, 'linked');
+});
+
+const PROVIDER = Keypair.fromSecretKey('0c'.repeat(32));
+const QUOTE: Quote = {
+  provider: PROVIDER.address, quoteId: 4242n, sell: 'CNY', buy: 'HKD', rateNum: 10912n, rateDen: 10000n,
+  minSell: 10000n, maxSell: 1000000n, expiresAtMs: 1767229200000n, payer: KNOWN,
+};
+const QUOTE_HEX = toHex(decodeAddress(PROVIDER.address)) + le(4242n, 8) + CNY_HEX + HKD_HEX + le(10912n, 8) + le(10000n, 8) +
+  le(10000n, 16) + le(1000000n, 16) + le(1767229200000n, 8) + '01' + KNOWN_HEX;
+
+test('pvp: kind 21, the quote and its signature', () => {
+  assert.equal(toHex(encodeQuote(QUOTE)), QUOTE_HEX);
+  const digest = quoteSigningHash(CHAIN, QUOTE);
+  assert.equal(toHex(digest), toHex(sha256(concatBytes(new TextEncoder().encode('hutong/quote/v1'), Uint8Array.of(0), decodeHex(CHAIN), decodeHex(QUOTE_HEX)))));
+  const sig = signQuote(CHAIN, QUOTE, PROVIDER);
+  assert.equal(sig.length, 64);
+  const { body, back } = roundTrip({ type: 'pvp', quote: QUOTE, quoteSignature: sig, pay: 100000n, minReceive: 109000n, to: A22, transferId: 0xc1n });
+  assert.equal(body, '15' + QUOTE_HEX + toHex(sig) + le(100000n, 16) + le(109000n, 16) + '22'.repeat(20) + le(0xc1n, 16));
+  assert.deepEqual(back, { type: 'pvp', quote: QUOTE, quoteSignature: sig, pay: 100000n, minReceive: 109000n, to: A22, transferId: 0xc1n });
+  // Any payer (none, or absent); a u64 rate beyond 2^53.
+  const anyone = { ...QUOTE, payer: null, rateNum: (1n << 64n) - 1n };
+  assert.ok(toHex(encodeQuote(anyone)).endsWith(le(1767229200000n, 8) + '00'));
+  assert.equal(toHex(encodeQuote({ ...anyone, payer: undefined })), toHex(encodeQuote(anyone)));
+  assert.ok(toHex(encodeQuote(anyone)).includes('ff'.repeat(8)));
+  const key = Keypair.fromSecretKey(SECRET);
+  const pvp = (over: object) => txOf({ type: 'pvp', quote: QUOTE, quoteSignature: sig, pay: 100000n, minReceive: 1n, to: A22, transferId: 1n, ...over } as TxKind);
+  assert.ok(signTransaction(pvp({}), key).verify());
+  assert.throws(() => signTransaction(pvp({ pay: 0n }), key), /zero/);
+  assert.throws(() => signTransaction(pvp({ quoteSignature: sig.slice(0, 63) }), key), /64 bytes/);
+  assert.throws(() => signTransaction(pvp({ quote: { ...QUOTE, rateDen: 1n << 64n } }), key), /not a u64/);
+  assert.throws(() => signTransaction(pvp({ quote: { ...QUOTE, buy: 'hkd' } }), key), ValidationError);
+});
+
+test('grant_mandate, revoke_mandate, mandate_pay: kinds 22 to 24', () => {
+  const [grantee, p1, p2] = [addr(0x55), addr(0x66), addr(0x77)];
+  let { body, back } = roundTrip({
+    type: 'grant_mandate', mandateId: 3, grantee, scope: { pay: true, read: true }, asset: 'CNY', payees: [p1, p2],
+    perPayment: 50000n, perPeriod: 200000n, periodSeconds: 30 * 86400, startMs: 1767196800000, endMs: 1798732800000n,
+  });
+  assert.equal(body, '16' + le(3n, 8) + '55'.repeat(20) + '0101' + CNY_HEX + le(2n, 4) + '66'.repeat(20) + '77'.repeat(20) +
+    le(50000n, 16) + le(200000n, 16) + le(2592000n, 4) + le(1767196800000n, 8) + le(1798732800000n, 8));
+  assert.deepEqual(back, {
+    type: 'grant_mandate', mandateId: 3n, grantee, scope: { pay: true, read: true }, asset: 'CNY', payees: [p1, p2],
+    perPayment: 50000n, perPeriod: 200000n, periodSeconds: 2592000, startMs: 1767196800000n, endMs: 1798732800000n,
+  });
+  ({ body } = roundTrip({ type: 'grant_mandate', mandateId: 4n, grantee, scope: { pay: false, read: true }, asset: 'CNY', perPayment: 0n, perPeriod: 0n, periodSeconds: 86400, startMs: 1, endMs: 2 }));
+  assert.equal(body.slice(2 + 16 + 40, 2 + 16 + 40 + 4), '0001');
+  ({ body, back } = roundTrip({ type: 'revoke_mandate', mandateId: 3n }));
+  assert.equal(body, '17' + le(3n, 8));
+  assert.deepEqual(back, { type: 'revoke_mandate', mandateId: 3n });
+  ({ body, back } = roundTrip({ type: 'mandate_pay', payer: KNOWN, mandateId: 3n, to: p1, asset: 'CNY', amount: 32100n, transferId: 0xd1n }));
+  assert.equal(body, '18' + KNOWN_HEX + le(3n, 8) + '66'.repeat(20) + CNY_HEX + le(32100n, 16) + le(0xd1n, 16));
+  assert.deepEqual(back, { type: 'mandate_pay', payer: KNOWN, mandateId: 3n, to: p1, asset: 'CNY', amount: 32100n, transferId: 0xd1n });
+  const key = Keypair.fromSecretKey(SECRET);
+  const grant = (over: object) => txOf({ type: 'grant_mandate', mandateId: 1n, grantee, scope: { pay: true, read: false }, asset: 'CNY', perPayment: 1n, perPeriod: 1n, periodSeconds: 1, startMs: 1n, endMs: 2n, ...over } as TxKind);
+  assert.equal(MANDATE_PAYEES_MAX, 16);
+  assert.throws(() => signTransaction(grant({ payees: Array(17).fill(p1) }), key), /a mandate names 17 payees; at most 16/);
+  assert.throws(() => SignedTransaction.decode(signTransaction(grant({ payees: Array(17).fill(p1) }), key, { skipChecks: true }).toHex()), /17 payees/);
+  assert.throws(() => signTransaction(grant({ grantee: key.address }), key), /grants its own sender/);
+  assert.throws(() => signTransaction(grant({ periodSeconds: 2 ** 32 }), key), /not a u32/);
+  assert.throws(() => signTransaction(grant({ scope: { pay: 1, read: false } }), key), /a mandate scope is/);
+  assert.throws(() => signTransaction(grant({ mandateId: -1n }), key), /not a u64/);
+  const pay = txOf({ type: 'mandate_pay', payer: KNOWN, mandateId: 3n, to: p1, asset: 'CNY', amount: 0n, transferId: 1n });
+  assert.throws(() => signTransaction(pay, key), /zero/);
+});
+
+test('mandate read requests: the hash and the signature', () => {
+  const grantee = Keypair.fromSecretKey('06'.repeat(32));
+  const digest = mandateReadHash(CHAIN, KNOWN, 3n, 1767225600000);
+  assert.equal(toHex(digest), toHex(sha256(concatBytes(new TextEncoder().encode('hutong/mandate-read/v1'), Uint8Array.of(0), decodeHex(CHAIN), decodeAddress(KNOWN), decodeHex(le(3n, 8)), decodeHex(le(1767225600000n, 8))))));
+  // The same value in the Python SDK's test.
+  assert.equal(toHex(digest), 'f9da60d0cc9ae472aa19e6997f20b214e03bce682419224b554a574f04973db5');
+  const sig = signMandateRead(CHAIN, KNOWN, 3, 1767225600000n, grantee);
+  assert.match(sig, /^[0-9a-f]{128}$/);
+  assert.ok(ed25519Verify(decodeHex(sig), digest, grantee.publicKey));
+  assert.throws(() => mandateReadHash(CHAIN, KNOWN, -1, 1), /not a u64/);
+});
+
+test('effects of linked transactions, exchanges and mandates; a failed leg', () => {
+  const s = toTxStatus({
+    status: 'committed', hash: 'aa', height: 5, index: 0, block_id: null,
+    receipt: {
+      tx_hash: 'aa', success: true,
+      effects: [
+        { type: 'leg', leg: 0 },
+        { type: 'exchanged', payer: 'ht1p', provider: 'ht1f', quote_id: 4242, payee: 'ht1q', sell: 'CNY', paid: '100000', buy: 'HKD', received: '109120' },
+        { type: 'mandate_granted', account: 'ht1p', mandate_id: 3, grantee: 'ht1g', end_ms: 1798732800000 },
+        { type: 'mandate_revoked', account: 'ht1p', mandate_id: 3, grantee: 'ht1g' },
+        { type: 'mandate_used', payer: 'ht1p', mandate_id: 3, grantee: 'ht1g', spent_in_period: '32100' },
+      ],
+    },
+  });
+  const receipt = expectSuccess(s);
+  assert.equal(receipt.failedLeg, null);
+  const e = receipt.effects!;
+  assert.deepEqual(e[0], { type: 'leg', leg: 0 });
+  assert.deepEqual(e[1], { type: 'exchanged', payer: 'ht1p', provider: 'ht1f', quoteId: 4242, payee: 'ht1q', sell: 'CNY', paid: 100000n, buy: 'HKD', received: 109120n });
+  assert.deepEqual(e[2], { type: 'mandate_granted', account: 'ht1p', mandateId: 3, grantee: 'ht1g', endMs: 1798732800000 });
+  assert.equal(e[3]!.type, 'mandate_revoked');
+  assert.equal(e[4]!.spentInPeriod, 32100n);
+  const failed = toTxStatus({
+    status: 'committed', hash: 'aa', height: 5, index: 0, block_id: null,
+    receipt: { tx_hash: 'aa', success: false, code: 'slippage', reason: 'Slippage {..}', failed_leg: 1, failure: { code: 'slippage', min_receive: '1090.00' } },
+  });
+  assert.equal(failed.status === 'committed' && failed.receipt?.failedLeg, 1);
+  assert.throws(() => expectSuccess(failed), (e: unknown) => e instanceof TransactionFailedError && e.code === 'slippage');
+  for (const code of ['device_scope', 'unknown_device', 'not_fx_provider', 'bad_quote_signature', 'bad_quote', 'quote_expired', 'quote_used', 'quote_not_for_payer', 'outside_quote', 'slippage', 'unknown_mandate', 'mandate_exists', 'too_many_mandates', 'bad_mandate', 'mandate_inactive', 'mandate_scope', 'mandate_limit']) {
+    assert.ok((FAILURE_CODES as readonly string[]).includes(code), code);
+  }
+  assert.equal(new Set(FAILURE_CODES).size, FAILURE_CODES.length);
+});
+
+test('getMandates and readAccount: the requests and the views', async () => {
+  const requests: any[] = [];
+  const mandate = {
+    mandate_id: 3, grantee: A22, scope: { pay: true, read: true }, asset: 'CNY', payees: [A33], per_payment: '50000', per_period: '200000',
+    period_seconds: 2592000, start_ms: 1767196800000, end_ms: 1798732800000, spent_in_period: '0', active: true,
+  };
+  const client = new HutongClient('http://node', {
+    fetch: fakeFetch((req) => {
+      requests.push(req);
+      const result =
+        req.method === 'hutong_status' ? { chain_id: CHAIN, height: 1, timestamp_ms: 1 }
+          : req.method === 'hutong_getMandates' ? { account: KNOWN, mandates: [mandate] }
+            : { address: KNOWN, kind: 'customer', sequence: 3, status: 'active', balances: { CNY: '125' }, height: 9 };
+      return { body: JSON.stringify({ jsonrpc: '2.0', id: req.id, result }) };
+    }),
+  });
+  const ms = await client.getMandates(KNOWN);
+  assert.equal(requests[0].method, 'hutong_getMandates');
+  assert.deepEqual(requests[0].params, [{ account: KNOWN }]);
+  assert.deepEqual(ms.map((m) => ({ ...m, raw: undefined })), [{
+    mandateId: 3n, grantee: A22, scope: { pay: true, read: true }, asset: 'CNY', payees: [A33], perPayment: 50000n, perPeriod: 200000n,
+    periodSeconds: 2592000, startMs: 1767196800000, endMs: 1798732800000, spentInPeriod: 0n, active: true, raw: undefined,
+  }]);
+  assert.deepEqual(toMandate({}).payees, []);
+  await assert.rejects(client.getMandates('not an address'), ValidationError);
+
+  const grantee = Keypair.fromSecretKey('06'.repeat(32));
+  const before = Date.now();
+  const account = await client.readAccount(KNOWN, 3n, grantee);
+  assert.equal(account.balances['CNY'], 125n);
+  const read = requests.find((r) => r.method === 'hutong_readAccount');
+  const [request] = read.params;
+  assert.deepEqual(Object.keys(request).sort(), ['account', 'grantee_key', 'mandate_id', 'signature', 'timestamp_ms']);
+  assert.equal(request.account, KNOWN);
+  assert.equal(request.mandate_id, 3);
+  assert.equal(request.grantee_key, grantee.publicKeyHex);
+  assert.ok(request.timestamp_ms >= before && request.timestamp_ms <= Date.now());
+  assert.ok(ed25519Verify(decodeHex(request.signature), mandateReadHash(CHAIN, KNOWN, 3, request.timestamp_ms), grantee.publicKey));
+  await assert.rejects(client.readAccount(KNOWN, 1n << 60n, grantee), /safe integers/);
+  await assert.rejects(client.readAccount(KNOWN, -1, grantee), ValidationError);
 });
 
 // ------------------------------------------------------------------ views and errors

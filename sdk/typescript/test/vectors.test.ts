@@ -7,15 +7,24 @@ import { fileURLToPath } from 'node:url';
 import {
   Keypair,
   SignedTransaction,
+  TAG_QUOTE,
   addressOf,
+  concatBytes,
   cosignMessage,
+  encodeQuote,
   encodeTransaction,
+  fromHex,
+  quoteFromJson,
+  quoteSigningHash,
+  signQuote,
+  tagged,
   signTransaction,
   toHex,
   transactionFromJson,
   transactionHash,
   senderAddress,
 } from '../src/index.js';
+import { ed25519Verify } from '../src/crypto.js';
 
 // dist/test/ → sdk/typescript/ → sdk/vectors/
 const path = fileURLToPath(new URL('../../../vectors/transactions.json', import.meta.url));
@@ -27,8 +36,27 @@ test('the vector file has the cases SPEC.md lists', () => {
     [
       'transfer', 'transfer_step_up', 'batch_transfer', 'open_account', 'freeze', 'anchor_audit_log',
       'hold', 'capture', 'void', 'freeze_amount', 'release_freeze', 'set_account_state',
+      'register_device', 'revoke_device', 'linked', 'pvp', 'grant_mandate', 'revoke_mandate', 'mandate_pay',
     ],
   );
+});
+
+test('the pvp vector\'s quote signature: secret key 12 over the quote\'s signing hash', () => {
+  // Ed25519 is deterministic: signing the quote again gives the vector's signature.
+  const c = vectors.cases.find((c) => c.name === 'pvp');
+  const fields = c.tx.kind.pvp;
+  const quote = quoteFromJson(fields.quote);
+  const provider = Keypair.fromSecretKey('0c'.repeat(32));
+  assert.equal(c.tx.chain_id, 'ab'.repeat(32));
+  assert.equal(provider.address, fields.quote.provider);
+  assert.equal(toHex(signQuote(c.tx.chain_id, quote, provider)), fields.quote_signature);
+  const digest = quoteSigningHash(c.tx.chain_id, quote);
+  assert.deepEqual(digest, tagged(TAG_QUOTE, concatBytes(fromHex(c.tx.chain_id), encodeQuote(quote))));
+  assert.ok(ed25519Verify(fromHex(fields.quote_signature), digest, provider.publicKey));
+  // Another chain's, or an altered quote, is another signature.
+  assert.notEqual(toHex(signQuote('ac'.repeat(32), quote, provider)), fields.quote_signature);
+  const altered = quoteSigningHash(c.tx.chain_id, { ...quote, rateNum: BigInt(fields.quote.rate_num) + 1n });
+  assert.ok(!ed25519Verify(fromHex(fields.quote_signature), altered, provider.publicKey));
 });
 
 for (const c of vectors.cases) {

@@ -25,10 +25,11 @@ from .tx import (
     Transaction,
     TransferIdLike,
     TxKind,
+    sign_mandate_read,
     transfer_id,
     transfer_id_hex,
 )
-from .views import Account, HoldView, Parameters, Status, SubmitVerdict, TxStatus
+from .views import Account, HoldView, MandateView, Parameters, Status, SubmitVerdict, TxStatus
 
 # JSON-RPC error codes of the node (node/wire/src/rpc.rs, module `code`).
 RPC_INVALID_PARAMS = -32602
@@ -40,6 +41,9 @@ RPC_TOO_MANY = 1005
 RPC_AUTH = 1010
 RPC_NOT_REGULATOR = 1011
 RPC_NEEDS_WEBSOCKET = 1012  # a subscription method called over HTTP
+# hutong_readAccount refused the read request; ``data["code"]``: unknown_mandate,
+# mandate_scope, mandate_inactive, bad_signature or stale.
+RPC_MANDATE = 1013
 
 SUBMIT_BATCH_MAX = 1000
 
@@ -156,6 +160,29 @@ class Client:
             payer = payer.address
         query = {"payer": str(payer), "hold_id": transfer_id_hex(transfer_id(hold_id))}
         return HoldView.from_json(self.call("hutong_getHold", [query]))
+
+    def get_mandates(self, account: Union[Address, PublicKey, SigningKey, str]) -> List[MandateView]:
+        """The mandates ``account`` granted (``hutong_getMandates``), in
+        force or not yet ended; raises :class:`NotFoundError` if there is no
+        such account."""
+        if isinstance(account, (SigningKey, PublicKey)):
+            account = account.address
+        answer = self.call("hutong_getMandates", [{"account": str(Address.parse(account))}])
+        return [MandateView.from_json(m) for m in answer.get("mandates") or []
+                if isinstance(m, dict)]
+
+    def read_account(self, account: Union[Address, str], mandate_id: int,
+                     grantee_key: SigningKey) -> Account:
+        """``account`` read by the grantee of its read mandate ``mandate_id``
+        (``hutong_readAccount``): a request signed by ``grantee_key`` now
+        (SPEC.md, "Mandates"); the same view as :meth:`get_account`."""
+        address = Address.parse(account)
+        timestamp_ms = int(time.time() * 1000)
+        signature = sign_mandate_read(self.chain_id(), address, mandate_id, timestamp_ms, grantee_key)
+        request = {"account": str(address), "mandate_id": mandate_id,
+                   "grantee_key": grantee_key.public_key.hex(), "timestamp_ms": timestamp_ms,
+                   "signature": signature}
+        return Account.from_json(self.call("hutong_readAccount", [request]))
 
     def get_transaction(self, hash: Union[str, bytes]) -> TxStatus:
         h = hash.hex() if isinstance(hash, (bytes, bytearray)) else hash

@@ -4,7 +4,7 @@
 import re
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, ClassVar, Dict, List, Optional, Type, Union
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Sequence, Type, Union
 
 from .borsh import U128_MAX, Reader, Writer
 from .errors import EncodingError
@@ -16,6 +16,12 @@ MEMO_BYTES_MAX = 256
 BATCH_PAYOUTS_MAX = 256
 #: Longest ``reference`` of a ``FreezeAmount`` or ``SetAccountState`` (a court order's number).
 REFERENCE_BYTES_MAX = 64
+#: Most payees a device key (``RegisterDevice``) may be limited to.
+DEVICE_PAYEES_MAX = 16
+#: Most legs of a ``Linked`` transaction (at least one).
+LINKED_LEGS_MAX = 8
+#: Most payees a mandate (``GrantMandate``) may be limited to.
+MANDATE_PAYEES_MAX = 16
 
 _ASSET_RE = re.compile(r"^[A-Z][A-Z0-9]{0,7}$")
 
@@ -191,6 +197,26 @@ def _reference(v: Union[bytes, str]) -> bytes:
 
 def _opt_time(v: Optional[int], what: str) -> Optional[int]:
     return None if v is None else _uint(v, 64, what)
+
+
+def _payees(v: Any, most: int, what: str) -> List[Address]:
+    """A list of at most ``most`` addresses (empty: any payee)."""
+    if isinstance(v, (str, bytes, bytearray)) or not hasattr(v, "__iter__"):
+        raise EncodingError(f"{what} is a list of addresses")
+    payees = [_addr(p) for p in v]
+    if len(payees) > most:
+        raise EncodingError(f"{what} names {len(payees)} payees; at most {most}")
+    return payees
+
+
+def _write_payees(w: Writer, payees: Sequence[AddressLike]) -> None:
+    w.u32(len(payees))
+    for p in payees:
+        w.fixed(_addr(p).raw, 20)
+
+
+def _read_payees(r: Reader) -> List[Address]:
+    return r.vec(lambda r: Address(r.fixed(20)))
 
 _KINDS: Dict[int, Type["_Kind"]] = {}
 _KIND_NAMES: Dict[str, Type["_Kind"]] = {}
@@ -721,9 +747,409 @@ class SetAccountState(_Kind):
                 "expires_at_ms": self.expires_at_ms}
 
 
+@_kind(18, "register_device")
+@dataclass(frozen=True)
+class RegisterDevice(_Kind):
+    """The account's owner lets a device key (an EV, a meter) sign
+    :class:`Hold` and :class:`Capture` for its account, within a scope:
+    one ``asset``, at most ``max_per_hold`` per hold and ``daily_max`` per
+    day (minor units), to ``payees`` (at most ``DEVICE_PAYEES_MAX``, 16;
+    none: any payee). The device has its own sequence numbers, from 0."""
+
+    key: KeyLike
+    asset: str
+    max_per_hold: int
+    daily_max: int
+    payees: Sequence[AddressLike] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", _key(self.key))
+        encode_asset(self.asset)
+        object.__setattr__(self, "max_per_hold", _amount(self.max_per_hold))
+        object.__setattr__(self, "daily_max", _amount(self.daily_max))
+        object.__setattr__(self, "payees", _payees(self.payees, DEVICE_PAYEES_MAX, "a device scope"))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.key.raw, 32).fixed(encode_asset(self.asset), 8)
+        w.u128(self.max_per_hold).u128(self.daily_max)
+        _write_payees(w, self.payees)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "RegisterDevice":
+        return cls(PublicKey(r.fixed(32)), decode_asset(r.fixed(8)), r.u128(), r.u128(), _read_payees(r))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"key": self.key.hex(), "asset": self.asset, "max_per_hold": str(self.max_per_hold),
+                "daily_max": str(self.daily_max), "payees": [str(p) for p in self.payees]}
+
+
+@_kind(19, "revoke_device")
+@dataclass(frozen=True)
+class RevokeDevice(_Kind):
+    """The account's owner revokes a device key: the key becomes an unknown sender."""
+
+    key: KeyLike
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", _key(self.key))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.key.raw, 32)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "RevokeDevice":
+        return cls(PublicKey(r.fixed(32)))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"key": self.key.hex()}
+
+
+#: What a leg of a :class:`Linked` may be, by leg tag (its own borsh enum, ``LinkedOp``).
+LINKED_OPS: "tuple[Type[_Kind], ...]" = (Transfer, Hold, Capture, Void)
+LinkedOp = Union[Transfer, Hold, Capture, Void]
+
+
+def _read_leg(r: Reader) -> LinkedOp:
+    tag = r.u8()
+    if tag >= len(LINKED_OPS):
+        raise EncodingError(f"linked leg tag {tag}")
+    return LINKED_OPS[tag]._decode(r)  # type: ignore[attr-defined, no-any-return]
+
+
+@_kind(20, "linked")
+@dataclass(frozen=True)
+class Linked(_Kind):
+    """The sender's payment operations, all or none: ``legs`` (1 to
+    ``LINKED_LEGS_MAX``, 8) are :class:`Transfer`, :class:`Hold`,
+    :class:`Capture` and :class:`Void` kinds, run in order, each under the
+    rules of the kind of the same name; if one fails nothing of any leg
+    stays (the receipt's ``failed_leg`` names it)."""
+
+    legs: List[LinkedOp]
+
+    def __post_init__(self) -> None:
+        legs = list(self.legs)
+        for leg in legs:
+            if not isinstance(leg, LINKED_OPS):
+                raise EncodingError(
+                    f"a linked leg is a Transfer, Hold, Capture or Void, not {type(leg).__name__}")
+        if not 1 <= len(legs) <= LINKED_LEGS_MAX:
+            raise EncodingError(f"a linked transaction has 1 to {LINKED_LEGS_MAX} legs, got {len(legs)}")
+        object.__setattr__(self, "legs", legs)
+
+    def _fields(self, w: Writer) -> None:
+        w.u32(len(self.legs))
+        for leg in self.legs:
+            w.u8(LINKED_OPS.index(type(leg)))
+            leg._fields(w)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Linked":
+        return cls(r.vec(_read_leg))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"legs": [{leg.NAME: leg.to_json()} for leg in self.legs]}
+
+
+@dataclass(frozen=True)
+class Quote:
+    """An FX provider's offer to settle one payment versus payment
+    (:class:`Pvp`), signed off the ledger (:func:`sign_quote`): the payer
+    pays between ``min_sell`` and ``max_sell`` of ``sell`` (minor units) to
+    ``provider``, and the payee receives ``floor(pay * rate_num /
+    rate_den)`` minor units of ``buy``, until the block time
+    ``expires_at_ms``; ``payer``: the one payer it is for, or ``None``
+    (any). ``quote_id`` (a u64 the provider picks): a quote settles once."""
+
+    provider: AddressLike
+    quote_id: int
+    sell: str
+    buy: str
+    rate_num: int
+    rate_den: int
+    min_sell: int
+    max_sell: int
+    expires_at_ms: int
+    payer: Optional[AddressLike] = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "provider", _addr(self.provider))
+        _uint(self.quote_id, 64, "quote_id")
+        encode_asset(self.sell)
+        encode_asset(self.buy)
+        _uint(self.rate_num, 64, "rate_num")
+        _uint(self.rate_den, 64, "rate_den")
+        object.__setattr__(self, "min_sell", _amount(self.min_sell))
+        object.__setattr__(self, "max_sell", _amount(self.max_sell))
+        _uint(self.expires_at_ms, 64, "expires_at_ms")
+        if self.payer is not None:
+            object.__setattr__(self, "payer", _addr(self.payer))
+
+    def encode(self, w: Writer) -> None:
+        """Writes ``borsh(Quote)``."""
+        w.fixed(self.provider.raw, 20).u64(self.quote_id)
+        w.fixed(encode_asset(self.sell), 8).fixed(encode_asset(self.buy), 8)
+        w.u64(self.rate_num).u64(self.rate_den).u128(self.min_sell).u128(self.max_sell)
+        w.u64(self.expires_at_ms)
+        if self.payer is None:
+            w.u8(0)
+        else:
+            w.u8(1).fixed(self.payer.raw, 20)
+
+    @classmethod
+    def decode(cls, r: Reader) -> "Quote":
+        provider = Address(r.fixed(20))
+        quote_id = r.u64()
+        sell, buy = decode_asset(r.fixed(8)), decode_asset(r.fixed(8))
+        rate_num, rate_den = r.u64(), r.u64()
+        min_sell, max_sell = r.u128(), r.u128()
+        expires_at_ms = r.u64()
+        payer = r.option(lambda r: Address(r.fixed(20)))
+        return cls(provider, quote_id, sell, buy, rate_num, rate_den, min_sell, max_sell,
+                   expires_at_ms, payer)
+
+    def signing_hash(self, chain_id: Union[bytes, str]) -> bytes:
+        """``tagged("hutong/quote/v1", chain_id || borsh(quote))``: what the provider signs."""
+        w = Writer()
+        w.fixed(_hex(chain_id, 32, "chain id"), 32)
+        self.encode(w)
+        return tagged("hutong/quote/v1", w.bytes())
+
+    def sign(self, chain_id: Union[bytes, str], key: SigningKey) -> bytes:
+        """The provider's signature (64 bytes) for :class:`Pvp`'s ``quote_signature``."""
+        return key.sign(self.signing_hash(chain_id))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"provider": str(self.provider), "quote_id": self.quote_id, "sell": self.sell,
+                "buy": self.buy, "rate_num": self.rate_num, "rate_den": self.rate_den,
+                "min_sell": str(self.min_sell), "max_sell": str(self.max_sell),
+                "expires_at_ms": self.expires_at_ms,
+                "payer": None if self.payer is None else str(self.payer)}
+
+    @classmethod
+    def from_json(cls, obj: Dict[str, Any]) -> "Quote":
+        if not isinstance(obj, dict):
+            raise EncodingError("a quote is an object")
+        return cls(**obj)
+
+
+def quote_signing_hash(chain_id: Union[bytes, str], quote: Quote) -> bytes:
+    """``SHA-256("hutong/quote/v1" || 0x00 || chain_id || borsh(quote))``, 32 bytes."""
+    return quote.signing_hash(chain_id)
+
+
+def sign_quote(chain_id: Union[bytes, str], quote: Quote, key: SigningKey) -> bytes:
+    """An FX provider's ed25519 signature (64 bytes) of ``quote`` on the chain ``chain_id``."""
+    return quote.sign(chain_id, key)
+
+
+@_kind(21, "pvp")
+@dataclass(frozen=True)
+class Pvp(_Kind):
+    """Payment versus payment: the sender pays ``pay`` of the quote's
+    ``sell`` to its provider, and the provider pays ``to`` ``floor(pay *
+    rate_num / rate_den)`` of its ``buy``, at least ``min_receive`` (the
+    slippage bound), both or neither. ``quote_signature``: the provider's
+    (64 bytes or hex; :func:`sign_quote`)."""
+
+    quote: Quote
+    quote_signature: Union[bytes, str]
+    pay: int
+    min_receive: int
+    to: AddressLike
+    transfer_id: TransferIdLike = field(default_factory=new_transfer_id)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.quote, dict):
+            object.__setattr__(self, "quote", Quote.from_json(self.quote))
+        if not isinstance(self.quote, Quote):
+            raise EncodingError("quote must be a Quote")
+        object.__setattr__(self, "quote_signature", _hex(self.quote_signature, 64, "quote signature"))
+        object.__setattr__(self, "pay", _amount(self.pay))
+        object.__setattr__(self, "min_receive", _amount(self.min_receive))
+        object.__setattr__(self, "to", _addr(self.to))
+        object.__setattr__(self, "transfer_id", transfer_id(self.transfer_id))
+
+    def _fields(self, w: Writer) -> None:
+        self.quote.encode(w)
+        w.fixed(self.quote_signature, 64).u128(self.pay).u128(self.min_receive)
+        w.fixed(self.to.raw, 20).u128(self.transfer_id)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "Pvp":
+        quote = Quote.decode(r)
+        return cls(quote, r.fixed(64), r.u128(), r.u128(), Address(r.fixed(20)), r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"quote": self.quote.to_json(), "quote_signature": self.quote_signature.hex(),
+                "pay": str(self.pay), "min_receive": str(self.min_receive), "to": str(self.to),
+                "transfer_id": transfer_id_hex(self.transfer_id)}
+
+
+@dataclass(frozen=True)
+class MandateScope:
+    """What a mandate allows its grantee: ``pay`` from the account,
+    ``read`` it through the RPC (:meth:`Client.read_account`), or both."""
+
+    pay: bool = False
+    read: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pay, bool) or not isinstance(self.read, bool):
+            raise EncodingError("a mandate scope's pay and read are bools")
+
+    def to_json(self) -> Dict[str, bool]:
+        return {"pay": self.pay, "read": self.read}
+
+
+def _scope(v: Any) -> MandateScope:
+    if isinstance(v, MandateScope):
+        return v
+    if isinstance(v, dict) and set(v) <= {"pay", "read"}:
+        return MandateScope(**v)
+    raise EncodingError(f"a mandate scope is a MandateScope or {{'pay', 'read'}}, not {v!r}")
+
+
+@_kind(22, "grant_mandate")
+@dataclass(frozen=True)
+class GrantMandate(_Kind):
+    """The account's owner lets ``grantee`` (another account: a
+    bill-paying app) pay from it (:class:`MandatePay`) or read it, within
+    ``scope``: one ``asset``, to ``payees`` (at most
+    ``MANDATE_PAYEES_MAX``, 16; none: any payee), at most ``per_payment``
+    a payment and ``per_period`` a period of ``period_seconds`` (a u32)
+    counted from ``start_ms``, from ``start_ms`` to ``end_ms`` (block
+    time). ``mandate_id``: a u64 the owner picks."""
+
+    mandate_id: int
+    grantee: AddressLike
+    scope: MandateScope
+    asset: str
+    payees: Sequence[AddressLike]
+    per_payment: int
+    per_period: int
+    period_seconds: int
+    start_ms: int
+    end_ms: int
+
+    def __post_init__(self) -> None:
+        _uint(self.mandate_id, 64, "mandate_id")
+        object.__setattr__(self, "grantee", _addr(self.grantee))
+        object.__setattr__(self, "scope", _scope(self.scope))
+        encode_asset(self.asset)
+        object.__setattr__(self, "payees", _payees(self.payees, MANDATE_PAYEES_MAX, "a mandate"))
+        object.__setattr__(self, "per_payment", _amount(self.per_payment))
+        object.__setattr__(self, "per_period", _amount(self.per_period))
+        _uint(self.period_seconds, 32, "period_seconds")
+        _uint(self.start_ms, 64, "start_ms")
+        _uint(self.end_ms, 64, "end_ms")
+
+    def _fields(self, w: Writer) -> None:
+        w.u64(self.mandate_id).fixed(self.grantee.raw, 20)
+        w.bool(self.scope.pay).bool(self.scope.read).fixed(encode_asset(self.asset), 8)
+        _write_payees(w, self.payees)
+        w.u128(self.per_payment).u128(self.per_period).u32(self.period_seconds)
+        w.u64(self.start_ms).u64(self.end_ms)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "GrantMandate":
+        mandate_id = r.u64()
+        grantee = Address(r.fixed(20))
+        scope = MandateScope(r.bool(), r.bool())
+        asset = decode_asset(r.fixed(8))
+        payees = _read_payees(r)
+        return cls(mandate_id, grantee, scope, asset, payees, r.u128(), r.u128(), r.u32(),
+                   r.u64(), r.u64())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"mandate_id": self.mandate_id, "grantee": str(self.grantee),
+                "scope": self.scope.to_json(), "asset": self.asset,
+                "payees": [str(p) for p in self.payees], "per_payment": str(self.per_payment),
+                "per_period": str(self.per_period), "period_seconds": self.period_seconds,
+                "start_ms": self.start_ms, "end_ms": self.end_ms}
+
+
+@_kind(23, "revoke_mandate")
+@dataclass(frozen=True)
+class RevokeMandate(_Kind):
+    """The account's owner ends its mandate ``mandate_id``, from this transaction on."""
+
+    mandate_id: int
+
+    def __post_init__(self) -> None:
+        _uint(self.mandate_id, 64, "mandate_id")
+
+    def _fields(self, w: Writer) -> None:
+        w.u64(self.mandate_id)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "RevokeMandate":
+        return cls(r.u64())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"mandate_id": self.mandate_id}
+
+
+@_kind(24, "mandate_pay")
+@dataclass(frozen=True)
+class MandatePay(_Kind):
+    """The grantee of ``payer``'s mandate ``mandate_id`` (the sender, with
+    its own key and sequence numbers) pays ``amount`` of ``asset`` from
+    ``payer``'s account to ``to``; ``transfer_id`` is one of the payer's."""
+
+    payer: AddressLike
+    mandate_id: int
+    to: AddressLike
+    asset: str
+    amount: int
+    transfer_id: TransferIdLike = field(default_factory=new_transfer_id)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "payer", _addr(self.payer))
+        _uint(self.mandate_id, 64, "mandate_id")
+        object.__setattr__(self, "to", _addr(self.to))
+        encode_asset(self.asset)
+        object.__setattr__(self, "amount", _amount(self.amount))
+        object.__setattr__(self, "transfer_id", transfer_id(self.transfer_id))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.payer.raw, 20).u64(self.mandate_id).fixed(self.to.raw, 20)
+        w.fixed(encode_asset(self.asset), 8).u128(self.amount).u128(self.transfer_id)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "MandatePay":
+        return cls(Address(r.fixed(20)), r.u64(), Address(r.fixed(20)), decode_asset(r.fixed(8)),
+                   r.u128(), r.u128())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"payer": str(self.payer), "mandate_id": self.mandate_id, "to": str(self.to),
+                "asset": self.asset, "amount": str(self.amount),
+                "transfer_id": transfer_id_hex(self.transfer_id)}
+
+
+# -- mandate read requests -------------------------------------------------
+
+def mandate_read_hash(chain_id: Union[bytes, str], account: AddressLike, mandate_id: int,
+                      timestamp_ms: int) -> bytes:
+    """What a read mandate's grantee signs to read ``account``
+    (``hutong_readAccount``): ``SHA-256("hutong/mandate-read/v1" || 0x00 ||
+    chain_id || account || u64 mandate_id || u64 timestamp_ms)``."""
+    w = Writer()
+    w.fixed(_hex(chain_id, 32, "chain id"), 32).fixed(_addr(account).raw, 20)
+    w.u64(_uint(mandate_id, 64, "mandate_id")).u64(_uint(timestamp_ms, 64, "timestamp_ms"))
+    return tagged("hutong/mandate-read/v1", w.bytes())
+
+
+def sign_mandate_read(chain_id: Union[bytes, str], account: AddressLike, mandate_id: int,
+                      timestamp_ms: int, key: SigningKey) -> str:
+    """The grantee's signature of a read request, in hex (``hutong_readAccount``'s ``signature``)."""
+    return key.sign(mandate_read_hash(chain_id, account, mandate_id, timestamp_ms)).hex()
+
+
 TxKind = Union[
     Transfer, BatchTransfer, OpenAccount, SetTier, Freeze, Unfreeze, Mint, Burn, Vote, Withdraw,
     AnchorAuditLog, Hold, Capture, Void, FreezeAmount, ReleaseFreeze, SetAccountState,
+    RegisterDevice, RevokeDevice, Linked, Pvp, GrantMandate, RevokeMandate, MandatePay,
 ]
 
 
@@ -747,6 +1173,10 @@ def kind_from_json(obj: Dict[str, Any]) -> TxKind:
         raise EncodingError(f"unknown transaction kind {name!r}")
     if cls is BatchTransfer:
         fields = dict(fields, payouts=[Payout(p["to"], int(p["amount"])) for p in fields["payouts"]])
+    if cls is Linked:
+        fields = dict(fields, legs=[kind_from_json(leg) for leg in fields["legs"]])
+    if cls is Pvp:
+        fields = dict(fields, quote=Quote.from_json(fields["quote"]))
     if "amount" in fields:
         fields = dict(fields, amount=int(fields["amount"]))
     if "reference" in fields:

@@ -6,6 +6,7 @@ from typing import Any, Dict, List, Optional
 
 from .amount import format_amount
 from .errors import ExecutionFailedError, RejectedError
+from .tx import MandateScope
 
 # Admission rejection codes (JSON-RPC error 1001/1002 ``data.code``, and
 # ``rejected`` statuses). A node may answer others: they still arrive as
@@ -34,6 +35,14 @@ FAILURE_CODES = (
     "bad_expiry", "unknown_hold", "hold_closed", "hold_exists", "capture_exceeds_hold",
     "payer_frozen", "restricted", "not_restricted", "unknown_freeze", "freeze_exists",
     "too_many_freezes",
+    # Device keys:
+    "device_scope", "unknown_device",
+    # Payment versus payment (FX quotes):
+    "not_fx_provider", "bad_quote_signature", "bad_quote", "quote_expired", "quote_used",
+    "quote_not_for_payer", "outside_quote", "slippage",
+    # Mandates:
+    "unknown_mandate", "mandate_exists", "too_many_mandates", "bad_mandate", "mandate_inactive",
+    "mandate_scope", "mandate_limit",
 )
 
 FINAL_STATUSES = frozenset({"committed", "rejected", "dropped"})
@@ -47,6 +56,11 @@ def _int(v: Any) -> Optional[int]:
 
 @dataclass
 class Receipt:
+    """A transaction's receipt. ``effects`` are the node's JSON objects
+    (``{"type": "debit", ...}``; amounts strings of minor units); a linked
+    transaction's or a payment versus payment's are grouped per leg, each
+    group opened by ``{"type": "leg", "leg": i}``."""
+
     tx_hash: str
     success: bool
     effects: List[Dict[str, Any]] = field(default_factory=list)
@@ -55,6 +69,9 @@ class Receipt:
     #: The structured failure (newer nodes): ``{"code", "asset", "limit", ...}``,
     #: amounts as decimal strings in major units.
     failure: Optional[Dict[str, Any]] = None
+    #: The leg (from 0) that failed a linked transaction or a payment versus
+    #: payment (every leg was undone); else None.
+    failed_leg: Optional[int] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -70,6 +87,7 @@ class Receipt:
             code=code,
             reason=d.get("reason"),
             failure=failure if isinstance(failure, dict) else None,
+            failed_leg=_int(d.get("failed_leg")),
             raw=d,
         )
 
@@ -346,6 +364,48 @@ class HoldView:
             state=d.get("state", ""),
             height=int(d.get("height", 0)),
             captured=_int(d.get("captured")),
+            raw=d,
+        )
+
+
+@dataclass
+class MandateView:
+    """A mandate an account granted (``hutong_getMandates``): ``scope``
+    (``pay``, ``read``), the ``asset``, the ``payees`` (empty: any),
+    ``per_payment``, ``per_period`` and ``spent_in_period`` in minor
+    units, the period's length, ``start_ms`` and ``end_ms`` in block time,
+    and whether it is ``active`` (in force at the node's last block)."""
+
+    mandate_id: int
+    grantee: str
+    scope: MandateScope
+    asset: str
+    payees: List[str]
+    per_payment: int
+    per_period: int
+    period_seconds: int
+    start_ms: int
+    end_ms: int
+    spent_in_period: int
+    active: bool
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "MandateView":
+        scope = d.get("scope") or {}
+        return cls(
+            mandate_id=int(d.get("mandate_id", 0)),
+            grantee=d.get("grantee", ""),
+            scope=MandateScope(bool(scope.get("pay")), bool(scope.get("read"))),
+            asset=d.get("asset", ""),
+            payees=[str(p) for p in d.get("payees") or []],
+            per_payment=int(d.get("per_payment", 0)),
+            per_period=int(d.get("per_period", 0)),
+            period_seconds=int(d.get("period_seconds", 0)),
+            start_ms=int(d.get("start_ms", 0)),
+            end_ms=int(d.get("end_ms", 0)),
+            spent_in_period=int(d.get("spent_in_period", 0)),
+            active=bool(d.get("active")),
             raw=d,
         )
 
