@@ -140,7 +140,17 @@ fn an_app_pays_under_its_mandate_within_every_limit() {
 
     let stranger = ch.customers[7].clone();
     // (name, signer, mandate, payee, asset, amount, transfer id, code)
-    let cases: Vec<(&str, &Keypair, u64, Address, AssetCode, u128, u128, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a Keypair,
+        u64,
+        Address,
+        AssetCode,
+        u128,
+        u128,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         (
             "a key that is not the grantee's",
             &stranger,

@@ -75,6 +75,7 @@ pub(super) fn read_keys(dir: &Path, genesis: &Genesis) -> Result<(Vec<Keypair>, 
 /// Signs the load, in parallel over the machine's cores: `count`
 /// transactions, each of `legs` transfers (more than 1 only for batch
 /// payouts).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn presign(
     (workload, legs): (Workload, usize),
     count: usize,
