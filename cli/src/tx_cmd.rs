@@ -481,6 +481,12 @@ fn linked_leg(
     })
 }
 
+/// A random id below 2^53: the node's JSON views carry ids as numbers,
+/// which JavaScript reads exactly only that far (sdk/SPEC.md).
+fn json_safe_id() -> u64 {
+    rand::random::<u64>() >> 11
+}
+
 fn chain_id_of(status: &StatusView) -> Result<ChainId> {
     Ok(ChainId(
         Hash::from_hex(&status.chain_id)
@@ -503,7 +509,7 @@ pub fn quote(args: QuoteArgs) -> Result<()> {
         let (num, den) = rate_arg(&args.rate, sell_d, buy_d)?;
         let quote = hutong_runtime::exchange::Quote {
             provider: Address::of(&key.public()),
-            quote_id: args.quote_id.unwrap_or_else(rand::random),
+            quote_id: args.quote_id.unwrap_or_else(json_safe_id),
             sell: asset(&args.sell)?,
             buy: asset(&args.buy)?,
             rate: hutong_runtime::exchange::Rate { num, den },
@@ -804,7 +810,7 @@ pub fn tx(args: TxArgs) -> Result<()> {
                 freeze_id,
                 expires_in,
             } => {
-                let freeze_id = freeze_id.unwrap_or_else(rand::random);
+                let freeze_id = freeze_id.unwrap_or_else(json_safe_id);
                 say!("freeze id {freeze_id}");
                 TxKind::FreezeAmount {
                     account: address(account)?,
@@ -900,7 +906,7 @@ pub fn tx(args: TxArgs) -> Result<()> {
                 mandate_id,
             }) => {
                 let decimals = decimals_of(&status, a)?;
-                let mandate_id = mandate_id.unwrap_or_else(rand::random);
+                let mandate_id = mandate_id.unwrap_or_else(json_safe_id);
                 say!("mandate id {mandate_id}");
                 TxKind::GrantMandate {
                     mandate_id,

@@ -1,25 +1,36 @@
 """End to end against a live local testnet (see conftest.py): transfers,
 idempotent retry, step-up co-signing, batch submit, admission rejection
 codes, a frozen sender's failed receipt, waiting by polling and by
-subscription."""
+subscription; linked transactions, payment versus payment at the FX
+provider's signed quote, and mandates (pay and read)."""
 
 import asyncio
+import time
 
 import pytest
 
 import hutong
 from hutong import (
+    Address,
     BatchTransfer,
     Expiry,
     Freeze,
+    GrantMandate,
+    Linked,
+    MandatePay,
+    MandateScope,
     Payout,
+    Pvp,
+    Quote,
     RejectedError,
+    RevokeMandate,
     SignedTransaction,
     SigningKey,
     Transaction,
     Transfer,
     Unfreeze,
     format_amount,
+    sign_quote,
 )
 from hutong.aio import wait_subscribed as async_wait_subscribed
 
@@ -355,3 +366,172 @@ def test_expired_pending_transaction_is_dropped(client, rej, sink):
     assert client.submit(held).status == "pending"
     st = client.wait(held, timeout=30)
     assert st.status == "dropped" and st.code == "expired", st
+
+
+# -- linked transactions, payment versus payment, mandates --------------------
+#
+# The testnet has eight demo customers and the tests above take them all, so
+# these share them (never marking them taken): each test measures the
+# balances it checks just before and just after its own transactions, and
+# the tests run one at a time.
+
+NOBODY = Address(bytes([7]) * 20)  # no account has this address
+
+
+def customers(testnet, client, rng, n):
+    """``n`` distinct demo customers, active (not frozen nor restricted), at random."""
+    active = [k for k in testnet.accounts() if client.get_account(k).status == "active"]
+    if len(active) < n:
+        pytest.fail(f"only {len(active)} active demo customers, {n} needed")
+    return rng.sample(active, n)
+
+
+def balances(client, *pairs):
+    """The balances of (who, asset) pairs, in minor units."""
+    return [client.get_account(who).balance(asset) for who, asset in pairs]
+
+
+def settle(client, key, kind):
+    """Builds, signs, submits and waits for the committed receipt."""
+    st = client.wait(client.send(key, kind), timeout=60)
+    assert st.committed, st
+    return st
+
+
+def leg_markers(effects):
+    return [e["leg"] for e in effects if e.get("type") == "leg"]
+
+
+def fx_provider(testnet, client):
+    """The FX provider's member entry (``hutong_getParameters``) and its
+    institution key: the second member of the template's testnet."""
+    params = client.parameters().raw
+    providers = params.get("fx_providers") or []
+    assert providers, f"the testnet has no FX provider: {params}"
+    member = next((m for m in params["members"] if m["account"] in providers), None)
+    assert member is not None, f"no member is the FX provider {providers}: {params['members']}"
+    return member, testnet.key(f"{member['name']}.institution.key")
+
+
+def test_linked_all_or_none(testnet, client, rng):
+    sender, p1, p2 = customers(testnet, client, rng, 3)
+    a1, a2 = rng.randrange(1, 10_000), rng.randrange(1, 10_000)
+    before = balances(client, (sender, "CNY"), (p1, "CNY"), (p2, "CNY"))
+
+    # Two transfers, one transaction: both legs settle.
+    st = settle(client, sender, Linked([Transfer(p1.address, "CNY", a1, rng.getrandbits(128)),
+                                        Transfer(p2.address, "CNY", a2, rng.getrandbits(128))]))
+    assert st.succeeded, st.receipt
+    effects = st.receipt.effects
+    assert leg_markers(effects) == [0, 1], effects
+    assert st.receipt.failed_leg is None
+    credits = [(e["account"], int(e["amount"])) for e in effects if e["type"] == "credit"]
+    assert credits == [(str(p1.address), a1), (str(p2.address), a2)], effects
+    after = balances(client, (sender, "CNY"), (p1, "CNY"), (p2, "CNY"))
+    assert after == [before[0] - a1 - a2, before[1] + a1, before[2] + a2]
+
+    # The second leg pays nobody: the first leg is undone too.
+    seq = client.next_sequence(sender)
+    st = settle(client, sender, Linked([Transfer(p1.address, "CNY", a1, rng.getrandbits(128)),
+                                        Transfer(NOBODY, "CNY", a2, rng.getrandbits(128))]))
+    assert not st.succeeded, st.receipt
+    assert st.receipt.code == "unknown_account", st.receipt
+    assert st.receipt.failed_leg == 1, st.receipt
+    assert balances(client, (sender, "CNY"), (p1, "CNY"), (p2, "CNY")) == after  # nothing moved
+    assert client.next_sequence(sender) == seq + 1  # the failed transaction used its sequence
+
+
+def test_pvp_at_the_providers_quote_settles_once(testnet, client, rng):
+    provider, provider_key = fx_provider(testnet, client)
+    payer, payee = customers(testnet, client, rng, 2)
+    pay, num, den = 10_000, 10_912, 10_000
+    receive = pay * num // den  # floor
+    quote = Quote(provider=provider["account"], quote_id=rng.getrandbits(64), sell="CNY", buy="HKD",
+                  rate_num=num, rate_den=den, min_sell=1, max_sell=10**12,
+                  expires_at_ms=int(time.time() * 1000) + 5 * 60 * 1000, payer=payer.address)
+    signature = sign_quote(client.chain_id(), quote, provider_key)
+    assert len(signature) == 64
+    watched = [(payer, "CNY"), (payee, "HKD"), (provider["account"], "CNY"), (provider["account"], "HKD")]
+    before = balances(client, *watched)
+
+    st = settle(client, payer, Pvp(quote, signature, pay, receive, payee.address, rng.getrandbits(128)))
+    assert st.succeeded, st.receipt
+    effects = st.receipt.effects
+    exchanged = [e for e in effects if e["type"] == "exchanged"]
+    assert len(exchanged) == 1, effects
+    ex = exchanged[0]
+    assert (ex["payer"], ex["provider"], ex["payee"]) == (str(payer.address), provider["account"],
+                                                          str(payee.address)), ex
+    assert (ex["quote_id"], ex["sell"], ex["buy"]) == (quote.quote_id, "CNY", "HKD"), ex
+    assert (int(ex["paid"]), int(ex["received"])) == (pay, receive), ex
+    assert leg_markers(effects) == [0, 1], effects
+    after = balances(client, *watched)
+    assert after == [before[0] - pay, before[1] + receive, before[2] + pay, before[3] - receive]
+
+    # The same quote again (a new sequence, a new transfer id): it settled once.
+    again = Pvp(quote, signature, pay, receive, payee.address, rng.getrandbits(128))
+    st = settle(client, payer, again)
+    assert not st.succeeded, st.receipt
+    assert st.receipt.code == "quote_used", st.receipt
+    assert balances(client, *watched) == after  # nothing moved
+
+
+def test_mandate_pay_read_revoke(testnet, client, rng):
+    owner, grantee, payee = customers(testnet, client, rng, 3)
+    mandate_id = rng.getrandbits(64)
+    now = int(time.time() * 1000)
+    grant = GrantMandate(mandate_id, grantee.address, MandateScope(pay=True, read=True), "CNY", [],
+                         per_payment=5000, per_period=8000, period_seconds=86_400,
+                         start_ms=now - 60_000, end_ms=now + 86_400_000)
+    st = settle(client, owner, grant)
+    assert st.succeeded, st.receipt
+    assert "mandate_granted" in [e["type"] for e in st.receipt.effects], st.receipt.effects
+
+    mandates = client.get_mandates(owner)
+    assert [m.mandate_id for m in mandates] == [mandate_id], mandates
+    m = mandates[0]
+    assert m.grantee == str(grantee.address) and m.scope == MandateScope(pay=True, read=True)
+    assert (m.asset, m.payees, m.per_payment, m.per_period, m.period_seconds) == ("CNY", [], 5000, 8000, 86_400)
+    assert (m.start_ms, m.end_ms, m.spent_in_period, m.active) == (now - 60_000, now + 86_400_000, 0, True)
+
+    # The grantee pays from the owner's account, with its own key and sequence.
+    watched = [(owner, "CNY"), (payee, "CNY"), (grantee, "CNY")]
+    before = balances(client, *watched)
+    owner_seq, grantee_seq = client.next_sequence(owner), client.next_sequence(grantee)
+    st = settle(client, grantee, MandatePay(owner.address, mandate_id, payee.address, "CNY", 4000,
+                                            rng.getrandbits(128)))
+    assert st.succeeded, st.receipt
+    used = [e for e in st.receipt.effects if e["type"] == "mandate_used"]
+    assert len(used) == 1 and used[0]["spent_in_period"] == "4000", st.receipt.effects
+    assert used[0]["mandate_id"] == mandate_id and used[0]["payer"] == str(owner.address)
+    assert used[0]["grantee"] == str(grantee.address)
+    after = balances(client, *watched)
+    assert after == [before[0] - 4000, before[1] + 4000, before[2]]
+    assert client.next_sequence(grantee) == grantee_seq + 1 and client.next_sequence(owner) == owner_seq
+    assert client.get_mandates(owner)[0].spent_in_period == 4000
+
+    # 4000 + 4001 is past the period's 8000.
+    st = settle(client, grantee, MandatePay(owner.address, mandate_id, payee.address, "CNY", 4001,
+                                            rng.getrandbits(128)))
+    assert not st.succeeded and st.receipt.code == "mandate_limit", st.receipt
+    assert balances(client, *watched) == after
+
+    # The grantee reads the owner's account; a third key (the payee's) may not.
+    view = client.read_account(owner.address, mandate_id, grantee)
+    direct = client.get_account(owner)
+    assert view.address == str(owner.address) and view.kind == "customer"
+    assert view.balances == direct.balances and view.sequence == direct.sequence
+    with pytest.raises(hutong.RpcError) as ei:
+        client.read_account(owner.address, mandate_id, payee)
+    assert ei.value.code == 1013, ei.value
+    assert isinstance(ei.value.data, dict) and ei.value.data.get("code") == "unknown_mandate", ei.value.data
+
+    # Revoked: gone, and no longer pays.
+    st = settle(client, owner, RevokeMandate(mandate_id))
+    assert st.succeeded, st.receipt
+    assert "mandate_revoked" in [e["type"] for e in st.receipt.effects], st.receipt.effects
+    assert client.get_mandates(owner) == []
+    st = settle(client, grantee, MandatePay(owner.address, mandate_id, payee.address, "CNY", 1000,
+                                            rng.getrandbits(128)))
+    assert not st.succeeded and st.receipt.code == "unknown_mandate", st.receipt
+    assert balances(client, *watched) == after

@@ -12,6 +12,7 @@ import {
   HutongClient,
   Keypair,
   RejectedError,
+  RpcError,
   SignedTransaction,
   concatBytes,
   expectSuccess,
@@ -19,13 +20,16 @@ import {
   parseAmount,
   readKeyFile,
   sha256,
+  signQuote,
   signTransaction,
   succeeded,
   toHex,
   utf8,
   writeKeyFile,
   type Account,
+  type Effect,
   type Parameters,
+  type Quote,
   type Transaction,
   type TxKind,
   type TxStatus,
@@ -167,6 +171,28 @@ function receiptCode(s: TxStatus): string | null {
   assert.equal(s.status, 'committed', `status ${JSON.stringify(s.raw)}`);
   return s.status === 'committed' ? (s.receipt?.code ?? null) : null;
 }
+
+/** The committed receipt of a transaction that failed at execution. */
+function expectFailure(s: TxStatus, code: string): NonNullable<Extract<TxStatus, { status: 'committed' }>['receipt']> {
+  assert.equal(receiptCode(s), code, JSON.stringify(s.raw));
+  const receipt = s.status === 'committed' ? s.receipt! : assert.fail('committed');
+  assert.equal(receipt.success, false);
+  return receipt;
+}
+
+/** Minor units of `asset` held by a named key's account, or by an address. */
+async function balanceOf(who: string, asset: string): Promise<bigint> {
+  const acct = keys[who] ? await refresh(who) : await client.getAccount(who);
+  return acct.balances[asset] ?? 0n;
+}
+
+const balancesOf = (pairs: [string, string][]) => Promise.all(pairs.map(([who, asset]) => balanceOf(who, asset)));
+
+/** The `leg` markers of a linked transaction's or a payment versus payment's effects, in order. */
+const legMarkers = (effects: Effect[]) => effects.filter((e) => e.type === 'leg').map((e) => e['leg']);
+
+/** A u64 id below 2^53 (node JSON numbers; the client reads them as JS numbers). */
+const seededId = () => seededBig('id', 6);
 
 describe('e2e against a live testnet', { timeout: 240_000 }, () => {
   before(async () => {
@@ -574,5 +600,162 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
     const spend = await signed('new-customer', pay('account-1', parseAmount('1.5', decimals)), {});
     expectSuccess(await client.send(spend, { timeoutMs: 60_000, via: 'poll' }));
     assert.equal(formatAmount((await refresh('new-customer')).balances['CNY']!, decimals), '8.50');
+  });
+
+  // Linked transactions, payment versus payment and mandates. These share
+  // the demo accounts with the tests above (not account-7 as a sender: a
+  // transaction of its stays held behind a sequence gap), and measure the
+  // balances they check just before and after their own transactions.
+
+  test('linked: two transfers settle together; a failing second leg undoes the first', async () => {
+    ready();
+    const [from, to1, to2] = ['account-4', 'account-2', 'account-3'];
+    const a1 = between(1n, 10_000n);
+    const a2 = between(1n, 10_000n);
+    const watched: [string, string][] = [[from, 'CNY'], [to1, 'CNY'], [to2, 'CNY']];
+    const before = await balancesOf(watched);
+    const leg = (to: string | Uint8Array, amount: bigint) =>
+      ({ type: 'transfer' as const, to: typeof to === 'string' ? keys[to]!.address : to, asset: 'CNY', amount, transferId: transferId() });
+
+    const both = await signed(from, { type: 'linked', legs: [leg(to1, a1), leg(to2, a2)] });
+    const receipt = expectSuccess(await client.send(both, { timeoutMs: 60_000 }));
+    assert.deepEqual(legMarkers(receipt.effects!), [0, 1], JSON.stringify(receipt.raw));
+    assert.equal(receipt.failedLeg, null);
+    assert.deepEqual(
+      receipt.effects!.filter((e) => e.type === 'credit').map((e) => [e.account, e.amount]),
+      [[keys[to1]!.address, a1], [keys[to2]!.address, a2]],
+    );
+    const after = await balancesOf(watched);
+    assert.deepEqual(after, [before[0]! - a1 - a2, before[1]! + a1, before[2]! + a2]);
+
+    // The second leg pays an address with no account: nothing of either leg stays.
+    const nobody = new Uint8Array(20).fill(7);
+    const seq = (await refresh(from)).nextSequence;
+    const broken = await signed(from, { type: 'linked', legs: [leg(to1, a1), leg(nobody, a2)] });
+    const failed = expectFailure(await client.send(broken, { timeoutMs: 60_000 }), 'unknown_account');
+    assert.equal(failed.failedLeg, 1, JSON.stringify(failed.raw));
+    assert.deepEqual(await balancesOf(watched), after, 'no balance changed');
+    assert.equal((await refresh(from)).sequence, seq + 1n, 'the failed transaction used its sequence number');
+  });
+
+  test("payment versus payment at the FX provider's signed quote, which settles once", async () => {
+    ready();
+    // The provider: a member named in the parameters' fx_providers (the
+    // template's second member), signing with its institution key.
+    const providers = (params.raw['fx_providers'] ?? []) as string[];
+    const members = params.raw['members'] as { name: string; account: string }[];
+    const member = members.find((m) => providers.includes(m.account));
+    assert.ok(member, `an FX provider among the members: ${JSON.stringify({ providers, members })}`);
+    const providerKey = keys[`${member.name}.institution`];
+    assert.ok(providerKey, `the key file ${member.name}.institution.key`);
+
+    const [payer, payee] = ['account-1', 'account-5'];
+    const pay = 10_000n;
+    const [num, den] = [10_912n, 10_000n];
+    const receive = (pay * num) / den; // floor
+    const quote: Quote = {
+      provider: member.account,
+      quoteId: seededId(),
+      sell: 'CNY',
+      buy: 'HKD',
+      rateNum: num,
+      rateDen: den,
+      minSell: 1n,
+      maxSell: 1_000_000_000_000n,
+      expiresAtMs: BigInt(Date.now() + 5 * 60_000),
+      payer: keys[payer]!.address,
+    };
+    const quoteSignature = signQuote(await client.chainId(), quote, providerKey);
+    assert.equal(quoteSignature.length, 64);
+    const watched: [string, string][] = [[payer, 'CNY'], [payee, 'HKD'], [member.account, 'CNY'], [member.account, 'HKD']];
+    const before = await balancesOf(watched);
+    const pvp = (): TxKind => ({ type: 'pvp', quote, quoteSignature, pay, minReceive: receive, to: keys[payee]!.address, transferId: transferId() });
+    console.log(`e2e: pvp ${formatAmount(pay, decimals)} CNY → ${formatAmount(receive, decimals)} HKD at ${member.name}'s quote ${quote.quoteId} (seed ${SEED})`);
+
+    const receipt = expectSuccess(await client.send(await signed(payer, pvp()), { timeoutMs: 60_000 }));
+    const exchanged = receipt.effects!.filter((e) => e.type === 'exchanged');
+    assert.equal(exchanged.length, 1, JSON.stringify(receipt.raw));
+    const ex = exchanged[0]!;
+    assert.deepEqual(
+      [ex['payer'], ex['provider'], ex['payee'], ex['quoteId'], ex['sell'], ex['buy'], ex.paid, ex.received],
+      [keys[payer]!.address, member.account, keys[payee]!.address, Number(quote.quoteId), 'CNY', 'HKD', pay, receive],
+    );
+    assert.deepEqual(legMarkers(receipt.effects!), [0, 1]);
+    const after = await balancesOf(watched);
+    assert.deepEqual(after, [before[0]! - pay, before[1]! + receive, before[2]! + pay, before[3]! - receive]);
+
+    // The same quote again, with a new sequence number and transfer id.
+    expectFailure(await client.send(await signed(payer, pvp()), { timeoutMs: 60_000 }), 'quote_used');
+    assert.deepEqual(await balancesOf(watched), after, 'no balance changed');
+  });
+
+  test('mandates: grant, pay within the limits, read, revoke', async () => {
+    ready();
+    const [owner, grantee, payee] = ['account-3', 'account-6', 'account-2'];
+    const mandateId = seededId();
+    const now = Date.now();
+    const [startMs, endMs] = [now - 60_000, now + 86_400_000];
+    const grant = await signed(owner, {
+      type: 'grant_mandate',
+      mandateId,
+      grantee: keys[grantee]!.address,
+      scope: { pay: true, read: true },
+      asset: 'CNY',
+      perPayment: 5000n,
+      perPeriod: 8000n,
+      periodSeconds: 86_400,
+      startMs,
+      endMs,
+    });
+    const granted = expectSuccess(await client.send(grant, { timeoutMs: 60_000 }));
+    assert.ok(granted.effects!.some((e) => e.type === 'mandate_granted'), JSON.stringify(granted.raw));
+
+    const listed = await client.getMandates(keys[owner]!.address);
+    assert.equal(listed.length, 1, JSON.stringify(listed.map((m) => m.raw)));
+    const m = listed[0]!;
+    assert.deepEqual(
+      [m.mandateId, m.grantee, m.scope, m.asset, m.payees, m.perPayment, m.perPeriod, m.periodSeconds, m.startMs, m.endMs, m.spentInPeriod, m.active],
+      [mandateId, keys[grantee]!.address, { pay: true, read: true }, 'CNY', [], 5000n, 8000n, 86_400, startMs, endMs, 0n, true],
+    );
+
+    // The grantee pays from the owner's account, with its own key and sequence numbers.
+    const mandatePay = (amount: bigint): TxKind =>
+      ({ type: 'mandate_pay', payer: keys[owner]!.address, mandateId, to: keys[payee]!.address, asset: 'CNY', amount, transferId: transferId() });
+    const watched: [string, string][] = [[owner, 'CNY'], [payee, 'CNY'], [grantee, 'CNY']];
+    const before = await balancesOf(watched);
+    const ownerSeq = accounts[owner]!.sequence;
+    const paid = expectSuccess(await client.send(await signed(grantee, mandatePay(4000n)), { timeoutMs: 60_000 }));
+    const used = paid.effects!.filter((e) => e.type === 'mandate_used');
+    assert.equal(used.length, 1, JSON.stringify(paid.raw));
+    assert.deepEqual(
+      [used[0]!['payer'], used[0]!['mandateId'], used[0]!['grantee'], used[0]!.spentInPeriod],
+      [keys[owner]!.address, Number(mandateId), keys[grantee]!.address, 4000n],
+    );
+    const after = await balancesOf(watched);
+    assert.deepEqual(after, [before[0]! - 4000n, before[1]! + 4000n, before[2]!]);
+    assert.equal(accounts[owner]!.sequence, ownerSeq, "the owner's sequence did not move");
+    assert.equal((await client.getMandates(keys[owner]!.address))[0]!.spentInPeriod, 4000n);
+
+    // 4000 + 4001 is past the period's 8000.
+    expectFailure(await client.send(await signed(grantee, mandatePay(4001n)), { timeoutMs: 60_000 }), 'mandate_limit');
+    assert.deepEqual(await balancesOf(watched), after, 'no balance changed');
+
+    // The grantee reads the owner's account; a third key (the payee's) may not.
+    const view = await client.readAccount(keys[owner]!.address, mandateId, keys[grantee]!);
+    const direct = await refresh(owner);
+    assert.deepEqual([view.address, view.kind, view.balances, view.sequence], [direct.address, 'customer', direct.balances, direct.sequence]);
+    await assert.rejects(client.readAccount(keys[owner]!.address, mandateId, keys[payee]!), (e: unknown) => {
+      assert.ok(e instanceof RpcError, String(e));
+      assert.equal(e.code, 1013);
+      assert.equal((e.data as { code?: string } | undefined)?.code, 'unknown_mandate', JSON.stringify(e.data));
+      return true;
+    });
+
+    // Revoked: no longer listed, no longer pays.
+    const revoked = expectSuccess(await client.send(await signed(owner, { type: 'revoke_mandate', mandateId }), { timeoutMs: 60_000 }));
+    assert.ok(revoked.effects!.some((e) => e.type === 'mandate_revoked'), JSON.stringify(revoked.raw));
+    assert.deepEqual(await client.getMandates(keys[owner]!.address), []);
+    expectFailure(await client.send(await signed(grantee, mandatePay(1000n)), { timeoutMs: 60_000 }), 'unknown_mandate');
+    assert.deepEqual(await balancesOf(watched), after, 'no balance changed');
   });
 });
