@@ -11,8 +11,11 @@ real testnet:
    "fraud") with a transaction signed in the page; an account opened for
    one owner at bank-a lists the same owner's account at wallet-b (the
    owner's other accounts), and money from the first back to the second
-   through B is a cycle via the same owner in the graph; the audit log's hash
-   chain, re-hashed in the browser, is intact; sign-out forgets the key;
+   through B is a cycle via the same owner in the graph; a mandate B grants
+   is listed in B's account view (A's says it has none); the institution
+   flows show the open settlement cycle's positions (one institution owes,
+   another is owed); the audit log's hash chain, re-hashed in the browser,
+   is intact; sign-out forgets the key;
 3. over JSON-RPC: A is frozen, for fraud, by the regulator.
 
 Screenshots of each step go to $HUTONG_ARTEFACTS (default
@@ -152,6 +155,8 @@ def test_regulator_dashboard(testnet, browser):
     browser.screenshot("07-freeze-receipt")
     # The page reads the account again once the freeze is final.
     wait_for(browser, "[data-testid=account-status][data-status=frozen]", what="A shown as frozen")
+    # A granted no mandate: its account view says so in one line.
+    wait_for(browser, "[data-testid=account-mandates] [data-testid=no-mandates]", what="A's (empty) mandates")
     browser.screenshot("08-account-frozen")
 
     # -- Over JSON-RPC, A is frozen for fraud by the regulator.
@@ -182,6 +187,29 @@ def test_regulator_dashboard(testnet, browser):
     assert via.get_attribute("data-accounts") == f"{at_bank} {B} {at_wallet}", via.get_attribute("data-accounts")
     browser.screenshot("10-owner-cycle")
 
+    # -- A mandate B grants (pay, to C only, within limits) is listed in B's account view.
+    now_ms = net.client.status().timestamp_ms
+    grant = hutong.GrantMandate(7, funder.address, hutong.MandateScope(pay=True), ASSET, [C], minor("500.00"), minor("2000.00"),
+                                30 * 86_400, now_ms, now_ms + 30 * 86_400_000)
+    status = net.client.wait(net.client.send(keys[B], grant), timeout=60)
+    assert status.succeeded, f"{B} granting a mandate to {funder.address}: {status}"
+    go(browser, f"#/account/{B}")
+    mandate = wait_for(browser, "tr[data-testid=mandate][data-mandate='7']", timeout=ALERT_S, what="B's mandate")
+    assert mandate.get_attribute("data-grantee") == str(funder.address), mandate.get_attribute("data-grantee")
+    assert mandate.get_attribute("data-state") == "in force", mandate.text
+    for shown in ("pay", "500.00 CNY", "2,000.00 CNY per 30 d", "0.00 CNY"):
+        assert shown in mandate.text, f"{shown!r} not in the mandate's row: {mandate.text}"
+    assert mandate.find_element(By.CSS_SELECTOR, "ul .addr").get_attribute("data-value") == C, mandate.text
+    browser.screenshot("11-mandates")
+
+    # -- Institution flows: the open settlement cycle (it starts at midnight
+    # in the consortium's zone) nets the legs between institutions.
+    go(browser, "#/flows?zone=consortium")
+    cycle = wait_for(browser, "[data-testid=settlement-cycle][data-closed=false]", what="the open settlement cycle")
+    positions = [r.get_attribute("data-position") for r in cycle.find_elements(By.CSS_SELECTOR, f"tr[data-asset={ASSET}]")]
+    assert "owes" in positions and "is owed" in positions, f"positions {positions}: {cycle.text}"
+    browser.screenshot("12-settlement")
+
     # -- The audit log's chain, walked and re-hashed in the browser, is intact
     # (it holds the refused sign-in too: a `refused` entry).
     wait_for(browser, "[data-testid=tab-log]").click()
@@ -193,7 +221,7 @@ def test_regulator_dashboard(testnet, browser):
     wait_for(browser, "tr[data-testid=log-entry]", what="the log's entries")
     bad = d.find_elements(By.CSS_SELECTOR, "tr[data-testid=log-entry][data-ok=false]")
     assert not bad, f"log entries that do not check out: {[b.text for b in bad]}"
-    browser.screenshot("11-audit-log")
+    browser.screenshot("13-audit-log")
 
     # -- Nothing was blocked by the page's Content-Security-Policy.
     violations = d.find_element(By.TAG_NAME, "body").get_attribute("data-csp-violations")
@@ -203,4 +231,4 @@ def test_regulator_dashboard(testnet, browser):
     wait_for(browser, "[data-testid=sign-out]").click()
     wait_for(browser, "[data-testid=key-file]", what="the sign-in panel after sign-out")
     assert not d.find_elements(By.CSS_SELECTOR, "[data-testid=signed-in]")
-    browser.screenshot("12-signed-out")
+    browser.screenshot("14-signed-out")

@@ -117,12 +117,36 @@ export interface NetFlow {
   net_display: string;
 }
 
+/** An institution's position in one asset over a settlement cycle (minor units; `net` is received − paid, signed). */
+export interface SettlementPosition {
+  /** Its name in the genesis. */
+  institution: string;
+  asset: string;
+  paid: string;
+  received: string;
+  /** "-10000": the institution owes. */
+  net: string;
+  net_display: string;
+}
+
+/** One settlement cycle's positions, from the ledger's clearing record. */
+export interface CycleSettlement {
+  cycle: number;
+  start_ms: number;
+  end_ms: number;
+  /** Closed into a certified clearing record; false: the open cycle, so far. */
+  closed: boolean;
+  positions: SettlementPosition[];
+}
+
 export interface Flows {
   from_ms: number;
   to_ms: number | null;
   truncated: boolean;
   gross: GrossFlow[];
   net: NetFlow[];
+  /** The settlement cycles starting in the period, newest first (at most 31); absent from older nodes. */
+  settlement?: CycleSettlement[];
 }
 
 /** One balance now (`hutong_auditOwner`). */

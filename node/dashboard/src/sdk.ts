@@ -16,5 +16,5 @@ export { addressOf, isAddress, decodeAddress } from '@hutong/sdk/address.js';
 export { formatAmount, parseAmount } from '@hutong/sdk/amount.js';
 export { Keypair, parseKeyFile, KeyFileError } from '@hutong/sdk/keys.js';
 export { signTransaction, FREEZE_REASONS, type FreezeReason, type Transaction, type TxKind } from '@hutong/sdk/tx.js';
-export { toAccount, toTxStatus, isFinal, type Account, type TxStatus, type Receipt } from '@hutong/sdk/views.js';
+export { toAccount, toMandate, toTxStatus, isFinal, type Account, type Mandate, type TxStatus, type Receipt } from '@hutong/sdk/views.js';
 export { HutongError, RpcError, RejectedError, TransportError, ValidationError, RpcCode } from '@hutong/sdk/errors.js';

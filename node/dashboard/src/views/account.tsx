@@ -1,8 +1,9 @@
 /**
  * An account: its balances and status (`hutong_getAccount`), freezing or
- * unfreezing it, the owner's other accounts at every institution
- * (`hutong_auditOwner`), the alerts that name it, and its history
- * (`hutong_auditHistory`, page by page).
+ * unfreezing it, the mandates it granted (`hutong_getMandates`), the
+ * owner's other accounts at every institution (`hutong_auditOwner`), the
+ * alerts that name it, and its history (`hutong_auditHistory`, page by
+ * page).
  */
 
 import { Fragment } from 'preact';
@@ -10,8 +11,9 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Alert, HistoryPage, HistoryRow, OwnerAccounts } from '../api';
 import { money } from '../format';
 import type { JsonObject } from '../json';
+import { mandateRow, mandatesOf } from '../mandates';
 import { call, describeError } from '../rpc';
-import { formatAmount, FREEZE_REASONS, isAddress, RejectedError, RpcError, toAccount, type Account, type FreezeReason, type TxStatus } from '../sdk';
+import { formatAmount, FREEZE_REASONS, isAddress, RejectedError, RpcError, toAccount, type Account, type FreezeReason, type Mandate, type TxStatus } from '../sdk';
 import { sendAsRegulator, type TxProgress } from '../tx';
 import { Addr, Card, ErrorBox, href, KindBadge, Loading, Money, ScoreBar, Time, TxHash, useApp } from '../ui';
 import { alertGraphHref, fetchAlerts } from './alerts';
@@ -153,6 +155,7 @@ function AccountView({ address }: { address: string }) {
         </div>
         <FreezePanel account={account} onFinal={() => setVersion((v) => v + 1)} />
       </Card>
+      <AccountMandates key={`mandates-${version}`} address={address} />
       <OwnerAccountsCard key={`owner-${version}`} address={address} />
       <AccountAlerts key={`alerts-${version}`} address={address} />
       <AccountHistory key={`history-${version}`} address={address} />
@@ -315,6 +318,94 @@ function TxResult({ status }: { status: TxStatus }) {
       {what}
       {'code' in status && ` (${status.code}): ${status.message}`} <TxHash hash={status.hash} />
     </div>
+  );
+}
+
+/**
+ * The mandates this account granted (`hutong_getMandates`, a public
+ * method): who may pay from it or read it, within which limits. Each
+ * grantee and payee links to its account view.
+ */
+function AccountMandates({ address }: { address: string }) {
+  const { node } = useApp();
+  const [mandates, setMandates] = useState<Mandate[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    call<Record<string, unknown>>('hutong_getMandates', [{ account: address }]).then((j) => setMandates(mandatesOf(j)), setError);
+  }, [address]);
+  return (
+    <Card title={`Mandates this account granted${mandates ? ` (${mandates.length})` : ''}`} testid="account-mandates">
+      <ErrorBox error={error} />
+      {!mandates && !error && <Loading what="Reading the mandates" />}
+      {mandates && mandates.length === 0 && (
+        <p class="empty" data-testid="no-mandates">
+          No mandates.
+        </p>
+      )}
+      {mandates && mandates.length > 0 && (
+        <div class="table-wrap">
+          <table class="data compact" data-testid="mandates">
+            <thead>
+              <tr>
+                <th class="num">Id</th>
+                <th>Grantee</th>
+                <th>Scope</th>
+                <th>Asset</th>
+                <th class="num">Per payment</th>
+                <th class="num">Per period</th>
+                <th class="num">Spent this period</th>
+                <th>Payees</th>
+                <th>From – to</th>
+                <th>In force</th>
+              </tr>
+            </thead>
+            <tbody>
+              {mandates.map((m) => {
+                const r = mandateRow(m, node.decimals(m.asset) ?? 0, node.status.timestamp_ms);
+                return (
+                  <tr key={r.id} data-testid="mandate" data-mandate={r.id} data-grantee={r.grantee} data-state={r.state}>
+                    <td class="num">{r.id}</td>
+                    <td>
+                      <Addr value={r.grantee} name={node.nameOf(r.grantee)} />
+                    </td>
+                    <td>{r.scope}</td>
+                    <td>{r.asset}</td>
+                    <td class="num">
+                      <span class="money">{r.perPayment}</span>
+                    </td>
+                    <td class="num">
+                      <span class="money">{r.perPeriod}</span>
+                    </td>
+                    <td class="num">
+                      <span class="money">{r.spentInPeriod}</span>
+                    </td>
+                    <td>
+                      {r.payees.length === 0 ? (
+                        <span class="muted">any payee</span>
+                      ) : (
+                        <ul class="plain">
+                          {r.payees.map((p) => (
+                            <li key={p}>
+                              <Addr value={p} name={node.nameOf(p)} />
+                            </li>
+                          ))}
+                        </ul>
+                      )}
+                    </td>
+                    <td>
+                      <Time ms={r.startMs} /> – <Time ms={r.endMs} />
+                    </td>
+                    <td>
+                      <span class={`status ${r.state === 'in force' ? 'status-active' : 'status-inactive'}`}>{r.state}</span>
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
   );
 }
 

@@ -2,15 +2,19 @@
  * Institution flows of one day (`hutong_auditFlows`): per asset, the gross
  * matrix (what each institution's accounts paid each other's), each
  * institution's net position, and the pairwise net positions the node
- * computes. A day runs midnight to midnight in UTC, or in the
- * consortium's time zone (the one its daily limits are counted in).
+ * computes; then the settlement cycles that start in the day (newest
+ * first), each institution's position per asset as the ledger's clearing
+ * records certify it, or the open cycle's so far. A day runs midnight to
+ * midnight in UTC, or in the consortium's time zone (the one its daily
+ * limits are counted in).
  */
 
 import { useEffect, useState } from 'preact/hooks';
-import type { Flows, GrossFlow } from '../api';
+import type { CycleSettlement, Flows, GrossFlow } from '../api';
 import { offsetText, todayAt, utc } from '../format';
 import { formatAmount } from '../sdk';
-import { Card, ErrorBox, href, Loading, Money, useApp } from '../ui';
+import { cyclePositions, settlementOf } from '../settlement';
+import { Card, ErrorBox, href, Loading, Money, Time, useApp } from '../ui';
 
 const DAY_MS = 86_400_000;
 
@@ -45,6 +49,7 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
   };
   const flows = result.flows;
   const assets = flows ? [...new Set(flows.gross.map((g) => g.asset))].sort() : [];
+  const settlement = settlementOf(flows);
 
   return (
     <div class="stack">
@@ -94,7 +99,75 @@ export function FlowsPage({ params }: { params: URLSearchParams }) {
             net={flows.net.filter((n) => n.asset === a)}
           />
         ))}
+      {settlement && <Settlement cycles={settlement} />}
     </div>
+  );
+}
+
+/** The settlement cycles starting in the day, newest first (none from an older node: not shown). */
+function Settlement({ cycles }: { cycles: CycleSettlement[] }) {
+  return (
+    <Card title={`Settlement cycles starting on this day${cycles.length > 0 ? ` (${cycles.length})` : ''}`} testid="settlement">
+      {cycles.length === 0 ? (
+        <p class="empty" data-testid="no-settlement">
+          No settlement cycle starts on this day.
+        </p>
+      ) : (
+        cycles.map((c) => <SettlementCycle key={c.cycle} cycle={c} />)
+      )}
+    </Card>
+  );
+}
+
+/** One cycle: its positions per asset and institution (net = received − paid; negative: owes). */
+function SettlementCycle({ cycle }: { cycle: CycleSettlement }) {
+  const { node } = useApp();
+  const rows = cyclePositions(cycle, (a) => node.decimals(a), node.institutionNames());
+  return (
+    <section class="settlement-cycle" data-testid="settlement-cycle" data-cycle={cycle.cycle} data-closed={cycle.closed ? 'true' : 'false'}>
+      <h3>
+        Cycle {cycle.cycle}{' '}
+        <span class={`status ${cycle.closed ? 'status-closed' : 'status-open'}`}>{cycle.closed ? 'closed' : 'open, so far'}</span>
+      </h3>
+      <p class="muted">
+        <Time ms={cycle.start_ms} /> – <Time ms={cycle.end_ms} />
+        {cycle.closed ? ': the certified clearing record.' : ': the positions so far.'}
+      </p>
+      {rows.length === 0 ? (
+        <p class="empty">No positions.</p>
+      ) : (
+        <table class="data compact" data-testid={`settlement-${cycle.cycle}`}>
+          <thead>
+            <tr>
+              <th>Institution</th>
+              <th>Asset</th>
+              <th class="num">Paid</th>
+              <th class="num">Received</th>
+              <th class="num">Net (received − paid)</th>
+              <th>Position</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => (
+              <tr key={`${r.asset}\u0000${r.institution}`} data-institution={r.institution} data-asset={r.asset} data-position={r.position}>
+                <td>{r.institution}</td>
+                <td>{r.asset}</td>
+                <td class="num">
+                  <Money decimal={r.paid} asset={r.asset} />
+                </td>
+                <td class="num">
+                  <Money decimal={r.received} asset={r.asset} />
+                </td>
+                <td class={`num ${r.position === 'owes' ? 'negative' : r.position === 'is owed' ? 'positive' : ''}`}>
+                  <Money decimal={r.net} asset={r.asset} />
+                </td>
+                <td class={r.position === 'even' ? 'muted' : ''}>{r.position}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
   );
 }
 
