@@ -30,6 +30,9 @@ pub mod domain {
     /// A read mandate's grantee asks to read an account (see
     /// [`crate::mandate::read_request_hash`]).
     pub const MANDATE_READ: &[u8] = b"hutong/mandate-read/v1";
+    /// Where a mandate payment's transfer id is remembered (see
+    /// [`crate::mandate::mandate_transfer_id`]).
+    pub const MANDATE_TRANSFER_ID: &[u8] = b"hutong/mandate-transfer-id/v1";
 }
 
 /// A 32-byte SHA-256 digest.

@@ -7,7 +7,10 @@
 //! operations ([`LinkedOp`]: transfer, hold, capture, void). They run in
 //! order, each on the state the previous ones left, under the same rules as
 //! the kinds of the same name (each leg's own limits, transfer id and
-//! receipt effects), and all succeed or none does: when a leg fails, every
+//! receipt effects; and for a customer, the transfers and holds of one
+//! asset together count as one payment for the tier's single maximum and
+//! step-up co-signature, checked before any leg, as a batch's payouts do),
+//! and all succeed or none does: when a leg fails, every
 //! write of every leg is undone and the receipt is
 //! [`Outcome::LegFailed`](crate::receipt::Outcome::LegFailed), naming the
 //! leg and its reason. A successful receipt's effects are grouped per leg,
@@ -21,7 +24,8 @@
 //! the payer pays; `buy`, what the payee gets), the rate as a fraction
 //! `num / den` of minor units of `buy` per minor unit of `sell`, the bounds
 //! of the amount paid, the expiry, an id, and optionally the one payer it is
-//! for. The payer puts the quote and its signature in a
+//! for (a quote for any payer can be taken by whoever submits it first:
+//! providers name the payer). The payer puts the quote and its signature in a
 //! [`TxKind::Pvp`](crate::tx::TxKind::Pvp) with the amount it pays and the
 //! least the payee must receive (its slippage bound). The ledger then checks,
 //! in this order: the provider is registered and an institution
@@ -30,9 +34,11 @@
 //! sane (`bad_quote`); not expired (`quote_expired`) nor longer-lived than
 //! [`QUOTE_LIFETIME_MAX_MS`] (`bad_expiry`); for this payer
 //! (`quote_not_for_payer`); the amount within its bounds (`outside_quote`);
-//! not used before (`quote_used`: a quote settles once); the converted
-//! amount (see *Rounding*) more than zero and at least the bound
-//! (`slippage`); the payer's transfer id unused. Then leg 0 moves the payment
+//! the converted amount (see *Rounding*) within `u128` (`overflow`), more
+//! than zero (`zero_amount`) and at least the bound (`slippage`); the
+//! payer's transfer id unused (`exists`, with the original transaction,
+//! for a retry of a payment that settled); the quote not used before
+//! (`quote_used`: a quote settles once). Then leg 0 moves the payment
 //! from the payer to the provider under the payer's rules (tier limits,
 //! step-up, available balance, restrictions) and leg 1 moves the converted
 //! amount from the provider to the payee (the provider's available balance,
@@ -149,6 +155,9 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         account: &Account,
         legs: &[LinkedOp],
     ) -> Result<TxResult, ExecError> {
+        if let Err(reason) = self.check_linked_total(cosigner, account, legs)? {
+            return Ok(Err(reason));
+        }
         let mut effects = Vec::new();
         for (i, leg) in legs.iter().enumerate() {
             let index = i as u8;
@@ -198,6 +207,79 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             }
         }
         Ok(Ok(effects))
+    }
+
+    /// A customer's linked payments count as one payment per asset for the
+    /// tier's single maximum and step-up threshold (as a batch transfer's
+    /// payouts do), so splitting a large payment into legs needs the same
+    /// co-signature; each leg still counts toward the daily outflow.
+    fn check_linked_total(
+        &mut self,
+        cosigner: Option<PublicKey>,
+        account: &Account,
+        legs: &[LinkedOp],
+    ) -> Result<Result<(), FailureReason>, ExecError> {
+        let AccountKind::Customer { tier, .. } = account.kind else {
+            return Ok(Ok(()));
+        };
+        // (asset, total, legs)
+        let mut totals: Vec<(AssetCode, Amount, usize)> = Vec::new();
+        for leg in legs {
+            let (asset, amount) = match *leg {
+                LinkedOp::Transfer { asset, amount, .. } | LinkedOp::Hold { asset, amount, .. } => {
+                    (asset, amount)
+                }
+                LinkedOp::Capture { .. } | LinkedOp::Void { .. } => continue,
+            };
+            match totals.iter_mut().find(|(a, _, _)| *a == asset) {
+                Some((_, total, n)) => {
+                    let Some(t) = total.checked_add(amount) else {
+                        return Ok(Err(FailureReason::Overflow { asset }));
+                    };
+                    *total = t;
+                    *n += 1;
+                }
+                None => totals.push((asset, amount, 1)),
+            }
+        }
+        // Only assets with more than one leg: a single leg meets the same
+        // checks in its own rule, which names it.
+        for (asset, total, _) in totals.into_iter().filter(|(_, _, n)| *n > 1) {
+            let Some(limits) = self.params().limits(tier, asset).copied() else {
+                continue;
+            };
+            if total > limits.single_max {
+                return Ok(Err(FailureReason::SingleLimitExceeded {
+                    asset,
+                    limit: limits.single_max,
+                    amount: total,
+                }));
+            }
+            if let Some(threshold) = limits.step_up_threshold {
+                if total > threshold {
+                    let institution = self
+                        .account(&account.institution)?
+                        .filter(|i| i.kind == AccountKind::Institution);
+                    match (cosigner, institution) {
+                        (None, _) => {
+                            return Ok(Err(FailureReason::StepUpRequired {
+                                threshold,
+                                amount: total,
+                                institution: account.institution,
+                            }))
+                        }
+                        (Some(key), Some(i)) if i.owner == key => {}
+                        (Some(key), _) => {
+                            return Ok(Err(FailureReason::CoSignerNotInstitution {
+                                cosigner: key,
+                                institution: account.institution,
+                            }))
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// `Pvp`: see the module's documentation.
@@ -253,13 +335,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 amount: pay,
             }));
         }
-        let used_key = StateKey::QuoteUsed(provider, quote.quote_id);
-        if self.overlay.get(&used_key)?.is_some() {
-            return Ok(Err(FailureReason::QuoteUsed {
-                provider,
-                quote_id: quote.quote_id,
-            }));
-        }
         let Some(receive) = convert(pay, quote.rate) else {
             return Ok(Err(FailureReason::Overflow { asset: quote.buy }));
         };
@@ -280,6 +355,15 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         let fields = TransferFields::Exchange { digest };
         if let Err(reason) = self.check_transfer_id(sender, transfer_id, &fields)? {
             return Ok(Err(reason));
+        }
+        // After the transfer id: a wallet's retry of a payment that
+        // settled hears `exists` with the original transaction.
+        let used_key = StateKey::QuoteUsed(provider, quote.quote_id);
+        if self.overlay.get(&used_key)?.is_some() {
+            return Ok(Err(FailureReason::QuoteUsed {
+                provider,
+                quote_id: quote.quote_id,
+            }));
         }
 
         let mut effects = vec![Effect::Exchanged {

@@ -88,6 +88,24 @@ pub struct Mandate {
     pub spent: Amount,
 }
 
+/// Where a mandate payment's transfer id is remembered among the payer's:
+/// a digest of (grantee, mandate, the grantee's id), so the grantee's ids
+/// never meet the payer's own wallet's (which the grantee could otherwise
+/// take first), and a grantee's retry under the same mandate meets its
+/// first try (`exists`).
+pub fn mandate_transfer_id(
+    grantee: &Address,
+    mandate_id: u64,
+    transfer_id: TransferId,
+) -> TransferId {
+    let bytes = borsh::to_vec(&(grantee, mandate_id, transfer_id))
+        .expect("borsh encoding into a Vec cannot fail");
+    let digest = Hash::tagged(crate::crypto::domain::MANDATE_TRANSFER_ID, &bytes);
+    let mut high = [0u8; 16];
+    high.copy_from_slice(&digest.0[..16]);
+    TransferId(u128::from_be_bytes(high))
+}
+
 /// What a read mandate's grantee signs to read the account through the
 /// RPC (`hutong_readAccount`): `SHA-256("hutong/mandate-read/v1" || 0x00 ||
 /// borsh(chain_id) || borsh(account) || borsh(mandate_id) ||
@@ -331,7 +349,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             Err(reason) => return Ok(Err(reason)),
         };
         let fields = crate::transfer::transfer_fields(asset, &payouts, true);
-        if let Err(reason) = self.check_transfer_id(payer, transfer_id, &fields)? {
+        let record_id = mandate_transfer_id(&grantee, mandate_id, transfer_id);
+        if let Err(reason) = self.check_transfer_id(payer, record_id, &fields)? {
             return Ok(Err(reason));
         }
         let Some(payer_account): Option<Account> = self.account(&payer)? else {
@@ -343,7 +362,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 Err(reason) => return Ok(Err(reason)),
             };
         self.put_mandates(payer, list);
-        self.record_transfer_id(payer, transfer_id, tx_hash, fields);
+        self.record_transfer_id(payer, record_id, tx_hash, fields);
         let mut effects = vec![Effect::MandateUsed {
             payer,
             mandate_id,

@@ -598,6 +598,14 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 if let Some(i) = c.members.iter().position(|m| m.name == *name) {
                     let m = c.members.remove(i);
                     self.retire(&m.account)?;
+                    // A member that leaves quotes no more.
+                    if let Ok(j) = self.params.fx_providers.binary_search(&m.account) {
+                        self.params.fx_providers.remove(j);
+                        self.overlay.put(
+                            StateKey::Params,
+                            Some(StateValue::Params(self.params.clone())),
+                        );
+                    }
                 }
             }
             Action::SetRole { name, role } => {

@@ -133,8 +133,9 @@ fn every_payment_versus_payment_refusal_has_its_code_and_leaves_no_trace() {
     let payee = addr(&ch.customers[1]);
     let bank_a = ch.bank_a.clone();
     let bank_b = ch.bank_b.clone();
-    // A used quote (id 1), for the `quote_used` case.
-    let r = ch.run(pvp(&ch, &payer, quote(&ch, 1), &bank_b, 500, 0, payee, 100));
+    // A used quote (id 1), for the `quote_used` and retry cases.
+    let q1 = quote(&ch, 1);
+    let r = ch.run(pvp(&ch, &payer, q1, &bank_b, 500, 0, payee, 100));
     assert_eq!(code(&r), "success", "{r:?}");
     // The payee's account frozen by its institution: leg 1 fails.
     let frozen_payee = addr(&ch.customers[5]);
@@ -297,13 +298,7 @@ fn every_payment_versus_payment_refusal_has_its_code_and_leaves_no_trace() {
             "a quote already used",
             Box::new({
                 let (p, b) = (payer.clone(), b.clone());
-                move |ch: &Chain| {
-                    let q = Quote {
-                        expires_at: quote(ch, 1).expires_at,
-                        ..quote(ch, 1)
-                    };
-                    pvp(ch, &p, q, &b, 500, 0, payee, 1)
-                }
+                move |ch: &Chain| pvp(ch, &p, q1, &b, 500, 0, payee, 1)
             }),
             "quote_used",
             None,
@@ -315,6 +310,15 @@ fn every_payment_versus_payment_refusal_has_its_code_and_leaves_no_trace() {
                 move |ch: &Chain| pvp(ch, &p, quote(ch, 2), &b, 1_000, 1_091, payee, 1)
             }),
             "slippage",
+            None,
+        ),
+        (
+            "a retry of the payment that settled (its quote, amounts and id)",
+            Box::new({
+                let (p, b) = (payer.clone(), b.clone());
+                move |ch: &Chain| pvp(ch, &p, q1, &b, 500, 0, payee, 100)
+            }),
+            "exists",
             None,
         ),
         (
@@ -556,14 +560,19 @@ fn linked_legs_settle_together_with_one_receipt_group_per_leg() {
 #[test]
 fn a_failing_leg_undoes_every_leg_and_is_named() {
     let mut ch = Chain::new(8, 6);
-    let payer = ch.customers[2].clone();
+    let payer = ch.customers[2].clone(); // bank A, tier 2: 10,000 single, step-up above 5,000
     let merchant = addr(&ch.customers[1]);
     let stranger = {
         use rand::SeedableRng;
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(99);
         Address::of(&Keypair::generate(&mut rng).public())
     };
-    let hold_expiry = TimestampMs(ch.time + 60_000);
+    let hkd_leg = |amount: u128, id: u128| LinkedOp::Transfer {
+        to: merchant,
+        asset: hkd(),
+        amount: Amount(amount),
+        transfer_id: TransferId(id),
+    };
     type Legs = Vec<LinkedOp>;
     let cases: Vec<(&str, Legs, &str, u8)> = vec![
         (
@@ -585,34 +594,9 @@ fn a_failing_leg_undoes_every_leg_and_is_named() {
             1,
         ),
         (
-            "a leg above the step-up threshold",
-            vec![
-                transfer_leg(merchant, 9_000, 1),
-                LinkedOp::Hold {
-                    to: merchant,
-                    asset: cny(),
-                    amount: Amount(9_000),
-                    hold_id: TransferId(2),
-                    expires_at: hold_expiry,
-                },
-                transfer_leg(merchant, 9_000, 3),
-            ],
+            "a lone CNY leg above the step-up threshold",
+            vec![transfer_leg(merchant, 9_000, 1), hkd_leg(10, 2)],
             "step_up_required",
-            0,
-        ),
-        (
-            "past the daily limit on the third leg",
-            vec![
-                transfer_leg(merchant, 5_000, 1),
-                transfer_leg(merchant, 5_000, 2),
-                transfer_leg(merchant, 5_000, 3),
-                transfer_leg(merchant, 5_000, 4),
-                transfer_leg(merchant, 5_000, 5),
-                transfer_leg(merchant, 5_000, 6),
-                transfer_leg(merchant, 5_000, 7),
-                transfer_leg(merchant, 5_000, 8),
-            ],
-            "success",
             0,
         ),
         (
@@ -635,9 +619,6 @@ fn a_failing_leg_undoes_every_leg_and_is_named() {
         let r = ch.run(ch.tx(&payer, TxKind::Linked { legs: legs.clone() }));
         assert_eq!(code(&r), expected, "{name}: {r:?}");
         assert_eq!(ch.sequence(&addr(&payer)).0, seq.0 + 1, "{name}");
-        if expected == "success" {
-            continue;
-        }
         assert_eq!(r.failed_leg(), Some(leg), "{name}");
         assert_eq!(ch.balance(&addr(&payer), cny()), before, "{name}");
         // The first leg's transfer id was not recorded.
@@ -647,15 +628,59 @@ fn a_failing_leg_undoes_every_leg_and_is_named() {
             assert!(recorded.is_none(), "{name}: {recorded:?}");
         }
     }
-    // 40,000 sent today: three more legs of 5,000 pass the 50,000 daily
-    // limit on the third, and none stays.
+
+    // The legs of one asset count as one payment for the single maximum
+    // and the step-up threshold, checked before any leg (no leg named).
+    let bank_a = ch.bank_a.clone();
+    let bank_b = ch.bank_b.clone();
+    let linked = |ch: &Chain, legs: Vec<LinkedOp>, cosigner: Option<&Keypair>| {
+        let tx = ch.unsigned(&payer, TxKind::Linked { legs });
+        match cosigner {
+            Some(c) => tx.sign_cosigned(&payer, c),
+            None => tx.sign(&payer),
+        }
+    };
+    let split = vec![
+        transfer_leg(merchant, 4_000, 31),
+        transfer_leg(merchant, 4_000, 32),
+    ];
+    let r = ch.run(linked(&ch, split.clone(), None));
+    assert_eq!(code(&r), "step_up_required", "{r:?}");
+    assert_eq!(r.failed_leg(), None);
+    let r = ch.run(linked(&ch, split.clone(), Some(&bank_b)));
+    assert_eq!(code(&r), "cosigner_not_institution", "{r:?}");
+    let r = ch.run(linked(
+        &ch,
+        vec![
+            transfer_leg(merchant, 6_000, 33),
+            transfer_leg(merchant, 6_000, 34),
+        ],
+        Some(&bank_a),
+    ));
+    assert_eq!(code(&r), "single_limit_exceeded", "{r:?}");
+    let before = ch.balance(&addr(&payer), cny());
+    let r = ch.run(linked(&ch, split, Some(&bank_a)));
+    assert_eq!(code(&r), "success", "co-signed by its institution: {r:?}");
+    assert_eq!(ch.balance(&addr(&payer), cny()), before - 8_000);
+
+    // 8,000 sent today; four co-signed 10,000s make 48,000, then three
+    // legs of 1,000 pass the 50,000 daily limit on the third, and none
+    // stays.
+    for i in 0..4u128 {
+        let legs = vec![
+            transfer_leg(merchant, 5_000, 40 + 2 * i),
+            transfer_leg(merchant, 5_000, 41 + 2 * i),
+        ];
+        let r = ch.run(linked(&ch, legs, Some(&bank_a)));
+        assert_eq!(code(&r), "success", "{r:?}");
+    }
     let before = ch.balance(&addr(&payer), cny());
     let legs = vec![
-        transfer_leg(merchant, 5_000, 21),
-        transfer_leg(merchant, 5_000, 22),
-        transfer_leg(merchant, 5_000, 23),
+        transfer_leg(merchant, 1_000, 51),
+        transfer_leg(merchant, 1_000, 52),
+        transfer_leg(merchant, 1_000, 53),
     ];
-    let r = ch.run(ch.tx(&payer, TxKind::Linked { legs }));
+    let r = ch.run(linked(&ch, legs, None));
     assert_eq!(code(&r), "daily_limit_exceeded", "{r:?}");
     assert_eq!(r.failed_leg(), Some(2));
     assert_eq!(ch.balance(&addr(&payer), cny()), before);

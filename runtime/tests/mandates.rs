@@ -218,6 +218,10 @@ fn an_app_pays_under_its_mandate_within_every_limit() {
         assert_eq!(code(&r), expected, "{name}: {r:?}");
         assert_eq!(ch.balance(&p, cny()), before, "{name}");
     }
+    // The app's transfer ids are its own: the owner's wallet may use id 1
+    // too.
+    let r = ch.run(ch.transfer(&owner, utility, cny(), 1, 1));
+    assert_eq!(code(&r), "success", "{r:?}");
     // 900 + 1,000 = 1,900 today; another 1,000 passes the 2,500 a day.
     let r = ch.run(pay(&ch, &app, p, 1, utility, cny(), 1_000, 3));
     assert_eq!(code(&r), "success", "{r:?}");

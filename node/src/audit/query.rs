@@ -487,6 +487,12 @@ fn settlement(
     let Some(StateValue::Params(params)) = db.state(&StateKey::Params)? else {
         return Ok(Vec::new());
     };
+    // Times past year ~140,000 are clamped: the cycle arithmetic is i64.
+    const TIME_MAX_MS: u64 = 1 << 52;
+    let (from_ms, to_ms) = (from_ms.min(TIME_MAX_MS), to_ms.min(TIME_MAX_MS));
+    if from_ms >= to_ms {
+        return Ok(Vec::new());
+    }
     let open = match db.state(&StateKey::ClearingOpen)? {
         Some(StateValue::ClearingOpen(o)) => Some(o),
         _ => None,
@@ -504,14 +510,17 @@ fn settlement(
     let Some(executed) = db.executed()? else {
         return Ok(Vec::new());
     };
-    let last = params.cycle_of(executed.timestamp_ms);
+    // The newest cycle that starts before the period's end.
+    let last = params
+        .cycle_of(executed.timestamp_ms)
+        .min(params.cycle_of(to_ms - 1));
     let mut out = Vec::new();
     let mut cycle = last;
     for _ in 0..SETTLEMENT_CYCLES_MAX {
         if cycle < first {
             break;
         }
-        if params.cycle_start_ms(cycle) < to_ms.min(i64::MAX as u64) as i64 {
+        if params.cycle_start_ms(cycle) < to_ms as i64 {
             let record: Option<(ClearingRecord, bool)> = match &open {
                 Some(o) if o.cycle == cycle => Some((record_of(&params, o.clone()), false)),
                 _ => match db.state(&StateKey::Clearing(cycle))? {

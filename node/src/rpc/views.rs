@@ -913,7 +913,55 @@ pub fn read_account(
         Some(StateValue::Mandates(list)) => list,
         _ => Vec::new(),
     };
-    let grantee = Address::of(&key);
+    // The grantee is the account this key signs for now: its own, or (an
+    // institution's rotated key) the one its alias points to; a key
+    // rotated away, a frozen or a retired account reads nothing.
+    let key_address = Address::of(&key);
+    let signs_for = match ctx
+        .ledger
+        .db
+        .state(&StateKey::Account(key_address))
+        .map_err(internal)?
+    {
+        Some(StateValue::Account(a)) => Some((key_address, a)),
+        _ => match ctx
+            .ledger
+            .db
+            .state(&StateKey::KeyAlias(key_address))
+            .map_err(internal)?
+        {
+            Some(StateValue::KeyAlias(target)) => {
+                match ctx
+                    .ledger
+                    .db
+                    .state(&StateKey::Account(target))
+                    .map_err(internal)?
+                {
+                    Some(StateValue::Account(a)) => Some((target, a)),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+    };
+    let grantee = match signs_for {
+        Some((address, a))
+            if a.owner == key
+                && a.frozen.is_none()
+                && a.kind != hutong_runtime::AccountKind::Retired =>
+        {
+            address
+        }
+        _ => {
+            return Err(refuse(
+                "unknown_mandate",
+                format!(
+                    "the key {} signs for no active account",
+                    request.grantee_key
+                ),
+            ))
+        }
+    };
     let Some(mandate) = list
         .iter()
         .find(|m| m.id == request.mandate_id && m.grantee == grantee)
