@@ -248,35 +248,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             let Some(limits) = self.params().limits(tier, asset).copied() else {
                 continue;
             };
-            if total > limits.single_max {
-                return Ok(Err(FailureReason::SingleLimitExceeded {
-                    asset,
-                    limit: limits.single_max,
-                    amount: total,
-                }));
-            }
-            if let Some(threshold) = limits.step_up_threshold {
-                if total > threshold {
-                    let institution = self
-                        .account(&account.institution)?
-                        .filter(|i| i.kind == AccountKind::Institution);
-                    match (cosigner, institution) {
-                        (None, _) => {
-                            return Ok(Err(FailureReason::StepUpRequired {
-                                threshold,
-                                amount: total,
-                                institution: account.institution,
-                            }))
-                        }
-                        (Some(key), Some(i)) if i.owner == key => {}
-                        (Some(key), _) => {
-                            return Ok(Err(FailureReason::CoSignerNotInstitution {
-                                cosigner: key,
-                                institution: account.institution,
-                            }))
-                        }
-                    }
-                }
+            if let Err(reason) = self.check_payment_size(cosigner, account, &limits, total)? {
+                return Ok(Err(reason));
             }
         }
         Ok(Ok(()))

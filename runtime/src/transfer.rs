@@ -35,7 +35,7 @@ use crate::crypto::{domain, Hash, PublicKey};
 use crate::execute::{ExecError, Executor, TxResult};
 use crate::receipt::{Effect, FailureReason};
 use crate::state::{
-    Account, AccountKind, DailyOutflow, Holding, StateKey, StateValue, TransferBlock,
+    Account, AccountKind, AssetLimits, DailyOutflow, Holding, StateKey, StateValue, TransferBlock,
     TransferFields, TransferRecord, TransferWindow,
 };
 use crate::store::StateStore;
@@ -356,25 +356,19 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         Ok(Ok(effects))
     }
 
-    /// The tier's per-asset limits, all on the transaction's total (a batch
-    /// is one transaction): the per-transaction maximum, the step-up
-    /// threshold and the daily outflow limit. On success, the sender's
-    /// outflow with this transfer counted.
-    pub(crate) fn check_limits(
+    /// One payment against its tier's limits for the asset: the single
+    /// maximum, and above the step-up threshold the co-signature of the
+    /// payer's institution's current key.
+    pub(crate) fn check_payment_size(
         &mut self,
         cosigner: Option<PublicKey>,
         account: &Account,
-        tier: Tier,
-        asset: AssetCode,
+        limits: &AssetLimits,
         total: Amount,
-        outflow: DailyOutflow,
-    ) -> Result<Result<DailyOutflow, FailureReason>, ExecError> {
-        let Some(limits) = self.params().limits(tier, asset).copied() else {
-            return Ok(Err(FailureReason::AssetNotAllowed { tier, asset }));
-        };
+    ) -> Result<Result<(), FailureReason>, ExecError> {
         if total > limits.single_max {
             return Ok(Err(FailureReason::SingleLimitExceeded {
-                asset,
+                asset: limits.asset,
                 limit: limits.single_max,
                 amount: total,
             }));
@@ -400,6 +394,28 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     }));
                 }
             }
+        }
+        Ok(Ok(()))
+    }
+
+    /// The tier's per-asset limits, all on the transaction's total (a batch
+    /// is one transaction): the per-transaction maximum, the step-up
+    /// threshold and the daily outflow limit. On success, the sender's
+    /// outflow with this transfer counted.
+    pub(crate) fn check_limits(
+        &mut self,
+        cosigner: Option<PublicKey>,
+        account: &Account,
+        tier: Tier,
+        asset: AssetCode,
+        total: Amount,
+        outflow: DailyOutflow,
+    ) -> Result<Result<DailyOutflow, FailureReason>, ExecError> {
+        let Some(limits) = self.params().limits(tier, asset).copied() else {
+            return Ok(Err(FailureReason::AssetNotAllowed { tier, asset }));
+        };
+        if let Err(reason) = self.check_payment_size(cosigner, account, &limits, total)? {
+            return Ok(Err(reason));
         }
         // A record from a later day than this block's can only come from a
         // block timestamp that went backwards (consensus must not allow it);

@@ -276,6 +276,89 @@ pub enum LinkedOp {
 }
 
 impl LinkedOp {
+    /// The transaction kind of the same name, with the same fields (what
+    /// the leg does, as readers and the regulator's legs show it).
+    pub fn kind(&self) -> TxKind {
+        match *self {
+            LinkedOp::Transfer {
+                to,
+                asset,
+                amount,
+                transfer_id,
+            } => TxKind::Transfer {
+                to,
+                asset,
+                amount,
+                transfer_id,
+            },
+            LinkedOp::Hold {
+                to,
+                asset,
+                amount,
+                hold_id,
+                expires_at,
+            } => TxKind::Hold {
+                to,
+                asset,
+                amount,
+                hold_id,
+                expires_at,
+            },
+            LinkedOp::Capture {
+                payer,
+                hold_id,
+                amount,
+            } => TxKind::Capture {
+                payer,
+                hold_id,
+                amount,
+            },
+            LinkedOp::Void { payer, hold_id } => TxKind::Void { payer, hold_id },
+        }
+    }
+
+    /// A transfer, hold, capture or void as a leg; `None` for any other
+    /// kind.
+    pub fn of_kind(kind: &TxKind) -> Option<LinkedOp> {
+        Some(match *kind {
+            TxKind::Transfer {
+                to,
+                asset,
+                amount,
+                transfer_id,
+            } => LinkedOp::Transfer {
+                to,
+                asset,
+                amount,
+                transfer_id,
+            },
+            TxKind::Hold {
+                to,
+                asset,
+                amount,
+                hold_id,
+                expires_at,
+            } => LinkedOp::Hold {
+                to,
+                asset,
+                amount,
+                hold_id,
+                expires_at,
+            },
+            TxKind::Capture {
+                payer,
+                hold_id,
+                amount,
+            } => LinkedOp::Capture {
+                payer,
+                hold_id,
+                amount,
+            },
+            TxKind::Void { payer, hold_id } => LinkedOp::Void { payer, hold_id },
+            _ => return None,
+        })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             LinkedOp::Transfer { .. } => "transfer",

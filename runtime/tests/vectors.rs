@@ -506,7 +506,7 @@ fn to_json(tx: &Transaction) -> Value {
         TxKind::Linked { legs } => json!({ "linked": {
             "legs": legs.iter().map(|op| {
                 let (name, body) = kind_of_json(&to_json(&Transaction {
-                    kind: linked_kind(op),
+                    kind: op.kind(),
                     ..tx.clone()
                 }));
                 json!({ name: body })
@@ -672,45 +672,6 @@ fn kind_of_json(v: &Value) -> (String, Value) {
     (name.clone(), body.clone())
 }
 
-fn linked_kind(op: &LinkedOp) -> TxKind {
-    match *op {
-        LinkedOp::Transfer {
-            to,
-            asset,
-            amount,
-            transfer_id,
-        } => TxKind::Transfer {
-            to,
-            asset,
-            amount,
-            transfer_id,
-        },
-        LinkedOp::Hold {
-            to,
-            asset,
-            amount,
-            hold_id,
-            expires_at,
-        } => TxKind::Hold {
-            to,
-            asset,
-            amount,
-            hold_id,
-            expires_at,
-        },
-        LinkedOp::Capture {
-            payer,
-            hold_id,
-            amount,
-        } => TxKind::Capture {
-            payer,
-            hold_id,
-            amount,
-        },
-        LinkedOp::Void { payer, hold_id } => TxKind::Void { payer, hold_id },
-    }
-}
-
 fn addresses_of(v: &Value, field: &str) -> Vec<Address> {
     v[field]
         .as_array()
@@ -814,43 +775,9 @@ fn kind_from_json(name: &str, body: &Value) -> TxKind {
                 .iter()
                 .map(|leg| {
                     let (name, leg_body) = leg.as_object().and_then(|o| o.iter().next()).unwrap();
-                    match kind_from_json(name, leg_body) {
-                        TxKind::Transfer {
-                            to,
-                            asset,
-                            amount,
-                            transfer_id,
-                        } => LinkedOp::Transfer {
-                            to,
-                            asset,
-                            amount,
-                            transfer_id,
-                        },
-                        TxKind::Hold {
-                            to,
-                            asset,
-                            amount,
-                            hold_id,
-                            expires_at,
-                        } => LinkedOp::Hold {
-                            to,
-                            asset,
-                            amount,
-                            hold_id,
-                            expires_at,
-                        },
-                        TxKind::Capture {
-                            payer,
-                            hold_id,
-                            amount,
-                        } => LinkedOp::Capture {
-                            payer,
-                            hold_id,
-                            amount,
-                        },
-                        TxKind::Void { payer, hold_id } => LinkedOp::Void { payer, hold_id },
-                        other => panic!("{} is not a linked leg", other.name()),
-                    }
+                    let kind = kind_from_json(name, leg_body);
+                    LinkedOp::of_kind(&kind)
+                        .unwrap_or_else(|| panic!("{} is not a linked leg", kind.name()))
                 })
                 .collect(),
         },

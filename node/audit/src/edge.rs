@@ -5,7 +5,6 @@
 use borsh::{BorshDeserialize, BorshSerialize};
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::receipt::{Effect, Outcome};
-use hutong_runtime::tx::LinkedOp;
 use hutong_runtime::{Address, Amount, AssetCode, Receipt, SignedTransaction, TxKind};
 use serde::{Deserialize, Serialize};
 
@@ -381,7 +380,7 @@ fn legs_of(kind: &TxKind, sender: Address, effects: Option<&[Effect]>) -> Vec<Le
             legs.iter()
                 .enumerate()
                 .flat_map(|(i, op)| {
-                    let kind = linked_kind(op);
+                    let kind = op.kind();
                     let group = groups.get(i).copied().unwrap_or(&[]);
                     legs_of(&kind, sender, Some(group))
                         .into_iter()
@@ -472,44 +471,4 @@ fn leg_groups(effects: &[Effect]) -> Vec<&[Effect]> {
             &effects[s + 1..end]
         })
         .collect()
-}
-
-/// A linked leg as the transaction kind of the same name.
-pub fn linked_kind(op: &LinkedOp) -> TxKind {
-    match *op {
-        LinkedOp::Transfer {
-            to,
-            asset,
-            amount,
-            transfer_id,
-        } => TxKind::Transfer {
-            to,
-            asset,
-            amount,
-            transfer_id,
-        },
-        LinkedOp::Hold {
-            to,
-            asset,
-            amount,
-            hold_id,
-            expires_at,
-        } => TxKind::Hold {
-            to,
-            asset,
-            amount,
-            hold_id,
-            expires_at,
-        },
-        LinkedOp::Capture {
-            payer,
-            hold_id,
-            amount,
-        } => TxKind::Capture {
-            payer,
-            hold_id,
-            amount,
-        },
-        LinkedOp::Void { payer, hold_id } => TxKind::Void { payer, hold_id },
-    }
 }

@@ -27,7 +27,6 @@
 //! byte-for-byte the canonical rendering, so changing any byte of it
 //! (a digit of the summary, a hex digit, even whitespace) is caught.
 
-use crate::edge::linked_kind;
 use borsh::{BorshDeserialize, BorshSerialize};
 use hutong_consensus::types::{Block, Epoch, QuorumCert};
 use hutong_consensus::validators::ValidatorSet;
@@ -560,7 +559,7 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
             "type": kind.name(),
             "legs": legs
                 .iter()
-                .map(|op| kind_json(&linked_kind(op), names))
+                .map(|op| kind_json(&op.kind(), names))
                 .collect::<Vec<_>>(),
         }),
         TxKind::Pvp {
