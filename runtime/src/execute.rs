@@ -11,6 +11,17 @@
 //!   regulator's freeze can be lifted only by a regulator.
 //! - `Mint`, `Burn`: the asset's issuing institution (`Burn` from its own
 //!   account).
+//! - `Propose`, `Vote`, `Withdraw`: voters (see [`crate::governance`]);
+//!   `AnchorAuditLog`: a regulator.
+//! - `Hold`: the payer (or its device key); `Capture`: the payee or the
+//!   payer (or the payer's device key); `Void`: the payee;
+//!   `FreezeAmount`, `ReleaseFreeze`, `SetAccountState`: the account's
+//!   institution or a regulator; `RegisterDevice`, `RevokeDevice`: the
+//!   account's owner (see [`crate::hold`]).
+//! - `Linked`: the sender, each leg under its own kind's rule; `Pvp`: the
+//!   payer, with an FX provider's signed quote (see [`crate::exchange`]).
+//! - `GrantMandate`, `RevokeMandate`: the account's owner; `MandatePay`:
+//!   the mandate's grantee (see [`crate::mandate`]).
 //!
 //! The order of checks is part of the protocol, since it decides which
 //! reason a receipt gives; it is the order of the code below and in
