@@ -538,14 +538,15 @@ pub fn quote(args: QuoteArgs) -> Result<()> {
                 std::fs::write(path, text + "\n")
                     .with_context(|| format!("writing {}", path.display()))?;
                 say!(
-                    "quote {} written to {}: {} {} buys {} minor units of {} per {} minor units",
+                    "quote {} written to {}: 1 {} buys {} {}, for {} to {} {}",
                     file.quote_id,
                     path.display(),
                     file.sell,
+                    args.rate,
                     file.buy,
-                    num,
-                    file.buy,
-                    den
+                    args.min,
+                    args.max,
+                    file.sell
                 );
             }
             None => say!("{text}"),
@@ -581,7 +582,12 @@ pub enum QueryCommand {
     },
     /// The mandates an account granted: grantee, scope, limits, what was
     /// spent this period, and whether each is in force.
-    Mandates { address: String },
+    Mandates {
+        address: String,
+        /// Print the node's JSON answer (minor units).
+        #[arg(long)]
+        json: bool,
+    },
     /// A transaction's status and receipt, by hash.
     Tx { hash: String },
     /// A settlement cycle's clearing between institutions: gross flows
@@ -1172,6 +1178,61 @@ fn account_text(
 }
 
 /// A cycle's clearing as people read it: amounts in the asset's units.
+/// An account's mandates as a person reads them: amounts in the asset's
+/// units.
+fn mandates_text(
+    v: &hutong_wire::rpc::MandatesView,
+    decimals: &std::collections::BTreeMap<String, u8>,
+) -> String {
+    use std::fmt::Write as _;
+    let money = |minor: &str, asset: &str| match (decimals.get(asset), minor.parse::<u128>()) {
+        (Some(d), Ok(m)) => format!("{} {asset}", hutong_wire::amount::format_grouped(m, *d)),
+        _ => format!("{minor} minor units of {asset}"),
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "mandates of {} (at height {}): {}",
+        v.account,
+        v.height,
+        v.mandates.len()
+    );
+    for m in &v.mandates {
+        let scope = match (m.scope.pay, m.scope.read) {
+            (true, true) => "pay and read",
+            (true, false) => "pay",
+            (false, true) => "read",
+            (false, false) => "nothing",
+        };
+        let _ = writeln!(
+            out,
+            "\nmandate {} to {} ({scope}), {}",
+            m.mandate_id,
+            m.grantee,
+            if m.active { "in force" } else { "not in force" }
+        );
+        let _ = writeln!(
+            out,
+            "  per payment {}, per period of {} s {}, spent this period {}",
+            money(&m.per_payment, &m.asset),
+            m.period_seconds,
+            money(&m.per_period, &m.asset),
+            money(&m.spent_in_period, &m.asset)
+        );
+        let payees = if m.payees.is_empty() {
+            "any".to_string()
+        } else {
+            m.payees.join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "  payees {payees}; from {} ms to {} ms",
+            m.start_ms, m.end_ms
+        );
+    }
+    out
+}
+
 fn clearing_text(
     v: &hutong_wire::rpc::ClearingView,
     decimals: &std::collections::BTreeMap<String, u8>,
@@ -1260,8 +1321,14 @@ pub fn query(args: QueryArgs) -> Result<()> {
                     account_text(&view, &decimals)
                 }
             }
-            QueryCommand::Mandates { address: a } => {
-                serde_json::to_string_pretty(&client.mandates(&address(&a)?).await?)?
+            QueryCommand::Mandates { address: a, json } => {
+                let view = client.mandates(&address(&a)?).await?;
+                if json {
+                    serde_json::to_string_pretty(&view)?
+                } else {
+                    let decimals = client.parameters().await?.decimals;
+                    mandates_text(&view, &decimals)
+                }
             }
             QueryCommand::Hold { payer, hold_id } => serde_json::to_string_pretty(
                 &client

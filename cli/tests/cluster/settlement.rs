@@ -684,13 +684,20 @@ fn pvp_linked_payments_and_mandates_settle_on_a_testnet() {
             ],
         );
         assert!(e.contains("mandate_scope"), "{e}");
-        let listed: serde_json::Value =
-            serde_json::from_str(&hutong(&["query", "--rpc", &rpc, "mandates", &payer_s])).unwrap();
+        let listed: serde_json::Value = serde_json::from_str(&hutong(&[
+            "query", "--rpc", &rpc, "mandates", &payer_s, "--json",
+        ]))
+        .unwrap();
         let m = &listed["mandates"][0];
         assert_eq!(m["mandate_id"], 5, "{listed}");
         assert_eq!(m["grantee"], app_s.as_str(), "{listed}");
         assert_eq!(m["spent_in_period"], "4000", "{listed}");
         assert_eq!(m["active"], true, "{listed}");
+        let text = hutong(&["query", "--rpc", &rpc, "mandates", &payer_s]);
+        assert!(
+            text.contains("per payment 50.00 CNY") && text.contains("spent this period 40.00 CNY"),
+            "{text}"
+        );
         // The grantee reads the account under the mandate; the shop,
         // which holds no mandate, may not.
         let read: serde_json::Value = serde_json::from_str(&hutong(&[
