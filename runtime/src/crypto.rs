@@ -33,6 +33,9 @@ pub mod domain {
     /// Where a mandate payment's transfer id is remembered (see
     /// [`crate::mandate::mandate_transfer_id`]).
     pub const MANDATE_TRANSFER_ID: &[u8] = b"hutong/mandate-transfer-id/v1";
+    /// Where a hold's ending is recorded (see
+    /// [`crate::hold::closed_hold_key`]).
+    pub const HOLD_CLOSED: &[u8] = b"hutong/hold-closed/v1";
 }
 
 /// A 32-byte SHA-256 digest.

@@ -190,9 +190,9 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                     payer,
                     hold_id,
                     amount,
-                } => self.resolve_hold(sender, payer, hold_id, Some(amount))?,
+                } => self.resolve_hold(tx_hash, sender, payer, hold_id, Some(amount))?,
                 LinkedOp::Void { payer, hold_id } => {
-                    self.resolve_hold(sender, payer, hold_id, None)?
+                    self.resolve_hold(tx_hash, sender, payer, hold_id, None)?
                 }
             };
             match result {

@@ -666,8 +666,10 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 payer,
                 hold_id,
                 amount,
-            } => self.resolve_hold(sender, *payer, *hold_id, Some(*amount))?,
-            TxKind::Void { payer, hold_id } => self.resolve_hold(sender, *payer, *hold_id, None)?,
+            } => self.resolve_hold(tx_hash, sender, *payer, *hold_id, Some(*amount))?,
+            TxKind::Void { payer, hold_id } => {
+                self.resolve_hold(tx_hash, sender, *payer, *hold_id, None)?
+            }
             TxKind::FreezeAmount {
                 account: target,
                 asset,

@@ -29,11 +29,19 @@
 //! A second resolution fails with `hold_closed`, naming how the hold
 //! ended. A whole-account freeze of the payer or the payee blocks new holds
 //! and captures; a void is allowed even from a frozen payee (it only gives
-//! money back). A resolved hold stays in the state, marked with how it
-//! ended, until its expiry time has passed; then it leaves the state at the
-//! next pruning height (every [`TRANSFER_PRUNE_EVERY`] blocks, which keeps
-//! deletions off the state tree's fast path). Its transactions and receipts
-//! remain provable through history.
+//! money back).
+//!
+//! An open hold lives in its payer's holding of the asset
+//! ([`Holding::holds`], at most [`OPEN_HOLDS_MAX`]; one more is
+//! `too_many_holds`): placing and ending it write that entry anyway (its
+//! held amount), so a hold costs no entry of its own in the state tree, no
+//! tree insertion and no deletion. A capture or void names the payer and
+//! the id; the id's transfer record names the asset. How a hold ended is
+//! a transfer record ([`TransferFields::HoldClosed`]) under
+//! [`closed_hold_key`], certified by its block's
+//! [`StateKey::TransferBlock`] leaf and remembered, like the hold's own id,
+//! for [`TRANSFER_ID_RETENTION_MS`]. [`hold_status`] reads a hold either
+//! way. Its transactions and receipts remain provable through history.
 //!
 //! # Device keys
 //!
@@ -88,12 +96,15 @@ use crate::state::{
     Account, AccountKind, Freeze, Holding, StateKey, StateValue, TransferFields, TransferRecord,
 };
 use crate::store::StateStore;
+use crate::store::StoreError;
 use crate::transfer::{TRANSFER_ID_RETENTION_MS, TRANSFER_PRUNE_EVERY};
 use crate::tx::FreezeReason;
 use crate::types::{Address, Amount, AssetCode, TimestampMs, TransferId};
 
 /// The longest a hold may last: as long as its id is remembered.
 pub const HOLD_LIFETIME_MAX_MS: u64 = TRANSFER_ID_RETENTION_MS;
+/// Most open holds one account has on one asset.
+pub const OPEN_HOLDS_MAX: usize = 32;
 /// Most amount freezes on one account at a time.
 pub const AMOUNT_FREEZES_MAX: usize = 16;
 /// Most entries in one chunk of a second's expiry list.
@@ -124,17 +135,100 @@ impl HoldState {
     }
 }
 
-/// A hold, under [`StateKey::Hold`] (payer, hold id).
+/// An open hold, in its payer's [`Holding::holds`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
-pub struct Hold {
+pub struct OpenHold {
+    pub hold_id: TransferId,
     pub payee: Address,
-    pub asset: AssetCode,
     pub amount: Amount,
     pub expires_at: TimestampMs,
     /// The day whose outflow counted the hold (customers only): what is
     /// released that same day is given back to it.
     pub day: Option<i64>,
+    /// The transaction that placed it: with the payer and the id, it names
+    /// where its ending is recorded ([`closed_hold_key`]), so that an id
+    /// used again a week later never meets the old hold's ending.
+    pub placed_by: Hash,
+}
+
+/// A hold as readers see it (the RPC's `getHold`, the tests): open, or
+/// ended, while its id is remembered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HoldStatus {
+    pub payee: Address,
+    pub asset: AssetCode,
+    pub amount: Amount,
+    pub expires_at: TimestampMs,
     pub state: HoldState,
+    /// The transaction that placed the hold.
+    pub placed_by: Hash,
+}
+
+/// Where the ending of the hold `hold_id` of `payer`, placed by
+/// `placed_by`, is recorded: a transfer record under an address derived
+/// from the three (no key's address: nobody can send from it, so no
+/// transfer can take that place), with the hold's id.
+pub fn closed_hold_key(payer: &Address, hold_id: TransferId, placed_by: &Hash) -> StateKey {
+    let bytes =
+        borsh::to_vec(&(payer, hold_id, placed_by)).expect("borsh encoding into a Vec cannot fail");
+    let digest = Hash::tagged(crate::crypto::domain::HOLD_CLOSED, &bytes);
+    let mut address = [0u8; 20];
+    address.copy_from_slice(&digest.0[..20]);
+    StateKey::TransferRecord(Address(address), hold_id)
+}
+
+/// A hold's status from a store (see [`HoldStatus`]): `None` if it was
+/// never placed or its id is forgotten.
+pub fn hold_status<S: StateStore + ?Sized>(
+    store: &S,
+    payer: Address,
+    hold_id: TransferId,
+) -> Result<Option<HoldStatus>, StoreError> {
+    hold_status_with(&mut |key: &StateKey| store.get(key), payer, hold_id)
+}
+
+/// [`hold_status`] over any reader of the latest values (a store, or the
+/// executor's overlay).
+fn hold_status_with<E>(
+    get: &mut impl FnMut(&StateKey) -> Result<Option<StateValue>, E>,
+    payer: Address,
+    hold_id: TransferId,
+) -> Result<Option<HoldStatus>, E> {
+    let Some(StateValue::TransferRecord(placed)) = get(&StateKey::TransferRecord(payer, hold_id))?
+    else {
+        return Ok(None);
+    };
+    let TransferFields::Hold { to, asset, amount } = placed.fields else {
+        return Ok(None);
+    };
+    if let Some(StateValue::Balance(holding)) = get(&StateKey::Balance(payer, asset))? {
+        if let Some(open) = holding.holds.iter().find(|h| h.hold_id == hold_id) {
+            return Ok(Some(HoldStatus {
+                payee: open.payee,
+                asset,
+                amount: open.amount,
+                expires_at: open.expires_at,
+                state: HoldState::Open,
+                placed_by: open.placed_by,
+            }));
+        }
+    }
+    match get(&closed_hold_key(&payer, hold_id, &placed.tx_hash))? {
+        Some(StateValue::TransferRecord(TransferRecord {
+            fields: TransferFields::HoldClosed { state, expires_at },
+            ..
+        })) => Ok(Some(HoldStatus {
+            payee: to,
+            asset,
+            amount,
+            expires_at,
+            state,
+            placed_by: placed.tx_hash,
+        })),
+        // Never in a state the executor writes: a hold's ending is
+        // recorded when it leaves its holding.
+        _ => Ok(None),
+    }
 }
 
 /// One amount freeze on an account (see the module's documentation).
@@ -199,6 +293,7 @@ impl Restriction {
 pub enum Expiring {
     Hold {
         payer: Address,
+        asset: AssetCode,
         hold_id: TransferId,
     },
     AmountFreeze {
@@ -280,22 +375,19 @@ pub fn has_expired(expires_at: TimestampMs, now: TimestampMs) -> bool {
 }
 
 impl<S: StateStore + ?Sized> Executor<'_, S> {
-    fn hold_entry(
-        &mut self,
-        payer: Address,
-        hold_id: TransferId,
-    ) -> Result<Option<Hold>, ExecError> {
-        let key = StateKey::Hold(payer, hold_id);
-        match self.overlay.get(&key)? {
-            None => Ok(None),
-            Some(StateValue::Hold(h)) => Ok(Some(h)),
-            Some(_) => Err(ExecError::WrongValueKind { key }),
-        }
-    }
-
-    fn put_hold(&mut self, payer: Address, hold_id: TransferId, hold: Hold) {
-        self.overlay
-            .put(StateKey::Hold(payer, hold_id), Some(StateValue::Hold(hold)));
+    /// Records how a hold ended (see the module's documentation). `by`:
+    /// the transaction that ended it, [`Hash::ZERO`] for an expiry.
+    fn record_hold_end(&mut self, payer: Address, hold: &OpenHold, state: HoldState, by: Hash) {
+        self.overlay.put(
+            closed_hold_key(&payer, hold.hold_id, &hold.placed_by),
+            Some(StateValue::TransferRecord(TransferRecord {
+                tx_hash: by,
+                fields: TransferFields::HoldClosed {
+                    state,
+                    expires_at: hold.expires_at,
+                },
+            })),
+        );
     }
 
     pub(crate) fn amount_freezes(
@@ -473,18 +565,23 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 }
             }));
         }
-        // Only once the id is forgotten while its hold is still in the
-        // state (a halt of more than a day delays expiries).
-        if self.hold_entry(sender, hold_id)?.is_some() {
+        if let Err(reason) = self.receiving_account(&to)? {
+            return Ok(Err(reason));
+        }
+        let mut holding = self.holding(&sender, &asset)?;
+        // Only once the id is forgotten while its hold is still open (a
+        // halt of more than a day delays expiries).
+        if holding.holds.iter().any(|h| h.hold_id == hold_id) {
             return Ok(Err(FailureReason::HoldExists {
                 payer: sender,
                 hold_id,
             }));
         }
-        if let Err(reason) = self.receiving_account(&to)? {
-            return Ok(Err(reason));
+        if holding.holds.len() >= OPEN_HOLDS_MAX {
+            return Ok(Err(FailureReason::TooManyHolds {
+                max: OPEN_HOLDS_MAX as u16,
+            }));
         }
-        let mut holding = self.holding(&sender, &asset)?;
         let mut day = None;
         if let AccountKind::Customer { tier, .. } = account.kind {
             match self.check_limits(cosigner, account, tier, asset, amount, holding.outflow)? {
@@ -507,23 +604,20 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             return Ok(Err(FailureReason::Overflow { asset }));
         };
         holding.held = held;
-        self.put_holding(sender, asset, holding);
-        self.put_hold(
-            sender,
+        holding.holds.push(OpenHold {
             hold_id,
-            Hold {
-                payee: to,
-                asset,
-                amount,
-                expires_at,
-                day,
-                state: HoldState::Open,
-            },
-        );
+            payee: to,
+            amount,
+            expires_at,
+            day,
+            placed_by: *tx_hash,
+        });
+        self.put_holding(sender, asset, holding);
         self.add_expiring(
             expires_at,
             Expiring::Hold {
                 payer: sender,
+                asset,
                 hold_id,
             },
         )?;
@@ -547,24 +641,43 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     /// `Capture` (with `capture = Some(amount)`) and `Void` (`None`).
     pub(crate) fn resolve_hold(
         &mut self,
+        tx_hash: &Hash,
         sender: Address,
         payer: Address,
         hold_id: TransferId,
         capture: Option<Amount>,
     ) -> Result<TxResult, ExecError> {
-        let Some(mut hold) = self.hold_entry(payer, hold_id)? else {
-            return Ok(Err(FailureReason::UnknownHold { payer, hold_id }));
+        let allowed = |payee: Address| sender == payee || (capture.is_some() && sender == payer);
+        // The id's record names the asset, so the holding that keeps the
+        // hold while it is open.
+        let record_key = StateKey::TransferRecord(payer, hold_id);
+        let asset = match self.overlay.get(&record_key)? {
+            Some(StateValue::TransferRecord(TransferRecord {
+                fields: TransferFields::Hold { asset, .. },
+                ..
+            })) => asset,
+            Some(StateValue::TransferRecord(_)) | None => {
+                return Ok(Err(FailureReason::UnknownHold { payer, hold_id }))
+            }
+            Some(_) => return Err(ExecError::WrongValueKind { key: record_key }),
         };
-        let allowed = sender == hold.payee || (capture.is_some() && sender == payer);
-        if !allowed {
-            return Ok(Err(FailureReason::Unauthorised));
-        }
-        if hold.state != HoldState::Open {
-            return Ok(Err(FailureReason::HoldClosed {
-                payer,
-                hold_id,
-                state: hold.state,
+        let mut holding = self.holding(&payer, &asset)?;
+        let Some(index) = holding.holds.iter().position(|h| h.hold_id == hold_id) else {
+            let overlay = &mut self.overlay;
+            let status = hold_status_with(&mut |key| overlay.get(key), payer, hold_id)?;
+            return Ok(Err(match status {
+                Some(ended) if !allowed(ended.payee) => FailureReason::Unauthorised,
+                Some(ended) => FailureReason::HoldClosed {
+                    payer,
+                    hold_id,
+                    state: ended.state,
+                },
+                None => FailureReason::UnknownHold { payer, hold_id },
             }));
+        };
+        let hold = holding.holds[index];
+        if !allowed(hold.payee) {
+            return Ok(Err(FailureReason::Unauthorised));
         }
         // Only past the expiry sweep's daily bound (a halt of more than a
         // day): the hold is over, and the sweep will release it.
@@ -575,7 +688,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 state: HoldState::Expired,
             }));
         }
-        let asset = hold.asset;
         let captured = capture.unwrap_or(Amount::ZERO);
         if capture.is_some() {
             if captured.0 == 0 {
@@ -617,7 +729,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             );
         }
         let released = Amount(hold.amount.0 - captured.0);
-        let mut holding = self.holding(&payer, &asset)?;
+        holding.holds.remove(index);
         holding.held = Amount(holding.held.0.saturating_sub(hold.amount.0));
         // The hold reserved `amount` of the balance, and nothing lowers a
         // balance below what holds reserve.
@@ -632,7 +744,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         Self::refund_outflow(&mut holding, hold.day, released);
         self.put_holding(payer, asset, holding);
         let mut effects = Vec::with_capacity(3);
-        if capture.is_some() {
+        let state = if capture.is_some() {
             let payee_balance = self.balance(&hold.payee, &asset)?;
             let Some(new_balance) = payee_balance.checked_add(captured) else {
                 return Ok(Err(FailureReason::Overflow { asset }));
@@ -654,16 +766,16 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 captured,
                 released,
             });
-            hold.state = HoldState::Captured { amount: captured };
+            HoldState::Captured { amount: captured }
         } else {
             effects.push(Effect::HoldVoided {
                 payer,
                 hold_id,
                 released,
             });
-            hold.state = HoldState::Voided;
-        }
-        self.put_hold(payer, hold_id, hold);
+            HoldState::Voided
+        };
+        self.record_hold_end(payer, &hold, state, *tx_hash);
         Ok(Ok(effects))
     }
 
@@ -957,8 +1069,8 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
         Ok(())
     }
 
-    /// Removes an applied minute's lists, and the holds they name, from
-    /// the state.
+    /// Removes an applied minute's lists, and the used quotes they name,
+    /// from the state.
     fn remove_minute(&mut self, minute: u64) -> Result<(), ExecError> {
         for second in minute * 60..(minute + 1) * 60 {
             let count = self.expiring_count(second)?;
@@ -969,16 +1081,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 if let Expiring::Quote { provider, quote_id } = item {
                     self.overlay
                         .put(StateKey::QuoteUsed(provider, quote_id), None);
-                }
-                if let Expiring::Hold { payer, hold_id } = item {
-                    // A hold whose id was used again (possible once the id
-                    // is forgotten) is listed under a later second: leave it.
-                    let reused = self
-                        .hold_entry(payer, hold_id)?
-                        .is_some_and(|h| second_of(h.expires_at) != second);
-                    if !reused {
-                        self.overlay.put(StateKey::Hold(payer, hold_id), None);
-                    }
                 }
             }
             for chunk in 0..count.div_ceil(EXPIRING_CHUNK) {
@@ -993,19 +1095,26 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
     /// with that expiry.
     fn expire(&mut self, second: u64, item: Expiring) -> Result<(), ExecError> {
         match item {
-            Expiring::Hold { payer, hold_id } => {
-                let Some(mut hold) = self.hold_entry(payer, hold_id)? else {
+            Expiring::Hold {
+                payer,
+                asset,
+                hold_id,
+            } => {
+                // Gone if it ended before; listed under another second if
+                // its id was used again once forgotten.
+                let mut holding = self.holding(&payer, &asset)?;
+                let Some(index) = holding
+                    .holds
+                    .iter()
+                    .position(|h| h.hold_id == hold_id && second_of(h.expires_at) == second)
+                else {
                     return Ok(());
                 };
-                if hold.state != HoldState::Open || second_of(hold.expires_at) != second {
-                    return Ok(());
-                }
-                let mut holding = self.holding(&payer, &hold.asset)?;
+                let hold = holding.holds.remove(index);
                 holding.held = Amount(holding.held.0.saturating_sub(hold.amount.0));
                 Self::refund_outflow(&mut holding, hold.day, hold.amount);
-                self.put_holding(payer, hold.asset, holding);
-                hold.state = HoldState::Expired;
-                self.put_hold(payer, hold_id, hold);
+                self.put_holding(payer, asset, holding);
+                self.record_hold_end(payer, &hold, HoldState::Expired, Hash::ZERO);
             }
             Expiring::AmountFreeze { account, freeze_id } => {
                 let mut list = self.amount_freezes(&account)?;

@@ -419,6 +419,11 @@ pub enum FailureReason {
         spent: Amount,
         amount: Amount,
     },
+    /// The payer has [`crate::hold::OPEN_HOLDS_MAX`] holds open on the
+    /// asset.
+    TooManyHolds {
+        max: u16,
+    },
 }
 
 impl FailureReason {
@@ -485,6 +490,7 @@ impl FailureReason {
             FailureReason::UnknownMandate { .. } => "unknown_mandate",
             FailureReason::MandateExists { .. } => "mandate_exists",
             FailureReason::TooManyMandates { .. } => "too_many_mandates",
+            FailureReason::TooManyHolds { .. } => "too_many_holds",
             FailureReason::BadMandate => "bad_mandate",
             FailureReason::MandateInactive { .. } => "mandate_inactive",
             FailureReason::MandateScope { .. } => "mandate_scope",

@@ -11,9 +11,7 @@ use crate::governance::{Consortium, Proposal, ProposalIndex};
 use crate::tx::FreezeReason;
 use crate::types::{Address, Amount, AssetCode, Nonce, Tier, TimestampMs, TransferId};
 
-pub use crate::hold::{
-    AccountState, AmountFreeze, Expiring, ExpiryCursor, Hold, HoldState, Restriction,
-};
+pub use crate::hold::{AccountState, AmountFreeze, Expiring, ExpiryCursor, HoldState, Restriction};
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, BorshSerialize, BorshDeserialize,
@@ -50,10 +48,6 @@ pub enum StateKey {
     /// they are remembered: the tree's (and a snapshot's) copy of the
     /// [`StateKey::TransferRecord`] index.
     TransferBlock(u64),
-    /// A hold (two-phase payment) by payer and hold id; see
-    /// [`crate::hold`]. Kept, marked with how it ended, until its expiry
-    /// time has passed, then removed at a pruning height.
-    Hold(Address, TransferId),
     /// An account's amount freezes (court orders, fraud holds on part of a
     /// balance), at most [`crate::hold::AMOUNT_FREEZES_MAX`].
     AmountFreezes(Address),
@@ -92,7 +86,8 @@ impl StateKey {
         let bytes = borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail");
         // v2: balances carry the daily outflow (one leaf per holding).
         // v3: holdings carry the held amount, accounts their restriction.
-        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v3", &bytes).0)
+        // v4: holds live in their payer's holding (no key of their own).
+        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v4", &bytes).0)
     }
 
     /// Whether the key is a leaf of the state tree. Transfer records are
@@ -248,7 +243,7 @@ pub struct DailyOutflow {
 /// leaf of the state tree), so a transfer changes three leaves: the
 /// sender's account (its sequence), the sender's holding and the
 /// recipient's holding.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct Holding {
     pub balance: Amount,
     pub outflow: DailyOutflow,
@@ -256,6 +251,10 @@ pub struct Holding {
     /// account may not send. It may exceed the balance (a court freeze of
     /// more than the account holds keeps what arrives later).
     pub held: Amount,
+    /// The open holds this account placed on this asset, at most
+    /// [`crate::hold::OPEN_HOLDS_MAX`], oldest first: kept in the entry
+    /// that placing and ending a hold write anyway (see [`crate::hold`]).
+    pub holds: Vec<crate::hold::OpenHold>,
 }
 
 impl Holding {
@@ -265,6 +264,7 @@ impl Holding {
             balance,
             outflow: DailyOutflow::default(),
             held: Amount::ZERO,
+            holds: Vec::new(),
         }
     }
 
@@ -325,6 +325,13 @@ pub enum TransferFields {
     Exchange {
         digest: Hash,
     },
+    /// How a hold ended, under [`crate::hold::closed_hold_key`] (the
+    /// record's transaction is the one that ended it, zero for an
+    /// expiry).
+    HoldClosed {
+        state: crate::hold::HoldState,
+        expires_at: TimestampMs,
+    },
 }
 
 /// A typed state value. The variant always matches the key's variant.
@@ -341,7 +348,6 @@ pub enum StateValue {
     Proposal(Proposal),
     KeyAlias(Address),
     TransferBlock(TransferBlock),
-    Hold(Hold),
     AmountFreezes(Vec<AmountFreeze>),
     Expiring(Vec<Expiring>),
     ExpiringCount(u32),

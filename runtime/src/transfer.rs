@@ -325,7 +325,7 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
             Holding {
                 balance: Amount(holding.balance.0 - total.0),
                 outflow,
-                held: holding.held,
+                ..holding
             },
         );
 

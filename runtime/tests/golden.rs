@@ -119,9 +119,9 @@ const GOLDEN_TRANSFER: [(&str, &str); 5] = [
     ),
 ];
 const GOLDEN_BATCH_HASH: &str = "5a987b7fd51023dd82665d8cc95bb5546f14f351878529f0d0646a79e39f9f5e";
-// State format v3 (key hashes tagged `hutong/state-key/v3`): a balance
-// entry holds the balance, the daily outflow and the held amount; an
-// account its restriction.
-const GOLDEN_STATE_ROOT: &str = "f50aca02ea8e39d5a04ac49916cfc4723438a17c1f04e14cf8a189288ec3c344";
+// State format v4 (key hashes tagged `hutong/state-key/v4`): a balance
+// entry holds the balance, the daily outflow, the held amount and the open
+// holds; an account its restriction.
+const GOLDEN_STATE_ROOT: &str = "f1e5a9a21d13a5b21388f38b0ed5bea121e37f4075ec2e23f87d7068a618acd8";
 /// SHA-256("t" || 0x00 || "d"), checked with an independent SHA-256.
 const GOLDEN_TAGGED: &str = "0bf5b9fd8828040f3bd1e47565723c55a778a7f17f3431c02104627b9e64fa3c";

@@ -31,11 +31,9 @@ fn holding(ch: &Chain, a: &Address, asset: AssetCode) -> Holding {
 }
 
 fn hold_state(ch: &Chain, payer: &Keypair, id: u128) -> Option<HoldState> {
-    match read_value(&ch.store, &StateKey::Hold(addr(payer), TransferId(id))).unwrap() {
-        Some(StateValue::Hold(h)) => Some(h.state),
-        None => None,
-        other => panic!("not a hold: {other:?}"),
-    }
+    hutong_runtime::hold::hold_status(&ch.store, addr(payer), TransferId(id))
+        .unwrap()
+        .map(|h| h.state)
 }
 
 /// A hold of `amount` CNY from `from` to `to`, expiring `seconds` after the
@@ -79,6 +77,45 @@ fn void(ch: &Chain, by: &Keypair, payer: &Keypair, id: u128) -> SignedTransactio
             hold_id: TransferId(id),
         },
     )
+}
+
+/// One block of holds `(payer, id, expires_at)` of one CNY each to
+/// `payee`, with each payer's sequence numbers in order.
+fn holds_block(
+    ch: &Chain,
+    payee: Address,
+    holds: &[(Keypair, u128, TimestampMs)],
+) -> Vec<SignedTransaction> {
+    let mut next: std::collections::HashMap<Address, u64> = Default::default();
+    holds
+        .iter()
+        .map(|(payer, id, expires_at)| {
+            let sequence = next
+                .entry(addr(payer))
+                .or_insert_with(|| ch.sequence(&addr(payer)).0);
+            let mut tx = ch.unsigned(
+                payer,
+                TxKind::Hold {
+                    to: payee,
+                    asset: cny(),
+                    amount: Amount(1),
+                    hold_id: TransferId(*id),
+                    expires_at: *expires_at,
+                },
+            );
+            tx.sequence = hutong_runtime::Nonce(*sequence);
+            *sequence += 1;
+            tx.sign(payer)
+        })
+        .collect()
+}
+
+/// The CNY held by all of `payers`.
+fn held_by(ch: &Chain, payers: &[Keypair]) -> u128 {
+    payers
+        .iter()
+        .map(|p| holding(ch, &addr(p), cny()).held.0)
+        .sum()
 }
 
 fn freeze_amount(
@@ -173,6 +210,55 @@ fn a_partial_capture_moves_what_was_used_and_releases_the_rest() {
     let r = ch.run(void(&ch, &charger, &car, 7));
     assert_eq!(code(&r), "hold_closed", "{r:?}");
     assert_eq!(ch.sum_balances(cny()), ch.supply(cny()));
+
+    // Past pruning heights, a late retry still learns how it ended, and
+    // only the payee (or, for a capture, the payer) learns it.
+    for _ in 0..=TRANSFER_PRUNE_EVERY {
+        ch.execute(&[]);
+    }
+    let captured = HoldState::Captured {
+        amount: Amount(735),
+    };
+    assert_eq!(hold_state(&ch, &car, 7), Some(captured));
+    let r = ch.run(capture(&ch, &charger, &car, 7, 1));
+    assert_eq!(
+        r.outcome,
+        Outcome::Failed {
+            reason: hutong_runtime::FailureReason::HoldClosed {
+                payer: addr(&car),
+                hold_id: TransferId(7),
+                state: captured,
+            }
+        },
+        "{r:?}"
+    );
+    let stranger = ch.customers[3].clone();
+    let r = ch.run(void(&ch, &stranger, &car, 7));
+    assert_eq!(code(&r), "unauthorised", "{r:?}");
+}
+
+/// An account keeps at most `OPEN_HOLDS_MAX` holds open on one asset (in
+/// its holding); ending one makes room.
+#[test]
+fn open_holds_per_asset_are_bounded() {
+    use hutong_runtime::hold::OPEN_HOLDS_MAX;
+    let mut ch = Chain::new(4, 12);
+    let (payer, payee) = (ch.customers[1].clone(), ch.customers[2].clone());
+    let expires_at = TimestampMs(ch.time + 600_000);
+    let holds: Vec<(Keypair, u128, TimestampMs)> = (0..OPEN_HOLDS_MAX as u128 + 1)
+        .map(|id| (payer.clone(), id, expires_at))
+        .collect();
+    let receipts = ch.execute(&holds_block(&ch, addr(&payee), &holds));
+    assert!(receipts[..OPEN_HOLDS_MAX].iter().all(Receipt::is_success));
+    assert_eq!(code(&receipts[OPEN_HOLDS_MAX]), "too_many_holds");
+    let h = holding(&ch, &addr(&payer), cny());
+    assert_eq!(h.holds.len(), OPEN_HOLDS_MAX);
+    assert_eq!(h.held.0, OPEN_HOLDS_MAX as u128);
+    assert!(ch.run(void(&ch, &payee, &payer, 3)).is_success());
+    let again = holds_block(&ch, addr(&payee), &[(payer.clone(), 100, expires_at)]);
+    assert!(ch.execute(&again)[0].is_success());
+    // Another asset has its own bound.
+    assert_eq!(holding(&ch, &addr(&payer), hkd()).holds.len(), 0);
 }
 
 #[test]
@@ -527,13 +613,10 @@ fn an_expired_hold_releases_itself_and_leaves_the_state() {
         ch.execute(&[]);
     }
     ch.execute(&[]);
-    assert_eq!(
-        hold_state(&ch, &payer, 1),
-        None,
-        "removed at the pruning height"
-    );
+    // Its ending is remembered with its id, past the pruning height.
+    assert_eq!(hold_state(&ch, &payer, 1), Some(HoldState::Expired));
     let r = ch.run(capture(&ch, &payee, &payer, 1, 10));
-    assert_eq!(code(&r), "unknown_hold");
+    assert_eq!(code(&r), "hold_closed");
     assert_eq!(
         read_value(&ch.store, &StateKey::ExpiryMinutes).unwrap(),
         Some(StateValue::ExpiryMinutes(Vec::new()))
@@ -549,36 +632,33 @@ fn an_expired_hold_releases_itself_and_leaves_the_state() {
 /// passed are refused meanwhile.
 #[test]
 fn expiries_after_a_long_halt_are_applied_in_bounded_steps() {
-    let mut ch = Chain::new(4, 6);
-    let (payer, payee) = (ch.customers[1].clone(), ch.customers[2].clone());
+    let mut ch = Chain::new(60, 6);
+    let payee = ch.customers[0].clone();
+    let payers: Vec<Keypair> = ch.customers[1..].to_vec();
     let minutes = EXPIRY_MINUTES_MAX as u64 + 5;
-    let mut block = Vec::new();
-    for i in 0..minutes {
-        let mut tx = ch.unsigned(
-            &payer,
-            TxKind::Hold {
-                to: addr(&payee),
-                asset: cny(),
-                amount: Amount(1),
-                hold_id: TransferId(u128::from(i)),
-                expires_at: TimestampMs(ch.time + (i + 1) * 60_000),
-            },
-        );
-        tx.sequence = hutong_runtime::Nonce(i);
-        block.push(tx.sign(&payer));
-    }
+    // One hold per minute, spread over the payers (each within its open
+    // holds' bound).
+    let holds: Vec<(Keypair, u128, TimestampMs)> = (0..minutes)
+        .map(|i| {
+            let payer = payers[i as usize % payers.len()].clone();
+            (
+                payer,
+                u128::from(i),
+                TimestampMs(ch.time + (i + 1) * 60_000),
+            )
+        })
+        .collect();
+    let block = holds_block(&ch, addr(&payee), &holds);
     let receipts = ch.execute(&block);
     assert!(receipts.iter().all(Receipt::is_success));
-    assert_eq!(
-        holding(&ch, &addr(&payer), cny()).held.0,
-        u128::from(minutes)
-    );
+    assert_eq!(held_by(&ch, &payers), u128::from(minutes));
     ch.time += (minutes + 2) * 60_000;
-    let r = ch.run(capture(&ch, &payee, &payer, u128::from(minutes - 1), 1));
+    let last = &holds[minutes as usize - 1].0;
+    let r = ch.run(capture(&ch, &payee, last, u128::from(minutes - 1), 1));
     assert_eq!(code(&r), "hold_closed");
-    assert_eq!(holding(&ch, &addr(&payer), cny()).held.0, 5);
+    assert_eq!(held_by(&ch, &payers), 5);
     ch.execute(&[]);
-    assert_eq!(holding(&ch, &addr(&payer), cny()).held.0, 0);
+    assert_eq!(held_by(&ch, &payers), 0);
 }
 
 #[test]
@@ -811,28 +891,19 @@ fn receive_only_and_send_only_accounts() {
 #[test]
 fn many_holds_in_one_second_expire_together_and_their_chunks_leave() {
     use hutong_runtime::hold::EXPIRING_CHUNK;
-    let mut ch = Chain::new(4, 9);
-    let (payer, payee) = (ch.bank_a.clone(), addr(&ch.customers[2]));
+    let mut ch = Chain::new(25, 9);
+    let payee = addr(&ch.customers[0]);
+    let payers: Vec<Keypair> = ch.customers[1..].to_vec();
     let expires_at = TimestampMs(ch.time + 10_000);
     let per_block = 300u64;
     for round in 0..2u64 {
-        let start = ch.sequence(&addr(&payer)).0;
-        let block: Vec<SignedTransaction> = (0..per_block)
+        let holds: Vec<(Keypair, u128, TimestampMs)> = (0..per_block)
             .map(|i| {
-                let mut tx = ch.unsigned(
-                    &payer,
-                    TxKind::Hold {
-                        to: payee,
-                        asset: cny(),
-                        amount: Amount(1),
-                        hold_id: TransferId(u128::from(round * per_block + i)),
-                        expires_at,
-                    },
-                );
-                tx.sequence = hutong_runtime::Nonce(start + i);
-                tx.sign(&payer)
+                let payer = payers[i as usize % payers.len()].clone();
+                (payer, u128::from(round * per_block + i), expires_at)
             })
             .collect();
+        let block = holds_block(&ch, payee, &holds);
         assert!(ch.execute(&block).iter().all(Receipt::is_success));
     }
     let second = expires_at.0 / 1_000;
@@ -849,12 +920,15 @@ fn many_holds_in_one_second_expire_together_and_their_chunks_leave() {
         };
         assert!(list.len() <= EXPIRING_CHUNK as usize);
     }
-    assert_eq!(holding(&ch, &addr(&payer), cny()).held.0, 600);
+    assert_eq!(held_by(&ch, &payers), 600);
     while ch.time / 1_000 <= second {
         ch.execute(&[]);
     }
     ch.execute(&[]);
-    assert_eq!(holding(&ch, &addr(&payer), cny()).held.0, 0);
+    assert_eq!(held_by(&ch, &payers), 0);
+    assert!(payers
+        .iter()
+        .all(|p| holding(&ch, &addr(p), cny()).holds.is_empty()));
     while !(ch.height + 1).is_multiple_of(TRANSFER_PRUNE_EVERY) || ch.time / 1_000 < second + 120 {
         ch.execute(&[]);
     }
@@ -869,7 +943,7 @@ fn many_holds_in_one_second_expire_together_and_their_chunks_leave() {
         read_value(&ch.store, &StateKey::ExpiringCount(second)).unwrap(),
         None
     );
-    assert_eq!(hold_state(&ch, &payer, 0), None);
+    assert_eq!(hold_state(&ch, &payers[0], 0), Some(HoldState::Expired));
 }
 
 /// A device key signs holds and captures for its account within its

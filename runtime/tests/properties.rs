@@ -648,8 +648,8 @@ fn check_holds(ch: &Chain, receipts: &[hutong_runtime::Receipt], book: &mut Hold
     // Expiries ran before the block's transactions.
     book.open.retain(|(payer, id)| {
         matches!(
-            hutong_runtime::store::read_value(&ch.store, &StateKey::Hold(*payer, *id)),
-            Ok(Some(StateValue::Hold(h))) if h.state == HoldState::Open
+            hutong_runtime::hold::hold_status(&ch.store, *payer, *id),
+            Ok(Some(h)) if h.state == HoldState::Open
         ) || receipts.iter().any(|r| {
             matches!(&r.outcome, Outcome::Success { effects } if effects.iter().any(|e|
                 matches!(e, Effect::HoldCaptured { payer: p, hold_id, .. } | Effect::HoldVoided { payer: p, hold_id, .. } if p == payer && hold_id == id)))
@@ -678,14 +678,16 @@ fn check_holds(ch: &Chain, receipts: &[hutong_runtime::Receipt], book: &mut Hold
     let mut expected: std::collections::HashMap<_, (u128, u128)> = Default::default();
     for (key, value) in ch.store.entries() {
         match (key, value) {
-            (StateKey::Hold(payer, id), StateValue::Hold(h)) if h.state == HoldState::Open => {
-                assert!(
-                    book.open.contains(&(payer, id)),
-                    "open hold unknown to receipts"
-                );
-                let e = expected.entry((payer, h.asset)).or_default();
-                e.0 += h.amount.0;
-                e.1 += h.amount.0;
+            (StateKey::Balance(payer, asset), StateValue::Balance(holding)) => {
+                for h in &holding.holds {
+                    assert!(
+                        book.open.contains(&(payer, h.hold_id)),
+                        "open hold unknown to receipts"
+                    );
+                    let e = expected.entry((payer, asset)).or_default();
+                    e.0 += h.amount.0;
+                    e.1 += h.amount.0;
+                }
             }
             (StateKey::AmountFreezes(account), StateValue::AmountFreezes(list)) => {
                 for f in list {

@@ -53,26 +53,31 @@ pub const COLUMNS: [Column; 7] = [
         name: AUDIT_EDGES,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: AUDIT_POSTINGS,
         compress: false,
         merge: None,
+        prefix: None,
     },
     Column {
         name: AUDIT_ALERTS,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: AUDIT_CLAIMS,
         compress: false,
         merge: None,
+        prefix: None,
     },
     Column {
         name: AUDIT_LOG,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: AUDIT_FLOWS,
@@ -81,11 +86,13 @@ pub const COLUMNS: [Column; 7] = [
             name: "hutong_flow_totals",
             full: merge_flow_totals,
         }),
+        prefix: None,
     },
     Column {
         name: AUDIT_OWNERS,
         compress: false,
         merge: None,
+        prefix: None,
     },
 ];
 

@@ -531,7 +531,7 @@ fn failure(
         | FailureReason::MandateScope { mandate_id } => {
             m.insert("mandate_id".into(), (*mandate_id).into());
         }
-        FailureReason::TooManyMandates { max } => {
+        FailureReason::TooManyMandates { max } | FailureReason::TooManyHolds { max } => {
             m.insert("max".into(), (*max).into());
         }
         FailureReason::MandateInactive { start, end } => {
@@ -777,21 +777,18 @@ pub fn account(ctx: &RpcContext, address: Address) -> Result<AccountView, ErrorO
     })
 }
 
-/// A hold by payer and id (`getHold`), while it is in the state: open,
-/// or ended and not yet removed (see `hutong_runtime::hold`).
+/// A hold by payer and id (`getHold`): open, or ended while its id is
+/// remembered (see `hutong_runtime::hold`).
 pub fn hold(
     ctx: &RpcContext,
     payer: Address,
     hold_id: hutong_runtime::TransferId,
 ) -> Result<HoldView, ErrorObjectOwned> {
     let db = &ctx.ledger.db;
-    let Some(StateValue::Hold(h)) = db
-        .state(&StateKey::Hold(payer, hold_id))
-        .map_err(internal)?
-    else {
+    let Some(h) = hutong_runtime::hold::hold_status(db, payer, hold_id).map_err(internal)? else {
         return Err(err(
             code::NOT_FOUND,
-            format!("no hold {hold_id} of {payer} (never placed, or ended and removed)"),
+            format!("no hold {hold_id} of {payer} (never placed, or its id is forgotten)"),
         ));
     };
     Ok(HoldView {

@@ -97,6 +97,12 @@ pub struct Column {
     /// How [`Put::merge`] entries combine with what the key holds (a
     /// running total written by many blocks without reading it first).
     pub merge: Option<Merge>,
+    /// Keys whose first `prefix` bytes name one thing (a state key's hash,
+    /// followed by versions): bloom filters are built over the prefixes,
+    /// so a seek for a prefix nothing holds (a key never written) skips
+    /// the memtables and files at once. Such a family is read only by
+    /// seeks within one prefix (`ReadOptions::set_prefix_same_as_start`).
+    pub prefix: Option<usize>,
 }
 
 /// A column family's merge operator: associative, so RocksDB may fold
@@ -118,66 +124,79 @@ const CHAIN_COLUMNS: [Column; 13] = [
         name: cf::META,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::BLOCKS,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::HEIGHTS,
         compress: false,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::CERTS,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::TXS,
         compress: false,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::RECEIPTS,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::STATE,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::TREE_NODES,
         compress: false,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::TREE_VALUES,
         compress: false,
         merge: None,
+        prefix: Some(32),
     },
     Column {
         name: cf::SAFETY,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::RESULTS,
         compress: true,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::PENDING,
         compress: false,
         merge: None,
+        prefix: None,
     },
     Column {
         name: cf::STALE_NODES,
         compress: false,
         merge: None,
+        prefix: None,
     },
 ];
 
@@ -196,7 +215,9 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 /// restriction; holds, amount freezes and expiries in the state).
 /// 9: parameters name the FX providers; used quotes and mandates in the
 /// state.
-const FORMAT: u32 = 9;
+/// 10: state format v4 (open holds in their payer's holding, an ended
+/// hold a transfer record); tree values filtered by key-hash prefix.
+const FORMAT: u32 = 10;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.
@@ -373,12 +394,20 @@ impl Db {
             }
         }
         let cfs = names.iter().map(|name| {
+            let column = columns.iter().find(|c| c.name == name.as_str());
+            let prefix = column.and_then(|c| c.prefix);
             let mut table = rocksdb::BlockBasedOptions::default();
             table.set_block_cache(&cache);
             table.set_bloom_filter(10.0, false);
             table.set_cache_index_and_filter_blocks(true);
             table.set_pin_l0_filter_and_index_blocks_in_cache(true);
             let mut cf_options = Options::default();
+            if let Some(len) = prefix {
+                // Such a family is only read by prefix: filter prefixes,
+                // not whole keys.
+                table.set_whole_key_filtering(false);
+                cf_options.set_prefix_extractor(rocksdb::SliceTransform::create_fixed_prefix(len));
+            }
             cf_options.set_block_based_table_factory(&table);
             // A bloom filter over each memtable's keys: a point read of a
             // key the memtables do not hold (a transfer id never used, a
@@ -389,7 +418,6 @@ impl Db {
             cf_options.set_memtable_prefix_bloom_ratio(0.02);
             // Keys and values that are mostly hashes do not compress;
             // compressing them only costs CPU.
-            let column = columns.iter().find(|c| c.name == name.as_str());
             let compress = column.is_none_or(|c| c.compress);
             if let Some(m) = column.and_then(|c| c.merge) {
                 cf_options.set_merge_operator_associative(m.name, m.full);

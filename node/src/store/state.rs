@@ -9,7 +9,7 @@ use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
-use rocksdb::{Direction, IteratorMode, WriteBatch};
+use rocksdb::WriteBatch;
 
 use super::{cf, decode, encode, synced, Db, DbError, NO_VERSION};
 use crate::state_cache::{CacheStats, Lookup};
@@ -81,21 +81,26 @@ impl Db {
         max_version: Version,
         key_hash: &KeyHash,
     ) -> Result<Option<OwnedValue>, DbError> {
-        // Seek backwards from (key hash, max_version).
+        // Seek backwards from (key hash, max_version), within the key
+        // hash: the family's prefix bloom filters answer "never written"
+        // without searching the memtables and files (a new hold's or
+        // quote's key is looked up before it is first written).
         let seek = tree_value_key(key_hash, max_version);
-        let mut iter = self.db.iterator_cf(
-            self.cf(cf::TREE_VALUES),
-            IteratorMode::From(&seek, Direction::Reverse),
-        );
-        match iter.next() {
-            Some(item) => {
-                let (key, value) = item?;
+        let mut read = rocksdb::ReadOptions::default();
+        read.set_prefix_same_as_start(true);
+        let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf::TREE_VALUES), read);
+        iter.seek_for_prev(seek);
+        match (iter.key(), iter.value()) {
+            (Some(key), Some(value)) => {
                 if key.len() != 40 || key[..32] != key_hash.0 {
                     return Ok(None);
                 }
-                decode("tree_values", &value)
+                decode("tree_values", value)
             }
-            None => Ok(None),
+            _ => {
+                iter.status()?;
+                Ok(None)
+            }
         }
     }
 

@@ -669,7 +669,7 @@ def test_account_holds_freezes_and_restriction():
                                                     "(2026) Hu 0101 Zhi 123", 1798761600000)]
     for code in ("bad_expiry", "unknown_hold", "hold_closed", "hold_exists", "capture_exceeds_hold",
                  "payer_frozen", "restricted", "not_restricted", "unknown_freeze", "freeze_exists",
-                 "too_many_freezes"):
+                 "too_many_freezes", "too_many_holds"):
         assert code in hutong.FAILURE_CODES
 
 

@@ -95,6 +95,7 @@ export const FAILURE_CODES = [
   'hold_closed',
   'hold_exists',
   'capture_exceeds_hold',
+  'too_many_holds',
   'payer_frozen',
   'restricted',
   'not_restricted',

@@ -713,7 +713,7 @@ test('accounts: holds, amount freezes and a restriction (newer nodes)', () => {
   assert.deepEqual(a.held, { CNY: 70000n });
   assert.deepEqual(a.available, { CNY: 30000n, HKD: 5n });
   assert.deepEqual(a.amountFreezes, [{ id: 77n, asset: 'CNY', amount: 50000n, reason: 'legal-order', by: 'ht1r', reference: '(2026) Hu 0101 Zhi 123', expiresAtMs: null }]);
-  for (const code of ['bad_expiry', 'unknown_hold', 'hold_closed', 'hold_exists', 'capture_exceeds_hold', 'payer_frozen', 'restricted', 'not_restricted', 'unknown_freeze', 'freeze_exists', 'too_many_freezes']) {
+  for (const code of ['bad_expiry', 'unknown_hold', 'hold_closed', 'hold_exists', 'capture_exceeds_hold', 'too_many_holds', 'payer_frozen', 'restricted', 'not_restricted', 'unknown_freeze', 'freeze_exists', 'too_many_freezes']) {
     assert.ok((FAILURE_CODES as readonly string[]).includes(code), code);
   }
 });

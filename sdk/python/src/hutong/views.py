@@ -33,6 +33,7 @@ FAILURE_CODES = (
     "cosigner_not_institution",
     # Holds, amount freezes and receive-only/send-only accounts (newer nodes):
     "bad_expiry", "unknown_hold", "hold_closed", "hold_exists", "capture_exceeds_hold",
+    "too_many_holds",
     "payer_frozen", "restricted", "not_restricted", "unknown_freeze", "freeze_exists",
     "too_many_freezes",
     # Device keys:
