@@ -231,8 +231,9 @@ export class HutongClient {
 
   /**
    * The hold `holdId` (a bigint or 32 hex digits) of `payer`: open, or
-   * ended and not yet removed; throws {@link RpcError} with `isNotFound`
-   * if there is none (never placed, or ended and removed).
+   * ended (how) while its id is remembered (seven days); throws
+   * {@link RpcError} with `isNotFound` if there is none (never placed, or
+   * its id is forgotten).
    */
   async getHold(payer: string, holdId: TransferIdLike): Promise<Hold> {
     decodeAddress(payer);

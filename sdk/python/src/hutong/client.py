@@ -154,8 +154,9 @@ class Client:
     def get_hold(self, payer: Union[Address, PublicKey, SigningKey, str],
                  hold_id: TransferIdLike) -> HoldView:
         """The hold ``hold_id`` of ``payer`` (``hutong_getHold``): open, or
-        ended and not yet removed; raises :class:`NotFoundError` if there is
-        none (never placed, or ended and removed)."""
+        ended (how) while its id is remembered (seven days); raises
+        :class:`NotFoundError` if there is none (never placed, or its id is
+        forgotten)."""
         if isinstance(payer, (SigningKey, PublicKey)):
             payer = payer.address
         query = {"payer": str(payer), "hold_id": transfer_id_hex(transfer_id(hold_id))}
