@@ -33,7 +33,9 @@ type Map = HashMap<StateKey, Option<StateValue>, foldhash::fast::RandomState>;
 
 /// Entries per generation by default. At an estimated ~200 bytes per
 /// entry (key, value and map overhead; not measured), the two generations
-/// together hold under ~50 MiB.
+/// together hold under ~50 MiB; a holding with open holds is larger (up to
+/// ~3.3 KB with 32), so a cache full of such holdings would hold more (a
+/// bound by bytes is a lever for issue 28).
 pub const DEFAULT_CAPACITY: usize = 120_000;
 
 /// What a lookup found.

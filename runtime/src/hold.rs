@@ -9,9 +9,10 @@
 //! payer's holding keeps its balance, and its `held` grows: what the
 //! account may send ([`Holding::available`]) falls. The hold's id is one of
 //! the payer's transfer ids: it is remembered for
-//! [`TRANSFER_ID_RETENTION_MS`] like a transfer's, so a hold lives at most
-//! that long ([`HOLD_LIFETIME_MAX_MS`]) and a payee's retried capture can
-//! never meet a new hold under an old id. The tier's limits apply when the
+//! [`TRANSFER_ID_RETENTION_MS`] like a transfer's, and a hold lives one
+//! second less ([`HOLD_LIFETIME_MAX_MS`]: it has expired, in the block's
+//! first step, before its id is forgotten), so a payee's retried capture
+//! can never meet a new hold under an old id. The tier's limits apply when the
 //! hold is placed: the per-transfer maximum, the step-up co-signature and
 //! the daily outflow, which counts the whole amount held that day and gets
 //! back what a capture, a void or an expiry releases on the same day.
@@ -36,12 +37,14 @@
 //! `too_many_holds`): placing and ending it write that entry anyway (its
 //! held amount), so a hold costs no entry of its own in the state tree, no
 //! tree insertion and no deletion. A capture or void names the payer and
-//! the id; the id's transfer record names the asset. How a hold ended is
-//! a transfer record ([`TransferFields::HoldClosed`]) under
-//! [`closed_hold_key`], certified by its block's
-//! [`StateKey::TransferBlock`] leaf and remembered, like the hold's own id,
-//! for [`TRANSFER_ID_RETENTION_MS`]. [`hold_status`] reads a hold either
-//! way. Its transactions and receipts remain provable through history.
+//! the id; the id's transfer record names the asset (and the hold's
+//! terms). How a capture or void ended a hold is a transfer record
+//! ([`TransferFields::HoldClosed`]) under [`closed_hold_key`], certified
+//! by its block's [`StateKey::TransferBlock`] leaf and remembered, like the
+//! hold's own id, for [`TRANSFER_ID_RETENTION_MS`]; an expiry writes none
+//! (a block may expire any number of holds, and one block's records are one
+//! leaf): a hold whose id is remembered, neither open nor ended by a
+//! transaction, has expired. [`hold_status`] reads a hold either way. Its transactions and receipts remain provable through history.
 //!
 //! # Device keys
 //!
@@ -101,8 +104,11 @@ use crate::transfer::{TRANSFER_ID_RETENTION_MS, TRANSFER_PRUNE_EVERY};
 use crate::tx::FreezeReason;
 use crate::types::{Address, Amount, AssetCode, TimestampMs, TransferId};
 
-/// The longest a hold may last: as long as its id is remembered.
-pub const HOLD_LIFETIME_MAX_MS: u64 = TRANSFER_ID_RETENTION_MS;
+/// The longest a hold may last: one second less than its id is
+/// remembered, so that the block that forgets the id (pruning runs first)
+/// is in a later second than the expiry and releases the hold before any
+/// transaction can use the id again.
+pub const HOLD_LIFETIME_MAX_MS: u64 = TRANSFER_ID_RETENTION_MS - 1_000;
 /// Most open holds one account has on one asset.
 pub const OPEN_HOLDS_MAX: usize = 32;
 /// Most amount freezes on one account at a time.
@@ -198,7 +204,13 @@ fn hold_status_with<E>(
     else {
         return Ok(None);
     };
-    let TransferFields::Hold { to, asset, amount } = placed.fields else {
+    let TransferFields::Hold {
+        to,
+        asset,
+        amount,
+        expires_at,
+    } = placed.fields
+    else {
         return Ok(None);
     };
     if let Some(StateValue::Balance(holding)) = get(&StateKey::Balance(payer, asset))? {
@@ -213,22 +225,23 @@ fn hold_status_with<E>(
             }));
         }
     }
-    match get(&closed_hold_key(&payer, hold_id, &placed.tx_hash))? {
+    let state = match get(&closed_hold_key(&payer, hold_id, &placed.tx_hash))? {
         Some(StateValue::TransferRecord(TransferRecord {
-            fields: TransferFields::HoldClosed { state, expires_at },
+            fields: TransferFields::HoldClosed { state },
             ..
-        })) => Ok(Some(HoldStatus {
-            payee: to,
-            asset,
-            amount,
-            expires_at,
-            state,
-            placed_by: placed.tx_hash,
-        })),
-        // Never in a state the executor writes: a hold's ending is
-        // recorded when it leaves its holding.
-        _ => Ok(None),
-    }
+        })) => state,
+        // Not open and not ended by a capture or void: the expiry sweep
+        // released it.
+        _ => HoldState::Expired,
+    };
+    Ok(Some(HoldStatus {
+        payee: to,
+        asset,
+        amount,
+        expires_at,
+        state,
+        placed_by: placed.tx_hash,
+    }))
 }
 
 /// One amount freeze on an account (see the module's documentation).
@@ -375,17 +388,14 @@ pub fn has_expired(expires_at: TimestampMs, now: TimestampMs) -> bool {
 }
 
 impl<S: StateStore + ?Sized> Executor<'_, S> {
-    /// Records how a hold ended (see the module's documentation). `by`:
-    /// the transaction that ended it, [`Hash::ZERO`] for an expiry.
+    /// Records how a capture or void (transaction `by`) ended a hold (see
+    /// the module's documentation).
     fn record_hold_end(&mut self, payer: Address, hold: &OpenHold, state: HoldState, by: Hash) {
         self.overlay.put(
             closed_hold_key(&payer, hold.hold_id, &hold.placed_by),
             Some(StateValue::TransferRecord(TransferRecord {
                 tx_hash: by,
-                fields: TransferFields::HoldClosed {
-                    state,
-                    expires_at: hold.expires_at,
-                },
+                fields: TransferFields::HoldClosed { state },
             })),
         );
     }
@@ -549,7 +559,12 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 restriction,
             }));
         }
-        let fields = TransferFields::Hold { to, asset, amount };
+        let fields = TransferFields::Hold {
+            to,
+            asset,
+            amount,
+            expires_at,
+        };
         let record_key = StateKey::TransferRecord(sender, hold_id);
         if let Some(value) = self.overlay.get(&record_key)? {
             let StateValue::TransferRecord(record) = value else {
@@ -1114,7 +1129,6 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 holding.held = Amount(holding.held.0.saturating_sub(hold.amount.0));
                 Self::refund_outflow(&mut holding, hold.day, hold.amount);
                 self.put_holding(payer, asset, holding);
-                self.record_hold_end(payer, &hold, HoldState::Expired, Hash::ZERO);
             }
             Expiring::AmountFreeze { account, freeze_id } => {
                 let mut list = self.amount_freezes(&account)?;

@@ -320,17 +320,18 @@ pub enum TransferFields {
         to: Address,
         asset: AssetCode,
         amount: Amount,
+        expires_at: TimestampMs,
     },
     /// A payment versus payment: a digest of its quote, amounts and payee.
     Exchange {
         digest: Hash,
     },
-    /// How a hold ended, under [`crate::hold::closed_hold_key`] (the
-    /// record's transaction is the one that ended it, zero for an
-    /// expiry).
+    /// How a capture or void ended a hold, under
+    /// [`crate::hold::closed_hold_key`] (the record's transaction is the
+    /// one that ended it). An expiry writes none: a hold neither open nor
+    /// ended so has expired.
     HoldClosed {
         state: crate::hold::HoldState,
-        expires_at: TimestampMs,
     },
 }
 

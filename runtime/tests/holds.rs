@@ -412,11 +412,15 @@ fn hold_refusals_that_need_earlier_state() {
         .is_success());
     let r = ch.run(hold(&ch, &payer, addr(&payee), 10, 5, 60));
     assert_eq!(code(&r), "exists_with_different_fields");
-    assert!(ch
-        .run(hold(&ch, &payer, addr(&payee), 10, 6, 60))
-        .is_success());
-    let r = ch.run(hold(&ch, &payer, addr(&payee), 10, 6, 60));
+    let placed = hold(&ch, &payer, addr(&payee), 10, 6, 60);
+    let terms = placed.tx.kind.clone();
+    assert!(ch.run(placed).is_success());
+    // A retry of the same hold (same terms, a later sequence) is `exists`;
+    // other terms under the id (here a later expiry) are not the same hold.
+    let r = ch.run(ch.tx(&payer, terms));
     assert_eq!(code(&r), "exists");
+    let r = ch.run(hold(&ch, &payer, addr(&payee), 10, 6, 60));
+    assert_eq!(code(&r), "exists_with_different_fields");
     // The available balance counts what is held.
     assert!(ch
         .run(hold(&ch, &bank_a, addr(&payee), 60_000, 1, 60))

@@ -83,8 +83,8 @@ impl Db {
     ) -> Result<Option<OwnedValue>, DbError> {
         // Seek backwards from (key hash, max_version), within the key
         // hash: the family's prefix bloom filters answer "never written"
-        // without searching the memtables and files (a new hold's or
-        // quote's key is looked up before it is first written).
+        // without searching the memtables and files (a used quote's key
+        // is looked up before it is first written).
         let seek = tree_value_key(key_hash, max_version);
         let mut read = rocksdb::ReadOptions::default();
         read.set_prefix_same_as_start(true);
