@@ -1087,16 +1087,29 @@ pub(crate) fn freeze(
     })
 }
 
+/// An amount of minor units (a leading `-` for a debit) in the asset's
+/// units, or as minor units when the asset's decimals are unknown.
+fn money(decimals: &std::collections::BTreeMap<String, u8>, minor: &str, asset: &str) -> String {
+    let (sign, digits) = match minor.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", minor),
+    };
+    match (decimals.get(asset), digits.parse::<u128>()) {
+        (Some(d), Ok(m)) => format!(
+            "{sign}{} {asset}",
+            hutong_wire::amount::format_grouped(m, *d)
+        ),
+        _ => format!("{minor} minor units of {asset}"),
+    }
+}
+
 /// An account as a person reads it: amounts in the asset's units.
 fn account_text(
     v: &hutong_wire::rpc::AccountView,
     decimals: &std::collections::BTreeMap<String, u8>,
 ) -> String {
     use std::fmt::Write as _;
-    let money = |minor: &str, asset: &str| match (decimals.get(asset), minor.parse::<u128>()) {
-        (Some(d), Ok(m)) => format!("{} {asset}", hutong_wire::amount::format_grouped(m, *d)),
-        _ => format!("{minor} minor units of {asset}"),
-    };
+    let money = |minor: &str, asset: &str| money(decimals, minor, asset);
     let mut out = String::new();
     let _ = writeln!(out, "account    {}", v.address);
     let kind = match v.tier {
@@ -1177,7 +1190,6 @@ fn account_text(
     out
 }
 
-/// A cycle's clearing as people read it: amounts in the asset's units.
 /// An account's mandates as a person reads them: amounts in the asset's
 /// units.
 fn mandates_text(
@@ -1185,10 +1197,7 @@ fn mandates_text(
     decimals: &std::collections::BTreeMap<String, u8>,
 ) -> String {
     use std::fmt::Write as _;
-    let money = |minor: &str, asset: &str| match (decimals.get(asset), minor.parse::<u128>()) {
-        (Some(d), Ok(m)) => format!("{} {asset}", hutong_wire::amount::format_grouped(m, *d)),
-        _ => format!("{minor} minor units of {asset}"),
-    };
+    let money = |minor: &str, asset: &str| money(decimals, minor, asset);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -1233,26 +1242,13 @@ fn mandates_text(
     out
 }
 
+/// A cycle's clearing as people read it: amounts in the asset's units.
 fn clearing_text(
     v: &hutong_wire::rpc::ClearingView,
     decimals: &std::collections::BTreeMap<String, u8>,
 ) -> String {
     use std::fmt::Write as _;
-    let money = |minor: &str, asset: &str| {
-        let (sign, digits) = match minor.strip_prefix('-') {
-            Some(d) => ("-", d),
-            None => ("", minor),
-        };
-        match (decimals.get(asset), digits.parse::<u128>()) {
-            (Some(d), Ok(m)) => {
-                format!(
-                    "{sign}{} {asset}",
-                    hutong_wire::amount::format_grouped(m, *d)
-                )
-            }
-            _ => format!("{minor} minor units of {asset}"),
-        }
-    };
+    let money = |minor: &str, asset: &str| money(decimals, minor, asset);
     let mut out = String::new();
     let _ = writeln!(
         out,
