@@ -39,6 +39,21 @@ pub enum KeysCommand {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
+    /// Show the public identity keys of a regulator's identity seed file
+    /// (made with `hutong keys new`), as genesis lists them under
+    /// `[regulators.identity]`; the file stays on the regulator's node
+    /// (`[audit] identity_key`).
+    Identity {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Show the memo key (X25519) of an institution's memo seed file, as
+    /// genesis lists it (`memo_key`) or `hutong tx set-memo-key` publishes
+    /// it; the file stays on the institution's node (`[memo] key`).
+    Memo {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
     /// Make this member's card for the genesis ceremony: name, role,
     /// public keys and p2p address, signed by the institution key and the
     /// node key. The card holds no secret; send it to the coordinator.
@@ -170,6 +185,21 @@ pub fn keys(command: KeysCommand) -> Result<()> {
         KeysCommand::Show { file } => {
             let key = keyfile::read(&file)?;
             say!("{}", keyfile::describe(&key)?);
+        }
+        KeysCommand::Identity { file } => {
+            let seed = keyfile::read(&file)?;
+            let public =
+                hutong_privacy::keys::IdentityKeys::from_seed(&seed.secret_bytes())?.public();
+            say!("[regulators.identity]");
+            say!("oprf_key = \"{}\"", hex::encode(public.oprf));
+            say!("hpke_key = \"{}\"", hex::encode(public.hpke));
+        }
+        KeysCommand::Memo { file } => {
+            let seed = keyfile::read(&file)?;
+            say!(
+                "memo_key = \"{}\"",
+                hex::encode(hutong_privacy::keys::memo_key(&seed.secret_bytes()).public_key())
+            );
         }
         KeysCommand::Card(args) => make_card(args)?,
         KeysCommand::ShowCard { file } => {

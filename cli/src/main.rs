@@ -6,6 +6,7 @@ mod demo;
 mod eval_cmd;
 mod genesis_cmd;
 mod gov_cmd;
+mod identity_cmd;
 mod node_cmd;
 mod out;
 mod recover_cmd;
@@ -71,6 +72,12 @@ enum Command {
     /// flows, proofs (and their offline check), risk alerts, reports,
     /// freezes. Requests are signed with the regulator key.
     Audit(audit_cmd::AuditArgs),
+    /// Customers' identity tags, obtained from the regulator's node
+    /// without showing it the identity (a member institution's tool).
+    Identity(identity_cmd::IdentityArgs),
+    /// The shared blacklist: list or delist an identity (by its tag's
+    /// listing key), or check whether one is listed.
+    Blacklist(identity_cmd::BlacklistArgs),
     /// Restart a consortium that lost more than a third of its validators
     /// for good: a statement of the last committed state and the new
     /// validator set, signed by more than two thirds of the members.
@@ -104,6 +111,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Gov(args) => gov_cmd::gov(args)?,
         Command::Bench(args) => bench::bench(args)?,
         Command::Audit(args) => audit_cmd::audit(args)?,
+        Command::Identity(args) => identity_cmd::identity(args)?,
+        Command::Blacklist(args) => identity_cmd::blacklist(args)?,
         Command::Recover(command) => recover_cmd::recover(command)?,
     }
     Ok(())

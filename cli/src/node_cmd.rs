@@ -11,8 +11,8 @@ use hutong_genesis::template::{generate, TemplateOptions};
 use hutong_genesis::Genesis;
 use hutong_node::client::Client;
 use hutong_node::config::{
-    ConfigFile, ConsensusSection, DashboardSection, MempoolSection, MetricsSection, NodeConfig,
-    P2pSection, RpcSection,
+    ConfigFile, ConsensusSection, DashboardSection, MemoSection, MempoolSection, MetricsSection,
+    NodeConfig, P2pSection, RpcSection,
 };
 use hutong_node::keyfile;
 use hutong_node::network::{dial_address, peer_id_of, tcp_port};
@@ -174,6 +174,7 @@ pub fn init(args: InitArgs) -> Result<()> {
         mempool: MempoolSection::default(),
         audit: (role == Role::Regulator).then(Default::default),
         storage: None,
+        memo: None,
     };
     write_config(&args.home, &file)?;
     say!(
@@ -463,9 +464,14 @@ fn create_testnet(dir: &Path, validators: usize, regulator: bool, accounts: usiz
             audit: regulator.then(|| hutong_audit::AlertConfig {
                 anchor_key: Some("../keys/regulator.key".into()),
                 anchor_every_secs: 60,
+                identity_key: Some("../keys/regulator.identity.key".into()),
                 ..Default::default()
             }),
             storage: None,
+            // Each member's node reads its customers' sealed memos.
+            memo: (!regulator).then(|| MemoSection {
+                key: format!("../keys/{name}.memo.key").into(),
+            }),
         };
         write_config(&home, &file)?;
     }

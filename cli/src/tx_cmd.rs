@@ -63,12 +63,24 @@ pub enum TxCommand {
         transfer_id: Option<u128>,
     },
     /// Open an account for a customer (sent by the member institution).
+    /// On a chain with an identity service, `--identity` and
+    /// `--regulator-rpc` obtain the customer's identity tag from the
+    /// regulator's node (blinded: it learns nothing) and seal it to the
+    /// regulator; the identity itself never leaves this machine.
     OpenAccount {
         /// The customer's public key (hex).
         #[arg(long)]
         owner: String,
         #[arg(long)]
         tier: u8,
+        /// The customer's identity document, TYPE:NUMBER (CN_RIC:…,
+        /// HK_ID:…, PASSPORT_CN:…), on a chain with an identity service.
+        #[arg(long, requires = "regulator_rpc", conflicts_with_all = ["id_type", "identity_commitment"])]
+        identity: Option<String>,
+        /// The JSON-RPC address of the regulator's node that evaluates
+        /// identity tags (http://host:port).
+        #[arg(long)]
+        regulator_rpc: Option<String>,
         /// The customer's identity document type (CN_RIC, HK_ID,
         /// PASSPORT_CN, …; sdk/SPEC.md 7): with --id-number, the
         /// commitment is formed by the published rule.
@@ -246,6 +258,14 @@ pub enum TxCommand {
         /// Seconds until it lifts itself; none if omitted.
         #[arg(long)]
         expires_in: Option<u64>,
+    },
+    /// Publish the institution's memo key (its customers' memos are
+    /// sealed to it): the public key of a seed file made with `hutong keys
+    /// new`, kept by the institution's node as `[memo] key`.
+    SetMemoKey {
+        /// The memo key's seed file.
+        #[arg(long)]
+        memo_key: PathBuf,
     },
 }
 
@@ -607,6 +627,14 @@ pub enum QueryCommand {
         #[arg(long)]
         hold_id: String,
     },
+    /// A transaction's sealed memo in clear, from the node of a party's
+    /// institution, asked with the party's key (the sender's or a
+    /// recipient's account key, or their institution's).
+    Memo {
+        hash: String,
+        #[arg(long)]
+        key: PathBuf,
+    },
     /// A block by height (a number) or id (hex).
     Block { at: String },
     /// The node's chain, height, round, peers and mempool.
@@ -645,7 +673,7 @@ pub(crate) fn asset(s: &str) -> Result<AssetCode> {
         .map_err(|e| anyhow::anyhow!("{s:?} is not an asset code: {e:?}"))
 }
 
-fn freeze_reason(s: &str) -> Result<FreezeReason> {
+pub(crate) fn freeze_reason(s: &str) -> Result<FreezeReason> {
     Ok(match s {
         "fraud" => FreezeReason::Fraud,
         "legal-order" => FreezeReason::LegalOrder,
@@ -667,7 +695,7 @@ fn hold_id_arg(s: &str) -> Result<TransferId> {
         .map_err(|e| anyhow::anyhow!("hold id {s:?}: {e}"))
 }
 
-fn reference_arg(s: &str) -> Result<Vec<u8>> {
+pub(crate) fn reference_arg(s: &str) -> Result<Vec<u8>> {
     let max = hutong_runtime::tx::REFERENCE_BYTES_MAX;
     if s.len() > max {
         bail!("--reference is {} bytes; at most {max}", s.len());
@@ -719,13 +747,47 @@ pub fn tx(args: TxArgs) -> Result<()> {
             TxCommand::OpenAccount {
                 owner,
                 tier,
+                identity: Some(identity),
+                regulator_rpc: Some(regulator_rpc),
+                ..
+            } => {
+                let owner =
+                    PublicKey::from_hex(owner).map_err(|e| anyhow::anyhow!("--owner: {e}"))?;
+                let (identity_commitment, identity_envelope) = crate::identity_cmd::seal_identity(
+                    &client,
+                    regulator_rpc,
+                    &key,
+                    &owner,
+                    identity,
+                )
+                .await?;
+                TxKind::OpenAccount {
+                    owner,
+                    tier: Tier(*tier),
+                    identity_commitment,
+                    identity_envelope,
+                }
+            }
+            TxCommand::OpenAccount {
+                owner,
+                tier,
                 id_type,
                 id_number,
                 identity_salt,
                 identity_commitment,
+                ..
             } => TxKind::OpenAccount {
-                owner: PublicKey::from_hex(owner).map_err(|e| anyhow::anyhow!("--owner: {e}"))?,
+                owner: {
+                    if client.parameters().await?.identity.is_some() {
+                        anyhow::bail!(
+                            "this chain runs an identity service: every account is opened with \
+                             --identity TYPE:NUMBER and --regulator-rpc (the regulator's node)"
+                        );
+                    }
+                    PublicKey::from_hex(owner).map_err(|e| anyhow::anyhow!("--owner: {e}"))?
+                },
                 tier: Tier(*tier),
+                identity_envelope: Vec::new(),
                 identity_commitment: match (id_type, id_number, identity_commitment) {
                     (Some(t), Some(n), _) => {
                         let salt: [u8; 32] = match identity_salt {
@@ -954,6 +1016,12 @@ pub fn tx(args: TxArgs) -> Result<()> {
                 account: address(account)?,
                 freeze_id: *freeze_id,
             },
+            TxCommand::SetMemoKey { memo_key } => {
+                let seed = keyfile::read(memo_key)?;
+                TxKind::SetMemoKey {
+                    key: hutong_privacy::keys::memo_key(&seed.secret_bytes()).public_key(),
+                }
+            }
             TxCommand::AccountState {
                 account,
                 state,
@@ -1011,6 +1079,22 @@ pub(crate) async fn send(
     // Past this node's pending transactions of the same sender.
     let view = client.account(&me).await?;
     let sequence = view.sequence.max(view.next_sequence);
+    // On a chain with an identity service a memo is sealed to its
+    // readers: the parties' institutions and the regulator.
+    let memo = if !memo.is_empty() && client.parameters().await?.identity.is_some() {
+        client
+            .seal_memo(
+                &chain_id,
+                &key.public(),
+                sequence,
+                &kind.counterparties(),
+                &memo,
+            )
+            .await
+            .context("sealing the memo")?
+    } else {
+        memo
+    };
     let tx = Transaction {
         chain_id,
         sender: key.public(),
@@ -1339,6 +1423,13 @@ pub fn query(args: QueryArgs) -> Result<()> {
                     let decimals = client.parameters().await?.decimals;
                     clearing_text(&view, &decimals)
                 }
+            }
+            QueryCommand::Memo { hash, key } => {
+                let h = Hash::from_hex(hash.trim_start_matches("0x"))
+                    .map_err(|e| anyhow::anyhow!("{hash:?}: {e}"))?;
+                let key = keyfile::read(&key)?;
+                let memo = client.read_memo(&key, &h).await?;
+                memo.text
             }
             QueryCommand::Tx { hash } => {
                 let h = Hash::from_hex(hash.trim_start_matches("0x"))

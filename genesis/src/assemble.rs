@@ -287,6 +287,7 @@ impl AssemblyTemplate {
                         key: card.institution_key.to_hex(),
                         node_key: card.node_key.to_hex(),
                         p2p_address: card.p2p_address.clone(),
+                        identity: None,
                     });
                     continue;
                 }
@@ -297,6 +298,7 @@ impl AssemblyTemplate {
                 node_key: card.node_key.to_hex(),
                 role,
                 p2p_address: card.p2p_address.clone(),
+                memo_key: None,
                 balances: self.balances.get(&card.name).cloned().unwrap_or_default(),
                 fx_provider: false,
             });

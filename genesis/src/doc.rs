@@ -110,6 +110,12 @@ pub struct MemberDoc {
     /// (its settlement account pays and receives both currencies).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub fx_provider: bool,
+    /// The X25519 key its customers' memos are sealed to (64 hex digits;
+    /// `hutong keys memo FILE` prints it from the key file its node
+    /// keeps as `[memo] key`). A member may publish or change it later
+    /// with `hutong tx set-memo-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,6 +129,23 @@ pub struct RegulatorDoc {
     /// Where the audit node listens; a hint, as for members.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p_address: Option<String>,
+    /// The public keys of the identity service this regulator runs (at
+    /// most one regulator does): institutions check its evaluations of
+    /// identity tags and seal envelopes and memos to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityDoc>,
+}
+
+/// `[regulators.identity]`: the regulator's identity keys, 64 hex
+/// characters each (`hutong keys identity` prints them from the key file
+/// its node keeps).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityDoc {
+    /// The OPRF public key (a ristretto255 element).
+    pub oprf_key: String,
+    /// The HPKE public key (X25519).
+    pub hpke_key: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

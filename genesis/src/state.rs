@@ -31,6 +31,9 @@ impl Genesis {
                     restriction: None,
                 }),
             );
+            if let Some(key) = m.memo_key {
+                state.insert(StateKey::MemoKey(address), StateValue::MemoKey(key));
+            }
         }
         for r in &self.regulators {
             let address = Address::of(&r.key);

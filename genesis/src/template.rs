@@ -7,7 +7,8 @@ use hutong_runtime::crypto::Hash;
 use hutong_runtime::Keypair;
 
 use crate::doc::{
-    AccountDoc, AmountDoc, AssetDoc, GenesisDoc, LimitDoc, MemberDoc, RegulatorDoc, Role, TierDoc,
+    AccountDoc, AmountDoc, AssetDoc, GenesisDoc, IdentityDoc, LimitDoc, MemberDoc, RegulatorDoc,
+    Role, TierDoc,
 };
 
 #[derive(Debug, Clone)]
@@ -60,6 +61,22 @@ const UNIT: u128 = 100;
 /// (basic), 2 (verified) and 3 (enhanced), with limits in both CNY and HKD,
 /// and a step-up threshold from tier 2 on.
 pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R) -> Generated {
+    // The seed of the regulator's identity keys (saved as a key file, for
+    // its node's `[audit] identity_key`).
+    let identity_seed = opts.regulator.then(|| Keypair::generate(rng));
+    let identity = identity_seed.as_ref().map(|seed| {
+        let public = hutong_privacy::keys::IdentityKeys::from_seed(&seed.secret_bytes())
+            .expect("a 32-byte seed derives identity keys")
+            .public();
+        IdentityDoc {
+            oprf_key: hex::encode(public.oprf),
+            hpke_key: hex::encode(public.hpke),
+        }
+    });
+    // Each member's memo seed (saved as a key file, for its node's
+    // `[memo] key`).
+    let member_count = opts.validators + opts.observers;
+    let memo_seeds: Vec<Keypair> = (0..member_count).map(|_| Keypair::generate(rng)).collect();
     let mut keys = Vec::new();
     let mut new_key = |name: String| -> String {
         let key = Keypair::generate(rng);
@@ -67,7 +84,6 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
         keys.push(NamedKey { name, key });
         public
     };
-    let member_count = opts.validators + opts.observers;
     let name_of = |i: usize| -> String {
         MEMBER_NAMES
             .get(i)
@@ -75,7 +91,7 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             .unwrap_or_else(|| format!("member-{}", i + 1))
     };
     let mut members = Vec::with_capacity(member_count);
-    for i in 0..member_count {
+    for (i, memo_seed) in memo_seeds.iter().enumerate() {
         let name = name_of(i);
         let role = if i < opts.validators {
             Role::Validator
@@ -91,6 +107,9 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             balances: demo_balances(10_000_000 * UNIT),
             // The second member quotes FX for payments versus payments.
             fx_provider: i == member_count.min(2) - 1,
+            memo_key: Some(hex::encode(
+                hutong_privacy::keys::memo_key(&memo_seed.secret_bytes()).public_key(),
+            )),
         });
     }
     let regulators = if opts.regulator {
@@ -99,6 +118,7 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             key: new_key("regulator".into()),
             node_key: new_key("regulator.node".into()),
             p2p_address: None,
+            identity,
         }]
     } else {
         Vec::new()
@@ -142,6 +162,18 @@ pub fn generate<R: rand_core::CryptoRngCore>(opts: &TemplateOptions, rng: &mut R
             identity_commitment: Hash::tagged(b"hutong/demo-identity", &(i as u64).to_le_bytes())
                 .to_hex(),
             balances: demo_balances(100_000 * UNIT),
+        });
+    }
+    for (i, key) in memo_seeds.into_iter().enumerate() {
+        keys.push(NamedKey {
+            name: format!("{}.memo", name_of(i)),
+            key,
+        });
+    }
+    if let Some(key) = identity_seed {
+        keys.push(NamedKey {
+            name: "regulator.identity".into(),
+            key,
         });
     }
     Generated {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use borsh::BorshSerialize;
 use hutong_runtime::crypto::{domain, CryptoError};
-use hutong_runtime::state::{AssetLimits, Params, TierParams};
+use hutong_runtime::state::{AssetLimits, IdentityParams, Params, TierParams};
 use hutong_runtime::{Address, Amount, AssetCode, ChainId, Hash, PublicKey, Tier, TimestampMs};
 
 use crate::doc::{AmountDoc, GenesisDoc, RegulatorPowerDoc, Role};
@@ -41,6 +41,10 @@ pub enum Problem {
     WeakKey { value: String },
     #[error("{value:?} is not 64 hex characters (32 bytes)")]
     BadHash { value: String },
+    #[error("{value:?} is not a ristretto255 element other than the identity (the OPRF public key `hutong keys identity` prints)")]
+    BadIdentityKey { value: String },
+    #[error("only one regulator runs the identity service; `{first}` already does")]
+    SecondIdentityService { first: String },
     #[error("key {key} is already used at `{first}`; every key must be distinct")]
     DuplicateKey { key: String, first: String },
     #[error("name {name:?} is already used at `{first}`")]
@@ -109,6 +113,8 @@ pub struct Member {
     /// A hint for dialing the member's node; not part of the chain id.
     #[borsh(skip)]
     pub p2p_address: Option<String>,
+    /// The X25519 key its customers' memos are sealed to.
+    pub memo_key: Option<[u8; 32]>,
 }
 
 impl Member {
@@ -255,6 +261,15 @@ impl Genesis {
                 node_key,
                 role,
                 p2p_address: address(format!("{at}.p2p_address"), &m.p2p_address)?,
+                memo_key: match &m.memo_key {
+                    Some(k) => Some(Hash::from_hex(k).map(|h| h.0).map_err(|_| {
+                        invalid(
+                            format!("{at}.memo_key"),
+                            Problem::BadHash { value: k.clone() },
+                        )
+                    })?),
+                    None => None,
+                },
             });
         }
         let validators = members
@@ -278,9 +293,42 @@ impl Genesis {
         // Regulators.
         bound("regulators", doc.regulators.len(), MEMBERS_MAX)?;
         let mut regulators = Vec::with_capacity(doc.regulators.len());
+        let mut identity: Option<(String, IdentityParams)> = None;
         for (i, r) in doc.regulators.iter().enumerate() {
             let at = format!("regulators[{i}]");
             check_name(format!("{at}.name"), &r.name)?;
+            if let Some(id) = &r.identity {
+                let at = format!("{at}.identity");
+                if let Some((first, _)) = &identity {
+                    return Err(invalid(
+                        at,
+                        Problem::SecondIdentityService {
+                            first: first.clone(),
+                        },
+                    ));
+                }
+                let key = |field: &str, value: &str| -> Result<[u8; 32], GenesisError> {
+                    Hash::from_hex(value).map(|h| h.0).map_err(|_| {
+                        invalid(
+                            format!("{at}.{field}"),
+                            Problem::BadHash {
+                                value: value.to_string(),
+                            },
+                        )
+                    })
+                };
+                let oprf_key = key("oprf_key", &id.oprf_key)?;
+                let hpke_key = key("hpke_key", &id.hpke_key)?;
+                if !hutong_runtime::crypto::is_ristretto_element(&oprf_key) {
+                    return Err(invalid(
+                        format!("{at}.oprf_key"),
+                        Problem::BadIdentityKey {
+                            value: id.oprf_key.clone(),
+                        },
+                    ));
+                }
+                identity = Some((at, IdentityParams { oprf_key, hpke_key }));
+            }
             regulators.push(Regulator {
                 name: r.name.clone(),
                 key: keys.add(format!("{at}.key"), &r.key)?,
@@ -431,6 +479,7 @@ impl Genesis {
             tiers,
             settlement_cycle_seconds,
             fx_providers,
+            identity: identity.map(|(_, keys)| keys),
         };
 
         // Balances and supply.

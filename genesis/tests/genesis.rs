@@ -43,14 +43,16 @@ fn generated_genesis_is_valid_and_round_trips_through_toml() {
 /// the voting rules and consensus timing, changed it from format 1's
 /// 4ea596f7…; the state format 3 of holds and clearing — holdings' held
 /// amount, accounts' restriction, the settlement cycle — from 840f0700…;
-/// the FX providers in the parameters from 9b3c402b….)
+/// the FX providers in the parameters from 9b3c402b…; the identity layer
+/// — the regulator's identity keys in the parameters, members' memo keys —
+/// from a527d4fa….)
 #[test]
 fn golden_chain_id() {
     let text = include_str!("golden-genesis.toml");
     let g = Genesis::from_toml(text).unwrap();
     assert_eq!(
         g.chain_id().to_string(),
-        "a527d4fa739f97ecbfc720fad92814a6db9ac8feed3a7d54e685f0a288c54f4f"
+        "15b2c85eb4961bde41678750d964044234f0149326db8a189076ce7304822602"
     );
 }
 
@@ -76,6 +78,35 @@ fn validation_names_the_field_and_the_value() {
             |d| d.regulators[0].key = format!("01{}", "00".repeat(31)),
             "regulators[0].key",
             |p| matches!(p, Problem::WeakKey { .. }),
+        ),
+        (
+            "identity key not a ristretto255 element",
+            |d| {
+                d.regulators[0].identity = Some(hutong_genesis::doc::IdentityDoc {
+                    oprf_key: "ff".repeat(32),
+                    hpke_key: "11".repeat(32),
+                })
+            },
+            "regulators[0].identity.oprf_key",
+            |p| matches!(p, Problem::BadIdentityKey { .. }),
+        ),
+        (
+            "identity key not hex",
+            |d| {
+                d.regulators[0].identity = Some(hutong_genesis::doc::IdentityDoc {
+                    oprf_key: "e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76"
+                        .into(),
+                    hpke_key: "xyz".into(),
+                })
+            },
+            "regulators[0].identity.hpke_key",
+            |p| matches!(p, Problem::BadHash { .. }),
+        ),
+        (
+            "memo key not hex",
+            |d| d.members[2].memo_key = Some("12".into()),
+            "members[2].memo_key",
+            |p| matches!(p, Problem::BadHash { .. }),
         ),
         (
             "duplicate key",

@@ -105,6 +105,7 @@ fn genesis(keys: &[Keypair]) -> Vec<(StateKey, Option<StateValue>)> {
         utc_offset_seconds: 8 * 3600,
         settlement_cycle_seconds: 86_400,
         fx_providers: Vec::new(),
+        identity: None,
         tiers: vec![TierParams {
             tier: Tier(1),
             name: "basic".into(),

@@ -35,6 +35,10 @@ pub enum ClientError {
     Timeout { hash: String, waited: Duration },
     #[error("unexpected answer from the node: {0}")]
     Protocol(String),
+    /// An identity step failed on this side (a malformed identity, an
+    /// evaluation whose proof does not verify).
+    #[error("{0}")]
+    Identity(#[from] hutong_privacy::PrivacyError),
 }
 
 impl ClientError {
@@ -391,6 +395,137 @@ impl Client {
         let chain_id = self.chain_id().await?;
         let params = Self::signed_audit_params(key, &chain_id, method, query);
         self.call(method, rpc_params![params]).await
+    }
+
+    /// Obtains the identity tags of `identities` (each `TYPE:NUMBER`) from
+    /// the regulator's node at this client's address: blinds them, asks
+    /// for their evaluation in one request signed with `key` (a member
+    /// institution's key), checks the proof against the regulator's OPRF
+    /// public key `oprf_key` (from the ledger's parameters, never from the
+    /// answering node), and unblinds. The node learns nothing about the
+    /// identities. At most [`hutong_privacy::oprf::BATCH_MAX`] at a time.
+    pub async fn identity_tags(
+        &self,
+        key: &hutong_runtime::Keypair,
+        oprf_key: &[u8; 32],
+        identities: &[String],
+    ) -> Result<Vec<hutong_privacy::IdentityTag>, ClientError> {
+        use hutong_privacy::oprf;
+        let inputs = identities
+            .iter()
+            .map(|i| oprf::identity_input(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut states = Vec::with_capacity(inputs.len());
+        let mut blinded = Vec::with_capacity(inputs.len());
+        for input in &inputs {
+            let (state, b) = oprf::blind(input, &mut rand::rngs::OsRng)?;
+            states.push(state);
+            blinded.push(hex::encode(b));
+        }
+        let answer = self
+            .audit(key, &hutong_audit::api::EvaluateQuery { blinded })
+            .await?;
+        let elements = answer
+            .elements
+            .iter()
+            .map(|e| hutong_privacy::hex_array::<32>("evaluated element", e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let proof = hutong_privacy::hex_array::<64>("proof", &answer.proof)?;
+        let refs: Vec<&[u8]> = inputs.iter().map(|i| i.as_slice()).collect();
+        Ok(oprf::finalize(
+            &states,
+            &refs,
+            &oprf::Evaluation { elements, proof },
+            oprf_key,
+        )?)
+    }
+
+    /// Whether an identity is on the shared blacklist
+    /// (`hutong_checkListing`).
+    pub async fn check_listing(
+        &self,
+        listing_key: &Hash,
+    ) -> Result<hutong_wire::rpc::ListingView, ClientError> {
+        self.call(
+            hutong_wire::rpc::method::CHECK_LISTING,
+            rpc_params![listing_key.to_hex()],
+        )
+        .await
+    }
+
+    /// The keys a memo between `accounts` is sealed to
+    /// (`hutong_getMemoKeys`).
+    pub async fn memo_keys(
+        &self,
+        accounts: &[Address],
+    ) -> Result<hutong_wire::rpc::MemoKeysView, ClientError> {
+        let list: Vec<String> = accounts.iter().map(|a| a.to_string()).collect();
+        self.call(hutong_wire::rpc::method::GET_MEMO_KEYS, rpc_params![list])
+            .await
+    }
+
+    /// Seals `text` as the memo of the transaction `sender` signs with
+    /// `sequence` on `chain`, naming `counterparties`: to the institutions
+    /// of the sender and the counterparties that published a memo key, and
+    /// to the regulator (at most four readers).
+    pub async fn seal_memo(
+        &self,
+        chain: &hutong_runtime::ChainId,
+        sender: &hutong_runtime::PublicKey,
+        sequence: u64,
+        counterparties: &[Address],
+        text: &[u8],
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut accounts = vec![Address::of(sender)];
+        accounts.extend(counterparties.iter().take(15).copied());
+        let keys = self.memo_keys(&accounts).await?;
+        let mut readers: Vec<[u8; 32]> = Vec::new();
+        let mut add = |hex_key: &str| -> Result<(), ClientError> {
+            let k = hutong_privacy::hex_array::<32>("memo key", hex_key)?;
+            if !readers.contains(&k) {
+                readers.push(k);
+            }
+            Ok(())
+        };
+        if let Some(r) = &keys.regulator {
+            add(r)?;
+        }
+        for a in &keys.accounts {
+            if let Some(k) = &a.memo_key {
+                add(k)?;
+            }
+        }
+        let context = hutong_privacy::envelope::memo_context(&chain.0, &sender.0, sequence);
+        Ok(hutong_privacy::envelope::seal_memo(
+            &readers,
+            &context,
+            text,
+            hutong_runtime::tx::MEMO_BYTES_MAX,
+            &mut rand::rngs::OsRng,
+        )?)
+    }
+
+    /// A transaction's memo in clear, asked of the node of its party's
+    /// institution with the party's key (`hutong_readMemo`).
+    pub async fn read_memo(
+        &self,
+        key: &hutong_runtime::Keypair,
+        tx_hash: &Hash,
+    ) -> Result<hutong_wire::rpc::MemoView, ClientError> {
+        let chain = self.chain_id().await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        let message = hutong_wire::rpc::read_memo_message(&chain.0, &tx_hash.0, now);
+        let request = hutong_wire::rpc::ReadMemoRequest {
+            tx_hash: tx_hash.to_hex(),
+            key: key.public().to_hex(),
+            timestamp_ms: now,
+            signature: key.sign(&message).to_hex(),
+        };
+        self.call(hutong_wire::rpc::method::READ_MEMO, rpc_params![request])
+            .await
     }
 
     /// Sends already-built params to an audit method (tests of refusals).

@@ -40,6 +40,19 @@ pub struct ConfigFile {
     pub audit: Option<hutong_audit::AlertConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage: Option<StorageSection>,
+    /// The member institution's memo key (a validator's or observer's
+    /// node): with it, the node gives the parties of a payment its sealed
+    /// memo in clear (`hutong_readMemo`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<MemoSection>,
+}
+
+/// `[memo]`: the seed file of the institution's memo key (a key file;
+/// `hutong keys memo FILE` prints the public key to publish).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoSection {
+    pub key: PathBuf,
 }
 
 /// `[dashboard]`: where a regulator's node serves its web dashboard.
@@ -366,6 +379,8 @@ pub struct NodeConfig {
     pub mempool: MempoolConfig,
     /// `mempool.attestation_wait_ms`; `None` when 0.
     pub attestation_wait: Option<Duration>,
+    /// `[memo] key`, made absolute.
+    pub memo_key: Option<PathBuf>,
     /// `[storage] keep_blocks`: `None` keeps every block.
     pub keep_blocks: Option<u64>,
     /// `[storage] keep_states`: `None` keeps every version of the state.
@@ -519,10 +534,12 @@ impl NodeConfig {
         }
         let mut audit = file.audit.clone().unwrap_or_default();
         audit.anchor_key = audit.anchor_key.as_deref().map(abs);
+        audit.identity_key = audit.identity_key.as_deref().map(abs);
         audit
             .check()
             .map_err(|problem| invalid("audit", &format!("{audit:?}"), problem))?;
         Ok(NodeConfig {
+            memo_key: file.memo.as_ref().map(|m| abs(&m.key)),
             audit,
             home: home.to_path_buf(),
             role: file.role,

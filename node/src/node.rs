@@ -296,6 +296,18 @@ pub async fn run(
         )),
         _ => None,
     };
+    let memo_key = match &config.memo_key {
+        Some(path) => {
+            let seed = crate::keyfile::read(path).context("reading [memo] key")?;
+            let key = hutong_privacy::keys::memo_key(&seed.secret_bytes());
+            tracing::info!(
+                key = hex::encode(key.public_key()),
+                "memo key loaded: customers' sealed memos are read for their parties"
+            );
+            Some(Arc::new(key))
+        }
+        None => None,
+    };
     let genesis = Arc::new(genesis);
 
     // The handles the tasks share, each given only to those that use it.
@@ -502,6 +514,7 @@ pub async fn run(
             status: status.clone(),
             commits: commits_tx,
             audit,
+            memo_key,
         }),
     )
     .await?;

@@ -65,6 +65,7 @@ fn module(dir: &std::path::Path) -> RpcModule<Arc<RpcContext>> {
         status,
         commits: broadcast::channel(16).0,
         audit: None,
+        memo_key: None,
     }))
     .unwrap()
 }

@@ -503,6 +503,7 @@ fn audit_indexes_are_written_with_their_block() {
                         3 => vec![(Hash([8; 32]), c)],
                         _ => Vec::new(),
                     },
+                    listing_owners: Vec::new(),
                 },
             ),
         );
@@ -891,6 +892,7 @@ fn flow_totals_match_a_scan_of_every_leg() {
                 edges: edges.clone(),
                 alerts: Vec::new(),
                 first_claim: None,
+                listing_owners: Vec::new(),
             },
         );
         // The first third as a node from before the buckets and the
@@ -1098,6 +1100,7 @@ fn traces_read_the_side_money_went_and_keep_small_legs_that_add_up() {
                     alerts: Vec::new(),
                     first_claim: None,
                     owners: Vec::new(),
+                    listing_owners: Vec::new(),
                 },
             ),
         );

@@ -232,3 +232,12 @@ impl fmt::Debug for Keypair {
         write!(f, "Keypair(public: {})", self.public())
     }
 }
+
+/// Whether `bytes` is the canonical encoding of a ristretto255 element
+/// other than the identity: what the regulator's OPRF public key must be.
+pub fn is_ristretto_element(bytes: &[u8; 32]) -> bool {
+    use curve25519_dalek::traits::IsIdentity;
+    curve25519_dalek::ristretto::CompressedRistretto(*bytes)
+        .decompress()
+        .is_some_and(|p| !p.is_identity())
+}

@@ -340,6 +340,14 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 return Ok(fail(FailureReason::SenderFrozen { freeze }));
             }
         }
+        // On a chain with an identity service a memo is sealed to its
+        // readers (see `crate::blacklist`).
+        if !stx.tx.memo.is_empty()
+            && self.params().identity.is_some()
+            && !crate::blacklist::is_sealed_memo(&stx.tx.memo)
+        {
+            return Ok(fail(FailureReason::MemoNotSealed));
+        }
         let signer = device.map(|d| (key_address, d));
         let result = self.apply_kind(stx, &tx_hash, sender, &account, signer)?;
         self.flows.end_tx(result.is_ok());
@@ -410,9 +418,18 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 owner,
                 tier,
                 identity_commitment,
+                identity_envelope,
             } => {
                 if account.kind != AccountKind::Institution {
                     return Ok(Err(FailureReason::Unauthorised));
+                }
+                // The envelope's length is checked with the transaction's
+                // bounds; whether one is due is the chain's rule.
+                let required = self.params().identity.is_some();
+                if required == identity_envelope.is_empty()
+                    || (required && *identity_commitment == Hash::ZERO)
+                {
+                    return Ok(Err(FailureReason::IdentityEnvelope { required }));
                 }
                 if self.params().tier(*tier).is_none() {
                     return Ok(Err(FailureReason::UnknownTier { tier: *tier }));
@@ -773,6 +790,15 @@ impl<S: StateStore + ?Sized> Executor<'_, S> {
                 *amount,
                 *transfer_id,
             )?,
+            TxKind::ListIdentity {
+                listing_key,
+                reason,
+                reference,
+            } => self.list_identity(sender, account, listing_key, *reason, reference)?,
+            TxKind::DelistIdentity { listing_key } => {
+                self.delist_identity(sender, account, listing_key)?
+            }
+            TxKind::SetMemoKey { key } => self.set_memo_key(sender, account, key)?,
         };
         Ok(verdict)
     }

@@ -33,6 +33,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod blacklist;
 pub mod block;
 pub mod clearing;
 pub mod crypto;

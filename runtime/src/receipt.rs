@@ -6,7 +6,7 @@ use crate::crypto::{Hash, PublicKey};
 use crate::governance::ActionProblem;
 use crate::hold::{AccountState, HoldState, Restriction};
 use crate::state::Freeze;
-use crate::tx::Expiry;
+use crate::tx::{Expiry, FreezeReason};
 use crate::types::{
     Address, Amount, AssetCode, ChainId, Height, Nonce, Tier, TimestampMs, TransferId,
 };
@@ -162,6 +162,19 @@ pub enum Effect {
         mandate_id: u64,
         grantee: Address,
         spent_in_period: Amount,
+    },
+    IdentityListed {
+        listing_key: Hash,
+        by: Address,
+        reason: FreezeReason,
+    },
+    IdentityDelisted {
+        listing_key: Hash,
+        by: Address,
+    },
+    MemoKeySet {
+        institution: Address,
+        key: [u8; 32],
     },
 }
 
@@ -424,6 +437,20 @@ pub enum FailureReason {
     TooManyHolds {
         max: u16,
     },
+    /// An `OpenAccount` without an identity envelope on a chain with an
+    /// identity service (`required`), or with one on a chain without.
+    IdentityEnvelope {
+        required: bool,
+    },
+    /// The listing key is on the blacklist already.
+    AlreadyListed {
+        listed_by: Address,
+    },
+    /// The listing key is not on the blacklist.
+    NotListed,
+    /// A memo in clear on a chain with an identity service (memos are
+    /// sealed to their readers there).
+    MemoNotSealed,
 }
 
 impl FailureReason {
@@ -491,6 +518,10 @@ impl FailureReason {
             FailureReason::MandateExists { .. } => "mandate_exists",
             FailureReason::TooManyMandates { .. } => "too_many_mandates",
             FailureReason::TooManyHolds { .. } => "too_many_holds",
+            FailureReason::IdentityEnvelope { .. } => "identity_envelope",
+            FailureReason::AlreadyListed { .. } => "already_listed",
+            FailureReason::NotListed => "not_listed",
+            FailureReason::MemoNotSealed => "memo_not_sealed",
             FailureReason::BadMandate => "bad_mandate",
             FailureReason::MandateInactive { .. } => "mandate_inactive",
             FailureReason::MandateScope { .. } => "mandate_scope",

@@ -79,6 +79,11 @@ pub enum StateKey {
     /// The mandates an account granted, at most
     /// [`crate::mandate::MANDATES_MAX`] (see [`crate::mandate`]).
     Mandates(Address),
+    /// An entry of the shared blacklist, by listing key (see
+    /// [`crate::blacklist`]).
+    Listing(Hash),
+    /// A member institution's memo key, by its account.
+    MemoKey(Address),
 }
 
 impl StateKey {
@@ -187,6 +192,19 @@ pub struct Params {
     /// (members' institution accounts), ascending; see
     /// [`crate::exchange`].
     pub fx_providers: Vec<Address>,
+    /// The regulator's identity keys, when the consortium runs the
+    /// identity service: every `OpenAccount` then carries an identity
+    /// envelope sealed to `hpke_key`.
+    pub identity: Option<IdentityParams>,
+}
+
+/// The regulator's public identity keys (see `hutong_privacy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
+pub struct IdentityParams {
+    /// Checks the regulator's OPRF evaluations (ristretto255).
+    pub oprf_key: [u8; 32],
+    /// Seals identity envelopes and memos to the regulator (X25519).
+    pub hpke_key: [u8; 32],
 }
 
 impl Params {
@@ -360,6 +378,8 @@ pub enum StateValue {
     /// The transaction that used the quote.
     QuoteUsed(Hash),
     Mandates(Vec<crate::mandate::Mandate>),
+    Listing(crate::blacklist::Listing),
+    MemoKey([u8; 32]),
 }
 
 impl StateValue {

@@ -19,8 +19,10 @@ use crate::types::{
 
 /// Largest encoded signed transaction accepted anywhere, in bytes.
 pub const TX_BYTES_MAX: usize = 16 * 1024;
-/// Longest memo, in bytes.
-pub const MEMO_BYTES_MAX: usize = 256;
+/// Longest memo, in bytes: a sealed memo to three readers holds up to
+/// 254 bytes of text (`hutong_privacy::envelope`), a memo in clear (a
+/// chain without an identity service) up to 512.
+pub const MEMO_BYTES_MAX: usize = 512;
 /// Most recipients in one [`TxKind::BatchTransfer`].
 pub const BATCH_RECIPIENTS_MAX: usize = 256;
 /// Longest reference of an amount freeze or restriction (a court order's
@@ -32,6 +34,10 @@ pub const DEVICE_PAYEES_MAX: usize = 16;
 pub const LINKED_LEGS_MAX: usize = 8;
 /// Most payees a mandate may be limited to.
 pub const MANDATE_PAYEES_MAX: usize = 16;
+/// Bytes of an `OpenAccount`'s identity envelope: an HPKE encapsulated
+/// key (32), the sealed identity tag (64) and salt (32), and the AEAD tag
+/// (16); see `hutong_privacy::envelope`.
+pub const IDENTITY_ENVELOPE_BYTES: usize = 144;
 
 /// When a transaction stops being valid. It may execute in a block whose
 /// height (or timestamp) is at most this value, and never after.
@@ -97,9 +103,17 @@ pub enum TxKind {
     OpenAccount {
         owner: PublicKey,
         tier: Tier,
-        /// Salted hash of the customer's identity documents; the name and ID
-        /// number stay with the institution.
+        /// On a chain with an identity service (genesis names the
+        /// regulator's identity keys): the binding commitment to the
+        /// customer's identity tag and a fresh salt, whose opening is
+        /// `identity_envelope`. Otherwise a salted hash of the customer's
+        /// identity documents ([`crate::identity`]). The name and ID
+        /// number stay with the institution either way.
         identity_commitment: Hash,
+        /// The identity tag and salt sealed to the regulator
+        /// ([`IDENTITY_ENVELOPE_BYTES`] bytes), on a chain with an
+        /// identity service; empty otherwise.
+        identity_envelope: Vec<u8>,
     },
     /// The account's institution changes its KYC tier.
     SetTier { account: Address, tier: Tier },
@@ -245,6 +259,20 @@ pub enum TxKind {
         amount: Amount,
         transfer_id: TransferId,
     },
+    /// A member institution or a regulator adds an identity to the shared
+    /// blacklist, by its listing key (see [`crate::blacklist`]);
+    /// `reference` names the authority's order or case.
+    ListIdentity {
+        listing_key: Hash,
+        reason: FreezeReason,
+        reference: Vec<u8>,
+    },
+    /// The lister (or a regulator; a regulator's listing only a regulator)
+    /// removes an identity from the shared blacklist.
+    DelistIdentity { listing_key: Hash },
+    /// A member institution publishes the HPKE (X25519) public key its
+    /// customers' memos are sealed to (see [`crate::blacklist`]).
+    SetMemoKey { key: [u8; 32] },
 }
 
 /// One leg of a [`TxKind::Linked`]: the sender's payment operations, as the
@@ -370,6 +398,53 @@ impl LinkedOp {
 }
 
 impl TxKind {
+    /// The accounts besides the sender a transaction pays, charges or acts
+    /// on, in order, without repeats: whose institutions read its memo
+    /// (see [`crate::blacklist`]).
+    pub fn counterparties(&self) -> Vec<Address> {
+        let mut out: Vec<Address> = Vec::new();
+        let mut add = |a: &Address| {
+            if !out.contains(a) {
+                out.push(*a);
+            }
+        };
+        match self {
+            TxKind::Transfer { to, .. } | TxKind::Mint { to, .. } | TxKind::Hold { to, .. } => {
+                add(to)
+            }
+            TxKind::BatchTransfer { payouts, .. } => payouts.iter().for_each(|p| add(&p.to)),
+            TxKind::SetTier { account, .. }
+            | TxKind::Freeze { account, .. }
+            | TxKind::Unfreeze { account }
+            | TxKind::FreezeAmount { account, .. }
+            | TxKind::ReleaseFreeze { account, .. }
+            | TxKind::SetAccountState { account, .. } => add(account),
+            TxKind::Capture { payer, .. } | TxKind::Void { payer, .. } => add(payer),
+            TxKind::Linked { legs } => {
+                for leg in legs {
+                    match leg {
+                        LinkedOp::Transfer { to, .. } | LinkedOp::Hold { to, .. } => add(to),
+                        LinkedOp::Capture { payer, .. } | LinkedOp::Void { payer, .. } => {
+                            add(payer)
+                        }
+                    }
+                }
+            }
+            TxKind::Pvp { quote, to, .. } => {
+                add(&quote.provider);
+                add(to);
+            }
+            TxKind::GrantMandate { grantee, .. } => add(grantee),
+            TxKind::MandatePay { payer, to, .. } => {
+                add(payer);
+                add(to);
+            }
+            TxKind::OpenAccount { owner, .. } => add(&Address::of(owner)),
+            _ => {}
+        }
+        out
+    }
+
     /// The asset a transaction moves, creates or destroys, if any.
     pub fn asset(&self) -> Option<AssetCode> {
         match self {
@@ -414,6 +489,9 @@ impl TxKind {
             TxKind::GrantMandate { .. } => "grant_mandate",
             TxKind::RevokeMandate { .. } => "revoke_mandate",
             TxKind::MandatePay { .. } => "mandate_pay",
+            TxKind::ListIdentity { .. } => "list_identity",
+            TxKind::DelistIdentity { .. } => "delist_identity",
+            TxKind::SetMemoKey { .. } => "set_memo_key",
         }
     }
 }
@@ -471,6 +549,8 @@ pub enum DecodeError {
     TooManyPayees { count: usize, max: usize },
     #[error("linked transaction has {count} legs; it needs 1 to {max}")]
     LinkedSize { count: usize, max: usize },
+    #[error("identity envelope is {len} bytes; it is empty or {IDENTITY_ENVELOPE_BYTES}")]
+    IdentityEnvelope { len: usize },
 }
 
 impl Transaction {
@@ -515,6 +595,16 @@ impl Transaction {
                 max: MEMO_BYTES_MAX,
             });
         }
+        if let TxKind::OpenAccount {
+            identity_envelope, ..
+        } = &self.kind
+        {
+            if !matches!(identity_envelope.len(), 0 | IDENTITY_ENVELOPE_BYTES) {
+                return Err(DecodeError::IdentityEnvelope {
+                    len: identity_envelope.len(),
+                });
+            }
+        }
         if let TxKind::BatchTransfer { payouts, .. } = &self.kind {
             if payouts.is_empty() || payouts.len() > BATCH_RECIPIENTS_MAX {
                 return Err(DecodeError::BatchSize {
@@ -534,8 +624,9 @@ impl Transaction {
                 return Err(DecodeError::ActionTooLong);
             }
         }
-        if let TxKind::FreezeAmount { reference, .. } | TxKind::SetAccountState { reference, .. } =
-            &self.kind
+        if let TxKind::FreezeAmount { reference, .. }
+        | TxKind::SetAccountState { reference, .. }
+        | TxKind::ListIdentity { reference, .. } = &self.kind
         {
             if reference.len() > REFERENCE_BYTES_MAX {
                 return Err(DecodeError::ReferenceTooLong {

@@ -102,6 +102,7 @@ fn open_account_and_set_tier() {
         owner: newcomer.public(),
         tier: Tier(tier),
         identity_commitment: commitment,
+        identity_envelope: Vec::new(),
     };
 
     let r = ch.run(ch.tx(&ch.customers[0].clone(), open(1)));
@@ -279,6 +280,7 @@ fn a_frozen_institution_can_do_nothing() {
             owner: newcomer.public(),
             tier: Tier(1),
             identity_commitment: Hash::ZERO,
+            identity_envelope: Vec::new(),
         },
         TxKind::SetTier {
             account: to,

@@ -487,6 +487,7 @@ fn an_institution_key_rotates_and_the_old_one_stops_signing() {
             owner: new.public(),
             tier: Tier(1),
             identity_commitment: hutong_runtime::Hash::ZERO,
+            identity_envelope: Vec::new(),
         },
     ));
     assert_eq!(code(&r), Some("account_exists"));

@@ -984,6 +984,7 @@ fn a_device_key_holds_and_captures_within_its_scope() {
             owner: car.public(),
             tier: hutong_runtime::Tier(1),
             identity_commitment: hutong_runtime::Hash([0; 32]),
+            identity_envelope: Vec::new(),
         },
     );
     assert_eq!(code(&ch.run(open)), "account_exists");

@@ -228,7 +228,7 @@ fn transfer_rules_table() {
                         account: addr(&ch.customers[1]),
                     },
                 );
-                tx.memo = vec![b'x'; 257];
+                tx.memo = vec![b'x'; hutong_runtime::tx::MEMO_BYTES_MAX + 1];
                 tx.sign(&ch.customers[1])
             },
             expect: "out_of_bounds",

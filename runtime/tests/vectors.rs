@@ -114,6 +114,7 @@ fn cases() -> Vec<(&'static str, &'static str, u8, Option<u8>, Transaction)> {
                     owner: key(4).public(),
                     tier: Tier(2),
                     identity_commitment: Hash([0x5a; 32]),
+                    identity_envelope: vec![0x6b; hutong_runtime::tx::IDENTITY_ENVELOPE_BYTES],
                 },
             ),
         ),
@@ -375,6 +376,39 @@ fn cases() -> Vec<(&'static str, &'static str, u8, Option<u8>, Transaction)> {
                 },
             ),
         ),
+        (
+            "list_identity",
+            "an institution lists an identity on the shared blacklist, by its listing key, under a court order",
+            9,
+            None,
+            base(
+                9,
+                TxKind::ListIdentity {
+                    listing_key: Hash([0x4c; 32]),
+                    reason: FreezeReason::LegalOrder,
+                    reference: b"(2026) Hu 0101 Zhi 456".to_vec(),
+                },
+            ),
+        ),
+        (
+            "delist_identity",
+            "the institution that listed an identity removes it from the blacklist",
+            9,
+            None,
+            base(
+                9,
+                TxKind::DelistIdentity {
+                    listing_key: Hash([0x4c; 32]),
+                },
+            ),
+        ),
+        (
+            "set_memo_key",
+            "an institution publishes the X25519 key its customers' memos are sealed to",
+            9,
+            None,
+            base(9, TxKind::SetMemoKey { key: [0x3e; 32] }),
+        ),
     ]
 }
 
@@ -416,10 +450,12 @@ fn to_json(tx: &Transaction) -> Value {
             owner,
             tier,
             identity_commitment,
+            identity_envelope,
         } => json!({ "open_account": {
             "owner": owner.to_hex(),
             "tier": tier.0,
             "identity_commitment": identity_commitment.to_hex(),
+            "identity_envelope": hex::encode(identity_envelope),
         }}),
         TxKind::Freeze { account, reason } => json!({ "freeze": {
             "account": account.to_string(),
@@ -579,6 +615,21 @@ fn to_json(tx: &Transaction) -> Value {
             "amount": amount.0.to_string(),
             "transfer_id": transfer_id.to_string(),
         }}),
+        TxKind::ListIdentity {
+            listing_key,
+            reason,
+            reference,
+        } => json!({ "list_identity": {
+            "listing_key": listing_key.to_hex(),
+            "reason": reason.name(),
+            "reference": hex::encode(reference),
+        }}),
+        TxKind::DelistIdentity { listing_key } => json!({ "delist_identity": {
+            "listing_key": listing_key.to_hex(),
+        }}),
+        TxKind::SetMemoKey { key } => json!({ "set_memo_key": {
+            "key": hex::encode(key),
+        }}),
         other => panic!("no JSON form for {} in the vectors", other.name()),
     };
     json!({
@@ -708,6 +759,7 @@ fn kind_from_json(name: &str, body: &Value) -> TxKind {
             owner: PublicKey::from_hex(str_of(body, "owner")).unwrap(),
             tier: Tier(u8::try_from(u64_of(body, "tier")).unwrap()),
             identity_commitment: Hash::from_hex(str_of(body, "identity_commitment")).unwrap(),
+            identity_envelope: hex::decode(str_of(body, "identity_envelope")).unwrap(),
         },
         "freeze" => TxKind::Freeze {
             account: address_of(body, "account"),
@@ -830,6 +882,20 @@ fn kind_from_json(name: &str, body: &Value) -> TxKind {
             asset: asset_of(body),
             amount: Amount(u128_of(body, "amount")),
             transfer_id: transfer_id_of(body),
+        },
+        "list_identity" => TxKind::ListIdentity {
+            listing_key: Hash::from_hex(str_of(body, "listing_key")).unwrap(),
+            reason: reason_of(body),
+            reference: hex::decode(str_of(body, "reference")).unwrap(),
+        },
+        "delist_identity" => TxKind::DelistIdentity {
+            listing_key: Hash::from_hex(str_of(body, "listing_key")).unwrap(),
+        },
+        "set_memo_key" => TxKind::SetMemoKey {
+            key: hex::decode(str_of(body, "key"))
+                .unwrap()
+                .try_into()
+                .unwrap(),
         },
         k => panic!("unknown kind {k}"),
     }

@@ -139,8 +139,9 @@ pub enum AuditCommand {
     /// transactions and the accounts involved.
     Alerts {
         /// velocity, structuring, structuring_in, fan_out, fan_in,
-        /// pass_through, cycle, frozen_counterparty, frozen_attempt or
-        /// unfreeze_attempt.
+        /// pass_through, cycle, frozen_counterparty, frozen_attempt,
+        /// unfreeze_attempt, listed_owner, identity_unverified or
+        /// memo_unreadable.
         #[arg(long)]
         kind: Option<String>,
         /// Alerts about this account, or naming it (a counterparty, a

@@ -121,6 +121,14 @@ pub struct AlertConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub anchor_key: Option<std::path::PathBuf>,
     pub anchor_every_secs: u64,
+    /// The seed file of the regulator's identity keys (relative to the
+    /// node's home; a key file): with it, and genesis naming its public
+    /// keys, the node evaluates identity tags and opens identity
+    /// envelopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity_key: Option<std::path::PathBuf>,
+    /// Identity evaluations one key may ask for per minute.
+    pub identity_evaluations_per_minute: u32,
 }
 
 /// Amount thresholds for one asset, in its whole units; absent ones fall
@@ -173,6 +181,8 @@ impl Default for AlertConfig {
             assets: BTreeMap::new(),
             anchor_key: None,
             anchor_every_secs: 600,
+            identity_key: None,
+            identity_evaluations_per_minute: 600,
         }
     }
 }
@@ -295,6 +305,9 @@ impl AlertConfig {
         if self.baseline_days > 90 {
             return Err("audit.baseline_days must be at most 90".into());
         }
+        if self.identity_evaluations_per_minute == 0 {
+            return Err("audit.identity_evaluations_per_minute must be at least 1".into());
+        }
         if self.anchor_every_secs < 10 {
             return Err("audit.anchor_every_secs must be at least 10".into());
         }
@@ -393,6 +406,17 @@ pub enum AlertKind {
     FrozenCounterparty,
     FrozenAttempt,
     UnfreezeAttempt,
+    /// An account opened for an owner on the shared blacklist, or an owner
+    /// with accounts listed (the regulator's node links them; see the
+    /// identity layer).
+    ListedOwner,
+    /// An account's identity envelope did not open with the regulator's
+    /// key, or its tag and salt did not match the account's commitment:
+    /// the institution sealed it wrongly or claims another owner.
+    IdentityUnverified,
+    /// A sealed memo the regulator's key does not open: the regulator was
+    /// left out of its readers.
+    MemoUnreadable,
 }
 
 impl AlertKind {
@@ -406,10 +430,13 @@ impl AlertKind {
                 | AlertKind::FrozenCounterparty
                 | AlertKind::FrozenAttempt
                 | AlertKind::UnfreezeAttempt
+                | AlertKind::ListedOwner
+                | AlertKind::IdentityUnverified
+                | AlertKind::MemoUnreadable
         )
     }
 
-    pub const ALL: [AlertKind; 10] = [
+    pub const ALL: [AlertKind; 13] = [
         AlertKind::Velocity,
         AlertKind::Structuring,
         AlertKind::StructuringIn,
@@ -420,6 +447,9 @@ impl AlertKind {
         AlertKind::FrozenCounterparty,
         AlertKind::FrozenAttempt,
         AlertKind::UnfreezeAttempt,
+        AlertKind::ListedOwner,
+        AlertKind::IdentityUnverified,
+        AlertKind::MemoUnreadable,
     ];
 
     pub fn name(self) -> &'static str {
@@ -434,6 +464,9 @@ impl AlertKind {
             AlertKind::FrozenCounterparty => "frozen_counterparty",
             AlertKind::FrozenAttempt => "frozen_attempt",
             AlertKind::UnfreezeAttempt => "unfreeze_attempt",
+            AlertKind::ListedOwner => "listed_owner",
+            AlertKind::IdentityUnverified => "identity_unverified",
+            AlertKind::MemoUnreadable => "memo_unreadable",
         }
     }
 
@@ -1157,6 +1190,53 @@ impl Detector {
                 && (e.kinds.is_empty() || e.kinds.contains(&kind))
                 && e.until_ms.is_none_or(|u| ts < u)
         })
+    }
+
+    /// Raises an alert of the identity layer (a listed owner, an envelope
+    /// or memo that does not open): each is an event of its own, scored
+    /// 100, numbered like the detector's, not allow-listable by pattern
+    /// (the regulator acts on each).
+    #[allow(clippy::too_many_arguments)]
+    pub fn raise_identity(
+        &mut self,
+        kind: AlertKind,
+        account: &Address,
+        institution: &Address,
+        height: u64,
+        timestamp_ms: u64,
+        detail: String,
+        tx_hashes: &[Hash],
+        related: &[Address],
+    ) -> Alert {
+        let id = self.next_id;
+        self.next_id += 1;
+        Alert {
+            id,
+            revision: 0,
+            kind,
+            account: account.to_string(),
+            institution: institution.to_string(),
+            institution_name: None,
+            height,
+            timestamp_ms,
+            window_secs: 0,
+            score: 100,
+            asset: None,
+            amount: None,
+            amount_decimal: None,
+            count: 1,
+            detail,
+            tx_hashes: tx_hashes
+                .iter()
+                .take(ALERT_TXS_MAX)
+                .map(|h| h.to_string())
+                .collect(),
+            related: related
+                .iter()
+                .take(ALERT_TXS_MAX)
+                .map(|a| a.to_string())
+                .collect(),
+        }
     }
 
     /// Raises the finding as a new alert, or updates the open alert of its

@@ -39,6 +39,11 @@ pub mod method {
     pub const ALERT_NOTIFICATION: &str = "hutong_auditAlert";
     pub const UNSUBSCRIBE_ALERTS: &str = "hutong_auditUnsubscribeAlerts";
 
+    /// Query: [`super::EvaluateQuery`]; the regulator's OPRF evaluation
+    /// of blinded identities, asked by a member institution (signed with
+    /// its institution key) or a regulator; rate-limited per key, logged.
+    pub const IDENTITY_EVALUATE: &str = "hutong_identityEvaluate";
+
     /// The methods that answer once.
     pub const QUERIES: [&str; 10] = [
         HISTORY, TRACE, FLOWS, EXPORT, ALERTS, PROOF, LOG, ALLOW_LIST, LEDGER, OWNER,
@@ -70,6 +75,27 @@ audit_query!(LogQuery, method::LOG, LogPage);
 audit_query!(AllowListQuery, method::ALLOW_LIST, AllowList);
 audit_query!(LedgerQuery, method::LEDGER, LedgerPage);
 audit_query!(OwnerQuery, method::OWNER, OwnerAccounts);
+audit_query!(EvaluateQuery, method::IDENTITY_EVALUATE, Evaluated);
+
+/// Blinded identities for the regulator to evaluate
+/// (`hutong_identityEvaluate`); see `hutong_privacy::oprf`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateQuery {
+    /// 1 to 64 blinded elements, 64 hex digits each (required).
+    pub blinded: Vec<String>,
+}
+
+/// The regulator's evaluation: one element per blinded one, in order, and
+/// one proof (128 hex digits) that they were made with the key genesis
+/// publishes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evaluated {
+    pub elements: Vec<String>,
+    pub proof: String,
+    /// Evaluations this key may still ask for in the current minute.
+    pub remaining_this_minute: u32,
+}
 
 /// The `data` of an audit request refused for its authentication
 /// (error `hutong_wire::rpc::code::AUTH`).
@@ -169,6 +195,10 @@ pub struct HistoryRow {
     #[serde(flatten)]
     pub leg: LegView,
     pub direction: LegDirection,
+    /// The transaction's sealed memo in clear (UTF-8, invalid bytes
+    /// replaced), opened with the regulator's key; absent without a memo.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -628,6 +658,7 @@ mod tests {
         let row = HistoryRow {
             leg: leg(),
             direction: LegDirection::ToSelf,
+            memo: Some("invoice 42".into()),
         };
         let v = serde_json::to_value(&row).unwrap();
         assert_eq!(v["direction"], "self");

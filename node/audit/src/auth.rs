@@ -57,7 +57,7 @@ pub struct Auth {
 pub enum AuthError {
     #[error("audit methods need a signed request: params {{\"query\": {{…}}, \"auth\": {{key, timestamp_ms, nonce, signature}}}}; {0}")]
     Unauthenticated(String),
-    #[error("key {0} is not a regulator key of this chain's genesis")]
+    #[error("key {0} may not ask this: audit methods take a regulator key of genesis, identity evaluation also a member institution's key")]
     UnknownKey(String),
     #[error("the request's signature does not verify for key {0}")]
     BadSignature(String),
@@ -67,6 +67,12 @@ pub enum AuthError {
     Replayed(String),
     #[error("too many recent audit requests; retry in a minute")]
     Busy,
+    #[error("key {key} has used its {limit} identity evaluations of this minute; retry in {retry_in_ms} ms")]
+    RateLimited {
+        key: String,
+        limit: u32,
+        retry_in_ms: u64,
+    },
 }
 
 impl AuthError {
@@ -78,6 +84,7 @@ impl AuthError {
             AuthError::Stale { .. } => "stale",
             AuthError::Replayed(_) => "replayed",
             AuthError::Busy => "busy",
+            AuthError::RateLimited { .. } => "rate_limited",
         }
     }
 }
@@ -155,12 +162,25 @@ impl Gate {
         }
     }
 
-    /// Checks a request's authentication; returns the signer and the query.
+    /// Checks a request's authentication by a regulator key; returns the
+    /// signer and the query.
     pub fn check(
         &self,
         method: &str,
         params: Value,
         now_ms: u64,
+    ) -> Result<(PublicKey, Value), AuthError> {
+        self.check_signed(method, params, now_ms, |_| false)
+    }
+
+    /// Checks a request's authentication by a regulator key or a key
+    /// `also` accepts (a member institution's, for identity evaluation).
+    pub fn check_signed(
+        &self,
+        method: &str,
+        params: Value,
+        now_ms: u64,
+        also: impl Fn(&PublicKey) -> bool,
     ) -> Result<(PublicKey, Value), AuthError> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -175,7 +195,7 @@ impl Gate {
         };
         let key =
             PublicKey::from_hex(&auth.key).map_err(|_| AuthError::UnknownKey(auth.key.clone()))?;
-        if !self.regulators.contains(&key) {
+        if !self.regulators.contains(&key) && !also(&key) {
             return Err(AuthError::UnknownKey(auth.key));
         }
         let nonce_ok = (16..=64).contains(&auth.nonce.len())
@@ -320,6 +340,49 @@ impl Gate {
         let bytes = serde_json::to_vec(&entry).expect("a log entry encodes");
         log.append(seq, &bytes, hash)?;
         Ok(Some(seq))
+    }
+}
+
+/// Identity evaluations per key and minute: counted per blinded identity
+/// (a batch of 64 uses 64), so that no institution can evaluate a list of
+/// ID numbers through the regulator's node faster than its limit. The
+/// count restarts each wall-clock minute; keys are the gate's (regulators
+/// and member institutions), so the map stays small.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_minute: u32,
+    used: Mutex<std::collections::HashMap<PublicKey, (u64, u32)>>,
+}
+
+impl RateLimiter {
+    pub fn new(per_minute: u32) -> RateLimiter {
+        RateLimiter {
+            per_minute,
+            used: Mutex::default(),
+        }
+    }
+
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
+    }
+
+    /// Takes `n` evaluations for `key` at `now_ms`: what is left this
+    /// minute, or the refusal (nothing is taken when refused).
+    pub fn take(&self, key: &PublicKey, n: u32, now_ms: u64) -> Result<u32, AuthError> {
+        let minute = now_ms / 60_000;
+        let mut used = lock(&self.used);
+        used.retain(|_, (m, _)| *m == minute);
+        let entry = used.entry(*key).or_insert((minute, 0));
+        let after = entry.1.saturating_add(n);
+        if after > self.per_minute {
+            return Err(AuthError::RateLimited {
+                key: key.to_hex(),
+                limit: self.per_minute,
+                retry_in_ms: 60_000 - now_ms % 60_000,
+            });
+        }
+        entry.1 = after;
+        Ok(self.per_minute - after)
     }
 }
 
@@ -675,5 +738,31 @@ mod tests {
         let mut forged = entries.clone();
         forged[0].refused = None;
         assert!(verify_log(&forged, Hash::ZERO).is_err());
+    }
+
+    #[test]
+    fn identity_evaluations_are_limited_per_key_and_minute() {
+        let mut rng = rand::thread_rng();
+        let a = Keypair::generate(&mut rng).public();
+        let b = Keypair::generate(&mut rng).public();
+        let limit = RateLimiter::new(100);
+        let t = 7 * 60_000 + 5_000;
+        assert_eq!(limit.take(&a, 64, t), Ok(36));
+        assert_eq!(limit.take(&a, 36, t + 1), Ok(0));
+        // Past the limit: refused, nothing taken, the wait named.
+        let e = limit.take(&a, 1, t + 2).unwrap_err();
+        assert_eq!(e.code(), "rate_limited");
+        assert!(matches!(
+            e,
+            AuthError::RateLimited {
+                retry_in_ms: 54_998,
+                limit: 100,
+                ..
+            }
+        ));
+        // Another key has its own budget; the next minute starts afresh.
+        assert_eq!(limit.take(&b, 100, t), Ok(0));
+        assert_eq!(limit.take(&a, 100, 8 * 60_000), Ok(0));
+        assert!(limit.take(&a, 101, 9 * 60_000).is_err());
     }
 }

@@ -171,9 +171,12 @@ pub struct AuditWrite {
     /// first time (the proof of a state or receipt at that height starts
     /// from this block).
     pub first_claim: Option<u64>,
-    /// Accounts the block opened for an owner: (identity commitment,
-    /// account).
+    /// Accounts the block opened for an owner: (owner, account).
     pub owners: Vec<(Hash, Address)>,
+    /// The listing keys of the owners whose envelopes the block opened:
+    /// (listing key, owner), so that a later listing finds the owner's
+    /// accounts.
+    pub listing_owners: Vec<(Hash, Hash)>,
 }
 
 /// The legs of a block's transactions. `institution_of` names the member
@@ -291,6 +294,11 @@ fn legs_of(kind: &TxKind, sender: Address, effects: Option<&[Effect]>) -> Vec<Le
         // Governance moves no money and touches no customer account:
         // it is read through `hutong_getProposals`, not this graph.
         TxKind::Propose { .. } | TxKind::Vote { .. } | TxKind::Withdraw { .. } => Vec::new(),
+        // Nor do the blacklist and memo keys: listing keys name no
+        // account (the regulator's node links them to owners itself).
+        TxKind::ListIdentity { .. } | TxKind::DelistIdentity { .. } | TxKind::SetMemoKey { .. } => {
+            Vec::new()
+        }
         TxKind::Hold {
             to, asset, amount, ..
         } => {

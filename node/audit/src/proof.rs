@@ -416,6 +416,7 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
             owner,
             tier,
             identity_commitment,
+            ..
         } => json!({
             "type": kind.name(),
             "account": Address::of(owner).to_string(),
@@ -606,6 +607,24 @@ fn kind_json(kind: &TxKind, names: &crate::names::Names) -> Value {
         TxKind::RevokeMandate { mandate_id } => json!({
             "type": kind.name(),
             "mandate_id": mandate_id,
+        }),
+        TxKind::ListIdentity {
+            listing_key,
+            reason,
+            reference,
+        } => json!({
+            "type": kind.name(),
+            "listing_key": listing_key.to_string(),
+            "reason": reason.name(),
+            "reference": String::from_utf8_lossy(reference),
+        }),
+        TxKind::DelistIdentity { listing_key } => json!({
+            "type": kind.name(),
+            "listing_key": listing_key.to_string(),
+        }),
+        TxKind::SetMemoKey { key } => json!({
+            "type": kind.name(),
+            "key": hex::encode(key),
         }),
         TxKind::MandatePay {
             payer,

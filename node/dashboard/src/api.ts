@@ -16,6 +16,9 @@ export const ALERT_KINDS = [
   'frozen_counterparty',
   'frozen_attempt',
   'unfreeze_attempt',
+  'listed_owner',
+  'identity_unverified',
+  'memo_unreadable',
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -41,14 +41,23 @@ pub const AUDIT_CLAIMS: &str = "audit_claims";
 /// Sequence number (big-endian) → one entry of the hash-chained log of
 /// audit queries (JSON).
 pub const AUDIT_LOG: &str = "audit_log";
-/// Owner (identity commitment) ‖ address → the height that opened the
-/// account (big-endian; 0 for the genesis'): every account of an owner,
-/// at every institution.
+/// Owner ‖ address → the height that opened the account (big-endian; 0
+/// for the genesis'): every account of an owner, at every institution.
+/// The owner is the owner id of the identity tag in the account's
+/// envelope (`hutong_privacy::IdentityTag::owner`), or, on a chain
+/// without an identity service, the account's identity commitment.
 pub const AUDIT_OWNERS: &str = "audit_owners";
+/// Address → the owner id of the identity tag its `OpenAccount`'s
+/// envelope sealed to the regulator (32 bytes): only the regulator's node
+/// can open envelopes, so only its database links accounts to owners.
+pub const AUDIT_ACCOUNT_OWNERS: &str = "audit_account_owners";
+/// Listing key → owner id (32 bytes each): whose accounts a listing on
+/// the shared blacklist names, for the regulator's alert.
+pub const AUDIT_LISTING_OWNERS: &str = "audit_listing_owners";
 
 /// The column families this module owns (every node opens them; only a
 /// regulator's hold anything).
-pub const COLUMNS: [Column; 7] = [
+pub const COLUMNS: [Column; 9] = [
     Column {
         name: AUDIT_EDGES,
         compress: true,
@@ -94,6 +103,18 @@ pub const COLUMNS: [Column; 7] = [
         merge: None,
         prefix: None,
     },
+    Column {
+        name: AUDIT_ACCOUNT_OWNERS,
+        compress: false,
+        merge: None,
+        prefix: None,
+    },
+    Column {
+        name: AUDIT_LISTING_OWNERS,
+        compress: false,
+        merge: None,
+        prefix: None,
+    },
 ];
 
 /// The entries one block adds to the indexes, for its batch.
@@ -117,12 +138,23 @@ pub fn puts(height: u64, audit: &AuditWrite) -> Vec<Put> {
             merge: false,
         });
     }
-    out.extend(
-        audit
-            .owners
-            .iter()
-            .map(|(owner, account)| owner_put(owner, account, height)),
-    );
+    for (owner, account) in &audit.owners {
+        out.push(owner_put(owner, account, height));
+        out.push(Put {
+            column: AUDIT_ACCOUNT_OWNERS,
+            key: account.0.to_vec(),
+            value: owner.0.to_vec(),
+            merge: false,
+        });
+    }
+    for (listing, owner) in &audit.listing_owners {
+        out.push(Put {
+            column: AUDIT_LISTING_OWNERS,
+            key: listing.0.to_vec(),
+            value: owner.0.to_vec(),
+            merge: false,
+        });
+    }
     if let Some(claimed) = audit.first_claim {
         out.push(Put {
             column: AUDIT_CLAIMS,
@@ -144,6 +176,20 @@ pub fn owner_put(owner: &Hash, account: &Address, height: u64) -> Put {
         key,
         value: height.to_be_bytes().to_vec(),
         merge: false,
+    }
+}
+
+/// The owner a listing key names, if the regulator's node opened an
+/// envelope of that owner.
+pub fn listing_owner(db: &Db, listing_key: &Hash) -> Result<Option<Hash>, DbError> {
+    match db
+        .rocks()
+        .get_pinned_cf(db.cf(AUDIT_LISTING_OWNERS), listing_key.0)?
+    {
+        Some(v) => Ok(Some(Hash(v.as_ref().try_into().map_err(|_| {
+            corrupt("audit_listing_owners", "an owner of the wrong length")
+        })?))),
+        None => Ok(None),
     }
 }
 
@@ -517,9 +563,21 @@ pub fn index_genesis_owners(
     Ok(())
 }
 
-/// The owner of an account in the database: its identity commitment,
-/// when it is a customer's and not zero.
+/// The owner of an account in the database: the owner id of its opened
+/// identity envelope, else its identity commitment when it is a
+/// customer's and not zero (a chain without an identity service, or an
+/// envelope that did not open: then the account is its own owner).
 pub fn owner_of(db: &Db, account: &Address) -> Result<Option<Hash>, DbError> {
+    if let Some(owner) = db
+        .rocks()
+        .get_pinned_cf(db.cf(AUDIT_ACCOUNT_OWNERS), account.0)?
+    {
+        let owner: [u8; 32] = owner
+            .as_ref()
+            .try_into()
+            .map_err(|_| corrupt("audit_account_owners", "an owner of the wrong length"))?;
+        return Ok(Some(Hash(owner)));
+    }
     Ok(match db.state(&StateKey::Account(*account))? {
         Some(StateValue::Account(Account {
             kind:

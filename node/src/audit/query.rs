@@ -139,6 +139,7 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, Q
                 } else {
                     LegDirection::In
                 },
+                memo: None,
             });
             found.set(rows.len());
         }

@@ -6,14 +6,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use hutong_audit::alerts::Limits;
-use hutong_audit::auth::Gate;
+use hutong_audit::auth::{Gate, RateLimiter};
 use hutong_audit::{
-    edge_key, edges_of_block, Alert, AlertConfig, AllowEntry, AuditWrite, Detector, EdgeKind, Names,
+    edge_key, edges_of_block, Alert, AlertConfig, AlertKind, AllowEntry, AuditWrite, Detector,
+    EdgeKind, Names,
 };
 use hutong_consensus::types::Block;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::state::{AccountKind, AssetLimits, StateKey, StateValue};
-use hutong_runtime::{Account, Address, AssetCode, Params, Receipt};
+use hutong_runtime::{Account, Address, AssetCode, Params, Receipt, TxKind};
 use hutong_wire::payload::Payload;
 use tokio::sync::broadcast;
 
@@ -26,13 +27,86 @@ use hutong_host::util::lock;
 /// legs a second).
 const REPLAY_BLOCKS_MAX: u64 = 1_000_000;
 
+/// Most owners of recently opened accounts kept in memory.
+const RECENT_OWNERS_MAX: usize = 100_000;
+
 /// Most legs replayed into the detector on start.
 const REPLAY_EDGES_MAX: usize = 2_000_000;
+
+/// The regulator's identity service: its keys (the OPRF key that makes
+/// identity tags, the HPKE key that opens identity envelopes) and the
+/// per-key limit on evaluations.
+#[derive(Debug)]
+pub struct IdentityService {
+    pub keys: hutong_privacy::keys::IdentityKeys,
+    pub limiter: RateLimiter,
+}
+
+impl IdentityService {
+    /// Loads the seed file `path` and checks its keys are the ones genesis
+    /// publishes.
+    pub fn load(
+        path: &std::path::Path,
+        published: Option<&hutong_runtime::state::IdentityParams>,
+        per_minute: u32,
+    ) -> anyhow::Result<IdentityService> {
+        let seed = crate::keyfile::read(path)?;
+        let keys = hutong_privacy::keys::IdentityKeys::from_seed(&seed.secret_bytes())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let public = keys.public();
+        match published {
+            None => anyhow::bail!(
+                "[audit] identity_key is set, but this chain's genesis names no identity service \
+                 (no [regulators.identity]); remove the setting"
+            ),
+            Some(p) if p.oprf_key != public.oprf || p.hpke_key != public.hpke => anyhow::bail!(
+                "{} holds identity keys (OPRF {}, HPKE {}) other than the ones genesis publishes \
+                 (OPRF {}, HPKE {})",
+                path.display(),
+                hex::encode(public.oprf),
+                hex::encode(public.hpke),
+                hex::encode(p.oprf_key),
+                hex::encode(p.hpke_key)
+            ),
+            Some(_) => Ok(IdentityService {
+                keys,
+                limiter: RateLimiter::new(per_minute),
+            }),
+        }
+    }
+}
+
+/// See [`AuditNode::identity_pass`].
+#[derive(Debug, Default)]
+struct IdentityPass {
+    owners: HashMap<Address, Hash>,
+    listing_owners: Vec<(Hash, Hash)>,
+    findings: Vec<Finding>,
+}
+
+/// An identity alert to raise.
+#[derive(Debug)]
+struct Finding {
+    kind: AlertKind,
+    account: Address,
+    detail: String,
+    tx: Hash,
+    related: Vec<Address>,
+}
 
 /// What only a regulator node has.
 #[derive(Debug)]
 pub struct AuditNode {
     pub gate: Gate,
+    /// The identity service, when this regulator runs it.
+    pub identity: Option<IdentityService>,
+    /// The chain id (envelopes are bound to it).
+    chain_id: hutong_runtime::ChainId,
+    /// The owners of recently opened accounts, whose index entries may not
+    /// be durable yet when the next blocks' legs are observed (at most
+    /// [`RECENT_OWNERS_MAX`], then started afresh: older ones are read
+    /// from the database).
+    recent_owners: Mutex<HashMap<Address, Hash>>,
     pub names: Names,
     /// The detector (it numbers its alerts).
     detector: Mutex<Detector>,
@@ -54,7 +128,7 @@ impl AuditNode {
             .iter()
             .map(|a| (a.code, a.decimals))
             .collect();
-        let mut detector = Detector::new(config, &assets)
+        let mut detector = Detector::new(config.clone(), &assets)
             .map_err(|e| anyhow::anyhow!("the [audit] section: {e}"))?;
         index::index_genesis_owners(db, &genesis.accounts)?;
         for (index, legs) in index::backfill(db)? {
@@ -73,10 +147,12 @@ impl AuditNode {
             let start = db
                 .height_at_time(since)?
                 .max(executed.height.saturating_sub(REPLAY_BLOCKS_MAX));
+            let recent = Mutex::default();
             let limits = DbLimits {
                 db,
                 params: &genesis.params,
                 overrides: &HashMap::new(),
+                recent: &recent,
             };
             // The newest legs of the window, if it holds more than the
             // replay may take: the detector must resume on what happened
@@ -100,8 +176,27 @@ impl AuditNode {
         }
         detector.resume(index::last_alert_id(db)? + 1);
         let regulators = genesis.regulators.iter().map(|r| r.key).collect();
+        let identity = match &config.identity_key {
+            Some(path) => Some(IdentityService::load(
+                path,
+                genesis.params.identity.as_ref(),
+                config.identity_evaluations_per_minute,
+            )?),
+            None => {
+                if genesis.params.identity.is_some() {
+                    tracing::warn!(
+                        "genesis names an identity service but [audit] identity_key is not set: \
+                         this node neither evaluates identity tags nor links accounts by owner"
+                    );
+                }
+                None
+            }
+        };
         Ok(AuditNode {
             gate: Gate::new(genesis.chain_id(), regulators),
+            identity,
+            chain_id: genesis.chain_id(),
+            recent_owners: Mutex::default(),
             names: Names::new(genesis),
             detector: Mutex::new(detector),
             allow: Mutex::new(allow),
@@ -136,10 +231,21 @@ impl AuditNode {
         let mut overrides: HashMap<Address, Account> =
             earlier.into_iter().filter_map(account_of).collect();
         overrides.extend(changes.iter().filter_map(|(k, v)| account_of((k, v))));
+        // Owners first: a leg of this block may pay an account it opened.
+        let pass = self.identity_pass(db, payload, hashes, receipts, changes)?;
+        let opened = &pass.owners;
+        {
+            let mut recent = lock(&self.recent_owners);
+            if recent.len() + opened.len() > RECENT_OWNERS_MAX {
+                recent.clear();
+            }
+            recent.extend(opened.iter().map(|(a, o)| (*a, *o)));
+        }
         let limits = DbLimits {
             db,
             params,
             overrides: &overrides,
+            recent: &self.recent_owners,
         };
         let mut failure = None;
         let mut institution_of = |a: &Address| match limits.account(a) {
@@ -167,6 +273,22 @@ impl AuditNode {
             for e in &edges {
                 alerts.extend(detector.observe(e, &limits));
             }
+            for f in &pass.findings {
+                let institution = limits
+                    .account(&f.account)?
+                    .map(|a| a.institution)
+                    .unwrap_or_default();
+                alerts.push(detector.raise_identity(
+                    f.kind,
+                    &f.account,
+                    &institution,
+                    height,
+                    block.timestamp_ms,
+                    f.detail.clone(),
+                    &[f.tx],
+                    &f.related,
+                ));
+            }
         }
         let claim = payload.result.height;
         let previous = match (previous_claim, height.checked_sub(1)) {
@@ -179,7 +301,7 @@ impl AuditNode {
         let mut owners = Vec::new();
         for e in &edges {
             if e.kind == EdgeKind::OpenAccount && e.succeeded() {
-                if let Some(owner) = limits.owner(&e.to) {
+                if let Some(owner) = opened.get(&e.to).copied().or_else(|| limits.owner(&e.to)) {
                     owners.push((owner, e.to));
                 }
             }
@@ -189,7 +311,158 @@ impl AuditNode {
             alerts,
             first_claim,
             owners,
+            listing_owners: pass.listing_owners,
         })
+    }
+
+    /// What the identity service learns from a block: the owners of the
+    /// accounts it opened (from the envelopes this node opens), their
+    /// listing keys, and the findings to raise: an account opened for a
+    /// listed owner, an owner with accounts listed, an envelope that does
+    /// not open or does not match its commitment (that account is then
+    /// its own owner here), a memo the regulator's key does not open.
+    fn identity_pass(
+        &self,
+        db: &Db,
+        payload: &Payload,
+        hashes: &[Hash],
+        receipts: &[Receipt],
+        changes: &[(StateKey, Option<StateValue>)],
+    ) -> Result<IdentityPass, DbError> {
+        let mut pass = IdentityPass::default();
+        let Some(service) = &self.identity else {
+            return Ok(pass);
+        };
+        // Listed now: this block's changes over the database.
+        let listed = |key: &Hash| -> Result<bool, DbError> {
+            let k = StateKey::Listing(*key);
+            if let Some((_, v)) = changes.iter().rev().find(|(ck, _)| *ck == k) {
+                return Ok(v.is_some());
+            }
+            Ok(matches!(db.state(&k)?, Some(StateValue::Listing(_))))
+        };
+        for ((stx, receipt), hash) in payload.txs.iter().zip(receipts).zip(hashes) {
+            let tx = &stx.tx;
+            if !tx.memo.is_empty() {
+                let context = hutong_privacy::envelope::memo_context(
+                    &self.chain_id.0,
+                    &tx.sender.0,
+                    tx.sequence.0,
+                );
+                if let Err(e) =
+                    hutong_privacy::envelope::open_memo(&service.keys.hpke, &context, &tx.memo)
+                {
+                    pass.findings.push(Finding {
+                        kind: AlertKind::MemoUnreadable,
+                        account: tx.sender_address(),
+                        detail: format!(
+                            "the memo of transaction {hash} does not open with the regulator's key ({}): \
+                             its sender left the regulator out of its readers",
+                            e.code()
+                        ),
+                        tx: *hash,
+                        related: Vec::new(),
+                    });
+                }
+            }
+            if !receipt.is_success() {
+                continue;
+            }
+            match &tx.kind {
+                TxKind::OpenAccount {
+                    owner,
+                    identity_commitment,
+                    identity_envelope,
+                    ..
+                } if !identity_envelope.is_empty() => {
+                    let account = Address::of(owner);
+                    match hutong_privacy::envelope::open_identity(
+                        &service.keys.hpke,
+                        &self.chain_id.0,
+                        &owner.0,
+                        identity_envelope,
+                        identity_commitment,
+                    ) {
+                        Ok(tag) => {
+                            let owner_id = tag.owner();
+                            let listing = tag.listing_key();
+                            pass.owners.insert(account, owner_id);
+                            pass.listing_owners.push((listing, owner_id));
+                            if listed(&listing)? {
+                                pass.findings.push(Finding {
+                                    kind: AlertKind::ListedOwner,
+                                    account,
+                                    detail: format!(
+                                        "account opened by {} for an owner on the shared blacklist \
+                                         (listing {listing})",
+                                        tx.sender_address()
+                                    ),
+                                    tx: *hash,
+                                    related: Vec::new(),
+                                });
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(
+                                %account,
+                                institution = %tx.sender_address(),
+                                code = e.code(),
+                                "identity envelope of a new account: {e}"
+                            );
+                            pass.findings.push(Finding {
+                                kind: AlertKind::IdentityUnverified,
+                                account,
+                                detail: format!(
+                                    "the identity envelope of the account {} opened does not verify \
+                                     ({}): {e}",
+                                    tx.sender_address(),
+                                    e.code()
+                                ),
+                                tx: *hash,
+                                related: Vec::new(),
+                            });
+                        }
+                    }
+                }
+                TxKind::ListIdentity { listing_key, .. } => {
+                    let owner = match pass.listing_owners.iter().find(|(l, _)| l == listing_key) {
+                        Some((_, o)) => Some(*o),
+                        None => index::listing_owner(db, listing_key)?,
+                    };
+                    let Some(owner) = owner else {
+                        continue;
+                    };
+                    let mut accounts: Vec<Address> = pass
+                        .owners
+                        .iter()
+                        .filter(|(_, o)| **o == owner)
+                        .map(|(a, _)| *a)
+                        .collect();
+                    index::owner_accounts(db, &owner, None, |a, _| {
+                        if !accounts.contains(&a) {
+                            accounts.push(a);
+                        }
+                        accounts.len() < 64
+                    })?;
+                    accounts.sort();
+                    if let Some(first) = accounts.first() {
+                        pass.findings.push(Finding {
+                            kind: AlertKind::ListedOwner,
+                            account: *first,
+                            detail: format!(
+                                "{} listed an owner who holds {} account(s) (listing {listing_key})",
+                                tx.sender_address(),
+                                accounts.len()
+                            ),
+                            tx: *hash,
+                            related: accounts[1..].to_vec(),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(pass)
     }
 
     /// The regulator's allow-list.
@@ -239,6 +512,7 @@ struct DbLimits<'a> {
     db: &'a Db,
     params: &'a Params,
     overrides: &'a HashMap<Address, Account>,
+    recent: &'a Mutex<HashMap<Address, Hash>>,
 }
 
 impl DbLimits<'_> {
@@ -269,6 +543,18 @@ impl Limits for DbLimits<'_> {
     }
 
     fn owner(&self, account: &Address) -> Option<Hash> {
+        if let Some(owner) = lock(self.recent).get(account) {
+            return Some(*owner);
+        }
+        if let Ok(Some(owner)) = self
+            .db
+            .rocks()
+            .get_pinned_cf(self.db.cf(index::AUDIT_ACCOUNT_OWNERS), account.0)
+        {
+            if let Ok(owner) = <[u8; 32]>::try_from(owner.as_ref()) {
+                return Some(Hash(owner));
+            }
+        }
         match self.account(account).ok().flatten()?.kind {
             AccountKind::Customer {
                 identity_commitment,

@@ -20,7 +20,8 @@ use hutong_audit::auth::{AuthError, LogEntry};
 use hutong_audit::proof::{self, ProofError};
 use hutong_audit::AlertKind;
 use hutong_runtime::crypto::Hash;
-use hutong_runtime::{Address, AssetCode};
+use hutong_runtime::state::{AccountKind, StateKey, StateValue};
+use hutong_runtime::{Account, Address, AssetCode};
 use jsonrpsee::core::SubscriptionError;
 use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
 use jsonrpsee::types::{ErrorObjectOwned, Params as RpcParams};
@@ -132,6 +133,149 @@ fn admit(
         .log(&shared.ledger.db, &key, method, &query, now)
         .map_err(|e| err(code::INTERNAL, format!("cannot log the query: {e}")))?;
     Ok((audit, query))
+}
+
+/// `hutong_identityEvaluate`: a member institution (or a regulator) asks
+/// the regulator's OPRF key to evaluate blinded identities. Signed like
+/// an audit request (by an institution key of the ledger), limited per
+/// key and minute, and logged in the hash-chained audit log before it is
+/// answered; a refusal past the limit is logged too.
+fn identity_evaluate(
+    shared: &RpcContext,
+    params: &RpcParams<'_>,
+) -> Result<api::Evaluated, ErrorObjectOwned> {
+    const METHOD: &str = api::method::IDENTITY_EVALUATE;
+    let Some(audit) = shared.audit.clone() else {
+        return Err(not_regulator(shared.status.role));
+    };
+    let Some(service) = &audit.identity else {
+        return Err(err(
+            code::NOT_FOUND,
+            "this regulator's node runs no identity service (genesis names none, or its \
+             [audit] identity_key is not set)",
+        ));
+    };
+    let db = &shared.ledger.db;
+    let is_institution = |key: &hutong_runtime::PublicKey| {
+        matches!(
+            db.state(&StateKey::Account(Address::of(key))),
+            Ok(Some(StateValue::Account(Account {
+                kind: AccountKind::Institution,
+                ..
+            })))
+        )
+    };
+    let now = now_ms();
+    let request = request_of(params);
+    let refuse = |e: AuthError| {
+        tracing::warn!(
+            method = METHOD,
+            code = e.code(),
+            "identity request refused: {e}"
+        );
+        if let Err(log_error) = audit.gate.log_refusal(db, METHOD, &request, &e, now) {
+            tracing::error!(%log_error, "cannot log a refused identity request");
+        }
+        auth_error(&e)
+    };
+    let (key, query) = audit
+        .gate
+        .check_signed(METHOD, request.clone(), now, is_institution)
+        .map_err(refuse)?;
+    let q: api::EvaluateQuery = parse(query.clone())?;
+    if q.blinded.is_empty() || q.blinded.len() > hutong_privacy::oprf::BATCH_MAX {
+        return Err(err(
+            code::INVALID_PARAMS,
+            format!(
+                "blinded: 1 to {} elements, not {}",
+                hutong_privacy::oprf::BATCH_MAX,
+                q.blinded.len()
+            ),
+        ));
+    }
+    let blinded = q
+        .blinded
+        .iter()
+        .map(|b| hutong_privacy::hex_array::<32>("blinded element", b))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(code::INVALID_PARAMS, e.to_string()))?;
+    let remaining = service
+        .limiter
+        .take(&key, blinded.len() as u32, now)
+        .map_err(refuse)?;
+    audit
+        .gate
+        .log(db, &key, METHOD, &query, now)
+        .map_err(|e| err(code::INTERNAL, format!("cannot log the request: {e}")))?;
+    let answer = service
+        .keys
+        .oprf
+        .evaluate(&blinded, &mut rand::rngs::OsRng)
+        .map_err(|e| err(code::INVALID_PARAMS, e.to_string()))?;
+    Ok(api::Evaluated {
+        elements: answer.elements.iter().map(hex::encode).collect(),
+        proof: hex::encode(answer.proof),
+        remaining_this_minute: remaining,
+    })
+}
+
+/// Fills in the memos of a history page's rows, opened with the
+/// regulator's key (one read and one open per transaction).
+fn open_memos(
+    shared: &RpcContext,
+    service: &crate::audit::service::IdentityService,
+    rows: &mut [api::HistoryRow],
+) -> Result<(), ErrorObjectOwned> {
+    let db = &shared.ledger.db;
+    let mut seen: std::collections::HashMap<String, Option<String>> =
+        std::collections::HashMap::new();
+    for row in rows {
+        if let Some(memo) = seen.get(&row.leg.tx_hash) {
+            row.memo = memo.clone();
+            continue;
+        }
+        let memo = (|| -> Result<Option<String>, ErrorObjectOwned> {
+            let Ok(hash) = Hash::from_hex(&row.leg.tx_hash) else {
+                return Ok(None);
+            };
+            let internal =
+                |e: crate::store::DbError| err(code::INTERNAL, format!("node database error: {e}"));
+            let Some(loc) = db.tx_location(&hash).map_err(internal)? else {
+                return Ok(None);
+            };
+            let Some(stx) = db
+                .block_at(loc.height)
+                .map_err(internal)?
+                .and_then(|b| b.payload.txs.get(loc.index as usize).cloned())
+            else {
+                return Ok(None);
+            };
+            if stx.tx.memo.is_empty() {
+                return Ok(None);
+            }
+            let context = hutong_privacy::envelope::memo_context(
+                &shared.ledger.chain_id.0,
+                &stx.tx.sender.0,
+                stx.tx.sequence.0,
+            );
+            Ok(Some(
+                match hutong_privacy::envelope::open_memo(
+                    &service.keys.hpke,
+                    &context,
+                    &stx.tx.memo,
+                ) {
+                    Ok(text) => String::from_utf8_lossy(&text).into_owned(),
+                    Err(e) => format!(
+                        "(sealed; the regulator's key does not open it: {})",
+                        e.code()
+                    ),
+                },
+            ))
+        })()?;
+        seen.insert(row.leg.tx_hash.clone(), memo.clone());
+        row.memo = memo;
+    }
+    Ok(())
 }
 
 /// Registers one audit method: authenticated, logged, its query parsed,
@@ -271,7 +415,11 @@ const ALLOW_LIST_MAX: usize = 10_000;
 /// Registers the audit methods on the node's JSON-RPC module.
 pub fn register(m: &mut RpcModule<Arc<RpcContext>>) -> anyhow::Result<()> {
     register_query::<HistoryQuery>(m, |ctx, audit, q| {
-        query::history(&ctx.ledger.db, &audit.names, q).map_err(query_error)
+        let mut page = query::history(&ctx.ledger.db, &audit.names, q).map_err(query_error)?;
+        if let Some(service) = &audit.identity {
+            open_memos(ctx, service, &mut page.rows)?;
+        }
+        Ok(page)
     })?;
     register_query::<TraceQuery>(m, |ctx, audit, q| {
         query::trace(&ctx.ledger.db, &audit.names, q).map_err(query_error)
@@ -294,6 +442,9 @@ pub fn register(m: &mut RpcModule<Arc<RpcContext>>) -> anyhow::Result<()> {
     })?;
     register_query::<ProofQuery>(m, prove)?;
     register_query::<LogQuery>(m, read_log)?;
+    m.register_blocking_method(api::method::IDENTITY_EVALUATE, |params, ctx, _| {
+        identity_evaluate(&ctx, &params)
+    })?;
     m.register_subscription(
         api::method::SUBSCRIBE_ALERTS,
         api::method::ALERT_NOTIFICATION,

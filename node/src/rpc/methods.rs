@@ -59,6 +59,21 @@ const READ: Param = Param {
     position: 0,
     expected: "an object with \"account\", \"mandate_id\", \"grantee_key\", \"timestamp_ms\" and \"signature\"",
 };
+const LISTING: Param = Param {
+    name: "listing_key",
+    position: 0,
+    expected: "a listing key: 64 hex digits",
+};
+const MEMO_ACCOUNTS: Param = Param {
+    name: "accounts",
+    position: 0,
+    expected: "an array of 1 to 16 account addresses (ht1…)",
+};
+const READ_MEMO: Param = Param {
+    name: "request",
+    position: 0,
+    expected: "an object with \"tx_hash\", \"key\", \"timestamp_ms\" and \"signature\"",
+};
 const CYCLE: Param = Param {
     name: "cycle",
     position: 0,
@@ -311,6 +326,19 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
     m.register_method(method::READ_ACCOUNT, |params, ctx, _| {
         let request: hutong_wire::rpc::ReadAccountRequest = param(&params, READ)?;
         views::read_account(ctx, &request)
+    })?;
+    m.register_method(method::CHECK_LISTING, |params, ctx, _| {
+        let key: String = param(&params, LISTING)?;
+        let key = parse_hash(&key).map_err(|e| invalid_param(LISTING, e.message()))?;
+        views::check_listing(ctx, &key)
+    })?;
+    m.register_method(method::GET_MEMO_KEYS, |params, ctx, _| {
+        let accounts: Vec<String> = param(&params, MEMO_ACCOUNTS)?;
+        views::memo_keys(ctx, &accounts)
+    })?;
+    m.register_blocking_method(method::READ_MEMO, |params, ctx, _| {
+        let request: hutong_wire::rpc::ReadMemoRequest = param(&params, READ_MEMO)?;
+        views::read_memo(&ctx, &request)
     })?;
     m.register_method(method::GET_CLEARING, |params, ctx, _| {
         let cycle: Option<u64> = optional_param(&params, CYCLE)?;

@@ -64,6 +64,9 @@ pub struct RpcContext {
     pub status: NodeStatus,
     pub commits: broadcast::Sender<Arc<BlockNotice>>,
     pub audit: Option<Arc<AuditNode>>,
+    /// The institution's memo key (`[memo] key`), to open its customers'
+    /// sealed memos for their parties.
+    pub memo_key: Option<Arc<hutong_privacy::envelope::HpkeKey>>,
 }
 
 #[derive(Debug)]

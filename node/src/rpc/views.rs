@@ -256,6 +256,23 @@ pub fn effect(e: &Effect) -> EffectView {
             grantee: grantee.to_string(),
             spent_in_period: spent_in_period.0.to_string(),
         },
+        Effect::IdentityListed {
+            listing_key,
+            by,
+            reason,
+        } => EffectView::IdentityListed {
+            listing_key: listing_key.to_string(),
+            by: by.to_string(),
+            reason: reason.name().into(),
+        },
+        Effect::IdentityDelisted { listing_key, by } => EffectView::IdentityDelisted {
+            listing_key: listing_key.to_string(),
+            by: by.to_string(),
+        },
+        Effect::MemoKeySet { institution, key } => EffectView::MemoKeySet {
+            institution: institution.to_string(),
+            key: hex::encode(key),
+        },
     }
 }
 
@@ -325,7 +342,12 @@ fn failure(
         | FailureReason::Unauthorised
         | FailureReason::WeakKey
         | FailureReason::NotFrozen
-        | FailureReason::NotRestricted => {}
+        | FailureReason::NotRestricted
+        | FailureReason::NotListed
+        | FailureReason::MemoNotSealed => {}
+        FailureReason::AlreadyListed { listed_by } => {
+            text(&mut m, "listed_by", listed_by.to_string())
+        }
         FailureReason::WrongChain { expected, got } => {
             text(&mut m, "expected", expected.to_string());
             text(&mut m, "got", got.to_string());
@@ -533,6 +555,9 @@ fn failure(
         }
         FailureReason::TooManyMandates { max } | FailureReason::TooManyHolds { max } => {
             m.insert("max".into(), (*max).into());
+        }
+        FailureReason::IdentityEnvelope { required } => {
+            m.insert("required".into(), (*required).into());
         }
         FailureReason::MandateInactive { start, end } => {
             m.insert("start_ms".into(), start.0.into());
@@ -1344,4 +1369,222 @@ fn history(ctx: &RpcContext) -> hutong_wire::rpc::HistoryView {
         oldest_state: db.oldest_state().unwrap_or(0),
         joined_at,
     }
+}
+
+/// `hutong_checkListing`: whether a listing key is on the shared
+/// blacklist.
+pub fn check_listing(
+    ctx: &RpcContext,
+    listing_key: &Hash,
+) -> Result<hutong_wire::rpc::ListingView, ErrorObjectOwned> {
+    let height = ctx.ledger.executed().height;
+    let listing = match ctx
+        .ledger
+        .db
+        .state(&StateKey::Listing(*listing_key))
+        .map_err(internal)?
+    {
+        Some(StateValue::Listing(l)) => Some(l),
+        _ => None,
+    };
+    Ok(hutong_wire::rpc::ListingView {
+        listing_key: listing_key.to_string(),
+        listed: listing.is_some(),
+        listed_by: listing.as_ref().map(|l| l.listed_by.to_string()),
+        reason: listing.as_ref().map(|l| l.reason.name().to_string()),
+        reference: listing
+            .as_ref()
+            .map(|l| String::from_utf8_lossy(&l.reference).into_owned()),
+        listed_at_ms: listing.as_ref().map(|l| l.listed_at.0),
+        height,
+    })
+}
+
+fn memo_key_of(
+    ctx: &RpcContext,
+    institution: &Address,
+) -> Result<Option<String>, ErrorObjectOwned> {
+    Ok(
+        match ctx
+            .ledger
+            .db
+            .state(&StateKey::MemoKey(*institution))
+            .map_err(internal)?
+        {
+            Some(StateValue::MemoKey(k)) => Some(hex::encode(k)),
+            _ => None,
+        },
+    )
+}
+
+/// `hutong_getMemoKeys`: the keys a memo between `accounts` is sealed to.
+pub fn memo_keys(
+    ctx: &RpcContext,
+    accounts: &[String],
+) -> Result<hutong_wire::rpc::MemoKeysView, ErrorObjectOwned> {
+    if accounts.is_empty() || accounts.len() > hutong_wire::rpc::MEMO_KEYS_ACCOUNTS_MAX {
+        return Err(err(
+            code::INVALID_PARAMS,
+            format!(
+                "accounts: 1 to {} addresses, not {}",
+                hutong_wire::rpc::MEMO_KEYS_ACCOUNTS_MAX,
+                accounts.len()
+            ),
+        ));
+    }
+    let height = ctx.ledger.executed().height;
+    let params = params(ctx)?;
+    let mut out = Vec::with_capacity(accounts.len());
+    for a in accounts {
+        let address: Address = a
+            .parse()
+            .map_err(|e| err(code::INVALID_PARAMS, format!("account {a:?}: {e}")))?;
+        let account = match ctx
+            .ledger
+            .db
+            .state(&StateKey::Account(address))
+            .map_err(internal)?
+        {
+            Some(StateValue::Account(acc)) => acc,
+            _ => return Err(err(code::NOT_FOUND, format!("no account {address}"))),
+        };
+        out.push(hutong_wire::rpc::AccountMemoKey {
+            account: address.to_string(),
+            institution: account.institution.to_string(),
+            memo_key: memo_key_of(ctx, &account.institution)?,
+        });
+    }
+    Ok(hutong_wire::rpc::MemoKeysView {
+        regulator: params.identity.map(|i| hex::encode(i.hpke_key)),
+        accounts: out,
+        height,
+    })
+}
+
+/// `hutong_readMemo`: a transaction's sealed memo in clear, for one of its
+/// parties (its sender, an account it credited or debited, or their
+/// institution), opened with this node's memo key.
+pub fn read_memo(
+    ctx: &RpcContext,
+    request: &hutong_wire::rpc::ReadMemoRequest,
+) -> Result<hutong_wire::rpc::MemoView, ErrorObjectOwned> {
+    let refuse = |reason: &str, message: String| {
+        ErrorObjectOwned::owned(
+            code::AUTH,
+            message,
+            Some(serde_json::json!({ "code": reason })),
+        )
+    };
+    let Some(memo_key) = &ctx.memo_key else {
+        return Err(err(
+            code::NOT_FOUND,
+            "this node holds no memo key ([memo] key in its config)",
+        ));
+    };
+    let hash = parse_hash(&request.tx_hash)?;
+    let key = hutong_runtime::PublicKey::from_hex(&request.key)
+        .map_err(|e| err(code::INVALID_PARAMS, format!("key: {e}")))?;
+    let signature = hutong_runtime::Signature::from_hex(&request.signature)
+        .map_err(|e| err(code::INVALID_PARAMS, format!("signature: {e}")))?;
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    if wall.abs_diff(request.timestamp_ms) > READ_SKEW_MS {
+        return Err(refuse(
+            "stale",
+            format!(
+                "the request's time {} is more than five minutes from the node's {wall}",
+                request.timestamp_ms
+            ),
+        ));
+    }
+    let message =
+        hutong_wire::rpc::read_memo_message(&ctx.ledger.chain_id.0, &hash.0, request.timestamp_ms);
+    if key.verify(&message, &signature).is_err() {
+        return Err(refuse(
+            "bad_signature",
+            "the signature is not this key's over this request".into(),
+        ));
+    }
+    let db = &ctx.ledger.db;
+    let not_found = || {
+        err(
+            code::NOT_FOUND,
+            format!("no committed transaction {hash} with a memo here"),
+        )
+    };
+    let loc = db
+        .tx_location(&hash)
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    let stx = db
+        .block_at(loc.height)
+        .map_err(internal)?
+        .and_then(|b| b.payload.txs.get(loc.index as usize).cloned())
+        .ok_or_else(not_found)?;
+    if stx.tx.memo.is_empty() {
+        return Err(not_found());
+    }
+    // The parties: the sender and the accounts the receipt moved money
+    // of, and their institutions.
+    let mut parties = vec![stx.tx.sender_address()];
+    if let Some(receipt) = db
+        .receipts_at(loc.height)
+        .map_err(internal)?
+        .and_then(|rs| rs.get(loc.index as usize).cloned())
+    {
+        if let Outcome::Success { effects } = &receipt.outcome {
+            for e in effects {
+                if let Effect::Debit { account, .. } | Effect::Credit { account, .. } = e {
+                    parties.push(*account);
+                }
+            }
+        }
+    }
+    let asker = Address::of(&key);
+    let mut allowed = false;
+    for p in &parties {
+        if *p == asker {
+            allowed = true;
+            break;
+        }
+        if let Some(StateValue::Account(acc)) =
+            db.state(&StateKey::Account(*p)).map_err(internal)?
+        {
+            if acc.institution == asker || acc.owner == key {
+                allowed = true;
+                break;
+            }
+        }
+    }
+    if !allowed {
+        return Err(refuse(
+            "not_a_party",
+            format!(
+                "key {} is not a party's to transaction {hash}, nor its institution's",
+                request.key
+            ),
+        ));
+    }
+    let context = hutong_privacy::envelope::memo_context(
+        &ctx.ledger.chain_id.0,
+        &stx.tx.sender.0,
+        stx.tx.sequence.0,
+    );
+    let text =
+        hutong_privacy::envelope::open_memo(memo_key, &context, &stx.tx.memo).map_err(|e| {
+            err(
+                code::NOT_FOUND,
+                format!(
+                    "this node's memo key does not open the memo ({}): {e}",
+                    e.code()
+                ),
+            )
+        })?;
+    Ok(hutong_wire::rpc::MemoView {
+        tx_hash: hash.to_string(),
+        text: String::from_utf8_lossy(&text).into_owned(),
+        text_hex: hex::encode(&text),
+    })
 }

@@ -217,7 +217,10 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 /// state.
 /// 10: state format v4 (open holds in their payer's holding, an ended
 /// hold a transfer record); tree values filtered by key-hash prefix.
-const FORMAT: u32 = 10;
+/// 11: `OpenAccount` carries an identity envelope, the ledger's
+/// parameters the regulator's identity keys, and a regulator's database
+/// the account → owner index.
+const FORMAT: u32 = 11;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

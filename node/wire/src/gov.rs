@@ -440,6 +440,19 @@ pub struct ParametersView {
     /// The length of a settlement cycle between institutions, in seconds.
     #[serde(default)]
     pub settlement_cycle_seconds: u32,
+    /// The regulator's identity service, when the consortium runs one:
+    /// every account is then opened with an identity envelope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityServiceView>,
+}
+
+/// The regulator's public identity keys (64 hex digits each).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityServiceView {
+    /// Checks the regulator's evaluations of identity tags (ristretto255).
+    pub oprf_key: String,
+    /// Seals identity envelopes and memos to the regulator (X25519).
+    pub hpke_key: String,
 }
 
 /// Size limits: of a transaction (every node), of a call and of the
@@ -506,6 +519,10 @@ impl ParametersView {
             utc_offset_seconds: params.utc_offset_seconds,
             fx_providers: params.fx_providers.iter().map(|a| a.to_string()).collect(),
             settlement_cycle_seconds: params.settlement_cycle_seconds,
+            identity: params.identity.map(|i| IdentityServiceView {
+                oprf_key: hex::encode(i.oprf_key),
+                hpke_key: hex::encode(i.hpke_key),
+            }),
             tiers: params
                 .tiers
                 .iter()

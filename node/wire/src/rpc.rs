@@ -32,6 +32,9 @@ pub mod method {
     pub const GET_CLEARING: &str = "hutong_getClearing";
     pub const GET_MANDATES: &str = "hutong_getMandates";
     pub const READ_ACCOUNT: &str = "hutong_readAccount";
+    pub const CHECK_LISTING: &str = "hutong_checkListing";
+    pub const GET_MEMO_KEYS: &str = "hutong_getMemoKeys";
+    pub const READ_MEMO: &str = "hutong_readMemo";
     pub const SUBSCRIBE_BLOCKS: &str = "hutong_subscribeBlocks";
     pub const BLOCK_NOTIFICATION: &str = "hutong_block";
     pub const UNSUBSCRIBE_BLOCKS: &str = "hutong_unsubscribeBlocks";
@@ -361,6 +364,21 @@ pub enum EffectView {
         grantee: String,
         spent_in_period: String,
     },
+    /// An identity added to the shared blacklist (by its listing key).
+    IdentityListed {
+        listing_key: String,
+        by: String,
+        reason: String,
+    },
+    IdentityDelisted {
+        listing_key: String,
+        by: String,
+    },
+    /// A member institution's memo key (HPKE, X25519; 64 hex digits).
+    MemoKeySet {
+        institution: String,
+        key: String,
+    },
 }
 
 /// A hold (`getHold`).
@@ -433,6 +451,78 @@ pub struct ReadAccountRequest {
     pub timestamp_ms: u64,
     /// Hex.
     pub signature: String,
+}
+
+/// Whether an identity is on the shared blacklist (`checkListing`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListingView {
+    pub listing_key: String,
+    pub listed: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The authority's reference, as text (lossy UTF-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed_at_ms: Option<u64>,
+    pub height: u64,
+}
+
+/// Most accounts one `getMemoKeys` call names.
+pub const MEMO_KEYS_ACCOUNTS_MAX: usize = 16;
+
+/// The keys a memo between `accounts` is sealed to (`getMemoKeys`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoKeysView {
+    /// The regulator's (the identity service's HPKE key); `None` on a
+    /// chain without an identity service.
+    pub regulator: Option<String>,
+    pub accounts: Vec<AccountMemoKey>,
+    pub height: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountMemoKey {
+    pub account: String,
+    /// The account's institution (itself for an institution).
+    pub institution: String,
+    /// That institution's memo key (64 hex digits), if it published one.
+    pub memo_key: Option<String>,
+}
+
+/// A party's request for a transaction's memo in clear (`readMemo`),
+/// signed with the party's key over
+/// `tagged("hutong/read-memo/v1", borsh((chain_id, tx_hash, timestamp_ms)))`
+/// within five minutes of the node's clock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadMemoRequest {
+    pub tx_hash: String,
+    /// The party's (or its institution's) public key, hex.
+    pub key: String,
+    pub timestamp_ms: u64,
+    /// Hex.
+    pub signature: String,
+}
+
+/// A memo in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemoView {
+    pub tx_hash: String,
+    /// The text as UTF-8 (invalid bytes replaced).
+    pub text: String,
+    pub text_hex: String,
+}
+
+/// The message a party signs to read a memo (`readMemo`).
+pub fn read_memo_message(chain_id: &[u8; 32], tx_hash: &[u8; 32], timestamp_ms: u64) -> [u8; 32] {
+    let mut data = Vec::with_capacity(72);
+    data.extend_from_slice(chain_id);
+    data.extend_from_slice(tx_hash);
+    data.extend_from_slice(&timestamp_ms.to_le_bytes());
+    hutong_runtime::crypto::Hash::tagged(b"hutong/read-memo/v1", &data).0
 }
 
 /// A settlement cycle's clearing between institutions (`getClearing`).

@@ -47,6 +47,7 @@ pub fn params() -> Params {
         utc_offset_seconds: 8 * 3600,
         settlement_cycle_seconds: 86_400,
         fx_providers: Vec::new(),
+        identity: None,
         tiers: vec![
             TierParams {
                 tier: Tier(1),
@@ -239,6 +240,32 @@ impl Chain {
             nodes,
             regulator_node,
         }
+    }
+
+    /// The same chain with the regulator's identity service in its
+    /// parameters (the keys are placeholders: the runtime checks the
+    /// envelopes' structure, only the regulator's node opens them).
+    #[allow(dead_code)]
+    pub fn with_identity(mut self) -> Chain {
+        let mut p = match hutong_runtime::store::read_value(&self.store, &StateKey::Params).unwrap()
+        {
+            Some(StateValue::Params(p)) => p,
+            other => panic!("no parameters: {other:?}"),
+        };
+        p.identity = Some(hutong_runtime::state::IdentityParams {
+            oprf_key: [0x0e; 32],
+            hpke_key: [0x0f; 32],
+        });
+        let update = prepare_commit(
+            &self.store,
+            self.height + 1,
+            [(StateKey::Params, Some(StateValue::Params(p)))],
+        )
+        .unwrap();
+        self.state_roots.push(update.root);
+        self.store.apply_update(update);
+        self.height += 1;
+        self
     }
 
     pub fn unsigned(&self, from: &Keypair, kind: TxKind) -> Transaction {

@@ -27,6 +27,7 @@ pub fn node_configs() -> Vec<Vec<u8>> {
         mempool: MempoolSection::default(),
         audit: None,
         storage: None,
+        memo: None,
     };
     let regulator = ConfigFile {
         role: Role::Regulator,
@@ -35,6 +36,7 @@ pub fn node_configs() -> Vec<Vec<u8>> {
         }),
         audit: Some(Default::default()),
         storage: None,
+        memo: None,
         ..validator.clone()
     };
     [validator, regulator]

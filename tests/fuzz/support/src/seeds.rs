@@ -116,6 +116,7 @@ pub fn transactions() -> Vec<SignedTransaction> {
             owner: key(4).public(),
             tier: Tier(2),
             identity_commitment: Hash([9; 32]),
+            identity_envelope: Vec::new(),
         },
         TxKind::SetTier {
             account: to,
