@@ -146,17 +146,20 @@ pub async fn seal_identity(
         .pop()
         .context("the regulator's node answered no tag")?;
     let chain = client.chain_id().await?;
+    let salt: [u8; 32] = rand::random();
     let (envelope, commitment) = hutong_privacy::envelope::seal_identity(
         &hpke,
         &chain.0,
         &owner.0,
         &tag,
+        &salt,
         &mut rand::rngs::OsRng,
     )?;
     say!(
         "identity tag obtained from the regulator's node and verified; sealed to the regulator \
-         (commitment {})",
-        commitment.to_hex()
+         (commitment {}, salt {}: keep the salt with the KYC record)",
+        commitment.to_hex(),
+        hex::encode(salt)
     );
     Ok((commitment, envelope))
 }

@@ -13,6 +13,7 @@ mod deploy;
 mod faults;
 mod governance;
 mod hostile;
+mod identity;
 mod join;
 mod partitions;
 mod reconfigure;

@@ -372,10 +372,10 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         assert!(export.lines().count() > 10, "{export}");
 
         // Found by the analyst: the owner link appeared in no audit view.
-        // One customer opens accounts at bank-a and at wallet-b, both
-        // institutions forming the commitment from the same document and
-        // salt; the regulator lists both from either account.
-        let salt = "11".repeat(32);
+        // One customer opens accounts at bank-a and at wallet-b, each
+        // institution obtaining the customer's identity tag from the
+        // regulator's node and sealing it to the regulator; the regulator
+        // lists both from either account.
         let mut opened = Vec::new();
         let mut owner_keys = Vec::new();
         for institution in ["bank-a", "wallet-b"] {
@@ -396,12 +396,10 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
                 &customer_hex,
                 "--tier",
                 "1",
-                "--id-type",
-                "cn_ric",
-                "--id-number",
-                "11010519491231002X",
-                "--identity-salt",
-                &salt,
+                "--identity",
+                "cn_ric:11010519491231002X",
+                "--regulator-rpc",
+                &regulator_rpc,
             ]);
         }
         let mut owned = None;

@@ -93,8 +93,9 @@ pub struct EvaluateQuery {
 pub struct Evaluated {
     pub elements: Vec<String>,
     pub proof: String,
-    /// Evaluations this key may still ask for in the current minute.
-    pub remaining_this_minute: u32,
+    /// Evaluations this key may still ask for at once (its limit refills
+    /// at the node's `identity_evaluations_per_minute`).
+    pub remaining: u32,
 }
 
 /// The `data` of an audit request refused for its authentication

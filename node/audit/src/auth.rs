@@ -343,22 +343,24 @@ impl Gate {
     }
 }
 
-/// Identity evaluations per key and minute: counted per blinded identity
-/// (a batch of 64 uses 64), so that no institution can evaluate a list of
-/// ID numbers through the regulator's node faster than its limit. The
-/// count restarts each wall-clock minute; keys are the gate's (regulators
-/// and member institutions), so the map stays small.
+/// Identity evaluations per key: a bucket of `per_minute` tokens per key
+/// that refills at `per_minute` a minute, counted per blinded identity (a
+/// batch of 64 takes 64), so that no institution can evaluate a list of
+/// ID numbers through the regulator's node faster than its limit, however
+/// it times its requests. Keys are the gate's (regulators and member
+/// institutions), so the map stays small.
 #[derive(Debug)]
 pub struct RateLimiter {
     per_minute: u32,
-    used: Mutex<std::collections::HashMap<PublicKey, (u64, u32)>>,
+    /// Per key: tokens left (in thousandths) as of a time.
+    buckets: Mutex<std::collections::HashMap<PublicKey, (u64, u64)>>,
 }
 
 impl RateLimiter {
     pub fn new(per_minute: u32) -> RateLimiter {
         RateLimiter {
             per_minute,
-            used: Mutex::default(),
+            buckets: Mutex::default(),
         }
     }
 
@@ -366,23 +368,31 @@ impl RateLimiter {
         self.per_minute
     }
 
-    /// Takes `n` evaluations for `key` at `now_ms`: what is left this
-    /// minute, or the refusal (nothing is taken when refused).
+    /// Takes `n` evaluations for `key` at `now_ms`: how many it may still
+    /// take at once, or the refusal (nothing is taken when refused).
     pub fn take(&self, key: &PublicKey, n: u32, now_ms: u64) -> Result<u32, AuthError> {
-        let minute = now_ms / 60_000;
-        let mut used = lock(&self.used);
-        used.retain(|_, (m, _)| *m == minute);
-        let entry = used.entry(*key).or_insert((minute, 0));
-        let after = entry.1.saturating_add(n);
-        if after > self.per_minute {
+        let full = u64::from(self.per_minute) * 1_000;
+        let mut buckets = lock(&self.buckets);
+        let (at, left) = buckets.entry(*key).or_insert((now_ms, full));
+        // per_minute tokens a minute: per_minute thousandths a millisecond
+        // divided by 60.
+        let refill = now_ms
+            .saturating_sub(*at)
+            .saturating_mul(u64::from(self.per_minute))
+            / 60;
+        *left = left.saturating_add(refill).min(full);
+        *at = now_ms.max(*at);
+        let need = u64::from(n) * 1_000;
+        if need > *left {
+            let missing = need - *left;
             return Err(AuthError::RateLimited {
                 key: key.to_hex(),
                 limit: self.per_minute,
-                retry_in_ms: 60_000 - now_ms % 60_000,
+                retry_in_ms: (missing * 60).div_ceil(u64::from(self.per_minute).max(1)),
             });
         }
-        entry.1 = after;
-        Ok(self.per_minute - after)
+        *left -= need;
+        Ok((*left / 1_000) as u32)
     }
 }
 
@@ -741,28 +751,37 @@ mod tests {
     }
 
     #[test]
-    fn identity_evaluations_are_limited_per_key_and_minute() {
+    fn identity_evaluations_are_limited_per_key() {
         let mut rng = rand::thread_rng();
         let a = Keypair::generate(&mut rng).public();
         let b = Keypair::generate(&mut rng).public();
-        let limit = RateLimiter::new(100);
+        let limit = RateLimiter::new(600);
         let t = 7 * 60_000 + 5_000;
-        assert_eq!(limit.take(&a, 64, t), Ok(36));
-        assert_eq!(limit.take(&a, 36, t + 1), Ok(0));
-        // Past the limit: refused, nothing taken, the wait named.
-        let e = limit.take(&a, 1, t + 2).unwrap_err();
+        assert_eq!(limit.take(&a, 64, t), Ok(536));
+        assert_eq!(limit.take(&a, 536, t + 1), Ok(0));
+        // Past the limit: refused, nothing taken, the wait named (ten a
+        // second come back).
+        let e = limit.take(&a, 5, t + 1).unwrap_err();
         assert_eq!(e.code(), "rate_limited");
         assert!(matches!(
             e,
             AuthError::RateLimited {
-                retry_in_ms: 54_998,
-                limit: 100,
+                retry_in_ms: 499,
+                limit: 600,
                 ..
             }
         ));
-        // Another key has its own budget; the next minute starts afresh.
-        assert_eq!(limit.take(&b, 100, t), Ok(0));
-        assert_eq!(limit.take(&a, 100, 8 * 60_000), Ok(0));
-        assert!(limit.take(&a, 101, 9 * 60_000).is_err());
+        assert_eq!(limit.take(&a, 5, t + 501), Ok(0));
+        // However the requests are timed, at most the limit a minute and
+        // the bucket's size at once: 1,000 in a second get 600 and a few.
+        let c = Keypair::generate(&mut rng).public();
+        let taken = (0..1_000)
+            .filter(|i| limit.take(&c, 1, t + i).is_ok())
+            .count();
+        assert!((600..=620).contains(&taken), "{taken}");
+        // Another key has its own bucket; a minute refills it, no more.
+        assert_eq!(limit.take(&b, 600, t), Ok(0));
+        assert_eq!(limit.take(&a, 600, t + 120_000), Ok(0));
+        assert!(limit.take(&a, 601, t + 600_000).is_err());
     }
 }

@@ -48,8 +48,15 @@ fn bench(c: &mut Criterion) {
         )
     });
     let tag = keys.oprf.tag_of(b"x").expect("a tag");
-    let (env, commitment) =
-        seal_identity(&keys.hpke.public_key(), &[7; 32], &[8; 32], &tag, &mut rng).expect("seals");
+    let (env, commitment) = seal_identity(
+        &keys.hpke.public_key(),
+        &[7; 32],
+        &[8; 32],
+        &tag,
+        &[9; 32],
+        &mut rng,
+    )
+    .expect("seals");
     g.bench_function("open_identity_envelope", |b| {
         b.iter(|| open_identity(&keys.hpke, &[7; 32], &[8; 32], &env, &commitment).expect("opens"))
     });

@@ -100,22 +100,22 @@ fn identity_aad(chain: &[u8; 32], owner: &[u8; 32]) -> [u8; 64] {
     aad
 }
 
-/// Seals `tag` and a fresh salt to the regulator's HPKE key for the
-/// account of `owner` on `chain`: the envelope, and the commitment the
+/// Seals `tag` and `salt` (32 fresh random bytes per account, which the
+/// institution keeps with its KYC record) to the regulator's HPKE key for
+/// the account of `owner` on `chain`: the envelope, and the commitment the
 /// transaction carries in clear.
 pub fn seal_identity<R: RngCore + CryptoRng>(
     regulator: &[u8; KEY_BYTES],
     chain: &[u8; 32],
     owner: &[u8; 32],
     tag: &IdentityTag,
+    salt: &[u8; 32],
     rng: &mut R,
 ) -> Result<(Vec<u8>, Hash), PrivacyError> {
     let pk = public_key(regulator)?;
-    let mut salt = [0u8; 32];
-    rng.fill_bytes(&mut salt);
     let mut plain = [0u8; TAG_BYTES + 32];
     plain[..TAG_BYTES].copy_from_slice(&tag.0);
-    plain[TAG_BYTES..].copy_from_slice(&salt);
+    plain[TAG_BYTES..].copy_from_slice(salt);
     let sealed = hpke::single_shot_seal::<ChaCha20Poly1305, HkdfSha256, Kem, _>(
         &OpModeS::Base,
         &pk,
@@ -129,9 +129,7 @@ pub fn seal_identity<R: RngCore + CryptoRng>(
     let mut out = Vec::with_capacity(IDENTITY_ENVELOPE_BYTES);
     out.extend_from_slice(&enc.to_bytes());
     out.extend_from_slice(&ct);
-    let binding = tag.binding(&salt);
-    salt.zeroize();
-    Ok((out, binding))
+    Ok((out, tag.binding(salt)))
 }
 
 /// Opens an identity envelope with the regulator's key and checks it
@@ -324,7 +322,7 @@ pub fn open_memo(key: &HpkeKey, context: &[u8], memo: &[u8]) -> Result<Vec<u8>, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use rand::{Rng, SeedableRng};
 
     fn rng() -> rand_chacha::ChaCha20Rng {
         let seed: u64 = rand::random();
@@ -340,8 +338,15 @@ mod tests {
         let mut rng = rng();
         let regulator = HpkeKey::derive(&[1; 32]);
         let tag = IdentityTag([3; 64]);
-        let (env, commitment) =
-            seal_identity(&regulator.public_key(), &CHAIN, &OWNER, &tag, &mut rng).unwrap();
+        let (env, commitment) = seal_identity(
+            &regulator.public_key(),
+            &CHAIN,
+            &OWNER,
+            &tag,
+            &rng.gen(),
+            &mut rng,
+        )
+        .unwrap();
         assert_eq!(env.len(), IDENTITY_ENVELOPE_BYTES);
         let opened = open_identity(&regulator, &CHAIN, &OWNER, &env, &commitment).unwrap();
         assert_eq!(opened, tag);
@@ -358,8 +363,15 @@ mod tests {
         let mut rng = rng();
         let regulator = HpkeKey::derive(&[1; 32]);
         let tag = IdentityTag([3; 64]);
-        let (env, commitment) =
-            seal_identity(&regulator.public_key(), &CHAIN, &OWNER, &tag, &mut rng).unwrap();
+        let (env, commitment) = seal_identity(
+            &regulator.public_key(),
+            &CHAIN,
+            &OWNER,
+            &tag,
+            &rng.gen(),
+            &mut rng,
+        )
+        .unwrap();
         // Replayed into another account, or another chain.
         let e = open_identity(&regulator, &CHAIN, &[9; 32], &env, &commitment).unwrap_err();
         assert_eq!(e.code(), "undecryptable");
@@ -386,10 +398,24 @@ mod tests {
         let mut rng = rng();
         let regulator = HpkeKey::derive(&[1; 32]);
         let tag = IdentityTag([3; 64]);
-        let (e1, c1) =
-            seal_identity(&regulator.public_key(), &CHAIN, &OWNER, &tag, &mut rng).unwrap();
-        let (e2, c2) =
-            seal_identity(&regulator.public_key(), &CHAIN, &[9; 32], &tag, &mut rng).unwrap();
+        let (e1, c1) = seal_identity(
+            &regulator.public_key(),
+            &CHAIN,
+            &OWNER,
+            &tag,
+            &rng.gen(),
+            &mut rng,
+        )
+        .unwrap();
+        let (e2, c2) = seal_identity(
+            &regulator.public_key(),
+            &CHAIN,
+            &[9; 32],
+            &tag,
+            &rng.gen(),
+            &mut rng,
+        )
+        .unwrap();
         assert_ne!(c1, c2);
         assert_ne!(e1, e2);
         let t1 = open_identity(&regulator, &CHAIN, &OWNER, &e1, &c1).unwrap();

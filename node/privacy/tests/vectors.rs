@@ -102,15 +102,22 @@ fn generate() -> Value {
         .tag_of(&identity_input("CN_RIC:110101199003074514").unwrap())
         .unwrap();
     let salt = [0x55u8; 32];
-    let (envelope, commitment) =
-        seal_identity(&keys.hpke.public_key(), &CHAIN, &OWNER, &tag, &mut rng).unwrap();
+    let (envelope, commitment) = seal_identity(
+        &keys.hpke.public_key(),
+        &CHAIN,
+        &OWNER,
+        &tag,
+        &[0x56; 32],
+        &mut rng,
+    )
+    .unwrap();
     let readers = memo_readers();
     let publics: Vec<[u8; 32]> = readers.iter().map(|k| k.public_key()).collect();
     let context = hutong_privacy::envelope::memo_context(&CHAIN, &OWNER, 7);
     let text = "salary March 工资".as_bytes();
     let memo = seal_memo(&publics, &context, text, 512, &mut rng).unwrap();
     json!({
-        "about": "Vectors of Hutong's identity layer; see sdk/SPEC.md, \"Identity tags, envelopes and sealed memos\". Hex is lowercase. The proofs, envelope and sealed memo are random: check them by verifying and opening, not by comparing bytes.",
+        "about": "Vectors of Hutong's identity layer; see sdk/SPEC.md, section 9, \"Identity tags, the shared blacklist and sealed memos\". Hex is lowercase. The proofs, envelope and sealed memo are random: check them by verifying and opening, not by comparing bytes.",
         "identity_inputs": inputs,
         "invalid_identities": invalid,
         "oprf": {

@@ -20,7 +20,7 @@ use hutong_audit::auth::{AuthError, LogEntry};
 use hutong_audit::proof::{self, ProofError};
 use hutong_audit::AlertKind;
 use hutong_runtime::crypto::Hash;
-use hutong_runtime::state::{AccountKind, StateKey, StateValue};
+use hutong_runtime::state::AccountKind;
 use hutong_runtime::{Account, Address, AssetCode};
 use jsonrpsee::core::SubscriptionError;
 use jsonrpsee::server::{PendingSubscriptionSink, RpcModule};
@@ -156,13 +156,18 @@ fn identity_evaluate(
         ));
     };
     let db = &shared.ledger.db;
+    // A member institution's current key (a rotated one resolved by its
+    // alias; a rotated-away key is no institution's any more).
     let is_institution = |key: &hutong_runtime::PublicKey| {
         matches!(
-            db.state(&StateKey::Account(Address::of(key))),
-            Ok(Some(StateValue::Account(Account {
-                kind: AccountKind::Institution,
-                ..
-            })))
+            crate::rpc::views::account_of_key(db, key),
+            Ok(Some((
+                _,
+                Account {
+                    kind: AccountKind::Institution,
+                    ..
+                }
+            )))
         )
     };
     let now = now_ms();
@@ -182,31 +187,44 @@ fn identity_evaluate(
         .gate
         .check_signed(METHOD, request.clone(), now, is_institution)
         .map_err(refuse)?;
-    let q: api::EvaluateQuery = parse(query.clone())?;
-    if q.blinded.is_empty() || q.blinded.len() > hutong_privacy::oprf::BATCH_MAX {
-        return Err(err(
-            code::INVALID_PARAMS,
-            format!(
-                "blinded: 1 to {} elements, not {}",
-                hutong_privacy::oprf::BATCH_MAX,
-                q.blinded.len()
-            ),
-        ));
-    }
-    let blinded = q
-        .blinded
-        .iter()
-        .map(|b| hutong_privacy::hex_array::<32>("blinded element", b))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| err(code::INVALID_PARAMS, e.to_string()))?;
+    // A malformed query from an authenticated key is logged before it is
+    // refused, like any other request of that key.
+    let log = |query: &Value| {
+        audit
+            .gate
+            .log(db, &key, METHOD, query, now)
+            .map(|_| ())
+            .map_err(|e| err(code::INTERNAL, format!("cannot log the request: {e}")))
+    };
+    let parsed = parse::<api::EvaluateQuery>(query.clone()).and_then(|q| {
+        if q.blinded.is_empty() || q.blinded.len() > hutong_privacy::oprf::BATCH_MAX {
+            return Err(err(
+                code::INVALID_PARAMS,
+                format!(
+                    "blinded: 1 to {} elements, not {}",
+                    hutong_privacy::oprf::BATCH_MAX,
+                    q.blinded.len()
+                ),
+            ));
+        }
+        q.blinded
+            .iter()
+            .map(|b| hutong_privacy::hex_array::<32>("blinded element", b))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| err(code::INVALID_PARAMS, e.to_string()))
+    });
+    let blinded = match parsed {
+        Ok(b) => b,
+        Err(e) => {
+            log(&query)?;
+            return Err(e);
+        }
+    };
     let remaining = service
         .limiter
         .take(&key, blinded.len() as u32, now)
         .map_err(refuse)?;
-    audit
-        .gate
-        .log(db, &key, METHOD, &query, now)
-        .map_err(|e| err(code::INTERNAL, format!("cannot log the request: {e}")))?;
+    log(&query)?;
     let answer = service
         .keys
         .oprf
@@ -215,7 +233,7 @@ fn identity_evaluate(
     Ok(api::Evaluated {
         elements: answer.elements.iter().map(hex::encode).collect(),
         proof: hex::encode(answer.proof),
-        remaining_this_minute: remaining,
+        remaining,
     })
 }
 

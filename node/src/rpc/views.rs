@@ -1542,19 +1542,23 @@ pub fn read_memo(
             }
         }
     }
-    let asker = Address::of(&key);
+    // The account the key signs for now (a rotated-away key signs for
+    // none); a party, or a party's institution.
+    let asker = account_of_key(db, &key).map_err(internal)?.map(|(a, _)| a);
     let mut allowed = false;
-    for p in &parties {
-        if *p == asker {
-            allowed = true;
-            break;
-        }
-        if let Some(StateValue::Account(acc)) =
-            db.state(&StateKey::Account(*p)).map_err(internal)?
-        {
-            if acc.institution == asker || acc.owner == key {
+    if let Some(asker) = asker {
+        for p in &parties {
+            if *p == asker {
                 allowed = true;
                 break;
+            }
+            if let Some(StateValue::Account(acc)) =
+                db.state(&StateKey::Account(*p)).map_err(internal)?
+            {
+                if acc.institution == asker {
+                    allowed = true;
+                    break;
+                }
             }
         }
     }
@@ -1586,5 +1590,27 @@ pub fn read_memo(
         tx_hash: hash.to_string(),
         text: String::from_utf8_lossy(&text).into_owned(),
         text_hex: hex::encode(&text),
+    })
+}
+
+/// The account a key signs for now, as the ledger resolves it: the
+/// account at the key's address, or a rotated institution key's alias;
+/// `None` for a key no account's current owner key is (a rotated-away
+/// key among them).
+pub fn account_of_key(
+    db: &crate::store::Db,
+    key: &hutong_runtime::PublicKey,
+) -> Result<Option<(Address, hutong_runtime::Account)>, crate::store::DbError> {
+    let at = Address::of(key);
+    let address = match db.state(&StateKey::Account(at))? {
+        Some(StateValue::Account(_)) => at,
+        _ => match db.state(&StateKey::KeyAlias(at))? {
+            Some(StateValue::KeyAlias(target)) => target,
+            _ => return Ok(None),
+        },
+    };
+    Ok(match db.state(&StateKey::Account(address))? {
+        Some(StateValue::Account(acc)) if acc.owner == *key => Some((address, acc)),
+        _ => None,
     })
 }

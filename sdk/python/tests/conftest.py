@@ -67,6 +67,8 @@ class Testnet:
         self.endpoints = endpoints
         self.url = endpoints.get("bank-a") or next(iter(endpoints.values()))
         self.client = hutong.Client(self.url, timeout=15)
+        # The regulator's node: it evaluates identity tags (hutong_identityEvaluate).
+        self.regulator_url = endpoints.get("regulator")
         self._accounts: Optional[List[hutong.SigningKey]] = None
         self._taken: set = set()
 
@@ -95,12 +97,25 @@ class Testnet:
         self._taken.add(str(free[0].address))
         return free[0]
 
-    def institution_key_of(self, account: hutong.SigningKey) -> hutong.SigningKey:
+    def member_of(self, account: hutong.SigningKey) -> str:
+        """The name of the member whose customer ``account`` is (its node
+        has that name, and its keys are ``keys/<name>.*.key``)."""
         inst = self.client.get_account(account).institution
         for m in self.client.parameters().raw.get("members", []):
             if m.get("account") == inst:
-                return self.key(f"{m['name']}.institution.key")
+                return m["name"]
         pytest.fail(f"no member has the institution account {inst}")
+
+    def institution_key_of(self, account: hutong.SigningKey) -> hutong.SigningKey:
+        return self.key(f"{self.member_of(account)}.institution.key")
+
+    def member_client(self, account: hutong.SigningKey) -> hutong.Client:
+        """A client of the node of ``account``'s institution (the node that
+        holds its memo key, for ``hutong_readMemo``)."""
+        name = self.member_of(account)
+        if name not in self.endpoints:
+            pytest.fail(f"the testnet printed no endpoint for {name}: {self.endpoints}")
+        return hutong.Client(self.endpoints[name], timeout=15)
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -2,7 +2,10 @@
 idempotent retry, step-up co-signing, batch submit, admission rejection
 codes, a frozen sender's failed receipt, waiting by polling and by
 subscription; linked transactions, payment versus payment at the FX
-provider's signed quote, and mandates (pay and read)."""
+provider's signed quote, and mandates (pay and read); and the identity
+layer (the testnet runs an identity service): accounts opened with an
+identity tag from the regulator's node, the shared blacklist, sealed
+memos read back by the parties."""
 
 import asyncio
 import time
@@ -59,6 +62,9 @@ def test_transfer_committed_balances_exact(testnet, client, sink, rng):
     before_s, before_r = balance(client, sender), balance(client, sink)
 
     tx = client.build(sender, Transfer(sink.address, "CNY", amount, tid), memo="sdk e2e")
+    if client.identity_service() is not None:
+        # Sealed to the two institutions and the regulator, bound to this transaction.
+        assert hutong.is_sealed_memo(tx.memo) and tx.memo != b"sdk e2e", tx.memo
     signed = tx.sign(sender)
     verdict = client.submit(signed)
     assert verdict.status == "pending" and verdict.hash == signed.hash
@@ -66,6 +72,13 @@ def test_transfer_committed_balances_exact(testnet, client, sink, rng):
     status = client.wait_subscribed(verdict.hash, timeout=60)  # by subscription
     assert status.status == "committed", status
     assert status.succeeded, status.receipt
+    if client.identity_service() is not None:
+        # Each party reads it in clear through its institution's node.
+        for party in (sender, sink):
+            home = testnet.member_client(party)
+            home.wait(verdict.hash, timeout=30)  # that node may be a block behind
+            memo = home.read_memo(verdict.hash, party)
+            assert memo.text == "sdk e2e" and memo.data == b"sdk e2e", memo
     assert status.height is not None and status.height >= 1
     assert balance(client, sender) == before_s - amount
     assert balance(client, sink) == before_r + amount
@@ -535,3 +548,90 @@ def test_mandate_pay_read_revoke(testnet, client, rng):
                                             rng.getrandbits(128)))
     assert not st.succeeded and st.receipt.code == "unknown_mandate", st.receipt
     assert balances(client, *watched) == after
+
+
+# -- the identity layer ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def identity(testnet, client):
+    """The testnet's identity service (its keys, from the ledger), the
+    regulator's node that evaluates tags, and a member institution's key."""
+    service = client.identity_service()
+    assert service is not None, "the testnet runs no identity service (hutong_getParameters has no identity)"
+    assert testnet.regulator_url, f"the testnet printed no regulator endpoint: {testnet.endpoints}"
+    member = client.parameters().raw["members"][0]
+    return service, testnet.regulator_url, member, testnet.key(f"{member['name']}.institution.key")
+
+
+def new_identity(rng):
+    """A random mainland resident id number nobody else in this run uses."""
+    return f"CN_RIC:{rng.randrange(10**17, 10**18)}"
+
+
+def test_open_account_with_an_identity_tag(client, identity, rng):
+    _, regulator_url, member, institution = identity
+    person = new_identity(rng)
+    print(f"identity {person}")
+    [tag] = client.identity_tags(institution, [person], regulator_url)
+    assert len(tag) == 64
+    # One person, one tag: written another way, asked again (another blind).
+    [again] = client.identity_tags(institution, [person.lower().replace(":", ": ")], regulator_url)
+    assert again == tag
+
+    # A fresh identity is on nobody's list.
+    listing = client.check_listing(hutong.listing_key(tag))
+    assert not listing.listed and listing.listing_key == hutong.listing_key(tag).hex(), listing
+    assert listing.listed_by is None and listing.height >= 1
+
+    owner = SigningKey(bytes(rng.getrandbits(8) for _ in range(32)))
+    salt = bytes(rng.getrandbits(8) for _ in range(32))  # an institution keeps it with its KYC record
+    kind = client.open_account_with_identity(owner.public_key, 1, tag, salt)
+    assert kind.identity_commitment == hutong.binding(tag, salt) and len(kind.identity_envelope) == 144
+    st = settle(client, institution, kind)
+    assert st.succeeded, st.receipt
+    opened = [e for e in st.receipt.effects if e["type"] == "account_opened"]
+    assert opened and opened[0]["account"] == str(owner.address), st.receipt.effects
+    account = client.get_account(owner)
+    assert account.kind == "customer" and account.tier == 1 and account.institution == member["account"]
+
+    # Without an envelope, on a chain with the identity service: refused in the receipt.
+    legacy = hutong.OpenAccount.from_identity(SigningKey(bytes(rng.getrandbits(8) for _ in range(32))).public_key,
+                                              1, "CN_RIC", person.split(":")[1], salt)
+    st = settle(client, institution, legacy)
+    assert not st.succeeded and st.receipt.code == "identity_envelope", st.receipt
+    assert st.receipt.failure is not None and st.receipt.failure.get("required") is True, st.receipt.failure
+
+
+def test_list_check_and_delist_an_identity(client, identity, rng):
+    _, regulator_url, member, institution = identity
+    [tag] = client.identity_tags(institution, [new_identity(rng)], regulator_url)
+    key = hutong.listing_key(tag)
+    assert not client.check_listing(key).listed
+
+    st = settle(client, institution, hutong.ListIdentity(key, "fraud", "case e2e"))
+    assert st.succeeded, st.receipt
+    listed = [e for e in st.receipt.effects if e["type"] == "identity_listed"]
+    assert listed and listed[0]["listing_key"] == key.hex() and listed[0]["reason"] == "fraud", st.receipt.effects
+    view = client.check_listing(key)
+    assert view.listed and view.listed_by == member["account"] and view.reason == "fraud", view
+    assert view.reference == "case e2e"
+
+    st = settle(client, institution, hutong.ListIdentity(key, "fraud"))
+    assert not st.succeeded and st.receipt.code == "already_listed", st.receipt
+
+    st = settle(client, institution, hutong.DelistIdentity(key))
+    assert st.succeeded, st.receipt
+    assert "identity_delisted" in [e["type"] for e in st.receipt.effects], st.receipt.effects
+    assert not client.check_listing(key).listed
+    st = settle(client, institution, hutong.DelistIdentity(key))
+    assert not st.succeeded and st.receipt.code == "not_listed", st.receipt
+
+
+def test_a_memo_in_clear_fails_where_memos_are_sealed(testnet, client, identity, rng):
+    sender, payee = customers(testnet, client, rng, 2)
+    before = balances(client, (sender, "CNY"), (payee, "CNY"))
+    st = client.wait(client.send(sender, Transfer(payee.address, "CNY", 1, rng.getrandbits(128)),
+                                 memo="in clear", seal_memo=False), timeout=60)
+    assert st.committed and not st.succeeded, st
+    assert st.receipt.code == "memo_not_sealed", st.receipt
+    assert balances(client, (sender, "CNY"), (payee, "CNY")) == before

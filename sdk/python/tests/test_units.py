@@ -205,9 +205,9 @@ def test_asset_padding():
 
 
 def test_memo_limit_and_ranges():
-    _tx(memo=b"x" * 256)
-    with pytest.raises(EncodingError):
-        _tx(memo=b"x" * 257)
+    _tx(memo=b"x" * 512)
+    with pytest.raises(EncodingError, match="513 bytes; at most 512"):
+        _tx(memo=b"x" * 513)
     with pytest.raises(EncodingError):
         _tx(sequence=-1)
     with pytest.raises(EncodingError):
@@ -282,6 +282,10 @@ def test_every_kind_encodes_and_decodes():
         hutong.GrantMandate(1, VALID, hutong.MandateScope(pay=True), "CNY", [], 1, 1, 1, 1, 2),
         hutong.RevokeMandate(1),
         hutong.MandatePay(VALID, 1, VALID, "CNY", 1, 1),
+        hutong.OpenAccount(k.public_key, 1, b"\x5a" * 32, b"\x6b" * 144),
+        hutong.ListIdentity(b"\x4c" * 32, "fraud", "case 7"),
+        hutong.DelistIdentity("4c" * 32),
+        hutong.SetMemoKey(b"\x3e" * 32),
     ]
     for i, kind in enumerate(kinds):
         tx = Transaction(b"\x00" * 32, k.public_key, i, Expiry.at_time_ms(1), kind)
@@ -425,8 +429,8 @@ def test_new_kinds_strict_decoding():
     opt_at = state_at + 2 + 4
     with pytest.raises(EncodingError, match="option"):
         Transaction.decode(raw[:opt_at] + b"\x02" + raw[opt_at + 1:])
-    with pytest.raises(EncodingError, match="kind tag 25"):
-        Transaction.decode(raw[:kind_at] + b"\x19" + raw[kind_at + 1:])
+    with pytest.raises(EncodingError, match="kind tag 28"):
+        Transaction.decode(raw[:kind_at] + b"\x1c" + raw[kind_at + 1:])
 
 
 # -- device keys, linked operations, payment versus payment, mandates -------
@@ -448,6 +452,72 @@ def test_newest_kind_indices_and_names():
                              (hutong.RevokeMandate, 23, "revoke_mandate"),
                              (hutong.MandatePay, 24, "mandate_pay")]:
         assert (cls.INDEX, cls.NAME) == (index, name)
+
+
+def test_identity_kind_indices_and_names():
+    for cls, index, name in [(hutong.ListIdentity, 25, "list_identity"),
+                             (hutong.DelistIdentity, 26, "delist_identity"),
+                             (hutong.SetMemoKey, 27, "set_memo_key")]:
+        assert (cls.INDEX, cls.NAME) == (index, name)
+
+
+def test_identity_kinds_encode_field_by_field():
+    key = bytes(range(32))
+    kind = hutong.ListIdentity(key.hex(), "legal-order", "(2026) Hu 0101 Zhi 456")
+    assert kind.listing_key == key and kind.reference == b"(2026) Hu 0101 Zhi 456"
+    assert _round_trip(kind) == bytes([25]) + key + b"\x01" + _u(22, 4) + b"(2026) Hu 0101 Zhi 456"
+    assert kind.to_json() == {"listing_key": key.hex(), "reason": "legal-order",
+                              "reference": b"(2026) Hu 0101 Zhi 456".hex()}
+    assert _round_trip(hutong.DelistIdentity(key)) == bytes([26]) + key
+    assert _round_trip(hutong.SetMemoKey(key)) == bytes([27]) + key
+    assert hutong.SetMemoKey(key.hex()).to_json() == {"key": key.hex()}
+    with pytest.raises(EncodingError, match="reference"):
+        hutong.ListIdentity(key, "fraud", b"r" * 65)
+    hutong.ListIdentity(key, 4, b"r" * 64)
+    for bad in (key[:31], "zz" * 32):
+        with pytest.raises(EncodingError):
+            hutong.DelistIdentity(bad)
+        with pytest.raises(EncodingError):
+            hutong.SetMemoKey(bad)
+    with pytest.raises(EncodingError):
+        hutong.ListIdentity(key, "sanctions")
+
+
+def test_open_account_envelope_is_empty_or_144_bytes():
+    owner = SigningKey(b"\x02" * 32).public_key
+    legacy = hutong.OpenAccount(owner, 1, b"\x5a" * 32)
+    assert legacy.identity_envelope == b"" and legacy.to_json()["identity_envelope"] == ""
+    # The envelope is a borsh Vec<u8> after the commitment: an empty one is 4 zero bytes.
+    assert _round_trip(legacy) == bytes([2]) + owner.raw + b"\x01" + b"\x5a" * 32 + _u(0, 4)
+    full = hutong.OpenAccount(owner, 1, b"\x5a" * 32, "6b" * 144)
+    assert _round_trip(full) == bytes([2]) + owner.raw + b"\x01" + b"\x5a" * 32 + _u(144, 4) + b"\x6b" * 144
+    for n in (1, 143, 145):
+        with pytest.raises(EncodingError, match="empty or 144"):
+            hutong.OpenAccount(owner, 1, b"\x5a" * 32, b"\x6b" * n)
+    # Decoding refuses an envelope of another length too.
+    k = SigningKey(b"\x01" * 32)
+    raw = Transaction(b"\x00" * 32, k.public_key, 0, Expiry.at_height(1), legacy).encode()
+    at = raw.index(b"\x5a" * 32) + 32
+    with pytest.raises(EncodingError, match="empty or 144"):
+        Transaction.decode(raw[:at] + _u(1, 4) + b"\x00" + raw[at + 4:])
+    # The salted commitment of a chain without an identity service still forms.
+    salted = hutong.OpenAccount.from_identity(owner, 1, "CN_RIC", "11010519491231002X", b"\x11" * 32)
+    assert salted.identity_commitment.hex() == "aa8756178b5ab4d4141646f09786ec5fc2979a1499be0d42e7bac90d68f697da"
+    assert salted.identity_envelope == b""
+
+
+def test_open_account_with_identity_opens_for_the_regulator_only():
+    keys = hutong.identity_keys_from_seed(b"\x11" * 32)
+    owner, chain, tag, salt = SigningKey(b"\x02" * 32), b"\x22" * 32, b"\xba" * 64, b"\x55" * 32
+    kind = hutong.OpenAccount.with_identity(owner.public_key, 2, tag, salt, chain_id=chain,
+                                            hpke_key=keys.hpke_public)
+    assert kind.identity_commitment == hutong.binding(tag, salt) and len(kind.identity_envelope) == 144
+    assert hutong.open_identity(keys.hpke_secret, chain, owner.public_key, kind.identity_envelope,
+                                kind.identity_commitment) == tag
+    assert Transaction.from_json(Transaction(chain, owner.public_key, 0, Expiry.at_height(1), kind).to_json()).kind == kind
+    with pytest.raises(hutong.UndecryptableError):
+        hutong.open_identity(keys.hpke_secret, b"\x23" * 32, owner.public_key, kind.identity_envelope,
+                             kind.identity_commitment)
 
 
 def test_register_and_revoke_device():
@@ -671,6 +741,29 @@ def test_account_holds_freezes_and_restriction():
                  "payer_frozen", "restricted", "not_restricted", "unknown_freeze", "freeze_exists",
                  "too_many_freezes", "too_many_holds"):
         assert code in hutong.FAILURE_CODES
+
+
+def test_failure_codes_and_effects_of_the_identity_layer():
+    for code in ("identity_envelope", "already_listed", "not_listed", "memo_not_sealed"):
+        assert code in hutong.FAILURE_CODES
+    for effect in ("identity_listed", "identity_delisted", "memo_key_set", "debit", "mandate_used"):
+        assert effect in hutong.EFFECT_TYPES
+    assert len(set(hutong.EFFECT_TYPES)) == len(hutong.EFFECT_TYPES)
+    # The failures as the node sends them, with their fields.
+    for failure in ({"code": "identity_envelope", "required": True},
+                    {"code": "already_listed", "listed_by": VALID},
+                    {"code": "not_listed"}, {"code": "memo_not_sealed"}):
+        st = TxStatus.from_json({"status": "committed", "hash": "ab", "height": 3, "index": 0,
+                                 "receipt": {"tx_hash": "ab", "success": False, "code": failure["code"],
+                                             "reason": "R", "failure": failure}})
+        assert st.failure_code == failure["code"] and st.receipt.failure == failure
+        with pytest.raises(hutong.ExecutionFailedError) as ei:
+            st.raise_for_failure()
+        assert ei.value.code == failure["code"] and ei.value.failure == failure
+    effects = [{"type": "identity_listed", "listing_key": "4c" * 32, "by": VALID, "reason": "legal-order"},
+               {"type": "identity_delisted", "listing_key": "4c" * 32, "by": VALID},
+               {"type": "memo_key_set", "institution": VALID, "key": "3e" * 32}]
+    assert Receipt.from_json({"tx_hash": "ab", "success": True, "effects": effects}).effects == effects
 
 
 def test_failure_codes_of_devices_exchanges_and_mandates():

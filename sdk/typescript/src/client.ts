@@ -1,20 +1,28 @@
 /**
  * The JSON-RPC client: reads (status, parameters, accounts,
  * transactions, blocks), submission (one, or many with one verdict each),
- * and waiting for finality by polling or by WebSocket subscription.
+ * waiting for finality by polling or by WebSocket subscription, and the
+ * identity layer (identity tags from the regulator's node, accounts opened
+ * with an identity envelope, the shared blacklist, sealed memos).
  */
 
 import { bytesOf, toHex, type BytesLike } from './bytes.js';
-import { RejectedError, RpcCode, RpcError, TimeoutError, TransactionFailedError, TransportError, ValidationError } from './errors.js';
+import { PrivacyError, RejectedError, RpcCode, RpcError, TimeoutError, TransactionFailedError, TransportError, ValidationError } from './errors.js';
 import { addressOf, decodeAddress } from './address.js';
 import { Keypair } from './keys.js';
 import { SignedTransaction, signMandateRead, transferIdHex, type Expiry, type Transaction, type TransferIdLike, type TxKind, type U64Like } from './tx.js';
+import { blind, finalize, identityInput, IDENTITY_EVALUATE_BATCH_MAX, OPRF_ELEMENT_BYTES, OPRF_PROOF_BYTES } from './oprf.js';
+import { listingKey, memoContext, memoCounterparties, memoReaderKeys, sealIdentity, sealMemo } from './privacy.js';
+import { identityEvaluateQuery, signAuditRequest, signReadMemo } from './signed.js';
 import {
   isFinal,
   toAccount,
   toBlock,
   toHold,
+  toListing,
   toMandate,
+  toMemoKeys,
+  toMemoText,
   toParameters,
   toStatus,
   toTxStatus,
@@ -22,7 +30,11 @@ import {
   type Account,
   type Block,
   type Hold,
+  type IdentityKeys,
+  type Listing,
   type Mandate,
+  type MemoKeys,
+  type MemoText,
   type Parameters,
   type Receipt,
   type Status,
@@ -42,6 +54,12 @@ export const Method = {
   READ_ACCOUNT: 'hutong_readAccount',
   STATUS: 'hutong_status',
   GET_PARAMETERS: 'hutong_getParameters',
+  /** The regulator's node only: OPRF evaluation of blinded identities (a signed request). */
+  IDENTITY_EVALUATE: 'hutong_identityEvaluate',
+  CHECK_LISTING: 'hutong_checkListing',
+  GET_MEMO_KEYS: 'hutong_getMemoKeys',
+  /** A node holding its institution's memo key: a memo's text, to the transaction's parties (a signed request). */
+  READ_MEMO: 'hutong_readMemo',
   SUBSCRIBE_TRANSACTION: 'hutong_subscribeTransaction',
   TRANSACTION_NOTIFICATION: 'hutong_transaction',
   UNSUBSCRIBE_TRANSACTION: 'hutong_unsubscribeTransaction',
@@ -89,7 +107,38 @@ export interface PrepareOptions {
   expiry?: Expiry;
   /** The institution key that will co-sign (step-up). */
   cosigner?: BytesLike | Keypair | null;
+  /**
+   * The memo's text (bytes, or a string as UTF-8). On a chain with an
+   * identity service it is sealed to its readers (see
+   * {@link HutongClient.prepare}); the transaction then carries the sealed
+   * memo, bound to its chain, sender and sequence.
+   */
   memo?: Uint8Array | string;
+  /**
+   * `false` leaves the memo in clear even on a chain with an identity
+   * service (which fails it, `memo_not_sealed`: for tests). Default true.
+   */
+  sealMemo?: boolean;
+}
+
+/** The regulator's answer to `hutong_identityEvaluate`. */
+export interface Evaluation {
+  /** One evaluated element (32 bytes) per blinded one, in order. */
+  elements: Uint8Array[];
+  /** One proof (64 bytes) for all of them. */
+  proof: Uint8Array;
+  /** Evaluations the key may still ask for this minute. */
+  remainingThisMinute: number;
+}
+
+/** What {@link HutongClient.openAccountWithIdentity} builds. */
+export interface IdentityOpening {
+  /** The `open_account` kind: the binding commitment and the identity envelope. */
+  kind: Extract<TxKind, { type: 'open_account' }>;
+  /** The salt sealed in the envelope (32 bytes): keep it with the KYC record. */
+  salt: Uint8Array;
+  /** The identity's listing key on the shared blacklist (32 bytes). */
+  listingKey: Uint8Array;
 }
 
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -126,6 +175,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, { once: true });
   });
 
+/** Most accounts one `hutong_getMemoKeys` call names. */
+export const MEMO_KEYS_ACCOUNTS_MAX = 16;
+
 /** Default expiry: this much block time past the node's last block. */
 export const DEFAULT_EXPIRY_MS = 5 * 60 * 1000;
 
@@ -136,8 +188,13 @@ export class HutongClient {
   readonly #ws: WebSocketConstructor | undefined;
   readonly #timeoutMs: number;
   readonly #headers: Record<string, string>;
+  readonly #options: ClientOptions;
   #nextId = 1;
   #chainId: string | undefined;
+  /** The identity keys and the memo limit: set at genesis (a new key would change every tag), read once. */
+  #identity: Promise<{ identity: IdentityKeys | null; memoBytesMax: number }> | undefined;
+  /** The regulator's node clock minus ours, learnt from a `stale` refusal. */
+  #clockOffsetMs = 0;
 
   constructor(url: string, options: ClientOptions = {}) {
     this.url = url;
@@ -148,6 +205,7 @@ export class HutongClient {
     this.#ws = options.WebSocket;
     this.#timeoutMs = options.requestTimeoutMs ?? 30_000;
     this.#headers = options.headers ?? {};
+    this.#options = options;
   }
 
   /** One JSON-RPC call with positional params; answers `result` or throws. */
@@ -276,12 +334,177 @@ export class HutongClient {
     return toBlock(await this.call<Json>(Method.GET_BLOCK, [query]));
   }
 
+  // ------------------------------------------------------------ identity layer
+
+  async #identityParameters(): Promise<{ identity: IdentityKeys | null; memoBytesMax: number }> {
+    this.#identity ??= this.parameters().then(
+      (p) => ({ identity: p.identity, memoBytesMax: p.sizes.memoBytesMax }),
+      (e) => {
+        this.#identity = undefined; // a failed read is retried next time
+        throw e;
+      },
+    );
+    return this.#identity;
+  }
+
+  /** The identity keys of the ledger's parameters, or a {@link ValidationError} naming the chain's lack of them. */
+  async #identityKeys(): Promise<IdentityKeys> {
+    const { identity } = await this.#identityParameters();
+    if (!identity) throw new ValidationError(`the chain of ${this.url} has no identity service (its parameters name no identity keys)`);
+    return identity;
+  }
+
+  /**
+   * Asks this node, the regulator's, to evaluate `blinded` (1 to 64
+   * blinded identities from {@link blind}) with its OPRF key
+   * (`hutong_identityEvaluate`): a request signed by `key`, a member
+   * institution's key (or a regulator's), like an audit request. Each
+   * element counts against the key's limit per minute, and the request is
+   * in the regulator's audit log. The answer is not checked here: pass it
+   * to {@link finalize} with the ledger's OPRF key, or use
+   * {@link identityTags}, which does.
+   *
+   * Throws {@link RpcError}: 1010 with `data.code` `rate_limited`,
+   * `unknown_key`, `bad_signature`, `stale`, `replayed`; 1011 on a node
+   * that is not a regulator's; 1003 when it runs no identity service. A
+   * `stale` refusal (this computer's clock a minute off the node's) is
+   * signed again once with the node's time.
+   */
+  async identityEvaluate(key: Keypair, blinded: BytesLike[]): Promise<Evaluation> {
+    if (!Array.isArray(blinded) || blinded.length === 0 || blinded.length > IDENTITY_EVALUATE_BATCH_MAX) {
+      throw new ValidationError(`an evaluation request has 1 to ${IDENTITY_EVALUATE_BATCH_MAX} blinded identities, not ${Array.isArray(blinded) ? blinded.length : 0}`);
+    }
+    const chainId = await this.chainId();
+    const { query, text } = identityEvaluateQuery(blinded);
+    for (let attempt = 0; ; attempt++) {
+      const auth = signAuditRequest(chainId, Method.IDENTITY_EVALUATE, text, key, { timestampMs: Date.now() + this.#clockOffsetMs });
+      let answer: Json;
+      try {
+        answer = await this.call<Json>(Method.IDENTITY_EVALUATE, { query, auth });
+      } catch (e) {
+        const data = e instanceof RpcError && e.code === RpcCode.AUTH ? (e.data as Json | undefined) : undefined;
+        const nodeNow = data?.['code'] === 'stale' ? /node's clock (\d+)/.exec(String(data['message'] ?? (e as Error).message)) : null;
+        if (attempt === 0 && nodeNow) {
+          this.#clockOffsetMs = Number(nodeNow[1]) - Date.now();
+          continue;
+        }
+        throw e;
+      }
+      const hex = (v: unknown, n: number, what: string): Uint8Array => {
+        try {
+          return bytesOf(String(v), n, what);
+        } catch (e) {
+          throw new PrivacyError('malformed', `${Method.IDENTITY_EVALUATE} answered ${what} that is not ${n} bytes of hex`, { what }, { cause: e });
+        }
+      };
+      const elements = Array.isArray(answer?.['elements']) ? answer['elements'] : [];
+      return {
+        elements: elements.map((e: unknown, i: number) => hex(e, OPRF_ELEMENT_BYTES, `element ${i}`)),
+        proof: hex(answer?.['proof'], OPRF_PROOF_BYTES, 'proof'),
+        remainingThisMinute: typeof answer?.['remaining_this_minute'] === 'number' ? answer['remaining_this_minute'] : 0,
+      };
+    }
+  }
+
+  /**
+   * The identity tags (64 bytes each, in order) of `identities`, each
+   * written `TYPE:NUMBER` (SPEC.md section 9): blinded here, evaluated by
+   * the regulator's node at `regulator` (its RPC URL, or a client of it)
+   * under `key`'s signature, 64 to a request, and each answer's proof
+   * checked against the OPRF key of this node's parameters (the ledger's,
+   * never the evaluating node's) before it is unblinded. Throws
+   * {@link PrivacyError} `bad_identity` (before anything is sent) or
+   * `unverified_evaluation`; {@link ValidationError} if this chain has no
+   * identity service or the regulator's node is on another chain.
+   */
+  async identityTags(key: Keypair, identities: string[], regulator: string | HutongClient): Promise<Uint8Array[]> {
+    const inputs = identities.map(identityInput);
+    const { oprfKey } = await this.#identityKeys();
+    const node = typeof regulator === 'string' ? new HutongClient(regulator, { ...this.#options, wsUrl: undefined }) : regulator;
+    const [ours, theirs] = await Promise.all([this.chainId(), node.chainId()]);
+    if (ours !== theirs) throw new ValidationError(`the regulator's node ${node.url} is on chain ${theirs}, not ${ours}`);
+    const tags: Uint8Array[] = [];
+    for (let at = 0; at < inputs.length; at += IDENTITY_EVALUATE_BATCH_MAX) {
+      const chunk = inputs.slice(at, at + IDENTITY_EVALUATE_BATCH_MAX);
+      const blinded = chunk.map((x) => blind(x));
+      const answer = await node.identityEvaluate(key, blinded.map((b) => b.blinded));
+      tags.push(...finalize(blinded.map((b) => b.state), chunk, answer.elements, answer.proof, oprfKey));
+    }
+    return tags;
+  }
+
+  /**
+   * The `open_account` kind for the customer whose identity tag is `tag`
+   * ({@link identityTags}), on a chain with an identity service: a fresh
+   * salt, the binding commitment, and the envelope sealed to the
+   * regulator's HPKE key of the ledger's parameters, bound to this chain
+   * and to `owner` (the new account's public key). Prepare and sign it
+   * with the institution's key; keep `salt` with the KYC record.
+   */
+  async openAccountWithIdentity(owner: Keypair | BytesLike, tier: number, tag: BytesLike): Promise<IdentityOpening> {
+    const ownerKey = owner instanceof Keypair ? owner.publicKey : bytesOf(owner, 32, 'owner');
+    const [chainId, { hpkeKey }] = await Promise.all([this.chainId(), this.#identityKeys()]);
+    const sealed = sealIdentity(hpkeKey, chainId, ownerKey, tag);
+    return {
+      kind: { type: 'open_account', owner: ownerKey, tier, identityCommitment: sealed.commitment, identityEnvelope: sealed.envelope },
+      salt: sealed.salt,
+      listingKey: listingKey(tag),
+    };
+  }
+
+  /**
+   * Whether `listingKey` (32 bytes: `listingKey(tag)`) is on the shared
+   * blacklist (`hutong_checkListing`), by whom, why and since when.
+   */
+  async checkListing(key: BytesLike): Promise<Listing> {
+    return toListing(await this.call<Json>(Method.CHECK_LISTING, { listing_key: toHex(bytesOf(key, 32, 'listing key')) }));
+  }
+
+  /**
+   * The memo readers' keys for a memo between `accounts` (1 to 16
+   * addresses, `ht1…`, each with an account): each account's institution
+   * and its memo key (null when it published none), and the regulator's
+   * key (`hutong_getMemoKeys`; {@link RpcError} 1003 for an address with
+   * no account).
+   */
+  async getMemoKeys(accounts: string[]): Promise<MemoKeys> {
+    if (!Array.isArray(accounts) || accounts.length === 0 || accounts.length > MEMO_KEYS_ACCOUNTS_MAX) {
+      throw new ValidationError(`getMemoKeys names 1 to ${MEMO_KEYS_ACCOUNTS_MAX} accounts, not ${Array.isArray(accounts) ? accounts.length : 0}`);
+    }
+    for (const a of accounts) decodeAddress(a);
+    return toMemoKeys(await this.call<Json>(Method.GET_MEMO_KEYS, { accounts }));
+  }
+
+  /**
+   * The text of transaction `txHash`'s memo, opened by this node with its
+   * institution's memo key (`hutong_readMemo`): a request signed now by
+   * `key`, the transaction's sender's or recipient's account key (or its
+   * institution's key). Throws {@link RpcError} 1010 when `key` is not a
+   * party's, 1003 when this node cannot open the memo.
+   */
+  async readMemo(txHash: string, key: Keypair): Promise<MemoText> {
+    const hash = toHex(bytesOf(txHash, 32, 'transaction hash'));
+    const timestampMs = Date.now();
+    const signature = signReadMemo(await this.chainId(), hash, timestampMs, key);
+    return toMemoText(await this.call<Json>(Method.READ_MEMO, [{ tx_hash: hash, key: key.publicKeyHex, timestamp_ms: timestampMs, signature }]));
+  }
+
   // ------------------------------------------------------------ building
 
   /**
    * A transaction of `sender` with the chain id, the next sequence and a
    * near expiry filled in from the node; sign it with
    * {@link signTransaction}.
+   *
+   * On a chain with an identity service (`parameters().identity`), a
+   * non-empty `options.memo` is sealed (SPEC.md, "Sealed memos") to the
+   * readers `hutong_getMemoKeys` names for the sender and the
+   * transaction's counterparties ({@link memoCounterparties}): their
+   * institutions that published a memo key, and the regulator, each once;
+   * under `memoContext(chainId, sender, sequence)`. Change the sequence
+   * afterwards and the memo no longer opens: prepare again instead.
+   * Throws {@link PrivacyError} `memo_too_long` when the sealed memo would
+   * pass the chain's limit, `bad_readers` past four readers.
    */
   async prepare(sender: Keypair | BytesLike, kind: TxKind, options: PrepareOptions = {}): Promise<Transaction> {
     const senderKey = sender instanceof Keypair ? sender.publicKey : bytesOf(sender, 32, 'sender');
@@ -291,7 +514,18 @@ export class HutongClient {
       options.expiry ?? this.status().then((s) => ({ timeMs: BigInt(s.timestampMs) + BigInt(DEFAULT_EXPIRY_MS) })),
     ]);
     const cosigner = options.cosigner instanceof Keypair ? options.cosigner.publicKey : options.cosigner ?? null;
-    return { chainId, sender: senderKey, sequence, expiry, kind, cosigner, memo: options.memo ?? new Uint8Array() };
+    let memo: Uint8Array | string = options.memo ?? new Uint8Array();
+    if (memo.length > 0 && options.sealMemo !== false) {
+      const { identity, memoBytesMax } = await this.#identityParameters();
+      if (identity) {
+        // A memo has at most four readers, so more counterparties than the
+        // node names in one call could never all read it anyway.
+        const counterparties = memoCounterparties(kind).slice(0, MEMO_KEYS_ACCOUNTS_MAX - 1);
+        const readers = memoReaderKeys(await this.getMemoKeys([addressOf(senderKey), ...counterparties]), identity.hpkeKey);
+        memo = sealMemo(readers, memoContext(chainId, senderKey, sequence), memo, memoBytesMax);
+      }
+    }
+    return { chainId, sender: senderKey, sequence, expiry, kind, cosigner, memo };
   }
 
   // ------------------------------------------------------------ sending

@@ -10,7 +10,9 @@
  *   build (before anything is sent); {@link IdentityError}, one of them,
  *   an identity document the commitment rule refuses;
  * - {@link TransactionFailedError}: a committed transaction whose receipt
- *   is a failure, or a final rejection/drop, from {@link expectSuccess}.
+ *   is a failure, or a final rejection/drop, from {@link expectSuccess};
+ * - {@link PrivacyError}: a step of the identity layer (identity tags,
+ *   envelopes, sealed memos) that failed, with a stable string `code`.
  */
 
 export class HutongError extends Error {
@@ -122,6 +124,15 @@ export const FAILURE_CODES = [
   'mandate_inactive',
   'mandate_scope',
   'mandate_limit',
+  // The identity layer (SPEC.md section 9): an `open_account` without an
+  // identity envelope on a chain with an identity service (`required`
+  // true), or with one on a chain without (`required` false); a listing
+  // key listed already (`listed_by`), or not listed; a memo in clear on a
+  // chain with an identity service.
+  'identity_envelope',
+  'already_listed',
+  'not_listed',
+  'memo_not_sealed',
 ] as const;
 export type FailureCode = (typeof FAILURE_CODES)[number];
 
@@ -133,7 +144,14 @@ export const RpcCode = {
   NOT_FOUND: 1003,
   INTERNAL: 1004,
   TOO_MANY: 1005,
+  /**
+   * A signed request refused (an audit request, `hutong_identityEvaluate`,
+   * `hutong_readMemo`); `data.code`: `unknown_key`, `bad_signature`,
+   * `stale`, `replayed`, `unauthenticated`, `busy`, or `rate_limited`
+   * (identity evaluations past the key's limit per minute).
+   */
   AUTH: 1010,
+  /** An audit method, or `hutong_identityEvaluate`, asked of a node that is not a regulator's. */
   NOT_REGULATOR: 1011,
   /** A subscription method called over plain HTTP: use WebSocket. */
   NEEDS_WEBSOCKET: 1012,
@@ -238,6 +256,44 @@ export class TransactionFailedError extends HutongError {
     super(`transaction ${hash} ${status} (${code}): ${message}`);
     this.hash = hash;
     this.status = status;
+    this.code = code;
+    this.detail = detail;
+  }
+}
+
+/**
+ * The stable codes of {@link PrivacyError}, the same strings as the Rust
+ * implementation's (`hutong_privacy::PrivacyError::code`).
+ */
+export const PRIVACY_ERROR_CODES = [
+  /** An identity that is not `TYPE:NUMBER`, or whose type or number the rule refuses (SPEC.md section 7). */
+  'bad_identity',
+  /** Bytes that are not a valid encoding: a point, a proof, an envelope's or a memo's length, a key. */
+  'malformed',
+  /** The regulator's evaluation does not verify against the OPRF key of the ledger's parameters: a wrong key, or a tampered or replayed answer. */
+  'unverified_evaluation',
+  /** An envelope or memo that this key does not open: sealed to another key, for another account, chain or transaction, or altered. */
+  'undecryptable',
+  /** An identity envelope that opens, but to a tag and salt whose binding is not the account's commitment. */
+  'commitment_mismatch',
+  /** A memo with no reader, or more than 4. */
+  'bad_readers',
+  /** A memo whose sealed form is longer than the chain's memo limit. */
+  'memo_too_long',
+] as const;
+export type PrivacyErrorCode = (typeof PRIVACY_ERROR_CODES)[number];
+
+/**
+ * A step of the identity layer that failed (SPEC.md section 9): `code` is
+ * one of {@link PRIVACY_ERROR_CODES}; `detail` holds the values involved
+ * by name (`got`, `max`, `len`, `what`) where there are any. Every one is
+ * permanent: the same inputs fail the same way.
+ */
+export class PrivacyError extends HutongError {
+  readonly code: PrivacyErrorCode;
+  readonly detail: Record<string, unknown>;
+  constructor(code: PrivacyErrorCode, message: string, detail: Record<string, unknown> = {}, options?: { cause?: unknown }) {
+    super(`${message} (${code})`, options);
     this.code = code;
     this.detail = detail;
   }

@@ -17,6 +17,10 @@ export {
   ID_NUMBER_MAX,
   IDENTITY_SALT_BYTES,
 } from './identity.js';
+export * from './oprf.js';
+export * from './hpke.js';
+export * from './privacy.js';
+export * from './signed.js';
 export * from './tx.js';
 export * from './views.js';
 export * from './client.js';

@@ -13,7 +13,12 @@ import type { Keypair } from './keys.js';
 
 /** Most bytes of a `SignedTransaction` encoding. */
 export const TX_BYTES_MAX = 16_384;
-export const MEMO_BYTES_MAX = 256;
+/**
+ * Longest memo, in bytes. On a chain with an identity service a memo is
+ * sealed to its readers (`sealMemo`): with three readers that leaves 254
+ * bytes of text.
+ */
+export const MEMO_BYTES_MAX = 512;
 export const BATCH_RECIPIENTS_MAX = 256;
 /** Longest `reference` of a `freeze_amount` or `set_account_state` (a court order's number), in bytes. */
 export const REFERENCE_BYTES_MAX = 64;
@@ -23,6 +28,12 @@ export const DEVICE_PAYEES_MAX = 16;
 export const LINKED_LEGS_MAX = 8;
 /** Most payees a mandate (`grant_mandate`) may be limited to. */
 export const MANDATE_PAYEES_MAX = 16;
+/**
+ * Bytes of an `open_account`'s identity envelope when it has one: the
+ * HPKE encapsulated key (32), the sealed identity tag (64) and salt (32),
+ * and the AEAD tag (16). It is empty otherwise.
+ */
+export const IDENTITY_ENVELOPE_BYTES = 144;
 
 export type U64Like = bigint | number;
 /** A transfer id: a u128 as a bigint, or 32 hex digits (big-endian, as shown everywhere). */
@@ -89,10 +100,15 @@ export type TxKind =
   | { type: 'transfer'; to: AddressLike; asset: string; amount: bigint; transferId: TransferIdLike }
   | { type: 'batch_transfer'; asset: string; payouts: Payout[]; transferId: TransferIdLike }
   /**
-   * `identityCommitment`: 32 bytes, from `identityCommitment(idType, idNumber, salt)`
-   * (SPEC.md, "Opening an account"); the salt itself never goes on chain.
+   * `identityCommitment`: 32 bytes. On a chain with an identity service
+   * (`parameters().identity`), the binding commitment of the customer's
+   * identity tag, whose opening `identityEnvelope` (144 bytes) seals to
+   * the regulator: build both with `HutongClient.openAccountKind`
+   * (SPEC.md section 9). Otherwise `identityCommitment(idType, idNumber,
+   * salt)` (section 7) and no envelope (absent or empty). The salt never
+   * goes on chain.
    */
-  | { type: 'open_account'; owner: BytesLike; tier: number; identityCommitment: BytesLike }
+  | { type: 'open_account'; owner: BytesLike; tier: number; identityCommitment: BytesLike; identityEnvelope?: BytesLike }
   | { type: 'set_tier'; account: AddressLike; tier: number }
   | { type: 'freeze'; account: AddressLike; reason: FreezeReason }
   | { type: 'unfreeze'; account: AddressLike }
@@ -210,7 +226,18 @@ export type TxKind =
    * key and sequence numbers) pays `amount` of `asset` from `payer`'s
    * account to `to`; `transferId` is one of the payer's.
    */
-  | { type: 'mandate_pay'; payer: AddressLike; mandateId: U64Like; to: AddressLike; asset: string; amount: bigint; transferId: TransferIdLike };
+  | { type: 'mandate_pay'; payer: AddressLike; mandateId: U64Like; to: AddressLike; asset: string; amount: bigint; transferId: TransferIdLike }
+  /**
+   * A member institution or a regulator puts an identity on the shared
+   * blacklist by its listing key (`listingKey(tag)`, 32 bytes); `reason`
+   * and `reference` (the order's number: bytes, or a string as UTF-8, at
+   * most 64 bytes) as in `freeze_amount`.
+   */
+  | { type: 'list_identity'; listingKey: BytesLike; reason: FreezeReason; reference?: Uint8Array | string }
+  /** The lister, or a regulator, takes a listing key off the blacklist (a regulator's listing only a regulator). */
+  | { type: 'delist_identity'; listingKey: BytesLike }
+  /** A member institution publishes the X25519 public key (32 bytes) its customers' memos are sealed to. */
+  | { type: 'set_memo_key'; key: BytesLike };
 
 export type TxKindName = TxKind['type'];
 
@@ -240,6 +267,9 @@ export const TX_KIND_INDEX: Record<TxKindName, number> = {
   grant_mandate: 22,
   revoke_mandate: 23,
   mandate_pay: 24,
+  list_identity: 25,
+  delist_identity: 26,
+  set_memo_key: 27,
 };
 const KIND_NAMES = Object.keys(TX_KIND_INDEX) as TxKindName[];
 
@@ -255,7 +285,11 @@ export interface Transaction {
   kind: TxKind;
   /** The institution key that co-signs (step-up), or none. */
   cosigner?: BytesLike | null;
-  /** At most 256 bytes; a string is encoded as UTF-8. */
+  /**
+   * At most {@link MEMO_BYTES_MAX} bytes; a string is encoded as UTF-8. On
+   * a chain with an identity service a non-empty memo must be sealed
+   * (`sealMemo`; `HutongClient.prepare` seals it).
+   */
   memo?: Uint8Array | string;
 }
 
@@ -395,6 +429,7 @@ function writeKindFields(w: Writer, k: TxKind): void {
       w.fixed(bytesOf(k.owner, 32, 'owner'), 32);
       w.u8(tier(k.tier));
       w.fixed(bytesOf(k.identityCommitment, 32, 'identity commitment'), 32);
+      w.bytes(k.identityEnvelope === undefined ? new Uint8Array() : bytesOf(k.identityEnvelope, undefined, 'identity envelope'));
       break;
     case 'set_tier':
       addr(k.account);
@@ -529,6 +564,17 @@ function writeKindFields(w: Writer, k: TxKind): void {
       w.u128(amount(k.amount, 'amount'));
       w.u128(transferIdOf(k.transferId));
       break;
+    case 'list_identity':
+      w.fixed(bytesOf(k.listingKey, 32, 'listing key'), 32);
+      w.u8(freezeReasonTag(k.reason));
+      w.bytes(referenceBytes(k.reference));
+      break;
+    case 'delist_identity':
+      w.fixed(bytesOf(k.listingKey, 32, 'listing key'), 32);
+      break;
+    case 'set_memo_key':
+      w.fixed(bytesOf(k.key, 32, 'memo key'), 32);
+      break;
   }
 }
 
@@ -601,8 +647,14 @@ function readKindFields(r: Reader, name: TxKindName | undefined, tag: string): T
       const payouts = r.vec((r) => ({ to: encodeAddress(r.fixed(20, 'address')), amount: r.u128() }), 'payouts');
       return { type: 'batch_transfer', asset: a, payouts, transferId: r.u128() };
     }
-    case 'open_account':
-      return { type: 'open_account', owner: r.fixed(32), tier: r.u8(), identityCommitment: r.fixed(32) };
+    case 'open_account': {
+      const owner = r.fixed(32, 'owner');
+      const t = r.u8('tier');
+      const identityCommitment = r.fixed(32, 'identity commitment');
+      const identityEnvelope = r.bytes('identity envelope');
+      checkEnvelopeLength(identityEnvelope.length);
+      return { type: 'open_account', owner, tier: t, identityCommitment, identityEnvelope };
+    }
     case 'set_tier':
       return { type: 'set_tier', account: addr(), tier: r.u8() };
     case 'freeze': {
@@ -688,10 +740,26 @@ function readKindFields(r: Reader, name: TxKindName | undefined, tag: string): T
       return { type: 'revoke_mandate', mandateId: r.u64('mandate id') };
     case 'mandate_pay':
       return { type: 'mandate_pay', payer: addr(), mandateId: r.u64('mandate id'), to: addr(), asset: asset(), amount: r.u128(), transferId: r.u128() };
+    case 'list_identity': {
+      const listingKey = r.fixed(32, 'listing key');
+      const reason = readFreezeReason(r);
+      return { type: 'list_identity', listingKey, reason, reference: readReference(r) };
+    }
+    case 'delist_identity':
+      return { type: 'delist_identity', listingKey: r.fixed(32, 'listing key') };
+    case 'set_memo_key':
+      return { type: 'set_memo_key', key: r.fixed(32, 'memo key') };
     case 'propose':
       throw new ValidationError('decoding a Propose transaction is not supported (governance actions are not in SPEC.md)');
     default:
       throw new ValidationError(`${tag} is out of range`);
+  }
+}
+
+/** An identity envelope is empty or exactly {@link IDENTITY_ENVELOPE_BYTES}; a node refuses any other length (`malformed`). */
+function checkEnvelopeLength(len: number): void {
+  if (len !== 0 && len !== IDENTITY_ENVELOPE_BYTES) {
+    throw new ValidationError(`identity envelope is ${len} bytes; it is empty or ${IDENTITY_ENVELOPE_BYTES}`);
   }
 }
 
@@ -763,8 +831,8 @@ export function signMandateRead(chainId: BytesLike, account: AddressLike, mandat
 /**
  * Checks what the node would refuse without looking at the ledger: field
  * ranges, memo length, batch size, zero amounts, a transfer (or hold) to
- * its own sender, asset codes, a reference past 64 bytes, the encoded
- * size; and what the ledger would fail before looking at it: a linked
+ * its own sender, asset codes, a reference past 64 bytes, an identity
+ * envelope neither empty nor 144 bytes, the encoded size; and what the ledger would fail before looking at it: a linked
  * transaction's leg count (1 to 8) and each leg by the same rules, more
  * than 16 payees of a device or a mandate, a mandate granted to its own
  * sender. Throws {@link ValidationError}.
@@ -800,6 +868,9 @@ function validateKind(k: TxKind, me: Uint8Array): void {
   }
   if (k.type === 'transfer' || k.type === 'batch_transfer' || k.type === 'mint' || k.type === 'burn' || k.type === 'hold' || k.type === 'freeze_amount' || k.type === 'register_device' || k.type === 'grant_mandate' || k.type === 'mandate_pay') {
     checkAssetCode(k.asset);
+  }
+  if (k.type === 'open_account' && k.identityEnvelope !== undefined) {
+    checkEnvelopeLength(bytesOf(k.identityEnvelope, undefined, 'identity envelope').length);
   }
   if (k.type === 'register_device' && (k.payees ?? []).length > DEVICE_PAYEES_MAX) {
     throw new ValidationError(`a device scope names ${k.payees!.length} payees; at most ${DEVICE_PAYEES_MAX}`);
@@ -1012,7 +1083,13 @@ function kindFromJson(name: TxKindName, f: Json): TxKind {
       };
       break;
     case 'open_account':
-      kind = { type: name, owner: jhex(f['owner'], 32, 'owner'), tier: Number(f['tier']), identityCommitment: jhex(f['identity_commitment'], 32, 'identity_commitment') };
+      kind = {
+        type: name,
+        owner: jhex(f['owner'], 32, 'owner'),
+        tier: Number(f['tier']),
+        identityCommitment: jhex(f['identity_commitment'], 32, 'identity_commitment'),
+        identityEnvelope: f['identity_envelope'] == null ? new Uint8Array() : jhex(f['identity_envelope'], undefined, 'identity_envelope'),
+      };
       break;
     case 'set_tier':
       kind = { type: name, account: f['account'] as string, tier: Number(f['tier']) };
@@ -1137,6 +1214,20 @@ function kindFromJson(name: TxKindName, f: Json): TxKind {
         amount: jnum(f['amount'], 'amount'),
         transferId: transferIdOf(f['transfer_id'] as string),
       };
+      break;
+    case 'list_identity':
+      kind = {
+        type: name,
+        listingKey: jhex(f['listing_key'], 32, 'listing_key'),
+        reason: f['reason'] as FreezeReason,
+        reference: f['reference'] == null ? new Uint8Array() : jhex(f['reference'], undefined, 'reference'),
+      };
+      break;
+    case 'delist_identity':
+      kind = { type: name, listingKey: jhex(f['listing_key'], 32, 'listing_key') };
+      break;
+    case 'set_memo_key':
+      kind = { type: name, key: jhex(f['key'], 32, 'key') };
       break;
     case 'propose':
       kind = { type: name, actions: (f['actions'] as string[]).map((a) => jhex(a, undefined, 'action')), votingPeriodMs: jnum(f['voting_period_ms'], 'voting_period_ms') };

@@ -54,13 +54,16 @@ export function camelize(v: unknown): any {
  * `paid`, `buy`, `received`). Mandates: `mandate_granted` (`account`,
  * `mandateId`, `grantee`, `endMs`), `mandate_revoked` (`account`,
  * `mandateId`, `grantee`), `mandate_used` (`payer`, `mandateId`,
- * `grantee`, `spentInPeriod`).
+ * `grantee`, `spentInPeriod`). The identity layer: `identity_listed`
+ * (`listingKey`, `by`, `reason`), `identity_delisted` (`listingKey`,
+ * `by`), `memo_key_set` (`institution`, `key`: hex).
  */
 export interface Effect {
   /**
    * `debit`, `credit`, `supply_changed`, `account_opened`, `tier_set`, `frozen`, `unfrozen`, `proposal_*`, `voted`,
    * `hold_placed`, `hold_captured`, `hold_voided`, `amount_frozen`, `amount_released`, `account_state_set`,
-   * `leg`, `exchanged`, `mandate_granted`, `mandate_revoked`, `mandate_used`, …
+   * `leg`, `exchanged`, `mandate_granted`, `mandate_revoked`, `mandate_used`,
+   * `identity_listed`, `identity_delisted`, `memo_key_set`, …
    */
   type: string;
   account?: string;
@@ -494,6 +497,17 @@ export interface Sizes {
   perSenderMax: number;
 }
 
+/**
+ * The regulator's identity keys on a chain with an identity service
+ * (SPEC.md section 9), 64 hex digits each: `oprfKey` checks identity
+ * evaluations (a ristretto255 element), `hpkeKey` seals identity
+ * envelopes and memos to the regulator (X25519).
+ */
+export interface IdentityKeys {
+  oprfKey: string;
+  hpkeKey: string;
+}
+
 export interface Parameters {
   height: number;
   /** Asset code → decimals. */
@@ -501,6 +515,12 @@ export interface Parameters {
   tiers: TierView[];
   utcOffsetSeconds: number;
   sizes: Sizes;
+  /**
+   * The regulator's identity keys when the chain has an identity service;
+   * then every `open_account` carries an identity envelope and every
+   * non-empty memo is sealed. Null otherwise.
+   */
+  identity: IdentityKeys | null;
   /** Everything else (members, regulators, voting, timing, …), camelCased. */
   [field: string]: unknown;
   raw: Json;
@@ -508,6 +528,7 @@ export interface Parameters {
 
 export function toParameters(j: Json): Parameters {
   const sizes = (j['sizes'] ?? {}) as Json;
+  const identity = j['identity'] && typeof j['identity'] === 'object' ? (j['identity'] as Json) : null;
   return {
     ...camelize(j),
     height: num(j['height']),
@@ -529,12 +550,15 @@ export function toParameters(j: Json): Parameters {
     utcOffsetSeconds: num(j['utc_offset_seconds']),
     sizes: {
       txBytesMax: num(sizes['tx_bytes_max'] ?? 16384),
-      memoBytesMax: num(sizes['memo_bytes_max'] ?? 256),
+      memoBytesMax: num(sizes['memo_bytes_max'] ?? 512),
       batchRecipientsMax: num(sizes['batch_recipients_max'] ?? 256),
       submitBatchMax: num(sizes['submit_batch_max'] ?? 1000),
       sequenceWindow: num(sizes['sequence_window'] ?? 256),
       perSenderMax: num(sizes['per_sender_max'] ?? 256),
     },
+    identity: identity && typeof identity['oprf_key'] === 'string' && typeof identity['hpke_key'] === 'string'
+      ? { oprfKey: identity['oprf_key'], hpkeKey: identity['hpke_key'] }
+      : null,
     raw: j,
   };
 }
@@ -553,4 +577,72 @@ export interface Block {
 
 export function toBlock(j: Json): Block {
   return { ...camelize(j), raw: j } as Block;
+}
+
+// ---------------------------------------------------------------- identity layer
+
+/**
+ * A listing key's entry on the shared blacklist (`checkListing`): whether
+ * it is listed, and if so by whom (an address), why (a freeze reason),
+ * under which reference (hex) and since when (block time).
+ */
+export interface Listing {
+  listingKey: string;
+  listed: boolean;
+  listedBy: string | null;
+  reason: string | null;
+  reference: string | null;
+  listedAtMs: number | null;
+  /** The executed height this view is of. */
+  height: number;
+  raw: Json;
+}
+
+export function toListing(j: Json): Listing {
+  return {
+    listingKey: str(j['listing_key']),
+    listed: j['listed'] === true,
+    listedBy: optStr(j['listed_by']),
+    reason: optStr(j['reason']),
+    reference: optStr(j['reference']),
+    listedAtMs: typeof j['listed_at_ms'] === 'number' ? j['listed_at_ms'] : null,
+    height: num(j['height']),
+    raw: j,
+  };
+}
+
+/** One account's institution and that institution's memo key (hex; null when it published none). */
+export interface AccountMemoKey {
+  account: string;
+  institution: string;
+  memoKey: string | null;
+}
+
+/** The readers' keys of a memo between accounts (`getMemoKeys`): the regulator's (hex, or null) and each account's institution's. */
+export interface MemoKeys {
+  regulator: string | null;
+  accounts: AccountMemoKey[];
+  raw: Json;
+}
+
+export function toMemoKeys(j: Json): MemoKeys {
+  return {
+    regulator: optStr(j['regulator']),
+    accounts: Array.isArray(j['accounts'])
+      ? j['accounts'].map((a: Json) => ({ account: str(a['account']), institution: str(a['institution']), memoKey: optStr(a['memo_key']) }))
+      : [],
+    raw: j,
+  };
+}
+
+/** A transaction's memo as its institution's node opened it (`readMemo`): the text (UTF-8, lossy) and its bytes in hex. */
+export interface MemoText {
+  txHash: string;
+  text: string;
+  textHex: string;
+  raw: Json;
+}
+
+export function toMemoText(j: Json): MemoText {
+  return { txHash: str(j['tx_hash']), text: str(j['text']), textHex: str(j['text_hex']), raw: j };
 }

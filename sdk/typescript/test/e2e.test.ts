@@ -17,6 +17,13 @@ import {
   concatBytes,
   expectSuccess,
   formatAmount,
+  identityHpkeKeyFromSeed,
+  isSealedMemo,
+  listingKey,
+  memoContext,
+  memoKeyFromSeed,
+  openIdentity,
+  openMemo,
   parseAmount,
   readKeyFile,
   sha256,
@@ -64,6 +71,8 @@ let dir = '';
 let proc: ChildProcess | undefined;
 let client: HutongClient;
 let other: HutongClient; // a second validator
+/** Each node's RPC URL by its name (the members' names, and `regulator`), as `hutong testnet` prints them. */
+let endpoints: Record<string, string> = {};
 let params: Parameters;
 let keys: Record<string, Keypair> = {};
 let accounts: Record<string, Account> = {};
@@ -205,7 +214,7 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
   });
 
   async function setUp(): Promise<void> {
-    const endpoints = await startTestnet();
+    endpoints = await startTestnet();
     console.log(`e2e: endpoints ${JSON.stringify(endpoints)}`);
     const names = Object.keys(endpoints);
     client = new HutongClient(endpoints[names[0]!]!);
@@ -380,8 +389,8 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
       const tx = await signed('account-5', pay('account-6', 1n));
       await expectCode(tx.encode().slice(0, -1), 'malformed');
       await expectCode(concatBytes(tx.encode(), Uint8Array.of(0)), 'malformed');
-      // A memo over 256 bytes does not decode either.
-      const longMemo = await signed('account-5', pay('account-6', 1n), { skipChecks: true, tweak: (t) => ({ ...t, memo: new Uint8Array(257) }) });
+      // A memo over 512 bytes does not decode either.
+      const longMemo = await signed('account-5', pay('account-6', 1n), { skipChecks: true, tweak: (t) => ({ ...t, memo: new Uint8Array(513) }) });
       await expectCode(longMemo, 'malformed');
     });
 
@@ -575,8 +584,32 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
     }
   });
 
-  test('an institution opens an account for a new key; it is funded and pays', async () => {
+  // The identity layer (SPEC.md section 9). The testnet has a regulator,
+  // so its genesis names the regulator's identity keys: accounts are
+  // opened with an identity envelope, memos are sealed.
+
+  /** A member's name by its account address (the parameters' `members`). */
+  const memberName = (account: string): string => {
+    const members = params.raw['members'] as { name: string; account: string }[];
+    const m = members.find((x) => x.account === account);
+    assert.ok(m, `a member with the account ${account}: ${JSON.stringify(members)}`);
+    return m.name;
+  };
+  /** The regulator's HPKE key, from its identity seed file (`keys/regulator.identity.key`). */
+  const regulatorHpke = () => {
+    const seedKey = keys['regulator.identity'];
+    assert.ok(seedKey, 'the key file regulator.identity.key');
+    const k = identityHpkeKeyFromSeed(seedKey.secretKey());
+    assert.equal(toHex(k.publicKey), params.identity!.hpkeKey, "the parameters' hpke_key is the regulator's");
+    return k;
+  };
+  /** A seeded identity never used before: a CN_RIC-shaped number. */
+  const freshIdentity = () => `CN_RIC:${seededBig('id-number', 8).toString().padStart(17, '0').slice(0, 17)}X`;
+
+  test('an institution opens an account through the identity service for a new key; it is funded and pays', async () => {
     ready();
+    assert.ok(params.identity, `the testnet has an identity service: ${JSON.stringify(params.raw['identity'])}`);
+    assert.ok(endpoints['regulator'], `the regulator's RPC endpoint among ${JSON.stringify(endpoints)}`);
     const owner = seededKey('new-customer');
     // Its key file, written by the SDK, is one the hutong binary reads.
     const path = join(dir, 'new-customer.key');
@@ -588,9 +621,30 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
 
     const bank = 'bank-a.institution';
     assert.ok(keys[bank], 'bank-a institution key');
-    const open = await signed(bank, { type: 'open_account', owner: owner.publicKey, tier: 1, identityCommitment: seeded('identity') });
+    // The customer's tag, from the regulator's node, checked against the ledger's OPRF key.
+    const identity = freshIdentity();
+    console.log(`e2e: opening an account for ${identity} (seed ${SEED})`);
+    const [tag] = await client.identityTags(keys[bank]!, [identity], endpoints['regulator']!);
+    assert.equal(tag!.length, 64);
+    // One person, one tag: written another way, asked by another institution.
+    const otherBank = Object.keys(keys).find((k) => k.endsWith('.institution') && k !== bank)!;
+    const spaced = identity.toLowerCase().replace(/^(\w+):(\d{6})/, '$1: $2 ');
+    const [again] = await other.identityTags(keys[otherBank]!, [spaced], endpoints['regulator']!);
+    assert.deepEqual(again, tag, `${spaced} is ${identity}`);
+    // A fresh identity is on nobody's blacklist.
+    const listing = await client.checkListing(listingKey(tag!));
+    assert.equal(listing.listed, false, JSON.stringify(listing.raw));
+    assert.equal(listing.listedBy, null);
+
+    const opening = await client.openAccountWithIdentity(owner, 1, tag!);
+    const open = signTransaction(await client.prepare(keys[bank]!, opening.kind), keys[bank]!);
     const opened = expectSuccess(await client.send(open, { timeoutMs: 60_000 }));
-    assert.ok(opened.effects!.some((e) => e.type === 'account_opened' && e.account === owner.address));
+    assert.ok(opened.effects!.some((e) => e.type === 'account_opened' && e.account === owner.address), JSON.stringify(opened.raw));
+    // What the regulator's node opens: the tag, for this chain and owner only.
+    const reg = regulatorHpke();
+    const chainId = await client.chainId();
+    assert.deepEqual(openIdentity(reg.secretKey, chainId, owner.publicKey, opening.kind.identityEnvelope!, opening.kind.identityCommitment), tag);
+
     const fund = parseAmount('10.00', decimals);
     expectSuccess(await client.send(await signed(bank, pay('new-customer', fund)), { timeoutMs: 60_000 }));
     const acct = await refresh('new-customer');
@@ -600,6 +654,74 @@ describe('e2e against a live testnet', { timeout: 240_000 }, () => {
     const spend = await signed('new-customer', pay('account-1', parseAmount('1.5', decimals)), {});
     expectSuccess(await client.send(spend, { timeoutMs: 60_000, via: 'poll' }));
     assert.equal(formatAmount((await refresh('new-customer')).balances['CNY']!, decimals), '8.50');
+  });
+
+  test('identity_envelope: an account opening without an envelope fails on a chain with an identity service', async () => {
+    ready();
+    const bare = await signed('bank-a.institution', { type: 'open_account', owner: seededKey('bare-customer').publicKey, tier: 1, identityCommitment: seeded('identity') });
+    const failed = expectFailure(await client.send(bare, { timeoutMs: 60_000 }), 'identity_envelope');
+    assert.equal(failed.failure?.['required'], true, JSON.stringify(failed.raw));
+  });
+
+  test('the shared blacklist: list a listing key, check it, list again, delist, delist again', async () => {
+    ready();
+    const bank = 'bank-a.institution';
+    const [tag] = await client.identityTags(keys[bank]!, [freshIdentity()], endpoints['regulator']!);
+    const key = listingKey(tag!);
+    const keyHex = toHex(key);
+    assert.equal((await client.checkListing(key)).listed, false);
+    const reference = `(2026) Hu ${SEED % 10_000n}`;
+    const listed = expectSuccess(await client.send(await signed(bank, { type: 'list_identity', listingKey: key, reason: 'legal-order', reference }), { timeoutMs: 60_000 }));
+    const effect = listed.effects!.find((e) => e.type === 'identity_listed');
+    assert.deepEqual([effect?.['listingKey'], effect?.['by'], effect?.['reason']], [keyHex, keys[bank]!.address, 'legal-order'], JSON.stringify(listed.raw));
+    const entry = await other.checkListing(key);
+    assert.deepEqual([entry.listingKey, entry.listed, entry.listedBy, entry.reason], [keyHex, true, keys[bank]!.address, 'legal-order'], JSON.stringify(entry.raw));
+    assert.ok(entry.listedAtMs && entry.listedAtMs > 0);
+    const twice = expectFailure(await client.send(await signed(bank, { type: 'list_identity', listingKey: key, reason: 'fraud' }), { timeoutMs: 60_000 }), 'already_listed');
+    assert.equal(twice.failure?.['listed_by'], keys[bank]!.address, JSON.stringify(twice.raw));
+    const delisted = expectSuccess(await client.send(await signed(bank, { type: 'delist_identity', listingKey: key }), { timeoutMs: 60_000 }));
+    assert.ok(delisted.effects!.some((e) => e.type === 'identity_delisted' && e['listingKey'] === keyHex), JSON.stringify(delisted.raw));
+    assert.equal((await client.checkListing(key)).listed, false);
+    expectFailure(await client.send(await signed(bank, { type: 'delist_identity', listingKey: key }), { timeoutMs: 60_000 }), 'not_listed');
+    // An institution publishes its memo key (here the one it has already).
+    const memoKey = memoKeyFromSeed(keys['bank-a.memo']!.secretKey()).publicKey;
+    const set = expectSuccess(await client.send(await signed(bank, { type: 'set_memo_key', key: memoKey }), { timeoutMs: 60_000 }));
+    assert.ok(set.effects!.some((e) => e.type === 'memo_key_set' && e['institution'] === keys[bank]!.address && e['key'] === toHex(memoKey)), JSON.stringify(set.raw));
+  });
+
+  test('memos are sealed to both institutions and the regulator; the sender reads its memo through its institution; a memo in clear fails', async () => {
+    ready();
+    const [from, to] = ['account-1', 'account-4'];
+    const text = `invoice ${SEED} 发票`;
+    const tx = await client.prepare(keys[from]!, pay(to, between(1n, 1000n)), { memo: text });
+    const sealed = tx.memo as Uint8Array;
+    assert.ok(isSealedMemo(sealed), 'prepare sealed the memo');
+    const stx = signTransaction(tx, keys[from]!);
+    expectSuccess(await client.send(stx, { timeoutMs: 60_000 }));
+
+    // Each reader opens it with its own key: the two institutions' memo keys (from their seed files) and the regulator's.
+    const context = memoContext(await client.chainId(), keys[from]!.publicKey, tx.sequence);
+    const institutions = [...new Set([(await refresh(from)).institution, (await refresh(to)).institution])];
+    assert.equal(sealed[1], institutions.length + 1, 'one reader per institution, and the regulator');
+    for (const institution of institutions) {
+      const seedKey = keys[`${memberName(institution)}.memo`];
+      assert.ok(seedKey, `the memo seed file of ${memberName(institution)}`);
+      assert.equal(utf8.decode(openMemo(memoKeyFromSeed(seedKey.secretKey()).secretKey, context, sealed)), text);
+    }
+    assert.equal(utf8.decode(openMemo(regulatorHpke().secretKey, context, sealed)), text);
+    assert.throws(() => openMemo(Keypair.generate().secretKey(), context, sealed), /undecryptable/);
+
+    // The sender asks its institution's node, which holds that institution's memo key.
+    const home = new HutongClient(endpoints[memberName(accounts[from]!.institution)]!);
+    await home.wait(stx.hash, { timeoutMs: 30_000 }); // that node may be a block behind
+    const read = await home.readMemo(stx.hash, keys[from]!);
+    assert.deepEqual([read.txHash, read.text, read.textHex], [stx.hash, text, toHex(utf8.encode(text))]);
+    // A third party's key may not.
+    await assert.rejects(home.readMemo(stx.hash, keys['account-5']!), (e: unknown) => e instanceof RpcError && e.code === 1010);
+
+    // A memo in clear is refused by the ledger.
+    const clear = signTransaction(await client.prepare(keys[from]!, pay(to, 1n), { memo: text, sealMemo: false }), keys[from]!);
+    expectFailure(await client.send(clear, { timeoutMs: 60_000 }), 'memo_not_sealed');
   });
 
   // Linked transactions, payment versus payment and mandates. These share

@@ -129,8 +129,9 @@ test('identity: an open_account transaction carries the commitment', () => {
     kind: { type: 'open_account', owner: owner.publicKey, tier: 1, identityCommitment: identityCommitment(c.id_type, c.id_number, c.salt) },
   };
   const encoded = encodeTransaction(tx);
-  // The kind's last 32 bytes before the cosigner option (0) and the empty memo (u32 0).
-  assert.equal(toHex(encoded.slice(encoded.length - 5 - 32, encoded.length - 5)), c.commitment);
+  // The commitment, then the empty identity envelope (u32 0), the cosigner option (0) and the empty memo (u32 0).
+  assert.equal(toHex(encoded.slice(encoded.length - 9 - 32, encoded.length - 9)), c.commitment);
+  assert.equal(toHex(encoded.slice(encoded.length - 9)), '00000000' + '00' + '00000000');
   const back = transactionFromJson({
     chain_id: toHex(new Uint8Array(32)), sender: bank.publicKeyHex, sequence: 1, expiry: { height: 10 },
     kind: { open_account: { owner: owner.publicKeyHex, tier: 1, identity_commitment: c.commitment } },

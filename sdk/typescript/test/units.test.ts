@@ -10,6 +10,9 @@ import { bech32, bech32m } from '@scure/base';
 import {
   ACCOUNT_STATES,
   FAILURE_CODES,
+  IDENTITY_ENVELOPE_BYTES,
+  MEMO_BYTES_MAX,
+  toParameters,
   REFERENCE_BYTES_MAX,
   HutongClient,
   HutongError,
@@ -66,6 +69,7 @@ import {
   toMandate,
 } from '../src/index.js';
 import { ed25519Verify } from '../src/crypto.js';
+import { fakeFetch } from './kit.js';
 
 const seed = BigInt(process.env['HUTONG_SEED'] ?? Date.now());
 console.log(`units: HUTONG_SEED=${seed}`);
@@ -256,7 +260,11 @@ test('signTransaction checks what a node refuses statelessly', () => {
   assert.ok(signTransaction(transfer(key), key).verify());
   assert.throws(() => signTransaction(transfer(key, {}, { amount: 0n }), key), /zero/);
   assert.throws(() => signTransaction(transfer(key, {}, { to: key.address }), key), /own sender/);
-  assert.throws(() => signTransaction(transfer(key, { memo: new Uint8Array(257) }), key), /memo is 257 bytes/);
+  assert.equal(MEMO_BYTES_MAX, 512);
+  assert.ok(signTransaction(transfer(key, { memo: new Uint8Array(512) }), key).verify());
+  assert.throws(() => signTransaction(transfer(key, { memo: new Uint8Array(513) }), key), /memo is 513 bytes; at most 512/);
+  const long = signTransaction(transfer(key, { memo: new Uint8Array(513) }), key, { skipChecks: true });
+  assert.throws(() => SignedTransaction.decode(long.encode()), /memo is 513 bytes/, 'the decoder refuses it as a node does');
   assert.throws(() => signTransaction(transfer(key, {}, { asset: 'cny' }), key), /asset code/);
   assert.throws(() => signTransaction(transfer(key, {}, { amount: 1 as any }), key), /bigint/);
   assert.throws(() => signTransaction(transfer(key), other), /not the signing key/);
@@ -432,7 +440,84 @@ test('decoding the new kinds is strict', () => {
   assert.throws(() => SignedTransaction.decode(patch(stateAt, '03')), /account state is out of range/);
   assert.throws(() => SignedTransaction.decode(patch(stateAt + 2, '05')), /freeze reason is out of range/);
   assert.throws(() => SignedTransaction.decode(patch(stateAt + 4 + 8, '02')), /option tag 2/);
-  assert.throws(() => SignedTransaction.decode(patch(kindAt, '19')), /kind tag 25 is out of range/);
+  assert.throws(() => SignedTransaction.decode(patch(kindAt, '1c')), /kind tag 28 is out of range/);
+});
+
+// ------------------------------------------------------------------ the identity layer's kinds
+
+test('open_account carries an identity envelope: empty, or exactly 144 bytes', () => {
+  const owner = Keypair.fromSecretKey('07'.repeat(32));
+  const commitment = '5a'.repeat(32);
+  let { body, back } = roundTrip({ type: 'open_account', owner: owner.publicKey, tier: 2, identityCommitment: commitment });
+  assert.equal(body, '02' + owner.publicKeyHex + '02' + commitment + le(0n, 4));
+  assert.deepEqual(back, { type: 'open_account', owner: owner.publicKey, tier: 2, identityCommitment: decodeHex(commitment), identityEnvelope: new Uint8Array() });
+  assert.equal(IDENTITY_ENVELOPE_BYTES, 144);
+  const envelope = new Uint8Array(144).fill(0x6b);
+  ({ body, back } = roundTrip({ type: 'open_account', owner: owner.publicKeyHex, tier: 2, identityCommitment: commitment, identityEnvelope: envelope }));
+  assert.equal(body, '02' + owner.publicKeyHex + '02' + commitment + le(144n, 4) + '6b'.repeat(144));
+  assert.deepEqual((back as any).identityEnvelope, envelope);
+  const key = Keypair.fromSecretKey(SECRET);
+  for (const len of [1, 143, 145]) {
+    const tx = txOf({ type: 'open_account', owner: owner.publicKey, tier: 2, identityCommitment: commitment, identityEnvelope: new Uint8Array(len) });
+    assert.throws(() => signTransaction(tx, key), new RegExp(`identity envelope is ${len} bytes; it is empty or 144`));
+    const hex = signTransaction(tx, key, { skipChecks: true }).toHex();
+    assert.throws(() => SignedTransaction.decode(hex), new RegExp(`identity envelope is ${len} bytes`), 'the decoder refuses it as a node does');
+  }
+});
+
+test('list_identity, delist_identity, set_memo_key: kinds 25 to 27', () => {
+  const listing = '4c'.repeat(32);
+  const ref = '(2026) Hu 0101 Zhi 456';
+  let { body, back } = roundTrip({ type: 'list_identity', listingKey: listing, reason: 'legal-order', reference: ref });
+  assert.equal(body, '19' + listing + '01' + le(22n, 4) + toHex(new TextEncoder().encode(ref)));
+  assert.deepEqual(back, { type: 'list_identity', listingKey: decodeHex(listing), reason: 'legal-order', reference: new TextEncoder().encode(ref) });
+  ({ body, back } = roundTrip({ type: 'list_identity', listingKey: decodeHex(listing), reason: 'fraud' }));
+  assert.equal(body, '19' + listing + '00' + le(0n, 4));
+  ({ body, back } = roundTrip({ type: 'delist_identity', listingKey: listing }));
+  assert.equal(body, '1a' + listing);
+  assert.deepEqual(back, { type: 'delist_identity', listingKey: decodeHex(listing) });
+  ({ body, back } = roundTrip({ type: 'set_memo_key', key: '3e'.repeat(32) }));
+  assert.equal(body, '1b' + '3e'.repeat(32));
+  assert.deepEqual(back, { type: 'set_memo_key', key: decodeHex('3e'.repeat(32)) });
+  const key = Keypair.fromSecretKey(SECRET);
+  assert.throws(() => signTransaction(txOf({ type: 'list_identity', listingKey: listing, reason: 'fraud', reference: new Uint8Array(65) }), key), /reference is 65 bytes; at most 64/);
+  assert.throws(() => signTransaction(txOf({ type: 'list_identity', listingKey: listing, reason: 'stolen' as any }), key), /freeze reason/);
+  assert.throws(() => signTransaction(txOf({ type: 'delist_identity', listingKey: '4c'.repeat(31) }), key), /32 bytes/);
+  assert.throws(() => signTransaction(txOf({ type: 'set_memo_key', key: new Uint8Array(33) }), key), /32 bytes/);
+});
+
+test('effects and failures of the identity layer; the parameters’ identity keys', () => {
+  const s = toTxStatus({
+    status: 'committed', hash: 'aa', height: 5, index: 0, block_id: null,
+    receipt: {
+      tx_hash: 'aa', success: true,
+      effects: [
+        { type: 'identity_listed', listing_key: '4c'.repeat(32), by: A22, reason: 'legal-order' },
+        { type: 'identity_delisted', listing_key: '4c'.repeat(32), by: A22 },
+        { type: 'memo_key_set', institution: A33, key: '3e'.repeat(32) },
+      ],
+    },
+  });
+  const e = expectSuccess(s).effects!;
+  assert.deepEqual(e[0], { type: 'identity_listed', listingKey: '4c'.repeat(32), by: A22, reason: 'legal-order' });
+  assert.deepEqual(e[1], { type: 'identity_delisted', listingKey: '4c'.repeat(32), by: A22 });
+  assert.deepEqual(e[2], { type: 'memo_key_set', institution: A33, key: '3e'.repeat(32) });
+  for (const [failure, detail] of [
+    [{ code: 'identity_envelope', required: true }, (f: any) => f.required === true],
+    [{ code: 'already_listed', listed_by: A22 }, (f: any) => f.listed_by === A22],
+    [{ code: 'not_listed' }, () => true],
+    [{ code: 'memo_not_sealed' }, () => true],
+  ] as const) {
+    assert.ok((FAILURE_CODES as readonly string[]).includes(failure.code), failure.code);
+    const failed = toTxStatus({ status: 'committed', hash: 'aa', height: 5, index: 0, block_id: null, receipt: { tx_hash: 'aa', success: false, code: failure.code, reason: 'r', failure } });
+    assert.throws(() => expectSuccess(failed), (err: unknown) => err instanceof TransactionFailedError && err.code === failure.code && detail(err.detail));
+  }
+  assert.equal(new Set(FAILURE_CODES).size, FAILURE_CODES.length);
+  const p = toParameters({ sizes: { memo_bytes_max: 512 }, identity: { oprf_key: '36'.repeat(32), hpke_key: '65'.repeat(32) } });
+  assert.deepEqual(p.identity, { oprfKey: '36'.repeat(32), hpkeKey: '65'.repeat(32) });
+  assert.equal(p.sizes.memoBytesMax, 512);
+  assert.equal(toParameters({}).identity, null);
+  assert.equal(toParameters({ identity: null }).identity, null);
 });
 
 // ------------------------------------------------------------------ device keys, linked, pvp, mandates
@@ -764,13 +849,6 @@ test('getHold: the query object, the view, not found', async () => {
   answer = null;
   await assert.rejects(client.getHold(KNOWN, HOLD_ID), (e: unknown) => e instanceof RpcError && e.isNotFound && e.method === 'hutong_getHold');
 });
-
-function fakeFetch(answer: (body: any) => { status?: number; body: string }): typeof fetch {
-  return (async (_url: any, init: any) => {
-    const a = answer(JSON.parse(init.body));
-    return new Response(a.body, { status: a.status ?? 200, headers: { 'content-type': 'application/json' } });
-  }) as typeof fetch;
-}
 
 test('errors: rejections (known and unknown codes), other RPC errors, transport', async () => {
   const key = Keypair.generate();

@@ -37,6 +37,7 @@ test('the vector file has the cases SPEC.md lists', () => {
       'transfer', 'transfer_step_up', 'batch_transfer', 'open_account', 'freeze', 'anchor_audit_log',
       'hold', 'capture', 'void', 'freeze_amount', 'release_freeze', 'set_account_state',
       'register_device', 'revoke_device', 'linked', 'pvp', 'grant_mandate', 'revoke_mandate', 'mandate_pay',
+      'list_identity', 'delist_identity', 'set_memo_key',
     ],
   );
 });

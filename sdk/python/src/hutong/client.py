@@ -10,17 +10,26 @@ import urllib.error
 import urllib.request
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
 
+from . import privacy
+from .auth import sign_audit_request, sign_read_memo
 from .errors import (
+    BadReadersError,
+    EncodingError,
     HutongError,
+    MalformedError,
+    NoIdentityServiceError,
     NotFoundError,
     RejectedError,
     RpcError,
     TransportError,
     WaitTimeoutError,
 )
-from .keys import Address, PublicKey, SigningKey
+from .keys import Address, PublicKey, SigningKey, _hex
 from .tx import (
+    BatchTransfer,
     Expiry,
+    Linked,
+    OpenAccount,
     SignedTransaction,
     Transaction,
     TransferIdLike,
@@ -29,7 +38,20 @@ from .tx import (
     transfer_id,
     transfer_id_hex,
 )
-from .views import Account, HoldView, MandateView, Parameters, Status, SubmitVerdict, TxStatus
+from .views import (
+    Account,
+    AccountMemoKey,
+    HoldView,
+    IdentityService,
+    Listing,
+    MandateView,
+    MemoKeys,
+    MemoView,
+    Parameters,
+    Status,
+    SubmitVerdict,
+    TxStatus,
+)
 
 # JSON-RPC error codes of the node (node/wire/src/rpc.rs, module `code`).
 RPC_INVALID_PARAMS = -32602
@@ -46,6 +68,10 @@ RPC_NEEDS_WEBSOCKET = 1012  # a subscription method called over HTTP
 RPC_MANDATE = 1013
 
 SUBMIT_BATCH_MAX = 1000
+#: Most accounts one ``hutong_getMemoKeys`` call names.
+MEMO_KEYS_ACCOUNTS_MAX = 16
+
+AccountLike = Union[Address, PublicKey, SigningKey, str]
 
 Submittable = Union[SignedTransaction, bytes, str]
 
@@ -101,12 +127,18 @@ class Client:
         self.timeout = timeout
         self._ids = itertools.count(1)
         self._chain_id: Optional[bytes] = None
+        # The identity service's keys come from genesis and change only with
+        # the consortium, so one read serves the client's life; the list
+        # holds the answer once read (None: the chain runs no service).
+        self._identity: List[Optional[IdentityService]] = []
 
     # -- raw JSON-RPC ------------------------------------------------------
-    def call(self, method: str, params: Optional[Sequence[Any]] = None) -> Any:
-        """One JSON-RPC call with positional params; returns ``result`` or raises."""
+    def call(self, method: str, params: Optional[Union[Sequence[Any], Dict[str, Any]]] = None) -> Any:
+        """One JSON-RPC call with params by position (a list) or by name
+        (a dict); returns ``result`` or raises."""
         body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method,
-                           "params": list(params or [])}).encode("utf-8")
+                           "params": params if isinstance(params, dict) else list(params or [])}
+                          ).encode("utf-8")
         req = urllib.request.Request(self.url, data=body, method="POST",
                                      headers={"Content-Type": "application/json"})
         try:
@@ -218,10 +250,20 @@ class Client:
         sequence: Optional[int] = None,
         expiry: Optional[Expiry] = None,
         expires_in_s: float = 300.0,
+        seal_memo: Optional[bool] = None,
     ) -> Transaction:
         """A transaction for this node's chain with the sender's next sequence
         and an expiry ``expires_in_s`` seconds of block time past the node's
-        last block, unless given."""
+        last block, unless given.
+
+        On a chain with an identity service a non-empty ``memo`` is sealed
+        to its readers (:meth:`memo_readers`) under the transaction's
+        :func:`~hutong.memo_context`, so the body's memo is the sealed
+        bytes: change the sequence afterwards and it no longer opens.
+        ``seal_memo=False`` sends ``memo`` as given (already sealed, or a
+        test of the ledger's ``memo_not_sealed``); ``True`` insists
+        (:class:`~hutong.NoIdentityServiceError` on a chain without the
+        service)."""
         pk = sender.public_key if isinstance(sender, SigningKey) else sender
         cos = cosigner.public_key if isinstance(cosigner, SigningKey) else cosigner
         if expiry is None:
@@ -232,7 +274,16 @@ class Client:
             expiry = Expiry.at_time_ms(base + int(expires_in_s * 1000))
         if sequence is None:
             sequence = self.next_sequence(pk.address)
-        return Transaction(self.chain_id(), pk, sequence, expiry, kind, cos, memo)
+        text = memo.encode("utf-8") if isinstance(memo, str) else bytes(memo)
+        if text and seal_memo is not False:
+            service = self.identity_service()
+            if service is None and seal_memo:
+                raise NoIdentityServiceError()
+            if service is not None:
+                readers = self.memo_readers(pk, kind)
+                context = privacy.memo_context(self.chain_id(), pk, sequence)
+                text = privacy.seal_memo(readers, context, text)
+        return Transaction(self.chain_id(), pk, sequence, expiry, kind, cos, text)
 
     def send(
         self,
@@ -243,10 +294,160 @@ class Client:
         memo: Union[bytes, str] = b"",
         sequence: Optional[int] = None,
         expiry: Optional[Expiry] = None,
+        seal_memo: Optional[bool] = None,
     ) -> SubmitVerdict:
-        """Builds, signs (and co-signs), and submits; raises :class:`RejectedError`."""
-        tx = self.build(key, kind, cosigner=cosigner_key, memo=memo, sequence=sequence, expiry=expiry)
+        """Builds (sealing a memo as :meth:`build` does), signs (and
+        co-signs), and submits; raises :class:`RejectedError`."""
+        tx = self.build(key, kind, cosigner=cosigner_key, memo=memo, sequence=sequence, expiry=expiry,
+                        seal_memo=seal_memo)
         return self.submit(tx.sign(key, cosigner_key))
+
+    # -- identity: tags, accounts, the blacklist, memos ------------------------
+    def identity_service(self) -> Optional[IdentityService]:
+        """The regulator's identity keys as this node's ledger publishes
+        them (``hutong_getParameters`` → ``identity``), or ``None`` on a
+        chain without an identity service. Read once, then kept."""
+        if not self._identity:
+            self._identity.append(self.parameters().identity)
+        return self._identity[0]
+
+    def _require_identity_service(self) -> IdentityService:
+        service = self.identity_service()
+        if service is None:
+            raise NoIdentityServiceError()
+        return service
+
+    def identity_evaluate(self, key: SigningKey, blinded: Sequence[Union[bytes, str]]) -> privacy.Evaluation:
+        """``hutong_identityEvaluate`` on this node (the regulator's): 1 to
+        64 blinded elements, in a request signed by ``key`` (a member
+        institution's key, or a regulator's) like an audit request. The
+        answer is *not* checked here: :func:`hutong.finalize` checks it
+        against the ledger's key (:meth:`identity_tags` does all of it).
+        Refusals: :class:`RpcError` 1010 (``data["code"]``:
+        ``rate_limited``, ``unknown_key``, ``bad_signature``, ``stale``,
+        ``replayed``, ``unauthenticated``), 1011 (not the regulator's node),
+        :class:`NotFoundError` (it runs no identity service)."""
+        elements = [_hex(b, privacy.ELEMENT_BYTES, "blinded element").hex() for b in blinded]
+        if not 1 <= len(elements) <= privacy.EVALUATION_BATCH_MAX:
+            raise MalformedError("request", f"1 to {privacy.EVALUATION_BATCH_MAX} blinded identities, "
+                                            f"not {len(elements)}")
+        method = "hutong_identityEvaluate"
+        request = sign_audit_request(key, self.chain_id(), method, {"blinded": elements})
+        return privacy.Evaluation.from_json(self.call(method, [request]))
+
+    def identity_tags(self, key: SigningKey, identities: Sequence[str],
+                      regulator_url: Union[str, "Client"]) -> List[bytes]:
+        """The identity tags (64 bytes each, in order) of ``identities``
+        (``TYPE:NUMBER``, as :func:`hutong.identity_input` reads them):
+        each is blinded here, evaluated by the regulator's node at
+        ``regulator_url`` in requests signed by ``key`` (64 identities at a
+        time), checked against the OPRF key of *this* node's ledger (never
+        the evaluating node's say) and unblinded. The regulator's node
+        learns nothing about the identities.
+
+        Raises :class:`~hutong.BadIdentityError` before any request for an
+        identity the rule refuses, :class:`~hutong.UnverifiedEvaluationError`
+        for an answer whose proof does not hold, and
+        :class:`~hutong.NoIdentityServiceError` on a chain without the
+        service. A tag is a secret of the institution's KYC record."""
+        oprf_key = self._require_identity_service().oprf_key
+        regulator = regulator_url if isinstance(regulator_url, Client) else \
+            Client(regulator_url, timeout=self.timeout)
+        inputs = [privacy.identity_input(i) for i in identities]
+        tags: List[bytes] = []
+        for at in range(0, len(inputs), privacy.EVALUATION_BATCH_MAX):
+            chunk = inputs[at:at + privacy.EVALUATION_BATCH_MAX]
+            blinds = [privacy.blind(i) for i in chunk]
+            answer = regulator.identity_evaluate(key, [b for _, b in blinds])
+            tags.extend(privacy.finalize([s for s, _ in blinds], chunk, answer.elements, answer.proof,
+                                         oprf_key))
+        return tags
+
+    def open_account_with_identity(self, owner: Union[PublicKey, SigningKey, bytes, str], tier: int,
+                                   tag: Union[bytes, str], salt: Union[bytes, str]) -> OpenAccount:
+        """The ``OpenAccount`` of a new customer account on this chain (it
+        runs an identity service): ``tag`` (:meth:`identity_tags`) and
+        ``salt`` sealed to the regulator's HPKE key of the ledger's
+        parameters, for ``owner`` (the new account's key) on this chain
+        (its id from ``hutong_status``), with their binding commitment.
+        Send it with the institution's key (:meth:`send`). ``salt``: 32
+        fresh bytes (:func:`hutong.new_identity_salt`) to keep with the
+        KYC record; it never goes on chain in clear."""
+        service = self._require_identity_service()
+        owner_key = owner.public_key if isinstance(owner, SigningKey) else owner
+        return OpenAccount.with_identity(owner_key, tier, tag, salt, chain_id=self.chain_id(),
+                                         hpke_key=service.hpke_key)
+
+    def check_listing(self, listing_key: Union[bytes, str]) -> Listing:
+        """Whether an identity is on the shared blacklist
+        (``hutong_checkListing``), by its listing key (32 bytes or hex:
+        :func:`hutong.listing_key` of its tag)."""
+        key = _hex(listing_key, 32, "listing key").hex()
+        return Listing.from_json(self.call("hutong_checkListing", {"listing_key": key}))
+
+    def get_memo_keys(self, accounts: Sequence[AccountLike]) -> MemoKeys:
+        """``hutong_getMemoKeys``: for 1 to 16 accounts, each one's
+        institution and that institution's memo key, and the regulator's.
+        Raises :class:`NotFoundError` if an account does not exist."""
+        names = [str(_address(a)) for a in accounts]
+        if not 1 <= len(names) <= MEMO_KEYS_ACCOUNTS_MAX:
+            raise EncodingError(f"hutong_getMemoKeys takes 1 to {MEMO_KEYS_ACCOUNTS_MAX} accounts, "
+                                f"not {len(names)}")
+        return MemoKeys.from_json(self.call("hutong_getMemoKeys", {"accounts": names}))
+
+    def memo_readers(self, sender: AccountLike, kind: Optional[TxKind] = None,
+                     counterparties: Sequence[AccountLike] = ()) -> List[bytes]:
+        """The keys a memo of ``sender``'s transaction is sealed to: the
+        memo keys of the institutions of the sender and of the accounts
+        ``kind`` pays or acts on (and of ``counterparties``), those without
+        a key left out, and the regulator's identity key (the ledger's)
+        always; each once, at most 4 (else :class:`~hutong.BadReadersError`:
+        choose the readers and seal with :func:`hutong.seal_memo`).
+        Accounts that do not exist (yet) are left out."""
+        service = self._require_identity_service()
+        wanted: List[Address] = []
+        for a in [sender, *(_counterparties(kind) if kind is not None else []), *counterparties]:
+            address = _address(a)
+            if address not in wanted:
+                wanted.append(address)
+        readers: List[bytes] = []
+        for entry in self._memo_key_entries(wanted):
+            if entry.memo_key is not None and entry.memo_key not in readers:
+                readers.append(entry.memo_key)
+        if service.hpke_key not in readers:
+            readers.append(service.hpke_key)
+        if len(readers) > privacy.MEMO_READERS_MAX:
+            raise BadReadersError(
+                len(readers), privacy.MEMO_READERS_MAX,
+                f"the memo would have {len(readers)} readers (the institutions of {len(wanted)} "
+                f"accounts and the regulator); at most {privacy.MEMO_READERS_MAX}: seal it to chosen "
+                "readers with hutong.seal_memo and send it with seal_memo=False")
+        return readers
+
+    def _memo_key_entries(self, accounts: List[Address]) -> List[AccountMemoKey]:
+        entries: List[AccountMemoKey] = []
+        for at in range(0, len(accounts), MEMO_KEYS_ACCOUNTS_MAX):
+            chunk = accounts[at:at + MEMO_KEYS_ACCOUNTS_MAX]
+            try:
+                entries.extend(self.get_memo_keys(chunk).accounts)
+            except NotFoundError:
+                # One of them has no account: ask for each alone, and leave that one out.
+                for a in chunk:
+                    try:
+                        entries.extend(self.get_memo_keys([a]).accounts)
+                    except NotFoundError:
+                        continue
+        return entries
+
+    def read_memo(self, tx_hash: Union[str, bytes], key: SigningKey) -> MemoView:
+        """A committed transaction's memo in clear (``hutong_readMemo``),
+        from a node that holds its institution's memo key: ``key`` is the
+        sender's or a recipient's account key (or its institution's), and
+        signs the request now. Refused with :class:`RpcError` 1010 if the
+        key is not a party's; :class:`NotFoundError` if this node cannot
+        open the memo."""
+        request = sign_read_memo(key, self.chain_id(), tx_hash)
+        return MemoView.from_json(self.call("hutong_readMemo", [request]))
 
     # -- submitting ----------------------------------------------------------
     def submit(self, tx: Submittable) -> SubmitVerdict:
@@ -328,6 +529,28 @@ class Client:
             raise
         except (OSError, Exception) as e:  # websockets' ConnectionClosed, InvalidURI, ...
             raise TransportError(f"subscription to {ws_url(self.url)} failed: {e}") from e
+
+
+def _address(a: AccountLike) -> Address:
+    if isinstance(a, (SigningKey, PublicKey)):
+        return a.address
+    return Address.parse(a)
+
+
+def _counterparties(kind: TxKind) -> List[Address]:
+    """The accounts other than the sender a kind pays, debits or acts on
+    (whose institutions read its memo): recipients, payers of captures
+    and mandates, targets of freezes and states."""
+    out: List[Address] = []
+    legs = kind.legs if isinstance(kind, Linked) else [kind]
+    for leg in legs:
+        if isinstance(leg, BatchTransfer):
+            out.extend(p.to for p in leg.payouts)
+        for name in ("payer", "to", "account"):
+            value = getattr(leg, name, None)
+            if isinstance(value, Address):
+                out.append(value)
+    return out
 
 
 def _hash_of(x: Union[str, bytes, SignedTransaction, SubmitVerdict, Transaction]) -> str:

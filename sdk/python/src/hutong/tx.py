@@ -12,7 +12,13 @@ from .identity import identity_commitment as _identity_commitment
 from .keys import Address, PublicKey, SigningKey, _hex, tagged
 
 TX_BYTES_MAX = 16_384
-MEMO_BYTES_MAX = 256
+#: Longest memo, in bytes: a sealed memo (a chain with an identity service)
+#: to three readers holds up to 254 bytes of text, a memo in clear up to 512.
+MEMO_BYTES_MAX = 512
+#: Bytes of an ``OpenAccount``'s identity envelope (empty, or exactly
+#: this): an HPKE encapsulated key (32), the sealed identity tag (64) and
+#: salt (32), and the AEAD tag (16); see :func:`hutong.seal_identity`.
+IDENTITY_ENVELOPE_BYTES = 144
 BATCH_PAYOUTS_MAX = 256
 #: Longest ``reference`` of a ``FreezeAmount`` or ``SetAccountState`` (a court order's number).
 REFERENCE_BYTES_MAX = 64
@@ -195,6 +201,24 @@ def _reference(v: Union[bytes, str]) -> bytes:
     return raw
 
 
+def _envelope(v: Union[bytes, str]) -> bytes:
+    """An ``OpenAccount``'s identity envelope: bytes or hex, empty or
+    ``IDENTITY_ENVELOPE_BYTES`` long."""
+    if isinstance(v, str):
+        try:
+            raw = bytes.fromhex(v[2:] if v.startswith("0x") else v)
+        except ValueError:
+            raise EncodingError(f"identity envelope is not hex: {v[:20]!r}...") from None
+    elif isinstance(v, (bytes, bytearray)):
+        raw = bytes(v)
+    else:
+        raise EncodingError(f"an identity envelope is bytes or hex, not {type(v).__name__}")
+    if len(raw) not in (0, IDENTITY_ENVELOPE_BYTES):
+        raise EncodingError(
+            f"identity envelope is {len(raw)} bytes; it is empty or {IDENTITY_ENVELOPE_BYTES}")
+    return raw
+
+
 def _opt_time(v: Optional[int], what: str) -> Optional[int]:
     return None if v is None else _uint(v, 64, what)
 
@@ -325,43 +349,71 @@ class BatchTransfer(_Kind):
 class OpenAccount(_Kind):
     """An institution opens a customer account for ``owner``'s key.
 
-    ``identity_commitment`` is 32 bytes (or hex) formed elsewhere; to form it
-    from the identity document use :meth:`from_identity`, or
-    :func:`hutong.identity_commitment` (SPEC.md, "Opening an account").
+    On a chain with an identity service (``Client.identity_service()`` is
+    not None; SPEC.md section 9), ``identity_commitment`` is the binding
+    commitment of the customer's identity tag and a salt, and
+    ``identity_envelope`` (144 bytes) seals them to the regulator: form
+    both with :meth:`with_identity` (or
+    ``Client.open_account_with_identity``). Elsewhere the envelope is
+    empty and ``identity_commitment`` is the salted hash of the identity
+    document (SPEC.md section 7): :meth:`from_identity`, or
+    :func:`hutong.identity_commitment`.
     """
 
     owner: KeyLike
     tier: int
     identity_commitment: Union[bytes, str] = b"\x00" * 32
+    identity_envelope: Union[bytes, str] = b""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "owner", _key(self.owner))
         _uint(self.tier, 8, "tier")
         object.__setattr__(self, "identity_commitment",
                            _hex(self.identity_commitment, 32, "identity commitment"))
+        object.__setattr__(self, "identity_envelope", _envelope(self.identity_envelope))
 
     @classmethod
     def from_identity(
         cls, owner: KeyLike, tier: int, id_type: str, id_number: str, salt: Union[bytes, str]
     ) -> "OpenAccount":
         """``OpenAccount`` whose ``identity_commitment`` is
-        ``identity_commitment(id_type, id_number, salt)``. The salt (32
-        bytes, e.g. :func:`hutong.new_identity_salt`) is not kept in the
-        transaction: store it with the KYC record, it never goes on chain.
-        Raises :class:`~hutong.IdentityError` for a type or number the rule
+        ``identity_commitment(id_type, id_number, salt)``, for a chain
+        without an identity service. The salt (32 bytes, e.g.
+        :func:`hutong.new_identity_salt`) is not kept in the transaction:
+        store it with the KYC record, it never goes on chain. Raises
+        :class:`~hutong.IdentityError` for a type or number the rule
         refuses."""
         return cls(owner, tier, _identity_commitment(id_type, id_number, salt))
 
+    @classmethod
+    def with_identity(
+        cls, owner: KeyLike, tier: int, tag: Union[bytes, str], salt: Union[bytes, str], *,
+        chain_id: Union[bytes, str], hpke_key: Union[bytes, str],
+    ) -> "OpenAccount":
+        """``OpenAccount`` for a chain with an identity service: the
+        customer's identity ``tag`` (``Client.identity_tags``) and ``salt``
+        sealed to the regulator's ``hpke_key`` (``hutong_getParameters`` →
+        ``identity.hpke_key``) for this ``owner`` on ``chain_id``, and their
+        binding commitment. Keep the salt (32 bytes,
+        :func:`hutong.new_identity_salt`) with the KYC record."""
+        from .privacy import seal_identity  # privacy builds on this module
+
+        owner_key = _key(owner)
+        envelope, commitment = seal_identity(hpke_key, chain_id, owner_key, tag, salt)
+        return cls(owner_key, tier, commitment, envelope)
+
     def _fields(self, w: Writer) -> None:
         w.fixed(self.owner.raw, 32).u8(self.tier).fixed(self.identity_commitment, 32)
+        w.vec_u8(self.identity_envelope)
 
     @classmethod
     def _decode(cls, r: Reader) -> "OpenAccount":
-        return cls(PublicKey(r.fixed(32)), r.u8(), r.fixed(32))
+        return cls(PublicKey(r.fixed(32)), r.u8(), r.fixed(32), r.vec_u8())
 
     def to_json(self) -> Dict[str, Any]:
         return {"owner": self.owner.hex(), "tier": self.tier,
-                "identity_commitment": self.identity_commitment.hex()}
+                "identity_commitment": self.identity_commitment.hex(),
+                "identity_envelope": self.identity_envelope.hex()}
 
 
 @_kind(3, "set_tier")
@@ -1127,6 +1179,88 @@ class MandatePay(_Kind):
                 "transfer_id": transfer_id_hex(self.transfer_id)}
 
 
+@_kind(25, "list_identity")
+@dataclass(frozen=True)
+class ListIdentity(_Kind):
+    """A member institution or a regulator puts an identity on the shared
+    blacklist by its ``listing_key`` (32 bytes or hex:
+    :func:`hutong.listing_key` of the customer's tag). ``reason``: one of
+    ``FREEZE_REASONS`` (or its index); ``reference``: the authority's
+    order or case (bytes, or a string as UTF-8, at most
+    ``REFERENCE_BYTES_MAX``, 64). Fails ``already_listed`` (with
+    ``listed_by``) if it is listed."""
+
+    listing_key: Union[bytes, str]
+    reason: Union[str, int]
+    reference: Union[bytes, str] = b""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listing_key", _hex(self.listing_key, 32, "listing key"))
+        object.__setattr__(self, "reason", _named(self.reason, FREEZE_REASONS, "freeze reason"))
+        object.__setattr__(self, "reference", _reference(self.reference))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.listing_key, 32).u8(FREEZE_REASONS.index(self.reason)).vec_u8(self.reference)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "ListIdentity":
+        key = r.fixed(32)
+        reason = _read_named(r, FREEZE_REASONS, "freeze reason")
+        return cls(key, reason, r.vec_u8())
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"listing_key": self.listing_key.hex(), "reason": self.reason,
+                "reference": self.reference.hex()}
+
+
+@_kind(26, "delist_identity")
+@dataclass(frozen=True)
+class DelistIdentity(_Kind):
+    """Takes ``listing_key`` off the shared blacklist: the institution that
+    listed it, or a regulator (a regulator's listing only a regulator).
+    Fails ``not_listed`` if it is not listed, ``unauthorised`` for another's."""
+
+    listing_key: Union[bytes, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "listing_key", _hex(self.listing_key, 32, "listing key"))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.listing_key, 32)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "DelistIdentity":
+        return cls(r.fixed(32))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"listing_key": self.listing_key.hex()}
+
+
+@_kind(27, "set_memo_key")
+@dataclass(frozen=True)
+class SetMemoKey(_Kind):
+    """A member institution publishes ``key``, the X25519 public key (32
+    bytes or hex) its customers' memos are sealed to
+    (:func:`hutong.memo_key_from_seed` derives one from a seed). A new key
+    replaces the old; memos sealed to the old one still open with its
+    secret."""
+
+    key: Union[bytes, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", _hex(self.key, 32, "memo key"))
+
+    def _fields(self, w: Writer) -> None:
+        w.fixed(self.key, 32)
+
+    @classmethod
+    def _decode(cls, r: Reader) -> "SetMemoKey":
+        return cls(r.fixed(32))
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"key": self.key.hex()}
+
+
 # -- mandate read requests -------------------------------------------------
 
 def mandate_read_hash(chain_id: Union[bytes, str], account: AddressLike, mandate_id: int,
@@ -1150,6 +1284,7 @@ TxKind = Union[
     Transfer, BatchTransfer, OpenAccount, SetTier, Freeze, Unfreeze, Mint, Burn, Vote, Withdraw,
     AnchorAuditLog, Hold, Capture, Void, FreezeAmount, ReleaseFreeze, SetAccountState,
     RegisterDevice, RevokeDevice, Linked, Pvp, GrantMandate, RevokeMandate, MandatePay,
+    ListIdentity, DelistIdentity, SetMemoKey,
 ]
 
 

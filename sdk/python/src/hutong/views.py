@@ -5,8 +5,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .amount import format_amount
-from .errors import ExecutionFailedError, RejectedError
-from .tx import MandateScope
+from .errors import ExecutionFailedError, MalformedError, RejectedError
+from .tx import MEMO_BYTES_MAX, MandateScope
 
 # Admission rejection codes (JSON-RPC error 1001/1002 ``data.code``, and
 # ``rejected`` statuses). A node may answer others: they still arrive as
@@ -44,6 +44,23 @@ FAILURE_CODES = (
     # Mandates:
     "unknown_mandate", "mandate_exists", "too_many_mandates", "bad_mandate", "mandate_inactive",
     "mandate_scope", "mandate_limit",
+    # The identity layer (SPEC.md section 9): an OpenAccount without an
+    # envelope where one is ``required`` (or with one where none is), the
+    # shared blacklist, a memo in clear where memos are sealed.
+    "identity_envelope", "already_listed", "not_listed", "memo_not_sealed",
+)
+
+# The ``type`` of a successful receipt's effects (SPEC.md, "Receipts"). A
+# node may send others: they arrive in ``Receipt.effects`` all the same.
+EFFECT_TYPES = (
+    "debit", "credit", "supply_changed", "account_opened", "tier_set", "frozen", "unfrozen",
+    "proposal_created", "voted", "proposal_withdrawn", "proposal_executed", "proposal_rejected",
+    "proposal_failed", "hold_placed", "hold_captured", "hold_voided", "amount_frozen",
+    "amount_released", "account_state_set", "device_registered", "device_revoked", "leg",
+    "exchanged", "mandate_granted", "mandate_revoked", "mandate_used",
+    # The identity layer: ``{listing_key, by, reason}``, ``{listing_key, by}``,
+    # ``{institution, key}``.
+    "identity_listed", "identity_delisted", "memo_key_set",
 )
 
 FINAL_STATUSES = frozenset({"committed", "rejected", "dropped"})
@@ -438,15 +455,46 @@ class Status:
         raise KeyError(f"the chain has no asset {asset!r}")
 
 
+def _key_bytes(v: Any, what: str) -> bytes:
+    """32 bytes from the node's hex; :class:`MalformedError` otherwise."""
+    try:
+        raw = bytes.fromhex(v) if isinstance(v, str) else None
+    except ValueError:
+        raw = None
+    if raw is None or len(raw) != 32:
+        raise MalformedError(what, f"64 hex digits expected, got {v!r}")
+    return raw
+
+
+@dataclass(frozen=True)
+class IdentityService:
+    """The regulator's identity keys as the ledger publishes them
+    (``hutong_getParameters`` → ``identity``): ``oprf_key`` checks
+    evaluations of identity tags, ``hpke_key`` is what identity envelopes
+    and memos are sealed to. 32 bytes each."""
+
+    oprf_key: bytes
+    hpke_key: bytes
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "IdentityService":
+        return cls(_key_bytes(d.get("oprf_key"), "identity.oprf_key"),
+                   _key_bytes(d.get("hpke_key"), "identity.hpke_key"))
+
+
 @dataclass
 class Parameters:
     """``hutong_getParameters``: tiers and limits (minor units), assets'
-    decimals, size limits, the consortium's UTC offset."""
+    decimals, size limits, the consortium's UTC offset, and the
+    regulator's identity service if the chain runs one."""
 
     decimals: Dict[str, int]
     tiers: List[Dict[str, Any]]
     sizes: Dict[str, int]
     utc_offset_seconds: int
+    #: The identity service's keys; ``None`` on a chain without one (then
+    #: accounts carry no envelope and memos are in clear).
+    identity: Optional[IdentityService] = None
     raw: Dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -455,13 +503,20 @@ class Parameters:
         if not isinstance(decimals, dict):  # a list of assets with decimals
             decimals = {a["code"]: a["decimals"] for a in d.get("assets", [])
                         if isinstance(a, dict) and "decimals" in a}
+        identity = d.get("identity")
         return cls(
             decimals={k: int(v) for k, v in decimals.items()},
             tiers=list(d.get("tiers") or []),
             sizes={k: int(v) for k, v in (d.get("sizes") or {}).items() if isinstance(v, int)},
             utc_offset_seconds=int(d.get("utc_offset_seconds", 0)),
+            identity=IdentityService.from_json(identity) if isinstance(identity, dict) else None,
             raw=d,
         )
+
+    @property
+    def memo_bytes_max(self) -> int:
+        """The longest memo (``sizes.memo_bytes_max``; 512 if the node does not say)."""
+        return self.sizes.get("memo_bytes_max", MEMO_BYTES_MAX)
 
     def tier_limits(self, tier: int, asset: str) -> Optional[Limits]:
         """A tier's limits for one asset (``spent_today``/``remaining_today`` unset, 0)."""
@@ -475,3 +530,96 @@ class Parameters:
 
     def format(self, asset: str, minor: int) -> str:
         return format_amount(minor, self.decimals[asset])
+
+
+@dataclass
+class Listing:
+    """Whether an identity is on the shared blacklist
+    (``hutong_checkListing``), by its listing key: ``listed``, and if so by
+    whom, why (a freeze reason), under which ``reference`` (as text) and
+    since when (block time); ``height`` is the executed height it is of."""
+
+    listing_key: str
+    listed: bool
+    height: int
+    listed_by: Optional[str] = None
+    reason: Optional[str] = None
+    reference: Optional[str] = None
+    listed_at_ms: Optional[int] = None
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "Listing":
+        return cls(
+            listing_key=d.get("listing_key", ""),
+            listed=bool(d.get("listed")),
+            height=int(d.get("height", 0)),
+            listed_by=d.get("listed_by"),
+            reason=d.get("reason"),
+            reference=d.get("reference"),
+            listed_at_ms=_int(d.get("listed_at_ms")),
+            raw=d,
+        )
+
+
+@dataclass
+class AccountMemoKey:
+    """One account of ``hutong_getMemoKeys``: its institution (itself for
+    an institution) and that institution's memo key (32 bytes), or
+    ``None`` when it published none."""
+
+    account: str
+    institution: str
+    memo_key: Optional[bytes] = None
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "AccountMemoKey":
+        key = d.get("memo_key")
+        return cls(account=d.get("account", ""), institution=d.get("institution", ""),
+                   memo_key=None if key is None else _key_bytes(key, "memo_key"))
+
+
+@dataclass
+class MemoKeys:
+    """``hutong_getMemoKeys``: the regulator's key (its identity service's
+    HPKE key; ``None`` on a chain without one) and each account's
+    institution's memo key, in the order asked."""
+
+    regulator: Optional[bytes]
+    accounts: List[AccountMemoKey]
+    height: int = 0
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "MemoKeys":
+        regulator = d.get("regulator")
+        return cls(
+            regulator=None if regulator is None else _key_bytes(regulator, "regulator"),
+            accounts=[AccountMemoKey.from_json(a) for a in d.get("accounts") or []
+                      if isinstance(a, dict)],
+            height=int(d.get("height", 0)),
+            raw=d,
+        )
+
+
+@dataclass
+class MemoView:
+    """A transaction's memo in clear (``hutong_readMemo``): ``text`` as
+    UTF-8 (invalid bytes replaced) and ``data``, the exact bytes."""
+
+    tx_hash: str
+    text: str
+    data: bytes
+    raw: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, d: Dict[str, Any]) -> "MemoView":
+        text_hex = d.get("text_hex")
+        try:
+            data = bytes.fromhex(text_hex) if isinstance(text_hex, str) else None
+        except ValueError:
+            data = None
+        if data is None:
+            data = str(d.get("text", "")).encode("utf-8")
+        return cls(tx_hash=d.get("tx_hash", ""), text=d.get("text", data.decode("utf-8", "replace")),
+                   data=data, raw=d)
