@@ -89,13 +89,16 @@ def plant_cycle(net):
 
 
 def open_for_one_owner(net):
-    """Accounts for one customer at bank-a and at wallet-b, both opened
-    with the identity commitment formed from the same document and salt."""
+    """Accounts for one customer at bank-a and at wallet-b, each opened
+    with the customer's identity tag, obtained from the regulator's node
+    (blind) and sealed to it: only the regulator links them."""
     opened = []
     for institution in ("bank-a", "wallet-b"):
         owner = hutong.SigningKey.generate()
-        kind = hutong.OpenAccount.from_identity(owner.public_key, 1, "CN_RIC", "11010519491231002X", b"\x22" * 32)
-        status = net.client.wait(net.client.send(net.key(f"{institution}.institution.key"), kind), timeout=60)
+        key = net.key(f"{institution}.institution.key")
+        [tag] = net.client.identity_tags(key, ["CN_RIC:11010519491231002X"], net.regulator)
+        kind = net.client.open_account_with_identity(owner, 1, tag, hutong.new_identity_salt())
+        status = net.client.wait(net.client.send(key, kind), timeout=60)
         assert status.succeeded, f"opening an account at {institution} failed: {status}"
         opened.append(owner)
         say(f"opened {owner.address} at {institution} (height {status.height})")

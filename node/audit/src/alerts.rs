@@ -851,9 +851,15 @@ pub struct Detector {
     population: Moments,
     allow: Vec<(Address, AllowEntry)>,
     next_id: u64,
+    /// Owner → its accounts' recent transfers just under a limit (the
+    /// account, the event): structuring spread over one owner's accounts
+    /// at several institutions. At most [`OWNERS_NEAR_MAX`] owners.
+    owner_near: FastMap<Hash, VecDeque<(Address, Event)>>,
 }
 
 const WATCHED_MAX: usize = 100_000;
+/// Most owners whose near-limit transfers are remembered.
+const OWNERS_NEAR_MAX: usize = 100_000;
 /// The longest window a pattern may have.
 const WINDOW_SECS_MAX: u64 = 30 * 86_400;
 /// Bounds of the per-account and account memory.
@@ -915,6 +921,7 @@ impl Detector {
             population: Moments::prior(),
             allow: Vec::new(),
             next_id: 1,
+            owner_near: FastMap::default(),
         })
     }
 
@@ -1113,6 +1120,9 @@ impl Detector {
                 push_bounded(&mut to.near_in, in_event, cap, ts, window);
             }
             self.check_structuring(edge, asset, limit, found);
+            if let Some(owner) = accounts.owner(&edge.from) {
+                self.check_owner_structuring(edge, owner, out_event, limit, found);
+            }
             // An institution's own account collecting repayments is not a
             // smurfs' collector.
             if accounts.is_customer(&edge.to, asset) {
@@ -1418,6 +1428,74 @@ impl Detector {
             ),
             txs: hits.iter().map(|e| e.tx).collect(),
             related: distinct_addresses(hits.iter().map(|e| e.counterparty)),
+        });
+    }
+
+    /// Structuring spread over one owner's accounts (at one or several
+    /// institutions): the owner's transfers just under a limit in the
+    /// window, from at least two of its accounts, counted together. One
+    /// account's own are [`Self::check_structuring`]'s.
+    fn check_owner_structuring(
+        &mut self,
+        edge: &Edge,
+        owner: Hash,
+        event: Event,
+        limit: u128,
+        found: &mut Vec<Finding>,
+    ) {
+        let window = self.config.structuring_window_secs.saturating_mul(1_000);
+        let cap = self.config.events_per_account_max;
+        let ts = edge.timestamp_ms;
+        if self.owner_near.len() >= OWNERS_NEAR_MAX && !self.owner_near.contains_key(&owner) {
+            self.owner_near.retain(|_, q| {
+                q.back()
+                    .is_some_and(|(_, e)| e.ts.saturating_add(window) > ts)
+            });
+            if self.owner_near.len() >= OWNERS_NEAR_MAX {
+                return;
+            }
+        }
+        let q = self.owner_near.entry(owner).or_default();
+        while q
+            .front()
+            .is_some_and(|(_, e)| e.ts.saturating_add(window) <= ts)
+        {
+            q.pop_front();
+        }
+        while q.len() >= cap.max(1) {
+            q.pop_front();
+        }
+        q.push_back((edge.from, event));
+        let hits: Vec<(Address, Event)> = q
+            .iter()
+            .filter(|(_, e)| e.asset == event.asset)
+            .copied()
+            .collect();
+        let own = distinct_addresses(hits.iter().map(|(a, _)| *a));
+        if hits.len() < self.config.structuring_count || own.len() < 2 {
+            return;
+        }
+        let total: u128 = hits.iter().map(|(_, e)| e.amount).sum();
+        let mut related: Vec<Address> = own.iter().copied().filter(|a| *a != edge.from).collect();
+        related.extend(distinct_addresses(hits.iter().map(|(_, e)| e.counterparty)));
+        found.push(Finding {
+            kind: AlertKind::Structuring,
+            account: edge.from,
+            window_ms: window,
+            asset: Some(event.asset),
+            amount: Some(total),
+            count: hits.len() as u64,
+            detail: format!(
+                "{} transfers within {}% below the limit {} in {} across {} accounts of one owner, {} in total",
+                hits.len(),
+                self.config.structuring_band_percent,
+                self.money(event.asset, limit),
+                duration(window),
+                own.len(),
+                self.money(event.asset, total),
+            ),
+            txs: hits.iter().map(|(_, e)| e.tx).collect(),
+            related,
         });
     }
 

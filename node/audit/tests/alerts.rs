@@ -556,3 +556,50 @@ fn thresholds_are_whole_units_per_asset_and_checked() {
     };
     assert!(config.check().is_err());
 }
+
+/// Issue 27: one owner's accounts at several institutions each send one
+/// amount just under the limit: no account structures alone, the owner
+/// does, and the alert names the owner's other accounts.
+#[test]
+fn structuring_spread_over_one_owners_accounts_is_structuring() {
+    let mut d = detector(AlertConfig::default());
+    let legs: Vec<Edge> = [1u8, 11, 21]
+        .iter()
+        .enumerate()
+        .map(|(i, from)| {
+            at(
+                leg(
+                    i as u64,
+                    *from,
+                    42 + 11 * i as u8,
+                    99_000,
+                    1_000 + i as u64 * 60_000,
+                ),
+                i as u8,
+            )
+        })
+        .collect();
+    let alerts: Vec<Alert> = legs
+        .iter()
+        .flat_map(|e| d.observe(e, &OwnerLimits))
+        .collect();
+    let structuring: Vec<&Alert> = alerts
+        .iter()
+        .filter(|a| a.kind == AlertKind::Structuring)
+        .collect();
+    assert_eq!(structuring.len(), 1, "{alerts:#?}");
+    let a = structuring[0];
+    assert_eq!(a.account, addr(21).to_string());
+    assert_eq!(a.count, 3);
+    assert!(
+        a.detail.contains("across 3 accounts of one owner"),
+        "{}",
+        a.detail
+    );
+    assert!(a.related.contains(&addr(1).to_string()) && a.related.contains(&addr(11).to_string()));
+    // Without owners (each account its own), nothing.
+    let mut d = detector(AlertConfig::default());
+    assert!(run(&mut d, &legs)
+        .iter()
+        .all(|a| a.kind != AlertKind::Structuring));
+}
