@@ -84,6 +84,14 @@ pub struct CardArgs {
     /// /ip4/10.0.0.1/tcp/26600 or /dns4/node.bank-a.example/tcp/26600.
     #[arg(long, value_name = "MULTIADDR")]
     p2p: Option<String>,
+    /// A member's memo seed file (made with `hutong keys new`, kept by its
+    /// node as `[memo] key`): its public memo key goes on the card.
+    #[arg(long, value_name = "FILE")]
+    memo_key: Option<PathBuf>,
+    /// A regulator's identity seed file (kept by its node as `[audit]
+    /// identity_key`): the identity service's public keys go on the card.
+    #[arg(long, value_name = "FILE")]
+    identity_key: Option<PathBuf>,
     /// The card file to write (never overwrites).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -245,7 +253,28 @@ fn make_card(args: CardArgs) -> Result<()> {
     if let Some(hint) = &args.p2p {
         dial_address(hint, &node.public()).map_err(|e| anyhow::anyhow!("--p2p {e}"))?;
     }
-    let doc = Card::sign(&args.name, role, &institution, &node, args.p2p)?;
+    let extras = hutong_genesis::card::CardExtras {
+        memo_key: match &args.memo_key {
+            Some(path) => Some(
+                hutong_privacy::keys::memo_key(&keyfile::read(path)?.secret_bytes()).public_key(),
+            ),
+            None => None,
+        },
+        identity: match &args.identity_key {
+            Some(path) => {
+                let keys = hutong_privacy::keys::IdentityKeys::from_seed(
+                    &keyfile::read(path)?.secret_bytes(),
+                )?
+                .public();
+                Some(hutong_runtime::state::IdentityParams {
+                    oprf_key: keys.oprf,
+                    hpke_key: keys.hpke,
+                })
+            }
+            None => None,
+        },
+    };
+    let doc = Card::sign_with(&args.name, role, &institution, &node, args.p2p, extras)?;
     let text = doc.to_toml();
     write_new(&args.out, &text)?;
     let card = doc.verify(&args.out.display().to_string())?;

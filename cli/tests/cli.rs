@@ -128,9 +128,12 @@ fn genesis_new_validate_hash() {
     assert!(o.status.success(), "{}", stderr(&o));
     let genesis = out.join("genesis.toml");
     let g = genesis.to_str().unwrap();
-    // 4 validators x 2 keys, a regulator x 2, 3 accounts.
-    assert_eq!(std::fs::read_dir(out.join("keys")).unwrap().count(), 13);
+    // 4 validators x 3 keys (institution, node, memo seed), a regulator x
+    // 3 (its key, its node's, its identity seed), 3 accounts.
+    assert_eq!(std::fs::read_dir(out.join("keys")).unwrap().count(), 18);
     assert!(Path::new(&out.join("keys/bank-a.node.key")).exists());
+    assert!(Path::new(&out.join("keys/bank-a.memo.key")).exists());
+    assert!(Path::new(&out.join("keys/regulator.identity.key")).exists());
 
     let v = hutong(&["genesis", "validate", g]);
     assert!(v.status.success(), "{}", stderr(&v));

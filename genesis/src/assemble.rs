@@ -287,7 +287,10 @@ impl AssemblyTemplate {
                         key: card.institution_key.to_hex(),
                         node_key: card.node_key.to_hex(),
                         p2p_address: card.p2p_address.clone(),
-                        identity: None,
+                        identity: card.extras.identity.map(|i| crate::doc::IdentityDoc {
+                            oprf_key: hex::encode(i.oprf_key),
+                            hpke_key: hex::encode(i.hpke_key),
+                        }),
                     });
                     continue;
                 }
@@ -298,7 +301,7 @@ impl AssemblyTemplate {
                 node_key: card.node_key.to_hex(),
                 role,
                 p2p_address: card.p2p_address.clone(),
-                memo_key: None,
+                memo_key: card.extras.memo_key.map(hex::encode),
                 balances: self.balances.get(&card.name).cloned().unwrap_or_default(),
                 fx_provider: false,
             });
@@ -386,6 +389,34 @@ pub fn check_listed(genesis: &crate::Genesis, card: &Card) -> Result<String, Str
             format!("{address:?}"),
             format!("{:?}", card.p2p_address),
         );
+    }
+    // The identity layer's keys the card asks for.
+    if card.role == CardRole::Regulator {
+        if let Some(asked) = card.extras.identity {
+            if genesis.params.identity != Some(asked) {
+                return differs(
+                    "identity service",
+                    format!(
+                        "{:?}",
+                        genesis.params.identity.map(|i| hex::encode(i.oprf_key))
+                    ),
+                    hex::encode(asked.oprf_key),
+                );
+            }
+        }
+    } else if let Some(asked) = card.extras.memo_key {
+        let listed = genesis
+            .members
+            .iter()
+            .find(|m| m.name == card.name)
+            .and_then(|m| m.memo_key);
+        if listed != Some(asked) {
+            return differs(
+                "memo key",
+                format!("{:?}", listed.map(hex::encode)),
+                hex::encode(asked),
+            );
+        }
     }
     Ok(path)
 }

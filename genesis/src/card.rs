@@ -27,13 +27,22 @@
 //! borsh(CardBody))`, where the body is every field above but the
 //! signatures. For a regulator, `institution_key` is the regulator key
 //! (it signs freezes and audit requests).
+//!
+//! Optional public keys of the identity layer: a member's `memo_key`
+//! (the X25519 key its customers' memos are sealed to), a regulator's
+//! `[identity]` (`oprf_key`, `hpke_key`: the identity service it runs).
+//! When a card has any, the signed bytes are `borsh(CardBody) ‖
+//! borsh((memo_key, identity))` (each an `Option` of 32-byte arrays);
+//! a card without them is signed exactly as before.
 
 use borsh::BorshSerialize;
 use hutong_runtime::crypto::{domain, CryptoError};
 use hutong_runtime::{Hash, Keypair, PublicKey, Signature};
 use serde::{Deserialize, Serialize};
 
+use crate::doc::IdentityDoc;
 use crate::validate::{check_address, ADDRESS_BYTES_MAX, NAME_BYTES_MAX};
+use hutong_runtime::state::IdentityParams;
 
 pub const CARD_KIND: &str = "hutong-member-card/v1";
 /// A card is a few hundred bytes; anything much larger is not a card.
@@ -69,6 +78,12 @@ pub struct CardDoc {
     pub node_key: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub p2p_address: Option<String>,
+    /// A member's memo key (64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memo_key: Option<String>,
+    /// A regulator's identity service keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<IdentityDoc>,
     pub institution_signature: String,
     pub node_signature: String,
 }
@@ -81,6 +96,16 @@ pub struct Card {
     pub institution_key: PublicKey,
     pub node_key: PublicKey,
     pub p2p_address: Option<String>,
+    pub extras: CardExtras,
+}
+
+/// A card's optional keys of the identity layer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CardExtras {
+    /// A member's memo key (X25519).
+    pub memo_key: Option<[u8; 32]>,
+    /// A regulator's identity service.
+    pub identity: Option<IdentityParams>,
 }
 
 /// The signed part of a card, in its canonical encoding.
@@ -104,7 +129,14 @@ impl Card {
             node_key: &self.node_key,
             p2p_address: &self.p2p_address,
         };
-        let bytes = borsh::to_vec(&body).expect("borsh encoding into a Vec cannot fail");
+        let mut bytes = borsh::to_vec(&body).expect("borsh encoding into a Vec cannot fail");
+        if self.extras != CardExtras::default() {
+            let identity = self.extras.identity.map(|i| (i.oprf_key, i.hpke_key));
+            bytes.extend(
+                borsh::to_vec(&(self.extras.memo_key, identity))
+                    .expect("borsh encoding into a Vec cannot fail"),
+            );
+        }
         Hash::tagged(domain::MEMBER_CARD, &bytes)
     }
 
@@ -117,13 +149,35 @@ impl Card {
         node: &Keypair,
         p2p_address: Option<String>,
     ) -> Result<CardDoc, CardError> {
+        Card::sign_with(
+            name,
+            role,
+            institution,
+            node,
+            p2p_address,
+            CardExtras::default(),
+        )
+    }
+
+    /// [`Card::sign`] with the identity layer's keys: a member's memo key,
+    /// a regulator's identity service.
+    pub fn sign_with(
+        name: &str,
+        role: CardRole,
+        institution: &Keypair,
+        node: &Keypair,
+        p2p_address: Option<String>,
+        extras: CardExtras,
+    ) -> Result<CardDoc, CardError> {
         let card = Card {
             name: name.to_string(),
             role,
             institution_key: institution.public(),
             node_key: node.public(),
             p2p_address,
+            extras,
         };
+        check_extras(role, &extras).map_err(|(f, p)| CardError::invalid("(new card)", f, p))?;
         // The checks a reader makes, made before anything is signed.
         check_name(&card.name).map_err(|p| CardError::invalid("(new card)", "name", p))?;
         check_hint(&card.p2p_address)
@@ -143,6 +197,11 @@ impl Card {
             institution_key: card.institution_key.to_hex(),
             node_key: card.node_key.to_hex(),
             p2p_address: card.p2p_address,
+            memo_key: extras.memo_key.map(hex::encode),
+            identity: extras.identity.map(|i| IdentityDoc {
+                oprf_key: hex::encode(i.oprf_key),
+                hpke_key: hex::encode(i.hpke_key),
+            }),
             institution_signature: institution.sign(&message.0).to_hex(),
             node_signature: node.sign(&message.0).to_hex(),
         })
@@ -197,12 +256,34 @@ impl CardDoc {
             return Err(err("node_key", CardProblem::SameKey));
         }
         check_hint(&self.p2p_address).map_err(|p| err("p2p_address", p))?;
+        let hex32 = |field: &'static str, v: &str| -> Result<[u8; 32], CardError> {
+            hex::decode(v)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| err(field, CardProblem::BadHex))
+        };
+        let extras = CardExtras {
+            memo_key: self
+                .memo_key
+                .as_deref()
+                .map(|k| hex32("memo_key", k))
+                .transpose()?,
+            identity: match &self.identity {
+                Some(i) => Some(IdentityParams {
+                    oprf_key: hex32("identity.oprf_key", &i.oprf_key)?,
+                    hpke_key: hex32("identity.hpke_key", &i.hpke_key)?,
+                }),
+                None => None,
+            },
+        };
+        check_extras(self.role, &extras).map_err(|(f, p)| err(f, p))?;
         let card = Card {
             name: self.name.clone(),
             role: self.role,
             institution_key,
             node_key,
             p2p_address: self.p2p_address.clone(),
+            extras,
         };
         let message = card.signed_message();
         for (field, signer, text) in [
@@ -232,6 +313,22 @@ impl CardDoc {
         }
         Ok(card)
     }
+}
+
+/// A memo key belongs to a member, identity keys to a regulator.
+fn check_extras(role: CardRole, extras: &CardExtras) -> Result<(), (&'static str, CardProblem)> {
+    if extras.memo_key.is_some() && role == CardRole::Regulator {
+        return Err(("memo_key", CardProblem::NotForRole { role: role.name() }));
+    }
+    if let Some(i) = &extras.identity {
+        if role != CardRole::Regulator {
+            return Err(("identity", CardProblem::NotForRole { role: role.name() }));
+        }
+        if !hutong_runtime::crypto::is_ristretto_element(&i.oprf_key) {
+            return Err(("identity.oprf_key", CardProblem::BadHex));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -274,6 +371,12 @@ pub enum CardProblem {
     DuplicateName { name: String, first: String },
     #[error("key {key} is already used by {first}")]
     DuplicateKey { key: String, first: String },
+    #[error("not 64 hex characters of a valid key")]
+    BadHex,
+    #[error(
+        "a {role}'s card may not carry it (a memo key is a member's, identity keys a regulator's)"
+    )]
+    NotForRole { role: &'static str },
 }
 
 fn key(text: &str) -> Result<PublicKey, CardProblem> {

@@ -178,6 +178,7 @@ fn a_card_changed_after_signing_is_refused() {
         institution_key: members[0].institution.public(),
         node_key: members[1].node.public(),
         p2p_address: card.p2p_address.clone(),
+        extras: Default::default(),
     };
     stolen.institution_signature = members[0]
         .institution
@@ -374,4 +375,91 @@ fn templates_and_flags_are_checked() {
     let g = Genesis::from_doc(&t.assemble(&cards).unwrap()).unwrap();
     assert_eq!(g.consortium, "From a file");
     assert!(AssemblyTemplate::from_toml("members = []").is_err());
+}
+
+/// Issue 27: a member's card carries its memo key and the regulator's its
+/// identity service; genesis lists them, every member's check covers
+/// them, and a key on the wrong role's card, or changed after signing, is
+/// refused.
+#[test]
+fn cards_carry_memo_keys_and_the_identity_service() {
+    use hutong_genesis::card::CardExtras;
+    let mut members = consortium(3);
+    let memo = [0x3e; 32];
+    let identity = hutong_runtime::state::IdentityParams {
+        // The ristretto255 base point: a valid element.
+        oprf_key: hex::decode("e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76")
+            .unwrap()
+            .try_into()
+            .unwrap(),
+        hpke_key: [0x44; 32],
+    };
+    let resign = |m: &Member, extras: CardExtras| {
+        Card::sign_with(&m.name, m.card.role, &m.institution, &m.node, None, extras)
+    };
+    members[0].card = resign(
+        &members[0],
+        CardExtras {
+            memo_key: Some(memo),
+            identity: None,
+        },
+    )
+    .unwrap();
+    members[5].card = resign(
+        &members[5],
+        CardExtras {
+            memo_key: None,
+            identity: Some(identity),
+        },
+    )
+    .unwrap();
+    let cards = received(&members);
+    let genesis = Genesis::from_doc(&template().assemble(&cards).unwrap()).unwrap();
+    assert_eq!(genesis.params.identity, Some(identity));
+    assert_eq!(genesis.members[0].memo_key, Some(memo));
+    assert_eq!(genesis.members[1].memo_key, None);
+    for (label, card) in &cards {
+        check_listed(&genesis, card).unwrap_or_else(|e| panic!("{label}: {e}"));
+    }
+    // A genesis that dropped the memo key fails bank-a's check.
+    let mut doc = template().assemble(&cards).unwrap();
+    doc.members[0].memo_key = None;
+    let dropped = Genesis::from_doc(&doc).unwrap();
+    assert!(check_listed(&dropped, &cards[0].1)
+        .unwrap_err()
+        .contains("memo key"));
+    // Changed after signing: refused.
+    let mut changed = members[0].card.clone();
+    changed.memo_key = Some(hex::encode([0x3f; 32]));
+    let (_, field, _) = card_problem(changed.verify("a.card"));
+    assert_eq!(field, "institution_signature");
+    // On the wrong role's card: refused when signed and when read.
+    let wrong = resign(
+        &members[1],
+        CardExtras {
+            memo_key: None,
+            identity: Some(identity),
+        },
+    );
+    assert!(matches!(
+        wrong,
+        Err(CardError::Invalid {
+            field: "identity",
+            ..
+        })
+    ));
+    let wrong = resign(
+        &members[5],
+        CardExtras {
+            memo_key: Some(memo),
+            identity: None,
+        },
+    );
+    assert!(matches!(
+        wrong,
+        Err(CardError::Invalid {
+            field: "memo_key",
+            ..
+        })
+    ));
 }

@@ -11,7 +11,8 @@ real testnet:
    "fraud") with a transaction signed in the page; an account opened for
    one owner at bank-a lists the same owner's account at wallet-b (the
    owner's other accounts), and money from the first back to the second
-   through B is a cycle via the same owner in the graph; a mandate B grants
+   through B is a cycle via the same owner in the graph, and the owner's
+   history merges the legs of both accounts; a mandate B grants
    is listed in B's account view (A's says it has none); the institution
    flows show the open settlement cycle's positions (one institution owes,
    another is owed); the audit log's hash chain, re-hashed in the browser,
@@ -22,6 +23,7 @@ Screenshots of each step go to $HUTONG_ARTEFACTS (default
 tests/dashboard/artefacts/); their paths are printed.
 """
 
+import time
 from decimal import Decimal
 
 from selenium.common.exceptions import TimeoutException
@@ -189,6 +191,20 @@ def test_regulator_dashboard(testnet, browser):
     via = wait_for(browser, "li[data-testid=cycle][data-via-owner=true]", what="a cycle back to the same owner")
     assert via.get_attribute("data-accounts") == f"{at_bank} {B} {at_wallet}", via.get_attribute("data-accounts")
     browser.screenshot("10-owner-cycle")
+    # The owner's history merges both accounts: the leg out of bank-a to B
+    # and B's leg into wallet-b are both the owner's.
+    go(browser, f"#/account/{at_bank}")
+    whose = wait_for(browser, "select[data-testid=history-whose]", what="the history's owner switch")
+    Select(whose).select_by_value("owner")
+    def owner_rows():
+        rows = d.find_elements(By.CSS_SELECTOR, "tr[data-testid=history-row]")
+        return {(r.get_attribute("data-way"), r.get_attribute("data-other"), r.get_attribute("data-own")) for r in rows}
+    want = {("out", B, at_bank), ("in", B, at_wallet)}
+    deadline = time.monotonic() + ALERT_S
+    while not want <= owner_rows():
+        assert time.monotonic() < deadline, f"the owner's history lacks {want - owner_rows()}: {owner_rows()}"
+        time.sleep(0.2)
+    browser.screenshot("10b-owner-history")
 
     # -- A mandate B grants (pay, to C only, within limits) is listed in B's account view.
     now_ms = net.client.status().timestamp_ms

@@ -61,6 +61,11 @@ pub enum AuditCommand {
         /// Continue after a previous page (its `next_cursor`).
         #[arg(long)]
         cursor: Option<String>,
+        /// The history of the account's owner: every account of the same
+        /// person at every institution, merged (the identity layer links
+        /// them); directions as the owner sees them.
+        #[arg(long)]
+        whole_owner: bool,
         #[command(flatten)]
         output: Output,
     },
@@ -409,10 +414,12 @@ pub fn audit(args: AuditArgs) -> Result<()> {
                 status,
                 limit,
                 cursor,
+                whole_owner,
                 output,
             } => {
                 check_format(&output, &["table", "json", "csv"])?;
                 let query = HistoryQuery {
+                    whole_owner,
                     account,
                     from_ms: time_opt(&from, now)?,
                     to_ms: time_opt(&to, now)?,

@@ -62,7 +62,15 @@ pub fn legs(rows: &[LegView]) -> String {
 }
 
 pub fn history(page: &HistoryPage) -> String {
-    let mut t = legs_table(
+    let mut t = String::new();
+    if let Some(owner) = &page.owner {
+        t.push_str(&format!(
+            "owner {owner}: {} accounts ({})\n\n",
+            page.accounts.len(),
+            page.accounts.join(", ")
+        ));
+    }
+    t += &legs_table(
         page.rows.iter().map(|r| {
             let arrow = match r.direction {
                 LegDirection::In => "in",

@@ -134,7 +134,7 @@ fn tier_limits_and_keys_change_by_vote() {
         let params = cluster.client(0).parameters().await.unwrap();
         assert_eq!(params.decimals.get("CNY"), Some(&2), "{params:?}");
         assert_eq!(params.sizes.tx_bytes_max, 16 * 1024);
-        assert_eq!(params.sizes.memo_bytes_max, 256);
+        assert_eq!(params.sizes.memo_bytes_max, 512);
         assert_eq!(params.sizes.sequence_window, 256);
         let view = cluster
             .client(0)

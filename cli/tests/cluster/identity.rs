@@ -417,6 +417,67 @@ fn identity_tags_blacklist_and_sealed_memos_on_4_plus_1() {
         }
         let cycle = alert_of("cycle", own.address(0).to_string()).await;
         assert!(cycle.detail.contains("same owner"), "{cycle:?}");
+        // The owner's history merges its two accounts: the leg out of the
+        // bank-a account and the leg into the wallet-b one, each once;
+        // the wallet-b account's own history has only the second.
+        let history = |whole: bool| {
+            let mut args = vec!["history", &opened[1], "--format", "json", "--limit", "1000"];
+            if whole {
+                args.push("--whole-owner");
+            }
+            serde_json::from_str::<hutong_audit::api::HistoryPage>(&audit(&args)).unwrap()
+        };
+        let leg = |page: &hutong_audit::api::HistoryPage, from: String, to: String| {
+            page.rows
+                .iter()
+                .filter(|r| r.leg.from == from && r.leg.to == to)
+                .map(|r| r.direction)
+                .collect::<Vec<_>>()
+        };
+        let whole = history(true);
+        assert_eq!(
+            whole.owner.as_deref(),
+            Some(owned.owner.as_deref().unwrap()),
+            "{whole:?}"
+        );
+        // Every account of the owner (the two above, and any the test
+        // opened for the same person since), and no other.
+        let now_owned: OwnerAccounts =
+            serde_json::from_str(&audit(&["owner", &opened[1], "--format", "json"])).unwrap();
+        let mut merged = whole.accounts.clone();
+        merged.sort();
+        let mut expected: Vec<String> = now_owned
+            .accounts
+            .iter()
+            .map(|a| a.address.clone())
+            .collect();
+        expected.sort();
+        assert_eq!(merged, expected, "{whole:?}");
+        assert!(opened.iter().all(|a| merged.contains(a)), "{whole:?}");
+        use hutong_audit::api::LegDirection;
+        let out_of_bank = (own.address(0).to_string(), w.address(5).to_string());
+        let into_wallet = (w.address(6).to_string(), own.address(1).to_string());
+        assert_eq!(
+            leg(&whole, out_of_bank.0.clone(), out_of_bank.1.clone()),
+            [LegDirection::Out]
+        );
+        assert_eq!(
+            leg(&whole, into_wallet.0.clone(), into_wallet.1.clone()),
+            [LegDirection::In]
+        );
+        let alone = history(false);
+        assert!(
+            alone.owner.is_none() && alone.accounts.is_empty(),
+            "{alone:?}"
+        );
+        assert!(
+            leg(&alone, out_of_bank.0, out_of_bank.1).is_empty(),
+            "{alone:?}"
+        );
+        assert_eq!(
+            leg(&alone, into_wallet.0, into_wallet.1),
+            [LegDirection::In]
+        );
 
         // A sealed memo: account-1 (bank-a) pays account-2 (wallet-b)
         // "invoice 42"; the regulator's history shows it, the payer reads

@@ -152,6 +152,14 @@ pub struct HistoryQuery {
     /// A previous page's `next_cursor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
+    /// The history of the account's owner, not of the account alone:
+    /// every account of the owner at every institution (as
+    /// `hutong_auditOwner` lists them, at most 64), merged in ledger
+    /// order, one row per leg (a transfer between two of the owner's
+    /// accounts is one `to_self` row), directions as the owner sees them.
+    /// An account without an owner has its own history.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub whole_owner: bool,
 }
 
 /// One leg of one committed transaction, with names and decimals.
@@ -186,7 +194,8 @@ pub struct LegView {
 pub enum LegDirection {
     In,
     Out,
-    /// From the account to itself.
+    /// From the account to itself (in an owner's history: between two of
+    /// the owner's accounts).
     #[serde(rename = "self")]
     ToSelf,
 }
@@ -205,6 +214,12 @@ pub struct HistoryRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistoryPage {
     pub account: String,
+    /// With `whole_owner`: the owner's identity commitment and the
+    /// accounts whose legs the page merges.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
     pub rows: Vec<HistoryRow>,
     /// Present when there is more: pass it as `cursor`.
     pub next_cursor: Option<String>,

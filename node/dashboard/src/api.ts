@@ -78,6 +78,9 @@ export interface HistoryRow extends LegView {
 
 export interface HistoryPage {
   account: string;
+  /** With `whole_owner`: the owner's identity commitment and the accounts merged. */
+  owner?: string;
+  accounts?: string[];
   rows: HistoryRow[];
   next_cursor: string | null;
 }

@@ -59,8 +59,118 @@ const SCAN_MAX: usize = 200_000;
 /// Most rows of one page.
 const PAGE_MAX: usize = 10_000;
 
-/// Every transaction leg touching an account, oldest first, paged.
+/// Most accounts of one owner an owner-wide history merges.
+const OWNER_HISTORY_ACCOUNTS_MAX: usize = 64;
+
+/// Every transaction leg touching an account, oldest first, paged; with
+/// `whole_owner`, every leg touching any account of its owner.
 pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, QueryError> {
+    if q.whole_owner {
+        return owner_history(db, names, q);
+    }
+    account_history(db, names, q)
+}
+
+/// The owner's accounts' histories merged in ledger order. Each account
+/// is read from the cursor on, `limit` rows at most; a row is kept only
+/// below every account's own stopping point, so nothing before the next
+/// cursor is missed. Directions are the owner's: a transfer between two of
+/// its accounts is `to_self`, once.
+fn owner_history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, QueryError> {
+    let account = parse_address(&q.account, "account")?;
+    if db.state(&StateKey::Account(account))?.is_none() {
+        return Err(QueryError::NotFound(format!("no account {account}")));
+    }
+    let owner = index::owner_of(db, &account)?;
+    let mut accounts: Vec<Address> = Vec::new();
+    if let Some(owner) = &owner {
+        let mut more = false;
+        index::owner_accounts(db, owner, None, |a, _| {
+            if accounts.len() == OWNER_HISTORY_ACCOUNTS_MAX {
+                more = true;
+                return false;
+            }
+            accounts.push(a);
+            true
+        })?;
+        if more {
+            return Err(invalid(format!(
+                "the owner of {account} has more than {OWNER_HISTORY_ACCOUNTS_MAX} accounts: \
+                 ask for each account's history (hutong_auditOwner lists them)"
+            )));
+        }
+    }
+    if !accounts.contains(&account) {
+        accounts.push(account);
+    }
+    let mine: HashSet<Address> = accounts.iter().copied().collect();
+    let direction = q.direction.unwrap_or_default();
+    let limit = q.limit.unwrap_or(100).clamp(1, PAGE_MAX);
+    let mut merged: BTreeMap<[u8; EDGE_KEY_BYTES], HistoryRow> = BTreeMap::new();
+    let mut stop: Option<[u8; EDGE_KEY_BYTES]> = None;
+    for a in &accounts {
+        // The direction filter is the owner's, applied after the merge:
+        // a leg into one account may be from another of the owner's.
+        let page = account_history(
+            db,
+            names,
+            HistoryQuery {
+                account: a.to_string(),
+                direction: None,
+                limit: Some(limit),
+                whole_owner: false,
+                ..q.clone()
+            },
+        )?;
+        if let Some(c) = &page.next_cursor {
+            let key = parse_cursor(c)?;
+            stop = Some(stop.map_or(key, |s| s.min(key)));
+        }
+        for mut row in page.rows {
+            let key = edge_key(row.leg.height, row.leg.index, row.leg.leg);
+            if merged.contains_key(&key) {
+                continue;
+            }
+            let out = parse_address(&row.leg.from, "from").is_ok_and(|f| mine.contains(&f));
+            let inbound = parse_address(&row.leg.to, "to").is_ok_and(|t| mine.contains(&t));
+            row.direction = match (out, inbound) {
+                (true, true) => LegDirection::ToSelf,
+                (true, false) => LegDirection::Out,
+                _ => LegDirection::In,
+            };
+            let keep = match direction {
+                Direction::In => row.direction == LegDirection::In,
+                Direction::Out => row.direction == LegDirection::Out,
+                Direction::Any => true,
+            };
+            if keep {
+                merged.insert(key, row);
+            }
+        }
+    }
+    let mut rows = Vec::new();
+    let mut next = stop;
+    for (key, row) in merged {
+        if stop.is_some_and(|s| key >= s) {
+            break;
+        }
+        if rows.len() == limit {
+            next = Some(key);
+            break;
+        }
+        rows.push(row);
+    }
+    Ok(HistoryPage {
+        account: account.to_string(),
+        owner: owner.map(|o| o.to_hex()),
+        accounts: accounts.iter().map(|a| a.to_string()).collect(),
+        rows,
+        next_cursor: next.map(hex::encode),
+    })
+}
+
+/// Every transaction leg touching one account, oldest first, paged.
+fn account_history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, QueryError> {
     let account = parse_address(&q.account, "account")?;
     let asset = q.asset.as_deref().map(parse_asset).transpose()?;
     let counterparty = q
@@ -153,6 +263,8 @@ pub fn history(db: &Db, names: &Names, q: HistoryQuery) -> Result<HistoryPage, Q
     index::account_edges(db, &account, sides, start, true, look, visit)?;
     Ok(HistoryPage {
         account: account.to_string(),
+        owner: None,
+        accounts: Vec::new(),
         rows,
         next_cursor: next.map(hex::encode),
     })

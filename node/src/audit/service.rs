@@ -343,7 +343,13 @@ impl AuditNode {
         };
         for ((stx, receipt), hash) in payload.txs.iter().zip(receipts).zip(hashes) {
             let tx = &stx.tx;
-            if !tx.memo.is_empty() {
+            // A memo in clear the ledger refused (`memo_not_sealed`) is
+            // its receipt's business, not an alert.
+            let refused_clear = matches!(
+                receipt.failure(),
+                Some(hutong_runtime::FailureReason::MemoNotSealed)
+            );
+            if !tx.memo.is_empty() && !refused_clear {
                 let context = hutong_privacy::envelope::memo_context(
                     &self.chain_id.0,
                     &tx.sender.0,

@@ -543,6 +543,7 @@ function AccountHistory({ address }: { address: string }) {
   const { node, session } = useApp();
   const [direction, setDirection] = useState('any');
   const [asset, setAsset] = useState('');
+  const [whole, setWhole] = useState(false);
   const [rows, setRows] = useState<HistoryRow[]>([]);
   const [cursor, setCursor] = useState<string | null>(null);
   const [state, setState] = useState<{ loading: boolean; loaded: boolean; error: unknown }>({ loading: false, loaded: false, error: null });
@@ -554,6 +555,7 @@ function AccountHistory({ address }: { address: string }) {
       if (direction !== 'any') q['direction'] = direction;
       if (asset) q['asset'] = asset;
       if (from) q['cursor'] = from;
+      if (whole) q['whole_owner'] = true;
       const page = await session.audit<HistoryPage>('hutong_auditHistory', q);
       setRows((old) => (append ? [...old, ...page.rows] : page.rows));
       setCursor(page.next_cursor);
@@ -565,7 +567,7 @@ function AccountHistory({ address }: { address: string }) {
 
   useEffect(() => {
     load(null, false);
-  }, [address, direction, asset]);
+  }, [address, direction, asset, whole]);
 
   return (
     <Card
@@ -573,6 +575,10 @@ function AccountHistory({ address }: { address: string }) {
       testid="history"
       actions={
         <>
+          <select value={whole ? 'owner' : 'account'} onChange={(e) => setWhole((e.currentTarget as HTMLSelectElement).value === 'owner')} aria-label="whose history" data-testid="history-whose">
+            <option value="account">this account</option>
+            <option value="owner">every account of its owner</option>
+          </select>
           <select value={direction} onChange={(e) => setDirection((e.currentTarget as HTMLSelectElement).value)} aria-label="direction">
             <option value="any">in and out</option>
             <option value="in">money in</option>
@@ -600,6 +606,7 @@ function AccountHistory({ address }: { address: string }) {
                 <th>Time</th>
                 <th>Height</th>
                 <th>Way</th>
+                {whole && <th>Owner's account</th>}
                 <th>Kind</th>
                 <th>Counterparty</th>
                 <th>Its institution</th>
@@ -612,8 +619,9 @@ function AccountHistory({ address }: { address: string }) {
               {rows.map((r) => {
                 const other = r.direction === 'in' ? r.from : r.to;
                 const otherInstitution = r.direction === 'in' ? r.from_institution : r.to_institution;
+                const own = r.direction === 'in' ? r.to : r.from;
                 return (
-                  <tr key={`${r.tx_hash}:${r.leg}`} class={r.success ? '' : 'failed'}>
+                  <tr key={`${r.tx_hash}:${r.leg}`} class={r.success ? '' : 'failed'} data-testid="history-row" data-way={r.direction} data-other={other} data-own={own}>
                     <td>
                       <Time ms={r.timestamp_ms} />
                     </td>
@@ -621,8 +629,9 @@ function AccountHistory({ address }: { address: string }) {
                     <td>
                       <span class={`way way-${r.direction}`}>{r.direction}</span>
                     </td>
+                    {whole && <td>{own === address ? <span class="muted">this account</span> : <Addr value={own} name={node.nameOf(own)} />}</td>}
                     <td>{r.kind.replace(/_/g, ' ')}</td>
-                    <td>{other === address ? <span class="muted">itself</span> : <Addr value={other} name={node.nameOf(other)} />}</td>
+                    <td>{other === address && !whole ? <span class="muted">itself</span> : <Addr value={other} name={node.nameOf(other)} />}</td>
                     <td>{node.institutionName(otherInstitution)}</td>
                     <td class="num">{r.asset ? <Money decimal={r.amount_display ?? r.amount} asset={r.asset} /> : '—'}</td>
                     <td>{r.success ? 'ok' : <span class="failure">{r.failure ?? 'failed'}</span>}</td>
