@@ -26,6 +26,9 @@ mod commit;
 mod prune;
 mod restore;
 mod state;
+mod wal;
+
+pub use wal::WalError;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -240,6 +243,12 @@ pub enum DbError {
     WrongFormat { found: u32 },
     #[error("block at height {height} does not follow the executed height {executed}")]
     HeightGap { height: u64, executed: u64 },
+    #[error(transparent)]
+    Wal(#[from] WalError),
+    #[error("database at {path} is in use by another process (a node already running on this data folder?)")]
+    InUse { path: String },
+    #[error("database at {path}: {error}")]
+    Io { path: String, error: std::io::Error },
 }
 
 impl From<DbError> for StoreError {
@@ -301,6 +310,9 @@ pub struct Db {
     /// Whether each commit records the tree nodes it replaced, for
     /// [`Db::prune_states_below`].
     track_stale: Arc<std::sync::atomic::AtomicBool>,
+    /// This process's claim on the folder (`HUTONG.LOCK`), held while the
+    /// database is open: nothing else may repair or write its logs.
+    _claim: Arc<std::fs::File>,
 }
 
 /// What RocksDB holds in memory, in bytes (see [`Db::memory`]).
@@ -362,6 +374,39 @@ impl Db {
         chain_id: ChainId,
         extra: &[Column],
     ) -> Result<Db, DbError> {
+        // Claim the folder, then cut a damaged write-ahead log tail before
+        // RocksDB reads it (see [`wal`]): its own recovery of some damage
+        // never returns.
+        let io = |error| DbError::Io {
+            path: path.display().to_string(),
+            error,
+        };
+        std::fs::create_dir_all(path).map_err(io)?;
+        let claim = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path.join("HUTONG.LOCK"))
+            .map_err(io)?;
+        match claim.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(DbError::InUse {
+                    path: path.display().to_string(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        if let wal::Repair::Cut { log, intact, len } = wal::cut_damaged_tail(path)? {
+            tracing::warn!(
+                log = %log.display(),
+                kept_bytes = intact,
+                dropped_bytes = len - intact,
+                "the write-ahead log's tail was damaged (a crash or a disk fault): cut after its \
+                 last intact record, as point-in-time recovery does; the node fetches any \
+                 block it lost from its peers"
+            );
+        }
         let mut options = Options::default();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
@@ -441,6 +486,7 @@ impl Db {
             cache,
             state_cache: Arc::new(StateCache::new(state_cache::DEFAULT_CAPACITY)),
             track_stale: Arc::default(),
+            _claim: Arc::new(claim),
         };
         match db.get_raw(cf::META, b"chain_id")? {
             Some(found) if found != chain_id.0 => {
