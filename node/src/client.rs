@@ -627,6 +627,33 @@ pub async fn metrics(addr: std::net::SocketAddr) -> std::io::Result<String> {
     })
 }
 
+/// The values of a metric by one label's value (`name{label="v"} x`),
+/// from the text exposition format.
+pub fn metric_by_label(
+    text: &str,
+    name: &str,
+    label: &str,
+) -> std::collections::BTreeMap<String, f64> {
+    let mut out = std::collections::BTreeMap::new();
+    let open = format!("{name}{{{label}=\"");
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(&open) else {
+            continue;
+        };
+        let Some((value_of_label, rest)) = rest.split_once('"') else {
+            continue;
+        };
+        if let Some(v) = rest
+            .rsplit(' ')
+            .next()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+        {
+            *out.entry(value_of_label.to_string()).or_insert(0.0) += v;
+        }
+    }
+    out
+}
+
 /// The sum of a metric's samples (every label set) in a metrics text;
 /// `None` when it has none.
 pub fn metric_sum(text: &str, name: &str) -> Option<f64> {

@@ -44,6 +44,7 @@ use hutong_audit::Alert;
 use hutong_host::host::ExecJob;
 use hutong_host::mempool::{CommitOutcome, Mempool, Rejection, Tip};
 use hutong_host::sigverify::{available_threads, verify_parallel};
+use hutong_host::status::CpuStage;
 use hutong_host::util::{lock, FastMap, FastSet};
 use hutong_runtime::{ChainId, Params};
 use hutong_wire::p2p::{SYNC_ANSWER_BLOCKS_MAX, SYNC_ANSWER_BYTES};
@@ -227,8 +228,11 @@ async fn preverify(
             .is_none_or(|pre| pre.hashes.len() != job.payload.txs.len());
         if unchecked && job.block.height.0 > shared.executed.borrow().height {
             let payload = job.payload.clone();
+            let counters = shared.counters.clone();
             let checked = tokio::task::spawn_blocking(move || {
-                verify_parallel(&payload.txs, available_threads())
+                crate::cpu::charge(&counters, CpuStage::BlockSignatures, || {
+                    verify_parallel(&payload.txs, available_threads())
+                })
             })
             .await;
             // A failed check task leaves it to the executor.
@@ -387,7 +391,11 @@ fn execute(
         Some(pre) if pre.hashes.len() == txs.len() => pre,
         _ => {
             Counters::add(&shared.counters.sigchecks_execution, txs.len() as u64);
-            Arc::new(verify_parallel(txs, available_threads()))
+            Arc::new(crate::cpu::charge(
+                &shared.counters,
+                CpuStage::BlockSignatures,
+                || verify_parallel(txs, available_threads()),
+            ))
         }
     };
     let ctx = BlockContext {
@@ -406,13 +414,15 @@ fn execute(
     let recovering = recovery
         .map(|s| &s.plan)
         .filter(|p| p.height.0.checked_add(1) == Some(height));
-    let outcome = execute_block_with(
-        &view,
-        &ctx,
-        txs,
-        SignatureCheck::Preverified(&pre),
-        recovering,
-    )?;
+    let outcome = crate::cpu::charge(&shared.counters, CpuStage::Execution, || {
+        execute_block_with(
+            &view,
+            &ctx,
+            txs,
+            SignatureCheck::Preverified(&pre),
+            recovering,
+        )
+    })?;
     let senders: FastSet<Address> = pre.senders.iter().copied().collect();
     let claim_height = payload.result.height;
     let mut membership =
@@ -463,7 +473,12 @@ fn execute(
     // they read the same changes, and the block's one serial path is
     // then the longer of the two rather than both.
     let (audit, mut update) = match &shared.audit {
-        None => (None, prepare_commit(&view, height, outcome.changes)?),
+        None => (
+            None,
+            crate::cpu::charge(&shared.counters, CpuStage::StateCommitment, || {
+                prepare_commit(&view, height, outcome.changes)
+            })?,
+        ),
         Some(node) => {
             let params =
                 &current_params(&view, &outcome.changes)?.unwrap_or_else(|| shared.params.clone());
@@ -473,18 +488,21 @@ fn execute(
             let (hashes, earlier, last_claim) =
                 (&pre.hashes, state.pending.as_ref(), state.last_claim);
             // The block's index entries and alerts, encoded for its batch.
+            let counters = &shared.counters;
             let index = |node: &AuditNode| {
-                node.index_block(
-                    db,
-                    params,
-                    block,
-                    payload,
-                    hashes,
-                    receipts,
-                    changes,
-                    earlier.iter().flat_map(|p| p.values.iter()),
-                    last_claim,
-                )
+                crate::cpu::charge(counters, CpuStage::AuditIndex, || {
+                    node.index_block(
+                        db,
+                        params,
+                        block,
+                        payload,
+                        hashes,
+                        receipts,
+                        changes,
+                        earlier.iter().flat_map(|p| p.values.iter()),
+                        last_claim,
+                    )
+                })
                 .map(|a| {
                     let extra = crate::audit::index::puts(height, &a);
                     (a.alerts, extra)
@@ -494,7 +512,9 @@ fn execute(
                 let indexing = std::thread::Builder::new()
                     .name("hutong-audit".into())
                     .spawn_scoped(scope, move || index(node));
-                let update = prepare_commit(&view, height, tree_changes);
+                let update = crate::cpu::charge(counters, CpuStage::StateCommitment, || {
+                    prepare_commit(&view, height, tree_changes)
+                });
                 let audit = match indexing {
                     Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
                     // No thread to be had: index here, after the tree.
@@ -686,7 +706,9 @@ fn write_block(shared: &ExecHandles, staged: Staged) -> Result<(), ExecutorError
     let state_root = record.state_root;
     let tx_hashes = write.tx_hashes.clone();
     let started = Instant::now();
-    db.commit_staged_block(write, nodes)?;
+    crate::cpu::charge(&shared.counters, CpuStage::Storage, || {
+        db.commit_staged_block(write, nodes)
+    })?;
     if let Some(node) = &shared.audit {
         node.publish(alerts);
     }

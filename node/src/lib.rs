@@ -9,7 +9,7 @@
 //! by `cargo test -p hutong-node --test layers`):
 //!
 //! 1. Leaves: [`status`] (role, what the node reports, the halt flag),
-//!    [`config`], [`keyfile`], [`state_cache`].
+//!    [`config`], [`keyfile`], [`state_cache`], [`cpu`] (CPU time by stage).
 //! 2. Storage: [`store`] (RocksDB: chain, state, commits).
 //! 3. Reads and the regulator's index: [`ledger`] (the committed ledger as
 //!    clients see it), [`audit`] (indexes, queries, proofs, the audit
@@ -30,6 +30,7 @@ pub mod audit;
 pub mod client;
 pub mod config;
 pub mod consensus;
+pub mod cpu;
 pub mod executor;
 pub mod gossip;
 pub mod join;

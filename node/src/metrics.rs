@@ -240,9 +240,25 @@ pub fn render(sources: &MetricsSources) -> String {
         let n = counter.load(Ordering::Relaxed);
         let _ = writeln!(out, "hutong_signature_checks_total{{at=\"{at}\"}} {n}");
     }
+    let _ = writeln!(out, "# HELP hutong_cpu_seconds_total CPU time by stage of the block path (thread time), and of the signature-check threads (admission and proposals); the rest of the process's CPU is its async work: network, consensus, RPC, admission's decoding and pool.\n# TYPE hutong_cpu_seconds_total counter");
+    for stage in hutong_host::status::CpuStage::ALL {
+        let ns = c.cpu_nanos[stage as usize].load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "hutong_cpu_seconds_total{{stage=\"{}\"}} {:.6}",
+            stage.name(),
+            ns as f64 / 1e9
+        );
+    }
+    if let Some(s) = crate::cpu::threads_seconds("hutong-verify") {
+        let _ = writeln!(
+            out,
+            "hutong_cpu_seconds_total{{stage=\"signature_checks\"}} {s:.6}"
+        );
+    }
     let _ = writeln!(out, "# HELP hutong_signature_checks_skipped_total Transactions admitted on f+1 validators' attestations, without checking their signatures here.\n# TYPE hutong_signature_checks_skipped_total counter\nhutong_signature_checks_skipped_total {}", c.sigchecks_attested.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# HELP hutong_attestations_sent_total MetricsSources batches this node checked as a named co-verifier and attested.\n# TYPE hutong_attestations_sent_total counter\nhutong_attestations_sent_total {}", c.attestations_sent.load(Ordering::Relaxed));
-    let _ = writeln!(out, "# HELP hutong_attestation_fallbacks_total MetricsSources batches checked here because f+1 attestations did not arrive in time.\n# TYPE hutong_attestation_fallbacks_total counter\nhutong_attestation_fallbacks_total {}", c.attestation_fallbacks.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# HELP hutong_attestations_sent_total Shared batches this node checked as a named co-verifier and attested.\n# TYPE hutong_attestations_sent_total counter\nhutong_attestations_sent_total {}", c.attestations_sent.load(Ordering::Relaxed));
+    let _ = writeln!(out, "# HELP hutong_attestation_fallbacks_total Shared batches checked here because f+1 attestations did not arrive in time.\n# TYPE hutong_attestation_fallbacks_total counter\nhutong_attestation_fallbacks_total {}", c.attestation_fallbacks.load(Ordering::Relaxed));
     let _ = writeln!(out, "# HELP hutong_attestation_faults_total Attested batches found holding a bad signature (evidence against their origin; logged in full).\n# TYPE hutong_attestation_faults_total counter\nhutong_attestation_faults_total {}", c.attestation_faults.load(Ordering::Relaxed));
     let _ = writeln!(out, "# HELP hutong_consensus_dropped_total Consensus messages dropped, by reason.\n# TYPE hutong_consensus_dropped_total counter");
     for (reason, n) in &consensus.dropped {

@@ -13,6 +13,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 1),
     ("keyfile", 1),
     ("state_cache", 1),
+    ("cpu", 1),
     ("store", 2),
     ("ledger", 3),
     ("audit", 3),

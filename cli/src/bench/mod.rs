@@ -38,8 +38,8 @@ use crate::out::say;
 use drive::{submit_loop, watch_commits, Book, UNSET};
 use ledger::{check_receipts, supply};
 use load::{load_payers, presign, read_keys, PRESIGNED_MAX};
-use probes::{cpu_seconds, probe_latency, rss_mib, sigchecks_all, verify_rate};
-use report::{print_summary, BenchResult, KillFigures, Latency};
+use probes::{counters_all, cpu_seconds, probe_latency, rss_mib, verify_rate};
+use report::{print_summary, BenchResult, KillFigures, Latency, NodeCpu};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -317,7 +317,7 @@ async fn run(
     let expected_failures = items.iter().filter(|i| i.failing).count() as u64;
     let book = Arc::new(Book::new(items));
     let cpu_before: Vec<Option<f64>> = pids.iter().map(|p| p.and_then(cpu_seconds)).collect();
-    let sigchecks_before = sigchecks_all(nodes).await;
+    let counters_before = counters_all(nodes).await;
 
     // Finality, as node 0 reports it.
     let watcher = tokio::spawn(watch_commits(clients[0].clone(), book.clone(), height));
@@ -400,7 +400,7 @@ async fn run(
         let _ = s.await;
     }
     let cpu_after: Vec<Option<f64>> = pids.iter().map(|p| p.and_then(cpu_seconds)).collect();
-    let sigchecks_after = sigchecks_all(nodes).await;
+    let counters_after = counters_all(nodes).await;
     // Drain: what was submitted gets up to 30 s to commit.
     let drain = Instant::now();
     while book.inflight() > 0 && drain.elapsed() < Duration::from_secs(30) {
@@ -443,11 +443,12 @@ async fn run(
     let committed_per_sec = committed_txs_per_sec * legs as f64;
     let sigchecks: Vec<(String, Option<f64>)> = nodes
         .iter()
-        .zip(sigchecks_before.iter().zip(&sigchecks_after))
+        .zip(counters_before.iter().zip(&counters_after))
         .map(|(n, pair)| {
             let ratio = match pair {
-                (Some((c0, t0)), Some((c1, t1))) if t1 > t0 => {
-                    let r = c1.saturating_sub(*c0) as f64 / (t1 - t0) as f64;
+                (Some(b), Some(a)) if a.committed > b.committed => {
+                    let r = a.checks.saturating_sub(b.checks) as f64
+                        / (a.committed - b.committed) as f64;
                     Some((r * 100.0).round() / 100.0)
                 }
                 _ => None,
@@ -464,6 +465,32 @@ async fn run(
                 _ => f64::NAN,
             };
             (n.name.clone(), (used * 100.0).round() / 100.0)
+        })
+        .collect();
+    // CPU per committed transfer, each node by its own commits in the
+    // window: the whole process, its measured stages, and the rest.
+    let cpu_per_transfer: Vec<NodeCpu> = nodes
+        .iter()
+        .zip(cpu_before.iter().zip(&cpu_after))
+        .zip(counters_before.iter().zip(&counters_after))
+        .filter_map(|((n, cpu), counters)| {
+            let (Some(cpu0), Some(cpu1)) = cpu else {
+                return None;
+            };
+            let (Some(c0), Some(c1)) = counters else {
+                return None;
+            };
+            let transfers = c1.committed.saturating_sub(c0.committed) * legs;
+            if transfers == 0 {
+                return None;
+            }
+            Some(NodeCpu::of(
+                &n.name,
+                cpu1 - cpu0,
+                &c0.cpu_by_stage,
+                &c1.cpu_by_stage,
+                transfers,
+            ))
         })
         .collect();
     // Each node checks each signature once: the machine's verify rate is
@@ -536,6 +563,7 @@ async fn run(
         retried_busy: book.retried_busy.load(Ordering::Relaxed),
         uncommitted_at_end,
         cpu_cores_per_node: cpu,
+        cpu_us_per_transfer_per_node: cpu_per_transfer,
         signature_checks_per_tx_per_node: sigchecks,
         max_rss_mib_per_node: rss,
         verify_rate_per_sec: verify.round(),

@@ -54,10 +54,19 @@ pub(super) fn clock_ticks() -> f64 {
         .unwrap_or(100.0)
 }
 
-/// A node's signature checks (admission, proposals and execution
-/// together) and its committed transactions so far, from its metrics
-/// endpoint; `None` when it has none or does not answer in time.
-pub(super) async fn sigcheck_counters(node: &TestnetNode) -> Option<(u64, u64)> {
+/// What a node's metrics endpoint says of its work so far: signature
+/// checks (admission, proposals and execution together), committed
+/// transactions, and CPU seconds by stage (`hutong_cpu_seconds_total`).
+#[derive(Debug, Clone, Default)]
+pub(super) struct NodeCounters {
+    pub checks: u64,
+    pub committed: u64,
+    pub cpu_by_stage: std::collections::BTreeMap<String, f64>,
+}
+
+/// A node's counters; `None` when it has no metrics endpoint or does not
+/// answer in time.
+pub(super) async fn node_counters(node: &TestnetNode) -> Option<NodeCounters> {
     let text = std::fs::read_to_string(node.home.join("config.toml")).ok()?;
     let config: toml::Value = toml::from_str(&text).ok()?;
     let addr = config
@@ -69,13 +78,21 @@ pub(super) async fn sigcheck_counters(node: &TestnetNode) -> Option<(u64, u64)> 
     let body = hutong_node::client::metrics(addr).await.ok()?;
     let checks = hutong_node::client::metric_sum(&body, "hutong_signature_checks_total")?;
     let committed = hutong_node::client::metric_sum(&body, "hutong_committed_txs_total")?;
-    Some((checks as u64, committed as u64))
+    Some(NodeCounters {
+        checks: checks as u64,
+        committed: committed as u64,
+        cpu_by_stage: hutong_node::client::metric_by_label(
+            &body,
+            "hutong_cpu_seconds_total",
+            "stage",
+        ),
+    })
 }
 
-pub(super) async fn sigchecks_all(nodes: &[TestnetNode]) -> Vec<Option<(u64, u64)>> {
+pub(super) async fn counters_all(nodes: &[TestnetNode]) -> Vec<Option<NodeCounters>> {
     let mut out = Vec::with_capacity(nodes.len());
     for node in nodes {
-        out.push(sigcheck_counters(node).await);
+        out.push(node_counters(node).await);
     }
     out
 }

@@ -35,6 +35,9 @@ pub struct BenchResult {
     pub retried_busy: u64,
     pub uncommitted_at_end: u64,
     pub cpu_cores_per_node: Vec<(String, f64)>,
+    /// CPU µs each node spent per transfer it committed in the window, and
+    /// how they split by stage.
+    pub cpu_us_per_transfer_per_node: Vec<NodeCpu>,
     /// Transactions whose signatures each node checked during the window,
     /// per transaction it committed then (1.0: each checked once; `null`
     /// when the node could not say, or committed nothing).
@@ -65,6 +68,44 @@ pub struct BenchResult {
     /// submit to finality (ms). An overloaded node must be back to these
     /// figures within seconds, with no restart.
     pub after_load_latency_ms: Latency,
+}
+
+/// A node's CPU per committed transfer (µs), by stage: the block path's
+/// stages as the node measures them on their threads
+/// (`hutong_cpu_seconds_total`), the signature-check threads (admission
+/// and proposals), and `other`: the rest of the process (network,
+/// consensus, RPC, admission's decoding and pool).
+#[derive(Debug, Serialize)]
+pub struct NodeCpu {
+    pub node: String,
+    pub total: f64,
+    pub stages: Vec<(String, f64)>,
+}
+
+impl NodeCpu {
+    pub fn of(
+        node: &str,
+        cpu_secs: f64,
+        before: &std::collections::BTreeMap<String, f64>,
+        after: &std::collections::BTreeMap<String, f64>,
+        transfers: u64,
+    ) -> NodeCpu {
+        let per = |secs: f64| (secs * 1e6 / transfers as f64 * 10.0).round() / 10.0;
+        let mut stages = Vec::new();
+        let mut measured = 0.0;
+        for (stage, a) in after {
+            let used = (a - before.get(stage).copied().unwrap_or(0.0)).max(0.0);
+            measured += used;
+            stages.push((stage.clone(), per(used)));
+        }
+        stages.sort_by(|a, b| b.1.total_cmp(&a.1));
+        stages.push(("other".to_string(), per((cpu_secs - measured).max(0.0))));
+        NodeCpu {
+            node: node.to_string(),
+            total: per(cpu_secs),
+            stages,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -162,6 +203,20 @@ pub(super) fn print_summary(r: &BenchResult) {
         })
         .collect();
     say!("  per node        {}", cpu.join(", "));
+    for n in &r.cpu_us_per_transfer_per_node {
+        let stages: Vec<String> = n
+            .stages
+            .iter()
+            .filter(|(_, us)| *us > 0.0)
+            .map(|(s, us)| format!("{} {us:.1}", s.replace('_', " ")))
+            .collect();
+        say!(
+            "  CPU/transfer    {} {:.1} µs: {}",
+            n.node,
+            n.total,
+            stages.join(", ")
+        );
+    }
     say!(
         "  ledger          height {} (every node there {:.1} s after the run); state roots {}; supply {}",
         r.final_height,

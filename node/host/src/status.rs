@@ -37,11 +37,58 @@ pub struct Counters {
     /// Attested batches found holding a bad signature.
     pub attestation_faults: AtomicU64,
     pub rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// CPU time (thread time, nanoseconds) by stage of a block's path,
+    /// charged by the node around each stage ([`CpuStage`]).
+    pub cpu_nanos: [AtomicU64; CpuStage::ALL.len()],
+}
+
+/// A stage of a block's path whose CPU time the node measures (on the
+/// thread that runs it); the rest of a node's CPU is its async work
+/// (network, consensus, RPC, admission's decoding and pool).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuStage {
+    /// Signature checks of blocks that came without the host's verdicts
+    /// (a regulator's and synced blocks), before and at execution.
+    BlockSignatures,
+    /// The runtime applying a block's transactions.
+    Execution,
+    /// The state commitment: the tree's update and root.
+    StateCommitment,
+    /// A regulator's indexes and risk detectors (beside the commitment).
+    AuditIndex,
+    /// The block's synced write (the writer thread).
+    Storage,
+}
+
+impl CpuStage {
+    pub const ALL: [CpuStage; 5] = [
+        CpuStage::BlockSignatures,
+        CpuStage::Execution,
+        CpuStage::StateCommitment,
+        CpuStage::AuditIndex,
+        CpuStage::Storage,
+    ];
+
+    /// Its label in metrics and in `hutong bench`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CpuStage::BlockSignatures => "block_signatures",
+            CpuStage::Execution => "execution",
+            CpuStage::StateCommitment => "state_commitment",
+            CpuStage::AuditIndex => "audit_index",
+            CpuStage::Storage => "storage",
+        }
+    }
 }
 
 impl Counters {
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// Charges `nanos` of CPU to `stage`.
+    pub fn charge(&self, stage: CpuStage, nanos: u64) {
+        Counters::add(&self.cpu_nanos[stage as usize], nanos);
     }
 
     pub fn reject(&self, code: &'static str) {
