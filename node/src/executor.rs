@@ -43,7 +43,7 @@ use tokio::sync::mpsc;
 use hutong_audit::Alert;
 use hutong_host::host::ExecJob;
 use hutong_host::mempool::{CommitOutcome, Mempool, Rejection, Tip};
-use hutong_host::sigverify::{available_threads, verify_parallel};
+use hutong_host::sigverify::{available_threads, verify_parallel_metered};
 use hutong_host::status::CpuStage;
 use hutong_host::util::{lock, FastMap, FastSet};
 use hutong_runtime::{ChainId, Params};
@@ -230,8 +230,8 @@ async fn preverify(
             let payload = job.payload.clone();
             let counters = shared.counters.clone();
             let checked = tokio::task::spawn_blocking(move || {
-                crate::cpu::charge(&counters, CpuStage::BlockSignatures, || {
-                    verify_parallel(&payload.txs, available_threads())
+                verify_parallel_metered(&payload.txs, available_threads(), &|work| {
+                    counters.metered(CpuStage::BlockSignatures, work)
                 })
             })
             .await;
@@ -391,11 +391,9 @@ fn execute(
         Some(pre) if pre.hashes.len() == txs.len() => pre,
         _ => {
             Counters::add(&shared.counters.sigchecks_execution, txs.len() as u64);
-            Arc::new(crate::cpu::charge(
-                &shared.counters,
-                CpuStage::BlockSignatures,
-                || verify_parallel(txs, available_threads()),
-            ))
+            Arc::new(verify_parallel_metered(txs, available_threads(), &|work| {
+                shared.counters.metered(CpuStage::BlockSignatures, work)
+            }))
         }
     };
     let ctx = BlockContext {

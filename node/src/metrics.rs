@@ -240,7 +240,7 @@ pub fn render(sources: &MetricsSources) -> String {
         let n = counter.load(Ordering::Relaxed);
         let _ = writeln!(out, "hutong_signature_checks_total{{at=\"{at}\"}} {n}");
     }
-    let _ = writeln!(out, "# HELP hutong_cpu_seconds_total CPU time by stage of the block path (thread time), and of the signature-check threads (admission and proposals); the rest of the process's CPU is its async work: network, consensus, RPC, admission's decoding and pool.\n# TYPE hutong_cpu_seconds_total counter");
+    let _ = writeln!(out, "# HELP hutong_cpu_seconds_total CPU time (thread time) by stage: of a block's path, and admission's and proposals' signature checks; the rest of the process's CPU is its async work: network, consensus, RPC, admission's decoding and pool.\n# TYPE hutong_cpu_seconds_total counter");
     for stage in hutong_host::status::CpuStage::ALL {
         let ns = c.cpu_nanos[stage as usize].load(Ordering::Relaxed);
         let _ = writeln!(
@@ -248,12 +248,6 @@ pub fn render(sources: &MetricsSources) -> String {
             "hutong_cpu_seconds_total{{stage=\"{}\"}} {:.6}",
             stage.name(),
             ns as f64 / 1e9
-        );
-    }
-    if let Some(s) = crate::cpu::threads_seconds("hutong-verify") {
-        let _ = writeln!(
-            out,
-            "hutong_cpu_seconds_total{{stage=\"signature_checks\"}} {s:.6}"
         );
     }
     let _ = writeln!(out, "# HELP hutong_signature_checks_skipped_total Transactions admitted on f+1 validators' attestations, without checking their signatures here.\n# TYPE hutong_signature_checks_skipped_total counter\nhutong_signature_checks_skipped_total {}", c.sigchecks_attested.load(Ordering::Relaxed));

@@ -322,12 +322,14 @@ pub async fn run(
     let pool = Arc::new(Mutex::new(Mempool::new(config.mempool.clone())));
     let pool_grew = Arc::new(Notify::new());
     let halt = Halt::default();
+    let counters: Arc<crate::status::Counters> = Arc::default();
+    let _ = counters.meter.set(crate::cpu::meter());
     let status = NodeStatus {
         role: config.role,
         validators: validator_count,
         consensus: Arc::default(),
         peers: Arc::default(),
-        counters: Arc::default(),
+        counters: counters.clone(),
         halt: halt.clone(),
         keep_blocks: config.keep_blocks,
         keep_states: config.keep_states,
@@ -360,7 +362,7 @@ pub async fn run(
         chain_id,
         pool: pool.clone(),
         verifier: Arc::new(
-            AdmissionVerifier::start(available_threads())
+            AdmissionVerifier::start_counted(available_threads(), counters.clone())
                 .context("cannot start the signature verifier thread")?,
         ),
         ledger: Arc::new(ledger.clone()),

@@ -17,11 +17,13 @@
 //! batch verification lives in the node and not in the pure runtime.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
 
 use hutong_runtime::{Address, Hash, Preverified, SignedTransaction};
 
 use futures::future::BoxFuture;
 
+use crate::status::{Counters, CpuStage};
 use crate::util::FastMap;
 
 /// Signatures per batch: large enough to amortise the multiscalar
@@ -32,6 +34,16 @@ pub const CHUNK_SIGNATURES: usize = 256;
 /// signatures (the sender's and, if present, the co-signature); returns
 /// them per transaction, in order. Uses up to `threads` threads.
 pub fn verify_parallel(txs: &[SignedTransaction], threads: NonZeroUsize) -> Preverified {
+    verify_parallel_metered(txs, threads, &|work| work())
+}
+
+/// [`verify_parallel`], each thread's share run inside `run` (which the
+/// node uses to charge the CPU time of every thread, helpers included).
+pub fn verify_parallel_metered(
+    txs: &[SignedTransaction],
+    threads: NonZeroUsize,
+    run: &(dyn Fn(&mut dyn FnMut()) + Sync),
+) -> Preverified {
     let mut out = empty(txs.len());
     if txs.is_empty() {
         return out;
@@ -47,10 +59,10 @@ pub fn verify_parallel(txs: &[SignedTransaction], threads: NonZeroUsize) -> Prev
         // The calling thread takes the first share itself.
         let first = parts.next();
         for (((part, hashes), senders), valid) in parts {
-            scope.spawn(move || verify_slice(part, hashes, senders, valid, chunk));
+            scope.spawn(move || run(&mut || verify_slice(part, hashes, senders, valid, chunk)));
         }
         if let Some((((part, hashes), senders), valid)) = first {
-            verify_slice(part, hashes, senders, valid, chunk);
+            run(&mut || verify_slice(part, hashes, senders, valid, chunk));
         }
     });
     out
@@ -316,10 +328,19 @@ struct Job {
 impl AdmissionVerifier {
     /// Starts the verifier thread; it ends when every handle is dropped.
     pub fn start(threads: NonZeroUsize) -> std::io::Result<AdmissionVerifier> {
+        AdmissionVerifier::start_counted(threads, Arc::default())
+    }
+
+    /// [`AdmissionVerifier::start`], its CPU time charged to
+    /// [`CpuStage::SignatureChecks`] in `counters` (when they have a meter).
+    pub fn start_counted(
+        threads: NonZeroUsize,
+        counters: Arc<Counters>,
+    ) -> std::io::Result<AdmissionVerifier> {
         let (jobs, rx) = std::sync::mpsc::sync_channel(QUEUE_JOBS_MAX);
         std::thread::Builder::new()
             .name("hutong-verify".into())
-            .spawn(move || verifier_loop(rx, threads))?;
+            .spawn(move || verifier_loop(rx, threads, &counters))?;
         Ok(AdmissionVerifier { jobs })
     }
 
@@ -349,7 +370,7 @@ impl SignatureCheck for AdmissionVerifier {
     }
 }
 
-fn verifier_loop(rx: std::sync::mpsc::Receiver<Job>, threads: NonZeroUsize) {
+fn verifier_loop(rx: std::sync::mpsc::Receiver<Job>, threads: NonZeroUsize, counters: &Counters) {
     while let Ok(first) = rx.recv() {
         let mut total = first.txs.len();
         let mut round = vec![first];
@@ -368,10 +389,13 @@ fn verifier_loop(rx: std::sync::mpsc::Receiver<Job>, threads: NonZeroUsize) {
             replies.push((job.txs.len(), job.reply));
             all.extend(job.txs);
         }
+        let run = |work: &mut dyn FnMut()| counters.metered(CpuStage::SignatureChecks, work);
         let valid = if all.len() < SERIAL_BELOW {
-            verify_serial(&all).valid
+            let mut valid = Vec::new();
+            run(&mut || valid = verify_serial(&all).valid);
+            valid
         } else {
-            verify_parallel(&all, threads).valid
+            verify_parallel_metered(&all, threads, &run).valid
         };
         let mut valid = valid.into_iter();
         for (n, reply) in replies {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use hutong_runtime::crypto::Hash;
 
@@ -40,6 +40,30 @@ pub struct Counters {
     /// CPU time (thread time, nanoseconds) by stage of a block's path,
     /// charged by the node around each stage ([`CpuStage`]).
     pub cpu_nanos: [AtomicU64; CpuStage::ALL.len()],
+    /// How the node measures work the host runs on threads of its own
+    /// (parallel signature checks); unset, nothing is measured.
+    pub meter: OnceLock<Meter>,
+}
+
+/// Runs a piece of work on the calling thread and answers the CPU time
+/// it took, in nanoseconds. The node gives one (it reads the thread's
+/// clock); the host never reads a clock itself.
+#[derive(Clone)]
+pub struct Meter(Arc<Measure>);
+
+/// Runs the work it is given and answers its CPU nanoseconds.
+type Measure = dyn Fn(&mut dyn FnMut()) -> u64 + Send + Sync;
+
+impl Meter {
+    pub fn new(measure: impl Fn(&mut dyn FnMut()) -> u64 + Send + Sync + 'static) -> Meter {
+        Meter(Arc::new(measure))
+    }
+}
+
+impl std::fmt::Debug for Meter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Meter")
+    }
 }
 
 /// A stage of a block's path whose CPU time the node measures (on the
@@ -58,15 +82,19 @@ pub enum CpuStage {
     AuditIndex,
     /// The block's synced write (the writer thread).
     Storage,
+    /// Admission's and proposals' signature checks (every thread of
+    /// them).
+    SignatureChecks,
 }
 
 impl CpuStage {
-    pub const ALL: [CpuStage; 5] = [
+    pub const ALL: [CpuStage; 6] = [
         CpuStage::BlockSignatures,
         CpuStage::Execution,
         CpuStage::StateCommitment,
         CpuStage::AuditIndex,
         CpuStage::Storage,
+        CpuStage::SignatureChecks,
     ];
 
     /// Its label in metrics and in `hutong bench`.
@@ -77,6 +105,7 @@ impl CpuStage {
             CpuStage::StateCommitment => "state_commitment",
             CpuStage::AuditIndex => "audit_index",
             CpuStage::Storage => "storage",
+            CpuStage::SignatureChecks => "signature_checks",
         }
     }
 }
@@ -89,6 +118,18 @@ impl Counters {
     /// Charges `nanos` of CPU to `stage`.
     pub fn charge(&self, stage: CpuStage, nanos: u64) {
         Counters::add(&self.cpu_nanos[stage as usize], nanos);
+    }
+
+    /// Runs `work` on the calling thread, charging its CPU time to
+    /// `stage` when the node gave a [`Meter`].
+    pub fn metered(&self, stage: CpuStage, work: &mut dyn FnMut()) {
+        match self.meter.get() {
+            Some(meter) => {
+                let nanos = (meter.0)(work);
+                self.charge(stage, nanos);
+            }
+            None => work(),
+        }
     }
 
     pub fn reject(&self, code: &'static str) {

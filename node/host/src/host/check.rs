@@ -14,8 +14,8 @@ use hutong_wire::payload::{Payload, PayloadError};
 
 use super::{Completion, Context, Host, HostError, HostStore};
 use crate::runtime::{Clock, Spawner};
-use crate::sigverify::{available_threads, verify_parallel};
-use crate::status::Counters;
+use crate::sigverify::{available_threads, verify_parallel_metered};
+use crate::status::{Counters, CpuStage};
 use crate::util::lock;
 
 /// Most payload checks waiting for this node's execution to reach the
@@ -57,8 +57,9 @@ impl<C: Context> Host<C> {
         let unpooled = known.iter().filter(|k| !**k).count() as u64;
         Counters::add(&self.handles.counters.sigchecks_proposal, unpooled);
         let inbox = self.inbox.clone();
+        let counters = self.handles.counters.clone();
         self.rt.spawn_blocking(Box::new(move || {
-            let verdict = check_signatures(&payload, &known);
+            let verdict = check_signatures(&payload, &known, &counters);
             inbox(Completion::Checked { block, verdict });
         }));
         None
@@ -238,7 +239,11 @@ impl<C: Context> Host<C> {
 /// Checks the signatures of the transactions `known` does not vouch for,
 /// and that no transaction appears twice; returns every transaction's
 /// hash, sender and verdict, in order.
-fn check_signatures(payload: &Payload, known: &[bool]) -> Result<Arc<Preverified>, PayloadError> {
+fn check_signatures(
+    payload: &Payload,
+    known: &[bool],
+    counters: &Counters,
+) -> Result<Arc<Preverified>, PayloadError> {
     let unknown: Vec<_> = payload
         .txs
         .iter()
@@ -246,7 +251,9 @@ fn check_signatures(payload: &Payload, known: &[bool]) -> Result<Arc<Preverified
         .filter(|(_, k)| !**k)
         .map(|(t, _)| t.clone())
         .collect();
-    let checked = verify_parallel(&unknown, available_threads());
+    let checked = verify_parallel_metered(&unknown, available_threads(), &|work| {
+        counters.metered(CpuStage::SignatureChecks, work)
+    });
     let mut pre = Preverified {
         hashes: Vec::with_capacity(payload.txs.len()),
         senders: Vec::with_capacity(payload.txs.len()),
