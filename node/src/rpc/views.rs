@@ -877,6 +877,20 @@ pub fn mandates(ctx: &RpcContext, account: Address) -> Result<MandatesView, Erro
 /// How far a read request's timestamp may be from the node's clock.
 const READ_SKEW_MS: u64 = 5 * 60 * 1_000;
 
+/// Why a signed read request's time is too far from the node's clock
+/// (more than [`READ_SKEW_MS`]), or `None` when it is fresh.
+fn stale(timestamp_ms: u64) -> Option<String> {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    (wall.abs_diff(timestamp_ms) > READ_SKEW_MS).then(|| {
+        format!(
+            "the request's time {timestamp_ms} is more than five minutes from the node's {wall}"
+        )
+    })
+}
+
 /// A read mandate's grantee reads the account (`readAccount`): the
 /// request must be signed by the grantee's key, fresh, under a read
 /// mandate in force at the last executed block.
@@ -901,18 +915,8 @@ pub fn read_account(
         .map_err(|e| err(code::INVALID_PARAMS, format!("grantee_key: {e}")))?;
     let signature = hutong_runtime::Signature::from_hex(&request.signature)
         .map_err(|e| err(code::INVALID_PARAMS, format!("signature: {e}")))?;
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    if wall.abs_diff(request.timestamp_ms) > READ_SKEW_MS {
-        return Err(refuse(
-            "stale",
-            format!(
-                "the request's time {} is more than five minutes from the node's {wall}",
-                request.timestamp_ms
-            ),
-        ));
+    if let Some(why) = stale(request.timestamp_ms) {
+        return Err(refuse("stale", why));
     }
     let digest = hutong_runtime::mandate::read_request_hash(
         ctx.ledger.chain_id,
@@ -1486,18 +1490,8 @@ pub fn read_memo(
         .map_err(|e| err(code::INVALID_PARAMS, format!("key: {e}")))?;
     let signature = hutong_runtime::Signature::from_hex(&request.signature)
         .map_err(|e| err(code::INVALID_PARAMS, format!("signature: {e}")))?;
-    let wall = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    if wall.abs_diff(request.timestamp_ms) > READ_SKEW_MS {
-        return Err(refuse(
-            "stale",
-            format!(
-                "the request's time {} is more than five minutes from the node's {wall}",
-                request.timestamp_ms
-            ),
-        ));
+    if let Some(why) = stale(request.timestamp_ms) {
+        return Err(refuse("stale", why));
     }
     let message =
         hutong_wire::rpc::read_memo_message(&ctx.ledger.chain_id.0, &hash.0, request.timestamp_ms);
