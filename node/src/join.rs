@@ -150,6 +150,7 @@ pub async fn join(
             peers: dial,
             members,
             validators,
+            cpu: None,
         },
         Outputs {
             consensus: consensus_tx,

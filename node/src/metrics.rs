@@ -240,13 +240,20 @@ pub fn render(sources: &MetricsSources) -> String {
         let n = counter.load(Ordering::Relaxed);
         let _ = writeln!(out, "hutong_signature_checks_total{{at=\"{at}\"}} {n}");
     }
-    let _ = writeln!(out, "# HELP hutong_cpu_seconds_total CPU time (thread time) by stage: of a block's path, and admission's and proposals' signature checks; the rest of the process's CPU is its async work: network, consensus, RPC, admission's decoding and pool.\n# TYPE hutong_cpu_seconds_total counter");
+    let _ = writeln!(out, "# HELP hutong_cpu_seconds_total CPU time (thread time) by stage: each of a block's path, signature checks, and the async work (admission, RPC, consensus, network; charged per poll); storage_background is RocksDB's flush and compaction threads. The rest of the process's CPU is the async runtime's own.\n# TYPE hutong_cpu_seconds_total counter");
     for stage in hutong_host::status::CpuStage::ALL {
         let ns = c.cpu_nanos[stage as usize].load(Ordering::Relaxed);
         let _ = writeln!(
             out,
             "hutong_cpu_seconds_total{{stage=\"{}\"}} {:.6}",
             stage.name(),
+            ns as f64 / 1e9
+        );
+    }
+    if let Some(ns) = crate::cpu::storage_background_nanos() {
+        let _ = writeln!(
+            out,
+            "hutong_cpu_seconds_total{{stage=\"storage_background\"}} {:.6}",
             ns as f64 / 1e9
         );
     }

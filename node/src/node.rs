@@ -19,6 +19,7 @@ use hutong_host::attest::Attestations;
 use hutong_host::host::{Handles, Host, Restored};
 use hutong_host::mempool::Mempool;
 use hutong_host::sigverify::{available_threads, AdmissionVerifier};
+use hutong_host::status::CpuStage;
 use hutong_runtime::merkle;
 use hutong_runtime::store::{prepare_commit, StateStore};
 use libp2p::PeerId;
@@ -29,6 +30,7 @@ use hutong_wire::{genesis_block_id, Executed, NodeSigner, NodeVerifier};
 use crate::audit::AuditNode;
 use crate::config::NodeConfig;
 use crate::consensus::{ExecQueue, NodeContext};
+use crate::cpu::Metered;
 use crate::executor::{self, ExecHandles};
 use crate::keyfile;
 use crate::ledger::Ledger;
@@ -345,6 +347,7 @@ pub async fn run(
             peers: peers_to_dial,
             members,
             validators: validator_peers.clone(),
+            cpu: Some(status.counters.clone()),
         },
         Outputs {
             consensus: consensus_tx,
@@ -381,8 +384,10 @@ pub async fn run(
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn({
         let stop = stopped(stop_rx.clone());
+        let network = network.run(stop);
+        let counters = status.counters.clone();
         async move {
-            network.run(stop).await;
+            Metered::new(counters, CpuStage::Network, network).await;
             Ok(())
         }
     });
@@ -390,8 +395,10 @@ pub async fn run(
         let stop = stopped(stop_rx.clone());
         let db = db.clone();
         let net = net.clone();
+        let counters = status.counters.clone();
         async move {
-            crate::sync_server::run(db, sync_rx, net, stop).await;
+            let serve = crate::sync_server::run(db, sync_rx, net, stop);
+            Metered::new(counters, CpuStage::Network, serve).await;
             Ok(())
         }
     });
@@ -457,8 +464,11 @@ pub async fn run(
         let rt = rt.clone();
         let stop = stopped(stop_rx.clone());
         let membership = (membership_rx.clone(), public);
+        let counters = status.counters.clone();
         async move {
-            crate::gossip::run(attestations, rt, gossip_rx, share_rx, membership, stop).await;
+            let gossip =
+                crate::gossip::run(attestations, rt, gossip_rx, share_rx, membership, stop);
+            Metered::new(counters, CpuStage::Admission, gossip).await;
             Ok(())
         }
     });
@@ -505,7 +515,8 @@ pub async fn run(
             config: config.clone(),
         };
         let halt = halt.clone();
-        async move { crate::consensus::run(host, inputs, halt, stop).await }
+        let consensus = crate::consensus::run(host, inputs, halt, stop);
+        Metered::new(status.counters.clone(), CpuStage::Consensus, consensus)
     });
 
     let rpc = crate::rpc::start(

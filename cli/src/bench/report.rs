@@ -70,11 +70,11 @@ pub struct BenchResult {
     pub after_load_latency_ms: Latency,
 }
 
-/// A node's CPU per committed transfer (µs), by stage: the block path's
-/// stages as the node measures them on their threads
-/// (`hutong_cpu_seconds_total`), the signature-check threads (admission
-/// and proposals), and `other`: the rest of the process (network,
-/// consensus, RPC, admission's decoding and pool).
+/// A node's CPU per committed transfer (µs), by stage, as the node
+/// measures them on their threads (`hutong_cpu_seconds_total`): the block
+/// path's stages, signature checks, admission, RPC, consensus, network
+/// and RocksDB's background threads; `other` is the rest of the process
+/// (the async runtime's scheduling and timers, threads no stage claims).
 #[derive(Debug, Serialize)]
 pub struct NodeCpu {
     pub node: String,

@@ -66,9 +66,13 @@ impl std::fmt::Debug for Meter {
     }
 }
 
-/// A stage of a block's path whose CPU time the node measures (on the
-/// thread that runs it); the rest of a node's CPU is its async work
-/// (network, consensus, RPC, admission's decoding and pool).
+/// A stage whose CPU time the node measures on the threads that run it:
+/// each of a block's path, and each kind of async work (charged per poll
+/// of its tasks). Time charged to a stage nested in another (a proposal's
+/// signature checks inside consensus, admission inside an RPC call) is
+/// the inner stage's only. The rest of a node's CPU (the async runtime's
+/// own scheduling, timers, RocksDB's background threads, which the
+/// metrics endpoint reports apart) is nobody's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CpuStage {
     /// Signature checks of blocks that came without the host's verdicts
@@ -85,16 +89,32 @@ pub enum CpuStage {
     /// Admission's and proposals' signature checks (every thread of
     /// them).
     SignatureChecks,
+    /// Admission's own work, without its signature checks: decoding,
+    /// stateless checks, account reads, the pool (clients' calls and
+    /// peers' shared batches), and the attestations of shared batches.
+    Admission,
+    /// The JSON-RPC server without admission: HTTP, JSON, queries.
+    Rpc,
+    /// The consensus task: votes, proposals and their checks, block
+    /// building from the pool, the pool's cleanup after commits.
+    Consensus,
+    /// The peer-to-peer network: transport, encryption, multiplexing,
+    /// message encoding, block sync served to peers.
+    Network,
 }
 
 impl CpuStage {
-    pub const ALL: [CpuStage; 6] = [
+    pub const ALL: [CpuStage; 10] = [
         CpuStage::BlockSignatures,
         CpuStage::Execution,
         CpuStage::StateCommitment,
         CpuStage::AuditIndex,
         CpuStage::Storage,
         CpuStage::SignatureChecks,
+        CpuStage::Admission,
+        CpuStage::Rpc,
+        CpuStage::Consensus,
+        CpuStage::Network,
     ];
 
     /// Its label in metrics and in `hutong bench`.
@@ -106,6 +126,10 @@ impl CpuStage {
             CpuStage::AuditIndex => "audit_index",
             CpuStage::Storage => "storage",
             CpuStage::SignatureChecks => "signature_checks",
+            CpuStage::Admission => "admission",
+            CpuStage::Rpc => "rpc",
+            CpuStage::Consensus => "consensus",
+            CpuStage::Network => "network",
         }
     }
 }

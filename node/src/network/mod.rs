@@ -45,7 +45,9 @@ pub use codec::Inbound;
 use codec::{ConsensusCodec, SyncCodec, TxsCodec};
 pub use handle::{NetCommand, NetHandle};
 
+use crate::cpu::Metered;
 use crate::status::PeerStatus;
+use hutong_host::status::{Counters, CpuStage};
 use hutong_host::util::lock;
 
 /// Score below which a peer is banned; each undecodable message costs 10.
@@ -93,6 +95,9 @@ pub struct NetConfig {
     pub members: Vec<PeerId>,
     /// Validators, who receive consensus messages and shared transactions.
     pub validators: Vec<PeerId>,
+    /// Where the connections' tasks charge their CPU time
+    /// ([`CpuStage::Network`]); `None`, uncounted.
+    pub cpu: Option<Arc<Counters>>,
 }
 
 struct Dial {
@@ -238,7 +243,21 @@ impl Network {
                 }
             })
             .map_err(|e| anyhow::anyhow!("building the network: {e}"))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+            .with_swarm_config(|c| {
+                // Each connection runs as a task of its own (transport,
+                // encryption, multiplexing, message decoding): counted, it
+                // charges its polls to the network.
+                let c = match &config.cpu {
+                    Some(counters) => {
+                        let counters = counters.clone();
+                        libp2p::swarm::Config::with_executor(move |task| {
+                            tokio::spawn(Metered::new(counters.clone(), CpuStage::Network, task));
+                        })
+                    }
+                    None => c,
+                };
+                c.with_idle_connection_timeout(Duration::from_secs(3600))
+            })
             .build();
         swarm
             .listen_on(config.listen.clone())

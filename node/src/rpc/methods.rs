@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hutong_host::admit::Source;
 use hutong_host::mempool::Rejection;
+use hutong_host::status::CpuStage;
 use hutong_runtime::crypto::Hash;
 use hutong_runtime::Address;
 use hutong_wire::rpc::{code, method, BlockQuery, SubmitVerdict, TxStatus, SUBMIT_BATCH_MAX};
@@ -189,12 +190,19 @@ fn parse_tx_hex(p: Param, s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
 /// The JSON-RPC methods without a server: what [`super::start`] serves,
 /// for in-process callers (the fuzz target `rpc_bodies` feeds it raw
 /// bodies).
+/// A client's transactions through admission, its CPU charged to
+/// admission rather than to the RPC call it came in.
+async fn admit(ctx: &RpcContext, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, Rejection>> {
+    let admission = ctx.admission.admit(raws, Source::Client);
+    crate::cpu::Metered::new(ctx.status.counters.clone(), CpuStage::Admission, admission).await
+}
+
 pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcContext>>> {
     let mut m = RpcModule::new(ctx);
     m.register_async_method(method::SUBMIT_TRANSACTION, |params, ctx, _| async move {
         let hex_tx: String = param(&params, TX)?;
         let raw = parse_tx_hex(TX, &hex_tx)?;
-        let mut verdicts = ctx.admission.admit(vec![raw.clone()], Source::Client).await;
+        let mut verdicts = admit(&ctx, vec![raw.clone()]).await;
         match verdicts.pop() {
             Some(Ok(hash)) => Ok::<TxStatus, ErrorObjectOwned>(TxStatus::Pending {
                 hash: hash.to_string(),
@@ -243,7 +251,7 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
                 }
             }
         }
-        let verdicts = ctx.admission.admit(raws.clone(), Source::Client).await;
+        let verdicts = admit(&ctx, raws.clone()).await;
         for ((v, raw), i) in verdicts.into_iter().zip(&raws).zip(at) {
             out[i] = Some(match v {
                 Ok(hash) => SubmitVerdict::Pending {
@@ -366,24 +374,33 @@ pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcCon
         method::SUBSCRIBE_BLOCKS,
         method::BLOCK_NOTIFICATION,
         method::UNSUBSCRIBE_BLOCKS,
-        |_, pending, ctx, _| async move {
-            follow_blocks(pending, (*ctx).clone())
-                .await
-                .map_err(|e| SubscriptionError::from(e.to_string()))
+        |_, pending, ctx, _| {
+            // A subscription runs as a task of its own, not the call's.
+            let counters = ctx.status.counters.clone();
+            let follow = async move {
+                follow_blocks(pending, (*ctx).clone())
+                    .await
+                    .map_err(|e| SubscriptionError::from(e.to_string()))
+            };
+            crate::cpu::Metered::new(counters, CpuStage::Rpc, follow)
         },
     )?;
     m.register_subscription(
         method::SUBSCRIBE_TRANSACTION,
         method::TRANSACTION_NOTIFICATION,
         method::UNSUBSCRIBE_TRANSACTION,
-        |params, pending, ctx, _| async move {
-            let hash = match param::<String>(&params, HASH) {
-                Ok(h) => Ok(parse_hash(&h).map_err(|e| invalid_param(HASH, e.message()))),
-                Err(e) => Err(e),
+        |params, pending, ctx, _| {
+            let counters = ctx.status.counters.clone();
+            let follow = async move {
+                let hash = match param::<String>(&params, HASH) {
+                    Ok(h) => Ok(parse_hash(&h).map_err(|e| invalid_param(HASH, e.message()))),
+                    Err(e) => Err(e),
+                };
+                follow_transaction(hash, pending, (*ctx).clone())
+                    .await
+                    .map_err(|e| SubscriptionError::from(e.to_string()))
             };
-            follow_transaction(hash, pending, (*ctx).clone())
-                .await
-                .map_err(|e| SubscriptionError::from(e.to_string()))
+            crate::cpu::Metered::new(counters, CpuStage::Rpc, follow)
         },
     )?;
     super::audit::register(&mut m)?;

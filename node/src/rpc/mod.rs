@@ -37,6 +37,7 @@ use std::time::Duration;
 
 use hutong_host::admit::Admission;
 use hutong_host::mempool::Rejection;
+use hutong_host::status::CpuStage;
 use hutong_host::util::lock;
 use hutong_runtime::crypto::Hash;
 use hutong_wire::rpc::{code, BlockNotice};
@@ -342,10 +343,15 @@ async fn accept_loop(
                 }
             }
         });
-        tokio::spawn(async move {
-            let _slot = slot;
-            serve_connection(socket, svc, header_timeout, stop.shutdown()).await;
-        });
+        let counters = ctx.status.counters.clone();
+        tokio::spawn(crate::cpu::Metered::new(
+            counters,
+            CpuStage::Rpc,
+            async move {
+                let _slot = slot;
+                serve_connection(socket, svc, header_timeout, stop.shutdown()).await;
+            },
+        ));
     }
 }
 
