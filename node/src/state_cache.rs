@@ -151,15 +151,12 @@ impl StateCache {
     /// Records values just made durable, and invalidates every fill that
     /// started before. Call after the write, never before: a reader must
     /// not see a value the store could still lose.
-    pub fn commit<'a>(
-        &self,
-        written: impl IntoIterator<Item = &'a (StateKey, Option<StateValue>)>,
-    ) {
+    pub fn commit(&self, written: impl IntoIterator<Item = (StateKey, Option<StateValue>)>) {
         let mut inner = self.lock();
         inner.commits += 1;
         for (key, value) in written {
-            if cacheable(key) {
-                inner.insert(*key, value.clone());
+            if cacheable(&key) {
+                inner.insert(key, value);
             }
         }
     }
@@ -195,7 +192,7 @@ mod tests {
             panic!("empty cache hit");
         };
         // The reader read 5 from the store; meanwhile a block wrote 7.
-        cache.commit(&[(key, Some(StateValue::Balance(Holding::of(Amount(7)))))]);
+        cache.commit([(key, Some(StateValue::Balance(Holding::of(Amount(7)))))]);
         cache.fill(
             stamp,
             &key,
@@ -216,8 +213,8 @@ mod tests {
         };
         cache.fill(stamp, &key, &None);
         assert_eq!(cache.get(&key), Lookup::Hit(None));
-        cache.commit(&[(key, Some(StateValue::Balance(Holding::of(Amount(3)))))]);
-        cache.commit(&[(key, None)]);
+        cache.commit([(key, Some(StateValue::Balance(Holding::of(Amount(3)))))]);
+        cache.commit([(key, None)]);
         assert_eq!(cache.get(&key), Lookup::Hit(None));
     }
 
@@ -228,7 +225,7 @@ mod tests {
             StateKey::TransferRecord(Address([3; 20]), TransferId(9)),
             StateKey::TransferBlock(7),
         ] {
-            cache.commit(&[(key, None)]);
+            cache.commit([(key, None)]);
             let Lookup::Miss(stamp) = cache.get(&key) else {
                 panic!("{key:?} was cached");
             };
@@ -242,9 +239,9 @@ mod tests {
         let capacity = 16;
         let cache = StateCache::new(capacity);
         let hot = balance(0);
-        cache.commit(&[(hot, Some(StateValue::Balance(Holding::of(Amount(1)))))]);
+        cache.commit([(hot, Some(StateValue::Balance(Holding::of(Amount(1)))))]);
         for i in 1..=200u8 {
-            cache.commit(&[(
+            cache.commit([(
                 balance(i),
                 Some(StateValue::Balance(Holding::of(Amount(i.into())))),
             )]);

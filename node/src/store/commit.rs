@@ -6,6 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use borsh::BorshSerialize;
 use hutong_runtime::store::StateUpdate;
 use jmt::storage::NodeBatch;
 use jmt::Version;
@@ -14,7 +15,9 @@ use rocksdb::WriteBatch;
 use super::chain::replays_used_sequence;
 use super::prune::stale_key;
 use super::state::tree_value_key;
-use super::{cf, encode, synced, BlockWrite, Db, DbError, Executed, TxLocation, NO_VERSION};
+use super::{
+    cf, encode, encode_into, synced, BlockWrite, Db, DbError, Executed, TxLocation, NO_VERSION,
+};
 
 impl Db {
     /// Writes the genesis state as version 0, with its executed record.
@@ -29,7 +32,7 @@ impl Db {
             executed.block_id.0,
         );
         self.db.write_opt(batch, &synced())?;
-        self.state_cache.commit(&state.values);
+        self.state_cache.commit(state.values);
         self.version.store(0, Ordering::SeqCst);
         Ok(())
     }
@@ -79,8 +82,7 @@ impl Db {
         if let Some(proof) = &write.proof {
             batch.put_cf(self.cf(cf::CERTS), key, encode(proof));
         }
-        let mut locations: Vec<([u8; 32], Option<Vec<u8>>)> =
-            Vec::with_capacity(write.tx_hashes.len());
+        let mut locations = Sorted::with_capacity(write.tx_hashes.len(), 48);
         for (index, hash) in write.tx_hashes.iter().enumerate() {
             // A transaction that reaches a block again fails there on its
             // used sequence number; its index keeps the first location,
@@ -94,9 +96,9 @@ impl Db {
                 height,
                 index: index as u32,
             };
-            locations.push((hash.0, Some(encode(&location))));
+            locations.put(&hash.0, Some(&location));
         }
-        self.put_sorted(&mut batch, cf::TXS, &mut locations);
+        locations.write(self, &mut batch, cf::TXS);
         batch.put_cf(self.cf(cf::RECEIPTS), key, encode(&write.receipts));
         for put in &write.extra {
             if put.merge {
@@ -108,7 +110,8 @@ impl Db {
         batch.put_cf(self.cf(cf::META), b"executed", encode(&write.executed));
         batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));
         self.db.write_opt(batch, &synced())?;
-        self.state_cache.commit(&write.state.values);
+        self.state_cache
+            .commit(std::mem::take(&mut write.state.values));
         self.version.store(height, Ordering::SeqCst);
         // Only once durable: a failed write must not leave nodes readable
         // (the executor's staged nodes are its own business).
@@ -158,13 +161,11 @@ impl Db {
     ) -> Result<(), DbError> {
         // Tree keys' values go with the tree's nodes (`put_nodes`): jmt
         // lists every value it was given, deletions included.
-        let mut values: Vec<(Vec<u8>, Option<Vec<u8>>)> = update
-            .values
-            .iter()
-            .filter(|(key, _)| !key.in_tree())
-            .map(|(key, value)| (encode(key), value.as_ref().map(encode)))
-            .collect();
-        self.put_sorted(batch, cf::STATE, &mut values);
+        let mut values = Sorted::with_capacity(update.values.len(), 96);
+        for (key, value) in update.values.iter().filter(|(key, _)| !key.in_tree()) {
+            values.put(key, value.as_ref());
+        }
+        values.write(self, batch, cf::STATE);
         self.put_nodes(batch, &update.tree.node_batch);
         if self.track_stale.load(Ordering::Relaxed) {
             // In key order: the set is ordered by version, then node key.
@@ -179,19 +180,66 @@ impl Db {
 
     /// Tree nodes and the versioned values they refer to.
     pub(super) fn put_nodes(&self, batch: &mut WriteBatch, nodes: &NodeBatch) {
-        let mut encoded: Vec<(Vec<u8>, Option<Vec<u8>>)> = nodes
-            .nodes()
-            .iter()
-            .map(|(key, node)| (encode(key), Some(encode(node))))
-            .collect();
-        self.put_sorted(batch, cf::TREE_NODES, &mut encoded);
+        let mut encoded = Sorted::with_capacity(nodes.nodes().len(), 256);
+        for (key, node) in nodes.nodes() {
+            encoded.put(key, Some(node));
+        }
+        encoded.write(self, batch, cf::TREE_NODES);
         // Already in key order: one version, ascending key hashes.
+        let values = self.cf(cf::TREE_VALUES);
+        let mut value_bytes = Vec::new();
         for ((version, key_hash), value) in nodes.values() {
-            batch.put_cf(
-                self.cf(cf::TREE_VALUES),
-                tree_value_key(key_hash, *version),
-                encode(value),
-            );
+            value_bytes.clear();
+            encode_into(&mut value_bytes, value);
+            batch.put_cf(values, tree_value_key(key_hash, *version), &value_bytes);
+        }
+    }
+}
+
+/// One column family's entries for a batch, encoded into one buffer (not
+/// two allocations each, which cost as much as the encoding), then put in
+/// key order (see [`Db::put_sorted`]).
+pub(super) struct Sorted {
+    bytes: Vec<u8>,
+    /// Where each entry's key starts, where it ends (its value starts),
+    /// and where its value ends; `None`: a deletion.
+    spans: Vec<(usize, usize, Option<usize>)>,
+}
+
+impl Sorted {
+    /// Room for `entries` of about `bytes_each` bytes, key and value.
+    pub(super) fn with_capacity(entries: usize, bytes_each: usize) -> Sorted {
+        Sorted {
+            bytes: Vec::with_capacity(entries.saturating_mul(bytes_each)),
+            spans: Vec::with_capacity(entries),
+        }
+    }
+
+    /// An entry: the borsh encodings of `key` and `value` (`None`
+    /// deletes the key).
+    pub(super) fn put<K: BorshSerialize, V: BorshSerialize>(&mut self, key: &K, value: Option<&V>) {
+        let start = self.bytes.len();
+        encode_into(&mut self.bytes, key);
+        let key_end = self.bytes.len();
+        let end = value.map(|v| {
+            encode_into(&mut self.bytes, v);
+            self.bytes.len()
+        });
+        self.spans.push((start, key_end, end));
+    }
+
+    /// Adds the entries to `batch`, in key order.
+    pub(super) fn write(mut self, db: &Db, batch: &mut WriteBatch, name: &str) {
+        let bytes = &self.bytes;
+        self.spans
+            .sort_unstable_by(|a, b| bytes[a.0..a.1].cmp(&bytes[b.0..b.1]));
+        let cf = db.cf(name);
+        for &(start, key_end, end) in &self.spans {
+            let key = &bytes[start..key_end];
+            match end {
+                Some(end) => batch.put_cf(cf, key, &bytes[key_end..end]),
+                None => batch.delete_cf(cf, key),
+            }
         }
     }
 }

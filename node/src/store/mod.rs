@@ -354,6 +354,11 @@ pub(crate) fn encode<T: BorshSerialize>(value: &T) -> Vec<u8> {
     borsh::to_vec(value).expect("borsh into a Vec cannot fail")
 }
 
+/// [`encode`], appended to `out`.
+pub(crate) fn encode_into<T: BorshSerialize>(out: &mut Vec<u8>, value: &T) {
+    value.serialize(out).expect("borsh into a Vec cannot fail");
+}
+
 pub(crate) fn synced() -> WriteOptions {
     let mut w = WriteOptions::default();
     w.set_sync(true);

@@ -181,8 +181,9 @@ impl StateStore for Db {
         self.db
             .write_opt(batch, &synced())
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.state_cache.commit(&update.values);
-        self.version.store(update.version, Ordering::SeqCst);
+        let version = update.version;
+        self.state_cache.commit(update.values);
+        self.version.store(version, Ordering::SeqCst);
         Ok(())
     }
 }
