@@ -6,6 +6,12 @@
 //! the nanosecond at every read (the kernel brings the running thread's
 //! time up to date), unlike `/proc`'s per-thread figures, which advance
 //! only at scheduler ticks and would miss most of a short stage.
+//!
+//! The node's async work (admission, RPC, consensus, the network) shares
+//! the runtime's threads, so its tasks are wrapped in [`Metered`], which
+//! charges their polls, a sample of them at the top of a thread (see
+//! [`POLL_SAMPLING`]). RocksDB's own background threads are read from
+//! `/proc` ([`storage_background_nanos`]).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -160,10 +166,13 @@ pub fn storage_background_nanos() -> Option<u64> {
         let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
             continue;
         };
-        if !stat[open + 1..close].starts_with("rocksdb:") {
+        let (Some(name), Some(rest)) = (stat.get(open + 1..close), stat.get(close + 1..)) else {
+            continue;
+        };
+        if !name.starts_with("rocksdb:") {
             continue;
         }
-        let mut fields = stat[close + 1..].split_whitespace().skip(11);
+        let mut fields = rest.split_whitespace().skip(11);
         let (Some(utime), Some(stime)) = (fields.next(), fields.next()) else {
             continue;
         };
