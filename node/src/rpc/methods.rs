@@ -187,9 +187,6 @@ fn parse_tx_hex(p: Param, s: &str) -> Result<Vec<u8>, ErrorObjectOwned> {
         .map_err(|e| invalid_param(p, format!("is not hex ({e})")))
 }
 
-/// The JSON-RPC methods without a server: what [`super::start`] serves,
-/// for in-process callers (the fuzz target `rpc_bodies` feeds it raw
-/// bodies).
 /// A client's transactions through admission, its CPU charged to
 /// admission rather than to the RPC call it came in.
 async fn admit(ctx: &RpcContext, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, Rejection>> {
@@ -197,6 +194,9 @@ async fn admit(ctx: &RpcContext, raws: Vec<Vec<u8>>) -> Vec<Result<Hash, Rejecti
     crate::cpu::Metered::new(ctx.status.counters.clone(), CpuStage::Admission, admission).await
 }
 
+/// The JSON-RPC methods without a server: what [`super::start`] serves,
+/// for in-process callers (the fuzz target `rpc_bodies` feeds it raw
+/// bodies).
 pub fn build_module(ctx: Arc<RpcContext>) -> anyhow::Result<RpcModule<Arc<RpcContext>>> {
     let mut m = RpcModule::new(ctx);
     m.register_async_method(method::SUBMIT_TRANSACTION, |params, ctx, _| async move {
