@@ -14,7 +14,7 @@ use rocksdb::WriteBatch;
 
 use super::chain::replays_used_sequence;
 use super::prune::stale_key;
-use super::state::tree_value_key;
+use super::state::{tree_value_key, TreeNodeKey};
 use super::{
     cf, encode, encode_into, synced, BlockWrite, Db, DbError, Executed, TxLocation, NO_VERSION,
 };
@@ -133,27 +133,6 @@ impl Db {
         self.recent_nodes().add(version, nodes);
     }
 
-    /// Adds one column family's entries to a batch in key order (`None`
-    /// deletes). RocksDB inserts a batch into its memtable entry by entry,
-    /// each a skip-list search; in key order each search can start from
-    /// where the previous insert ended (RocksDB keeps that position). Its
-    /// effect alone was within the benchmark's noise (~1%).
-    pub(super) fn put_sorted<K: AsRef<[u8]> + Ord>(
-        &self,
-        batch: &mut WriteBatch,
-        name: &str,
-        entries: &mut [(K, Option<Vec<u8>>)],
-    ) {
-        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let cf = self.cf(name);
-        for (key, value) in entries.iter() {
-            match value {
-                Some(v) => batch.put_cf(cf, key, v),
-                None => batch.delete_cf(cf, key),
-            }
-        }
-    }
-
     pub(super) fn put_state(
         &self,
         batch: &mut WriteBatch,
@@ -182,7 +161,7 @@ impl Db {
     pub(super) fn put_nodes(&self, batch: &mut WriteBatch, nodes: &NodeBatch) {
         let mut encoded = Sorted::with_capacity(nodes.nodes().len(), 256);
         for (key, node) in nodes.nodes() {
-            encoded.put(key, Some(node));
+            encoded.put(&TreeNodeKey(key), Some(node));
         }
         encoded.write(self, batch, cf::TREE_NODES);
         // Already in key order: one version, ascending key hashes.
@@ -198,7 +177,10 @@ impl Db {
 
 /// One column family's entries for a batch, encoded into one buffer (not
 /// two allocations each, which cost as much as the encoding), then put in
-/// key order (see [`Db::put_sorted`]).
+/// key order. RocksDB inserts a batch into its memtable entry by entry,
+/// each a skip-list search; in key order each search can start from where
+/// the previous insert ended (RocksDB keeps that position). Its effect
+/// alone was within the benchmark's noise (~1%).
 pub(super) struct Sorted {
     bytes: Vec<u8>,
     /// Where each entry's key starts, where it ends (its value starts),

@@ -223,7 +223,10 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 /// 11: `OpenAccount` carries an identity envelope, the ledger's
 /// parameters the regulator's identity keys, and a regulator's database
 /// the account → owner index.
-const FORMAT: u32 = 11;
+/// 12: tree nodes keyed by the version that wrote them (big-endian), then
+/// their nibble path (`state::TreeNodeKey`), not by the node key's borsh
+/// encoding.
+const FORMAT: u32 = 12;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use jmt::storage::StaleNodeIndex;
 use rocksdb::{IteratorMode, WriteBatch};
 
+use super::state::TreeNodeKey;
 use super::{cf, encode, Db, DbError};
 
 /// Most stale tree nodes one pruning pass deletes.
@@ -30,7 +31,7 @@ pub const STALE_PASS_MAX: usize = 200_000;
 /// so that a pass reads them oldest first.
 pub(super) fn stale_key(index: &StaleNodeIndex) -> Vec<u8> {
     let mut key = index.stale_since_version.to_be_bytes().to_vec();
-    key.extend_from_slice(&encode(&index.node_key));
+    key.extend_from_slice(&encode(&TreeNodeKey(&index.node_key)));
     key
 }
 

@@ -10,6 +10,8 @@ use hutong_runtime::transfer::index_entries;
 use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeWriter};
 use rocksdb::{IteratorMode, WriteBatch};
 
+use super::commit::Sorted;
+use super::state::decode_tree_node_key;
 use super::{cf, decode, encode, synced, Db, DbError, Executed};
 
 impl TreeWriter for Db {
@@ -19,14 +21,14 @@ impl TreeWriter for Db {
     fn write_node_batch(&self, nodes: &NodeBatch) -> anyhow::Result<()> {
         let mut batch = WriteBatch::default();
         self.put_nodes(&mut batch, nodes);
-        let mut index = Vec::new();
+        let mut index = Sorted::with_capacity(nodes.values().len(), 96);
         for value in nodes.values().values().flatten() {
             let value: StateValue = decode("a restored leaf", value)?;
             for (key, entry) in index_entries(&value) {
-                index.push((encode(&key), Some(encode(&entry))));
+                index.put(&key, Some(&entry));
             }
         }
-        self.put_sorted(&mut batch, cf::STATE, &mut index);
+        index.write(self, &mut batch, cf::STATE);
         self.db.write(batch)?;
         Ok(())
     }
@@ -49,7 +51,7 @@ impl Db {
                     .as_ref()
                     .is_none_or(|(_, b)| leaf.key_hash() > b.key_hash())
                 {
-                    best = Some((decode("tree_nodes key", &key)?, leaf));
+                    best = Some((decode_tree_node_key(&key)?, leaf));
                 }
             }
         }

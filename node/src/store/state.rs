@@ -5,13 +5,14 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use borsh::BorshSerialize;
 use hutong_runtime::state::{StateKey, StateValue};
 use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
-use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
+use jmt::storage::{LeafNode, NibblePath, Node, NodeBatch, NodeKey, TreeReader};
 use jmt::{KeyHash, OwnedValue, Version};
 use rocksdb::WriteBatch;
 
-use super::{cf, decode, encode, synced, Db, DbError, NO_VERSION};
+use super::{cf, corrupt, decode, encode, synced, Db, DbError, NO_VERSION};
 use crate::state_cache::{CacheStats, Lookup};
 
 impl Db {
@@ -117,13 +118,39 @@ pub(super) fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
     key
 }
 
+/// A tree node's key in [`cf::TREE_NODES`]: the version that wrote the
+/// node (big-endian), then its nibble path. A block's nodes are one run of
+/// keys above every older one, so each flush of the family holds a key
+/// range no older file overlaps and compaction moves files rather than
+/// merging them. (The node key's borsh encoding, a little-endian version
+/// first, spread every block's nodes across the whole key space: two
+/// thirds of what the family's compactions wrote was rewriting older
+/// nodes.)
+pub(super) struct TreeNodeKey<'a>(pub &'a NodeKey);
+
+impl BorshSerialize for TreeNodeKey<'_> {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        writer.write_all(&self.0.version().to_be_bytes())?;
+        self.0.nibble_path().serialize(writer)
+    }
+}
+
+/// The node key a [`TreeNodeKey`] encoding names.
+pub(super) fn decode_tree_node_key(bytes: &[u8]) -> Result<NodeKey, DbError> {
+    let (version, path) = bytes
+        .split_first_chunk::<8>()
+        .ok_or_else(|| corrupt("tree_nodes key", "shorter than a version"))?;
+    let path: NibblePath = decode("tree_nodes key", path)?;
+    Ok(NodeKey::new(u64::from_be_bytes(*version), path))
+}
+
 impl TreeReader for Db {
     fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
         let recent = self.recent_nodes().get(node_key);
         if let Some(node) = recent {
             return Ok(Some(node));
         }
-        Ok(self.get(cf::TREE_NODES, &encode(node_key))?)
+        Ok(self.get(cf::TREE_NODES, &encode(&TreeNodeKey(node_key)))?)
     }
 
     fn get_value_option(
@@ -239,3 +266,38 @@ impl RecentNodes {
 const RECENT_VERSIONS_MIN: usize = 4;
 
 const RECENT_NODES_MAX: usize = 20_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node key from its nibbles (jmt builds paths itself only: this
+    /// goes through the path's borsh encoding).
+    fn key(version: Version, nibbles: &[u8]) -> NodeKey {
+        let mut packed = vec![0u8; nibbles.len().div_ceil(2)];
+        for (i, n) in nibbles.iter().enumerate() {
+            packed[i / 2] |= if i % 2 == 0 { n << 4 } else { *n };
+        }
+        let path: NibblePath = decode("test path", &encode(&(nibbles.len(), packed))).unwrap();
+        NodeKey::new(version, path)
+    }
+
+    #[test]
+    fn tree_node_keys_order_by_version_and_decode_back() {
+        // 255 < 256 < 65,536: a little-endian encoding orders these the
+        // other way round.
+        let keys = [
+            key(255, &[0xf, 0xf, 0xf]),
+            key(256, &[]),
+            key(256, &[0x3]),
+            key(65_536, &[0x0, 0x1]),
+        ];
+        let encoded: Vec<Vec<u8>> = keys.iter().map(|k| encode(&TreeNodeKey(k))).collect();
+        assert!(encoded.windows(2).all(|w| w[0] < w[1]), "{encoded:?}");
+        for (k, bytes) in keys.iter().zip(&encoded) {
+            assert_eq!(&decode_tree_node_key(bytes).unwrap(), k);
+        }
+        assert!(decode_tree_node_key(&[0; 7]).is_err());
+        assert!(decode_tree_node_key(&encoded[0][..9]).is_err());
+    }
+}
