@@ -69,7 +69,7 @@ pub(crate) type Rogue = libp2p::Swarm<libp2p::request_response::Behaviour<RawCod
 /// A swarm with a member's node key that speaks the consensus protocol
 /// with raw frames.
 pub(crate) fn rogue(node_key: &Keypair) -> Rogue {
-    rogue_on(node_key, "/hutong/consensus/1")
+    rogue_on(node_key, hutong_wire::p2p::CONSENSUS_PROTOCOL)
 }
 
 /// A swarm with a member's node key that speaks `protocol` with raw
@@ -196,7 +196,7 @@ fn an_attested_batch_with_a_bad_signature_is_evidence_against_its_origin() {
                         .public()
             })
             .expect("node 0 is a validator") as u16;
-        let mut swarm = rogue_on(&key, "/hutong/txs/2");
+        let mut swarm = rogue_on(&key, hutong_wire::p2p::TXS_PROTOCOL);
         let value = |name: &str| metric(&cluster, 0, name);
         let faults_before = value("hutong_attestation_faults_total ");
         let fallbacks_before = value("hutong_attestation_fallbacks_total ");

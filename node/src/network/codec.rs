@@ -1,4 +1,5 @@
-//! The wire codec of the three request–response protocols: a
+//! The wire codec of the two request–response protocols (and the frames
+//! of the transactions streams): a
 //! length-prefixed borsh frame ([`hutong_wire::p2p`]) with a size limit
 //! per direction, read and written over libp2p streams. A request that
 //! does not decode is handed up as [`Inbound::Invalid`], for the network
@@ -9,7 +10,7 @@ use std::marker::PhantomData;
 
 use borsh::{BorshDeserialize, BorshSerialize};
 use futures::{AsyncReadExt, AsyncWriteExt};
-use hutong_wire::p2p::{self, ConsensusEnvelope, SyncRequest, SyncResponse, TxGossip};
+use hutong_wire::p2p::{self, ConsensusEnvelope, SyncRequest, SyncResponse};
 use libp2p::request_response;
 use libp2p::StreamProtocol;
 
@@ -53,7 +54,7 @@ impl<Req, Resp> BorshCodec<Req, Resp> {
     }
 }
 
-async fn read_framed<T, R>(io: &mut R, max: usize) -> io::Result<T>
+pub(super) async fn read_framed<T, R>(io: &mut R, max: usize) -> io::Result<T>
 where
     T: BorshDeserialize,
     R: futures::AsyncRead + Unpin + Send,
@@ -146,5 +147,4 @@ where
 }
 
 pub(super) type ConsensusCodec = BorshCodec<ConsensusEnvelope, ()>;
-pub(super) type TxsCodec = BorshCodec<TxGossip, ()>;
 pub(super) type SyncCodec = BorshCodec<SyncRequest, SyncResponse>;

@@ -3,19 +3,21 @@
 //! A node's libp2p identity is its node key from genesis, and only the
 //! consortium's nodes (members' validators and observers, regulators) may
 //! connect: any other peer is refused as soon as the Noise handshake tells
-//! who it is (`allow_block_list`), and logged. Three request–response
-//! protocols carry the traffic, each with its own size limits:
-//! `/hutong/consensus/1` (consensus messages, a proposal with its payload),
-//! `/hutong/txs/2` (transactions shared between validators, with their
-//! attestations: see [`hutong_host::attest`]) and
-//! `/hutong/sync/1` (blocks by id and committed blocks with their commit
-//! certificate). This task keeps the swarm: it hands what arrives to the
+//! who it is (`allow_block_list`), and logged. Three protocols carry the
+//! traffic, each with its own size limits: two request–response ones,
+//! `/hutong/consensus/1` (consensus messages, a proposal with its payload)
+//! and `/hutong/sync/1` (blocks by id and committed blocks with their
+//! commit certificate), and `/hutong/txs/3`, transactions shared between
+//! validators with their attestations (see [`hutong_host::attest`]), as
+//! frames on one long-lived stream per peer ([`txs`]). This task keeps the swarm: it hands what arrives to the
 //! task that owns it (consensus, the attestation protocol, the sync
 //! server) and sends what they give it; it reads no database and decides
 //! nothing about what messages mean.
 //!
 //! - [`codec`]: frames on libp2p streams.
 //! - [`handle`]: what other tasks hold: [`NetHandle`] and the commands.
+//! - [`txs`]: the shared-transactions streams, their reader and writer
+//!   tasks.
 //!
 //! A peer that sends something that does not decode is disconnected and
 //! loses score; one that keeps doing it is banned for a while. Configured
@@ -24,25 +26,27 @@
 
 mod codec;
 mod handle;
+mod txs;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use hutong_wire::p2p::{
     ConsensusEnvelope, SyncRequest, SyncResponse, TxGossip, CONSENSUS_BYTES_MAX,
-    CONSENSUS_PROTOCOL, SYNC_BYTES_MAX, SYNC_PROTOCOL, SYNC_REQUEST_BYTES_MAX, TXS_BYTES_MAX,
-    TXS_PROTOCOL,
+    CONSENSUS_PROTOCOL, SYNC_BYTES_MAX, SYNC_PROTOCOL, SYNC_REQUEST_BYTES_MAX,
 };
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport, ResponseChannel};
 use libp2p::swarm::{ConnectionId, DialError, ListenError, NetworkBehaviour, SwarmEvent};
 use libp2p::{allow_block_list, identity, noise, tcp, yamux, Multiaddr, PeerId, StreamProtocol};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, oneshot};
 
 pub use codec::Inbound;
-use codec::{ConsensusCodec, SyncCodec, TxsCodec};
+use codec::{ConsensusCodec, SyncCodec};
 pub use handle::{NetCommand, NetHandle};
 
 use crate::cpu::Metered;
@@ -63,8 +67,9 @@ const REDIAL_MAX: Duration = Duration::from_secs(30);
 struct Behaviour {
     allowed: allow_block_list::Behaviour<allow_block_list::AllowedPeers>,
     consensus: request_response::Behaviour<ConsensusCodec>,
-    txs: request_response::Behaviour<TxsCodec>,
     sync: request_response::Behaviour<SyncCodec>,
+    /// Long-lived streams: the shared transactions ([`txs`]).
+    streams: libp2p_stream::Behaviour,
 }
 
 /// A sync request for the sync server, with where its answer goes.
@@ -132,6 +137,12 @@ pub struct Network {
     status: Arc<Mutex<PeerStatus>>,
     /// The peers connected now, as [`NetHandle::is_connected`] reads them.
     connected: Arc<RwLock<HashSet<PeerId>>>,
+    /// What the shared-transactions tasks hold, and the inbound streams
+    /// until [`Network::run`] starts accepting them.
+    txs: txs::Shared,
+    incoming: Option<libp2p_stream::IncomingStreams>,
+    /// Each peer's shared-transactions writer (while it is connected).
+    writers: HashMap<PeerId, mpsc::Sender<Arc<Vec<u8>>>>,
 }
 
 impl std::fmt::Debug for Network {
@@ -230,16 +241,12 @@ impl Network {
                         )],
                         rr(256),
                     ),
-                    txs: request_response::Behaviour::with_codec(
-                        TxsCodec::new(TXS_BYTES_MAX, 0),
-                        [(StreamProtocol::new(TXS_PROTOCOL), ProtocolSupport::Full)],
-                        rr(64),
-                    ),
                     sync: request_response::Behaviour::with_codec(
                         SyncCodec::new(SYNC_REQUEST_BYTES_MAX, SYNC_BYTES_MAX),
                         [(StreamProtocol::new(SYNC_PROTOCOL), ProtocolSupport::Full)],
                         rr(16),
                     ),
+                    streams: libp2p_stream::Behaviour::new(),
                 }
             })
             .map_err(|e| anyhow::anyhow!("building the network: {e}"))?
@@ -264,6 +271,20 @@ impl Network {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let (commands_tx, commands) = mpsc::channel(COMMANDS_MAX);
         let connected = Arc::new(RwLock::new(HashSet::new()));
+        let mut control = swarm.behaviour().streams.new_control();
+        let incoming = control
+            .accept(txs::protocol())
+            .map_err(|e| anyhow::anyhow!("the transactions protocol: {e}"))?;
+        let txs = txs::Shared {
+            control,
+            connected: connected.clone(),
+            status: status.clone(),
+            commands: commands_tx.clone(),
+            gossip: outputs.gossip.clone(),
+            validators: Arc::new(AtomicUsize::new(config.validators.len())),
+            inbound: Arc::default(),
+            cpu: config.cpu.clone(),
+        };
         let handle = NetHandle::new(commands_tx, connected.clone());
         let now = Instant::now();
         let dials = config
@@ -291,6 +312,9 @@ impl Network {
             pending_sync: HashMap::new(),
             status,
             connected,
+            txs,
+            incoming: Some(incoming),
+            writers: HashMap::new(),
         };
         Ok((network, handle))
     }
@@ -302,6 +326,9 @@ impl Network {
     /// Runs until `shutdown` resolves or every command sender is gone.
     pub async fn run(mut self, shutdown: impl std::future::Future<Output = ()>) {
         tokio::pin!(shutdown);
+        if let Some(incoming) = self.incoming.take() {
+            self.txs.spawn(txs::accept(self.txs.clone(), incoming));
+        }
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         loop {
             tokio::select! {
@@ -384,10 +411,7 @@ impl Network {
             }
             NetCommand::Gossip { to, gossip } => {
                 if to != me && self.swarm.is_connected(&to) {
-                    self.swarm
-                        .behaviour_mut()
-                        .txs
-                        .send_request(&to, Inbound::Valid(gossip));
+                    self.gossip(to, &gossip);
                 }
             }
             NetCommand::Sync { to, request, reply } => {
@@ -415,6 +439,30 @@ impl Network {
                 validators,
                 dial,
             } => self.set_members(members, validators, dial),
+        }
+    }
+
+    /// Queues a message for `to`'s shared-transactions stream (its writer
+    /// started if it has none).
+    fn gossip(&mut self, to: PeerId, gossip: &TxGossip) {
+        let frame = match txs::frame(gossip) {
+            Ok(frame) => frame,
+            Err(e) => {
+                tracing::warn!(peer = %to, "a shared batch cannot be sent: {e}");
+                return;
+            }
+        };
+        let queue = self
+            .writers
+            .entry(to)
+            .or_insert_with(|| txs::writer(&self.txs, to));
+        match queue.try_send(frame) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => self.dropped(),
+            Err(TrySendError::Closed(_)) => {
+                self.writers.remove(&to);
+                self.dropped();
+            }
         }
     }
 
@@ -462,6 +510,9 @@ impl Network {
                 backoff: REDIAL_MIN,
             });
         }
+        self.txs
+            .validators
+            .store(validators.len(), Ordering::Relaxed);
         self.config.members = members;
         self.config.validators = validators;
     }
@@ -527,6 +578,8 @@ impl Network {
                 self.charged.remove(&(peer_id, connection_id));
                 if num_established == 0 {
                     tracing::info!(peer = %peer_id, "peer disconnected");
+                    // Its writer ends; a new one opens a new stream.
+                    self.writers.remove(&peer_id);
                     if let Ok(mut connected) = self.connected.write() {
                         connected.remove(&peer_id);
                     }
@@ -566,7 +619,6 @@ impl Network {
                 tracing::debug!(peer = ?peer_id, "dial error: {error}");
             }
             SwarmEvent::Behaviour(BehaviourEvent::Consensus(e)) => self.on_consensus(e),
-            SwarmEvent::Behaviour(BehaviourEvent::Txs(e)) => self.on_txs(e),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(e)) => self.on_sync(e),
             _ => {}
         }
@@ -593,34 +645,6 @@ impl Network {
                     .consensus
                     .send_response(channel, ());
                 if self.outputs.consensus.try_send((peer, request)).is_err() {
-                    self.dropped();
-                }
-            }
-            other => self.inbound_failure(other),
-        }
-    }
-
-    fn on_txs(&mut self, event: request_response::Event<Inbound<TxGossip>, ()>) {
-        match event {
-            request_response::Event::Message {
-                peer,
-                connection_id,
-                message:
-                    request_response::Message::Request {
-                        request, channel, ..
-                    },
-                ..
-            } => {
-                let request = match request {
-                    Inbound::Valid(r) => r,
-                    Inbound::Invalid(why) => return self.penalise(peer, Some(connection_id), &why),
-                };
-                let _ = self.swarm.behaviour_mut().txs.send_response(channel, ());
-                if let Err(e) = request.check_bounds(self.config.validators.len()) {
-                    self.penalise(peer, Some(connection_id), &e.to_string());
-                    return;
-                }
-                if self.outputs.gossip.try_send((peer, request)).is_err() {
                     self.dropped();
                 }
             }
@@ -705,5 +729,135 @@ impl Network {
             }
             other => self.inbound_failure(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::TcpListener;
+
+    use hutong_host::runtime::Network as _;
+    use hutong_runtime::crypto::Hash;
+    use hutong_runtime::{ChainId, Keypair};
+    use hutong_wire::Attestation;
+
+    use super::*;
+
+    struct Node {
+        handle: NetHandle,
+        gossip: mpsc::Receiver<(PeerId, TxGossip)>,
+        status: Arc<Mutex<PeerStatus>>,
+        peer: PeerId,
+        _stop: oneshot::Sender<()>,
+    }
+
+    fn free_port() -> u16 {
+        TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port")
+    }
+
+    fn start(key: &Keypair, port: u16, peers: Vec<Multiaddr>, members: Vec<PeerId>) -> Node {
+        let (consensus, _) = mpsc::channel(16);
+        let (gossip_tx, gossip) = mpsc::channel(1_024);
+        let (sync, _) = mpsc::channel(16);
+        let status = Arc::new(Mutex::new(PeerStatus::default()));
+        let config = NetConfig {
+            listen: format!("/ip4/127.0.0.1/tcp/{port}").parse().unwrap(),
+            peers,
+            members: members.clone(),
+            validators: members,
+            cpu: None,
+        };
+        let outputs = Outputs {
+            consensus,
+            gossip: gossip_tx,
+            sync,
+        };
+        let (network, handle) = Network::new(key, config, outputs, status.clone()).unwrap();
+        let peer = network.local_peer_id();
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(network.run(async move {
+            let _ = stopped.await;
+        }));
+        Node {
+            handle,
+            gossip,
+            status,
+            peer,
+            _stop: stop,
+        }
+    }
+
+    async fn until(what: &str, mut done: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if done() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("timed out waiting until {what}");
+    }
+
+    fn attest(key: &Keypair, n: u8) -> TxGossip {
+        TxGossip::Attest(Attestation::sign(key, ChainId([7; 32]), 1, Hash([n; 32])))
+    }
+
+    /// Shared transactions go over one stream per peer: many messages in
+    /// a burst all arrive, in order, and after the connection drops and
+    /// comes back the next ones open a new stream and arrive too.
+    #[test]
+    fn shared_transactions_flow_in_order_and_again_after_a_reconnect() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (ka, kb) = (
+                Keypair::from_secret_bytes(&[1; 32]),
+                Keypair::from_secret_bytes(&[2; 32]),
+            );
+            let (pa, pb) = (
+                peer_id_of(&ka.public()).unwrap(),
+                peer_id_of(&kb.public()).unwrap(),
+            );
+            let port = free_port();
+            let mut a = start(&ka, port, vec![], vec![pa, pb]);
+            let addr = dial_address(&format!("/ip4/127.0.0.1/tcp/{port}"), &ka.public()).unwrap();
+            let b = start(&kb, free_port(), vec![addr], vec![pa, pb]);
+            assert_eq!((a.peer, b.peer), (pa, pb));
+            until("b connects to a", || b.handle.is_connected(pa)).await;
+
+            for n in 0..200u8 {
+                b.handle.gossip(pa, attest(&kb, n));
+            }
+            for n in 0..200u8 {
+                let (from, got) = tokio::time::timeout(Duration::from_secs(10), a.gossip.recv())
+                    .await
+                    .expect("a burst's message in time")
+                    .expect("the network is running");
+                assert_eq!((from, got), (pb, attest(&kb, n)));
+            }
+
+            // a drops b (a penalty well short of a ban); b redials.
+            a.handle.penalise(pb, "a test");
+            until("a drops b", || !b.handle.is_connected(pa)).await;
+            until("b reconnects", || b.handle.is_connected(pa)).await;
+            let mut arrived = false;
+            for n in 0..50u8 {
+                b.handle.gossip(pa, attest(&kb, n));
+                if let Ok(Some((from, _))) =
+                    tokio::time::timeout(Duration::from_millis(200), a.gossip.recv()).await
+                {
+                    assert_eq!(from, pb);
+                    arrived = true;
+                    break;
+                }
+            }
+            assert!(arrived, "nothing arrived after the reconnect");
+            assert_eq!(lock(&a.status).bad_messages, 1);
+        });
     }
 }

@@ -1,13 +1,15 @@
-//! What nodes send each other over libp2p: three request–response
-//! protocols, each message a length-prefixed borsh frame with a size limit
-//! per direction.
+//! What nodes send each other over libp2p: three protocols, each message
+//! a length-prefixed borsh frame with a size limit per direction.
 //!
 //! - [`CONSENSUS_PROTOCOL`]: consensus messages ([`ConsensusEnvelope`]; a
-//!   proposal carries its payload). No response body.
+//!   proposal carries its payload), one request each. No response body.
 //! - [`TXS_PROTOCOL`]: client transactions shared between validators, with
-//!   their attestations ([`TxGossip`]). No response body.
+//!   their attestations ([`TxGossip`]): frames back to back on one
+//!   long-lived stream per peer and direction (version 2 was one request
+//!   per message).
 //! - [`SYNC_PROTOCOL`]: blocks by id and runs of committed blocks with the
-//!   certificate that commits them ([`SyncRequest`], [`SyncResponse`]).
+//!   certificate that commits them ([`SyncRequest`], [`SyncResponse`]),
+//!   one request each.
 //!
 //! A frame is a 4-byte little-endian length and that many bytes of borsh,
 //! decoded strictly (the whole body, nothing left over).
@@ -22,7 +24,7 @@ use crate::chain::StoredBlock;
 use crate::payload::Payload;
 
 pub const CONSENSUS_PROTOCOL: &str = "/hutong/consensus/1";
-pub const TXS_PROTOCOL: &str = "/hutong/txs/2";
+pub const TXS_PROTOCOL: &str = "/hutong/txs/3";
 pub const SYNC_PROTOCOL: &str = "/hutong/sync/1";
 
 /// Most bytes in one consensus message (a proposal carries its payload).
