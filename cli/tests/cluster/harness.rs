@@ -385,9 +385,13 @@ pub(crate) fn free_port() -> u16 {
 /// Runs the `hutong` binary; returns stdout, or panics with stderr.
 pub(crate) fn hutong(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();
+    // The status says how it ended: an exit code, or the signal that
+    // killed it (a failure with nothing on stdout or stderr, seen once
+    // in CI, can only be told apart that way).
     assert!(
         out.status.success(),
-        "hutong {args:?} failed:\n{}\n{}",
+        "hutong {args:?} failed ({}):\n{}\n{}",
+        out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
