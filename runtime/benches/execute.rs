@@ -7,6 +7,10 @@
 //! captures (a two-phase payment: issue 26 bounds the pair at twice a
 //! transfer).
 //!
+//! `state_commit_tree` commits the same changes to the tree of our own
+//! (`hutong_runtime::tree`) holding the same state, for issue 28's
+//! comparison of the two on the same blocks.
+//!
 //! Run: `cargo bench -p hutong-runtime --bench execute`
 
 #[path = "../tests/common/mod.rs"]
@@ -15,6 +19,7 @@ mod common;
 use common::*;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use hutong_runtime::store::prepare_commit;
+use hutong_runtime::tree;
 use hutong_runtime::{execute_block, Preverified, SignatureCheck, SignedTransaction, TxKind};
 use rand::{Rng, SeedableRng};
 
@@ -46,6 +51,42 @@ fn setup() -> (Chain, Vec<SignedTransaction>) {
     (chain, txs)
 }
 
+/// A tree of our own holding `store`'s tree state, as version 0.
+fn own_tree(store: &hutong_runtime::store::MemStore) -> (tree::MemTree, u64) {
+    let changes: Vec<_> = store
+        .entries()
+        .into_iter()
+        .filter(|(k, _)| k.in_tree())
+        .map(|(k, v)| (k.key_hash().0, Some(tree::value_hash(&v.encode()))))
+        .collect::<std::collections::BTreeMap<_, _>>()
+        .into_iter()
+        .collect();
+    let mut t = tree::MemTree::new();
+    t.commit(0, &changes).unwrap();
+    (t, 0)
+}
+
+fn own_tree_commit(
+    t: &tree::MemTree,
+    version: u64,
+    changes: Vec<(
+        hutong_runtime::state::StateKey,
+        Option<hutong_runtime::state::StateValue>,
+    )>,
+) -> tree::TreeUpdate {
+    let mut sorted = std::collections::BTreeMap::new();
+    for (key, value) in changes {
+        if key.in_tree() {
+            sorted.insert(key.key_hash().0, value);
+        }
+    }
+    let changes: Vec<_> = sorted
+        .into_iter()
+        .map(|(k, v)| (k, v.map(|v| tree::value_hash(&v.encode()))))
+        .collect();
+    tree::update(t, Some(version), version + 1, &changes).unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let (chain, txs) = setup();
     let ctx = chain.context();
@@ -70,6 +111,14 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("state_commit", |b| {
         b.iter(|| prepare_commit(&chain.store, ctx.height.0, outcome.changes.clone()).unwrap())
+    });
+    // The same block's changes committed to the tree of our own
+    // (`hutong_runtime::tree`), holding the same state: the same
+    // preparation as `prepare_commit` (ordered by key hash, records left
+    // out, values encoded and hashed), then one update.
+    let (tree, version) = own_tree(&chain.store);
+    g.bench_function("state_commit_tree", |b| {
+        b.iter(|| own_tree_commit(&tree, version, outcome.changes.clone()))
     });
     g.finish();
 }
@@ -151,6 +200,10 @@ fn bench_holds(c: &mut Criterion) {
         });
         g.bench_function("state_commit", |b| {
             b.iter(|| prepare_commit(&chain.store, ctx.height.0, outcome.changes.clone()).unwrap())
+        });
+        let (tree, version) = own_tree(&chain.store);
+        g.bench_function("state_commit_tree", |b| {
+            b.iter(|| own_tree_commit(&tree, version, outcome.changes.clone()))
         });
         g.finish();
     }

@@ -30,6 +30,8 @@
 //!   whose validators lost their quorum for good.
 //! - [`snapshot`]: the state tree read in chunks with range proofs, and
 //!   restored chunk by chunk, each checked against the root.
+//! - [`tree`]: a state tree of our own (16-ary, versioned, with proofs),
+//!   measured against the Jellyfish tree; not yet the one blocks commit to.
 
 #![forbid(unsafe_code)]
 
@@ -52,6 +54,7 @@ pub mod snapshot;
 pub mod state;
 pub mod store;
 pub mod transfer;
+pub mod tree;
 pub mod tx;
 pub mod types;
 
