@@ -912,6 +912,236 @@ impl TreeProof {
     }
 }
 
+/// The leaves of `version` in key order: those after `after` (all when
+/// `None`), at most `limit` of them.
+pub fn leaves<R: NodeReader + ?Sized>(
+    reader: &R,
+    version: u64,
+    after: Option<&KeyHash>,
+    limit: usize,
+) -> Result<Vec<(KeyHash, ValueHash)>, TreeError> {
+    let mut out = Vec::new();
+    if limit > 0 {
+        collect_leaves(reader, NodeKey::root(version), after, limit, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Appends the leaves under `at` that come after `after`, up to `limit`
+/// in all. `after`, when given, shares `at`'s path (or is below all of
+/// it).
+fn collect_leaves<R: NodeReader + ?Sized>(
+    reader: &R,
+    at: NodeKey,
+    after: Option<&KeyHash>,
+    limit: usize,
+    out: &mut Vec<(KeyHash, ValueHash)>,
+) -> Result<(), TreeError> {
+    match reader.node(&at)?.ok_or(TreeError::Missing(at))? {
+        Node::Empty => Ok(()),
+        Node::Leaf { key, value } => {
+            if after.is_none_or(|a| key > *a) {
+                out.push((key, value));
+            }
+            Ok(())
+        }
+        Node::Internal(internal) => {
+            let depth = at.path.len();
+            if depth >= MAX_DEPTH {
+                return Err(TreeError::Corrupt(format!(
+                    "internal node at full depth: {at:?}"
+                )));
+            }
+            for (n, child) in internal.children() {
+                if out.len() >= limit {
+                    break;
+                }
+                // Children left of `after`'s path hold only keys at or
+                // below it; the one on its path is searched with it; the
+                // ones right of it are taken whole.
+                let bound = match after {
+                    Some(a) if n < nibble(a, depth) => continue,
+                    Some(a) if n == nibble(a, depth) => Some(a),
+                    _ => None,
+                };
+                let key = NodeKey {
+                    version: child.version,
+                    path: at.path.child(n),
+                };
+                collect_leaves(reader, key, bound, limit, out)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Builds a version's tree from its leaves given in key order (a state
+/// snapshot), writing each node once it is complete, and checks the leaves
+/// received so far against the root as they come.
+///
+/// It holds the internal nodes on the path of the last leaf received (at
+/// most 64), with their children left of that path; every node left of
+/// the path is complete and handed out by [`Restore::take_nodes`].
+#[derive(Debug, Clone)]
+pub struct Restore {
+    version: u64,
+    /// The internal nodes at depths 0, 1, … on the last leaf's path.
+    open: Vec<Internal>,
+    last: Option<(KeyHash, ValueHash)>,
+    done: Vec<(NodeKey, Node)>,
+    leaves: u64,
+}
+
+impl Restore {
+    /// A restore of the tree of `version`, written as that version.
+    pub fn new(version: u64) -> Restore {
+        Restore {
+            version,
+            open: Vec::new(),
+            last: None,
+            done: Vec::new(),
+            leaves: 0,
+        }
+    }
+
+    /// Leaves received so far.
+    pub fn leaves(&self) -> u64 {
+        self.leaves
+    }
+
+    /// The last leaf received.
+    pub fn last(&self) -> Option<&(KeyHash, ValueHash)> {
+        self.last.as_ref()
+    }
+
+    /// Adds leaves, strictly ascending and above every leaf added before.
+    pub fn add(&mut self, leaves: &[(KeyHash, ValueHash)]) -> Result<(), TreeError> {
+        for &(key, value) in leaves {
+            let Some((prev, prev_value)) = self.last else {
+                self.last = Some((key, value));
+                self.leaves += 1;
+                continue;
+            };
+            if key <= prev {
+                return Err(TreeError::Misuse(
+                    "snapshot leaves must be strictly ascending",
+                ));
+            }
+            // The depth down to which both keys share the path: an
+            // internal node there and at every depth above it.
+            let common = (0..MAX_DEPTH)
+                .find(|&i| nibble(&prev, i) != nibble(&key, i))
+                .unwrap_or(MAX_DEPTH);
+            let mut child = self.close_leaf(&prev, prev_value, (common + 1).max(self.open.len()));
+            // Open nodes deeper than `common` are complete now.
+            while self.open.len() > common + 1 {
+                child = self.close_top(&prev, child);
+            }
+            while self.open.len() <= common {
+                self.open.push(Internal::new());
+            }
+            let top = self.open.len() - 1;
+            self.open[top].children[usize::from(nibble(&prev, top))] = Some(child);
+            self.last = Some((key, value));
+            self.leaves += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the leaf `key` at depth `depth` and returns it as a child.
+    fn close_leaf(&mut self, key: &KeyHash, value: ValueHash, depth: usize) -> Child {
+        self.done.push((
+            NodeKey {
+                version: self.version,
+                path: Path::prefix(key, depth),
+            },
+            Node::Leaf { key: *key, value },
+        ));
+        Child {
+            version: self.version,
+            hash: leaf_hash(key, &value),
+            leaf: true,
+        }
+    }
+
+    /// Puts `child` into the deepest open node (on `key`'s path), closes
+    /// that node, writes it, and returns it as a child.
+    fn close_top(&mut self, key: &KeyHash, child: Child) -> Child {
+        let depth = self.open.len() - 1;
+        let mut node = self.open.pop().unwrap_or_else(Internal::new);
+        node.children[usize::from(nibble(key, depth))] = Some(child);
+        let hash = node.hash();
+        self.done.push((
+            NodeKey {
+                version: self.version,
+                path: Path::prefix(key, depth),
+            },
+            Node::Internal(Box::new(node)),
+        ));
+        Child {
+            version: self.version,
+            hash,
+            leaf: false,
+        }
+    }
+
+    /// Checks that the leaves received so far are exactly the leaves of
+    /// the tree under `root` up to the last one, given that last leaf's
+    /// proof (from [`prove`]): the proof must hold, and what it shows
+    /// left of the leaf's path must be what these leaves build.
+    pub fn check(&self, root: &[u8; 32], proof: &TreeProof) -> Result<(), ProofError> {
+        let Some((key, value)) = &self.last else {
+            return Err(ProofError::Malformed("no leaf received yet"));
+        };
+        proof.verify(root, key, Some(value))?;
+        if proof.steps.len() < self.open.len() {
+            return Err(ProofError::WrongRoot);
+        }
+        for (depth, step) in proof.steps.iter().enumerate() {
+            let n = nibble(key, depth);
+            let left_mask = !(u16::MAX >> n);
+            let theirs = step.bitmap & left_mask;
+            let mut ours_map = 0u16;
+            let mut ours = Vec::new();
+            if let Some(open) = self.open.get(depth) {
+                for (m, child) in open.children().filter(|(m, _)| *m < n) {
+                    ours_map |= 1 << (15 - m);
+                    ours.push(child.hash);
+                }
+            }
+            if theirs != ours_map || step.siblings.get(..ours.len()) != Some(&ours[..]) {
+                return Err(ProofError::WrongRoot);
+            }
+        }
+        Ok(())
+    }
+
+    /// The nodes completed since the last call, to be written.
+    pub fn take_nodes(&mut self) -> Vec<(NodeKey, Node)> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Completes the tree: returns its root hash and the nodes not taken
+    /// yet (the root among them).
+    pub fn finish(mut self) -> ([u8; 32], Vec<(NodeKey, Node)>) {
+        let root = match self.last {
+            None => {
+                self.done.push((NodeKey::root(self.version), Node::Empty));
+                EMPTY_ROOT
+            }
+            Some((key, value)) if self.open.is_empty() => self.close_leaf(&key, value, 0).hash,
+            Some((key, value)) => {
+                let mut child = self.close_leaf(&key, value, self.open.len());
+                while !self.open.is_empty() {
+                    child = self.close_top(&key, child);
+                }
+                child.hash
+            }
+        };
+        (root, self.done)
+    }
+}
+
 /// An in-memory node store (tests, benchmarks, tools): every node of
 /// every version, until pruned.
 #[derive(Debug, Default, Clone)]
@@ -1176,6 +1406,147 @@ mod tests {
             tree.prune(1);
             assert_eq!(reachable(&tree, 1), tree.len(), "{touch:?}");
         }
+    }
+
+    /// A tree after `versions` random versions, and its contents.
+    fn random_tree(seed: u64, versions: u64) -> (MemTree, BTreeMap<KeyHash, ValueHash>) {
+        println!("seed {seed}");
+        let mut rng = Rng(seed);
+        let mut tree = MemTree::new();
+        let mut map = BTreeMap::new();
+        for version in 0..versions {
+            let mut changes = BTreeMap::new();
+            for _ in 0..rng.below(90) {
+                let i = rng.below(250);
+                let v = (rng.below(4) != 0).then(|| value(i, version));
+                changes.insert(key(i), v);
+            }
+            for (k, v) in &changes {
+                match v {
+                    Some(v) => map.insert(*k, *v),
+                    None => map.remove(k),
+                };
+            }
+            let changes: Vec<_> = changes.into_iter().collect();
+            tree.commit(version, &changes).unwrap();
+        }
+        (tree, map)
+    }
+
+    /// A snapshot read in chunks of `chunk` leaves, each checked, gives
+    /// back the same tree: the same root, every key proving, and the next
+    /// version's update giving the same root as on the source.
+    #[test]
+    fn restore_rebuilds_the_tree_from_its_leaves_checking_every_chunk() {
+        for (seed, chunk) in [(11u64, 7usize), (12, 1), (13, 50), (14, 1000)] {
+            let (mut tree, map) = random_tree(seed, 12);
+            let v = 11;
+            let root = root_hash(&tree, v).unwrap();
+            let all = leaves(&tree, v, None, usize::MAX).unwrap();
+            assert_eq!(all, map.iter().map(|(k, v)| (*k, *v)).collect::<Vec<_>>());
+            let mut restore = Restore::new(v);
+            let mut nodes = Vec::new();
+            let mut after = None;
+            loop {
+                let part = leaves(&tree, v, after.as_ref(), chunk).unwrap();
+                let Some(last) = part.last() else { break };
+                after = Some(last.0);
+                restore.add(&part).unwrap();
+                let (_, proof) = prove(&tree, v, &last.0).unwrap();
+                restore.check(&root, &proof).unwrap();
+                nodes.extend(restore.take_nodes());
+            }
+            assert_eq!(restore.leaves(), all.len() as u64);
+            let (restored_root, rest) = restore.finish();
+            nodes.extend(rest);
+            assert_eq!(restored_root, root, "seed {seed}");
+            let mut copy = MemTree::new();
+            copy.apply(TreeUpdate {
+                version: v,
+                root,
+                nodes,
+                stale: Vec::new(),
+            });
+            check_proofs(&copy, v, &root, &map);
+            assert_eq!(
+                reachable(&copy, v),
+                copy.len(),
+                "nothing written twice or left over"
+            );
+            let next: Vec<_> = (0..40u64)
+                .map(|i| (key(i * 3), (i % 4 != 0).then(|| value(i, 99))))
+                .collect::<BTreeMap<_, _>>()
+                .into_iter()
+                .collect();
+            assert_eq!(
+                copy.commit(v + 1, &next).unwrap(),
+                tree.commit(v + 1, &next).unwrap()
+            );
+        }
+    }
+
+    /// A chunk with a leaf missing, a value changed or a leaf added is
+    /// refused at its check; leaves out of order are refused at once.
+    #[test]
+    fn a_restore_refuses_chunks_that_are_not_the_tree() {
+        let (tree, _) = random_tree(21, 8);
+        let v = 7;
+        let root = root_hash(&tree, v).unwrap();
+        let all = leaves(&tree, v, None, usize::MAX).unwrap();
+        assert!(all.len() > 30, "{}", all.len());
+        let check = |chunk: &[(KeyHash, ValueHash)]| {
+            let mut restore = Restore::new(v);
+            restore.add(chunk)?;
+            let last = chunk.last().map(|l| l.0).unwrap_or_default();
+            let (_, proof) = prove(&tree, v, &last).map_err(|_| TreeError::Misuse("prove"))?;
+            restore
+                .check(&root, &proof)
+                .map_err(|_| TreeError::Misuse("refused"))
+        };
+        check(&all[..20]).unwrap();
+        let mut missing = all[..20].to_vec();
+        missing.remove(10);
+        assert!(check(&missing).is_err());
+        let mut changed = all[..20].to_vec();
+        changed[3].1[0] ^= 1;
+        assert!(check(&changed).is_err());
+        let mut extra = all[..20].to_vec();
+        let mut foreign = extra[5].0;
+        foreign[31] ^= 1;
+        extra.insert(if foreign > extra[5].0 { 6 } else { 5 }, (foreign, [7; 32]));
+        assert!(check(&extra).is_err());
+        let mut swapped = all[..20].to_vec();
+        swapped.swap(4, 5);
+        assert!(check(&swapped).is_err());
+        // A proof for another key does not vouch for this chunk.
+        let mut restore = Restore::new(v);
+        restore.add(&all[..20]).unwrap();
+        let (_, other) = prove(&tree, v, &all[25].0).unwrap();
+        assert!(restore.check(&root, &other).is_err());
+    }
+
+    #[test]
+    fn leaves_after_a_key_and_up_to_a_limit() {
+        let (tree, map) = random_tree(31, 6);
+        let v = 5;
+        let all: Vec<_> = map.iter().map(|(k, v)| (*k, *v)).collect();
+        assert_eq!(leaves(&tree, v, None, 0).unwrap(), Vec::new());
+        assert_eq!(leaves(&tree, v, None, 3).unwrap(), all[..3].to_vec());
+        assert_eq!(
+            leaves(&tree, v, Some(&all[9].0), 4).unwrap(),
+            all[10..14].to_vec()
+        );
+        // After a key that is absent: from the next present one.
+        let mut between = all[9].0;
+        between[31] = between[31].wrapping_add(1);
+        if between < all[10].0 && !map.contains_key(&between) {
+            assert_eq!(
+                leaves(&tree, v, Some(&between), 1).unwrap(),
+                all[10..11].to_vec()
+            );
+        }
+        let last = all.last().unwrap().0;
+        assert_eq!(leaves(&tree, v, Some(&last), 5).unwrap(), Vec::new());
     }
 
     #[test]
