@@ -32,12 +32,12 @@ use std::time::Instant;
 
 use hutong_runtime::recovery::RecoveryStatement;
 use hutong_runtime::state::{StateKey, StateValue};
+use hutong_runtime::store::Version;
 use hutong_runtime::store::{prepare_commit, StateStore, StateUpdate, StoreError};
+use hutong_runtime::tree::{KeyHash, Node, NodeKey, NodeReader, Nodes, TreeError};
 use hutong_runtime::{
     execute_block_with, Address, BlockContext, Hash, Height, SignatureCheck, TimestampMs,
 };
-use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeReader};
-use jmt::{KeyHash, OwnedValue, Version};
 use tokio::sync::mpsc;
 
 use hutong_audit::Alert;
@@ -136,27 +136,10 @@ struct Pending {
     values: FastMap<StateKey, Option<StateValue>>,
 }
 
-impl TreeReader for ExecView<'_> {
-    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
+impl NodeReader for ExecView<'_> {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TreeError> {
         // The pending version's nodes are staged in the database handle.
-        self.db.get_node_option(node_key)
-    }
-
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        match self.pending {
-            Some(p) if max_version >= p.version => Err(anyhow::anyhow!(
-                "versioned values are not read while executing (version {max_version})"
-            )),
-            _ => self.db.get_value_option(max_version, key_hash),
-        }
-    }
-
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        self.db.get_rightmost_leaf()
+        self.db.node(key)
     }
 }
 
@@ -172,6 +155,15 @@ impl StateStore for ExecView<'_> {
         match self.pending {
             Some(p) => Some(p.version),
             None => self.db.latest_version(),
+        }
+    }
+
+    fn tree_value(&self, version: Version, key: &KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.pending {
+            Some(p) if version >= p.version => Err(StoreError::Backend(format!(
+                "versioned values are not read while executing (version {version})"
+            ))),
+            _ => StateStore::tree_value(self.db, version, key),
         }
     }
 
@@ -201,7 +193,7 @@ struct ExecState {
 struct Staged {
     write: BlockWrite,
     /// The block's tree nodes, taken out of `write.state` and staged.
-    nodes: Arc<NodeBatch>,
+    nodes: Arc<Nodes>,
     alerts: Vec<Alert>,
     senders: FastSet<Address>,
     txs: usize,
@@ -560,7 +552,7 @@ fn execute(
     };
     // The next block's tree starts from this one's nodes, before they are
     // durable; the writer writes them from the same shared batch.
-    let nodes = Arc::new(std::mem::take(&mut update.tree.node_batch));
+    let nodes = Arc::new(std::mem::take(&mut update.tree.nodes));
     db.stage_nodes(height, nodes.clone());
     let values: FastMap<StateKey, Option<StateValue>> = update.values.iter().cloned().collect();
     let (alerts, extra) = audit.unwrap_or_default();
@@ -984,7 +976,7 @@ mod tests {
         let versions: Vec<Vec<(StateKey, Option<StateValue>)>> = vec![
             (0..20).map(|i| (key(i), balance(u128::from(i)))).collect(),
             vec![(key(3), balance(300)), record(1), record(2)],
-            // Deletions take jmt's per-key path; a record's value changes.
+            // Deletions; a record's value changes.
             vec![(key(4), None), (key(5), None), (key(6), balance(600))],
             vec![(key(5), balance(55)), record(3)],
         ];
@@ -1012,8 +1004,8 @@ mod tests {
             for i in [3, 4, 5, 6] {
                 let h = key(i).key_hash();
                 assert_eq!(
-                    db.get_value_option(v, h).expect("readable"),
-                    reference.get_value_option(v, h).expect("readable"),
+                    StateStore::tree_value(&db, v, &h).expect("readable"),
+                    reference.tree_value(v, &h).expect("readable"),
                     "key {i} at version {v}"
                 );
             }
@@ -1044,7 +1036,7 @@ mod tests {
         // then the previous one is written: the executor and writer of the
         // node, in one thread.
         let mut pending: Option<Pending> = None;
-        let mut unwritten: Option<(BlockWrite, Arc<NodeBatch>)> = None;
+        let mut unwritten: Option<(BlockWrite, Arc<Nodes>)> = None;
         for height in 1..=12u64 {
             let view = ExecView {
                 db: &db,
@@ -1057,7 +1049,7 @@ mod tests {
             assert_eq!(update.root, expected.root, "root of height {height}");
             reference.apply(expected).expect("applied");
 
-            let nodes = Arc::new(std::mem::take(&mut update.tree.node_batch));
+            let nodes = Arc::new(std::mem::take(&mut update.tree.nodes));
             db.stage_nodes(height, nodes.clone());
             let values = update.values.iter().cloned().collect();
             if let Some((write, nodes)) = unwritten.take() {

@@ -2,7 +2,7 @@
 //!
 //! Given the state and a block of ordered, signed transactions, the runtime
 //! computes one receipt per transaction and the state changes, and commits
-//! the state in a Jellyfish Merkle tree whose root goes into the block
+//! the state in a Merkle tree ([`tree`]) whose root goes into the block
 //! header. It performs no I/O, reads no clock, uses no randomness and starts
 //! no threads: the same blocks give the same state root on every machine.
 //!
@@ -28,10 +28,11 @@
 //!   proofs.
 //! - [`recovery`]: the members' signed statement that restarts a chain
 //!   whose validators lost their quorum for good.
-//! - [`snapshot`]: the state tree read in chunks with range proofs, and
-//!   restored chunk by chunk, each checked against the root.
-//! - [`tree`]: a state tree of our own (16-ary, versioned, with proofs),
-//!   measured against the Jellyfish tree; not yet the one blocks commit to.
+//! - [`tree`]: the state tree: a 16-ary Merkle radix tree over key
+//!   hashes, versioned, with inclusion and exclusion proofs.
+//! - [`snapshot`]: the state tree read in chunks, each with the proof of
+//!   its last leaf, and restored chunk by chunk, each checked against the
+//!   root.
 
 #![forbid(unsafe_code)]
 

@@ -87,12 +87,13 @@ pub enum StateKey {
 }
 
 impl StateKey {
-    pub fn key_hash(&self) -> jmt::KeyHash {
+    /// The key's position in the state tree.
+    pub fn key_hash(&self) -> crate::tree::KeyHash {
         let bytes = borsh::to_vec(self).expect("borsh encoding into a Vec cannot fail");
         // v2: balances carry the daily outflow (one leaf per holding).
         // v3: holdings carry the held amount, accounts their restriction.
         // v4: holds live in their payer's holding (no key of their own).
-        jmt::KeyHash(Hash::tagged(b"hutong/state-key/v4", &bytes).0)
+        Hash::tagged(b"hutong/state-key/v4", &bytes).0
     }
 
     /// Whether the key is a leaf of the state tree. Transfer records are

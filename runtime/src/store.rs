@@ -1,5 +1,5 @@
 //! The state store seam, its in-memory implementation, and the state
-//! commitment (a Jellyfish Merkle tree, the `jmt` crate).
+//! commitment (the state tree of [`crate::tree`]).
 //!
 //! The runtime reads state through [`StateStore`] and never writes it
 //! directly: execution returns the changes, [`prepare_commit`] turns them
@@ -10,12 +10,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use borsh::{BorshDeserialize, BorshSerialize};
-use jmt::storage::{LeafNode, Node, NodeKey, TreeReader, TreeUpdateBatch};
-use jmt::{JellyfishMerkleTree, KeyHash, OwnedValue, RootHash, Version};
-use sha2::Sha256;
 
 use crate::crypto::Hash;
 use crate::state::{StateKey, StateValue};
+use crate::tree::{self, KeyHash, Node, NodeKey, NodeReader, TreeError, TreeProof, TreeUpdate};
+
+/// A version of the state: the height of the block that made it.
+pub type Version = u64;
 
 /// A failure of the store underneath. Permanent from the runtime's point of
 /// view: the caller treats a failed local read or write as fatal.
@@ -31,9 +32,15 @@ pub enum StoreError {
     VersionGap { got: u64, latest: Option<u64> },
 }
 
+impl From<TreeError> for StoreError {
+    fn from(e: TreeError) -> StoreError {
+        StoreError::Tree(e.to_string())
+    }
+}
+
 /// The storage the runtime needs: the latest value of each key, and the
-/// nodes and versioned values of the state tree (through `jmt`'s reader).
-pub trait StateStore: TreeReader {
+/// nodes and versioned values of the state tree.
+pub trait StateStore: NodeReader {
     /// The latest committed value of `key`. A store that keeps bytes
     /// decodes them here and reports an undecodable entry as
     /// [`StoreError::Corrupt`].
@@ -41,6 +48,10 @@ pub trait StateStore: TreeReader {
 
     /// The latest committed version (block height), `None` before genesis.
     fn latest_version(&self) -> Option<Version>;
+
+    /// The value bytes of a tree key as of `version` (its newest value at
+    /// or below it); `None`: absent or deleted then.
+    fn tree_value(&self, version: Version, key: &KeyHash) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// Applies an update atomically: after a crash the store holds all of it
     /// or none of it.
@@ -54,8 +65,12 @@ pub struct StateUpdate {
     pub root: Hash,
     /// New latest values (`None` deletes), in key-hash order.
     pub values: Vec<(StateKey, Option<StateValue>)>,
-    /// New tree nodes and the versioned values the tree refers to.
-    pub tree: TreeUpdateBatch,
+    /// New tree nodes, and the nodes of earlier versions this one no
+    /// longer reaches.
+    pub tree: TreeUpdate,
+    /// The tree keys' value bytes at this version (`None`: deleted),
+    /// ascending by key hash.
+    pub tree_values: Vec<(KeyHash, Option<Vec<u8>>)>,
 }
 
 /// Reads one typed value.
@@ -69,7 +84,7 @@ pub fn read_value<S: StateStore + ?Sized>(
 /// Computes the new state root for `changes` applied at `version`, and the
 /// update that stores them. `changes` may come in any order; the result
 /// depends only on the set of changes.
-pub fn prepare_commit<S: StateStore>(
+pub fn prepare_commit<S: StateStore + ?Sized>(
     store: &S,
     version: Version,
     changes: impl IntoIterator<Item = (StateKey, Option<StateValue>)>,
@@ -90,82 +105,45 @@ pub fn prepare_commit<S: StateStore>(
     // store but not into the tree: the tree holds them as one leaf per
     // block (`StateKey::TransferBlock`, written by execution), not one
     // leaf per transfer.
-    let mut values: BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> = BTreeMap::new();
-    let mut records: BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> = BTreeMap::new();
+    let mut values: BTreeMap<KeyHash, (StateKey, Option<StateValue>)> = BTreeMap::new();
+    let mut records: BTreeMap<KeyHash, (StateKey, Option<StateValue>)> = BTreeMap::new();
     for (key, value) in changes {
         match key {
-            StateKey::TransferRecord(..) => records.insert(key.key_hash().0, (key, value)),
-            _ => values.insert(key.key_hash().0, (key, value)),
+            StateKey::TransferRecord(..) => records.insert(key.key_hash(), (key, value)),
+            _ => values.insert(key.key_hash(), (key, value)),
         };
     }
-
-    let deletes = values.values().any(|(_, v)| v.is_none());
-    let path = if deletes || values.is_empty() {
-        TreePath::PerKey
-    } else {
-        TreePath::Batch
-    };
-    let (root, batch) = update_tree(store, version, &values, path)?;
+    let mut changes = Vec::with_capacity(values.len());
+    let mut tree_values = Vec::with_capacity(values.len());
+    for (hash, (_, value)) in &values {
+        let bytes = value.as_ref().map(StateValue::encode);
+        changes.push((*hash, bytes.as_deref().map(tree::value_hash)));
+        tree_values.push((*hash, bytes));
+    }
+    let tree = tree::update(store, latest, version, &changes)?;
     let mut all = values;
     all.extend(records);
     Ok(StateUpdate {
         version,
-        root: Hash(root.0),
+        root: Hash(tree.root),
         values: all.into_values().collect(),
-        tree: batch,
+        tree,
+        tree_values,
     })
 }
 
-/// How the tree is updated. Both give the same tree and root; the batch
-/// path hashes every changed node once and is about four times faster, but
-/// jmt offers it for inserts and updates only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TreePath {
-    PerKey,
-    Batch,
-}
-
-fn update_tree<S: StateStore>(
-    store: &S,
-    version: Version,
-    values: &BTreeMap<[u8; 32], (StateKey, Option<StateValue>)>,
-    path: TreePath,
-) -> Result<(RootHash, TreeUpdateBatch), StoreError> {
-    let tree = JellyfishMerkleTree::<_, Sha256>::new(store);
-    match path {
-        TreePath::PerKey => tree.put_value_set(
-            values
-                .iter()
-                .map(|(h, (_, v))| (KeyHash(*h), v.as_ref().map(StateValue::encode))),
-            version,
-        ),
-        TreePath::Batch => {
-            let set: Vec<(KeyHash, Vec<u8>)> = values
-                .iter()
-                .filter_map(|(h, (_, v))| v.as_ref().map(|v| (KeyHash(*h), v.encode())))
-                .collect();
-            tree.batch_put_value_sets(vec![set], None, version)
-                .map(|(roots, batch)| (roots[0], batch))
-        }
-    }
-    .map_err(|e| StoreError::Tree(format!("{e:#}")))
-}
-
 /// The state root at `version`.
-pub fn state_root<S: StateStore>(store: &S, version: Version) -> Result<Hash, StoreError> {
-    JellyfishMerkleTree::<_, Sha256>::new(store)
-        .get_root_hash(version)
-        .map(|r| Hash(r.0))
-        .map_err(|e| StoreError::Tree(format!("{e:#}")))
+pub fn state_root<S: StateStore + ?Sized>(store: &S, version: Version) -> Result<Hash, StoreError> {
+    Ok(Hash(tree::root_hash(store, version)?))
 }
 
 /// A proof that a state key held a value (or was absent) under a state root.
 /// Anyone can check it with [`StateProof::verify`], given only the root.
-#[derive(Debug, BorshSerialize, BorshDeserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, BorshSerialize, BorshDeserialize)]
 pub struct StateProof {
     pub key: StateKey,
     pub value: Option<StateValue>,
-    pub proof: jmt::proof::SparseMerkleProof<Sha256>,
+    pub proof: TreeProof,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,13 +156,13 @@ pub struct ProofError {
 
 impl StateProof {
     pub fn verify(&self, root: &Hash) -> Result<(), ProofError> {
-        let value = self.value.as_ref().map(|v| v.encode());
+        let value = self.value.as_ref().map(|v| tree::value_hash(&v.encode()));
         self.proof
-            .verify(RootHash(root.0), self.key.key_hash(), value)
+            .verify(&root.0, &self.key.key_hash(), value.as_ref())
             .map_err(|e| ProofError {
                 key: self.key,
                 root: *root,
-                reason: format!("{e:#}"),
+                reason: e.to_string(),
             })
     }
 }
@@ -192,7 +170,7 @@ impl StateProof {
 /// Proves the value of `key` at `version`. Transfer records are not leaves
 /// of the tree (their block's [`StateKey::TransferBlock`] leaf holds
 /// them), so they have no proof of their own.
-pub fn prove<S: StateStore>(
+pub fn prove<S: StateStore + ?Sized>(
     store: &S,
     key: StateKey,
     version: Version,
@@ -203,17 +181,24 @@ pub fn prove<S: StateStore>(
                 .into(),
         ));
     }
-    let (raw, proof) = JellyfishMerkleTree::<_, Sha256>::new(store)
-        .get_with_proof(key.key_hash(), version)
-        .map_err(|e| StoreError::Tree(format!("{e:#}")))?;
-    let value = match raw {
+    let hash = key.key_hash();
+    let (found, proof) = tree::prove(store, version, &hash)?;
+    let value = match found {
         None => None,
-        Some(bytes) => Some(
-            borsh::from_slice::<StateValue>(bytes.as_slice()).map_err(|e| StoreError::Corrupt {
-                key,
-                reason: e.to_string(),
-            })?,
-        ),
+        Some(value_hash) => {
+            let corrupt = |reason: String| StoreError::Corrupt { key, reason };
+            let bytes = store.tree_value(version, &hash)?.ok_or_else(|| {
+                corrupt(format!(
+                    "the tree holds it at version {version} but its value is missing"
+                ))
+            })?;
+            if tree::value_hash(&bytes) != value_hash {
+                return Err(corrupt(format!(
+                    "its value at version {version} is not the one the tree holds"
+                )));
+            }
+            Some(borsh::from_slice::<StateValue>(&bytes).map_err(|e| corrupt(e.to_string()))?)
+        }
     };
     Ok(StateProof { key, value, proof })
 }
@@ -223,8 +208,8 @@ pub fn prove<S: StateStore>(
 #[derive(Debug, Default, Clone)]
 pub struct MemStore {
     latest: HashMap<StateKey, StateValue, foldhash::fast::RandomState>,
-    nodes: HashMap<NodeKey, Node>,
-    values: HashMap<KeyHash, BTreeMap<Version, Option<OwnedValue>>>,
+    nodes: HashMap<NodeKey, Node, foldhash::fast::RandomState>,
+    values: HashMap<KeyHash, BTreeMap<Version, Option<Vec<u8>>>, foldhash::fast::RandomState>,
     version: Option<Version>,
     /// Made from a snapshot: the tree's keys are known by their hashes
     /// only, so they are read from the tree's values, not `latest`.
@@ -241,7 +226,8 @@ impl MemStore {
     /// transfer record index rebuilt from the tree's leaves: it executes
     /// the next block as the store the snapshot was read from does.
     pub fn restored(
-        batch: jmt::storage::NodeBatch,
+        nodes: Vec<(NodeKey, Node)>,
+        values: Vec<(KeyHash, Vec<u8>)>,
         version: Version,
     ) -> Result<MemStore, StoreError> {
         let mut store = MemStore {
@@ -249,23 +235,19 @@ impl MemStore {
             version: Some(version),
             ..MemStore::default()
         };
-        for (key, node) in batch.nodes() {
-            store.nodes.insert(key.clone(), node.clone());
-        }
-        for ((v, key_hash), value) in batch.values() {
-            if let Some(bytes) = value {
-                let decoded: StateValue = borsh::from_slice(bytes).map_err(|e| {
-                    StoreError::Backend(format!("restored leaf {}: {e}", Hash(key_hash.0)))
-                })?;
-                for (key, entry) in crate::transfer::index_entries(&decoded) {
-                    store.latest.insert(key, entry);
-                }
+        store.nodes.extend(nodes);
+        for (key_hash, bytes) in values {
+            let decoded: StateValue = borsh::from_slice(&bytes).map_err(|e| {
+                StoreError::Backend(format!("restored leaf {}: {e}", Hash(key_hash)))
+            })?;
+            for (key, entry) in crate::transfer::index_entries(&decoded) {
+                store.latest.insert(key, entry);
             }
             store
                 .values
-                .entry(*key_hash)
+                .entry(key_hash)
                 .or_default()
-                .insert(*v, value.clone());
+                .insert(version, Some(bytes));
         }
         Ok(store)
     }
@@ -279,27 +261,9 @@ impl MemStore {
     }
 }
 
-impl TreeReader for MemStore {
-    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        Ok(self.nodes.get(node_key).cloned())
-    }
-
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self
-            .values
-            .get(&key_hash)
-            .and_then(|versions| versions.range(..=max_version).next_back())
-            .and_then(|(_, v)| v.clone()))
-    }
-
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        // Only used when restoring a tree from a snapshot, which Hutong does
-        // not do through this store.
-        Err(anyhow::anyhow!("MemStore does not support tree restore"))
+impl NodeReader for MemStore {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TreeError> {
+        Ok(self.nodes.get(key).cloned())
     }
 }
 
@@ -328,6 +292,14 @@ impl StateStore for MemStore {
         self.version
     }
 
+    fn tree_value(&self, version: Version, key: &KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .values
+            .get(key)
+            .and_then(|versions| versions.range(..=version).next_back())
+            .and_then(|(_, v)| v.clone()))
+    }
+
     fn apply(&mut self, update: StateUpdate) -> Result<(), StoreError> {
         let follows = match self.version {
             None => update.version == 0,
@@ -345,15 +317,12 @@ impl StateStore for MemStore {
                 None => self.latest.remove(&key),
             };
         }
-        let batch = update.tree.node_batch;
-        for (key, node) in batch.nodes() {
-            self.nodes.insert(key.clone(), node.clone());
-        }
-        for ((version, key_hash), value) in batch.values() {
+        self.nodes.extend(update.tree.nodes);
+        for (key_hash, value) in update.tree_values {
             self.values
-                .entry(*key_hash)
+                .entry(key_hash)
                 .or_default()
-                .insert(*version, value.clone());
+                .insert(update.version, value);
         }
         self.version = Some(update.version);
         Ok(())
@@ -365,7 +334,7 @@ mod tests {
     use super::*;
     use crate::types::{Address, Amount, AssetCode};
 
-    fn changes(round: u64) -> BTreeMap<[u8; 32], (StateKey, Option<StateValue>)> {
+    fn changes(round: u64) -> BTreeMap<KeyHash, (StateKey, Option<StateValue>)> {
         let cny = AssetCode::new("CNY").unwrap();
         (0..300u64)
             .filter(|i| !(i + round).is_multiple_of(3))
@@ -376,32 +345,50 @@ mod tests {
                 let value = StateValue::Balance(crate::state::Holding::of(Amount(u128::from(
                     i * round + 1,
                 ))));
-                (key.key_hash().0, (key, Some(value)))
+                (key.key_hash(), (key, Some(value)))
             })
             .collect()
     }
 
-    /// The batch path and the per-key path build the same tree, version
-    /// after version.
+    /// Values written, changed and deleted through `prepare_commit`: each
+    /// version's proofs show that version's values (or their absence),
+    /// verify against its root only, and carry the values.
     #[test]
-    fn both_tree_paths_give_the_same_roots() {
-        let mut stores = [MemStore::new(), MemStore::new()];
-        for version in 0..6 {
-            let set = changes(version);
-            let mut roots = Vec::new();
-            for (store, path) in stores.iter_mut().zip([TreePath::PerKey, TreePath::Batch]) {
-                let (root, tree) = update_tree(store, version, &set, path).unwrap();
-                roots.push(root);
-                store
-                    .apply(StateUpdate {
-                        version,
-                        root: Hash(root.0),
-                        values: set.values().cloned().collect(),
-                        tree,
-                    })
-                    .unwrap();
+    fn state_proofs_show_each_versions_values() {
+        let mut store = MemStore::new();
+        let mut versions = Vec::new();
+        let mut now: BTreeMap<StateKey, StateValue> = BTreeMap::new();
+        for version in 0..6u64 {
+            let mut set: Vec<_> = changes(version).into_values().collect();
+            if version > 0 {
+                for (_, value) in set.iter_mut().step_by(4) {
+                    *value = None;
+                }
             }
-            assert_eq!(roots[0], roots[1], "version {version}");
+            for (key, value) in &set {
+                match value {
+                    Some(v) => now.insert(*key, v.clone()),
+                    None => now.remove(key),
+                };
+            }
+            let root = commit(&mut store, version, set);
+            versions.push((root, now.clone()));
+        }
+        for (version, (root, values)) in versions.iter().enumerate() {
+            for (key, _) in changes(0).into_values().chain(changes(1).into_values()) {
+                let proof = prove(&store, key, version as u64).unwrap();
+                assert_eq!(
+                    proof.value.as_ref(),
+                    values.get(&key),
+                    "{key:?} at {version}"
+                );
+                proof.verify(root).unwrap();
+                if let Some((other, _)) = versions.get(version + 1) {
+                    if other != root {
+                        assert!(proof.verify(other).is_err());
+                    }
+                }
+            }
         }
     }
 

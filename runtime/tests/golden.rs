@@ -91,9 +91,68 @@ fn batch_and_state_root() {
             ))),
         ),
     ];
-    let root = prepare_commit(&store, 0, state).unwrap().root;
+    let root = prepare_commit(&store, 0, state.clone()).unwrap().root;
     assert_eq!(root.to_hex(), GOLDEN_STATE_ROOT);
+    assert_eq!(
+        root.0,
+        documented_root(&state),
+        "the tree's documented hashing"
+    );
     assert_eq!(Hash::tagged(b"t", b"d").to_hex(), GOLDEN_TAGGED);
+}
+
+/// The root of a tree of two keys by the rules `hutong_runtime::tree`
+/// documents, computed here from SHA-256 alone: each leaf hashes its key
+/// hash and its value's hash; the node where the two key hashes part has
+/// both leaves as children; each node above it has one child.
+fn documented_root(state: &[(StateKey, Option<StateValue>)]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let sha = |parts: &[&[u8]]| -> [u8; 32] {
+        let mut h = Sha256::new();
+        for p in parts {
+            h.update(p);
+        }
+        h.finalize().into()
+    };
+    let nibble = |k: &[u8; 32], i: usize| {
+        if i.is_multiple_of(2) {
+            k[i / 2] >> 4
+        } else {
+            k[i / 2] & 15
+        }
+    };
+    let mut leaves: Vec<([u8; 32], [u8; 32])> = state
+        .iter()
+        .map(|(k, v)| {
+            let key = k.key_hash();
+            let value = sha(&[b"hutong/tree/value/v1\0", &v.as_ref().unwrap().encode()]);
+            (key, sha(&[b"hutong/tree/leaf/v1\0", &key, &value]))
+        })
+        .collect();
+    leaves.sort();
+    let [(a, leaf_a), (b, leaf_b)] = [leaves[0], leaves[1]];
+    let part = (0..64).find(|&i| nibble(&a, i) != nibble(&b, i)).unwrap();
+    let bitmap = |nibbles: &[u8]| {
+        nibbles
+            .iter()
+            .fold(0u16, |m, n| m | (1 << (15 - n)))
+            .to_be_bytes()
+    };
+    let (na, nb) = (nibble(&a, part), nibble(&b, part));
+    let mut hash = sha(&[
+        b"hutong/tree/node/v1\0",
+        &bitmap(&[na, nb]),
+        &leaf_a,
+        &leaf_b,
+    ]);
+    for depth in (0..part).rev() {
+        hash = sha(&[
+            b"hutong/tree/node/v1\0",
+            &bitmap(&[nibble(&a, depth)]),
+            &hash,
+        ]);
+    }
+    hash
 }
 
 const GOLDEN_TRANSFER: [(&str, &str); 5] = [
@@ -121,7 +180,8 @@ const GOLDEN_TRANSFER: [(&str, &str); 5] = [
 const GOLDEN_BATCH_HASH: &str = "5a987b7fd51023dd82665d8cc95bb5546f14f351878529f0d0646a79e39f9f5e";
 // State format v4 (key hashes tagged `hutong/state-key/v4`): a balance
 // entry holds the balance, the daily outflow, the held amount and the open
-// holds; an account its restriction.
-const GOLDEN_STATE_ROOT: &str = "f1e5a9a21d13a5b21388f38b0ed5bea121e37f4075ec2e23f87d7068a618acd8";
+// holds; an account its restriction. The state tree of `hutong_runtime::tree`
+// (hashes tagged `hutong/tree/*/v1`; it replaced the Jellyfish tree).
+const GOLDEN_STATE_ROOT: &str = "4b49143e1093bd4a2789d55d4f24388a4d3c953e1a284570f144b7d2999ae6ec";
 /// SHA-256("t" || 0x00 || "d"), checked with an independent SHA-256.
 const GOLDEN_TAGGED: &str = "0bf5b9fd8828040f3bd1e47565723c55a778a7f17f3431c02104627b9e64fa3c";

@@ -10,8 +10,6 @@ use hutong_runtime::snapshot::{read_chunk, Chunk, MemRestoreTarget, Restore, Sna
 use hutong_runtime::state::{Holding, StateKey, StateValue};
 use hutong_runtime::store::{prepare_commit, state_root, MemStore, StateStore};
 use hutong_runtime::{Address, Amount, AssetCode, Hash};
-use jmt::storage::TreeReader;
-use jmt::KeyHash;
 use rand::{Rng, SeedableRng};
 
 /// A store with `accounts` balances written over a few versions, some
@@ -85,15 +83,16 @@ fn a_tree_restored_from_chunks_has_the_same_root_and_values() {
             }
             assert_eq!(restore.leaves(), expected.len() as u64);
             restore.finish().unwrap();
+            drop(restore);
             let target = Arc::try_unwrap(target).unwrap();
-            for (key, value) in &expected {
+            let (nodes, values) = target.into_parts();
+            assert_eq!(values, expected, "seed {seed}, chunk size {size}");
+            // The restored store proves every key as the source does.
+            let copy = MemStore::restored(nodes, values, version).unwrap();
+            for (key, _) in expected.iter().step_by(97) {
                 assert_eq!(
-                    target
-                        .get_value_option(version, KeyHash(*key))
-                        .unwrap()
-                        .as_ref(),
-                    Some(value),
-                    "seed {seed}, chunk size {size}"
+                    hutong_runtime::tree::prove(&copy, version, key).unwrap(),
+                    hutong_runtime::tree::prove(&source, version, key).unwrap()
                 );
             }
         }
@@ -191,7 +190,7 @@ fn an_incomplete_restore_does_not_finish() {
         Err(SnapshotError::Incomplete(_))
     ));
     // Nothing restored at all is not a tree either.
-    let empty = Restore::new(Arc::new(MemRestoreTarget::new()), version, root).unwrap();
+    let mut empty = Restore::new(Arc::new(MemRestoreTarget::new()), version, root).unwrap();
     assert!(matches!(empty.finish(), Err(SnapshotError::Incomplete(_))));
     // And a root nobody certified is not reached.
     let target = Arc::new(MemRestoreTarget::new());
@@ -202,55 +201,35 @@ fn an_incomplete_restore_does_not_finish() {
     ));
 }
 
-/// The fuzz target's tree (`tests/fuzz/support/src/seeds.rs`,
-/// `snapshot_source`), built the same way.
-fn fuzz_source() -> (MemStore, u64, Hash) {
-    let cny = AssetCode::new("CNY").unwrap();
-    let mut store = MemStore::new();
-    for version in 0..3u64 {
-        let changes = (0..600u64)
-            .filter(|i| version == 0 || i % (version + 2) == 0)
-            .map(|i| {
-                let mut a = [0u8; 20];
-                a[..8].copy_from_slice(&i.to_le_bytes());
-                let value = (version == 0 || i % 7 != 0).then(|| {
-                    StateValue::Balance(Holding::of(Amount(u128::from(i * 100 + version))))
-                });
-                (StateKey::Balance(Address(a), cny), value)
-            });
-        let update = prepare_commit(&store, version, changes).unwrap();
-        store.apply(update).unwrap();
-    }
-    let root = state_root(&store, 2).unwrap();
-    (store, 2, root)
-}
-
-/// Found by the `snapshot_chunks` fuzz target: chunks that make jmt's
-/// restore break its own invariants (it panicked building them, before
-/// checking their proof). They are refused as bad chunks, and the genuine
-/// chunks still restore the tree afterwards.
+/// A restore started again on the same target (a node restarted, or
+/// the join's retry after a peer stopped early) goes on from the progress
+/// written with the last chunk, and a finish that comes too early leaves
+/// the restore as it was.
 #[test]
-fn chunks_that_break_the_tree_builder_are_refused() {
-    let (source, version, root) = fuzz_source();
-    let bytes = include_bytes!("data/snapshot-chunks-crash-1.bin");
-    let chunks: Vec<Chunk> = borsh::from_slice(bytes).unwrap();
+fn a_restore_started_again_resumes_from_its_written_progress() {
+    let (source, version) = store(5, 1_500);
+    let root = state_root(&source, version).unwrap();
+    let all = chunks(&source, version, 200);
     let target = Arc::new(MemRestoreTarget::new());
     let mut restore = Restore::new(Arc::clone(&target), version, root).unwrap();
-    let mut refused = 0;
-    for c in chunks {
-        if restore.add(c).is_err() {
-            refused += 1;
-        }
+    for chunk in &all[..3] {
+        restore.add(chunk.clone()).unwrap();
     }
-    assert!(refused > 0);
-    // Start over on a fresh target with the genuine chunks.
-    let mut restore = Restore::new(Arc::new(MemRestoreTarget::new()), version, root).unwrap();
-    while let Some(c) =
-        read_chunk(&source, version, restore.resume_after(), 64, usize::MAX).unwrap()
-    {
-        restore.add(c).unwrap();
+    assert!(matches!(
+        restore.finish(),
+        Err(SnapshotError::Incomplete(_))
+    ));
+    let after = restore.resume_after();
+    drop(restore);
+    let mut restore = Restore::new(Arc::clone(&target), version, root).unwrap();
+    assert_eq!(restore.resume_after(), after);
+    for chunk in &all[3..] {
+        restore.add(chunk.clone()).unwrap();
     }
     restore.finish().unwrap();
+    // Another version's restore does not pick that progress up.
+    let other = Restore::new(Arc::clone(&target), version - 1, root).unwrap();
+    assert_eq!(other.resume_after(), None);
 }
 
 /// A store restored from a snapshot of a chain with transfers executes the
@@ -289,8 +268,10 @@ fn a_store_restored_from_a_snapshot_executes_the_next_block_as_the_source_does()
         restore.add(chunk).unwrap();
     }
     restore.finish().unwrap();
+    drop(restore);
     let target = Arc::try_unwrap(target).unwrap();
-    let mut restored = MemStore::restored(target.into_batch(), version).unwrap();
+    let (nodes, values) = target.into_parts();
+    let mut restored = MemStore::restored(nodes, values, version).unwrap();
 
     // A retry of the first round's first transfer (same sender, same id),
     // and new transfers.

@@ -344,7 +344,10 @@ fn a_full_disk_stops_a_validator_cleanly_and_it_recovers() {
         let data = cluster.nodes[3].home.join("data");
         let used = du_megabytes(&data);
         let mnt = cluster.nodes[3].home.join("small-disk");
-        let disk = match SmallDisk::mount(&mnt, used + 24) {
+        // Room for the restart and catch-up, and then little: the load
+        // below fills it in a minute or two (RocksDB's preallocated log
+        // takes the last megabytes a while after the disk reads full).
+        let disk = match SmallDisk::mount(&mnt, used + 16) {
             Ok(d) => d,
             Err(why) => {
                 return skipped(
@@ -401,7 +404,7 @@ fn a_full_disk_stops_a_validator_cleanly_and_it_recovers() {
                 break cluster.log_tail(3);
             }
             assert!(
-                started.elapsed() < Duration::from_secs(240),
+                started.elapsed() < Duration::from_secs(420),
                 "validator 3 neither halted nor stopped with {} MB on its disk; log:\n{}",
                 du_megabytes(&mnt),
                 cluster.log_tail(3)

@@ -617,7 +617,7 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
                 .unwrap(),
         )
         .unwrap();
-        let entry = [key.key_hash().0.as_slice(), &version.to_be_bytes()].concat();
+        let entry = [key.key_hash().as_slice(), &version.to_be_bytes()].concat();
         db.put_cf(
             db.cf_handle("tree_values").unwrap(),
             entry,

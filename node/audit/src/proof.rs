@@ -7,7 +7,7 @@
 //!   signatures, checked against that epoch's validator set). When the
 //!   block's execution result is certified already, the receipt comes
 //!   with it: its path to the receipts root, and that root's certificate.
-//! - A **balance proof**: a state proof (Jellyfish Merkle tree) of one
+//! - A **balance proof**: a state proof (`hutong_runtime::tree`) of one
 //!   account's balance of one asset under the state root of a height, and
 //!   the certificate of that state root: the later block whose payload
 //!   carries it, with that block's commit chain.

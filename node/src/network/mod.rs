@@ -6,7 +6,7 @@
 //! who it is (`allow_block_list`), and logged. Three protocols carry the
 //! traffic, each with its own size limits: two request–response ones,
 //! `/hutong/consensus/1` (consensus messages, a proposal with its payload)
-//! and `/hutong/sync/1` (blocks by id and committed blocks with their
+//! and `/hutong/sync/2` (blocks by id and committed blocks with their
 //! commit certificate), and `/hutong/txs/3`, transactions shared between
 //! validators with their attestations (see [`hutong_host::attest`]), as
 //! frames on one long-lived stream per peer ([`txs`]). This task keeps the swarm: it hands what arrives to the

@@ -7,14 +7,13 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use borsh::BorshSerialize;
-use hutong_runtime::store::StateUpdate;
-use jmt::storage::NodeBatch;
-use jmt::Version;
+use hutong_runtime::store::{StateUpdate, Version};
+use hutong_runtime::tree::{KeyHash, Node, NodeKey, Nodes};
 use rocksdb::WriteBatch;
 
 use super::chain::replays_used_sequence;
 use super::prune::stale_key;
-use super::state::{tree_value_key, TreeNodeKey};
+use super::state::{tree_value_key, StoredNode, TreeNodeKey};
 use super::{
     cf, encode, encode_into, synced, BlockWrite, Db, DbError, Executed, TxLocation, NO_VERSION,
 };
@@ -46,15 +45,11 @@ impl Db {
     /// [`Db::commit_block`] for a block whose tree nodes were taken out of
     /// its update and staged ([`Db::stage_nodes`]): they are written from
     /// `nodes`.
-    pub fn commit_staged_block(
-        &self,
-        write: BlockWrite,
-        nodes: Arc<NodeBatch>,
-    ) -> Result<(), DbError> {
+    pub fn commit_staged_block(&self, write: BlockWrite, nodes: Arc<Nodes>) -> Result<(), DbError> {
         self.commit(write, Some(nodes))
     }
 
-    fn commit(&self, mut write: BlockWrite, staged: Option<Arc<NodeBatch>>) -> Result<(), DbError> {
+    fn commit(&self, mut write: BlockWrite, staged: Option<Arc<Nodes>>) -> Result<(), DbError> {
         let height = write.executed.height;
         let executed = self.version.load(Ordering::SeqCst);
         if executed == NO_VERSION || executed.checked_add(1) != Some(height) {
@@ -116,7 +111,7 @@ impl Db {
         // Only once durable: a failed write must not leave nodes readable
         // (the executor's staged nodes are its own business).
         if staged.is_none() {
-            let written = std::mem::take(&mut write.state.tree.node_batch);
+            let written = std::mem::take(&mut write.state.tree.nodes);
             self.recent_nodes()
                 .add(write.state.version, Arc::new(written));
         }
@@ -129,7 +124,7 @@ impl Db {
     /// [`Db::commit_staged_block`] of that version then writes them. Only a
     /// reader that asks for that version's nodes sees them, and none but
     /// the executor knows the version before it is durable.
-    pub fn stage_nodes(&self, version: Version, nodes: Arc<NodeBatch>) {
+    pub fn stage_nodes(&self, version: Version, nodes: Arc<Nodes>) {
         self.recent_nodes().add(version, nodes);
     }
 
@@ -138,39 +133,62 @@ impl Db {
         batch: &mut WriteBatch,
         update: &StateUpdate,
     ) -> Result<(), DbError> {
-        // Tree keys' values go with the tree's nodes (`put_nodes`): jmt
-        // lists every value it was given, deletions included.
+        // Tree keys' values go to the tree's versioned values.
         let mut values = Sorted::with_capacity(update.values.len(), 96);
         for (key, value) in update.values.iter().filter(|(key, _)| !key.in_tree()) {
             values.put(key, value.as_ref());
         }
         values.write(self, batch, cf::STATE);
-        self.put_nodes(batch, &update.tree.node_batch);
+        self.put_nodes(batch, &update.tree.nodes);
+        self.put_tree_values(
+            batch,
+            update.version,
+            update
+                .tree_values
+                .iter()
+                .map(|(key, value)| (key, value.as_deref())),
+        );
         if self.track_stale.load(Ordering::Relaxed) {
-            // In key order: the set is ordered by version, then node key.
-            let stale = self.cf(cf::STALE_NODES);
-            for index in &update.tree.stale_node_index_batch {
-                batch.put_cf(stale, stale_key(index), []);
+            // In key order: one version, then the node keys.
+            let mut stale: Vec<Vec<u8>> = update
+                .tree
+                .stale
+                .iter()
+                .map(|key| stale_key(update.version, key))
+                .collect();
+            stale.sort_unstable();
+            let family = self.cf(cf::STALE_NODES);
+            for key in stale {
+                batch.put_cf(family, key, []);
             }
         }
         batch.put_cf(self.cf(cf::META), b"state_version", encode(&update.version));
         Ok(())
     }
 
-    /// Tree nodes and the versioned values they refer to.
-    pub(super) fn put_nodes(&self, batch: &mut WriteBatch, nodes: &NodeBatch) {
-        let mut encoded = Sorted::with_capacity(nodes.nodes().len(), 256);
-        for (key, node) in nodes.nodes() {
-            encoded.put(&TreeNodeKey(key), Some(node));
+    /// Tree nodes.
+    pub(super) fn put_nodes(&self, batch: &mut WriteBatch, nodes: &[(NodeKey, Node)]) {
+        let mut encoded = Sorted::with_capacity(nodes.len(), 256);
+        for (key, node) in nodes {
+            encoded.put(&TreeNodeKey(key), Some(&StoredNode(node)));
         }
         encoded.write(self, batch, cf::TREE_NODES);
-        // Already in key order: one version, ascending key hashes.
-        let values = self.cf(cf::TREE_VALUES);
+    }
+
+    /// Tree keys' values at `version` (`None`: deleted), ascending by key
+    /// hash.
+    pub(super) fn put_tree_values<'a>(
+        &self,
+        batch: &mut WriteBatch,
+        version: Version,
+        values: impl Iterator<Item = (&'a KeyHash, Option<&'a [u8]>)>,
+    ) {
+        let family = self.cf(cf::TREE_VALUES);
         let mut value_bytes = Vec::new();
-        for ((version, key_hash), value) in nodes.values() {
+        for (key_hash, value) in values {
             value_bytes.clear();
-            encode_into(&mut value_bytes, value);
-            batch.put_cf(values, tree_value_key(key_hash, *version), &value_bytes);
+            encode_into(&mut value_bytes, &value);
+            batch.put_cf(family, tree_value_key(key_hash, version), &value_bytes);
         }
     }
 }

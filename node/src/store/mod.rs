@@ -1,5 +1,5 @@
 //! The node's RocksDB database: the runtime's state store (latest values
-//! and the Jellyfish Merkle tree), committed blocks with their certificates
+//! and the state tree), committed blocks with their certificates
 //! and receipts, the transaction index, consensus safety data and the
 //! uncommitted blocks consensus keeps.
 //!
@@ -226,7 +226,10 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 /// 12: tree nodes keyed by the version that wrote them (big-endian), then
 /// their nibble path (`state::TreeNodeKey`), not by the node key's borsh
 /// encoding.
-const FORMAT: u32 = 12;
+/// 13: the state tree of `hutong_runtime::tree` (16-ary, its own node
+/// encoding and hashes) replaces the Jellyfish tree; a restore's progress
+/// in `meta`.
+const FORMAT: u32 = 13;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

@@ -18,7 +18,7 @@
 
 use std::sync::atomic::Ordering;
 
-use jmt::storage::StaleNodeIndex;
+use hutong_runtime::tree::NodeKey;
 use rocksdb::{IteratorMode, WriteBatch};
 
 use super::state::TreeNodeKey;
@@ -29,9 +29,9 @@ pub const STALE_PASS_MAX: usize = 200_000;
 
 /// The key of a stale node's record: the version that replaced it first,
 /// so that a pass reads them oldest first.
-pub(super) fn stale_key(index: &StaleNodeIndex) -> Vec<u8> {
-    let mut key = index.stale_since_version.to_be_bytes().to_vec();
-    key.extend_from_slice(&encode(&TreeNodeKey(&index.node_key)));
+pub(super) fn stale_key(stale_since: u64, node: &NodeKey) -> Vec<u8> {
+    let mut key = stale_since.to_be_bytes().to_vec();
+    key.extend_from_slice(&encode(&TreeNodeKey(node)));
     key
 }
 
@@ -157,7 +157,7 @@ mod tests {
 
     /// Versions 0..=20 of a 500-key tree, each changing 50 keys (version
     /// 7 changes none).
-    fn chain(db: &mut Db) -> Vec<jmt::RootHash> {
+    fn chain(db: &mut Db) -> Vec<hutong_runtime::Hash> {
         let mut roots = Vec::new();
         for version in 0..=20u64 {
             let changes: Vec<_> = if version == 0 {
@@ -171,7 +171,7 @@ mod tests {
             };
             let update = prepare_commit(&*db, version, changes).unwrap();
             db.apply(update).unwrap();
-            roots.push(jmt::RootHash(state_root(&*db, version).unwrap().0));
+            roots.push(state_root(&*db, version).unwrap());
         }
         roots
     }
@@ -182,11 +182,11 @@ mod tests {
 
     /// Reads the whole tree at `version` as a joining node would, and
     /// checks every chunk against the root.
-    fn restores(db: &Db, version: u64, root: jmt::RootHash) -> Result<(), String> {
+    fn restores(db: &Db, version: u64, root: hutong_runtime::Hash) -> Result<(), String> {
         let dir = tempfile::tempdir().unwrap();
         let target = Db::open(dir.path(), ChainId([7; 32])).unwrap();
-        let mut restore = Restore::new(Arc::new(target), version, hutong_runtime::Hash(root.0))
-            .map_err(|e| e.to_string())?;
+        let mut restore =
+            Restore::new(Arc::new(target), version, root).map_err(|e| e.to_string())?;
         loop {
             let chunk: Option<Chunk> = db
                 .snapshot_chunk(version, restore.resume_after())
@@ -254,6 +254,6 @@ mod tests {
         db.apply(a).unwrap();
         assert!(db.prune_states_below(u64::MAX).unwrap() > 0);
         assert_eq!(db.oldest_state().unwrap(), 21);
-        restores(&db, 21, jmt::RootHash(b.root.0)).unwrap();
+        restores(&db, 21, b.root).unwrap();
     }
 }

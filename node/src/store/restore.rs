@@ -5,57 +5,81 @@
 
 use std::sync::atomic::Ordering;
 
+use hutong_runtime::snapshot::RestoreTarget;
 use hutong_runtime::state::StateValue;
+use hutong_runtime::store::Version;
 use hutong_runtime::transfer::index_entries;
-use jmt::storage::{LeafNode, Node, NodeBatch, NodeKey, TreeWriter};
+use hutong_runtime::tree::{KeyHash, Node, NodeKey};
 use rocksdb::{IteratorMode, WriteBatch};
 
 use super::commit::Sorted;
-use super::state::decode_tree_node_key;
 use super::{cf, decode, encode, synced, Db, DbError, Executed};
 
-impl TreeWriter for Db {
-    /// A restore's finished subtrees: their nodes and leaf values, and the
-    /// transfer record index the leaves stand for (beside the tree, as
-    /// execution keeps it). Not synced: [`Db::finish_restore`] is.
-    fn write_node_batch(&self, nodes: &NodeBatch) -> anyhow::Result<()> {
+/// Where [`cf::META`] keeps a restore's progress: its version and the
+/// tree builder's state after the last chunk written.
+const RESTORE_PROGRESS: &[u8] = b"restore_progress";
+
+impl RestoreTarget for Db {
+    /// A checked chunk: the tree nodes it completed, its leaves' values,
+    /// the transfer record index the leaves stand for (beside the tree, as
+    /// execution keeps it), and the restore's progress, in one batch. Not
+    /// synced: [`Db::finish_restore`] is (a chunk lost in a crash is
+    /// asked for again; rewriting a node writes the same bytes).
+    fn write_restored(
+        &self,
+        version: Version,
+        nodes: &[(NodeKey, Node)],
+        values: &[(KeyHash, Vec<u8>)],
+        progress: &[u8],
+    ) -> Result<(), String> {
+        self.write_restored_chunk(version, nodes, values, progress)
+            .map_err(|e| e.to_string())
+    }
+
+    fn restore_progress(&self, version: Version) -> Result<Option<Vec<u8>>, String> {
+        let saved: Option<(Version, Vec<u8>)> = self
+            .get(cf::META, RESTORE_PROGRESS)
+            .map_err(|e| e.to_string())?;
+        Ok(saved.filter(|(v, _)| *v == version).map(|(_, p)| p))
+    }
+}
+
+impl Db {
+    fn write_restored_chunk(
+        &self,
+        version: Version,
+        nodes: &[(NodeKey, Node)],
+        values: &[(KeyHash, Vec<u8>)],
+        progress: &[u8],
+    ) -> Result<(), DbError> {
         let mut batch = WriteBatch::default();
         self.put_nodes(&mut batch, nodes);
-        let mut index = Sorted::with_capacity(nodes.values().len(), 96);
-        for value in nodes.values().values().flatten() {
+        self.put_tree_values(
+            &mut batch,
+            version,
+            values
+                .iter()
+                .map(|(key, value)| (key, Some(value.as_slice()))),
+        );
+        let mut index = Sorted::with_capacity(values.len(), 96);
+        for (_, value) in values {
             let value: StateValue = decode("a restored leaf", value)?;
             for (key, entry) in index_entries(&value) {
                 index.put(&key, Some(&entry));
             }
         }
         index.write(self, &mut batch, cf::STATE);
+        if progress.is_empty() {
+            batch.delete_cf(self.cf(cf::META), RESTORE_PROGRESS);
+        } else {
+            batch.put_cf(
+                self.cf(cf::META),
+                RESTORE_PROGRESS,
+                encode(&(version, progress)),
+            );
+        }
         self.db.write(batch)?;
         Ok(())
-    }
-}
-
-impl Db {
-    /// The leaf with the greatest key hash among the tree's nodes: where a
-    /// restore stands. A scan of every node, so only for a database that
-    /// holds nothing but a restore in progress (which resumes from here
-    /// after a refused chunk or a crash).
-    pub(super) fn rightmost_leaf(&self) -> Result<Option<(NodeKey, LeafNode)>, DbError> {
-        let mut best: Option<(NodeKey, LeafNode)> = None;
-        for item in self
-            .db
-            .iterator_cf(self.cf(cf::TREE_NODES), IteratorMode::Start)
-        {
-            let (key, value) = item?;
-            if let Node::Leaf(leaf) = decode::<Node>("tree_nodes", &value)? {
-                if best
-                    .as_ref()
-                    .is_none_or(|(_, b)| leaf.key_hash() > b.key_hash())
-                {
-                    best = Some((decode_tree_node_key(&key)?, leaf));
-                }
-            }
-        }
-        Ok(best)
     }
 
     /// Whether the database holds nothing of a chain yet (no executed
@@ -90,6 +114,7 @@ impl Db {
         batch.put_cf(self.cf(cf::META), b"executed", encode(&executed));
         batch.put_cf(self.cf(cf::META), b"state_version", encode(&height));
         batch.put_cf(self.cf(cf::META), b"joined_at", encode(&height));
+        batch.delete_cf(self.cf(cf::META), RESTORE_PROGRESS);
         batch.put_cf(
             self.cf(cf::RESULTS),
             height.to_be_bytes(),
@@ -172,9 +197,10 @@ mod tests {
         (store, 0)
     }
 
-    /// A restore into RocksDB takes a refused chunk, resumes from what it
-    /// wrote (the database's rightmost leaf), finishes with the source's
-    /// root, and reads back the values and the rebuilt transfer index.
+    /// A restore into RocksDB takes a refused chunk, resumes from the
+    /// progress it wrote (also when started again on the same database),
+    /// finishes with the source's root, and reads back the values and the
+    /// rebuilt transfer index.
     #[test]
     fn a_restore_into_the_database_survives_a_bad_chunk_and_rebuilds_the_index() {
         let (source, version) = source(3_000);
@@ -197,6 +223,12 @@ mod tests {
                     other => panic!("a damaged chunk was taken: {other:?}"),
                 }
                 continue;
+            }
+            if chunks == 6 {
+                // As after a restart: from what the database holds.
+                let after = restore.resume_after();
+                restore = Restore::new(Arc::new(db.clone()), version, root).unwrap();
+                assert_eq!(restore.resume_after(), after);
             }
             restore.add(chunk).unwrap();
         }

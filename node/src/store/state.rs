@@ -1,15 +1,14 @@
 //! The state store the runtime reads: latest values (through the state
-//! cache), the Jellyfish Merkle tree's nodes and versioned values, and the
-//! cache of the nodes the last few blocks wrote.
+//! cache), the state tree's nodes (`hutong_runtime::tree`) and versioned
+//! values, and the cache of the nodes the last few blocks wrote.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use borsh::BorshSerialize;
 use hutong_runtime::state::{StateKey, StateValue};
-use hutong_runtime::store::{StateStore, StateUpdate, StoreError};
-use jmt::storage::{LeafNode, NibblePath, Node, NodeBatch, NodeKey, TreeReader};
-use jmt::{KeyHash, OwnedValue, Version};
+use hutong_runtime::store::{StateStore, StateUpdate, StoreError, Version};
+use hutong_runtime::tree::{self, KeyHash, Node, NodeKey, NodeReader, Nodes, TreeError};
 use rocksdb::WriteBatch;
 
 use super::{cf, corrupt, decode, encode, synced, Db, DbError, NO_VERSION};
@@ -77,11 +76,11 @@ impl Db {
 
     /// The tree's value of a key at the newest version at or below
     /// `max_version` (`None`: absent or deleted then).
-    fn tree_value(
+    pub(super) fn tree_value(
         &self,
         max_version: Version,
         key_hash: &KeyHash,
-    ) -> Result<Option<OwnedValue>, DbError> {
+    ) -> Result<Option<Vec<u8>>, DbError> {
         // Seek backwards from (key hash, max_version), within the key
         // hash: the family's prefix bloom filters answer "never written"
         // without searching the memtables and files (a used quote's key
@@ -93,7 +92,7 @@ impl Db {
         iter.seek_for_prev(seek);
         match (iter.key(), iter.value()) {
             (Some(key), Some(value)) => {
-                if key.len() != 40 || key[..32] != key_hash.0 {
+                if key.len() != 40 || key[..32] != key_hash[..] {
                     return Ok(None);
                 }
                 decode("tree_values", value)
@@ -113,58 +112,82 @@ impl Db {
 
 pub(super) fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
     let mut key = [0u8; 40];
-    key[..32].copy_from_slice(&key_hash.0);
+    key[..32].copy_from_slice(key_hash);
     key[32..].copy_from_slice(&version.to_be_bytes());
     key
 }
 
-/// A tree node's key in [`cf::TREE_NODES`]: the version that wrote the
-/// node (big-endian), then its nibble path. A block's nodes are one run of
-/// keys above every older one, so each flush of the family holds a key
-/// range no older file overlaps and compaction moves files rather than
-/// merging them. (The node key's borsh encoding, a little-endian version
-/// first, spread every block's nodes across the whole key space: two
-/// thirds of what the family's compactions wrote was rewriting older
-/// nodes.)
+/// A tree node's key in [`cf::TREE_NODES`]: the version that wrote it
+/// (big-endian), then its path (the nibble count, then the nibbles packed
+/// two to a byte). A block's nodes are one run of keys above every older
+/// one, so each flush of the family holds a key range no older file
+/// overlaps and compaction moves files rather than merging them.
 pub(super) struct TreeNodeKey<'a>(pub &'a NodeKey);
 
 impl BorshSerialize for TreeNodeKey<'_> {
     fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
-        writer.write_all(&self.0.version().to_be_bytes())?;
-        self.0.nibble_path().serialize(writer)
+        let path = &self.0.path;
+        writer.write_all(&self.0.version.to_be_bytes())?;
+        writer.write_all(&[path.len() as u8])?;
+        writer.write_all(&path.bytes()[..path.len().div_ceil(2)])
     }
 }
 
 /// The node key a [`TreeNodeKey`] encoding names.
+#[cfg(test)]
 pub(super) fn decode_tree_node_key(bytes: &[u8]) -> Result<NodeKey, DbError> {
-    let (version, path) = bytes
+    let bad = |reason| corrupt("tree_nodes key", reason);
+    let (version, rest) = bytes
         .split_first_chunk::<8>()
-        .ok_or_else(|| corrupt("tree_nodes key", "shorter than a version"))?;
-    let path: NibblePath = decode("tree_nodes key", path)?;
-    Ok(NodeKey::new(u64::from_be_bytes(*version), path))
+        .ok_or_else(|| bad("shorter than a version"))?;
+    let (&len, packed) = rest.split_first().ok_or_else(|| bad("no path length"))?;
+    let len = usize::from(len);
+    if packed.len() != len.div_ceil(2) {
+        return Err(bad("path length"));
+    }
+    let mut nibbles = [0u8; 32];
+    nibbles
+        .get_mut(..packed.len())
+        .ok_or_else(|| bad("path length"))?
+        .copy_from_slice(packed);
+    let path = hutong_runtime::tree::Path::from_parts(len, nibbles).ok_or_else(|| bad("path"))?;
+    Ok(NodeKey {
+        version: u64::from_be_bytes(*version),
+        path,
+    })
 }
 
-impl TreeReader for Db {
-    fn get_node_option(&self, node_key: &NodeKey) -> anyhow::Result<Option<Node>> {
-        let recent = self.recent_nodes().get(node_key);
-        if let Some(node) = recent {
+/// A tree node as [`cf::TREE_NODES`] stores it ([`Node::encode`]).
+pub(super) struct StoredNode<'a>(pub &'a Node);
+
+impl BorshSerialize for StoredNode<'_> {
+    fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
+        self.0.write_to(writer)
+    }
+}
+
+impl Db {
+    /// A tree node from the database (not the recent nodes).
+    pub(super) fn stored_node(&self, key: &NodeKey) -> Result<Option<Node>, DbError> {
+        let raw = self
+            .db
+            .get_pinned_cf(self.cf(cf::TREE_NODES), encode(&TreeNodeKey(key)))?;
+        match raw {
+            None => Ok(None),
+            Some(bytes) => Node::decode(&bytes)
+                .map(Some)
+                .map_err(|e| corrupt("tree_nodes", e)),
+        }
+    }
+}
+
+impl NodeReader for Db {
+    fn node(&self, key: &NodeKey) -> Result<Option<Node>, TreeError> {
+        if let Some(node) = self.recent_nodes().get(key) {
             return Ok(Some(node));
         }
-        Ok(self.get(cf::TREE_NODES, &encode(&TreeNodeKey(node_key)))?)
-    }
-
-    fn get_value_option(
-        &self,
-        max_version: Version,
-        key_hash: KeyHash,
-    ) -> anyhow::Result<Option<OwnedValue>> {
-        Ok(self.tree_value(max_version, &key_hash)?)
-    }
-
-    /// Only used while restoring a tree from a snapshot (see
-    /// [`Db::rightmost_leaf`]).
-    fn get_rightmost_leaf(&self) -> anyhow::Result<Option<(NodeKey, LeafNode)>> {
-        Ok(self.rightmost_leaf()?)
+        self.stored_node(key)
+            .map_err(|e| TreeError::Backend(e.to_string()))
     }
 }
 
@@ -187,6 +210,10 @@ impl StateStore for Db {
             NO_VERSION => None,
             v => Some(v),
         }
+    }
+
+    fn tree_value(&self, version: Version, key: &KeyHash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(Db::tree_value(self, version, key)?)
     }
 
     /// Applies a state update alone, synced (tests and tools; the node
@@ -215,39 +242,40 @@ impl StateStore for Db {
     }
 }
 
-/// Tree nodes of the last versions: each version's batch as the tree
-/// wrote it (shared, not copied), newest last, up to
+/// Tree nodes of the last versions: each version's nodes as the tree
+/// wrote them (shared, not copied; ascending by path), newest last, up to
 /// `RECENT_NODES_MAX` nodes in all (at least `RECENT_VERSIONS_MIN`
 /// versions). A node key carries the version that wrote it, so a lookup
-/// searches one batch. Every block rewrites the tree's upper levels and
-/// reads the nodes its keys last changed, mostly a few blocks old: from
-/// here they cost a map lookup, not a RocksDB read and a decode.
+/// searches one version's nodes. Every block rewrites the tree's upper
+/// levels and reads the nodes its keys last changed, mostly a few blocks
+/// old: from here they cost a binary search, not a RocksDB read and a
+/// decode.
 #[derive(Default)]
 pub(super) struct RecentNodes {
-    by_version: std::collections::VecDeque<(Version, Arc<NodeBatch>)>,
+    by_version: std::collections::VecDeque<(Version, Arc<Nodes>)>,
     nodes: usize,
 }
 
 impl RecentNodes {
-    pub(super) fn add(&mut self, version: Version, written: Arc<NodeBatch>) {
+    pub(super) fn add(&mut self, version: Version, written: Arc<Nodes>) {
         // Versions arrive in order; a version added again (a block
         // rewritten after a restart) replaces everything from it on.
         while self.by_version.back().is_some_and(|(v, _)| *v >= version) {
             if let Some((_, batch)) = self.by_version.pop_back() {
-                self.nodes -= batch.nodes().len();
+                self.nodes -= batch.len();
             }
         }
-        self.nodes += written.nodes().len();
+        self.nodes += written.len();
         self.by_version.push_back((version, written));
         while self.by_version.len() > RECENT_VERSIONS_MIN && self.nodes > RECENT_NODES_MAX {
             if let Some((_, batch)) = self.by_version.pop_front() {
-                self.nodes -= batch.nodes().len();
+                self.nodes -= batch.len();
             }
         }
     }
 
     fn get(&self, key: &NodeKey) -> Option<Node> {
-        let version = key.version();
+        let version = key.version;
         // Consecutive versions, mostly: index directly, else search.
         let first = self.by_version.front()?.0;
         let guess = version
@@ -259,7 +287,7 @@ impl RecentNodes {
             Some(found) => found,
             None => self.by_version.iter().find(|(v, _)| *v == version)?,
         };
-        batch.get_node(key).cloned()
+        tree::find_node(batch, &key.path).cloned()
     }
 }
 
@@ -270,16 +298,18 @@ const RECENT_NODES_MAX: usize = 20_000;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hutong_runtime::tree::Path;
 
-    /// A node key from its nibbles (jmt builds paths itself only: this
-    /// goes through the path's borsh encoding).
+    /// A node key from its nibbles.
     fn key(version: Version, nibbles: &[u8]) -> NodeKey {
-        let mut packed = vec![0u8; nibbles.len().div_ceil(2)];
+        let mut packed = [0u8; 32];
         for (i, n) in nibbles.iter().enumerate() {
             packed[i / 2] |= if i % 2 == 0 { n << 4 } else { *n };
         }
-        let path: NibblePath = decode("test path", &encode(&(nibbles.len(), packed))).unwrap();
-        NodeKey::new(version, path)
+        NodeKey {
+            version,
+            path: Path::from_parts(nibbles.len(), packed).unwrap(),
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::payload::Payload;
 
 pub const CONSENSUS_PROTOCOL: &str = "/hutong/consensus/1";
 pub const TXS_PROTOCOL: &str = "/hutong/txs/3";
-pub const SYNC_PROTOCOL: &str = "/hutong/sync/1";
+pub const SYNC_PROTOCOL: &str = "/hutong/sync/2";
 
 /// Most bytes in one consensus message (a proposal carries its payload).
 pub const CONSENSUS_BYTES_MAX: usize = 12 * 1024 * 1024;

@@ -107,8 +107,7 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// `StateProof` has no `PartialEq` (jmt's proof is generic over the
-/// hasher), so its round trip compares encodings.
+/// A state proof's round trip: one encoding per proof.
 fn canonical_state_proof(body: &[u8]) -> Option<(StateProof, Hash)> {
     let value: (StateProof, Hash) = borsh::from_slice(body).ok()?;
     let encoded = borsh::to_vec(&value).expect("borsh into a Vec cannot fail");

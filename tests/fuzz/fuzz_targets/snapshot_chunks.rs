@@ -16,11 +16,6 @@ use libfuzzer_sys::fuzz_target;
 fn source() -> &'static (u64, Hash) {
     static SOURCE: OnceLock<(u64, Hash)> = OnceLock::new();
     SOURCE.get_or_init(|| {
-        // `Restore` catches the panics of jmt's tree builder on chunks that
-        // break its invariants and refuses those chunks; libFuzzer's hook
-        // would abort on them all the same. A panic that escapes `Restore`
-        // still aborts (libfuzzer-sys catches it at the input's end).
-        std::panic::set_hook(Box::new(|_| {}));
         let (_, version, root) = hutong_fuzz_support::seeds::snapshot_source();
         let seeds = hutong_fuzz_support::seeds::snapshot_chunks();
         let whole = seeds.last().expect("seeds");

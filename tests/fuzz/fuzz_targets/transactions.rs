@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
             DecodeError::MemoTooLong { .. }
             | DecodeError::BatchSize { .. }
             | DecodeError::ProposalSize { .. }
-            | DecodeError::ActionTooLong,
+            | DecodeError::ActionTooLong
+            | DecodeError::ReferenceTooLong { .. }
+            | DecodeError::TooManyPayees { .. }
+            | DecodeError::LinkedSize { .. }
+            | DecodeError::IdentityEnvelope { .. },
         ) => {
             let stx = plain.expect("a bounds error comes after a good decode");
             assert!(stx.tx.check_bounds().is_err());
