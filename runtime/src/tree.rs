@@ -653,15 +653,20 @@ impl<R: NodeReader + ?Sized> Update<'_, R> {
             };
             node.children[usize::from(n)] = self.place(path.child(n), sub);
         }
+        Ok(self.write_internal(path, node))
+    }
+
+    /// Writes a new internal node at `path` and returns it as a subtree.
+    fn write_internal(&mut self, path: Path, node: Internal) -> Sub {
         let hash = node.hash();
         self.nodes.push((
             NodeKey::root(self.version).at(path),
             Node::Internal(Box::new(node)),
         ));
-        Ok(Sub::Internal {
+        Sub::Internal {
             hash,
             version: self.version,
-        })
+        }
     }
 
     /// A new subtree of `leaves` (strictly ascending) at `path`.
@@ -691,15 +696,7 @@ impl<R: NodeReader + ?Sized> Update<'_, R> {
                     let sub = self.build(path.child(n), group)?;
                     node.children[usize::from(n)] = self.place(path.child(n), sub);
                 }
-                let hash = node.hash();
-                self.nodes.push((
-                    NodeKey::root(self.version).at(path),
-                    Node::Internal(Box::new(node)),
-                ));
-                Ok(Sub::Internal {
-                    hash,
-                    version: self.version,
-                })
+                Ok(self.write_internal(path, node))
             }
         }
     }
