@@ -947,10 +947,10 @@ mod tests {
         }
     }
 
-    /// The database keeps one copy of a tree key's value (its newest
-    /// entry in `tree_values`) and transfer records apart: read back cold,
-    /// every latest value, every deletion and every older version agree
-    /// with the in-memory reference store.
+    /// The database keeps a tree key's value in its leaf and transfer
+    /// records apart: read back cold, every latest value, every deletion
+    /// and every older version agree with the in-memory reference store
+    /// (leaves that moved when a key beside them came or went included).
     #[test]
     fn latest_values_read_cold_match_the_reference_store() {
         use hutong_runtime::state::{TransferFields, TransferRecord};

@@ -367,9 +367,13 @@ fn check_restored(
     db: &Db,
     anchor: Anchor,
 ) -> Result<Option<(u64, hutong_consensus::types::BlockId)>> {
-    let consortium = match StateStore::get(db, &StateKey::Consortium)
+    // The restore is not the executed state yet: read its version.
+    let read = StateStore::tree_value(db, anchor.height, &StateKey::Consortium.key_hash())
         .map_err(|e| anyhow::anyhow!("reading the restored consortium record: {e}"))?
-    {
+        .map(|bytes| borsh::from_slice::<StateValue>(&bytes))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("the restored consortium record does not decode: {e}"))?;
+    let consortium = match read {
         Some(StateValue::Consortium(c)) => c,
         _ => bail!("the restored state has no consortium record"),
     };

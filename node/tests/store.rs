@@ -99,6 +99,56 @@ fn memory_and_rocksdb_stores_pass_the_same_suite_with_the_same_roots() {
     assert_eq!(mem, rocks, "both stores must give identical roots");
 }
 
+/// A tree key's value is kept in its leaf: through random inserts,
+/// updates and deletes (which move the leaves beside them up and down the
+/// tree with their values unchanged), every key's value at every version,
+/// and its latest value read cold after a reopen, are the reference
+/// store's.
+#[test]
+fn leaf_values_read_back_at_every_version_as_the_reference_store() {
+    let mut rng = seeded_rng();
+    let dir = tempfile::tempdir().unwrap();
+    let mut db = Db::open(dir.path(), CHAIN).unwrap();
+    let mut reference = MemStore::new();
+    let keys = 300u64;
+    let versions = 40u64;
+    for v in 0..versions {
+        let changes: Vec<(StateKey, Option<StateValue>)> = (0..rng.gen_range(1..60))
+            .map(|_| {
+                let k = rng.gen_range(0..keys);
+                let value = (v == 0 || rng.gen_bool(0.7)).then(|| {
+                    StateValue::Balance(hutong_runtime::state::Holding::of(Amount(
+                        rng.gen_range(0..1_000_000u128),
+                    )))
+                });
+                (key(k), value)
+            })
+            .collect();
+        let ours = prepare_commit(&db, v, changes.clone()).unwrap();
+        let theirs = prepare_commit(&reference, v, changes).unwrap();
+        assert_eq!(ours.root, theirs.root, "root of version {v}");
+        db.apply(ours).unwrap();
+        reference.apply(theirs).unwrap();
+    }
+    drop(db);
+    let db = Db::open(dir.path(), CHAIN).unwrap();
+    for k in 0..keys {
+        let hash = key(k).key_hash();
+        for v in 0..versions {
+            assert_eq!(
+                StateStore::tree_value(&db, v, &hash).unwrap(),
+                reference.tree_value(v, &hash).unwrap(),
+                "key {k} at version {v}"
+            );
+        }
+        assert_eq!(
+            db.state(&key(k)).unwrap(),
+            reference.get(&key(k)).unwrap(),
+            "key {k}"
+        );
+    }
+}
+
 #[test]
 fn rocksdb_store_reopens_at_its_last_version() {
     let dir = tempfile::tempdir().unwrap();

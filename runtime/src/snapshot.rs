@@ -94,12 +94,12 @@ pub fn read_chunk<R: StateStore + ?Sized>(
     max_bytes: usize,
 ) -> Result<Option<Chunk>, SnapshotError> {
     let store = |e: crate::store::StoreError| SnapshotError::Store(e.to_string());
-    let leaves = tree::leaves(reader, version, after.as_ref(), max_entries.max(1))?;
+    let leaves = tree::leaf_nodes(reader, version, after.as_ref(), max_entries.max(1))?;
     let mut entries = Vec::with_capacity(leaves.len());
     let mut bytes = 0usize;
-    for (key, value_hash) in leaves {
+    for (at, key, value_hash) in leaves {
         let value = reader
-            .tree_value(version, &key)
+            .leaf_value(version, &at, &key)
             .map_err(store)?
             .ok_or_else(|| {
                 SnapshotError::Store(format!(

@@ -53,6 +53,20 @@ pub trait StateStore: NodeReader {
     /// or below it); `None`: absent or deleted then.
     fn tree_value(&self, version: Version, key: &KeyHash) -> Result<Option<Vec<u8>>, StoreError>;
 
+    /// The value bytes of `key`, whose leaf at `version` is the node `at`
+    /// (as [`tree::leaf_nodes`] found it). By default its value at
+    /// `version`; a store that keeps a leaf's value with it reads it there
+    /// without walking the tree again.
+    fn leaf_value(
+        &self,
+        version: Version,
+        at: &NodeKey,
+        key: &KeyHash,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let _ = at;
+        self.tree_value(version, key)
+    }
+
     /// Applies an update atomically: after a crash the store holds all of it
     /// or none of it.
     fn apply(&mut self, update: StateUpdate) -> Result<(), StoreError>;

@@ -55,6 +55,10 @@ pub const MAX_DEPTH: usize = 64;
 /// The root hash of the empty tree.
 pub const EMPTY_ROOT: [u8; 32] = [0; 32];
 
+/// The length of a leaf's encoding ([`Node::encode`]): a store may keep
+/// other bytes after it (the node keeps the leaf's value there).
+pub const LEAF_BYTES: usize = 65;
+
 const LEAF_TAG: &[u8] = b"hutong/tree/leaf/v1\0";
 const NODE_TAG: &[u8] = b"hutong/tree/node/v1\0";
 const VALUE_TAG: &[u8] = b"hutong/tree/value/v1\0";
@@ -741,6 +745,42 @@ impl NodeKey {
     }
 }
 
+/// Where the leaf of `key` would be at `version`: the key of the leaf on
+/// its path (the caller checks that it is `key`'s own, not another key's
+/// under the same prefix), or `None` when the path ends in an empty slot.
+/// Reads only internal nodes (and the root), not the leaf itself.
+pub fn leaf_at<R: NodeReader + ?Sized>(
+    reader: &R,
+    version: u64,
+    key: &KeyHash,
+) -> Result<Option<NodeKey>, TreeError> {
+    let mut at = NodeKey::root(version);
+    loop {
+        let internal = match reader.node(&at)?.ok_or(TreeError::Missing(at))? {
+            Node::Empty => return Ok(None),
+            Node::Leaf { .. } => return Ok(Some(at)),
+            Node::Internal(internal) => internal,
+        };
+        let depth = at.path.len();
+        if depth >= MAX_DEPTH {
+            return Err(TreeError::Corrupt(format!(
+                "internal node at full depth: {at:?}"
+            )));
+        }
+        let n = nibble(key, depth);
+        let Some(child) = internal.child(n) else {
+            return Ok(None);
+        };
+        at = NodeKey {
+            version: child.version,
+            path: at.path.child(n),
+        };
+        if child.leaf {
+            return Ok(Some(at));
+        }
+    }
+}
+
 /// The root hash of `version`.
 pub fn root_hash<R: NodeReader + ?Sized>(reader: &R, version: u64) -> Result<[u8; 32], TreeError> {
     let key = NodeKey::root(version);
@@ -941,6 +981,19 @@ pub fn leaves<R: NodeReader + ?Sized>(
     after: Option<&KeyHash>,
     limit: usize,
 ) -> Result<Vec<(KeyHash, ValueHash)>, TreeError> {
+    Ok(leaf_nodes(reader, version, after, limit)?
+        .into_iter()
+        .map(|(_, key, value)| (key, value))
+        .collect())
+}
+
+/// [`leaves`], each with the key of its node.
+pub fn leaf_nodes<R: NodeReader + ?Sized>(
+    reader: &R,
+    version: u64,
+    after: Option<&KeyHash>,
+    limit: usize,
+) -> Result<Vec<(NodeKey, KeyHash, ValueHash)>, TreeError> {
     let mut out = Vec::new();
     if limit > 0 {
         collect_leaves(reader, NodeKey::root(version), after, limit, &mut out)?;
@@ -956,13 +1009,13 @@ fn collect_leaves<R: NodeReader + ?Sized>(
     at: NodeKey,
     after: Option<&KeyHash>,
     limit: usize,
-    out: &mut Vec<(KeyHash, ValueHash)>,
+    out: &mut Vec<(NodeKey, KeyHash, ValueHash)>,
 ) -> Result<(), TreeError> {
     match reader.node(&at)?.ok_or(TreeError::Missing(at))? {
         Node::Empty => Ok(()),
         Node::Leaf { key, value } => {
             if after.is_none_or(|a| key > *a) {
-                out.push((key, value));
+                out.push((at, key, value));
             }
             Ok(())
         }
@@ -1394,6 +1447,21 @@ mod tests {
             let k = key(i);
             let (found, proof) = prove(tree, version, &k).unwrap();
             assert_eq!(found.as_ref(), map.get(&k), "key {i} at version {version}");
+            // The leaf on the key's path: its own when present, another
+            // key's or none when absent.
+            let leaf = leaf_at(tree, version, &k)
+                .unwrap()
+                .map(|at| tree.node(&at).unwrap().expect("the leaf it names"));
+            match (&leaf, found) {
+                (Some(Node::Leaf { key: lk, value: lv }), Some(v)) => {
+                    assert_eq!((lk, lv), (&k, &v), "key {i} at version {version}")
+                }
+                (Some(Node::Leaf { key: lk, .. }), None) => {
+                    assert_ne!(lk, &k, "key {i} at version {version}")
+                }
+                (None, None) => {}
+                other => panic!("key {i} at version {version}: {other:?}"),
+            }
             proof.verify(root, &k, found.as_ref()).unwrap();
             // Any other claim fails.
             let wrong = value(i, u64::MAX);

@@ -609,21 +609,28 @@ fn the_regulator_traces_alerts_proves_and_freezes() {
         let key = hutong_runtime::StateKey::Balance(Address::of(&w_key.public()), cny);
         let value =
             hutong_runtime::StateValue::Balance(hutong_runtime::state::Holding::of(Amount(1)));
-        // A tree key's latest value is its newest entry in `tree_values`:
-        // key hash ‖ version (big-endian) → Option<encoded value>.
-        let version: u64 = borsh::from_slice(
-            &db.get_cf(db.cf_handle("meta").unwrap(), b"state_version")
-                .unwrap()
-                .unwrap(),
-        )
-        .unwrap();
-        let entry = [key.key_hash().as_slice(), &version.to_be_bytes()].concat();
-        db.put_cf(
-            db.cf_handle("tree_values").unwrap(),
-            entry,
-            borsh::to_vec(&Some(value.encode())).unwrap(),
-        )
-        .unwrap();
+        // A tree key's value is kept in its leaf, in `tree_nodes`: the
+        // node's encoding (1, key hash, value hash) and then the value's
+        // bytes. Its live leaf is the newest one (keys begin with the
+        // version that wrote them, big-endian); rewritten consistently
+        // (the value hash of the new bytes), it reads back as balance 1.
+        let nodes = db.cf_handle("tree_nodes").unwrap();
+        let hash = key.key_hash();
+        let leaf = db
+            .iterator_cf(nodes, rocksdb::IteratorMode::End)
+            .map(Result::unwrap)
+            .find(|(_, bytes)| bytes.first() == Some(&1) && bytes.get(1..33) == Some(&hash[..]))
+            .map(|(at, _)| at)
+            .expect("the balance's leaf");
+        let bytes = value.encode();
+        let stored = [
+            &[1u8][..],
+            &hash,
+            &hutong_runtime::tree::value_hash(&bytes),
+            &bytes,
+        ]
+        .concat();
+        db.put_cf(nodes, leaf, stored).unwrap();
     }
     cluster.start(4);
     runtime().block_on(async {

@@ -3,6 +3,7 @@
 //! receipts, transaction index and other modules' entries, in one synced
 //! batch.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -13,16 +14,17 @@ use rocksdb::WriteBatch;
 
 use super::chain::replays_used_sequence;
 use super::prune::stale_key;
-use super::state::{tree_value_key, StoredNode, TreeNodeKey};
+use super::state::{StoredNode, TreeNodeKey};
 use super::{
-    cf, encode, encode_into, synced, BlockWrite, Db, DbError, Executed, TxLocation, NO_VERSION,
+    cf, corrupt, encode, encode_into, synced, BlockWrite, Db, DbError, Executed, TxLocation,
+    NO_VERSION,
 };
 
 impl Db {
     /// Writes the genesis state as version 0, with its executed record.
     pub fn commit_genesis(&self, state: StateUpdate, executed: Executed) -> Result<(), DbError> {
         let mut batch = WriteBatch::default();
-        self.put_state(&mut batch, &state)?;
+        self.put_state(&mut batch, &state, None)?;
         batch.put_cf(self.cf(cf::META), b"executed", encode(&executed));
         batch.put_cf(self.cf(cf::RESULTS), 0u64.to_be_bytes(), encode(&executed));
         batch.put_cf(
@@ -31,8 +33,8 @@ impl Db {
             executed.block_id.0,
         );
         self.db.write_opt(batch, &synced())?;
-        self.state_cache.commit(state.values);
         self.version.store(0, Ordering::SeqCst);
+        self.state_cache.commit(state.values);
         Ok(())
     }
 
@@ -57,10 +59,7 @@ impl Db {
         }
         let key = height.to_be_bytes();
         let mut batch = WriteBatch::default();
-        self.put_state(&mut batch, &write.state)?;
-        if let Some(nodes) = &staged {
-            self.put_nodes(&mut batch, nodes);
-        }
+        self.put_state(&mut batch, &write.state, staged.as_deref())?;
         let id = write.block.id();
         // A block consensus stored as pending is not written twice (for a
         // full block that is most of the batch's bytes); a synced one is
@@ -105,9 +104,12 @@ impl Db {
         batch.put_cf(self.cf(cf::META), b"executed", encode(&write.executed));
         batch.put_cf(self.cf(cf::RESULTS), key, encode(&write.executed));
         self.db.write_opt(batch, &synced())?;
+        // The version first: a reader that misses the cache reads the
+        // database at the durable version, and may fill the cache only if
+        // no commit of the cache came between (`StateCache::fill`).
+        self.version.store(height, Ordering::SeqCst);
         self.state_cache
             .commit(std::mem::take(&mut write.state.values));
-        self.version.store(height, Ordering::SeqCst);
         // Only once durable: a failed write must not leave nodes readable
         // (the executor's staged nodes are its own business).
         if staged.is_none() {
@@ -128,26 +130,54 @@ impl Db {
         self.recent_nodes().add(version, nodes);
     }
 
+    /// The state entries of `update`: the values of keys outside the
+    /// tree, the tree's nodes (from `staged` when the executor took them
+    /// out of the update) with each leaf's value, and the stale-node
+    /// records of a pruning node.
     pub(super) fn put_state(
         &self,
         batch: &mut WriteBatch,
         update: &StateUpdate,
+        staged: Option<&Nodes>,
     ) -> Result<(), DbError> {
-        // Tree keys' values go to the tree's versioned values.
+        // Tree keys' values go with their leaves.
         let mut values = Sorted::with_capacity(update.values.len(), 96);
         for (key, value) in update.values.iter().filter(|(key, _)| !key.in_tree()) {
             values.put(key, value.as_ref());
         }
         values.write(self, batch, cf::STATE);
-        self.put_nodes(batch, &update.tree.nodes);
-        self.put_tree_values(
-            batch,
-            update.version,
-            update
-                .tree_values
-                .iter()
-                .map(|(key, value)| (key, value.as_deref())),
-        );
+        let changed = &update.tree_values;
+        let nodes = staged.unwrap_or(&update.tree.nodes);
+        self.put_nodes(batch, nodes, |key| {
+            match changed.binary_search_by(|(k, _)| k.cmp(key)) {
+                Ok(i) => match &changed[i].1 {
+                    Some(bytes) => Ok(Cow::Borrowed(bytes.as_slice())),
+                    None => Err(corrupt(
+                        "a state update",
+                        format!("a leaf of version {} for a deleted key", update.version),
+                    )),
+                },
+                // A leaf that moved (a key beside it came or went) with
+                // its value unchanged: the value it had a version ago.
+                Err(_) => update
+                    .version
+                    .checked_sub(1)
+                    .map(|previous| self.tree_value(previous, key))
+                    .transpose()?
+                    .flatten()
+                    .map(Cow::Owned)
+                    .ok_or_else(|| {
+                        corrupt(
+                            "a state update",
+                            format!(
+                                "a leaf of version {} whose value is neither new nor in the \
+                                 version before",
+                                update.version
+                            ),
+                        )
+                    }),
+            }
+        })?;
         if self.track_stale.load(Ordering::Relaxed) {
             // In key order: one version, then the node keys.
             let mut stale: Vec<Vec<u8>> = update
@@ -166,30 +196,30 @@ impl Db {
         Ok(())
     }
 
-    /// Tree nodes.
-    pub(super) fn put_nodes(&self, batch: &mut WriteBatch, nodes: &[(NodeKey, Node)]) {
-        let mut encoded = Sorted::with_capacity(nodes.len(), 256);
-        for (key, node) in nodes {
-            encoded.put(&TreeNodeKey(key), Some(&StoredNode(node)));
-        }
-        encoded.write(self, batch, cf::TREE_NODES);
-    }
-
-    /// Tree keys' values at `version` (`None`: deleted), ascending by key
-    /// hash.
-    pub(super) fn put_tree_values<'a>(
+    /// Tree nodes, each leaf with its value's bytes (`value_of` its key
+    /// hash).
+    pub(super) fn put_nodes<'v>(
         &self,
         batch: &mut WriteBatch,
-        version: Version,
-        values: impl Iterator<Item = (&'a KeyHash, Option<&'a [u8]>)>,
-    ) {
-        let family = self.cf(cf::TREE_VALUES);
-        let mut value_bytes = Vec::new();
-        for (key_hash, value) in values {
-            value_bytes.clear();
-            encode_into(&mut value_bytes, &value);
-            batch.put_cf(family, tree_value_key(key_hash, version), &value_bytes);
+        nodes: &[(NodeKey, Node)],
+        mut value_of: impl FnMut(&KeyHash) -> Result<Cow<'v, [u8]>, DbError>,
+    ) -> Result<(), DbError> {
+        let mut encoded = Sorted::with_capacity(nodes.len(), 256);
+        for (key, node) in nodes {
+            let value = match node {
+                Node::Leaf { key, .. } => value_of(key)?,
+                _ => Cow::Borrowed(&[][..]),
+            };
+            encoded.put(
+                &TreeNodeKey(key),
+                Some(&StoredNode {
+                    node,
+                    value: &value,
+                }),
+            );
         }
+        encoded.write(self, batch, cf::TREE_NODES);
+        Ok(())
     }
 }
 

@@ -65,15 +65,20 @@ pub(crate) mod cf {
     /// Height (big-endian) → the block's receipts, in order.
     pub const RECEIPTS: &str = "receipts";
     /// State key (borsh) → latest state value (borsh), for the keys that
-    /// are not leaves of the state tree: transfer records. The latest
-    /// value of every other key is its newest entry in [`TREE_VALUES`]
-    /// (written there for the tree anyway: keeping a second copy here cost
-    /// a quarter of each block's entries).
+    /// are not leaves of the state tree: transfer records. The value of
+    /// every other key is kept in its leaf, in [`TREE_NODES`].
     pub const STATE: &str = "state";
-    /// Tree node key (borsh) → tree node (borsh).
+    /// Tree node key ([`super::state::TreeNodeKey`]) → tree node
+    /// (`hutong_runtime::tree::Node::encode`), a leaf followed by its
+    /// value's bytes: a changed key is one entry, written after every
+    /// older one (a key hash ‖ version entry for the value beside it was a
+    /// second entry, at a random place in its family).
     pub const TREE_NODES: &str = "tree_nodes";
-    /// Key hash ‖ version (big-endian) → the value the tree refers to.
-    pub const TREE_VALUES: &str = "tree_values";
+    /// Version (big-endian) ‖ key hash → value bytes: the values of a
+    /// restore in progress whose leaves are not written yet (a leaf's
+    /// place is known once the next key arrives, possibly in the next
+    /// chunk); emptied when the restore finishes.
+    pub const RESTORE_VALUES: &str = "restore_values";
     /// `safety` → consensus safety data.
     pub const SAFETY: &str = "safety";
     /// Height (big-endian) → [`super::Executed`] of that block.
@@ -172,10 +177,10 @@ const CHAIN_COLUMNS: [Column; 13] = [
         prefix: None,
     },
     Column {
-        name: cf::TREE_VALUES,
+        name: cf::RESTORE_VALUES,
         compress: false,
         merge: None,
-        prefix: Some(32),
+        prefix: None,
     },
     Column {
         name: cf::SAFETY,
@@ -229,7 +234,8 @@ const MEMTABLES_TOTAL_BYTES: usize = 128 * 1024 * 1024;
 /// 13: the state tree of `hutong_runtime::tree` (16-ary, its own node
 /// encoding and hashes) replaces the Jellyfish tree; a restore's progress
 /// in `meta`.
-const FORMAT: u32 = 13;
+/// 14: a leaf's value in its entry in `tree_nodes` (no `tree_values`).
+const FORMAT: u32 = 14;
 
 /// A failure of the database. Local writes that fail are fatal to the
 /// node; a value that does not decode means the disk is corrupt.

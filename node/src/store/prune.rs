@@ -12,9 +12,8 @@
 //!   deleted. The tree at every kept version stays whole (a node that went
 //!   stale at version s belongs only to versions before s), so the latest
 //!   state, execution and the snapshots this node serves of kept versions
-//!   are untouched. The versioned leaf values stay (the latest value of a
-//!   key is its newest entry; most are small, but a holding with open
-//!   holds is up to ~3.3 KB and every version of it stays).
+//!   are untouched. A leaf's value is kept in its entry, so the values of
+//!   pruned versions go with their leaves.
 
 use std::sync::atomic::Ordering;
 

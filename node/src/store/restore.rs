@@ -3,6 +3,7 @@
 //! chunks, `crate::join`), and the record that makes the restored height
 //! the node's executed one.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering;
 
 use hutong_runtime::snapshot::RestoreTarget;
@@ -13,7 +14,8 @@ use hutong_runtime::tree::{KeyHash, Node, NodeKey};
 use rocksdb::{IteratorMode, WriteBatch};
 
 use super::commit::Sorted;
-use super::{cf, decode, encode, synced, Db, DbError, Executed};
+use super::state::restore_value_key;
+use super::{cf, corrupt, decode, encode, synced, Db, DbError, Executed};
 
 /// Where [`cf::META`] keeps a restore's progress: its version and the
 /// tree builder's state after the last chunk written.
@@ -53,14 +55,30 @@ impl Db {
         progress: &[u8],
     ) -> Result<(), DbError> {
         let mut batch = WriteBatch::default();
-        self.put_nodes(&mut batch, nodes);
-        self.put_tree_values(
-            &mut batch,
-            version,
-            values
-                .iter()
-                .map(|(key, value)| (key, Some(value.as_slice()))),
-        );
+        // The chunk's values wait in `restore_values` for leaves whose
+        // place the next chunk decides; a leaf finds its value in this
+        // chunk or there.
+        let staging = self.cf(cf::RESTORE_VALUES);
+        for (key, value) in values {
+            batch.put_cf(staging, restore_value_key(version, key), value);
+        }
+        self.put_nodes(&mut batch, nodes, |key| {
+            if let Ok(i) = values.binary_search_by(|(k, _)| k.cmp(key)) {
+                return Ok(Cow::Borrowed(values[i].1.as_slice()));
+            }
+            self.db
+                .get_cf(staging, restore_value_key(version, key))?
+                .map(Cow::Owned)
+                .ok_or_else(|| {
+                    corrupt(
+                        "restore_values",
+                        format!(
+                            "a restored leaf of key hash {} has no value",
+                            hex::encode(key)
+                        ),
+                    )
+                })
+        })?;
         let mut index = Sorted::with_capacity(values.len(), 96);
         for (_, value) in values {
             let value: StateValue = decode("a restored leaf", value)?;
@@ -115,6 +133,12 @@ impl Db {
         batch.put_cf(self.cf(cf::META), b"state_version", encode(&height));
         batch.put_cf(self.cf(cf::META), b"joined_at", encode(&height));
         batch.delete_cf(self.cf(cf::META), RESTORE_PROGRESS);
+        // Every leaf holds its value now: the staged copies go.
+        batch.delete_range_cf(
+            self.cf(cf::RESTORE_VALUES),
+            &[0u8; 40][..],
+            &[0xffu8; 41][..],
+        );
         batch.put_cf(
             self.cf(cf::RESULTS),
             height.to_be_bytes(),

@@ -69,38 +69,75 @@ impl Db {
             return self.get(cf::STATE, &encode(key));
         }
         match self.tree_value(Version::MAX, &key.key_hash())? {
-            Some(bytes) => Ok(Some(decode("tree_values", &bytes)?)),
+            Some(bytes) => Ok(Some(decode("a tree leaf's value", &bytes)?)),
             None => Ok(None),
         }
     }
 
-    /// The tree's value of a key at the newest version at or below
-    /// `max_version` (`None`: absent or deleted then).
+    /// The tree's value of a key at `max_version`, or at the latest durable
+    /// version if that is older (`None`: absent or deleted then): the
+    /// value kept in the key's leaf, found by walking the tree of that
+    /// version from its root (its upper levels are in the recent nodes).
+    /// Before any version is durable (a restore not finished yet), a
+    /// version named reads its tree as written so far.
     pub(super) fn tree_value(
         &self,
         max_version: Version,
         key_hash: &KeyHash,
     ) -> Result<Option<Vec<u8>>, DbError> {
-        // Seek backwards from (key hash, max_version), within the key
-        // hash: the family's prefix bloom filters answer "never written"
-        // without searching the memtables and files (a used quote's key
-        // is looked up before it is first written).
-        let seek = tree_value_key(key_hash, max_version);
-        let mut read = rocksdb::ReadOptions::default();
-        read.set_prefix_same_as_start(true);
-        let mut iter = self.db.raw_iterator_cf_opt(self.cf(cf::TREE_VALUES), read);
-        iter.seek_for_prev(seek);
-        match (iter.key(), iter.value()) {
-            (Some(key), Some(value)) => {
-                if key.len() != 40 || key[..32] != key_hash[..] {
-                    return Ok(None);
+        let durable = self.version.load(Ordering::SeqCst);
+        let version = match durable {
+            NO_VERSION if max_version == Version::MAX => return Ok(None),
+            NO_VERSION => max_version,
+            durable => max_version.min(durable),
+        };
+        match self.value_in_tree(version, key_hash) {
+            // A pruning pass may cut the version read between loading it
+            // and walking it (only when the chain moved on meanwhile):
+            // read the newer one.
+            Err(_) if max_version > durable && self.version.load(Ordering::SeqCst) != durable => {
+                let now = self.version.load(Ordering::SeqCst);
+                self.value_in_tree(max_version.min(now), key_hash)
+            }
+            read => read,
+        }
+    }
+
+    /// The value in `key_hash`'s leaf at `version`.
+    fn value_in_tree(
+        &self,
+        version: Version,
+        key_hash: &KeyHash,
+    ) -> Result<Option<Vec<u8>>, DbError> {
+        match tree::leaf_at(self, version, key_hash).map_err(|e| corrupt("tree_nodes", e))? {
+            Some(at) => self.value_in_leaf(&at, key_hash),
+            None => Ok(None),
+        }
+    }
+
+    /// The value kept with the leaf `at` if it is `key_hash`'s (`None`: it
+    /// is another key's).
+    fn value_in_leaf(&self, at: &NodeKey, key_hash: &KeyHash) -> Result<Option<Vec<u8>>, DbError> {
+        let raw = self
+            .db
+            .get_pinned_cf(self.cf(cf::TREE_NODES), encode(&TreeNodeKey(at)))?
+            .ok_or_else(|| corrupt("tree_nodes", format!("the leaf at {at:?} is missing")))?;
+        let (node, value) = split_stored(&raw).map_err(|e| corrupt("tree_nodes", e))?;
+        match node {
+            Node::Leaf { key, value: hash } if key == *key_hash => {
+                if tree::value_hash(value) != hash {
+                    return Err(corrupt(
+                        "tree_nodes",
+                        format!("the value kept with the leaf at {at:?} is not the one it holds"),
+                    ));
                 }
-                decode("tree_values", value)
+                Ok(Some(value.to_vec()))
             }
-            _ => {
-                iter.status()?;
-                Ok(None)
-            }
+            Node::Leaf { .. } => Ok(None),
+            _ => Err(corrupt(
+                "tree_nodes",
+                format!("the node at {at:?} is not a leaf"),
+            )),
         }
     }
 
@@ -110,10 +147,11 @@ impl Db {
     }
 }
 
-pub(super) fn tree_value_key(key_hash: &KeyHash, version: Version) -> [u8; 40] {
+/// A value's key in [`cf::RESTORE_VALUES`].
+pub(super) fn restore_value_key(version: Version, key_hash: &KeyHash) -> [u8; 40] {
     let mut key = [0u8; 40];
-    key[..32].copy_from_slice(key_hash);
-    key[32..].copy_from_slice(&version.to_be_bytes());
+    key[..8].copy_from_slice(&version.to_be_bytes());
+    key[8..].copy_from_slice(key_hash);
     key
 }
 
@@ -157,13 +195,28 @@ pub(super) fn decode_tree_node_key(bytes: &[u8]) -> Result<NodeKey, DbError> {
     })
 }
 
-/// A tree node as [`cf::TREE_NODES`] stores it ([`Node::encode`]).
-pub(super) struct StoredNode<'a>(pub &'a Node);
+/// A tree node as [`cf::TREE_NODES`] stores it: its encoding
+/// ([`Node::encode`]), then, for a leaf, its value's bytes.
+pub(super) struct StoredNode<'a> {
+    pub node: &'a Node,
+    pub value: &'a [u8],
+}
 
 impl BorshSerialize for StoredNode<'_> {
     fn serialize<W: std::io::Write>(&self, writer: &mut W) -> std::io::Result<()> {
-        self.0.write_to(writer)
+        self.node.write_to(writer)?;
+        writer.write_all(self.value)
     }
+}
+
+/// A [`StoredNode`]'s node and the value bytes after it (empty but for a
+/// leaf).
+pub(super) fn split_stored(bytes: &[u8]) -> Result<(Node, &[u8]), TreeError> {
+    let (node, value) = match bytes.first() {
+        Some(1) if bytes.len() >= tree::LEAF_BYTES => bytes.split_at(tree::LEAF_BYTES),
+        _ => (bytes, &[][..]),
+    };
+    Ok((Node::decode(node)?, value))
 }
 
 impl Db {
@@ -174,8 +227,8 @@ impl Db {
             .get_pinned_cf(self.cf(cf::TREE_NODES), encode(&TreeNodeKey(key)))?;
         match raw {
             None => Ok(None),
-            Some(bytes) => Node::decode(&bytes)
-                .map(Some)
+            Some(bytes) => split_stored(&bytes)
+                .map(|(node, _)| Some(node))
                 .map_err(|e| corrupt("tree_nodes", e)),
         }
     }
@@ -216,6 +269,17 @@ impl StateStore for Db {
         Ok(Db::tree_value(self, version, key)?)
     }
 
+    /// Read from the leaf's own entry: a snapshot's chunk does not walk
+    /// the tree again for each of its leaves.
+    fn leaf_value(
+        &self,
+        _version: Version,
+        at: &NodeKey,
+        key: &KeyHash,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.value_in_leaf(at, key)?)
+    }
+
     /// Applies a state update alone, synced (tests and tools; the node
     /// writes state inside [`Db::commit_block`]).
     fn apply(&mut self, update: StateUpdate) -> Result<(), StoreError> {
@@ -231,13 +295,13 @@ impl StateStore for Db {
             });
         }
         let mut batch = WriteBatch::default();
-        self.put_state(&mut batch, &update)?;
+        self.put_state(&mut batch, &update, None)?;
         self.db
             .write_opt(batch, &synced())
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let version = update.version;
+        // The version first, as `Db::commit_block` does.
+        self.version.store(update.version, Ordering::SeqCst);
         self.state_cache.commit(update.values);
-        self.version.store(version, Ordering::SeqCst);
         Ok(())
     }
 }
