@@ -8,7 +8,7 @@
 //! - [`chain`]: blocks, heights, certificates, results, receipts, the
 //!   transaction index, pending blocks and safety data;
 //! - [`state`]: the state store the runtime reads (latest values, the
-//!   tree's nodes and versioned values, the recent-nodes cache);
+//!   tree's nodes with the leaves' values, the recent-nodes cache);
 //! - [`commit`]: writing a committed block and everything it changed.
 //!
 //! Other modules own column families of their own (the regulator's audit

@@ -1,6 +1,7 @@
 //! The state store the runtime reads: latest values (through the state
-//! cache), the state tree's nodes (`hutong_runtime::tree`) and versioned
-//! values, and the cache of the nodes the last few blocks wrote.
+//! cache), the state tree's nodes (`hutong_runtime::tree`), each leaf's
+//! entry holding its value, and the cache of the nodes the last few
+//! blocks wrote.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
