@@ -553,7 +553,9 @@ fn execute(
     // The next block's tree starts from this one's nodes, before they are
     // durable; the writer writes them from the same shared batch.
     let nodes = Arc::new(std::mem::take(&mut update.tree.nodes));
-    db.stage_nodes(height, nodes.clone());
+    crate::cpu::charge(&shared.counters, CpuStage::StateCommitment, || {
+        db.stage_nodes(height, &nodes)
+    });
     let values: FastMap<StateKey, Option<StateValue>> = update.values.iter().cloned().collect();
     let (alerts, extra) = audit.unwrap_or_default();
     let staged = Staged {
@@ -1050,7 +1052,7 @@ mod tests {
             reference.apply(expected).expect("applied");
 
             let nodes = Arc::new(std::mem::take(&mut update.tree.nodes));
-            db.stage_nodes(height, nodes.clone());
+            db.stage_nodes(height, &nodes);
             let values = update.values.iter().cloned().collect();
             if let Some((write, nodes)) = unwritten.take() {
                 db.commit_staged_block(write, nodes).expect("written");

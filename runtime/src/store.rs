@@ -77,7 +77,8 @@ pub trait StateStore: NodeReader {
 pub struct StateUpdate {
     pub version: Version,
     pub root: Hash,
-    /// New latest values (`None` deletes), in key-hash order.
+    /// New latest values (`None` deletes), one per key: the tree's keys
+    /// in key-hash order, then transfer records in key order.
     pub values: Vec<(StateKey, Option<StateValue>)>,
     /// New tree nodes, and the nodes of earlier versions this one no
     /// longer reaches.
@@ -114,36 +115,58 @@ pub fn prepare_commit<S: StateStore + ?Sized>(
             latest,
         });
     }
-    // Ordered by key hash, as the tree wants them; a key given twice keeps
-    // its last value. Transfer records (the idempotency index) go to the
-    // store but not into the tree: the tree holds them as one leaf per
-    // block (`StateKey::TransferBlock`, written by execution), not one
-    // leaf per transfer.
-    let mut values: BTreeMap<KeyHash, (StateKey, Option<StateValue>)> = BTreeMap::new();
-    let mut records: BTreeMap<KeyHash, (StateKey, Option<StateValue>)> = BTreeMap::new();
+    // Tree keys ordered by key hash, as the tree wants them; a key given
+    // twice keeps its last value. Transfer records (the idempotency index)
+    // go to the store but not into the tree: the tree holds them as one
+    // leaf per block (`StateKey::TransferBlock`, written by execution),
+    // not one leaf per transfer; they need no key hash (a SHA-256 each)
+    // and are kept by key. Sorted vectors, not maps: one allocation each.
+    let mut keyed: Vec<(KeyHash, StateKey, Option<StateValue>)> = Vec::new();
+    let mut records: Vec<(StateKey, Option<StateValue>)> = Vec::new();
     for (key, value) in changes {
         match key {
-            StateKey::TransferRecord(..) => records.insert(key.key_hash(), (key, value)),
-            _ => values.insert(key.key_hash(), (key, value)),
-        };
+            StateKey::TransferRecord(..) => records.push((key, value)),
+            _ => keyed.push((key.key_hash(), key, value)),
+        }
     }
-    let mut changes = Vec::with_capacity(values.len());
-    let mut tree_values = Vec::with_capacity(values.len());
-    for (hash, (_, value)) in &values {
+    // Stable sorts: of a key's values, the last given stays last.
+    keyed.sort_by_key(|a| a.0);
+    keep_last(&mut keyed, |a, b| a.0 == b.0);
+    records.sort_by_key(|a| a.0);
+    keep_last(&mut records, |a, b| a.0 == b.0);
+    let mut changes = Vec::with_capacity(keyed.len());
+    let mut tree_values = Vec::with_capacity(keyed.len());
+    let mut values = Vec::with_capacity(keyed.len() + records.len());
+    for (hash, key, value) in keyed {
         let bytes = value.as_ref().map(StateValue::encode);
-        changes.push((*hash, bytes.as_deref().map(tree::value_hash)));
-        tree_values.push((*hash, bytes));
+        changes.push((hash, bytes.as_deref().map(tree::value_hash)));
+        tree_values.push((hash, bytes));
+        values.push((key, value));
     }
     let tree = tree::update(store, latest, version, &changes)?;
-    let mut all = values;
-    all.extend(records);
+    values.extend(records);
     Ok(StateUpdate {
         version,
         root: Hash(tree.root),
-        values: all.into_values().collect(),
+        values,
         tree,
         tree_values,
     })
+}
+
+/// Of each run of neighbours `same` calls equal, keeps only the last.
+fn keep_last<T>(items: &mut Vec<T>, same: impl Fn(&T, &T) -> bool) {
+    if items.windows(2).all(|w| !same(&w[0], &w[1])) {
+        return;
+    }
+    let mut kept: Vec<T> = Vec::with_capacity(items.len());
+    for item in items.drain(..) {
+        match kept.last_mut() {
+            Some(last) if same(last, &item) => *last = item,
+            _ => kept.push(item),
+        }
+    }
+    *items = kept;
 }
 
 /// The state root at `version`.
@@ -430,6 +453,37 @@ mod tests {
         let root = update.root;
         store.apply(update).unwrap();
         root
+    }
+
+    /// A key given twice keeps the last value given, for tree keys and
+    /// transfer records alike, whatever the order of the other changes.
+    #[test]
+    fn a_key_given_twice_keeps_its_last_value() {
+        let once: Vec<_> = changes(2).into_values().collect();
+        let (key, last) = once[17].clone();
+        let mut twice = once.clone();
+        twice.reverse();
+        twice.insert(3, (key, None));
+        twice.insert(40, (key, once[5].1.clone()));
+        twice.push((key, last));
+        twice.push(record(4, 1, 5));
+        twice.insert(0, record(4, 1, 99));
+        twice.insert(9, record(3, 1, 7));
+        let mut expected = once;
+        expected.push(record(4, 1, 5));
+        expected.push(record(3, 1, 7));
+        let a = prepare_commit(&MemStore::new(), 0, twice).unwrap();
+        let b = prepare_commit(&MemStore::new(), 0, expected).unwrap();
+        assert_eq!(a.root, b.root);
+        assert_eq!(a.values, b.values);
+        assert_eq!(a.tree_values, b.tree_values);
+        assert_eq!(
+            a.values.iter().filter(|(k, _)| *k == key).count(),
+            1,
+            "one value per key"
+        );
+        assert!(a.values.contains(&record(4, 1, 5)));
+        assert!(!a.values.contains(&record(4, 1, 99)));
     }
 
     /// Transfer records (the idempotency index) are stored but are not

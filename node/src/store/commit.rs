@@ -14,7 +14,7 @@ use rocksdb::WriteBatch;
 
 use super::chain::replays_used_sequence;
 use super::prune::stale_key;
-use super::state::{StoredNode, TreeNodeKey};
+use super::state::{RecentNodes, StoredNode, TreeNodeKey};
 use super::{
     cf, corrupt, encode, encode_into, synced, BlockWrite, Db, DbError, Executed, TxLocation,
     NO_VERSION,
@@ -113,9 +113,8 @@ impl Db {
         // Only once durable: a failed write must not leave nodes readable
         // (the executor's staged nodes are its own business).
         if staged.is_none() {
-            let written = std::mem::take(&mut write.state.tree.nodes);
-            self.recent_nodes()
-                .add(write.state.version, Arc::new(written));
+            let written = RecentNodes::by_path(std::mem::take(&mut write.state.tree.nodes));
+            self.recent_nodes().add(write.state.version, written);
         }
         Ok(())
     }
@@ -126,8 +125,10 @@ impl Db {
     /// [`Db::commit_staged_block`] of that version then writes them. Only a
     /// reader that asks for that version's nodes sees them, and none but
     /// the executor knows the version before it is durable.
-    pub fn stage_nodes(&self, version: Version, nodes: Arc<Nodes>) {
-        self.recent_nodes().add(version, nodes);
+    pub fn stage_nodes(&self, version: Version, nodes: &Nodes) {
+        // Indexed before the lock: readers wait only for the insertion.
+        let by_path = RecentNodes::by_path(nodes.iter().cloned());
+        self.recent_nodes().add(version, by_path);
     }
 
     /// The state entries of `update`: the values of keys outside the
