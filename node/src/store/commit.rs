@@ -113,7 +113,7 @@ impl Db {
         // Only once durable: a failed write must not leave nodes readable
         // (the executor's staged nodes are its own business).
         if staged.is_none() {
-            let written = RecentNodes::by_path(std::mem::take(&mut write.state.tree.nodes));
+            let written = RecentNodes::index(std::mem::take(&mut write.state.tree.nodes));
             self.recent_nodes().add(write.state.version, written);
         }
         Ok(())
@@ -127,7 +127,7 @@ impl Db {
     /// the executor knows the version before it is durable.
     pub fn stage_nodes(&self, version: Version, nodes: &Nodes) {
         // Indexed before the lock: readers wait only for the insertion.
-        let by_path = RecentNodes::by_path(nodes.iter().cloned());
+        let by_path = RecentNodes::index(nodes.iter().cloned());
         self.recent_nodes().add(version, by_path);
     }
 

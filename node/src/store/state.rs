@@ -326,7 +326,7 @@ pub(super) type PathMap = std::collections::HashMap<tree::Path, Node, foldhash::
 impl RecentNodes {
     /// One version's nodes, by path, for [`RecentNodes::add`] (built
     /// before taking the lock).
-    pub(super) fn by_path(written: impl IntoIterator<Item = (NodeKey, Node)>) -> PathMap {
+    pub(super) fn index(written: impl IntoIterator<Item = (NodeKey, Node)>) -> PathMap {
         let written = written.into_iter();
         let mut by_path =
             PathMap::with_capacity_and_hasher(written.size_hint().0, Default::default());
